@@ -1,0 +1,1 @@
+"""Everything that runs on a conventional computer: the reference trainer."""

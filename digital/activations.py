@@ -1,0 +1,244 @@
+"""Activation functions with their derivatives, real and complex.
+
+Every activation is an :class:`Activation`: a forward map ``a = f(z)`` and its
+Wirtinger derivatives ``(∂f/∂z, ∂f/∂z̄)``. For the real activations on real input
+``∂f/∂z`` is the ordinary derivative ``f'(z)`` and ``∂f/∂z̄`` is ``None`` (zero).
+
+Complex-gradient convention (DESIGN.md §4.2): the gradient carried backwards for a
+real loss ``L`` of a complex quantity ``z`` is ``g_z = ∂L/∂Re z − i ∂L/∂Im z``
+(``= 2 ∂L/∂z``, the JAX convention). Through ``a = f(z)`` the chain rule is::
+
+    g_z = g_a · ∂f/∂z + conj(g_a) · conj(∂f/∂z̄)
+
+which :meth:`Activation.backward` implements. For real ``z`` and real ``g_a`` it
+reduces to the seeds' ``δ = f'(z) ∘ g_a``.
+
+Shapes: every function maps an array of any shape elementwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+Derivatives = tuple[Array, Array | None]
+
+#: Default bias of modReLU, ``f(z) = ReLU(|z| + b) z/|z|`` (Arjovsky et al. 2016).
+MODRELU_BIAS = -0.1
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation and its derivatives.
+
+    Parameters
+    ----------
+    name
+        Registry name.
+    forward
+        ``f(z)``, elementwise.
+    derivatives
+        ``z -> (∂f/∂z, ∂f/∂z̄ or None)``, elementwise. ``None`` means
+        ``∂f/∂z̄ = 0`` (holomorphic, or real-valued on real input).
+    complex_input
+        Whether ``f`` is defined for complex ``z``.
+    real_output
+        Whether ``f(z)`` is real for every (also complex) ``z``.
+    """
+
+    name: str
+    forward: Callable[[Array], Array]
+    derivatives: Callable[[Array], Derivatives]
+    complex_input: bool
+    real_output: bool
+
+    def __call__(self, z: Array) -> Array:
+        return self.forward(z)
+
+    def derivative(self, z: Array) -> Array:
+        """Ordinary derivative ``f'(z)`` (``∂f/∂z``); for real activations."""
+        return self.derivatives(z)[0]
+
+    def backward(self, z: Array, grad_a: Array) -> Array:
+        """Gradient with respect to ``z`` given the gradient with respect to ``a = f(z)``.
+
+        Parameters
+        ----------
+        z
+            Pre-activation of the last forward pass, any shape.
+        grad_a
+            ``g_a = ∂L/∂Re a − i ∂L/∂Im a`` (real for real ``a``), same shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``g_z`` in the same convention, same shape.
+        """
+        d_dz, d_dzbar = self.derivatives(z)
+        grad_z = grad_a * d_dz
+        if d_dzbar is not None:
+            grad_z = grad_z + np.conj(grad_a) * np.conj(d_dzbar)
+        return grad_z
+
+
+# --- real (and holomorphic) activations -------------------------------------------
+
+
+def _sigmoid(z: Array) -> Array:
+    if np.iscomplexobj(z):
+        return 1.0 / (1.0 + np.exp(-z))
+    # Numerically stable for large |z| (real input).
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _sigmoid_d(z: Array) -> Derivatives:
+    s = _sigmoid(z)
+    return s * (1.0 - s), None
+
+
+def _tanh_d(z: Array) -> Derivatives:
+    return 1.0 - np.tanh(z) ** 2, None
+
+
+def _relu(z: Array) -> Array:
+    return np.maximum(z, 0.0)
+
+
+def _relu_d(z: Array) -> Derivatives:
+    return (z > 0).astype(np.float64), None
+
+
+def _softplus(z: Array) -> Array:
+    if np.iscomplexobj(z):
+        return np.log1p(np.exp(z))
+    return np.logaddexp(0.0, z)
+
+
+def _softplus_d(z: Array) -> Derivatives:
+    return _sigmoid(z), None
+
+
+def _swish(z: Array) -> Array:
+    return z * _sigmoid(z)
+
+
+def _swish_d(z: Array) -> Derivatives:
+    s = _sigmoid(z)
+    return s + z * s * (1.0 - s), None
+
+
+def _mish(z: Array) -> Array:
+    return z * np.tanh(_softplus(z))
+
+
+def _mish_d(z: Array) -> Derivatives:
+    t = np.tanh(_softplus(z))
+    return t + z * (1.0 - t**2) * _sigmoid(z), None
+
+
+def _identity(z: Array) -> Array:
+    return z
+
+
+def _identity_d(z: Array) -> Derivatives:
+    return np.ones_like(z), None
+
+
+# --- complex activations -----------------------------------------------------------
+
+
+def _abs_d(z: Array) -> Derivatives:
+    # |z| = (z z̄)^{1/2}: ∂/∂z = z̄ / (2|z|), ∂/∂z̄ = z / (2|z|); 0 at z = 0 (subgradient).
+    mag = np.abs(z)
+    safe = np.where(mag > 0, mag, 1.0)
+    half = np.where(mag > 0, 0.5 / safe, 0.0)
+    return np.conj(z) * half, z * half
+
+
+def _abs2(z: Array) -> Array:
+    return (z * np.conj(z)).real if np.iscomplexobj(z) else z * z
+
+
+def _abs2_d(z: Array) -> Derivatives:
+    # |z|² = z z̄: ∂/∂z = z̄, ∂/∂z̄ = z.
+    return np.conj(z), z
+
+
+def modrelu(bias: float = MODRELU_BIAS) -> Activation:
+    """modReLU ``f(z) = ReLU(|z| + b) · z/|z|`` (Arjovsky, Shah, Bengio 2016).
+
+    Parameters
+    ----------
+    bias
+        The threshold ``b`` (usually negative): fields weaker than ``-b`` are cut.
+    """
+    b = float(bias)
+
+    def forward(z: Array) -> Array:
+        mag = np.abs(z)
+        scale = np.where(mag > 0, np.maximum(mag + b, 0.0) / np.where(mag > 0, mag, 1.0), 0.0)
+        return z * scale
+
+    def derivatives(z: Array) -> Derivatives:
+        # Where active, f = z + b z/|z|:  ∂f/∂z = 1 + b/(2|z|),  ∂f/∂z̄ = −b z² / (2|z|³).
+        mag = np.abs(z)
+        active = (mag + b) > 0
+        safe = np.where(mag > 0, mag, 1.0)
+        d_dz = np.where(active, 1.0 + b / (2.0 * safe), 0.0)
+        d_dzbar = np.where(active, -b * z**2 / (2.0 * safe**3), 0.0)
+        return d_dz, d_dzbar
+
+    return Activation("modrelu", forward, derivatives, complex_input=True, real_output=False)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_d, complex_input=True, real_output=False),
+    "tanh": Activation("tanh", np.tanh, _tanh_d, complex_input=True, real_output=False),
+    "relu": Activation("relu", _relu, _relu_d, complex_input=False, real_output=True),
+    "swish": Activation("swish", _swish, _swish_d, complex_input=True, real_output=False),
+    "mish": Activation("mish", _mish, _mish_d, complex_input=True, real_output=False),
+    "softplus": Activation(
+        "softplus", _softplus, _softplus_d, complex_input=True, real_output=False
+    ),
+    "identity": Activation(
+        "identity", _identity, _identity_d, complex_input=True, real_output=False
+    ),
+    "abs": Activation("abs", np.abs, _abs_d, complex_input=True, real_output=True),
+    "abs2": Activation("abs2", _abs2, _abs2_d, complex_input=True, real_output=True),
+    "modrelu": modrelu(),
+}
+
+#: Activations that act on real numbers in the real MLP.
+REAL_ACTIVATIONS: tuple[str, ...] = (
+    "sigmoid",
+    "tanh",
+    "relu",
+    "swish",
+    "mish",
+    "softplus",
+    "identity",
+)
+#: Activations meant for complex fields (modulus, modulus squared, modReLU).
+COMPLEX_ACTIVATIONS: tuple[str, ...] = ("abs", "abs2", "modrelu")
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """Look an activation up by name (an :class:`Activation` is passed through).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the allowed names.
+    """
+    if isinstance(name, Activation):
+        return name
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        allowed = ", ".join(ACTIVATIONS)
+        raise ValueError(f"activation={name!r} is not known; choose one of: {allowed}") from None

@@ -1,0 +1,133 @@
+"""Central finite-difference check of any :class:`~digital.network.Network`.
+
+For every parameter entry ``w`` the numerical derivative from the fourth-order
+central stencil ``(−L(w+2h) + 8L(w+h) − 8L(w−h) + L(w−2h)) / 12h`` is compared with
+what ``backward`` returns. (The plain two-point difference leaves a round-off error
+of about ``1e-16·L/h`` that swamps small gradient entries; the fourth-order stencil
+lets ``h`` be larger for the same truncation error.) Complex
+entries are perturbed along the real and the imaginary axis separately and compared
+with ``Re g`` and ``−Im g`` (gradient convention ``g = ∂L/∂Re w − i ∂L/∂Im w``).
+
+The relative error of one entry is ``|g_a − g_n| / max(|g_a|, |g_n|, floor)``. The
+floor is the resolution of the finite differences: round-off leaves an absolute
+error of about ``ε·|L|/h`` in ``g_n`` (``ε`` the float64 epsilon), so
+``floor = FLOOR_FACTOR · ε · |L| / h``. Entries that are exactly zero both ways count
+as exact, and entries below the resolution are judged on an absolute scale.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digital.losses import LossFn, get_loss
+from digital.network import Network
+from digital.validation import check_positive
+
+Array = NDArray[Any]
+
+#: Fourth-order central difference: f'(w) ≈ Σ_k weight_k f(w + offset_k h) / h.
+STENCIL_OFFSETS = (-2.0, -1.0, 1.0, 2.0)
+STENCIL_WEIGHTS = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
+#: Entries smaller than this many round-off units ``ε·|L|/h`` are compared absolutely.
+FLOOR_FACTOR = 1e7
+
+
+def _loss_at(net: Network, x: Array, t: Array, loss_fn: LossFn) -> float:
+    return loss_fn(net.forward(x), t)[0]
+
+
+def numerical_gradients(
+    net: Network, x: Array, t: Array, loss: str | LossFn, *, step: float = 1e-4
+) -> dict[str, Array]:
+    """Central finite-difference gradients in the convention of ``backward``.
+
+    Parameters
+    ----------
+    net
+        The network; its parameters are restored afterwards.
+    x
+        Inputs, ``(n_samples, n_in)``.
+    t
+        Labels or targets accepted by ``loss``.
+    loss
+        Loss name or callable ``(y, t) -> (loss, dloss_dy)``.
+    step
+        Perturbation ``h`` > 0 (the stencil reaches ``±2h``).
+
+    Returns
+    -------
+    dict
+        Gradients keyed like ``net.params()``.
+    """
+    h = check_positive(step, "step")
+    loss_fn = get_loss(loss)
+    base = net.params()
+    numeric: dict[str, Array] = {}
+    try:
+        for key, value in base.items():
+            grad = np.zeros_like(value)
+            directions = (1.0, 1j) if np.iscomplexobj(value) else (1.0,)
+            for index in np.ndindex(value.shape):
+                for d in directions:
+                    values = []
+                    for offset in STENCIL_OFFSETS:
+                        trial = {k: v.copy() for k, v in base.items()}
+                        trial[key][index] += offset * d * h
+                        net.set_params(trial)
+                        values.append(_loss_at(net, x, t, loss_fn))
+                    partial = float(np.dot(STENCIL_WEIGHTS, values)) / h
+                    # g = ∂L/∂Re w − i ∂L/∂Im w
+                    grad[index] += partial if d == 1.0 else -1j * partial
+            numeric[key] = grad
+    finally:
+        net.set_params(base)
+    return numeric
+
+
+def relative_error(analytic: Array, numeric: Array, *, floor: float = 0.0) -> float:
+    """Worst entrywise ``|a − n| / max(|a|, |n|, floor)``; 0/0 counts as 0."""
+    a, n = np.asarray(analytic), np.asarray(numeric)
+    if a.shape != n.shape:
+        raise ValueError(f"analytic has shape {a.shape}; numeric has {n.shape}")
+    if a.size == 0:
+        return 0.0
+    floor = max(floor, np.finfo(np.float64).tiny)
+    denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+    return float(np.max(np.abs(a - n) / denom))
+
+
+def gradcheck(net: Network, x: Array, t: Array, loss: str | LossFn, *, step: float = 1e-4) -> float:
+    """Worst relative error between ``backward`` and central finite differences.
+
+    Parameters
+    ----------
+    net
+        Any network; its parameters are unchanged on return.
+    x
+        Inputs, ``(n_samples, n_in)``.
+    t
+        Labels ``(n_samples,)`` or targets ``(n_samples, n_out)``.
+    loss
+        Loss name or callable ``(y, t) -> (loss, dloss_dy)``.
+    step
+        Finite-difference step ``h`` > 0.
+
+    Returns
+    -------
+    float
+        The worst relative error over every parameter entry.
+    """
+    loss_fn = get_loss(loss)
+    h = check_positive(step, "step")
+    value, dloss = loss_fn(net.forward(x), t)
+    analytic = net.backward(dloss)
+    numeric = numerical_gradients(net, x, t, loss_fn, step=h)
+    floor = FLOOR_FACTOR * np.finfo(np.float64).eps * abs(value) / h
+    if set(analytic) != set(numeric):
+        raise ValueError(
+            f"backward returned keys {sorted(analytic)}; params() has {sorted(numeric)}"
+        )
+    return max(relative_error(analytic[k], numeric[k], floor=floor) for k in numeric)

@@ -1,0 +1,158 @@
+"""Optimizers: ``new_params = optimizer.step(params, grads)``.
+
+The optimizer runs on the digital host for every network (DESIGN.md §3); its state
+(momenta, step count) lives in the optimizer, keyed by parameter name.
+
+Complex parameters: gradients follow the convention ``g = ∂L/∂Re w − i ∂L/∂Im w``,
+for which ``dL = Re(g · dw)``; the steepest-descent step is therefore along
+``−conj(g)``. Every optimizer here descends along ``conj(g)`` for complex
+parameters (``g`` itself for real ones), and Adam's second moment uses ``|g|²``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digital.validation import check_positive
+
+Array = NDArray[Any]
+Params = dict[str, Array]
+
+
+class Optimizer(Protocol):
+    """What every optimizer provides."""
+
+    lr: float
+
+    def step(self, params: Params, grads: Params) -> Params: ...
+
+
+def _descent_direction(g: Array) -> Array:
+    """The direction a gradient step subtracts: ``conj(g)`` for complex, else ``g``."""
+    return np.conj(g) if np.iscomplexobj(g) else g
+
+
+def _check_keys(params: Params, grads: Params) -> None:
+    if set(params) != set(grads):
+        raise ValueError(f"grads has keys {sorted(grads)}; params has {sorted(params)}")
+    for key, p in params.items():
+        if np.shape(grads[key]) != np.shape(p):
+            raise ValueError(
+                f"grads[{key!r}] has shape {np.shape(grads[key])}; params has {np.shape(p)}"
+            )
+        if not np.all(np.isfinite(grads[key])):
+            raise ValueError(f"grads[{key!r}] holds NaN or infinite values")
+
+
+class SGD:
+    """Plain gradient descent ``w ← w − lr · g``.
+
+    Parameters
+    ----------
+    lr
+        Learning rate, > 0.
+    """
+
+    def __init__(self, lr: float = 0.01) -> None:
+        self.lr = check_positive(lr, "lr")
+
+    def step(self, params: Params, grads: Params) -> Params:
+        """Return the updated parameters (inputs are not modified)."""
+        _check_keys(params, grads)
+        return {k: p - self.lr * _descent_direction(grads[k]) for k, p in params.items()}
+
+
+class Momentum:
+    """Heavy-ball momentum ``v ← β v + g;  w ← w − lr · v``.
+
+    Parameters
+    ----------
+    lr
+        Learning rate, > 0.
+    beta
+        Momentum coefficient in [0, 1).
+    """
+
+    def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
+        self.lr = check_positive(lr, "lr")
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"beta={beta!r} must be in [0, 1)")
+        self.beta = float(beta)
+        self.velocity: Params = {}
+
+    def step(self, params: Params, grads: Params) -> Params:
+        """Return the updated parameters; the velocity is kept in the optimizer."""
+        _check_keys(params, grads)
+        new = {}
+        for k, p in params.items():
+            v = self.velocity.get(k, np.zeros_like(p))
+            v = self.beta * v + _descent_direction(grads[k])
+            self.velocity[k] = v
+            new[k] = p - self.lr * v
+        return new
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with bias correction.
+
+    Parameters
+    ----------
+    lr
+        Learning rate, > 0.
+    beta1, beta2
+        Decay of the first and second moment estimates, in [0, 1).
+    eps
+        Added to the root of the second moment, > 0.
+    """
+
+    def __init__(
+        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        self.lr = check_positive(lr, "lr")
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{name}={b!r} must be in [0, 1)")
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = check_positive(eps, "eps")
+        self.t = 0
+        self.m: Params = {}
+        self.v: Params = {}
+
+    def step(self, params: Params, grads: Params) -> Params:
+        """Return the updated parameters; moments and step count stay in the optimizer."""
+        _check_keys(params, grads)
+        self.t += 1
+        new = {}
+        for k, p in params.items():
+            g = _descent_direction(grads[k])
+            m = self.beta1 * self.m.get(k, np.zeros_like(p)) + (1 - self.beta1) * g
+            v = (
+                self.beta2 * self.v.get(k, np.zeros(np.shape(p)))
+                + (1 - self.beta2) * np.abs(g) ** 2
+            )
+            self.m[k], self.v[k] = m, v
+            m_hat = m / (1 - self.beta1**self.t)
+            v_hat = v / (1 - self.beta2**self.t)
+            new[k] = p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        return new
+
+
+OPTIMIZERS: dict[str, type[SGD] | type[Momentum] | type[Adam]] = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "adam": Adam,
+}
+
+
+def make_optimizer(name: str, *, lr: float) -> Optimizer:
+    """Build an optimizer by name (``"sgd"``, ``"momentum"``, ``"adam"``)."""
+    try:
+        cls = OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"optimizer={name!r} is not known; choose one of: {', '.join(OPTIMIZERS)}"
+        ) from None
+    return cls(lr=lr)

@@ -1,0 +1,64 @@
+"""Input checks shared by every package: one place for the error messages.
+
+Each check raises ``ValueError`` or ``TypeError`` naming the parameter, the value
+and what is allowed (DESIGN.md §2, Errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def check_finite(x: Any, name: str) -> None:
+    """Raise ``ValueError`` if the array ``x`` holds NaN or infinity."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} holds {n_bad} NaN or infinite value(s); all values must be finite"
+        )
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return ``float(value)`` if it is a finite number > 0, else raise ``ValueError``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}={value!r} must be a number > 0") from None
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name}={value!r} must be a finite number > 0")
+    return v
+
+
+def check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise ``ValueError``."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
+    return value
+
+
+def check_matrix(x: Any, name: str, *, n_cols: int | None = None) -> NDArray[Any]:
+    """Return ``x`` as a finite 2-D array ``(n_samples, n_cols)`` or raise.
+
+    Parameters
+    ----------
+    x
+        Array-like, expected shape ``(n_samples, n_cols)``.
+    name
+        Parameter name used in error messages.
+    n_cols
+        Required number of columns, or ``None`` for any.
+    """
+    arr = np.asarray(x)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
+    if n_cols is not None and arr.shape[1] != n_cols:
+        raise ValueError(f"{name} must have {n_cols} columns; got shape {arr.shape}")
+    if arr.dtype.kind not in "iufcb":
+        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
+    check_finite(arr, name)
+    return arr

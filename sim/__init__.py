@@ -1,0 +1,1 @@
+"""Discrete-event (SimPy) model of the time and energy of every pass."""

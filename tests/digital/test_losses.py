@@ -1,0 +1,72 @@
+"""Losses: values by hand, gradients by finite differences, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digital.losses import LOSSES, get_loss, half_squared_error, softmax_cross_entropy
+
+
+def test_half_squared_error_by_hand() -> None:
+    y = np.array([[1.0, 2.0], [0.0, 0.0]])
+    t = np.array([[0.0, 0.0], [1.0, 1.0]])
+    loss, grad = half_squared_error(y, t)
+    assert loss == pytest.approx(0.5 * (1 + 4 + 1 + 1) / 2)
+    np.testing.assert_allclose(grad, (y - t) / 2)
+
+
+def test_labels_are_taken_one_hot() -> None:
+    y = np.array([[0.2, 0.9], [0.7, 0.1]])
+    assert half_squared_error(y, np.array([1, 0]))[0] == pytest.approx(
+        half_squared_error(y, np.array([[0.0, 1.0], [1.0, 0.0]]))[0]
+    )
+
+
+def test_softmax_cross_entropy_by_hand() -> None:
+    y = np.array([[0.0, np.log(3.0)]])  # softmax = (1/4, 3/4)
+    loss, grad = softmax_cross_entropy(y, np.array([1]))
+    assert loss == pytest.approx(-np.log(0.75))
+    np.testing.assert_allclose(grad, [[0.25, -0.25]])
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
+    loss, grad = softmax_cross_entropy(np.array([[1000.0, -1000.0]]), np.array([0]))
+    assert np.isfinite(loss) and loss == pytest.approx(0.0)
+    assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_gradient_matches_finite_differences(name: str) -> None:
+    rng = np.random.default_rng(0)
+    y, t = rng.normal(size=(4, 3)), rng.integers(0, 3, size=4)
+    loss_fn = get_loss(name)
+    _, grad = loss_fn(y, t)
+    h = 1e-6
+    numeric = np.zeros_like(y)
+    for idx in np.ndindex(y.shape):
+        up, down = y.copy(), y.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric[idx] = (loss_fn(up, t)[0] - loss_fn(down, t)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("y", "t", "match"),
+    [
+        (np.ones((2, 2)), np.array([0, 2]), r"labels in \[0, 2\]"),
+        (np.ones((2, 2)), np.array([0]), "1 labels"),
+        (np.ones((2, 2)), np.ones((2, 3)), "shape"),
+        (np.array([[np.nan, 1.0]]), np.array([0]), "NaN"),
+        (np.ones(3), np.array([0, 1, 0]), "2-D"),
+    ],
+)
+def test_bad_inputs_raise_naming_the_problem(y: np.ndarray, t: np.ndarray, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        half_squared_error(y, t)
+
+
+def test_unknown_loss_lists_allowed() -> None:
+    with pytest.raises(ValueError, match=r"loss=.l1.*half_squared_error"):
+        get_loss("l1")

