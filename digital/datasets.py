@@ -57,7 +57,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "load"]
+__all__ = ["BUNDLED_DATASETS", "DATASETS", "Dataset", "load"]
 
 DEFAULT_N_SAMPLES = 500
 """Number of points drawn for a synthetic dataset when ``n_samples`` is ``None``."""
@@ -260,6 +260,8 @@ _SPECS: dict[str, _Spec] = {
 }
 
 DATASETS: tuple[str, ...] = tuple(_SPECS)
+#: Data sets bundled with scikit-learn: fixed samples, so ``noise`` does not apply.
+BUNDLED_DATASETS: tuple[str, ...] = tuple(k for k, spec in _SPECS.items() if spec.read is not None)
 """Names accepted by :func:`load`."""
 
 

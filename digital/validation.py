@@ -34,6 +34,13 @@ def check_positive(value: float, name: str) -> float:
     return v
 
 
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` if it is an int > 0 (not a bool), else raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{name}={value!r} must be an int > 0")
+    return int(value)
+
+
 def check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise ``ValueError``."""
     if not isinstance(value, str) or value not in allowed:

@@ -1,0 +1,709 @@
+"""The one shape every scenario has, and the plumbing that runs it.
+
+A scenario is a module ``scenarios.<name>`` that defines
+
+- ``Config``: a frozen dataclass validated in ``__post_init__`` (bad values raise
+  ``ValueError`` naming the field, the value and what is allowed), with a classmethod
+  ``Config.smoke()`` returning a configuration that runs in seconds;
+- ``run(cfg, out_dir) -> Result``: does the study, saves its figures into ``out_dir``
+  (see :func:`save_figure`) and returns tidy metric rows plus a short summary;
+- ``main(argv=None) -> int``: delegates to the command line for that scenario;
+- a module docstring whose first line says what the study covers (shown by
+  ``photonic-backprop list``).
+
+:func:`run_scenario` wraps ``run`` with everything that is the same for every study:
+a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites earlier
+results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement) and
+``manifest.json`` (package version, git commit, Python and NumPy versions, seed, wall
+time).
+
+Registering a new scenario is one line in :data:`SCENARIOS`.
+
+Randomness: scenarios never touch a global RNG. They derive named, independent
+generators from their seed with :func:`child_rngs`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "PACKAGE_NAME",
+    "SCENARIOS",
+    "Result",
+    "child_rngs",
+    "config_from_overrides",
+    "load_config_file",
+    "load_scenario",
+    "new_figure",
+    "parse_set_options",
+    "prepare_run_dir",
+    "run_scenario",
+    "save_figure",
+    "scenario_summary_line",
+    "write_config",
+    "write_manifest",
+    "write_metrics",
+]
+
+PACKAGE_NAME = "photonic-backprop"
+"""Distribution name, used to look up the installed version for the manifest."""
+
+SCENARIOS: dict[str, str] = {
+    "digital_baseline": "scenarios.digital_baseline",
+}
+"""Registry: scenario name -> importable module path (imported lazily)."""
+
+DEFAULT_SCENARIO = "digital_baseline"
+"""The scenario ``photonic-backprop run`` runs when no name is given."""
+
+CONFIG_FILENAME = "config.json"
+METRICS_FILENAME = "metrics.csv"
+MANIFEST_FILENAME = "manifest.json"
+
+_RUN_ID_ATTEMPTS = 20
+_RUN_ID_SUFFIX_BYTES = 3  # 6 hex characters
+_GIT_TIMEOUT_S = 5.0
+_TRUE_STRINGS = frozenset({"true", "yes", "on", "1"})
+_FALSE_STRINGS = frozenset({"false", "no", "off", "0"})
+_NONE_STRINGS = frozenset({"none", "null"})
+
+C = TypeVar("C")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclasses.dataclass
+class Result:
+    """What a scenario's ``run`` returns.
+
+    Attributes
+    ----------
+    out_dir : Path
+        The run folder the scenario wrote into.
+    metrics : list of dict
+        Tidy rows, one per measurement (e.g. ``{"epoch": 3, "metric": "loss",
+        "split": "train", "value": 0.41}``). Written to ``metrics.csv`` by
+        :func:`run_scenario`; the columns are the union of the rows' keys.
+    summary : dict of str to float or str
+        A handful of headline numbers, printed by the CLI and stored in the manifest.
+    figures : list of Path
+        Files of the saved plots (PNG and SVG).
+    """
+
+    out_dir: Path
+    metrics: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    summary: dict[str, float | str] = dataclasses.field(default_factory=dict)
+    figures: list[Path] = dataclasses.field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def load_scenario(name: str) -> types.ModuleType:
+    """Import and return the module of a registered scenario.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SCENARIOS`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered; the message lists the valid names.
+    """
+    if name not in SCENARIOS:
+        valid = ", ".join(sorted(SCENARIOS))
+        raise ValueError(f"unknown scenario {name!r}; valid scenarios: {valid}")
+    return importlib.import_module(SCENARIOS[name])
+
+
+def scenario_summary_line(module: types.ModuleType) -> str:
+    """First non-empty line of a scenario module's docstring (``""`` if none)."""
+    for line in (module.__doc__ or "").strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+# --------------------------------------------------------------------------- randomness
+
+
+def child_rngs(seed: int, *names: str) -> dict[str, np.random.Generator]:
+    """Independent named generators derived from one seed.
+
+    ``np.random.SeedSequence(seed).spawn(len(names))`` gives one child sequence per
+    name, assigned **in the order the names are given**: the same seed and the same
+    names in the same order give bit-identical streams; reordering the names (or
+    inserting one in the middle) changes which stream each name gets. Append new
+    names at the end to keep earlier streams unchanged.
+
+    Parameters
+    ----------
+    seed : int
+        Non-negative root seed (typically ``cfg.seed``).
+    *names : str
+        Distinct stream names, e.g. ``"init", "data", "train"``.
+
+    Returns
+    -------
+    dict of str to numpy.random.Generator
+
+    Examples
+    --------
+    >>> rngs = child_rngs(0, "init", "data")
+    >>> sorted(rngs)
+    ['data', 'init']
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not names:
+        raise ValueError("child_rngs needs at least one stream name")
+    if len(set(names)) != len(names):
+        raise ValueError(f"stream names must be distinct, got {names!r}")
+    children = np.random.SeedSequence(int(seed)).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
+
+
+# --------------------------------------------------------------------------- validation
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def parse_set_options(items: Sequence[str]) -> dict[str, str]:
+    """Turn ``["key=value", ...]`` (the CLI's ``--set`` options) into a dict.
+
+    The value is everything after the first ``=``; later keys win.
+
+    Raises
+    ------
+    ValueError
+        If an item has no ``=`` or an empty key.
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r} (no '=')")
+        if not key:
+            raise ValueError(f"--set expects key=value, got {item!r} (empty key)")
+        out[key] = value.strip()
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a config file into an overrides mapping for :func:`config_from_overrides`.
+
+    TOML (any suffix but ``.json``) with top-level ``key = value`` settings, or JSON
+    (``.json``) so that a run's own ``config.json`` can be fed back to repeat it.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be read.
+    ValueError
+        If the file is not valid TOML/JSON or its top level is not flat settings.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise OSError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from exc
+    data: object
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"invalid JSON in config file {str(path)!r}: {exc}") from exc
+    else:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - exercised on Python 3.10 only
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"invalid TOML in config file {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a table of settings")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            raise ValueError(
+                f"config file {str(path)!r}: {key!r} is a table; "
+                "settings must be top-level key = value pairs"
+            )
+    return dict(data)
+
+
+def config_from_overrides(
+    config_cls: type[C], overrides: Mapping[str, object], base: C | None = None
+) -> C:
+    """Build a config from ``key -> value`` overrides, converting to the field types.
+
+    String values (from ``--set``) are parsed; native values (from TOML/JSON) are
+    checked and converted (``int`` -> ``float``, list -> tuple). Supported field
+    types: ``int``, ``float``, ``str``, ``bool``, ``pathlib.Path``, ``Literal[...]``
+    (membership is checked), ``X | None`` (``"none"``/``"null"`` give ``None``) and
+    tuples of those (``tuple[int, ...]`` from ``"16,16"``, ``"(16, 16)"`` or
+    ``"[16, 16]"``; ``""`` or ``"()"`` is the empty tuple). The resulting config is
+    validated by its own ``__post_init__``.
+
+    Parameters
+    ----------
+    config_cls : type
+        A dataclass type.
+    overrides : mapping of str to object
+        Field name -> value.
+    base : config_cls instance, optional
+        Start from this config instead of ``config_cls()``.
+
+    Raises
+    ------
+    ValueError
+        On an unknown key (the message lists the valid keys), on a value that does
+        not parse as the field's type (naming key, value and expected type), or from
+        the config's own validation.
+    """
+    if not dataclasses.is_dataclass(config_cls) or not isinstance(config_cls, type):
+        raise TypeError(f"config_cls must be a dataclass type, got {config_cls!r}")
+    fields = {f.name: f for f in dataclasses.fields(config_cls) if f.init}
+    hints = typing.get_type_hints(config_cls)
+    label = _config_label(config_cls)
+    unknown = [key for key in overrides if key not in fields]
+    if unknown:
+        valid = ", ".join(fields)
+        keys = ", ".join(repr(k) for k in unknown)
+        raise ValueError(f"unknown setting {keys} for {label}; valid keys: {valid}")
+    parsed = {key: _coerce(key, value, hints[key]) for key, value in overrides.items()}
+    if base is None:
+        return config_cls(**parsed)
+    return typing.cast(C, dataclasses.replace(typing.cast(Any, base), **parsed))
+
+
+def _config_label(config_cls: type) -> str:
+    module = config_cls.__module__.rsplit(".", 1)[-1]
+    return f"{module}.{config_cls.__qualname__}"
+
+
+def _type_name(tp: object) -> str:
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _type_name(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a comma-separated tuple of {_type_name(args[0])}"
+        return "a tuple (" + ", ".join(_type_name(a) for a in args) + ")"
+    names = {int: "an int", float: "a float", str: "a string", bool: "a bool (true/false)"}
+    if isinstance(tp, type) and tp in names:
+        return names[tp]
+    return getattr(tp, "__name__", repr(tp))
+
+
+class _CoerceError(Exception):
+    """Internal: a value does not fit a type (turned into a ValueError by the caller)."""
+
+
+def _coerce(key: str, value: object, tp: object) -> object:
+    try:
+        return _coerce_value(value, tp)
+    except _CoerceError:
+        raise ValueError(f"bad value for {key!r}: {value!r} is not {_type_name(tp)}") from None
+
+
+def _coerce_value(value: object, tp: object) -> object:
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if tp is Any or tp is object:
+        return value
+    if origin in (Union, types.UnionType):
+        if type(None) in args and (
+            value is None or (isinstance(value, str) and value.strip().lower() in _NONE_STRINGS)
+        ):
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce_value(value, arg)
+            except _CoerceError:
+                continue
+        raise _CoerceError
+    if origin is Literal:
+        for choice in args:
+            try:
+                candidate = _coerce_value(value, type(choice))
+            except _CoerceError:
+                continue
+            if candidate == choice:
+                return choice
+        raise _CoerceError
+    if origin is tuple:
+        items = _split_tuple(value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce_value(item, args[0]) for item in items)
+        if len(items) != len(args):
+            raise _CoerceError
+        return tuple(_coerce_value(item, arg) for item, arg in zip(items, args, strict=True))
+    if tp is bool:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in _TRUE_STRINGS:
+                return True
+            if text in _FALSE_STRINGS:
+                return False
+        raise _CoerceError
+    if tp is int:
+        if isinstance(value, (bool, np.bool_)):
+            raise _CoerceError
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise _CoerceError from None
+        raise _CoerceError
+    if tp is float:
+        if isinstance(value, (bool, np.bool_)):
+            raise _CoerceError
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                raise _CoerceError from None
+        raise _CoerceError
+    if tp is str:
+        if isinstance(value, str):
+            return value.strip()
+        raise _CoerceError
+    if tp is Path:
+        if isinstance(value, (str, Path)):
+            return Path(value)
+        raise _CoerceError
+    raise TypeError(f"config field type {tp!r} cannot be set from the command line")
+
+
+def _split_tuple(value: object) -> list[object]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) >= 2 and (text[0], text[-1]) in {("(", ")"), ("[", "]")}:
+            text = text[1:-1].strip()
+        if not text:
+            return []
+        parts = [part.strip() for part in text.split(",")]
+        if parts and parts[-1] == "":  # allow a trailing comma: "16,"
+            parts.pop()
+        return list(parts)
+    raise _CoerceError
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def prepare_run_dir(root: str | Path, scenario: str) -> Path:
+    """Create and return a fresh run folder ``root/<scenario>/<run-id>/``.
+
+    The run id is a local timestamp plus a random suffix
+    (``20250101-120000-3fa9c2``); the folder is created with ``exist_ok=False`` so
+    existing results are never overwritten (a clash just draws a new suffix).
+
+    Raises
+    ------
+    ValueError
+        If ``scenario`` is not a plain name, or ``root`` (or one of its parents) is
+        an existing file.
+    OSError
+        If the folder cannot be created or is not writable.
+    """
+    if not scenario or scenario in {".", ".."} or "/" in scenario or os.sep in scenario:
+        raise ValueError(f"scenario name must be a plain folder name, got {scenario!r}")
+    root = Path(root)
+    for ancestor in (root, *root.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ValueError(
+                    f"output folder {str(root)!r} cannot be created: "
+                    f"{str(ancestor)!r} is a file, not a folder"
+                )
+            break
+    scenario_dir = root / scenario
+    try:
+        scenario_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            f"cannot create output folder {str(scenario_dir)!r}: {exc.strerror or exc}"
+        ) from exc
+    if not os.access(scenario_dir, os.W_OK | os.X_OK):
+        raise OSError(f"output folder {str(scenario_dir)!r} is not writable")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for _ in range(_RUN_ID_ATTEMPTS):
+        run_dir = scenario_dir / f"{stamp}-{secrets.token_hex(_RUN_ID_SUFFIX_BYTES)}"
+        try:
+            run_dir.mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise OSError(
+                f"cannot create run folder {str(run_dir)!r}: {exc.strerror or exc}"
+            ) from exc
+        return run_dir
+    raise OSError(f"could not find an unused run folder name under {str(scenario_dir)!r}")
+
+
+def _jsonable(obj: object) -> object:
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    return repr(obj)
+
+
+def _write_json(data: object, path: Path) -> Path:
+    text = json.dumps(data, indent=2, default=_jsonable, allow_nan=True)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def write_config(cfg: object, out_dir: str | Path) -> Path:
+    """Write a dataclass config to ``out_dir/config.json`` (tuples become lists).
+
+    The file can be passed back with ``--config`` to repeat the run.
+    """
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        raise TypeError(f"cfg must be a dataclass instance, got {cfg!r}")
+    return _write_json(dataclasses.asdict(cfg), Path(out_dir) / CONFIG_FILENAME)
+
+
+def write_metrics(rows: Sequence[Mapping[str, object]], out_dir: str | Path) -> Path:
+    """Write tidy rows to ``out_dir/metrics.csv``.
+
+    The columns are the union of the rows' keys in first-seen order; a row missing a
+    column leaves that cell empty. ``None`` is written as an empty cell.
+    """
+    columns: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            columns.setdefault(str(key), None)
+    path = Path(out_dir) / METRICS_FILENAME
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({str(k): ("" if v is None else _csv_cell(v)) for k, v in row.items()})
+    return path
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def new_figure(**kwargs: Any) -> Figure:
+    """A matplotlib ``Figure`` detached from pyplot (nothing is ever shown).
+
+    Keyword arguments go to ``matplotlib.figure.Figure`` (e.g. ``figsize``,
+    ``layout="constrained"``). Saving uses the Agg/SVG renderers.
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
+    """Save ``fig`` as ``out_dir/<stem>.png`` and ``.svg``, then close it.
+
+    Returns
+    -------
+    list of Path
+        ``[png_path, svg_path]``.
+    """
+    out = Path(out_dir)
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
+    try:
+        fig.savefig(paths[0], dpi=150)
+        fig.savefig(paths[1])
+    finally:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close(fig)
+    return paths
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version(PACKAGE_NAME)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT_S,
+            check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip()
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the repository holding the package or the cwd; never raises."""
+    candidates = [Path(__file__).resolve().parent.parent, Path.cwd()]
+    for cwd in candidates:
+        if not cwd.is_dir():
+            continue
+        commit = _git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd)
+        if commit:
+            status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+            return commit, (None if status is None else bool(status))
+    return None, None
+
+
+def write_manifest(
+    out_dir: str | Path,
+    *,
+    scenario: str,
+    seed: int | None,
+    wall_time_s: float,
+    extra: Mapping[str, object] | None = None,
+) -> Path:
+    """Write ``out_dir/manifest.json``: what ran, with what software, how long.
+
+    Keys: ``scenario``, ``package``, ``version`` (installed version or
+    ``"unknown"``), ``git_commit`` (``None`` outside a git repository with commits),
+    ``git_dirty``, ``python``, ``numpy``, ``platform``, ``seed``, ``wall_time_s``,
+    ``finished_at`` (ISO 8601), ``argv``, then the items of ``extra``.
+    """
+    commit, dirty = _git_state()
+    data: dict[str, object] = {
+        "scenario": scenario,
+        "package": PACKAGE_NAME,
+        "version": _package_version(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "seed": seed,
+        "wall_time_s": float(wall_time_s),
+        "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "argv": list(sys.argv),
+    }
+    if extra:
+        data.update(extra)
+    return _write_json(data, Path(out_dir) / MANIFEST_FILENAME)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_scenario(
+    module: types.ModuleType,
+    cfg: object,
+    out_root: str | Path,
+    *,
+    name: str | None = None,
+) -> Result:
+    """Run one scenario in a fresh run folder and record everything about it.
+
+    Creates ``out_root/<name>/<run-id>/``, writes ``config.json``, times
+    ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows and
+    ``manifest.json`` (with the summary and figure names). If the run raises, a
+    manifest with ``"status": "failed"`` and the error is still written.
+
+    Parameters
+    ----------
+    module : module
+        A scenario module (see the module docstring for its shape).
+    cfg : dataclass instance
+        The scenario's ``Config``.
+    out_root : str or Path
+        Results root, e.g. ``"results"``.
+    name : str, optional
+        Scenario name for the folder and manifest; default: the module's last name.
+
+    Returns
+    -------
+    Result
+    """
+    scenario = name or module.__name__.rsplit(".", 1)[-1]
+    out_dir = prepare_run_dir(out_root, scenario)
+    write_config(cfg, out_dir)
+    seed = getattr(cfg, "seed", None)
+    t0 = time.perf_counter()
+    try:
+        result = module.run(cfg, out_dir)
+    except BaseException as exc:
+        write_manifest(
+            out_dir,
+            scenario=scenario,
+            seed=seed,
+            wall_time_s=time.perf_counter() - t0,
+            extra={"status": "failed", "error": f"{type(exc).__name__}: {exc}"},
+        )
+        raise
+    wall_time_s = time.perf_counter() - t0
+    if not isinstance(result, Result):
+        raise TypeError(f"{module.__name__}.run must return a Result, got {type(result)!r}")
+    write_metrics(result.metrics, out_dir)
+    write_manifest(
+        out_dir,
+        scenario=scenario,
+        seed=seed,
+        wall_time_s=wall_time_s,
+        extra={
+            "status": "ok",
+            "summary": result.summary,
+            "figures": [str(Path(p).name) for p in result.figures],
+            "n_metric_rows": len(result.metrics),
+        },
+    )
+    return result

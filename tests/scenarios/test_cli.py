@@ -1,0 +1,139 @@
+"""Tests of the photonic-backprop command line (scenarios.cli)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scenarios import cli
+from scenarios.framework import DEFAULT_SCENARIO, SCENARIOS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ERROR_PREFIX = "photonic-backprop: error:"
+
+
+def _single_run_dir(root: Path, scenario: str = DEFAULT_SCENARIO) -> Path:
+    (run_dir,) = (root / scenario).iterdir()
+    return run_dir
+
+
+def _assert_one_error_line(capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR_PREFIX)
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def test_list_shows_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "digital_baseline" in out
+    assert len(out.splitlines()) == len(SCENARIOS)
+    assert "Digital baseline" in out
+
+
+def test_run_smoke_writes_all_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_root = tmp_path / "res"
+    assert cli.main(["run", "digital_baseline", "--smoke", "--out", str(out_root)]) == 0
+    run_dir = _single_run_dir(out_root, "digital_baseline")
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "metrics.csv", "manifest.json"} <= names
+    assert any(n.endswith(".png") for n in names)
+    assert any(n.endswith(".svg") for n in names)
+    out = capsys.readouterr().out
+    assert "final_test_accuracy" in out
+    assert str(run_dir) in out
+
+
+def test_run_without_scenario_uses_default_and_layers_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cfg.toml"
+    config.write_text("epochs = 3\nhidden = [4]\nseed = 5\n")
+    argv = ["run", "--smoke", "--config", str(config), "--set", "epochs=2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    saved = json.loads((_single_run_dir(tmp_path) / "config.json").read_text())
+    assert saved["epochs"] == 2  # --set wins over the file
+    assert saved["hidden"] == [4]  # the file wins over smoke()
+    assert saved["seed"] == 5
+    assert saved["n_samples"] == 100  # from smoke()
+    capsys.readouterr()
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    assert "run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["run", "nope"], ["unknown scenario 'nope'", "digital_baseline"]),
+        (["run", "--set", "nope=1"], ["'nope'", "valid keys", "epochs"]),
+        (["run", "--set", "epochs=abc"], ["'epochs'", "'abc'", "int"]),
+        (["run", "--set", "epochs"], ["key=value"]),
+        (["run", "--set", "dataset=mnist"], ["dataset='mnist'", "moons"]),
+        (["run", "--set", "lr=-1"], ["lr=-1.0"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], fragments: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main([*args, "--out", str(tmp_path)]) == 2
+    _assert_one_error_line(capsys, *fragments)
+    assert not (tmp_path / DEFAULT_SCENARIO).exists()
+
+
+def test_unwritable_out_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("not a folder")
+    assert cli.main(["run", "--smoke", "--out", str(blocker / "results")]) == 2
+    _assert_one_error_line(capsys, "plain-file")
+
+
+def test_bad_or_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = [\n")
+    assert cli.main(["run", "--smoke", "--config", str(bad), "--out", str(tmp_path)]) == 2
+    _assert_one_error_line(capsys, "invalid TOML")
+    missing = tmp_path / "missing.toml"
+    assert cli.main(["run", "--config", str(missing), "--out", str(tmp_path)]) == 2
+    _assert_one_error_line(capsys, "cannot read config file")
+
+
+def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    assert cli.main(["frobnicate"]) == 2
+    capsys.readouterr()
+
+
+def test_traceback_flag_reraises(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown setting"):
+        cli.main(["run", "--set", "nope=1", "--traceback", "--out", str(tmp_path)])
+
+
+def test_module_runs_as_a_script() -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", "list"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "digital_baseline" in proc.stdout

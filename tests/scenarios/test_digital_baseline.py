@@ -1,0 +1,111 @@
+"""Tests of the digital_baseline scenario."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from scenarios import digital_baseline as db
+from scenarios.framework import Result, run_scenario
+
+
+@pytest.fixture(scope="module")
+def smoke_result(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    out_dir = tmp_path_factory.mktemp("smoke")
+    return db.run(db.Config.smoke(), out_dir)
+
+
+def test_smoke_summary_numbers(smoke_result: Result) -> None:
+    summary = smoke_result.summary
+    for key in ("final_test_accuracy", "final_train_accuracy", "best_test_accuracy"):
+        value = summary[key]
+        assert isinstance(value, float)
+        assert 0.0 <= value <= 1.0
+    assert float(summary["best_test_accuracy"]) >= float(summary["final_test_accuracy"])
+    assert isinstance(summary["final_train_loss"], float) and summary["final_train_loss"] > 0
+    assert isinstance(summary["wall_time_s"], float) and summary["wall_time_s"] > 0
+    assert summary["dataset"] == "moons"
+    assert summary["architecture"] == "2-8-2"
+
+
+def test_smoke_metric_rows_are_tidy(smoke_result: Result) -> None:
+    cfg = db.Config.smoke()
+    rows = smoke_result.metrics
+    assert len(rows) == cfg.epochs * len(db.METRICS)
+    assert all(set(row) == {"epoch", "metric", "split", "value"} for row in rows)
+    assert {row["epoch"] for row in rows} == set(range(1, cfg.epochs + 1))
+    assert {(row["metric"], row["split"]) for row in rows} == {(m, s) for m, s, _ in db.METRICS}
+    accuracies = [row["value"] for row in rows if row["metric"] == "accuracy"]
+    assert all(0.0 <= a <= 1.0 for a in accuracies)
+
+
+def test_smoke_figures(smoke_result: Result) -> None:
+    suffixes = sorted(p.suffix for p in smoke_result.figures)
+    assert suffixes == [".png", ".svg"]
+    assert all(p.is_file() and p.parent == smoke_result.out_dir for p in smoke_result.figures)
+
+
+def test_same_seed_same_numbers(tmp_path: Path, smoke_result: Result) -> None:
+    again = db.run(db.Config.smoke(), tmp_path)
+
+    def numbers(result: Result) -> list[object]:
+        return [r["value"] for r in result.metrics if r["metric"] != "wall_time_s"]
+
+    assert numbers(again) == numbers(smoke_result)
+
+
+def test_run_scenario_and_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = dataclasses.replace(db.Config.smoke(), dataset="blobs", epochs=2)
+    result = run_scenario(db, cfg, tmp_path)
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["scenario"] == "digital_baseline"
+    assert manifest["summary"]["architecture"] == "2-8-3"
+    assert db.main(["--smoke", "--set", "epochs=1", "--out", str(tmp_path)]) == 0
+    assert len(list((tmp_path / "digital_baseline").iterdir())) == 2
+    capsys.readouterr()
+
+
+def test_defaults_are_valid() -> None:
+    cfg = db.Config()
+    assert cfg.dataset == "moons"
+    assert cfg.hidden == (16, 16)
+    assert db.Config.smoke().epochs < cfg.epochs
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("dataset", "mnist", "choose one of"),
+        ("n_samples", 0, "int > 0"),
+        ("noise", -0.1, "noise=-0.1"),
+        ("test_fraction", 1.0, "between 0 and 1"),
+        ("hidden", (16, 0), "positive ints"),
+        ("hidden", "16", "tuple"),
+        ("activation", "abs2", "tanh"),
+        ("output_activation", "modrelu", "identity"),
+        ("loss", "hinge", "softmax_cross_entropy"),
+        ("optimizer", "lbfgs", "adam"),
+        ("lr", 0.0, "lr=0.0"),
+        ("lr", float("nan"), "lr=nan"),
+        ("epochs", 0, "epochs=0"),
+        ("epochs", 2.5, "epochs=2.5"),
+        ("batch_size", -4, "batch_size=-4"),
+        ("seed", -1, "seed=-1"),
+    ],
+)
+def test_config_validation(field: str, value: object, fragment: str) -> None:
+    with pytest.raises(ValueError, match=field) as info:
+        db.Config(**{field: value})  # type: ignore[arg-type]
+    assert fragment in str(info.value)
+
+
+def test_noise_is_refused_for_bundled_datasets() -> None:
+    with pytest.raises(ValueError, match=r"noise=0\.1 has no meaning"):
+        db.Config(dataset="iris", noise=0.1)
+
+
+def test_hidden_list_becomes_tuple() -> None:
+    assert db.Config(hidden=[4, 4]).hidden == (4, 4)  # type: ignore[arg-type]

@@ -1,0 +1,323 @@
+"""Tests of scenarios.framework: config overrides, run folders, outputs, registry."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import re
+import types
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+
+from scenarios import framework as fw
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    """A config with one field of every supported type."""
+
+    n: int = 3
+    lr: float = 0.1
+    name: str = "a"
+    flag: bool = False
+    widths: tuple[int, ...] = (4, 4)
+    pair: tuple[float, str] = (1.0, "x")
+    mode: Literal["fast", "exact"] = "fast"
+    scale: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError(f"n={self.n!r} must be >= 0")
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_overrides_parse_every_supported_type() -> None:
+    cfg = fw.config_from_overrides(
+        ToyConfig,
+        {
+            "n": "7",
+            "lr": "1e-3",
+            "name": " moons ",
+            "flag": "true",
+            "widths": "32,16",
+            "pair": "(2.5, y)",
+            "mode": "exact",
+            "scale": "0.5",
+        },
+    )
+    expected = ToyConfig(
+        n=7,
+        lr=1e-3,
+        name="moons",
+        flag=True,
+        widths=(32, 16),
+        pair=(2.5, "y"),
+        mode="exact",
+        scale=0.5,
+    )
+    assert cfg == expected
+    assert isinstance(cfg.lr, float)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("16", (16,)), ("[8, 8]", (8, 8)), ("(1,2,3)", (1, 2, 3)), ("", ()), ("()", ()), ("5,", (5,))],
+)
+def test_tuple_spellings(text: str, expected: tuple[int, ...]) -> None:
+    assert fw.config_from_overrides(ToyConfig, {"widths": text}).widths == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("none", None), ("NULL", None), ("2", 2.0)])
+def test_optional_field(text: str, expected: float | None) -> None:
+    assert fw.config_from_overrides(ToyConfig, {"scale": text}).scale == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("yes", True), ("0", False), ("Off", False)])
+def test_bool_spellings(text: str, expected: bool) -> None:
+    assert fw.config_from_overrides(ToyConfig, {"flag": text}).flag is expected
+
+
+def test_overrides_start_from_base() -> None:
+    base = ToyConfig(n=9, name="b")
+    cfg = fw.config_from_overrides(ToyConfig, {"lr": "2"}, base=base)
+    assert (cfg.n, cfg.name, cfg.lr) == (9, "b", 2.0)
+    assert fw.config_from_overrides(ToyConfig, {}, base=base) == base
+
+
+def test_native_values_from_files_are_converted() -> None:
+    cfg = fw.config_from_overrides(ToyConfig, {"lr": 1, "widths": [3, 2], "flag": True, "n": 4})
+    assert (cfg.lr, cfg.widths, cfg.flag, cfg.n) == (1.0, (3, 2), True, 4)
+    assert isinstance(cfg.lr, float)
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(ValueError, match="unknown setting 'nope'") as info:
+        fw.config_from_overrides(ToyConfig, {"nope": "1"})
+    message = str(info.value)
+    for field in dataclasses.fields(ToyConfig):
+        assert field.name in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("n", "abc", "an int"),
+        ("n", "1.5", "an int"),
+        ("lr", "fast", "a float"),
+        ("flag", "maybe", "bool"),
+        ("widths", "4,x", "tuple of an int"),
+        ("pair", "1,2,3", "tuple"),
+        ("mode", "slow", "one of 'fast', 'exact'"),
+        ("n", True, "an int"),
+        ("name", 5, "a string"),
+    ],
+)
+def test_bad_value_names_key_value_and_type(key: str, value: object, expected: str) -> None:
+    with pytest.raises(ValueError) as info:
+        fw.config_from_overrides(ToyConfig, {key: value})
+    message = str(info.value)
+    assert repr(key) in message
+    assert repr(value) in message
+    assert expected in message
+
+
+def test_config_validation_still_runs() -> None:
+    with pytest.raises(ValueError, match="n=-1"):
+        fw.config_from_overrides(ToyConfig, {"n": "-1"})
+
+
+def test_parse_set_options() -> None:
+    assert fw.parse_set_options(["a=1", "b = x=y", "a=2"]) == {"a": "2", "b": "x=y"}
+    with pytest.raises(ValueError, match="key=value"):
+        fw.parse_set_options(["epochs"])
+    with pytest.raises(ValueError, match="empty key"):
+        fw.parse_set_options(["=3"])
+
+
+# --------------------------------------------------------------------------- config files
+
+
+def test_toml_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "cfg.toml"
+    path.write_text('n = 5\nlr = 0.25\nwidths = [8, 2]\nmode = "exact"\nflag = true\n')
+    overrides = fw.load_config_file(path)
+    cfg = fw.config_from_overrides(ToyConfig, overrides)
+    assert cfg == ToyConfig(n=5, lr=0.25, widths=(8, 2), mode="exact", flag=True)
+
+
+def test_bad_toml_and_tables_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("n = = 3\n")
+    with pytest.raises(ValueError, match="invalid TOML"):
+        fw.load_config_file(bad)
+    table = tmp_path / "table.toml"
+    table.write_text("[digital_baseline]\nn = 3\n")
+    with pytest.raises(ValueError, match="is a table"):
+        fw.load_config_file(table)
+    with pytest.raises(OSError, match="cannot read config file"):
+        fw.load_config_file(tmp_path / "missing.toml")
+
+
+def test_config_json_round_trips(tmp_path: Path) -> None:
+    cfg = ToyConfig(n=2, widths=(5, 6), pair=(0.5, "z"), scale=1.5, mode="exact")
+    path = fw.write_config(cfg, tmp_path)
+    assert path == tmp_path / "config.json"
+    again = fw.config_from_overrides(ToyConfig, fw.load_config_file(path))
+    assert again == cfg
+
+
+# --------------------------------------------------------------------------- run folders
+
+
+def test_run_dirs_are_unique_and_fresh(tmp_path: Path) -> None:
+    first = fw.prepare_run_dir(tmp_path / "results", "toy")
+    second = fw.prepare_run_dir(tmp_path / "results", "toy")
+    assert first != second
+    assert first.parent == second.parent == tmp_path / "results" / "toy"
+    assert first.is_dir() and second.is_dir()
+    assert list(first.iterdir()) == []
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", first.name)
+
+
+def test_run_dir_under_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        fw.prepare_run_dir(blocker / "results", "toy")
+
+
+def test_run_dir_rejects_path_like_scenario(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="plain folder name"):
+        fw.prepare_run_dir(tmp_path, "../escape")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_metrics_csv_is_tidy_and_readable(tmp_path: Path) -> None:
+    rows = [
+        {"epoch": 1, "metric": "loss", "value": 0.5},
+        {"epoch": 1, "metric": "accuracy", "value": np.float64(0.75), "split": "test"},
+        {"epoch": 2, "metric": "loss", "value": None},
+    ]
+    path = fw.write_metrics(rows, tmp_path)
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == ["epoch", "metric", "value", "split"]
+        read = list(reader)
+    assert len(read) == 3
+    assert read[0] == {"epoch": "1", "metric": "loss", "value": "0.5", "split": ""}
+    assert float(read[1]["value"]) == 0.75
+    assert read[2]["value"] == ""
+
+
+def test_manifest_keys(tmp_path: Path) -> None:
+    path = fw.write_manifest(tmp_path, scenario="toy", seed=3, wall_time_s=1.5, extra={"k": 1})
+    data = json.loads(path.read_text())
+    for key in ("scenario", "version", "git_commit", "python", "numpy", "seed", "wall_time_s"):
+        assert key in data
+    assert data["scenario"] == "toy"
+    assert data["seed"] == 3
+    assert data["wall_time_s"] == 1.5
+    assert data["numpy"] == np.__version__
+    assert data["k"] == 1
+    assert isinstance(data["version"], str)
+    assert data["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40,64}", data["git_commit"])
+
+
+def test_save_figure_writes_png_and_svg(tmp_path: Path) -> None:
+    fig = fw.new_figure(figsize=(2, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+    paths = fw.save_figure(fig, tmp_path, "curve")
+    assert [p.name for p in paths] == ["curve.png", "curve.svg"]
+    assert paths[0].read_bytes().startswith(b"\x89PNG")
+    assert "<svg" in paths[1].read_text()
+
+
+# --------------------------------------------------------------------------- rng
+
+
+def test_child_rngs_are_deterministic_and_order_matters() -> None:
+    a = fw.child_rngs(7, "init", "data")
+    b = fw.child_rngs(7, "init", "data")
+    swapped = fw.child_rngs(7, "data", "init")
+    draw_a = a["init"].random(4)
+    assert np.array_equal(draw_a, b["init"].random(4))
+    assert not np.array_equal(draw_a, a["data"].random(4))
+    assert np.array_equal(draw_a, swapped["data"].random(4))
+
+
+@pytest.mark.parametrize("args", [(-1, "a"), (0,), (0, "a", "a"), (True, "a")])
+def test_child_rngs_rejects_bad_input(args: tuple) -> None:
+    with pytest.raises(ValueError):
+        fw.child_rngs(*args)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _toy_module(fail: bool = False) -> types.ModuleType:
+    module = types.ModuleType("scenarios.toy", "Toy scenario.\n\nMore text.")
+
+    def run(cfg: ToyConfig, out_dir: Path) -> fw.Result:
+        if fail:
+            raise RuntimeError("boom")
+        rows = [{"step": i, "metric": "x", "value": float(i * cfg.n)} for i in range(3)]
+        return fw.Result(out_dir=out_dir, metrics=rows, summary={"total": 3.0 * cfg.n})
+
+    module.Config = ToyConfig  # type: ignore[attr-defined]
+    module.run = run  # type: ignore[attr-defined]
+    return module
+
+
+def test_run_scenario_writes_everything(tmp_path: Path) -> None:
+    result = fw.run_scenario(_toy_module(), ToyConfig(n=2, seed=11), tmp_path)
+    out = result.out_dir
+    assert out.parent == tmp_path / "toy"
+    assert {p.name for p in out.iterdir()} == {"config.json", "metrics.csv", "manifest.json"}
+    assert json.loads((out / "config.json").read_text())["n"] == 2
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 11
+    assert manifest["status"] == "ok"
+    assert manifest["summary"] == {"total": 6.0}
+    assert manifest["wall_time_s"] >= 0.0
+    with (out / "metrics.csv").open(newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 3
+
+
+def test_run_scenario_records_failures(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        fw.run_scenario(_toy_module(fail=True), ToyConfig(), tmp_path, name="toy")
+    (run_dir,) = (tmp_path / "toy").iterdir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert "boom" in manifest["error"]
+
+
+def test_registry() -> None:
+    assert fw.DEFAULT_SCENARIO in fw.SCENARIOS
+    module = fw.load_scenario("digital_baseline")
+    assert fw.scenario_summary_line(module).startswith("Digital baseline")
+    with pytest.raises(ValueError, match=r"valid scenarios: .*digital_baseline"):
+        fw.load_scenario("nope")
+
+
+@pytest.mark.parametrize("name", sorted(fw.SCENARIOS))
+def test_every_registered_scenario_has_the_common_shape(name: str) -> None:
+    module = fw.load_scenario(name)
+    config_cls: Any = module.Config
+    assert fw.scenario_summary_line(module)
+    assert isinstance(module.Config, type) and dataclasses.is_dataclass(module.Config)
+    assert config_cls.__dataclass_params__.frozen
+    assert isinstance(config_cls.smoke(), config_cls)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config_cls().seed = 1
+    assert callable(module.run) and callable(module.main)
+    assert isinstance(config_cls().seed, int)
