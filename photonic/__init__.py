@@ -1,0 +1,1 @@
+"""The photonic processor model: MZI meshes, imperfections, in-situ gradients."""

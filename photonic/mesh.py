@@ -1,0 +1,491 @@
+"""MZI meshes: layouts, propagation, the composed matrix and exact phase gradients.
+
+A :class:`Mesh` is a layout — which MZI sits in which column on which pair of
+ports — and :class:`Phases` are the settings of its phase shifters. Everything
+else is a pure function of ``(mesh, phases, x, chip)``; the mesh holds no state
+between calls.
+
+Conventions (DESIGN.md §4.1–4.3)
+--------------------------------
+* Fields are batch first, ``x`` of shape ``(n_samples, n_ports)`` complex; the
+  mesh matrix ``W`` acts on column vectors, so ``y = x @ W.T``.
+* MZI ``k`` acts on ports ``top[k]`` and ``top[k] + 1`` with
+  ``T = B₂·D(θ)·B₁·D(φ)`` (:mod:`photonic.mzi`); MZIs are ordered by column, then
+  top. After the last column every port ``p`` gets ``e^{i·out[p]}``.
+* Clements (rectangular): columns ``c = 0 … N−1``, column ``c`` holds tops
+  ``c%2, c%2+2, … ≤ N−2``. Reck (triangular): columns ``c = 0 … 2N−4``, column ``c``
+  holds tops ``t ≡ c (mod 2)`` with ``t ≤ c`` and ``t ≤ 2N−4−c``.
+* Adjoint signal at the output ``δ = ∂L/∂Re y − i ∂L/∂Im y``; it travels back with
+  ``Wᵀ`` (reciprocity). For a phase shifter with forward field ``a`` and adjoint
+  field ``â`` at its plane, ``dL/dphase = −Im(a·â)`` summed over the batch.
+
+Speed (DESIGN.md §4.3)
+----------------------
+``forward`` composes ``W`` column by column on an identity (O(N³), one batched
+2×2 product per column) and applies it with one matmul. ``phase_gradients`` carries
+the batch correlation ``M = Σ_b a_b â_bᵀ`` through the mesh as ``M ← T M T⁻¹``,
+starting from ``M₀ = Xᵀ Â₀`` — O(N³) independent of the batch. A phase screen leaves
+the diagonal of ``M`` unchanged, so the gradient of every shifter is read from the
+2×2 diagonal block of ``M`` at its MZI's input. The per-sample path
+(``method="per_sample"``) propagates every field explicitly; it is the reference in
+the tests and the path that per-sample phases (per-pass noise) need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digital.validation import check_choice, check_finite
+from photonic import kernels
+from photonic.constants import TWO_PI
+from photonic.mzi import inverse_2x2, mzi_halves
+
+if TYPE_CHECKING:
+    from photonic.imperfections import Chip
+
+Array = NDArray[Any]
+Topology = Literal["clements", "reck"]
+Method = Literal["auto", "matmul", "per_sample"]
+GradMethod = Literal["auto", "correlation", "per_sample"]
+Init = Literal["haar", "uniform"]
+TOPOLOGIES: tuple[str, ...] = ("clements", "reck")
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Settings of every phase shifter of a mesh, in radians.
+
+    Attributes
+    ----------
+    theta_rad
+        Internal phases, ``(..., n_mzis)``.
+    phi_rad
+        External (input-side) phases, ``(..., n_mzis)``.
+    out_rad
+        Output phase column, ``(..., n_ports)``.
+
+    Leading axes (e.g. one set per sample, for per-pass noise) are allowed where a
+    function says so.
+    """
+
+    theta_rad: Array
+    phi_rad: Array
+    out_rad: Array
+
+    def __post_init__(self) -> None:
+        for name in ("theta_rad", "phi_rad", "out_rad"):
+            arr = np.asarray(getattr(self, name), dtype=np.float64)
+            check_finite(arr, name)
+            object.__setattr__(self, name, arr)
+        if self.theta_rad.shape != self.phi_rad.shape:
+            raise ValueError(
+                f"theta_rad has shape {self.theta_rad.shape} but phi_rad has "
+                f"{self.phi_rad.shape}; they must match"
+            )
+
+    def to_vector(self) -> Array:
+        """All phases in one vector ``[θ…, φ…, out…]`` (1-D phases only)."""
+        return np.concatenate([self.theta_rad, self.phi_rad, self.out_rad])
+
+    @classmethod
+    def from_vector(cls, vector: Array, n_mzis: int) -> Phases:
+        """Inverse of :meth:`to_vector`."""
+        v = np.asarray(vector, dtype=np.float64)
+        return cls(v[:n_mzis], v[n_mzis : 2 * n_mzis], v[2 * n_mzis :])
+
+    def __add__(self, other: Phases) -> Phases:
+        return Phases(
+            self.theta_rad + other.theta_rad,
+            self.phi_rad + other.phi_rad,
+            self.out_rad + other.out_rad,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """Layout of an N-port MZI mesh. Build with :meth:`clements` or :meth:`reck`.
+
+    Attributes
+    ----------
+    n_ports
+        Number of optical ports N ≥ 2.
+    topology
+        ``"clements"`` (rectangular) or ``"reck"`` (triangular).
+    column, top
+        Column index and top port of every MZI, int arrays ``(n_mzis,)``.
+    """
+
+    n_ports: int
+    topology: Topology
+    column: NDArray[np.int64]
+    top: NDArray[np.int64]
+    # (first MZI, one past last MZI, top port of the first) of every column.
+    _columns: tuple[tuple[int, int, int], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        starts = [int(i) for i in np.flatnonzero(np.diff(self.column, prepend=-1))]
+        stops = [*starts[1:], self.column.size]
+        cols = tuple((int(a), int(b), int(self.top[a])) for a, b in zip(starts, stops, strict=True))
+        object.__setattr__(self, "_columns", cols)
+        self.column.setflags(write=False)
+        self.top.setflags(write=False)
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def clements(cls, n_ports: int) -> Mesh:
+        """Rectangular mesh (Clements et al., Optica 2016): N columns, N(N−1)/2 MZIs."""
+        n = _check_n_ports(n_ports)
+        layout = [(c, t) for c in range(n) for t in range(c % 2, n - 1, 2)]
+        return cls._from_layout(n, "clements", layout)
+
+    @classmethod
+    def reck(cls, n_ports: int) -> Mesh:
+        """Triangular mesh (Reck et al., PRL 1994): 2N−3 columns, N(N−1)/2 MZIs."""
+        n = _check_n_ports(n_ports)
+        layout = [
+            (c, t)
+            for c in range(2 * n - 3)
+            for t in range(c % 2, n - 1, 2)
+            if t <= c and t <= 2 * n - 4 - c
+        ]
+        return cls._from_layout(n, "reck", layout)
+
+    @classmethod
+    def _from_layout(cls, n: int, topology: Topology, layout: list[tuple[int, int]]) -> Mesh:
+        arr = np.array(layout, dtype=np.int64).reshape(-1, 2)
+        return cls(n, topology, arr[:, 0].copy(), arr[:, 1].copy())
+
+    @property
+    def n_mzis(self) -> int:
+        """Number of MZIs, N(N−1)/2 for both topologies."""
+        return int(self.column.size)
+
+    @property
+    def n_columns(self) -> int:
+        """Number of MZI columns (the output phase column not counted)."""
+        return len(self._columns)
+
+    @property
+    def n_phases(self) -> int:
+        """Number of phase shifters: 2 per MZI plus the output column."""
+        return 2 * self.n_mzis + self.n_ports
+
+    def __repr__(self) -> str:
+        return f"Mesh.{self.topology}({self.n_ports})"
+
+    # -- phases ---------------------------------------------------------------------
+
+    def random_phases(self, rng: np.random.Generator, *, init: Init = "haar") -> Phases:
+        """Random phases for this mesh.
+
+        Parameters
+        ----------
+        rng
+            The only source of randomness.
+        init
+            ``"haar"``: the phases of a Haar-random unitary (drawn with ``rng`` and
+            decomposed onto this layout, so ``matrix`` is exactly Haar-distributed);
+            ``"uniform"``: every phase uniform in [0, 2π) (not Haar: biased towards
+            near-identity transport in deep meshes).
+
+        Returns
+        -------
+        Phases
+            ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, in [0, 2π).
+        """
+        check_choice(init, "init", ("haar", "uniform"))
+        if init == "uniform":
+            return Phases(
+                rng.uniform(0, TWO_PI, self.n_mzis),
+                rng.uniform(0, TWO_PI, self.n_mzis),
+                rng.uniform(0, TWO_PI, self.n_ports),
+            )
+        from photonic.decompose import decompose  # decompose builds meshes: import late
+
+        _, phases = decompose(haar_unitary(self.n_ports, rng), topology=self.topology)
+        return phases
+
+    def check_phases(self, phases: Phases, *, batched: bool = False) -> None:
+        """Raise ``ValueError`` unless ``phases`` fit this mesh.
+
+        With ``batched`` a single leading axis (one phase set per sample) is allowed.
+        """
+        lead = phases.theta_rad.shape[:-1]
+        if len(lead) > (1 if batched else 0):
+            raise ValueError(
+                f"phases have leading axes {lead}; allowed: "
+                + ("one (n_samples,)" if batched else "none")
+            )
+        if phases.theta_rad.shape[-1:] != (self.n_mzis,):
+            raise ValueError(
+                f"theta_rad/phi_rad have length {phases.theta_rad.shape[-1:]}; "
+                f"{self!r} has {self.n_mzis} MZIs"
+            )
+        if phases.out_rad.shape[-1:] != (self.n_ports,):
+            raise ValueError(
+                f"out_rad has length {phases.out_rad.shape[-1:]}; {self!r} has {self.n_ports} ports"
+            )
+
+    # -- physics --------------------------------------------------------------------
+
+    def matrix(self, phases: Phases, chip: Chip | None = None) -> Array:
+        """The transfer matrix ``W`` (output column = ``W @`` input column).
+
+        Parameters
+        ----------
+        phases
+            One phase set (no leading axes).
+        chip
+            Imperfect device, or ``None`` for the ideal one.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_ports, n_ports)`` complex; unitary for a lossless chip.
+        """
+        self.check_phases(phases)
+        s1, s2 = self._halves(phases, chip)
+        w = kernels.compose(self._columns, s2 @ s1, self.n_ports)
+        return w * np.exp(1j * self._out(phases, chip))[:, None]
+
+    def forward(
+        self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
+    ) -> Array:
+        """Send a batch of fields through the mesh.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        x
+            Input fields ``(n_samples, n_ports)`` complex.
+        chip
+            Imperfect device, or ``None``.
+        method
+            ``"matmul"``: compose ``W`` once, one matmul; ``"per_sample"``: propagate
+            every field column by column; ``"auto"``: per-sample exactly when the
+            phases are per sample.
+
+        Returns
+        -------
+        numpy.ndarray
+            Output fields ``(n_samples, n_ports)`` complex.
+        """
+        x = self._check_fields(x, "x")
+        if self._resolve(method, phases, x.shape[0]) == "matmul":
+            return x @ self.matrix(phases, chip).T
+        return self._propagate(phases, x, chip)[-1]
+
+    def adjoint(
+        self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
+    ) -> Array:
+        """Adjoint field leaving the input ports, ``x̂ = Wᵀ δ`` per sample.
+
+        Parameters
+        ----------
+        delta
+            Adjoint signal at the outputs ``(n_samples, n_ports)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_samples, n_ports)``; the gradient of the loss with respect to the
+            input fields, in the convention ``∂L/∂Re x − i ∂L/∂Im x``.
+        """
+        delta = self._check_fields(delta, "delta")
+        if self._resolve(method, phases, delta.shape[0]) == "matmul":
+            return delta @ self.matrix(phases, chip)
+        return self._back_propagate(phases, delta, chip)[0]
+
+    def phase_gradients(
+        self,
+        phases: Phases,
+        x: Array,
+        delta: Array,
+        chip: Chip | None = None,
+        *,
+        method: GradMethod = "auto",
+    ) -> Phases:
+        """Exact ``dL/dphase`` of every phase shifter, summed over the batch.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (then only ``"per_sample"`` applies).
+        x
+            Input fields of the forward pass, ``(n_samples, n_ports)``.
+        delta
+            Adjoint signal at the outputs, ``(n_samples, n_ports)``:
+            ``∂L/∂Re y − i ∂L/∂Im y``.
+        chip
+            Imperfect device (lossy ones included), or ``None``.
+        method
+            ``"correlation"``: the O(N³) sweep of the batch correlation;
+            ``"per_sample"``: explicit fields; ``"auto"`` picks the first unless the
+            phases are per sample.
+
+        Returns
+        -------
+        Phases
+            Gradients, ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, in
+            loss units per radian.
+        """
+        x = self._check_fields(x, "x")
+        delta = self._check_fields(delta, "delta")
+        if delta.shape != x.shape:
+            raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
+        check_choice(method, "method", ("auto", "correlation", "per_sample"))
+        path = {"auto": "auto", "correlation": "matmul", "per_sample": "per_sample"}[method]
+        if self._resolve(path, phases, x.shape[0]) == "matmul":
+            return self._gradients_correlation(phases, x, delta, chip)
+        return self._gradients_per_sample(phases, x, delta, chip)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
+        """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(..., n_mzis, 2, 2)``."""
+        if chip is None:
+            return mzi_halves(phases.theta_rad, phases.phi_rad)
+        self._check_chip(chip)
+        return mzi_halves(
+            phases.theta_rad + chip.theta_offset_rad,
+            phases.phi_rad + chip.phi_offset_rad,
+            splitting_error_rad=chip.splitting_error_rad,
+            loss_db=chip.coupler_loss_db,
+        )
+
+    def _out(self, phases: Phases, chip: Chip | None) -> Array:
+        return phases.out_rad if chip is None else phases.out_rad + chip.out_offset_rad
+
+    def _check_chip(self, chip: Chip) -> None:
+        if chip.n_ports != self.n_ports or chip.n_mzis != self.n_mzis:
+            raise ValueError(
+                f"chip has {chip.n_ports} ports and {chip.n_mzis} MZIs; "
+                f"{self!r} has {self.n_ports} and {self.n_mzis}"
+            )
+
+    def _check_fields(self, x: Array, name: str) -> Array:
+        arr = np.asarray(x)
+        if arr.ndim != 2 or arr.shape[1] != self.n_ports:
+            raise ValueError(f"{name} must have shape (n_samples, {self.n_ports}); got {arr.shape}")
+        check_finite(arr, name)
+        return arr.astype(np.complex128, copy=False)
+
+    def _resolve(
+        self, method: str, phases: Phases, n_samples: int
+    ) -> Literal["matmul", "per_sample"]:
+        """Check ``method`` and the phases; choose the path that will run."""
+        check_choice(method, "method", ("auto", "matmul", "per_sample"))
+        per_sample_phases = phases.theta_rad.ndim == 2
+        self.check_phases(phases, batched=per_sample_phases)
+        if per_sample_phases:
+            if phases.theta_rad.shape[0] != n_samples or phases.out_rad.shape[0] != n_samples:
+                raise ValueError(
+                    f"per-sample phases have leading axis {phases.theta_rad.shape[0]}; "
+                    f"the batch has {n_samples} samples"
+                )
+            if method == "matmul":
+                raise ValueError(
+                    "method='matmul' needs one phase set for the batch; per-sample "
+                    "phases need method='per_sample'"
+                )
+            return "per_sample"
+        return "per_sample" if method == "per_sample" else "matmul"
+
+    def _propagate(self, phases: Phases, x: Array, chip: Chip | None) -> list[Array]:
+        """Fields, port-first ``(n_ports, n_samples)``, at every plane.
+
+        Returns ``[input of column 0, middle of column 0, input of column 1, …,
+        after the last column, after the output phases]``.
+        """
+        s1, s2 = self._halves(phases, chip)
+        per_sample = s1.ndim == 4
+        field_ = np.ascontiguousarray(x.T)
+        planes = [field_]
+        for a, b, lo in self._columns:
+            hi = lo + 2 * (b - a)
+            for half in (s1, s2):
+                m = half[:, a:b].transpose(1, 2, 3, 0) if per_sample else half[a:b, :, :, None]
+                nxt = field_.copy()
+                top, bot = field_[lo:hi:2], field_[lo + 1 : hi : 2]
+                nxt[lo:hi:2] = m[:, 0, 0] * top + m[:, 0, 1] * bot
+                nxt[lo + 1 : hi : 2] = m[:, 1, 0] * top + m[:, 1, 1] * bot
+                field_ = nxt
+                planes.append(field_)
+        out = np.exp(1j * self._out(phases, chip))
+        planes.append(field_ * (out.T if per_sample else out[:, None]))
+        return [p.T for p in planes]
+
+    def _back_propagate(self, phases: Phases, delta: Array, chip: Chip | None) -> list[Array]:
+        """Adjoint fields at the same planes as :meth:`_propagate`, batch-first."""
+        s1, s2 = self._halves(phases, chip)
+        per_sample = s1.ndim == 4
+        out = np.exp(1j * self._out(phases, chip))
+        adj = np.ascontiguousarray(delta.T) * (out.T if per_sample else out[:, None])
+        planes = [delta.T.copy(), adj]
+        for a, b, lo in reversed(self._columns):
+            hi = lo + 2 * (b - a)
+            for half in (s2, s1):
+                m = half[:, a:b].transpose(1, 2, 3, 0) if per_sample else half[a:b, :, :, None]
+                nxt = adj.copy()
+                top, bot = adj[lo:hi:2], adj[lo + 1 : hi : 2]
+                # â_before = Sᵀ â_after
+                nxt[lo:hi:2] = m[:, 0, 0] * top + m[:, 1, 0] * bot
+                nxt[lo + 1 : hi : 2] = m[:, 0, 1] * top + m[:, 1, 1] * bot
+                adj = nxt
+                planes.append(adj)
+        return [p.T for p in reversed(planes)]
+
+    def _gradients_per_sample(
+        self, phases: Phases, x: Array, delta: Array, chip: Chip | None
+    ) -> Phases:
+        fwd = self._propagate(phases, x, chip)
+        adj = self._back_propagate(phases, delta, chip)
+        theta = np.empty(self.n_mzis)
+        phi = np.empty(self.n_mzis)
+        for i, (a, b, lo) in enumerate(self._columns):
+            hi = lo + 2 * (b - a)
+            before, middle = 2 * i, 2 * i + 1
+            phi[a:b] = -np.imag(np.sum(fwd[before][:, lo:hi:2] * adj[before][:, lo:hi:2], axis=0))
+            theta[a:b] = -np.imag(np.sum(fwd[middle][:, lo:hi:2] * adj[middle][:, lo:hi:2], axis=0))
+        out = -np.imag(np.sum(fwd[-1] * adj[-1], axis=0))
+        return Phases(theta, phi, out)
+
+    def _gradients_correlation(
+        self, phases: Phases, x: Array, delta: Array, chip: Chip | None
+    ) -> Phases:
+        s1, s2 = self._halves(phases, chip)
+        t = s2 @ s1
+        w = kernels.compose(self._columns, t, self.n_ports)
+        w *= np.exp(1j * self._out(phases, chip))[:, None]
+        corr0 = x.T @ (delta @ w)  # M₀ = Σ_b a_b â_bᵀ at the input plane
+        blocks, corr = kernels.correlation_sweep(self._columns, t, inverse_2x2(t), corr0)
+        # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁.
+        phi = -np.imag(blocks[:, 0, 0])
+        mid = s1 @ blocks @ inverse_2x2(s1)
+        theta = -np.imag(mid[:, 0, 0])
+        out = -np.imag(np.diagonal(corr)).copy()
+        return Phases(theta, phi, out)
+
+
+def haar_unitary(n: int, rng: np.random.Generator) -> Array:
+    """A Haar-random ``(n, n)`` unitary (QR of a complex Ginibre matrix, phases fixed).
+
+    Mezzadri, "How to generate random matrices from the classical compact groups",
+    Notices AMS 54 (2007).
+    """
+    z = (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))) / np.sqrt(2)
+    q, r = np.linalg.qr(z)
+    d = np.diagonal(r)
+    return q * (d / np.abs(d))
+
+
+def _check_n_ports(n_ports: int) -> int:
+    if isinstance(n_ports, bool) or not isinstance(n_ports, int | np.integer) or n_ports < 2:
+        raise ValueError(f"n_ports={n_ports!r} must be an int ≥ 2")
+    return int(n_ports)

@@ -1,0 +1,128 @@
+"""2×2 transfer matrices of couplers, phase screens and Mach-Zehnder interferometers.
+
+Pure array functions; every argument broadcasts over leading axes and every result
+has shape ``(..., 2, 2)`` (complex128). Convention of Pai et al. 2023 and the
+neurophox family (DESIGN.md §4.1), acting on column vectors ``(top, bottom)``:
+
+* coupler ``B(ε) = [[sin(π/4+ε), i cos(π/4+ε)], [i cos(π/4+ε), sin(π/4+ε)]]``,
+  the ideal ``B = (1/√2)[[1, i], [i, 1]]`` at ``ε = 0``; a lossy coupler is followed
+  by the amplitude factor ``10^(−loss_db/20)`` on each output arm;
+* phase screen on the top arm ``D(x) = diag(e^{ix}, 1)``;
+* MZI ``T(θ, φ) = B₂ · D(θ) · B₁ · D(φ)``: the external phase φ on the input side,
+  the internal phase θ between the couplers; θ = 0 is the cross state, θ = π the
+  bar state.
+
+This module is the one place these matrices are written down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from photonic.constants import BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
+
+Array = NDArray[Any]
+
+
+def amplitude_factor(loss_db: ArrayLike) -> Array:
+    """Field amplitude transmitted through a power loss of ``loss_db`` dB (any shape)."""
+    return np.power(10.0, -np.asarray(loss_db, dtype=np.float64) / DB_PER_AMPLITUDE_DECADE)
+
+
+def coupler(splitting_error_rad: ArrayLike = 0.0, loss_db: ArrayLike = 0.0) -> Array:
+    """Directional coupler ``diag(l_top, l_bot) · B(ε)``.
+
+    Parameters
+    ----------
+    splitting_error_rad
+        ``ε``, shape ``(...)``; 0 is a perfect 50:50 split.
+    loss_db
+        Power loss of each output arm, shape ``(..., 2)`` (top, bottom) or
+        broadcastable to it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 2, 2)`` complex.
+    """
+    eps = np.asarray(splitting_error_rad, dtype=np.float64)
+    s = np.sin(BALANCED_SPLIT_RAD + eps)
+    c = 1j * np.cos(BALANCED_SPLIT_RAD + eps)
+    b = np.stack([np.stack([s + 0j, c], axis=-1), np.stack([c, s + 0j], axis=-1)], axis=-2)
+    loss = np.asarray(loss_db, dtype=np.float64)
+    arm = amplitude_factor(np.full(2, loss) if loss.ndim == 0 else loss)  # (..., 2)
+    return b * arm[..., :, None]
+
+
+def phase_screen(x_rad: ArrayLike) -> Array:
+    """``D(x) = diag(e^{ix}, 1)``, shape ``(..., 2, 2)``."""
+    x = np.asarray(x_rad, dtype=np.float64)
+    d = np.zeros((*x.shape, 2, 2), dtype=np.complex128)
+    d[..., 0, 0] = np.exp(1j * x)
+    d[..., 1, 1] = 1.0
+    return d
+
+
+def mzi_halves(
+    theta_rad: ArrayLike,
+    phi_rad: ArrayLike,
+    *,
+    splitting_error_rad: ArrayLike = 0.0,
+    loss_db: ArrayLike = 0.0,
+) -> tuple[Array, Array]:
+    """The two halves of an MZI: ``S₁ = B₁ · D(φ)`` and ``S₂ = B₂ · D(θ)``.
+
+    Parameters
+    ----------
+    theta_rad, phi_rad
+        Internal and external phase, shape ``(...)``.
+    splitting_error_rad
+        Errors of the (first, second) coupler, shape ``(..., 2)`` or scalar.
+    loss_db
+        Arm losses, shape ``(..., 2, 2)`` indexed ``[coupler, arm]``, or scalar.
+
+    Returns
+    -------
+    (S1, S2)
+        Each ``(..., 2, 2)``; the MZI is ``T = S2 @ S1``.
+    """
+    eps = np.asarray(splitting_error_rad, dtype=np.float64)
+    eps = np.broadcast_to(eps, (*eps.shape, 2)) if eps.ndim == 0 else eps
+    loss = np.asarray(loss_db, dtype=np.float64)
+    loss = np.broadcast_to(loss, (2, 2)) if loss.ndim == 0 else loss
+    b1 = coupler(eps[..., 0], loss[..., 0, :])
+    b2 = coupler(eps[..., 1], loss[..., 1, :])
+    return b1 @ phase_screen(phi_rad), b2 @ phase_screen(theta_rad)
+
+
+def mzi(
+    theta_rad: ArrayLike,
+    phi_rad: ArrayLike,
+    *,
+    splitting_error_rad: ArrayLike = 0.0,
+    loss_db: ArrayLike = 0.0,
+) -> Array:
+    """MZI transfer matrix ``T(θ, φ) = B₂ · D(θ) · B₁ · D(φ)``, shape ``(..., 2, 2)``.
+
+    Parameters are those of :func:`mzi_halves`. With no errors and no loss,
+    ``T(θ, φ) = i e^{iθ/2} [[e^{iφ} sin(θ/2), cos(θ/2)], [e^{iφ} cos(θ/2), −sin(θ/2)]]``.
+    """
+    s1, s2 = mzi_halves(
+        theta_rad, phi_rad, splitting_error_rad=splitting_error_rad, loss_db=loss_db
+    )
+    return s2 @ s1
+
+
+def inverse_2x2(m: Array) -> Array:
+    """Inverse of a stack of 2×2 matrices ``(..., 2, 2)`` by the adjugate formula."""
+    a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
+    det = a * d - b * c
+    inv = np.empty_like(m)
+    inv[..., 0, 0] = d / det
+    inv[..., 0, 1] = -b / det
+    inv[..., 1, 0] = -c / det
+    inv[..., 1, 1] = a / det
+    return inv

@@ -1,0 +1,459 @@
+"""Chip imperfections: drawing a device, programming it, per-pass noise and detection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photonic.constants import TWO_PI
+from photonic.imperfections import (
+    DEFAULT_LOSS_DB_PER_MZI,
+    DEFAULT_LOSS_SPREAD_DB,
+    DEFAULT_SPLITTING_ERROR_STD_RAD,
+    Chip,
+    apply_io_error,
+    detect_power,
+    mzi_neighbours,
+    phase_noise,
+    program,
+    quantize,
+)
+from photonic.mesh import Mesh, Phases
+
+ARRAY_FIELDS = (
+    "splitting_error_rad",
+    "coupler_loss_db",
+    "theta_offset_rad",
+    "phi_offset_rad",
+    "out_offset_rad",
+)
+
+
+def _phases(theta: Any, phi: Any, out: Any) -> Phases:
+    return Phases(
+        theta_rad=np.asarray(theta, dtype=float),
+        phi_rad=np.asarray(phi, dtype=float),
+        out_rad=np.asarray(out, dtype=float),
+    )
+
+
+def _random_phases(mesh: Mesh, rng: np.random.Generator, low: float, high: float) -> Phases:
+    return _phases(
+        rng.uniform(low, high, mesh.n_mzis),
+        rng.uniform(low, high, mesh.n_mzis),
+        rng.uniform(low, high, mesh.n_ports),
+    )
+
+
+def _ideal_programming(mesh: Mesh, **changes: Any) -> Chip:
+    """A chip whose programming is exact unless ``changes`` say otherwise."""
+    return Chip.ideal(mesh).with_(**changes)
+
+
+# ------------------------------------------------------------------------- drawing a chip
+@pytest.mark.parametrize("topology", ["clements", "reck"])
+@pytest.mark.parametrize("n_ports", [2, 3, 6])
+def test_drawn_chip_has_the_mesh_shapes(topology: str, n_ports: int) -> None:
+    mesh = Mesh.clements(n_ports) if topology == "clements" else Mesh.reck(n_ports)
+    chip = Chip.draw(mesh, np.random.default_rng(0))
+    m = n_ports * (n_ports - 1) // 2
+    assert (chip.n_ports, chip.n_mzis) == (n_ports, m) == (mesh.n_ports, mesh.n_mzis)
+    assert chip.splitting_error_rad.shape == (m, 2)
+    assert chip.coupler_loss_db.shape == (m, 2, 2)
+    assert chip.theta_offset_rad.shape == chip.phi_offset_rad.shape == (m,)
+    assert chip.out_offset_rad.shape == (n_ports,)
+    for name in ARRAY_FIELDS:
+        arr = getattr(chip, name)
+        assert arr.dtype == np.float64 and not arr.flags.writeable
+    assert (chip.dac_bits, chip.adc_bits, chip.drive) == (10, 8, "thermal")
+    assert np.all(chip.theta_offset_rad == 0)  # calibrated chip by default
+
+
+def test_same_seed_gives_the_same_chip_bit_for_bit() -> None:
+    mesh = Mesh.clements(8)
+    a = Chip.draw(mesh, np.random.default_rng(7), phase_offset_std_rad=0.1)
+    b = Chip.draw(mesh, np.random.default_rng(7), phase_offset_std_rad=0.1)
+    c = Chip.draw(mesh, np.random.default_rng(8), phase_offset_std_rad=0.1)
+    for name in ARRAY_FIELDS:
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+        assert not np.array_equal(getattr(a, name), getattr(c, name))
+
+
+def test_parameter_sweeps_use_common_random_numbers() -> None:
+    mesh = Mesh.clements(6)
+    a = Chip.draw(mesh, np.random.default_rng(3), splitting_error_std_rad=0.01)
+    b = Chip.draw(mesh, np.random.default_rng(3), splitting_error_std_rad=0.03)
+    np.testing.assert_allclose(b.splitting_error_rad, 3 * a.splitting_error_rad, rtol=1e-14)
+    assert np.array_equal(a.coupler_loss_db, b.coupler_loss_db)
+
+
+def test_statistics_of_a_large_chip() -> None:
+    chip = Chip.draw(Mesh.clements(64), np.random.default_rng(2023))
+    n = chip.n_mzis  # 2016
+    sigma_eps, mean_l, spread = (
+        DEFAULT_SPLITTING_ERROR_STD_RAD,
+        DEFAULT_LOSS_DB_PER_MZI,
+        DEFAULT_LOSS_SPREAD_DB,
+    )
+    eps = chip.splitting_error_rad.ravel()
+    assert abs(eps.mean()) < 4 * sigma_eps / np.sqrt(eps.size)
+    assert abs(eps.std() / sigma_eps - 1) < 4 / np.sqrt(2 * eps.size)
+
+    loss = chip.coupler_loss_db
+    assert np.all(loss >= 0)
+    # A path through an MZI (top arm of coupler 0, any arm of coupler 1) loses L_k on
+    # average; var = spread² (between MZIs) + 2·(spread/2)² (arm shares).
+    path = loss[:, 0, 0] + loss[:, 1, 1]
+    path_std = spread * np.sqrt(1.5)
+    assert abs(path.mean() - mean_l) < 4 * path_std / np.sqrt(n)
+    assert abs(path.std() / path_std - 1) < 4 / np.sqrt(2 * n)
+    # Per-MZI estimate (mean of its two possible paths) tracks L_k: std ≈ spread·√1.25.
+    per_mzi = loss.sum(axis=(1, 2)) / 2
+    assert abs(per_mzi.mean() - mean_l) < 4 * spread * np.sqrt(1.25) / np.sqrt(n)
+    assert abs(per_mzi.std() / (spread * np.sqrt(1.25)) - 1) < 4 / np.sqrt(2 * n)
+
+
+def test_losses_are_clipped_at_zero() -> None:
+    chip = Chip.draw(Mesh.clements(16), np.random.default_rng(1), loss_db_per_mzi=0.0)
+    assert np.all(chip.coupler_loss_db >= 0)
+    assert np.any(chip.coupler_loss_db == 0) and np.any(chip.coupler_loss_db > 0)
+
+
+def test_ideal_chip_is_all_zero() -> None:
+    mesh = Mesh.reck(5)
+    chip = Chip.ideal(mesh)
+    for name in ARRAY_FIELDS:
+        assert not np.any(getattr(chip, name))
+    assert chip.is_lossless
+    assert (chip.dac_bits, chip.adc_bits) == (None, None)
+    assert chip.crosstalk == chip.phase_noise_rad == chip.tap_noise == 0
+    assert chip.io_amplitude_error == chip.io_phase_error == 0
+
+
+def test_the_mesh_reads_the_chip_fields() -> None:
+    mesh = Mesh.clements(5)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    ideal = mesh.matrix(phases, Chip.ideal(mesh))
+    np.testing.assert_allclose(ideal, mesh.matrix(phases), atol=1e-13)
+    lossy = mesh.matrix(phases, Chip.draw(mesh, np.random.default_rng(1)))
+    assert np.linalg.norm(lossy, 2) < 1  # loss makes the mesh strictly contractive
+    assert not np.allclose(lossy, ideal, atol=1e-3)
+
+
+def test_chip_arrays_are_copies() -> None:
+    eps = np.zeros((1, 2))
+    chip = Chip.ideal(Mesh.clements(2)).with_(splitting_error_rad=eps)
+    eps[0, 0] = 1.0
+    assert chip.splitting_error_rad[0, 0] == 0
+    with pytest.raises(ValueError, match="read-only"):
+        chip.splitting_error_rad[0, 0] = 1.0
+
+
+# ----------------------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"coupler_loss_db": -np.ones((3, 2, 2))}, "coupler_loss_db"),
+        ({"coupler_loss_db": np.zeros((3, 2))}, r"coupler_loss_db must have shape \(3, 2, 2\)"),
+        ({"splitting_error_rad": np.zeros(3)}, "splitting_error_rad"),
+        ({"splitting_error_rad": np.full((3, 2), np.nan)}, "splitting_error_rad"),
+        ({"theta_offset_rad": np.zeros(4)}, "theta_offset_rad"),
+        ({"phi_offset_rad": np.array([0.0, np.inf, 0.0])}, "phi_offset_rad"),
+        ({"out_offset_rad": np.zeros(2)}, "out_offset_rad"),
+        ({"tap_noise": -0.1}, "tap_noise"),
+        ({"tap_noise": float("nan")}, "tap_noise"),
+        ({"phase_noise_rad": -1.0}, "phase_noise_rad"),
+        ({"io_amplitude_error": -1e-3}, "io_amplitude_error"),
+        ({"io_phase_error": float("inf")}, "io_phase_error"),
+        ({"crosstalk": 1.5}, "crosstalk"),
+        ({"crosstalk": -0.01}, "crosstalk"),
+        ({"drive": "pneumatic"}, "drive='pneumatic'.*thermal, electro_optic"),
+        ({"dac_bits": 0}, "dac_bits=0"),
+        ({"adc_bits": 64}, "adc_bits=64"),
+        ({"n_ports": 1}, "n_ports"),
+    ],
+)
+def test_bad_chip_fields_raise_naming_the_field(changes: dict[str, Any], match: str) -> None:
+    base = Chip.ideal(Mesh.clements(3))
+    with pytest.raises(ValueError, match=match):
+        base.with_(**changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [({"dac_bits": 8.0}, "dac_bits"), ({"n_mzis": "3"}, "n_mzis"), ({"tap_noise": "x"}, "tap")],
+)
+def test_wrong_types_raise_type_error(changes: dict[str, Any], match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        Chip.ideal(Mesh.clements(3)).with_(**changes)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"loss_db_per_mzi": -0.2}, "loss_db_per_mzi"),
+        ({"loss_spread_db": -0.1}, "loss_spread_db"),
+        ({"splitting_error_std_rad": float("nan")}, "splitting_error_std_rad"),
+        ({"drive": "manual"}, "drive"),
+    ],
+)
+def test_bad_draw_options_raise(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Chip.draw(Mesh.clements(3), np.random.default_rng(0), **kwargs)
+
+
+# ---------------------------------------------------------------------------- programming
+def test_program_without_chip_is_the_identity() -> None:
+    mesh = Mesh.clements(4)
+    phases = _random_phases(mesh, np.random.default_rng(0), -10.0, 10.0)
+    assert program(phases, mesh, None) is phases
+
+
+def test_exact_programming_wraps_phases_into_the_heater_range() -> None:
+    mesh = Mesh.clements(5)
+    phases = _random_phases(mesh, np.random.default_rng(0), -20.0, 20.0)
+    held = program(phases, mesh, Chip.ideal(mesh))
+    for name in ("theta_rad", "phi_rad", "out_rad"):
+        got = getattr(held, name)
+        np.testing.assert_allclose(got, np.mod(getattr(phases, name), TWO_PI), atol=1e-12)
+        assert np.all((got >= 0) & (got < TWO_PI))
+    # a tiny negative phase must wrap to 0 (np.mod alone gives exactly 2π)
+    tiny = _phases(np.full(mesh.n_mzis, -1e-300), np.zeros(mesh.n_mzis), np.zeros(5))
+    assert np.all(program(tiny, mesh, Chip.ideal(mesh)).theta_rad == 0)
+
+
+@pytest.mark.parametrize("bits", [1, 3, 10])
+def test_thermal_dac_quantizes_the_voltage(bits: int) -> None:
+    mesh = Mesh.clements(8)
+    chip = _ideal_programming(mesh, dac_bits=bits, drive="thermal")
+    phases = _random_phases(mesh, np.random.default_rng(bits), 0.0, TWO_PI)
+    held = program(phases, mesh, chip)
+    n_steps = 2**bits - 1
+    for name in ("theta_rad", "phi_rad", "out_rad"):
+        asked, got = getattr(phases, name), getattr(held, name)
+        v_asked, v_got = np.sqrt(asked / TWO_PI), np.sqrt(got / TWO_PI)
+        k = np.rint(v_got * n_steps)
+        assert np.array_equal(got, TWO_PI * (k / n_steps) ** 2)  # exactly the DAC levels
+        assert np.all(np.abs(v_got - v_asked) <= 0.5 / n_steps + 1e-12)
+
+
+def test_electro_optic_dac_quantizes_the_phase_linearly() -> None:
+    mesh = Mesh.clements(8)
+    bits = 4
+    chip = _ideal_programming(mesh, dac_bits=bits, drive="electro_optic", crosstalk=0.1)
+    phases = _random_phases(mesh, np.random.default_rng(1), 0.0, TWO_PI)
+    held = program(phases, mesh, chip)
+    n_steps = 2**bits - 1
+    got = held.theta_rad
+    k = np.rint(got / TWO_PI * n_steps)
+    np.testing.assert_allclose(got, TWO_PI * k / n_steps, rtol=0, atol=1e-15)  # no crosstalk
+    assert np.all(np.abs(got - phases.theta_rad) <= np.pi / n_steps + 1e-12)
+
+
+def test_neighbours_of_small_meshes_by_hand() -> None:
+    # Clements 4: MZIs (column, top) = (0,0) (0,2) (1,1) (2,0) (2,2) (3,1).
+    i, j = mzi_neighbours(Mesh.clements(4))
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (3, 4)]
+    # Reck 4: (0,0) (1,1) (2,0) (2,2) (3,1) (4,0).
+    i, j = mzi_neighbours(Mesh.reck(4))
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == [(2, 3)]
+    i, j = mzi_neighbours(Mesh.clements(2))
+    assert i.size == j.size == 0
+
+
+def test_thermal_crosstalk_by_hand_on_a_four_port_clements_mesh() -> None:
+    mesh = Mesh.clements(4)
+    c = 0.1
+    theta = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    phi = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    out = np.array([0.5, 1.0, 1.5, 2.0])
+    held = program(_phases(theta, phi, out), mesh, _ideal_programming(mesh, crosstalk=c))
+    # MZI neighbour pairs (0, 1) and (3, 4); MZIs 2 and 5 are alone in their columns.
+    np.testing.assert_allclose(
+        held.theta_rad, [0.1 + c * 0.2, 0.2 + c * 0.1, 0.3, 0.4 + c * 0.5, 0.5 + c * 0.4, 0.6]
+    )
+    np.testing.assert_allclose(held.phi_rad, [1 + c * 2, 2 + c * 1, 3.0, 4 + c * 5, 5 + c * 4, 6.0])
+    np.testing.assert_allclose(
+        held.out_rad, [0.5 + c * 1.0, 1.0 + c * 2.0, 1.5 + c * 3.0, 2.0 + c * 1.5]
+    )
+
+
+def test_crosstalk_acts_on_the_quantized_phases() -> None:
+    mesh = Mesh.clements(4)
+    phases = _random_phases(mesh, np.random.default_rng(5), 0.0, TWO_PI)
+    quantized = program(phases, mesh, _ideal_programming(mesh, dac_bits=6))
+    both = program(phases, mesh, _ideal_programming(mesh, dac_bits=6, crosstalk=0.05))
+    expected = program(quantized, mesh, _ideal_programming(mesh, crosstalk=0.05))
+    np.testing.assert_allclose(both.theta_rad, expected.theta_rad, atol=1e-12)
+
+
+def test_program_checks_shapes() -> None:
+    mesh = Mesh.clements(4)
+    chip = Chip.ideal(mesh)
+    with pytest.raises(ValueError, match="n_ports, n_mzis"):
+        program(
+            _random_phases(mesh, np.random.default_rng(0), 0, 1), mesh, Chip.ideal(Mesh.clements(5))
+        )
+    batched = _phases(np.zeros((2, 6)), np.zeros((2, 6)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"phases.theta_rad must have shape \(6,\)"):
+        program(batched, mesh, chip)
+
+
+# ------------------------------------------------------------------------------- per pass
+def test_phase_noise_has_the_requested_std() -> None:
+    mesh = Mesh.clements(6)
+    sigma = 0.03
+    phases = _random_phases(mesh, np.random.default_rng(0), 0.0, TWO_PI)
+    noisy = phase_noise(
+        phases,
+        _ideal_programming(mesh, phase_noise_rad=sigma),
+        np.random.default_rng(1),
+        n_samples=4000,
+    )
+    assert noisy.theta_rad.shape == (4000, mesh.n_mzis)
+    assert noisy.out_rad.shape == (4000, mesh.n_ports)
+    for name in ("theta_rad", "phi_rad", "out_rad"):
+        err = getattr(noisy, name) - getattr(phases, name)
+        assert np.all(np.abs(err.mean(axis=0)) < 5 * sigma / np.sqrt(4000))
+        assert abs(err.std() / sigma - 1) < 0.02
+    # the errors of different shifters and passes are independent
+    corr = np.corrcoef(noisy.theta_rad[:, 0], noisy.theta_rad[:, 1])[0, 1]
+    assert abs(corr) < 5 / np.sqrt(4000)
+
+
+@pytest.mark.parametrize("make_chip", [lambda mesh: None, Chip.ideal])
+def test_noiseless_phase_noise_copies_without_drawing(make_chip: Any) -> None:
+    mesh = Mesh.reck(4)
+    phases = _random_phases(mesh, np.random.default_rng(0), 0.0, TWO_PI)
+    rng = np.random.default_rng(9)
+    out = phase_noise(phases, make_chip(mesh), rng, n_samples=3)
+    for name in ("theta_rad", "phi_rad", "out_rad"):
+        got = getattr(out, name)
+        assert got.shape == (3, *getattr(phases, name).shape)
+        assert np.array_equal(got, np.broadcast_to(getattr(phases, name), got.shape))
+    assert rng.random() == np.random.default_rng(9).random()  # nothing was drawn
+
+
+# ------------------------------------------------------------------------------ detection
+def _field(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+    return scale * (rng.normal(size=shape) + 1j * rng.normal(size=shape))
+
+
+@pytest.mark.parametrize("make_chip", [lambda mesh: None, Chip.ideal])
+def test_ideal_detection_is_the_squared_modulus(make_chip: Any) -> None:
+    e = _field(np.random.default_rng(0), (5, 4))
+    p = detect_power(e, make_chip(Mesh.clements(4)), np.random.default_rng(1))
+    np.testing.assert_allclose(p, np.abs(e) ** 2, rtol=1e-15)
+    assert p.dtype == np.float64
+
+
+def test_tap_noise_is_unbiased_with_std_s_times_amplitude() -> None:
+    s, n_draws = 0.02, 20000
+    amplitude = np.array([0.5, 1.0, 2.0, 4.0])
+    e = np.broadcast_to(amplitude * np.exp(1j * np.array([0.0, 1.0, 2.0, 3.0])), (n_draws, 4))
+    chip = _ideal_programming(Mesh.clements(4), tap_noise=s)
+    p = detect_power(e, chip, np.random.default_rng(2))
+    dev = p - amplitude**2
+    assert np.all(np.abs(dev.mean(axis=0)) < 4 * s * amplitude / np.sqrt(n_draws))
+    np.testing.assert_allclose(dev.std(axis=0), s * amplitude, rtol=4 / np.sqrt(2 * n_draws))
+
+
+def test_clipping_keeps_weak_readings_nonnegative() -> None:
+    chip = _ideal_programming(Mesh.clements(4), tap_noise=0.5)
+    e = np.full((2000, 4), 0.1 + 0j)  # |E|² = 0.01 ≪ s|E| = 0.05
+    clipped = detect_power(e, chip, np.random.default_rng(3))
+    raw = detect_power(e, chip, np.random.default_rng(3), clip="none")
+    assert np.all(clipped >= 0) and np.any(raw < 0)
+    np.testing.assert_array_equal(clipped, np.maximum(raw, 0))
+    assert clipped.mean() > 0.01  # clipping biases the mean upward
+    with pytest.raises(ValueError, match="clip='both'"):
+        detect_power(e, chip, np.random.default_rng(3), clip="both")  # type: ignore[arg-type]
+
+
+def test_adc_has_two_to_the_bits_levels() -> None:
+    bits = 3
+    chip = _ideal_programming(Mesh.clements(4), adc_bits=bits)
+    amplitude = np.sqrt(np.linspace(0.0, 2.0, 1001))
+    p = detect_power(amplitude[:, None] + 0j, chip, np.random.default_rng(0))
+    levels = np.unique(p)
+    assert levels.size == 2**bits
+    np.testing.assert_allclose(levels, np.linspace(0.0, 2.0, 2**bits), atol=1e-15)
+    assert np.all(np.abs(p[:, 0] - amplitude**2) <= 1.0 / (2**bits - 1) + 1e-12)
+
+
+def test_adc_full_scale_saturates() -> None:
+    chip = _ideal_programming(Mesh.clements(4), adc_bits=4)
+    e = np.array([[1.0 + 0j, 3.0 + 0j]])
+    p = detect_power(e, chip, np.random.default_rng(0), full_scale=4.0)
+    assert p[0, 0] == pytest.approx(1.0, abs=4 / 15 / 2) and p[0, 1] == 4.0
+    zero = detect_power(np.zeros((2, 3), complex), chip, np.random.default_rng(0))
+    assert np.all(zero == 0)
+    with pytest.raises(ValueError, match="full_scale"):
+        detect_power(e, chip, np.random.default_rng(0), full_scale=-1.0)
+
+
+def test_detection_rejects_bad_fields() -> None:
+    chip = Chip.ideal(Mesh.clements(4))
+    with pytest.raises(ValueError, match="field"):
+        detect_power(np.array([[np.nan + 0j]]), chip, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="field"):
+        apply_io_error(np.array([[1.0, np.inf]]), chip, np.random.default_rng(0))
+
+
+def test_io_error_statistics() -> None:
+    sigma_a, sigma_p, n = 0.03, 0.02, 20000
+    chip = _ideal_programming(Mesh.clements(4), io_amplitude_error=sigma_a, io_phase_error=sigma_p)
+    e = _field(np.random.default_rng(0), (n, 4))
+    out = apply_io_error(e, chip, np.random.default_rng(1))
+    assert out.shape == e.shape and out.dtype == np.complex128
+    ratio = out / e
+    amp, ang = np.abs(ratio) - 1, np.angle(ratio) / np.pi
+    for x, sigma in ((amp, sigma_a), (ang, sigma_p)):
+        assert abs(x.mean()) < 4 * sigma / np.sqrt(x.size)
+        assert abs(x.std() / sigma - 1) < 4 / np.sqrt(2 * x.size)
+    assert abs(np.corrcoef(amp.ravel(), ang.ravel())[0, 1]) < 4 / np.sqrt(amp.size)
+    again = apply_io_error(e, chip, np.random.default_rng(1))
+    assert np.array_equal(out, again)
+
+
+def test_io_error_free_chip_returns_a_copy() -> None:
+    e = _field(np.random.default_rng(0), (3, 4))
+    for chip in (None, Chip.ideal(Mesh.clements(4))):
+        out = apply_io_error(e, chip, np.random.default_rng(0))
+        assert np.array_equal(out, e) and out is not e
+
+
+# ------------------------------------------------------------------------------ quantizer
+@settings(max_examples=200, deadline=None)
+@given(
+    bits=st.integers(1, 16),
+    full_scale=st.floats(1e-6, 1e6),
+    fraction=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20),
+)
+def test_quantize_is_idempotent_and_within_half_a_step(
+    bits: int, full_scale: float, fraction: list[float]
+) -> None:
+    x = np.asarray(fraction) * full_scale
+    q = quantize(x, bits, full_scale)
+    step = full_scale / (2**bits - 1)
+    assert np.all(np.abs(q - x) <= step / 2 * (1 + 1e-9))
+    assert np.all((q >= 0) & (q <= full_scale))
+    assert np.array_equal(quantize(q, bits, full_scale), q)
+    k = q / step
+    np.testing.assert_allclose(k, np.rint(k), atol=1e-6)
+
+
+def test_quantize_out_of_range() -> None:
+    x = np.array([-0.3, 0.5, 1.4])
+    np.testing.assert_allclose(quantize(x, 2, 1.0), [0.0, 2 / 3, 1.0])
+    np.testing.assert_allclose(quantize(x, 2, 1.0, out_of_range="extend"), [-1 / 3, 2 / 3, 4 / 3])
+    with pytest.raises(ValueError, match="bits=0"):
+        quantize(x, 0, 1.0)
+    with pytest.raises(ValueError, match="full_scale"):
+        quantize(x, 4, 0.0)
+    with pytest.raises(ValueError, match="out_of_range"):
+        quantize(x, 4, 1.0, out_of_range="wrap")  # type: ignore[arg-type]

@@ -1,0 +1,261 @@
+"""MZI meshes: layouts, unitarity, power, exact phase gradients vs finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photonic.imperfections import Chip
+from photonic.mesh import Mesh, Phases, haar_unitary
+
+TOPOLOGIES = ("clements", "reck")
+
+
+def make(topology: str, n: int) -> Mesh:
+    return Mesh.clements(n) if topology == "clements" else Mesh.reck(n)
+
+
+def fields(rng: np.random.Generator, n_samples: int, n: int) -> np.ndarray:
+    return rng.normal(size=(n_samples, n)) + 1j * rng.normal(size=(n_samples, n))
+
+
+def lossy_chip(mesh: Mesh, seed: int = 5) -> Chip:
+    return Chip.draw(
+        mesh,
+        np.random.default_rng(seed),
+        splitting_error_std_rad=0.05,
+        loss_db_per_mzi=0.3,
+        phase_offset_std_rad=0.1,
+    )
+
+
+# -- layouts -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8])
+def test_clements_layout_by_the_formula(n: int) -> None:
+    mesh = Mesh.clements(n)
+    expected = [(c, t) for c in range(n) for t in range(c % 2, n - 1, 2)]
+    assert list(zip(mesh.column.tolist(), mesh.top.tolist(), strict=True)) == expected
+    assert mesh.n_mzis == n * (n - 1) // 2
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 8])
+def test_reck_layout_by_the_formula(n: int) -> None:
+    mesh = Mesh.reck(n)
+    expected = [
+        (c, t)
+        for c in range(2 * n - 3)
+        for t in range(n - 1)
+        if t % 2 == c % 2 and t <= c and t <= 2 * n - 4 - c
+    ]
+    assert list(zip(mesh.column.tolist(), mesh.top.tolist(), strict=True)) == expected
+    assert mesh.n_mzis == n * (n - 1) // 2
+
+
+def test_four_port_clements_by_hand() -> None:
+    mesh = Mesh.clements(4)
+    assert mesh.column.tolist() == [0, 0, 1, 2, 2, 3]
+    assert mesh.top.tolist() == [0, 2, 1, 0, 2, 1]
+
+
+def test_matrix_of_a_two_port_mesh_by_hand() -> None:
+    """One MZI then the output phases: W = diag(e^{i out}) T(θ, φ)."""
+    theta, phi, out = 0.7, 1.9, np.array([0.3, -1.2])
+    mesh = Mesh.clements(2)
+    w = mesh.matrix(Phases([theta], [phi], out))
+    b = np.array([[1, 1j], [1j, 1]]) / np.sqrt(2)
+    d = np.diag
+    expected = d(np.exp(1j * out)) @ b @ d([np.exp(1j * theta), 1]) @ b @ d([np.exp(1j * phi), 1])
+    np.testing.assert_allclose(w, expected, atol=1e-15)
+
+
+# -- physics invariants ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("n", [2, 3, 16, 64, 256])
+def test_lossless_mesh_is_unitary(topology: str, n: int) -> None:
+    mesh = make(topology, n)
+    w = mesh.matrix(mesh.random_phases(np.random.default_rng(n), init="uniform"))
+    assert np.max(np.abs(w @ w.conj().T - np.eye(n))) <= 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 12), seed=st.integers(0, 2**32 - 1), topology=st.sampled_from(TOPOLOGIES))
+def test_power_conserved_lossless_and_strictly_lost_lossy(n: int, seed: int, topology: str) -> None:
+    rng = np.random.default_rng(seed)
+    mesh = make(topology, n)
+    phases = mesh.random_phases(rng, init="uniform")
+    x = fields(rng, 4, n)
+    p_in = np.sum(np.abs(x) ** 2, axis=1)
+    p_ideal = np.sum(np.abs(mesh.forward(phases, x)) ** 2, axis=1)
+    np.testing.assert_allclose(p_ideal, p_in, rtol=1e-12)
+    p_lossy = np.sum(np.abs(mesh.forward(phases, x, lossy_chip(mesh, seed % 1000))) ** 2, axis=1)
+    assert np.all(p_lossy < p_in)
+    assert np.all(p_lossy > 0.5 * p_in * 10 ** (-0.1 * 2 * n))  # no more than ~the worst path
+
+
+def test_splitting_errors_alone_keep_unitarity() -> None:
+    mesh = Mesh.clements(8)
+    chip = Chip.ideal(mesh).with_(
+        splitting_error_rad=np.random.default_rng(0).normal(0, 0.05, (mesh.n_mzis, 2))
+    )
+    w = mesh.matrix(mesh.random_phases(np.random.default_rng(1)), chip)
+    np.testing.assert_allclose(w @ w.conj().T, np.eye(8), atol=1e-12)
+
+
+def test_haar_initialisation_statistics() -> None:
+    """|W₀₀|² of a Haar unitary is Beta(1, N−1): mean 1/N, variance (N−1)/(N²(N+1))."""
+    n, draws = 4, 1500
+    rng = np.random.default_rng(11)
+    mesh = Mesh.clements(n)
+    p00 = np.array([abs(mesh.matrix(mesh.random_phases(rng))[0, 0]) ** 2 for _ in range(draws)])
+    mean_se = np.sqrt((n - 1) / (n**2 * (n + 1)) / draws)
+    assert abs(p00.mean() - 1 / n) < 4 * mean_se
+    assert abs(p00.var() - (n - 1) / (n**2 * (n + 1))) < 0.15 * (n - 1) / (n**2 * (n + 1))
+
+
+def test_haar_unitary_is_unitary_and_seeded() -> None:
+    u = haar_unitary(6, np.random.default_rng(3))
+    np.testing.assert_allclose(u @ u.conj().T, np.eye(6), atol=1e-13)
+    np.testing.assert_array_equal(u, haar_unitary(6, np.random.default_rng(3)))
+
+
+# -- propagation paths agree --------------------------------------------------------
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("chip_kind", ["ideal", "lossy"])
+def test_forward_and_adjoint_paths_agree(topology: str, chip_kind: str) -> None:
+    rng = np.random.default_rng(2)
+    mesh = make(topology, 7)
+    chip = None if chip_kind == "ideal" else lossy_chip(mesh)
+    phases = mesh.random_phases(rng)
+    x, d = fields(rng, 5, 7), fields(rng, 5, 7)
+    w = mesh.matrix(phases, chip)
+    np.testing.assert_allclose(mesh.forward(phases, x, chip), x @ w.T, atol=1e-13)
+    np.testing.assert_allclose(
+        mesh.forward(phases, x, chip, method="per_sample"), x @ w.T, atol=1e-13
+    )
+    np.testing.assert_allclose(
+        mesh.adjoint(phases, d, chip, method="per_sample"), d @ w, atol=1e-13
+    )
+
+
+def test_per_sample_phases_match_one_matrix_per_sample() -> None:
+    rng = np.random.default_rng(4)
+    mesh = Mesh.reck(5)
+    base = mesh.random_phases(rng)
+    per = Phases(
+        base.theta_rad + rng.normal(0, 0.1, (3, mesh.n_mzis)),
+        base.phi_rad + rng.normal(0, 0.1, (3, mesh.n_mzis)),
+        base.out_rad + rng.normal(0, 0.1, (3, 5)),
+    )
+    x = fields(rng, 3, 5)
+    y = mesh.forward(per, x)
+    for b in range(3):
+        one = Phases(per.theta_rad[b], per.phi_rad[b], per.out_rad[b])
+        np.testing.assert_allclose(y[b], mesh.matrix(one) @ x[b], atol=1e-13)
+
+
+# -- exact phase gradients ------------------------------------------------------------
+
+
+def finite_difference(mesh: Mesh, phases: Phases, x, c, chip, h: float = 1e-6) -> np.ndarray:
+    """dL/dphase for L = Re Σ c·y by central differences."""
+    v = phases.to_vector()
+    grad = np.empty_like(v)
+    for i in range(v.size):
+        e = np.zeros_like(v)
+        e[i] = h
+        up = np.real(np.sum(c * mesh.forward(Phases.from_vector(v + e, mesh.n_mzis), x, chip)))
+        dn = np.real(np.sum(c * mesh.forward(Phases.from_vector(v - e, mesh.n_mzis), x, chip)))
+        grad[i] = (up - dn) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("chip_kind", ["ideal", "lossy"])
+@pytest.mark.parametrize("n", [2, 3, 6])
+def test_phase_gradients_match_finite_differences(topology: str, chip_kind: str, n: int) -> None:
+    rng = np.random.default_rng(n)
+    mesh = make(topology, n)
+    chip = None if chip_kind == "ideal" else lossy_chip(mesh)
+    phases = mesh.random_phases(rng)
+    x, c = fields(rng, 4, n), fields(rng, 4, n)
+    # L = Re Σ c·y  ⇒  δ = ∂L/∂Re y − i ∂L/∂Im y = c.
+    exact = mesh.phase_gradients(phases, x, c, chip).to_vector()
+    numeric = finite_difference(mesh, phases, x, c, chip)
+    assert np.max(np.abs(exact - numeric)) <= 1e-7 * np.max(np.abs(numeric))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(2, 16),
+    n_samples=st.integers(1, 9),
+    seed=st.integers(0, 2**32 - 1),
+    topology=st.sampled_from(TOPOLOGIES),
+    lossy=st.booleans(),
+)
+def test_correlation_sweep_equals_per_sample_path(
+    n: int, n_samples: int, seed: int, topology: str, lossy: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    mesh = make(topology, n)
+    chip = lossy_chip(mesh, seed % 997) if lossy else None
+    phases = mesh.random_phases(rng, init="uniform")
+    x, d = fields(rng, n_samples, n), fields(rng, n_samples, n)
+    fast = mesh.phase_gradients(phases, x, d, chip, method="correlation").to_vector()
+    slow = mesh.phase_gradients(phases, x, d, chip, method="per_sample").to_vector()
+    assert np.max(np.abs(fast - slow)) <= 1e-10 * max(1.0, np.max(np.abs(slow)))
+
+
+def test_power_loss_gradient_sign() -> None:
+    """Gradient descent on L = −|y₀|² must route the light to port 0."""
+    rng = np.random.default_rng(0)
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(rng)
+    x = np.array([[0, 0, 1, 0]], dtype=complex)
+    for _ in range(300):
+        y = mesh.forward(phases, x)
+        delta = np.zeros_like(y)
+        delta[:, 0] = -2 * np.conj(y[:, 0])  # L = −|y₀|²: ∂L/∂Re − i ∂L/∂Im = −2 conj(y₀)
+        g = mesh.phase_gradients(phases, x, delta)
+        phases = Phases(
+            phases.theta_rad - 0.2 * g.theta_rad,
+            phases.phi_rad - 0.2 * g.phi_rad,
+            phases.out_rad - 0.2 * g.out_rad,
+        )
+    assert abs(mesh.forward(phases, x)[0, 0]) ** 2 > 0.999
+
+
+# -- bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 0, -3, 2.5, True])
+def test_bad_port_count(n: object) -> None:
+    for build in (Mesh.clements, Mesh.reck):
+        with pytest.raises(ValueError, match="n_ports"):
+            build(n)  # type: ignore[arg-type]
+
+
+def test_bad_phases_and_fields() -> None:
+    mesh = Mesh.clements(4)
+    good = mesh.random_phases(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="6 MZIs"):
+        mesh.matrix(Phases(np.zeros(5), np.zeros(5), np.zeros(4)))
+    with pytest.raises(ValueError, match="4 ports"):
+        mesh.matrix(Phases(good.theta_rad, good.phi_rad, np.zeros(3)))
+    with pytest.raises(ValueError, match="NaN"):
+        Phases(np.full(6, np.nan), np.zeros(6), np.zeros(4))
+    with pytest.raises(ValueError, match=r"x must have shape \(n_samples, 4\)"):
+        mesh.forward(good, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="method='bogus'"):
+        mesh.forward(good, np.zeros((2, 4)), method="bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="init='gauss'"):
+        mesh.random_phases(np.random.default_rng(0), init="gauss")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="chip has"):
+        mesh.matrix(good, Chip.ideal(Mesh.clements(5)))

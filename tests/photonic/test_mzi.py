@@ -1,0 +1,83 @@
+"""2×2 building blocks: closed forms, unitarity, loss, broadcasting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from photonic.mzi import amplitude_factor, coupler, inverse_2x2, mzi, mzi_halves, phase_screen
+
+angles = st.floats(min_value=-2 * np.pi, max_value=2 * np.pi, allow_nan=False)
+
+
+def test_ideal_coupler_is_the_design_matrix() -> None:
+    np.testing.assert_allclose(coupler(), np.array([[1, 1j], [1j, 1]]) / np.sqrt(2), atol=1e-15)
+
+
+@settings(max_examples=50, deadline=None)
+@given(theta=angles, phi=angles)
+def test_mzi_closed_form_and_unitarity(theta: float, phi: float) -> None:
+    t = mzi(theta, phi)
+    half = theta / 2
+    closed = (
+        1j
+        * np.exp(1j * half)
+        * np.array(
+            [
+                [np.exp(1j * phi) * np.sin(half), np.cos(half)],
+                [np.exp(1j * phi) * np.cos(half), -np.sin(half)],
+            ]
+        )
+    )
+    np.testing.assert_allclose(t, closed, atol=1e-14)
+    np.testing.assert_allclose(t @ t.conj().T, np.eye(2), atol=1e-14)
+
+
+def test_cross_and_bar_states() -> None:
+    np.testing.assert_allclose(np.abs(mzi(0.0, 0.3)), [[0, 1], [1, 0]], atol=1e-15)
+    np.testing.assert_allclose(np.abs(mzi(np.pi, 0.3)), [[1, 0], [0, 1]], atol=1e-15)
+
+
+@settings(max_examples=30, deadline=None)
+@given(eps=st.floats(min_value=-0.3, max_value=0.3), theta=angles, phi=angles)
+def test_splitting_error_keeps_unitarity_and_changes_split(
+    eps: float, theta: float, phi: float
+) -> None:
+    b = coupler(eps)
+    np.testing.assert_allclose(b @ b.conj().T, np.eye(2), atol=1e-14)
+    assert abs(b[0, 0]) ** 2 == pytest.approx(np.sin(np.pi / 4 + eps) ** 2)
+    t = mzi(theta, phi, splitting_error_rad=[eps, -eps])
+    np.testing.assert_allclose(t @ t.conj().T, np.eye(2), atol=1e-14)
+
+
+def test_loss_scales_power_per_arm() -> None:
+    assert amplitude_factor(3.0) ** 2 == pytest.approx(10 ** (-0.3))
+    b = coupler(0.0, [1.0, 2.0])
+    np.testing.assert_allclose(np.sum(np.abs(b) ** 2, axis=1), [10**-0.1, 10**-0.2])
+    t = mzi(0.4, 1.0, loss_db=0.5)  # every arm of both couplers: power × 10^(-0.1)
+    np.testing.assert_allclose(t @ t.conj().T, 10**-0.1 * np.eye(2), atol=1e-14)
+
+
+def test_halves_compose_to_mzi_and_broadcast() -> None:
+    rng = np.random.default_rng(0)
+    theta, phi = rng.uniform(0, 6, (3, 5)), rng.uniform(0, 6, (3, 5))
+    eps = rng.normal(0, 0.05, (3, 5, 2))
+    loss = rng.uniform(0, 0.3, (3, 5, 2, 2))
+    s1, s2 = mzi_halves(theta, phi, splitting_error_rad=eps, loss_db=loss)
+    t = mzi(theta, phi, splitting_error_rad=eps, loss_db=loss)
+    assert t.shape == (3, 5, 2, 2)
+    np.testing.assert_allclose(s2 @ s1, t)
+    i, j = 2, 3
+    single = mzi(theta[i, j], phi[i, j], splitting_error_rad=eps[i, j], loss_db=loss[i, j])
+    np.testing.assert_allclose(t[i, j], single)
+    np.testing.assert_allclose(phase_screen(np.zeros(4)), np.broadcast_to(np.eye(2), (4, 2, 2)))
+
+
+def test_inverse_2x2() -> None:
+    rng = np.random.default_rng(1)
+    m = rng.normal(size=(7, 2, 2)) + 1j * rng.normal(size=(7, 2, 2))
+    np.testing.assert_allclose(
+        inverse_2x2(m) @ m, np.broadcast_to(np.eye(2), (7, 2, 2)), atol=1e-12
+    )
