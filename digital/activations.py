@@ -30,6 +30,12 @@ Derivatives = tuple[Array, Array | None]
 
 #: Default bias of modReLU, ``f(z) = ReLU(|z| + b) z/|z|`` (Arjovsky et al. 2016).
 MODRELU_BIAS = -0.1
+#: Electro-optic activation defaults (Williamson et al., IEEE JSTQE 26, 7700412 (2020),
+#: the settings of their Fig. 4): tapped power fraction α, phase gain g per unit of
+#: power (rad), bias phase φ_b (rad).
+EO_ALPHA = 0.1
+EO_GAIN_RAD = 0.05 * np.pi
+EO_BIAS_RAD = np.pi
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,45 @@ def modrelu(bias: float = MODRELU_BIAS) -> Activation:
     return Activation("modrelu", forward, derivatives, complex_input=True, real_output=False)
 
 
+def electro_optic(
+    alpha: float = EO_ALPHA, gain_rad: float = EO_GAIN_RAD, bias_rad: float = EO_BIAS_RAD
+) -> Activation:
+    """Electro-optic activation of Williamson et al. (IEEE JSTQE 2020).
+
+    A fraction ``α`` of the power is tapped to a photodiode whose signal drives a
+    phase shifter in an MZI carrying the rest::
+
+        f(z) = i √(1−α) · exp(−i(g|z|² + φ_b)/2) · cos((g|z|² + φ_b)/2) · z
+
+    Parameters
+    ----------
+    alpha
+        Tapped power fraction, in [0, 1).
+    gain_rad
+        Phase per unit of detected power ``g``, rad.
+    bias_rad
+        Bias phase ``φ_b``, rad.
+    """
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"alpha={alpha!r} must be in [0, 1)")
+    amp, g, phi_b = np.sqrt(1.0 - alpha), float(gain_rad), float(bias_rad)
+
+    def h(u: Array) -> Array:  # f(z) = h(|z|²) z
+        psi = (g * u + phi_b) / 2
+        return 1j * amp * np.exp(-1j * psi) * np.cos(psi)
+
+    def forward(z: Array) -> Array:
+        return h(np.abs(z) ** 2) * z
+
+    def derivatives(z: Array) -> Derivatives:
+        # ∂f/∂z = h(u) + u h'(u),  ∂f/∂z̄ = z² h'(u),  h'(u) = √(1−α) (g/2) e^{−i(gu+φ_b)}.
+        u = np.abs(z) ** 2
+        dh = amp * (g / 2) * np.exp(-1j * (g * u + phi_b))
+        return h(u) + u * dh, z**2 * dh
+
+    return Activation("electro_optic", forward, derivatives, complex_input=True, real_output=False)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_d, complex_input=True, real_output=False),
     "tanh": Activation("tanh", np.tanh, _tanh_d, complex_input=True, real_output=False),
@@ -211,6 +256,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "abs": Activation("abs", np.abs, _abs_d, complex_input=True, real_output=True),
     "abs2": Activation("abs2", _abs2, _abs2_d, complex_input=True, real_output=True),
     "modrelu": modrelu(),
+    "electro_optic": electro_optic(),
 }
 
 #: Activations that act on real numbers in the real MLP.
@@ -224,7 +270,7 @@ REAL_ACTIVATIONS: tuple[str, ...] = (
     "identity",
 )
 #: Activations meant for complex fields (modulus, modulus squared, modReLU).
-COMPLEX_ACTIVATIONS: tuple[str, ...] = ("abs", "abs2", "modrelu")
+COMPLEX_ACTIVATIONS: tuple[str, ...] = ("abs", "abs2", "modrelu", "electro_optic")
 
 
 def get_activation(name: str | Activation) -> Activation:

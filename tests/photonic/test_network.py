@@ -1,0 +1,240 @@
+"""PhotonicNetwork: gradients, export to the digital MLP, programming, training, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digital.activations import COMPLEX_ACTIVATIONS
+from digital.datasets import load
+from digital.gradcheck import gradcheck
+from digital.network import Network
+from digital.optim import Adam
+from digital.train import train
+from photonic.imperfections import Chip
+from photonic.mesh import Mesh
+from photonic.network import PhotonicNetwork
+from sim.ops import Recorder
+
+GRADCHECK_TOL = 1e-6
+
+
+def static_chip(mesh: Mesh, seed: int = 3) -> Chip:
+    """Lossy chip with coupler errors and phase offsets, but nothing random per pass."""
+    return Chip.draw(
+        mesh,
+        np.random.default_rng(seed),
+        phase_offset_std_rad=0.05,
+        dac_bits=None,
+        crosstalk=0.0,
+        phase_noise_rad=0.0,
+        tap_noise=0.0,
+        adc_bits=None,
+        io_amplitude_error=0.0,
+        io_phase_error=0.0,
+    )
+
+
+@pytest.mark.parametrize("activation", COMPLEX_ACTIVATIONS)
+@pytest.mark.parametrize("layer_kind", ["unitary", "svd"])
+def test_gradcheck_every_activation(activation: str, layer_kind: str) -> None:
+    rng = np.random.default_rng(0)
+    net = PhotonicNetwork(
+        4,
+        2,
+        n_features=3,
+        bias_ports=1,
+        activation=activation,
+        layer_kind=layer_kind,
+        readout_groups=((0, 1), (2,), (3,)),
+        rng=rng,
+    )
+    x, t = rng.normal(size=(5, 3)), rng.integers(0, 3, size=5)
+    assert gradcheck(net, x, t, "softmax_cross_entropy") <= GRADCHECK_TOL
+
+
+@pytest.mark.parametrize("chip_kind", ["ideal", "static"])
+@pytest.mark.parametrize("loss", ["softmax_cross_entropy", "half_squared_error"])
+def test_gradcheck_pai_network(chip_kind: str, loss: str) -> None:
+    rng = np.random.default_rng(1)
+    chip = None if chip_kind == "ideal" else static_chip(Mesh.reck(4))
+    net = PhotonicNetwork.pai2023(chip, rng=rng)
+    assert isinstance(net, Network)
+    x, t = rng.normal(size=(6, 2)), rng.integers(0, 2, size=6)
+    assert gradcheck(net, x, t, loss) <= GRADCHECK_TOL
+
+
+@pytest.mark.parametrize("layer_kind", ["unitary", "svd"])
+@pytest.mark.parametrize("chip_kind", ["ideal", "static"])
+def test_exported_matrices_reproduce_outputs_in_the_digital_mlp(
+    layer_kind: str, chip_kind: str
+) -> None:
+    rng = np.random.default_rng(2)
+    n_meshes = 3 * (2 if layer_kind == "svd" else 1)
+    chip = (
+        None
+        if chip_kind == "ideal"
+        else [static_chip(Mesh.clements(5), s) for s in range(n_meshes)]
+    )
+    net = PhotonicNetwork(
+        5,
+        3,
+        n_features=4,
+        bias_ports=1,
+        layer_kind=layer_kind,
+        activation="modrelu",
+        chip=chip,
+        rng=rng,
+        normalization="fixed_power",
+    )
+    x = rng.normal(size=(9, 4))
+    powers = net.to_mlp().forward(net.encode(x))
+    assert np.max(np.abs(powers * net.readout_scale - net.forward(x))) <= 1e-10
+
+
+def test_pai_readout_groups_sum_ports() -> None:
+    rng = np.random.default_rng(3)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    x = rng.normal(size=(4, 2))
+    powers = net.to_mlp().forward(net.encode(x))
+    grouped = np.stack([powers[:, :2].sum(1), powers[:, 2:].sum(1)], axis=1)
+    np.testing.assert_allclose(net.forward(x), net.readout_scale * grouped, atol=1e-12)
+    # Lossless and fixed input power: the two class powers sum to 1.
+    np.testing.assert_allclose(grouped.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_set_params_programs_the_chip() -> None:
+    rng = np.random.default_rng(4)
+    mesh = Mesh.reck(4)
+    chip = Chip.draw(
+        mesh,
+        rng,
+        dac_bits=4,
+        crosstalk=0.0,
+        phase_noise_rad=0.0,
+        tap_noise=0.0,
+        adc_bits=None,
+        io_amplitude_error=0.0,
+        io_phase_error=0.0,
+    )
+    net = PhotonicNetwork.pai2023(chip, rng=rng)
+    wanted = {k: v + 0.123 for k, v in net.params().items()}
+    net.set_params(wanted)
+    for k, v in net.params().items():
+        np.testing.assert_array_equal(v, wanted[k])  # params() is what was asked for
+    held = net._stages[0].programmed.theta_rad  # what the 4-bit DAC could really set
+    levels = 2 * np.pi * (np.arange(16) / 15) ** 2
+    assert np.all(np.min(np.abs(held[:, None] - levels[None, :]), axis=1) < 1e-12)
+    assert not np.allclose(held, np.mod(wanted["layer1.theta_rad"], 2 * np.pi))
+
+
+def test_pai_network_learns_moons() -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=500, rng=rng)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    history = train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.02),
+        epochs=60,
+        batch_size=32,
+        rng=rng,
+    )
+    assert history.test_accuracy[-1] >= 0.9
+
+
+@pytest.mark.slow
+def test_pai_network_moons_five_seeds_reaches_paper_simulation() -> None:
+    """Pai et al. 2023 report 94.0 % test accuracy in simulation."""
+    accs = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        data = load("moons", n_samples=500, rng=rng)
+        net = PhotonicNetwork.pai2023(rng=rng)
+        h = train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.02),
+            epochs=100,
+            batch_size=32,
+            rng=rng,
+        )
+        accs.append(h.test_accuracy[-1])
+    assert np.mean(accs) >= 0.94
+
+
+def test_noisy_chip_is_seeded_and_needs_a_generator() -> None:
+    mesh = Mesh.reck(4)
+    chip = Chip.draw(mesh, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="noise_rng"):
+        PhotonicNetwork.pai2023(chip, rng=np.random.default_rng(1))
+    x = np.random.default_rng(2).normal(size=(8, 2))
+    outs = []
+    for _ in range(2):
+        net = PhotonicNetwork.pai2023(
+            chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(9)
+        )
+        outs.append(net.forward(x))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert not np.array_equal(net.forward(x), outs[1])  # a fresh pass, fresh noise
+
+
+def test_recorder_sees_mesh_passes_and_digital_work() -> None:
+    rng = np.random.default_rng(5)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    net.recorder = Recorder()
+    y = net.forward(rng.normal(size=(7, 2)))
+    net.backward(np.ones_like(y))
+    passes = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
+    assert [(op.layer, op.direction, op.n_samples) for op in passes] == [
+        (0, "forward", 7),
+        (1, "forward", 7),
+        (2, "forward", 7),
+    ]
+    backward = [op for op in net.recorder.ops if op.direction == "backward"]
+    assert len(backward) == 3 and all(op.flops > 0 for op in backward)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_ports": 1}, "n_ports"),
+        ({"n_features": 5}, "must fit"),
+        ({"activation": "tanh"}, "activation='tanh'"),
+        ({"layer_kind": "dense"}, "layer_kind='dense'"),
+        ({"topology": "hex"}, "topology='hex'"),
+        ({"readout_groups": ((0, 1), (1, 2))}, "disjoint"),
+        ({"readout_groups": ((0, 9),)}, "outside"),
+        ({"readout_scale": 0.0}, "readout_scale"),
+        ({"gradient": "magic"}, "gradient='magic'"),
+        ({"chip": [None]}, "1 chips"),
+    ],
+)
+def test_bad_construction(kwargs: dict, match: str) -> None:
+    args = {"n_ports": 4, "n_layers": 2, "n_features": 2, "rng": np.random.default_rng(0)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        PhotonicNetwork(args.pop("n_ports"), args.pop("n_layers"), **args)
+
+
+def test_bad_calls() -> None:
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match="forward"):
+        net.backward(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="2 columns"):
+        net.forward(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        net.forward(np.array([[np.nan, 1.0]]))
+    y = net.forward(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="method='in_situ'"):
+        net.backward(np.ones_like(y), method="in_situ")  # type: ignore[arg-type]
+    bad = net.params()
+    bad["layer1.theta_rad"] = np.full_like(bad["layer1.theta_rad"], np.nan)
+    with pytest.raises(ValueError, match="finite"):
+        net.set_params(bad)
+    bad = net.params()
+    bad["layer2.out_rad"] = np.zeros(3)
+    with pytest.raises(ValueError, match="shape"):
+        net.set_params(bad)
