@@ -73,6 +73,7 @@ PACKAGE_NAME = "photonic-backprop"
 
 SCENARIOS: dict[str, str] = {
     "digital_baseline": "scenarios.digital_baseline",
+    "simulator_speed": "scenarios.simulator_speed",
 }
 """Registry: scenario name -> importable module path (imported lazily)."""
 
@@ -187,9 +188,6 @@ def child_rngs(seed: int, *names: str) -> dict[str, np.random.Generator]:
         raise ValueError(f"stream names must be distinct, got {names!r}")
     children = np.random.SeedSequence(int(seed)).spawn(len(names))
     return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
-
-
-# --------------------------------------------------------------------------- validation
 
 
 # --------------------------------------------------------------------------- configs
