@@ -105,6 +105,34 @@ class Phases:
         )
 
 
+@dataclass(frozen=True)
+class TapFields:
+    """Fields at every phase shifter of a mesh during one pass, one row per sample.
+
+    Attributes
+    ----------
+    theta
+        Field on the top arm between the couplers of every MZI (the θ shifter),
+        ``(n_samples, n_mzis)``.
+    phi
+        Field on the top arm at the input of every MZI (the φ shifter),
+        ``(n_samples, n_mzis)``.
+    out
+        Field at every output phase shifter, ``(n_samples, n_ports)``.
+    port
+        Field leaving the mesh: at the outputs for a forward pass, at the inputs for
+        an adjoint pass, ``(n_samples, n_ports)``.
+
+    A forward and an adjoint pass give fields at the same planes, so
+    ``dL/dphase = −Im Σ_b a·â`` holds entry by entry.
+    """
+
+    theta: Array
+    phi: Array
+    out: Array
+    port: Array
+
+
 @dataclass(frozen=True, eq=False)
 class Mesh:
     """Layout of an N-port MZI mesh. Build with :meth:`clements` or :meth:`reck`.
@@ -345,7 +373,58 @@ class Mesh:
             return self._gradients_correlation(phases, x, delta, chip)
         return self._gradients_per_sample(phases, x, delta, chip)
 
+    def tap_fields(self, phases: Phases, x: Array, chip: Chip | None = None) -> TapFields:
+        """Forward pass with the field recorded at every phase shifter.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        x
+            Fields injected at the inputs, ``(n_samples, n_ports)``.
+        chip
+            Imperfect device, or ``None``.
+        """
+        x = self._check_fields(x, "x")
+        self._resolve("per_sample", phases, x.shape[0])
+        return self._taps(self._propagate(phases, x, chip), port=-1)
+
+    def adjoint_tap_fields(
+        self, phases: Phases, delta: Array, chip: Chip | None = None
+    ) -> TapFields:
+        """Adjoint pass: ``delta`` injected at the outputs, travelling back with ``Wᵀ``.
+
+        Returns the adjoint field at every phase shifter (same planes as
+        :meth:`tap_fields`) and, as ``port``, the field leaving the inputs ``Wᵀδ``.
+        """
+        delta = self._check_fields(delta, "delta")
+        self._resolve("per_sample", phases, delta.shape[0])
+        return self._taps(self._back_propagate(phases, delta, chip), port=0)
+
     # -- internals ------------------------------------------------------------------
+
+    def _taps(self, planes: list[Array], *, port: int) -> TapFields:
+        n = planes[0].shape[0]
+        theta = np.empty((n, self.n_mzis), dtype=np.complex128)
+        phi = np.empty((n, self.n_mzis), dtype=np.complex128)
+        for i, (a, b, lo) in enumerate(self._columns):
+            hi = lo + 2 * (b - a)
+            phi[:, a:b] = planes[2 * i][:, lo:hi:2]
+            theta[:, a:b] = planes[2 * i + 1][:, lo:hi:2]
+        return TapFields(theta=theta, phi=phi, out=planes[-1], port=planes[port])
+
+    @property
+    def columns(self) -> tuple[tuple[int, int, int], ...]:
+        """``(first MZI, stop, top port of the first)`` of every column (see kernels)."""
+        return self._columns
+
+    def halves(self, phases: Phases, chip: Chip | None = None) -> tuple[Array, Array]:
+        """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)`` on this chip, ``(..., n_mzis, 2, 2)``."""
+        return self._halves(phases, chip)
+
+    def output_phases(self, phases: Phases, chip: Chip | None = None) -> Array:
+        """The output phase column as the chip applies it (offsets included), rad."""
+        return self._out(phases, chip)
 
     def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
         """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(..., n_mzis, 2, 2)``."""

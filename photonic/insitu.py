@@ -1,0 +1,431 @@
+"""Gradients measured on the chip: in-situ (3-pass), analog (2-pass), finite differences.
+
+These functions simulate the physical passes through an imperfect chip — every
+field is propagated through the chip's own lossy, erroneous mesh and every power
+is read by a noisy detector — instead of evaluating the gradient formula. Then
+what the measurement gets wrong, it gets wrong for the physical reason.
+
+Methods (DESIGN.md §4.4; Hughes et al., Optica 5 (2018); Pai et al., Science 380
+(2023))
+------------------------------------------------------------------------------
+``"in_situ"`` (3 passes per sample)
+    1. forward: inject ``x``, read the tap power ``|a|²`` at every phase shifter;
+    2. adjoint: inject ``δ`` at the outputs, read ``|â|²`` at every shifter and
+       measure the complex field ``x̂ = Wᵀδ`` leaving the inputs (with the chip's
+       amplitude and phase measurement error);
+    3. sum: inject ``x − i·conj(x̂)`` and read ``I_sum``;
+    ``dL/dφ = (I_sum − I_fwd − I_adj) / 2``.
+``"analog"`` (adjoint pass for ``x̂``, then 2 tap-reading passes)
+    ``dL/dφ = (|x − i x̂*|² − |x + i x̂*|²) / 4`` read at every shifter.
+``"finite_difference"``
+    Every phase shifter is perturbed by ``±h`` and the batch is sent through twice;
+    the gradient is the central difference of ``ℓ = Σ w·P`` over the detected
+    output powers ``P``, with ``w = dL/dP`` (the chain rule makes this ``dL/dφ``).
+
+Why the 3-pass estimate fails on a lossy chip
+---------------------------------------------
+The sum pass relies on time reversal: sending ``conj(x̂)`` forward must recreate
+``conj(â)`` at every shifter. With ``x̂ = Pᵀ â`` (``P`` the transfer from the inputs
+to the shifter's plane), forward propagation gives ``P conj(x̂) = P P^H conj(â)``,
+which equals ``conj(â)`` only if ``P`` is unitary. Through a lossy prefix the
+recreated field is attenuated twice (``P P^H ≈ η² I``), so ``I_sum − I_fwd − I_adj``
+keeps an additive error ``(η⁴ − 1)|â|²`` that does not cancel, plus a factor ``η²``
+on the interference term. The 2-pass difference cancels the ``|a|²`` and
+``|P conj(x̂)|²`` terms exactly, leaving only the smooth ``η²`` scaling, so its
+direction stays close to the true gradient.
+
+Measurement modes
+-----------------
+``"per_sample"``
+    Every sample's passes are simulated and every tap reading of every sample is
+    noised (``P = |E|² + s·|E|·n``) and quantized separately, then summed over the
+    batch. Supports everything: per-pass phase noise (a fresh phase error on every
+    shifter in every pass of every sample), ADC resolution, clipping of negative
+    readings, I/O errors. Cost O(N²B) per pass.
+``"aggregated"``
+    Tap powers summed over the batch (as a camera integrating over a minibatch
+    would) are computed from correlation matrices ``Σ_b e_b e_bᴴ`` carried through
+    the mesh, O(N³ + N²B). The summed reading ``Σ_b (|E_b|² + s|E_b|n_b)`` is drawn
+    as ``S + s·√S·n`` with ``S = Σ_b |E_b|²`` — exactly the same distribution for
+    Gaussian tap noise. I/O errors are applied per sample before aggregation and
+    are supported. Not representable, and refused with an error: per-pass phase
+    noise (``chip.phase_noise_rad > 0``), ADC quantization (``chip.adc_bits``) and
+    clipping (``detector_clip="zero"``), which act on each sample's reading.
+
+Scaling: the adjoint source is scaled so that its mean power per sample equals
+the forward input's (one laser, one power level); gradients and ``x̂`` are
+rescaled to the units of ``δ`` afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from digital.validation import check_choice, check_finite, check_positive
+from photonic import kernels
+from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise
+from photonic.mesh import Mesh, Phases, TapFields
+from sim.ops import Op, Recorder
+
+Array = NDArray[Any]
+InSituMethod = Literal["in_situ", "analog"]
+Mode = Literal["per_sample", "aggregated"]
+Clip = Literal["none", "zero"]
+MODES: tuple[str, ...] = ("per_sample", "aggregated")
+#: Default phase step of the finite-difference method, rad. Central differences
+#: err by ≈ h²/6 relative, 2e-7 here; under detector noise a larger step is better.
+DEFAULT_FD_STEP_RAD = 1e-3
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A measured gradient of one mesh.
+
+    Attributes
+    ----------
+    gradients
+        Batch-summed ``dL/dphase`` estimates: ``theta_rad, phi_rad (n_mzis,)``,
+        ``out_rad (n_ports,)``.
+    input_adjoint
+        The measured adjoint field leaving the inputs, ``x̂ ≈ Wᵀδ``,
+        ``(n_samples, n_ports)`` in the units of ``δ``; ``None`` for finite
+        differences (which measure no field).
+    passes
+        Optical passes of the batch through the mesh used by the measurement.
+    """
+
+    gradients: Phases
+    input_adjoint: Array | None
+    passes: int
+
+
+# -- the passes ---------------------------------------------------------------------------
+
+
+def _pass_phases(phases: Phases, chip: Chip | None, rng: np.random.Generator, n: int) -> Phases:
+    """The phases one pass sees: with per-pass noise, a fresh set per sample."""
+    if chip is None or chip.phase_noise_rad == 0:
+        return phases
+    return phase_noise(phases, chip, rng, n_samples=n)
+
+
+def _inject(field: Array, chip: Chip | None, rng: np.random.Generator) -> Array:
+    """A field as the modulators produce (or the detectors measure) it: I/O error."""
+    if chip is None or (chip.io_amplitude_error == 0 and chip.io_phase_error == 0):
+        return field
+    return apply_io_error(field, chip, rng)
+
+
+def _read_taps(
+    taps: TapFields, chip: Chip | None, rng: np.random.Generator, clip: Clip
+) -> tuple[Array, Array, Array]:
+    """Detected tap powers summed over the batch: (θ taps, φ taps, output taps)."""
+    theta, phi, out = (
+        np.sum(detect_power(f, chip, rng, clip=clip), axis=0)
+        for f in (taps.theta, taps.phi, taps.out)
+    )
+    return theta, phi, out
+
+
+def _forward_taps(
+    mesh: Mesh, phases: Phases, x: Array, chip: Chip | None, rng: np.random.Generator
+) -> TapFields:
+    return mesh.tap_fields(_pass_phases(phases, chip, rng, x.shape[0]), x, chip)
+
+
+# -- aggregated (correlation) readings ------------------------------------------------------
+
+
+def _aggregate_forward(
+    mesh: Mesh, phases: Phases, x: Array, chip: Chip | None
+) -> tuple[Array, Array, Array]:
+    """``Σ_b |a_b|²`` at every θ, φ and output tap for inputs ``x`` (no noise)."""
+    s1, s2 = mesh.halves(phases, chip)
+    t = s2 @ s1
+    corr = x.T @ np.conj(x)  # Σ_b x_b x_bᴴ
+    blocks, final = kernels.correlation_sweep(
+        mesh.columns, t, np.conj(np.swapaxes(t, -1, -2)), corr
+    )
+    mid = s1 @ blocks @ np.conj(np.swapaxes(s1, -1, -2))
+    return mid[:, 0, 0].real, blocks[:, 0, 0].real, np.diagonal(final).real.copy()
+
+
+def _aggregate_adjoint(
+    mesh: Mesh, phases: Phases, delta: Array, chip: Chip | None
+) -> tuple[Array, Array, Array]:
+    """``Σ_b |â_b|²`` at every tap for the adjoint source ``delta`` (no noise).
+
+    The correlation ``Σ δ δᴴ`` is carried backwards, ``C ← Tᵀ C conj(T)``, from the
+    outputs; the sweep then returns blocks at each MZI's output side.
+    """
+    s1, s2 = mesh.halves(phases, chip)
+    t = s2 @ s1
+    out = np.exp(1j * mesh.output_phases(phases, chip))
+    d = delta * out  # through the output screen (Dᵀ = D)
+    corr = d.T @ np.conj(d)
+    t_t = np.swapaxes(t, -1, -2)
+    blocks_out, _ = kernels.correlation_sweep(tuple(reversed(mesh.columns)), t_t, np.conj(t), corr)
+    s2_t = np.swapaxes(s2, -1, -2)
+    mid = s2_t @ blocks_out @ np.conj(s2)
+    s1_t = np.swapaxes(s1, -1, -2)
+    inp = s1_t @ mid @ np.conj(s1)
+    return mid[:, 0, 0].real, inp[:, 0, 0].real, np.sum(np.abs(delta) ** 2, axis=0)
+
+
+def _noisy_aggregate(
+    powers: tuple[Array, Array, Array], chip: Chip | None, rng: np.random.Generator
+) -> tuple[Array, Array, Array]:
+    """Summed readings ``S + s·√S·n`` (exact in distribution for Gaussian tap noise)."""
+    if chip is None or chip.tap_noise == 0:
+        return powers
+    theta, phi, out = (
+        p + chip.tap_noise * np.sqrt(np.maximum(p, 0.0)) * rng.standard_normal(p.shape)
+        for p in powers
+    )
+    return theta, phi, out
+
+
+def _check_mode(mode: str, chip: Chip | None, clip: str) -> None:
+    check_choice(mode, "mode", MODES)
+    check_choice(clip, "detector_clip", ("none", "zero"))
+    if mode != "aggregated":
+        return
+    problems = []
+    if chip is not None and chip.phase_noise_rad > 0:
+        problems.append(f"per-pass phase noise (chip.phase_noise_rad={chip.phase_noise_rad})")
+    if chip is not None and chip.adc_bits is not None:
+        problems.append(f"ADC quantization (chip.adc_bits={chip.adc_bits})")
+    if clip == "zero":
+        problems.append("clipping of negative readings (detector_clip='zero')")
+    if problems:
+        raise ValueError(
+            "mode='aggregated' cannot represent " + ", ".join(problems) + ": these act on "
+            "each sample's reading; use mode='per_sample' or remove them from the chip"
+        )
+
+
+# -- the measurements ------------------------------------------------------------------------
+
+
+def measure_in_situ(
+    mesh: Mesh,
+    phases: Phases,
+    x: Array,
+    delta: Array,
+    chip: Chip | None,
+    rng: np.random.Generator,
+    *,
+    method: InSituMethod = "in_situ",
+    mode: Mode = "per_sample",
+    detector_clip: Clip = "none",
+    recorder: Recorder | None = None,
+    layer: int = 0,
+) -> Measurement:
+    """Measure ``dL/dphase`` of one mesh by interfering forward and adjoint fields.
+
+    Parameters
+    ----------
+    mesh, phases
+        The mesh and the phases the chip holds (one set; per-pass noise is added
+        here when the chip has it).
+    x
+        Fields injected at the inputs in the forward pass, ``(n_samples, n_ports)``.
+    delta
+        Adjoint source at the outputs, ``∂L/∂Re y − i ∂L/∂Im y``,
+        ``(n_samples, n_ports)``.
+    chip
+        The imperfect device, or ``None`` for an ideal, noiseless one.
+    rng
+        All measurement noise is drawn from it.
+    method
+        ``"in_situ"`` (3-pass) or ``"analog"`` (2-pass difference).
+    mode
+        ``"per_sample"`` or ``"aggregated"`` (see the module docstring).
+    detector_clip
+        ``"none"``: readings may go negative (the noise model as published);
+        ``"zero"``: a photodiode cannot read below 0 (per-sample mode only).
+    recorder, layer
+        Where to record the passes and read-outs as :class:`sim.ops.Op`.
+
+    Returns
+    -------
+    Measurement
+    """
+    check_choice(method, "method", ("in_situ", "analog"))
+    _check_mode(mode, chip, detector_clip)
+    x = np.asarray(x, dtype=np.complex128)
+    delta = np.asarray(delta, dtype=np.complex128)
+    if x.shape != delta.shape:
+        raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
+    check_finite(x, "x")
+    check_finite(delta, "delta")
+    n = x.shape[0]
+    power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
+    power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))
+    if power_d == 0.0 or power_x == 0.0:
+        zero = Phases(np.zeros(mesh.n_mzis), np.zeros(mesh.n_mzis), np.zeros(mesh.n_ports))
+        return Measurement(zero, np.zeros_like(delta), 0)
+    scale = np.sqrt(power_x / power_d)  # adjoint source at the forward pass's power
+
+    x_in = _inject(x, chip, rng)
+    d_in = _inject(scale * delta, chip, rng)
+    # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
+    if mode == "per_sample":
+        adj = mesh.adjoint_tap_fields(_pass_phases(phases, chip, rng, n), d_in, chip)
+        x_hat_true = adj.port
+    else:
+        x_hat_true = mesh.adjoint(phases, d_in, chip)
+    x_hat = _inject(x_hat_true, chip, rng)  # measured with the chip's I/O error
+    _record(recorder, layer, "adjoint", mesh, n, taps=method == "in_situ")
+
+    if method == "in_situ":
+        if mode == "per_sample":
+            i_fwd = _read_taps(
+                _forward_taps(mesh, phases, x_in, chip, rng), chip, rng, detector_clip
+            )
+            i_adj = _read_taps(adj, chip, rng, detector_clip)
+            sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
+            i_sum = _read_taps(
+                _forward_taps(mesh, phases, sum_in, chip, rng), chip, rng, detector_clip
+            )
+        else:
+            i_fwd = _noisy_aggregate(_aggregate_forward(mesh, phases, x_in, chip), chip, rng)
+            i_adj = _noisy_aggregate(_aggregate_adjoint(mesh, phases, d_in, chip), chip, rng)
+            sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
+            i_sum = _noisy_aggregate(_aggregate_forward(mesh, phases, sum_in, chip), chip, rng)
+        _record(recorder, layer, "forward", mesh, n, taps=True)
+        _record(recorder, layer, "sum", mesh, n, taps=True)
+        grad = [(s - f - a) / 2 for s, f, a in zip(i_sum, i_fwd, i_adj, strict=True)]
+    else:
+        minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
+        plus_in = _inject(x + 1j * np.conj(x_hat), chip, rng)
+        if mode == "per_sample":
+            i_minus = _read_taps(
+                _forward_taps(mesh, phases, minus_in, chip, rng), chip, rng, detector_clip
+            )
+            i_plus = _read_taps(
+                _forward_taps(mesh, phases, plus_in, chip, rng), chip, rng, detector_clip
+            )
+        else:
+            i_minus = _noisy_aggregate(_aggregate_forward(mesh, phases, minus_in, chip), chip, rng)
+            i_plus = _noisy_aggregate(_aggregate_forward(mesh, phases, plus_in, chip), chip, rng)
+        _record(recorder, layer, "sum", mesh, n, taps=True)
+        _record(recorder, layer, "sum", mesh, n, taps=True)
+        grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
+    theta, phi, out = (g / scale for g in grad)
+    return Measurement(Phases(theta, phi, out), x_hat / scale, passes=3)
+
+
+def measure_finite_difference(
+    mesh: Mesh,
+    phases: Phases,
+    x: Array,
+    dloss_dpower: Array,
+    chip: Chip | None,
+    rng: np.random.Generator,
+    *,
+    step_rad: float = DEFAULT_FD_STEP_RAD,
+    recorder: Recorder | None = None,
+    layer: int = 0,
+) -> Measurement:
+    """Brute-force gradient: every phase shifter perturbed by ``±h``, two passes each.
+
+    Parameters
+    ----------
+    mesh, phases, chip, rng
+        As for :func:`measure_in_situ`.
+    x
+        Injected fields ``(n_samples, n_ports)``.
+    dloss_dpower
+        ``w = dL/dP`` for the detected output powers ``P``, ``(n_samples, n_ports)``;
+        the estimate is the central difference of ``ℓ = Σ w·P``.
+    step_rad
+        The perturbation ``h`` > 0, rad.
+
+    Returns
+    -------
+    Measurement
+        ``input_adjoint`` is ``None``; ``passes = 2 × mesh.n_phases``.
+    """
+    h = check_positive(step_rad, "step_rad")
+    x = np.asarray(x, dtype=np.complex128)
+    w = np.asarray(dloss_dpower, dtype=np.float64)
+    if w.shape != x.shape:
+        raise ValueError(f"dloss_dpower has shape {w.shape}; x has {x.shape}")
+    check_finite(w, "dloss_dpower")
+    base = phases.to_vector()
+    grad = np.empty_like(base)
+    n = x.shape[0]
+    for k in range(base.size):
+        values = []
+        for sign in (1.0, -1.0):
+            v = base.copy()
+            v[k] += sign * h
+            trial = Phases.from_vector(v, mesh.n_mzis)
+            y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
+            values.append(float(np.sum(w * detect_power(y, chip, rng))))
+        grad[k] = (values[0] - values[1]) / (2 * h)
+    if recorder is not None:
+        recorder.record(
+            Op(
+                kind="mesh_pass",
+                layer=layer,
+                direction="forward",
+                n_ports=mesh.n_ports,
+                n_samples=n,
+                passes=2 * base.size * n,
+                conversions=2 * base.size * 2 * n * mesh.n_ports,
+            )
+        )
+        recorder.record(
+            Op(
+                kind="phase_update",
+                layer=layer,
+                direction="update",
+                n_ports=mesh.n_ports,
+                n_samples=0,
+                n_phases=2 * base.size,
+                conversions=2 * base.size,
+            )
+        )
+    return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
+
+
+def _record(
+    recorder: Recorder | None,
+    layer: int,
+    direction: Literal["forward", "adjoint", "sum"],
+    mesh: Mesh,
+    n: int,
+    *,
+    taps: bool,
+) -> None:
+    if recorder is None:
+        return
+    recorder.record(
+        Op(
+            kind="mesh_pass",
+            layer=layer,
+            direction=direction,
+            n_ports=mesh.n_ports,
+            n_samples=n,
+            passes=n,
+            conversions=2 * n * mesh.n_ports,  # modulate the injected field, read the exit
+        )
+    )
+    if taps:
+        recorder.record(
+            Op(
+                kind="tap_readout",
+                layer=layer,
+                direction=direction,
+                n_ports=mesh.n_ports,
+                n_samples=n,
+                n_phases=mesh.n_phases,
+                conversions=n * mesh.n_phases,
+            )
+        )

@@ -1,0 +1,188 @@
+"""Measured gradients: exact on an ideal chip, the loss physics, the two modes agree."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from photonic.imperfections import Chip
+from photonic.insitu import measure_finite_difference, measure_in_situ
+from photonic.mesh import Mesh, Phases
+from sim.ops import Recorder
+
+TOPOLOGIES = ("clements", "reck")
+
+
+def quiet_chip(mesh: Mesh, rng: np.random.Generator, **changes: float) -> Chip:
+    """A chip with nothing switched on, then the given imperfections."""
+    base = {
+        "splitting_error_std_rad": 0.0,
+        "loss_db_per_mzi": 0.0,
+        "loss_spread_db": 0.0,
+        "dac_bits": None,
+        "crosstalk": 0.0,
+        "phase_noise_rad": 0.0,
+        "tap_noise": 0.0,
+        "adc_bits": None,
+        "io_amplitude_error": 0.0,
+        "io_phase_error": 0.0,
+    }
+    base.update(changes)
+    return Chip.draw(mesh, rng, **base)  # type: ignore[arg-type]
+
+
+def problem(topology: str, n: int, n_samples: int, seed: int, chip: Chip | None = None):
+    """A mesh, phases, inputs, the power-loss weights w = dL/dP and δ = 2 conj(y) w."""
+    rng = np.random.default_rng(seed)
+    mesh = Mesh.clements(n) if topology == "clements" else Mesh.reck(n)
+    phases = mesh.random_phases(rng)
+    x = rng.normal(size=(n_samples, n)) + 1j * rng.normal(size=(n_samples, n))
+    w = rng.normal(size=(n_samples, n))
+    y = mesh.forward(phases, x, chip)
+    return mesh, phases, x, w, 2 * np.conj(y) * w
+
+
+def relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+@pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
+def test_ideal_chip_measures_the_exact_gradient(topology: str, method: str, mode: str) -> None:
+    mesh, phases, x, _, delta = problem(topology, 6, 4, seed=1)
+    exact = mesh.phase_gradients(phases, x, delta)
+    m = measure_in_situ(
+        mesh, phases, x, delta, None, np.random.default_rng(0), method=method, mode=mode
+    )
+    assert relative(m.gradients.to_vector(), exact.to_vector()) <= 1e-9
+    np.testing.assert_allclose(m.input_adjoint, delta @ mesh.matrix(phases), atol=1e-12)
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_finite_differences_on_an_ideal_chip(topology: str) -> None:
+    mesh, phases, x, w, delta = problem(topology, 5, 3, seed=2)
+    exact = mesh.phase_gradients(phases, x, delta).to_vector()
+    m = measure_finite_difference(mesh, phases, x, w, None, np.random.default_rng(0))
+    assert relative(m.gradients.to_vector(), exact) <= 1e-5
+    assert m.passes == 2 * mesh.n_phases
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_loss_breaks_the_three_pass_estimate_but_not_the_two_pass_one(topology: str) -> None:
+    """0.2 dB per MZI, no noise: time reversal fails, the ± difference survives."""
+    rng = np.random.default_rng(3)
+    mesh0 = Mesh.clements(8) if topology == "clements" else Mesh.reck(8)
+    chip = quiet_chip(mesh0, rng, loss_db_per_mzi=0.2)
+    mesh, phases, x, _, delta = problem(topology, 8, 6, seed=3, chip=chip)
+    exact = mesh.phase_gradients(phases, x, delta, chip).to_vector()
+    three = measure_in_situ(mesh, phases, x, delta, chip, rng, method="in_situ")
+    two = measure_in_situ(mesh, phases, x, delta, chip, rng, method="analog")
+    cos3 = cosine(three.gradients.to_vector(), exact)
+    cos2 = cosine(two.gradients.to_vector(), exact)
+    assert cos2 > 0.98
+    assert cos3 < 0.9
+    # Still exact for the adjoint field itself: reciprocity holds with loss.
+    np.testing.assert_allclose(two.input_adjoint, delta @ mesh.matrix(phases, chip), atol=1e-12)
+
+
+def test_aggregated_and_per_sample_agree_in_mean_and_variance() -> None:
+    """Tap noise s = 0.02 and I/O errors: both modes draw from the same distribution."""
+    rng = np.random.default_rng(4)
+    mesh = Mesh.clements(4)
+    chip = quiet_chip(
+        mesh,
+        rng,
+        tap_noise=0.02,
+        io_amplitude_error=0.02,
+        io_phase_error=0.02,
+        loss_db_per_mzi=0.1,
+    )
+    _, phases, x, _, delta = problem("clements", 4, 3, seed=4, chip=chip)
+    draws = 400
+    samples = {
+        mode: np.array(
+            [
+                measure_in_situ(mesh, phases, x, delta, chip, rng, mode=mode).gradients.to_vector()
+                for _ in range(draws)
+            ]
+        )
+        for mode in ("per_sample", "aggregated")
+    }
+    a, b = samples["per_sample"], samples["aggregated"]
+    se = np.sqrt((a.var(axis=0) + b.var(axis=0)) / draws)
+    assert np.max(np.abs(a.mean(axis=0) - b.mean(axis=0)) / se) < 5.0
+    ratio = a.var(axis=0) / b.var(axis=0)
+    assert np.all((ratio > 0.65) & (ratio < 1.55))
+    assert np.all(a.std(axis=0) > 0)  # the noise is really there
+
+
+def test_noise_is_seeded() -> None:
+    rng = np.random.default_rng(5)
+    mesh = Mesh.reck(4)
+    chip = Chip.draw(mesh, rng)  # every default imperfection, per-pass noise included
+    _, phases, x, _, delta = problem("reck", 4, 3, seed=5, chip=chip)
+    runs = [
+        measure_in_situ(mesh, phases, x, delta, chip, np.random.default_rng(9)).gradients
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0].to_vector(), runs[1].to_vector())
+
+
+@pytest.mark.parametrize(
+    ("changes", "clip", "match"),
+    [
+        ({"phase_noise_rad": 0.01}, "none", "phase noise"),
+        ({"adc_bits": 8}, "none", "ADC"),
+        ({}, "zero", "clipping"),
+    ],
+)
+def test_aggregated_mode_refuses_what_it_cannot_represent(
+    changes: dict, clip: str, match: str
+) -> None:
+    rng = np.random.default_rng(6)
+    mesh = Mesh.clements(4)
+    chip = quiet_chip(mesh, rng, **changes)
+    _, phases, x, _, delta = problem("clements", 4, 2, seed=6)
+    with pytest.raises(ValueError, match=match):
+        measure_in_situ(mesh, phases, x, delta, chip, rng, mode="aggregated", detector_clip=clip)  # type: ignore[arg-type]
+
+
+def test_ops_are_recorded_for_every_pass() -> None:
+    mesh, phases, x, _, delta = problem("clements", 4, 3, seed=7)
+    rec = Recorder()
+    measure_in_situ(mesh, phases, x, delta, None, np.random.default_rng(0), recorder=rec)
+    assert [(o.kind, o.direction) for o in rec.ops] == [
+        ("mesh_pass", "adjoint"),
+        ("tap_readout", "adjoint"),
+        ("mesh_pass", "forward"),
+        ("tap_readout", "forward"),
+        ("mesh_pass", "sum"),
+        ("tap_readout", "sum"),
+    ]
+    assert all(o.n_samples == 3 for o in rec.ops)
+    assert rec.ops[1].n_phases == mesh.n_phases
+
+
+def test_bad_input() -> None:
+    mesh, phases, x, w, delta = problem("clements", 4, 2, seed=8)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="method='magic'"):
+        measure_in_situ(mesh, phases, x, delta, None, rng, method="magic")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="mode='batch'"):
+        measure_in_situ(mesh, phases, x, delta, None, rng, mode="batch")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="step_rad"):
+        measure_finite_difference(mesh, phases, x, w, None, rng, step_rad=0.0)
+    with pytest.raises(ValueError, match="step_rad"):
+        measure_finite_difference(mesh, phases, x, w, None, rng, step_rad=-1e-3)
+    with pytest.raises(ValueError, match="shape"):
+        measure_in_situ(mesh, phases, x, delta[:1], None, rng)
+    with pytest.raises(ValueError, match="tap_noise"):
+        quiet_chip(mesh, rng, tap_noise=-0.01)
+    zero = measure_in_situ(mesh, phases, x, np.zeros_like(delta), None, rng)
+    assert np.all(zero.gradients.to_vector() == 0)
+    assert isinstance(zero.gradients, Phases)
