@@ -90,18 +90,20 @@ def test_loss_breaks_the_three_pass_estimate_but_not_the_two_pass_one(topology: 
     np.testing.assert_allclose(two.input_adjoint, delta @ mesh.matrix(phases, chip), atol=1e-12)
 
 
-def test_aggregated_and_per_sample_agree_in_mean_and_variance() -> None:
-    """Tap noise s = 0.02 and I/O errors: both modes draw from the same distribution."""
+@pytest.mark.parametrize(
+    "noise",
+    [
+        {"tap_noise": 0.02},
+        {"io_amplitude_error": 0.02, "io_phase_error": 0.02},
+        {"tap_noise": 0.01, "io_phase_error": 0.01, "loss_db_per_mzi": 0.2},
+    ],
+    ids=["tap", "io", "mixed-lossy"],
+)
+def test_aggregated_and_per_sample_agree_in_mean_and_variance(noise: dict) -> None:
+    """Both modes draw the measured gradient from the same distribution."""
     rng = np.random.default_rng(4)
     mesh = Mesh.clements(4)
-    chip = quiet_chip(
-        mesh,
-        rng,
-        tap_noise=0.02,
-        io_amplitude_error=0.02,
-        io_phase_error=0.02,
-        loss_db_per_mzi=0.1,
-    )
+    chip = quiet_chip(mesh, rng, **noise)
     _, phases, x, _, delta = problem("clements", 4, 3, seed=4, chip=chip)
     draws = 400
     samples = {
@@ -117,7 +119,7 @@ def test_aggregated_and_per_sample_agree_in_mean_and_variance() -> None:
     se = np.sqrt((a.var(axis=0) + b.var(axis=0)) / draws)
     assert np.max(np.abs(a.mean(axis=0) - b.mean(axis=0)) / se) < 5.0
     ratio = a.var(axis=0) / b.var(axis=0)
-    assert np.all((ratio > 0.65) & (ratio < 1.55))
+    assert np.all((ratio > 0.7) & (ratio < 1.45))
     assert np.all(a.std(axis=0) > 0)  # the noise is really there
 
 
