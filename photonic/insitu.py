@@ -77,8 +77,8 @@ Mode = Literal["per_sample", "aggregated"]
 Clip = Literal["none", "zero"]
 MODES: tuple[str, ...] = ("per_sample", "aggregated")
 #: Default phase step of the finite-difference method, rad. Central differences
-#: err by ≈ h²/6 relative, 2e-7 here; under detector noise a larger step is better.
-DEFAULT_FD_STEP_RAD = 1e-3
+#: err by ≈ h²/6 relative (2e-9 here) plus round-off; under noise a larger step is better.
+DEFAULT_FD_STEP_RAD = 1e-4
 
 
 @dataclass(frozen=True)

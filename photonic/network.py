@@ -18,10 +18,26 @@ SVD layers ``"layer1.v.theta_rad"``, ``"layer1.sigma_rad"``, ``"layer1.u.theta_r
 :func:`photonic.imperfections.program` (DAC quantization, thermal crosstalk), and the
 forward pass uses what the chip really holds.
 
-Gradient method ``"adjoint"``: the exact gradient a digital twin of the chip
-computes (the chip's static errors and loss included), by the adjoint method of
-DESIGN.md §4.2–4.3, with respect to the programmed phases. Nonlinearities between
-layers and the loss are digital, as in Pai et al. 2023.
+Gradient methods (per network, or per call of ``backward``):
+
+``"adjoint"``
+    The exact gradient a digital twin computes (the chip's static errors, loss and
+    the I/O errors of this forward pass included), by the adjoint method of
+    DESIGN.md §4.2–4.3, with respect to the programmed phases.
+``"in_situ"``, ``"analog"``
+    Measured on the chip (:func:`photonic.insitu.measure_in_situ`), layer by layer
+    from the last: the adjoint source of a layer is injected at its outputs, its
+    tap powers give the phase gradients and the measured field leaving its inputs,
+    passed through the derivative of the previous activation digitally, is the next
+    adjoint source — as in Pai et al. 2023. Unitary layers only.
+``"finite_difference"``
+    Every phase shifter perturbed by ``±fd_step_rad`` and the batch sent through
+    the whole network twice; the estimate is the central difference of
+    ``Σ grad_output · outputs`` (exact by the chain rule as ``h → 0``).
+
+Nonlinearities between layers and the loss are digital, as in Pai et al. 2023:
+each layer's input is re-emitted by modulators and its output field measured, both
+with the chip's I/O error.
 """
 
 from __future__ import annotations
@@ -37,14 +53,20 @@ from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.network import MLP
 from digital.validation import check_choice, check_matrix, check_positive, check_positive_int
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, program
+from photonic.insitu import (
+    DEFAULT_FD_STEP_RAD,
+    Clip,
+    Mode,
+    measure_in_situ,
+)
 from photonic.mesh import Init, Mesh, Phases, Topology
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
 LayerKind = Literal["unitary", "svd"]
 Normalization = Literal["none", "fixed_power"]
-GradientMethod = Literal["adjoint"]
-GRADIENT_METHODS: tuple[str, ...] = ("adjoint",)
+GradientMethod = Literal["adjoint", "in_situ", "analog", "finite_difference"]
+GRADIENT_METHODS: tuple[str, ...] = ("adjoint", "in_situ", "analog", "finite_difference")
 
 #: FLOPs of composing an N-port mesh matrix column by column (2N² complex MACs per
 #: column, N columns, 8 FLOPs per complex MAC) and of the correlation sweep (twice that).
@@ -114,7 +136,15 @@ class PhotonicNetwork:
     init
         ``"haar"`` or ``"uniform"`` initial phases.
     gradient
-        Default method of :meth:`backward`.
+        Default method of :meth:`backward`: ``"adjoint"``, ``"in_situ"``,
+        ``"analog"`` or ``"finite_difference"``.
+    measurement
+        ``"per_sample"`` or ``"aggregated"`` tap read-out for the in-situ methods
+        (see :mod:`photonic.insitu`).
+    detector_clip
+        ``"none"`` or ``"zero"``: whether tap readings are clipped at 0 (in-situ).
+    fd_step_rad
+        Phase step of ``"finite_difference"``, rad.
     """
 
     def __init__(
@@ -136,6 +166,9 @@ class PhotonicNetwork:
         noise_rng: np.random.Generator | None = None,
         init: Init = "haar",
         gradient: GradientMethod = "adjoint",
+        measurement: Mode = "per_sample",
+        detector_clip: Clip = "none",
+        fd_step_rad: float = DEFAULT_FD_STEP_RAD,
     ) -> None:
         self.n_ports = check_positive_int(n_ports, "n_ports")
         self.n_layers = check_positive_int(n_layers, "n_layers")
@@ -152,6 +185,9 @@ class PhotonicNetwork:
         check_choice(topology, "topology", ("clements", "reck"))
         self.readout_scale = check_positive(readout_scale, "readout_scale")
         self.gradient = check_choice(gradient, "gradient", GRADIENT_METHODS)
+        self.measurement = check_choice(measurement, "measurement", ("per_sample", "aggregated"))
+        self.detector_clip = check_choice(detector_clip, "detector_clip", ("none", "zero"))
+        self.fd_step_rad = check_positive(fd_step_rad, "fd_step_rad")
         names = [activation] * (n_layers - 1) if isinstance(activation, str) else activation
         if len(names) != n_layers - 1:
             raise ValueError(
@@ -197,6 +233,9 @@ class PhotonicNetwork:
         noise_rng: np.random.Generator | None = None,
         readout_scale: float = PAI2023_READOUT_SCALE,
         gradient: GradientMethod = "adjoint",
+        measurement: Mode = "per_sample",
+        detector_clip: Clip = "none",
+        fd_step_rad: float = DEFAULT_FD_STEP_RAD,
     ) -> PhotonicNetwork:
         """The network of Pai et al., Science 380 (2023).
 
@@ -224,6 +263,9 @@ class PhotonicNetwork:
             noise_rng=noise_rng,
             rng=rng,
             gradient=gradient,
+            measurement=measurement,
+            detector_clip=detector_clip,
+            fd_step_rad=fd_step_rad,
         )
 
     def _check_groups(self, groups: Sequence[Sequence[int]] | None) -> list[list[int]]:
@@ -284,6 +326,24 @@ class PhotonicNetwork:
             )
         for i in range(len(self._sigma_rad)):
             self._sigma_rad[i] = np.asarray(params[f"layer{i + 1}.sigma_rad"], dtype=float).copy()
+        if self.recorder is not None:
+            for layer in range(self.n_layers):
+                n_phases = sum(
+                    s.mesh.n_phases
+                    for name, s in self._named_stages()
+                    if name.split(".")[0] == f"layer{layer + 1}"
+                )
+                self.recorder.record(
+                    Op(
+                        kind="phase_update",
+                        layer=layer,
+                        direction="update",
+                        n_ports=self.n_ports,
+                        n_samples=0,
+                        n_phases=n_phases,
+                        conversions=n_phases,
+                    )
+                )
 
     def encode(self, x: Array) -> Array:
         """Input fields ``(n_samples, n_ports)`` (real amplitudes) for features ``x``."""
@@ -306,17 +366,34 @@ class PhotonicNetwork:
         x
             Features ``(n_samples, n_features)``, real.
         """
+        x = check_matrix(x, "x", n_cols=self.n_features)
         field = self.encode(x).astype(np.complex128)
-        field = self._io_error(field, self._stages[0].chip)
         n = field.shape[0]
-        cache: dict[str, Any] = {"inputs": [], "pre": [], "phases": [], "attenuated": []}
+        cache: dict[str, Any] = {
+            "features": x,
+            "intended": [],  # what each layer's modulators were asked to emit
+            "factor_in": [],  # their I/O error factors (None: none)
+            "inputs": [],  # fields entering each mesh
+            "phases": [],
+            "factor_out": [],  # I/O error factors of each layer's measured output
+            "pre": [],  # measured layer outputs z (activation inputs)
+            "attenuated": [],
+        }
         for layer in range(self.n_layers):
-            z = self._layer_forward(layer, field, cache)
+            chip = self._layer_chip(layer)
+            factor_in = self._io_factor(field.shape, chip)
+            cache["intended"].append(field)
+            cache["factor_in"].append(factor_in)
+            injected = field if factor_in is None else field * factor_in
+            z = self._layer_forward(layer, injected, cache)
+            factor_out = self._io_factor(z.shape, chip)
+            z = z if factor_out is None else z * factor_out
+            cache["factor_out"].append(factor_out)
             cache["pre"].append(z)
             if layer < self.n_layers - 1:
                 field = self.activations[layer](z).astype(np.complex128)
                 self._record_digital(layer, n, "forward", flops=6 * n * self.n_ports)
-        y = self._io_error(z, self._stages[-1].chip)
+        y = z
         cache["y"] = y
         self._cache = cache
         powers = self._detect(y)
@@ -333,9 +410,13 @@ class PhotonicNetwork:
         grad_output
             ``dLoss/d(outputs)`` of the last :meth:`forward`, ``(n_samples, n_outputs)``.
         method
-            ``"adjoint"`` (default: the network's ``gradient``).
+            ``"adjoint"``, ``"in_situ"``, ``"analog"`` or ``"finite_difference"``
+            (default: the network's ``gradient``), so one network state can be
+            measured by every method.
         """
-        check_choice(self.gradient if method is None else method, "method", GRADIENT_METHODS)
+        chosen = check_choice(
+            self.gradient if method is None else method, "method", GRADIENT_METHODS
+        )
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         cache = self._cache
@@ -347,13 +428,81 @@ class PhotonicNetwork:
         dpower = np.zeros(cache["y"].shape)
         for j, group in enumerate(self.readout_groups):
             dpower[:, group] = self.readout_scale * g[:, [j]]
+        if chosen == "finite_difference":
+            return self._finite_difference(g)
+        if chosen in ("in_situ", "analog") and self.layer_kind != "unitary":
+            raise ValueError(
+                f"method={chosen!r} measures unitary mesh layers; this network has "
+                "layer_kind='svd' (use 'adjoint' or 'finite_difference')"
+            )
         delta = 2.0 * np.conj(cache["y"]) * dpower  # |y|²: ∂/∂Re − i ∂/∂Im = 2 conj(y)
         grads: dict[str, Array] = {}
         for layer in reversed(range(self.n_layers)):
             if layer < self.n_layers - 1:
                 delta = self.activations[layer].backward(cache["pre"][layer], delta)
-            delta = self._layer_backward(layer, delta, cache, grads)
+            if chosen == "adjoint":
+                f_out, f_in = cache["factor_out"][layer], cache["factor_in"][layer]
+                delta = delta if f_out is None else delta * f_out  # z_meas = f_out · z
+                delta = self._layer_backward(layer, delta, cache, grads)
+                delta = delta if f_in is None else delta * f_in  # injected = f_in · intended
+            else:
+                delta = self._measure_layer(layer, delta, cache, grads, chosen)
         return {key: grads[key] for key in self.params()}
+
+    def _measure_layer(
+        self,
+        layer: int,
+        delta: Array,
+        cache: dict[str, Any],
+        grads: dict[str, Array],
+        method: str,
+    ) -> Array:
+        """In-situ measurement of one unitary layer; returns the measured ``x̂``."""
+        stage = self._stages[layer]
+        m = measure_in_situ(
+            stage.mesh,
+            stage.programmed,
+            cache["intended"][layer],
+            delta,
+            stage.chip,
+            self._rng_for_noise(),
+            method="analog" if method == "analog" else "in_situ",
+            mode=self.measurement,  # type: ignore[arg-type]
+            detector_clip=self.detector_clip,  # type: ignore[arg-type]
+            recorder=self.recorder,
+            layer=layer,
+        )
+        name = f"layer{layer + 1}"
+        grads[f"{name}.theta_rad"] = m.gradients.theta_rad
+        grads[f"{name}.phi_rad"] = m.gradients.phi_rad
+        grads[f"{name}.out_rad"] = m.gradients.out_rad
+        assert m.input_adjoint is not None
+        return m.input_adjoint
+
+    def _finite_difference(self, grad_output: Array) -> dict[str, Array]:
+        """``±h`` on every phase shifter, the batch through the whole network each time."""
+        cache = self._cache
+        assert cache is not None
+        x = cache["features"]
+        base = self.params()
+        h = self.fd_step_rad
+        grads: dict[str, Array] = {}
+        try:
+            for key, value in base.items():
+                grad = np.zeros_like(value)
+                for index in np.ndindex(value.shape):
+                    values = []
+                    for sign in (1.0, -1.0):
+                        trial = {k: v.copy() for k, v in base.items()}
+                        trial[key][index] += sign * h
+                        self.set_params(trial)
+                        values.append(float(np.sum(grad_output * self.forward(x))))
+                    grad[index] = (values[0] - values[1]) / (2 * h)
+                grads[key] = grad
+        finally:
+            self.set_params(base)
+            self._cache = cache
+        return grads
 
     # -- layers ---------------------------------------------------------------------------
 
@@ -427,19 +576,25 @@ class PhotonicNetwork:
 
     # -- measurement ---------------------------------------------------------------------
 
-    def _io_error(self, field: Array, chip: Chip | None) -> Array:
+    def _layer_chip(self, layer: int) -> Chip | None:
+        per_layer = 2 if self.layer_kind == "svd" else 1
+        return self._stages[per_layer * layer].chip
+
+    def _rng_for_noise(self) -> np.random.Generator:
+        # A chip without per-pass noise draws nothing; the placeholder is never used.
+        return self.noise_rng if self.noise_rng is not None else np.random.default_rng(0)
+
+    def _io_factor(self, shape: tuple[int, ...], chip: Chip | None) -> Array | None:
+        """Multiplicative I/O error ``(1 + σ_a n)·e^{iπσ_p n}`` of one emitted or read field."""
         if chip is None or (chip.io_amplitude_error == 0 and chip.io_phase_error == 0):
-            return field
-        assert self.noise_rng is not None
-        return apply_io_error(field, chip, self.noise_rng)
+            return None
+        return apply_io_error(np.ones(shape, dtype=np.complex128), chip, self._rng_for_noise())
 
     def _detect(self, y: Array) -> Array:
         chip = self._stages[-1].chip
         if chip is None or (chip.tap_noise == 0 and chip.adc_bits is None):
             return np.abs(y) ** 2
-        # Without tap noise detect_power draws nothing; the placeholder is never used.
-        rng = self.noise_rng if self.noise_rng is not None else np.random.default_rng(0)
-        return detect_power(y, chip, rng)
+        return detect_power(y, chip, self._rng_for_noise())
 
     # -- export ---------------------------------------------------------------------------
 

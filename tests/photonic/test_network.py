@@ -210,6 +210,8 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
         ({"readout_scale": 0.0}, "readout_scale"),
         ({"gradient": "magic"}, "gradient='magic'"),
         ({"chip": [None]}, "1 chips"),
+        ({"measurement": "batch"}, "measurement='batch'"),
+        ({"fd_step_rad": 0.0}, "fd_step_rad"),
     ],
 )
 def test_bad_construction(kwargs: dict, match: str) -> None:
@@ -228,8 +230,8 @@ def test_bad_calls() -> None:
     with pytest.raises(ValueError, match="NaN"):
         net.forward(np.array([[np.nan, 1.0]]))
     y = net.forward(np.ones((3, 2)))
-    with pytest.raises(ValueError, match="method='in_situ'"):
-        net.backward(np.ones_like(y), method="in_situ")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="method='magic'"):
+        net.backward(np.ones_like(y), method="magic")  # type: ignore[arg-type]
     bad = net.params()
     bad["layer1.theta_rad"] = np.full_like(bad["layer1.theta_rad"], np.nan)
     with pytest.raises(ValueError, match="finite"):
@@ -238,3 +240,63 @@ def test_bad_calls() -> None:
     bad["layer2.out_rad"] = np.zeros(3)
     with pytest.raises(ValueError, match="shape"):
         net.set_params(bad)
+
+
+def flat(grads: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([grads[k].ravel() for k in sorted(grads)])
+
+
+@pytest.mark.parametrize("measurement", ["per_sample", "aggregated"])
+def test_measured_methods_equal_adjoint_on_an_ideal_chip(measurement: str) -> None:
+    """Lossless, noiseless: 3-pass and 2-pass ≤ 1e-9, finite differences ≤ 1e-5."""
+    from digital.losses import softmax_cross_entropy
+
+    rng = np.random.default_rng(7)
+    net = PhotonicNetwork.pai2023(rng=rng, measurement=measurement)  # type: ignore[arg-type]
+    x, t = rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)
+    _, g = softmax_cross_entropy(net.forward(x), t)
+    exact = flat(net.backward(g, method="adjoint"))
+    before = net.params()
+    for method, tol in (("in_situ", 1e-9), ("analog", 1e-9), ("finite_difference", 1e-5)):
+        measured = flat(net.backward(g, method=method))  # type: ignore[arg-type]
+        assert np.linalg.norm(measured - exact) <= tol * np.linalg.norm(exact), method
+    for k, v in net.params().items():  # finite differences leave the chip as it was
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_measured_gradients_on_a_realistic_chip_point_downhill() -> None:
+    """Default imperfections: the 2-pass estimate still agrees in direction."""
+    from digital.losses import softmax_cross_entropy
+
+    rng = np.random.default_rng(8)
+    chip = Chip.draw(Mesh.reck(4), rng)
+    net = PhotonicNetwork.pai2023(chip, rng=rng, noise_rng=np.random.default_rng(1))
+    x, t = rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)
+    _, g = softmax_cross_entropy(net.forward(x), t)
+    exact = flat(net.backward(g))
+    analog = flat(net.backward(g, method="analog"))
+    cos = analog @ exact / (np.linalg.norm(analog) * np.linalg.norm(exact))
+    assert cos > 0.8
+
+
+def test_in_situ_refuses_svd_layers() -> None:
+    rng = np.random.default_rng(9)
+    net = PhotonicNetwork(4, 2, n_features=2, layer_kind="svd", rng=rng)
+    y = net.forward(rng.normal(size=(3, 2)))
+    with pytest.raises(ValueError, match="unitary"):
+        net.backward(np.ones_like(y), method="in_situ")
+
+
+def test_in_situ_records_three_passes_per_layer() -> None:
+    rng = np.random.default_rng(10)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    net.recorder = Recorder()
+    y = net.forward(rng.normal(size=(5, 2)))
+    net.backward(np.ones_like(y), method="in_situ")
+    passes = [(op.layer, op.direction) for op in net.recorder.ops if op.kind == "mesh_pass"]
+    assert passes[:3] == [(0, "forward"), (1, "forward"), (2, "forward")]
+    assert sorted(passes[3:]) == sorted(
+        [(layer, d) for layer in range(3) for d in ("adjoint", "forward", "sum")]
+    )
+    taps = [op for op in net.recorder.ops if op.kind == "tap_readout"]
+    assert len(taps) == 9
