@@ -73,6 +73,7 @@ PACKAGE_NAME = "photonic-backprop"
 
 SCENARIOS: dict[str, str] = {
     "digital_baseline": "scenarios.digital_baseline",
+    "energy_latency": "scenarios.energy_latency",
     "simulator_speed": "scenarios.simulator_speed",
 }
 """Registry: scenario name -> importable module path (imported lazily)."""

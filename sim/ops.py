@@ -11,6 +11,24 @@ unit of work to its ``recorder`` when one is attached::
 
 With ``net.recorder = None`` (the default) nothing is recorded and nothing is
 paid. ``sim.engine.simulate`` later replays an op list through a hardware model.
+
+How the simulator reads the counts (``sim/engine.py``; recorders should follow it)
+---------------------------------------------------------------------------------
+- ``mesh_pass``: ``passes`` input vectors (one amplitude per port each) are sent
+  through one ``n_ports``-port mesh; a batch of B vectors is ``passes=B``.
+  ``conversions`` counts the DAC samples that modulate the inputs plus the ADC
+  reads of the outputs: the first ``min(conversions, passes·n_ports)`` are input
+  samples, the rest are output reads (so ``2·passes·n_ports`` means "modulate every
+  input, detect every output"; ``3·passes·n_ports`` adds a second read per port,
+  e.g. a coherent I/Q field measurement).
+- ``tap_readout``: ``conversions`` tap reads (0 means ``n_phases·n_samples``, one
+  read per shifter per sample; ``n_phases`` alone means the taps integrated the
+  whole batch).
+- ``phase_update``: ``n_phases`` shifters written (0 means ``conversions``).
+- ``detect``: ``conversions`` output reads (0 means ``n_ports·n_samples``).
+- ``digital_compute``: ``flops`` and ``bytes``; ``bytes`` are counted at
+  :data:`BYTES_PER_REAL` bytes per real number (the project's float64 arrays) and
+  rescaled by a hardware model to its own word size.
 """
 
 from __future__ import annotations
@@ -28,6 +46,8 @@ OpKind = Literal[
 Direction = Literal["forward", "backward", "adjoint", "sum", "update", "none"]
 
 OP_KINDS: tuple[str, ...] = get_args(OpKind)
+#: Bytes per real number assumed by ``Op.bytes`` (float64), see the module docstring.
+BYTES_PER_REAL = 8
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 
 
@@ -51,12 +71,13 @@ class Op:
     flops
         Floating-point operations (digital work), counting a multiply-add as 2.
     bytes
-        Bytes moved to or from memory (digital work).
+        Bytes moved to or from memory (digital work), at :data:`BYTES_PER_REAL`
+        bytes per real number.
     conversions
         Analog/digital conversions (DAC writes plus ADC reads).
     passes
-        Optical passes through the mesh (each pass is one set of input
-        vectors sent through).
+        Optical passes through the mesh: each pass is one input vector (one
+        amplitude per port) sent through, so a batch of B vectors is B passes.
     n_phases
         Phase shifters touched (read at taps or written).
     """

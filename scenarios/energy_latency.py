@@ -1,0 +1,1340 @@
+"""Energy and latency: what a forward pass and a training step cost on photonic chips vs GPU/CPU.
+
+What it covers
+--------------
+For every preset (``sim/presets``) and every mesh size N in ``ports`` and batch B in
+``batches`` it replays op traces through ``sim.engine.simulate`` and reports energy
+per MAC, TOPS/W and latency of one inference (an L-layer network of N-port meshes)
+and of one training step:
+
+- photonic presets: inference = :func:`inference_ops` (exactly what
+  ``photonic.network.PhotonicNetwork.forward`` records); training step =
+  :func:`insitu_step_ops`, the three-pass in-situ gradient of DESIGN.md §4.4
+  (forward, adjoint and sum passes with tap readouts per layer, then a phase
+  update), generated synthetically so that N and B can reach 256. It differs from
+  what ``PhotonicNetwork.backward(method="in_situ")`` records (``photonic/insitu.py``
+  re-runs the forward pass inside the measurement, 4 passes per layer, and reads
+  the taps per sample): the ``recorded_vs_synthetic`` rows compare both at the
+  Pai et al. shape on every photonic preset;
+- digital presets: the complex ``digital.network.MLP`` of the same shape (the
+  matrix each mesh applies), its ops recorded by the MLP itself, plus the loss and
+  an Adam update.
+
+MACs are complex multiply-accumulates of the N×N layer matrices: ``L·B·N²`` per
+inference and ``3·L·B·N²`` per training step (forward, backward and weight-gradient
+products, what digital backprop computes); the same counts divide the photonic
+and the digital energies. TOPS/W = 2·MACs / energy in pJ.
+
+Figures
+-------
+- ``scaling``: energy per MAC, TOPS/W and latency vs N (at ``reference_batch``) and
+  vs B (at ``reference_ports``), inference solid, training step dashed.
+- ``breakdown``: stacked shares of energy and of time per training step by
+  component at ``reference_ports × reference_batch``, totals on top.
+- ``heatmaps``: in-situ MVM TOPS/W (one forward pass of one layer) and gradient
+  TOPS/W (adjoint and sum passes, tap readouts, combination; 4·B·N² operations) over
+  N × B — "chip" leaves out the digital host, "system" counts everything.
+- ``passes_per_step``: mesh passes per layer per training step and time per step vs
+  N for in-situ (3 passes per layer), finite differences and digital backprop, with
+  the log-log slopes. The finite-difference pattern is synthetic
+  (:func:`finite_difference_step_ops`): 2 full-network evaluations per phase shifter
+  (θ ± h), N(N − 1) + N shifters per layer; its traces are counted op by op up to
+  ``fd_count_max_ports`` and by the closed form above it, and its time and energy
+  come from replaying one shifter's block and multiplying (exact: ops run in order).
+- ``crossover``: ``eo-integrated`` inference energy per MAC vs the GPU's.
+
+Acceptance figures in the summary: ``gpu-h100`` energy per FLOP at full utilization
+(a compute-bound 16384³ GEMM) vs its 0.71 pJ/FLOP spec; the share of a
+``pai2023-chip`` training step spent in camera frames and settling (synthetic step
+at the Pai shape, the recorded trace, and the minimum over the N × B grid); the N
+where ``eo-integrated`` energy per MAC drops below the GPU's (against the GPU
+simulated on the same inference and against the GPU at full utilization, per
+complex and per real MAC); the wall time and SimPy events per second of replaying a
+real ``replay_steps``-step training trace (``PhotonicNetwork.pai2023`` trained in
+situ on moons, recorded op by op) and a ``replay_ops``-op trace (that recording
+repeated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from digital.network import MLP
+from digital.validation import check_choice, check_positive_int
+from scenarios.framework import Result, child_rngs, new_figure, save_figure
+from sim.engine import Timeline, simulate
+from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
+from sim.ops import Op
+from sim.presets import load_preset
+from sim.report import summarize, time_share, tops_per_w
+
+__all__ = [
+    "NAME",
+    "Config",
+    "digital_inference_ops",
+    "digital_step_ops",
+    "fd_passes_per_step",
+    "fd_step_cost",
+    "finite_difference_step_ops",
+    "inference_ops",
+    "insitu_step_ops",
+    "main",
+    "run",
+    "shifters_per_layer",
+]
+
+NAME = "energy_latency"
+TapIntegration = Literal["batch", "per_sample"]
+
+#: Digital FLOPs of one activation |z| per port and sample (PhotonicNetwork records 6).
+ACTIVATION_FLOPS = 6
+#: Bytes per complex number in the project's arrays (complex128).
+BYTES_COMPLEX = 16
+#: Assumption: ≈ 10 FLOPs per output for a softmax cross-entropy loss and its gradient.
+LOSS_FLOPS_PER_OUTPUT = 10
+#: Assumption: ≈ 12 FLOPs per parameter for an Adam update (moments, bias correction, step).
+ADAM_FLOPS_PER_PARAM = 12
+#: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
+ADAM_BYTES_PER_PARAM = 7 * 8
+#: Flops to combine three tap powers into a gradient, (I_sum − I_fwd − I_adj)/2.
+COMBINE_FLOPS = 3
+#: Camera frames and settling: the components of pai2023-chip's "slow physics".
+SLOW_COMPONENTS = ("camera", "phase_settling", "modulator_settling")
+#: Size of the compute-bound GEMM used to measure energy per FLOP at full utilization.
+FULL_UTILIZATION_GEMM = 16384
+#: Batch of the recorded in-situ training of PhotonicNetwork.pai2023.
+RECORDED_BATCH = 4
+#: Recorded steps compared with the synthetic in-situ step on every photonic preset.
+COMPARISON_STEPS = 10
+#: The network of Pai et al. 2023: 4 ports, 3 layers.
+PAI_SHAPE = (4, 3)
+#: GPU preset and optimistic photonic preset compared for the crossover.
+GPU_PRESET = "gpu-h100"
+EO_PRESET = "eo-integrated"
+PAI_PRESET = "pai2023-chip"
+#: Spec energy per FLOP of the H100 at BF16, pJ (parameters.md: 700 W / 989 TFLOP/s).
+H100_SPEC_PJ_PER_FLOP = 0.71
+
+
+# --------------------------------------------------------------------------- traces
+
+
+def shifters_per_layer(n_ports: int) -> int:
+    """Phase shifters of one N-port mesh: N(N − 1) in the MZIs plus N at the output."""
+    return n_ports * (n_ports - 1) + n_ports
+
+
+def _activation(layer: int, direction: Literal["forward", "backward"], n: int, b: int) -> Op:
+    return Op(
+        kind="digital_compute",
+        layer=layer,
+        direction=direction,
+        n_ports=n,
+        n_samples=b,
+        flops=ACTIVATION_FLOPS * b * n,
+        bytes=BYTES_COMPLEX * b * n * 2,
+    )
+
+
+def _forward_pass(layer: int, n: int, b: int, direction: Literal["forward", "backward"]) -> Op:
+    return Op(
+        kind="mesh_pass",
+        layer=layer,
+        direction=direction,
+        n_ports=n,
+        n_samples=b,
+        passes=b,
+        conversions=2 * b * n,
+    )
+
+
+def _loss(n_layers: int, n: int, b: int, direction: Literal["forward", "backward"]) -> Op:
+    return Op(
+        kind="digital_compute",
+        layer=n_layers - 1,
+        direction=direction,
+        n_ports=n,
+        n_samples=b,
+        flops=LOSS_FLOPS_PER_OUTPUT * b * n,
+        bytes=BYTES_COMPLEX * b * n,
+    )
+
+
+def _evaluate(n: int, n_layers: int, b: int, direction: Literal["forward", "backward"]) -> list[Op]:
+    ops: list[Op] = []
+    for layer in range(n_layers):
+        ops.append(_forward_pass(layer, n, b, direction))
+        if layer < n_layers - 1:
+            ops.append(_activation(layer, direction, n, b))
+    return ops
+
+
+def _check_shape(n_ports: int, n_layers: int, batch: int) -> None:
+    if isinstance(n_ports, bool) or not isinstance(n_ports, int) or n_ports < 2:
+        raise ValueError(f"n_ports={n_ports!r} must be an int ≥ 2")
+    check_positive_int(n_layers, "n_layers")
+    check_positive_int(batch, "batch")
+
+
+def inference_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
+    """One forward pass of an L-layer network of N-port unitary meshes.
+
+    Exactly what ``PhotonicNetwork(n_ports, n_layers, n_features=n_ports).forward``
+    records for a batch: per layer a ``mesh_pass`` (every input modulated, every
+    output detected) and, between layers, the host's activation.
+    """
+    _check_shape(n_ports, n_layers, batch)
+    return _evaluate(n_ports, n_layers, batch, "forward")
+
+
+def _update(layer: int, n: int) -> list[Op]:
+    s = shifters_per_layer(n)
+    return [
+        Op(
+            kind="digital_compute",
+            layer=layer,
+            direction="update",
+            n_ports=n,
+            n_samples=1,
+            flops=ADAM_FLOPS_PER_PARAM * s,
+            bytes=ADAM_BYTES_PER_PARAM * s,
+        ),
+        Op(
+            kind="phase_update", layer=layer, direction="update", n_ports=n, n_samples=1, n_phases=s
+        ),
+    ]
+
+
+def insitu_step_ops(
+    n_ports: int, n_layers: int, batch: int, *, tap_integration: TapIntegration = "batch"
+) -> list[Op]:
+    """One in-situ training step (DESIGN.md §4.4): three passes per layer, taps read each.
+
+    Per layer, forward: ``mesh_pass`` (inputs modulated, outputs detected) and a
+    ``tap_readout`` of its N² shifters; the loss on the host. Backward, last layer
+    first: the activation derivative on the host; the adjoint ``mesh_pass`` (δ
+    injected from the outputs, the complex field x̂ measured at the inputs by two
+    reads per port, I and Q); a ``tap_readout``; the sum ``mesh_pass`` (x − i·conj(x̂)
+    injected, nothing read at the outputs); a ``tap_readout``; the host combines
+    ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on the host and a ``phase_update`` of
+    the N² shifters of every layer.
+
+    Parameters
+    ----------
+    n_ports, n_layers, batch
+        N ≥ 2, L ≥ 1, B ≥ 1.
+    tap_integration
+        ``"batch"``: the tap photodiodes integrate the whole batch and are read once
+        per pass (the gradient is a sum over the batch; Pai et al.'s analog batch
+        measurement); ``"per_sample"``: every sample's tap powers are read.
+    """
+    _check_shape(n_ports, n_layers, batch)
+    check_choice(tap_integration, "tap_integration", ("batch", "per_sample"))
+    n, b, s = n_ports, batch, shifters_per_layer(n_ports)
+    reads = s if tap_integration == "batch" else s * b
+
+    def taps(layer: int, direction: Literal["forward", "adjoint", "sum"]) -> Op:
+        return Op(
+            kind="tap_readout",
+            layer=layer,
+            direction=direction,
+            n_ports=n,
+            n_samples=b,
+            n_phases=s,
+            conversions=reads,
+        )
+
+    ops: list[Op] = []
+    for layer in range(n_layers):
+        ops.append(_forward_pass(layer, n, b, "forward"))
+        ops.append(taps(layer, "forward"))
+        if layer < n_layers - 1:
+            ops.append(_activation(layer, "forward", n, b))
+    ops.append(_loss(n_layers, n, b, "forward"))
+    for layer in reversed(range(n_layers)):
+        if layer < n_layers - 1:
+            ops.append(_activation(layer, "backward", n, b))
+        ops.append(
+            Op(
+                kind="mesh_pass",
+                layer=layer,
+                direction="adjoint",
+                n_ports=n,
+                n_samples=b,
+                passes=b,
+                conversions=3 * b * n,
+            )
+        )
+        ops.append(taps(layer, "adjoint"))
+        ops.append(
+            Op(
+                kind="mesh_pass",
+                layer=layer,
+                direction="sum",
+                n_ports=n,
+                n_samples=b,
+                passes=b,
+                conversions=b * n,
+            )
+        )
+        ops.append(taps(layer, "sum"))
+        ops.append(
+            Op(
+                kind="digital_compute",
+                layer=layer,
+                direction="backward",
+                n_ports=n,
+                n_samples=b,
+                flops=COMBINE_FLOPS * reads,
+                bytes=8 * 4 * reads,
+            )
+        )
+    for layer in range(n_layers):
+        ops.extend(_update(layer, n))
+    return ops
+
+
+def _fd_block(layer: int, n_ports: int, n_layers: int, batch: int) -> list[Op]:
+    """Finite differences for one shifter: write θ+h, evaluate, write θ−h, evaluate."""
+    ops: list[Op] = []
+    for _ in range(2):
+        ops.append(
+            Op(
+                kind="phase_update",
+                layer=layer,
+                direction="backward",
+                n_ports=n_ports,
+                n_samples=1,
+                n_phases=1,
+            )
+        )
+        ops.extend(_evaluate(n_ports, n_layers, batch, "backward"))
+        ops.append(_loss(n_layers, n_ports, batch, "backward"))
+    return ops
+
+
+def finite_difference_step_ops(n_ports: int, n_layers: int, batch: int) -> Iterator[Op]:
+    """One training step by central finite differences (synthetic pattern), lazily.
+
+    A forward pass and the loss; then for every phase shifter of every layer (N(N −
+    1) + N per layer): write θ + h, evaluate the whole network and the loss, write
+    θ − h, evaluate again — 2 evaluations (2·L mesh passes) per shifter; then the
+    update of every layer (whose phase writes also restore the perturbed shifters).
+    Yields ``2L + 2·L·S·(2L + 1) + 2L`` ops (S shifters per layer).
+    """
+    _check_shape(n_ports, n_layers, batch)
+    yield from _evaluate(n_ports, n_layers, batch, "forward")
+    yield _loss(n_layers, n_ports, batch, "forward")
+    for layer in range(n_layers):
+        block = _fd_block(layer, n_ports, n_layers, batch)
+        for _ in range(shifters_per_layer(n_ports)):
+            yield from block
+    for layer in range(n_layers):
+        yield from _update(layer, n_ports)
+
+
+def fd_passes_per_step(n_ports: int, n_layers: int) -> int:
+    """Mesh passes of :func:`finite_difference_step_ops`: ``L + 2·L·S·L`` (closed form)."""
+    return n_layers + 2 * n_layers * shifters_per_layer(n_ports) * n_layers
+
+
+def fd_step_cost(hardware: Hardware, n_ports: int, n_layers: int, batch: int) -> dict[str, Any]:
+    """Latency and energy of one finite-difference step without building the whole trace.
+
+    The ops run one after another and every shifter's block is the same work, so
+    the step costs ``head + L·S·block + tail`` (each replayed once): exactly what
+    replaying :func:`finite_difference_step_ops` gives (the tests check it).
+
+    Returns
+    -------
+    dict
+        ``latency_ns``, ``energy_pj``, ``energy_by_component_pj``,
+        ``time_by_component_ns``.
+    """
+    _check_shape(n_ports, n_layers, batch)
+    head = [
+        *_evaluate(n_ports, n_layers, batch, "forward"),
+        _loss(n_layers, n_ports, batch, "forward"),
+    ]
+    block = _fd_block(0, n_ports, n_layers, batch)
+    tail = [op for layer in range(n_layers) for op in _update(layer, n_ports)]
+    repeats = n_layers * shifters_per_layer(n_ports)
+    parts = [
+        (simulate(head, hardware), 1),
+        (simulate(block, hardware), repeats),
+        (simulate(tail, hardware), 1),
+    ]
+    energy: dict[str, float] = {}
+    times: dict[str, float] = {}
+    for timeline, count in parts:
+        for key, value in timeline.energy_by_component_pj.items():
+            energy[key] = energy.get(key, 0.0) + count * value
+        for key, value in timeline.time_by_component_ns.items():
+            times[key] = times.get(key, 0.0) + count * value
+    return {
+        "latency_ns": sum(t.latency_ns * c for t, c in parts),
+        "energy_pj": math.fsum(t.energy_pj * c for t, c in parts),
+        "energy_by_component_pj": energy,
+        "time_by_component_ns": times,
+    }
+
+
+def _mlp(n_ports: int, n_layers: int) -> MLP:
+    return MLP(
+        [n_ports] * (n_layers + 1),
+        activation=["abs"] * (n_layers - 1) + ["abs2"],
+        rng=np.random.default_rng(0),
+        dtype=complex,
+        bias="none",
+    )
+
+
+def digital_inference_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
+    """The ops ``digital.network.MLP`` records for one forward pass of the complex twin."""
+    _check_shape(n_ports, n_layers, batch)
+    net = _mlp(n_ports, n_layers)
+    from sim.ops import Recorder
+
+    net.recorder = Recorder()
+    net.forward(np.zeros((batch, n_ports)))
+    return list(net.recorder.ops)
+
+
+def digital_step_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
+    """One digital training step of the complex twin: MLP forward, loss, backward, Adam.
+
+    The forward and backward ops are recorded by ``digital.network.MLP`` itself; the
+    loss and the Adam update (which the MLP does not record) are added as
+    ``digital_compute`` ops.
+    """
+    _check_shape(n_ports, n_layers, batch)
+    from sim.ops import Recorder
+
+    net = _mlp(n_ports, n_layers)
+    net.recorder = Recorder()
+    x = np.ones((batch, n_ports))
+    y = net.forward(x)
+    forward = list(net.recorder.ops)
+    net.recorder.clear()
+    net.backward(np.ones_like(y))
+    backward = list(net.recorder.ops)
+    update = []
+    for layer in range(n_layers):
+        n_params = n_ports * n_ports * 2  # complex weights: 2 real numbers each
+        update.append(
+            Op(
+                kind="digital_compute",
+                layer=layer,
+                direction="update",
+                n_ports=n_ports,
+                n_samples=1,
+                flops=ADAM_FLOPS_PER_PARAM * n_params,
+                bytes=ADAM_BYTES_PER_PARAM * n_params,
+            )
+        )
+    return [*forward, _loss(n_layers, n_ports, batch, "forward"), *backward, *update]
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _check_int_tuple(value: object, name: str, minimum: int) -> tuple[int, ...]:
+    if isinstance(value, list):
+        value = tuple(value)
+    if (
+        not isinstance(value, tuple)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in value)
+    ):
+        raise ValueError(f"{name}={value!r} must be a non-empty tuple of ints ≥ {minimum}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{name}={value!r} must not repeat values")
+    return tuple(sorted(value))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the energy and latency study.
+
+    Attributes
+    ----------
+    ports : tuple of int
+        Mesh sizes N (≥ 2), e.g. 4 … 256.
+    batches : tuple of int
+        Batch sizes B (≥ 1), e.g. 1 … 256.
+    presets : tuple of str
+        Preset names or paths of preset files (``sim.presets.load_preset``).
+    n_layers : int
+        Layers L of the network, ≥ 1.
+    reference_ports, reference_batch : int
+        The point of the breakdown bars and of the "vs B" / "vs N" curves; must be
+        in ``ports`` and ``batches``.
+    tap_integration : str
+        ``"batch"`` or ``"per_sample"`` tap reads in the in-situ step
+        (:func:`insitu_step_ops`).
+    fd_count_max_ports : int
+        Finite-difference traces are generated and counted op by op up to this N;
+        above it the closed form (:func:`fd_passes_per_step`) is used.
+    heatmap_presets : tuple of str
+        Photonic presets drawn in the TOPS/W heatmaps (must be in ``presets``).
+    replay_steps : int
+        Steps of the training traces whose replay is timed (0: skip).
+    replay_ops : int
+        Ops of the long trace whose replay is timed (0: skip).
+    seed : int
+        Root seed (the data of the recorded PhotonicNetwork training trace).
+    """
+
+    ports: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
+    batches: tuple[int, ...] = (1, 4, 16, 64, 256)
+    presets: tuple[str, ...] = (
+        "pai2023-chip",
+        "thermal-integrated",
+        "eo-integrated",
+        "gpu-h100",
+        "cpu",
+    )
+    n_layers: int = 3
+    reference_ports: int = 64
+    reference_batch: int = 64
+    tap_integration: str = "batch"
+    fd_count_max_ports: int = 64
+    heatmap_presets: tuple[str, ...] = ("eo-integrated", "thermal-integrated")
+    replay_steps: int = 1000
+    replay_ops: int = 100_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ports", _check_int_tuple(self.ports, "ports", 2))
+        object.__setattr__(self, "batches", _check_int_tuple(self.batches, "batches", 1))
+        for name in ("presets", "heatmap_presets"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            if not isinstance(value, tuple) or any(not isinstance(p, str) for p in value):
+                raise ValueError(f"{name}={value!r} must be a tuple of preset names or paths")
+        if not self.presets:
+            raise ValueError("presets=() must name at least one preset")
+        names = []
+        for preset in self.presets:
+            try:
+                names.append(load_preset(preset).name)
+            except ValueError as exc:
+                raise ValueError(f"presets: {exc}") from None
+        if len(set(names)) != len(names):
+            raise ValueError(f"presets={self.presets!r} name the same hardware twice ({names})")
+        for preset in self.heatmap_presets:
+            if preset not in self.presets:
+                raise ValueError(
+                    f"heatmap_presets has {preset!r}, which is not in presets={self.presets!r}"
+                )
+            if not isinstance(load_preset(preset), PhotonicHardware):
+                raise ValueError(f"heatmap_presets has {preset!r}, which is not photonic")
+        check_positive_int(self.n_layers, "n_layers")
+        if self.reference_ports not in self.ports:
+            raise ValueError(
+                f"reference_ports={self.reference_ports!r} must be one of ports={self.ports}"
+            )
+        if self.reference_batch not in self.batches:
+            raise ValueError(
+                f"reference_batch={self.reference_batch!r} must be one of batches={self.batches}"
+            )
+        check_choice(self.tap_integration, "tap_integration", ("batch", "per_sample"))
+        for name in ("fd_count_max_ports", "replay_steps", "replay_ops", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}={value!r} must be an int ≥ 0")
+
+    @classmethod
+    def smoke(cls) -> Config:
+        """A run of a few seconds."""
+        return cls(
+            ports=(4, 8, 16),
+            batches=(1, 16),
+            reference_ports=8,
+            reference_batch=16,
+            fd_count_max_ports=8,
+            replay_steps=20,
+            replay_ops=2000,
+        )
+
+
+# --------------------------------------------------------------------------- study
+
+
+def _workload_ops(
+    hw: Hardware, workload: str, n: int, n_layers: int, b: int, tap: TapIntegration
+) -> list[Op]:
+    if isinstance(hw, DigitalHardware):
+        return (digital_inference_ops if workload == "inference" else digital_step_ops)(
+            n, n_layers, b
+        )
+    if workload == "inference":
+        return inference_ops(n, n_layers, b)
+    return insitu_step_ops(n, n_layers, b, tap_integration=tap)
+
+
+def _macs(workload: str, n: int, n_layers: int, b: int) -> int:
+    return (1 if workload == "inference" else 3) * n_layers * b * n * n
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    """``x`` rounded to ``digits`` significant digits (for the summary table)."""
+    if x == 0 or not math.isfinite(x):
+        return float(x)
+    return round(float(x), digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def _slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of log y vs log x."""
+    lx, ly = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float))
+    if len(lx) < 2:
+        return float("nan")
+    return float(np.polyfit(lx, ly, 1)[0])
+
+
+def _crossings(ns: Sequence[int], photonic: Sequence[float], gpu: Sequence[float]) -> list[float]:
+    """N where photonic − gpu changes sign (log-log interpolation between grid points)."""
+    out: list[float] = []
+    d = [math.log(p) - math.log(g) for p, g in zip(photonic, gpu, strict=True)]
+    for i in range(len(ns) - 1):
+        if (d[i] > 0) != (d[i + 1] > 0):
+            t = d[i] / (d[i] - d[i + 1])
+            out.append(
+                float(math.exp(math.log(ns[i]) + t * (math.log(ns[i + 1]) - math.log(ns[i]))))
+            )
+    return out
+
+
+def _full_utilization_pj_per_flop(hw: DigitalHardware) -> float:
+    m = FULL_UTILIZATION_GEMM
+    op = Op(
+        kind="digital_compute",
+        layer=0,
+        direction="forward",
+        n_ports=m,
+        n_samples=m,
+        flops=2 * m**3,
+        bytes=8 * 3 * m * m,
+    )
+    return simulate([op], hw).energy_pj / op.flops
+
+
+def _recorded_training(n_steps: int, rngs: dict[str, Any]) -> list[Op]:
+    """Ops recorded by ``PhotonicNetwork.pai2023`` trained ``n_steps`` steps in situ.
+
+    Real ops from the project's networks: the forward pass, the in-situ gradient
+    measurement of ``photonic/insitu.py`` (``backward(method="in_situ")``) and the
+    phase updates of ``set_params``; Adam, moons, batch :data:`RECORDED_BATCH`.
+    """
+    from digital.datasets import load
+    from digital.losses import softmax_cross_entropy
+    from digital.optim import Adam
+    from photonic.network import PhotonicNetwork
+    from sim.ops import Recorder
+
+    data = load("moons", n_samples=100, rng=rngs["data"])
+    net = PhotonicNetwork.pai2023(rng=rngs["init"])
+    net.recorder = Recorder()
+    optimizer = Adam(lr=0.02)
+    n_train = data.x_train.shape[0]
+    targets = np.eye(2)[data.y_train]
+    for step in range(n_steps):
+        idx = np.arange(step * RECORDED_BATCH, (step + 1) * RECORDED_BATCH) % n_train
+        y = net.forward(data.x_train[idx])
+        _, grad = softmax_cross_entropy(y, targets[idx])
+        grads = net.backward(grad, method="in_situ")
+        net.set_params(optimizer.step(net.params(), grads))
+    return list(net.recorder.ops)
+
+
+def _recorded(
+    cfg: Config, hardware: dict[str, Hardware], rngs: dict[str, Any], tap: TapIntegration
+) -> tuple[list[dict[str, Any]], dict[str, float | str]]:
+    """Replay speed on real recorded traces, and recorded vs synthetic in-situ steps."""
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, float | str] = {}
+    photonic = [p for p, hw in hardware.items() if isinstance(hw, PhotonicHardware)]
+    if not photonic or not (cfg.replay_steps or cfg.replay_ops):
+        return rows, summary
+    target = PAI_PRESET if PAI_PRESET in photonic else photonic[0]
+    n_steps = cfg.replay_steps or COMPARISON_STEPS
+    start = time.perf_counter()
+    recorded = _recorded_training(n_steps, rngs)
+    summary["recorded_trace_record_wall_s"] = _sig(time.perf_counter() - start)
+    per_step = len(recorded) // n_steps
+    traces: list[tuple[str, str, list[Op]]] = []
+    if cfg.replay_steps:
+        traces.append((f"recorded_insitu_{n_steps}_steps", target, recorded))
+    if cfg.replay_ops:
+        tiled = (recorded * (cfg.replay_ops // len(recorded) + 1))[: cfg.replay_ops]
+        long_target = "thermal-integrated" if "thermal-integrated" in photonic else target
+        traces.append((f"{cfg.replay_ops}_ops", long_target, tiled))
+    for label, preset, ops in traces:
+        start = time.perf_counter()
+        timeline = simulate(ops, hardware[preset])
+        wall = time.perf_counter() - start
+        rate = timeline.n_events / wall
+        for metric, value, unit in (
+            ("wall_time", wall, "s"),
+            ("n_ops", len(ops), "ops"),
+            ("n_events", timeline.n_events, "events"),
+            ("events_per_s", rate, "1/s"),
+        ):
+            rows.append(
+                {
+                    "study": "replay_speed",
+                    "preset": preset,
+                    "name": label,
+                    "metric": metric,
+                    "value": value,
+                    "unit": unit,
+                }
+            )
+        summary[f"replay_{label}_on_{preset}_wall_s"] = _sig(wall)
+        summary[f"replay_{label}_n_ops"] = len(ops)
+        summary[f"replay_{label}_events_per_s"] = round(rate)
+        if label.startswith("recorded") and preset == PAI_PRESET:
+            share = time_share(timeline, SLOW_COMPONENTS)
+            summary[f"pai_step_time_s_recorded_insitu_B{RECORDED_BATCH}"] = _sig(
+                timeline.latency_ns / n_steps / 1e9
+            )
+            summary[f"pai_camera_settling_share_recorded_insitu_B{RECORDED_BATCH}"] = _sig(share, 6)
+            summary[f"pai_other_time_share_recorded_insitu_B{RECORDED_BATCH}"] = _sig(1 - share)
+    # recorded (photonic/insitu.py) vs synthetic (insitu_step_ops) step, Pai shape
+    steps = min(COMPARISON_STEPS, n_steps)
+    sample = recorded[: steps * per_step]
+    n, n_layers = PAI_SHAPE
+    synthetic = insitu_step_ops(n, n_layers, RECORDED_BATCH, tap_integration=tap)
+    for preset in photonic:
+        for label, ops, count in (("recorded", sample, steps), ("synthetic", synthetic, 1)):
+            timeline = simulate(ops, hardware[preset])
+            passes = sum(op.kind == "mesh_pass" for op in ops) / (count * n_layers)
+            for metric, value, unit in (
+                ("latency_per_step", timeline.latency_ns / count, "ns"),
+                ("energy_per_step", timeline.energy_pj / count, "pJ"),
+                ("mesh_passes_per_layer", passes, "passes"),
+            ):
+                rows.append(
+                    {
+                        "study": "recorded_vs_synthetic",
+                        "preset": preset,
+                        "name": label,
+                        "n_ports": n,
+                        "batch": RECORDED_BATCH,
+                        "metric": metric,
+                        "value": value,
+                        "unit": unit,
+                    }
+                )
+    return rows, summary
+
+
+def run(cfg: Config, out_dir: Path) -> Result:
+    """Replay every workload on every preset; write the tables and figures."""
+    out_dir = Path(out_dir)
+    rngs = child_rngs(cfg.seed, "data", "init")
+    tap: TapIntegration = "batch" if cfg.tap_integration == "batch" else "per_sample"
+    hardware = {hw.name: hw for hw in (load_preset(p) for p in cfg.presets)}
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, float | str] = {}
+    L = cfg.n_layers
+
+    # 1. sweep: energy per MAC, TOPS/W, latency of inference and training step
+    grid: dict[tuple[str, str, int, int], dict[str, float]] = {}
+    reports = {}
+    for n in cfg.ports:
+        for b in cfg.batches:
+            for preset, hw in hardware.items():
+                for workload in ("inference", "train_step"):
+                    ops = _workload_ops(hw, workload, n, L, b, tap)
+                    timeline = simulate(ops, hw)
+                    macs = _macs(workload, n, L, b)
+                    values = {
+                        "latency_ns": timeline.latency_ns,
+                        "energy_pj": timeline.energy_pj,
+                        "energy_per_mac_pj": timeline.energy_pj / macs,
+                        "tops_per_w": tops_per_w(2 * macs, timeline.energy_pj),
+                        "n_ops": float(len(ops)),
+                    }
+                    if isinstance(hw, PhotonicHardware):
+                        values["laser_optical_mw"] = (
+                            laser_electrical_power_mw(n, hw) * hw.laser.wall_plug_efficiency
+                        )
+                        values["slow_share"] = time_share(timeline, SLOW_COMPONENTS)
+                    grid[(preset, workload, n, b)] = values
+                    for metric, value in values.items():
+                        rows.append(
+                            {
+                                "study": "sweep",
+                                "preset": preset,
+                                "workload": workload,
+                                "n_ports": n,
+                                "batch": b,
+                                "metric": metric,
+                                "value": value,
+                            }
+                        )
+                    if (n, b) == (
+                        cfg.reference_ports,
+                        cfg.reference_batch,
+                    ) and workload == "train_step":
+                        reports[preset] = summarize(ops, timeline)
+                        for row in reports[preset].rows(
+                            study="breakdown", preset=preset, workload=workload, n_ports=n, batch=b
+                        ):
+                            rows.append(row)
+
+    # 2. acceptance: H100 at full utilization
+    for preset, hw in hardware.items():
+        if isinstance(hw, DigitalHardware) and preset == GPU_PRESET:
+            pj = _full_utilization_pj_per_flop(hw)
+            summary["h100_bf16_pj_per_flop_full_utilization"] = _sig(pj)
+            summary["h100_bf16_rel_error_vs_0.71"] = _sig(pj / H100_SPEC_PJ_PER_FLOP - 1)
+            fp32 = DigitalHardware(hw.name, dataclasses.replace(hw.processor, precision="fp32"))
+            summary["h100_fp32_pj_per_flop_full_utilization"] = _sig(
+                _full_utilization_pj_per_flop(fp32)
+            )
+            rows.append(
+                {
+                    "study": "acceptance",
+                    "preset": preset,
+                    "metric": "pj_per_flop_full_utilization_bf16",
+                    "value": pj,
+                    "unit": "pJ/FLOP",
+                }
+            )
+
+    # 3. pai2023-chip: share of camera + settling
+    if PAI_PRESET in hardware:
+        n, n_layers = PAI_SHAPE
+        pai_ops = insitu_step_ops(n, n_layers, 1, tap_integration=tap)
+        tl = simulate(pai_ops, hardware[PAI_PRESET])
+        share = time_share(tl, SLOW_COMPONENTS)
+        summary["pai_step_time_s_pai_shape_b1"] = _sig(tl.latency_ns / 1e9)
+        summary["pai_camera_settling_share_pai_shape_b1"] = _sig(share, 6)
+        summary["pai_other_time_share_pai_shape_b1"] = _sig(1 - share)
+        for comp in SLOW_COMPONENTS:
+            summary[f"pai_share_{comp}"] = _sig(
+                tl.time_by_component_ns.get(comp, 0.0) / tl.latency_ns
+            )
+        shares = [
+            v["slow_share"]
+            for (p, w, _, _), v in grid.items()
+            if p == PAI_PRESET and w == "train_step"
+        ]
+        summary["pai_camera_settling_share_min_over_grid"] = _sig(min(shares), 6)
+        rows.append(
+            {
+                "study": "acceptance",
+                "preset": PAI_PRESET,
+                "n_ports": n,
+                "batch": 1,
+                "metric": "camera_settling_share",
+                "value": share,
+            }
+        )
+
+    # 4. eo-integrated vs GPU: energy per MAC crossover
+    crossover_rows, crossover_summary, crossover_data = _crossover(cfg, hardware, grid)
+    rows += crossover_rows
+    summary.update(crossover_summary)
+
+    # 5. heatmaps of MVM and gradient TOPS/W
+    heat: dict[str, dict[str, np.ndarray]] = {}
+    for preset in (load_preset(p).name for p in cfg.heatmap_presets):
+        heat[preset] = _heatmap(cfg, hardware[preset], tap)
+        for key, table in heat[preset].items():
+            for i, n in enumerate(cfg.ports):
+                for j, b in enumerate(cfg.batches):
+                    rows.append(
+                        {
+                            "study": "heatmap",
+                            "preset": preset,
+                            "n_ports": n,
+                            "batch": b,
+                            "metric": key,
+                            "value": float(table[i, j]),
+                        }
+                    )
+            summary[f"{preset}_max_{key}"] = _sig(float(np.max(table)))
+            summary[f"{preset}_{key}_N{cfg.ports[-1]}_B{cfg.batches[-1]}"] = _sig(
+                float(table[-1, -1])
+            )
+
+    # 6. passes and time per step: in-situ vs finite differences vs digital
+    scaling_rows, scaling_summary, scaling = _passes_and_time(cfg, hardware, grid, tap)
+    rows += scaling_rows
+    summary.update(scaling_summary)
+
+    # 7. replay speed
+    speed_rows, speed_summary = _recorded(cfg, hardware, rngs, tap)
+    rows += speed_rows
+    summary.update(speed_summary)
+
+    figures = [
+        *_plot_scaling(cfg, grid, out_dir),
+        *_plot_breakdown(cfg, reports, out_dir),
+        *_plot_heatmaps(cfg, heat, out_dir),
+        *_plot_passes(cfg, scaling, out_dir),
+        *_plot_crossover(cfg, crossover_data, out_dir),
+    ]
+    return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
+
+
+HOST_COMPONENTS = ("host_static", "host_compute", "host_memory")
+
+
+def _energy_by_phase(ops: Sequence[Op], timeline: Timeline, *, chip_only: bool) -> dict[str, float]:
+    from sim.report import phase_of
+
+    out: dict[str, float] = {}
+    for entry in timeline.entries:
+        if chip_only and entry.component in HOST_COMPONENTS:
+            continue
+        op = ops[entry.op_index]
+        key = "mvm" if (op.kind == "mesh_pass" and op.direction == "forward") else phase_of(op)
+        out[key] = out.get(key, 0.0) + entry.energy_pj
+    return out
+
+
+def _heatmap(cfg: Config, hw: Hardware, tap: TapIntegration) -> dict[str, np.ndarray]:
+    """MVM and gradient TOPS/W of one layer over N × B, chip-only and whole system."""
+    shape = (len(cfg.ports), len(cfg.batches))
+    out = {
+        k: np.zeros(shape)
+        for k in (
+            "mvm_tops_per_w_chip",
+            "gradient_tops_per_w_chip",
+            "mvm_tops_per_w_system",
+            "gradient_tops_per_w_system",
+        )
+    }
+    for i, n in enumerate(cfg.ports):
+        for j, b in enumerate(cfg.batches):
+            ops = insitu_step_ops(n, 1, b, tap_integration=tap)
+            timeline = simulate(ops, hw)
+            for scope in ("chip", "system"):
+                energy = _energy_by_phase(ops, timeline, chip_only=scope == "chip")
+                gradient = energy.get("adjoint", 0.0) + energy.get("gradient", 0.0)
+                out[f"mvm_tops_per_w_{scope}"][i, j] = tops_per_w(2 * b * n * n, energy["mvm"])
+                out[f"gradient_tops_per_w_{scope}"][i, j] = tops_per_w(4 * b * n * n, gradient)
+    return out
+
+
+def _crossover(
+    cfg: Config,
+    hardware: dict[str, Hardware],
+    grid: dict[tuple[str, str, int, int], dict[str, float]],
+) -> tuple[list[dict[str, Any]], dict[str, float | str], dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, float | str] = {}
+    if EO_PRESET not in hardware or GPU_PRESET not in hardware:
+        return rows, summary, {}
+    gpu = hardware[GPU_PRESET]
+    eo = hardware[EO_PRESET]
+    assert isinstance(gpu, DigitalHardware)
+    b = cfg.reference_batch
+    ns = list(cfg.ports)
+    pj_per_flop = _full_utilization_pj_per_flop(gpu)
+    curves: dict[str, list[float]] = {
+        "eo_inference_system": [
+            grid[(EO_PRESET, "inference", n, b)]["energy_per_mac_pj"] for n in ns
+        ],
+        "eo_mvm_chip": [],
+        "gpu_same_workload": [
+            grid[(GPU_PRESET, "inference", n, b)]["energy_per_mac_pj"] for n in ns
+        ],
+        "gpu_full_utilization_complex_mac": [8 * pj_per_flop] * len(ns),
+        "gpu_full_utilization_real_mac": [2 * pj_per_flop] * len(ns),
+    }
+    for n in ns:
+        ops = inference_ops(n, 1, b)
+        energy = _energy_by_phase(ops, simulate(ops, eo), chip_only=True)
+        curves["eo_mvm_chip"].append(energy["mvm"] / (b * n * n))
+    for name, values in curves.items():
+        for n, v in zip(ns, values, strict=True):
+            rows.append(
+                {
+                    "study": "crossover",
+                    "preset": EO_PRESET if name.startswith("eo") else GPU_PRESET,
+                    "name": name,
+                    "n_ports": n,
+                    "batch": b,
+                    "metric": "energy_per_mac",
+                    "value": v,
+                    "unit": "pJ",
+                }
+            )
+    for photonic in ("eo_inference_system", "eo_mvm_chip"):
+        for reference in (
+            "gpu_same_workload",
+            "gpu_full_utilization_complex_mac",
+            "gpu_full_utilization_real_mac",
+        ):
+            key = f"crossover_{photonic}_vs_{reference}_B{b}"
+            summary[key] = _describe_crossing(ns, curves[photonic], curves[reference])
+    return rows, summary, {"ns": ns, "batch": b, "curves": curves}
+
+
+def _describe_crossing(ns: Sequence[int], photonic: Sequence[float], gpu: Sequence[float]) -> str:
+    below = [p < g for p, g in zip(photonic, gpu, strict=True)]
+    crossings = _crossings(ns, photonic, gpu)
+    if all(below):
+        return f"below at every N in {ns[0]}…{ns[-1]}"
+    if not any(below):
+        return f"above at every N in {ns[0]}…{ns[-1]}"
+    parts = []
+    for n_cross in crossings:
+        i = next(k for k in range(len(ns) - 1) if ns[k] <= n_cross <= ns[k + 1])
+        parts.append(f"{'drops below' if below[i + 1] else 'rises above'} at N≈{n_cross:.3g}")
+    return "; ".join(parts)
+
+
+def _passes_and_time(
+    cfg: Config,
+    hardware: dict[str, Hardware],
+    grid: dict[tuple[str, str, int, int], dict[str, float]],
+    tap: TapIntegration,
+) -> tuple[list[dict[str, Any]], dict[str, float | str], dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, float | str] = {}
+    L, b, ns = cfg.n_layers, cfg.reference_batch, list(cfg.ports)
+    passes: dict[str, list[float]] = {"in_situ": [], "finite_difference": []}
+    counted: list[bool] = []
+    for n in ns:
+        insitu = insitu_step_ops(n, L, b, tap_integration=tap)
+        passes["in_situ"].append(sum(op.kind == "mesh_pass" for op in insitu) / L)
+        if n <= cfg.fd_count_max_ports:
+            count = sum(op.kind == "mesh_pass" for op in finite_difference_step_ops(n, L, b))
+            counted.append(True)
+        else:
+            count = fd_passes_per_step(n, L)
+            counted.append(False)
+        passes["finite_difference"].append(count / L)
+    for method, values in passes.items():
+        slope = _slope(ns, values)
+        summary[f"slope_passes_per_step_{method}"] = round(slope, 3) + 0.0
+        for n, v, c in zip(ns, values, counted, strict=True):
+            rows.append(
+                {
+                    "study": "passes_per_step",
+                    "method": method,
+                    "n_ports": n,
+                    "batch": b,
+                    "metric": "mesh_passes_per_layer",
+                    "value": v,
+                    "counted_from_trace": c,
+                }
+            )
+    times: dict[tuple[str, str], list[float]] = {}
+    for preset, hw in hardware.items():
+        if isinstance(hw, PhotonicHardware):
+            times[("in_situ", preset)] = [
+                grid[(preset, "train_step", n, b)]["latency_ns"] for n in ns
+            ]
+            fd = [fd_step_cost(hw, n, L, b) for n in ns]
+            times[("finite_difference", preset)] = [c["latency_ns"] for c in fd]
+            for n, cost in zip(ns, fd, strict=True):
+                rows.append(
+                    {
+                        "study": "passes_per_step",
+                        "method": "finite_difference",
+                        "preset": preset,
+                        "n_ports": n,
+                        "batch": b,
+                        "metric": "energy_per_step",
+                        "value": cost["energy_pj"],
+                        "unit": "pJ",
+                    }
+                )
+        else:
+            times[("digital", preset)] = [
+                grid[(preset, "train_step", n, b)]["latency_ns"] for n in ns
+            ]
+    for (method, preset), values in times.items():
+        summary[f"slope_time_per_step_{method}_{preset}"] = round(_slope(ns, values), 3) + 0.0
+        tail = max(3, len(ns) // 2)
+        summary[f"slope_time_per_step_{method}_{preset}_largest_N"] = (
+            round(_slope(ns[-tail:], values[-tail:]), 3) + 0.0
+        )
+        for n, v in zip(ns, values, strict=True):
+            rows.append(
+                {
+                    "study": "passes_per_step",
+                    "method": method,
+                    "preset": preset,
+                    "n_ports": n,
+                    "batch": b,
+                    "metric": "time_per_step",
+                    "value": v,
+                    "unit": "ns",
+                }
+            )
+    return rows, summary, {"ns": ns, "batch": b, "passes": passes, "times": times}
+
+
+# --------------------------------------------------------------------------- plots
+
+_PRESET_COLORS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+)
+
+
+def _names(presets: Sequence[str]) -> list[str]:
+    """Hardware names of presets given by name or path."""
+    return [load_preset(p).name for p in presets]
+
+
+def _colors(presets: Sequence[str]) -> dict[str, str]:
+    return {p: _PRESET_COLORS[i % len(_PRESET_COLORS)] for i, p in enumerate(presets)}
+
+
+def _plot_scaling(
+    cfg: Config, grid: dict[tuple[str, str, int, int], dict[str, float]], out_dir: Path
+) -> list[Path]:
+    fig = new_figure(figsize=(11.0, 10.0), layout="constrained")
+    axes = fig.subplots(3, 2)
+    colors = _colors(_names(cfg.presets))
+    metrics = (
+        ("energy_per_mac_pj", "energy per complex MAC (pJ)"),
+        ("tops_per_w", "TOPS/W (2 ops per MAC)"),
+        ("latency_ns", "latency (ns)"),
+    )
+    styles = {"inference": "-", "train_step": "--"}
+    for row, (metric, label) in enumerate(metrics):
+        for col, (axis, fixed) in enumerate(
+            (("n_ports", cfg.reference_batch), ("batch", cfg.reference_ports))
+        ):
+            ax = axes[row, col]
+            xs = cfg.ports if axis == "n_ports" else cfg.batches
+            for preset in _names(cfg.presets):
+                for workload, style in styles.items():
+                    ys = [
+                        grid[
+                            (preset, workload, x, fixed)
+                            if axis == "n_ports"
+                            else (preset, workload, fixed, x)
+                        ][metric]
+                        for x in xs
+                    ]
+                    ax.plot(
+                        xs,
+                        ys,
+                        style,
+                        marker="o",
+                        ms=3,
+                        color=colors[preset],
+                        label=f"{preset}, {workload.replace('_', ' ')}",
+                    )
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_ylabel(label)
+            ax.set_xlabel("mesh ports N" if axis == "n_ports" else "batch B")
+            ax.set_title(f"vs N at B={fixed}" if axis == "n_ports" else f"vs B at N={fixed}")
+            ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    fig.suptitle(
+        f"{cfg.n_layers}-layer network: inference (solid) and training step (dashed; photonic: "
+        f"in-situ, digital: backprop)"
+    )
+    return save_figure(fig, out_dir, "scaling")
+
+
+def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list[Path]:
+    fig = new_figure(figsize=(12.0, 5.0), layout="constrained")
+    axes = fig.subplots(1, 2)
+    presets = [p for p in _names(cfg.presets) if p in reports]
+    for ax, attr, title, fmt in (
+        (axes[0], "energy_by_component_pj", "energy per training step", _fmt_pj),
+        (axes[1], "time_by_component_ns", "time per training step (critical path)", _fmt_ns),
+    ):
+        totals = {p: sum(getattr(reports[p], attr).values()) for p in presets}
+        shares: dict[str, dict[str, float]] = {}
+        for p in presets:
+            for comp, value in getattr(reports[p], attr).items():
+                frac = value / totals[p] if totals[p] > 0 else 0.0
+                name = comp if frac >= 0.01 else "other (<1 % each)"
+                shares.setdefault(name, {}).setdefault(p, 0.0)
+                shares[name][p] += frac
+        bottom = np.zeros(len(presets))
+        cmap = _component_colors(sorted(shares))
+        for comp in sorted(shares, key=lambda c: -sum(shares[c].values())):
+            heights = np.array([100 * shares[comp].get(p, 0.0) for p in presets])
+            ax.bar(presets, heights, bottom=bottom, label=comp, color=cmap[comp])
+            bottom += heights
+        for i, p in enumerate(presets):
+            ax.text(i, 101, fmt(totals[p]), ha="center", va="bottom", fontsize=8)
+        ax.set_ylim(0, 112)
+        ax.set_ylabel("share (%)")
+        ax.set_title(f"{title}, N={cfg.reference_ports}, B={cfg.reference_batch}")
+        ax.tick_params(axis="x", labelrotation=20)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return save_figure(fig, out_dir, "breakdown")
+
+
+def _component_colors(names: Sequence[str]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return {name: cmap(i % 20) for i, name in enumerate(names)}
+
+
+def _fmt_pj(pj: float) -> str:
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if pj >= scale:
+            return f"{pj / scale:.3g} {unit}"
+    return f"{pj:.3g} pJ"
+
+
+def _fmt_ns(ns: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def _plot_heatmaps(
+    cfg: Config, heat: dict[str, dict[str, np.ndarray]], out_dir: Path
+) -> list[Path]:
+    if not heat:
+        return []
+    from matplotlib.colors import LogNorm
+
+    keys = (
+        "mvm_tops_per_w_chip",
+        "gradient_tops_per_w_chip",
+        "mvm_tops_per_w_system",
+        "gradient_tops_per_w_system",
+    )
+    fig = new_figure(figsize=(4.2 * len(keys), 3.8 * len(heat)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(heat), len(keys)))
+    for r, (preset, tables) in enumerate(heat.items()):
+        for c, key in enumerate(keys):
+            ax = axes[r, c]
+            table = tables[key]
+            image = ax.imshow(
+                table,
+                origin="lower",
+                aspect="auto",
+                cmap="viridis",
+                norm=LogNorm(vmin=max(table.min(), 1e-6), vmax=table.max()),
+            )
+            for i in range(table.shape[0]):
+                for j in range(table.shape[1]):
+                    ax.text(
+                        j, i, f"{table[i, j]:.3g}", ha="center", va="center", fontsize=7, color="w"
+                    )
+            ax.set_xticks(range(len(cfg.batches)), [str(b) for b in cfg.batches])
+            ax.set_yticks(range(len(cfg.ports)), [str(n) for n in cfg.ports])
+            ax.set_xlabel("batch B")
+            ax.set_ylabel("mesh ports N")
+            kind, scope = ("MVM" if key.startswith("mvm") else "gradient"), key.rsplit("_", 1)[-1]
+            ax.set_title(f"{preset}: {kind} TOPS/W ({scope})", fontsize=9)
+            fig.colorbar(image, ax=ax, label="TOPS/W")
+    fig.suptitle(
+        "In-situ MVM and gradient efficiency of one layer "
+        "(Pai et al. 2023 project ≈150 and ≈50 TOPS/W)"
+    )
+    return save_figure(fig, out_dir, "heatmaps")
+
+
+def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Path]:
+    fig = new_figure(figsize=(12.0, 4.8), layout="constrained")
+    ax_pass, ax_time = fig.subplots(1, 2)
+    ns = scaling["ns"]
+    for method, style in (("in_situ", "-o"), ("finite_difference", "--s")):
+        values = scaling["passes"][method]
+        ax_pass.plot(
+            ns, values, style, label=f"{method.replace('_', ' ')} (slope {_slope(ns, values):.2f})"
+        )
+    ax_pass.set_xscale("log", base=2)
+    ax_pass.set_yscale("log")
+    ax_pass.set_xlabel("mesh ports N")
+    ax_pass.set_ylabel("mesh passes per layer per training step")
+    ax_pass.set_title(f"passes per step ({cfg.n_layers} layers)")
+    ax_pass.grid(True, which="both", alpha=0.3)
+    ax_pass.legend(fontsize=8)
+    colors = _colors(_names(cfg.presets))
+    styles = {"in_situ": "-", "finite_difference": "--", "digital": ":"}
+    for (method, preset), values in scaling["times"].items():
+        ax_time.plot(
+            ns,
+            np.asarray(values) / 1e9,
+            styles[method],
+            marker="o",
+            ms=3,
+            color=colors[preset],
+            label=f"{method.replace('_', ' ')}, {preset} (slope {_slope(ns, values):.2f})",
+        )
+    ax_time.set_xscale("log", base=2)
+    ax_time.set_yscale("log")
+    ax_time.set_xlabel("mesh ports N")
+    ax_time.set_ylabel("time per training step (s)")
+    ax_time.set_title(f"time per step, B={scaling['batch']}")
+    ax_time.grid(True, which="both", alpha=0.3)
+    ax_time.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return save_figure(fig, out_dir, "passes_per_step")
+
+
+def _plot_crossover(cfg: Config, data: dict[str, Any], out_dir: Path) -> list[Path]:
+    if not data:
+        return []
+    fig = new_figure(figsize=(7.0, 4.6), layout="constrained")
+    ax = fig.subplots()
+    styles = {
+        "eo_inference_system": ("tab:green", "-o", f"{EO_PRESET}: inference, whole system"),
+        "eo_mvm_chip": ("tab:green", "--s", f"{EO_PRESET}: one mesh pass, chip only"),
+        "gpu_same_workload": ("tab:red", "-o", f"{GPU_PRESET}: same inference, simulated"),
+        "gpu_full_utilization_complex_mac": (
+            "tab:red",
+            ":",
+            f"{GPU_PRESET} at full utilization, per complex MAC",
+        ),
+        "gpu_full_utilization_real_mac": (
+            "tab:red",
+            "-.",
+            f"{GPU_PRESET} at full utilization, per real MAC",
+        ),
+    }
+    for name, values in data["curves"].items():
+        color, style, label = styles[name]
+        ax.plot(data["ns"], values, style, color=color, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("mesh ports N")
+    ax.set_ylabel("energy per MAC (pJ)")
+    ax.set_title(f"photonic vs GPU energy per MAC, B={data['batch']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, out_dir, "crossover")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this scenario from the command line (``photonic-backprop run energy_latency``)."""
+    import sys
+
+    from scenarios import cli
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return cli.main(["run", NAME, *args])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

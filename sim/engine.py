@@ -1,0 +1,752 @@
+"""Replay an op trace through a hardware model with SimPy: time and energy of every pass.
+
+Contract
+--------
+``simulate(ops, hardware) -> Timeline``. The ops (:class:`sim.ops.Op`) are replayed
+in trace order — a trace is a program, each op consumes the previous op's result —
+so op ``i + 1`` starts when op ``i`` ends. Each op is one SimPy process that holds
+the resources it needs (DAC bank, laser, mesh, detector/ADC bank, tap monitors or
+camera, phase-shifter DACs, host link, host processor) for the spans its
+:class:`OpPlan` gives, and writes a ledger of :class:`LedgerEntry`
+``(start_ns, end_ns, component, energy_pj, op_index)``. SimPy time is nanoseconds,
+the ledger is in picojoules.
+
+Energy = per-event energies (DAC samples, modulations, ADC reads, camera frames,
+phase writes, FLOPs, bytes) + power × time for the static parts: the laser while
+the mesh is lit, the phase shifters' holding power and the host's (or digital
+processor's) static power for the whole run.
+
+How each op kind costs on photonic hardware (N = ``op.n_ports``; the count
+conventions are in :mod:`sim.ops`):
+
+- ``mesh_pass``: ``passes`` vectors stream through four stages — link (the input
+  samples and the readings, one fixed latency per op), input DACs + modulators
+  (``ceil(samples / channels)`` DAC periods, plus the modulator settling), optics
+  (``depth × propagation_ns_per_column``, a pure delay) and detectors (ADC periods,
+  or one camera frame per vector). ``pass_mode="pipelined"``:
+  ``fill + (passes − 1) × slowest stage``; ``"sequential"``: ``passes × (sum of
+  stages)``. The laser is on from the first modulation to the last reading, at the
+  power :func:`sim.hardware.laser_electrical_power_mw` sizes for N.
+- ``tap_readout``: ``ceil(reads / channels)`` ADC periods of the tap photodiodes (the
+  taps integrated during the pass, so no light is needed), or one camera frame per
+  tap vector with the laser on — none if ``taps_in_detector_frame`` and the previous
+  op was a ``mesh_pass`` of the same layer that read its outputs (its frames already
+  hold the taps).
+  Then the link.
+- ``phase_update``: link, ``ceil(writes / channels)`` DAC periods, then the shifters'
+  settling; the mesh is held (unusable) until they settle.
+- ``detect``: output reads as in a pass, with the laser on.
+- ``digital_compute``: the host's roofline, ``launch + max(flops / peak,
+  bytes / bandwidth)``, with ``bytes`` rescaled from float64 words to the host's
+  precision.
+
+On :class:`~sim.hardware.DigitalHardware` only ``digital_compute`` ops are allowed;
+they cost the processor's roofline the same way.
+
+Every op's duration is also split along its critical path into components
+(:attr:`Timeline.time_by_component_ns`), so "where the time goes" sums exactly to
+the latency.
+
+The ``passes`` of a mesh pass are not separate SimPy events: a batch of B vectors
+costs the same few events as one vector, which is what lets a 100,000-op trace
+replay in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from sim.hardware import (
+    Camera,
+    DigitalHardware,
+    DigitalProcessor,
+    Hardware,
+    PhotonicHardware,
+    Readout,
+    laser_electrical_power_mw,
+    mesh_depth,
+)
+from sim.ops import BYTES_PER_REAL, Op
+
+__all__ = [
+    "DIGITAL_COMPONENTS",
+    "PHOTONIC_COMPONENTS",
+    "Hold",
+    "LedgerEntry",
+    "OpPlan",
+    "Timeline",
+    "count_shifters",
+    "plan_op",
+    "simulate",
+]
+
+NS_PER_S = 1e9
+MW_PER_W = 1e3
+BITS_PER_BYTE = 8
+PHOTONIC_KINDS = ("mesh_pass", "tap_readout", "phase_update", "detect")
+
+#: Ledger components of photonic hardware and what each one's energy is.
+PHOTONIC_COMPONENTS: Mapping[str, str] = {
+    "laser": "laser wall-plug power while the mesh is lit",
+    "input_dac": "DAC samples that set the input amplitudes",
+    "modulator": "input modulator drive",
+    "detector_adc": "ADC reads of the output photodiodes",
+    "tap_adc": "ADC reads of the tap photodiodes",
+    "camera": "camera power while exposing frames (outputs and/or taps)",
+    "phase_dac": "DAC samples that write the phase shifters",
+    "phase_drive": "phase-shifter write (drive) energy",
+    "phase_hold": "phase-shifter holding power, whole run",
+    "link": "bytes over the host link",
+    "host_compute": "host FLOPs",
+    "host_memory": "host memory traffic",
+    "host_static": "host static power, whole run",
+    "mesh": "occupation of the mesh (no energy of its own)",
+}
+#: Ledger components of digital hardware.
+DIGITAL_COMPONENTS: Mapping[str, str] = {
+    "compute": "FLOPs",
+    "memory": "memory traffic",
+    "static": "static power, whole run",
+}
+#: Time-only components of the critical-path split (no ledger energy of their own).
+TIME_ONLY_COMPONENTS = (
+    "modulator_settling",
+    "optics",
+    "phase_settling",
+    "host_launch",
+    "launch",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One interval of one component.
+
+    Attributes
+    ----------
+    start_ns, end_ns
+        When the component was held (or drew power), ns from the start of the run.
+    component
+        A key of :data:`PHOTONIC_COMPONENTS` or :data:`DIGITAL_COMPONENTS`.
+    energy_pj
+        Energy it used in that interval, pJ.
+    op_index
+        Index of the op in the trace.
+    """
+
+    start_ns: float
+    end_ns: float
+    component: str
+    energy_pj: float
+    op_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """One resource held by an op: from ``offset_ns`` after the op starts, for ``span_ns``.
+
+    ``energies`` are ``(component, energy_pj)`` pairs written to the ledger when the
+    hold ends.
+    """
+
+    resource: str
+    offset_ns: float
+    span_ns: float
+    energies: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OpPlan:
+    """What one op does on one machine: its duration, holds, static power and time split.
+
+    Attributes
+    ----------
+    duration_ns
+        From the op's start to its end.
+    holds
+        Resources held and the energy each hold costs.
+    static_mw
+        ``(component, power_mw)`` drawn for the whole duration (energy pJ =
+        power mW × duration ns).
+    time_by_component_ns
+        The duration split along the critical path; sums to ``duration_ns``.
+    """
+
+    duration_ns: float
+    holds: tuple[Hold, ...]
+    static_mw: tuple[tuple[str, float], ...]
+    time_by_component_ns: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The result of :func:`simulate`.
+
+    Attributes
+    ----------
+    hardware
+        Name of the machine.
+    entries
+        The ledger, in the order intervals ended.
+    op_start_ns, op_end_ns
+        Start and end of every op, ns.
+    op_time_by_component_ns
+        Critical-path split of every op's duration.
+    n_events
+        SimPy events processed (for events-per-second figures).
+    latency_ns
+        End of the last op, ns.
+    energy_pj
+        Total energy, pJ (the sum of :attr:`energy_by_component_pj`).
+    energy_by_component_pj
+        Energy per component, pJ.
+    time_by_component_ns
+        Critical-path time per component, ns; sums to :attr:`latency_ns`.
+    """
+
+    hardware: str
+    entries: tuple[LedgerEntry, ...]
+    op_start_ns: tuple[float, ...]
+    op_end_ns: tuple[float, ...]
+    op_time_by_component_ns: tuple[tuple[tuple[str, float], ...], ...]
+    n_events: int
+    latency_ns: float = field(init=False)
+    energy_pj: float = field(init=False)
+    energy_by_component_pj: dict[str, float] = field(init=False)
+    time_by_component_ns: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        by_component: dict[str, float] = defaultdict(float)
+        for entry in self.entries:
+            by_component[entry.component] += entry.energy_pj
+        time_split: dict[str, float] = defaultdict(float)
+        for split in self.op_time_by_component_ns:
+            for name, t in split:
+                time_split[name] += t
+        object.__setattr__(self, "latency_ns", self.op_end_ns[-1] if self.op_end_ns else 0.0)
+        object.__setattr__(self, "energy_by_component_pj", dict(by_component))
+        object.__setattr__(self, "energy_pj", float(math.fsum(by_component.values())))
+        object.__setattr__(self, "time_by_component_ns", dict(time_split))
+
+    @property
+    def n_ops(self) -> int:
+        """Number of ops replayed."""
+        return len(self.op_start_ns)
+
+    def op_energy_pj(self) -> list[float]:
+        """Energy of every op (all its ledger entries), pJ."""
+        out = [0.0] * self.n_ops
+        for entry in self.entries:
+            out[entry.op_index] += entry.energy_pj
+        return out
+
+    def op_duration_ns(self) -> list[float]:
+        """Duration of every op, ns."""
+        return [e - s for s, e in zip(self.op_start_ns, self.op_end_ns, strict=True)]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _period_ns(rate_hz: float) -> float:
+    return NS_PER_S / rate_hz
+
+
+def _roofline(
+    op: Op, proc: DigitalProcessor, *, compute: str, memory: str, launch: str, resource: str
+) -> tuple[float, Hold, tuple[tuple[str, float], ...]]:
+    bytes_hw = op.bytes * proc.word_bytes / BYTES_PER_REAL
+    t_compute = op.flops * proc.peak_ns_per_flop
+    t_memory = bytes_hw / proc.memory_bandwidth_bytes_per_s * NS_PER_S
+    duration = proc.launch_overhead_ns + max(t_compute, t_memory)
+    hold = Hold(
+        resource,
+        0.0,
+        duration,
+        ((compute, op.flops * proc.flop_energy_pj), (memory, bytes_hw * proc.energy_per_byte_pj)),
+    )
+    bound = compute if t_compute >= t_memory else memory
+    split = ((launch, proc.launch_overhead_ns), (bound, max(t_compute, t_memory)))
+    return duration, hold, split
+
+
+def _readout_ns(readout: Readout, reads: int, *, group: int) -> tuple[float, int]:
+    """Time of ``reads`` reads (groups of ``group`` are one camera frame) and the frames."""
+    if reads <= 0:
+        return 0.0, 0
+    if isinstance(readout, Camera):
+        frames = _ceil_div(reads, max(group, 1))
+        return frames * readout.frame_ns, frames
+    channels = readout.channels or max(group, 1)
+    return _ceil_div(reads, channels) * _period_ns(readout.sample_rate_hz), 0
+
+
+def _readout_energy(readout: Readout, reads: int, frames: int, component: str) -> tuple[str, float]:
+    if isinstance(readout, Camera):
+        return "camera", readout.power_w * MW_PER_W * frames * readout.frame_ns
+    return component, reads * readout.adc_energy_pj
+
+
+class _Planner:
+    """Turns ops into :class:`OpPlan`s for one machine, caching repeated ops."""
+
+    def __init__(self, hardware: Hardware, n_shifters: int) -> None:
+        self.hw = hardware
+        self.n_shifters = n_shifters
+        self._cache: dict[tuple[Op, bool], OpPlan] = {}
+        self._laser_mw: dict[int, float] = {}
+        self.static: tuple[tuple[str, float], ...]
+        if isinstance(hardware, PhotonicHardware):
+            self.static = (
+                ("phase_hold", n_shifters * hardware.phase_shifter.holding_power_mw),
+                ("host_static", hardware.host.static_power_w * MW_PER_W),
+            )
+        else:
+            self.static = (("static", hardware.processor.static_power_w * MW_PER_W),)
+
+    def plan(self, op: Op, shared_frame: bool = False) -> OpPlan:
+        key = (op, shared_frame)
+        plan = self._cache.get(key)
+        if plan is None:
+            plan = self._plan(op, shared_frame)
+            self._cache[key] = plan
+        return plan
+
+    def laser_mw(self, n_ports: int) -> float:
+        value = self._laser_mw.get(n_ports)
+        if value is None:
+            assert isinstance(self.hw, PhotonicHardware)
+            value = laser_electrical_power_mw(n_ports, self.hw)
+            self._laser_mw[n_ports] = value
+        return value
+
+    def _plan(self, op: Op, shared_frame: bool) -> OpPlan:
+        hw = self.hw
+        if isinstance(hw, DigitalHardware):
+            duration, hold, split = _roofline(
+                op,
+                hw.processor,
+                compute="compute",
+                memory="memory",
+                launch="launch",
+                resource="processor",
+            )
+            return OpPlan(duration, (hold,), self.static, split)
+        if op.kind == "digital_compute":
+            duration, hold, split = _roofline(
+                op,
+                hw.host,
+                compute="host_compute",
+                memory="host_memory",
+                launch="host_launch",
+                resource="host",
+            )
+            return OpPlan(duration, (hold,), self.static, split)
+        if op.kind == "mesh_pass":
+            return self._mesh_pass(op, hw)
+        if op.kind == "tap_readout":
+            return self._tap_readout(op, hw, shared_frame)
+        if op.kind == "phase_update":
+            return self._phase_update(op, hw)
+        return self._detect(op, hw)
+
+    # -- photonic op kinds -----------------------------------------------------------
+
+    def _link_ns(self, hw: PhotonicHardware, n_bytes: float) -> float:
+        return n_bytes / hw.link.bandwidth_bytes_per_s * NS_PER_S
+
+    def _mesh_pass(self, op: Op, hw: PhotonicHardware) -> OpPlan:
+        n = op.n_ports
+        vectors = max(op.passes, 1)
+        reads = _output_reads(op)
+        samples = op.conversions - reads
+        samples_v = _ceil_div(samples, vectors)
+        reads_v = _ceil_div(reads, vectors)
+        mod, det = hw.modulator, hw.detector
+        t_dac = _ceil_div(samples_v, mod.channels or max(n, 1)) * _period_ns(mod.sample_rate_hz)
+        t_settle = mod.settling_ns if samples_v > 0 else 0.0
+        t_in = t_dac + t_settle
+        t_opt = mesh_depth(n, hw.mesh.topology) * hw.mesh.propagation_ns_per_column
+        t_det, _ = _readout_ns(det, reads_v, group=n)
+        n_bytes = (samples * mod.bits + reads * det.bits) / BITS_PER_BYTE
+        t_link = self._link_ns(hw, n_bytes / vectors)
+        latency = hw.link.latency_ns if n_bytes > 0 else 0.0
+        det_name = "camera" if isinstance(det, Camera) else "detector_adc"
+        if hw.pass_mode == "pipelined":
+            slowest = max(t_link, t_in, t_det)
+            extra = (vectors - 1) * slowest
+            duration = latency + t_link + t_in + t_opt + t_det + extra
+            link_span = latency + t_link + extra
+            in_span = t_in + extra
+            det_span = t_det + extra
+            split = {
+                "link": latency + t_link,
+                "input_dac": t_dac,
+                "modulator_settling": t_settle,
+                "optics": t_opt,
+                det_name: t_det,
+            }
+            if extra > 0:
+                if slowest == t_in:
+                    split["input_dac"] += extra * t_dac / t_in
+                    split["modulator_settling"] += extra * t_settle / t_in
+                elif slowest == t_det:
+                    split[det_name] += extra
+                else:
+                    split["link"] += extra
+        else:
+            per_vector = t_link + t_in + t_opt + t_det
+            duration = latency + vectors * per_vector
+            before = (vectors - 1) * per_vector
+            link_span = latency + before + t_link
+            in_span = before + t_in
+            det_span = before + t_det
+            split = {
+                "link": latency + vectors * t_link,
+                "input_dac": vectors * t_dac,
+                "modulator_settling": vectors * t_settle,
+                "optics": vectors * t_opt,
+                det_name: vectors * t_det,
+            }
+        lit_start = latency + t_link
+        lit_span = duration - lit_start
+        frames = vectors if (isinstance(det, Camera) and reads_v > 0) else 0
+        holds = (
+            Hold("link", 0.0, link_span, (("link", n_bytes * hw.link.energy_per_byte_pj),)),
+            Hold(
+                "dac_bank",
+                lit_start,
+                in_span,
+                (
+                    ("input_dac", samples * mod.dac_energy_pj),
+                    ("modulator", samples * mod.energy_per_symbol_pj),
+                ),
+            ),
+            Hold("laser", lit_start, lit_span, (("laser", self.laser_mw(n) * lit_span),)),
+            Hold("mesh", lit_start, lit_span, (("mesh", 0.0),)),
+            Hold(
+                "camera" if hw.taps_in_detector_frame else "detectors",
+                duration - det_span,
+                det_span,
+                (_readout_energy(det, reads, frames, "detector_adc"),),
+            ),
+        )
+        return OpPlan(duration, holds, self.static, _items(split))
+
+    def _tap_readout(self, op: Op, hw: PhotonicHardware, shared_frame: bool) -> OpPlan:
+        taps = hw.taps
+        reads = op.conversions or op.n_phases * op.n_samples
+        group = op.n_phases or reads
+        if isinstance(taps, Camera) and shared_frame:
+            t_read, frames = 0.0, 0
+        else:
+            t_read, frames = _readout_ns(taps, reads, group=group)
+        n_bytes = reads * taps.bits / BITS_PER_BYTE
+        t_link = self._link_ns(hw, n_bytes)
+        latency = hw.link.latency_ns if n_bytes > 0 else 0.0
+        tap_name = "camera" if isinstance(taps, Camera) else "tap_adc"
+        if hw.pass_mode == "pipelined" and not isinstance(taps, Camera):
+            # The reads stream out over the link while the ADCs convert.
+            duration = latency + max(t_read, t_link)
+            link_offset, link_span = 0.0, duration
+            if t_read >= t_link:
+                split = {"link": latency, tap_name: t_read}
+            else:
+                split = {"link": latency + t_link}
+        else:
+            duration = t_read + latency + t_link
+            link_offset, link_span = t_read, latency + t_link
+            split = {tap_name: t_read, "link": latency + t_link}
+        holds = [
+            Hold(
+                "camera" if hw.taps_in_detector_frame else "taps",
+                0.0,
+                t_read,
+                (_readout_energy(taps, reads, frames, "tap_adc"),),
+            ),
+            Hold("link", link_offset, link_span, (("link", n_bytes * hw.link.energy_per_byte_pj),)),
+        ]
+        if frames > 0:  # a camera needs the light on while it exposes
+            holds.append(
+                Hold("laser", 0.0, t_read, (("laser", self.laser_mw(op.n_ports) * t_read),))
+            )
+            holds.append(Hold("mesh", 0.0, t_read, (("mesh", 0.0),)))
+        return OpPlan(duration, tuple(holds), self.static, _items(split))
+
+    def _phase_update(self, op: Op, hw: PhotonicHardware) -> OpPlan:
+        ps = hw.phase_shifter
+        writes = op.n_phases or op.conversions
+        n_bytes = writes * ps.dac_bits / BITS_PER_BYTE
+        t_link = self._link_ns(hw, n_bytes)
+        latency = hw.link.latency_ns if n_bytes > 0 else 0.0
+        if writes > 0:
+            t_write = _ceil_div(writes, ps.dac_channels or writes) * _period_ns(ps.dac_rate_hz)
+            t_settle = ps.settling_ns
+        else:
+            t_write = t_settle = 0.0
+        start = latency + t_link
+        duration = start + t_write + t_settle
+        holds = (
+            Hold("link", 0.0, start, (("link", n_bytes * hw.link.energy_per_byte_pj),)),
+            Hold(
+                "phase_dacs",
+                start,
+                t_write,
+                (
+                    ("phase_dac", writes * ps.dac_energy_pj),
+                    ("phase_drive", writes * ps.write_energy_pj),
+                ),
+            ),
+            Hold("mesh", start, t_write + t_settle, (("mesh", 0.0),)),
+        )
+        split = {"link": start, "phase_dac": t_write, "phase_settling": t_settle}
+        return OpPlan(duration, holds, self.static, _items(split))
+
+    def _detect(self, op: Op, hw: PhotonicHardware) -> OpPlan:
+        det = hw.detector
+        reads = op.conversions or op.n_ports * op.n_samples
+        t_read, frames = _readout_ns(det, reads, group=op.n_ports)
+        n_bytes = reads * det.bits / BITS_PER_BYTE
+        t_link = self._link_ns(hw, n_bytes)
+        latency = hw.link.latency_ns if n_bytes > 0 else 0.0
+        duration = t_read + latency + t_link
+        det_name = "camera" if isinstance(det, Camera) else "detector_adc"
+        holds = (
+            Hold(
+                "camera" if hw.taps_in_detector_frame else "detectors",
+                0.0,
+                t_read,
+                (_readout_energy(det, reads, frames, "detector_adc"),),
+            ),
+            Hold("laser", 0.0, t_read, (("laser", self.laser_mw(op.n_ports) * t_read),)),
+            Hold("mesh", 0.0, t_read, (("mesh", 0.0),)),
+            Hold(
+                "link",
+                t_read,
+                latency + t_link,
+                (("link", n_bytes * hw.link.energy_per_byte_pj),),
+            ),
+        )
+        split = {det_name: t_read, "link": latency + t_link}
+        return OpPlan(duration, holds, self.static, _items(split))
+
+
+def _output_reads(op: Op) -> int:
+    """ADC reads of a ``mesh_pass``'s outputs (the conversions beyond the input samples)."""
+    return op.conversions - min(op.conversions, max(op.passes, 1) * op.n_ports)
+
+
+def _items(split: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple((k, float(v)) for k, v in split.items() if v != 0.0)
+
+
+def count_shifters(ops: Sequence[Op]) -> int:
+    """Phase shifters held on the chip: N² per layer that does photonic work.
+
+    Every layer is one N-port mesh (N(N − 1) MZI shifters plus N output shifters);
+    N is the largest ``n_ports`` among the layer's photonic ops.
+    """
+    widths: dict[int, int] = {}
+    for op in ops:
+        if op.kind in PHOTONIC_KINDS and op.n_ports > widths.get(op.layer, 0):
+            widths[op.layer] = op.n_ports
+    return sum(n * n for n in widths.values())
+
+
+def plan_op(
+    op: Op, hardware: Hardware, *, n_shifters: int = 0, shared_frame: bool = False
+) -> OpPlan:
+    """The :class:`OpPlan` of one op on one machine (what :func:`simulate` replays).
+
+    Parameters
+    ----------
+    op
+        The op.
+    hardware
+        The machine.
+    n_shifters
+        Phase shifters holding power during the op (:func:`simulate` uses
+        :func:`count_shifters` of the whole trace).
+    shared_frame
+        For a ``tap_readout``: whether the previous op's camera frames already hold
+        the taps.
+    """
+    _check_op(op, 0, hardware)
+    return _Planner(hardware, n_shifters).plan(op, shared_frame)
+
+
+# --------------------------------------------------------------------------- SimPy
+
+
+class _CountingEnvironment(simpy.Environment):
+    """A SimPy environment that counts the events it processes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_events = 0
+
+    def step(self) -> None:
+        self.n_events += 1
+        super().step()
+
+
+def _hold(
+    env: simpy.Environment,
+    index: int,
+    hold: Hold,
+    resource: simpy.Resource,
+    ledger: list[LedgerEntry],
+) -> Generator[simpy.Event, Any, None]:
+    """Wait for the hold's offset, take the resource for its span, book its energy."""
+    if hold.offset_ns > 0:
+        yield env.timeout(hold.offset_ns)
+    with resource.request() as request:
+        yield request
+        start = env.now
+        yield env.timeout(hold.span_ns)
+    for component, energy_pj in hold.energies:
+        ledger.append(LedgerEntry(start, env.now, component, energy_pj, index))
+
+
+def _run_op(
+    env: simpy.Environment,
+    index: int,
+    plan: OpPlan,
+    resources: Mapping[str, simpy.Resource],
+    ledger: list[LedgerEntry],
+) -> Generator[simpy.Event, Any, None]:
+    """One op: book its static power, then hold every resource it needs."""
+    start = env.now
+    if plan.duration_ns > 0:
+        for component, power_mw in plan.static_mw:
+            ledger.append(
+                LedgerEntry(
+                    start, start + plan.duration_ns, component, power_mw * plan.duration_ns, index
+                )
+            )
+    holders = [
+        env.process(_hold(env, index, hold, resources[hold.resource], ledger))
+        for hold in plan.holds
+    ]
+    yield env.all_of(holders) if holders else env.timeout(plan.duration_ns)
+
+
+def _replay(
+    env: simpy.Environment,
+    plans: Sequence[OpPlan],
+    resources: Mapping[str, simpy.Resource],
+    ledger: list[LedgerEntry],
+    starts: list[float],
+    ends: list[float],
+) -> Generator[simpy.Event, Any, None]:
+    """Run the ops one after another, in trace order."""
+    for index, plan in enumerate(plans):
+        starts.append(env.now)
+        yield env.process(_run_op(env, index, plan, resources, ledger))
+        ends.append(env.now)
+
+
+# --------------------------------------------------------------------------- public
+
+
+RESOURCES_PHOTONIC = (
+    "link",
+    "dac_bank",
+    "laser",
+    "mesh",
+    "detectors",
+    "taps",
+    "camera",
+    "phase_dacs",
+    "host",
+)
+RESOURCES_DIGITAL = ("processor",)
+
+
+def _check_op(op: object, index: int, hardware: Hardware) -> None:
+    if not isinstance(op, Op):
+        raise TypeError(f"ops[{index}] is a {type(op).__name__}; expected a sim.ops.Op")
+    if isinstance(hardware, DigitalHardware) and op.kind != "digital_compute":
+        raise ValueError(
+            f"ops[{index}] has kind={op.kind!r}, which needs photonic hardware; "
+            f"{hardware.name!r} is digital and runs only 'digital_compute' ops"
+        )
+
+
+def simulate(ops: Iterable[Op], hardware: Hardware | str) -> Timeline:
+    """Replay an op trace on a machine and return its time and energy ledger.
+
+    Parameters
+    ----------
+    ops
+        The trace, e.g. ``recorder.ops`` of a network.
+    hardware
+        A :class:`~sim.hardware.PhotonicHardware` or ``DigitalHardware``, or the name
+        or path of a preset (:func:`sim.presets.load_preset`).
+
+    Returns
+    -------
+    Timeline
+        ``latency_ns``, ``energy_pj``, ``energy_by_component_pj`` and the ledger.
+
+    Raises
+    ------
+    TypeError
+        If an element of ``ops`` is not an :class:`~sim.ops.Op` or ``hardware`` is
+        not a machine.
+    ValueError
+        If an op needs photonic hardware but ``hardware`` is digital.
+    """
+    if isinstance(hardware, str):
+        from sim.presets import load_preset
+
+        hardware = load_preset(hardware)
+    if not isinstance(hardware, PhotonicHardware | DigitalHardware):
+        raise TypeError(
+            f"hardware is a {type(hardware).__name__}; expected PhotonicHardware, "
+            "DigitalHardware or a preset name"
+        )
+    trace = list(ops)
+    for index, op in enumerate(trace):
+        _check_op(op, index, hardware)
+    planner = _Planner(hardware, count_shifters(trace))
+    frame_sharing = isinstance(hardware, PhotonicHardware) and hardware.taps_in_detector_frame
+    plans: list[OpPlan] = []
+    previous: Op | None = None
+    for op in trace:
+        shared = (
+            frame_sharing
+            and op.kind == "tap_readout"
+            and previous is not None
+            and previous.kind == "mesh_pass"
+            and previous.layer == op.layer
+            and _output_reads(previous) > 0  # the pass exposed frames the taps are in
+        )
+        plans.append(planner.plan(op, shared))
+        previous = op
+    env = _CountingEnvironment()
+    names = RESOURCES_DIGITAL if isinstance(hardware, DigitalHardware) else RESOURCES_PHOTONIC
+    resources = {name: simpy.Resource(env, capacity=1) for name in names}
+    ledger: list[LedgerEntry] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    env.process(_replay(env, plans, resources, ledger, starts, ends))
+    env.run()
+    return Timeline(
+        hardware=hardware.name,
+        entries=tuple(ledger),
+        op_start_ns=tuple(starts),
+        op_end_ns=tuple(ends),
+        op_time_by_component_ns=tuple(p.time_by_component_ns for p in plans),
+        n_events=env.n_events,
+    )

@@ -1,0 +1,296 @@
+"""Named hardware, read from TOML preset files.
+
+``load_preset("gpu-h100")`` reads ``sim/presets/gpu-h100.toml``;
+``load_preset("my-chip.toml")`` (any path) reads a user's file. The bundled presets:
+
+=====================  ==============================================================
+``pai2023-chip``       the experiment of Pai et al. 2023: thermal shifters, thermally
+                       tuned inputs, an IR camera imaging outputs and taps
+``thermal-integrated`` thermal shifters with GHz modulators, integrated output and
+                       tap photodiodes with ADCs
+``eo-integrated``      the optimistic future chip: electro-optic shifters, ring
+                       modulators, low-loss mesh, co-packaged digital host
+``gpu-h100``           NVIDIA H100 SXM (BF16 dense)
+``cpu``                a 16-core AVX-512 server CPU (FP32)
+=====================  ==============================================================
+
+File format
+-----------
+Top-level keys: ``name``, ``kind`` (``"photonic"`` or ``"digital"``),
+``description``, optionally ``base`` (a preset name or a path, relative to this
+file, whose settings this file overrides table by table). Photonic files also take
+``pass_mode`` and ``taps_in_detector_frame`` and the tables ``[laser]``,
+``[modulator]``, ``[phase_shifter]``, ``[mesh]``, ``[detector]``, ``[taps]``,
+``[host]``, ``[link]``; digital files take ``[processor]``. Keys inside a table are
+the fields of the matching class in :mod:`sim.hardware`; an omitted key keeps the
+class default. ``[detector]`` and ``[taps]`` take ``type = "photodetector"`` or
+``"camera"``. ``[host]`` may start with ``preset = "cpu"`` to copy the
+``[processor]`` table of a digital preset. Write each value's source in a comment
+next to it.
+
+Every problem (unknown name, missing file, invalid TOML, unknown or misspelled key,
+wrong type, out-of-range value) raises ``ValueError`` naming the file, the table,
+the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.hardware import (
+    Camera,
+    DigitalHardware,
+    DigitalProcessor,
+    Hardware,
+    Laser,
+    Link,
+    MeshOptics,
+    Modulator,
+    PhaseShifter,
+    Photodetector,
+    PhotonicHardware,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["PRESET_DIR", "available_presets", "load_preset", "preset_path"]
+
+#: Folder of the bundled preset files.
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+PRESET_SUFFIX = ".toml"
+KINDS = ("photonic", "digital")
+_COMMON_KEYS = ("name", "kind", "description", "base")
+_PHOTONIC_SCALARS = ("pass_mode", "taps_in_detector_frame")
+_PHOTONIC_TABLES: dict[str, type] = {
+    "laser": Laser,
+    "modulator": Modulator,
+    "phase_shifter": PhaseShifter,
+    "mesh": MeshOptics,
+    "detector": Photodetector,
+    "taps": Photodetector,
+    "host": DigitalProcessor,
+    "link": Link,
+}
+_READOUT_TYPES: dict[str, type] = {"photodetector": Photodetector, "camera": Camera}
+_READOUT_TABLES = ("detector", "taps")
+_MAX_BASE_DEPTH = 8
+
+
+def available_presets() -> tuple[str, ...]:
+    """Names of the bundled presets, sorted."""
+    return tuple(sorted(p.stem for p in PRESET_DIR.glob(f"*{PRESET_SUFFIX}")))
+
+
+def preset_path(name_or_path: str | Path, *, relative_to: Path | None = None) -> Path:
+    """The file a preset name or path refers to.
+
+    A bare name without a path separator or ``.toml`` suffix is a bundled preset;
+    anything else is a path (relative paths are taken from ``relative_to`` when
+    given, else from the working directory).
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset name or a file that does not exist.
+    """
+    if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
+        path = Path(name_or_path)
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        if not path.is_file():
+            raise ValueError(f"preset file {str(path)!r} does not exist")
+        return path
+    if not isinstance(name_or_path, str):
+        raise ValueError(f"preset={name_or_path!r} must be a preset name or a path")
+    path = PRESET_DIR / f"{name_or_path}{PRESET_SUFFIX}"
+    if not path.is_file():
+        raise ValueError(
+            f"unknown preset {name_or_path!r}; available presets: "
+            f"{', '.join(available_presets())} (or pass the path of a {PRESET_SUFFIX} file)"
+        )
+    return path
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.endswith(PRESET_SUFFIX)
+
+
+def load_preset(name_or_path: str | Path) -> Hardware:
+    """Read a preset into a :class:`~sim.hardware.PhotonicHardware` or ``DigitalHardware``.
+
+    Parameters
+    ----------
+    name_or_path
+        A bundled preset name (see :func:`available_presets`) or the path of a TOML
+        preset file.
+
+    Returns
+    -------
+    PhotonicHardware or DigitalHardware
+
+    Raises
+    ------
+    ValueError
+        Naming the file, table and field of any problem.
+    """
+    path = preset_path(name_or_path)
+    data = _read_resolved(path, depth=0)
+    return _build(path, data)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"preset file {str(path)!r} cannot be read: {exc}") from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"preset file {str(path)!r} is not valid TOML: {exc}") from exc
+
+
+def _read_resolved(path: Path, *, depth: int) -> dict[str, Any]:
+    """The file's settings with its ``base`` chain merged in (base first)."""
+    if depth > _MAX_BASE_DEPTH:
+        raise ValueError(
+            f"preset file {str(path)!r}: 'base' chain is deeper than {_MAX_BASE_DEPTH} (a cycle?)"
+        )
+    data = _read_toml(path)
+    base = data.pop("base", None)
+    own_name = data.get("name", path.stem)
+    if base is None:
+        data.setdefault("name", own_name)
+        return data
+    if not isinstance(base, str):
+        raise ValueError(f"preset file {str(path)!r}: base={base!r} must be a preset name or path")
+    try:
+        base_path = preset_path(base, relative_to=path.parent)
+    except ValueError as exc:
+        raise ValueError(f"preset file {str(path)!r}: base: {exc}") from None
+    merged = _read_resolved(base_path, depth=depth + 1)
+    for key, value in data.items():
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and _same_type(old, value):
+            merged[key] = {**old, **value}
+        else:
+            merged[key] = value
+    merged["name"] = own_name
+    return merged
+
+
+def _same_type(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A table that switches ``type`` (e.g. photodetector → camera) replaces the base's."""
+    return "type" not in new or old.get("type") == new.get("type")
+
+
+def _build(path: Path, data: dict[str, Any]) -> Hardware:
+    where = f"preset file {str(path)!r}"
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise ValueError(
+            f"{where}: kind={kind!r} is not allowed; choose one of: {', '.join(KINDS)}"
+        )
+    allowed: tuple[str, ...]
+    if kind == "digital":
+        allowed = (*_COMMON_KEYS, "processor")
+    else:
+        allowed = (*_COMMON_KEYS, *_PHOTONIC_SCALARS, *_PHOTONIC_TABLES)
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
+            f"allowed top-level keys: {', '.join(allowed)}"
+        )
+    name = data.get("name")
+    description = data.get("description", "")
+    if kind == "digital":
+        if "processor" not in data:
+            raise ValueError(f"{where}: missing the [processor] table")
+        processor = _component(where, "processor", DigitalProcessor, data["processor"], path)
+        return _construct(
+            where, "", DigitalHardware, name=name, processor=processor, description=description
+        )
+    if "host" not in data:
+        raise ValueError(f'{where}: missing the [host] table (e.g. host.preset = "cpu")')
+    parts: dict[str, Any] = {}
+    for table, cls in _PHOTONIC_TABLES.items():
+        if table not in data:
+            continue
+        values = data[table]
+        if table in _READOUT_TABLES:
+            cls = _readout_class(where, table, values)
+        parts[table] = _component(where, table, cls, values, path)
+    scalars = {key: data[key] for key in _PHOTONIC_SCALARS if key in data}
+    return _construct(
+        where, "", PhotonicHardware, name=name, description=description, **scalars, **parts
+    )
+
+
+def _readout_class(where: str, table: str, values: object) -> type:
+    kind = values.get("type", "photodetector") if isinstance(values, dict) else None
+    if kind not in _READOUT_TYPES:
+        raise ValueError(
+            f"{where}: [{table}] type={kind!r} is not allowed; choose one of: "
+            f"{', '.join(_READOUT_TYPES)}"
+        )
+    return _READOUT_TYPES[kind]
+
+
+def _component(where: str, table: str, cls: type, values: object, path: Path) -> Any:
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: {table!r} must be a table ([{table}]); got {values!r}")
+    values = dict(values)
+    values.pop("type", None)
+    if table == "host" and "preset" in values:
+        values = {**_host_from_preset(where, values.pop("preset"), path), **values}
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = [key for key in values if key not in fields]
+    if unknown:
+        raise ValueError(
+            f"{where}: [{table}] unknown field(s) {', '.join(repr(k) for k in unknown)}; "
+            f"allowed: {', '.join(fields)}"
+        )
+    return _construct(where, table, cls, **values)
+
+
+def _host_from_preset(where: str, preset: object, path: Path) -> dict[str, Any]:
+    if not isinstance(preset, str):
+        raise ValueError(f"{where}: [host] preset={preset!r} must name a digital preset")
+    try:
+        other = preset_path(preset, relative_to=path.parent)
+        data = _read_resolved(other, depth=1)
+    except ValueError as exc:
+        raise ValueError(f"{where}: [host] preset: {exc}") from None
+    if data.get("kind") != "digital" or not isinstance(data.get("processor"), dict):
+        raise ValueError(
+            f"{where}: [host] preset={preset!r} is not a digital preset with a [processor] table"
+        )
+    return dict(data["processor"])
+
+
+def _construct(where: str, table: str, cls: type, **kwargs: Any) -> Any:
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in kwargs
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        scope = f"[{table}] " if table else ""
+        if missing:
+            raise ValueError(
+                f"{where}: {scope}missing required field(s): {', '.join(missing)}"
+            ) from None
+        raise ValueError(f"{where}: {scope}{exc}") from None
+    except ValueError as exc:
+        scope = f"[{table}] " if table else ""
+        raise ValueError(f"{where}: {scope}{exc}") from None

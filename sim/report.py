@@ -1,0 +1,251 @@
+"""Summaries of a :class:`~sim.engine.Timeline`: per pass, per step, by component; TOPS/W.
+
+Contract
+--------
+:func:`summarize` groups the ops of a trace into the phases of a training step and
+adds up each phase's latency (the durations of its ops) and energy (every ledger
+entry of its ops, static power included):
+
+=============  ===================================================================
+``forward``    ops with direction ``"forward"`` or ``"none"`` (mesh passes, the
+               host's activations, a digital forward pass), except tap readouts
+``adjoint``    ops with direction ``"adjoint"`` or ``"backward"`` (the adjoint
+               pass, digital backward work), except tap readouts
+``gradient``   the gradient measurement: every ``tap_readout`` and the ``"sum"``
+               passes
+``update``     every ``phase_update`` and ops with direction ``"update"`` (the
+               optimizer)
+=============  ===================================================================
+
+The phases partition the trace, so their latencies and energies add up to the
+whole run; ``n_steps`` divides everything to give per-step figures.
+
+Operation counts: a mesh pass of one vector through an N-port mesh is ``N²``
+multiply-accumulates (MACs, complex: the mesh applies an N×N complex matrix) and
+``2 N²`` operations; :func:`tops_per_w` is operations per picojoule, which is
+exactly tera-operations per second per watt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from sim.engine import Timeline
+from sim.ops import Op
+
+__all__ = [
+    "PHASES",
+    "PhaseCost",
+    "Report",
+    "format_report",
+    "mesh_macs",
+    "phase_of",
+    "summarize",
+    "time_share",
+    "tops_per_w",
+]
+
+Phase = Literal["forward", "adjoint", "gradient", "update"]
+#: The phases of a training step, in order.
+PHASES: tuple[str, ...] = get_args(Phase)
+#: Operations per multiply-accumulate.
+OPS_PER_MAC = 2
+
+
+def phase_of(op: Op) -> Phase:
+    """The phase of a training step an op belongs to (see the module docstring)."""
+    if op.kind == "phase_update" or op.direction == "update":
+        return "update"
+    if op.kind == "tap_readout" or op.direction == "sum":
+        return "gradient"
+    if op.direction in ("adjoint", "backward"):
+        return "adjoint"
+    return "forward"
+
+
+@dataclass(frozen=True)
+class PhaseCost:
+    """Latency and energy of one phase, per step.
+
+    Attributes
+    ----------
+    latency_ns
+        Sum of the durations of the phase's ops, ns per step.
+    energy_pj
+        Energy of the phase's ops (static power during them included), pJ per step.
+    n_ops
+        Ops of this phase per step (a float when ``n_steps`` does not divide them).
+    """
+
+    latency_ns: float
+    energy_pj: float
+    n_ops: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Per-step summary of a replayed trace.
+
+    Attributes
+    ----------
+    hardware
+        Machine name.
+    n_steps
+        Steps the trace holds; every figure below is per step.
+    latency_ns, energy_pj
+        Whole step.
+    phases
+        :class:`PhaseCost` per name in :data:`PHASES`.
+    energy_by_component_pj
+        Energy per ledger component, pJ per step.
+    time_by_component_ns
+        Critical-path time per component, ns per step.
+    mesh_macs
+        Complex MACs done by mesh passes per step (all directions).
+    """
+
+    hardware: str
+    n_steps: int
+    latency_ns: float
+    energy_pj: float
+    phases: dict[str, PhaseCost]
+    energy_by_component_pj: dict[str, float]
+    time_by_component_ns: dict[str, float]
+    mesh_macs: float
+
+    def rows(self, **labels: Any) -> list[dict[str, Any]]:
+        """Tidy rows ``{**labels, "scope", "name", "metric", "value", "unit"}``."""
+        items: list[tuple[str, str, str, float, str]] = [
+            ("step", "total", "latency", self.latency_ns, "ns"),
+            ("step", "total", "energy", self.energy_pj, "pJ"),
+        ]
+        for name, cost in self.phases.items():
+            items.append(("phase", name, "latency", cost.latency_ns, "ns"))
+            items.append(("phase", name, "energy", cost.energy_pj, "pJ"))
+        for name, value in self.energy_by_component_pj.items():
+            items.append(("component", name, "energy", value, "pJ"))
+        for name, value in self.time_by_component_ns.items():
+            items.append(("component", name, "time", value, "ns"))
+        return [
+            {**labels, "scope": sc, "name": nm, "metric": mt, "value": v, "unit": u}
+            for sc, nm, mt, v, u in items
+        ]
+
+
+def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> int:
+    """Complex MACs of the mesh passes: ``passes · n_ports²`` summed.
+
+    Parameters
+    ----------
+    ops
+        A trace.
+    directions
+        Only count passes with one of these directions; ``None``: all.
+    """
+    return sum(
+        op.passes * op.n_ports**2
+        for op in ops
+        if op.kind == "mesh_pass" and (directions is None or op.direction in directions)
+    )
+
+
+def tops_per_w(n_ops: float, energy_pj: float) -> float:
+    """Operations per picojoule = tera-operations per second per watt.
+
+    Raises
+    ------
+    ValueError
+        If ``energy_pj`` is not > 0.
+    """
+    if not energy_pj > 0:
+        raise ValueError(f"energy_pj={energy_pj!r} must be > 0 to compute TOPS/W")
+    return float(n_ops) / float(energy_pj)
+
+
+def summarize(ops: Sequence[Op], timeline: Timeline, *, n_steps: int = 1) -> Report:
+    """Per-step latency and energy by phase and by component.
+
+    Parameters
+    ----------
+    ops
+        The trace that was replayed (same order as the timeline's ops).
+    timeline
+        ``simulate(ops, hardware)``.
+    n_steps
+        Training steps (or inferences) the trace holds, ≥ 1.
+
+    Raises
+    ------
+    ValueError
+        If ``n_steps`` < 1 or the trace and the timeline have different lengths.
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps={n_steps!r} must be an int ≥ 1")
+    if len(ops) != timeline.n_ops:
+        raise ValueError(
+            f"ops has {len(ops)} ops but the timeline replayed {timeline.n_ops}; "
+            "pass the trace that was simulated"
+        )
+    latency = dict.fromkeys(PHASES, 0.0)
+    energy = dict.fromkeys(PHASES, 0.0)
+    count = dict.fromkeys(PHASES, 0)
+    op_phase = [phase_of(op) for op in ops]
+    for phase, duration in zip(op_phase, timeline.op_duration_ns(), strict=True):
+        latency[phase] += duration
+        count[phase] += 1
+    for entry in timeline.entries:
+        energy[op_phase[entry.op_index]] += entry.energy_pj
+    per = 1.0 / n_steps
+    return Report(
+        hardware=timeline.hardware,
+        n_steps=n_steps,
+        latency_ns=timeline.latency_ns * per,
+        energy_pj=timeline.energy_pj * per,
+        phases={p: PhaseCost(latency[p] * per, energy[p] * per, count[p] * per) for p in PHASES},
+        energy_by_component_pj={k: v * per for k, v in timeline.energy_by_component_pj.items()},
+        time_by_component_ns={k: v * per for k, v in timeline.time_by_component_ns.items()},
+        mesh_macs=mesh_macs(ops) * per,
+    )
+
+
+def time_share(timeline: Timeline, components: Iterable[str]) -> float:
+    """Fraction of the latency spent (on the critical path) in ``components``."""
+    if timeline.latency_ns <= 0:
+        return 0.0
+    total = sum(timeline.time_by_component_ns.get(c, 0.0) for c in components)
+    return total / timeline.latency_ns
+
+
+def format_report(report: Report) -> str:
+    """A plain-text table of a :class:`Report` (phases, then components)."""
+    lines = [
+        f"{report.hardware}: per step {_fmt_time(report.latency_ns)}, "
+        f"{_fmt_energy(report.energy_pj)}",
+        f"  {'phase':<12}{'latency':>14}{'energy':>14}",
+    ]
+    for name, cost in report.phases.items():
+        lines.append(
+            f"  {name:<12}{_fmt_time(cost.latency_ns):>14}{_fmt_energy(cost.energy_pj):>14}"
+        )
+    lines.append(f"  {'component':<14}{'energy':>12}{'share':>8}")
+    for name, value in sorted(report.energy_by_component_pj.items(), key=lambda kv: -kv[1]):
+        if value > 0:
+            share = value / report.energy_pj if report.energy_pj > 0 else 0.0
+            lines.append(f"  {name:<14}{_fmt_energy(value):>12}{share:>8.1%}")
+    return "\n".join(lines)
+
+
+def _fmt_time(ns: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if abs(ns) >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def _fmt_energy(pj: float) -> str:
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= scale:
+            return f"{pj / scale:.3g} {unit}"
+    return f"{pj:.3g} pJ"

@@ -1,0 +1,221 @@
+"""energy_latency: the traces match the networks' own records; the study's figures and numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digital.network import MLP
+from photonic.network import PhotonicNetwork
+from scenarios import energy_latency as el
+from scenarios.framework import Result, run_scenario
+from sim.engine import simulate
+from sim.ops import Recorder
+from sim.presets import load_preset
+
+
+def test_inference_ops_are_what_the_photonic_network_records() -> None:
+    net = PhotonicNetwork(4, 3, n_features=4, rng=np.random.default_rng(0))
+    net.recorder = Recorder()
+    net.forward(np.ones((5, 4)))
+    assert net.recorder.ops == el.inference_ops(4, 3, 5)
+
+
+def test_digital_traces_are_what_the_mlp_records() -> None:
+    net = MLP(
+        [6, 6, 6],
+        activation=["abs", "abs2"],
+        rng=np.random.default_rng(1),
+        dtype=complex,
+        bias="none",
+    )
+    net.recorder = Recorder()
+    y = net.forward(np.ones((3, 6)))
+    forward = list(net.recorder.ops)
+    net.backward(np.ones_like(y))
+    assert el.digital_inference_ops(6, 2, 3) == forward
+    step = el.digital_step_ops(6, 2, 3)
+    assert step[: len(forward)] == forward
+    assert step[len(forward) + 1 : len(forward) + 1 + 2] == net.recorder.ops[2:]
+    assert [op.direction for op in step[-2:]] == ["update", "update"]
+
+
+def test_insitu_step_has_three_passes_per_layer() -> None:
+    for n in (4, 8):
+        ops = el.insitu_step_ops(n, 3, 5)
+        kinds = [op.kind for op in ops]
+        assert kinds.count("mesh_pass") == 3 * 3
+        assert kinds.count("tap_readout") == 3 * 3
+        assert kinds.count("phase_update") == 3
+        assert {op.direction for op in ops if op.kind == "mesh_pass"} == {
+            "forward",
+            "adjoint",
+            "sum",
+        }
+        taps = [op for op in ops if op.kind == "tap_readout"]
+        assert all(op.n_phases == n * n and op.conversions == n * n for op in taps)
+    per_sample = el.insitu_step_ops(4, 1, 5, tap_integration="per_sample")
+    assert [op.conversions for op in per_sample if op.kind == "tap_readout"] == [80, 80, 80]
+    with pytest.raises(ValueError, match="tap_integration='sometimes'"):
+        el.insitu_step_ops(4, 1, 1, tap_integration="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_ports=1"):
+        el.insitu_step_ops(1, 1, 1)
+
+
+def test_recorded_insitu_passes_per_layer_do_not_grow_with_n() -> None:
+    """The real photonic/insitu.py trace: O(1) mesh passes per layer (4: forward + 3)."""
+    counts = []
+    for n in (4, 6):
+        net = PhotonicNetwork(n, 2, n_features=n, rng=np.random.default_rng(0))
+        net.recorder = Recorder()
+        y = net.forward(np.ones((2, n)))
+        net.backward(np.ones_like(y), method="in_situ")
+        counts.append(sum(op.kind == "mesh_pass" for op in net.recorder.ops) / 2)
+        assert simulate(net.recorder.ops, "thermal-integrated").latency_ns > 0
+    assert counts[0] == counts[1] == 4
+
+
+def test_finite_difference_counts() -> None:
+    n, n_layers, b = 3, 2, 2
+    ops = list(el.finite_difference_step_ops(n, n_layers, b))
+    s = el.shifters_per_layer(n)
+    assert s == 9
+    # head: L passes, L − 1 activations, the loss; per shifter 2 × (write, L passes,
+    # L − 1 activations, loss); tail: Adam and a phase update per layer.
+    assert len(ops) == 2 * n_layers + 2 * n_layers * s * (2 * n_layers + 1) + 2 * n_layers
+    passes = sum(op.kind == "mesh_pass" for op in ops)
+    assert passes == el.fd_passes_per_step(n, n_layers) == n_layers + 2 * s * n_layers**2
+    writes = [op for op in ops if op.kind == "phase_update" and op.n_phases == 1]
+    assert len(writes) == 2 * n_layers * s
+
+
+@pytest.mark.parametrize("preset", ["thermal-integrated", "pai2023-chip", "gpu-h100"])
+def test_fd_step_cost_equals_replaying_the_whole_trace(preset: str) -> None:
+    hw = load_preset(preset)
+    if hw.kind == "digital":
+        with pytest.raises(ValueError, match="needs photonic hardware"):
+            el.fd_step_cost(hw, 3, 2, 2)
+        return
+    full = simulate(list(el.finite_difference_step_ops(3, 2, 2)), hw)
+    cost = el.fd_step_cost(hw, 3, 2, 2)
+    assert cost["latency_ns"] == pytest.approx(full.latency_ns, rel=1e-9)
+    assert cost["energy_pj"] == pytest.approx(full.energy_pj, rel=1e-9)
+    assert cost["energy_by_component_pj"] == pytest.approx(full.energy_by_component_pj, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("ports", (1, 4), "ports=(1, 4)"),
+        ("ports", (), "ports=()"),
+        ("batches", (0,), "batches=(0,)"),
+        ("presets", ("gpu-h200",), "unknown preset 'gpu-h200'"),
+        ("heatmap_presets", ("gpu-h100",), "not photonic"),
+        ("heatmap_presets", ("my-chip",), "not in presets"),
+        ("reference_ports", 5, "reference_ports=5 must be one of ports"),
+        ("reference_batch", 3, "reference_batch=3"),
+        ("tap_integration", "never", "tap_integration='never'"),
+        ("n_layers", 0, "n_layers=0"),
+        ("replay_ops", -1, "replay_ops=-1"),
+        ("seed", -1, "seed=-1"),
+    ],
+)
+def test_config_validation(field: str, value: object, fragment: str) -> None:
+    with pytest.raises(ValueError) as info:
+        el.Config(**{field: value})  # type: ignore[arg-type]
+    assert fragment in str(info.value)
+
+
+TINY = el.Config(
+    ports=(4, 8),
+    batches=(1, 4),
+    reference_ports=4,
+    reference_batch=4,
+    fd_count_max_ports=4,
+    heatmap_presets=("eo-integrated",),
+    replay_steps=3,
+    replay_ops=300,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    return run_scenario(el, TINY, tmp_path_factory.mktemp("energy"))
+
+
+def test_run_writes_every_figure(tiny_result: Result) -> None:
+    names = sorted(p.name for p in tiny_result.figures)
+    for stem in ("scaling", "breakdown", "heatmaps", "passes_per_step", "crossover"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    assert all(p.is_file() for p in tiny_result.figures)
+    assert (tiny_result.out_dir / "metrics.csv").is_file()
+
+
+def test_run_acceptance_numbers(tiny_result: Result) -> None:
+    s = tiny_result.summary
+    assert s["h100_bf16_pj_per_flop_full_utilization"] == pytest.approx(0.71, rel=0.05)
+    assert float(s["pai_camera_settling_share_pai_shape_b1"]) > 0.99
+    assert float(s["pai_camera_settling_share_recorded_insitu_B4"]) > 0.99
+    assert s["slope_passes_per_step_in_situ"] == pytest.approx(0.0, abs=1e-9)
+    assert s["slope_passes_per_step_finite_difference"] == pytest.approx(2.0, abs=0.05)
+    assert "crossover_eo_inference_system_vs_gpu_full_utilization_real_mac_B4" in s
+    assert s["replay_300_ops_n_ops"] == 300
+
+
+def test_run_rows_are_tidy_and_complete(tiny_result: Result) -> None:
+    rows = tiny_result.metrics
+    sweep = [r for r in rows if r["study"] == "sweep"]
+    presets = TINY.presets
+    per_point = {(r["preset"], r["workload"], r["n_ports"], r["batch"]) for r in sweep}
+    assert len(per_point) == len(presets) * 2 * len(TINY.ports) * len(TINY.batches)
+    for r in sweep:
+        if r["metric"] in ("energy_pj", "latency_ns", "tops_per_w"):
+            assert r["value"] > 0
+    breakdown = [r for r in rows if r["study"] == "breakdown"]
+    assert {r["preset"] for r in breakdown} == set(presets)
+    assert any(r["study"] == "recorded_vs_synthetic" for r in rows)
+    assert any(r["study"] == "heatmap" for r in rows)
+
+
+def test_same_seed_same_numbers(
+    tmp_path: Path, tiny_result: Result, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(el, "save_figure", lambda fig, out_dir, stem: [])  # numbers only
+    cfg = dataclasses.replace(TINY, replay_ops=0, replay_steps=0)
+    again = el.run(cfg, tmp_path)
+
+    def sweep(result: Result) -> list[object]:
+        return [r["value"] for r in result.metrics if r["study"] == "sweep"]
+
+    assert sweep(again) == sweep(tiny_result)
+
+
+def test_a_user_preset_file_can_be_studied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chip = tmp_path / "my-chip.toml"
+    chip.write_text(
+        'kind = "photonic"\nbase = "eo-integrated"\n'
+        "[mesh]\nloss_db_per_mzi = 0.05  # assumption: a better chip\n"
+    )
+    monkeypatch.setattr(el, "save_figure", lambda fig, out_dir, stem: [])
+    cfg = el.Config(
+        ports=(4, 8),
+        batches=(1,),
+        presets=(str(chip), "gpu-h100"),
+        heatmap_presets=(str(chip),),
+        reference_ports=4,
+        reference_batch=1,
+        fd_count_max_ports=4,
+        replay_steps=0,
+        replay_ops=0,
+    )
+    result = el.run(cfg, tmp_path)
+    assert {r["preset"] for r in result.metrics if r["study"] == "sweep"} == {
+        "my-chip",
+        "gpu-h100",
+    }
+    assert "slope_time_per_step_in_situ_my-chip" in result.summary
+    with pytest.raises(ValueError, match="name the same hardware twice"):
+        el.Config(presets=("cpu", "cpu"), heatmap_presets=())

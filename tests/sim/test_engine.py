@@ -1,0 +1,388 @@
+"""sim.engine: exact event traces computed by hand, energy bookkeeping, op handling."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from digital.network import MLP
+from sim.engine import LedgerEntry, Timeline, count_shifters, plan_op, simulate
+from sim.hardware import (
+    Camera,
+    DigitalHardware,
+    DigitalProcessor,
+    Laser,
+    Link,
+    MeshOptics,
+    Modulator,
+    PhaseShifter,
+    Photodetector,
+    PhotonicHardware,
+)
+from sim.ops import Op, Recorder
+from sim.presets import load_preset
+
+
+def _entries(timeline: Timeline) -> list[tuple[int, str, float, float, float]]:
+    """Ledger as sorted (op, component, start, end, energy) tuples, rounded to 1e-9."""
+    return sorted(
+        (e.op_index, e.component, round(e.start_ns, 9), round(e.end_ns, 9), round(e.energy_pj, 9))
+        for e in timeline.entries
+    )
+
+
+# --------------------------------------------------------------------------- 2-port chip
+
+
+def two_port_chip(**changes: Any) -> PhotonicHardware:
+    """A 2-port chip with round numbers, so every event can be computed by hand."""
+    host = DigitalProcessor(
+        peak_flops_per_s={"fp64": 1e9},  # 1 ns per FLOP
+        precision="fp64",  # 8-byte words: recorded bytes are used as they are
+        energy_per_flop_pj={"fp64": 2.0},
+        memory_bandwidth_bytes_per_s=1e9,  # 1 ns per byte
+        energy_per_byte_pj=0.5,
+        static_power_w=0.001,  # 1 mW
+        launch_overhead_ns=10.0,
+    )
+    hw = PhotonicHardware(
+        name="two-port",
+        host=host,
+        laser=Laser(wall_plug_efficiency=0.5, output_power_mw=2.0),  # 4 mW electrical
+        modulator=Modulator(
+            bits=8, dac_energy_pj=1.0, energy_per_symbol_pj=0.5, sample_rate_hz=1e9
+        ),
+        phase_shifter=PhaseShifter(
+            holding_power_mw=1.0,
+            settling_ns=100.0,
+            write_energy_pj=3.0,
+            dac_bits=8,
+            dac_energy_pj=1.0,
+            dac_rate_hz=1e9,
+            dac_channels=2,
+        ),
+        mesh=MeshOptics(
+            topology="clements",
+            loss_db_per_mzi=0.0,
+            coupling_loss_db=0.0,
+            propagation_ns_per_column=0.5,
+        ),
+        detector=Photodetector(bits=8, adc_energy_pj=2.0, sample_rate_hz=0.5e9),
+        taps=Photodetector(bits=8, adc_energy_pj=4.0, sample_rate_hz=1e9, channels=2),
+        link=Link(bandwidth_bytes_per_s=1e9, energy_per_byte_pj=1.0, latency_ns=5.0),
+        pass_mode="pipelined",
+    )
+    return dataclasses.replace(hw, **changes)
+
+
+TWO_PORT_OPS = [
+    Op("phase_update", 0, "update", 2, 1, n_phases=4),
+    Op("mesh_pass", 0, "forward", 2, 3, passes=3, conversions=12),
+    Op("tap_readout", 0, "forward", 2, 3, n_phases=4, conversions=4),
+    Op("digital_compute", 0, "forward", 2, 3, flops=100, bytes=80),
+]
+
+
+def test_two_port_chip_event_trace_by_hand() -> None:
+    timeline = simulate(TWO_PORT_OPS, two_port_chip())
+    # A 2-port mesh has 1 MZI (2 shifters) + 2 output shifters = 4 shifters holding
+    # 1 mW each; the host's static power is 1 mW. Static energy pJ = mW × ns.
+    #
+    # op 0, phase_update of 4 shifters at t = 0:
+    #   link: 4 writes × 8 bit = 4 B → 4 ns + 5 ns latency = [0, 9], 4 B × 1 pJ = 4 pJ
+    #   DACs: ceil(4 / 2 channels) × 1 ns = [9, 11]; 4 × 1 pJ DAC, 4 × 3 pJ drive
+    #   mesh held until the shifters settle: [9, 111]; op ends at 111
+    # op 1, mesh_pass of 3 vectors at t = 111 (pipelined), per vector:
+    #   link 2 samples + 2 reads = 4 B → 4 ns;  DAC ceil(2/2) × 1 ns = 1 ns;
+    #   optics 2 columns × 0.5 ns = 1 ns;  ADC ceil(2/2) × 2 ns = 2 ns.
+    #   slowest stage = link (4 ns): duration = 5 + 4 + 1 + 1 + 2 + 2 × 4 = 21 → ends 132
+    #   link [111, 128] 12 B → 12 pJ; DACs [120, 129] 6 samples → 6 pJ DAC + 3 pJ drive;
+    #   laser and mesh lit [120, 132]: 4 mW × 12 ns = 48 pJ; ADCs [122, 132] 6 × 2 pJ.
+    # op 2, tap_readout of 4 taps at t = 132: ADCs ceil(4/2) × 1 ns = [132, 134], 4 × 4 pJ;
+    #   link 4 B → 4 ns + 5 ns, streaming: duration 5 + max(2, 4) = 9 → ends 141.
+    # op 3, digital_compute at t = 141: 10 + max(100 FLOP × 1 ns, 80 B × 1 ns) = 110
+    #   → ends 251; 100 × 2 pJ + 80 × 0.5 pJ.
+    expected = [
+        (0, "host_static", 0, 111, 111),
+        (0, "link", 0, 9, 4),
+        (0, "mesh", 9, 111, 0),
+        (0, "phase_dac", 9, 11, 4),
+        (0, "phase_drive", 9, 11, 12),
+        (0, "phase_hold", 0, 111, 444),
+        (1, "detector_adc", 122, 132, 12),
+        (1, "host_static", 111, 132, 21),
+        (1, "input_dac", 120, 129, 6),
+        (1, "laser", 120, 132, 48),
+        (1, "link", 111, 128, 12),
+        (1, "mesh", 120, 132, 0),
+        (1, "modulator", 120, 129, 3),
+        (1, "phase_hold", 111, 132, 84),
+        (2, "host_static", 132, 141, 9),
+        (2, "link", 132, 141, 4),
+        (2, "phase_hold", 132, 141, 36),
+        (2, "tap_adc", 132, 134, 16),
+        (3, "host_compute", 141, 251, 200),
+        (3, "host_memory", 141, 251, 40),
+        (3, "host_static", 141, 251, 110),
+        (3, "phase_hold", 141, 251, 440),
+    ]
+    assert _entries(timeline) == [
+        (i, c, float(s), float(e), float(j)) for i, c, s, e, j in expected
+    ]
+    assert timeline.op_start_ns == (0.0, 111.0, 132.0, 141.0)
+    assert timeline.op_end_ns == (111.0, 132.0, 141.0, 251.0)
+    assert timeline.latency_ns == 251.0
+    assert timeline.energy_pj == pytest.approx(sum(e[4] for e in expected), abs=1e-9)
+    assert timeline.time_by_component_ns == pytest.approx(
+        {
+            "link": 9 + 17 + 9,
+            "phase_dac": 2,
+            "phase_settling": 100,
+            "input_dac": 1,
+            "optics": 1,
+            "detector_adc": 2,
+            "host_launch": 10,
+            "host_compute": 100,
+        }
+    )
+
+
+def test_two_port_chip_sequential_mode_by_hand() -> None:
+    """Sequential: each vector goes link → DAC → optics → ADC before the next."""
+    op = Op("mesh_pass", 0, "forward", 2, 3, passes=3, conversions=12)
+    timeline = simulate([op], two_port_chip(pass_mode="sequential"))
+    # per vector 4 + 1 + 1 + 2 = 8 ns; 5 ns link latency + 3 × 8 = 29 ns.
+    assert timeline.latency_ns == 29.0
+    laser = [e for e in timeline.entries if e.component == "laser"]
+    assert (laser[0].start_ns, laser[0].end_ns) == (9.0, 29.0)  # lit after the first transfer
+    assert laser[0].energy_pj == pytest.approx(4.0 * 20)
+    assert timeline.time_by_component_ns == pytest.approx(
+        {"link": 5 + 12, "input_dac": 3, "optics": 3, "detector_adc": 6}
+    )
+
+
+def test_camera_frames_are_shared_by_a_tap_readout_of_the_same_layer() -> None:
+    pai = load_preset("pai2023-chip")
+    assert isinstance(pai, PhotonicHardware) and isinstance(pai.detector, Camera)
+    frame_ns = pai.detector.frame_ns
+    mesh = Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=16)
+    taps = Op("tap_readout", 0, "forward", 4, 2, n_phases=16, conversions=32)
+    shared = simulate([mesh, taps], pai)
+    alone = simulate([taps], pai)
+    other_layer = simulate([mesh, dataclasses.replace(taps, layer=1)], pai)
+    assert shared.time_by_component_ns["camera"] == pytest.approx(2 * frame_ns)
+    assert alone.time_by_component_ns["camera"] == pytest.approx(2 * frame_ns)
+    assert other_layer.time_by_component_ns["camera"] == pytest.approx(4 * frame_ns)
+    # a pass that reads no outputs (a sum pass) exposes no frames: its taps need their own
+    dark = dataclasses.replace(mesh, conversions=8)
+    assert simulate([dark, taps], pai).time_by_component_ns["camera"] == pytest.approx(2 * frame_ns)
+
+
+# --------------------------------------------------------------------------- one-layer MLP
+
+
+def test_one_layer_mlp_event_trace_by_hand() -> None:
+    net = MLP([3, 2], activation="tanh", rng=np.random.default_rng(0))  # W: (2, 3 + 1 bias)
+    net.recorder = Recorder()
+    y = net.forward(np.ones((5, 3)))
+    net.backward(np.ones_like(y))
+    # forward: 2 FLOPs × 5 samples × 4 inputs × 2 outputs = 80 FLOPs;
+    #   bytes 8 × (2·4 weights + 5 × (4 + 2) activations) = 304
+    # backward: two products of that size: 160 FLOPs; 8 × (8 + 5 × 6 × 2) = 544 bytes
+    assert net.recorder.ops == [
+        Op("digital_compute", 0, "forward", 2, 5, flops=80, bytes=304),
+        Op("digital_compute", 0, "backward", 2, 5, flops=160, bytes=544),
+    ]
+    gpu = DigitalHardware(
+        name="round-numbers",
+        processor=DigitalProcessor(
+            peak_flops_per_s={"fp32": 1e9},  # 1 ns per FLOP
+            precision="fp32",  # 4-byte words: recorded float64 bytes are halved
+            energy_per_flop_pj={"fp32": 1.0},
+            memory_bandwidth_bytes_per_s=1e9,  # 1 ns per byte
+            energy_per_byte_pj=0.25,
+            static_power_w=0.002,  # 2 mW
+            launch_overhead_ns=50.0,
+        ),
+    )
+    timeline = simulate(net.recorder.ops, gpu)
+    # forward: 152 B → memory-bound, 50 + max(80, 152) = 202 ns; 80 pJ + 38 pJ + 2 mW × 202
+    # backward: 272 B, 50 + max(160, 272) = 322 ns → ends 524; 160 + 68 + 2 × 322
+    assert _entries(timeline) == [
+        (0, "compute", 0.0, 202.0, 80.0),
+        (0, "memory", 0.0, 202.0, 38.0),
+        (0, "static", 0.0, 202.0, 404.0),
+        (1, "compute", 202.0, 524.0, 160.0),
+        (1, "memory", 202.0, 524.0, 68.0),
+        (1, "static", 202.0, 524.0, 644.0),
+    ]
+    assert timeline.latency_ns == 524.0
+    assert timeline.energy_by_component_pj == pytest.approx(
+        {"compute": 240.0, "memory": 106.0, "static": 1048.0}
+    )
+    assert timeline.time_by_component_ns == pytest.approx({"launch": 100.0, "memory": 424.0})
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+def _insitu_trace() -> list[Op]:
+    from scenarios.energy_latency import insitu_step_ops
+
+    return insitu_step_ops(4, 2, 3)
+
+
+@pytest.mark.parametrize("preset", ["pai2023-chip", "thermal-integrated", "eo-integrated"])
+def test_total_energy_is_the_sum_of_components_and_of_the_ledger(preset: str) -> None:
+    timeline = simulate(_insitu_trace(), preset)
+    assert timeline.energy_pj == pytest.approx(
+        math.fsum(timeline.energy_by_component_pj.values()), rel=1e-12
+    )
+    assert timeline.energy_pj == pytest.approx(
+        math.fsum(e.energy_pj for e in timeline.entries), rel=1e-12
+    )
+    assert sum(timeline.op_energy_pj()) == pytest.approx(timeline.energy_pj, rel=1e-12)
+    assert sum(timeline.time_by_component_ns.values()) == pytest.approx(timeline.latency_ns)
+    assert sum(timeline.op_duration_ns()) == pytest.approx(timeline.latency_ns)
+    assert all(e.end_ns >= e.start_ns >= 0 and e.energy_pj >= 0 for e in timeline.entries)
+
+
+def _scaled(hw: Any, path: str, factor: float) -> Any:
+    """``hw`` with the field at dotted ``path`` multiplied by ``factor`` (mappings too)."""
+    head, _, rest = path.partition(".")
+    value = getattr(hw, head)
+    if rest:
+        return dataclasses.replace(hw, **{head: _scaled(value, rest, factor)})
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return dataclasses.replace(hw, **{head: {k: v * factor for k, v in value.items()}})
+    return dataclasses.replace(hw, **{head: value * factor})
+
+
+THERMAL_WITH_WRITE_ENERGY = dataclasses.replace(
+    load_preset("thermal-integrated"),  # type: ignore[arg-type]
+    phase_shifter=dataclasses.replace(
+        load_preset("thermal-integrated").phase_shifter,  # type: ignore[union-attr]
+        write_energy_pj=1.5,
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("hardware", "paths", "component"),
+    [
+        (THERMAL_WITH_WRITE_ENERGY, ["modulator.dac_energy_pj"], "input_dac"),
+        (THERMAL_WITH_WRITE_ENERGY, ["modulator.energy_per_symbol_pj"], "modulator"),
+        (THERMAL_WITH_WRITE_ENERGY, ["phase_shifter.dac_energy_pj"], "phase_dac"),
+        (THERMAL_WITH_WRITE_ENERGY, ["phase_shifter.write_energy_pj"], "phase_drive"),
+        (THERMAL_WITH_WRITE_ENERGY, ["phase_shifter.holding_power_mw"], "phase_hold"),
+        (THERMAL_WITH_WRITE_ENERGY, ["detector.adc_energy_pj"], "detector_adc"),
+        (THERMAL_WITH_WRITE_ENERGY, ["taps.adc_energy_pj"], "tap_adc"),
+        (THERMAL_WITH_WRITE_ENERGY, ["link.energy_per_byte_pj"], "link"),
+        (THERMAL_WITH_WRITE_ENERGY, ["host.energy_per_flop_pj"], "host_compute"),
+        (THERMAL_WITH_WRITE_ENERGY, ["host.energy_per_byte_pj"], "host_memory"),
+        (THERMAL_WITH_WRITE_ENERGY, ["host.static_power_w"], "host_static"),
+        (load_preset("pai2023-chip"), ["detector.power_w", "taps.power_w"], "camera"),
+        (load_preset("gpu-h100"), ["processor.energy_per_flop_pj"], "compute"),
+        (load_preset("gpu-h100"), ["processor.energy_per_byte_pj"], "memory"),
+        (load_preset("gpu-h100"), ["processor.static_power_w"], "static"),
+    ],
+)
+def test_doubling_one_energy_parameter_doubles_only_its_component(
+    hardware: Any, paths: list[str], component: str
+) -> None:
+    from scenarios.energy_latency import digital_step_ops
+
+    ops = digital_step_ops(4, 2, 3) if isinstance(hardware, DigitalHardware) else _insitu_trace()
+    doubled = hardware
+    for path in paths:
+        doubled = _scaled(doubled, path, 2.0)
+    base, new = simulate(ops, hardware), simulate(ops, doubled)
+    assert base.energy_by_component_pj[component] > 0
+    assert new.latency_ns == base.latency_ns
+    for name, value in base.energy_by_component_pj.items():
+        factor = 2.0 if name == component else 1.0
+        assert new.energy_by_component_pj[name] == pytest.approx(factor * value, rel=1e-12), name
+    share = base.energy_by_component_pj[component]
+    assert new.energy_pj == pytest.approx(base.energy_pj + share, rel=1e-12)
+
+
+def test_laser_energy_scales_with_one_over_wall_plug_efficiency() -> None:
+    hw = load_preset("eo-integrated")
+    assert isinstance(hw, PhotonicHardware)
+    half = dataclasses.replace(hw, laser=Laser(wall_plug_efficiency=0.15))
+    base, new = simulate(_insitu_trace(), hw), simulate(_insitu_trace(), half)
+    assert new.energy_by_component_pj["laser"] == pytest.approx(
+        2 * base.energy_by_component_pj["laser"], rel=1e-12
+    )
+    others = {k for k in base.energy_by_component_pj if k != "laser"}
+    assert all(new.energy_by_component_pj[k] == base.energy_by_component_pj[k] for k in others)
+
+
+def test_h100_energy_per_flop_at_full_utilization_matches_the_spec() -> None:
+    """parameters.md: 700 W / 989 TFLOP/s = 0.71 pJ/FLOP BF16; a compute-bound GEMM."""
+    m = 16384
+    op = Op("digital_compute", 0, "forward", m, m, flops=2 * m**3, bytes=8 * 3 * m * m)
+    timeline = simulate([op], "gpu-h100")
+    assert timeline.energy_pj / op.flops == pytest.approx(0.71, rel=0.05)
+    assert timeline.time_by_component_ns["compute"] > 0.99 * timeline.latency_ns - 4000
+
+
+def test_pipelining_amortizes_the_fill() -> None:
+    hw = load_preset("eo-integrated")
+    one = simulate([Op("mesh_pass", 0, "forward", 8, 1, passes=1, conversions=16)], hw)
+    many = simulate([Op("mesh_pass", 0, "forward", 8, 100, passes=100, conversions=1600)], hw)
+    # 8 samples on 8 DACs at 1 GS/s: 1 ns per vector is the slowest stage.
+    assert many.latency_ns - one.latency_ns == pytest.approx(99 * 1.0)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_digital_hardware_refuses_photonic_ops() -> None:
+    with pytest.raises(ValueError, match=r"ops\[1\] has kind='mesh_pass'.*'gpu-h100' is digital"):
+        simulate(
+            [
+                Op("digital_compute", 0, "forward", 2, 1, flops=1),
+                Op("mesh_pass", 0, "forward", 2, 1, passes=1),
+            ],
+            "gpu-h100",
+        )
+
+
+def test_bad_ops_and_hardware_are_refused() -> None:
+    with pytest.raises(TypeError, match=r"ops\[0\] is a dict"):
+        simulate([{"kind": "mesh_pass"}], "cpu")  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="hardware is a int"):
+        simulate([], 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown preset 'tpu'"):
+        simulate([], "tpu")
+
+
+def test_empty_trace_and_zero_work_ops() -> None:
+    empty = simulate([], "eo-integrated")
+    assert (empty.latency_ns, empty.energy_pj, empty.n_ops) == (0.0, 0.0, 0)
+    idle = simulate([Op("phase_update", 0, "update", 4, 1)], "eo-integrated")
+    assert idle.latency_ns == 0.0 and idle.energy_pj == 0.0
+
+
+def test_shifter_count_and_plan() -> None:
+    ops = [
+        Op("mesh_pass", 0, "forward", 4, 1, passes=1),
+        Op("mesh_pass", 1, "forward", 6, 1, passes=1),
+        Op("digital_compute", 2, "forward", 100, 1, flops=1),
+    ]
+    assert count_shifters(ops) == 16 + 36
+    plan = plan_op(ops[0], load_preset("eo-integrated"), n_shifters=16)
+    assert plan.duration_ns == pytest.approx(sum(t for _, t in plan.time_by_component_ns))
+    assert {h.resource for h in plan.holds} >= {"laser", "mesh", "dac_bank", "detectors"}
+
+
+def test_ledger_entries_are_records() -> None:
+    entry = simulate([Op("digital_compute", 0, "forward", 2, 1, flops=10)], "cpu").entries[0]
+    assert isinstance(entry, LedgerEntry)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.energy_pj = 0.0  # type: ignore[misc]

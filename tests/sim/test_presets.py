@@ -1,0 +1,164 @@
+"""sim.presets: the bundled presets, user files, and clear errors for bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.hardware import (
+    Camera,
+    DigitalHardware,
+    Photodetector,
+    PhotonicHardware,
+)
+from sim.presets import PRESET_DIR, available_presets, load_preset
+
+REQUIRED = ("pai2023-chip", "thermal-integrated", "eo-integrated", "gpu-h100", "cpu")
+
+
+def test_required_presets_exist_and_load() -> None:
+    assert set(REQUIRED) <= set(available_presets())
+    for name in available_presets():
+        hw = load_preset(name)
+        assert hw.name == name
+        assert hw.description
+
+
+def test_preset_contents() -> None:
+    pai = load_preset("pai2023-chip")
+    assert isinstance(pai, PhotonicHardware)
+    assert isinstance(pai.detector, Camera) and isinstance(pai.taps, Camera)
+    assert pai.phase_shifter.technology == "thermo_optic"
+    assert pai.mesh.topology == "reck" and pai.pass_mode == "sequential"
+    assert pai.host.precision == "fp32"  # copied from the cpu preset
+    thermal = load_preset("thermal-integrated")
+    assert isinstance(thermal, PhotonicHardware) and isinstance(thermal.taps, Photodetector)
+    eo = load_preset("eo-integrated")
+    assert isinstance(eo, PhotonicHardware)
+    assert eo.phase_shifter.technology == "electro_optic"
+    assert eo.phase_shifter.holding_power_mw == 0.0
+    assert eo.modulator.sample_rate_hz >= 1e9 and eo.detector.kind == "photodetector"
+    gpu = load_preset("gpu-h100")
+    assert isinstance(gpu, DigitalHardware)
+    proc = gpu.processor
+    # At full utilization the board draws its TDP: (dynamic + static/peak) = 700 W / 989 TFLOP/s
+    total = proc.flop_energy_pj + proc.static_power_w / proc.peak_flops_per_s["bf16"] * 1e12
+    assert total == pytest.approx(700 / 989e12 * 1e12, rel=1e-3)
+
+
+def test_every_preset_value_cites_a_source() -> None:
+    """Each file says where its numbers come from (parameters.md or an assumption)."""
+    for path in PRESET_DIR.glob("*.toml"):
+        text = path.read_text()
+        assert "parameters.md" in text, path.name
+
+
+def test_load_by_path_and_base(tmp_path: Path) -> None:
+    own = tmp_path / "my-chip.toml"
+    own.write_text(
+        'name = "my-chip"\nkind = "photonic"\nbase = "eo-integrated"\n'
+        "[mesh]\nloss_db_per_mzi = 0.05  # assumption: a better chip\n"
+        '[detector]\ntype = "camera"\nintegration_ns = 1e6\n'
+    )
+    hw = load_preset(own)
+    assert isinstance(hw, PhotonicHardware)
+    assert hw.name == "my-chip"
+    assert hw.mesh.loss_db_per_mzi == 0.05
+    assert hw.mesh.coupling_loss_db == 1.0  # kept from the base
+    assert isinstance(hw.detector, Camera) and hw.detector.integration_ns == 1e6
+    assert load_preset(str(own)).name == "my-chip"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD_DIGITAL = """
+kind = "digital"
+[processor]
+precision = "fp32"
+peak_flops_per_s = { fp32 = 1e12 }
+energy_per_flop_pj = { fp32 = 1.0 }
+memory_bandwidth_bytes_per_s = 1e11
+energy_per_byte_pj = 10.0
+static_power_w = 5.0
+launch_overhead_ns = 100.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("kind = 'photonic'\n[laser\n", ["is not valid TOML"]),
+        ("kind = 'quantum'\n", ["kind='quantum' is not allowed", "photonic, digital"]),
+        ("kind = 'photonic'\n[host]\npreset = 'cpu'\n[lazer]\n", ["unknown key(s) 'lazer'"]),
+        (
+            "kind = 'photonic'\n[host]\npreset = 'cpu'\n[laser]\nwallplug = 0.2\n",
+            ["[laser] unknown field(s) 'wallplug'", "wall_plug_efficiency"],
+        ),
+        (
+            "kind = 'photonic'\n[host]\npreset = 'cpu'\n[laser]\nwall_plug_efficiency = 0\n",
+            ["[laser]", "wall_plug_efficiency=0"],
+        ),
+        (
+            "kind = 'photonic'\n[host]\npreset = 'cpu'\n[modulator]\nsample_rate_hz = -1e9\n",
+            ["[modulator]", "sample_rate_hz=-1000000000.0", "> 0"],
+        ),
+        (
+            "kind = 'photonic'\n[host]\npreset = 'cpu'\n[taps]\nsample_rate_hz = 'fast'\n",
+            ["[taps]", "sample_rate_hz='fast' must be a number"],
+        ),
+        (
+            "kind = 'photonic'\n[host]\npreset = 'cpu'\n[detector]\ntype = 'eye'\n",
+            ["[detector] type='eye' is not allowed", "photodetector, camera"],
+        ),
+        ("kind = 'photonic'\n", ["missing the [host] table"]),
+        ("kind = 'photonic'\n[host]\npreset = 'gpu-h200'\n", ["[host] preset", "gpu-h200"]),
+        ("kind = 'photonic'\n[host]\npreset = 'eo-integrated'\n", ["not a digital preset"]),
+        ("kind = 'photonic'\nlaser = 3\n[host]\npreset = 'cpu'\n", ["'laser' must be a table"]),
+        ("kind = 'digital'\n", ["missing the [processor] table"]),
+        (
+            "kind = 'digital'\n[processor]\nprecision = 'fp32'\n",
+            ["[processor] missing required field(s)", "peak_flops_per_s"],
+        ),
+        (
+            GOOD_DIGITAL.replace("1e11", "0.0"),
+            ["[processor]", "memory_bandwidth_bytes_per_s=0.0"],
+        ),
+        (GOOD_DIGITAL.replace("fp32 = 1e12", "fp32 = -1e12"), ["peak_flops_per_s['fp32']"]),
+        ("kind = 'digital'\nbase = 'no-such-preset'\n", ["base:", "no-such-preset"]),
+    ],
+)
+def test_malformed_files_name_the_file_and_the_field(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError) as info:
+        load_preset(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_good_user_digital_file(tmp_path: Path) -> None:
+    hw = load_preset(_write(tmp_path, GOOD_DIGITAL))
+    assert isinstance(hw, DigitalHardware) and hw.name == "bad"  # name defaults to the stem
+
+
+def test_unknown_names_and_missing_files() -> None:
+    with pytest.raises(ValueError, match=r"unknown preset 'gpu-h200'; available presets: .*cpu"):
+        load_preset("gpu-h200")
+    with pytest.raises(ValueError, match=r"preset file '/nowhere/x.toml' does not exist"):
+        load_preset("/nowhere/x.toml")
+
+
+def test_base_cycles_are_caught(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text("kind = 'digital'\nbase = 'b.toml'\n")
+    b.write_text("kind = 'digital'\nbase = 'a.toml'\n")
+    with pytest.raises(ValueError, match="deeper than"):
+        load_preset(a)

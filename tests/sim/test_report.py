@@ -1,0 +1,71 @@
+"""sim.report: phases partition a step; per-step division; TOPS/W."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.energy_latency import insitu_step_ops
+from sim.engine import simulate
+from sim.ops import Op
+from sim.report import (
+    PHASES,
+    format_report,
+    mesh_macs,
+    phase_of,
+    summarize,
+    time_share,
+    tops_per_w,
+)
+
+
+def test_phase_of_every_kind() -> None:
+    assert phase_of(Op("mesh_pass", 0, "forward", 4, 1, passes=1)) == "forward"
+    assert phase_of(Op("mesh_pass", 0, "adjoint", 4, 1, passes=1)) == "adjoint"
+    assert phase_of(Op("mesh_pass", 0, "sum", 4, 1, passes=1)) == "gradient"
+    assert phase_of(Op("tap_readout", 0, "forward", 4, 1, n_phases=16)) == "gradient"
+    assert phase_of(Op("phase_update", 0, "backward", 4, 1, n_phases=1)) == "update"
+    assert phase_of(Op("digital_compute", 0, "update", 4, 1, flops=1)) == "update"
+    assert phase_of(Op("digital_compute", 0, "backward", 4, 1, flops=1)) == "adjoint"
+    assert phase_of(Op("detect", 0, "none", 4, 1)) == "forward"
+
+
+@pytest.mark.parametrize("preset", ["pai2023-chip", "eo-integrated"])
+def test_phases_partition_the_step_and_steps_divide(preset: str) -> None:
+    step = insitu_step_ops(4, 2, 3)
+    ops = step * 3
+    timeline = simulate(ops, preset)
+    report = summarize(ops, timeline, n_steps=3)
+    single = summarize(step, simulate(step, preset))
+    assert set(report.phases) == set(PHASES)
+    assert sum(p.latency_ns for p in report.phases.values()) == pytest.approx(report.latency_ns)
+    assert sum(p.energy_pj for p in report.phases.values()) == pytest.approx(report.energy_pj)
+    assert report.latency_ns == pytest.approx(single.latency_ns)
+    assert report.energy_pj == pytest.approx(single.energy_pj)
+    assert report.phases["gradient"].n_ops == 2 + 3 * 2  # 2 sum passes + 3 tap readouts × 2
+    assert report.mesh_macs == 3 * 2 * 3 * 16  # 3 passes × 2 layers × B × N²
+    rows = report.rows(preset=preset)
+    assert {r["scope"] for r in rows} == {"step", "phase", "component"}
+    assert preset in format_report(report)
+
+
+def test_tops_per_w_and_macs() -> None:
+    assert tops_per_w(2e12, 1e12) == 2.0  # 2 ops per pJ = 2 TOPS/W
+    with pytest.raises(ValueError, match="energy_pj=0"):
+        tops_per_w(1, 0)
+    ops = [
+        Op("mesh_pass", 0, "forward", 4, 3, passes=3),
+        Op("mesh_pass", 0, "adjoint", 8, 2, passes=2),
+    ]
+    assert mesh_macs(ops) == 3 * 16 + 2 * 64
+    assert mesh_macs(ops, directions=("forward",)) == 48
+
+
+def test_summarize_checks_its_inputs() -> None:
+    ops = insitu_step_ops(4, 1, 1)
+    timeline = simulate(ops, "eo-integrated")
+    with pytest.raises(ValueError, match="n_steps=0"):
+        summarize(ops, timeline, n_steps=0)
+    with pytest.raises(ValueError, match="pass the trace that was simulated"):
+        summarize(ops[:-1], timeline)
+    assert 0 < time_share(timeline, ["link"]) < 1
+    assert time_share(simulate([], "cpu"), ["compute"]) == 0.0
