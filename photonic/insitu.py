@@ -366,32 +366,22 @@ def measure_finite_difference(
             v = base.copy()
             v[k] += sign * h
             trial = Phases.from_vector(v, mesh.n_mzis)
+            if recorder is not None:  # write one shifter, then send the batch through
+                recorder.record(
+                    Op(
+                        kind="phase_update",
+                        layer=layer,
+                        direction="update",
+                        n_ports=mesh.n_ports,
+                        n_samples=0,
+                        n_phases=1,
+                        conversions=1,
+                    )
+                )
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
+            _record(recorder, layer, "forward", mesh, n, taps=False)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
         grad[k] = (values[0] - values[1]) / (2 * h)
-    if recorder is not None:
-        recorder.record(
-            Op(
-                kind="mesh_pass",
-                layer=layer,
-                direction="forward",
-                n_ports=mesh.n_ports,
-                n_samples=n,
-                passes=2 * base.size * n,
-                conversions=2 * base.size * 2 * n * mesh.n_ports,
-            )
-        )
-        recorder.record(
-            Op(
-                kind="phase_update",
-                layer=layer,
-                direction="update",
-                n_ports=mesh.n_ports,
-                n_samples=0,
-                n_phases=2 * base.size,
-                conversions=2 * base.size,
-            )
-        )
     return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
 
 

@@ -188,3 +188,12 @@ def test_bad_input() -> None:
     zero = measure_in_situ(mesh, phases, x, np.zeros_like(delta), None, rng)
     assert np.all(zero.gradients.to_vector() == 0)
     assert isinstance(zero.gradients, Phases)
+
+
+def test_finite_differences_record_one_write_and_one_pass_per_perturbation() -> None:
+    mesh, phases, x, w, _ = problem("reck", 3, 2, seed=9)
+    rec = Recorder()
+    measure_finite_difference(mesh, phases, x, w, None, np.random.default_rng(0), recorder=rec)
+    kinds = [op.kind for op in rec.ops]
+    assert kinds == ["phase_update", "mesh_pass"] * (2 * mesh.n_phases)
+    assert all(op.passes == 2 for op in rec.ops if op.kind == "mesh_pass")
