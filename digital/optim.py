@@ -23,11 +23,40 @@ Params = dict[str, Array]
 
 
 class Optimizer(Protocol):
-    """What every optimizer provides."""
+    """What every optimizer provides.
+
+    ``state()`` returns everything the optimizer has accumulated (arrays keyed by
+    ``"<slot>/<param>"`` and the step count under ``"t"``), and ``load_state``
+    restores it, so a checkpointed run continues bit for bit.
+    """
 
     lr: float
 
     def step(self, params: Params, grads: Params) -> Params: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+
+def _flatten(slots: dict[str, Params], t: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        f"{slot}/{k}": v.copy() for slot, d in slots.items() for k, v in d.items()
+    }
+    out["t"] = t
+    return out
+
+
+def _unflatten(state: dict[str, Any], slots: tuple[str, ...]) -> dict[str, Params]:
+    out: dict[str, Params] = {slot: {} for slot in slots}
+    for key, value in state.items():
+        if key == "t":
+            continue
+        slot, _, name = key.partition("/")
+        if slot not in out:
+            raise ValueError(f"optimizer state has slot {slot!r}; expected one of {slots}")
+        out[slot][name] = np.array(value)
+    return out
 
 
 def _descent_direction(g: Array) -> Array:
@@ -64,6 +93,13 @@ class SGD:
         _check_keys(params, grads)
         return {k: p - self.lr * _descent_direction(grads[k]) for k, p in params.items()}
 
+    def state(self) -> dict[str, Any]:
+        """Plain SGD keeps no state."""
+        return {"t": 0}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Nothing to restore."""
+
 
 class Momentum:
     """Heavy-ball momentum ``v ← β v + g;  w ← w − lr · v``.
@@ -93,6 +129,14 @@ class Momentum:
             self.velocity[k] = v
             new[k] = p - self.lr * v
         return new
+
+    def state(self) -> dict[str, Any]:
+        """The velocities, keyed ``"velocity/<param>"``."""
+        return _flatten({"velocity": self.velocity})
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned."""
+        self.velocity = _unflatten(state, ("velocity",))["velocity"]
 
 
 class Adam:
@@ -138,6 +182,15 @@ class Adam:
             v_hat = v / (1 - self.beta2**self.t)
             new[k] = p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
         return new
+
+    def state(self) -> dict[str, Any]:
+        """Moments ``"m/<param>"``, ``"v/<param>"`` and the step count ``"t"``."""
+        return _flatten({"m": self.m, "v": self.v}, self.t)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned."""
+        slots = _unflatten(state, ("m", "v"))
+        self.m, self.v, self.t = slots["m"], slots["v"], int(state["t"])
 
 
 OPTIMIZERS: dict[str, type[SGD] | type[Momentum] | type[Adam]] = {

@@ -4,12 +4,25 @@ One epoch: shuffle the training set with the given ``rng``, then for each
 minibatch ``forward → loss → backward → optimizer.step → set_params``. After each
 epoch the network is evaluated on the full train and test sets; those evaluation
 passes are not recorded in ``net.recorder`` (the trace holds training work only).
+
+Checkpoints (:class:`Checkpoint`): every ``every_steps`` minibatches, and when the
+run is interrupted with Ctrl-C, the whole training state — parameters, optimizer
+moments, the position in the current epoch and its shuffled order, the partial
+epoch statistics, the history, and the states of the shuffling generator and of a
+network's ``noise_rng`` — is written atomically to one ``.npz`` file. A run
+resumed from it continues bit for bit as if it had never stopped.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -77,6 +90,146 @@ class History:
         ]
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where and how often :func:`train` saves its state.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file (``.npz``).
+    every_steps
+        Save after every this many minibatch steps (and on Ctrl-C).
+    existing
+        What to do when ``path`` already exists: ``"refuse"`` (raise, so no
+        earlier run is overwritten) or ``"resume"`` (continue from it).
+    """
+
+    path: Path
+    every_steps: int = 100
+    existing: Literal["refuse", "resume"] = "refuse"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        if isinstance(self.every_steps, bool) or not isinstance(self.every_steps, int):
+            raise ValueError(f"every_steps={self.every_steps!r} must be an int ≥ 1")
+        if self.every_steps < 1:
+            raise ValueError(f"every_steps={self.every_steps!r} must be an int ≥ 1")
+        check_choice(self.existing, "existing", ("refuse", "resume"))
+
+
+@dataclass
+class _Position:
+    """Where a training run is: everything a checkpoint must restore besides arrays."""
+
+    epoch: int = 1
+    start: int = 0  # index into ``order`` of the next minibatch
+    order: NDArray[np.int64] | None = None
+    total_loss: float = 0.0
+    norms: list[float] = field(default_factory=list)
+    steps: int = 0
+    elapsed_s: float = 0.0
+
+
+def _generators(net: Network, rng: np.random.Generator) -> dict[str, np.random.Generator]:
+    gens = {"train": rng}
+    noise = getattr(net, "noise_rng", None)
+    if isinstance(noise, np.random.Generator):
+        gens["noise"] = noise
+    return gens
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    net: Network,
+    optimizer: Optimizer,
+    rng: np.random.Generator,
+    history: History,
+    position: _Position,
+) -> None:
+    """Write the training state atomically (temporary file, then rename)."""
+    arrays: dict[str, Any] = {f"param/{k}": v for k, v in net.params().items()}
+    opt_state = optimizer.state()
+    arrays.update({f"opt/{k}": v for k, v in opt_state.items() if k != "t"})
+    if position.order is not None:
+        arrays["order"] = position.order
+    meta = {
+        "position": {
+            "epoch": position.epoch,
+            "start": position.start,
+            "total_loss": position.total_loss,
+            "norms": position.norms,
+            "steps": position.steps,
+            "elapsed_s": position.elapsed_s,
+        },
+        "optimizer_t": int(opt_state.get("t", 0)),
+        "history": asdict(history),
+        "generators": {k: g.bit_generator.state for k, g in _generators(net, rng).items()},
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(
+    path: Path, *, net: Network, optimizer: Optimizer, rng: np.random.Generator
+) -> tuple[History, _Position]:
+    """Restore a state written by :func:`save_checkpoint` into ``net``, ``optimizer``, ``rng``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            params = {k[len("param/") :]: data[k] for k in data.files if k.startswith("param/")}
+            opt = {k[len("opt/") :]: data[k] for k in data.files if k.startswith("opt/")}
+            order = data["order"] if "order" in data.files else None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
+    net.set_params(params)
+    opt["t"] = meta["optimizer_t"]
+    optimizer.load_state(opt)
+    gens = _generators(net, rng)
+    for name, state in meta["generators"].items():
+        if name not in gens:
+            raise ValueError(f"checkpoint {str(path)!r} holds generator {name!r} this run lacks")
+        gens[name].bit_generator.state = state
+    history = History(**meta["history"])
+    pos = meta["position"]
+    position = _Position(
+        epoch=pos["epoch"],
+        start=pos["start"],
+        order=None if order is None else order.astype(np.int64),
+        total_loss=pos["total_loss"],
+        norms=list(pos["norms"]),
+        steps=pos["steps"],
+        elapsed_s=pos["elapsed_s"],
+    )
+    return history, position
+
+
+class _InterruptFlag:
+    """Turns the first Ctrl-C into a flag checked between steps; a second one aborts."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.raised:
+            raise KeyboardInterrupt
+        self.raised = True
+
+
 def predict_classes(outputs: Array) -> NDArray[np.int64]:
     """Class predictions from ``(n_samples, n_out)`` outputs: argmax, or > 0.5 for one output."""
     if outputs.shape[1] == 1:
@@ -116,6 +269,7 @@ def train(
     batch_size: int,
     rng: np.random.Generator,
     progress: Progress = "auto",
+    checkpoint: Checkpoint | None = None,
 ) -> History:
     """Train ``net`` on ``data`` by minibatch gradient descent.
 
@@ -139,6 +293,9 @@ def train(
         Shuffles the training set each epoch. Same rng state ⇒ same run, bit for bit.
     progress
         ``"auto"``: a progress bar only on a terminal; ``"on"``; ``"off"``.
+    checkpoint
+        Save the training state periodically and on Ctrl-C (then re-raise
+        ``KeyboardInterrupt``); with ``existing="resume"`` continue from the file.
 
     Returns
     -------
@@ -155,37 +312,75 @@ def train(
     if y_train.shape[0] != x_train.shape[0] or y_test.shape[0] != x_test.shape[0]:
         raise ValueError("data labels and inputs differ in number of samples")
 
-    history = History()
+    history, pos = History(), _Position()
+    if checkpoint is not None and checkpoint.path.exists():
+        if checkpoint.existing == "refuse":
+            raise ValueError(
+                f"checkpoint {str(checkpoint.path)!r} already exists; resume it "
+                "(existing='resume', CLI --resume) or remove it"
+            )
+        history, pos = load_checkpoint(checkpoint.path, net=net, optimizer=optimizer, rng=rng)
+
+    def save() -> None:
+        if checkpoint is not None:
+            pos.elapsed_s = elapsed()
+            save_checkpoint(
+                checkpoint.path,
+                net=net,
+                optimizer=optimizer,
+                rng=rng,
+                history=history,
+                position=pos,
+            )
+
     n = x_train.shape[0]
-    start = time.perf_counter()
+    start = time.perf_counter() - pos.elapsed_s
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
     disable = {"auto": None, "on": False, "off": True}[progress]
-    bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=disable, leave=False)
-    for epoch in bar:
-        order = rng.permutation(n)
-        total_loss = 0.0
-        norms = []
-        for lo in range(0, n, batch_size):
-            idx = order[lo : lo + batch_size]
-            out = net.forward(x_train[idx])
-            batch_loss, dloss = loss_fn(out, y_train[idx])
-            if not np.isfinite(batch_loss):
-                raise FloatingPointError(
-                    f"training diverged at epoch {epoch}: loss is {batch_loss}; "
-                    "lower the learning rate"
-                )
-            grads = net.backward(dloss)
-            net.set_params(optimizer.step(net.params(), grads))
-            total_loss += batch_loss * len(idx)
-            norms.append(grad_norm(grads))
-        test_loss, test_acc = _evaluate(net, x_test, y_test, loss_fn)
-        _, train_acc = _evaluate(net, x_train, y_train, loss_fn)
-        history.epoch.append(epoch)
-        history.loss.append(total_loss / n)
-        history.test_loss.append(test_loss)
-        history.train_accuracy.append(train_acc)
-        history.test_accuracy.append(test_acc)
-        history.grad_norm.append(float(np.mean(norms)))
-        history.wall_time_s.append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{history.loss[-1]:.4f}", test_acc=f"{test_acc:.3f}")
+    bar = tqdm(
+        range(pos.epoch, epochs + 1), desc="train", unit="epoch", disable=disable, leave=False
+    )
+    with _InterruptFlag() as interrupt:
+        for epoch in bar:
+            pos.epoch = epoch
+            if pos.order is None:
+                pos.order = rng.permutation(n)
+                pos.start, pos.total_loss, pos.norms = 0, 0.0, []
+            while pos.start < n:
+                idx = pos.order[pos.start : pos.start + batch_size]
+                out = net.forward(x_train[idx])
+                batch_loss, dloss = loss_fn(out, y_train[idx])
+                if not np.isfinite(batch_loss):
+                    raise FloatingPointError(
+                        f"training diverged at epoch {epoch}: loss is {batch_loss}; "
+                        "lower the learning rate"
+                    )
+                grads = net.backward(dloss)
+                net.set_params(optimizer.step(net.params(), grads))
+                pos.total_loss += batch_loss * len(idx)
+                pos.norms.append(grad_norm(grads))
+                pos.start += batch_size
+                pos.steps += 1
+                if checkpoint is not None and pos.steps % checkpoint.every_steps == 0:
+                    save()
+                if interrupt.raised:
+                    save()
+                    raise KeyboardInterrupt
+            test_loss, test_acc = _evaluate(net, x_test, y_test, loss_fn)
+            _, train_acc = _evaluate(net, x_train, y_train, loss_fn)
+            history.epoch.append(epoch)
+            history.loss.append(pos.total_loss / n)
+            history.test_loss.append(test_loss)
+            history.train_accuracy.append(train_acc)
+            history.test_accuracy.append(test_acc)
+            history.grad_norm.append(float(np.mean(pos.norms)))
+            history.wall_time_s.append(elapsed())
+            pos.order = None
+            pos.epoch = epoch + 1
+            bar.set_postfix(loss=f"{history.loss[-1]:.4f}", test_acc=f"{test_acc:.3f}")
+    save()
     bar.close()
     return history

@@ -1,0 +1,152 @@
+"""Checkpoints: an interrupted run resumed from its checkpoint ends bit for bit identical."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digital.datasets import load
+from digital.network import MLP, Network
+from digital.optim import Adam, Momentum
+from digital.train import Checkpoint, History, train
+from photonic.imperfections import Chip
+from photonic.mesh import Mesh
+from photonic.network import PhotonicNetwork
+
+
+def build(kind: str, seed: int) -> tuple[Network, object]:
+    """A fresh network and optimizer, as a new process would build them."""
+    rng = np.random.default_rng(seed)
+    if kind == "mlp":
+        return MLP([2, 8, 2], rng=rng), Adam(lr=0.01)
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(seed + 1))  # noisy: noise_rng matters
+    net = PhotonicNetwork.pai2023(chip, rng=rng, noise_rng=np.random.default_rng(seed + 2))
+    return net, Momentum(lr=0.05)
+
+
+class Interrupting:
+    """Wraps a network and sends SIGINT to this process during one forward pass."""
+
+    def __init__(self, net: Network, at_call: int) -> None:
+        self.net, self.at_call, self.calls = net, at_call, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.net, name)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls == self.at_call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.net.forward(x)
+
+    def backward(self, g: np.ndarray) -> dict[str, np.ndarray]:
+        return self.net.backward(g)
+
+    def params(self) -> dict[str, np.ndarray]:
+        return self.net.params()
+
+    def set_params(self, p: dict[str, np.ndarray]) -> None:
+        self.net.set_params(p)
+
+
+def run(
+    kind: str, checkpoint: Checkpoint | None, *, interrupt_at: int = 0
+) -> tuple[Network, History]:
+    data = load("moons", n_samples=120, rng=np.random.default_rng(0))
+    net, opt = build(kind, 3)
+    target: Network = Interrupting(net, interrupt_at) if interrupt_at else net  # type: ignore[assignment]
+    history = train(
+        target,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=opt,  # type: ignore[arg-type]
+        epochs=4,
+        batch_size=16,
+        rng=np.random.default_rng(4),
+        checkpoint=checkpoint,
+    )
+    return net, history
+
+
+@pytest.mark.parametrize("kind", ["mlp", "photonic"])
+def test_interrupted_and_resumed_run_equals_uninterrupted(kind: str, tmp_path: Path) -> None:
+    reference, ref_history = run(kind, None)
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run(kind, Checkpoint(path, every_steps=5), interrupt_at=11)  # mid-epoch 2
+    assert path.exists()
+    resumed, history = run(kind, Checkpoint(path, every_steps=5, existing="resume"))
+    for key, value in reference.params().items():
+        np.testing.assert_array_equal(resumed.params()[key], value)
+    assert history.loss == ref_history.loss
+    assert history.test_accuracy == ref_history.test_accuracy
+    assert history.epoch == [1, 2, 3, 4]
+
+
+def test_periodic_checkpoint_resumes_after_a_hard_stop(tmp_path: Path) -> None:
+    """No Ctrl-C: the last periodic checkpoint alone is enough to finish identically."""
+    reference, _ = run("mlp", None)
+    path = tmp_path / "ckpt.npz"
+
+    class Stop(Exception):
+        pass
+
+    data = load("moons", n_samples=120, rng=np.random.default_rng(0))
+    net, opt = build("mlp", 3)
+    real_forward = net.forward
+    calls = {"n": 0}
+
+    def dying_forward(x: np.ndarray) -> np.ndarray:
+        calls["n"] += 1
+        if calls["n"] == 17:
+            raise Stop  # like a crash: nothing saved at this moment
+        return real_forward(x)
+
+    net.forward = dying_forward  # type: ignore[method-assign]
+    with pytest.raises(Stop):
+        train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=opt,
+            epochs=4,
+            batch_size=16,
+            rng=np.random.default_rng(4),
+            checkpoint=Checkpoint(path, every_steps=3),
+        )
+    resumed, _ = run("mlp", Checkpoint(path, every_steps=3, existing="resume"))
+    for key, value in reference.params().items():
+        np.testing.assert_array_equal(resumed.params()[key], value)
+
+
+def test_existing_checkpoint_is_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "ckpt.npz"
+    run("mlp", Checkpoint(path, every_steps=5))
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="already exists"):
+        run("mlp", Checkpoint(path, every_steps=5))
+    assert path.read_bytes() == before
+
+
+def test_finished_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    path = tmp_path / "ckpt.npz"
+    net_a, hist_a = run("mlp", Checkpoint(path, every_steps=5))
+    net_b, hist_b = run("mlp", Checkpoint(path, every_steps=5, existing="resume"))
+    assert hist_a.loss == hist_b.loss
+    for key, value in net_a.params().items():
+        np.testing.assert_array_equal(net_b.params()[key], value)
+
+
+def test_bad_checkpoint_settings(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="every_steps"):
+        Checkpoint(tmp_path / "c.npz", every_steps=0)
+    with pytest.raises(ValueError, match="existing='maybe'"):
+        Checkpoint(tmp_path / "c.npz", existing="maybe")  # type: ignore[arg-type]
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        run("mlp", Checkpoint(bad, existing="resume"))
