@@ -75,6 +75,8 @@ SCENARIOS: dict[str, str] = {
     "digital_baseline": "scenarios.digital_baseline",
     "energy_latency": "scenarios.energy_latency",
     "simulator_speed": "scenarios.simulator_speed",
+    "gradient_fidelity": "scenarios.gradient_fidelity",
+    "insitu_training": "scenarios.insitu_training",
 }
 """Registry: scenario name -> importable module path (imported lazily)."""
 

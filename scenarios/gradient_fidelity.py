@@ -1,0 +1,1088 @@
+"""Gradient fidelity: measured in-situ, analog and finite-difference gradients vs the exact ones.
+
+What it covers
+--------------
+How close is a gradient *measured on an imperfect chip* to the exact gradient of that
+same chip? Two studies, each repeated over ``repeats`` independent draws (phases,
+inputs, chip, noise) per point and reported as mean ± std:
+
+1. **Single N-port layers** (``layer_topology``, Clements by default). Per draw: Haar
+   phases, ``batch`` complex inputs of unit power, a random target ``t`` and the
+   synthetic loss ``L = (1/B) Σ_b ½‖P_b − t_b‖²`` on the detected powers ``P = |y|²``;
+   the adjoint source is ``δ = 2 conj(y) w`` with ``w = dL/dP`` (computed from the
+   chip's noiseless output, so the error is the measurement's alone). The exact
+   gradient is :meth:`photonic.mesh.Mesh.phase_gradients` on the chip (its static
+   errors included). One factor at a time is switched on, on an otherwise ideal chip:
+   tap noise ``s``, insertion loss per MZI, coupler splitting error, per-pass phase
+   noise, I/O error (``σ_a = σ_p``); batch size and N are swept at the reference tap
+   noise ``reference_tap_noise`` (on a noiseless chip they change nothing).
+2. **The Pai et al. (2023) network** (:meth:`PhotonicNetwork.pai2023`, three 4×4 Reck
+   layers, ``|z|`` between layers, optical softmax) on minibatches of moons, at its
+   random initial phases (``"init"``) and after ``pai_train_epochs`` of digital
+   training (``"trained"``), on chips of named noise profiles (:data:`PAI_PROFILES`),
+   for batch sizes ``pai_batches``. The exact gradient is ``backward(method="adjoint")``
+   of the same forward pass (the chip's static errors and that pass's noise included);
+   every measured method is ``backward(method=...)`` on that state.
+
+Estimators (``methods``): ``"in_situ"`` (3-pass), ``"analog"`` (2-pass ±),
+``"finite_difference"`` (``±fd_step_rad`` on every shifter; single layers only up to
+``fd_max_ports`` ports), and ``"digital_twin"``: the adjoint gradient an *ideal model*
+of the chip computes (what a digital trainer that does not know the fabrication errors
+would use) — not a measurement, the reference that shows why one measures in situ.
+
+Metrics, for measured ``ĝ`` and exact ``g`` (all phases of all layers in one vector):
+``epsilon = 1 − ĝ·g/(‖ĝ‖‖g‖)`` (Pai et al.'s ε: 0 perfect, 1 orthogonal, 2 reversed),
+``cosine = 1 − epsilon``, ``relative_error = ‖ĝ − g‖/‖g‖`` (sensitive to scale, unlike
+ε), ``sign_agreement`` = fraction of components with the sign of ``g``, counted over
+components with ``|g_k| > SIGN_TOLERANCE·‖g‖`` (in the Pai network the output phases of
+every layer have exactly zero gradient, because ``|z|`` and the power readout discard
+them).
+
+How to read the results
+-----------------------
+- ``metrics.csv``: tidy rows ``study, factor, value, profile, state, method, metric,
+  mean, std, n`` (``study`` = ``layer`` or ``pai2023``; ``factor``/``value`` the swept
+  setting).
+- ``layer_<metric>.png``/``.svg``: one panel per swept factor, mean ± std per method.
+  Values of ε below ``EPSILON_FLOOR`` are drawn at the floor (an exact measurement
+  gives ε ≈ 1e-16).
+- ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
+  measured values.
+- ``pai_comparison.csv`` and the printed table: simulated ε next to Pai et al.'s
+  (≈ 0.016–0.020 for their analog batch measurement at batch 1–4; ≈ 0.03 at batch 1 to
+  ≈ 0.3 at batch 10 during training; ``shared/reference/parameters.md``).
+
+Physics worth knowing when reading the plots
+--------------------------------------------
+- Insertion loss breaks the 3-pass estimate, not the 2-pass one. The sum pass relies on
+  time reversal: sending ``conj(x̂)`` forward must recreate ``conj(â)`` at every
+  shifter, which needs a unitary prefix ``P`` (``P P^H = I``). With loss
+  ``P P^H ≈ η² I``, so ``I_sum − I_fwd − I_adj`` keeps an additive error
+  ``(η⁴ − 1)|â|²`` that does not cancel — always of the same sign, so it adds up
+  coherently over a batch while the true per-sample gradients partly cancel: the 3-pass
+  error *grows with batch size* on a lossy chip. The ± difference of the analog method
+  cancels those terms exactly and keeps only a smooth ``η²`` scale (visible in
+  ``relative_error``, not in ε).
+- Splitting errors keep the mesh unitary: every measured method stays exact (ε ~ 1e-16)
+  while the digital twin, which assumes ideal couplers, does not.
+- Tap noise enters the 3-pass estimate through three readings, the 2-pass one through
+  two readings divided by 4: the analog estimate is ≈ 4× less noisy in variance.
+- Finite differences measure the loss itself, so they are immune to loss and
+  splitting errors but see every pass's noise (tap, phase, I/O) divided by ``2h``. On a
+  single layer every detected power is a first-order trigonometric polynomial of each
+  phase, so a noiseless central difference is exactly ``sin(h)/h`` times the gradient:
+  ε = 0 for any ``h``, relative error ``1 − sin(h)/h ≈ h²/6``.
+- I/O errors (a fresh amplitude/phase error on every injected and measured field) enter
+  every pass — including the measured ``x̂`` that becomes the previous layer's adjoint
+  source — and dominate ε at Pai et al.'s simulation defaults (σ = 0.025); tap noise
+  alone at ``s = 0.01`` gives ε far below their measured values.
+- In the Pai-network study the digital twin's ε is not 0 even on a tap-noise-only chip:
+  the twin computes its own noiseless forward pass, whereas the reference gradient
+  belongs to the noisy pass the chip really made.
+
+What the default run shows (seed 0)
+-----------------------------------
+- 0.2 dB/MZI loss, no noise, N = 8, B = 4: cosine similarity 0.68 ± 0.06 (3-pass) vs
+  0.996 ± 0.001 (2-pass); Pai network, B = 1 → 10: 0.96 → 0.76 (3-pass, trained state;
+  0.94 → 0.84 at init) vs 0.999 (2-pass) at every batch size.
+- Tap noise s = 0.01 alone gives ε ≈ 1e-3 (3-pass) and ≈ 3e-4 (2-pass), flat in B —
+  10–60× below Pai et al.'s measured 0.016–0.020. Adding their I/O errors (0.025)
+  gives 0.05–0.09 (2-pass) — above it; the measured values sit in between.
+- The growth of ε with batch size that Pai et al. saw during training (≈ 0.03 → 0.3 for
+  B = 1 → 10) is reproduced by the 3-pass estimate on a lossy chip (0.04 → 0.24 in the
+  ``lossy`` profile, 0.11 → 0.28 with every default imperfection), and by nothing else
+  here: the noise-only errors do not grow with B.
+
+Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``; draw ``r`` of
+every point uses the same seeds (common random numbers), so curves are smooth in the
+swept factor.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm.auto import tqdm
+
+from digital.datasets import load
+from digital.losses import softmax_cross_entropy
+from digital.optim import Adam
+from digital.train import train
+from digital.validation import check_choice, check_positive, check_positive_int
+from photonic.imperfections import Chip
+from photonic.insitu import measure_finite_difference, measure_in_situ
+from photonic.mesh import Mesh, Phases
+from photonic.network import PhotonicNetwork
+from scenarios.framework import Result, child_rngs, new_figure, save_figure
+
+__all__ = [
+    "FACTORS",
+    "METHODS",
+    "NAME",
+    "PAI_PROFILES",
+    "Config",
+    "gradient_metrics",
+    "main",
+    "measure_layer",
+    "measure_pai",
+    "run",
+]
+
+NAME = "gradient_fidelity"
+"""Registry name of this scenario."""
+
+Method = Literal["in_situ", "analog", "finite_difference", "digital_twin"]
+METHODS: tuple[str, ...] = get_args(Method)
+MEASURED: tuple[str, ...] = ("in_situ", "analog", "finite_difference")
+Measurement = Literal["per_sample", "aggregated"]
+Topology = Literal["clements", "reck"]
+PaiProfile = Literal["tap", "pai_sim", "realistic", "lossy"]
+PaiState = Literal["init", "trained"]
+
+METRICS: tuple[str, ...] = ("epsilon", "cosine", "relative_error", "sign_agreement")
+#: Components with ``|g_k| ≤ SIGN_TOLERANCE·‖g‖`` are left out of the sign agreement.
+SIGN_TOLERANCE = 1e-9
+#: ε values below this are drawn at this floor on the log axes of the single-layer plots.
+EPSILON_FLOOR = 1e-10
+#: The same for the Pai-network plot (its interesting range is 1e-4 … 1).
+PAI_EPSILON_FLOOR = 1e-5
+
+#: Swept single-layer factors: config field of the values, axis label.
+FACTORS: dict[str, tuple[str, str]] = {
+    "tap_noise": ("tap_noise_values", "tap noise s (√power units)"),
+    "loss_db_per_mzi": ("loss_db_values", "insertion loss per MZI (dB)"),
+    "splitting_error_std_rad": ("splitting_error_values_rad", "splitting error σ_ε (rad)"),
+    "phase_noise_rad": ("phase_noise_values_rad", "phase noise per pass σ_φ (rad)"),
+    "io_error": ("io_error_values", "I/O error σ_a = σ_p (relative; σ_p in π rad)"),
+    "batch": ("batch_values", "batch size B (samples)"),
+    "n_ports": ("port_values", "mesh ports N"),
+}
+
+#: Every imperfection switched off (Chip.draw keywords); sweeps switch one on.
+QUIET_CHIP: dict[str, Any] = {
+    "splitting_error_std_rad": 0.0,
+    "loss_db_per_mzi": 0.0,
+    "loss_spread_db": 0.0,
+    "dac_bits": None,
+    "crosstalk": 0.0,
+    "phase_noise_rad": 0.0,
+    "tap_noise": 0.0,
+    "adc_bits": None,
+    "io_amplitude_error": 0.0,
+    "io_phase_error": 0.0,
+}
+
+#: Noise profiles of the Pai-network study: ``None`` = every Chip.draw default.
+PAI_PROFILES: dict[str, dict[str, Any] | None] = {
+    "tap": {"tap_noise": 0.01},  # tap noise alone at Pai et al.'s default s
+    "pai_sim": {  # the defaults of Pai et al.'s simulation code: tap + I/O errors
+        "tap_noise": 0.01,
+        "io_amplitude_error": 0.025,
+        "io_phase_error": 0.025,
+    },
+    "realistic": None,  # Chip.draw defaults: loss, splitting, DAC, crosstalk, noise, ADC
+    "lossy": {"loss_db_per_mzi": 0.2},  # 0.2 dB per MZI, no noise
+}
+PAI_PROFILE_LABELS: dict[str, str] = {
+    "tap": "tap noise s=0.01 only",
+    "pai_sim": "s=0.01 + I/O 0.025 (Pai sim. defaults)",
+    "realistic": "Chip.draw defaults (all imperfections)",
+    "lossy": "0.2 dB/MZI loss, no noise",
+}
+
+#: Pai et al. 2023 measured ε by batch size (parameters.md), for the comparison table.
+PAI_MEASURED_EPSILON: dict[int, str] = {
+    1: "0.016-0.020 (analog batch); ~0.03 in training",
+    2: "0.016-0.020 (analog batch)",
+    4: "0.016-0.020 (analog batch)",
+    10: "~0.3 in training",
+}
+#: The same as numbers for the plot: (batch, low, high) bands and training points.
+PAI_BATCH_BAND = (1, 4, 0.016, 0.020)
+PAI_TRAINING_POINTS = ((1, 0.03), (10, 0.3))
+
+#: Number of moons points the Pai-network minibatches are drawn from.
+PAI_DATA_SAMPLES = 500
+PAI_TRAIN_LR = 0.02
+PAI_TRAIN_BATCH = 32
+_SEED_BOUND = 2**32
+
+Array = NDArray[Any]
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _check_tuple(value: Any, name: str, *, kind: str, minimum: float, strict: bool) -> tuple:
+    if isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, tuple):
+        raise ValueError(f"{name}={value!r} must be a tuple of {kind}s")
+    for v in value:
+        bad_type = isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+        if kind == "int" and not isinstance(v, (int, np.integer)):
+            bad_type = True
+        if bad_type or not math.isfinite(float(v)) or (v <= minimum if strict else v < minimum):
+            bound = f"> {minimum:g}" if strict else f"≥ {minimum:g}"
+            raise ValueError(f"{name}={value!r} must hold finite {kind}s {bound}; got {v!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the gradient-fidelity study.
+
+    Parameters
+    ----------
+    methods : tuple of str
+        Estimators compared with the exact gradient, from :data:`METHODS`.
+    repeats : int
+        Independent draws per single-layer point (phases, inputs, chip, noise).
+    layer_topology : str
+        ``"clements"`` or ``"reck"`` for the single layers.
+    base_ports, base_batch : int
+        N and B of every single-layer sweep except the N and B sweeps.
+    reference_tap_noise : float
+        Tap noise ``s`` of the batch and N sweeps (0.01: Pai et al.'s default).
+    tap_noise_values, loss_db_values, splitting_error_values_rad, phase_noise_values_rad,
+    io_error_values : tuple of float
+        Values of each one-factor sweep (the others off). Loss is uniform (no spread).
+    batch_values, port_values : tuple of int
+        Batch sizes (≥ 1) and port counts (≥ 2) of the B and N sweeps.
+    fd_step_rad : float
+        Phase step of finite differences, rad (> 0). Under noise a step far above the
+        1e-4 rad default of :mod:`photonic.insitu` is needed; 0.1 rad costs ≈ 0.2 %
+        truncation error.
+    fd_max_ports : int
+        Finite differences (2 passes per shifter) only for single layers with N ≤ this.
+    measurement : str
+        ``"per_sample"`` or ``"aggregated"`` tap read-out. Aggregated cannot represent
+        phase noise or ADC quantization: refused if a sweep or profile needs them.
+    pai_profiles : tuple of str
+        Noise profiles of the Pai-network study, from :data:`PAI_PROFILES`; ``()``
+        skips that study.
+    pai_states : tuple of str
+        ``"init"`` (random Haar phases) and/or ``"trained"``.
+    pai_batches : tuple of int
+        Minibatch sizes of the Pai-network study.
+    pai_repeats : int
+        Draws per Pai-network point.
+    pai_train_epochs : int
+        Epochs of digital (``"adjoint"``, ideal chip) training for the ``"trained"`` state.
+    seed : int
+        Root seed.
+    """
+
+    methods: tuple[str, ...] = METHODS
+    repeats: int = 10
+    layer_topology: Topology = "clements"
+    base_ports: int = 8
+    base_batch: int = 4
+    reference_tap_noise: float = 0.01
+    tap_noise_values: tuple[float, ...] = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+    loss_db_values: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+    splitting_error_values_rad: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1)
+    phase_noise_values_rad: tuple[float, ...] = (0.0, 0.005, 0.01, 0.02, 0.05)
+    io_error_values: tuple[float, ...] = (0.0, 0.01, 0.025, 0.05)
+    batch_values: tuple[int, ...] = (1, 2, 4, 10, 32)
+    port_values: tuple[int, ...] = (4, 8, 16, 32, 64)
+    fd_step_rad: float = 0.1
+    fd_max_ports: int = 16
+    measurement: Measurement = "per_sample"
+    pai_profiles: tuple[str, ...] = ("tap", "pai_sim", "realistic", "lossy")
+    pai_states: tuple[str, ...] = ("init", "trained")
+    pai_batches: tuple[int, ...] = (1, 2, 4, 10)
+    pai_repeats: int = 20
+    pai_train_epochs: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        for name in ("methods", "pai_profiles", "pai_states"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = tuple(value)
+                put(name, value)
+            if not isinstance(value, tuple):
+                raise ValueError(f"{name}={value!r} must be a tuple of names")
+        if not self.methods:
+            raise ValueError(f"methods={self.methods!r} must name at least one of {METHODS}")
+        for m in self.methods:
+            check_choice(m, "methods", METHODS)
+        for p in self.pai_profiles:
+            check_choice(p, "pai_profiles", tuple(PAI_PROFILES))
+        for s in self.pai_states:
+            check_choice(s, "pai_states", get_args(PaiState))
+        for name in ("methods", "pai_profiles", "pai_states"):
+            value = getattr(self, name)
+            if len(set(value)) != len(value):
+                raise ValueError(f"{name}={value!r} lists a name twice")
+        check_positive_int(self.repeats, "repeats")
+        check_positive_int(self.pai_repeats, "pai_repeats")
+        check_positive_int(self.pai_train_epochs, "pai_train_epochs")
+        check_choice(self.layer_topology, "layer_topology", get_args(Topology))
+        check_choice(self.measurement, "measurement", get_args(Measurement))
+        if isinstance(self.base_ports, bool) or not isinstance(self.base_ports, int):
+            raise ValueError(f"base_ports={self.base_ports!r} must be an int ≥ 2")
+        if self.base_ports < 2:
+            raise ValueError(f"base_ports={self.base_ports!r} must be an int ≥ 2")
+        check_positive_int(self.base_batch, "base_batch")
+        if isinstance(self.fd_max_ports, bool) or not isinstance(self.fd_max_ports, int):
+            raise ValueError(f"fd_max_ports={self.fd_max_ports!r} must be an int ≥ 0")
+        if self.fd_max_ports < 0:
+            raise ValueError(f"fd_max_ports={self.fd_max_ports!r} must be an int ≥ 0")
+        check_positive(self.fd_step_rad, "fd_step_rad")
+        if isinstance(self.reference_tap_noise, bool) or not (
+            isinstance(self.reference_tap_noise, (int, float))
+            and math.isfinite(self.reference_tap_noise)
+            and self.reference_tap_noise >= 0
+        ):
+            raise ValueError(
+                f"reference_tap_noise={self.reference_tap_noise!r} must be a finite number ≥ 0"
+            )
+        for name in (
+            "tap_noise_values",
+            "loss_db_values",
+            "splitting_error_values_rad",
+            "phase_noise_values_rad",
+            "io_error_values",
+        ):
+            put(
+                name, _check_tuple(getattr(self, name), name, kind="float", minimum=0, strict=False)
+            )
+        put(
+            "batch_values",
+            _check_tuple(self.batch_values, "batch_values", kind="int", minimum=1, strict=False),
+        )
+        put(
+            "port_values",
+            _check_tuple(self.port_values, "port_values", kind="int", minimum=2, strict=False),
+        )
+        put(
+            "pai_batches",
+            _check_tuple(self.pai_batches, "pai_batches", kind="int", minimum=1, strict=False),
+        )
+        if self.pai_profiles and not self.pai_batches:
+            raise ValueError("pai_batches=() but pai_profiles is not empty; give batch sizes")
+        if self.pai_profiles and not self.pai_states:
+            raise ValueError("pai_states=() but pai_profiles is not empty; give a state")
+        if max(self.pai_batches, default=1) > PAI_DATA_SAMPLES * 0.8:
+            raise ValueError(
+                f"pai_batches={self.pai_batches!r}: a batch cannot exceed the "
+                f"{int(PAI_DATA_SAMPLES * 0.8)} training points"
+            )
+        if self.measurement == "aggregated":
+            problems = []
+            if any(v > 0 for v in self.phase_noise_values_rad):
+                problems.append("phase_noise_values_rad has values > 0")
+            if "realistic" in self.pai_profiles:
+                problems.append("pai_profiles has 'realistic' (phase noise and an 8-bit ADC)")
+            if problems:
+                raise ValueError(
+                    "measurement='aggregated' cannot represent per-pass phase noise or ADC "
+                    "quantization, but " + "; ".join(problems) + ": use measurement="
+                    "'per_sample', set phase_noise_values_rad=0 and drop 'realistic'"
+                )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} must be a non-negative int")
+
+    @classmethod
+    def smoke(cls) -> Config:
+        """A seconds-long run: two values per sweep, two draws, small meshes."""
+        return cls(
+            repeats=2,
+            base_ports=4,
+            base_batch=2,
+            tap_noise_values=(0.0, 0.01),
+            loss_db_values=(0.0, 0.2),
+            splitting_error_values_rad=(0.0, 0.05),
+            phase_noise_values_rad=(0.0, 0.01),
+            io_error_values=(0.0, 0.025),
+            batch_values=(1, 4),
+            port_values=(4, 6),
+            fd_max_ports=4,
+            pai_profiles=("tap", "lossy"),
+            pai_states=("init",),
+            pai_batches=(1, 4),
+            pai_repeats=2,
+            pai_train_epochs=1,
+        )
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _vector(g: Array | Phases | Mapping[str, Array]) -> Array:
+    if isinstance(g, Phases):
+        return g.to_vector()
+    if isinstance(g, Mapping):
+        return np.concatenate([np.ravel(g[k]) for k in sorted(g)])
+    return np.ravel(np.asarray(g, dtype=np.float64))
+
+
+def gradient_metrics(
+    measured: Array | Phases | Mapping[str, Array], exact: Array | Phases | Mapping[str, Array]
+) -> dict[str, float]:
+    """Agreement of a measured gradient with the exact one.
+
+    Parameters
+    ----------
+    measured, exact
+        Vectors ``(n_params,)``, :class:`Phases`, or gradient dicts keyed like
+        ``PhotonicNetwork.params()`` (flattened in sorted key order).
+
+    Returns
+    -------
+    dict
+        ``epsilon = 1 − cos`` (Pai et al.'s ε on normalized vectors; 0 = same
+        direction, 1 = orthogonal, 2 = opposite), ``cosine``, ``relative_error =
+        ‖ĝ − g‖/‖g‖`` and ``sign_agreement`` (fraction of components, among those
+        with ``|g_k| > SIGN_TOLERANCE·‖g‖``, where ``sign ĝ_k = sign g_k``). A zero
+        ``measured`` has cosine 0.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or ``exact`` is zero (no direction to compare with).
+    """
+    m, g = _vector(measured), _vector(exact)
+    if m.shape != g.shape:
+        raise ValueError(f"measured has {m.size} components; exact has {g.size}")
+    norm_g, norm_m = float(np.linalg.norm(g)), float(np.linalg.norm(m))
+    if norm_g == 0.0:
+        raise ValueError("exact gradient is zero: no direction to compare with")
+    cosine = 0.0 if norm_m == 0.0 else float(m @ g) / (norm_m * norm_g)
+    big = np.abs(g) > SIGN_TOLERANCE * norm_g
+    return {
+        "epsilon": 1.0 - cosine,
+        "cosine": cosine,
+        "relative_error": float(np.linalg.norm(m - g)) / norm_g,
+        "sign_agreement": float(np.mean(np.sign(m[big]) == np.sign(g[big]))),
+    }
+
+
+# --------------------------------------------------------------------------- single layers
+
+
+def _layer_chip_settings(factor: str, value: float, reference_tap_noise: float) -> dict[str, Any]:
+    settings = dict(QUIET_CHIP)
+    if factor in ("batch", "n_ports"):
+        settings["tap_noise"] = reference_tap_noise
+    elif factor == "io_error":
+        settings["io_amplitude_error"] = value
+        settings["io_phase_error"] = value
+    else:
+        settings[factor] = value
+    return settings
+
+
+def measure_layer(
+    *,
+    n_ports: int,
+    batch: int,
+    chip_settings: Mapping[str, Any],
+    methods: Sequence[str],
+    seeds: tuple[int, int, int, int],
+    topology: Topology = "clements",
+    fd_step_rad: float = 0.1,
+    fd_max_ports: int = 16,
+    measurement: Measurement = "per_sample",
+) -> dict[str, dict[str, float]]:
+    """One draw of the single-layer study: every method's metrics against the exact gradient.
+
+    Parameters
+    ----------
+    n_ports, batch
+        Mesh size N and number of samples B.
+    chip_settings
+        Keywords of :meth:`Chip.draw` (e.g. :data:`QUIET_CHIP` with one factor on).
+    methods
+        Estimators from :data:`METHODS`; finite differences are skipped when
+        ``n_ports > fd_max_ports``.
+    seeds
+        ``(init, data, chip, noise)`` seeds: the phases, the inputs and target, the chip
+        draw and the measurement noise.
+    topology, fd_step_rad, measurement
+        See :class:`Config`.
+
+    Returns
+    -------
+    dict
+        ``{method: gradient_metrics(...)}``.
+    """
+    init_seed, data_seed, chip_seed, noise_seed = seeds
+    mesh = Mesh.clements(n_ports) if topology == "clements" else Mesh.reck(n_ports)
+    phases = mesh.random_phases(np.random.default_rng(init_seed))
+    data_rng = np.random.default_rng(data_seed)
+    x = data_rng.normal(size=(batch, n_ports)) + 1j * data_rng.normal(size=(batch, n_ports))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # unit input power per sample
+    target = data_rng.uniform(0.0, 2.0 / n_ports, size=(batch, n_ports))
+    chip = Chip.draw(mesh, np.random.default_rng(chip_seed), **chip_settings)
+
+    def loss_weights(y: Array) -> Array:  # w = dL/dP of L = (1/B) Σ ½‖|y|² − t‖²
+        return np.asarray((np.abs(y) ** 2 - target) / batch)
+
+    y = mesh.forward(phases, x, chip)
+    w = loss_weights(y)
+    delta = 2 * np.conj(y) * w
+    exact = mesh.phase_gradients(phases, x, delta, chip)
+    out: dict[str, dict[str, float]] = {}
+    for k, method in enumerate(methods):
+        noise = np.random.default_rng((noise_seed, k))
+        if method in ("in_situ", "analog"):
+            passes: Literal["in_situ", "analog"] = "analog" if method == "analog" else "in_situ"
+            got = measure_in_situ(
+                mesh, phases, x, delta, chip, noise, method=passes, mode=measurement
+            ).gradients
+        elif method == "finite_difference":
+            if n_ports > fd_max_ports:
+                continue
+            got = measure_finite_difference(
+                mesh, phases, x, w, chip, noise, step_rad=fd_step_rad
+            ).gradients
+        else:  # digital twin: the ideal model's own forward, loss and adjoint
+            y_model = mesh.forward(phases, x)
+            got = mesh.phase_gradients(phases, x, 2 * np.conj(y_model) * loss_weights(y_model))
+        out[method] = gradient_metrics(got, exact)
+    return out
+
+
+# --------------------------------------------------------------------------- Pai network
+
+
+def _pai_chip(profile: str, chip_seed: int) -> Chip:
+    settings = PAI_PROFILES[profile]
+    mesh = Mesh.reck(4)
+    rng = np.random.default_rng(chip_seed)
+    if settings is None:
+        return Chip.draw(mesh, rng)
+    return Chip.draw(mesh, rng, **{**QUIET_CHIP, **settings})
+
+
+def measure_pai(
+    params: Mapping[str, Array],
+    x: Array,
+    labels: Array,
+    chip: Chip | None,
+    *,
+    methods: Sequence[str],
+    noise_seed: int,
+    fd_step_rad: float = 0.1,
+    measurement: Measurement = "per_sample",
+) -> dict[str, dict[str, float]]:
+    """One draw of the Pai-network study on one minibatch.
+
+    The network of :meth:`PhotonicNetwork.pai2023` on ``chip`` is programmed with
+    ``params``, runs one forward pass of ``x``, and the softmax cross-entropy gradient
+    of ``labels`` is sent back by every method; ``"adjoint"`` of the same pass is the
+    exact reference. ``"digital_twin"`` is the adjoint gradient of an ideal-chip copy.
+
+    Parameters
+    ----------
+    params
+        Requested phases, keyed like ``PhotonicNetwork.params()``.
+    x, labels
+        Features ``(B, 2)`` and integer labels ``(B,)``.
+    chip
+        The device (``None``: ideal).
+    methods
+        From :data:`METHODS`.
+    noise_seed
+        Seed of every per-pass noise draw.
+
+    Returns
+    -------
+    dict
+        ``{method: gradient_metrics(...)}``.
+    """
+    net = PhotonicNetwork.pai2023(
+        chip,
+        rng=np.random.default_rng(0),
+        noise_rng=np.random.default_rng(noise_seed),
+        fd_step_rad=fd_step_rad,
+        measurement=measurement,
+    )
+    net.set_params(dict(params))
+    _, g = softmax_cross_entropy(net.forward(x), labels)
+    exact = net.backward(g, method="adjoint")
+    out: dict[str, dict[str, float]] = {}
+    for method in methods:
+        if method == "digital_twin":
+            twin = PhotonicNetwork.pai2023(None, rng=np.random.default_rng(0))
+            twin.set_params(dict(params))
+            _, g_twin = softmax_cross_entropy(twin.forward(x), labels)
+            got = twin.backward(g_twin, method="adjoint")
+        else:
+            got = net.backward(g, method=method)  # type: ignore[arg-type]
+        out[method] = gradient_metrics(got, exact)
+    return out
+
+
+# --------------------------------------------------------------------------- study
+
+
+def _aggregate(draws: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, tuple]]:
+    """``{method: {metric: (mean, std, n)}}`` over the draws."""
+    out: dict[str, dict[str, tuple]] = {}
+    methods = {m for d in draws for m in d}
+    for method in sorted(methods):
+        values = [d[method] for d in draws if method in d]
+        out[method] = {
+            metric: (
+                float(np.mean([v[metric] for v in values])),
+                float(np.std([v[metric] for v in values])),
+                len(values),
+            )
+            for metric in METRICS
+        }
+    return out
+
+
+def _rows(stats: dict[str, dict[str, tuple]], **keys: Any) -> list[dict[str, Any]]:
+    return [
+        {**keys, "method": method, "metric": metric, "mean": m, "std": s, "n": n}
+        for method, by_metric in stats.items()
+        for metric, (m, s, n) in by_metric.items()
+    ]
+
+
+def _seeds(rngs: Mapping[str, np.random.Generator], n: int) -> list[tuple[int, int, int, int]]:
+    columns = [
+        [int(s) for s in rngs[name].integers(_SEED_BOUND, size=n)]
+        for name in ("init", "data", "chip", "noise")
+    ]
+    return [(a, b, c, d) for a, b, c, d in zip(*columns, strict=True)]
+
+
+def _layer_points(cfg: Config) -> list[tuple[str, float]]:
+    points: list[tuple[str, float]] = []
+    for factor, (field, _) in FACTORS.items():
+        points.extend((factor, v) for v in getattr(cfg, field))
+    return points
+
+
+def _layer_study(cfg: Config, seeds: list[tuple[int, int, int, int]]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    points = _layer_points(cfg)
+    bar = tqdm(points, desc="single layers", unit="point", disable=None, leave=False)
+    for factor, value in bar:
+        n_ports = int(value) if factor == "n_ports" else cfg.base_ports
+        batch = int(value) if factor == "batch" else cfg.base_batch
+        settings = _layer_chip_settings(factor, float(value), cfg.reference_tap_noise)
+        draws = [
+            measure_layer(
+                n_ports=n_ports,
+                batch=batch,
+                chip_settings=settings,
+                methods=cfg.methods,
+                seeds=s,
+                topology=cfg.layer_topology,
+                fd_step_rad=cfg.fd_step_rad,
+                fd_max_ports=cfg.fd_max_ports,
+                measurement=cfg.measurement,
+            )
+            for s in seeds
+        ]
+        rows.extend(
+            _rows(
+                _aggregate(draws),
+                study="layer",
+                factor=factor,
+                value=value,
+                n_ports=n_ports,
+                batch=batch,
+            )
+        )
+    bar.close()
+    return rows
+
+
+def _pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dict[str, Any]]:
+    if not cfg.pai_profiles:
+        return []
+    data = load("moons", n_samples=PAI_DATA_SAMPLES, rng=rngs["data"])
+    seeds = _seeds(rngs, cfg.pai_repeats)
+    train_seeds = [int(s) for s in rngs["train"].integers(_SEED_BOUND, size=cfg.pai_repeats)]
+    states: list[dict[str, dict[str, Array]]] = []
+    for (init_seed, *_), train_seed in zip(seeds, train_seeds, strict=True):
+        net = PhotonicNetwork.pai2023(rng=np.random.default_rng(init_seed))
+        by_state = {"init": net.params()}
+        if "trained" in cfg.pai_states:
+            train(
+                net,
+                data,
+                loss="softmax_cross_entropy",
+                optimizer=Adam(lr=PAI_TRAIN_LR),
+                epochs=cfg.pai_train_epochs,
+                batch_size=PAI_TRAIN_BATCH,
+                rng=np.random.default_rng(train_seed),
+                progress="off",
+            )
+            by_state["trained"] = net.params()
+        states.append(by_state)
+    orders = [
+        np.random.default_rng(data_seed).permutation(data.x_train.shape[0])
+        for _, data_seed, _, _ in seeds
+    ]
+    rows: list[dict[str, Any]] = []
+    points = [(p, s, b) for p in cfg.pai_profiles for s in cfg.pai_states for b in cfg.pai_batches]
+    bar = tqdm(points, desc="Pai network", unit="point", disable=None, leave=False)
+    for profile, state, batch in bar:
+        draws = []
+        for r, (_, _, chip_seed, noise_seed) in enumerate(seeds):
+            idx = orders[r][:batch]  # nested minibatches: batch 4 holds batch 2's samples
+            draws.append(
+                measure_pai(
+                    states[r][state],
+                    data.x_train[idx],
+                    data.y_train[idx],
+                    _pai_chip(profile, chip_seed),
+                    methods=cfg.methods,
+                    noise_seed=noise_seed,
+                    fd_step_rad=cfg.fd_step_rad,
+                    measurement=cfg.measurement,
+                )
+            )
+        rows.extend(
+            _rows(
+                _aggregate(draws),
+                study="pai2023",
+                factor="batch",
+                value=batch,
+                profile=profile,
+                state=state,
+                n_ports=4,
+                batch=batch,
+            )
+        )
+    bar.close()
+    return rows
+
+
+def _find(rows: list[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
+    for row in rows:
+        if all(row.get(k) == v for k, v in keys.items()):
+            return row
+    return None
+
+
+def _pm(row: dict[str, Any] | None) -> str:
+    """``mean ± std``: 4 decimals, or 2 significant digits in e-notation below 1e-3."""
+    if row is None:
+        return "-"
+    mean, std = row["mean"], row["std"]
+    if abs(mean) < 1e-3 and abs(std) < 1e-3:
+        return f"{mean:.1e} ± {std:.1e}"
+    return f"{mean:.4f} ± {std:.4f}"
+
+
+def comparison_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Simulated ε of the Pai network next to Pai et al.'s measured ε, one row per point."""
+    table: list[dict[str, str]] = []
+    for profile in cfg.pai_profiles:
+        for state in cfg.pai_states:
+            for batch in cfg.pai_batches:
+                entry = {
+                    "profile": profile,
+                    "chip": PAI_PROFILE_LABELS[profile],
+                    "state": state,
+                    "batch": str(batch),
+                }
+                for method in cfg.methods:
+                    row = _find(
+                        rows,
+                        study="pai2023",
+                        profile=profile,
+                        state=state,
+                        batch=batch,
+                        method=method,
+                        metric="epsilon",
+                    )
+                    entry[f"eps_{method}"] = _pm(row)
+                entry["pai2023_measured_eps"] = PAI_MEASURED_EPSILON.get(batch, "-")
+                table.append(entry)
+    return table
+
+
+def format_table(table: list[dict[str, str]]) -> str:
+    """A plain-text table (columns padded to their widest cell)."""
+    if not table:
+        return "(no Pai-network points)"
+    columns = [c for c in table[0] if c != "profile"]
+    widths = {c: max(len(c), *(len(r[c]) for r in table)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines.append("  ".join("-" * widths[c] for c in columns))
+    lines.extend("  ".join(r[c].ljust(widths[c]) for c in columns) for r in table)
+    return "\n".join(lines)
+
+
+def _write_table(table: list[dict[str, str]], path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if table:
+            writer = csv.DictWriter(fh, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    return path
+
+
+def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str, float | str]:
+    """Acceptance numbers, then the comparison table as ``eps_<profile>_<state>_B<b>`` rows."""
+    summary: dict[str, float | str] = {}
+    measured = [m for m in ("in_situ", "analog") if m in cfg.methods]
+    for method in measured:  # acceptance: 0.2 dB/MZI, no noise, 3-pass vs 2-pass cosine
+        row = _find(
+            rows,
+            study="layer",
+            factor="loss_db_per_mzi",
+            value=0.2,
+            method=method,
+            metric="cosine",
+        )
+        if row is not None:
+            key = f"cosine_{method}_layer_N{cfg.base_ports}_B{cfg.base_batch}_loss0.2dB"
+            summary[key] = _pm(row)
+        for state in cfg.pai_states:
+            for batch in cfg.pai_batches:
+                row = _find(
+                    rows,
+                    study="pai2023",
+                    profile="lossy",
+                    state=state,
+                    batch=batch,
+                    method=method,
+                    metric="cosine",
+                )
+                if row is not None:
+                    summary[f"cosine_{method}_pai_{state}_B{batch}_loss0.2dB"] = _pm(row)
+    for batch in cfg.batch_values:  # ε vs batch at the reference tap noise, single layer
+        parts = []
+        for method in measured:
+            row = _find(
+                rows,
+                study="layer",
+                factor="batch",
+                value=batch,
+                method=method,
+                metric="epsilon",
+            )
+            if row is not None:
+                parts.append(f"{method} {_pm(row)}")
+        if parts:
+            key = f"eps_layer_N{cfg.base_ports}_s{cfg.reference_tap_noise:g}_B{batch}"
+            summary[key] = "; ".join(parts)
+    for entry in comparison_table(cfg, rows):  # the Pai comparison table
+        parts = [f"{m} {entry[f'eps_{m}']}" for m in measured if entry.get(f"eps_{m}", "-") != "-"]
+        if parts:
+            key = f"eps_pai_{entry['profile']}_{entry['state']}_B{entry['batch']}"
+            summary[key] = "; ".join(parts) + f" | Pai {entry['pai2023_measured_eps']}"
+    summary["wall_time_s"] = round(wall_s, 2)
+    return summary
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: Path) -> list[Path]:
+    factors = [f for f, (field, _) in FACTORS.items() if getattr(cfg, field)]
+    n_cols = 4
+    n_rows = max(1, math.ceil(len(factors) / n_cols))
+    fig = new_figure(figsize=(4.0 * n_cols, 3.3 * n_rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols)).ravel()
+    labels = {
+        "epsilon": "ε = 1 − cos (log)",
+        "cosine": "cosine similarity",
+        "relative_error": "relative error ‖ĝ−g‖/‖g‖",
+        "sign_agreement": "sign agreement (fraction)",
+    }
+    colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
+    for ax, factor in zip(axes, factors, strict=False):
+        for method in cfg.methods:
+            pts = sorted(
+                (r["value"], r["mean"], r["std"])
+                for r in rows
+                if r["study"] == "layer"
+                and r["factor"] == factor
+                and r["method"] == method
+                and r["metric"] == metric
+            )
+            if not pts:
+                continue
+            xs, means, stds = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
+            yerr: Array = stds
+            if metric == "epsilon":
+                means, yerr = _errorbars(means, stds, EPSILON_FLOOR)
+            ax.errorbar(
+                xs,
+                means,
+                yerr=yerr,
+                marker="o",
+                ms=3,
+                capsize=2,
+                color=colors[method],
+                label=method,
+            )
+        ax.set_xlabel(FACTORS[factor][1])
+        ax.set_ylabel(labels[metric])
+        if metric == "epsilon":
+            ax.set_yscale("log")
+        if factor in ("batch", "n_ports"):
+            ax.set_xscale("log", base=2)
+        where = (
+            f"s={cfg.reference_tap_noise:g}, "
+            + (f"B={cfg.base_batch}" if factor == "n_ports" else f"N={cfg.base_ports}")
+            if factor in ("batch", "n_ports")
+            else f"N={cfg.base_ports}, B={cfg.base_batch}"
+        )
+        ax.set_title(f"{factor} ({where})", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes[len(factors) :]:
+        ax.set_visible(False)
+    if factors:
+        axes[0].legend(fontsize=8)
+    floor = f"; ε < {EPSILON_FLOOR:g} drawn at that floor" if metric == "epsilon" else ""
+    fig.suptitle(
+        f"{cfg.layer_topology} single layers: measured vs exact gradient, {labels[metric]}\n"
+        f"(mean ± std over {cfg.repeats} draws; other imperfections off{floor})"
+    )
+    return save_figure(fig, out_dir, f"layer_{metric}")
+
+
+def _errorbars(means: Array, stds: Array, floor: float) -> tuple[Array, Array]:
+    """Means clipped at ``floor`` and asymmetric ± std bars that stay above it (log axes)."""
+    shown = np.maximum(means, floor)
+    lower = np.clip(np.minimum(stds, shown - 0.5 * floor), 0.0, None)
+    return shown, np.vstack([lower, stds])
+
+
+def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    profiles, states = list(cfg.pai_profiles), list(cfg.pai_states)
+    fig = new_figure(figsize=(4.0 * len(profiles), 3.2 * len(states) + 0.6), layout="constrained")
+    axes = np.asarray(fig.subplots(len(states), len(profiles), squeeze=False))
+    colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
+    for i, state in enumerate(states):
+        for j, profile in enumerate(profiles):
+            ax = axes[i, j]
+            for method in cfg.methods:
+                pts = sorted(
+                    (r["batch"], r["mean"], r["std"])
+                    for r in rows
+                    if r["study"] == "pai2023"
+                    and r["profile"] == profile
+                    and r["state"] == state
+                    and r["method"] == method
+                    and r["metric"] == "epsilon"
+                )
+                if not pts:
+                    continue
+                xs, means, stds = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
+                shown, yerr = _errorbars(means, stds, PAI_EPSILON_FLOOR)
+                ax.errorbar(
+                    xs,
+                    shown,
+                    yerr=yerr,
+                    marker="o",
+                    ms=3,
+                    capsize=2,
+                    color=colors[method],
+                    label=method,
+                )
+            b_lo, b_hi, e_lo, e_hi = PAI_BATCH_BAND
+            ax.fill_between(
+                [b_lo, b_hi],
+                [e_lo, e_lo],
+                [e_hi, e_hi],
+                color="k",
+                alpha=0.3,
+                label="Pai 2023: analog batch (measured)",
+            )
+            bx, by = zip(*PAI_TRAINING_POINTS, strict=True)
+            ax.plot(bx, by, "k*", ms=10, label="Pai 2023: during training (measured)")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_ylim(bottom=0.5 * PAI_EPSILON_FLOOR)
+            ax.set_xlabel("minibatch size B (samples)")
+            ax.set_ylabel("ε = 1 − cos(ĝ, g)")
+            ax.set_title(f"{PAI_PROFILE_LABELS[profile]}\nnetwork state: {state}", fontsize=9)
+            ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(
+        f"Pai et al. 2023 network on moons: gradient error vs batch size (mean ± std over "
+        f"{cfg.pai_repeats} draws; values < {PAI_EPSILON_FLOOR:g} drawn at that floor)"
+    )
+    return save_figure(fig, out_dir, "pai2023_epsilon")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = print) -> Result:
+    """Run both studies, write the plots and the comparison table.
+
+    Parameters
+    ----------
+    cfg : Config
+        The study's settings.
+    out_dir : Path
+        Existing folder for the figures and ``pai_comparison.csv``.
+    echo : callable or None
+        Where the comparison table is printed (``None``: not printed).
+
+    Returns
+    -------
+    Result
+        ``metrics``: one row per (point, method, metric) with mean, std and n;
+        ``summary``: the acceptance numbers and the comparison table rows.
+    """
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    rngs = child_rngs(cfg.seed, "data", "init", "chip", "noise", "train")
+    layer_seeds = _seeds(rngs, cfg.repeats)
+    rows = _layer_study(cfg, layer_seeds)
+    rows.extend(_pai_study(cfg, rngs))
+    figures: list[Path] = []
+    for metric in METRICS:
+        figures.extend(_plot_layer(cfg, rows, metric, out_dir))
+    if cfg.pai_profiles:
+        figures.extend(_plot_pai(cfg, rows, out_dir))
+    table = comparison_table(cfg, rows)
+    _write_table(table, out_dir / "pai_comparison.csv")
+    if echo is not None:
+        echo("Pai et al. 2023 network: simulated gradient error ε (mean ± std) vs measured")
+        echo(format_table(table))
+    summary = _summary(cfg, rows, time.perf_counter() - t0)
+    return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this scenario from the command line (``photonic-backprop run gradient_fidelity``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Options after the scenario name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    import sys
+
+    from scenarios import cli
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return cli.main(["run", NAME, *args])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""gradient_fidelity: metrics mean what they say, the physics checks hold, the run is complete."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photonic.mesh import Phases
+from scenarios import gradient_fidelity as gf
+from scenarios.framework import Result, config_from_overrides
+
+SEEDS = (11, 12, 13, 14)
+
+
+# -- the metrics -------------------------------------------------------------------------------
+
+
+def test_metrics_of_a_gradient_against_itself_its_negative_and_an_orthogonal_one() -> None:
+    g = np.array([0.3, -1.2, 0.5, 2.0])
+    same = gf.gradient_metrics(g, g)
+    assert same["epsilon"] == pytest.approx(0.0, abs=1e-15)
+    assert same["cosine"] == pytest.approx(1.0)
+    assert same["relative_error"] == 0.0
+    assert same["sign_agreement"] == 1.0
+    flipped = gf.gradient_metrics(-g, g)
+    assert flipped["epsilon"] == pytest.approx(2.0)
+    assert flipped["cosine"] == pytest.approx(-1.0)
+    assert flipped["relative_error"] == pytest.approx(2.0)
+    assert flipped["sign_agreement"] == 0.0
+    ortho = gf.gradient_metrics(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    assert ortho["epsilon"] == pytest.approx(1.0)
+    assert ortho["relative_error"] == pytest.approx(np.sqrt(2.0))
+
+
+def test_epsilon_ignores_scale_but_relative_error_does_not() -> None:
+    g = np.array([1.0, 2.0, -3.0])
+    m = gf.gradient_metrics(3.0 * g, g)
+    assert m["epsilon"] == pytest.approx(0.0, abs=1e-15)
+    assert m["relative_error"] == pytest.approx(2.0)
+    # A measured gradient of 0 has no direction: cosine 0, ε 1, relative error 1.
+    zero = gf.gradient_metrics(np.zeros(3), g)
+    assert (zero["cosine"], zero["epsilon"], zero["relative_error"]) == (0.0, 1.0, 1.0)
+
+
+def test_sign_agreement_skips_exactly_vanishing_components() -> None:
+    """The Pai network's output phases have zero gradient; their noisy sign must not count."""
+    g = np.array([1.0, -2.0, 1e-20, 0.0])
+    measured = np.array([0.9, -2.1, -0.01, 0.02])
+    assert gf.gradient_metrics(measured, g)["sign_agreement"] == 1.0
+
+
+def test_metrics_accept_phases_and_dicts() -> None:
+    p = Phases(np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([5.0, 6.0, 7.0]))
+    assert gf.gradient_metrics(p, p.to_vector())["epsilon"] == pytest.approx(0.0, abs=1e-15)
+    d = {"b": np.array([1.0, 2.0]), "a": np.array([[3.0]])}
+    assert gf.gradient_metrics(d, np.array([3.0, 1.0, 2.0]))["relative_error"] == 0.0
+
+
+def test_metrics_refuse_bad_input() -> None:
+    with pytest.raises(ValueError, match="zero"):
+        gf.gradient_metrics(np.ones(3), np.zeros(3))
+    with pytest.raises(ValueError, match="components"):
+        gf.gradient_metrics(np.ones(3), np.ones(4))
+
+
+# -- physics ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("topology", ["clements", "reck"])
+def test_ideal_chip_every_measurement_is_exact(topology: str) -> None:
+    """Lossless and noiseless: 3-pass and 2-pass reproduce the adjoint gradient."""
+    h = 0.1
+    out = gf.measure_layer(
+        n_ports=5,
+        batch=3,
+        chip_settings=gf.QUIET_CHIP,
+        methods=gf.METHODS,
+        seeds=SEEDS,
+        topology=topology,  # type: ignore[arg-type]
+        fd_step_rad=h,
+    )
+    for method in ("in_situ", "analog", "digital_twin"):
+        assert out[method]["epsilon"] < 1e-12, method
+        assert out[method]["relative_error"] < 1e-9, method
+        assert out[method]["sign_agreement"] == 1.0
+    # Every detected power is a first-order trigonometric polynomial of each phase, so a
+    # central difference returns exactly sin(h)/h times the gradient: a pure scale error.
+    fd = out["finite_difference"]
+    assert fd["epsilon"] < 1e-12
+    assert fd["relative_error"] == pytest.approx(1 - np.sin(h) / h, rel=1e-6)
+
+
+def test_loss_breaks_three_pass_but_not_two_pass() -> None:
+    """0.2 dB per MZI, no noise (acceptance): 3-pass cosine well below the 2-pass one."""
+    settings = {**gf.QUIET_CHIP, "loss_db_per_mzi": 0.2}
+    cos = {"in_situ": [], "analog": [], "finite_difference": []}
+    for r in range(3):
+        out = gf.measure_layer(
+            n_ports=8,
+            batch=4,
+            chip_settings=settings,
+            methods=tuple(cos),
+            seeds=(r, r + 10, r + 20, r + 30),
+        )
+        for method in cos:
+            cos[method].append(out[method]["cosine"])
+    assert np.mean(cos["analog"]) > 0.99
+    assert np.mean(cos["in_situ"]) < 0.9
+    assert np.mean(cos["finite_difference"]) > 0.999  # FD measures the loss itself
+
+
+def test_splitting_error_fools_the_twin_not_the_measurement() -> None:
+    settings = {**gf.QUIET_CHIP, "splitting_error_std_rad": 0.05}
+    out = gf.measure_layer(
+        n_ports=6, batch=4, chip_settings=settings, methods=gf.METHODS, seeds=SEEDS
+    )
+    assert out["in_situ"]["epsilon"] < 1e-12 and out["analog"]["epsilon"] < 1e-12
+    assert out["digital_twin"]["epsilon"] > 1e-4
+
+
+def test_fd_is_skipped_above_fd_max_ports_and_draws_are_seeded() -> None:
+    settings = {**gf.QUIET_CHIP, "tap_noise": 0.01}
+    kwargs = {"n_ports": 6, "batch": 2, "chip_settings": settings, "seeds": SEEDS}
+    a = gf.measure_layer(methods=gf.METHODS, fd_max_ports=4, **kwargs)  # type: ignore[arg-type]
+    b = gf.measure_layer(methods=gf.METHODS, fd_max_ports=4, **kwargs)  # type: ignore[arg-type]
+    assert "finite_difference" not in a
+    assert a == b
+    assert a["in_situ"]["epsilon"] > 0  # the noise is really there
+
+
+def test_pai_network_on_an_ideal_chip_is_measured_exactly() -> None:
+    from photonic.network import PhotonicNetwork
+
+    rng = np.random.default_rng(3)
+    params = PhotonicNetwork.pai2023(rng=rng).params()
+    x, labels = rng.normal(size=(4, 2)), rng.integers(0, 2, size=4)
+    out = gf.measure_pai(params, x, labels, None, methods=gf.METHODS, noise_seed=0)
+    for method in ("in_situ", "analog", "digital_twin"):
+        assert out[method]["epsilon"] < 1e-12, method
+        assert out[method]["relative_error"] < 1e-9, method
+    assert out["finite_difference"]["epsilon"] < 1e-3
+
+
+# -- the smoke run ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    return gf.run(gf.Config.smoke(), tmp_path_factory.mktemp("gf"), echo=None)
+
+
+def _value(result: Result, **keys: object) -> float:
+    hits = [r for r in result.metrics if all(r.get(k) == v for k, v in keys.items())]
+    assert len(hits) == 1, keys
+    return float(hits[0]["mean"])
+
+
+def test_smoke_has_every_point_method_and_metric(smoke: Result) -> None:
+    cfg = gf.Config.smoke()
+    layer = [r for r in smoke.metrics if r["study"] == "layer"]
+    for factor, (field, _) in gf.FACTORS.items():
+        for value in getattr(cfg, field):
+            for method in cfg.methods:
+                n_ports = value if factor == "n_ports" else cfg.base_ports
+                if method == "finite_difference" and n_ports > cfg.fd_max_ports:
+                    continue
+                for metric in gf.METRICS:
+                    _value(smoke, study="layer", factor=factor, value=value, method=method,
+                           metric=metric)  # fmt: skip
+    for row in layer + [r for r in smoke.metrics if r["study"] == "pai2023"]:
+        assert row["n"] >= 1 and row["std"] >= 0
+        if row["metric"] == "epsilon":
+            assert -1e-12 <= row["mean"] <= 2 + 1e-12
+        elif row["metric"] in ("cosine",):
+            assert -1 - 1e-12 <= row["mean"] <= 1 + 1e-12
+        elif row["metric"] == "sign_agreement":
+            assert 0 <= row["mean"] <= 1
+    n_pai = len(cfg.pai_profiles) * len(cfg.pai_states) * len(cfg.pai_batches)
+    assert len([r for r in smoke.metrics if r["study"] == "pai2023"]) == (
+        n_pai * len(cfg.methods) * len(gf.METRICS)
+    )
+
+
+def test_smoke_physics(smoke: Result) -> None:
+    for method in ("in_situ", "analog"):  # noiseless point: exact
+        eps = _value(smoke, study="layer", factor="tap_noise", value=0.0, method=method,
+                     metric="epsilon")  # fmt: skip
+        assert abs(eps) < 1e-12
+        noisy = _value(smoke, study="layer", factor="tap_noise", value=0.01, method=method,
+                       metric="epsilon")  # fmt: skip
+        assert 0 < noisy < 0.1
+    cos3 = _value(smoke, study="layer", factor="loss_db_per_mzi", value=0.2, method="in_situ",
+                  metric="cosine")  # fmt: skip
+    cos2 = _value(smoke, study="layer", factor="loss_db_per_mzi", value=0.2, method="analog",
+                  metric="cosine")  # fmt: skip
+    assert cos3 < cos2
+    key = "cosine_in_situ_layer_N4_B2_loss0.2dB"
+    assert key in smoke.summary and "±" in str(smoke.summary[key])
+    assert any(k.startswith("eps_pai_tap_init_B1") for k in smoke.summary)
+
+
+def test_smoke_outputs(smoke: Result) -> None:
+    names = {p.name for p in smoke.figures}
+    for stem in [f"layer_{m}" for m in gf.METRICS] + ["pai2023_epsilon"]:
+        assert {f"{stem}.png", f"{stem}.svg"} <= names
+    assert all(p.is_file() for p in smoke.figures)
+    with (smoke.out_dir / "pai_comparison.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    cfg = gf.Config.smoke()
+    assert len(table) == len(cfg.pai_profiles) * len(cfg.pai_states) * len(cfg.pai_batches)
+    assert table[0]["pai2023_measured_eps"].startswith("0.016")
+    assert "±" in table[0]["eps_analog"]
+    assert "chip" in gf.format_table(gf.comparison_table(cfg, smoke.metrics))
+
+
+# -- config ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"methods": ("adjoint",)}, "methods='adjoint'"),
+        ({"methods": ()}, "at least one"),
+        ({"methods": ("analog", "analog")}, "twice"),
+        ({"repeats": 0}, "repeats=0"),
+        ({"layer_topology": "hex"}, "layer_topology='hex'"),
+        ({"base_ports": 1}, "base_ports=1"),
+        ({"tap_noise_values": (0.01, -0.1)}, "tap_noise_values"),
+        ({"loss_db_values": (float("nan"),)}, "loss_db_values"),
+        ({"batch_values": (0,)}, "batch_values"),
+        ({"port_values": (1,)}, "port_values"),
+        ({"fd_step_rad": 0.0}, "fd_step_rad=0.0"),
+        ({"fd_max_ports": -1}, "fd_max_ports=-1"),
+        ({"measurement": "batch"}, "measurement='batch'"),
+        ({"pai_profiles": ("lab",)}, "pai_profiles='lab'"),
+        ({"pai_states": ("done",)}, "pai_states='done'"),
+        ({"pai_batches": (1000,)}, "cannot exceed"),
+        ({"reference_tap_noise": -0.01}, "reference_tap_noise"),
+        ({"seed": -1}, "seed=-1"),
+    ],
+)
+def test_config_validation(changes: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        gf.Config(**changes)
+
+
+def test_aggregated_mode_is_refused_where_it_cannot_represent_the_chip() -> None:
+    with pytest.raises(ValueError, match=r"aggregated.*phase_noise_values_rad"):
+        gf.Config(measurement="aggregated")
+    cfg = gf.Config(
+        measurement="aggregated", phase_noise_values_rad=(0.0,), pai_profiles=("tap", "lossy")
+    )
+    assert cfg.measurement == "aggregated"
+
+
+def test_config_from_the_command_line() -> None:
+    cfg = config_from_overrides(
+        gf.Config, {"methods": "in_situ,analog", "batch_values": "1,2", "pai_profiles": ""}
+    )
+    assert cfg.methods == ("in_situ", "analog")
+    assert cfg.batch_values == (1, 2)
+    assert cfg.pai_profiles == ()
+
+
+def test_no_pai_study_when_no_profiles(tmp_path: Path) -> None:
+    cfg = gf.Config(
+        repeats=1,
+        base_ports=3,
+        base_batch=1,
+        methods=("analog",),
+        tap_noise_values=(0.01,),
+        loss_db_values=(),
+        splitting_error_values_rad=(),
+        phase_noise_values_rad=(),
+        io_error_values=(),
+        batch_values=(),
+        port_values=(),
+        pai_profiles=(),
+    )
+    result = gf.run(cfg, tmp_path, echo=None)
+    assert {r["study"] for r in result.metrics} == {"layer"}
+    assert not (tmp_path / "pai2023_epsilon.png").exists()

@@ -1,0 +1,196 @@
+"""insitu_training: the three cases run, numbers are in range, comparisons have the right sign."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+import numpy as np
+import pytest
+
+from digital.datasets import load
+from digital.optim import Adam
+from digital.train import train
+from photonic.network import PhotonicNetwork
+from scenarios import insitu_training as it
+from scenarios.framework import Result
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    return it.run(it.Config.smoke(), tmp_path_factory.mktemp("it"), echo=None)
+
+
+def _finals(result: Result, metric: str = "final_test_accuracy") -> list[dict[str, Any]]:
+    return [r for r in result.metrics if r["metric"] == metric]
+
+
+def test_smoke_runs_every_case_and_method(smoke: Result) -> None:
+    cfg = it.Config.smoke()
+    finals = _finals(smoke)
+    cases = {(r["case"], r["method"], r["splitting_error_std_rad"]) for r in finals}
+    sigma = cfg.splitting_error_std_rad[0]
+    expected = {("digital", "adjoint", None), ("deployed", "adjoint", sigma)}
+    expected |= {("on_chip", m, sigma) for m in cfg.methods}
+    assert cases == expected
+    for row in finals:
+        assert 0.0 <= row["value"] <= 1.0
+    digital = next(r for r in finals if r["case"] == "digital")
+    assert digital["value"] > 0.6  # even 40 steps learn moons well above chance
+    steps = {r["method"]: r["value"] for r in _finals(smoke, "iterations")}
+    assert steps["finite_difference"] < steps["analog"]  # FD is restricted
+
+
+def test_smoke_curves_are_tidy(smoke: Result) -> None:
+    curves = [r for r in smoke.metrics if r.get("epoch") is not None]
+    assert {r["metric"] for r in curves} == {m for m, _ in it.CURVE_METRICS}
+    for r in curves:
+        assert r["iteration"] == r["epoch"] * 20  # 400 moons training points / batch 20
+        if "accuracy" in r["metric"]:
+            assert 0.0 <= r["value"] <= 1.0
+        assert np.isfinite(r["value"])
+
+
+def test_smoke_table_summary_and_figures(smoke: Result) -> None:
+    with (smoke.out_dir / "accuracy_table.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    cfg = it.Config.smoke()
+    assert len(table) == 2 + len(cfg.methods)  # (a), (b), (c) per method
+    assert table[0]["pai2023_pct"] == "94.0 (simulation)"
+    assert "steps only" in table[-1]["case"]
+    assert any(k.startswith("c_minus_b_moons_analog_sigma0.05") for k in smoke.summary)
+    names = {p.name for p in smoke.figures}
+    assert {"curves_sigma0.05.png", "curves_sigma0.05.svg", "final_accuracy.png"} <= names
+    assert all(p.is_file() for p in smoke.figures)
+
+
+def _row(case: str, method: str, sigma: float | None, seed: int, acc: float) -> dict[str, Any]:
+    return {
+        "dataset": "moons",
+        "seed": seed,
+        "case": case,
+        "method": method,
+        "splitting_error_std_rad": sigma,
+        "metric": "final_test_accuracy",
+        "value": acc,
+    }
+
+
+def test_acceptance_differences_have_the_right_sign() -> None:
+    """c − a and c − b are paired by seed, in points, positive when c is better."""
+    cfg = it.Config(datasets=("moons",), methods=("analog",), splitting_error_std_rad=(0.02, 0.05))
+    rows = [
+        _row("digital", "adjoint", None, 0, 0.90),
+        _row("digital", "adjoint", None, 1, 0.80),
+        _row("on_chip", "analog", 0.02, 0, 0.88),
+        _row("on_chip", "analog", 0.02, 1, 0.70),
+        _row("deployed", "adjoint", 0.05, 0, 0.80),
+        _row("deployed", "adjoint", 0.05, 1, 0.75),
+        _row("on_chip", "analog", 0.05, 0, 0.85),
+        _row("on_chip", "analog", 0.05, 1, 0.74),
+    ]
+    checks = it.acceptance(cfg, rows)
+    # c − a: −2 and −10 points → mean −6: not within 5.
+    assert checks["c_minus_a_moons_analog_sigma0.02"].startswith("-6.0 ± 4.0 (n=2)")
+    assert "NOT within" in checks["c_minus_a_moons_analog_sigma0.02"]
+    # c − b: +5 and −1 points → mean +2, c better in 1 of 2 seeds.
+    assert checks["c_minus_b_moons_analog_sigma0.05"].startswith("2.0 ± 3.0 (n=2)")
+    assert "1/2" in checks["c_minus_b_moons_analog_sigma0.05"]
+
+
+def test_training_on_an_ideal_chip_in_situ_follows_the_digital_trajectory() -> None:
+    """Lossless, noiseless chip: the measured gradients are exact, so (c) = (a)."""
+    data = load("moons", n_samples=100, rng=np.random.default_rng(0))
+    params = {}
+    for method in ("adjoint", "in_situ", "analog"):
+        net = PhotonicNetwork.pai2023(rng=np.random.default_rng(1), gradient=method)  # type: ignore[arg-type]
+        train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.02),
+            epochs=2,
+            batch_size=20,
+            rng=np.random.default_rng(2),
+            progress="off",
+        )
+        params[method] = np.concatenate([v.ravel() for _, v in sorted(net.params().items())])
+    for method in ("in_situ", "analog"):
+        np.testing.assert_allclose(params[method], params["adjoint"], atol=1e-7)
+
+
+def test_chips_of_different_sigma_share_every_other_draw() -> None:
+    a, b = it._chip(0.02, 7), it._chip(0.05, 7)
+    np.testing.assert_array_equal(a.coupler_loss_db, b.coupler_loss_db)
+    np.testing.assert_allclose(b.splitting_error_rad, 2.5 * a.splitting_error_rad)
+    assert a.phase_noise_rad > 0 and a.adc_bits is not None  # Chip.draw defaults
+
+
+def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
+    data = load("circles", n_samples=60, rng=np.random.default_rng(0))
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    one = it.evaluate(net, data.x_test, data.y_test, 1)
+    three = it.evaluate(net, data.x_test, data.y_test, 3)
+    assert one == pytest.approx(three)
+    assert 0.0 <= one[0] <= 1.0 and one[1] > 0
+    with pytest.raises(ValueError, match="repeats"):
+        it.evaluate(net, data.x_test, data.y_test, 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"datasets": ("iris",)}, "datasets='iris'"),
+        ({"datasets": ()}, "at least one"),
+        ({"methods": ("magic",)}, "methods='magic'"),
+        ({"methods": ("analog", "analog")}, "twice"),
+        ({"fd_datasets": ("ring",), "datasets": ("moons",)}, "not in"),
+        ({"splitting_error_std_rad": ()}, "non-empty"),
+        ({"splitting_error_std_rad": (-0.01,)}, "splitting_error_std_rad"),
+        ({"splitting_error_std_rad": (0.05, 0.05)}, "twice"),
+        ({"n_seeds": 0}, "n_seeds=0"),
+        ({"iterations": 0}, "iterations=0"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"batch_size": 500}, "exceeds"),
+        ({"lr": 0.0}, "lr=0.0"),
+        ({"fd_seeds": -1}, "fd_seeds=-1"),
+        ({"fd_step_rad": -0.1}, "fd_step_rad=-0.1"),
+        ({"eval_repeats": 0}, "eval_repeats=0"),
+        ({"measurement": "batch"}, "measurement='batch'"),
+        ({"measurement": "aggregated"}, "cannot represent"),
+        ({"seed": -3}, "seed=-3"),
+    ],
+)
+def test_config_validation(changes: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        it.Config(**changes)
+
+
+def test_defaults_follow_pai() -> None:
+    cfg = it.Config()
+    assert cfg.datasets == ("moons", "circles", "ring")
+    assert it.DATASETS["circles"] == 250 and it.DATASETS["moons"] == 500
+    assert 0.05 in cfg.splitting_error_std_rad
+    assert cfg.measurement == "per_sample"
+    assert it.Config(measurement="aggregated", methods=("adjoint",)).measurement == "aggregated"
+
+
+def test_parallel_workers_give_the_same_numbers(tmp_path_factory: pytest.TempPathFactory) -> None:
+    base = {
+        "datasets": ("circles",),
+        "methods": ("analog",),
+        "splitting_error_std_rad": (0.05,),
+        "n_seeds": 2,
+        "iterations": 10,
+        "fd_datasets": (),
+        "eval_repeats": 1,
+    }
+    runs = [
+        it.run(it.Config(**base, workers=w), tmp_path_factory.mktemp(f"w{w}"), echo=None)  # type: ignore[arg-type]
+        for w in (1, 2)
+    ]
+    numbers = [
+        [(r["case"], r["seed"], r["metric"], r["value"]) for r in run.metrics] for run in runs
+    ]
+    keep = [[n for n in nums if n[2] != "wall_time_s"] for nums in numbers]
+    assert keep[0] == keep[1]
