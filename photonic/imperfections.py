@@ -466,6 +466,21 @@ def _dac(phase_rad: Array, bits: int | None, drive: str) -> Array:
     return TWO_PI * quantize(phase_rad / TWO_PI, bits, 1.0)  # φ = 2π V/V_2π
 
 
+def dac_phase_step_rad(chip: Chip | None) -> float:
+    """The coarsest phase step the chip's DAC can make, rad (0 for an ideal DAC).
+
+    Thermal drive (``φ = 2π (V/V_2π)²``): the levels ``2π (k/K)²``, ``K = 2**bits − 1``,
+    are farthest apart at the top, ``2π (2K − 1)/K²`` ≈ ``4π/K``. Electro-optic drive:
+    ``2π/K`` everywhere. A phase change smaller than this may not reach the chip.
+    """
+    if chip is None or chip.dac_bits is None:
+        return 0.0
+    levels = 2**chip.dac_bits - 1
+    if chip.drive == "thermal":
+        return float(TWO_PI * (2 * levels - 1) / levels**2)
+    return float(TWO_PI / levels)
+
+
 def _add_crosstalk(phase_rad: Array, i: Array, j: Array, crosstalk: float) -> Array:
     """``φ_k + crosstalk · Σ_{neighbours m} φ_m`` for the neighbour pairs ``(i, j)``."""
     if crosstalk == 0 or i.size == 0:

@@ -52,7 +52,14 @@ from numpy.typing import NDArray
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.network import MLP
 from digital.validation import check_choice, check_matrix, check_positive, check_positive_int
-from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, program
+from photonic.imperfections import (
+    Chip,
+    apply_io_error,
+    dac_phase_step_rad,
+    detect_power,
+    phase_noise,
+    program,
+)
 from photonic.insitu import (
     DEFAULT_FD_STEP_RAD,
     Clip,
@@ -144,7 +151,9 @@ class PhotonicNetwork:
     detector_clip
         ``"none"`` or ``"zero"``: whether tap readings are clipped at 0 (in-situ).
     fd_step_rad
-        Phase step of ``"finite_difference"``, rad.
+        Phase step of ``"finite_difference"``, rad. ``None``: ``1e-4`` on chips
+        without a DAC, else twice the DAC's coarsest phase step. A step below the
+        DAC's coarsest step is refused: most perturbations would not reach the chip.
     """
 
     def __init__(
@@ -168,7 +177,7 @@ class PhotonicNetwork:
         gradient: GradientMethod = "adjoint",
         measurement: Mode = "per_sample",
         detector_clip: Clip = "none",
-        fd_step_rad: float = DEFAULT_FD_STEP_RAD,
+        fd_step_rad: float | None = None,
     ) -> None:
         self.n_ports = check_positive_int(n_ports, "n_ports")
         self.n_layers = check_positive_int(n_layers, "n_layers")
@@ -187,7 +196,6 @@ class PhotonicNetwork:
         self.gradient = check_choice(gradient, "gradient", GRADIENT_METHODS)
         self.measurement = check_choice(measurement, "measurement", ("per_sample", "aggregated"))
         self.detector_clip = check_choice(detector_clip, "detector_clip", ("none", "zero"))
-        self.fd_step_rad = check_positive(fd_step_rad, "fd_step_rad")
         names = [activation] * (n_layers - 1) if isinstance(activation, str) else activation
         if len(names) != n_layers - 1:
             raise ValueError(
@@ -216,6 +224,17 @@ class PhotonicNetwork:
         self._sigma_rad = [np.full(self.n_ports, np.pi) for _ in range(self.n_layers)]
         if layer_kind == "unitary":
             self._sigma_rad = []
+        fd_floor = max(dac_phase_step_rad(c) for c in chips)
+        if fd_step_rad is None:
+            self.fd_step_rad = 2 * fd_floor if fd_floor > 0 else DEFAULT_FD_STEP_RAD
+        else:
+            self.fd_step_rad = check_positive(fd_step_rad, "fd_step_rad")
+            if self.fd_step_rad < fd_floor:
+                raise ValueError(
+                    f"fd_step_rad={fd_step_rad!r} is below the DAC's coarsest phase step "
+                    f"({fd_floor:.3g} rad): most perturbations would not reach the chip; "
+                    f"use fd_step_rad ≥ {fd_floor:.3g} or None (automatic)"
+                )
         self.noise_rng = noise_rng
         if any(c is not None and _is_noisy(c) for c in chips) and noise_rng is None:
             raise ValueError("the chip has per-pass noise; pass noise_rng (a Generator)")
@@ -235,7 +254,7 @@ class PhotonicNetwork:
         gradient: GradientMethod = "adjoint",
         measurement: Mode = "per_sample",
         detector_clip: Clip = "none",
-        fd_step_rad: float = DEFAULT_FD_STEP_RAD,
+        fd_step_rad: float | None = None,
     ) -> PhotonicNetwork:
         """The network of Pai et al., Science 380 (2023).
 

@@ -300,3 +300,37 @@ def test_in_situ_records_three_passes_per_layer() -> None:
     )
     taps = [op for op in net.recorder.ops if op.kind == "tap_readout"]
     assert len(taps) == 9
+
+
+def test_finite_difference_step_respects_the_dac() -> None:
+    """A step below the DAC's resolution is refused; the automatic one measures well."""
+    from digital.losses import softmax_cross_entropy
+    from photonic.imperfections import dac_phase_step_rad
+
+    rng = np.random.default_rng(11)
+    mesh = Mesh.reck(4)
+    chip = Chip.draw(
+        mesh,
+        rng,
+        dac_bits=10,
+        splitting_error_std_rad=0.0,
+        loss_db_per_mzi=0.0,
+        loss_spread_db=0.0,
+        crosstalk=0.0,
+        phase_noise_rad=0.0,
+        tap_noise=0.0,
+        adc_bits=None,
+        io_amplitude_error=0.0,
+        io_phase_error=0.0,
+    )
+    step = dac_phase_step_rad(chip)
+    assert step == pytest.approx(2 * np.pi * (2 * 1023 - 1) / 1023**2)
+    with pytest.raises(ValueError, match="below the DAC"):
+        PhotonicNetwork.pai2023(chip, rng=rng, fd_step_rad=1e-4)
+    net = PhotonicNetwork.pai2023(chip, rng=rng)
+    assert net.fd_step_rad == pytest.approx(2 * step)
+    x, t = rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)
+    _, g = softmax_cross_entropy(net.forward(x), t)
+    exact = flat(net.backward(g))
+    fd = flat(net.backward(g, method="finite_difference"))
+    assert fd @ exact / (np.linalg.norm(fd) * np.linalg.norm(exact)) > 0.95
