@@ -5,6 +5,10 @@ Usage::
     photonic-backprop list
     photonic-backprop run [SCENARIO] [--set key=value ...] [--config file.toml]
                           [--smoke] [--out DIR]
+    photonic-backprop sweep SCENARIO --grid key=v1,v2 ... [--set key=value ...]
+                          [--config file.toml] [--smoke] [--repeat K]
+                          [--executor local|dask] [--scheduler ADDR] [--workers N]
+                          [--connect-timeout S] [--metric NAME] [--out DIR]
 
 ``run`` without a scenario runs :data:`scenarios.framework.DEFAULT_SCENARIO`. The
 configuration is built in layers: ``Config()`` (or ``Config.smoke()`` with
@@ -12,6 +16,12 @@ configuration is built in layers: ``Config()`` (or ``Config.smoke()`` with
 then each ``--set key=value`` (later ones win). Results go to
 ``<out>/<scenario>/<run-id>/`` (``--out`` defaults to ``results``); the command
 prints the run's summary table and the run folder.
+
+``sweep`` runs SCENARIO once per point of the grid (Cartesian product of the
+``--grid`` values, times ``--repeat`` seeds: repeat k uses seed + k), keeps one row
+per finished point in ``<out>/sweeps/<scenario>-<hash>/sweep.sqlite`` and resumes
+when the same command is run again; see :mod:`scenarios.sweep`. It exits with status
+1 if some points failed (they are retried by the next run of the same command).
 
 Bad input (unknown scenario or setting, a value of the wrong type, a malformed
 ``--set``, an unreadable config file, an unwritable output folder, ...) prints one
@@ -42,6 +52,7 @@ __all__ = ["EXIT_INPUT_ERROR", "PROG", "build_parser", "main"]
 
 PROG = "photonic-backprop"
 EXIT_OK = 0
+EXIT_POINTS_FAILED = 1
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -108,7 +119,99 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--traceback", action="store_true", help="show full tracebacks instead of one line"
     )
+    _add_sweep_parser(sub)
     return parser
+
+
+def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from scenarios.sweep import DEFAULT_CONNECT_TIMEOUT_S
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a scenario over a grid of settings (resumable)",
+        description=(
+            "Run SCENARIO once per grid point (x --repeat seeds; repeat k uses seed + k). "
+            "Finished points are kept in OUT/sweeps/SCENARIO-HASH/sweep.sqlite; running "
+            "the same command again skips them, so an interrupted sweep resumes. Writes "
+            "a tidy sweep.csv and a plot of one summary metric vs the first grid key."
+        ),
+    )
+    sweep.add_argument("scenario", metavar="SCENARIO", help="scenario name; see 'list'")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values to sweep for one setting (repeatable; Cartesian product); "
+        "commas inside () or [] belong to one value: hidden=(8),(16,16)",
+    )
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="fix one config setting for every point (repeatable)",
+    )
+    sweep.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML file (or a run's config.json) with settings for every point",
+    )
+    sweep.add_argument(
+        "--smoke", action="store_true", help="start from the scenario's seconds-long config"
+    )
+    sweep.add_argument(
+        "--repeat",
+        default="1",
+        metavar="K",
+        help="seeds per grid point: repeat k = 0..K-1 runs with seed + k (default 1)",
+    )
+    sweep.add_argument(
+        "--executor",
+        default="local",
+        metavar="local|dask",
+        help="local: this process (or a process pool with --workers N); "
+        "dask: a Dask distributed cluster (default: local)",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDR",
+        help="address of an existing Dask scheduler, e.g. tcp://HOST:8786 "
+        "(default: start a local cluster on 127.0.0.1)",
+    )
+    sweep.add_argument(
+        "--workers",
+        default=None,
+        metavar="N",
+        help="local: processes in the pool (default 1); dask: workers of the local "
+        "cluster (default: CPU count)",
+    )
+    sweep.add_argument(
+        "--connect-timeout",
+        default=str(DEFAULT_CONNECT_TIMEOUT_S),
+        metavar="S",
+        help=f"seconds to wait for the Dask scheduler (default {DEFAULT_CONNECT_TIMEOUT_S:g})",
+    )
+    sweep.add_argument(
+        "--metric",
+        default=None,
+        metavar="NAME",
+        help="summary key to plot (default: the first float-valued one)",
+    )
+    sweep.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        metavar="DIR",
+        help="results root (default: results); the sweep goes to DIR/sweeps/",
+    )
+    sweep.add_argument(
+        "--traceback", action="store_true", help="show full tracebacks instead of one line"
+    )
 
 
 def _error_line(exc: BaseException) -> str:
@@ -162,6 +265,71 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse_int(text: str, option: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{option} {text!r} must be an int") from None
+
+
+def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from scenarios import sweep as sweeps
+
+    repeat = _parse_int(args.repeat, "--repeat")
+    workers = None if args.workers is None else _parse_int(args.workers, "--workers")
+    try:
+        connect_timeout_s = float(args.connect_timeout)
+    except ValueError:
+        raise ValueError(
+            f"--connect-timeout {args.connect_timeout!r} must be a number of seconds"
+        ) from None
+    load_scenario(args.scenario)  # unknown scenario first: the most basic mistake
+    grid = sweeps.parse_grid_options(args.grid)
+    overrides: dict[str, object] = {}
+    if args.config is not None:
+        overrides.update(load_config_file(args.config))
+    overrides.update(parse_set_options(args.overrides))
+    plan = sweeps.plan_sweep(
+        args.scenario, grid=grid, overrides=overrides, smoke=args.smoke, repeat=repeat
+    )
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # never open windows, whatever the scenario does
+    report = sweeps.run_sweep(
+        plan,
+        out=args.out,
+        executor=args.executor,
+        workers=workers,
+        scheduler=args.scheduler,
+        connect_timeout_s=connect_timeout_s,
+        metric=args.metric,
+        argv=[PROG, *(sys.argv[1:] if argv is None else argv)],
+    )
+    print(
+        f"sweep {plan.sweep_id}: {report.n_points} points "
+        f"({report.n_run} run now, {report.n_skipped} already done, "
+        f"{report.n_failed} failed) in {report.wall_time_s:.1f} s"
+    )
+    if report.metric is not None:
+        print(f"{report.metric} (mean ± std over repeats):")
+        print(sweeps.format_aggregate(report.rows, plan, report.metric))
+    print(f"database: {report.db_path}")
+    print(f"table:    {report.csv_path}")
+    if report.figures:
+        print(f"plot:     {', '.join(str(p) for p in report.figures)}")
+    if report.n_failed:
+        first = next(row for row in report.rows if row.status != sweeps.STATUS_OK)
+        print(
+            f"{PROG}: {report.n_failed} of {report.n_points} points failed "
+            f"(first: {sweeps.describe_params(first.params)}, repeat {first.repeat}: "
+            f"{first.error}); run the same command again to retry them",
+            file=sys.stderr,
+        )
+        return EXIT_POINTS_FAILED
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``photonic-backprop`` console script.
 
@@ -173,8 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 on bad input (one line on stderr) or a usage
-        error, 130 when interrupted.
+        Exit status: 0 on success, 1 if some sweep points failed, 2 on bad input
+        (one line on stderr) or a usage error, 130 when interrupted.
     """
     parser = build_parser()
     try:
@@ -184,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list()
+        if args.command == "sweep":
+            return _cmd_sweep(args, argv)
         return _cmd_run(args)
     except INPUT_ERRORS as exc:
         if getattr(args, "traceback", False):

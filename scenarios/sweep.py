@@ -1,0 +1,1439 @@
+"""Resumable parameter sweeps: every grid point is one scenario run, every result a row.
+
+``photonic-backprop sweep SCENARIO --grid key=v1,v2 ...`` runs a scenario once per
+point of the Cartesian product of the ``--grid`` values (times ``--repeat`` seeds) and
+keeps one row per finished point in an SQLite file, so a sweep killed at any moment
+(Ctrl-C, SIGKILL, a lost node) resumes where it stopped when the same command is
+run again, and every point ends up in the table exactly once.
+
+Points and seeds
+----------------
+The configuration of a point is built in layers: ``Config()`` (or ``Config.smoke()``
+with ``--smoke``), the settings of ``--config``, each ``--set key=value``, then the
+point's grid values. Repeat ``k = 0 .. K-1`` (``--repeat K``) then sets
+``seed = <that seed> + k``. A grid over ``seed`` together with ``--repeat`` can
+therefore give two points the same seed; that is allowed (they are different points)
+but rarely what you want. Every point's ``Config`` is built and validated by
+:func:`scenarios.framework.config_from_overrides` before anything runs, so a value
+of the wrong type, an unknown key or an invalid combination is an error up front.
+
+``--grid`` values are separated by commas; commas inside ``()`` or ``[]`` belong to
+one value, so a tuple field is swept as ``--grid "hidden=(8),(16,16)"``.
+
+Where results go
+----------------
+``<out>/sweeps/<scenario>-<hash>/`` where ``<hash>`` is the first 12 hex digits of
+the SHA-256 of the scenario name, the fully resolved base configuration and the
+grid (keys and values, in canonical order). The same command therefore maps to the
+same folder, whatever the order of the ``--grid`` options or of their values; a
+different base configuration or grid is a different sweep. ``--repeat``,
+``--executor``, ``--workers``, ``--scheduler`` and ``--metric`` are not part of the
+hash: raising ``--repeat`` later extends the same sweep and reuses the repeats
+already done. The folder holds:
+
+- ``sweep.sqlite``: the results (schema below); the only file that matters;
+- ``sweep.json``: what the sweep is (scenario, sweep id, base config, grid, first
+  command line), written once when the sweep is created;
+- ``runs/<scenario>/<run-id>/``: every point's normal run folder
+  (:func:`scenarios.framework.run_scenario`: ``config.json``, ``metrics.csv``,
+  plots, ``manifest.json``). A point killed midway leaves an incomplete run folder
+  that nothing refers to; it is never deleted;
+- ``sweep.csv``: tidy export of the current command's points, one row per
+  (point, summary metric), rewritten after every invocation;
+- ``sweep_<metric>.png`` / ``.svg``: the chosen summary metric against the first
+  grid key, one line per combination of the other grid keys, mean ± standard
+  deviation (ddof = 1) over the repeats.
+
+The database
+------------
+Table ``points``, one row per finished point, primary key ``point_key`` (canonical
+JSON of the point's grid values and repeat index): ``params`` (grid values, JSON),
+``repeat``, ``seed``, ``config`` (the full ``Config``, JSON), ``summary`` (the run's
+summary metrics, JSON), ``status`` (``"ok"`` or ``"failed"``), ``error``,
+``wall_time_s``, ``run_dir`` (relative to the sweep folder) and ``finished_at``.
+Table ``meta`` holds the schema version and the sweep id and spec.
+
+Each finished point is written in its own transaction (``BEGIN IMMEDIATE`` ...
+``COMMIT``) in the client process only - workers never touch the file - so a kill
+at any moment leaves either the whole row or none of it. The database uses SQLite's
+default rollback journal (``journal_mode=DELETE``) with ``synchronous=FULL``, not
+WAL, because:
+
+- the whole result is always in the single file ``sweep.sqlite``: with WAL, rows
+  committed just before a SIGKILL live only in ``sweep.sqlite-wal`` until the next
+  checkpoint, so copying or archiving just the ``.sqlite`` file would silently lose
+  them;
+- WAL needs shared memory between processes and does not work on network file
+  systems, which is where sweep folders on a cluster usually live;
+- WAL's advantages (concurrent writers and readers, cheap commits) do not matter
+  here: there is one writer, and one commit per point that took seconds to compute.
+
+A row is inserted only if the point is new or its earlier attempt failed
+(``ON CONFLICT ... WHERE status != 'ok'``), so a finished point is never
+overwritten. An advisory lock (``sweep.lock``, ``fcntl.flock``; released by the OS
+when the process dies) stops two invocations from running the same sweep at once.
+
+Before use, an existing ``sweep.sqlite`` is checked with ``PRAGMA integrity_check``
+and its schema and sweep id are compared with the command's. A file that is not a
+database of this sweep, or is corrupted, is refused with a one-line error and left
+byte for byte as it was; nothing is written to an existing database unless a point
+finishes.
+
+Executors
+---------
+``--executor local`` (default) runs the points in this process, one after the other,
+or with ``--workers N > 1`` in a pool of N spawned processes. ``--executor dask``
+submits every point as a task to a Dask distributed cluster: by default a
+``LocalCluster`` of ``--workers`` single-threaded worker processes (default: the
+number of CPUs) on the loopback interface with the dashboard off; with ``--scheduler
+tcp://HOST:PORT`` an existing cluster (its workers must be able to import this
+package, and should see the sweep folder on a shared file system, where they write
+the run folders). An unreachable scheduler is an error after ``--connect-timeout``
+seconds (default 10). Results stream back to the client as points finish and are
+written there, so a sweep on a cluster is as resumable as a local one.
+
+A point whose run raises is recorded with ``status = "failed"`` and the error; the
+sweep goes on, and the next invocation of the same command retries failed points.
+When there is nothing left to run, no executor is started: re-running a finished
+sweep only rewrites ``sweep.csv`` and the plot (e.g. with another ``--metric``).
+
+Randomness: the sweep draws no random numbers; each point's scenario derives its
+own generators from the point's seed, so identical seeds give identical metrics
+whatever the executor.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from scenarios.framework import (
+    config_from_overrides,
+    load_scenario,
+    new_figure,
+    run_scenario,
+    save_figure,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = [
+    "CSV_FILENAME",
+    "DB_FILENAME",
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "SPEC_FILENAME",
+    "SWEEPS_DIRNAME",
+    "Executor",
+    "Point",
+    "PointOutcome",
+    "PointRow",
+    "SweepError",
+    "SweepPlan",
+    "SweepReport",
+    "SweepStore",
+    "aggregate",
+    "default_metric",
+    "describe_params",
+    "format_aggregate",
+    "numeric_summary_keys",
+    "parse_grid_options",
+    "plan_sweep",
+    "plot_sweep",
+    "run_point",
+    "run_sweep",
+    "write_sweep_csv",
+]
+
+Executor = Literal["local", "dask"]
+"""Where the points run: in this process (or a local process pool), or on Dask."""
+
+EXECUTORS: tuple[str, ...] = ("local", "dask")
+
+SWEEPS_DIRNAME = "sweeps"
+"""Sub-folder of the results root that holds one folder per sweep."""
+
+DB_FILENAME = "sweep.sqlite"
+SPEC_FILENAME = "sweep.json"
+CSV_FILENAME = "sweep.csv"
+LOCK_FILENAME = "sweep.lock"
+RUNS_DIRNAME = "runs"
+PLOT_PREFIX = "sweep_"
+
+SCHEMA_VERSION = 1
+"""Version of the ``points``/``meta`` schema stored in ``meta``."""
+
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+"""How long to try to reach a Dask scheduler (or wait for its first worker)."""
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+"""How long a commit waits for an outside reader (e.g. an sqlite3 shell) to let go."""
+
+HASH_HEX_DIGITS = 12
+"""Length of the grid-spec hash in the sweep folder name (48 bits)."""
+
+Status = Literal["ok", "failed"]
+STATUS_OK: Status = "ok"
+STATUS_FAILED: Status = "failed"
+
+_SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE points (
+    point_key   TEXT PRIMARY KEY,
+    params      TEXT NOT NULL,
+    repeat      INTEGER NOT NULL,
+    seed        INTEGER,
+    config      TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    error       TEXT,
+    wall_time_s REAL NOT NULL,
+    run_dir     TEXT,
+    finished_at TEXT NOT NULL
+);
+"""
+_POINT_COLUMNS = (
+    "point_key",
+    "params",
+    "repeat",
+    "seed",
+    "config",
+    "summary",
+    "status",
+    "error",
+    "wall_time_s",
+    "run_dir",
+    "finished_at",
+)
+_UNTOUCHED = "it was left untouched; move it aside to start this sweep afresh"
+
+
+class SweepError(ValueError):
+    """Bad input to a sweep (reported by the CLI as one line, exit status 2)."""
+
+
+# --------------------------------------------------------------------------- canonical JSON
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, (tuple, set, frozenset)):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return repr(obj)
+
+
+def _plain(obj: object) -> object:
+    """Tuples to lists, numpy scalars to Python (so JSON round trips compare equal)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _canonical(obj: object) -> str:
+    """Compact JSON with sorted keys: equal values give equal strings."""
+    return json.dumps(
+        _plain(obj), sort_keys=True, separators=(",", ":"), default=_json_default, allow_nan=True
+    )
+
+
+def _dumps(obj: object) -> str:
+    return json.dumps(_plain(obj), default=_json_default, allow_nan=True)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One run of a sweep.
+
+    Attributes
+    ----------
+    key : str
+        Canonical JSON of ``{"params": params, "repeat": repeat}``; unique in a sweep.
+    params : dict
+        The grid values of this point (field name -> converted value).
+    repeat : int
+        Repeat index ``k`` in ``0 .. K-1``.
+    config : dataclass instance
+        The scenario's full ``Config`` for this point (``seed`` already offset by k).
+    """
+
+    key: str
+    params: dict[str, Any]
+    repeat: int
+    config: Any
+
+    @property
+    def seed(self) -> int | None:
+        """The point's seed (``None`` if the scenario has no ``seed`` field)."""
+        seed = getattr(self.config, "seed", None)
+        return None if seed is None else int(seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """A validated sweep: what runs, and where its results live.
+
+    Attributes
+    ----------
+    scenario : str
+        Registered scenario name.
+    base_config : dataclass instance
+        ``Config`` before the grid values (after ``--smoke``, ``--config``, ``--set``).
+    grid : tuple of (str, tuple)
+        ``(key, values)`` in command-line order; values converted to the field types.
+    repeat : int
+        Number of seeds per grid combination, ``K >= 1``.
+    points : tuple of Point
+        Grid combinations in command-line order (last key fastest), repeats innermost.
+    sweep_id : str
+        ``"<scenario>-<hash>"``: the name of the sweep folder.
+    spec : dict
+        What the hash is computed from (scenario, base config, canonical grid).
+    """
+
+    scenario: str
+    base_config: Any
+    grid: tuple[tuple[str, tuple[Any, ...]], ...]
+    repeat: int
+    points: tuple[Point, ...]
+    sweep_id: str
+    spec: dict[str, Any]
+
+    @property
+    def grid_keys(self) -> tuple[str, ...]:
+        """The swept keys in command-line order (the first is the plot's x axis)."""
+        return tuple(key for key, _ in self.grid)
+
+    def folder(self, out_root: str | Path) -> Path:
+        """``<out_root>/sweeps/<sweep_id>``."""
+        return Path(out_root) / SWEEPS_DIRNAME / self.sweep_id
+
+
+def _split_values(text: str) -> list[str]:
+    """Split on commas that are not inside (), [] or {}."""
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+            if depth < 0:
+                raise SweepError(f"--grid values {text!r} have an unmatched {char!r}")
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    if depth != 0:
+        raise SweepError(f"--grid values {text!r} have an unclosed bracket")
+    parts.append("".join(current).strip())
+    return parts
+
+
+def parse_grid_options(items: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Parse ``--grid key=v1,v2`` options into ``[(key, ["v1", "v2"]), ...]``.
+
+    Values are split on commas outside brackets (``hidden=(8),(16,16)`` is two
+    tuples). Only the syntax is checked here; types are checked by
+    :func:`plan_sweep`.
+
+    Raises
+    ------
+    SweepError
+        If there is no option, an option has no ``=`` or an empty key, a key is
+        repeated, the value list is empty or has an empty item.
+    """
+    if not items:
+        raise SweepError("a sweep needs at least one --grid key=v1,v2,...")
+    grid: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise SweepError(f"--grid expects key=v1,v2,..., got {item!r} (no '=')")
+        if not key:
+            raise SweepError(f"--grid expects key=v1,v2,..., got {item!r} (empty key)")
+        if key in seen:
+            raise SweepError(f"--grid key {key!r} is given twice; list all its values in one")
+        seen.add(key)
+        if not values.strip():
+            raise SweepError(f"--grid {key}= has an empty value list; give v1,v2,...")
+        parts = _split_values(values)
+        if any(not part for part in parts):
+            raise SweepError(f"--grid {item!r} has an empty value; values must be non-empty")
+        grid.append((key, parts))
+    return grid
+
+
+def _short_hash(spec: Mapping[str, object]) -> str:
+    return hashlib.sha256(_canonical(spec).encode("utf-8")).hexdigest()[:HASH_HEX_DIGITS]
+
+
+def plan_sweep(
+    scenario: str,
+    *,
+    grid: Sequence[tuple[str, Sequence[object]]],
+    overrides: Mapping[str, object] | None = None,
+    smoke: bool = False,
+    repeat: int = 1,
+) -> SweepPlan:
+    """Validate a sweep and build every point's configuration; runs nothing.
+
+    Parameters
+    ----------
+    scenario : str
+        A registered scenario name.
+    grid : sequence of (str, sequence)
+        ``(key, values)`` in the order of the plot's axes (first key on x); values as
+        strings (from the command line) or native values.
+    overrides : mapping, optional
+        Settings applied to the base config before the grid (``--config``, ``--set``).
+    smoke : bool
+        Start from ``Config.smoke()`` instead of ``Config()``.
+    repeat : int
+        Seeds per grid combination; repeat ``k`` runs with ``seed = base seed + k``.
+
+    Returns
+    -------
+    SweepPlan
+
+    Raises
+    ------
+    ValueError
+        Unknown scenario or key, a value that is not of the field's type, a key both
+        in ``overrides`` and the grid, duplicate values, an invalid combination, or
+        ``repeat < 1`` (or ``> 1`` for a scenario without a ``seed``).
+    """
+    module = load_scenario(scenario)
+    config_cls = module.Config
+    if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
+        raise SweepError(f"--repeat {repeat!r} must be an int >= 1")
+    repeat = int(repeat)
+    overrides = dict(overrides or {})
+    base = config_cls.smoke() if smoke else config_cls()
+    if overrides:
+        base = config_from_overrides(config_cls, overrides, base=base)
+    field_names = {f.name for f in dataclasses.fields(config_cls) if f.init}
+    if repeat > 1 and "seed" not in field_names:
+        raise SweepError(f"scenario {scenario!r} has no seed setting; --repeat must be 1")
+    if not grid:
+        raise SweepError("a sweep needs at least one --grid key=v1,v2,...")
+
+    converted: list[tuple[str, tuple[Any, ...]]] = []
+    seen: set[str] = set()
+    for key, values in grid:
+        if key in seen:
+            raise SweepError(f"--grid key {key!r} is given twice; list all its values in one")
+        seen.add(key)
+        if key in overrides:
+            raise SweepError(f"{key!r} is both set (--set/--config) and swept (--grid); pick one")
+        if not values:
+            raise SweepError(f"--grid {key}= has an empty value list; give v1,v2,...")
+        typed: list[Any] = []
+        canon: set[str] = set()
+        for value in values:
+            try:
+                cfg = config_from_overrides(config_cls, {key: value}, base=base)
+            except ValueError as exc:
+                raise SweepError(f"--grid {key}: {exc}") from None
+            typed_value = getattr(cfg, key)
+            text = _canonical(typed_value)
+            if text in canon:
+                raise SweepError(f"--grid {key}: value {value!r} is listed twice")
+            canon.add(text)
+            typed.append(typed_value)
+        converted.append((key, tuple(typed)))
+
+    points: list[Point] = []
+    keys = [key for key, _ in converted]
+    for combo in itertools.product(*(values for _, values in converted)):
+        params = dict(zip(keys, combo, strict=True))
+        try:
+            cfg = config_from_overrides(config_cls, params, base=base)
+        except ValueError as exc:
+            raise SweepError(f"grid point {describe_params(params)}: {exc}") from None
+        for k in range(repeat):
+            point_cfg = cfg
+            if k > 0:
+                try:
+                    point_cfg = dataclasses.replace(cfg, seed=cfg.seed + k)
+                except ValueError as exc:
+                    raise SweepError(
+                        f"grid point {describe_params(params)}, repeat {k}: {exc}"
+                    ) from None
+            key = _canonical({"params": params, "repeat": k})
+            points.append(Point(key=key, params=params, repeat=k, config=point_cfg))
+
+    spec: dict[str, Any] = {
+        "scenario": scenario,
+        "base_config": _plain(dataclasses.asdict(base)),
+        "grid": {
+            key: sorted((_plain(v) for v in values), key=_canonical)
+            for key, values in sorted(converted)
+        },
+    }
+    return SweepPlan(
+        scenario=scenario,
+        base_config=base,
+        grid=tuple(converted),
+        repeat=repeat,
+        points=tuple(points),
+        sweep_id=f"{scenario}-{_short_hash(spec)}",
+        spec=spec,
+    )
+
+
+def _format_value(value: object) -> str:
+    if isinstance(value, (tuple, list)):
+        return "(" + ",".join(_format_value(v) for v in value) + ")"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_params(params: Mapping[str, object]) -> str:
+    """``"key=value, key=value"`` for messages and legends (tuples as ``(8,8)``)."""
+    return ", ".join(f"{k}={_format_value(v)}" for k, v in params.items())
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclasses.dataclass(frozen=True)
+class PointOutcome:
+    """What running one point produced (sent from a worker back to the client).
+
+    Attributes
+    ----------
+    key : str
+        The point's key.
+    status : {"ok", "failed"}
+    summary : dict
+        The run's summary metrics (empty if it failed).
+    wall_time_s : float
+        Wall time of the whole run, including writing its run folder.
+    run_dir : str or None
+        Absolute path of the point's run folder.
+    error : str or None
+        ``"<ExceptionType>: <message>"`` if the run failed.
+    """
+
+    key: str
+    status: Status
+    summary: dict[str, Any]
+    wall_time_s: float
+    run_dir: str | None = None
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PointRow:
+    """One row of the ``points`` table, decoded.
+
+    Attributes
+    ----------
+    key, params, repeat, seed, config, summary, status, error, wall_time_s, run_dir,
+    finished_at
+        The columns of the table (JSON columns decoded).
+    """
+
+    key: str
+    params: dict[str, Any]
+    repeat: int
+    seed: int | None
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    status: str
+    error: str | None
+    wall_time_s: float
+    run_dir: str | None
+    finished_at: str
+
+
+class SweepStore:
+    """The SQLite table of a sweep's finished points (see the module docstring).
+
+    Open with :meth:`open`; use as a context manager. Only the client process
+    writes; every :meth:`record` is one transaction.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    # -- opening ------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, sweep_id: str, spec: Mapping[str, object]) -> SweepStore:
+        """Open (or create) the database of the sweep ``sweep_id`` at ``path``.
+
+        An existing file is checked with ``PRAGMA integrity_check`` and must hold
+        this sweep's tables and id; nothing is written to it here.
+
+        Raises
+        ------
+        SweepError
+            If the file is corrupted, not an SQLite database, belongs to another
+            sweep or cannot be opened; the file is left untouched.
+        """
+        path = Path(path)
+        if path.exists() and not path.is_file():
+            raise SweepError(f"sweep database {str(path)!r} is not a regular file; {_UNTOUCHED}")
+        try:
+            conn = sqlite3.connect(
+                path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
+            )
+        except sqlite3.Error as exc:
+            raise SweepError(f"cannot open sweep database {str(path)!r}: {exc}") from None
+        try:
+            store = cls(conn, path)
+            store._check_and_init(sweep_id=sweep_id, spec=spec)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _check_and_init(self, *, sweep_id: str, spec: Mapping[str, object]) -> None:
+        conn = self._conn
+        where = f"sweep database {str(self.path)!r}"
+        try:
+            check = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise SweepError(f"{where} is corrupted or not SQLite ({exc}); {_UNTOUCHED}") from None
+        if check != ["ok"]:
+            first = check[0] if check else "no answer"
+            raise SweepError(
+                f"{where} fails PRAGMA integrity_check ({first}; {len(check)} problem(s)); "
+                f"{_UNTOUCHED}"
+            )
+        if not tables:
+            self._create(sweep_id=sweep_id, spec=spec)
+            return
+        if not {"meta", "points"} <= tables:
+            raise SweepError(
+                f"{where} is not a sweep database (tables: {sorted(tables)}); {_UNTOUCHED}"
+            )
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(points)")}
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise SweepError(f"{where} cannot be read ({exc}); {_UNTOUCHED}") from None
+        if not set(_POINT_COLUMNS) <= columns or meta.get("schema_version") != str(SCHEMA_VERSION):
+            raise SweepError(
+                f"{where} has schema version {meta.get('schema_version')!r} and columns "
+                f"{sorted(columns)}; expected version {SCHEMA_VERSION}; {_UNTOUCHED}"
+            )
+        if meta.get("sweep_id") != sweep_id:
+            raise SweepError(
+                f"{where} belongs to sweep {meta.get('sweep_id')!r}, not {sweep_id!r}; {_UNTOUCHED}"
+            )
+
+    def _create(self, *, sweep_id: str, spec: Mapping[str, object]) -> None:
+        conn = self._conn
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("sweep_id", sweep_id),
+                    ("spec", _canonical(spec)),
+                    ("created_at", _now()),
+                ],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise SweepError(f"cannot create sweep database {str(self.path)!r}: {exc}") from None
+
+    # -- use ----------------------------------------------------------------
+
+    def __enter__(self) -> SweepStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (committed rows are already on disk)."""
+        self._conn.close()
+
+    def finished_keys(self) -> set[str]:
+        """Keys of the points that finished successfully."""
+        rows = self._conn.execute("SELECT point_key FROM points WHERE status = ?", (STATUS_OK,))
+        return {row[0] for row in rows}
+
+    def record(self, point: Point, outcome: PointOutcome, *, sweep_dir: Path) -> bool:
+        """Write one finished point in its own transaction.
+
+        A point already recorded as ``"ok"`` is never overwritten; a failed one is
+        replaced by the new attempt.
+
+        Returns
+        -------
+        bool
+            Whether a row was inserted or replaced.
+        """
+        if outcome.key != point.key:
+            raise ValueError(f"outcome key {outcome.key!r} does not match point {point.key!r}")
+        run_dir = outcome.run_dir
+        if run_dir is not None:
+            try:
+                run_dir = str(Path(run_dir).relative_to(sweep_dir))
+            except ValueError:
+                pass
+        values = (
+            point.key,
+            _canonical(point.params),
+            point.repeat,
+            point.seed,
+            _dumps(dataclasses.asdict(point.config)),
+            _dumps(outcome.summary),
+            outcome.status,
+            outcome.error,
+            float(outcome.wall_time_s),
+            run_dir,
+            _now(),
+        )
+        placeholders = ", ".join("?" for _ in _POINT_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _POINT_COLUMNS[1:])
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute(
+                f"INSERT INTO points ({', '.join(_POINT_COLUMNS)}) VALUES ({placeholders}) "
+                f"ON CONFLICT (point_key) DO UPDATE SET {updates} "
+                f"WHERE points.status != '{STATUS_OK}'",
+                values,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return cursor.rowcount == 1
+
+    def rows(self, keys: Iterable[str] | None = None) -> list[PointRow]:
+        """Decoded rows, all or those of ``keys`` (in the order of ``keys``)."""
+        cursor = self._conn.execute(f"SELECT {', '.join(_POINT_COLUMNS)} FROM points")
+        by_key = {row[0]: _decode_row(row) for row in cursor.fetchall()}
+        if keys is None:
+            return list(by_key.values())
+        return [by_key[key] for key in keys if key in by_key]
+
+
+def _decode_row(row: Sequence[Any]) -> PointRow:
+    return PointRow(
+        key=row[0],
+        params=json.loads(row[1]),
+        repeat=int(row[2]),
+        seed=None if row[3] is None else int(row[3]),
+        config=json.loads(row[4]),
+        summary=json.loads(row[5]),
+        status=row[6],
+        error=row[7],
+        wall_time_s=float(row[8]),
+        run_dir=row[9],
+        finished_at=row[10],
+    )
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- running points
+
+
+@dataclasses.dataclass(frozen=True)
+class _PointTask:
+    """What a worker needs to run one point (pickled to worker processes)."""
+
+    scenario: str
+    key: str
+    config: Any
+    runs_root: str
+
+
+def run_point(task: _PointTask) -> PointOutcome:
+    """Run one point with :func:`scenarios.framework.run_scenario` (on any worker).
+
+    Exceptions from the scenario are caught and returned as a ``"failed"`` outcome;
+    ``KeyboardInterrupt`` and ``SystemExit`` propagate.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # workers never open windows
+    t0 = time.perf_counter()
+    try:
+        module = load_scenario(task.scenario)
+        result = run_scenario(module, task.config, task.runs_root, name=task.scenario)
+    except Exception as exc:
+        message = " ".join(str(exc).split())
+        return PointOutcome(
+            key=task.key,
+            status=STATUS_FAILED,
+            summary={},
+            wall_time_s=time.perf_counter() - t0,
+            error=f"{type(exc).__name__}: {message}",
+        )
+    return PointOutcome(
+        key=task.key,
+        status=STATUS_OK,
+        summary=dict(_plain(result.summary)),  # type: ignore[call-overload]
+        wall_time_s=time.perf_counter() - t0,
+        run_dir=str(result.out_dir),
+    )
+
+
+def _failed(task: _PointTask, exc: BaseException) -> PointOutcome:
+    message = " ".join(str(exc).split())
+    return PointOutcome(
+        key=task.key,
+        status=STATUS_FAILED,
+        summary={},
+        wall_time_s=0.0,
+        error=f"{type(exc).__name__}: {message}",
+    )
+
+
+class _Runner:
+    """Runs tasks somewhere and yields outcomes as they finish (in any order)."""
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def run(self, tasks: Sequence[_PointTask]) -> Iterator[PointOutcome]:
+        for task in tasks:
+            yield run_point(task)
+
+
+class _PoolRunner(_Runner):
+    """A pool of ``workers`` spawned processes on this machine."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: Any = None
+
+    def __enter__(self) -> _PoolRunner:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+
+    def run(self, tasks: Sequence[_PointTask]) -> Iterator[PointOutcome]:
+        from concurrent.futures import as_completed
+
+        futures = {self._pool.submit(run_point, task): task for task in tasks}
+        for future in as_completed(futures):
+            task = futures.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker process died, or pickling failed
+                yield _failed(task, exc)
+
+
+class _DaskRunner(_Runner):
+    """Points as tasks on a Dask distributed cluster (local by default)."""
+
+    def __init__(self, *, workers: int, scheduler: str | None, connect_timeout_s: float) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+        self.connect_timeout_s = connect_timeout_s
+        self._cluster: Any = None
+        self._client: Any = None
+
+    def __enter__(self) -> _DaskRunner:
+        import logging
+
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise SweepError(
+                "--executor dask needs Dask distributed: "
+                "pip install 'photonic-backprop[distributed]'"
+            ) from None
+        timeout = self.connect_timeout_s
+        try:
+            if self.scheduler is None:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster, timeout=timeout, set_as_default=False)
+            else:
+                self._client = Client(self.scheduler, timeout=timeout, set_as_default=False)
+                try:
+                    self._client.wait_for_workers(1, timeout=timeout)
+                except (TimeoutError, OSError):
+                    raise SweepError(
+                        f"the Dask scheduler at {self.scheduler!r} has no workers "
+                        f"(waited {timeout:g} s)"
+                    ) from None
+        except SweepError:
+            self._close()
+            raise
+        except Exception as exc:
+            self._close()
+            what = (
+                f"cannot reach the Dask scheduler at {self.scheduler!r}"
+                if self.scheduler is not None
+                else "cannot start a local Dask cluster"
+            )
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            raise SweepError(f"{what} (timeout {timeout:g} s): {detail}") from None
+        return self
+
+    def _close(self) -> None:
+        for closable in (self._client, self._cluster):
+            if closable is not None:
+                try:
+                    closable.close()
+                except Exception:  # best effort on the way out
+                    pass
+        self._client = self._cluster = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close()
+
+    def run(self, tasks: Sequence[_PointTask]) -> Iterator[PointOutcome]:
+        from distributed import as_completed
+
+        futures = {
+            self._client.submit(run_point, task, pure=False, key=f"point-{i}-{time.time_ns()}"): (
+                task
+            )
+            for i, task in enumerate(tasks)
+        }
+        for future in as_completed(list(futures), loop=self._client.loop):
+            task = futures.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as exc:  # e.g. KilledWorker: the point did not finish
+                outcome = _failed(task, exc)
+            future.release()
+            yield outcome
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepReport:
+    """What :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    plan : SweepPlan
+    sweep_dir, db_path, csv_path : Path
+    figures : list of Path
+        The summary plot (PNG, SVG); empty if no numeric metric was available.
+    metric : str or None
+        The summary key that was plotted.
+    n_points : int
+        Points of this command (grid combinations x repeats).
+    n_skipped : int
+        Points already finished before this invocation.
+    n_run : int
+        Points run now.
+    n_failed : int
+        Points of this command whose latest attempt failed.
+    wall_time_s : float
+    rows : list of PointRow
+        The table of this command's points, in plan order.
+    """
+
+    plan: SweepPlan
+    sweep_dir: Path
+    db_path: Path
+    csv_path: Path
+    figures: list[Path]
+    metric: str | None
+    n_points: int
+    n_skipped: int
+    n_run: int
+    n_failed: int
+    wall_time_s: float
+    rows: list[PointRow]
+
+
+def _check_executor_options(
+    executor: str, workers: int | None, scheduler: str | None, connect_timeout_s: float
+) -> int:
+    if executor not in EXECUTORS:
+        raise SweepError(f"--executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1
+    ):
+        raise SweepError(f"--workers {workers!r} must be an int >= 1")
+    if scheduler is not None:
+        if executor != "dask":
+            raise SweepError("--scheduler needs --executor dask")
+        if not scheduler.strip():
+            raise SweepError("--scheduler must be an address such as tcp://HOST:8786")
+        if workers is not None:
+            raise SweepError("--workers has no effect with --scheduler (the cluster has its own)")
+    if (
+        isinstance(connect_timeout_s, bool)
+        or not isinstance(connect_timeout_s, (int, float))
+        or not math.isfinite(connect_timeout_s)
+        or connect_timeout_s <= 0
+    ):
+        raise SweepError(f"--connect-timeout {connect_timeout_s!r} must be a number > 0 (seconds)")
+    if workers is not None:
+        return int(workers)
+    return 1 if executor == "local" else max(1, os.cpu_count() or 1)
+
+
+def _prepare_sweep_dir(out_root: str | Path, plan: SweepPlan) -> Path:
+    sweep_dir = plan.folder(out_root).absolute()
+    for ancestor in (sweep_dir, *sweep_dir.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise SweepError(
+                    f"output folder {str(sweep_dir)!r} cannot be created: "
+                    f"{str(ancestor)!r} is a file, not a folder"
+                )
+            break
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(
+            f"cannot create output folder {str(sweep_dir)!r}: {exc.strerror or exc}"
+        ) from None
+    if not os.access(sweep_dir, os.W_OK | os.X_OK):
+        raise SweepError(f"output folder {str(sweep_dir)!r} is not writable")
+    return sweep_dir
+
+
+class _FolderLock:
+    """Exclusive advisory lock on ``sweep.lock`` (no-op where ``fcntl`` is missing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> _FolderLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SweepError(
+                f"cannot create lock file {str(self.path)!r}: {exc.strerror or exc}"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise SweepError(
+                f"another process is running this sweep ({str(self.path.parent)!r} is locked)"
+            ) from None
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | None) -> None:
+    path = sweep_dir / SPEC_FILENAME
+    if path.exists():
+        return
+    data = {
+        "sweep_id": plan.sweep_id,
+        "scenario": plan.scenario,
+        "grid": {key: [_plain(v) for v in values] for key, values in plan.grid},
+        "base_config": plan.spec["base_config"],
+        "hash_of": "sha256 of canonical JSON of {scenario, base_config, grid (sorted)}",
+        "created_at": _now(),
+        "argv": list(sys.argv if argv is None else argv),
+    }
+    _atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def numeric_summary_keys(rows: Sequence[PointRow]) -> list[str]:
+    """Summary keys whose value is a number in every successful row, in first-seen order."""
+    ok = [row for row in rows if row.status == STATUS_OK]
+    keys: dict[str, None] = {}
+    for row in ok:
+        for key in row.summary:
+            keys.setdefault(key, None)
+    return [k for k in keys if all(_numeric(row.summary.get(k)) for row in ok)]
+
+
+def default_metric(rows: Sequence[PointRow]) -> str | None:
+    """The first summary key that holds a float in every successful row.
+
+    Integer-valued keys (counts such as ``n_params``) are skipped when there is a
+    float one; if there is none, the first numeric key; ``None`` if no key is numeric.
+    """
+    numeric = numeric_summary_keys(rows)
+    ok = [row for row in rows if row.status == STATUS_OK]
+    for key in numeric:
+        if any(isinstance(row.summary.get(key), float) for row in ok):
+            return key
+    return numeric[0] if numeric else None
+
+
+def _check_metric(metric: str, rows: Sequence[PointRow]) -> None:
+    numeric = numeric_summary_keys(rows)
+    if metric not in numeric:
+        shown = ", ".join(numeric) or "none"
+        raise SweepError(f"--metric {metric!r} is not a numeric summary key; available: {shown}")
+
+
+def run_sweep(
+    plan: SweepPlan,
+    *,
+    out: str | Path = "results",
+    executor: Executor = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    metric: str | None = None,
+    progress: bool | None = None,
+    argv: Sequence[str] | None = None,
+) -> SweepReport:
+    """Run the unfinished points of ``plan``, record them, export the table and plot.
+
+    Parameters
+    ----------
+    plan : SweepPlan
+        From :func:`plan_sweep`.
+    out : str or Path
+        Results root; the sweep lives in ``<out>/sweeps/<plan.sweep_id>/``.
+    executor : {"local", "dask"}
+        Where the points run (see the module docstring).
+    workers : int, optional
+        Local: processes in the pool (default 1: this process, sequentially).
+        Dask: workers of the local cluster (default: CPU count). Not allowed with
+        ``scheduler``.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://HOST:PORT``).
+    connect_timeout_s : float
+        How long to try to reach the scheduler before giving up.
+    metric : str, optional
+        Summary key to plot; default :func:`default_metric`.
+    progress : bool, optional
+        Progress bar of points done: ``None`` shows it only on a terminal.
+    argv : sequence of str, optional
+        Command line recorded in ``sweep.json`` (default ``sys.argv``).
+
+    Returns
+    -------
+    SweepReport
+
+    Raises
+    ------
+    SweepError
+        Bad options, an unusable output folder or database, an unreachable
+        scheduler, or an unknown ``metric``. Raised before any point runs, except
+        for a ``metric`` that only the new results can show to be unknown.
+    """
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    n_workers = _check_executor_options(executor, workers, scheduler, connect_timeout_s)
+    sweep_dir = _prepare_sweep_dir(out, plan)
+    db_path = sweep_dir / DB_FILENAME
+    by_key = {point.key: point for point in plan.points}
+    keys = list(by_key)
+    with (
+        _FolderLock(sweep_dir / LOCK_FILENAME),
+        SweepStore.open(db_path, sweep_id=plan.sweep_id, spec=plan.spec) as store,
+    ):
+        done = store.finished_keys() & set(keys)
+        if metric is not None and done:
+            _check_metric(metric, store.rows(k for k in keys if k in done))
+        _write_spec_once(sweep_dir, plan, argv)
+        todo = [point for point in plan.points if point.key not in done]
+        runs_root = str(sweep_dir / RUNS_DIRNAME)
+        tasks = [
+            _PointTask(scenario=plan.scenario, key=p.key, config=p.config, runs_root=runs_root)
+            for p in todo
+        ]
+        if tasks:
+            runner: _Runner
+            if executor == "dask":
+                runner = _DaskRunner(
+                    workers=n_workers, scheduler=scheduler, connect_timeout_s=connect_timeout_s
+                )
+            elif n_workers > 1:
+                runner = _PoolRunner(min(n_workers, len(tasks)))
+            else:
+                runner = _Runner()
+            with (
+                runner,
+                tqdm(
+                    total=len(keys),
+                    initial=len(done),
+                    unit="point",
+                    desc=f"sweep {plan.scenario}",
+                    disable=None if progress is None else not progress,
+                    leave=True,
+                ) as bar,
+            ):
+                n_failed_now = 0
+                for outcome in runner.run(tasks):
+                    store.record(by_key[outcome.key], outcome, sweep_dir=sweep_dir)
+                    if outcome.status != STATUS_OK:
+                        n_failed_now += 1
+                        bar.set_postfix(failed=n_failed_now)
+                    bar.update(1)
+        rows = store.rows(keys)
+    csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME)
+    if metric is not None:
+        _check_metric(metric, rows)
+    chosen = metric or default_metric(rows)
+    figures = plot_sweep(rows, plan, sweep_dir, metric=chosen) if chosen is not None else []
+    n_failed = sum(1 for row in rows if row.status != STATUS_OK)
+    return SweepReport(
+        plan=plan,
+        sweep_dir=sweep_dir,
+        db_path=db_path,
+        csv_path=csv_path,
+        figures=figures,
+        metric=chosen,
+        n_points=len(keys),
+        n_skipped=len(done),
+        n_run=len(tasks),
+        n_failed=n_failed,
+        wall_time_s=time.perf_counter() - t0,
+        rows=rows,
+    )
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(_plain(value), default=_json_default)
+    return value
+
+
+def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Path:
+    """Write the tidy table: one line per (point, summary metric).
+
+    Columns: the grid keys, ``repeat``, ``seed``, ``status``, ``wall_time_s``,
+    ``run_dir``, ``metric``, ``value``. A failed point has one line with
+    ``metric = "error"`` and the error as value. List values are written as JSON
+    (``[16, 16]``), which ``--set``/``--grid`` accept back. Written atomically.
+    """
+    columns = [*plan.grid_keys, "repeat", "seed", "status", "wall_time_s", "run_dir"]
+    columns += ["metric", "value"]
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            head = [_cell(row.params.get(key)) for key in plan.grid_keys]
+            head += [row.repeat, _cell(row.seed), row.status, row.wall_time_s, _cell(row.run_dir)]
+            if row.status != STATUS_OK:
+                writer.writerow([*head, "error", row.error or ""])
+                continue
+            for metric, value in row.summary.items():
+                writer.writerow([*head, metric, _cell(value)])
+    os.replace(tmp, path)
+    return path
+
+
+def _safe_stem(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "metric"
+
+
+def aggregate(
+    rows: Sequence[PointRow], plan: SweepPlan, metric: str
+) -> list[tuple[dict[str, Any], Any, float, float, int]]:
+    """Mean and standard deviation of ``metric`` over the repeats of each combination.
+
+    Returns
+    -------
+    list of (others, x, mean, std, n)
+        ``others``: values of the grid keys after the first; ``x``: value of the
+        first grid key; ``std`` uses ddof = 1 and is NaN for a single repeat; ``n`` is
+        the number of finished repeats with a finite value. Combinations without any
+        such repeat are left out. Ordered like the plan.
+    """
+    first, *rest = plan.grid_keys
+    values: dict[str, list[float]] = {}
+    labels: dict[str, tuple[dict[str, Any], Any]] = {}
+    for row in rows:
+        combo_key = _canonical(row.params)
+        labels.setdefault(combo_key, ({k: row.params[k] for k in rest}, row.params[first]))
+        value = row.summary.get(metric) if row.status == STATUS_OK else None
+        if _numeric(value) and math.isfinite(float(value)):  # type: ignore[arg-type]
+            values.setdefault(combo_key, []).append(float(value))  # type: ignore[arg-type]
+    out = []
+    for combo_key, (others, x) in labels.items():
+        data = values.get(combo_key)
+        if not data:
+            continue
+        arr = np.asarray(data)
+        std = float(arr.std(ddof=1)) if arr.size > 1 else math.nan
+        out.append((others, x, float(arr.mean()), std, int(arr.size)))
+    return out
+
+
+def plot_sweep(
+    rows: Sequence[PointRow], plan: SweepPlan, out_dir: Path, *, metric: str
+) -> list[Path]:
+    """Plot ``metric`` against the first grid key, one line per other combination.
+
+    Markers are the mean over the repeats, error bars ± one standard deviation
+    (ddof = 1; none for a single repeat). A numeric first key is drawn on a numeric
+    axis (logarithmic if its positive values span more than two decades), any other
+    as categories in the order of the grid. Saved as ``sweep_<metric>.png``/``.svg``.
+
+    Returns
+    -------
+    list of Path
+        ``[png, svg]``.
+    """
+    first = plan.grid_keys[0]
+    first_values = dict(plan.grid)[first]
+    numeric_x = all(_numeric(v) for v in first_values)
+    positions = {_canonical(v): i for i, v in enumerate(first_values)}
+    stats = aggregate(rows, plan, metric)
+    lines: dict[str, tuple[str, list[tuple[float, float, float]]]] = {}
+    for others, x, mean, std, _n in stats:
+        label = describe_params(others) if others else metric
+        xpos = float(x) if numeric_x else float(positions[_canonical(_plain(x))])
+        lines.setdefault(_canonical(others), (label, []))[1].append((xpos, mean, std))
+
+    fig = new_figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for label, points in lines.values():
+        points.sort()
+        xs = [p[0] for p in points]
+        means = [p[1] for p in points]
+        stds = [0.0 if math.isnan(p[2]) else p[2] for p in points]
+        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+    if numeric_x:
+        positive = [float(v) for v in first_values if float(v) > 0]
+        if len(positive) == len(first_values) and max(positive) / min(positive) > 100.0:
+            ax.set_xscale("log")
+    else:
+        ax.set_xticks(range(len(first_values)))
+        ax.set_xticklabels([_format_value(v) for v in first_values])
+    ax.set_xlabel(first)
+    ax.set_ylabel(metric)
+    if len(lines) > 1 or (lines and plan.grid_keys[1:]):
+        ax.legend(fontsize="small")
+    ax.grid(True, alpha=0.3)
+    spread = "mean ± std over " if plan.repeat > 1 else ""
+    seeds = f"{plan.repeat} seeds" if plan.repeat > 1 else "1 seed"
+    ax.set_title(f"{plan.scenario}: {metric} vs {first} ({spread}{seeds})", fontsize="medium")
+    if not stats:
+        ax.text(0.5, 0.5, "no finished points", ha="center", va="center", transform=ax.transAxes)
+    return save_figure(fig, out_dir, f"{PLOT_PREFIX}{_safe_stem(metric)}")
+
+
+def format_aggregate(rows: Sequence[PointRow], plan: SweepPlan, metric: str) -> str:
+    """A small text table of ``metric`` (mean ± std, n) per grid combination."""
+    lines = []
+    first = plan.grid_keys[0]
+    for others, x, mean, std, n in aggregate(rows, plan, metric):
+        combo = describe_params({first: x, **others})
+        spread = "" if math.isnan(std) else f" ± {std:.4g}"
+        lines.append(f"  {combo}: {mean:.4g}{spread} (n={n})")
+    return "\n".join(lines) if lines else "  (no finished points)"

@@ -1,0 +1,772 @@
+"""Tests of resumable sweeps (scenarios.sweep) and the ``photonic-backprop sweep`` verb.
+
+The acceptance items of issue 6 (sweeps) each have a fast test here:
+
+- a sweep killed with SIGKILL midway and re-run completes with every point exactly
+  once, and the SQLite file passes ``PRAGMA integrity_check``
+  (:func:`test_sigkill_midway_then_rerun_completes_every_point_once`; repeated kills
+  at random moments in the slow :func:`test_repeated_sigkills_at_random_moments`);
+- ``--executor local`` and ``--executor dask`` (LocalCluster on loopback) give
+  identical metrics for identical seeds (:func:`test_local_and_dask_give_identical_metrics`);
+- bad input exits 2 with one line on stderr and leaves an existing sweep database
+  byte for byte as it was (``test_bad_*``).
+
+Cheap points: ``digital_baseline --smoke`` with one epoch on 40 samples (~0.3 s, most
+of it the plot). Tests that only need the bookkeeping use a toy scenario registered
+in-process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scenarios import cli
+from scenarios import framework as fw
+from scenarios import sweep as sw
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ERROR_PREFIX = "photonic-backprop: error:"
+CHEAP = ["--smoke", "--set", "epochs=1", "--set", "n_samples=40"]
+"""Settings that make one digital_baseline point take a fraction of a second."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` -> its SHA-256 (to prove nothing changed)."""
+    return {str(p.relative_to(root)): _digest(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _assert_one_error_line(capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR_PREFIX), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _db_rows(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute("SELECT point_key, status FROM points"))
+
+
+def _integrity(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("PRAGMA integrity_check")]
+
+
+def _sweep_dirs(out: Path) -> list[Path]:
+    root = out / sw.SWEEPS_DIRNAME
+    return sorted(root.iterdir()) if root.exists() else []
+
+
+def _subprocess_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        "MPLBACKEND": "Agg",
+    }
+
+
+def _without_times(summary: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in summary.items() if not k.endswith("time_s")}
+
+
+# --------------------------------------------------------------------------- a toy scenario
+
+
+TOY_FAILING: set[float] = set()
+"""x values for which the toy scenario raises (mutated by tests)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    """Settings of the toy scenario."""
+
+    x: float = 1.0
+    width: tuple[int, ...] = (2,)
+    mode: str = "a"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.x < 0:
+            raise ValueError(f"x={self.x!r} must be >= 0")
+        if self.mode == "b" and self.x > 5:
+            raise ValueError(f"mode='b' needs x <= 5, got x={self.x!r}")
+
+    @classmethod
+    def smoke(cls) -> ToyConfig:
+        return cls()
+
+
+def _toy_run(cfg: ToyConfig, out_dir: Path) -> fw.Result:
+    if cfg.x in TOY_FAILING:
+        raise RuntimeError(f"toy failure at x={cfg.x}")
+    y = 2.0 * cfg.x + float(sum(cfg.width)) + 0.5 * cfg.seed
+    return fw.Result(
+        out_dir=out_dir,
+        metrics=[{"metric": "y", "value": y}],
+        summary={"label": "toy", "count": 3, "y": y, "wall_time_s": 0.0},
+    )
+
+
+@pytest.fixture
+def toy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Register the toy scenario in this process under the name ``toy``."""
+    module = types.ModuleType("sweep_test_toy_scenario")
+    module.__doc__ = "Toy scenario for the sweep tests."
+    module.Config = ToyConfig  # type: ignore[attr-defined]
+    module.run = _toy_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(fw.SCENARIOS, "toy", module.__name__)
+    TOY_FAILING.clear()
+    yield "toy"
+    TOY_FAILING.clear()
+
+
+# --------------------------------------------------------------------------- parsing & planning
+
+
+def test_grid_values_split_on_top_level_commas() -> None:
+    grid = sw.parse_grid_options(["lr=0.1, 0.01", "hidden=(8),(16,16),[4, 4]", "x=a=b"])
+    assert grid == [
+        ("lr", ["0.1", "0.01"]),
+        ("hidden", ["(8)", "(16,16)", "[4, 4]"]),
+        ("x", ["a=b"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("items", "fragment"),
+    [
+        ([], "at least one --grid"),
+        (["epochs"], "no '='"),
+        (["=1,2"], "empty key"),
+        (["epochs="], "empty value list"),
+        (["epochs=  "], "empty value list"),
+        (["epochs=1,,2"], "empty value"),
+        (["epochs=1", "epochs=2"], "given twice"),
+        (["hidden=(8,16"], "unclosed"),
+        (["hidden=8)"], "unmatched"),
+    ],
+)
+def test_bad_grid_syntax(items: list[str], fragment: str) -> None:
+    with pytest.raises(sw.SweepError, match=fragment):
+        sw.parse_grid_options(items)
+
+
+def test_plan_builds_every_point_with_offset_seeds(toy: str) -> None:
+    plan = sw.plan_sweep(
+        toy,
+        grid=[("x", ["1", "2", "3"]), ("width", ["(1)", "(2,2)"])],
+        overrides={"seed": "10"},
+        repeat=2,
+    )
+    assert len(plan.points) == 3 * 2 * 2
+    assert len({p.key for p in plan.points}) == len(plan.points)
+    assert plan.grid == (("x", (1.0, 2.0, 3.0)), ("width", ((1,), (2, 2))))
+    first = plan.points[:2]
+    assert [p.config.seed for p in first] == [10, 11]  # seed = base seed + k
+    assert [p.repeat for p in first] == [0, 1]
+    assert first[0].params == {"x": 1.0, "width": (1,)}
+    assert isinstance(plan.points[-1].config, ToyConfig)
+    assert plan.points[-1].config == ToyConfig(x=3.0, width=(2, 2), seed=11)
+    assert plan.sweep_id.startswith("toy-")
+
+
+def test_same_sweep_maps_to_same_folder(toy: str) -> None:
+    a = sw.plan_sweep(toy, grid=[("x", ["1", "2"]), ("mode", ["a", "b"])], repeat=1)
+    b = sw.plan_sweep(toy, grid=[("mode", ["b", "a"]), ("x", ["2.0", "1"])], repeat=3)
+    assert a.sweep_id == b.sweep_id  # order of options/values and --repeat do not matter
+    assert a.folder("r") == Path("r") / "sweeps" / a.sweep_id
+    c = sw.plan_sweep(toy, grid=[("x", ["1", "2"]), ("mode", ["a", "b"])], overrides={"seed": 1})
+    d = sw.plan_sweep(toy, grid=[("x", ["1", "3"]), ("mode", ["a", "b"])])
+    assert len({a.sweep_id, c.sweep_id, d.sweep_id}) == 3  # base config and grid do
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"grid": [("nope", ["1"])]}, "unknown setting 'nope'"),
+        ({"grid": [("x", ["1", "abc"])]}, "--grid x: bad value for 'x': 'abc'"),
+        ({"grid": [("x", ["1", "-1"])]}, "x=-1.0 must be >= 0"),
+        ({"grid": [("x", ["1", "1.0"])]}, "listed twice"),
+        ({"grid": [("x", [])]}, "empty value list"),
+        ({"grid": []}, "at least one --grid"),
+        ({"grid": [("x", ["1"])], "overrides": {"x": "2"}}, "both set"),
+        ({"grid": [("x", ["1"])], "repeat": 0}, "--repeat 0"),
+        ({"grid": [("x", ["1", "9"]), ("mode", ["a", "b"])]}, "grid point x=9, mode=b"),
+    ],
+)
+def test_plan_rejects_bad_input(toy: str, kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ValueError) as info:
+        sw.plan_sweep(toy, **kwargs)  # type: ignore[arg-type]
+    assert fragment in str(info.value)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_store_keeps_ok_rows_and_replaces_failed_ones(toy: str, tmp_path: Path) -> None:
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
+    p1, p2 = plan.points
+    db = tmp_path / sw.DB_FILENAME
+    with sw.SweepStore.open(db, sweep_id=plan.sweep_id, spec=plan.spec) as store:
+        ok = sw.PointOutcome(key=p1.key, status="ok", summary={"y": 1.0}, wall_time_s=0.1)
+        assert store.record(p1, ok, sweep_dir=tmp_path)
+        again = dataclasses.replace(ok, summary={"y": 99.0})
+        assert not store.record(p1, again, sweep_dir=tmp_path)  # finished: never overwritten
+        bad = sw.PointOutcome(key=p2.key, status="failed", summary={}, wall_time_s=0, error="E")
+        assert store.record(p2, bad, sweep_dir=tmp_path)
+        assert store.finished_keys() == {p1.key}
+        fixed = sw.PointOutcome(key=p2.key, status="ok", summary={"y": 2.0}, wall_time_s=0.1)
+        assert store.record(p2, fixed, sweep_dir=tmp_path)  # a failed attempt is replaced
+        rows = store.rows([p2.key, p1.key])
+    assert [(r.key, r.summary["y"]) for r in rows] == [(p2.key, 2.0), (p1.key, 1.0)]
+    assert rows[1].params == {"x": 1.0}
+    assert rows[1].config["x"] == 1.0
+    assert _integrity(db) == ["ok"]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert not Path(f"{db}-wal").exists()
+
+
+def _garbage(db: Path) -> None:
+    db.write_bytes(b"this is not an SQLite database\n" * 100)
+
+
+def _damaged(db: Path) -> None:
+    """A real sweep database with one page of the points table overwritten."""
+    with sqlite3.connect(db) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'points'"
+        ).fetchone()
+    data = bytearray(db.read_bytes())
+    start = (root - 1) * page_size
+    data[start + 8 : start + page_size] = bytes(range(256)) * ((page_size - 8) // 256) + bytes(
+        (page_size - 8) % 256
+    )
+    db.write_bytes(bytes(data))
+
+
+def _foreign(db: Path) -> None:
+    db.unlink()
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('mine')")
+
+
+@pytest.mark.parametrize(
+    ("spoil", "fragment"),
+    [
+        (_garbage, "not SQLite"),
+        (_damaged, "left untouched"),
+        (_foreign, "not a sweep database"),
+    ],
+)
+def test_store_refuses_a_bad_database_and_leaves_it_untouched(
+    toy: str, tmp_path: Path, spoil: object, fragment: str
+) -> None:
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"])])
+    db = tmp_path / sw.DB_FILENAME
+    with sw.SweepStore.open(db, sweep_id=plan.sweep_id, spec=plan.spec) as store:
+        for point in plan.points:
+            outcome = sw.PointOutcome(key=point.key, status="ok", summary={"y": 1}, wall_time_s=0)
+            store.record(point, outcome, sweep_dir=tmp_path)
+    spoil(db)  # type: ignore[operator]
+    before = _digest(db)
+    with pytest.raises(sw.SweepError, match=fragment):
+        sw.SweepStore.open(db, sweep_id=plan.sweep_id, spec=plan.spec)
+    assert _digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [sw.DB_FILENAME]
+
+
+def test_store_refuses_another_sweeps_database(toy: str, tmp_path: Path) -> None:
+    plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
+    db = tmp_path / sw.DB_FILENAME
+    sw.SweepStore.open(db, sweep_id=plan.sweep_id, spec=plan.spec).close()
+    before = _digest(db)
+    with pytest.raises(sw.SweepError, match="belongs to sweep"):
+        sw.SweepStore.open(db, sweep_id="toy-000000000000", spec=plan.spec)
+    assert _digest(db) == before
+
+
+# --------------------------------------------------------------------------- running (toy)
+
+
+def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -> None:
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"]), ("mode", ["a", "b"])], repeat=2)
+    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    assert (report.n_points, report.n_run, report.n_skipped, report.n_failed) == (12, 12, 0, 0)
+    assert report.sweep_dir == (tmp_path / "sweeps" / plan.sweep_id).absolute()
+    assert report.metric == "y"  # first float-valued key; "count" is an int
+    assert [p.name for p in report.figures] == ["sweep_y.png", "sweep_y.svg"]
+    assert all(p.stat().st_size > 0 for p in report.figures)
+    # one run folder per point, referenced from its row
+    runs = list((report.sweep_dir / "runs" / "toy").iterdir())
+    assert len(runs) == 12
+    assert {report.sweep_dir / r.run_dir for r in report.rows if r.run_dir} == set(runs)
+    assert json.loads((report.sweep_dir / sw.SPEC_FILENAME).read_text())["sweep_id"] == (
+        plan.sweep_id
+    )
+    # the tidy CSV: one line per (point, summary key)
+    lines = report.csv_path.read_text().splitlines()
+    assert lines[0] == "x,mode,repeat,seed,status,wall_time_s,run_dir,metric,value"
+    assert len(lines) == 1 + 12 * 4
+    assert sum(",y," in line for line in lines) == 12
+    # mean ± std over the two seeds (y = 2x + 2 + 0.5 seed)
+    stats = {(o["mode"], x): (m, s, n) for o, x, m, s, n in sw.aggregate(report.rows, plan, "y")}
+    mean, std, n = stats[("b", 3.0)]
+    assert (mean, n) == (8.25, 2)
+    assert std == pytest.approx(np.std([8.0, 8.5], ddof=1))
+
+    db = report.db_path
+    before = _digest(db)
+    again = sw.run_sweep(plan, out=tmp_path, progress=False, metric="count")
+    assert (again.n_run, again.n_skipped) == (0, 12)
+    assert _digest(db) == before  # nothing to run: the database is not written
+    assert [p.name for p in again.figures] == ["sweep_count.png", "sweep_count.svg"]
+
+    more = sw.plan_sweep(toy, grid=[("mode", ["a", "b"]), ("x", ["3", "2", "1"])], repeat=3)
+    extended = sw.run_sweep(more, out=tmp_path, progress=False)
+    assert extended.sweep_dir == report.sweep_dir  # --repeat extends the same sweep
+    assert (extended.n_run, extended.n_skipped) == (6, 12)
+    assert len(_db_rows(db)) == 18
+
+
+def test_failed_points_are_recorded_and_retried(
+    toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    TOY_FAILING.add(2.0)
+    argv = ["sweep", toy, "--grid", "x=1,2,3", "--out", str(tmp_path)]
+    assert cli.main(argv) == cli.EXIT_POINTS_FAILED
+    captured = capsys.readouterr()
+    assert "1 failed" in captured.out
+    err = captured.err.splitlines()
+    assert len(err) == 1 and "toy failure at x=2" in err[0] and "x=2" in err[0]
+    (sweep_dir,) = _sweep_dirs(tmp_path)
+    statuses = sorted(status for _, status in _db_rows(sweep_dir / sw.DB_FILENAME))
+    assert statuses == ["failed", "ok", "ok"]
+    assert "error,RuntimeError: toy failure at x=2.0" in (sweep_dir / sw.CSV_FILENAME).read_text()
+
+    TOY_FAILING.clear()
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "(1 run now, 2 already done, 0 failed)" in out
+    assert sorted(s for _, s in _db_rows(sweep_dir / sw.DB_FILENAME)) == ["ok", "ok", "ok"]
+
+
+def test_cli_sweep_prints_summary_and_stays_quiet_off_a_terminal(
+    toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sweep", toy, "--grid", "x=1,2", "--grid", "width=(1),(2,2)", "--repeat", "2"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # the progress bar is off when stderr is not a terminal
+    assert "8 points (8 run now, 0 already done, 0 failed)" in captured.out
+    assert "x=2, width=(2,2): 8.25 ± 0.3536 (n=2)" in captured.out
+    assert "sweep_y.png" in captured.out
+
+
+def test_progress_bar_counts_points(
+    toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"])])
+    sw.run_sweep(plan, out=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err
+    assert "point" in err
+    capsys.readouterr()
+    sw.run_sweep(plan, out=tmp_path, progress=None)  # not a terminal: quiet
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- bad input (CLI)
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], Path]:
+    """A finished 2-point digital_baseline sweep: (out root, its argv, its database)."""
+    out = tmp_path_factory.mktemp("finished")
+    argv = ["sweep", "digital_baseline", *CHEAP, "--grid", "hidden=(2),(4)", "--out", str(out)]
+    assert cli.main(argv) == 0
+    (sweep_dir,) = _sweep_dirs(out)
+    return out, argv, sweep_dir / sw.DB_FILENAME
+
+
+def _snapshot_then_check(
+    out: Path,
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    *fragments: str,
+) -> None:
+    """Run a bad command against ``out``: exit 2, one line, nothing under out changed."""
+    capsys.readouterr()
+    before = _tree(out)
+    assert cli.main(args) == 2
+    _assert_one_error_line(capsys, *fragments)
+    assert _tree(out) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        (["--grid", "hidden"], ["no '='"]),
+        (["--grid", "nope=1,2"], ["unknown setting 'nope'", "valid keys", "epochs"]),
+        (["--grid", "lr=0.1,abc"], ["--grid lr", "'abc'", "float"]),
+        (["--grid", "lr=0.1,-1"], ["--grid lr", "lr=-1.0"]),
+        (["--grid", "lr="], ["empty value list"]),
+        (["--grid", "lr=0.1", "--set", "lr=0.2"], ["both set"]),
+        (["--grid", "lr=0.1", "--set", "nope=1"], ["unknown setting 'nope'"]),
+        (["--grid", "lr=0.1", "--repeat", "0"], ["--repeat 0"]),
+        (["--grid", "lr=0.1", "--repeat", "two"], ["--repeat 'two'"]),
+        (["--grid", "lr=0.1", "--workers", "0"], ["--workers 0"]),
+        (["--grid", "lr=0.1", "--executor", "slurm"], ["--executor 'slurm'"]),
+        (["--grid", "lr=0.1", "--scheduler", "tcp://127.0.0.1:1"], ["needs --executor dask"]),
+        (["--grid", "lr=0.1", "--connect-timeout", "-1"], ["--connect-timeout"]),
+        ([], ["at least one --grid"]),
+    ],
+)
+def test_bad_grid_and_options_exit_2_before_anything_runs(
+    finished_sweep: tuple[Path, list[str], Path],
+    extra: list[str],
+    fragments: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, _, _ = finished_sweep
+    args = ["sweep", "digital_baseline", *CHEAP, *extra, "--out", str(out)]
+    _snapshot_then_check(out, args, capsys, *fragments)
+
+
+def test_bad_unknown_scenario(
+    finished_sweep: tuple[Path, list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _, _ = finished_sweep
+    args = ["sweep", "nope", "--grid", "lr=0.1", "--out", str(out)]
+    _snapshot_then_check(out, args, capsys, "unknown scenario 'nope'", "digital_baseline")
+
+
+def test_bad_metric_keeps_results(
+    finished_sweep: tuple[Path, list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, argv, _ = finished_sweep
+    _snapshot_then_check(out, [*argv, "--metric", "nope"], capsys, "--metric 'nope'", "available")
+
+
+def test_bad_unwritable_output_folder(
+    finished_sweep: tuple[Path, list[str], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, argv, _ = finished_sweep
+    blocker = out / "plain-file"
+    blocker.write_text("not a folder")
+    try:
+        bad = [*argv[:-1], str(blocker / "results")]
+        _snapshot_then_check(out, bad, capsys, "plain-file", "is a file")
+    finally:
+        blocker.unlink()
+
+
+def test_bad_unreachable_scheduler_fails_fast(
+    finished_sweep: tuple[Path, list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("distributed")
+    out, argv, _ = finished_sweep
+    # --repeat 2 adds unfinished points to the same sweep, so an executor is needed
+    args = [*argv, "--repeat", "2", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    t0 = time.perf_counter()
+    _snapshot_then_check(
+        out, [*args, "--connect-timeout", "1"], capsys, "cannot reach the Dask scheduler"
+    )
+    assert time.perf_counter() - t0 < 8.0
+
+
+def test_bad_database_is_refused_and_kept_byte_for_byte(
+    finished_sweep: tuple[Path, list[str], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    src_out, argv, src_db = finished_sweep
+    for spoil, fragment in ((_damaged, "left untouched"), (_garbage, "not SQLite")):
+        out = tmp_path / spoil.__name__
+        shutil.copytree(src_out, out)
+        db = out / src_db.relative_to(src_out)
+        spoil(db)
+        _snapshot_then_check(out, [*argv[:-1], str(out)], capsys, str(db), fragment)
+
+
+def test_bad_sweep_already_running(
+    finished_sweep: tuple[Path, list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    out, argv, db = finished_sweep
+    with (db.parent / sw.LOCK_FILENAME).open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _snapshot_then_check(out, argv, capsys, "another process is running this sweep")
+
+
+def test_finished_sweep_reruns_without_running_anything(
+    finished_sweep: tuple[Path, list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, argv, db = finished_sweep
+    before = _digest(db)
+    capsys.readouterr()
+    # a scheduler that does not exist is never contacted: there is nothing to run
+    assert cli.main([*argv, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"]) == 0
+    assert "(0 run now, 2 already done, 0 failed)" in capsys.readouterr().out
+    assert _digest(db) == before
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+
+def _start_sweep(argv: list[str], out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scenarios.cli", *argv],
+        cwd=REPO_ROOT,
+        env=_subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _count_ok(db: Path) -> int:
+    """Finished rows, read without ever writing (returns 0 until the table exists)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5.0) as conn:
+            return int(conn.execute("SELECT count(*) FROM points WHERE status='ok'").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and any worker it started
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def _assert_complete(db: Path, n_points: int) -> None:
+    rows = _db_rows(db)
+    keys = [key for key, _ in rows]
+    assert len(keys) == n_points
+    assert len(set(keys)) == n_points  # every point exactly once
+    assert {status for _, status in rows} == {"ok"}
+    assert _integrity(db) == ["ok"]
+
+
+def test_sigkill_midway_then_rerun_completes_every_point_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n_points = 6
+    grid = ",".join(str(40 + 2 * i) for i in range(n_points))
+    argv = ["sweep", "digital_baseline", "--smoke", "--set", "epochs=1", "--grid"]
+    argv += [f"n_samples={grid}", "--out", str(tmp_path)]
+    plan = sw.plan_sweep(
+        "digital_baseline",
+        grid=sw.parse_grid_options([f"n_samples={grid}"]),
+        overrides={"epochs": "1"},
+        smoke=True,
+    )
+    db = plan.folder(tmp_path) / sw.DB_FILENAME
+    proc = _start_sweep(argv, tmp_path)
+    try:
+        deadline = time.monotonic() + 120.0
+        while _count_ok(db) < 1:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no point finished within 120 s"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        _kill(proc)
+    assert proc.returncode == -signal.SIGKILL
+
+    capsys.readouterr()
+    assert cli.main(argv) == 0  # the same command again
+    out = capsys.readouterr().out
+    done_before = int(out.split(" already done")[0].rsplit(", ", 1)[-1])
+    assert 1 <= done_before < n_points, out
+    assert f"({n_points - done_before} run now, {done_before} already done, 0 failed)" in out
+    _assert_complete(db, n_points)
+    # the rows hold what the runs wrote: every recorded run folder has its manifest
+    with sw.SweepStore.open(db, sweep_id=plan.sweep_id, spec=plan.spec) as store:
+        rows = store.rows()
+    for row in rows:
+        manifest = json.loads((db.parent / str(row.run_dir) / "manifest.json").read_text())
+        assert manifest["status"] == "ok"
+        assert manifest["summary"]["final_test_accuracy"] == row.summary["final_test_accuracy"]
+
+
+_KILL_MID_TRANSACTION = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 10")
+conn.execute("BEGIN IMMEDIATE")
+for i in range(500):
+    conn.execute(
+        "INSERT INTO points VALUES (?, '{}', 0, 0, '{}', ?, 'ok', NULL, 0, NULL, 'now')",
+        (f"junk-{i}", "x" * 4000),
+    )
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_kill_in_the_middle_of_a_write_is_rolled_back(toy: str, tmp_path: Path) -> None:
+    """A writer killed with pages of an open transaction already in the file."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
+    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    db = report.db_path
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_MID_TRANSACTION, str(db)], timeout=60, check=False
+    )
+    assert proc.returncode == -signal.SIGKILL
+    assert Path(f"{db}-journal").exists()  # a hot journal: the file holds uncommitted pages
+    again = sw.run_sweep(plan, out=tmp_path, progress=False)
+    assert (again.n_run, again.n_skipped) == (0, 2)
+    assert not Path(f"{db}-journal").exists()
+    _assert_complete(db, 2)
+
+
+@pytest.mark.slow
+def test_repeated_sigkills_at_random_moments(tmp_path: Path) -> None:
+    """Kill the sweep at random moments (also while committing) until it finishes."""
+    n_points = 10
+    grid = ",".join(str(40 + 2 * i) for i in range(n_points))
+    argv = ["sweep", "digital_baseline", "--smoke", "--set", "epochs=1", "--grid"]
+    argv += [f"n_samples={grid}", "--out", str(tmp_path)]
+    db = _planned_db(tmp_path, grid)
+    rng = np.random.default_rng(20231)
+    kills = 0
+    for _ in range(40):
+        proc = _start_sweep(argv, tmp_path)
+        try:
+            proc.wait(timeout=float(rng.uniform(1.0, 3.0)))
+        except subprocess.TimeoutExpired:
+            kills += 1
+        finally:
+            _kill(proc)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0
+    assert kills >= 2
+    _assert_complete(db, n_points)
+
+
+def _planned_db(out: Path, grid: str) -> Path:
+    plan = sw.plan_sweep(
+        "digital_baseline",
+        grid=sw.parse_grid_options([f"n_samples={grid}"]),
+        overrides={"epochs": "1"},
+        smoke=True,
+    )
+    return plan.folder(out) / sw.DB_FILENAME
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _metrics_by_key(report: sw.SweepReport) -> dict[str, tuple[object, ...]]:
+    return {
+        row.key: (row.status, row.seed, row.config, _without_times(row.summary))
+        for row in report.rows
+    }
+
+
+def test_local_and_dask_give_identical_metrics(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    plan = sw.plan_sweep(
+        "digital_baseline",
+        grid=[("hidden", ["(4)"])],
+        overrides={"epochs": "2", "n_samples": "40"},
+        smoke=True,
+        repeat=2,
+    )
+    local = sw.run_sweep(plan, out=tmp_path / "local", executor="local", progress=False)
+    dask = sw.run_sweep(plan, out=tmp_path / "dask", executor="dask", workers=2, progress=False)
+    assert local.n_failed == dask.n_failed == 0
+    assert (local.n_run, dask.n_run) == (2, 2)
+    assert _metrics_by_key(dask) == _metrics_by_key(local)
+    assert [row.seed for row in local.rows] == [0, 1]
+    # the two seeds really differ, so the equality above is not vacuous
+    losses = [row.summary["final_train_loss"] for row in local.rows]
+    assert losses[0] != losses[1]
+    # the run folders were written by the workers, under the dask sweep's folder
+    for row in dask.rows:
+        assert (dask.sweep_dir / str(row.run_dir) / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_local_process_pool_and_dask_give_identical_metrics(tmp_path: Path) -> None:
+    """A bigger grid on every executor: serial, a process pool, a 2-worker Dask cluster."""
+    pytest.importorskip("distributed")
+    plan = sw.plan_sweep(
+        "digital_baseline",
+        grid=[("hidden", ["(2)", "(4)"])],
+        overrides={"epochs": "2", "n_samples": "40"},
+        smoke=True,
+        repeat=2,
+    )
+    serial = sw.run_sweep(plan, out=tmp_path / "serial", progress=False)
+    pool = sw.run_sweep(plan, out=tmp_path / "pool", workers=2, progress=False)
+    dask = sw.run_sweep(plan, out=tmp_path / "dask", executor="dask", workers=2, progress=False)
+    assert serial.n_run == pool.n_run == dask.n_run == 4
+    assert _metrics_by_key(pool) == _metrics_by_key(serial)
+    assert _metrics_by_key(dask) == _metrics_by_key(serial)
+
+
+@pytest.mark.slow
+def test_dask_sweep_killed_and_resumed(tmp_path: Path) -> None:
+    """SIGKILL of a sweep on a local Dask cluster (client and workers), then resume."""
+    pytest.importorskip("distributed")
+    n_points = 8
+    grid = ",".join(str(40 + 2 * i) for i in range(n_points))
+    argv = ["sweep", "digital_baseline", "--smoke", "--set", "epochs=1", "--grid"]
+    argv += [f"n_samples={grid}", "--executor", "dask", "--workers", "2", "--out", str(tmp_path)]
+    db = _planned_db(tmp_path, grid)
+    proc = _start_sweep(argv, tmp_path)
+    try:
+        deadline = time.monotonic() + 120.0
+        while _count_ok(db) < 1:
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        _kill(proc)
+    assert 1 <= _count_ok(db) < n_points
+    proc = _start_sweep(argv, tmp_path)
+    try:
+        assert proc.wait(timeout=300) == 0
+    finally:
+        _kill(proc)
+    _assert_complete(db, n_points)
