@@ -5,6 +5,7 @@ Usage::
     photonic-backprop list
     photonic-backprop run [SCENARIO] [--set key=value ...] [--config file.toml]
                           [--smoke] [--out DIR]
+    photonic-backprop run --resume RUN_DIR
     photonic-backprop sweep SCENARIO --grid key=v1,v2 ... [--set key=value ...]
                           [--config file.toml] [--smoke] [--repeat K]
                           [--executor local|dask] [--scheduler ADDR] [--workers N]
@@ -44,6 +45,7 @@ from scenarios.framework import (
     load_config_file,
     load_scenario,
     parse_set_options,
+    resume_target,
     run_scenario,
     scenario_summary_line,
 )
@@ -115,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("results"),
         metavar="DIR",
         help="results root (default: results)",
+    )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run in its folder, from its checkpoint "
+        "(scenario and settings come from the folder)",
     )
     run.add_argument(
         "--traceback", action="store_true", help="show full tracebacks instead of one line"
@@ -245,11 +255,19 @@ def _cmd_list() -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    name = args.scenario or DEFAULT_SCENARIO
+    overrides: dict[str, object] = {}
+    if args.resume is not None:
+        if args.scenario or args.overrides or args.config or args.smoke:
+            raise ValueError(
+                "--resume takes the scenario and settings from the run folder; "
+                "give no SCENARIO, --set, --config or --smoke with it"
+            )
+        name, overrides = resume_target(args.resume)
+    else:
+        name = args.scenario or DEFAULT_SCENARIO
     module = load_scenario(name)
     config_cls = module.Config
     base = config_cls.smoke() if args.smoke else config_cls()
-    overrides: dict[str, object] = {}
     if args.config is not None:
         overrides.update(load_config_file(args.config))
     overrides.update(parse_set_options(args.overrides))
@@ -258,7 +276,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
-    result: Result = run_scenario(module, cfg, args.out, name=name)
+    result: Result = run_scenario(module, cfg, args.out, name=name, run_dir=args.resume)
     print(f"{name}: done")
     print(format_summary(result.summary))
     print(f"results: {result.out_dir}")

@@ -43,7 +43,7 @@ from digital.datasets import BUNDLED_DATASETS, DATASETS, load
 from digital.losses import LOSSES
 from digital.network import MLP
 from digital.optim import OPTIMIZERS, make_optimizer
-from digital.train import History, train
+from digital.train import Checkpoint, History, train
 from digital.validation import check_choice, check_positive, check_positive_int
 from scenarios.framework import (
     Result,
@@ -66,6 +66,10 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("wall_time_s", "train", "wall_time_s"),
 )
 """``(metric, split, History attribute)`` written to ``metrics.csv`` for every epoch."""
+
+CHECKPOINT_FILENAME = "checkpoint.npz"
+#: ``checkpoint_every = 0``: a step count no run reaches, so only Ctrl-C saves.
+CHECKPOINT_ONLY_ON_INTERRUPT = 2**62
 
 LOSS_UNITS = {"softmax_cross_entropy": "nats", "half_squared_error": "a.u."}
 """Axis unit of each loss in the plot."""
@@ -107,6 +111,10 @@ class Config:
         Minibatch size, >= 1.
     seed : int
         Root seed, >= 0.
+    checkpoint_every : int
+        Save a training checkpoint (``checkpoint.npz`` in the run folder) every this
+        many steps and on Ctrl-C; ``0``: only on Ctrl-C. Continue an interrupted run
+        with ``photonic-backprop run --resume RUN_DIR``.
     """
 
     dataset: str = "moons"
@@ -122,6 +130,7 @@ class Config:
     epochs: int = 200
     batch_size: int = 32
     seed: int = 0
+    checkpoint_every: int = 0
 
     def __post_init__(self) -> None:
         check_choice(self.dataset, "dataset", tuple(DATASETS))
@@ -163,6 +172,10 @@ class Config:
         check_positive(self.lr, "lr")
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int):
+            raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be an int ≥ 0")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every={self.checkpoint_every!r} must be an int ≥ 0")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} must be a non-negative int")
 
@@ -267,6 +280,11 @@ def run(cfg: Config, out_dir: Path) -> Result:
         batch_size=cfg.batch_size,
         rng=rngs["train"],
         progress="auto",
+        checkpoint=Checkpoint(
+            out_dir / CHECKPOINT_FILENAME,
+            every_steps=cfg.checkpoint_every or CHECKPOINT_ONLY_ON_INTERRUPT,
+            existing="resume",
+        ),
     )
     train_time_s = history.wall_time_s[-1] if history.wall_time_s else 0.0
     figures = _plot(history, cfg, layer_sizes, out_dir)

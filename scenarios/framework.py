@@ -146,6 +146,35 @@ def load_scenario(name: str) -> types.ModuleType:
     return importlib.import_module(SCENARIOS[name])
 
 
+def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
+    """Scenario name and settings of an earlier run folder, to continue it.
+
+    Parameters
+    ----------
+    run_dir
+        ``<out>/<scenario>/<run-id>/`` holding ``config.json`` (and usually
+        ``manifest.json`` and a checkpoint).
+
+    Returns
+    -------
+    (name, overrides)
+        The scenario (from the manifest, else the parent folder's name) and its
+        settings as ``--config`` would read them.
+    """
+    folder = Path(run_dir)
+    config_file = folder / CONFIG_FILENAME
+    if not config_file.is_file():
+        raise ValueError(f"--resume {str(folder)!r}: no {CONFIG_FILENAME} there; not a run folder")
+    name = folder.parent.name
+    manifest = folder / MANIFEST_FILENAME
+    if manifest.is_file():
+        try:
+            name = str(json.loads(manifest.read_text()).get("scenario", name))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--resume: {str(manifest)!r} is not valid JSON: {exc}") from exc
+    return name, load_config_file(config_file)
+
+
 def scenario_summary_line(module: types.ModuleType) -> str:
     """First non-empty line of a scenario module's docstring (``""`` if none)."""
     for line in (module.__doc__ or "").strip().splitlines():
@@ -652,6 +681,7 @@ def run_scenario(
     out_root: str | Path,
     *,
     name: str | None = None,
+    run_dir: Path | None = None,
 ) -> Result:
     """Run one scenario in a fresh run folder and record everything about it.
 
@@ -670,14 +700,20 @@ def run_scenario(
         Results root, e.g. ``"results"``.
     name : str, optional
         Scenario name for the folder and manifest; default: the module's last name.
+    run_dir : Path, optional
+        An existing run folder to continue in (``--resume``): its ``config.json`` is
+        kept and a scenario that checkpoints picks its checkpoint up from there.
 
     Returns
     -------
     Result
     """
     scenario = name or module.__name__.rsplit(".", 1)[-1]
-    out_dir = prepare_run_dir(out_root, scenario)
-    write_config(cfg, out_dir)
+    if run_dir is None:
+        out_dir = prepare_run_dir(out_root, scenario)
+        write_config(cfg, out_dir)
+    else:
+        out_dir = Path(run_dir)
     seed = getattr(cfg, "seed", None)
     t0 = time.perf_counter()
     try:

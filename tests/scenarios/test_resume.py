@@ -1,0 +1,78 @@
+"""``run --resume``: a run interrupted with Ctrl-C continues to the same result."""
+
+from __future__ import annotations
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scenarios.cli import main
+
+SETTINGS = [
+    "--set",
+    "epochs=300",
+    "--set",
+    "n_samples=200",
+    "--set",
+    "checkpoint_every=7",
+    "--set",
+    "seed=3",
+]
+
+
+def metrics_without_time(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "metrics.csv").open() as fh:
+        return [row for row in csv.DictReader(fh) if row["metric"] != "wall_time_s"]
+
+
+def only_run(root: Path) -> Path:
+    (run_dir,) = (root / "digital_baseline").iterdir()
+    return run_dir
+
+
+def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    assert main(["run", "digital_baseline", *SETTINGS, "--out", str(tmp_path / "a")]) == 0
+    reference = metrics_without_time(only_run(tmp_path / "a"))
+
+    out_b = tmp_path / "b"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scenarios.cli",
+            "run",
+            "digital_baseline",
+            *SETTINGS,
+            "--out",
+            str(out_b),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out_b.glob("digital_baseline/*/checkpoint.npz")):
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    run_dir = only_run(out_b)
+    assert not (run_dir / "metrics.csv").exists()  # it really stopped early
+
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert metrics_without_time(run_dir) == reference
+
+
+def test_resume_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+    assert main(["run", "digital_baseline", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give no SCENARIO" in err
