@@ -133,6 +133,8 @@ __all__ = [
     "main",
     "measure_layer",
     "measure_pai",
+    "pai_study",
+    "plot_pai",
     "run",
 ]
 
@@ -769,6 +771,10 @@ def _pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dic
     return rows
 
 
+#: Public name of the Pai-network study (used by :mod:`scenarios.pai2023`).
+pai_study = _pai_study
+
+
 def _find(rows: list[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
     for row in rows:
         if all(row.get(k) == v for k, v in keys.items()):
@@ -1020,6 +1026,10 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
         f"{cfg.pai_repeats} draws; values < {PAI_EPSILON_FLOOR:g} drawn at that floor)"
     )
     return save_figure(fig, out_dir, "pai2023_epsilon")
+
+
+#: Public name of the Pai-network ε plot (used by :mod:`scenarios.pai2023`).
+plot_pai = _plot_pai
 
 
 # --------------------------------------------------------------------------- run

@@ -1,0 +1,931 @@
+"""Main job: the digital reference vs the Pai photonic chip trained in situ — accuracy, ε, cost.
+
+What it covers
+--------------
+``photonic-backprop run`` (no scenario) runs this study on its embedded default. On one
+two-feature data set (moons, 500 points, noise 0.2, 80/20 split, standardized) it
+trains, from the same data, for the same number of epochs and minibatches:
+
+- the **digital reference**: :class:`digital.network.MLP` ``2-16-16-2`` (tanh, logits,
+  softmax cross-entropy, Adam ``mlp_lr``) on a conventional computer, with exact
+  backpropagation;
+- the **photonic network** of Pai et al. 2023 (:meth:`PhotonicNetwork.pai2023`: three
+  4×4 Reck meshes on one chip, ``|z|`` between layers, optical softmax, Adam ``lr``) on
+  a *realistic imperfect chip* — :meth:`photonic.imperfections.Chip.draw` with every
+  default (0.2 dB/MZI loss, coupler splitting error ``splitting_error_std_rad``, 10-bit
+  DAC, 2 % thermal crosstalk, 0.01 rad phase noise per pass, tap noise 0.01, 8-bit ADC,
+  I/O errors 0.025) — with its gradients *measured on the chip* by ``method``
+  (default ``"analog"``, the 2-pass ± measurement, which is robust to the chip's loss;
+  ``"in_situ"`` is the 3-pass one, ``"adjoint"`` the exact gradient of a perfect digital
+  twin of the chip, ``"finite_difference"`` 2 passes per phase shifter).
+
+and reports them side by side:
+
+- **accuracy**: final test and train accuracy (the photonic one as a user of the chip
+  sees it: mean over ``eval_repeats`` noisy passes), mean ± std over ``n_seeds`` seeds;
+- **gradient fidelity** ε = 1 − cos(ĝ, g) at the end of training, over ``eps_batches``
+  training minibatches (:func:`scenarios.gradient_fidelity.measure_pai`): the chip's
+  measured gradient vs the exact gradient of the same noisy pass on the same chip; the
+  "digital twin" row is the gradient an *ideal model* of the chip would compute (why one
+  measures in situ). The MLP's backpropagation is checked the same way against central
+  finite differences (:func:`digital.gradcheck.numerical_gradients`) — ε ≈ 1e-12 says it
+  is exact to rounding;
+- **latency and energy per training step** from the SimPy model (:mod:`sim`): the ops
+  each network *actually recorded* during one training step of the trained network
+  (forward, gradient, ``set_params``), plus the loss and the Adam update as host
+  ``digital_compute`` ops (the networks do not record those), replayed with
+  :func:`sim.engine.simulate` — the photonic network's ops on the photonic presets
+  (``pai2023-chip``: the lab setup with an IR camera; ``eo-integrated``: an optimistic
+  electro-optic chip), the MLP's ops on the digital ones (``gpu-h100``, ``cpu``).
+
+How to read the results
+-----------------------
+- The printed table and ``table.md``: the side-by-side numbers, then one row per preset.
+  ``report.html`` is one self-contained page (plots embedded) with both tables, the
+  plots, the configuration and the run information.
+- ``accuracy_curves.png``: test accuracy and training loss vs optimizer steps (mean ±
+  std over seeds). ``decision_boundaries.png``: both trained networks on the test set
+  (seed 0). ``cost_per_step.png``: latency and energy per step per preset (log axes).
+  ``energy_breakdown.png``: where each preset's energy goes.
+- ``metrics.csv`` (tidy): per-epoch curves (``network, seed, epoch, iteration, metric,
+  value``), final numbers, ε per batch, and per preset ``latency_ns``/``energy_pj`` per
+  step and per component.
+- A step of the two networks is not the same work: the photonic network has 48 phases,
+  the MLP 354 weights. The cost rows answer "what does one training step of *this*
+  network cost on *that* machine", not "which is faster per MAC" (that is
+  ``energy_latency``). On ``pai2023-chip`` camera frames and thermal settling make a
+  step take seconds; on a GPU a tiny MLP is all kernel-launch overhead and idle power.
+
+Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "eps")``; seed
+index ``s`` gets its own data draw, initial weights/phases, chip, noise and minibatch
+order (the MLP and the photonic network of one seed share the data and the order).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+from numpy.typing import NDArray
+from tqdm.auto import tqdm
+
+from digital.datasets import Dataset, load
+from digital.gradcheck import numerical_gradients
+from digital.losses import softmax_cross_entropy
+from digital.network import MLP
+from digital.optim import Adam
+from digital.train import History, train
+from digital.validation import check_choice, check_positive, check_positive_int
+from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
+from photonic.mesh import Mesh
+from photonic.network import GRADIENT_METHODS, PhotonicNetwork
+from scenarios import digital_baseline, energy_latency, gradient_fidelity, insitu_training
+from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure
+from scenarios.report_html import (
+    Figure,
+    Table,
+    format_energy_pj,
+    format_time_ns,
+    run_info,
+    write_report,
+)
+from sim.engine import simulate
+from sim.hardware import DigitalHardware, PhotonicHardware
+from sim.ops import BYTES_PER_REAL, Op, Recorder
+from sim.presets import available_presets, load_preset
+from sim.report import summarize
+
+__all__ = ["NAME", "Config", "main", "run", "step_ops"]
+
+NAME = "compare"
+"""Registry name of this scenario."""
+
+Method = Literal["adjoint", "in_situ", "analog", "finite_difference"]
+Measurement = Literal["per_sample", "aggregated"]
+NETWORKS = ("mlp", "photonic")
+NETWORK_LABELS = {"mlp": "digital reference (MLP)", "photonic": "photonic chip (Pai 2023)"}
+#: The presets of the issue, plus the CPU (cheap to replay).
+DEFAULT_PRESETS: tuple[str, ...] = ("pai2023-chip", "eo-integrated", "gpu-h100", "cpu")
+_SEED_BOUND = 2**32
+#: Grid resolution of the decision-boundary plot, points per axis.
+BOUNDARY_GRID = 80
+#: Central finite-difference step for the MLP's gradient check.
+MLP_FD_STEP = 1e-4
+#: |ε| below this is rounding (1 − cos of two equal float64 vectors can be ±1e-16).
+EXACT_EPSILON = 1e-12
+
+Array = NDArray[Any]
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the main job.
+
+    Parameters
+    ----------
+    dataset : str
+        Two-feature, two-class data set (:data:`scenarios.insitu_training.DATASETS`).
+    n_samples : int or None
+        Points before the 80/20 split; ``None``: Pai et al.'s size (moons 500).
+    hidden : tuple of int
+        Hidden widths of the reference MLP (tanh; the output layer gives logits).
+    epochs : int
+        Passes over the training set, the same for both networks (50 × 20 steps = the
+        1000 iterations of Pai et al. for moons).
+    batch_size : int
+        Minibatch size of both networks (and of the ε and cost measurements).
+    lr : float
+        Adam learning rate of the photonic network.
+    mlp_lr : float
+        Adam learning rate of the MLP.
+    method : str
+        Gradient method of the photonic network on the chip: ``"analog"`` (2-pass),
+        ``"in_situ"`` (3-pass), ``"adjoint"`` (exact twin) or ``"finite_difference"``.
+    measurement : str
+        ``"per_sample"`` tap read-out (needed by the default chip's phase noise and ADC)
+        or ``"aggregated"``.
+    splitting_error_std_rad : float
+        Coupler splitting error σ of the chip, rad (other imperfections at the
+        ``Chip.draw`` defaults).
+    eps_batches : int
+        Training minibatches over which ε is measured at the end of training.
+    eval_repeats : int
+        Noisy forward passes averaged for the photonic final accuracies.
+    presets : tuple of str
+        Hardware presets (``sim/presets``) to replay one training step on; photonic
+        presets get the photonic network's ops, digital presets the MLP's.
+    n_seeds : int
+        Independent repetitions (data, init, chip, noise, order).
+    workers : int
+        Processes running seeds in parallel (1: this process); results do not depend on it.
+    seed : int
+        Root seed.
+    """
+
+    dataset: str = "moons"
+    n_samples: int | None = None
+    hidden: tuple[int, ...] = digital_baseline.Config.hidden
+    epochs: int = 50
+    batch_size: int = 20
+    lr: float = 0.02
+    mlp_lr: float = digital_baseline.Config.lr
+    method: Method = "analog"
+    measurement: Measurement = "per_sample"
+    splitting_error_std_rad: float = DEFAULT_SPLITTING_ERROR_STD_RAD
+    eps_batches: int = 10
+    eval_repeats: int = 10
+    presets: tuple[str, ...] = DEFAULT_PRESETS
+    n_seeds: int = 8
+    workers: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choice(self.dataset, "dataset", tuple(insitu_training.DATASETS))
+        if self.n_samples is not None:
+            check_positive_int(self.n_samples, "n_samples")
+        if isinstance(self.hidden, list):
+            object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not isinstance(self.hidden, tuple) or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in self.hidden
+        ):
+            raise ValueError(f"hidden={self.hidden!r} must be a tuple of positive ints")
+        for name in ("epochs", "batch_size", "eps_batches", "eval_repeats", "n_seeds", "workers"):
+            check_positive_int(getattr(self, name), name)
+        check_positive(self.lr, "lr")
+        check_positive(self.mlp_lr, "mlp_lr")
+        check_choice(self.method, "method", GRADIENT_METHODS)
+        check_choice(self.measurement, "measurement", get_args(Measurement))
+        if self.measurement == "aggregated" and self.method in ("in_situ", "analog"):
+            raise ValueError(
+                "measurement='aggregated' cannot represent the default chip's per-pass phase "
+                "noise and 8-bit ADC; use measurement='per_sample'"
+            )
+        sigma = self.splitting_error_std_rad
+        if (
+            isinstance(sigma, bool)
+            or not isinstance(sigma, (int, float))
+            or not math.isfinite(sigma)
+            or sigma < 0
+        ):
+            raise ValueError(f"splitting_error_std_rad={sigma!r} must be a finite number ≥ 0")
+        if isinstance(self.presets, list):
+            object.__setattr__(self, "presets", tuple(self.presets))
+        if not isinstance(self.presets, tuple) or not self.presets:
+            raise ValueError(f"presets={self.presets!r} must name at least one preset")
+        known = tuple(available_presets())
+        for preset in self.presets:
+            check_choice(preset, "presets", known)
+        if len(set(self.presets)) != len(self.presets):
+            raise ValueError(f"presets={self.presets!r} lists a preset twice")
+        n_train = int(self.total_samples * 0.8)
+        if self.batch_size > n_train:
+            raise ValueError(
+                f"batch_size={self.batch_size} exceeds the {n_train} training points "
+                f"of n_samples={self.total_samples}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} must be a non-negative int")
+
+    @property
+    def total_samples(self) -> int:
+        """Points of the data set before the split (``n_samples`` or Pai et al.'s size)."""
+        return self.n_samples or insitu_training.DATASETS[self.dataset]
+
+    @classmethod
+    def smoke(cls) -> Config:
+        """A seconds-long run: 100 points, 2 epochs, one seed, few measurements."""
+        return cls(
+            n_samples=100,
+            hidden=(8,),
+            epochs=2,
+            eps_batches=2,
+            eval_repeats=1,
+            n_seeds=1,
+            workers=1,
+        )
+
+
+# --------------------------------------------------------------------------- networks
+
+
+def _mlp_shape(cfg: Config) -> tuple[list[int], list[str]]:
+    sizes = [2, *cfg.hidden, 2]
+    activations = [digital_baseline.Config.activation] * len(cfg.hidden) + [
+        digital_baseline.Config.output_activation
+    ]
+    return sizes, activations
+
+
+def _chip(cfg: Config, chip_seed: int) -> Chip:
+    return Chip.draw(
+        Mesh.reck(4),
+        np.random.default_rng(chip_seed),
+        splitting_error_std_rad=cfg.splitting_error_std_rad,
+    )
+
+
+def _photonic(cfg: Config, chip: Chip, noise_seed: int) -> PhotonicNetwork:
+    return PhotonicNetwork.pai2023(
+        chip,
+        rng=np.random.default_rng(0),  # phases are set right after
+        noise_rng=np.random.default_rng(noise_seed),
+        gradient=cfg.method,
+        measurement=cfg.measurement,
+    )
+
+
+def _load(cfg: Config, data_seed: int) -> Dataset:
+    return load(cfg.dataset, n_samples=cfg.total_samples, rng=np.random.default_rng(data_seed))
+
+
+def _adam_ops(params: dict[str, Array], layer: int) -> Op:
+    """The host's Adam update of ``params`` (not recorded by the networks)."""
+    n_real = int(sum(np.size(v) * (2 if np.iscomplexobj(v) else 1) for v in params.values()))
+    return Op(
+        kind="digital_compute",
+        layer=layer,
+        direction="update",
+        n_ports=1,
+        n_samples=1,
+        flops=energy_latency.ADAM_FLOPS_PER_PARAM * n_real,
+        bytes=energy_latency.ADAM_BYTES_PER_PARAM * n_real,
+    )
+
+
+def _loss_op(n_samples: int, n_outputs: int, layer: int) -> Op:
+    """The host's softmax cross-entropy and its gradient (not recorded by the networks)."""
+    return Op(
+        kind="digital_compute",
+        layer=layer,
+        direction="forward",
+        n_ports=n_outputs,
+        n_samples=n_samples,
+        flops=energy_latency.LOSS_FLOPS_PER_OUTPUT * n_samples * n_outputs,
+        bytes=2 * BYTES_PER_REAL * n_samples * n_outputs,  # read outputs, write dL/dy
+    )
+
+
+def step_ops(net: MLP | PhotonicNetwork, x: Array, y: Array, lr: float) -> list[Op]:
+    """The ops of one training step of ``net`` on the minibatch ``(x, y)``.
+
+    What the network records during ``forward``, ``backward`` (its own default gradient
+    method) and ``set_params`` (the photonic network: phase writes), with the loss and
+    the Adam update added as host ``digital_compute`` ops in their place in the step.
+    The network is updated (it takes the step).
+
+    Parameters
+    ----------
+    net
+        A trained network (its ``recorder`` is replaced during the call and restored).
+    x, y
+        Features ``(B, n_features)`` and labels ``(B,)``.
+    lr
+        Adam learning rate of the step.
+
+    Returns
+    -------
+    list of Op
+    """
+    saved = net.recorder
+    recorder = Recorder()
+    net.recorder = recorder
+    try:
+        out = net.forward(x)
+        last = net.n_layers - 1
+        recorder.record(_loss_op(out.shape[0], out.shape[1], last))
+        _, grad = softmax_cross_entropy(out, y)
+        grads = net.backward(grad)
+        params = net.params()
+        recorder.record(_adam_ops(params, last))
+        net.set_params(Adam(lr=lr).step(params, grads))
+    finally:
+        net.recorder = saved
+    return list(recorder.ops)
+
+
+def _curve_rows(history: History, steps_per_epoch: int, **keys: Any) -> list[dict[str, Any]]:
+    rows = []
+    for i, epoch in enumerate(history.epoch):
+        for metric in ("loss", "test_loss", "train_accuracy", "test_accuracy"):
+            rows.append(
+                {
+                    **keys,
+                    "epoch": int(epoch),
+                    "iteration": int(epoch) * steps_per_epoch,
+                    "metric": metric,
+                    "value": float(getattr(history, metric)[i]),
+                }
+            )
+    return rows
+
+
+def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, Any]:
+    """Train both networks of one seed; final accuracies, ε, trained parameters."""
+    data = _load(cfg, seeds["data"])
+    n_train = data.x_train.shape[0]
+    steps = math.ceil(n_train / cfg.batch_size)
+    rows: list[dict[str, Any]] = []
+    base = {"seed": seed_index}
+    init_rng = np.random.default_rng(seeds["init"])
+
+    # digital reference
+    sizes, activations = _mlp_shape(cfg)
+    mlp = MLP(sizes, activation=activations, rng=init_rng)
+    t0 = time.perf_counter()
+    history = train(
+        mlp,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=cfg.mlp_lr),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        rng=np.random.default_rng(seeds["train"]),
+        progress="off",
+    )
+    keys = {**base, "network": "mlp", "method": "backprop"}
+    rows += _curve_rows(history, steps, **keys)
+    rows += [
+        {**keys, "metric": "final_test_accuracy", "value": history.test_accuracy[-1]},
+        {**keys, "metric": "final_train_accuracy", "value": history.train_accuracy[-1]},
+        {**keys, "metric": "train_wall_time_s", "value": time.perf_counter() - t0},
+    ]
+
+    # photonic network on its chip, trained with the gradient measured on the chip
+    chip = _chip(cfg, seeds["chip"])
+    net = _photonic(cfg, chip, seeds["noise"])
+    net.set_params(PhotonicNetwork.pai2023(rng=init_rng).params())  # Haar initial phases
+    t0 = time.perf_counter()
+    history = train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=cfg.lr),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        rng=np.random.default_rng(seeds["train"]),
+        progress="off",
+    )
+    wall = time.perf_counter() - t0
+    keys = {**base, "network": "photonic", "method": cfg.method}
+    rows += _curve_rows(history, steps, **keys)
+    test_acc, _ = insitu_training.evaluate(net, data.x_test, data.y_test, cfg.eval_repeats)
+    train_acc, _ = insitu_training.evaluate(net, data.x_train, data.y_train, cfg.eval_repeats)
+    rows += [
+        {**keys, "metric": "final_test_accuracy", "value": test_acc},
+        {**keys, "metric": "final_train_accuracy", "value": train_acc},
+        {**keys, "metric": "train_wall_time_s", "value": wall},
+    ]
+
+    # gradient fidelity at the end of training, on training minibatches
+    eps_rng = np.random.default_rng(seeds["eps"])
+    trained = net.params()
+    methods = (cfg.method, "digital_twin")
+    for b in range(cfg.eps_batches):
+        idx = eps_rng.choice(n_train, size=cfg.batch_size, replace=False)
+        measured = gradient_fidelity.measure_pai(
+            trained,
+            data.x_train[idx],
+            data.y_train[idx],
+            chip,
+            methods=methods,
+            noise_seed=int(eps_rng.integers(_SEED_BOUND)),
+            measurement=cfg.measurement,
+        )
+        for method, metrics in measured.items():
+            rows.append(
+                {
+                    **base,
+                    "network": "photonic",
+                    "method": method,
+                    "batch": b,
+                    "metric": "epsilon",
+                    "value": metrics["epsilon"],
+                }
+            )
+    idx = eps_rng.choice(n_train, size=cfg.batch_size, replace=False)
+    x_b, y_b = data.x_train[idx], data.y_train[idx]
+    _, g = softmax_cross_entropy(mlp.forward(x_b), y_b)
+    backprop = mlp.backward(g)
+    numeric = numerical_gradients(mlp, x_b, y_b, "softmax_cross_entropy", step=MLP_FD_STEP)
+    eps_mlp = gradient_fidelity.gradient_metrics(backprop, numeric)["epsilon"]
+    rows.append(
+        {
+            **base,
+            "network": "mlp",
+            "method": "backprop",
+            "batch": 0,
+            "metric": "epsilon",
+            "value": eps_mlp,
+        }
+    )
+    return {"rows": rows, "mlp_params": mlp.params(), "photonic_params": trained}
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def _cost(
+    cfg: Config, seeds: dict[str, int], mlp_params: dict[str, Array], ph_params: dict[str, Array]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Record one training step of each trained network (seed 0), replay it on every preset."""
+    data = _load(cfg, seeds["data"])
+    sizes, activations = _mlp_shape(cfg)
+    mlp = MLP(sizes, activation=activations, rng=np.random.default_rng(0))
+    mlp.set_params(mlp_params)
+    chip = _chip(cfg, seeds["chip"])
+    net = _photonic(cfg, chip, seeds["noise"])
+    net.set_params(ph_params)
+    idx = np.random.default_rng(seeds["eps"]).choice(
+        data.x_train.shape[0], size=cfg.batch_size, replace=False
+    )
+    x, y = data.x_train[idx], data.y_train[idx]
+    traces = {
+        "photonic": step_ops(net, x, y, cfg.lr),
+        "mlp": step_ops(mlp, x, y, cfg.mlp_lr),
+    }
+    rows: list[dict[str, Any]] = []
+    costs: dict[str, dict[str, Any]] = {}
+    for preset in tqdm(cfg.presets, desc="replay", unit="preset", disable=None, leave=False):
+        hw = load_preset(preset)
+        network = "photonic" if isinstance(hw, PhotonicHardware) else "mlp"
+        assert isinstance(hw, (PhotonicHardware, DigitalHardware))
+        ops = traces[network]
+        timeline = simulate(ops, hw)
+        report = summarize(ops, timeline)
+        costs[preset] = {
+            "network": network,
+            "kind": "photonic" if network == "photonic" else "digital",
+            "n_ops": len(ops),
+            "latency_ns": report.latency_ns,
+            "energy_pj": report.energy_pj,
+            "energy_by_component_pj": dict(report.energy_by_component_pj),
+            "phases": {k: (v.latency_ns, v.energy_pj) for k, v in report.phases.items()},
+        }
+        keys = {"preset": preset, "network": network, "batch": cfg.batch_size}
+        rows.append({**keys, "metric": "step_latency_ns", "value": report.latency_ns})
+        rows.append({**keys, "metric": "step_energy_pj", "value": report.energy_pj})
+        rows.append({**keys, "metric": "step_n_ops", "value": len(ops)})
+        for component, value in report.energy_by_component_pj.items():
+            rows.append({**keys, "metric": f"energy_pj.{component}", "value": value})
+        for phase, cost in report.phases.items():
+            rows.append({**keys, "metric": f"phase_latency_ns.{phase}", "value": cost.latency_ns})
+            rows.append({**keys, "metric": f"phase_energy_pj.{phase}", "value": cost.energy_pj})
+    return rows, costs, {"mlp": mlp, "photonic": net, "data": data}
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _values(
+    rows: list[dict[str, Any]], network: str, metric: str, method: str | None = None
+) -> list:
+    return [
+        r["value"]
+        for r in rows
+        if r.get("network") == network
+        and r["metric"] == metric
+        and (method is None or r.get("method") == method)
+        and r.get("epoch") is None
+    ]
+
+
+def _pm(values: Sequence[float], fmt: str) -> str:
+    if not values:
+        return "-"
+    mean = float(np.mean(values))
+    if len(values) == 1:
+        return format(mean, fmt)
+    return f"{format(mean, fmt)} ± {format(float(np.std(values)), fmt)}"
+
+
+def _eps_fmt(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    if max(abs(v) for v in values) < EXACT_EPSILON:
+        return f"< {EXACT_EPSILON:g} (exact to rounding; n={len(values)})"
+    mean = float(np.mean(values))
+    fmt = ".2e" if abs(mean) < 1e-3 else ".4f"
+    return _pm(values, fmt) + f" (n={len(values)})"
+
+
+def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
+    """Accuracy and gradient fidelity of both networks, mean ± std over seeds."""
+    sizes, _ = _mlp_shape(cfg)
+    arch = "-".join(str(s) for s in sizes)
+    n_mlp = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    n_phases = sum(
+        v.size for v in PhotonicNetwork.pai2023(rng=np.random.default_rng(0)).params().values()
+    )
+    table = [
+        ("network", f"MLP {arch}, tanh, exact backprop", f"Pai 3×4×4 Reck, chip, {cfg.method}"),
+        ("trainable parameters", f"{n_mlp} weights", f"{n_phases} phases"),
+        (
+            "test accuracy",
+            _pm(_values(rows, "mlp", "final_test_accuracy"), ".3f"),
+            _pm(_values(rows, "photonic", "final_test_accuracy"), ".3f"),
+        ),
+        (
+            "train accuracy",
+            _pm(_values(rows, "mlp", "final_train_accuracy"), ".3f"),
+            _pm(_values(rows, "photonic", "final_train_accuracy"), ".3f"),
+        ),
+        (
+            "gradient error ε = 1 − cos",
+            _eps_fmt(_values(rows, "mlp", "epsilon")) + " vs finite differences",
+            _eps_fmt(_values(rows, "photonic", "epsilon", cfg.method))
+            + " measured vs exact, same chip",
+        ),
+        (
+            "ε of an ideal-model (digital twin) gradient",
+            "-",
+            _eps_fmt(_values(rows, "photonic", "epsilon", "digital_twin")),
+        ),
+        (
+            "training wall time in this simulator",
+            _pm(_values(rows, "mlp", "train_wall_time_s"), ".2f") + " s",
+            _pm(_values(rows, "photonic", "train_wall_time_s"), ".2f") + " s",
+        ),
+    ]
+    return Table(
+        f"{cfg.dataset}, {cfg.total_samples} points, {cfg.epochs} epochs × batch "
+        f"{cfg.batch_size}; mean ± std over {cfg.n_seeds} seed(s)",
+        ("", NETWORK_LABELS["mlp"], NETWORK_LABELS["photonic"]),
+        tuple(table),
+    )
+
+
+def cost_table(cfg: Config, costs: dict[str, dict[str, Any]]) -> Table:
+    """Latency and energy of one training step per preset."""
+    rows = []
+    for preset, c in costs.items():
+        total = c["energy_pj"]
+        top, value = max(c["energy_by_component_pj"].items(), key=lambda kv: kv[1])
+        share = value / total if total > 0 else 0.0
+        rows.append(
+            (
+                preset,
+                NETWORK_LABELS[c["network"]],
+                str(c["n_ops"]),
+                format_time_ns(c["latency_ns"]),
+                format_energy_pj(total),
+                format_energy_pj(total / cfg.batch_size),
+                f"{top} ({share:.0%})",
+            )
+        )
+    return Table(
+        f"One training step (batch {cfg.batch_size}) replayed with the SimPy model: the ops "
+        "each network recorded, plus loss and Adam on the host",
+        (
+            "preset",
+            "network replayed",
+            "ops",
+            "latency / step",
+            "energy / step",
+            "energy / sample",
+            "largest energy share",
+        ),
+        tuple(rows),
+    )
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _curves(rows: list[dict[str, Any]], network: str, metric: str) -> tuple[Array, Array, Array]:
+    by_seed: dict[int, list[tuple[int, float]]] = {}
+    for r in rows:
+        if r.get("network") == network and r["metric"] == metric and r.get("epoch") is not None:
+            by_seed.setdefault(r["seed"], []).append((r["iteration"], r["value"]))
+    length = min(len(v) for v in by_seed.values())
+    curves = np.array([[v for _, v in sorted(pts)[:length]] for pts in by_seed.values()])
+    iters = np.array([i for i, _ in sorted(next(iter(by_seed.values())))[:length]], dtype=float)
+    return iters, curves.mean(axis=0), curves.std(axis=0)
+
+
+def _plot_curves(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    fig = new_figure(figsize=(10.0, 3.8), layout="constrained")
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    for network, color in (("mlp", "C0"), ("photonic", "C3")):
+        label = NETWORK_LABELS[network] + (f", {cfg.method}" if network == "photonic" else "")
+        for ax, metric, scale in ((ax_acc, "test_accuracy", 100.0), (ax_loss, "loss", 1.0)):
+            it, mean, std = _curves(rows, network, metric)
+            ax.plot(it, scale * mean, color=color, label=label)
+            ax.fill_between(it, scale * (mean - std), scale * (mean + std), color=color, alpha=0.2)
+    ax_acc.set_ylabel("test accuracy (%)")
+    ax_acc.set_ylim(40, 101)
+    ax_loss.set_ylabel("training loss (nats)")
+    for ax in (ax_acc, ax_loss):
+        ax.set_xlabel("optimizer steps")
+        ax.grid(True, alpha=0.3)
+    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_acc.set_title("test accuracy (photonic: one noisy pass per epoch)")
+    ax_loss.set_title("training loss")
+    fig.suptitle(
+        f"{cfg.dataset}: digital reference vs photonic chip trained in situ "
+        f"(mean ± std over {cfg.n_seeds} seed(s))"
+    )
+    return save_figure(fig, out_dir, "accuracy_curves")
+
+
+def _plot_boundaries(cfg: Config, nets: dict[str, Any], out_dir: Path) -> list[Path]:
+    data: Dataset = nets["data"]
+    x_all = np.vstack([data.x_train, data.x_test])
+    lo, hi = x_all.min(axis=0) - 0.5, x_all.max(axis=0) + 0.5
+    gx, gy = np.meshgrid(
+        np.linspace(lo[0], hi[0], BOUNDARY_GRID), np.linspace(lo[1], hi[1], BOUNDARY_GRID)
+    )
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    fig = new_figure(figsize=(10.0, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, network in zip(axes, NETWORKS, strict=True):
+        out = nets[network].forward(grid)
+        logits = out - out.max(axis=1, keepdims=True)
+        prob = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
+        ax.contourf(gx, gy, prob.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.7)
+        ax.contour(gx, gy, prob.reshape(gx.shape), levels=[0.5], colors="k", linewidths=1)
+        ax.scatter(
+            data.x_test[:, 0],
+            data.x_test[:, 1],
+            c=data.y_test,
+            cmap="RdBu_r",
+            edgecolors="k",
+            s=18,
+        )
+        ax.set_title(NETWORK_LABELS[network], fontsize=10)
+        ax.set_xlabel("feature 1 (standardized)")
+        ax.set_ylabel("feature 2 (standardized)")
+    fig.suptitle(
+        f"Class-1 probability after training (seed 0) with the test points; photonic: one "
+        f"noisy pass of the chip ({cfg.method} training)"
+    )
+    return save_figure(fig, out_dir, "decision_boundaries")
+
+
+def _plot_cost(cfg: Config, costs: dict[str, dict[str, Any]], out_dir: Path) -> list[Path]:
+    presets = list(costs)
+    colors = ["C3" if costs[p]["network"] == "photonic" else "C0" for p in presets]
+    fig = new_figure(figsize=(10.0, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, key, label, fmt in (
+        (axes[0], "latency_ns", "latency per training step (ns)", format_time_ns),
+        (axes[1], "energy_pj", "energy per training step (pJ)", format_energy_pj),
+    ):
+        values = [costs[p][key] for p in presets]
+        pos = np.arange(len(presets))
+        ax.bar(pos, values, color=colors)
+        ax.set_yscale("log")
+        ax.set_xticks(pos, presets, rotation=20, ha="right")
+        ax.set_ylabel(label)
+        for x, v in zip(pos, values, strict=True):
+            ax.annotate(fmt(v), (x, v), ha="center", va="bottom", fontsize=8)
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.margins(y=0.15)
+    fig.suptitle(
+        f"One training step, batch {cfg.batch_size}: photonic network on photonic presets "
+        "(red), MLP on digital ones (blue)"
+    )
+    return save_figure(fig, out_dir, "cost_per_step")
+
+
+def _plot_breakdown(costs: dict[str, dict[str, Any]], out_dir: Path) -> list[Path]:
+    presets = list(costs)
+    components = sorted(
+        {k for c in costs.values() for k, v in c["energy_by_component_pj"].items() if v > 0}
+    )
+    fig = new_figure(figsize=(10.0, 3.6), layout="constrained")
+    ax = fig.subplots()
+    left = np.zeros(len(presets))
+    from matplotlib import colormaps
+
+    palette = colormaps["tab20"]
+    cmap = {name: palette(i % palette.N) for i, name in enumerate(components)}
+    for name in components:
+        shares = np.array(
+            [
+                costs[p]["energy_by_component_pj"].get(name, 0.0) / costs[p]["energy_pj"]
+                for p in presets
+            ]
+        )
+        ax.barh(presets, 100 * shares, left=100 * left, color=cmap[name], label=name)
+        left += shares
+    ax.set_xlabel("share of the energy of one training step (%)")
+    ax.set_xlim(0, 100)
+    ax.invert_yaxis()
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    ax.set_title("Where the energy of a training step goes, per preset")
+    return save_figure(fig, out_dir, "energy_breakdown")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _summary(
+    cfg: Config, rows: list[dict[str, Any]], costs: dict[str, dict[str, Any]]
+) -> dict[str, float | str]:
+    summary: dict[str, float | str] = {}
+    for network in NETWORKS:
+        for metric in ("final_test_accuracy", "final_train_accuracy"):
+            values = _values(rows, network, metric)
+            summary[f"{network}_{metric.removeprefix('final_')}"] = round(float(np.mean(values)), 4)
+            if len(values) > 1:
+                summary[f"{network}_{metric.removeprefix('final_')}_std"] = round(
+                    float(np.std(values)), 4
+                )
+    summary[f"photonic_epsilon_{cfg.method}"] = float(
+        f"{np.mean(_values(rows, 'photonic', 'epsilon', cfg.method)):.4g}"
+    )
+    summary["photonic_epsilon_digital_twin"] = float(
+        f"{np.mean(_values(rows, 'photonic', 'epsilon', 'digital_twin')):.4g}"
+    )
+    # 1 − cos of equal vectors rounds to ±1e-16: report the magnitude
+    summary["mlp_epsilon_vs_finite_differences"] = float(
+        f"{np.mean(np.abs(_values(rows, 'mlp', 'epsilon'))):.3g}"
+    )
+    for preset, c in costs.items():
+        summary[f"{preset}_step_latency_ns"] = float(f"{c['latency_ns']:.4g}")
+        summary[f"{preset}_step_energy_pj"] = float(f"{c['energy_pj']:.4g}")
+    return summary
+
+
+def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = print) -> Result:
+    """Train both networks, measure ε, replay a step on every preset, write the report.
+
+    Parameters
+    ----------
+    cfg : Config
+        The study's settings.
+    out_dir : Path
+        Existing run folder for figures, ``table.md`` and ``report.html``.
+    echo : callable or None
+        Where the two tables are printed (``None``: not printed).
+
+    Returns
+    -------
+    Result
+        ``metrics``: tidy rows (curves, finals, ε, costs); ``summary``: accuracies, ε
+        and per-preset latency/energy per step as numbers.
+    """
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    names = ("data", "init", "chip", "noise", "train", "eps")
+    rngs = child_rngs(cfg.seed, *names)
+    per_seed = {n: [int(v) for v in rngs[n].integers(_SEED_BOUND, size=cfg.n_seeds)] for n in names}
+    jobs = [{n: per_seed[n][s] for n in names} for s in range(cfg.n_seeds)]
+    results = map_jobs(
+        _run_seed,
+        [(cfg, s, seeds) for s, seeds in enumerate(jobs)],
+        workers=cfg.workers,
+        desc=NAME,
+        unit="seed",
+    )
+    rows = [row for r in results for row in r["rows"]]
+    cost_rows, costs, nets = _cost(
+        cfg, jobs[0], results[0]["mlp_params"], results[0]["photonic_params"]
+    )
+    rows += cost_rows
+
+    tables = [side_by_side(cfg, rows), cost_table(cfg, costs)]
+    (out_dir / "table.md").write_text(
+        "\n\n".join(t.to_markdown() for t in tables) + "\n", encoding="utf-8"
+    )
+    with (out_dir / "costs.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["preset", "network", "n_ops", "latency_ns", "energy_pj"])
+        for preset, c in costs.items():
+            writer.writerow([preset, c["network"], c["n_ops"], c["latency_ns"], c["energy_pj"]])
+    if echo is not None:
+        for t in tables:
+            echo(t.to_text())
+            echo("")
+    figures: list[Path] = []
+    figures += _plot_curves(cfg, rows, out_dir)
+    figures += _plot_boundaries(cfg, nets, out_dir)
+    figures += _plot_cost(cfg, costs, out_dir)
+    figures += _plot_breakdown(costs, out_dir)
+    summary = _summary(cfg, rows, costs)
+    wall = time.perf_counter() - t0
+    summary["wall_time_s"] = round(wall, 2)
+    captions = {
+        "accuracy_curves": "Test accuracy and training loss vs optimizer steps.",
+        "decision_boundaries": "Decision boundaries of the trained networks (seed 0).",
+        "cost_per_step": "Latency and energy of one training step per preset (log scale).",
+        "energy_breakdown": "Energy of one training step by component.",
+    }
+    report_figs = [Figure(p, captions[p.stem]) for p in figures if p.suffix == ".png"]
+    write_report(
+        out_dir,
+        title="photonic-backprop main job: digital reference vs photonic chip trained in situ",
+        intro=_intro(cfg),
+        tables=tables,
+        figures=report_figs,
+        config=cfg,
+        info=run_info(scenario=NAME, seed=cfg.seed, wall_time_s=wall),
+        notes=_notes(cfg),
+    )
+    return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
+
+
+def _intro(cfg: Config) -> list[str]:
+    return [
+        f"Both networks learn the same {cfg.dataset} data ({cfg.total_samples} points, 80/20 "
+        f"split) for {cfg.epochs} epochs in minibatches of {cfg.batch_size} with Adam. The "
+        "digital reference is a small MLP trained by exact backpropagation. The photonic "
+        "network is the 3-layer 4-port network of Pai et al. (Science 2023) on a realistic "
+        "imperfect chip (Chip.draw defaults: 0.2 dB/MZI loss, splitting error "
+        f"{cfg.splitting_error_std_rad:g} rad, 10-bit DAC, crosstalk, phase noise, tap noise "
+        f"0.01, 8-bit ADC, I/O errors 0.025), trained with the '{cfg.method}' gradient "
+        "measured on that chip.",
+        "Gradient error ε = 1 − cos(measured, exact): 0 is perfect, 1 orthogonal. The "
+        "photonic ε compares the chip's measurement with the exact gradient of the same "
+        "noisy pass on the same chip; the digital-twin ε is what a model that ignores the "
+        "fabrication errors would compute. The MLP's ε is its backpropagation against "
+        "finite differences (exact up to rounding).",
+        "Cost rows replay one recorded training step with the SimPy time/energy model: the "
+        "photonic network's ops on photonic presets, the MLP's on digital ones.",
+    ]
+
+
+def _notes(cfg: Config) -> list[str]:
+    return [
+        "The two networks are not the same size: the cost rows say what one training step "
+        "of each network costs on each machine, not which hardware is better per "
+        "multiply-accumulate (see the energy_latency scenario for that).",
+        "Photonic accuracies are means over "
+        f"{cfg.eval_repeats} noisy forward passes of the chip; the curves show one noisy "
+        "pass per epoch.",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run this scenario from the command line (``photonic-backprop run compare``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Options after the scenario name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    import sys
+
+    from scenarios import cli
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return cli.main(["run", NAME, *args])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

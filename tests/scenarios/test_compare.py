@@ -1,0 +1,177 @@
+"""compare (the main job): smoke run, numbers in range, a self-contained report.html.
+
+The Chromium test renders the page headless when ``/usr/bin/chromium`` exists (it is
+skipped otherwise; nothing is installed at test time) and checks that the screenshot
+is not blank.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scenarios import cli, compare
+from scenarios.framework import DEFAULT_SCENARIO, Result
+from scenarios.report_html import PNG_SIGNATURE, Table, png_data_uri
+from sim.engine import simulate
+from sim.presets import load_preset
+
+CHROMIUM = Path("/usr/bin/chromium")
+IMG_SRC = re.compile(r"<img\s[^>]*src=\"([^\"]*)\"")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Result:
+    return compare.run(compare.Config.smoke(), tmp_path_factory.mktemp("compare"), echo=None)
+
+
+def test_compare_is_the_main_job() -> None:
+    assert DEFAULT_SCENARIO == "compare"
+
+
+def test_report_images_are_embedded_pngs(smoke: Result) -> None:
+    page = (smoke.out_dir / "report.html").read_text(encoding="utf-8")
+    sources = IMG_SRC.findall(page)
+    pngs = [p for p in smoke.figures if p.suffix == ".png"]
+    assert len(sources) == len(pngs) >= 4
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        raw = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert raw.startswith(PNG_SIGNATURE)
+        width, height = struct.unpack(">II", raw[16:24])  # IHDR
+        assert width > 100 and height > 100
+    assert "http://" not in page and "https://" not in page  # readable offline
+    assert "<script" not in page
+
+
+def test_report_table_names_every_preset_and_the_config(smoke: Result) -> None:
+    page = (smoke.out_dir / "report.html").read_text(encoding="utf-8")
+    tables = page.split("<table>")
+    cost = next(t for t in tables if "latency / step" in t)
+    for preset in compare.Config.smoke().presets:
+        assert f"<td>{preset}</td>" in cost
+    assert "test accuracy" in page and "gradient error" in page
+    assert "Configuration" in page and "splitting_error_std_rad" in page
+    assert "git_commit" in page and "numpy" in page
+    assert (smoke.out_dir / "table.md").read_text().count("| gpu-h100 |") == 1
+
+
+def test_numbers_in_range(smoke: Result) -> None:
+    s = smoke.summary
+    for network in compare.NETWORKS:
+        for split in ("test_accuracy", "train_accuracy"):
+            assert 0.0 <= float(s[f"{network}_{split}"]) <= 1.0
+    assert float(s["photonic_epsilon_analog"]) >= 0.0
+    assert float(s["photonic_epsilon_digital_twin"]) >= 0.0
+    assert 0.0 <= float(s["mlp_epsilon_vs_finite_differences"]) < 1e-6  # exact backprop
+    for preset in compare.Config.smoke().presets:
+        assert float(s[f"{preset}_step_energy_pj"]) > 0
+        assert float(s[f"{preset}_step_latency_ns"]) > 0
+    eps = [r["value"] for r in smoke.metrics if r["metric"] == "epsilon"]
+    assert eps and all(0.0 <= e <= 2.0 for e in eps)
+    # a photonic step is slower on the lab chip (camera, heaters) than on the EO chip
+    assert float(s["pai2023-chip_step_latency_ns"]) > float(s["eo-integrated_step_latency_ns"])
+
+
+def test_step_ops_replay_on_the_right_hardware() -> None:
+    cfg = compare.Config.smoke()
+    data = compare._load(cfg, 1)
+    net = compare._photonic(cfg, compare._chip(cfg, 2), 3)
+    ops = compare.step_ops(net, data.x_train[:4], data.y_train[:4], cfg.lr)
+    kinds = {op.kind for op in ops}
+    assert {"mesh_pass", "tap_readout", "phase_update", "digital_compute"} <= kinds
+    assert simulate(ops, load_preset("eo-integrated")).energy_pj > 0
+    with pytest.raises(ValueError):  # a GPU cannot replay optical passes
+        simulate(ops, load_preset("gpu-h100"))
+    assert net.recorder is None  # restored
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="dataset='digits'"):
+        compare.Config(dataset="digits")
+    with pytest.raises(ValueError, match="presets"):
+        compare.Config(presets=("nope",))
+    with pytest.raises(ValueError, match="aggregated"):
+        compare.Config(measurement="aggregated")
+    with pytest.raises(ValueError, match="batch_size"):
+        compare.Config(n_samples=20, batch_size=20)
+
+
+def test_cli_main_job_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["run", "--smoke", "--out", str(tmp_path)]) == 0
+    (run_dir,) = (tmp_path / "compare").iterdir()
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"report.html", "table.md", "metrics.csv", "manifest.json", "config.json"} <= names
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "ok"
+    out = capsys.readouterr().out
+    assert "photonic_test_accuracy" in out and "gpu-h100" in out
+
+
+def test_table_renders_and_escapes() -> None:
+    table = Table("a <b>", ("x", "y|z"), (("1", "<script>"),))
+    assert "&lt;script&gt;" in table.to_html()
+    assert "y\\|z" in table.to_markdown()
+    with pytest.raises(ValueError, match="2 columns"):
+        Table("t", ("a", "b"), (("1",),))
+
+
+def test_png_data_uri_refuses_non_png(tmp_path: Path) -> None:
+    fake = tmp_path / "x.png"
+    fake.write_bytes(b"GIF89a")
+    with pytest.raises(ValueError, match="not a PNG"):
+        png_data_uri(fake)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (not installed here)")
+def test_report_renders_in_headless_chromium(smoke: Result, tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    report = (smoke.out_dir / "report.html").resolve()
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,2000",
+        report.as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shot.exists() and shot.stat().st_size > 20_000
+    from matplotlib.image import imread
+
+    pixels = np.round(255 * imread(shot)[:, :, :3]).astype(np.int64)
+    assert pixels.shape[:2] == (2000, 1200)
+    assert pixels.std() > 20  # not a blank page
+    # the plots are drawn: many distinct colours (text alone is grey on white)
+    colours = np.unique(pixels.reshape(-1, 3)[::7], axis=0)
+    assert len(colours) > 500
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_parallel_workers_give_the_same_numbers(tmp_path: Path) -> None:
+    base = compare.Config.smoke()
+    outs = [tmp_path / "serial", tmp_path / "parallel"]
+    for out in outs:
+        out.mkdir()
+    a = compare.run(dataclasses.replace(base, n_seeds=2, workers=1), outs[0], echo=None)
+    b = compare.run(dataclasses.replace(base, n_seeds=2, workers=2), outs[1], echo=None)
+    drop = {"wall_time_s"}
+    assert {k: v for k, v in a.summary.items() if k not in drop} == {
+        k: v for k, v in b.summary.items() if k not in drop
+    }
