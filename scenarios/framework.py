@@ -29,6 +29,7 @@ import csv
 import dataclasses
 import importlib
 import json
+import multiprocessing
 import os
 import platform
 import secrets
@@ -37,13 +38,15 @@ import sys
 import time
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import numpy as np
+from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -77,10 +80,12 @@ SCENARIOS: dict[str, str] = {
     "simulator_speed": "scenarios.simulator_speed",
     "gradient_fidelity": "scenarios.gradient_fidelity",
     "insitu_training": "scenarios.insitu_training",
+    "compare": "scenarios.compare",
+    "pai2023": "scenarios.pai2023",
 }
 """Registry: scenario name -> importable module path (imported lazily)."""
 
-DEFAULT_SCENARIO = "digital_baseline"
+DEFAULT_SCENARIO = "compare"
 """The scenario ``photonic-backprop run`` runs when no name is given."""
 
 CONFIG_FILENAME = "config.json"
@@ -95,6 +100,7 @@ _FALSE_STRINGS = frozenset({"false", "no", "off", "0"})
 _NONE_STRINGS = frozenset({"none", "null"})
 
 C = TypeVar("C")
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- results
@@ -144,6 +150,43 @@ def load_scenario(name: str) -> types.ModuleType:
         valid = ", ".join(sorted(SCENARIOS))
         raise ValueError(f"unknown scenario {name!r}; valid scenarios: {valid}")
     return importlib.import_module(SCENARIOS[name])
+
+
+def map_jobs(
+    fn: Callable[..., T],
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    workers: int,
+    desc: str,
+    unit: str = "run",
+    initializer: Callable[[], None] | None = None,
+) -> list[T]:
+    """``[fn(*job) for job in jobs]``, on up to ``workers`` processes, with a progress bar.
+
+    Results come back in job order. Runs serially with ``workers == 1``, with a single
+    job, or inside a daemonic process (a pool or Dask worker running a sweep point
+    cannot start processes of its own). Jobs must carry their own seeds, so the numbers
+    do not depend on the number of workers. ``initializer`` runs once in each worker
+    process (e.g. to limit BLAS threads).
+    """
+    bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=None, leave=False)
+    try:
+        if workers <= 1 or len(jobs) <= 1 or multiprocessing.current_process().daemon:
+            results = []
+            for job in jobs:
+                results.append(fn(*job))
+                bar.update()
+            return results
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), initializer=initializer
+        ) as pool:
+            futures = [pool.submit(fn, *job) for job in jobs]
+            for future in as_completed(futures):
+                future.result()  # raise early if a job failed
+                bar.update()
+            return [f.result() for f in futures]
+    finally:
+        bar.close()
 
 
 def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
@@ -599,7 +642,7 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
     return paths
 
 
-def _package_version() -> str:
+def package_version() -> str:
     try:
         return metadata.version(PACKAGE_NAME)
     except metadata.PackageNotFoundError:
@@ -624,7 +667,7 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return proc.stdout.strip()
 
 
-def _git_state() -> tuple[str | None, bool | None]:
+def git_state() -> tuple[str | None, bool | None]:
     """(commit, dirty) of the repository holding the package or the cwd; never raises."""
     candidates = [Path(__file__).resolve().parent.parent, Path.cwd()]
     for cwd in candidates:
@@ -652,11 +695,11 @@ def write_manifest(
     ``git_dirty``, ``python``, ``numpy``, ``platform``, ``seed``, ``wall_time_s``,
     ``finished_at`` (ISO 8601), ``argv``, then the items of ``extra``.
     """
-    commit, dirty = _git_state()
+    commit, dirty = git_state()
     data: dict[str, object] = {
         "scenario": scenario,
         "package": PACKAGE_NAME,
-        "version": _package_version(),
+        "version": package_version(),
         "git_commit": commit,
         "git_dirty": dirty,
         "python": platform.python_version(),

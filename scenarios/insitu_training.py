@@ -84,13 +84,11 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
-from tqdm.auto import tqdm
 
 from digital.datasets import Dataset, load
 from digital.losses import softmax_cross_entropy
@@ -100,7 +98,7 @@ from digital.validation import check_choice, check_positive, check_positive_int
 from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
-from scenarios.framework import Result, child_rngs, new_figure, save_figure
+from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure
 
 __all__ = [
     "DATASETS",
@@ -746,20 +744,12 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
         for dataset in cfg.datasets
         for s in range(cfg.n_seeds)
     ]
-    bar = tqdm(total=len(jobs), desc="insitu_training", unit="run", disable=None, leave=False)
-    results: list[list[dict[str, Any]]] = []
-    if cfg.workers == 1 or len(jobs) == 1:
-        for dataset, s, seeds in jobs:
-            results.append(_run_one(cfg, dataset, s, seeds))
-            bar.update()
-    else:  # every job has its own seeds: the numbers do not depend on the worker count
-        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs))) as pool:
-            futures = [pool.submit(_run_one, cfg, d, s, seeds) for d, s, seeds in jobs]
-            for future in as_completed(futures):
-                future.result()  # raise early if a job failed
-                bar.update()
-            results = [f.result() for f in futures]  # in job order
-    bar.close()
+    results = map_jobs(
+        _run_one,
+        [(cfg, d, s, seeds) for d, s, seeds in jobs],
+        workers=cfg.workers,
+        desc="insitu_training",
+    )
     rows = [row for job_rows in results for row in job_rows]
 
     table = accuracy_table(cfg, rows)
