@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 from digital.validation import check_choice, check_finite
 from photonic import kernels
 from photonic.constants import TWO_PI
-from photonic.mzi import inverse_2x2, mzi_halves
+from photonic.mzi import inverse_2x2, mzi_halves, product_2x2
 
 if TYPE_CHECKING:
     from photonic.imperfections import Chip
@@ -276,10 +276,28 @@ class Mesh:
         numpy.ndarray
             ``(n_ports, n_ports)`` complex; unitary for a lossless chip.
         """
+        return self.transfer(phases, chip).matrix
+
+    def transfer(self, phases: Phases, chip: Chip | None = None) -> Transfer:
+        """Everything one phase setting of this chip does, computed once.
+
+        A training step needs the mesh matrix for the forward pass, the adjoint and the
+        phase gradients; computing a :class:`Transfer` once and calling its methods
+        composes the mesh once instead of three times.
+
+        Parameters
+        ----------
+        phases
+            One phase set (no leading axes).
+        chip
+            Imperfect device, or ``None`` for the ideal one.
+        """
         self.check_phases(phases)
         s1, s2 = self._halves(phases, chip)
-        w = kernels.compose(self._columns, s2 @ s1, self.n_ports)
-        return w * np.exp(1j * self._out(phases, chip))[:, None]
+        t = product_2x2(s2, s1)
+        w = kernels.compose(self._columns, t, self.n_ports)
+        w *= np.exp(1j * self._out(phases, chip))[:, None]
+        return Transfer(self, s1, t, w)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -306,7 +324,7 @@ class Mesh:
         """
         x = self._check_fields(x, "x")
         if self._resolve(method, phases, x.shape[0]) == "matmul":
-            return x @ self.matrix(phases, chip).T
+            return self.transfer(phases, chip).forward(x)
         return self._propagate(phases, x, chip)[-1]
 
     def adjoint(
@@ -327,7 +345,7 @@ class Mesh:
         """
         delta = self._check_fields(delta, "delta")
         if self._resolve(method, phases, delta.shape[0]) == "matmul":
-            return delta @ self.matrix(phases, chip)
+            return self.transfer(phases, chip).adjoint(delta)
         return self._back_propagate(phases, delta, chip)[0]
 
     def phase_gradients(
@@ -370,7 +388,7 @@ class Mesh:
         check_choice(method, "method", ("auto", "correlation", "per_sample"))
         path = {"auto": "auto", "correlation": "matmul", "per_sample": "per_sample"}[method]
         if self._resolve(path, phases, x.shape[0]) == "matmul":
-            return self._gradients_correlation(phases, x, delta, chip)
+            return self.transfer(phases, chip).phase_gradients(x, delta)
         return self._gradients_per_sample(phases, x, delta, chip)
 
     def tap_fields(self, phases: Phases, x: Array, chip: Chip | None = None) -> TapFields:
@@ -535,21 +553,63 @@ class Mesh:
         out = -np.imag(np.sum(fwd[-1] * adj[-1], axis=0))
         return Phases(theta, phi, out)
 
-    def _gradients_correlation(
-        self, phases: Phases, x: Array, delta: Array, chip: Chip | None
-    ) -> Phases:
-        s1, s2 = self._halves(phases, chip)
-        t = s2 @ s1
-        w = kernels.compose(self._columns, t, self.n_ports)
-        w *= np.exp(1j * self._out(phases, chip))[:, None]
-        corr0 = x.T @ (delta @ w)  # M₀ = Σ_b a_b â_bᵀ at the input plane
-        blocks, corr = kernels.correlation_sweep(self._columns, t, inverse_2x2(t), corr0)
-        # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁.
+
+@dataclass(frozen=True, eq=False)
+class Transfer:
+    """One phase setting of one chip, composed: a value, computed by :meth:`Mesh.transfer`.
+
+    Attributes
+    ----------
+    mesh
+        The layout.
+    s1
+        Per-MZI first halves ``B₁D(φ)``, ``(n_mzis, 2, 2)``.
+    t
+        Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
+    matrix
+        The mesh matrix ``W`` (output phases included), ``(n_ports, n_ports)``.
+    """
+
+    mesh: Mesh
+    s1: Array
+    t: Array
+    matrix: Array
+
+    def forward(self, x: Array) -> Array:
+        """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``."""
+        return self.mesh._check_fields(x, "x") @ self.matrix.T
+
+    def adjoint(self, delta: Array) -> Array:
+        """``x̂ = Wᵀ δ`` per sample: ``δ W`` for ``δ`` ``(n_samples, n_ports)``."""
+        return self.mesh._check_fields(delta, "delta") @ self.matrix
+
+    def phase_gradients(self, x: Array, delta: Array) -> Phases:
+        """Exact batch-summed ``dL/dphase`` by the correlation sweep (see :class:`Mesh`).
+
+        Parameters
+        ----------
+        x
+            Input fields of the forward pass, ``(n_samples, n_ports)``.
+        delta
+            Adjoint signal at the outputs, ``(n_samples, n_ports)``.
+        """
+        x = self.mesh._check_fields(x, "x")
+        delta = self.mesh._check_fields(delta, "delta")
+        if delta.shape != x.shape:
+            raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
+        w = self.matrix
+        # M₀ = Σ_b a_b â_bᵀ = Xᵀ Δ W at the input plane; (XᵀΔ)W costs less than Xᵀ(ΔW)
+        # when the batch is larger than the mesh.
+        corr0 = (x.T @ delta) @ w if x.shape[0] > w.shape[0] else x.T @ (delta @ w)
+        blocks, corr = kernels.correlation_sweep(
+            self.mesh.columns, self.t, inverse_2x2(self.t), corr0
+        )
+        # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁,
+        # of which only the [0, 0] entry is needed: S₁[0, :] · block · S₁⁻¹[:, 0].
         phi = -np.imag(blocks[:, 0, 0])
-        mid = s1 @ blocks @ inverse_2x2(s1)
-        theta = -np.imag(mid[:, 0, 0])
-        out = -np.imag(np.diagonal(corr)).copy()
-        return Phases(theta, phi, out)
+        s1 = self.s1
+        mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
+        return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
 
 
 def haar_unitary(n: int, rng: np.random.Generator) -> Array:

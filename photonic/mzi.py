@@ -88,14 +88,40 @@ def mzi_halves(
     -------
     (S1, S2)
         Each ``(..., 2, 2)``; the MZI is ``T = S2 @ S1``.
+
+    Notes
+    -----
+    Written out entry by entry (``B(ε)`` times ``diag(e^{ix}, 1)``, rows scaled by
+    the arm losses) rather than as stacked 2×2 products: this runs once per
+    parameter set for every MZI of a mesh, and stacked tiny matmuls are slow.
     """
     eps = np.asarray(splitting_error_rad, dtype=np.float64)
     eps = np.broadcast_to(eps, (*eps.shape, 2)) if eps.ndim == 0 else eps
     loss = np.asarray(loss_db, dtype=np.float64)
-    loss = np.broadcast_to(loss, (2, 2)) if loss.ndim == 0 else loss
-    b1 = coupler(eps[..., 0], loss[..., 0, :])
-    b2 = coupler(eps[..., 1], loss[..., 1, :])
-    return b1 @ phase_screen(phi_rad), b2 @ phase_screen(theta_rad)
+    arm = amplitude_factor(np.broadcast_to(loss, (2, 2)) if loss.ndim == 0 else loss)
+    halves = []
+    for k, x in ((0, phi_rad), (1, theta_rad)):
+        split = BALANCED_SPLIT_RAD + eps[..., k]
+        sin, icos = np.sin(split), 1j * np.cos(split)
+        phase = np.exp(1j * np.asarray(x, dtype=np.float64))
+        shape = np.broadcast_shapes(np.shape(phase), np.shape(split), np.shape(arm)[:-2])
+        half = np.empty((*shape, 2, 2), dtype=np.complex128)
+        top, bottom = arm[..., k, 0], arm[..., k, 1]
+        half[..., 0, 0] = sin * phase * top
+        half[..., 0, 1] = icos * top
+        half[..., 1, 0] = icos * phase * bottom
+        half[..., 1, 1] = sin * bottom
+        halves.append(half)
+    return halves[0], halves[1]
+
+
+def product_2x2(a: Array, b: Array) -> Array:
+    """``a @ b`` for stacks of 2×2 matrices ``(..., 2, 2)``, written out entry by entry."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=np.result_type(a, b))
+    for i in range(2):
+        for j in range(2):
+            out[..., i, j] = a[..., i, 0] * b[..., 0, j] + a[..., i, 1] * b[..., 1, j]
+    return out
 
 
 def mzi(
@@ -113,7 +139,7 @@ def mzi(
     s1, s2 = mzi_halves(
         theta_rad, phi_rad, splitting_error_rad=splitting_error_rad, loss_db=loss_db
     )
-    return s2 @ s1
+    return product_2x2(s2, s1)
 
 
 def inverse_2x2(m: Array) -> Array:

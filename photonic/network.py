@@ -394,6 +394,7 @@ class PhotonicNetwork:
             "factor_in": [],  # their I/O error factors (None: none)
             "inputs": [],  # fields entering each mesh
             "phases": [],
+            "transfers": [],  # each mesh composed once per pass (None: per-sample phases)
             "factor_out": [],  # I/O error factors of each layer's measured output
             "pre": [],  # measured layer outputs z (activation inputs)
             "attenuated": [],
@@ -545,7 +546,12 @@ class PhotonicNetwork:
         cache["inputs"].append(field)
         cache["phases"].append(phases)
         self._record_pass(layer, n, stage)
-        return stage.mesh.forward(phases, field, stage.chip)
+        if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
+            cache["transfers"].append(None)
+            return stage.mesh.forward(phases, field, stage.chip)
+        transfer = stage.mesh.transfer(phases, stage.chip)  # composed once for the step
+        cache["transfers"].append(transfer)
+        return transfer.forward(field)
 
     def _stage_backward(
         self,
@@ -557,7 +563,11 @@ class PhotonicNetwork:
         grads: dict[str, Array],
     ) -> Array:
         x_in, phases = cache["inputs"][index], cache["phases"][index]
-        g = stage.mesh.phase_gradients(phases, x_in, delta, stage.chip)
+        transfer = cache["transfers"][index]
+        if transfer is None:
+            g = stage.mesh.phase_gradients(phases, x_in, delta, stage.chip)
+        else:
+            g = transfer.phase_gradients(x_in, delta)
         grads[f"{key}.theta_rad"] = g.theta_rad
         grads[f"{key}.phi_rad"] = g.phi_rad
         grads[f"{key}.out_rad"] = g.out_rad
@@ -565,7 +575,9 @@ class PhotonicNetwork:
         flops = (COMPOSE_FLOPS_PER_N3 + SWEEP_FLOPS_PER_N3) * size**3
         flops += 3 * COMPLEX_MAC_FLOPS * n * size**2
         self._record_digital(index, n, "backward", flops=flops)
-        return stage.mesh.adjoint(phases, delta, stage.chip)
+        if transfer is None:
+            return stage.mesh.adjoint(phases, delta, stage.chip)
+        return transfer.adjoint(delta)
 
     def _layer_forward(self, layer: int, field: Array, cache: dict[str, Any]) -> Array:
         if self.layer_kind == "unitary":

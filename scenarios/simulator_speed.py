@@ -7,8 +7,9 @@ For every N in ``ports`` and batch size B in ``batches`` it times, in one proces
 - ``matmul``: one dense complex product ``(B×N)·(N×N)`` — the lower bound any
   simulator of this layer must pay;
 - ``fast``: one training step of an N-port mesh layer with the project's fast path —
-  ``mesh.forward`` (compose W, one matmul), the loss ``½ mean ‖|y|² − t‖²``,
-  ``mesh.phase_gradients`` (correlation sweep) and an Adam update of every phase;
+  ``mesh.transfer`` (compose W once), ``transfer.forward`` (one matmul), the loss
+  ``½ mean ‖|y|² − t‖²``, ``transfer.phase_gradients`` (correlation sweep) and an
+  Adam update of every phase;
 - ``per_sample``: the same step with every field propagated explicitly
   (``method="per_sample"``), the reference path;
 
@@ -75,7 +76,7 @@ class Config:
     ports: tuple[int, ...] = (16, 64, 128, 256)
     batches: tuple[int, ...] = (256, 1024)
     topology: str = "clements"
-    repeats: int = 5
+    repeats: int = 20
     per_sample_max_ports: int = 256
     large_ports: int = 1024
     large_batch: int = 256
@@ -121,19 +122,22 @@ def make_step(
     rng = np.random.default_rng(0)
     state = {"phases": mesh.random_phases(rng, init="uniform")}
     optimizer = Adam(lr=1e-3)
-    forward_method: Literal["matmul", "per_sample"] = "matmul" if path == "fast" else "per_sample"
-    grad_method: Literal["correlation", "per_sample"] = (
-        "correlation" if path == "fast" else "per_sample"
-    )
     n = x.shape[0]
 
     def step() -> float:
         phases = state["phases"]
-        y = mesh.forward(phases, x, method=forward_method)
+        if path == "fast":  # compose the mesh once for the forward pass and the gradients
+            transfer = mesh.transfer(phases)
+            y = transfer.forward(x)
+        else:
+            y = mesh.forward(phases, x, method="per_sample")
         power = np.abs(y) ** 2
         err = power - target
         delta = 2 * np.conj(y) * err / n
-        g = mesh.phase_gradients(phases, x, delta, method=grad_method)
+        if path == "fast":
+            g = transfer.phase_gradients(x, delta)
+        else:
+            g = mesh.phase_gradients(phases, x, delta, method="per_sample")
         params = {"theta": phases.theta_rad, "phi": phases.phi_rad, "out": phases.out_rad}
         grads = {"theta": g.theta_rad, "phi": g.phi_rad, "out": g.out_rad}
         new = optimizer.step(params, grads)

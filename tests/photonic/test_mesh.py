@@ -259,3 +259,19 @@ def test_bad_phases_and_fields() -> None:
         mesh.random_phases(np.random.default_rng(0), init="gauss")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_transfer_is_the_same_physics_composed_once(topology: str) -> None:
+    rng = np.random.default_rng(12)
+    mesh = make(topology, 24)  # large enough for the blocked kernels
+    chip = lossy_chip(mesh)
+    phases = mesh.random_phases(rng)
+    x, d = fields(rng, 40, 24), fields(rng, 40, 24)
+    transfer = mesh.transfer(phases, chip)
+    np.testing.assert_array_equal(transfer.matrix, mesh.matrix(phases, chip))
+    np.testing.assert_allclose(transfer.forward(x), x @ transfer.matrix.T)
+    np.testing.assert_allclose(transfer.adjoint(d), d @ transfer.matrix)
+    reference = mesh.phase_gradients(phases, x, d, chip, method="per_sample").to_vector()
+    fast = transfer.phase_gradients(x, d).to_vector()
+    assert np.max(np.abs(fast - reference)) <= 1e-10 * np.max(np.abs(reference))

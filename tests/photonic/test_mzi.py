@@ -7,7 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from photonic.mzi import amplitude_factor, coupler, inverse_2x2, mzi, mzi_halves, phase_screen
+from photonic.mzi import (
+    amplitude_factor,
+    coupler,
+    inverse_2x2,
+    mzi,
+    mzi_halves,
+    phase_screen,
+    product_2x2,
+)
 
 angles = st.floats(min_value=-2 * np.pi, max_value=2 * np.pi, allow_nan=False)
 
@@ -81,3 +89,10 @@ def test_inverse_2x2() -> None:
     np.testing.assert_allclose(
         inverse_2x2(m) @ m, np.broadcast_to(np.eye(2), (7, 2, 2)), atol=1e-12
     )
+
+
+def test_product_2x2_is_matmul() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(5, 3, 2, 2)) + 1j * rng.normal(size=(5, 3, 2, 2))
+    b = rng.normal(size=(3, 2, 2)) + 1j * rng.normal(size=(3, 2, 2))
+    np.testing.assert_allclose(product_2x2(a, b), a @ b, atol=1e-14)
