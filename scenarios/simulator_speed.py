@@ -12,6 +12,10 @@ For every N in ``ports`` and batch size B in ``batches`` it times, in one proces
   Adam update of every phase;
 - ``per_sample``: the same step with every field propagated explicitly
   (``method="per_sample"``), the reference path;
+- ``insitu_per_sample`` / ``insitu_aggregated``: the same step with the gradient
+  *measured* by the 3-pass in-situ method (:func:`photonic.insitu.measure_in_situ`,
+  every pass simulated; ideal chip), tap powers read per sample or aggregated over
+  the batch. Their cost relative to ``fast`` is reported as ``*_vs_adjoint``;
 
 and reports each step time as a multiple of the matmul (best of ``repeats`` after
 a warm-up). With ``large_ports > 0`` it also times one fast step at
@@ -38,10 +42,12 @@ import numpy as np
 
 from digital.optim import Adam
 from digital.validation import check_choice, check_positive_int
+from photonic.insitu import measure_in_situ
 from photonic.mesh import Mesh, Phases
 from scenarios.framework import Result, child_rngs, new_figure, save_figure
 
 NAME = "simulator_speed"
+StepPath = Literal["fast", "per_sample", "insitu_per_sample", "insitu_aggregated"]
 
 #: Peer speeds from parameters.md: {peer: {N: step time / matmul time}} at B = 256.
 PEER_RATIOS: dict[str, dict[int, float]] = {
@@ -113,7 +119,7 @@ def best_time_s(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def make_step(
-    mesh: Mesh, x: np.ndarray, target: np.ndarray, *, path: Literal["fast", "per_sample"]
+    mesh: Mesh, x: np.ndarray, target: np.ndarray, *, path: StepPath
 ) -> Callable[[], float]:
     """One training step of a mesh layer on a fixed batch; returns the loss.
 
@@ -126,18 +132,23 @@ def make_step(
 
     def step() -> float:
         phases = state["phases"]
-        if path == "fast":  # compose the mesh once for the forward pass and the gradients
+        if path == "per_sample":
+            y = mesh.forward(phases, x, method="per_sample")
+        else:  # compose the mesh once for the forward pass and the gradients
             transfer = mesh.transfer(phases)
             y = transfer.forward(x)
-        else:
-            y = mesh.forward(phases, x, method="per_sample")
         power = np.abs(y) ** 2
         err = power - target
         delta = 2 * np.conj(y) * err / n
         if path == "fast":
             g = transfer.phase_gradients(x, delta)
-        else:
+        elif path == "per_sample":
             g = mesh.phase_gradients(phases, x, delta, method="per_sample")
+        else:  # measured on an ideal chip, the 3 passes simulated (insitu.py)
+            mode: Literal["per_sample", "aggregated"] = (
+                "per_sample" if path == "insitu_per_sample" else "aggregated"
+            )
+            g = measure_in_situ(mesh, phases, x, delta, None, rng, mode=mode).gradients
         params = {"theta": phases.theta_rad, "phi": phases.phi_rad, "out": phases.out_rad}
         grads = {"theta": g.theta_rad, "phi": g.phi_rad, "out": g.out_rad}
         new = optimizer.step(params, grads)
@@ -156,7 +167,7 @@ def _measure(
     target = rng.uniform(0, 2.0 / n, size=(b, n))
     times = {"matmul": best_time_s(lambda: x @ a.T, max(cfg.repeats, 20))}
     for path in paths:
-        step = make_step(mesh, x, target, path="fast" if path == "fast" else "per_sample")
+        step = make_step(mesh, x, target, path=path)  # type: ignore[arg-type]
         times[path] = best_time_s(step, cfg.repeats)
     return times
 
@@ -168,7 +179,9 @@ def run(cfg: Config, out_dir: Path) -> Result:
     summary: dict[str, float | str] = {}
     for n in cfg.ports:
         for b in cfg.batches:
-            paths = ("fast", "per_sample") if n <= cfg.per_sample_max_ports else ("fast",)
+            paths: tuple[str, ...] = ("fast", "insitu_aggregated")
+            if n <= cfg.per_sample_max_ports:
+                paths += ("per_sample", "insitu_per_sample")
             times = _measure(int(n), int(b), cfg, rngs["data"], paths)
             for path, t in times.items():
                 rows.append(
@@ -182,6 +195,8 @@ def run(cfg: Config, out_dir: Path) -> Result:
                 )
                 if path != "matmul":
                     summary[f"ratio_{path}_N{n}_B{b}"] = round(t / times["matmul"], 2)
+                if path.startswith("insitu"):  # issue: ≤ 5× (per sample), ≤ 2× (aggregated)
+                    summary[f"{path}_vs_adjoint_N{n}_B{b}"] = round(t / times["fast"], 2)
     if cfg.large_ports:
         n, b = cfg.large_ports, cfg.large_batch
         mesh = Mesh.clements(n) if cfg.topology == "clements" else Mesh.reck(n)
@@ -214,7 +229,12 @@ def run(cfg: Config, out_dir: Path) -> Result:
 def _plot(rows: list[dict[str, Any]], cfg: Config, out_dir: Path) -> list[Path]:
     fig = new_figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
-    styles = {"fast": "-o", "per_sample": "--s"}
+    styles = {
+        "fast": "-o",
+        "per_sample": "--s",
+        "insitu_per_sample": ":^",
+        "insitu_aggregated": "-.v",
+    }
     for path, style in styles.items():
         for b in cfg.batches:
             pts = [

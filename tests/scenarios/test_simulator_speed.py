@@ -12,7 +12,7 @@ from scenarios import simulator_speed
 from scenarios.framework import run_scenario
 
 
-@pytest.mark.parametrize("path", ["fast", "per_sample"])
+@pytest.mark.parametrize("path", ["fast", "per_sample", "insitu_per_sample", "insitu_aggregated"])
 def test_timed_step_is_a_real_training_step(path: str) -> None:
     """Repeated steps must lower the loss (the timed code does the whole job)."""
     rng = np.random.default_rng(0)
@@ -39,12 +39,12 @@ def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
     cfg = simulator_speed.Config.smoke()
     result = run_scenario(simulator_speed, cfg, tmp_path)
     timed = [r for r in result.metrics if r.get("ratio") is not None]
-    assert len(timed) == len(cfg.ports) * len(cfg.batches) * 3  # matmul, fast, per_sample
+    assert len(timed) == len(cfg.ports) * len(cfg.batches) * 5  # matmul + 4 step paths
     for n in cfg.ports:
         for b in cfg.batches:
             by_path = {r["path"]: r for r in timed if r["n_ports"] == n and r["batch"] == b}
             assert by_path["matmul"]["ratio"] == 1.0
-            for path in ("fast", "per_sample"):
+            for path in ("fast", "per_sample", "insitu_per_sample", "insitu_aggregated"):
                 row = by_path[path]
                 assert row["time_s"] > 0
                 assert row["ratio"] == pytest.approx(row["time_s"] / by_path["matmul"]["time_s"])
