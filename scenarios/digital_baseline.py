@@ -50,6 +50,7 @@ from scenarios.framework import (
     child_rngs,
     new_figure,
     save_figure,
+    scenario_main,
 )
 
 __all__ = ["METRICS", "NAME", "Config", "main", "run"]
@@ -307,25 +308,8 @@ def run(cfg: Config, out_dir: Path) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run this scenario from the command line (``photonic-backprop run digital_baseline``).
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Options after the scenario name (``--set``, ``--config``, ``--smoke``,
-        ``--out``); default ``sys.argv[1:]``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    import sys
-
-    from scenarios import cli
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    return cli.main(["run", NAME, *args])
+    """Run this scenario from the command line (``photonic-backprop run digital_baseline``)."""
+    return scenario_main(NAME, argv)
 
 
 if __name__ == "__main__":

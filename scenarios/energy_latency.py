@@ -68,7 +68,7 @@ import numpy as np
 
 from digital.network import MLP
 from digital.validation import check_choice, check_positive_int
-from scenarios.framework import Result, child_rngs, new_figure, save_figure
+from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
 from sim.ops import Op
@@ -1328,12 +1328,7 @@ def _plot_crossover(cfg: Config, data: dict[str, Any], out_dir: Path) -> list[Pa
 
 def main(argv: list[str] | None = None) -> int:
     """Run this scenario from the command line (``photonic-backprop run energy_latency``)."""
-    import sys
-
-    from scenarios import cli
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    return cli.main(["run", NAME, *args])
+    return scenario_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,28 @@ def map_jobs(
         bar.close()
 
 
+def scenario_main(name: str, argv: Sequence[str] | None = None) -> int:
+    """``main()`` of every scenario module: ``photonic-backprop run NAME [options]``.
+
+    Parameters
+    ----------
+    name
+        The scenario's registry name.
+    argv
+        Options after the scenario name (``--set``, ``--config``, ``--smoke``,
+        ``--out``); default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The CLI's exit status.
+    """
+    from scenarios import cli
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return cli.main(["run", name, *args])
+
+
 def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     """Scenario name and settings of an earlier run folder, to continue it.
 

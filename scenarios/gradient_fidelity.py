@@ -121,7 +121,7 @@ from photonic.imperfections import Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
-from scenarios.framework import Result, child_rngs, new_figure, save_figure
+from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
 
 __all__ = [
     "FACTORS",
@@ -1074,24 +1074,8 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run this scenario from the command line (``photonic-backprop run gradient_fidelity``).
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Options after the scenario name; default ``sys.argv[1:]``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    import sys
-
-    from scenarios import cli
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    return cli.main(["run", NAME, *args])
+    """Run this scenario from the command line (``photonic-backprop run gradient_fidelity``)."""
+    return scenario_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ from digital.validation import check_choice, check_positive, check_positive_int
 from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
-from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure
+from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure, scenario_main
 
 __all__ = [
     "DATASETS",
@@ -778,24 +778,8 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run this scenario from the command line (``photonic-backprop run insitu_training``).
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Options after the scenario name; default ``sys.argv[1:]``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    import sys
-
-    from scenarios import cli
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    return cli.main(["run", NAME, *args])
+    """Run this scenario from the command line (``photonic-backprop run insitu_training``)."""
+    return scenario_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PAI2023_READOUT_SCALE, PhotonicNetwork
 from scenarios import gradient_fidelity, insitu_training
-from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure
+from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure, scenario_main
 from scenarios.report_html import Figure, Table, run_info, write_report
 
 __all__ = [
@@ -1040,24 +1040,8 @@ def _notes(cfg: Config, digits: list[dict[str, Any]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run this scenario from the command line (``photonic-backprop run pai2023``).
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Options after the scenario name; default ``sys.argv[1:]``.
-
-    Returns
-    -------
-    int
-        Exit status.
-    """
-    import sys
-
-    from scenarios import cli
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    return cli.main(["run", NAME, *args])
+    """Run this scenario from the command line (``photonic-backprop run pai2023``)."""
+    return scenario_main(NAME, argv)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from digital.optim import Adam
 from digital.validation import check_choice, check_positive_int
 from photonic.insitu import measure_in_situ
 from photonic.mesh import Mesh, Phases
-from scenarios.framework import Result, child_rngs, new_figure, save_figure
+from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
 
 NAME = "simulator_speed"
 StepPath = Literal["fast", "per_sample", "insitu_per_sample", "insitu_aggregated"]
@@ -261,12 +261,7 @@ def _plot(rows: list[dict[str, Any]], cfg: Config, out_dir: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run this scenario from the command line (``photonic-backprop run simulator_speed``)."""
-    import sys
-
-    from scenarios import cli
-
-    args = sys.argv[1:] if argv is None else list(argv)
-    return cli.main(["run", NAME, *args])
+    return scenario_main(NAME, argv)
 
 
 if __name__ == "__main__":
