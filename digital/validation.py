@@ -7,7 +7,7 @@ and what is allowed (DESIGN.md §2, Errors).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,26 @@ def check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise ``ValueError``."""
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
+    return value
+
+
+def check_choices(
+    value: Any, name: str, allowed: Sequence[str], *, empty: Literal["refuse", "allow"] = "refuse"
+) -> tuple[str, ...]:
+    """Return ``value`` as a tuple of distinct names from ``allowed``, else raise ``ValueError``.
+
+    A list is accepted as a tuple; ``empty="allow"`` accepts ``()``.
+    """
+    if isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, tuple):
+        raise ValueError(f"{name}={value!r} must be a tuple of names from {tuple(allowed)}")
+    if not value and empty == "refuse":
+        raise ValueError(f"{name}=() must name at least one of {tuple(allowed)}")
+    for v in value:
+        check_choice(v, name, tuple(allowed))
+    if len(set(value)) != len(value):
+        raise ValueError(f"{name}={value!r} lists a name twice")
     return value
 
 

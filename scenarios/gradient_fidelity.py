@@ -116,7 +116,7 @@ from digital.datasets import load
 from digital.losses import softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import train
-from digital.validation import check_choice, check_positive, check_positive_int
+from digital.validation import check_choice, check_choices, check_positive, check_positive_int
 from photonic.imperfections import Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
@@ -317,18 +317,9 @@ class Config:
                 put(name, value)
             if not isinstance(value, tuple):
                 raise ValueError(f"{name}={value!r} must be a tuple of names")
-        if not self.methods:
-            raise ValueError(f"methods={self.methods!r} must name at least one of {METHODS}")
-        for m in self.methods:
-            check_choice(m, "methods", METHODS)
-        for p in self.pai_profiles:
-            check_choice(p, "pai_profiles", tuple(PAI_PROFILES))
-        for s in self.pai_states:
-            check_choice(s, "pai_states", get_args(PaiState))
-        for name in ("methods", "pai_profiles", "pai_states"):
-            value = getattr(self, name)
-            if len(set(value)) != len(value):
-                raise ValueError(f"{name}={value!r} lists a name twice")
+        check_choices(self.methods, "methods", METHODS)
+        check_choices(self.pai_profiles, "pai_profiles", tuple(PAI_PROFILES), empty="allow")
+        check_choices(self.pai_states, "pai_states", get_args(PaiState), empty="allow")
         check_positive_int(self.repeats, "repeats")
         check_positive_int(self.pai_repeats, "pai_repeats")
         check_positive_int(self.pai_train_epochs, "pai_train_epochs")

@@ -94,7 +94,7 @@ from digital.datasets import Dataset, load
 from digital.losses import softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import History, accuracy, train
-from digital.validation import check_choice, check_positive, check_positive_int
+from digital.validation import check_choice, check_choices, check_positive, check_positive_int
 from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
@@ -151,20 +151,6 @@ Array = NDArray[Any]
 
 
 # --------------------------------------------------------------------------- config
-
-
-def _names(value: Any, name: str, allowed: Sequence[str], *, empty_ok: bool) -> tuple[str, ...]:
-    if isinstance(value, list):
-        value = tuple(value)
-    if not isinstance(value, tuple):
-        raise ValueError(f"{name}={value!r} must be a tuple of names from {tuple(allowed)}")
-    if not value and not empty_ok:
-        raise ValueError(f"{name}=() must name at least one of {tuple(allowed)}")
-    for v in value:
-        check_choice(v, name, tuple(allowed))
-    if len(set(value)) != len(value):
-        raise ValueError(f"{name}={value!r} lists a name twice")
-    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,9 +215,12 @@ class Config:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        put("datasets", _names(self.datasets, "datasets", tuple(DATASETS), empty_ok=False))
-        put("methods", _names(self.methods, "methods", METHODS, empty_ok=True))
-        put("fd_datasets", _names(self.fd_datasets, "fd_datasets", tuple(DATASETS), empty_ok=True))
+        put("datasets", check_choices(self.datasets, "datasets", tuple(DATASETS)))
+        put("methods", check_choices(self.methods, "methods", METHODS, empty="allow"))
+        put(
+            "fd_datasets",
+            check_choices(self.fd_datasets, "fd_datasets", tuple(DATASETS), empty="allow"),
+        )
         extra = [d for d in self.fd_datasets if d not in self.datasets]
         if extra:
             raise ValueError(

@@ -94,7 +94,7 @@ from tqdm.auto import tqdm
 from digital.datasets import load
 from digital.optim import Adam
 from digital.train import History, train
-from digital.validation import check_choice, check_positive, check_positive_int
+from digital.validation import check_choice, check_choices, check_positive, check_positive_int
 from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PAI2023_READOUT_SCALE, PhotonicNetwork
@@ -264,18 +264,6 @@ class Comparison:
 # --------------------------------------------------------------------------- config
 
 
-def _names(value: Any, name: str, allowed: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(value, list):
-        value = tuple(value)
-    if not isinstance(value, tuple) or not value:
-        raise ValueError(f"{name}={value!r} must be a non-empty tuple of names from {allowed}")
-    for v in value:
-        check_choice(v, name, tuple(allowed))
-    if len(set(value)) != len(value):
-        raise ValueError(f"{name}={value!r} lists a name twice")
-    return value
-
-
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Settings of the Pai et al. 2023 reproduction.
@@ -362,12 +350,12 @@ class Config:
         put(
             self,
             "insitu_methods",
-            _names(self.insitu_methods, "insitu_methods", ("in_situ", "analog")),
+            check_choices(self.insitu_methods, "insitu_methods", ("in_situ", "analog")),
         )
         put(
             self,
             "eps_profiles",
-            _names(self.eps_profiles, "eps_profiles", tuple(gradient_fidelity.PAI_PROFILES)),
+            check_choices(self.eps_profiles, "eps_profiles", tuple(gradient_fidelity.PAI_PROFILES)),
         )
         batches = self.eps_batches
         if isinstance(batches, list):

@@ -1,0 +1,53 @@
+"""Shared input checks: messages name the parameter, the value and what is allowed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digital.validation import (
+    check_choice,
+    check_choices,
+    check_finite,
+    check_matrix,
+    check_positive,
+    check_positive_int,
+)
+
+
+def test_check_choices() -> None:
+    assert check_choices(["a", "b"], "names", ("a", "b", "c")) == ("a", "b")
+    assert check_choices((), "names", ("a",), empty="allow") == ()
+    with pytest.raises(ValueError, match=r"names=\(\) must name at least one"):
+        check_choices((), "names", ("a",))
+    with pytest.raises(ValueError, match="names='z'"):
+        check_choices(("a", "z"), "names", ("a", "b"))
+    with pytest.raises(ValueError, match="twice"):
+        check_choices(("a", "a"), "names", ("a", "b"))
+    with pytest.raises(ValueError, match="tuple of names"):
+        check_choices("a", "names", ("a",))
+
+
+def test_scalar_checks() -> None:
+    assert check_positive(0.5, "lr") == 0.5
+    assert check_positive_int(np.int64(3), "n") == 3
+    for bad in (0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="lr="):
+            check_positive(bad, "lr")
+    with pytest.raises(TypeError, match="lr="):
+        check_positive("fast", "lr")  # type: ignore[arg-type]
+    for bad_int in (0, 2.0, True):
+        with pytest.raises(ValueError, match="n="):
+            check_positive_int(bad_int, "n")
+    with pytest.raises(ValueError, match=r"mode='x'.*a, b"):
+        check_choice("x", "mode", ("a", "b"))
+
+
+def test_array_checks() -> None:
+    with pytest.raises(ValueError, match="x holds 2 NaN"):
+        check_finite(np.array([np.nan, 1.0, np.inf]), "x")
+    assert check_matrix([[1, 2]], "x", n_cols=2).shape == (1, 2)
+    with pytest.raises(ValueError, match="3 columns"):
+        check_matrix(np.zeros((2, 2)), "x", n_cols=3)
+    with pytest.raises(TypeError, match="numeric"):
+        check_matrix(np.array([["a"]]), "x")
