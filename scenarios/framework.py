@@ -530,6 +530,35 @@ def _split_tuple(value: object) -> list[object]:
 # --------------------------------------------------------------------------- outputs
 
 
+def ensure_output_dir(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents) if needed and check that it is writable.
+
+    Raises
+    ------
+    ValueError
+        If ``folder`` or one of its parents is an existing file.
+    OSError
+        If the folder cannot be created or is not writable.
+    """
+    folder = Path(folder)
+    for ancestor in (folder, *folder.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise ValueError(
+                    f"output folder {str(folder)!r} cannot be created: "
+                    f"{str(ancestor)!r} is a file, not a folder"
+                )
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise OSError(f"cannot create output folder {str(folder)!r}: {reason}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(f"output folder {str(folder)!r} is not writable")
+    return folder
+
+
 def prepare_run_dir(root: str | Path, scenario: str) -> Path:
     """Create and return a fresh run folder ``root/<scenario>/<run-id>/``.
 
@@ -547,24 +576,7 @@ def prepare_run_dir(root: str | Path, scenario: str) -> Path:
     """
     if not scenario or scenario in {".", ".."} or "/" in scenario or os.sep in scenario:
         raise ValueError(f"scenario name must be a plain folder name, got {scenario!r}")
-    root = Path(root)
-    for ancestor in (root, *root.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise ValueError(
-                    f"output folder {str(root)!r} cannot be created: "
-                    f"{str(ancestor)!r} is a file, not a folder"
-                )
-            break
-    scenario_dir = root / scenario
-    try:
-        scenario_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(
-            f"cannot create output folder {str(scenario_dir)!r}: {exc.strerror or exc}"
-        ) from exc
-    if not os.access(scenario_dir, os.W_OK | os.X_OK):
-        raise OSError(f"output folder {str(scenario_dir)!r} is not writable")
+    scenario_dir = ensure_output_dir(Path(root) / scenario)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for _ in range(_RUN_ID_ATTEMPTS):
         run_dir = scenario_dir / f"{stamp}-{secrets.token_hex(_RUN_ID_SUFFIX_BYTES)}"

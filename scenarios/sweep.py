@@ -124,6 +124,7 @@ import numpy as np
 
 from scenarios.framework import (
     config_from_overrides,
+    ensure_output_dir,
     load_scenario,
     new_figure,
     run_scenario,
@@ -1063,24 +1064,10 @@ def _check_executor_options(
 
 
 def _prepare_sweep_dir(out_root: str | Path, plan: SweepPlan) -> Path:
-    sweep_dir = plan.folder(out_root).absolute()
-    for ancestor in (sweep_dir, *sweep_dir.parents):
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise SweepError(
-                    f"output folder {str(sweep_dir)!r} cannot be created: "
-                    f"{str(ancestor)!r} is a file, not a folder"
-                )
-            break
     try:
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SweepError(
-            f"cannot create output folder {str(sweep_dir)!r}: {exc.strerror or exc}"
-        ) from None
-    if not os.access(sweep_dir, os.W_OK | os.X_OK):
-        raise SweepError(f"output folder {str(sweep_dir)!r} is not writable")
-    return sweep_dir
+        return ensure_output_dir(plan.folder(out_root).absolute())
+    except (ValueError, OSError) as exc:
+        raise SweepError(str(exc)) from None
 
 
 class _FolderLock:
