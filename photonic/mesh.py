@@ -507,12 +507,7 @@ class Mesh:
         for a, b, lo in self._columns:
             hi = lo + 2 * (b - a)
             for half in (s1, s2):
-                m = half[:, a:b].transpose(1, 2, 3, 0) if per_sample else half[a:b, :, :, None]
-                nxt = field_.copy()
-                top, bot = field_[lo:hi:2], field_[lo + 1 : hi : 2]
-                nxt[lo:hi:2] = m[:, 0, 0] * top + m[:, 0, 1] * bot
-                nxt[lo + 1 : hi : 2] = m[:, 1, 0] * top + m[:, 1, 1] * bot
-                field_ = nxt
+                field_ = _apply_pairs(field_, _column_blocks(half, a, b), lo, hi)
                 planes.append(field_)
         out = np.exp(1j * self._out(phases, chip))
         planes.append(field_ * (out.T if per_sample else out[:, None]))
@@ -527,14 +522,8 @@ class Mesh:
         planes = [delta.T.copy(), adj]
         for a, b, lo in reversed(self._columns):
             hi = lo + 2 * (b - a)
-            for half in (s2, s1):
-                m = half[:, a:b].transpose(1, 2, 3, 0) if per_sample else half[a:b, :, :, None]
-                nxt = adj.copy()
-                top, bot = adj[lo:hi:2], adj[lo + 1 : hi : 2]
-                # â_before = Sᵀ â_after
-                nxt[lo:hi:2] = m[:, 0, 0] * top + m[:, 1, 0] * bot
-                nxt[lo + 1 : hi : 2] = m[:, 0, 1] * top + m[:, 1, 1] * bot
-                adj = nxt
+            for half in (s2, s1):  # â_before = Sᵀ â_after
+                adj = _apply_pairs(adj, np.swapaxes(_column_blocks(half, a, b), 1, 2), lo, hi)
                 planes.append(adj)
         return [p.T for p in reversed(planes)]
 
@@ -610,6 +599,26 @@ class Transfer:
         s1 = self.s1
         mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
+
+
+def _column_blocks(half: Array, a: int, b: int) -> Array:
+    """The 2×2 blocks of MZIs ``a … b−1`` as ``(k, 2, 2, n_samples or 1)``.
+
+    ``half`` is ``(n_mzis, 2, 2)`` (one phase set) or ``(n_samples, n_mzis, 2, 2)``.
+    """
+    if half.ndim == 4:
+        return half[:, a:b].transpose(1, 2, 3, 0)
+    return half[a:b, :, :, None]
+
+
+def _apply_pairs(field: Array, m: Array, lo: int, hi: int) -> Array:
+    """A new port-first field ``(n_ports, n_samples)`` with the blocks ``m`` applied to
+    the port pairs ``(lo, lo+1), (lo+2, lo+3), … < hi``."""
+    out = field.copy()
+    top, bot = field[lo:hi:2], field[lo + 1 : hi : 2]
+    out[lo:hi:2] = m[:, 0, 0] * top + m[:, 0, 1] * bot
+    out[lo + 1 : hi : 2] = m[:, 1, 0] * top + m[:, 1, 1] * bot
+    return out
 
 
 def haar_unitary(n: int, rng: np.random.Generator) -> Array:
