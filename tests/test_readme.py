@@ -19,6 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
+IMAGE = re.compile(r"!\[[^\]]+\]\(([^)\s]+)\)")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 QUICK_START = "python3 -m venv"
 
 
@@ -44,6 +46,21 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     env["MPLBACKEND"] = "Agg"
     return folder, env
+
+
+def readme_images() -> list[str]:
+    return IMAGE.findall((ROOT / "README.md").read_text())
+
+
+def test_readme_images_are_small_pngs_in_the_repository() -> None:
+    images = readme_images()
+    assert images, "the README shows an example figure"
+    for link in images:
+        path = ROOT / link
+        assert path.is_file(), f"README links {link}, which is not in the repository"
+        data = path.read_bytes()
+        assert data.startswith(PNG_SIGNATURE), link
+        assert len(data) <= 150_000, f"{link} is {len(data)} bytes; keep README figures small"
 
 
 def test_readme_has_the_two_quick_start_commands() -> None:

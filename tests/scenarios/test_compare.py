@@ -38,6 +38,15 @@ def test_compare_is_the_main_job() -> None:
     assert DEFAULT_SCENARIO == "compare"
 
 
+def test_readme_figure_is_one_compare_writes(smoke: Result) -> None:
+    """README.md shows a copy of a compare plot, named ``compare_<plot>.png``."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"scenarios/figures/compare_(\w+)\.png", readme)
+    assert shown
+    written = {p.stem for p in smoke.figures}
+    assert set(shown) <= written
+
+
 def test_report_images_are_embedded_pngs(smoke: Result) -> None:
     page = (smoke.out_dir / "report.html").read_text(encoding="utf-8")
     sources = IMG_SRC.findall(page)
