@@ -648,8 +648,7 @@ def detect_power(
     """
     check_choice(clip, "clip", ("zero", "none"))
     e = _complex_field(field, "field")
-    amplitude = np.abs(e)
-    power = amplitude**2
+    power = e.real**2 + e.imag**2
     if chip is None:
         return power
     fs = (
@@ -659,7 +658,7 @@ def detect_power(
     )
     reading = power
     if chip.tap_noise > 0:
-        reading = power + chip.tap_noise * amplitude * rng.standard_normal(e.shape)
+        reading = power + chip.tap_noise * np.sqrt(power) * rng.standard_normal(e.shape)
     if clip == "zero":
         reading = np.maximum(reading, 0.0)
     if chip.adc_bits is not None and fs > 0:
