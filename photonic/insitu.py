@@ -68,12 +68,15 @@ from numpy.typing import NDArray
 from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise
-from photonic.mesh import Mesh, Phases, TapFields
+from photonic.mesh import Mesh, Phases, TapFields, Transfer
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
 InSituMethod = Literal["in_situ", "analog"]
 Mode = Literal["per_sample", "aggregated"]
+#: Batch-summed readings at the (θ taps, φ taps, output taps), ``(n_mzis,)`` twice and
+#: ``(n_ports,)``.
+TapPowers = tuple[Array, Array, Array]
 Clip = Literal["none", "zero"]
 MODES: tuple[str, ...] = ("per_sample", "aggregated")
 #: Default phase step of the finite-difference method, rad. Central differences
@@ -140,45 +143,46 @@ def _forward_taps(
 # -- aggregated (correlation) readings ------------------------------------------------------
 
 
-def _aggregate_forward(
-    mesh: Mesh, phases: Phases, x: Array, chip: Chip | None
-) -> tuple[Array, Array, Array]:
-    """``Σ_b |a_b|²`` at every θ, φ and output tap for inputs ``x`` (no noise)."""
-    s1, s2 = mesh.halves(phases, chip)
-    t = s2 @ s1
-    corr = x.T @ np.conj(x)  # Σ_b x_b x_bᴴ
+def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[TapPowers, TapPowers]:
+    """``Σ_b |a_b|²`` at every θ, φ and output tap, for two passes in one sweep (no noise).
+
+    The batch sum of a pass's tap powers is the diagonal of its input correlation
+    ``C = Σ_b x_b x_bᴴ`` carried through the chip as ``C ← T C Tᴴ``. That map is
+    linear and keeps ``C`` Hermitian, so its diagonal stays real: carrying
+    ``C_a + i·C_b`` gives pass ``a``'s readings as the real part and pass ``b``'s as
+    the imaginary part, each exactly what its own sweep would give. Both passes go
+    through the same static chip state (this mode admits no per-pass phase noise).
+    """
+    t, s1 = transfer.t, transfer.s1
+    corr = x_a.T @ np.conj(x_a) + 1j * (x_b.T @ np.conj(x_b))
     blocks, final = kernels.correlation_sweep(
-        mesh.columns, t, np.conj(np.swapaxes(t, -1, -2)), corr
+        transfer.mesh.columns, t, np.conj(np.swapaxes(t, -1, -2)), corr
     )
-    mid = s1 @ blocks @ np.conj(np.swapaxes(s1, -1, -2))
-    return mid[:, 0, 0].real, blocks[:, 0, 0].real, np.diagonal(final).real.copy()
+    # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
+    mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
+    phi00, out = blocks[:, 0, 0], np.diagonal(final)
+    return (mid00.real, phi00.real, out.real.copy()), (mid00.imag, phi00.imag, out.imag.copy())
 
 
-def _aggregate_adjoint(
-    mesh: Mesh, phases: Phases, delta: Array, chip: Chip | None
-) -> tuple[Array, Array, Array]:
+def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Array) -> TapPowers:
     """``Σ_b |â_b|²`` at every tap for the adjoint source ``delta`` (no noise).
 
     The correlation ``Σ δ δᴴ`` is carried backwards, ``C ← Tᵀ C conj(T)``, from the
     outputs; the sweep then returns blocks at each MZI's output side.
     """
-    s1, s2 = mesh.halves(phases, chip)
-    t = s2 @ s1
-    out = np.exp(1j * mesh.output_phases(phases, chip))
-    d = delta * out  # through the output screen (Dᵀ = D)
+    t, s2 = transfer.t, transfer.s2
+    d = delta * np.exp(1j * output_phases_rad)  # through the output screen (Dᵀ = D)
     corr = d.T @ np.conj(d)
-    t_t = np.swapaxes(t, -1, -2)
-    blocks_out, _ = kernels.correlation_sweep(tuple(reversed(mesh.columns)), t_t, np.conj(t), corr)
-    s2_t = np.swapaxes(s2, -1, -2)
-    mid = s2_t @ blocks_out @ np.conj(s2)
-    s1_t = np.swapaxes(s1, -1, -2)
-    inp = s1_t @ mid @ np.conj(s1)
-    return mid[:, 0, 0].real, inp[:, 0, 0].real, np.sum(np.abs(delta) ** 2, axis=0)
+    blocks_out, _ = kernels.correlation_sweep(
+        tuple(reversed(transfer.mesh.columns)), np.swapaxes(t, -1, -2), np.conj(t), corr
+    )
+    # θ tap: through S₂ᵀ; φ tap: through Tᵀ = S₁ᵀS₂ᵀ; the [0, 0] entries only.
+    mid00 = np.einsum("nj,njk,nk->n", s2[:, :, 0], blocks_out, np.conj(s2[:, :, 0]))
+    inp00 = np.einsum("nj,njk,nk->n", t[:, :, 0], blocks_out, np.conj(t[:, :, 0]))
+    return mid00.real, inp00.real, np.sum(np.abs(delta) ** 2, axis=0)
 
 
-def _noisy_aggregate(
-    powers: tuple[Array, Array, Array], chip: Chip | None, rng: np.random.Generator
-) -> tuple[Array, Array, Array]:
+def _noisy_aggregate(powers: TapPowers, chip: Chip | None, rng: np.random.Generator) -> TapPowers:
     """Summed readings ``S + s·√S·n`` (exact in distribution for Gaussian tap noise)."""
     if chip is None or chip.tap_noise == 0:
         return powers
@@ -224,6 +228,7 @@ def measure_in_situ(
     detector_clip: Clip = "none",
     recorder: Recorder | None = None,
     layer: int = 0,
+    transfer: Transfer | None = None,
 ) -> Measurement:
     """Measure ``dL/dphase`` of one mesh by interfering forward and adjoint fields.
 
@@ -250,12 +255,25 @@ def measure_in_situ(
         ``"zero"``: a photodiode cannot read below 0 (per-sample mode only).
     recorder, layer
         Where to record the passes and read-outs as :class:`sim.ops.Op`.
+    transfer
+        ``mesh.transfer(phases, chip)`` if the caller has it already (the inference
+        pass composed it): mode ``"aggregated"`` then does not compose the chip again.
+        It must have been made from these very ``phases`` and ``chip``.
 
     Returns
     -------
     Measurement
     """
     check_choice(method, "method", ("in_situ", "analog"))
+    if transfer is not None and (
+        transfer.phases is not phases
+        or transfer.chip is not chip
+        or transfer.mesh.columns != mesh.columns
+    ):
+        raise ValueError(
+            "transfer was composed for other phases, another chip or another mesh; pass "
+            "the one mesh.transfer(phases, chip) returned for these, or transfer=None"
+        )
     _check_mode(mode, chip, detector_clip)
     x = np.asarray(x, dtype=np.complex128)
     delta = np.asarray(delta, dtype=np.complex128)
@@ -277,8 +295,9 @@ def measure_in_situ(
     if mode == "per_sample":
         adj = mesh.adjoint_tap_fields(_pass_phases(phases, chip, rng, n), d_in, chip)
         x_hat_true = adj.port
-    else:
-        x_hat_true = mesh.adjoint(phases, d_in, chip)
+    else:  # one static chip state serves every pass (this mode has no per-pass noise)
+        static = mesh.transfer(phases, chip) if transfer is None else transfer
+        x_hat_true = static.adjoint(d_in)
     x_hat = _inject(x_hat_true, chip, rng)  # measured with the chip's I/O error
     _record(recorder, layer, "adjoint", mesh, n, taps=method == "in_situ")
 
@@ -293,10 +312,12 @@ def measure_in_situ(
                 _forward_taps(mesh, phases, sum_in, chip, rng), chip, rng, detector_clip
             )
         else:
-            i_fwd = _noisy_aggregate(_aggregate_forward(mesh, phases, x_in, chip), chip, rng)
-            i_adj = _noisy_aggregate(_aggregate_adjoint(mesh, phases, d_in, chip), chip, rng)
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
-            i_sum = _noisy_aggregate(_aggregate_forward(mesh, phases, sum_in, chip), chip, rng)
+            fwd_powers, sum_powers = _aggregate_forward(static, x_in, sum_in)
+            i_fwd = _noisy_aggregate(fwd_powers, chip, rng)
+            adj_powers = _aggregate_adjoint(static, mesh.output_phases(phases, chip), d_in)
+            i_adj = _noisy_aggregate(adj_powers, chip, rng)
+            i_sum = _noisy_aggregate(sum_powers, chip, rng)
         _record(recorder, layer, "forward", mesh, n, taps=True)
         _record(recorder, layer, "sum", mesh, n, taps=True)
         grad = [(s - f - a) / 2 for s, f, a in zip(i_sum, i_fwd, i_adj, strict=True)]
@@ -311,8 +332,9 @@ def measure_in_situ(
                 _forward_taps(mesh, phases, plus_in, chip, rng), chip, rng, detector_clip
             )
         else:
-            i_minus = _noisy_aggregate(_aggregate_forward(mesh, phases, minus_in, chip), chip, rng)
-            i_plus = _noisy_aggregate(_aggregate_forward(mesh, phases, plus_in, chip), chip, rng)
+            minus_powers, plus_powers = _aggregate_forward(static, minus_in, plus_in)
+            i_minus = _noisy_aggregate(minus_powers, chip, rng)
+            i_plus = _noisy_aggregate(plus_powers, chip, rng)
         _record(recorder, layer, "sum", mesh, n, taps=True)
         _record(recorder, layer, "sum", mesh, n, taps=True)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]

@@ -297,7 +297,7 @@ class Mesh:
         t = product_2x2(s2, s1)
         w = kernels.compose(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
-        return Transfer(self, s1, t, w)
+        return Transfer(self, phases, chip, s1, s2, t, w)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -325,7 +325,7 @@ class Mesh:
         x = self._check_fields(x, "x")
         if self._resolve(method, phases, x.shape[0]) == "matmul":
             return self.transfer(phases, chip).forward(x)
-        return self._propagate(phases, x, chip)[-1]
+        return self._pass(phases, x, chip, direction="forward").port
 
     def adjoint(
         self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -346,7 +346,7 @@ class Mesh:
         delta = self._check_fields(delta, "delta")
         if self._resolve(method, phases, delta.shape[0]) == "matmul":
             return self.transfer(phases, chip).adjoint(delta)
-        return self._back_propagate(phases, delta, chip)[0]
+        return self._pass(phases, delta, chip, direction="adjoint").port
 
     def phase_gradients(
         self,
@@ -405,7 +405,7 @@ class Mesh:
         """
         x = self._check_fields(x, "x")
         self._resolve("per_sample", phases, x.shape[0])
-        return self._taps(self._propagate(phases, x, chip), port=-1)
+        return self._pass(phases, x, chip, direction="forward")
 
     def adjoint_tap_fields(
         self, phases: Phases, delta: Array, chip: Chip | None = None
@@ -417,19 +417,9 @@ class Mesh:
         """
         delta = self._check_fields(delta, "delta")
         self._resolve("per_sample", phases, delta.shape[0])
-        return self._taps(self._back_propagate(phases, delta, chip), port=0)
+        return self._pass(phases, delta, chip, direction="adjoint")
 
     # -- internals ------------------------------------------------------------------
-
-    def _taps(self, planes: list[Array], *, port: int) -> TapFields:
-        n = planes[0].shape[0]
-        theta = np.empty((n, self.n_mzis), dtype=np.complex128)
-        phi = np.empty((n, self.n_mzis), dtype=np.complex128)
-        for i, (a, b, lo) in enumerate(self._columns):
-            hi = lo + 2 * (b - a)
-            phi[:, a:b] = planes[2 * i][:, lo:hi:2]
-            theta[:, a:b] = planes[2 * i + 1][:, lo:hi:2]
-        return TapFields(theta=theta, phi=phi, out=planes[-1], port=planes[port])
 
     @property
     def columns(self) -> tuple[tuple[int, int, int], ...]:
@@ -494,52 +484,56 @@ class Mesh:
             return "per_sample"
         return "per_sample" if method == "per_sample" else "matmul"
 
-    def _propagate(self, phases: Phases, x: Array, chip: Chip | None) -> list[Array]:
-        """Fields, port-first ``(n_ports, n_samples)``, at every plane.
+    def _pass(
+        self,
+        phases: Phases,
+        field_: Array,
+        chip: Chip | None,
+        *,
+        direction: Literal["forward", "adjoint"],
+    ) -> TapFields:
+        """One pass of a batch through the mesh, keeping the field at every phase shifter.
 
-        Returns ``[input of column 0, middle of column 0, input of column 1, …,
-        after the last column, after the output phases]``.
+        ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
+        outputs and travels back through the transposed blocks (``â_before = Sᵀ
+        â_after``). The batch is propagated in place in one port-first
+        ``(n_ports, n_samples)`` array and only the tap rows are stored, so a pass costs
+        one stacked 2×2 product per MZI half-column and O(N·B) memory besides the taps.
         """
         s1, s2 = self._halves(phases, chip)
-        per_sample = s1.ndim == 4
-        field_ = np.ascontiguousarray(x.T)
-        planes = [field_]
-        for a, b, lo in self._columns:
-            hi = lo + 2 * (b - a)
-            for half in (s1, s2):
-                field_ = _apply_pairs(field_, _column_blocks(half, a, b), lo, hi)
-                planes.append(field_)
-        out = np.exp(1j * self._out(phases, chip))
-        planes.append(field_ * (out.T if per_sample else out[:, None]))
-        return [p.T for p in planes]
-
-    def _back_propagate(self, phases: Phases, delta: Array, chip: Chip | None) -> list[Array]:
-        """Adjoint fields at the same planes as :meth:`_propagate`, batch-first."""
-        s1, s2 = self._halves(phases, chip)
-        per_sample = s1.ndim == 4
-        out = np.exp(1j * self._out(phases, chip))
-        adj = np.ascontiguousarray(delta.T) * (out.T if per_sample else out[:, None])
-        planes = [delta.T.copy(), adj]
+        out_phase = np.exp(1j * self._out(phases, chip))
+        out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
+        n = field_.shape[0]
+        theta = np.empty((self.n_mzis, n), dtype=np.complex128)
+        phi = np.empty((self.n_mzis, n), dtype=np.complex128)
+        buf = np.array(field_.T, dtype=np.complex128, order="C")
+        if direction == "forward":
+            for a, b, lo in self._columns:
+                hi = lo + 2 * (b - a)
+                phi[a:b] = buf[lo:hi:2]
+                _mix_pairs(buf, s1, a, b, lo)
+                theta[a:b] = buf[lo:hi:2]
+                _mix_pairs(buf, s2, a, b, lo)
+            buf *= out_phase
+            return TapFields(theta=theta.T, phi=phi.T, out=buf.T, port=buf.T)
+        buf *= out_phase
         for a, b, lo in reversed(self._columns):
             hi = lo + 2 * (b - a)
-            for half in (s2, s1):  # â_before = Sᵀ â_after
-                adj = _apply_pairs(adj, np.swapaxes(_column_blocks(half, a, b), 1, 2), lo, hi)
-                planes.append(adj)
-        return [p.T for p in reversed(planes)]
+            _mix_pairs(buf, s2, a, b, lo, transpose=True)
+            theta[a:b] = buf[lo:hi:2]
+            _mix_pairs(buf, s1, a, b, lo, transpose=True)
+            phi[a:b] = buf[lo:hi:2]
+        return TapFields(theta=theta.T, phi=phi.T, out=field_, port=buf.T)
 
     def _gradients_per_sample(
         self, phases: Phases, x: Array, delta: Array, chip: Chip | None
     ) -> Phases:
-        fwd = self._propagate(phases, x, chip)
-        adj = self._back_propagate(phases, delta, chip)
-        theta = np.empty(self.n_mzis)
-        phi = np.empty(self.n_mzis)
-        for i, (a, b, lo) in enumerate(self._columns):
-            hi = lo + 2 * (b - a)
-            before, middle = 2 * i, 2 * i + 1
-            phi[a:b] = -np.imag(np.sum(fwd[before][:, lo:hi:2] * adj[before][:, lo:hi:2], axis=0))
-            theta[a:b] = -np.imag(np.sum(fwd[middle][:, lo:hi:2] * adj[middle][:, lo:hi:2], axis=0))
-        out = -np.imag(np.sum(fwd[-1] * adj[-1], axis=0))
+        fwd = self._pass(phases, x, chip, direction="forward")
+        adj = self._pass(phases, delta, chip, direction="adjoint")
+        theta, phi, out = (
+            -np.imag(np.sum(f * a, axis=0))
+            for f, a in ((fwd.theta, adj.theta), (fwd.phi, adj.phi), (fwd.out, adj.out))
+        )
         return Phases(theta, phi, out)
 
 
@@ -551,8 +545,10 @@ class Transfer:
     ----------
     mesh
         The layout.
-    s1
-        Per-MZI first halves ``B₁D(φ)``, ``(n_mzis, 2, 2)``.
+    phases, chip
+        The phase setting and the device it was composed for.
+    s1, s2
+        Per-MZI halves ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(n_mzis, 2, 2)``.
     t
         Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
     matrix
@@ -560,7 +556,10 @@ class Transfer:
     """
 
     mesh: Mesh
+    phases: Phases
+    chip: Chip | None
     s1: Array
+    s2: Array
     t: Array
     matrix: Array
 
@@ -601,24 +600,27 @@ class Transfer:
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
 
 
-def _column_blocks(half: Array, a: int, b: int) -> Array:
-    """The 2×2 blocks of MZIs ``a … b−1`` as ``(k, 2, 2, n_samples or 1)``.
+def _mix_pairs(
+    field_: Array, half: Array, a: int, b: int, lo: int, *, transpose: bool = False
+) -> None:
+    """Apply the 2×2 blocks of MZIs ``a … b−1`` (or their transposes) in place.
 
-    ``half`` is ``(n_mzis, 2, 2)`` (one phase set) or ``(n_samples, n_mzis, 2, 2)``.
+    ``field_`` is port first, ``(n_ports, n_samples)``; the blocks act on the port
+    pairs ``(lo, lo+1), (lo+2, lo+3), …``. ``half`` is ``(n_mzis, 2, 2)`` (one phase
+    set: one stacked matmul) or ``(n_samples, n_mzis, 2, 2)`` (per-sample blocks,
+    elementwise).
     """
-    if half.ndim == 4:
-        return half[:, a:b].transpose(1, 2, 3, 0)
-    return half[a:b, :, :, None]
-
-
-def _apply_pairs(field: Array, m: Array, lo: int, hi: int) -> Array:
-    """A new port-first field ``(n_ports, n_samples)`` with the blocks ``m`` applied to
-    the port pairs ``(lo, lo+1), (lo+2, lo+3), … < hi``."""
-    out = field.copy()
-    top, bot = field[lo:hi:2], field[lo + 1 : hi : 2]
-    out[lo:hi:2] = m[:, 0, 0] * top + m[:, 0, 1] * bot
-    out[lo + 1 : hi : 2] = m[:, 1, 0] * top + m[:, 1, 1] * bot
-    return out
+    k = b - a
+    hi = lo + 2 * k
+    if half.ndim == 3:
+        m = half[a:b].swapaxes(1, 2) if transpose else half[a:b]
+        field_[lo:hi] = (m @ field_[lo:hi].reshape(k, 2, -1)).reshape(2 * k, -1)
+        return
+    m = half[:, a:b].transpose(1, 3, 2, 0) if transpose else half[:, a:b].transpose(1, 2, 3, 0)
+    top, bot = field_[lo:hi:2], field_[lo + 1 : hi : 2]
+    new_top = m[:, 0, 0] * top + m[:, 0, 1] * bot
+    field_[lo + 1 : hi : 2] = m[:, 1, 0] * top + m[:, 1, 1] * bot
+    field_[lo:hi:2] = new_top
 
 
 def haar_unitary(n: int, rng: np.random.Generator) -> Array:

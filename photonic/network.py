@@ -491,6 +491,7 @@ class PhotonicNetwork:
             detector_clip=self.detector_clip,  # type: ignore[arg-type]
             recorder=self.recorder,
             layer=layer,
+            transfer=cache["transfers"][layer],  # this layer's inference pass composed it
         )
         name = f"layer{layer + 1}"
         grads[f"{name}.theta_rad"] = m.gradients.theta_rad

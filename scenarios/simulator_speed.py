@@ -148,7 +148,9 @@ def make_step(
             mode: Literal["per_sample", "aggregated"] = (
                 "per_sample" if path == "insitu_per_sample" else "aggregated"
             )
-            g = measure_in_situ(mesh, phases, x, delta, None, rng, mode=mode).gradients
+            g = measure_in_situ(
+                mesh, phases, x, delta, None, rng, mode=mode, transfer=transfer
+            ).gradients
         params = {"theta": phases.theta_rad, "phi": phases.phi_rad, "out": phases.out_rad}
         grads = {"theta": g.theta_rad, "phi": g.phi_rad, "out": g.out_rad}
         new = optimizer.step(params, grads)
