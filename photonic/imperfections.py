@@ -646,9 +646,44 @@ def detect_power(
     numpy.ndarray
         Real float64 powers, same shape as ``field``.
     """
-    check_choice(clip, "clip", ("zero", "none"))
     e = _complex_field(field, "field")
-    power = e.real**2 + e.imag**2
+    return read_power(np.abs(e) ** 2, chip, rng, full_scale=full_scale, clip=clip)
+
+
+def read_power(
+    power: ArrayLike,
+    chip: Chip | None,
+    rng: np.random.Generator,
+    *,
+    full_scale: float | None = None,
+    clip: Literal["zero", "none"] = "zero",
+) -> Array:
+    """What the chip's photodetectors read for noiseless optical powers ``|E|²``.
+
+    The detector model of :func:`detect_power` (tap noise ``s·|E|·n``, clipping, ADC)
+    for callers that have the powers and not the fields, as the per-sample in-situ
+    passes, which keep only tap powers.
+
+    Parameters
+    ----------
+    power
+        Noiseless powers ``|E|² ≥ 0``, any shape, power units.
+    chip, rng, full_scale, clip
+        As for :func:`detect_power`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Real float64 readings, same shape as ``power``.
+    """
+    check_choice(clip, "clip", ("zero", "none"))
+    p = np.asarray(power)
+    if p.dtype.kind not in "iuf":
+        raise TypeError(f"power must be a real array; got dtype {p.dtype}")
+    check_finite(p, "power")
+    if p.size and p.min() < 0:
+        raise ValueError(f"power holds negative values (min {p.min()}); powers |E|² are ≥ 0")
+    power = p.astype(np.float64, copy=False)
     if chip is None:
         return power
     fs = (
@@ -658,7 +693,8 @@ def detect_power(
     )
     reading = power
     if chip.tap_noise > 0:
-        reading = power + chip.tap_noise * np.sqrt(power) * rng.standard_normal(e.shape)
+        noise = rng.standard_normal(power.shape)
+        reading = power + chip.tap_noise * np.sqrt(np.maximum(power, 0.0)) * noise
     if clip == "zero":
         reading = np.maximum(reading, 0.0)
     if chip.adc_bits is not None and fs > 0:

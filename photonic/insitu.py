@@ -41,11 +41,14 @@ Measurement modes
     noised (``P = |E|² + s·|E|·n``) and quantized separately, then summed over the
     batch. Supports everything: per-pass phase noise (a fresh phase error on every
     shifter in every pass of every sample), ADC resolution, clipping of negative
-    readings, I/O errors. Cost O(N²B) per pass.
+    readings, I/O errors. Cost O(N²B) time and memory per pass (the passes keep
+    tap powers, :meth:`Mesh.tap_powers`, not complex fields).
 ``"aggregated"``
     Tap powers summed over the batch (as a camera integrating over a minibatch
     would) are computed from correlation matrices ``Σ_b e_b e_bᴴ`` carried through
-    the mesh, O(N³ + N²B). The summed reading ``Σ_b (|E_b|² + s|E_b|n_b)`` is drawn
+    the mesh, O(N³ + N²B). The chip is composed once for all passes, and two
+    forward-direction passes (forward and sum, or − and +) are read in one sweep
+    (see ``_aggregate_forward``). The summed reading ``Σ_b (|E_b|² + s|E_b|n_b)`` is drawn
     as ``S + s·√S·n`` with ``S = Σ_b |E_b|²`` — exactly the same distribution for
     Gaussian tap noise. I/O errors are applied per sample before aggregation and
     are supported. Not representable, and refused with an error: per-pass phase
@@ -67,8 +70,8 @@ from numpy.typing import NDArray
 
 from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
-from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise
-from photonic.mesh import Mesh, Phases, TapFields, Transfer
+from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
+from photonic.mesh import Mesh, Phases, TapPowers, Transfer
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
@@ -76,7 +79,7 @@ InSituMethod = Literal["in_situ", "analog"]
 Mode = Literal["per_sample", "aggregated"]
 #: Batch-summed readings at the (θ taps, φ taps, output taps), ``(n_mzis,)`` twice and
 #: ``(n_ports,)``.
-TapPowers = tuple[Array, Array, Array]
+Readings = tuple[Array, Array, Array]
 Clip = Literal["none", "zero"]
 MODES: tuple[str, ...] = ("per_sample", "aggregated")
 #: Default phase step of the finite-difference method, rad. Central differences
@@ -124,26 +127,26 @@ def _inject(field: Array, chip: Chip | None, rng: np.random.Generator) -> Array:
 
 
 def _read_taps(
-    taps: TapFields, chip: Chip | None, rng: np.random.Generator, clip: Clip
-) -> tuple[Array, Array, Array]:
+    taps: TapPowers, chip: Chip | None, rng: np.random.Generator, clip: Clip
+) -> Readings:
     """Detected tap powers summed over the batch: (θ taps, φ taps, output taps)."""
     theta, phi, out = (
-        np.sum(detect_power(f, chip, rng, clip=clip), axis=0)
-        for f in (taps.theta, taps.phi, taps.out)
+        np.sum(read_power(p, chip, rng, clip=clip), axis=0)
+        for p in (taps.theta, taps.phi, taps.out)
     )
     return theta, phi, out
 
 
 def _forward_taps(
     mesh: Mesh, phases: Phases, x: Array, chip: Chip | None, rng: np.random.Generator
-) -> TapFields:
-    return mesh.tap_fields(_pass_phases(phases, chip, rng, x.shape[0]), x, chip)
+) -> TapPowers:
+    return mesh.tap_powers(_pass_phases(phases, chip, rng, x.shape[0]), x, chip)
 
 
 # -- aggregated (correlation) readings ------------------------------------------------------
 
 
-def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[TapPowers, TapPowers]:
+def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[Readings, Readings]:
     """``Σ_b |a_b|²`` at every θ, φ and output tap, for two passes in one sweep (no noise).
 
     The batch sum of a pass's tap powers is the diagonal of its input correlation
@@ -164,7 +167,7 @@ def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[TapP
     return (mid00.real, phi00.real, out.real.copy()), (mid00.imag, phi00.imag, out.imag.copy())
 
 
-def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Array) -> TapPowers:
+def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Array) -> Readings:
     """``Σ_b |â_b|²`` at every tap for the adjoint source ``delta`` (no noise).
 
     The correlation ``Σ δ δᴴ`` is carried backwards, ``C ← Tᵀ C conj(T)``, from the
@@ -182,7 +185,7 @@ def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Arra
     return mid00.real, inp00.real, np.sum(np.abs(delta) ** 2, axis=0)
 
 
-def _noisy_aggregate(powers: TapPowers, chip: Chip | None, rng: np.random.Generator) -> TapPowers:
+def _noisy_aggregate(powers: Readings, chip: Chip | None, rng: np.random.Generator) -> Readings:
     """Summed readings ``S + s·√S·n`` (exact in distribution for Gaussian tap noise)."""
     if chip is None or chip.tap_noise == 0:
         return powers
@@ -293,7 +296,7 @@ def measure_in_situ(
     d_in = _inject(scale * delta, chip, rng)
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
-        adj = mesh.adjoint_tap_fields(_pass_phases(phases, chip, rng, n), d_in, chip)
+        adj = mesh.adjoint_tap_powers(_pass_phases(phases, chip, rng, n), d_in, chip)
         x_hat_true = adj.port
     else:  # one static chip state serves every pass (this mode has no per-pass noise)
         static = mesh.transfer(phases, chip) if transfer is None else transfer

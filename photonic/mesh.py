@@ -133,6 +133,29 @@ class TapFields:
     port: Array
 
 
+@dataclass(frozen=True)
+class TapPowers:
+    """Powers ``|E|²`` at every phase shifter during one pass, one row per sample.
+
+    The planes of :class:`TapFields`, as a tap detector sees them (before its noise).
+
+    Attributes
+    ----------
+    theta, phi
+        ``(n_samples, n_mzis)`` float, power units.
+    out
+        ``(n_samples, n_ports)`` float.
+    port
+        The complex field leaving the mesh, ``(n_samples, n_ports)`` (as in
+        :class:`TapFields`: outputs for a forward pass, inputs for an adjoint one).
+    """
+
+    theta: Array
+    phi: Array
+    out: Array
+    port: Array
+
+
 @dataclass(frozen=True, eq=False)
 class Mesh:
     """Layout of an N-port MZI mesh. Build with :meth:`clements` or :meth:`reck`.
@@ -325,7 +348,7 @@ class Mesh:
         x = self._check_fields(x, "x")
         if self._resolve(method, phases, x.shape[0]) == "matmul":
             return self.transfer(phases, chip).forward(x)
-        return self._pass(phases, x, chip, direction="forward").port
+        return self._pass(phases, x, chip, direction="forward", record="power").port
 
     def adjoint(
         self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -346,7 +369,7 @@ class Mesh:
         delta = self._check_fields(delta, "delta")
         if self._resolve(method, phases, delta.shape[0]) == "matmul":
             return self.transfer(phases, chip).adjoint(delta)
-        return self._pass(phases, delta, chip, direction="adjoint").port
+        return self._pass(phases, delta, chip, direction="adjoint", record="power").port
 
     def phase_gradients(
         self,
@@ -405,7 +428,9 @@ class Mesh:
         """
         x = self._check_fields(x, "x")
         self._resolve("per_sample", phases, x.shape[0])
-        return self._pass(phases, x, chip, direction="forward")
+        taps = self._pass(phases, x, chip, direction="forward", record="field")
+        assert isinstance(taps, TapFields)
+        return taps
 
     def adjoint_tap_fields(
         self, phases: Phases, delta: Array, chip: Chip | None = None
@@ -417,7 +442,35 @@ class Mesh:
         """
         delta = self._check_fields(delta, "delta")
         self._resolve("per_sample", phases, delta.shape[0])
-        return self._pass(phases, delta, chip, direction="adjoint")
+        taps = self._pass(phases, delta, chip, direction="adjoint", record="field")
+        assert isinstance(taps, TapFields)
+        return taps
+
+    def tap_powers(self, phases: Phases, x: Array, chip: Chip | None = None) -> TapPowers:
+        """Forward pass with the power ``|E|²`` recorded at every phase shifter.
+
+        What :meth:`tap_fields` gives, squared, without keeping the complex fields:
+        for tap read-outs (:mod:`photonic.insitu`), where only powers are measured.
+        """
+        x = self._check_fields(x, "x")
+        self._resolve("per_sample", phases, x.shape[0])
+        taps = self._pass(phases, x, chip, direction="forward", record="power")
+        assert isinstance(taps, TapPowers)
+        return taps
+
+    def adjoint_tap_powers(
+        self, phases: Phases, delta: Array, chip: Chip | None = None
+    ) -> TapPowers:
+        """Adjoint pass with the power recorded at every phase shifter.
+
+        What :meth:`adjoint_tap_fields` gives, squared; ``port`` is still the complex
+        field leaving the inputs, ``Wᵀδ``.
+        """
+        delta = self._check_fields(delta, "delta")
+        self._resolve("per_sample", phases, delta.shape[0])
+        taps = self._pass(phases, delta, chip, direction="adjoint", record="power")
+        assert isinstance(taps, TapPowers)
+        return taps
 
     # -- internals ------------------------------------------------------------------
 
@@ -491,45 +544,57 @@ class Mesh:
         chip: Chip | None,
         *,
         direction: Literal["forward", "adjoint"],
-    ) -> TapFields:
-        """One pass of a batch through the mesh, keeping the field at every phase shifter.
+        record: Literal["field", "power"],
+    ) -> TapFields | TapPowers:
+        """One pass of a batch through the mesh, recording every phase shifter's tap.
 
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
         outputs and travels back through the transposed blocks (``â_before = Sᵀ
         â_after``). The batch is propagated in place in one port-first
-        ``(n_ports, n_samples)`` array and only the tap rows are stored, so a pass costs
-        one stacked 2×2 product per MZI half-column and O(N·B) memory besides the taps.
+        ``(n_ports, n_samples)`` array, one stacked 2×2 product per column with the
+        whole MZI ``T = S₂S₁``; the θ tap (between the halves) is the top row of
+        ``S₁`` (forward) or of ``S₂ᵀ`` (adjoint) applied to the column's pair. Only
+        the tap rows are stored — as fields, or as powers ``|E|²`` (half the memory,
+        and no complex temporaries the size of all taps).
         """
         s1, s2 = self._halves(phases, chip)
+        t = product_2x2(s2, s1)
         out_phase = np.exp(1j * self._out(phases, chip))
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
-        theta = np.empty((self.n_mzis, n), dtype=np.complex128)
-        phi = np.empty((self.n_mzis, n), dtype=np.complex128)
+        dtype = np.complex128 if record == "field" else np.float64
+        keep = _store_field if record == "field" else _store_power
+        theta = np.empty((self.n_mzis, n), dtype=dtype)
+        phi = np.empty((self.n_mzis, n), dtype=dtype)
         buf = np.array(field_.T, dtype=np.complex128, order="C")
         if direction == "forward":
             for a, b, lo in self._columns:
                 hi = lo + 2 * (b - a)
-                phi[a:b] = buf[lo:hi:2]
-                _mix_pairs(buf, s1, a, b, lo)
-                theta[a:b] = buf[lo:hi:2]
-                _mix_pairs(buf, s2, a, b, lo)
+                top, bot = buf[lo:hi:2], buf[lo + 1 : hi : 2]
+                keep(phi[a:b], top)
+                keep(theta[a:b], _top_row(s1, a, b, top, bot))
+                _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
-            return TapFields(theta=theta.T, phi=phi.T, out=buf.T, port=buf.T)
-        buf *= out_phase
-        for a, b, lo in reversed(self._columns):
-            hi = lo + 2 * (b - a)
-            _mix_pairs(buf, s2, a, b, lo, transpose=True)
-            theta[a:b] = buf[lo:hi:2]
-            _mix_pairs(buf, s1, a, b, lo, transpose=True)
-            phi[a:b] = buf[lo:hi:2]
-        return TapFields(theta=theta.T, phi=phi.T, out=field_, port=buf.T)
+            out, port = buf.T, buf.T
+        else:
+            out = field_
+            buf *= out_phase
+            for a, b, lo in reversed(self._columns):
+                hi = lo + 2 * (b - a)
+                top, bot = buf[lo:hi:2], buf[lo + 1 : hi : 2]
+                keep(theta[a:b], _top_row(s2, a, b, top, bot, transpose=True))
+                _mix_pairs(buf, t, a, b, lo, transpose=True)
+                keep(phi[a:b], buf[lo:hi:2])
+            port = buf.T
+        if record == "field":
+            return TapFields(theta=theta.T, phi=phi.T, out=out, port=port)
+        return TapPowers(theta=theta.T, phi=phi.T, out=_power(out), port=port)
 
     def _gradients_per_sample(
         self, phases: Phases, x: Array, delta: Array, chip: Chip | None
     ) -> Phases:
-        fwd = self._pass(phases, x, chip, direction="forward")
-        adj = self._pass(phases, delta, chip, direction="adjoint")
+        fwd = self.tap_fields(phases, x, chip)
+        adj = self.adjoint_tap_fields(phases, delta, chip)
         theta, phi, out = (
             -np.imag(np.sum(f * a, axis=0))
             for f, a in ((fwd.theta, adj.theta), (fwd.phi, adj.phi), (fwd.out, adj.out))
@@ -598,6 +663,35 @@ class Transfer:
         s1 = self.s1
         mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
+
+
+def _store_field(dest: Array, rows: Array) -> None:
+    dest[...] = rows
+
+
+def _store_power(dest: Array, rows: Array) -> None:
+    """``dest = |rows|²`` in place (no temporaries)."""
+    np.abs(rows, out=dest)
+    np.square(dest, out=dest)
+
+
+def _power(field_: Array) -> Array:
+    """``|E|²`` of complex fields, float64."""
+    return np.square(np.abs(field_))
+
+
+def _top_row(
+    half: Array, a: int, b: int, top: Array, bot: Array, *, transpose: bool = False
+) -> Array:
+    """Top output of MZIs ``a … b−1``'s blocks (or their transposes) on the pairs.
+
+    ``top``, ``bot``: the pair fields ``(k, n_samples)``; ``half`` as in
+    :func:`_mix_pairs`. Returns ``m[0, 0]·top + m[0, 1]·bot``, ``(k, n_samples)``.
+    """
+    row, col = (1, 0) if transpose else (0, 1)  # the (0, 1) entry of m or of mᵀ
+    if half.ndim == 3:
+        return half[a:b, 0, 0, None] * top + half[a:b, row, col, None] * bot
+    return half[:, a:b, 0, 0].T * top + half[:, a:b, row, col].T * bot
 
 
 def _mix_pairs(

@@ -21,6 +21,7 @@ from photonic.imperfections import (
     phase_noise,
     program,
     quantize,
+    read_power,
 )
 from photonic.mesh import Mesh, Phases
 
@@ -402,6 +403,22 @@ def test_detection_rejects_bad_fields() -> None:
         detect_power(np.array([[np.nan + 0j]]), chip, np.random.default_rng(0))
     with pytest.raises(ValueError, match="field"):
         apply_io_error(np.array([[1.0, np.inf]]), chip, np.random.default_rng(0))
+
+
+def test_reading_powers_is_detecting_their_fields() -> None:
+    """read_power(|E|²) draws and reads exactly as detect_power(E) does."""
+    chip = _ideal_programming(Mesh.clements(4), tap_noise=0.05, adc_bits=6)
+    e = _field(np.random.default_rng(0), (50, 4))
+    for clip in ("zero", "none"):
+        fields = detect_power(e, chip, np.random.default_rng(7), clip=clip)  # type: ignore[arg-type]
+        powers = read_power(np.abs(e) ** 2, chip, np.random.default_rng(7), clip=clip)  # type: ignore[arg-type]
+        np.testing.assert_allclose(powers, fields, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="negative"):
+        read_power(np.array([0.5, -0.1]), chip, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="real"):
+        read_power(e, chip, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="power"):
+        read_power(np.array([np.nan]), chip, np.random.default_rng(0))
 
 
 def test_io_error_statistics() -> None:

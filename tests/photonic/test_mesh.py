@@ -213,6 +213,55 @@ def test_correlation_sweep_equals_per_sample_path(
     assert np.max(np.abs(fast - slow)) <= 1e-10 * max(1.0, np.max(np.abs(slow)))
 
 
+def dense_taps(mesh: Mesh, phases: Phases, x: np.ndarray, chip: Chip | None):
+    """Oracle: one sample, MZI by MZI in layout order (disjoint pairs within a column)."""
+    s1, s2 = mesh.halves(phases, chip)
+    f = x.astype(complex).copy()
+    theta, phi = np.empty(mesh.n_mzis, complex), np.empty(mesh.n_mzis, complex)
+    for k, top in enumerate(mesh.top):
+        pair = slice(top, top + 2)
+        phi[k] = f[top]
+        f[pair] = s1[k] @ f[pair]
+        theta[k] = f[top]
+        f[pair] = s2[k] @ f[pair]
+    return theta, phi, f * np.exp(1j * mesh.output_phases(phases, chip))
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_tap_fields_and_powers_against_a_dense_oracle(topology: str, per_sample: bool) -> None:
+    rng = np.random.default_rng(11)
+    mesh = make(topology, 5)
+    chip = lossy_chip(mesh)
+    base = mesh.random_phases(rng)
+    x = fields(rng, 3, 5)
+    if per_sample:  # every sample its own phases, as per-pass phase noise makes them
+        phases = Phases(
+            base.theta_rad + rng.normal(0, 0.2, (3, mesh.n_mzis)),
+            base.phi_rad + rng.normal(0, 0.2, (3, mesh.n_mzis)),
+            base.out_rad + rng.normal(0, 0.2, (3, 5)),
+        )
+        one = [Phases(phases.theta_rad[b], phases.phi_rad[b], phases.out_rad[b]) for b in range(3)]
+    else:
+        phases, one = base, [base] * 3
+    taps = mesh.tap_fields(phases, x, chip)
+    powers = mesh.tap_powers(phases, x, chip)
+    for b in range(3):
+        theta, phi, y = dense_taps(mesh, one[b], x[b], chip)
+        np.testing.assert_allclose(taps.theta[b], theta, atol=1e-13)
+        np.testing.assert_allclose(taps.phi[b], phi, atol=1e-13)
+        np.testing.assert_allclose(taps.port[b], y, atol=1e-13)
+    for name in ("theta", "phi", "out"):
+        np.testing.assert_allclose(getattr(powers, name), np.abs(getattr(taps, name)) ** 2)
+    np.testing.assert_allclose(powers.port, taps.port)
+    adjoint = mesh.adjoint_tap_fields(phases, x, chip)
+    adjoint_powers = mesh.adjoint_tap_powers(phases, x, chip)
+    for name in ("theta", "phi", "out"):
+        np.testing.assert_allclose(
+            getattr(adjoint_powers, name), np.abs(getattr(adjoint, name)) ** 2
+        )
+
+
 def test_power_loss_gradient_sign() -> None:
     """Gradient descent on L = −|y₀|² must route the light to port 0."""
     rng = np.random.default_rng(0)
