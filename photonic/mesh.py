@@ -551,14 +551,16 @@ class Mesh:
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
         outputs and travels back through the transposed blocks (``â_before = Sᵀ
         â_after``). The batch is propagated in place in one port-first
-        ``(n_ports, n_samples)`` array, one stacked 2×2 product per column with the
-        whole MZI ``T = S₂S₁``; the θ tap (between the halves) is the top row of
-        ``S₁`` (forward) or of ``S₂ᵀ`` (adjoint) applied to the column's pair. Only
+        ``(n_ports, n_samples)`` array. With one phase set, one stacked 2×2 product per
+        column applies the whole MZI ``T = S₂S₁`` and the θ tap (between the halves)
+        is the top row of ``S₁`` (forward) or of ``S₂ᵀ`` (adjoint) applied to the
+        column's pair; with per-sample phases the halves are applied one after the
+        other (forming ``T`` for every sample would cost more than it saves). Only
         the tap rows are stored — as fields, or as powers ``|E|²`` (half the memory,
         and no complex temporaries the size of all taps).
         """
         s1, s2 = self._halves(phases, chip)
-        t = product_2x2(s2, s1)
+        t = None if s1.ndim == 4 else product_2x2(s2, s1)
         out_phase = np.exp(1j * self._out(phases, chip))
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
@@ -572,8 +574,13 @@ class Mesh:
                 hi = lo + 2 * (b - a)
                 top, bot = buf[lo:hi:2], buf[lo + 1 : hi : 2]
                 keep(phi[a:b], top)
-                keep(theta[a:b], _top_row(s1, a, b, top, bot))
-                _mix_pairs(buf, t, a, b, lo)
+                if t is None:
+                    _mix_pairs(buf, s1, a, b, lo)
+                    keep(theta[a:b], buf[lo:hi:2])
+                    _mix_pairs(buf, s2, a, b, lo)
+                else:
+                    keep(theta[a:b], _top_row(s1, a, b, top, bot))
+                    _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
             out, port = buf.T, buf.T
         else:
@@ -582,8 +589,13 @@ class Mesh:
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
                 top, bot = buf[lo:hi:2], buf[lo + 1 : hi : 2]
-                keep(theta[a:b], _top_row(s2, a, b, top, bot, transpose=True))
-                _mix_pairs(buf, t, a, b, lo, transpose=True)
+                if t is None:
+                    _mix_pairs(buf, s2, a, b, lo, transpose=True)
+                    keep(theta[a:b], buf[lo:hi:2])
+                    _mix_pairs(buf, s1, a, b, lo, transpose=True)
+                else:
+                    keep(theta[a:b], _top_row(s2, a, b, top, bot, transpose=True))
+                    _mix_pairs(buf, t, a, b, lo, transpose=True)
                 keep(phi[a:b], buf[lo:hi:2])
             port = buf.T
         if record == "field":
@@ -685,13 +697,12 @@ def _top_row(
 ) -> Array:
     """Top output of MZIs ``a … b−1``'s blocks (or their transposes) on the pairs.
 
-    ``top``, ``bot``: the pair fields ``(k, n_samples)``; ``half`` as in
-    :func:`_mix_pairs`. Returns ``m[0, 0]·top + m[0, 1]·bot``, ``(k, n_samples)``.
+    ``top``, ``bot``: the pair fields ``(k, n_samples)``; ``half`` is
+    ``(n_mzis, 2, 2)`` (one phase set). Returns ``m[0, 0]·top + m[0, 1]·bot``,
+    ``(k, n_samples)``.
     """
     row, col = (1, 0) if transpose else (0, 1)  # the (0, 1) entry of m or of mᵀ
-    if half.ndim == 3:
-        return half[a:b, 0, 0, None] * top + half[a:b, row, col, None] * bot
-    return half[:, a:b, 0, 0].T * top + half[:, a:b, row, col].T * bot
+    return half[a:b, 0, 0, None] * top + half[a:b, row, col, None] * bot
 
 
 def _mix_pairs(
