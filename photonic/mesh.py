@@ -348,7 +348,7 @@ class Mesh:
         x = self._check_fields(x, "x")
         if self._resolve(method, phases, x.shape[0]) == "matmul":
             return self.transfer(phases, chip).forward(x)
-        return self._pass(phases, x, chip, direction="forward", record="power").port
+        return self._pass(phases, x, chip, direction="forward", record="power")[3]
 
     def adjoint(
         self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -369,7 +369,7 @@ class Mesh:
         delta = self._check_fields(delta, "delta")
         if self._resolve(method, phases, delta.shape[0]) == "matmul":
             return self.transfer(phases, chip).adjoint(delta)
-        return self._pass(phases, delta, chip, direction="adjoint", record="power").port
+        return self._pass(phases, delta, chip, direction="adjoint", record="power")[3]
 
     def phase_gradients(
         self,
@@ -426,11 +426,7 @@ class Mesh:
         chip
             Imperfect device, or ``None``.
         """
-        x = self._check_fields(x, "x")
-        self._resolve("per_sample", phases, x.shape[0])
-        taps = self._pass(phases, x, chip, direction="forward", record="field")
-        assert isinstance(taps, TapFields)
-        return taps
+        return TapFields(*self._pass(phases, x, chip, direction="forward", record="field"))
 
     def adjoint_tap_fields(
         self, phases: Phases, delta: Array, chip: Chip | None = None
@@ -440,11 +436,7 @@ class Mesh:
         Returns the adjoint field at every phase shifter (same planes as
         :meth:`tap_fields`) and, as ``port``, the field leaving the inputs ``Wᵀδ``.
         """
-        delta = self._check_fields(delta, "delta")
-        self._resolve("per_sample", phases, delta.shape[0])
-        taps = self._pass(phases, delta, chip, direction="adjoint", record="field")
-        assert isinstance(taps, TapFields)
-        return taps
+        return TapFields(*self._pass(phases, delta, chip, direction="adjoint", record="field"))
 
     def tap_powers(self, phases: Phases, x: Array, chip: Chip | None = None) -> TapPowers:
         """Forward pass with the power ``|E|²`` recorded at every phase shifter.
@@ -452,11 +444,7 @@ class Mesh:
         What :meth:`tap_fields` gives, squared, without keeping the complex fields:
         for tap read-outs (:mod:`photonic.insitu`), where only powers are measured.
         """
-        x = self._check_fields(x, "x")
-        self._resolve("per_sample", phases, x.shape[0])
-        taps = self._pass(phases, x, chip, direction="forward", record="power")
-        assert isinstance(taps, TapPowers)
-        return taps
+        return TapPowers(*self._pass(phases, x, chip, direction="forward", record="power"))
 
     def adjoint_tap_powers(
         self, phases: Phases, delta: Array, chip: Chip | None = None
@@ -466,11 +454,7 @@ class Mesh:
         What :meth:`adjoint_tap_fields` gives, squared; ``port`` is still the complex
         field leaving the inputs, ``Wᵀδ``.
         """
-        delta = self._check_fields(delta, "delta")
-        self._resolve("per_sample", phases, delta.shape[0])
-        taps = self._pass(phases, delta, chip, direction="adjoint", record="power")
-        assert isinstance(taps, TapPowers)
-        return taps
+        return TapPowers(*self._pass(phases, delta, chip, direction="adjoint", record="power"))
 
     # -- internals ------------------------------------------------------------------
 
@@ -545,8 +529,11 @@ class Mesh:
         *,
         direction: Literal["forward", "adjoint"],
         record: Literal["field", "power"],
-    ) -> TapFields | TapPowers:
+    ) -> tuple[Array, Array, Array, Array]:
         """One pass of a batch through the mesh, recording every phase shifter's tap.
+
+        Returns the ``theta, phi, out, port`` of :class:`TapFields` (``record="field"``)
+        or :class:`TapPowers` (``"power"``). ``field_`` is checked here.
 
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
         outputs and travels back through the transposed blocks (``â_before = Sᵀ
@@ -559,6 +546,8 @@ class Mesh:
         the tap rows are stored — as fields, or as powers ``|E|²`` (half the memory,
         and no complex temporaries the size of all taps).
         """
+        field_ = self._check_fields(field_, "x" if direction == "forward" else "delta")
+        self._resolve("per_sample", phases, field_.shape[0])
         s1, s2 = self._halves(phases, chip)
         t = None if s1.ndim == 4 else product_2x2(s2, s1)
         out_phase = np.exp(1j * self._out(phases, chip))
@@ -598,9 +587,7 @@ class Mesh:
                     _mix_pairs(buf, t, a, b, lo, transpose=True)
                 keep(phi[a:b], buf[lo:hi:2])
             port = buf.T
-        if record == "field":
-            return TapFields(theta=theta.T, phi=phi.T, out=out, port=port)
-        return TapPowers(theta=theta.T, phi=phi.T, out=_power(out), port=port)
+        return theta.T, phi.T, (out if record == "field" else _power(out)), port
 
     def _gradients_per_sample(
         self, phases: Phases, x: Array, delta: Array, chip: Chip | None
