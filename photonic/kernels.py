@@ -80,6 +80,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from photonic.mzi import inverse_2x2
+
 Array = NDArray[Any]
 Columns = tuple[tuple[int, int, int], ...]
 
@@ -299,7 +301,7 @@ def correlation_sweep(columns: Columns, t: Array, t_inv: Array, corr: Array) -> 
             right = _gather(plan.key + "s.right", src, chunk.right)
         else:  # the backward half undoes the columns: it needs t⁻¹ and t_inv⁻¹
             if src_back is None:
-                src_back = _source("s.src_back", [_inverse(t_inv), _inverse(t)])
+                src_back = _source("s.src_back", [inverse_2x2(t_inv), inverse_2x2(t)])
             left = _scratch(plan.key + "s.left", chunk.left.shape)
             right = _scratch(plan.key + "s.right", chunk.right.shape)
             split = (xc, plan.pad_r + xc)
@@ -597,18 +599,6 @@ def _is_inverse(src: Array, n_t: int) -> bool:
         if float(np.abs(product).max()) > 1e-11:
             return False
     return True
-
-
-def _inverse(m: Array) -> Array:
-    """Inverses of a stack of 2×2 matrices (adjugate over determinant)."""
-    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
-    det = a * d - b * c
-    out = np.empty_like(m)
-    out[:, 0, 0] = d / det
-    out[:, 0, 1] = -b / det
-    out[:, 1, 0] = -c / det
-    out[:, 1, 1] = a / det
-    return out
 
 
 def _pair_view(arr: Array, d0: int, width: int, parity: int, x0: int, x1: int) -> Array:

@@ -145,10 +145,10 @@ def mzi(
 def inverse_2x2(m: Array) -> Array:
     """Inverse of a stack of 2×2 matrices ``(..., 2, 2)`` by the adjugate formula."""
     a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
-    det = a * d - b * c
+    inv_det = 1.0 / (a * d - b * c)  # one complex division per matrix, not four
     inv = np.empty_like(m)
-    inv[..., 0, 0] = d / det
-    inv[..., 0, 1] = -b / det
-    inv[..., 1, 0] = -c / det
-    inv[..., 1, 1] = a / det
+    inv[..., 0, 0] = d * inv_det
+    inv[..., 0, 1] = -b * inv_det
+    inv[..., 1, 0] = -c * inv_det
+    inv[..., 1, 1] = a * inv_det
     return inv
