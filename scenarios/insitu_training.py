@@ -555,7 +555,7 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, str]:
             if diff:
                 wins = sum(d > 0 for d in diff)
                 out[f"c_minus_b_{dataset}_{method}_sigma{sigma:g}"] = (
-                    f"{_pm(diff)} points (c better in {wins}/{len(diff)} seeds"
+                    f"{_pm(diff)} points, mean ± std (c better in {wins}/{len(diff)} seeds"
                     f"{_paired_test(diff)})" + _fd_note(method, cfg)
                 )
     return out
@@ -564,14 +564,15 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, str]:
 def _paired_test(diff: Sequence[float]) -> str:
     """Standard error of the mean paired difference and the one-sided t-test of c > b.
 
-    ``p`` is the chance of a mean this far above 0 if training on the chip did not
-    help; "measurably worse" (b) means a small ``p``, not a win on every seed.
+    ``p`` is the chance of a mean at least this far above 0 if the true mean
+    difference were 0; "measurably worse" (b) means a small ``p``, not a win on every
+    seed.
     """
     if len(diff) < 3 or np.std(diff) == 0:
         return ""
     sem = float(np.std(diff, ddof=1) / np.sqrt(len(diff)))
     p = float(stats.ttest_1samp(diff, 0.0, alternative="greater").pvalue)
-    return f"; mean {np.mean(diff):+.1f} ± {sem:.1f} s.e.m., paired t-test p = {p:.2g}"
+    return f"; s.e.m. of the mean {sem:.1f}, one-sided paired t-test p = {p:.2g}"
 
 
 def _fd_note(method: str, cfg: Config) -> str:

@@ -199,7 +199,7 @@ def test_parallel_workers_give_the_same_numbers(tmp_path_factory: pytest.TempPat
 def test_paired_test_reports_the_standard_error_and_a_one_sided_p_value() -> None:
     diff = [3.0, 5.0, 4.0, 6.0, 2.0]  # mean 4, sample std √2.5, s.e.m. √0.5 ≈ 0.71
     text = it._paired_test(diff)
-    assert "mean +4.0 ± 0.7 s.e.m." in text
+    assert "s.e.m. of the mean 0.7" in text
     p = float(text.rsplit("p = ", 1)[1])
     assert 0 < p < 0.01  # t = 4/0.707 = 5.7 with 4 degrees of freedom: p ≈ 0.002
     worse = float(it._paired_test([-x for x in diff]).rsplit("p = ", 1)[1])
