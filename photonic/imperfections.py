@@ -680,12 +680,14 @@ def read_power(
     p = np.asarray(power)
     if p.dtype.kind not in "iuf":
         raise TypeError(f"power must be a real array; got dtype {p.dtype}")
+    if p.ndim < 1:
+        raise ValueError("power must be an array (n_samples, n); got a scalar")
     check_finite(p, "power")
     if p.size and p.min() < 0:
         raise ValueError(f"power holds negative values (min {p.min()}); powers |E|² are ≥ 0")
     power = p.astype(np.float64, copy=False)
     if chip is None:
-        return power
+        return power.copy()  # a new array, never the caller's
     fs = (
         float(power.max(initial=0.0))
         if full_scale is None
@@ -701,7 +703,7 @@ def read_power(
         reading = quantize(
             reading, chip.adc_bits, fs, out_of_range="clip" if clip == "zero" else "extend"
         )
-    return np.asarray(reading, dtype=np.float64)
+    return reading.copy() if reading is p else reading
 
 
 def apply_io_error(field: ArrayLike, chip: Chip | None, rng: np.random.Generator) -> Array:

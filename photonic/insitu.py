@@ -130,10 +130,10 @@ def _read_taps(
     taps: TapPowers, chip: Chip | None, rng: np.random.Generator, clip: Clip
 ) -> Readings:
     """Detected tap powers summed over the batch: (θ taps, φ taps, output taps)."""
-    theta, phi, out = (
-        np.sum(read_power(p, chip, rng, clip=clip), axis=0)
-        for p in (taps.theta, taps.phi, taps.out)
-    )
+    powers = (taps.theta, taps.phi, taps.out)
+    if chip is None:  # an ideal detector reads |E|² itself: no copy of every reading
+        return np.sum(powers[0], axis=0), np.sum(powers[1], axis=0), np.sum(powers[2], axis=0)
+    theta, phi, out = (np.sum(read_power(p, chip, rng, clip=clip), axis=0) for p in powers)
     return theta, phi, out
 
 
@@ -153,18 +153,28 @@ def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[Read
     ``C = Σ_b x_b x_bᴴ`` carried through the chip as ``C ← T C Tᴴ``. That map is
     linear and keeps ``C`` Hermitian, so its diagonal stays real: carrying
     ``C_a + i·C_b`` gives pass ``a``'s readings as the real part and pass ``b``'s as
-    the imaginary part, each exactly what its own sweep would give. Both passes go
-    through the same static chip state (this mode admits no per-pass phase noise).
+    the imaginary part, each what its own sweep would give. Each correlation is
+    scaled to unit trace (its pass's total input power) before they are combined and
+    the readings are scaled back, so the rounding error of either pass is relative to
+    its own power, as in a sweep of its own. Both passes go through the same static
+    chip state (this mode admits no per-pass phase noise).
     """
     t, s1 = transfer.t, transfer.s1
-    corr = x_a.T @ np.conj(x_a) + 1j * (x_b.T @ np.conj(x_b))
+    corr_a, corr_b = x_a.T @ np.conj(x_a), x_b.T @ np.conj(x_b)
+    scale_a, scale_b = (float(np.trace(c).real) or 1.0 for c in (corr_a, corr_b))
     blocks, final = kernels.correlation_sweep(
-        transfer.mesh.columns, t, np.conj(np.swapaxes(t, -1, -2)), corr
+        transfer.mesh.columns,
+        t,
+        np.conj(np.swapaxes(t, -1, -2)),
+        corr_a / scale_a + 1j / scale_b * corr_b,
     )
     # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
     mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
     phi00, out = blocks[:, 0, 0], np.diagonal(final)
-    return (mid00.real, phi00.real, out.real.copy()), (mid00.imag, phi00.imag, out.imag.copy())
+    return (
+        (scale_a * mid00.real, scale_a * phi00.real, scale_a * out.real),
+        (scale_b * mid00.imag, scale_b * phi00.imag, scale_b * out.imag),
+    )
 
 
 def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Array) -> Readings:
@@ -194,6 +204,15 @@ def _noisy_aggregate(powers: Readings, chip: Chip | None, rng: np.random.Generat
         for p in powers
     )
     return theta, phi, out
+
+
+def _check_transfer(transfer: Transfer, mesh: Mesh, phases: Phases, chip: Chip | None) -> None:
+    """Refuse a composed transfer made for another mesh, chip or phase setting."""
+    if transfer.mesh.columns != mesh.columns or not transfer.made_for(phases, chip):
+        raise ValueError(
+            "transfer was composed for other phases, another chip or another mesh; pass "
+            "the one mesh.transfer(phases, chip) returned for these, or transfer=None"
+        )
 
 
 def _check_mode(mode: str, chip: Chip | None, clip: str) -> None:
@@ -261,23 +280,17 @@ def measure_in_situ(
     transfer
         ``mesh.transfer(phases, chip)`` if the caller has it already (the inference
         pass composed it): mode ``"aggregated"`` then does not compose the chip again.
-        It must have been made from these very ``phases`` and ``chip``.
+        It must have been made for this chip and for phases equal to ``phases``
+        (checked; a mismatch raises). Mode ``"per_sample"`` ignores it.
 
     Returns
     -------
     Measurement
     """
     check_choice(method, "method", ("in_situ", "analog"))
-    if transfer is not None and (
-        transfer.phases is not phases
-        or transfer.chip is not chip
-        or transfer.mesh.columns != mesh.columns
-    ):
-        raise ValueError(
-            "transfer was composed for other phases, another chip or another mesh; pass "
-            "the one mesh.transfer(phases, chip) returned for these, or transfer=None"
-        )
     _check_mode(mode, chip, detector_clip)
+    if mode == "aggregated" and transfer is not None:
+        _check_transfer(transfer, mesh, phases, chip)
     x = np.asarray(x, dtype=np.complex128)
     delta = np.asarray(delta, dtype=np.complex128)
     if x.shape != delta.shape:

@@ -320,7 +320,8 @@ class Mesh:
         t = product_2x2(s2, s1)
         w = kernels.compose(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
-        return Transfer(self, phases, chip, s1, s2, t, w)
+        snapshot = Phases(phases.theta_rad.copy(), phases.phi_rad.copy(), phases.out_rad.copy())
+        return Transfer(self, snapshot, chip, s1, s2, t, w)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -348,7 +349,7 @@ class Mesh:
         x = self._check_fields(x, "x")
         if self._resolve(method, phases, x.shape[0]) == "matmul":
             return self.transfer(phases, chip).forward(x)
-        return self._pass(phases, x, chip, direction="forward", record="power")[3]
+        return self._pass(phases, x, chip, direction="forward", record="none")[3]
 
     def adjoint(
         self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -369,7 +370,7 @@ class Mesh:
         delta = self._check_fields(delta, "delta")
         if self._resolve(method, phases, delta.shape[0]) == "matmul":
             return self.transfer(phases, chip).adjoint(delta)
-        return self._pass(phases, delta, chip, direction="adjoint", record="power")[3]
+        return self._pass(phases, delta, chip, direction="adjoint", record="none")[3]
 
     def phase_gradients(
         self,
@@ -443,6 +444,21 @@ class Mesh:
 
         What :meth:`tap_fields` gives, squared, without keeping the complex fields:
         for tap read-outs (:mod:`photonic.insitu`), where only powers are measured.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        x
+            Fields injected at the inputs, ``(n_samples, n_ports)``.
+        chip
+            Imperfect device, or ``None``.
+
+        Returns
+        -------
+        TapPowers
+            ``theta, phi (n_samples, n_mzis)``, ``out (n_samples, n_ports)`` in power
+            units (``|E|²`` of the field units); ``port``: the output field.
         """
         return TapPowers(*self._pass(phases, x, chip, direction="forward", record="power"))
 
@@ -451,8 +467,22 @@ class Mesh:
     ) -> TapPowers:
         """Adjoint pass with the power recorded at every phase shifter.
 
-        What :meth:`adjoint_tap_fields` gives, squared; ``port`` is still the complex
-        field leaving the inputs, ``Wᵀδ``.
+        What :meth:`adjoint_tap_fields` gives, squared.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        delta
+            Adjoint source injected at the outputs, ``(n_samples, n_ports)``.
+        chip
+            Imperfect device, or ``None``.
+
+        Returns
+        -------
+        TapPowers
+            Powers at the planes of :meth:`tap_powers`; ``port``: the complex field
+            leaving the inputs, ``Wᵀδ``, ``(n_samples, n_ports)``.
         """
         return TapPowers(*self._pass(phases, delta, chip, direction="adjoint", record="power"))
 
@@ -528,12 +558,14 @@ class Mesh:
         chip: Chip | None,
         *,
         direction: Literal["forward", "adjoint"],
-        record: Literal["field", "power"],
+        record: Literal["field", "power", "none"],
     ) -> tuple[Array, Array, Array, Array]:
         """One pass of a batch through the mesh, recording every phase shifter's tap.
 
         Returns the ``theta, phi, out, port`` of :class:`TapFields` (``record="field"``)
-        or :class:`TapPowers` (``"power"``). ``field_`` is checked here.
+        or :class:`TapPowers` (``"power"``); ``"none"`` records no taps (empty
+        ``theta, phi``) for callers that want ``port`` only. ``field_`` is checked here;
+        every returned array is new.
 
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
         outputs and travels back through the transposed blocks (``â_before = Sᵀ
@@ -554,9 +586,9 @@ class Mesh:
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
         dtype = np.complex128 if record == "field" else np.float64
-        keep = _store_field if record == "field" else _store_power
-        theta = np.empty((self.n_mzis, n), dtype=dtype)
-        phi = np.empty((self.n_mzis, n), dtype=dtype)
+        keep = {"field": _store_field, "power": _store_power, "none": _store_nothing}[record]
+        theta = np.empty((self.n_mzis, n if record != "none" else 0), dtype=dtype)
+        phi = np.empty_like(theta)
         buf = np.array(field_.T, dtype=np.complex128, order="C")
         if direction == "forward":
             for a, b, lo in self._columns:
@@ -568,12 +600,13 @@ class Mesh:
                     keep(theta[a:b], buf[lo:hi:2])
                     _mix_pairs(buf, s2, a, b, lo)
                 else:
-                    keep(theta[a:b], _top_row(s1, a, b, top, bot))
+                    if record != "none":
+                        keep(theta[a:b], _top_row(s1, a, b, top, bot))
                     _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
-            out, port = buf.T, buf.T
+            out, port = buf.T.copy(), buf.T
         else:
-            out = field_
+            out = field_.copy()
             buf *= out_phase
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
@@ -583,11 +616,12 @@ class Mesh:
                     keep(theta[a:b], buf[lo:hi:2])
                     _mix_pairs(buf, s1, a, b, lo, transpose=True)
                 else:
-                    keep(theta[a:b], _top_row(s2, a, b, top, bot, transpose=True))
+                    if record != "none":
+                        keep(theta[a:b], _top_row(s2, a, b, top, bot, transpose=True))
                     _mix_pairs(buf, t, a, b, lo, transpose=True)
                 keep(phi[a:b], buf[lo:hi:2])
             port = buf.T
-        return theta.T, phi.T, (out if record == "field" else _power(out)), port
+        return theta.T, phi.T, (_power(out) if record == "power" else out), port
 
     def _gradients_per_sample(
         self, phases: Phases, x: Array, delta: Array, chip: Chip | None
@@ -610,7 +644,8 @@ class Transfer:
     mesh
         The layout.
     phases, chip
-        The phase setting and the device it was composed for.
+        The phase setting (a copy taken when composing) and the device it was
+        composed for; see :meth:`made_for`.
     s1, s2
         Per-MZI halves ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(n_mzis, 2, 2)``.
     t
@@ -626,6 +661,13 @@ class Transfer:
     s2: Array
     t: Array
     matrix: Array
+
+    def made_for(self, phases: Phases, chip: Chip | None) -> bool:
+        """Whether this is the transfer of ``phases`` (equal values) on ``chip`` (the same one)."""
+        return chip is self.chip and all(
+            np.array_equal(getattr(self.phases, name), getattr(phases, name))
+            for name in ("theta_rad", "phi_rad", "out_rad")
+        )
 
     def forward(self, x: Array) -> Array:
         """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``."""
@@ -668,6 +710,10 @@ class Transfer:
 
 def _store_field(dest: Array, rows: Array) -> None:
     dest[...] = rows
+
+
+def _store_nothing(dest: Array, rows: Array) -> None:
+    pass
 
 
 def _store_power(dest: Array, rows: Array) -> None:

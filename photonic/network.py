@@ -66,7 +66,7 @@ from photonic.insitu import (
     Mode,
     measure_in_situ,
 )
-from photonic.mesh import Init, Mesh, Phases, Topology
+from photonic.mesh import Init, Mesh, Phases, Topology, Transfer
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
@@ -491,7 +491,7 @@ class PhotonicNetwork:
             detector_clip=self.detector_clip,  # type: ignore[arg-type]
             recorder=self.recorder,
             layer=layer,
-            transfer=cache["transfers"][layer],  # this layer's inference pass composed it
+            transfer=self._inference_transfer(layer, cache),
         )
         name = f"layer{layer + 1}"
         grads[f"{name}.theta_rad"] = m.gradients.theta_rad
@@ -499,6 +499,18 @@ class PhotonicNetwork:
         grads[f"{name}.out_rad"] = m.gradients.out_rad
         assert m.input_adjoint is not None
         return m.input_adjoint
+
+    def _inference_transfer(self, layer: int, cache: dict[str, Any]) -> Transfer | None:
+        """The transfer the inference pass composed for this layer, if it still applies.
+
+        ``set_params`` between ``forward`` and ``backward`` programs new phases; the
+        measurement then composes the chip itself.
+        """
+        transfer: Transfer | None = cache["transfers"][layer]
+        stage = self._stages[layer]
+        if transfer is None or not transfer.made_for(stage.programmed, stage.chip):
+            return None
+        return transfer
 
     def _finite_difference(self, grad_output: Array) -> dict[str, Array]:
         """``±h`` on every phase shifter, the batch through the whole network each time."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from photonic import insitu
 from photonic.imperfections import Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
@@ -119,21 +120,61 @@ def test_modes_read_the_same_powers_on_a_noiseless_lossy_chip(
         assert relative(got["aggregated"], exact) > 1e-3  # lossy: not the closed form
 
 
-def test_a_given_transfer_is_used_and_must_match() -> None:
+def test_a_given_transfer_is_used_and_must_match(monkeypatch: pytest.MonkeyPatch) -> None:
     mesh, phases, x, _, delta = problem("clements", 6, 4, seed=6)
     rng = np.random.default_rng(0)
     transfer = mesh.transfer(phases)
-    with_t = measure_in_situ(
-        mesh, phases, x, delta, None, rng, mode="aggregated", transfer=transfer
-    )
     without = measure_in_situ(mesh, phases, x, delta, None, rng, mode="aggregated")
-    np.testing.assert_allclose(with_t.gradients.to_vector(), without.gradients.to_vector())
+
+    def no_composing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("composed again although a transfer was given")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Mesh, "transfer", no_composing)
+        copy = Phases(phases.theta_rad.copy(), phases.phi_rad.copy(), phases.out_rad.copy())
+        for same in (phases, copy):  # equal values are enough
+            given = measure_in_situ(
+                mesh, same, x, delta, None, rng, mode="aggregated", transfer=transfer
+            )
+            np.testing.assert_allclose(given.gradients.to_vector(), without.gradients.to_vector())
     other = mesh.random_phases(rng)
     with pytest.raises(ValueError, match="transfer was composed for other phases"):
         measure_in_situ(mesh, other, x, delta, None, rng, mode="aggregated", transfer=transfer)
+    phases.theta_rad[0] += 0.1  # changed in place after composing: refused, not stale
+    with pytest.raises(ValueError, match="transfer was composed for other phases"):
+        measure_in_situ(mesh, phases, x, delta, None, rng, mode="aggregated", transfer=transfer)
     chip = quiet_chip(mesh, rng)
     with pytest.raises(ValueError, match="another chip"):
-        measure_in_situ(mesh, phases, x, delta, chip, rng, mode="aggregated", transfer=transfer)
+        measure_in_situ(
+            mesh, phases, x, delta, chip, rng, mode="aggregated", transfer=mesh.transfer(phases)
+        )
+    # per-sample mode does not use it, so does not check it
+    measure_in_situ(mesh, other, x, delta, None, rng, mode="per_sample", transfer=transfer)
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("n", [6, 24])
+def test_aggregated_readings_are_each_pass_summed(topology: str, n: int) -> None:
+    """Both passes of one sweep, and the adjoint sweep, equal Σ_b of the per-sample taps.
+
+    Pass b carries 1e-8 of pass a's power: each keeps its own relative precision.
+    """
+    rng = np.random.default_rng(8)
+    mesh0 = Mesh.clements(n) if topology == "clements" else Mesh.reck(n)
+    chip = quiet_chip(mesh0, rng, loss_db_per_mzi=0.3, splitting_error_std_rad=0.03)
+    mesh, phases, x_a, _, delta = problem(topology, n, 5, seed=8, chip=chip)
+    x_b = 1e-4 * (rng.normal(size=x_a.shape) + 1j * rng.normal(size=x_a.shape))
+    transfer = mesh.transfer(phases, chip)
+    pass_a, pass_b = insitu._aggregate_forward(transfer, x_a, x_b)
+    adjoint = insitu._aggregate_adjoint(transfer, mesh.output_phases(phases, chip), delta)
+    for got, taps in (
+        (pass_a, mesh.tap_powers(phases, x_a, chip)),
+        (pass_b, mesh.tap_powers(phases, x_b, chip)),
+        (adjoint, mesh.adjoint_tap_powers(phases, delta, chip)),
+    ):
+        for reading, powers in zip(got, (taps.theta, taps.phi, taps.out), strict=True):
+            want = powers.sum(axis=0)
+            assert relative(reading, want) <= 1e-12
 
 
 @pytest.mark.parametrize(
