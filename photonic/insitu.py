@@ -109,6 +109,27 @@ class Measurement:
     passes: int
 
 
+@dataclass(frozen=True)
+class InferencePass:
+    """A forward pass the caller already sent through the chip (its inference pass).
+
+    In Pai et al.'s protocol the inference pass *is* the first of the three: its tap
+    powers are read while it runs. Given to :func:`measure_in_situ`, the 3-pass
+    method reads the forward taps of exactly this pass (same injected field, same
+    per-pass phase errors) and runs and records only the adjoint and sum passes.
+
+    Attributes
+    ----------
+    injected
+        The field that entered the mesh, I/O error included, ``(n_samples, n_ports)``.
+    phases
+        The phases that pass saw: one set, or one per sample with per-pass noise.
+    """
+
+    injected: Array
+    phases: Phases
+
+
 # -- the passes ---------------------------------------------------------------------------
 
 
@@ -215,6 +236,29 @@ def _check_transfer(transfer: Transfer, mesh: Mesh, phases: Phases, chip: Chip |
         )
 
 
+def _check_inference(
+    inference: InferencePass, mesh: Mesh, phases: Phases, shape: tuple[int, ...], mode: str
+) -> None:
+    """Refuse an inference pass of another batch, or one the mode cannot represent."""
+    injected = np.asarray(inference.injected)
+    if injected.shape != shape:
+        raise ValueError(
+            f"inference.injected has shape {injected.shape}; x has {shape} (the inference "
+            "pass must be of this batch)"
+        )
+    check_finite(injected, "inference.injected")
+    per_sample = inference.phases.theta_rad.ndim == 2
+    mesh.check_phases(inference.phases, batched=per_sample)
+    if mode == "aggregated" and not all(
+        np.array_equal(getattr(inference.phases, name), getattr(phases, name))
+        for name in ("theta_rad", "phi_rad", "out_rad")
+    ):
+        raise ValueError(
+            "mode='aggregated' reads the forward taps of an inference pass only if it "
+            "ran with the programmed phases (no per-pass noise); inference.phases differ"
+        )
+
+
 def _check_mode(mode: str, chip: Chip | None, clip: str) -> None:
     check_choice(mode, "mode", MODES)
     check_choice(clip, "detector_clip", ("none", "zero"))
@@ -251,6 +295,7 @@ def measure_in_situ(
     recorder: Recorder | None = None,
     layer: int = 0,
     transfer: Transfer | None = None,
+    inference: InferencePass | None = None,
 ) -> Measurement:
     """Measure ``dL/dphase`` of one mesh by interfering forward and adjoint fields.
 
@@ -282,6 +327,12 @@ def measure_in_situ(
         pass composed it): mode ``"aggregated"`` then does not compose the chip again.
         It must have been made for this chip and for phases equal to ``phases``
         (checked; a mismatch raises). Mode ``"per_sample"`` ignores it.
+    inference
+        The caller's inference pass of ``x`` through this chip, if there was one: the
+        3-pass method reads its forward taps from that pass instead of sending ``x``
+        again, so the measurement adds two passes, not three (the analog method has
+        no forward pass and ignores it). In mode ``"aggregated"`` its phases must be
+        ``phases`` (no per-pass noise there).
 
     Returns
     -------
@@ -305,7 +356,10 @@ def measure_in_situ(
         return Measurement(zero, np.zeros_like(delta), 0)
     scale = np.sqrt(power_x / power_d)  # adjoint source at the forward pass's power
 
-    x_in = _inject(x, chip, rng)
+    shared = inference is not None and method == "in_situ"
+    if inference is not None:
+        _check_inference(inference, mesh, phases, x.shape, mode)
+    x_in = inference.injected if inference is not None and shared else _inject(x, chip, rng)
     d_in = _inject(scale * delta, chip, rng)
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
@@ -315,13 +369,18 @@ def measure_in_situ(
         static = mesh.transfer(phases, chip) if transfer is None else transfer
         x_hat_true = static.adjoint(d_in)
     x_hat = _inject(x_hat_true, chip, rng)  # measured with the chip's I/O error
-    _record(recorder, layer, "adjoint", mesh, n, taps=method == "in_situ")
+    _record_pass(recorder, layer, "adjoint", mesh, n)
+    if method == "in_situ":
+        _record_taps(recorder, layer, "adjoint", mesh, n)
 
     if method == "in_situ":
         if mode == "per_sample":
-            i_fwd = _read_taps(
-                _forward_taps(mesh, phases, x_in, chip, rng), chip, rng, detector_clip
+            fwd_taps = (
+                mesh.tap_powers(inference.phases, x_in, chip)
+                if inference is not None
+                else _forward_taps(mesh, phases, x_in, chip, rng)
             )
+            i_fwd = _read_taps(fwd_taps, chip, rng, detector_clip)
             i_adj = _read_taps(adj, chip, rng, detector_clip)
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
             i_sum = _read_taps(
@@ -334,8 +393,11 @@ def measure_in_situ(
             adj_powers = _aggregate_adjoint(static, mesh.output_phases(phases, chip), d_in)
             i_adj = _noisy_aggregate(adj_powers, chip, rng)
             i_sum = _noisy_aggregate(sum_powers, chip, rng)
-        _record(recorder, layer, "forward", mesh, n, taps=True)
-        _record(recorder, layer, "sum", mesh, n, taps=True)
+        if not shared:  # else the caller recorded the inference pass
+            _record_pass(recorder, layer, "forward", mesh, n)
+        _record_taps(recorder, layer, "forward", mesh, n)
+        _record_pass(recorder, layer, "sum", mesh, n)
+        _record_taps(recorder, layer, "sum", mesh, n)
         grad = [(s - f - a) / 2 for s, f, a in zip(i_sum, i_fwd, i_adj, strict=True)]
     else:
         minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
@@ -351,8 +413,9 @@ def measure_in_situ(
             minus_powers, plus_powers = _aggregate_forward(static, minus_in, plus_in)
             i_minus = _noisy_aggregate(minus_powers, chip, rng)
             i_plus = _noisy_aggregate(plus_powers, chip, rng)
-        _record(recorder, layer, "sum", mesh, n, taps=True)
-        _record(recorder, layer, "sum", mesh, n, taps=True)
+        for _ in range(2):  # the − and + passes
+            _record_pass(recorder, layer, "sum", mesh, n)
+            _record_taps(recorder, layer, "sum", mesh, n)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
     theta, phi, out = (g / scale for g in grad)
     return Measurement(Phases(theta, phi, out), x_hat / scale, passes=3)
@@ -417,20 +480,18 @@ def measure_finite_difference(
                     )
                 )
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
-            _record(recorder, layer, "forward", mesh, n, taps=False)
+            _record_pass(recorder, layer, "forward", mesh, n)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
         grad[k] = (values[0] - values[1]) / (2 * h)
     return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
 
 
-def _record(
+def _record_pass(
     recorder: Recorder | None,
     layer: int,
     direction: Literal["forward", "adjoint", "sum"],
     mesh: Mesh,
     n: int,
-    *,
-    taps: bool,
 ) -> None:
     if recorder is None:
         return
@@ -445,15 +506,25 @@ def _record(
             conversions=2 * n * mesh.n_ports,  # modulate the injected field, read the exit
         )
     )
-    if taps:
-        recorder.record(
-            Op(
-                kind="tap_readout",
-                layer=layer,
-                direction=direction,
-                n_ports=mesh.n_ports,
-                n_samples=n,
-                n_phases=mesh.n_phases,
-                conversions=n * mesh.n_phases,
-            )
+
+
+def _record_taps(
+    recorder: Recorder | None,
+    layer: int,
+    direction: Literal["forward", "adjoint", "sum"],
+    mesh: Mesh,
+    n: int,
+) -> None:
+    if recorder is None:
+        return
+    recorder.record(
+        Op(
+            kind="tap_readout",
+            layer=layer,
+            direction=direction,
+            n_ports=mesh.n_ports,
+            n_samples=n,
+            n_phases=mesh.n_phases,
+            conversions=n * mesh.n_phases,
         )
+    )

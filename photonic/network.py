@@ -63,6 +63,7 @@ from photonic.imperfections import (
 from photonic.insitu import (
     DEFAULT_FD_STEP_RAD,
     Clip,
+    InferencePass,
     Mode,
     measure_in_situ,
 )
@@ -394,6 +395,7 @@ class PhotonicNetwork:
             "factor_in": [],  # their I/O error factors (None: none)
             "inputs": [],  # fields entering each mesh
             "phases": [],
+            "programmed": [],  # each stage's programmed phases at the time of the pass
             "transfers": [],  # each mesh composed once per pass (None: per-sample phases)
             "factor_out": [],  # I/O error factors of each layer's measured output
             "pre": [],  # measured layer outputs z (activation inputs)
@@ -492,6 +494,7 @@ class PhotonicNetwork:
             recorder=self.recorder,
             layer=layer,
             transfer=self._inference_transfer(layer, cache),
+            inference=self._inference_pass(layer, cache),
         )
         name = f"layer{layer + 1}"
         grads[f"{name}.theta_rad"] = m.gradients.theta_rad
@@ -511,6 +514,16 @@ class PhotonicNetwork:
         if transfer is None or not transfer.made_for(stage.programmed, stage.chip):
             return None
         return transfer
+
+    def _inference_pass(self, layer: int, cache: dict[str, Any]) -> InferencePass | None:
+        """This layer's pass of the last ``forward``, if the chip still holds its phases.
+
+        The 3-pass measurement then reads its forward taps from that very pass, as on
+        the chip (Pai et al.): three passes per layer per step, not four.
+        """
+        if cache["programmed"][layer] is not self._stages[layer].programmed:
+            return None  # set_params since: that pass is not this chip's any more
+        return InferencePass(cache["inputs"][layer], cache["phases"][layer])
 
     def _finite_difference(self, grad_output: Array) -> dict[str, Array]:
         """``±h`` on every phase shifter, the batch through the whole network each time."""
@@ -558,6 +571,7 @@ class PhotonicNetwork:
             phases = phase_noise(phases, stage.chip, self.noise_rng, n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
+        cache["programmed"].append(stage.programmed)
         self._record_pass(layer, n, stage)
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)

@@ -11,10 +11,10 @@ and of one training step:
   ``photonic.network.PhotonicNetwork.forward`` records); training step =
   :func:`insitu_step_ops`, the three-pass in-situ gradient of DESIGN.md §4.4
   (forward, adjoint and sum passes with tap readouts per layer, then a phase
-  update), generated synthetically so that N and B can reach 256. It differs from
-  what ``PhotonicNetwork.backward(method="in_situ")`` records (``photonic/insitu.py``
-  re-runs the forward pass inside the measurement, 4 passes per layer, and reads
-  the taps per sample): the ``recorded_vs_synthetic`` rows compare both at the
+  update), generated synthetically so that N and B can reach 256. It can differ from
+  what ``PhotonicNetwork.backward(method="in_situ")`` records (``photonic/insitu.py``;
+  the same 3 passes per layer — the inference pass's taps are read — but the taps
+  may be read per sample): the ``recorded_vs_synthetic`` rows compare both at the
   Pai et al. shape on every photonic preset;
 - digital presets: the complex ``digital.network.MLP`` of the same shape (the
   matrix each mesh applies), its ops recorded by the MLP itself, plus the loss and

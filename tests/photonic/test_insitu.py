@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from photonic import insitu
-from photonic.imperfections import Chip
-from photonic.insitu import measure_finite_difference, measure_in_situ
+from photonic.imperfections import Chip, phase_noise
+from photonic.insitu import InferencePass, measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
 from sim.ops import Recorder
 
@@ -255,6 +255,62 @@ def test_ops_are_recorded_for_every_pass() -> None:
     ]
     assert all(o.n_samples == 3 for o in rec.ops)
     assert rec.ops[1].n_phases == mesh.n_phases
+
+
+def test_a_shared_inference_pass_supplies_the_forward_taps() -> None:
+    """Per-pass phase noise: the forward readings are those of the given pass."""
+    rng = np.random.default_rng(12)
+    mesh0 = Mesh.clements(5)
+    chip = quiet_chip(mesh0, rng, phase_noise_rad=0.05)
+    mesh, phases, x, _, delta = problem("clements", 5, 4, seed=12)
+    noisy = [phase_noise(phases, chip, rng, n_samples=4) for _ in range(2)]
+    got = []
+    for seen in noisy:  # same seed: the adjoint and sum passes draw the same noise
+        rec = Recorder()
+        m = measure_in_situ(
+            mesh,
+            phases,
+            x,
+            delta,
+            chip,
+            np.random.default_rng(3),
+            recorder=rec,
+            inference=InferencePass(x, seen),
+        )
+        got.append(m.gradients)
+        assert [o.kind for o in rec.ops].count("mesh_pass") == 2  # adjoint and sum only
+    # dL/dphase = (I_sum − I_fwd − I_adj)/2 (rescaled): only I_fwd differs between them
+    scale = np.sqrt(np.mean(np.sum(np.abs(x) ** 2, 1)) / np.mean(np.sum(np.abs(delta) ** 2, 1)))
+    taps = [mesh.tap_powers(seen, x, chip) for seen in noisy]
+    for name in ("theta", "phi", "out"):
+        want = -(getattr(taps[0], name).sum(0) - getattr(taps[1], name).sum(0)) / 2 / scale
+        diff = getattr(got[0], name + "_rad") - getattr(got[1], name + "_rad")
+        np.testing.assert_allclose(diff, want, rtol=1e-9, atol=1e-12)
+
+
+def test_inference_pass_bad_input() -> None:
+    mesh, phases, x, _, delta = problem("clements", 4, 3, seed=13)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"inference\.injected has shape"):
+        measure_in_situ(mesh, phases, x, delta, None, rng, inference=InferencePass(x[:2], phases))
+    other = mesh.random_phases(rng)
+    with pytest.raises(ValueError, match="programmed phases"):
+        measure_in_situ(
+            mesh,
+            phases,
+            x,
+            delta,
+            None,
+            rng,
+            mode="aggregated",
+            inference=InferencePass(x, other),
+        )
+    exact = mesh.phase_gradients(phases, x, delta).to_vector()
+    for mode in ("per_sample", "aggregated"):  # an ideal chip: still exact
+        m = measure_in_situ(
+            mesh, phases, x, delta, None, rng, mode=mode, inference=InferencePass(x, phases)
+        )
+        assert relative(m.gradients.to_vector(), exact) <= 1e-9
 
 
 def test_bad_input() -> None:

@@ -302,19 +302,38 @@ def test_in_situ_refuses_svd_layers() -> None:
         net.backward(np.ones_like(y), method="in_situ")
 
 
-def test_in_situ_records_three_passes_per_layer() -> None:
+@pytest.mark.parametrize("measurement", ["per_sample", "aggregated"])
+def test_in_situ_records_three_passes_per_layer(measurement: str) -> None:
+    """The inference pass is the first of the three: its taps are read, not re-run."""
     rng = np.random.default_rng(10)
-    net = PhotonicNetwork.pai2023(rng=rng)
+    net = PhotonicNetwork.pai2023(rng=rng, measurement=measurement)  # type: ignore[arg-type]
     net.recorder = Recorder()
     y = net.forward(rng.normal(size=(5, 2)))
     net.backward(np.ones_like(y), method="in_situ")
     passes = [(op.layer, op.direction) for op in net.recorder.ops if op.kind == "mesh_pass"]
     assert passes[:3] == [(0, "forward"), (1, "forward"), (2, "forward")]
     assert sorted(passes[3:]) == sorted(
+        [(layer, d) for layer in range(3) for d in ("adjoint", "sum")]
+    )
+    taps = [(op.layer, op.direction) for op in net.recorder.ops if op.kind == "tap_readout"]
+    assert sorted(taps) == sorted(
         [(layer, d) for layer in range(3) for d in ("adjoint", "forward", "sum")]
     )
-    taps = [op for op in net.recorder.ops if op.kind == "tap_readout"]
-    assert len(taps) == 9
+
+
+def test_analog_and_reprogrammed_in_situ_send_their_own_passes() -> None:
+    """Analog: adjoint + two sum passes per layer; after set_params, a fresh forward."""
+    rng = np.random.default_rng(10)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    y = net.forward(rng.normal(size=(5, 2)))
+    net.recorder = Recorder()
+    net.backward(np.ones_like(y), method="analog")
+    assert sum(op.kind == "mesh_pass" for op in net.recorder.ops) == 3 * 3
+    net.set_params({k: v + 0.1 for k, v in net.params().items()})
+    net.recorder = Recorder()
+    net.backward(np.ones_like(y), method="in_situ")
+    passes = [op.direction for op in net.recorder.ops if op.kind == "mesh_pass"]
+    assert sorted(passes) == sorted(["adjoint", "forward", "sum"] * 3)
 
 
 def test_finite_difference_step_respects_the_dac() -> None:
