@@ -9,7 +9,9 @@ Methods (DESIGN.md §4.4; Hughes et al., Optica 5 (2018); Pai et al., Science 38
 (2023))
 ------------------------------------------------------------------------------
 ``"in_situ"`` (3 passes per sample)
-    1. forward: inject ``x``, read the tap power ``|a|²`` at every phase shifter;
+    1. forward: inject ``x``, read the tap power ``|a|²`` at every phase shifter (in
+       a training step this is the inference pass itself: pass it as
+       :class:`InferencePass` and only passes 2 and 3 are sent);
     2. adjoint: inject ``δ`` at the outputs, read ``|â|²`` at every shifter and
        measure the complex field ``x̂ = Wᵀδ`` leaving the inputs (with the chip's
        amplitude and phase measurement error);
