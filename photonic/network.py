@@ -346,24 +346,28 @@ class PhotonicNetwork:
             )
         for i in range(len(self._sigma_rad)):
             self._sigma_rad[i] = np.asarray(params[f"layer{i + 1}.sigma_rad"], dtype=float).copy()
-        if self.recorder is not None:
-            for layer in range(self.n_layers):
-                n_phases = sum(
-                    s.mesh.n_phases
-                    for name, s in self._named_stages()
-                    if name.split(".")[0] == f"layer{layer + 1}"
-                )
-                self.recorder.record(
-                    Op(
-                        kind="phase_update",
-                        layer=layer,
-                        direction="update",
-                        n_ports=self.n_ports,
-                        n_samples=0,
-                        n_phases=n_phases,
-                        conversions=n_phases,
-                    )
-                )
+        for layer in range(self.n_layers):
+            n_phases = sum(
+                s.mesh.n_phases
+                for name, s in self._named_stages()
+                if name.split(".")[0] == f"layer{layer + 1}"
+            )
+            self._record_phase_writes(layer, n_phases)
+
+    def _record_phase_writes(self, layer: int, n_phases: int) -> None:
+        if self.recorder is None:
+            return
+        self.recorder.record(
+            Op(
+                kind="phase_update",
+                layer=layer,
+                direction="update",
+                n_ports=self.n_ports,
+                n_samples=0,
+                n_phases=n_phases,
+                conversions=n_phases,
+            )
+        )
 
     def encode(self, x: Array) -> Array:
         """Input fields ``(n_samples, n_ports)`` (real amplitudes) for features ``x``."""
@@ -526,27 +530,39 @@ class PhotonicNetwork:
         return InferencePass(cache["inputs"][layer], cache["phases"][layer])
 
     def _finite_difference(self, grad_output: Array) -> dict[str, Array]:
-        """``±h`` on every phase shifter, the batch through the whole network each time."""
+        """``±h`` on every phase shifter, the batch through the whole network each time.
+
+        Recorded as on a chip: one phase write per perturbation and one to restore the
+        shifter (``set_params`` would record a write of every phase), and every pass.
+        """
         cache = self._cache
         assert cache is not None
         x = cache["features"]
         base = self.params()
         h = self.fd_step_rad
         grads: dict[str, Array] = {}
+        recorder = self.recorder
         try:
             for key, value in base.items():
+                layer = int(key.split(".")[0].removeprefix("layer")) - 1
                 grad = np.zeros_like(value)
                 for index in np.ndindex(value.shape):
                     values = []
                     for sign in (1.0, -1.0):
                         trial = {k: v.copy() for k, v in base.items()}
                         trial[key][index] += sign * h
+                        self.recorder = None
                         self.set_params(trial)
+                        self.recorder = recorder
+                        self._record_phase_writes(layer, 1)
                         values.append(float(np.sum(grad_output * self.forward(x))))
+                    self._record_phase_writes(layer, 1)  # back to its value
                     grad[index] = (values[0] - values[1]) / (2 * h)
                 grads[key] = grad
         finally:
+            self.recorder = None
             self.set_params(base)
+            self.recorder = recorder
             self._cache = cache
         return grads
 

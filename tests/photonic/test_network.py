@@ -336,6 +336,20 @@ def test_analog_and_reprogrammed_in_situ_send_their_own_passes() -> None:
     assert sorted(passes) == sorted(["adjoint", "forward", "sum"] * 3)
 
 
+def test_finite_differences_record_single_phase_writes() -> None:
+    """Per shifter: +h, −h and restore are one-phase writes; two whole-network passes."""
+    rng = np.random.default_rng(11)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    y = net.forward(rng.normal(size=(3, 2)))
+    net.recorder = Recorder()
+    net.backward(np.ones_like(y), method="finite_difference")
+    n_shifters = sum(v.size for v in net.params().values())
+    writes = [op for op in net.recorder.ops if op.kind == "phase_update"]
+    assert len(writes) == 3 * n_shifters and all(op.n_phases == 1 for op in writes)
+    passes = sum(op.kind == "mesh_pass" for op in net.recorder.ops)
+    assert passes == 2 * n_shifters * net.n_layers
+
+
 def test_finite_difference_step_respects_the_dac() -> None:
     """A step below the DAC's resolution is refused; the automatic one measures well."""
     from digital.losses import softmax_cross_entropy
