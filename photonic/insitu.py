@@ -74,7 +74,8 @@ from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
 from photonic.mesh import Mesh, Phases, TapPowers, Transfer
-from sim.ops import Op, Recorder
+from sim import ops
+from sim.ops import ExitRead, Recorder
 
 Array = NDArray[Any]
 InSituMethod = Literal["in_situ", "analog"]
@@ -373,7 +374,7 @@ def measure_in_situ(
     x_hat = _inject(x_hat_true, chip, rng)  # measured with the chip's I/O error
     _record_pass(recorder, layer, "adjoint", mesh, n)
     if method == "in_situ":
-        _record_taps(recorder, layer, "adjoint", mesh, n)
+        _record_taps(recorder, layer, "adjoint", mesh, n, mode)
 
     if method == "in_situ":
         if mode == "per_sample":
@@ -397,9 +398,9 @@ def measure_in_situ(
             i_sum = _noisy_aggregate(sum_powers, chip, rng)
         if not shared:  # else the caller recorded the inference pass
             _record_pass(recorder, layer, "forward", mesh, n)
-        _record_taps(recorder, layer, "forward", mesh, n)
+        _record_taps(recorder, layer, "forward", mesh, n, mode)
         _record_pass(recorder, layer, "sum", mesh, n)
-        _record_taps(recorder, layer, "sum", mesh, n)
+        _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(s - f - a) / 2 for s, f, a in zip(i_sum, i_fwd, i_adj, strict=True)]
     else:
         minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
@@ -417,7 +418,7 @@ def measure_in_situ(
             i_plus = _noisy_aggregate(plus_powers, chip, rng)
         for _ in range(2):  # the − and + passes
             _record_pass(recorder, layer, "sum", mesh, n)
-            _record_taps(recorder, layer, "sum", mesh, n)
+            _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
     theta, phi, out = (g / scale for g in grad)
     return Measurement(Phases(theta, phi, out), x_hat / scale, passes=3)
@@ -470,22 +471,15 @@ def measure_finite_difference(
             v[k] += sign * h
             trial = Phases.from_vector(v, mesh.n_mzis)
             if recorder is not None:  # write one shifter, then send the batch through
-                recorder.record(
-                    Op(
-                        kind="phase_update",
-                        layer=layer,
-                        direction="update",
-                        n_ports=mesh.n_ports,
-                        n_samples=0,
-                        n_phases=1,
-                        conversions=1,
-                    )
-                )
+                recorder.record(ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1))
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
             _record_pass(recorder, layer, "forward", mesh, n)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
         grad[k] = (values[0] - values[1]) / (2 * h)
     return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
+
+
+_EXIT_READ: dict[str, ExitRead] = {"forward": "power", "adjoint": "field", "sum": "none"}
 
 
 def _record_pass(
@@ -495,18 +489,13 @@ def _record_pass(
     mesh: Mesh,
     n: int,
 ) -> None:
+    """A pass of the batch: the forward pass detects its outputs, the adjoint pass
+    measures the field ``x̂`` leaving the inputs (I and Q), a sum pass reads only taps."""
     if recorder is None:
         return
+    exit_read = _EXIT_READ[direction]
     recorder.record(
-        Op(
-            kind="mesh_pass",
-            layer=layer,
-            direction=direction,
-            n_ports=mesh.n_ports,
-            n_samples=n,
-            passes=n,
-            conversions=2 * n * mesh.n_ports,  # modulate the injected field, read the exit
-        )
+        ops.mesh_pass(layer, direction, n_ports=mesh.n_ports, n_samples=n, exit_read=exit_read)
     )
 
 
@@ -516,17 +505,17 @@ def _record_taps(
     direction: Literal["forward", "adjoint", "sum"],
     mesh: Mesh,
     n: int,
+    mode: str,
 ) -> None:
     if recorder is None:
         return
     recorder.record(
-        Op(
-            kind="tap_readout",
-            layer=layer,
-            direction=direction,
+        ops.tap_readout(
+            layer,
+            direction,
             n_ports=mesh.n_ports,
             n_samples=n,
             n_phases=mesh.n_phases,
-            conversions=n * mesh.n_phases,
+            integrated="per_sample" if mode == "per_sample" else "batch",
         )
     )

@@ -68,6 +68,7 @@ from photonic.insitu import (
     measure_in_situ,
 )
 from photonic.mesh import Init, Mesh, Phases, Topology, Transfer
+from sim import ops
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
@@ -355,19 +356,8 @@ class PhotonicNetwork:
             self._record_phase_writes(layer, n_phases)
 
     def _record_phase_writes(self, layer: int, n_phases: int) -> None:
-        if self.recorder is None:
-            return
-        self.recorder.record(
-            Op(
-                kind="phase_update",
-                layer=layer,
-                direction="update",
-                n_ports=self.n_ports,
-                n_samples=0,
-                n_phases=n_phases,
-                conversions=n_phases,
-            )
-        )
+        if self.recorder is not None:
+            self.recorder.record(ops.phase_update(layer, n_ports=self.n_ports, n_phases=n_phases))
 
     def encode(self, x: Array) -> Array:
         """Input fields ``(n_samples, n_ports)`` (real amplitudes) for features ``x``."""
@@ -711,19 +701,12 @@ class PhotonicNetwork:
     # -- op records -----------------------------------------------------------------------
 
     def _record_pass(self, layer: int, n: int, stage: _Stage) -> None:
-        if self.recorder is None:
-            return
-        self.recorder.record(
-            Op(
-                kind="mesh_pass",
-                layer=layer,
-                direction="forward",
-                n_ports=self.n_ports,
-                n_samples=n,
-                passes=n,
-                conversions=2 * n * self.n_ports,  # modulate inputs, detect outputs
+        if self.recorder is not None:  # modulate the inputs, detect the outputs
+            self.recorder.record(
+                ops.mesh_pass(
+                    layer, "forward", n_ports=self.n_ports, n_samples=n, exit_read="power"
+                )
             )
-        )
 
     def _record_digital(
         self, layer: int, n: int, direction: Literal["forward", "backward"], *, flops: int

@@ -71,7 +71,7 @@ from digital.validation import check_choice, check_positive_int
 from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
-from sim.ops import Op
+from sim.ops import Op, mesh_pass, phase_update, tap_readout
 from sim.presets import load_preset
 from sim.report import summarize, time_share, tops_per_w
 
@@ -144,15 +144,7 @@ def _activation(layer: int, direction: Literal["forward", "backward"], n: int, b
 
 
 def _forward_pass(layer: int, n: int, b: int, direction: Literal["forward", "backward"]) -> Op:
-    return Op(
-        kind="mesh_pass",
-        layer=layer,
-        direction=direction,
-        n_ports=n,
-        n_samples=b,
-        passes=b,
-        conversions=2 * b * n,
-    )
+    return mesh_pass(layer, direction, n_ports=n, n_samples=b, exit_read="power")
 
 
 def _loss(n_layers: int, n: int, b: int, direction: Literal["forward", "backward"]) -> Op:
@@ -206,9 +198,7 @@ def _update(layer: int, n: int) -> list[Op]:
             flops=ADAM_FLOPS_PER_PARAM * s,
             bytes=ADAM_BYTES_PER_PARAM * s,
         ),
-        Op(
-            kind="phase_update", layer=layer, direction="update", n_ports=n, n_samples=1, n_phases=s
-        ),
+        phase_update(layer, n_ports=n, n_phases=s),
     ]
 
 
@@ -240,15 +230,13 @@ def insitu_step_ops(
     n, b, s = n_ports, batch, shifters_per_layer(n_ports)
     reads = s if tap_integration == "batch" else s * b
 
+    integrated: Literal["per_sample", "batch"] = (
+        "batch" if tap_integration == "batch" else "per_sample"
+    )
+
     def taps(layer: int, direction: Literal["forward", "adjoint", "sum"]) -> Op:
-        return Op(
-            kind="tap_readout",
-            layer=layer,
-            direction=direction,
-            n_ports=n,
-            n_samples=b,
-            n_phases=s,
-            conversions=reads,
+        return tap_readout(
+            layer, direction, n_ports=n, n_samples=b, n_phases=s, integrated=integrated
         )
 
     ops: list[Op] = []
@@ -261,28 +249,12 @@ def insitu_step_ops(
     for layer in reversed(range(n_layers)):
         if layer < n_layers - 1:
             ops.append(_activation(layer, "backward", n, b))
-        ops.append(
-            Op(
-                kind="mesh_pass",
-                layer=layer,
-                direction="adjoint",
-                n_ports=n,
-                n_samples=b,
-                passes=b,
-                conversions=3 * b * n,
-            )
+        ops.append(  # δ injected, x̂ measured at the inputs (I and Q)
+            mesh_pass(layer, "adjoint", n_ports=n, n_samples=b, exit_read="field")
         )
         ops.append(taps(layer, "adjoint"))
-        ops.append(
-            Op(
-                kind="mesh_pass",
-                layer=layer,
-                direction="sum",
-                n_ports=n,
-                n_samples=b,
-                passes=b,
-                conversions=b * n,
-            )
+        ops.append(  # x − i·conj(x̂) injected, only the taps read
+            mesh_pass(layer, "sum", n_ports=n, n_samples=b, exit_read="none")
         )
         ops.append(taps(layer, "sum"))
         ops.append(
@@ -305,16 +277,7 @@ def _fd_block(layer: int, n_ports: int, n_layers: int, batch: int) -> list[Op]:
     """Finite differences for one shifter: write θ+h, evaluate, write θ−h, evaluate."""
     ops: list[Op] = []
     for _ in range(2):
-        ops.append(
-            Op(
-                kind="phase_update",
-                layer=layer,
-                direction="backward",
-                n_ports=n_ports,
-                n_samples=1,
-                n_phases=1,
-            )
-        )
+        ops.append(phase_update(layer, n_ports=n_ports, n_phases=1, direction="backward"))
         ops.extend(_evaluate(n_ports, n_layers, batch, "backward"))
         ops.append(_loss(n_layers, n_ports, batch, "backward"))
     return ops

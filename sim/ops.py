@@ -135,6 +135,78 @@ class Recorder:
         return len(self.ops)
 
 
+#: What a mesh pass reads at its exit: detected powers (one read per port), the complex
+#: field (I and Q, two reads per port), or nothing (only its taps are read).
+ExitRead = Literal["power", "field", "none"]
+_READS_PER_PORT: dict[str, int] = {"power": 1, "field": 2, "none": 0}
+
+
+def mesh_pass(
+    layer: int,
+    direction: Direction,
+    *,
+    n_ports: int,
+    n_samples: int,
+    exit_read: ExitRead,
+) -> Op:
+    """A batch of ``n_samples`` vectors sent through one mesh, every input modulated.
+
+    ``conversions`` = the input DAC samples plus the exit reads of ``exit_read``
+    (see the module docstring): ``power`` → ``2·B·N``, ``field`` → ``3·B·N``,
+    ``none`` → ``B·N``.
+    """
+    reads = _READS_PER_PORT[exit_read]
+    return Op(
+        kind="mesh_pass",
+        layer=layer,
+        direction=direction,
+        n_ports=n_ports,
+        n_samples=n_samples,
+        passes=n_samples,
+        conversions=(1 + reads) * n_samples * n_ports,
+    )
+
+
+def tap_readout(
+    layer: int,
+    direction: Direction,
+    *,
+    n_ports: int,
+    n_samples: int,
+    n_phases: int,
+    integrated: Literal["per_sample", "batch"],
+) -> Op:
+    """The tap powers at ``n_phases`` shifters read during one pass of a batch.
+
+    ``integrated="per_sample"``: every sample's taps are read (``n_phases·B``
+    conversions); ``"batch"``: the photodiodes integrate the batch and are read once
+    (``n_phases``).
+    """
+    reads = n_phases * (n_samples if integrated == "per_sample" else 1)
+    return Op(
+        kind="tap_readout",
+        layer=layer,
+        direction=direction,
+        n_ports=n_ports,
+        n_samples=n_samples,
+        n_phases=n_phases,
+        conversions=reads,
+    )
+
+
+def phase_update(layer: int, *, n_ports: int, n_phases: int, direction: Direction = "update") -> Op:
+    """``n_phases`` shifters of one layer written (one DAC sample each, then settling)."""
+    return Op(
+        kind="phase_update",
+        layer=layer,
+        direction=direction,
+        n_ports=n_ports,
+        n_samples=0,
+        n_phases=n_phases,
+        conversions=n_phases,
+    )
+
+
 def dense_flops(n_samples: int, n_in: int, n_out: int) -> int:
     """FLOPs of a dense real matrix product ``(n_samples, n_in) @ (n_in, n_out)``.
 

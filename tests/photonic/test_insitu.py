@@ -255,6 +255,15 @@ def test_ops_are_recorded_for_every_pass() -> None:
     ]
     assert all(o.n_samples == 3 for o in rec.ops)
     assert rec.ops[1].n_phases == mesh.n_phases
+    n = mesh.n_ports
+    # adjoint: δ in, x̂ measured (I, Q); forward: x in, powers out; sum: only taps read
+    assert [o.conversions for o in rec.ops[::2]] == [3 * 3 * n, 2 * 3 * n, 3 * n]
+    assert all(o.conversions == 3 * mesh.n_phases for o in rec.ops[1::2])  # every sample
+    rec = Recorder()
+    measure_in_situ(
+        mesh, phases, x, delta, None, np.random.default_rng(0), mode="aggregated", recorder=rec
+    )
+    assert [o.conversions for o in rec.ops[1::2]] == [mesh.n_phases] * 3  # batch-integrated
 
 
 def test_a_shared_inference_pass_supplies_the_forward_taps() -> None:

@@ -1,0 +1,29 @@
+"""The Op constructors: each encodes the conversion count the engine reads (sim/ops.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.engine import simulate
+from sim.ops import mesh_pass, phase_update, tap_readout
+
+
+@pytest.mark.parametrize(("exit_read", "per_port"), [("power", 2), ("field", 3), ("none", 1)])
+def test_mesh_pass_counts_inputs_and_exit_reads(exit_read: str, per_port: int) -> None:
+    op = mesh_pass(2, "adjoint", n_ports=6, n_samples=5, exit_read=exit_read)  # type: ignore[arg-type]
+    assert (op.kind, op.layer, op.direction) == ("mesh_pass", 2, "adjoint")
+    assert op.passes == op.n_samples == 5
+    assert op.conversions == per_port * 5 * 6  # one DAC sample per input + the exit reads
+
+
+def test_tap_readout_per_sample_or_integrated_over_the_batch() -> None:
+    each = tap_readout(0, "sum", n_ports=4, n_samples=10, n_phases=16, integrated="per_sample")
+    once = tap_readout(0, "sum", n_ports=4, n_samples=10, n_phases=16, integrated="batch")
+    assert each.conversions == 160 and once.conversions == 16
+
+
+def test_phase_update_writes_each_shifter_once_and_the_engine_charges_more_for_more() -> None:
+    one, many = (phase_update(1, n_ports=4, n_phases=k) for k in (1, 16))
+    assert (one.n_phases, one.conversions, many.conversions) == (1, 1, 16)
+    assert one.direction == "update"
+    assert simulate([many], "pai2023-chip").energy_pj > simulate([one], "pai2023-chip").energy_pj
