@@ -29,9 +29,12 @@ conventions are in :mod:`sim.ops`):
   power :func:`sim.hardware.laser_electrical_power_mw` sizes for N.
 - ``tap_readout``: ``ceil(reads / channels)`` ADC periods of the tap photodiodes (the
   taps integrated during the pass, so no light is needed), or one camera frame per
-  tap vector with the laser on — none if ``taps_in_detector_frame`` and the previous
-  op was a ``mesh_pass`` of the same layer that read its outputs (its frames already
-  hold the taps).
+  tap vector with the laser on — none if ``taps_in_detector_frame`` and the frames of
+  a pass already hold the taps: the previous op was a ``mesh_pass`` of the same layer
+  and direction that read its outputs, or, for ``direction="forward"`` taps, the layer's latest
+  forward pass read its outputs and no ``phase_update`` of the layer came since (the
+  taps of an inference pass read later, during the backward pass; each pass's
+  frames serve one forward tap read-out).
   Then the link.
 - ``phase_update``: link, ``ceil(writes / channels)`` DAC periods, then the shifters'
   settling; the mesh is held (unusable) until they settle.
@@ -723,15 +726,26 @@ def simulate(ops: Iterable[Op], hardware: Hardware | str) -> Timeline:
     frame_sharing = isinstance(hardware, PhotonicHardware) and hardware.taps_in_detector_frame
     plans: list[OpPlan] = []
     previous: Op | None = None
+    # layers whose latest forward pass exposed frames not yet read for forward taps
+    exposed: set[int] = set()
     for op in trace:
-        shared = (
-            frame_sharing
-            and op.kind == "tap_readout"
-            and previous is not None
-            and previous.kind == "mesh_pass"
-            and previous.layer == op.layer
-            and _output_reads(previous) > 0  # the pass exposed frames the taps are in
-        )
+        shared = False
+        if frame_sharing and op.kind == "tap_readout":
+            shared = (
+                previous is not None
+                and previous.kind == "mesh_pass"
+                and (previous.layer, previous.direction) == (op.layer, op.direction)
+                and _output_reads(previous) > 0  # the pass exposed frames the taps are in
+            ) or (op.direction == "forward" and op.layer in exposed)
+            if shared and op.direction == "forward":
+                exposed.discard(op.layer)
+        if op.kind == "mesh_pass" and op.direction == "forward":
+            if _output_reads(op) > 0:
+                exposed.add(op.layer)
+            else:
+                exposed.discard(op.layer)
+        elif op.kind == "phase_update":
+            exposed.discard(op.layer)
         plans.append(planner.plan(op, shared))
         previous = op
     env = _CountingEnvironment()

@@ -220,3 +220,36 @@ def test_a_user_preset_file_can_be_studied(tmp_path: Path, monkeypatch: pytest.M
     assert "slope_time_per_step_in_situ_my-chip" in result.summary
     with pytest.raises(ValueError, match="name the same hardware twice"):
         el.Config(presets=("cpu", "cpu"), heatmap_presets=())
+
+
+@pytest.mark.parametrize("measurement", ["per_sample", "aggregated"])
+def test_recorded_insitu_step_exposes_the_synthetic_steps_camera_frames(
+    measurement: str,
+) -> None:
+    """The network's own in-situ trace and insitu_step_ops agree on every optical op.
+
+    On the camera preset every frame costs 20 ms; the forward taps of the inference
+    pass, read during backward, must not cost frames of their own.
+    """
+    n_ports, n_layers, batch = 4, 3, 4
+    net = PhotonicNetwork.pai2023(
+        rng=np.random.default_rng(0),
+        measurement=measurement,  # type: ignore[arg-type]
+    )
+    net.recorder = Recorder()
+    y = net.forward(np.random.default_rng(1).normal(size=(batch, 2)))
+    net.backward(np.ones_like(y), method="in_situ")
+    optical = {"mesh_pass", "tap_readout"}
+    recorded = [op for op in net.recorder.ops if op.kind in optical]
+    integration = "per_sample" if measurement == "per_sample" else "batch"
+    synthetic = [
+        op
+        for op in el.insitu_step_ops(n_ports, n_layers, batch, tap_integration=integration)  # type: ignore[arg-type]
+        if op.kind in optical
+    ]
+    assert sorted(recorded, key=repr) == sorted(synthetic, key=repr)
+    cam = [
+        simulate(ops, "pai2023-chip").time_by_component_ns["camera"]
+        for ops in (recorded, synthetic)
+    ]
+    assert cam[0] == pytest.approx(cam[1])

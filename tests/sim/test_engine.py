@@ -182,6 +182,30 @@ def test_camera_frames_are_shared_by_a_tap_readout_of_the_same_layer() -> None:
     assert simulate([dark, taps], pai).time_by_component_ns["camera"] == pytest.approx(2 * frame_ns)
 
 
+def test_forward_taps_read_later_share_the_inference_pass_frames_once() -> None:
+    """In-situ: the inference pass's frames hold the forward taps read during backward."""
+    pai = load_preset("pai2023-chip")
+    assert isinstance(pai, PhotonicHardware) and isinstance(pai.detector, Camera)
+    frame_ns = pai.detector.frame_ns
+    forward = Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=16)
+    adjoint = Op("mesh_pass", 0, "adjoint", 4, 2, passes=2, conversions=24)
+    adj_taps = Op("tap_readout", 0, "adjoint", 4, 2, n_phases=16, conversions=32)
+    fwd_taps = dataclasses.replace(adj_taps, direction="forward")
+    write = Op("phase_update", 0, "update", 4, 0, n_phases=16, conversions=16)
+
+    def camera_frames(ops: list[Op]) -> float:
+        return simulate(ops, pai).time_by_component_ns["camera"] / frame_ns
+
+    # frames: 2 (inference, one per vector) + 4 (adjoint, I and Q; its taps shared) + 0
+    assert camera_frames([forward, adjoint]) == pytest.approx(6)
+    assert camera_frames([forward, adjoint, adj_taps, fwd_taps]) == pytest.approx(6)
+    # a pass's frames serve one forward read-out; a phase write or another layer: none
+    assert camera_frames([forward, adjoint, adj_taps, fwd_taps, fwd_taps]) == pytest.approx(8)
+    assert camera_frames([forward, write, adjoint, fwd_taps]) == pytest.approx(8)
+    other = dataclasses.replace(fwd_taps, layer=1)
+    assert camera_frames([forward, adjoint, other]) == pytest.approx(8)
+
+
 # --------------------------------------------------------------------------- one-layer MLP
 
 
