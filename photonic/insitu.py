@@ -104,7 +104,8 @@ class Measurement:
         ``(n_samples, n_ports)`` in the units of ``δ``; ``None`` for finite
         differences (which measure no field).
     passes
-        Optical passes of the batch through the mesh used by the measurement.
+        Optical passes of the batch sent through the mesh by the measurement (2 when
+        the 3-pass method reads an :class:`InferencePass`'s taps).
     """
 
     gradients: Phases
@@ -252,10 +253,15 @@ def _check_inference(
     check_finite(injected, "inference.injected")
     per_sample = inference.phases.theta_rad.ndim == 2
     mesh.check_phases(inference.phases, batched=per_sample)
-    if mode == "aggregated" and not all(
-        np.array_equal(getattr(inference.phases, name), getattr(phases, name))
-        for name in ("theta_rad", "phi_rad", "out_rad")
+    if per_sample and (
+        inference.phases.theta_rad.shape[0] != shape[0]
+        or inference.phases.out_rad.shape[0] != shape[0]
     ):
+        raise ValueError(
+            f"inference.phases hold {inference.phases.theta_rad.shape[0]} per-sample sets; "
+            f"the batch has {shape[0]} samples"
+        )
+    if mode == "aggregated" and not inference.phases.same_values(phases):
         raise ValueError(
             "mode='aggregated' reads the forward taps of an inference pass only if it "
             "ran with the programmed phases (no per-pass noise); inference.phases differ"
@@ -421,7 +427,7 @@ def measure_in_situ(
             _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
     theta, phi, out = (g / scale for g in grad)
-    return Measurement(Phases(theta, phi, out), x_hat / scale, passes=3)
+    return Measurement(Phases(theta, phi, out), x_hat / scale, passes=2 if shared else 3)
 
 
 def measure_finite_difference(
@@ -475,6 +481,8 @@ def measure_finite_difference(
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
             _record_pass(recorder, layer, "forward", mesh, n)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
+        if recorder is not None:  # the shifter back to its value
+            recorder.record(ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1))
         grad[k] = (values[0] - values[1]) / (2 * h)
     return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
 
@@ -489,8 +497,11 @@ def _record_pass(
     mesh: Mesh,
     n: int,
 ) -> None:
-    """A pass of the batch: the forward pass detects its outputs, the adjoint pass
-    measures the field ``x̂`` leaving the inputs (I and Q), a sum pass reads only taps."""
+    """Record one pass of the batch through the mesh.
+
+    The forward pass detects its outputs, the adjoint pass measures the field ``x̂``
+    leaving the inputs (I and Q), a sum pass reads only its taps.
+    """
     if recorder is None:
         return
     exit_read = _EXIT_READ[direction]
@@ -507,6 +518,7 @@ def _record_taps(
     n: int,
     mode: str,
 ) -> None:
+    """Record the tap read-out of one pass: every sample's taps, or their batch sums."""
     if recorder is None:
         return
     recorder.record(

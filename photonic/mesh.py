@@ -97,6 +97,17 @@ class Phases:
         v = np.asarray(vector, dtype=np.float64)
         return cls(v[:n_mzis], v[n_mzis : 2 * n_mzis], v[2 * n_mzis :])
 
+    def same_values(self, other: Phases) -> bool:
+        """Whether ``other`` holds exactly these phases (values, not identity)."""
+        return all(
+            np.array_equal(getattr(self, name), getattr(other, name))
+            for name in ("theta_rad", "phi_rad", "out_rad")
+        )
+
+    def copy(self) -> Phases:
+        """The same phases in new arrays."""
+        return Phases(self.theta_rad.copy(), self.phi_rad.copy(), self.out_rad.copy())
+
     def __add__(self, other: Phases) -> Phases:
         return Phases(
             self.theta_rad + other.theta_rad,
@@ -320,8 +331,7 @@ class Mesh:
         t = product_2x2(s2, s1)
         w = kernels.compose(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
-        snapshot = Phases(phases.theta_rad.copy(), phases.phi_rad.copy(), phases.out_rad.copy())
-        return Transfer(self, snapshot, chip, s1, s2, t, w)
+        return Transfer(self, phases.copy(), chip, s1, s2, t, w)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -604,9 +614,9 @@ class Mesh:
                         keep(theta[a:b], _top_row(s1, a, b, top, bot))
                     _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
-            out, port = buf.T.copy(), buf.T
+            out, port = (buf.T.copy() if record == "field" else buf.T), buf.T
         else:
-            out = field_.copy()
+            out = field_.copy() if record == "field" else field_  # powers: squared anew
             buf *= out_phase
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
@@ -664,10 +674,7 @@ class Transfer:
 
     def made_for(self, phases: Phases, chip: Chip | None) -> bool:
         """Whether this is the transfer of ``phases`` (equal values) on ``chip`` (the same one)."""
-        return chip is self.chip and all(
-            np.array_equal(getattr(self.phases, name), getattr(phases, name))
-            for name in ("theta_rad", "phi_rad", "out_rad")
-        )
+        return chip is self.chip and self.phases.same_values(phases)
 
     def forward(self, x: Array) -> Array:
         """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``."""

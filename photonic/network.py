@@ -503,6 +503,7 @@ class PhotonicNetwork:
         ``set_params`` between ``forward`` and ``backward`` programs new phases; the
         measurement then composes the chip itself.
         """
+        assert self.layer_kind == "unitary"  # one stage per layer (in situ refuses SVD)
         transfer: Transfer | None = cache["transfers"][layer]
         stage = self._stages[layer]
         if transfer is None or not transfer.made_for(stage.programmed, stage.chip):
@@ -515,7 +516,8 @@ class PhotonicNetwork:
         The 3-pass measurement then reads its forward taps from that very pass, as on
         the chip (Pai et al.): three passes per layer per step, not four.
         """
-        if cache["programmed"][layer] is not self._stages[layer].programmed:
+        assert self.layer_kind == "unitary"  # one stage per layer (in situ refuses SVD)
+        if not cache["programmed"][layer].same_values(self._stages[layer].programmed):
             return None  # set_params since: that pass is not this chip's any more
         return InferencePass(cache["inputs"][layer], cache["phases"][layer])
 
@@ -541,9 +543,11 @@ class PhotonicNetwork:
                     for sign in (1.0, -1.0):
                         trial = {k: v.copy() for k, v in base.items()}
                         trial[key][index] += sign * h
-                        self.recorder = None
-                        self.set_params(trial)
-                        self.recorder = recorder
+                        self.recorder = None  # one write is recorded below, not all
+                        try:
+                            self.set_params(trial)
+                        finally:
+                            self.recorder = recorder
                         self._record_phase_writes(layer, 1)
                         values.append(float(np.sum(grad_output * self.forward(x))))
                     self._record_phase_writes(layer, 1)  # back to its value
@@ -551,9 +555,11 @@ class PhotonicNetwork:
                 grads[key] = grad
         finally:
             self.recorder = None
-            self.set_params(base)
-            self.recorder = recorder
-            self._cache = cache
+            try:
+                self.set_params(base)
+            finally:
+                self.recorder = recorder
+                self._cache = cache
         return grads
 
     # -- layers ---------------------------------------------------------------------------
@@ -577,7 +583,7 @@ class PhotonicNetwork:
             phases = phase_noise(phases, stage.chip, self.noise_rng, n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
-        cache["programmed"].append(stage.programmed)
+        cache["programmed"].append(stage.programmed.copy())
         self._record_pass(layer, n, stage)
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)

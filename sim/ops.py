@@ -155,6 +155,8 @@ def mesh_pass(
     (see the module docstring): ``power`` → ``2·B·N``, ``field`` → ``3·B·N``,
     ``none`` → ``B·N``.
     """
+    if exit_read not in _READS_PER_PORT:
+        raise ValueError(f"exit_read={exit_read!r} must be one of {tuple(_READS_PER_PORT)}")
     reads = _READS_PER_PORT[exit_read]
     return Op(
         kind="mesh_pass",
@@ -182,6 +184,8 @@ def tap_readout(
     conversions); ``"batch"``: the photodiodes integrate the batch and are read once
     (``n_phases``).
     """
+    if integrated not in ("per_sample", "batch"):
+        raise ValueError(f"integrated={integrated!r} must be 'per_sample' or 'batch'")
     reads = n_phases * (n_samples if integrated == "per_sample" else 1)
     return Op(
         kind="tap_readout",

@@ -291,15 +291,48 @@ def test_a_shared_inference_pass_supplies_the_forward_taps() -> None:
     # dL/dphase = (I_sum − I_fwd − I_adj)/2 (rescaled): only I_fwd differs between them
     scale = np.sqrt(np.mean(np.sum(np.abs(x) ** 2, 1)) / np.mean(np.sum(np.abs(delta) ** 2, 1)))
     taps = [mesh.tap_powers(seen, x, chip) for seen in noisy]
+    check_forward_taps_difference(got, taps, scale)
+
+
+def check_forward_taps_difference(got: list[Phases], taps: list, scale: float) -> None:
     for name in ("theta", "phi", "out"):
         want = -(getattr(taps[0], name).sum(0) - getattr(taps[1], name).sum(0)) / 2 / scale
         diff = getattr(got[0], name + "_rad") - getattr(got[1], name + "_rad")
         np.testing.assert_allclose(diff, want, rtol=1e-9, atol=1e-12)
 
 
+def test_a_shared_inference_pass_supplies_the_injected_field() -> None:
+    """I/O error: the forward readings are of the field the inference pass injected."""
+    rng = np.random.default_rng(14)
+    mesh, phases, x, _, delta = problem("reck", 5, 4, seed=14)
+    injected = [x * (1 + 0.05 * rng.normal(size=x.shape)) for _ in range(2)]
+    got = [
+        measure_in_situ(
+            mesh,
+            phases,
+            x,
+            delta,
+            None,
+            np.random.default_rng(3),
+            inference=InferencePass(field, phases),
+        ).gradients
+        for field in injected
+    ]
+    scale = np.sqrt(np.mean(np.sum(np.abs(x) ** 2, 1)) / np.mean(np.sum(np.abs(delta) ** 2, 1)))
+    check_forward_taps_difference(got, [mesh.tap_powers(phases, f) for f in injected], scale)
+
+
 def test_inference_pass_bad_input() -> None:
     mesh, phases, x, _, delta = problem("clements", 4, 3, seed=13)
     rng = np.random.default_rng(0)
+    noisy = Phases(
+        *(
+            np.broadcast_to(p, (2, p.size))
+            for p in (phases.theta_rad, phases.phi_rad, phases.out_rad)
+        )
+    )
+    with pytest.raises(ValueError, match="2 per-sample sets; the batch has 3"):
+        measure_in_situ(mesh, phases, x, delta, None, rng, inference=InferencePass(x, noisy))
     with pytest.raises(ValueError, match=r"inference\.injected has shape"):
         measure_in_situ(mesh, phases, x, delta, None, rng, inference=InferencePass(x[:2], phases))
     other = mesh.random_phases(rng)
@@ -343,9 +376,13 @@ def test_bad_input() -> None:
 
 
 def test_finite_differences_record_one_write_and_one_pass_per_perturbation() -> None:
+    """Per shifter: write +h, pass, write −h, pass, write it back (as the network does)."""
     mesh, phases, x, w, _ = problem("reck", 3, 2, seed=9)
     rec = Recorder()
     measure_finite_difference(mesh, phases, x, w, None, np.random.default_rng(0), recorder=rec)
     kinds = [op.kind for op in rec.ops]
-    assert kinds == ["phase_update", "mesh_pass"] * (2 * mesh.n_phases)
+    assert kinds == ["phase_update", "mesh_pass", "phase_update", "mesh_pass", "phase_update"] * (
+        mesh.n_phases
+    )
+    assert all(op.n_phases == 1 for op in rec.ops if op.kind == "phase_update")
     assert all(op.passes == 2 for op in rec.ops if op.kind == "mesh_pass")

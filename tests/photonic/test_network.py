@@ -276,7 +276,9 @@ def test_in_situ_after_set_params_measures_the_programmed_chip() -> None:
     net.set_params({k: v.copy() for k, v in net.params().items()})  # the same values
     np.testing.assert_allclose(flat(net.backward(g, method="in_situ")), first, rtol=1e-12)
     net.set_params({k: v + 0.1 for k, v in net.params().items()})  # new values
-    assert np.all(np.isfinite(flat(net.backward(g, method="in_situ"))))
+    again = flat(net.backward(g, method="in_situ"))
+    assert np.all(np.isfinite(again))
+    assert not np.allclose(again, first)  # the new chip state, not a stale composed one
 
 
 def test_measured_gradients_on_a_realistic_chip_point_downhill() -> None:
@@ -346,8 +348,19 @@ def test_finite_differences_record_single_phase_writes() -> None:
     n_shifters = sum(v.size for v in net.params().values())
     writes = [op for op in net.recorder.ops if op.kind == "phase_update"]
     assert len(writes) == 3 * n_shifters and all(op.n_phases == 1 for op in writes)
+    per_layer = [
+        sum(v.size for k, v in net.params().items() if k.startswith(f"layer{i + 1}."))
+        for i in range(net.n_layers)
+    ]
+    assert [sum(op.layer == i for op in writes) for i in range(net.n_layers)] == [
+        3 * n for n in per_layer
+    ]
     passes = sum(op.kind == "mesh_pass" for op in net.recorder.ops)
     assert passes == 2 * n_shifters * net.n_layers
+    # the chip is back in its state: an in-situ gradient still reads the inference pass
+    net.recorder = Recorder()
+    net.backward(np.ones_like(y), method="in_situ")
+    assert sum(op.kind == "mesh_pass" for op in net.recorder.ops) == 2 * net.n_layers
 
 
 def test_finite_difference_step_respects_the_dac() -> None:
