@@ -709,9 +709,7 @@ class Transfer:
         # of which only the [0, 0] entry is needed: S₁[0, :] · block · S₁⁻¹[:, 0].
         phi = -np.imag(blocks[:, 0, 0])
         s1 = self.s1
-        a, b, c, d = s1[:, 0, 0], s1[:, 0, 1], s1[:, 1, 0], s1[:, 1, 1]
-        s1_inv_col0 = np.stack([d, -c], axis=1) / (a * d - b * c)[:, None]  # S₁⁻¹[:, 0]
-        mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, s1_inv_col0)
+        mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
 
 
