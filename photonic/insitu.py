@@ -365,10 +365,10 @@ def measure_in_situ(
         return Measurement(zero, np.zeros_like(delta), 0)
     scale = np.sqrt(power_x / power_d)  # adjoint source at the forward pass's power
 
-    shared = inference is not None and method == "in_situ"
     if inference is not None:
         _check_inference(inference, mesh, phases, x.shape, mode)
-    x_in = inference.injected if inference is not None and shared else _inject(x, chip, rng)
+    shared = inference if method == "in_situ" else None  # the analog method has no forward pass
+    x_in = shared.injected if shared is not None else _inject(x, chip, rng)
     d_in = _inject(scale * delta, chip, rng)
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
@@ -385,8 +385,8 @@ def measure_in_situ(
     if method == "in_situ":
         if mode == "per_sample":
             fwd_taps = (
-                mesh.tap_powers(inference.phases, x_in, chip)
-                if inference is not None
+                mesh.tap_powers(shared.phases, x_in, chip)
+                if shared is not None
                 else _forward_taps(mesh, phases, x_in, chip, rng)
             )
             i_fwd = _read_taps(fwd_taps, chip, rng, detector_clip)
@@ -402,7 +402,7 @@ def measure_in_situ(
             adj_powers = _aggregate_adjoint(static, mesh.output_phases(phases, chip), d_in)
             i_adj = _noisy_aggregate(adj_powers, chip, rng)
             i_sum = _noisy_aggregate(sum_powers, chip, rng)
-        if not shared:  # else the caller recorded the inference pass
+        if shared is None:  # else the caller recorded the inference pass
             _record_pass(recorder, layer, "forward", mesh, n)
         _record_taps(recorder, layer, "forward", mesh, n, mode)
         _record_pass(recorder, layer, "sum", mesh, n)
@@ -427,7 +427,7 @@ def measure_in_situ(
             _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
     theta, phi, out = (g / scale for g in grad)
-    return Measurement(Phases(theta, phi, out), x_hat / scale, passes=2 if shared else 3)
+    return Measurement(Phases(theta, phi, out), x_hat / scale, passes=3 if shared is None else 2)
 
 
 def measure_finite_difference(
