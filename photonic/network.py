@@ -67,7 +67,7 @@ from photonic.insitu import (
     Mode,
     measure_in_situ,
 )
-from photonic.mesh import Init, Mesh, Phases, Topology, Transfer
+from photonic.mesh import Init, Mesh, Phases, Topology
 from sim import ops
 from sim.ops import Op, Recorder
 
@@ -475,6 +475,7 @@ class PhotonicNetwork:
     ) -> Array:
         """In-situ measurement of one unitary layer; returns the measured ``x̂``."""
         stage = self._stages[layer]
+        on_chip = self._pass_still_on_chip(layer, cache)
         m = measure_in_situ(
             stage.mesh,
             stage.programmed,
@@ -487,8 +488,10 @@ class PhotonicNetwork:
             detector_clip=self.detector_clip,  # type: ignore[arg-type]
             recorder=self.recorder,
             layer=layer,
-            transfer=self._inference_transfer(layer, cache),
-            inference=self._inference_pass(layer, cache),
+            transfer=cache["transfers"][layer] if on_chip else None,
+            inference=InferencePass(cache["inputs"][layer], cache["phases"][layer])
+            if on_chip
+            else None,
         )
         name = f"layer{layer + 1}"
         grads[f"{name}.theta_rad"] = m.gradients.theta_rad
@@ -497,29 +500,15 @@ class PhotonicNetwork:
         assert m.input_adjoint is not None
         return m.input_adjoint
 
-    def _inference_transfer(self, layer: int, cache: dict[str, Any]) -> Transfer | None:
-        """The transfer the inference pass composed for this layer, if it still applies.
+    def _pass_still_on_chip(self, layer: int, cache: dict[str, Any]) -> bool:
+        """Whether the chip still holds the phases of this layer's last ``forward`` pass.
 
-        ``set_params`` between ``forward`` and ``backward`` programs new phases; the
-        measurement then composes the chip itself.
+        Then that pass serves the measurement, as on the chip (Pai et al.): its
+        composed transfer, and its forward taps (three passes per layer per step, not
+        four). After ``set_params`` with new values it does not.
         """
         assert self.layer_kind == "unitary"  # one stage per layer (in situ refuses SVD)
-        transfer: Transfer | None = cache["transfers"][layer]
-        stage = self._stages[layer]
-        if transfer is None or not transfer.made_for(stage.programmed, stage.chip):
-            return None
-        return transfer
-
-    def _inference_pass(self, layer: int, cache: dict[str, Any]) -> InferencePass | None:
-        """This layer's pass of the last ``forward``, if the chip still holds its phases.
-
-        The 3-pass measurement then reads its forward taps from that very pass, as on
-        the chip (Pai et al.): three passes per layer per step, not four.
-        """
-        assert self.layer_kind == "unitary"  # one stage per layer (in situ refuses SVD)
-        if not cache["programmed"][layer].same_values(self._stages[layer].programmed):
-            return None  # set_params since: that pass is not this chip's any more
-        return InferencePass(cache["inputs"][layer], cache["phases"][layer])
+        return bool(cache["programmed"][layer].same_values(self._stages[layer].programmed))
 
     def _finite_difference(self, grad_output: Array) -> dict[str, Array]:
         """``±h`` on every phase shifter, the batch through the whole network each time.
