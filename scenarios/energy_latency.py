@@ -230,13 +230,9 @@ def insitu_step_ops(
     n, b, s = n_ports, batch, shifters_per_layer(n_ports)
     reads = s if tap_integration == "batch" else s * b
 
-    integrated: Literal["per_sample", "batch"] = (
-        "batch" if tap_integration == "batch" else "per_sample"
-    )
-
     def taps(layer: int, direction: Literal["forward", "adjoint", "sum"]) -> Op:
         return tap_readout(
-            layer, direction, n_ports=n, n_samples=b, n_phases=s, integrated=integrated
+            layer, direction, n_ports=n, n_samples=b, n_phases=s, integrated=tap_integration
         )
 
     ops: list[Op] = []
