@@ -27,3 +27,10 @@ def test_phase_update_writes_each_shifter_once_and_the_engine_charges_more_for_m
     assert (one.n_phases, one.conversions, many.conversions) == (1, 1, 16)
     assert one.direction == "update"
     assert simulate([many], "pai2023-chip").energy_pj > simulate([one], "pai2023-chip").energy_pj
+
+
+def test_constructors_refuse_unknown_options() -> None:
+    with pytest.raises(ValueError, match="exit_read='fields'"):
+        mesh_pass(0, "forward", n_ports=4, n_samples=1, exit_read="fields")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="integrated='per-sample'"):
+        tap_readout(0, "sum", n_ports=4, n_samples=2, n_phases=3, integrated="per-sample")  # type: ignore[arg-type]
