@@ -43,8 +43,11 @@ Measurement modes
     noised (``P = |E|² + s·|E|·n``) and quantized separately, then summed over the
     batch. Supports everything: per-pass phase noise (a fresh phase error on every
     shifter in every pass of every sample), ADC resolution, clipping of negative
-    readings, I/O errors. Cost O(N²B) time and memory per pass (the passes keep
-    tap powers, :meth:`Mesh.tap_powers`, not complex fields).
+    readings, I/O errors. Cost O(N²B) time per pass; memory O(NB), as every
+    column's taps are read and summed when the pass reaches them
+    (:meth:`Mesh.tap_sums`) — except with an ADC, whose full scale is the brightest
+    tap of the whole read-out: then the pass keeps every tap power (O(N²B),
+    :meth:`Mesh.tap_powers`) and reads them at the end.
 ``"aggregated"``
     Tap powers summed over the batch (as a camera integrating over a minibatch
     would) are computed from correlation matrices ``Σ_b e_b e_bᴴ`` carried through
@@ -73,7 +76,7 @@ from numpy.typing import NDArray
 from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
-from photonic.mesh import Mesh, Phases, TapPowers, Transfer
+from photonic.mesh import Mesh, Phases, TapRead, Transfer
 from sim import ops
 from sim.ops import ExitRead, Recorder
 
@@ -151,21 +154,48 @@ def _inject(field: Array, chip: Chip | None, rng: np.random.Generator) -> Array:
     return apply_io_error(field, chip, rng)
 
 
-def _read_taps(
-    taps: TapPowers, chip: Chip | None, rng: np.random.Generator, clip: Clip
-) -> Readings:
-    """Detected tap powers summed over the batch: (θ taps, φ taps, output taps)."""
-    powers = (taps.theta, taps.phi, taps.out)
-    if chip is None:  # an ideal detector reads |E|² itself: no copy of every reading
-        return np.sum(powers[0], axis=0), np.sum(powers[1], axis=0), np.sum(powers[2], axis=0)
-    theta, phi, out = (np.sum(read_power(p, chip, rng, clip=clip), axis=0) for p in powers)
-    return theta, phi, out
+def _detector(chip: Chip | None, rng: np.random.Generator, clip: Clip) -> TapRead | None:
+    """The tap detector column by column (no ADC): noisy readings summed over the batch.
+
+    ``None`` for a noiseless one: it reads ``|E|²`` itself (≥ 0, so clipping is moot).
+    """
+    if chip is None or chip.tap_noise == 0:
+        return None
+
+    def read(fields: Array) -> Array:
+        return np.sum(read_power(np.square(np.abs(fields)), chip, rng, clip=clip), axis=1)
+
+    return read
 
 
-def _forward_taps(
-    mesh: Mesh, phases: Phases, x: Array, chip: Chip | None, rng: np.random.Generator
-) -> TapPowers:
-    return mesh.tap_powers(_pass_phases(phases, chip, rng, x.shape[0]), x, chip)
+def _read_pass(
+    mesh: Mesh,
+    phases: Phases,
+    field: Array,
+    chip: Chip | None,
+    rng: np.random.Generator,
+    clip: Clip,
+    *,
+    direction: Literal["forward", "adjoint"] = "forward",
+) -> tuple[Readings, Array]:
+    """One per-sample pass with its taps read: batch-summed (θ, φ, output) readings, port field.
+
+    Every tap of every sample is read separately. Without an ADC the readings are
+    independent, so each column's taps are read as the pass reaches them
+    (:meth:`Mesh.tap_sums`, memory O(N·B)). An ADC's full scale is the brightest tap
+    of the whole read-out, known only when the pass is over: then every tap power is
+    kept and read at the end (memory O(N²·B)).
+    """
+    if chip is None or chip.adc_bits is None:
+        sums = mesh.tap_sums(
+            phases, field, chip, direction=direction, read=_detector(chip, rng, clip)
+        )
+        return (sums.theta, sums.phi, sums.out), sums.port
+    pass_ = mesh.tap_powers if direction == "forward" else mesh.adjoint_tap_powers
+    taps = pass_(phases, field, chip)
+    readings = (read_power(p, chip, rng, clip=clip) for p in (taps.theta, taps.phi, taps.out))
+    theta, phi, out = (np.sum(r, axis=0) for r in readings)
+    return (theta, phi, out), taps.port
 
 
 # -- aggregated (correlation) readings ------------------------------------------------------
@@ -372,8 +402,13 @@ def measure_in_situ(
     d_in = _inject(scale * delta, chip, rng)
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
-        adj = mesh.adjoint_tap_powers(_pass_phases(phases, chip, rng, n), d_in, chip)
-        x_hat_true = adj.port
+        adjoint_phases = _pass_phases(phases, chip, rng, n)
+        if method == "in_situ":
+            i_adj, x_hat_true = _read_pass(
+                mesh, adjoint_phases, d_in, chip, rng, detector_clip, direction="adjoint"
+            )
+        else:
+            x_hat_true = mesh.adjoint(adjoint_phases, d_in, chip, method="per_sample")
     else:  # one static chip state serves every pass (this mode has no per-pass noise)
         static = mesh.transfer(phases, chip) if transfer is None else transfer
         x_hat_true = static.adjoint(d_in)
@@ -384,17 +419,11 @@ def measure_in_situ(
 
     if method == "in_situ":
         if mode == "per_sample":
-            fwd_taps = (
-                mesh.tap_powers(shared.phases, x_in, chip)
-                if shared is not None
-                else _forward_taps(mesh, phases, x_in, chip, rng)
-            )
-            i_fwd = _read_taps(fwd_taps, chip, rng, detector_clip)
-            i_adj = _read_taps(adj, chip, rng, detector_clip)
+            fwd_phases = shared.phases if shared is not None else _pass_phases(phases, chip, rng, n)
+            i_fwd = _read_pass(mesh, fwd_phases, x_in, chip, rng, detector_clip)[0]
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
-            i_sum = _read_taps(
-                _forward_taps(mesh, phases, sum_in, chip, rng), chip, rng, detector_clip
-            )
+            sum_phases = _pass_phases(phases, chip, rng, n)
+            i_sum = _read_pass(mesh, sum_phases, sum_in, chip, rng, detector_clip)[0]
         else:
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
             fwd_powers, sum_powers = _aggregate_forward(static, x_in, sum_in)
@@ -412,12 +441,10 @@ def measure_in_situ(
         minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
         plus_in = _inject(x + 1j * np.conj(x_hat), chip, rng)
         if mode == "per_sample":
-            i_minus = _read_taps(
-                _forward_taps(mesh, phases, minus_in, chip, rng), chip, rng, detector_clip
-            )
-            i_plus = _read_taps(
-                _forward_taps(mesh, phases, plus_in, chip, rng), chip, rng, detector_clip
-            )
+            minus_phases = _pass_phases(phases, chip, rng, n)
+            i_minus = _read_pass(mesh, minus_phases, minus_in, chip, rng, detector_clip)[0]
+            plus_phases = _pass_phases(phases, chip, rng, n)
+            i_plus = _read_pass(mesh, plus_phases, plus_in, chip, rng, detector_clip)[0]
         else:
             minus_powers, plus_powers = _aggregate_forward(static, minus_in, plus_in)
             i_minus = _noisy_aggregate(minus_powers, chip, rng)

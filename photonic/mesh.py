@@ -33,6 +33,7 @@ the tests and the path that per-sample phases (per-pass noise) need.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,6 +53,9 @@ Topology = Literal["clements", "reck"]
 Method = Literal["auto", "matmul", "per_sample"]
 GradMethod = Literal["auto", "correlation", "per_sample"]
 Init = Literal["haar", "uniform"]
+#: A tap detector for :meth:`Mesh.tap_sums`: the complex fields at some taps,
+#: ``(n_taps, n_samples)``, to each tap's reading summed over the samples, ``(n_taps,)``.
+TapRead = Callable[[NDArray[Any]], NDArray[Any]]
 TOPOLOGIES: tuple[str, ...] = ("clements", "reck")
 
 
@@ -496,6 +500,49 @@ class Mesh:
         """
         return TapPowers(*self._pass(phases, delta, chip, direction="adjoint", record="power"))
 
+    def tap_sums(
+        self,
+        phases: Phases,
+        field_: Array,
+        chip: Chip | None = None,
+        *,
+        direction: Literal["forward", "adjoint"] = "forward",
+        read: TapRead | None = None,
+    ) -> TapSums:
+        """One pass with every tap read and summed over the batch as the pass goes.
+
+        The readings :meth:`tap_powers` (or :meth:`adjoint_tap_powers`) would give,
+        passed through ``read`` and summed over the samples, one column at a time:
+        memory O(N·B) instead of O(N²·B), and the taps are read while the column's
+        fields are still in cache.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        field_
+            Fields injected at the inputs (``"forward"``) or at the outputs
+            (``"adjoint"``), ``(n_samples, n_ports)``.
+        chip
+            Imperfect device, or ``None``.
+        direction
+            ``"forward"`` or ``"adjoint"``.
+        read
+            The tap detector: complex fields ``(n_taps, n_samples)`` → batch-summed
+            readings ``(n_taps,)``. It is called for the taps of every column in
+            the order the pass reaches them (a detector drawing noise draws it in
+            that order), the output taps last (forward) or first (adjoint).
+            ``None``: an ideal detector, ``Σ_b |E_b|²``.
+
+        Returns
+        -------
+        TapSums
+        """
+        check_choice(direction, "direction", ("forward", "adjoint"))
+        return TapSums(
+            *self._pass(phases, field_, chip, direction=direction, record="sum", read=read)
+        )
+
     # -- internals ------------------------------------------------------------------
 
     @property
@@ -568,13 +615,15 @@ class Mesh:
         chip: Chip | None,
         *,
         direction: Literal["forward", "adjoint"],
-        record: Literal["field", "power", "none"],
+        record: Literal["field", "power", "sum", "none"],
+        read: TapRead | None = None,
     ) -> tuple[Array, Array, Array, Array]:
         """One pass of a batch through the mesh, recording every phase shifter's tap.
 
         Returns the ``theta, phi, out, port`` of :class:`TapFields` (``record="field"``)
-        or :class:`TapPowers` (``"power"``); ``"none"`` records no taps (empty
-        ``theta, phi``) for callers that want ``port`` only. ``field_`` is checked here;
+        or :class:`TapPowers` (``"power"``), or the batch sums of ``read`` applied to
+        every column's tap fields (``"sum"``, :class:`TapSums`); ``"none"`` records no
+        taps (empty ``theta, phi``) for callers that want ``port`` only. ``field_`` is checked here;
         every returned array is new.
 
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
@@ -596,8 +645,12 @@ class Mesh:
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
         dtype = np.complex128 if record == "field" else np.float64
-        keep = {"field": _store_field, "power": _store_power, "none": _store_nothing}[record]
-        theta = np.empty((self.n_mzis, n if record != "none" else 0), dtype=dtype)
+        if record == "sum":
+            keep = _summed(_power_sums if read is None else read)
+            theta = np.empty(self.n_mzis)
+        else:
+            keep = {"field": _store_field, "power": _store_power, "none": _store_nothing}[record]
+            theta = np.empty((self.n_mzis, n if record != "none" else 0), dtype=dtype)
         phi = np.empty_like(theta)
         buf = np.array(field_.T, dtype=np.complex128, order="C")
         if direction == "forward":
@@ -615,8 +668,12 @@ class Mesh:
                     _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
             out, port = (buf.T.copy() if record == "field" else buf.T), buf.T
+            if record == "sum":
+                out = (_power_sums if read is None else read)(buf)
         else:
             out = field_.copy() if record == "field" else field_  # powers: squared anew
+            if record == "sum":
+                out = (_power_sums if read is None else read)(field_.T)
             buf *= out_phase
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
@@ -643,6 +700,31 @@ class Mesh:
             for f, a in ((fwd.theta, adj.theta), (fwd.phi, adj.phi), (fwd.out, adj.out))
         )
         return Phases(theta, phi, out)
+
+
+@dataclass(frozen=True)
+class TapSums:
+    """Tap readings of one pass summed over the batch, read column by column.
+
+    What :class:`TapPowers` gives, summed over the samples (through a detector
+    model, if one is given), without holding every tap of every sample at once:
+    :meth:`Mesh.tap_sums` reads each column's taps as the pass reaches it.
+
+    Attributes
+    ----------
+    theta, phi
+        ``(n_mzis,)`` float: batch-summed readings at the θ and φ shifters.
+    out
+        ``(n_ports,)`` float: batch-summed readings at the output shifters.
+    port
+        The complex field leaving the mesh, ``(n_samples, n_ports)`` (as in
+        :class:`TapPowers`).
+    """
+
+    theta: Array
+    phi: Array
+    out: Array
+    port: Array
 
 
 @dataclass(frozen=True, eq=False)
@@ -725,6 +807,23 @@ def _store_power(dest: Array, rows: Array) -> None:
     """``dest = |rows|²`` in place (no temporaries)."""
     np.abs(rows, out=dest)
     np.square(dest, out=dest)
+
+
+def _summed(read: TapRead) -> Callable[[Array, Array], None]:
+    """A ``keep`` for :meth:`Mesh._pass` that stores ``read``'s batch sums of the rows."""
+
+    def keep(dest: Array, rows: Array) -> None:
+        dest[...] = read(rows)
+
+    return keep
+
+
+def _power_sums(fields: Array) -> Array:
+    """``Σ_b |E_b|²`` along the last axis of ``(n_taps, n_samples)`` fields (an ideal detector)."""
+    if fields.strides[-1] != fields.itemsize:
+        fields = np.ascontiguousarray(fields)
+    v = fields.view(np.float64)  # re, im interleaved
+    return np.einsum("ij,ij->i", v, v)
 
 
 def _power(field_: Array) -> Array:

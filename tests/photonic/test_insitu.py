@@ -210,6 +210,37 @@ def test_aggregated_and_per_sample_agree_in_mean_and_variance(noise: dict) -> No
     assert np.all(a.std(axis=0) > 0)  # the noise is really there
 
 
+def test_per_sample_reads_column_by_column_as_it_reads_a_stored_pass() -> None:
+    """Without an ADC the taps are read as the pass goes, with one after it: same statistics.
+
+    A 40-bit ADC quantizes far below the noise, so it only switches the implementation
+    (with ``detector_clip="none"`` it does not saturate either).
+    """
+    rng = np.random.default_rng(15)
+    mesh = Mesh.clements(4)
+    chips = {
+        bits: quiet_chip(mesh, np.random.default_rng(1), tap_noise=0.05, adc_bits=bits)
+        for bits in (None, 40)
+    }
+    _, phases, x, _, delta = problem("clements", 4, 3, seed=15, chip=chips[None])
+    draws = 400
+    samples = [
+        np.array(
+            [
+                measure_in_situ(mesh, phases, x, delta, chip, rng).gradients.to_vector()
+                for _ in range(draws)
+            ]
+        )
+        for chip in chips.values()
+    ]
+    a, b = samples
+    se = np.sqrt((a.var(axis=0) + b.var(axis=0)) / draws)
+    assert np.max(np.abs(a.mean(axis=0) - b.mean(axis=0)) / se) < 5.0
+    ratio = a.var(axis=0) / b.var(axis=0)
+    assert np.all((ratio > 0.7) & (ratio < 1.45))
+    assert np.all(a.std(axis=0) > 0)
+
+
 def test_noise_is_seeded() -> None:
     rng = np.random.default_rng(5)
     mesh = Mesh.reck(4)

@@ -281,6 +281,54 @@ def test_tap_fields_and_powers_against_a_dense_oracle(topology: str, per_sample:
         )
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("direction", ["forward", "adjoint"])
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_tap_sums_read_every_column_as_the_pass_reaches_it(
+    topology: str, direction: str, per_sample: bool
+) -> None:
+    """``tap_sums`` = the batch sums of the stored taps; ``read`` sees them in pass order."""
+    rng = np.random.default_rng(12)
+    mesh = make(topology, 6)
+    chip = lossy_chip(mesh)
+    phases = mesh.random_phases(rng)
+    if per_sample:
+        phases = Phases(
+            phases.theta_rad + rng.normal(0, 0.2, (4, mesh.n_mzis)),
+            phases.phi_rad + rng.normal(0, 0.2, (4, mesh.n_mzis)),
+            phases.out_rad + rng.normal(0, 0.2, (4, 6)),
+        )
+    x = fields(rng, 4, 6)
+    stored = (mesh.tap_fields if direction == "forward" else mesh.adjoint_tap_fields)(
+        phases, x, chip
+    )
+    ideal = mesh.tap_sums(phases, x, chip, direction=direction)  # type: ignore[arg-type]
+    for name in ("theta", "phi", "out"):
+        want = np.sum(np.abs(getattr(stored, name)) ** 2, axis=0)
+        np.testing.assert_allclose(getattr(ideal, name), want, rtol=1e-12)
+    np.testing.assert_allclose(ideal.port, stored.port, atol=1e-13)
+
+    seen: list[np.ndarray] = []
+
+    def read(rows: np.ndarray) -> np.ndarray:
+        seen.append(rows.copy())
+        return np.sum(np.abs(rows), axis=1)
+
+    got = mesh.tap_sums(phases, x, chip, direction=direction, read=read)  # type: ignore[arg-type]
+    for name in ("theta", "phi", "out"):
+        want = np.sum(np.abs(getattr(stored, name)), axis=0)
+        np.testing.assert_allclose(getattr(got, name), want, rtol=1e-12)
+    order = []  # (plane, MZIs or ports) in the order light reaches them
+    for a, b, _ in mesh.columns if direction == "forward" else reversed(mesh.columns):
+        planes = ("phi", "theta") if direction == "forward" else ("theta", "phi")
+        order += [(plane, slice(a, b)) for plane in planes]
+    out = ("out", slice(None))
+    order = [*order, out] if direction == "forward" else [out, *order]
+    assert len(seen) == len(order)
+    for rows, (plane, which) in zip(seen, order, strict=True):
+        np.testing.assert_allclose(rows, getattr(stored, plane)[:, which].T, atol=1e-13)
+
+
 def test_power_loss_gradient_sign() -> None:
     """Gradient descent on L = −|y₀|² must route the light to port 0."""
     rng = np.random.default_rng(0)
