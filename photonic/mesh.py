@@ -629,13 +629,14 @@ class Mesh:
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
         outputs and travels back through the transposed blocks (``â_before = Sᵀ
         â_after``). The batch is propagated in place in one port-first
-        ``(n_ports, n_samples)`` array. With one phase set, one stacked 2×2 product per
-        column applies the whole MZI ``T = S₂S₁`` and the θ tap (between the halves)
-        is the top row of ``S₁`` (forward) or of ``S₂ᵀ`` (adjoint) applied to the
-        column's pair; with per-sample phases the halves are applied one after the
-        other (forming ``T`` for every sample would cost more than it saves). Only
-        the tap rows are stored — as fields, or as powers ``|E|²`` (half the memory,
-        and no complex temporaries the size of all taps).
+        ``(n_ports, n_samples)`` array. With one phase set, one stacked product per
+        column of 3×2 rows — the top row of ``S₁`` (forward) or of ``S₂ᵀ`` (adjoint),
+        then ``T = S₂S₁`` (or ``Tᵀ``) — gives the θ tap (between the halves) and
+        applies the whole MZI; with per-sample phases the halves are applied one
+        after the other (forming ``T`` for every sample would cost more than it
+        saves). Only the tap rows are kept — as fields, as powers ``|E|²`` (half the
+        memory, and no complex temporaries the size of all taps), or read and summed
+        at once.
         """
         field_ = self._check_fields(field_, "x" if direction == "forward" else "delta")
         self._resolve("per_sample", phases, field_.shape[0])
@@ -653,18 +654,25 @@ class Mesh:
             theta = np.empty((self.n_mzis, n if record != "none" else 0), dtype=dtype)
         phi = np.empty_like(theta)
         buf = np.array(field_.T, dtype=np.complex128, order="C")
+        if t is not None and record != "none":
+            # one stacked product per column gives the θ tap and the MZI's output:
+            # rows (top row of S₁ | T), or (top row of S₂ᵀ | Tᵀ) going back
+            if direction == "forward":
+                rows3 = np.concatenate([s1[:, :1, :], t], axis=1)
+            else:
+                rows3 = np.concatenate([s2[:, :, :1].swapaxes(1, 2), t.swapaxes(1, 2)], axis=1)
+            work = np.empty((self.n_ports // 2, 3, n), dtype=np.complex128)
         if direction == "forward":
             for a, b, lo in self._columns:
                 hi = lo + 2 * (b - a)
-                top, bot = buf[lo:hi:2], buf[lo + 1 : hi : 2]
-                keep(phi[a:b], top)
+                keep(phi[a:b], buf[lo:hi:2])
                 if t is None:
                     _mix_pairs(buf, s1, a, b, lo)
                     keep(theta[a:b], buf[lo:hi:2])
                     _mix_pairs(buf, s2, a, b, lo)
+                elif record != "none":
+                    keep(theta[a:b], _mix_with_tap(buf, rows3, work, a, b, lo))
                 else:
-                    if record != "none":
-                        keep(theta[a:b], _top_row(s1, a, b, top, bot))
                     _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
             out, port = (buf.T.copy() if record == "field" else buf.T), buf.T
@@ -677,14 +685,13 @@ class Mesh:
             buf *= out_phase
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
-                top, bot = buf[lo:hi:2], buf[lo + 1 : hi : 2]
                 if t is None:
                     _mix_pairs(buf, s2, a, b, lo, transpose=True)
                     keep(theta[a:b], buf[lo:hi:2])
                     _mix_pairs(buf, s1, a, b, lo, transpose=True)
+                elif record != "none":
+                    keep(theta[a:b], _mix_with_tap(buf, rows3, work, a, b, lo))
                 else:
-                    if record != "none":
-                        keep(theta[a:b], _top_row(s2, a, b, top, bot, transpose=True))
                     _mix_pairs(buf, t, a, b, lo, transpose=True)
                 keep(phi[a:b], buf[lo:hi:2])
             port = buf.T
@@ -831,17 +838,17 @@ def _power(field_: Array) -> Array:
     return np.square(np.abs(field_))
 
 
-def _top_row(
-    half: Array, a: int, b: int, top: Array, bot: Array, *, transpose: bool = False
-) -> Array:
-    """Top output of MZIs ``a … b−1``'s blocks (or their transposes) on the pairs.
+def _mix_with_tap(field_: Array, rows3: Array, work: Array, a: int, b: int, lo: int) -> Array:
+    """Apply MZIs ``a … b−1`` in place and return their tap fields, ``(k, n_samples)``.
 
-    ``top``, ``bot``: the pair fields ``(k, n_samples)``; ``half`` is
-    ``(n_mzis, 2, 2)`` (one phase set). Returns ``m[0, 0]·top + m[0, 1]·bot``,
-    ``(k, n_samples)``.
+    ``rows3`` ``(n_mzis, 3, 2)``: per MZI the tap row, then the 2×2 block to apply;
+    ``work`` ``(≥ k, 3, n_samples)`` receives the stacked product (the returned view).
     """
-    row, col = (1, 0) if transpose else (0, 1)  # the (0, 1) entry of m or of mᵀ
-    return half[a:b, 0, 0, None] * top + half[a:b, row, col, None] * bot
+    k = b - a
+    out = work[:k]
+    np.matmul(rows3[a:b], field_[lo : lo + 2 * k].reshape(k, 2, -1), out=out)
+    field_[lo : lo + 2 * k].reshape(k, 2, -1)[...] = out[:, 1:]
+    return out[:, 0]
 
 
 def _mix_pairs(
