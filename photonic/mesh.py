@@ -560,15 +560,31 @@ class Mesh:
 
     def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
         """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(..., n_mzis, 2, 2)``."""
+        return self._halves_at(*self._screens(phases, chip), chip)
+
+    def _couplers(self, chip: Chip | None) -> tuple[Array, Array]:
+        """The halves with every shifter at 0 rad: the couplers ``B₁, B₂`` with their loss."""
+        zero = np.zeros(self.n_mzis)
+        return self._halves_at(zero, zero, chip)
+
+    def _halves_at(
+        self, theta_rad: Array, phi_rad: Array, chip: Chip | None
+    ) -> tuple[Array, Array]:
         if chip is None:
-            return mzi_halves(phases.theta_rad, phases.phi_rad)
-        self._check_chip(chip)
+            return mzi_halves(theta_rad, phi_rad)
         return mzi_halves(
-            phases.theta_rad + chip.theta_offset_rad,
-            phases.phi_rad + chip.phi_offset_rad,
+            theta_rad,
+            phi_rad,
             splitting_error_rad=chip.splitting_error_rad,
             loss_db=chip.coupler_loss_db,
         )
+
+    def _screens(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
+        """The θ and φ the chip's shifters apply (static offsets included), rad."""
+        if chip is None:
+            return phases.theta_rad, phases.phi_rad
+        self._check_chip(chip)
+        return phases.theta_rad + chip.theta_offset_rad, phases.phi_rad + chip.phi_offset_rad
 
     def _out(self, phases: Phases, chip: Chip | None) -> Array:
         return phases.out_rad if chip is None else phases.out_rad + chip.out_offset_rad
@@ -632,16 +648,22 @@ class Mesh:
         ``(n_ports, n_samples)`` array. With one phase set, one stacked product per
         column of 3×2 rows — the top row of ``S₁`` (forward) or of ``S₂ᵀ`` (adjoint),
         then ``T = S₂S₁`` (or ``Tᵀ``) — gives the θ tap (between the halves) and
-        applies the whole MZI; with per-sample phases the halves are applied one
-        after the other (forming ``T`` for every sample would cost more than it
-        saves). Only the tap rows are kept — as fields, as powers ``|E|²`` (half the
-        memory, and no complex temporaries the size of all taps), or read and summed
-        at once.
+        applies the whole MZI; with per-sample phases the chip's couplers (the same
+        for every sample) are applied as stacked products and each sample's phase
+        screens elementwise, so no 2×2 matrix is formed per sample. Only the tap
+        rows are kept — as fields, as powers ``|E|²`` (half the memory, and no
+        complex temporaries the size of all taps), or read and summed at once.
         """
         field_ = self._check_fields(field_, "x" if direction == "forward" else "delta")
         self._resolve("per_sample", phases, field_.shape[0])
-        s1, s2 = self._halves(phases, chip)
-        t = None if s1.ndim == 4 else product_2x2(s2, s1)
+        if phases.theta_rad.ndim == 2:  # per-sample phases: only the screens differ
+            t = None
+            theta_rad, phi_rad = self._screens(phases, chip)
+            s1, s2 = self._couplers(chip)
+            screen_phi, screen_theta = (np.exp(1j * p.T) for p in (phi_rad, theta_rad))
+        else:
+            s1, s2 = self._halves(phases, chip)
+            t = product_2x2(s2, s1)
         out_phase = np.exp(1j * self._out(phases, chip))
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
@@ -666,9 +688,11 @@ class Mesh:
             for a, b, lo in self._columns:
                 hi = lo + 2 * (b - a)
                 keep(phi[a:b], buf[lo:hi:2])
-                if t is None:
+                if t is None:  # S₁ = B₁D(φ), tap, S₂ = B₂D(θ)
+                    buf[lo:hi:2] *= screen_phi[a:b]
                     _mix_pairs(buf, s1, a, b, lo)
                     keep(theta[a:b], buf[lo:hi:2])
+                    buf[lo:hi:2] *= screen_theta[a:b]
                     _mix_pairs(buf, s2, a, b, lo)
                 elif record != "none":
                     keep(theta[a:b], _mix_with_tap(buf, rows3, work, a, b, lo))
@@ -685,10 +709,12 @@ class Mesh:
             buf *= out_phase
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
-                if t is None:
+                if t is None:  # S₂ᵀ = D(θ)B₂ᵀ, tap, S₁ᵀ = D(φ)B₁ᵀ
                     _mix_pairs(buf, s2, a, b, lo, transpose=True)
+                    buf[lo:hi:2] *= screen_theta[a:b]
                     keep(theta[a:b], buf[lo:hi:2])
                     _mix_pairs(buf, s1, a, b, lo, transpose=True)
+                    buf[lo:hi:2] *= screen_phi[a:b]
                 elif record != "none":
                     keep(theta[a:b], _mix_with_tap(buf, rows3, work, a, b, lo))
                 else:
@@ -853,22 +879,14 @@ def _mix_pairs(
 ) -> None:
     """Apply the 2×2 blocks of MZIs ``a … b−1`` (or their transposes) in place.
 
-    ``field_`` is port first, ``(n_ports, n_samples)``; the blocks act on the port
-    pairs ``(lo, lo+1), (lo+2, lo+3), …``. ``half`` is ``(n_mzis, 2, 2)`` (one phase
-    set: one stacked matmul) or ``(n_samples, n_mzis, 2, 2)`` (per-sample blocks,
-    elementwise).
+    ``field_`` is port first, ``(n_ports, n_samples)``; the blocks ``half``
+    ``(n_mzis, 2, 2)`` act on the port pairs ``(lo, lo+1), (lo+2, lo+3), …`` (one
+    stacked matmul).
     """
     k = b - a
     hi = lo + 2 * k
-    if half.ndim == 3:
-        m = half[a:b].swapaxes(1, 2) if transpose else half[a:b]
-        field_[lo:hi] = (m @ field_[lo:hi].reshape(k, 2, -1)).reshape(2 * k, -1)
-        return
-    m = half[:, a:b].transpose(1, 3, 2, 0) if transpose else half[:, a:b].transpose(1, 2, 3, 0)
-    top, bot = field_[lo:hi:2], field_[lo + 1 : hi : 2]
-    new_top = m[:, 0, 0] * top + m[:, 0, 1] * bot
-    field_[lo + 1 : hi : 2] = m[:, 1, 0] * top + m[:, 1, 1] * bot
-    field_[lo:hi:2] = new_top
+    m = half[a:b].swapaxes(1, 2) if transpose else half[a:b]
+    field_[lo:hi] = (m @ field_[lo:hi].reshape(k, 2, -1)).reshape(2 * k, -1)
 
 
 def haar_unitary(n: int, rng: np.random.Generator) -> Array:
