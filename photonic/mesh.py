@@ -54,7 +54,8 @@ Method = Literal["auto", "matmul", "per_sample"]
 GradMethod = Literal["auto", "correlation", "per_sample"]
 Init = Literal["haar", "uniform"]
 #: A tap detector for :meth:`Mesh.tap_sums`: the complex fields at some taps,
-#: ``(n_taps, n_samples)``, to each tap's reading summed over the samples, ``(n_taps,)``.
+#: ``(n_taps, n_samples)`` — a read-only view with any strides — to each tap's
+#: reading summed over the samples, ``(n_taps,)`` (stored as float64).
 TapRead = Callable[[NDArray[Any]], NDArray[Any]]
 TOPOLOGIES: tuple[str, ...] = ("clements", "reck")
 
@@ -503,7 +504,7 @@ class Mesh:
     def tap_sums(
         self,
         phases: Phases,
-        field_: Array,
+        injected: Array,
         chip: Chip | None = None,
         *,
         direction: Literal["forward", "adjoint"] = "forward",
@@ -520,19 +521,21 @@ class Mesh:
         ----------
         phases
             One phase set, or one per sample (leading axis ``n_samples``).
-        field_
-            Fields injected at the inputs (``"forward"``) or at the outputs
-            (``"adjoint"``), ``(n_samples, n_ports)``.
+        injected
+            Fields injected at the inputs (``"forward"``: ``x``) or at the outputs
+            (``"adjoint"``: ``δ``), ``(n_samples, n_ports)``.
         chip
             Imperfect device, or ``None``.
         direction
             ``"forward"`` or ``"adjoint"``.
         read
             The tap detector: complex fields ``(n_taps, n_samples)`` → batch-summed
-            readings ``(n_taps,)``. It is called for the taps of every column in
-            the order the pass reaches them (a detector drawing noise draws it in
-            that order), the output taps last (forward) or first (adjoint).
-            ``None``: an ideal detector, ``Σ_b |E_b|²``.
+            readings ``(n_taps,)``. The fields are views into the pass's working
+            array (or into ``injected``): ``read`` must not write to them, and must
+            accept any strides. It is called for the taps of every column in the
+            order the pass reaches them (a detector drawing noise draws it in that
+            order), the output taps last (forward) or first (adjoint). ``None``: an
+            ideal detector, ``Σ_b |E_b|²``.
 
         Returns
         -------
@@ -540,7 +543,7 @@ class Mesh:
         """
         check_choice(direction, "direction", ("forward", "adjoint"))
         return TapSums(
-            *self._pass(phases, field_, chip, direction=direction, record="sum", read=read)
+            *self._pass(phases, injected, chip, direction=direction, record="sum", read=read)
         )
 
     # -- internals ------------------------------------------------------------------
@@ -668,8 +671,9 @@ class Mesh:
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
         dtype = np.complex128 if record == "field" else np.float64
+        read_rows = _power_sums if read is None else read  # record="sum" only
         if record == "sum":
-            keep = _summed(_power_sums if read is None else read)
+            keep = _summed(read_rows)
             theta = np.empty(self.n_mzis)
         else:
             keep = {"field": _store_field, "power": _store_power, "none": _store_nothing}[record]
@@ -699,13 +703,18 @@ class Mesh:
                 else:
                     _mix_pairs(buf, t, a, b, lo)
             buf *= out_phase
-            out, port = (buf.T.copy() if record == "field" else buf.T), buf.T
+            port = buf.T
             if record == "sum":
-                out = (_power_sums if read is None else read)(buf)
+                out = np.asarray(read_rows(buf), dtype=np.float64)
+            else:
+                out = buf.T.copy() if record == "field" else buf.T
         else:
-            out = field_.copy() if record == "field" else field_  # powers: squared anew
             if record == "sum":
-                out = (_power_sums if read is None else read)(field_.T)
+                taps = field_.T.view()
+                taps.flags.writeable = False  # the caller's array
+                out = np.asarray(read_rows(taps), dtype=np.float64)
+            else:
+                out = field_.copy() if record == "field" else field_  # powers: squared anew
             buf *= out_phase
             for a, b, lo in reversed(self._columns):
                 hi = lo + 2 * (b - a)
