@@ -46,8 +46,8 @@ Measurement modes
     readings, I/O errors. Cost O(N²B) time per pass; memory O(NB), as every
     column's taps are read and summed when the pass reaches them
     (:meth:`Mesh.tap_sums`) — except with an ADC, whose full scale is the brightest
-    tap of the whole read-out: then the pass keeps every tap power (O(N²B),
-    :meth:`Mesh.tap_powers`) and reads them at the end.
+    tap of its kind (θ, φ or output taps) over the whole read-out: then the pass
+    keeps every tap power (O(N²B), :meth:`Mesh.tap_powers`) and reads them at the end.
 ``"aggregated"``
     Tap powers summed over the batch (as a camera integrating over a minibatch
     would) are computed from correlation matrices ``Σ_b e_b e_bᴴ`` carried through
@@ -183,8 +183,8 @@ def _read_pass(
     Every tap of every sample is read separately. Without an ADC the readings are
     independent, so each column's taps are read as the pass reaches them
     (:meth:`Mesh.tap_sums`, memory O(N·B)). An ADC's full scale is the brightest tap
-    of the whole read-out, known only when the pass is over: then every tap power is
-    kept and read at the end (memory O(N²·B)).
+    of its kind (θ, φ or output taps) in the whole read-out, known only when the pass
+    is over: then every tap power is kept and read at the end (memory O(N²·B)).
     """
     if chip is None or chip.adc_bits is None:
         sums = mesh.tap_sums(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from photonic import insitu
-from photonic.imperfections import Chip, phase_noise
+from photonic.imperfections import Chip, phase_noise, read_power
 from photonic.insitu import InferencePass, measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
 from sim.ops import Recorder
@@ -239,6 +239,38 @@ def test_per_sample_reads_column_by_column_as_it_reads_a_stored_pass() -> None:
     ratio = a.var(axis=0) / b.var(axis=0)
     assert np.all((ratio > 0.7) & (ratio < 1.45))
     assert np.all(a.std(axis=0) > 0)
+
+
+@pytest.mark.parametrize("clip", ["none", "zero"])
+def test_the_column_detector_reads_as_read_power_does(clip: str) -> None:
+    """Noise, clipping and the batch sum of one column's taps: read_power's, draw for draw."""
+    rng = np.random.default_rng(16)
+    mesh = Mesh.clements(4)
+    chip = quiet_chip(mesh, rng, tap_noise=0.5)
+    fields = 0.3 * (rng.normal(size=(3, 50)) + 1j * rng.normal(size=(3, 50)))
+    read = insitu._detector(chip, np.random.default_rng(2), clip)  # type: ignore[arg-type]
+    assert read is not None
+    got = read(fields)
+    want = read_power(np.abs(fields) ** 2, chip, np.random.default_rng(2), clip=clip)  # type: ignore[arg-type]
+    np.testing.assert_allclose(got, want.sum(axis=1), rtol=1e-12)
+    assert (want.min() < 0) == (clip == "none")  # weak light: the noise goes below 0
+    assert insitu._detector(quiet_chip(mesh, rng), rng, clip) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("direction", ["forward", "adjoint"])
+def test_an_adc_reads_every_tap_on_its_own_grid(direction: str) -> None:
+    """With an ADC each reading is a level k·FS/(2^bits − 1), FS the brightest tap of its kind."""
+    rng = np.random.default_rng(17)
+    mesh = Mesh.reck(5)
+    chip = quiet_chip(mesh, rng, tap_noise=0.05, adc_bits=4)
+    phases = mesh.random_phases(rng)
+    x = rng.normal(size=(6, 5)) + 1j * rng.normal(size=(6, 5))
+    readings, _ = insitu._read_pass(mesh, phases, x, chip, rng, "zero", direction=direction)  # type: ignore[arg-type]
+    pass_ = mesh.tap_powers if direction == "forward" else mesh.adjoint_tap_powers
+    taps = pass_(phases, x, chip)
+    for reading, powers in zip(readings, (taps.theta, taps.phi, taps.out), strict=True):
+        levels = reading / (powers.max() / (2**4 - 1))
+        np.testing.assert_allclose(levels, np.round(levels), atol=1e-9)
 
 
 def test_noise_is_seeded() -> None:
