@@ -172,6 +172,31 @@ class TapPowers:
     port: Array
 
 
+@dataclass(frozen=True)
+class TapSums:
+    """Tap readings of one pass summed over the batch, read column by column.
+
+    What :class:`TapPowers` gives, summed over the samples (through a detector
+    model, if one is given), without holding every tap of every sample at once:
+    :meth:`Mesh.tap_sums` reads each column's taps as the pass reaches it.
+
+    Attributes
+    ----------
+    theta, phi
+        ``(n_mzis,)`` float: batch-summed readings at the θ and φ shifters.
+    out
+        ``(n_ports,)`` float: batch-summed readings at the output shifters.
+    port
+        The complex field leaving the mesh, ``(n_samples, n_ports)`` (as in
+        :class:`TapPowers`).
+    """
+
+    theta: Array
+    phi: Array
+    out: Array
+    port: Array
+
+
 @dataclass(frozen=True, eq=False)
 class Mesh:
     """Layout of an N-port MZI mesh. Build with :meth:`clements` or :meth:`reck`.
@@ -642,8 +667,8 @@ class Mesh:
         Returns the ``theta, phi, out, port`` of :class:`TapFields` (``record="field"``)
         or :class:`TapPowers` (``"power"``), or the batch sums of ``read`` applied to
         every column's tap fields (``"sum"``, :class:`TapSums`); ``"none"`` records no
-        taps (empty ``theta, phi``) for callers that want ``port`` only. ``field_`` is checked here;
-        every returned array is new.
+        taps (empty ``theta, phi``) for callers that want ``port`` only. ``field_`` is
+        checked here; every returned array is new.
 
         ``"forward"``: ``field_`` enters at the inputs; ``"adjoint"``: it enters at the
         outputs and travels back through the transposed blocks (``â_before = Sᵀ
@@ -742,31 +767,6 @@ class Mesh:
             for f, a in ((fwd.theta, adj.theta), (fwd.phi, adj.phi), (fwd.out, adj.out))
         )
         return Phases(theta, phi, out)
-
-
-@dataclass(frozen=True)
-class TapSums:
-    """Tap readings of one pass summed over the batch, read column by column.
-
-    What :class:`TapPowers` gives, summed over the samples (through a detector
-    model, if one is given), without holding every tap of every sample at once:
-    :meth:`Mesh.tap_sums` reads each column's taps as the pass reaches it.
-
-    Attributes
-    ----------
-    theta, phi
-        ``(n_mzis,)`` float: batch-summed readings at the θ and φ shifters.
-    out
-        ``(n_ports,)`` float: batch-summed readings at the output shifters.
-    port
-        The complex field leaving the mesh, ``(n_samples, n_ports)`` (as in
-        :class:`TapPowers`).
-    """
-
-    theta: Array
-    phi: Array
-    out: Array
-    port: Array
 
 
 @dataclass(frozen=True, eq=False)
