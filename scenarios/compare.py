@@ -99,7 +99,7 @@ from scenarios.report_html import (
 from sim.engine import simulate
 from sim.hardware import DigitalHardware, PhotonicHardware
 from sim.ops import BYTES_PER_REAL, Op, Recorder
-from sim.presets import available_presets, load_preset
+from sim.presets import check_presets, load_preset
 from sim.report import summarize
 
 __all__ = ["NAME", "Config", "main", "run", "step_ops"]
@@ -162,8 +162,9 @@ class Config:
     eval_repeats : int
         Noisy forward passes averaged for the photonic final accuracies.
     presets : tuple of str
-        Hardware presets (``sim/presets``) to replay one training step on; photonic
-        presets get the photonic network's ops, digital presets the MLP's.
+        Hardware to replay one training step on: bundled preset names (``sim/presets``)
+        or paths of preset files; photonic presets get the photonic network's ops,
+        digital presets the MLP's. Tables and plots name each by its ``name``.
     n_seeds : int
         Independent repetitions (data, init, chip, noise, order).
     workers : int
@@ -218,15 +219,7 @@ class Config:
             or sigma < 0
         ):
             raise ValueError(f"splitting_error_std_rad={sigma!r} must be a finite number ≥ 0")
-        if isinstance(self.presets, list):
-            object.__setattr__(self, "presets", tuple(self.presets))
-        if not isinstance(self.presets, tuple) or not self.presets:
-            raise ValueError(f"presets={self.presets!r} must name at least one preset")
-        known = tuple(available_presets())
-        for preset in self.presets:
-            check_choice(preset, "presets", known)
-        if len(set(self.presets)) != len(self.presets):
-            raise ValueError(f"presets={self.presets!r} lists a preset twice")
+        object.__setattr__(self, "presets", check_presets(self.presets))
         n_train = int(self.total_samples * 0.8)
         if self.batch_size > n_train:
             raise ValueError(
@@ -502,7 +495,7 @@ def _cost(
         ops = traces[network]
         timeline = simulate(ops, hw)
         report = summarize(ops, timeline)
-        costs[preset] = {
+        costs[hw.name] = {
             "network": network,
             "kind": "photonic" if network == "photonic" else "digital",
             "n_ops": len(ops),
@@ -511,7 +504,7 @@ def _cost(
             "energy_by_component_pj": dict(report.energy_by_component_pj),
             "phases": {k: (v.latency_ns, v.energy_pj) for k, v in report.phases.items()},
         }
-        keys = {"preset": preset, "network": network, "batch": cfg.batch_size}
+        keys = {"preset": hw.name, "network": network, "batch": cfg.batch_size}
         rows.append({**keys, "metric": "step_latency_ns", "value": report.latency_ns})
         rows.append({**keys, "metric": "step_energy_pj", "value": report.energy_pj})
         rows.append({**keys, "metric": "step_n_ops", "value": len(ops)})

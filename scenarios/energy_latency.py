@@ -72,7 +72,7 @@ from scenarios.framework import Result, child_rngs, new_figure, save_figure, sce
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
 from sim.ops import Op, mesh_pass, phase_update, tap_readout
-from sim.presets import load_preset
+from sim.presets import check_presets, load_preset
 from sim.report import summarize, time_share, tops_per_w
 
 __all__ = [
@@ -473,27 +473,21 @@ class Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "ports", _check_int_tuple(self.ports, "ports", 2))
         object.__setattr__(self, "batches", _check_int_tuple(self.batches, "batches", 1))
-        for name in ("presets", "heatmap_presets"):
-            value = getattr(self, name)
-            if isinstance(value, list):
-                value = tuple(value)
-                object.__setattr__(self, name, value)
-            if not isinstance(value, tuple) or any(not isinstance(p, str) for p in value):
-                raise ValueError(f"{name}={value!r} must be a tuple of preset names or paths")
-        if not self.presets:
-            raise ValueError("presets=() must name at least one preset")
-        names = []
-        for preset in self.presets:
-            try:
-                names.append(load_preset(preset).name)
-            except ValueError as exc:
-                raise ValueError(f"presets: {exc}") from None
-        if len(set(names)) != len(names):
-            raise ValueError(f"presets={self.presets!r} name the same hardware twice ({names})")
+        object.__setattr__(self, "presets", check_presets(self.presets))
+        heatmap = self.heatmap_presets
+        if isinstance(heatmap, list):
+            heatmap = tuple(heatmap)
+            object.__setattr__(self, "heatmap_presets", heatmap)
+        if not isinstance(heatmap, tuple) or any(not isinstance(p, str) for p in heatmap):
+            raise ValueError(
+                f"heatmap_presets={heatmap!r} must be a tuple of preset names or paths"
+            )
         for preset in self.heatmap_presets:
             if preset not in self.presets:
                 raise ValueError(
-                    f"heatmap_presets has {preset!r}, which is not in presets={self.presets!r}"
+                    f"heatmap_presets has {preset!r}, which is not in presets={self.presets!r}; "
+                    "the heatmaps are drawn for photonic presets of the run: name some of "
+                    "them, or none (--set heatmap_presets=)"
                 )
             if not isinstance(load_preset(preset), PhotonicHardware):
                 raise ValueError(f"heatmap_presets has {preset!r}, which is not photonic")

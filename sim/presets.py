@@ -117,6 +117,47 @@ def preset_path(name_or_path: str | Path, *, relative_to: Path | None = None) ->
     return path
 
 
+def check_presets(presets: object, name: str = "presets") -> tuple[str, ...]:
+    """A settings field that lists hardware: preset names or preset-file paths.
+
+    Parameters
+    ----------
+    presets
+        A non-empty list or tuple of strings, each a bundled preset name or the path
+        of a preset file (:func:`preset_path`).
+    name
+        The field's name, for the error messages.
+
+    Returns
+    -------
+    tuple of str
+        ``presets`` as a tuple, every entry loaded once to check it.
+
+    Raises
+    ------
+    ValueError
+        For anything else, an entry that does not load (the loader's message, prefixed
+        with ``name``), or two entries that are the same hardware (same ``name``).
+    """
+    if isinstance(presets, list):
+        presets = tuple(presets)
+    if (
+        not isinstance(presets, tuple)
+        or not presets
+        or any(not isinstance(p, str) for p in presets)
+    ):
+        raise ValueError(f"{name}={presets!r} must be a non-empty list of preset names or paths")
+    names = []
+    for preset in presets:
+        try:
+            names.append(load_preset(preset).name)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name}={presets!r} name the same hardware twice ({names})")
+    return presets
+
+
 def _looks_like_path(text: str) -> bool:
     return "/" in text or "\\" in text or text.endswith(PRESET_SUFFIX)
 

@@ -104,6 +104,22 @@ def test_step_ops_replay_on_the_right_hardware() -> None:
     assert net.recorder is None  # restored
 
 
+def test_a_preset_file_of_ones_own_replays_like_a_bundled_one(tmp_path: Path) -> None:
+    """The README's own-hardware example: the path goes where a preset name goes."""
+    own = tmp_path / "my-chip.toml"
+    own.write_text('name = "my-chip"\nbase = "eo-integrated"\n[mesh]\nloss_db_per_mzi = 0.05\n')
+    cfg = dataclasses.replace(compare.Config.smoke(), presets=[str(own), "eo-integrated"])
+    assert cfg.presets == (str(own), "eo-integrated")
+    (tmp_path / "out").mkdir()
+    result = compare.run(cfg, tmp_path / "out", echo=None)
+    s = result.summary
+    for name in ("my-chip", "eo-integrated"):  # named by the hardware, not the path
+        assert float(s[f"{name}_step_energy_pj"]) > 0
+    # the same trace on a chip with 4x less loss per MZI: the same ops, never more energy
+    assert float(s["my-chip_step_energy_pj"]) <= float(s["eo-integrated_step_energy_pj"])
+    assert not any(str(tmp_path) in str(key) for key in s)
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="dataset='digits'"):
         compare.Config(dataset="digits")

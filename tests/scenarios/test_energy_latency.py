@@ -116,6 +116,7 @@ def test_fd_step_cost_equals_replaying_the_whole_trace(preset: str) -> None:
         ("presets", ("gpu-h200",), "unknown preset 'gpu-h200'"),
         ("heatmap_presets", ("gpu-h100",), "not photonic"),
         ("heatmap_presets", ("my-chip",), "not in presets"),
+        ("heatmap_presets", ("my-chip",), "or none (--set heatmap_presets=)"),
         ("reference_ports", 5, "reference_ports=5 must be one of ports"),
         ("reference_batch", 3, "reference_batch=3"),
         ("tap_integration", "never", "tap_integration='never'"),

@@ -12,7 +12,7 @@ from sim.hardware import (
     Photodetector,
     PhotonicHardware,
 )
-from sim.presets import PRESET_DIR, available_presets, load_preset
+from sim.presets import PRESET_DIR, available_presets, check_presets, load_preset
 
 REQUIRED = ("pai2023-chip", "thermal-integrated", "eo-integrated", "gpu-h100", "cpu")
 
@@ -68,6 +68,25 @@ def test_load_by_path_and_base(tmp_path: Path) -> None:
     assert hw.mesh.coupling_loss_db == 1.0  # kept from the base
     assert isinstance(hw.detector, Camera) and hw.detector.integration_ns == 1e6
     assert load_preset(str(own)).name == "my-chip"
+
+
+def test_check_presets_takes_names_and_paths(tmp_path: Path) -> None:
+    own = tmp_path / "my-chip.toml"
+    own.write_text('name = "my-chip"\nbase = "eo-integrated"\n[mesh]\nloss_db_per_mzi = 0.05\n')
+    assert check_presets(["cpu", str(own)]) == ("cpu", str(own))
+    twin = tmp_path / "twin.toml"
+    twin.write_text('name = "cpu"\nbase = "cpu"\n')
+    with pytest.raises(
+        ValueError, match=r"heat=.* name the same hardware twice \(\['cpu', 'cpu'\]\)"
+    ):
+        check_presets(("cpu", str(twin)), "heat")
+    with pytest.raises(ValueError, match=r"^presets: unknown preset 'nope'"):
+        check_presets(("cpu", "nope"))
+    with pytest.raises(ValueError, match=r"^presets: preset file .*missing\.toml' does not exist"):
+        check_presets((str(tmp_path / "missing.toml"),))
+    for bad in ((), "cpu", ("cpu", 3)):
+        with pytest.raises(ValueError, match="must be a non-empty list of preset names or paths"):
+            check_presets(bad)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
