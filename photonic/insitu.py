@@ -397,8 +397,10 @@ def measure_in_situ(
 
     if inference is not None:
         _check_inference(inference, mesh, phases, x.shape, mode)
-    shared = inference if method == "in_situ" else None  # the analog method has no forward pass
-    x_in = shared.injected if shared is not None else _inject(x, chip, rng)
+    # The field the 3-pass method's forward pass injects; the analog method has none.
+    shared = inference if method == "in_situ" else None
+    if method == "in_situ":
+        x_in = shared.injected if shared is not None else _inject(x, chip, rng)
     d_in = _inject(scale * delta, chip, rng)
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
