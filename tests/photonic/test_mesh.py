@@ -255,6 +255,16 @@ def dense_adjoint_taps(mesh: Mesh, phases: Phases, delta: np.ndarray, chip: Chip
     return theta, phi, f
 
 
+def per_sample_copies(phases: Phases, rng: np.random.Generator, n_samples: int) -> Phases:
+    """Every sample its own phases, as per-pass phase noise makes them (σ = 0.2 rad)."""
+    return Phases(
+        *(
+            p + rng.normal(0, 0.2, (n_samples, p.size))
+            for p in (phases.theta_rad, phases.phi_rad, phases.out_rad)
+        )
+    )
+
+
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 @pytest.mark.parametrize("per_sample", [False, True])
 def test_tap_fields_and_powers_against_a_dense_oracle(topology: str, per_sample: bool) -> None:
@@ -263,36 +273,26 @@ def test_tap_fields_and_powers_against_a_dense_oracle(topology: str, per_sample:
     chip = lossy_chip(mesh)
     base = mesh.random_phases(rng)
     x = fields(rng, 3, 5)
-    if per_sample:  # every sample its own phases, as per-pass phase noise makes them
-        phases = Phases(
-            base.theta_rad + rng.normal(0, 0.2, (3, mesh.n_mzis)),
-            base.phi_rad + rng.normal(0, 0.2, (3, mesh.n_mzis)),
-            base.out_rad + rng.normal(0, 0.2, (3, 5)),
-        )
+    if per_sample:
+        phases = per_sample_copies(base, rng, 3)
         one = [Phases(phases.theta_rad[b], phases.phi_rad[b], phases.out_rad[b]) for b in range(3)]
     else:
         phases, one = base, [base] * 3
-    taps = mesh.tap_fields(phases, x, chip)
-    powers = mesh.tap_powers(phases, x, chip)
-    for b in range(3):
-        theta, phi, y = dense_taps(mesh, one[b], x[b], chip)
-        np.testing.assert_allclose(taps.theta[b], theta, atol=1e-13)
-        np.testing.assert_allclose(taps.phi[b], phi, atol=1e-13)
-        np.testing.assert_allclose(taps.port[b], y, atol=1e-13)
-    for name in ("theta", "phi", "out"):
-        np.testing.assert_allclose(getattr(powers, name), np.abs(getattr(taps, name)) ** 2)
-    np.testing.assert_allclose(powers.port, taps.port)
-    adjoint = mesh.adjoint_tap_fields(phases, x, chip)
-    adjoint_powers = mesh.adjoint_tap_powers(phases, x, chip)
-    for b in range(3):
-        theta, phi, x_hat = dense_adjoint_taps(mesh, one[b], x[b], chip)
-        np.testing.assert_allclose(adjoint.theta[b], theta, atol=1e-13)
-        np.testing.assert_allclose(adjoint.phi[b], phi, atol=1e-13)
-        np.testing.assert_allclose(adjoint.port[b], x_hat, atol=1e-13)
-    for name in ("theta", "phi", "out"):
-        np.testing.assert_allclose(
-            getattr(adjoint_powers, name), np.abs(getattr(adjoint, name)) ** 2
-        )
+    passes = (
+        (mesh.tap_fields, mesh.tap_powers, dense_taps),
+        (mesh.adjoint_tap_fields, mesh.adjoint_tap_powers, dense_adjoint_taps),
+    )
+    for tap_fields, tap_powers, oracle in passes:
+        taps = tap_fields(phases, x, chip)
+        powers = tap_powers(phases, x, chip)
+        for b in range(3):
+            theta, phi, port = oracle(mesh, one[b], x[b], chip)
+            np.testing.assert_allclose(taps.theta[b], theta, atol=1e-13)
+            np.testing.assert_allclose(taps.phi[b], phi, atol=1e-13)
+            np.testing.assert_allclose(taps.port[b], port, atol=1e-13)
+        for name in ("theta", "phi", "out"):
+            np.testing.assert_allclose(getattr(powers, name), np.abs(getattr(taps, name)) ** 2)
+        np.testing.assert_allclose(powers.port, taps.port)
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
@@ -307,11 +307,7 @@ def test_tap_sums_read_every_column_as_the_pass_reaches_it(
     chip = lossy_chip(mesh)
     phases = mesh.random_phases(rng)
     if per_sample:
-        phases = Phases(
-            phases.theta_rad + rng.normal(0, 0.2, (4, mesh.n_mzis)),
-            phases.phi_rad + rng.normal(0, 0.2, (4, mesh.n_mzis)),
-            phases.out_rad + rng.normal(0, 0.2, (4, 6)),
-        )
+        phases = per_sample_copies(phases, rng, 4)
     x = fields(rng, 4, 6)
     stored = (mesh.tap_fields if direction == "forward" else mesh.adjoint_tap_fields)(
         phases, x, chip
