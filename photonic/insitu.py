@@ -198,6 +198,20 @@ def _read_pass(
     return (theta, phi, out), taps.port
 
 
+def _read_fresh_pass(
+    mesh: Mesh,
+    phases: Phases,
+    field: Array,
+    chip: Chip | None,
+    rng: np.random.Generator,
+    clip: Clip,
+) -> Readings:
+    """A forward per-sample pass of the programmed ``phases`` (per-pass noise drawn
+    first), its taps read: the batch-summed (θ, φ, output) readings."""
+    seen = _pass_phases(phases, chip, rng, field.shape[0])
+    return _read_pass(mesh, seen, field, chip, rng, clip)[0]
+
+
 # -- aggregated (correlation) readings ------------------------------------------------------
 
 
@@ -421,11 +435,12 @@ def measure_in_situ(
 
     if method == "in_situ":
         if mode == "per_sample":
-            fwd_phases = shared.phases if shared is not None else _pass_phases(phases, chip, rng, n)
-            i_fwd = _read_pass(mesh, fwd_phases, x_in, chip, rng, detector_clip)[0]
+            if shared is not None:  # the inference pass's own phases
+                i_fwd = _read_pass(mesh, shared.phases, x_in, chip, rng, detector_clip)[0]
+            else:
+                i_fwd = _read_fresh_pass(mesh, phases, x_in, chip, rng, detector_clip)
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
-            sum_phases = _pass_phases(phases, chip, rng, n)
-            i_sum = _read_pass(mesh, sum_phases, sum_in, chip, rng, detector_clip)[0]
+            i_sum = _read_fresh_pass(mesh, phases, sum_in, chip, rng, detector_clip)
         else:
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
             fwd_powers, sum_powers = _aggregate_forward(static, x_in, sum_in)
@@ -443,10 +458,8 @@ def measure_in_situ(
         minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
         plus_in = _inject(x + 1j * np.conj(x_hat), chip, rng)
         if mode == "per_sample":
-            minus_phases = _pass_phases(phases, chip, rng, n)
-            i_minus = _read_pass(mesh, minus_phases, minus_in, chip, rng, detector_clip)[0]
-            plus_phases = _pass_phases(phases, chip, rng, n)
-            i_plus = _read_pass(mesh, plus_phases, plus_in, chip, rng, detector_clip)[0]
+            i_minus = _read_fresh_pass(mesh, phases, minus_in, chip, rng, detector_clip)
+            i_plus = _read_fresh_pass(mesh, phases, plus_in, chip, rng, detector_clip)
         else:
             minus_powers, plus_powers = _aggregate_forward(static, minus_in, plus_in)
             i_minus = _noisy_aggregate(minus_powers, chip, rng)
