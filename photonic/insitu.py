@@ -77,6 +77,7 @@ from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
+from photonic.mzi import sandwich_2x2
 from sim import ops
 from sim.ops import ExitRead, Recorder
 
@@ -236,9 +237,10 @@ def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[Read
         t,
         np.conj(np.swapaxes(t, -1, -2)),
         corr_a / scale_a + 1j / scale_b * corr_b,
+        groups=transfer.groups,
     )
     # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
-    mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
+    mid00 = sandwich_2x2(s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
     phi00, out = blocks[:, 0, 0], np.diagonal(final)
     return (
         (scale_a * mid00.real, scale_a * phi00.real, scale_a * out.real),
@@ -259,8 +261,8 @@ def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Arra
         tuple(reversed(transfer.mesh.columns)), np.swapaxes(t, -1, -2), np.conj(t), corr
     )
     # θ tap: through S₂ᵀ; φ tap: through Tᵀ = S₁ᵀS₂ᵀ; the [0, 0] entries only.
-    mid00 = np.einsum("nj,njk,nk->n", s2[:, :, 0], blocks_out, np.conj(s2[:, :, 0]))
-    inp00 = np.einsum("nj,njk,nk->n", t[:, :, 0], blocks_out, np.conj(t[:, :, 0]))
+    mid00 = sandwich_2x2(s2[:, :, 0], blocks_out, np.conj(s2[:, :, 0]))
+    inp00 = sandwich_2x2(t[:, :, 0], blocks_out, np.conj(t[:, :, 0]))
     return mid00.real, inp00.real, np.sum(np.abs(delta) ** 2, axis=0)
 
 

@@ -158,6 +158,30 @@ def correlation_sweep_reference(
 # -- fast implementations -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Groups:
+    """The banded transfer matrices of a mesh's column groups, as :func:`compose_groups` built them.
+
+    A value (it owns its arrays): :func:`correlation_sweep` takes it to skip building
+    the same ``G`` again when it sweeps with the matrices the mesh was composed from.
+
+    Attributes
+    ----------
+    columns
+        The columns they group.
+    t
+        The per-MZI matrices they were built from, ``(n_mzis, 2, 2)`` (the sweep
+        checks that it is given this very array).
+    blocks
+        ``(n_groups, nb, s, 3s)``: block-tridiagonal form of every group's matrix
+        (module docstring).
+    """
+
+    columns: Columns
+    t: Array
+    blocks: Array
+
+
 def compose(columns: Columns, t: Array, n_ports: int) -> Array:
     """Product of the MZI columns, ``(n_ports, n_ports)`` complex.
 
@@ -176,7 +200,35 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
     n_ports
         N.
     """
+    return _compose(columns, np.asarray(t, dtype=np.complex128), n_ports, keep=None)
+
+
+def compose_groups(columns: Columns, t: Array, n_ports: int) -> tuple[Array, Groups | None]:
+    """:func:`compose`, and the group matrices it built, for :func:`correlation_sweep`.
+
+    Parameters are those of :func:`compose`. The groups cost ``48·N²`` bytes of
+    memory (3 MB at N = 256) and are ``None`` for meshes small enough for the
+    reference kernel.
+
+    Returns
+    -------
+    w : numpy.ndarray
+        As :func:`compose`.
+    groups : Groups or None
+        The group matrices, built from ``t`` (``numpy.asarray(t, complex128)``).
+    """
     t = np.asarray(t, dtype=np.complex128)
+    if n_ports < _MIN_FAST_PORTS or not columns:
+        return compose_reference(columns, t, n_ports), None
+    g, s = _params(n_ports)
+    plan = _plan(columns, n_ports, t.shape[0], g, s)
+    n_groups = plan.compose_chunks[-1].k1
+    blocks = np.empty((n_groups, plan.n_pad // s, s, 3 * s), dtype=np.complex128)
+    return _compose(columns, t, n_ports, keep=blocks), Groups(columns, t, blocks)
+
+
+def _compose(columns: Columns, t: Array, n_ports: int, *, keep: Array | None) -> Array:
+    """:func:`compose`; the group blocks go to ``keep`` (all groups) if given, else to scratch."""
     if n_ports < _MIN_FAST_PORTS or not columns:
         return compose_reference(columns, t, n_ports)
     g, s = _params(n_ports)
@@ -192,7 +244,8 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
     for chunk in plan.compose_chunks:
         kc = chunk.k1 - chunk.k0
         band = _build(plan, _gather(plan.key + "c.coef", src, chunk.build).reshape(g, 2, 2, -1))
-        tri = _tri(plan, band, 0, kc, plan.key + "c.tri")
+        out = None if keep is None else keep[chunk.k0 : chunk.k1]
+        tri = _tri(plan, band, 0, kc, plan.key + "c.tri", out=out)
         for k in range(kc):
             if first:  # W = G₀: scatter its blocks (the same places every call)
                 rl = n_pad + 2 * s
@@ -207,7 +260,9 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
     return w_a[s : s + n].copy()
 
 
-def correlation_sweep(columns: Columns, t: Array, t_inv: Array, corr: Array) -> tuple[Array, Array]:
+def correlation_sweep(
+    columns: Columns, t: Array, t_inv: Array, corr: Array, *, groups: Groups | None = None
+) -> tuple[Array, Array]:
     """Diagonal 2×2 blocks of the correlation at every MZI input, and the final correlation.
 
     Same results as :func:`correlation_sweep_reference` (to rounding): column by
@@ -229,6 +284,10 @@ def correlation_sweep(columns: Columns, t: Array, t_inv: Array, corr: Array) -> 
         any invertible right factors work, e.g. ``tᴴ`` to carry ``Σ a aᴴ``).
     corr
         ``M₀ = Σ_b a_b â_bᵀ`` at the input plane, ``(N, N)``; overwritten.
+    groups
+        ``compose_groups(columns, t, N)[1]`` for this very ``t``, if the caller has
+        it: then the sweep does not build ``G`` again (its cost is then ≈ 48·N³ flops
+        in BLAS plus the carry inside the groups).
 
     Returns
     -------
@@ -236,9 +295,19 @@ def correlation_sweep(columns: Columns, t: Array, t_inv: Array, corr: Array) -> 
         ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` at the input of each MZI.
     corr : numpy.ndarray
         ``M`` after the last column, ``(N, N)`` (the input array, overwritten).
+
+    Raises
+    ------
+    ValueError
+        If ``groups`` were built from another ``t`` or for other columns.
     """
     t = np.asarray(t, dtype=np.complex128)
     t_inv = np.asarray(t_inv, dtype=np.complex128)
+    if groups is not None and (groups.t is not t or groups.columns != columns):
+        raise ValueError(
+            "groups were built from other MZI matrices or columns; pass the groups "
+            "compose_groups returned for this very t, or groups=None"
+        )
     n = corr.shape[0]
     if n < _MIN_FAST_PORTS or not columns:
         return correlation_sweep_reference(columns, t, t_inv, corr)
@@ -271,16 +340,22 @@ def correlation_sweep(columns: Columns, t: Array, t_inv: Array, corr: Array) -> 
     # G′ = Gᴴ if t_inv = tᴴ: then only G is built.
     src_rows = src.reshape(4, -1)
     unitary = _inverse_is_adjoint(src_rows, t.shape[0])
-    stacks = [0] + ([] if unitary else [1])  # to build: G, and G′ᵀ unless G′ = Gᴴ
+    # To build: G unless given, and G′ᵀ unless G′ = Gᴴ (stack 0 of the plan's build
+    # indices is G, stack 1 is G′ᵀ).
+    stacks = ([] if groups is not None else [0]) + ([] if unitary else [1])
     inverse = _is_inverse(src_rows, t.shape[0])
     src_back: Array | None = None
     for chunk in plan.sweep_chunks:
         kc = chunk.k1 - chunk.k0
         xc = kc * h1
-        index = chunk.build[:, :, stacks[0] * xc : (stacks[-1] + 1) * xc]
-        coef = _gather(plan.key + f"s.coef{len(stacks)}", src, index)
-        band = _build(plan, coef.reshape(g, 2, 2, -1))
-        tri_g = _tri(plan, band, 0, kc, plan.key + "s.tri_g")
+        if stacks:
+            index = chunk.build[:, :, stacks[0] * xc : (stacks[-1] + 1) * xc]
+            coef = _gather(plan.key + f"s.coef{len(stacks)}", src, index)
+            band = _build(plan, coef.reshape(g, 2, 2, -1))
+        if groups is None:
+            tri_g = _tri(plan, band, 0, kc, plan.key + "s.tri_g")
+        else:
+            tri_g = groups.blocks[chunk.k0 : chunk.k1]
         if unitary:
             tri_gi = np.conjugate(tri_g, out=_scratch(plan.key + "s.tri_ginv", tri_g.shape))
         else:
@@ -659,16 +734,20 @@ def _build(plan: _Plan, coef: Array) -> Array:
     return band
 
 
-def _tri(plan: _Plan, band: Array, stack: int, kc: int, name: str) -> Array:
+def _tri(
+    plan: _Plan, band: Array, stack: int, kc: int, name: str, *, out: Array | None = None
+) -> Array:
     """Block-tridiagonal form ``(kc, nb, s, 3s)`` of the bands of one stack.
 
     Block ``[k, I]`` holds rows ``[I·s, I·s+s)`` and columns ``[I·s−s, I·s+2s)`` of
-    group ``k``'s matrix (contiguous, ready for BLAS).
+    group ``k``'s matrix (contiguous, ready for BLAS). Written to ``out`` if given,
+    else to the scratch array ``name``.
     """
     s, off, h1 = plan.s, plan.off, plan.h1
     x = band.shape[2]
     nb = plan.n_pad // s
-    out = _scratch(name, (kc, nb, s, 3 * s))
+    if out is None:
+        out = _scratch(name, (kc, nb, s, 3 * s))
     for p in (0, 1):
         base = (off - s - p) * 2 * x + p * x + stack * kc * h1
         out[:, :, p::2, :] = _view(

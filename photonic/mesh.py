@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from digital.validation import check_choice, check_finite
 from photonic import kernels
 from photonic.constants import TWO_PI
-from photonic.mzi import inverse_2x2, mzi_halves, product_2x2
+from photonic.mzi import inverse_2x2, mzi_halves, product_2x2, sandwich_2x2
 
 if TYPE_CHECKING:
     from photonic.imperfections import Chip
@@ -359,9 +359,9 @@ class Mesh:
         self.check_phases(phases)
         s1, s2 = self._halves(phases, chip)
         t = product_2x2(s2, s1)
-        w = kernels.compose(self._columns, t, self.n_ports)
+        w, groups = kernels.compose_groups(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
-        return Transfer(self, phases.copy(), chip, s1, s2, t, w)
+        return Transfer(self, phases.copy(), chip, s1, s2, t, w, groups)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -786,6 +786,10 @@ class Transfer:
         Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
     matrix
         The mesh matrix ``W`` (output phases included), ``(n_ports, n_ports)``.
+    groups
+        The column groups' matrices built while composing ``W`` from ``t``
+        (:class:`photonic.kernels.Groups`; ``None`` for small meshes): the gradient
+        sweeps reuse them.
     """
 
     mesh: Mesh
@@ -795,6 +799,7 @@ class Transfer:
     s2: Array
     t: Array
     matrix: Array
+    groups: kernels.Groups | None
 
     def made_for(self, phases: Phases, chip: Chip | None) -> bool:
         """Whether this is the transfer of ``phases`` (equal values) on ``chip`` (the same one)."""
@@ -827,13 +832,13 @@ class Transfer:
         # when the batch is larger than the mesh.
         corr0 = (x.T @ delta) @ w if x.shape[0] > w.shape[0] else x.T @ (delta @ w)
         blocks, corr = kernels.correlation_sweep(
-            self.mesh.columns, self.t, inverse_2x2(self.t), corr0
+            self.mesh.columns, self.t, inverse_2x2(self.t), corr0, groups=self.groups
         )
         # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁,
         # of which only the [0, 0] entry is needed: S₁[0, :] · block · S₁⁻¹[:, 0].
         phi = -np.imag(blocks[:, 0, 0])
         s1 = self.s1
-        mid00 = np.einsum("nj,njk,nk->n", s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
+        mid00 = sandwich_2x2(s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
 
 

@@ -152,3 +152,14 @@ def inverse_2x2(m: Array) -> Array:
     inv[..., 1, 0] = -c * inv_det
     inv[..., 1, 1] = a * inv_det
     return inv
+
+
+def sandwich_2x2(row: Array, m: Array, col: Array) -> Array:
+    """``row · m · col`` for stacks: ``(..., 2)``, ``(..., 2, 2)``, ``(..., 2)`` → ``(...)``.
+
+    Written out entry by entry (a stacked ``einsum`` is several times slower).
+    """
+    c0, c1 = col[..., 0], col[..., 1]
+    top = m[..., 0, 0] * c0 + m[..., 0, 1] * c1
+    bottom = m[..., 1, 0] * c0 + m[..., 1, 1] * c1
+    return row[..., 0] * top + row[..., 1] * bottom

@@ -55,12 +55,17 @@ def assert_close(fast: np.ndarray, ref: np.ndarray) -> None:
 
 
 def check(columns: Columns, n: int, t: np.ndarray, t_inv: np.ndarray, corr: np.ndarray) -> None:
-    assert_close(kernels.compose(columns, t, n), kernels.compose_reference(columns, t, n))
+    """Both kernels against their references, the sweep with and without compose's groups."""
+    w_ref = kernels.compose_reference(columns, t, n)
+    assert_close(kernels.compose(columns, t, n), w_ref)
+    w, groups = kernels.compose_groups(columns, t, n)
+    assert_close(w, w_ref)
     blocks_ref, final_ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
-    blocks, final = kernels.correlation_sweep(columns, t, t_inv, corr.copy())
-    assert blocks.shape == blocks_ref.shape
-    assert_close(blocks, blocks_ref)
-    assert_close(final, final_ref)
+    for shared in (None, groups):
+        blocks, final = kernels.correlation_sweep(columns, t, t_inv, corr.copy(), groups=shared)
+        assert blocks.shape == blocks_ref.shape
+        assert_close(blocks, blocks_ref)
+        assert_close(final, final_ref)
 
 
 @pytest.mark.parametrize("lossy", [False, True], ids=["lossless", "lossy"])
@@ -177,9 +182,42 @@ def test_right_factors_that_are_not_inverses(n: int, right: str) -> None:
     for columns in (mesh_columns("clements", n), mesh_columns("reck", n)[::-1]):
         corr = random_corr(rng, n)
         ref = kernels.correlation_sweep_reference(columns, t, factor, corr.copy())
-        fast = kernels.correlation_sweep(columns, t, factor, corr.copy())
-        assert_close(fast[0], ref[0])
-        assert_close(fast[1], ref[1])
+        groups = kernels.compose_groups(columns, t, n)[1]
+        for shared in (None, groups):
+            fast = kernels.correlation_sweep(columns, t, factor, corr.copy(), groups=shared)
+            assert_close(fast[0], ref[0])
+            assert_close(fast[1], ref[1])
+
+
+def test_groups_own_their_arrays() -> None:
+    """Groups stay valid after other meshes are composed (no shared scratch space)."""
+    rng = np.random.default_rng(11)
+    n = 33
+    columns = mesh_columns("clements", n)
+    t, t_inv = random_t(rng, n * (n - 1) // 2, lossy=True)
+    corr = random_corr(rng, n)
+    _, groups = kernels.compose_groups(columns, t, n)
+    for _ in range(3):  # same plan, other matrices: reuses every scratch array
+        kernels.compose_groups(columns, random_t(rng, n * (n - 1) // 2, lossy=True)[0], n)
+        kernels.correlation_sweep(columns, random_t(rng, len(t), False)[0], t_inv, corr.copy())
+    ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
+    fast = kernels.correlation_sweep(columns, t, t_inv, corr.copy(), groups=groups)
+    assert_close(fast[0], ref[0])
+    assert_close(fast[1], ref[1])
+
+
+def test_groups_of_other_matrices_are_refused() -> None:
+    rng = np.random.default_rng(12)
+    n = 24
+    columns = mesh_columns("clements", n)
+    t, t_inv = random_t(rng, n * (n - 1) // 2, lossy=False)
+    _, groups = kernels.compose_groups(columns, t, n)
+    corr = random_corr(rng, n)
+    with pytest.raises(ValueError, match="groups were built from other MZI matrices"):
+        kernels.correlation_sweep(columns, t.copy(), t_inv, corr.copy(), groups=groups)
+    reck = mesh_columns("reck", n)
+    with pytest.raises(ValueError, match="or columns"):
+        kernels.correlation_sweep(reck, t, t_inv, corr.copy(), groups=groups)
 
 
 def test_small_meshes_use_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:

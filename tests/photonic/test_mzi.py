@@ -15,6 +15,7 @@ from photonic.mzi import (
     mzi_halves,
     phase_screen,
     product_2x2,
+    sandwich_2x2,
 )
 
 angles = st.floats(min_value=-2 * np.pi, max_value=2 * np.pi, allow_nan=False)
@@ -96,3 +97,12 @@ def test_product_2x2_is_matmul() -> None:
     a = rng.normal(size=(5, 3, 2, 2)) + 1j * rng.normal(size=(5, 3, 2, 2))
     b = rng.normal(size=(3, 2, 2)) + 1j * rng.normal(size=(3, 2, 2))
     np.testing.assert_allclose(product_2x2(a, b), a @ b, atol=1e-14)
+
+
+def test_sandwich_2x2_is_row_matrix_column() -> None:
+    rng = np.random.default_rng(3)
+    row = rng.normal(size=(4, 3, 2)) + 1j * rng.normal(size=(4, 3, 2))
+    m = rng.normal(size=(3, 2, 2)) + 1j * rng.normal(size=(3, 2, 2))
+    col = rng.normal(size=(4, 3, 2)) + 1j * rng.normal(size=(4, 3, 2))
+    expected = (row[..., None, :] @ m @ col[..., :, None])[..., 0, 0]
+    np.testing.assert_allclose(sandwich_2x2(row, m, col), expected, atol=1e-14)
