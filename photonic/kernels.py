@@ -95,6 +95,8 @@ _MIN_FAST_PORTS = 20
 # are allocated per call (NumPy backs them with huge pages).
 _SCRATCH_MAX = 1 << 18
 _SCRATCH_TOTAL = 1 << 22  # at most 64 MB kept per thread; the oldest arrays go first
+# t_inv=None: tᴴ is taken as the inverse if ‖tᴴt − 1‖max ≤ this (unitary to rounding).
+_UNITARY_TOL = 1e-13
 
 
 # -- reference implementations (test oracle) ------------------------------------------
@@ -261,7 +263,12 @@ def _compose(columns: Columns, t: Array, n_ports: int, *, keep: Array | None) ->
 
 
 def correlation_sweep(
-    columns: Columns, t: Array, t_inv: Array, corr: Array, *, groups: Groups | None = None
+    columns: Columns,
+    t: Array,
+    t_inv: Array | None,
+    corr: Array,
+    *,
+    groups: Groups | None = None,
 ) -> tuple[Array, Array]:
     """Diagonal 2×2 blocks of the correlation at every MZI input, and the final correlation.
 
@@ -282,6 +289,8 @@ def correlation_sweep(
         Per-MZI transfer matrices and their inverses, ``(n_mzis, 2, 2)``. ``t`` may be
         non-unitary (lossy); ``t_inv`` is used as given (it need not be the inverse:
         any invertible right factors work, e.g. ``tᴴ`` to carry ``Σ a aᴴ``).
+        ``t_inv=None`` means the inverses of ``t``: the sweep then takes ``tᴴ`` if
+        every ``t`` is unitary to rounding (``‖tᴴt − 1‖ ≤ 1e-13``), else inverts them.
     corr
         ``M₀ = Σ_b a_b â_bᵀ`` at the input plane, ``(N, N)``; overwritten.
     groups
@@ -302,7 +311,7 @@ def correlation_sweep(
         If ``groups`` were built from another ``t`` or for other columns.
     """
     t = np.asarray(t, dtype=np.complex128)
-    t_inv = np.asarray(t_inv, dtype=np.complex128)
+    n_t = t.shape[0]
     if groups is not None and (groups.t is not t or groups.columns != columns):
         raise ValueError(
             "groups were built from other MZI matrices or columns; pass the groups "
@@ -310,14 +319,27 @@ def correlation_sweep(
         )
     n = corr.shape[0]
     if n < _MIN_FAST_PORTS or not columns:
-        return correlation_sweep_reference(columns, t, t_inv, corr)
+        t_inv = inverse_2x2(t) if t_inv is None else t_inv
+        return correlation_sweep_reference(columns, t, np.asarray(t_inv, np.complex128), corr)
     g, s = _params(n)
-    plan = _plan(columns, n, t.shape[0], g, s)
+    plan = _plan(columns, n, n_t, g, s)
     n_pad, h1, hw = plan.n_pad, plan.h1, plan.hw
     nb = n_pad // s
     pad = max(s, hw + 2)
     rl = n_pad + 2 * pad
-    src = _source("s.src", [t, t_inv])
+    if t_inv is None:  # the inverses: tᴴ if that is one (one check), else inverted
+        t_inv = np.conj(np.swapaxes(t, -1, -2))
+        src = _source("s.src", [t, t_inv])
+        unitary = inverse = _is_inverse(src.reshape(4, -1), n_t, tol=_UNITARY_TOL)
+        if not unitary:
+            t_inv = inverse_2x2(t)
+            src = _source("s.src", [t, t_inv])
+    else:
+        t_inv = np.asarray(t_inv, dtype=np.complex128)
+        src = _source("s.src", [t, t_inv])
+        # G′ = Gᴴ if t_inv = tᴴ: then only G is built.
+        unitary = _inverse_is_adjoint(src.reshape(4, -1), n_t)
+        inverse = _is_inverse(src.reshape(4, -1), n_t)
     # M in two zero-padded buffers: the left product goes a → b, the right one b → a.
     # Only the n×n corner and the padding ports of a are ever written (the latter with
     # zeros, but a reused buffer may come from a mesh with more ports: clear them).
@@ -336,14 +358,10 @@ def correlation_sweep(
     b_shape, b_strides = (2 * hw + 1, 2, h1), (1, rl + 1, 2 * rl + 2)
     band_fwd = _view(m_a, pad * rl + pad - hw, b_shape, b_strides)
     band_bwd = _view(m_a, (pad - 1) * rl + pad - 1 - hw, b_shape, b_strides)
-    blocks = np.empty((t.shape[0], 2, 2), dtype=np.complex128)
-    # G′ = Gᴴ if t_inv = tᴴ: then only G is built.
-    src_rows = src.reshape(4, -1)
-    unitary = _inverse_is_adjoint(src_rows, t.shape[0])
+    blocks = np.empty((n_t, 2, 2), dtype=np.complex128)
     # To build: G unless given, and G′ᵀ unless G′ = Gᴴ (stack 0 of the plan's build
     # indices is G, stack 1 is G′ᵀ).
     stacks = ([] if groups is not None else [0]) + ([] if unitary else [1])
-    inverse = _is_inverse(src_rows, t.shape[0])
     src_back: Array | None = None
     for chunk in plan.sweep_chunks:
         kc = chunk.k1 - chunk.k0
@@ -659,8 +677,8 @@ def _inverse_is_adjoint(src: Array, n_t: int) -> bool:
     return True
 
 
-def _is_inverse(src: Array, n_t: int) -> bool:
-    """Whether ``t_inv[k] @ t[k]`` is the identity to rounding for every MZI.
+def _is_inverse(src: Array, n_t: int, *, tol: float = 1e-11) -> bool:
+    """Whether ``t_inv[k] @ t[k]`` is the identity to ``tol`` (max abs) for every MZI.
 
     ``src`` is the sweep's entry-major source ``(4, 2·n_t + 1)`` of ``[t, t_inv, 1]``.
     """
@@ -671,7 +689,7 @@ def _is_inverse(src: Array, n_t: int) -> bool:
         product = t_inv[0::2, None, part] * t[None, 0:2, part]
         product += t_inv[1::2, None, part] * t[None, 2:4, part]
         product -= eye
-        if float(np.abs(product).max()) > 1e-11:
+        if float(np.abs(product).max()) > tol:
             return False
     return True
 

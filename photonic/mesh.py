@@ -832,7 +832,7 @@ class Transfer:
         # when the batch is larger than the mesh.
         corr0 = (x.T @ delta) @ w if x.shape[0] > w.shape[0] else x.T @ (delta @ w)
         blocks, corr = kernels.correlation_sweep(
-            self.mesh.columns, self.t, inverse_2x2(self.t), corr0, groups=self.groups
+            self.mesh.columns, self.t, None, corr0, groups=self.groups
         )
         # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁,
         # of which only the [0, 0] entry is needed: S₁[0, :] · block · S₁⁻¹[:, 0].

@@ -55,17 +55,22 @@ def assert_close(fast: np.ndarray, ref: np.ndarray) -> None:
 
 
 def check(columns: Columns, n: int, t: np.ndarray, t_inv: np.ndarray, corr: np.ndarray) -> None:
-    """Both kernels against their references, the sweep with and without compose's groups."""
+    """Both kernels against their references.
+
+    ``t_inv`` must be the inverse of ``t``: the sweep runs with it and with
+    ``t_inv=None``, each with and without compose's groups.
+    """
     w_ref = kernels.compose_reference(columns, t, n)
     assert_close(kernels.compose(columns, t, n), w_ref)
     w, groups = kernels.compose_groups(columns, t, n)
     assert_close(w, w_ref)
     blocks_ref, final_ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
-    for shared in (None, groups):
-        blocks, final = kernels.correlation_sweep(columns, t, t_inv, corr.copy(), groups=shared)
-        assert blocks.shape == blocks_ref.shape
-        assert_close(blocks, blocks_ref)
-        assert_close(final, final_ref)
+    for right in (t_inv, None):
+        for shared in (None, groups):
+            blocks, final = kernels.correlation_sweep(columns, t, right, corr.copy(), groups=shared)
+            assert blocks.shape == blocks_ref.shape
+            assert_close(blocks, blocks_ref)
+            assert_close(final, final_ref)
 
 
 @pytest.mark.parametrize("lossy", [False, True], ids=["lossless", "lossy"])
