@@ -5,7 +5,9 @@ A mesh is described here only by its columns: ``columns`` is a tuple of
 pairs ``(lo, lo+1), (lo+2, lo+3), …`` in order. ``t`` holds the transfer matrix
 of every MZI, ``(n_mzis, 2, 2)``.
 
-* :func:`compose` — the mesh matrix ``C_last ⋯ C_1 C_0`` (no output phases).
+* :func:`compose` — the mesh matrix ``C_last ⋯ C_1 C_0`` (no output phases);
+  :func:`compose_groups` also returns the column groups' matrices it built
+  (:class:`Groups`), which a sweep with the same ``t`` can reuse.
 * :func:`correlation_sweep` — carries the batch correlation ``M = Σ_b a_b â_bᵀ``
   from the input plane through every column as ``M ← C M C⁻¹`` (``C⁻¹`` made of the
   per-MZI ``t_inv``) and returns the 2×2 diagonal block of ``M`` at the input of
@@ -57,9 +59,12 @@ Cost O(N²·g) elementwise, ``g/2`` Python steps.
 
 *Shortcuts.* If ``t_inv`` is ``tᴴ`` to rounding (lossless MZIs; insitu's power
 sweeps) the sweep uses ``G′ = Gᴴ`` instead of building it (the result differs at the
-rounding level only).
-No result is carried from one call to the next (the sweep builds its own ``G``);
-only work arrays of up to 4 MB are kept per thread and reused as scratch space
+rounding level only). With ``t_inv=None`` (the inverses) one check decides whether
+``tᴴ`` is the inverse. Given the :class:`Groups` that :func:`compose_groups` built
+from the same ``t``, the sweep does not build ``G`` at all.
+No result is carried from one call to the next: what compose built reaches the sweep
+only as an explicit :class:`Groups` value, which owns its arrays. Only work arrays of
+up to 4 MB are kept per thread and reused as scratch space
 (every call initialises what it reads): at small N, page faults of fresh allocations
 would cost as much as the arithmetic.
 
