@@ -77,7 +77,7 @@ from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
-from photonic.mzi import sandwich_2x2
+from photonic.mzi import inverse_2x2, sandwich_2x2
 from sim import ops
 from sim.ops import ExitRead, Recorder
 
@@ -178,6 +178,7 @@ def _read_pass(
     clip: Clip,
     *,
     direction: Literal["forward", "adjoint"] = "forward",
+    transfer: Transfer | None = None,
 ) -> tuple[Readings, Array]:
     """One per-sample pass with its taps read: batch-summed (θ, φ, output) readings, port field.
 
@@ -186,11 +187,15 @@ def _read_pass(
     (:meth:`Mesh.tap_sums`, memory O(N·B)). An ADC's full scale is the brightest tap
     of its kind (θ, φ or output taps) in the whole read-out, known only when the pass
     is over: then every tap power is kept and read at the end (memory O(N²·B)).
+    ``transfer``: the chip composed for exactly ``phases``, if the caller has it (its
+    MZI matrices are then not computed again).
     """
     if chip is None or chip.adc_bits is None:
-        sums = mesh.tap_sums(
-            phases, field, chip, direction=direction, read=_detector(chip, rng, clip)
-        )
+        read = _detector(chip, rng, clip)
+        if transfer is not None:
+            sums = transfer.tap_sums(field, direction=direction, read=read)
+        else:
+            sums = mesh.tap_sums(phases, field, chip, direction=direction, read=read)
         return (sums.theta, sums.phi, sums.out), sums.port
     pass_ = mesh.tap_powers if direction == "forward" else mesh.adjoint_tap_powers
     taps = pass_(phases, field, chip)
@@ -206,11 +211,14 @@ def _read_fresh_pass(
     chip: Chip | None,
     rng: np.random.Generator,
     clip: Clip,
+    transfer: Transfer | None,
 ) -> Readings:
     """A forward per-sample pass of the programmed ``phases`` (per-pass noise drawn
-    first), its taps read: the batch-summed (θ, φ, output) readings."""
+    first), its taps read: the batch-summed (θ, φ, output) readings. ``transfer``:
+    the chip composed for ``phases``, used when the pass sees them (no per-pass noise)."""
     seen = _pass_phases(phases, chip, rng, field.shape[0])
-    return _read_pass(mesh, seen, field, chip, rng, clip)[0]
+    static = transfer if seen is phases else None
+    return _read_pass(mesh, seen, field, chip, rng, clip, transfer=static)[0]
 
 
 # -- aggregated (correlation) readings ------------------------------------------------------
@@ -248,22 +256,29 @@ def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[Read
     )
 
 
-def _aggregate_adjoint(transfer: Transfer, output_phases_rad: Array, delta: Array) -> Readings:
+def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readings:
     """``Σ_b |â_b|²`` at every tap for the adjoint source ``delta`` (no noise).
 
-    The correlation ``Σ δ δᴴ`` is carried backwards, ``C ← Tᵀ C conj(T)``, from the
-    outputs; the sweep then returns blocks at each MZI's output side.
+    ``x_hat`` is the adjoint field leaving the inputs, ``transfer.adjoint(delta)``.
+    Going back, ``â_before = Tᵀ â_after``, so ``conj(â)`` goes forward as
+    ``conj(â_after) = T⁻ᴴ conj(â_before)``: the correlation ``K = Σ_b conj(â_b) â_bᵀ``,
+    whose diagonal holds the tap powers, is carried from the inputs as
+    ``K ← T⁻ᴴ K T⁻¹``, by the sweep the forward passes use. On a lossless chip
+    ``T⁻ᴴ = T``: it is their very sweep, and it reuses the groups composed for them.
     """
-    t, s2 = transfer.t, transfer.s2
-    d = delta * np.exp(1j * output_phases_rad)  # through the output screen (Dᵀ = D)
-    corr = d.T @ np.conj(d)
-    blocks_out, _ = kernels.correlation_sweep(
-        tuple(reversed(transfer.mesh.columns)), np.swapaxes(t, -1, -2), np.conj(t), corr
-    )
-    # θ tap: through S₂ᵀ; φ tap: through Tᵀ = S₁ᵀS₂ᵀ; the [0, 0] entries only.
-    mid00 = sandwich_2x2(s2[:, :, 0], blocks_out, np.conj(s2[:, :, 0]))
-    inp00 = sandwich_2x2(t[:, :, 0], blocks_out, np.conj(t[:, :, 0]))
-    return mid00.real, inp00.real, np.sum(np.abs(delta) ** 2, axis=0)
+    t, s1 = transfer.t, transfer.s1
+    # θ tap: K carried through the first half, S₁⁻ᴴ K S₁⁻¹; its [0, 0] entry needs
+    # row 0 of S₁⁻ᴴ.
+    if transfer.chip is None or transfer.chip.is_lossless:  # T⁻ᴴ = T, S₁⁻ᴴ = S₁
+        t_fwd, right, row, groups = t, None, s1[:, 0, :], transfer.groups
+    else:
+        right = inverse_2x2(t)  # T⁻¹, the right factor
+        t_fwd = np.conj(np.swapaxes(right, -1, -2))  # T⁻ᴴ
+        row, groups = np.conj(inverse_2x2(s1)[:, :, 0]), None
+    k_in = np.conj(x_hat).T @ x_hat
+    blocks, _ = kernels.correlation_sweep(transfer.mesh.columns, t_fwd, right, k_in, groups=groups)
+    mid00 = sandwich_2x2(row, blocks, np.conj(row))
+    return mid00.real, blocks[:, 0, 0].real, np.sum(np.abs(delta) ** 2, axis=0)
 
 
 def _noisy_aggregate(powers: Readings, chip: Chip | None, rng: np.random.Generator) -> Readings:
@@ -379,9 +394,10 @@ def measure_in_situ(
         Where to record the passes and read-outs as :class:`sim.ops.Op`.
     transfer
         ``mesh.transfer(phases, chip)`` if the caller has it already (the inference
-        pass composed it): mode ``"aggregated"`` then does not compose the chip again.
-        It must have been made for this chip and for phases equal to ``phases``
-        (checked; a mismatch raises). Mode ``"per_sample"`` ignores it.
+        pass composed it): mode ``"aggregated"`` then does not compose the chip again,
+        and mode ``"per_sample"`` takes its MZI matrices for the passes without
+        per-pass noise. It must have been made for this chip and for phases equal to
+        ``phases`` (checked; a mismatch raises).
     inference
         The caller's inference pass of ``x`` through this chip, if there was one: the
         3-pass method reads its forward taps from that pass instead of sending ``x``
@@ -395,7 +411,7 @@ def measure_in_situ(
     """
     check_choice(method, "method", ("in_situ", "analog"))
     _check_mode(mode, chip, detector_clip)
-    if mode == "aggregated" and transfer is not None:
+    if transfer is not None:
         _check_transfer(transfer, mesh, phases, chip)
     x = np.asarray(x, dtype=np.complex128)
     delta = np.asarray(delta, dtype=np.complex128)
@@ -421,10 +437,20 @@ def measure_in_situ(
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
         adjoint_phases = _pass_phases(phases, chip, rng, n)
+        composed = transfer if adjoint_phases is phases else None
         if method == "in_situ":
             i_adj, x_hat_true = _read_pass(
-                mesh, adjoint_phases, d_in, chip, rng, detector_clip, direction="adjoint"
+                mesh,
+                adjoint_phases,
+                d_in,
+                chip,
+                rng,
+                detector_clip,
+                direction="adjoint",
+                transfer=composed,
             )
+        elif composed is not None:  # no taps to read: the composed chip gives x̂
+            x_hat_true = composed.adjoint(d_in)
         else:
             x_hat_true = mesh.adjoint(adjoint_phases, d_in, chip, method="per_sample")
     else:  # one static chip state serves every pass (this mode has no per-pass noise)
@@ -438,16 +464,19 @@ def measure_in_situ(
     if method == "in_situ":
         if mode == "per_sample":
             if shared is not None:  # the inference pass's own phases
-                i_fwd = _read_pass(mesh, shared.phases, x_in, chip, rng, detector_clip)[0]
+                composed = transfer if shared.phases is phases else None
+                i_fwd = _read_pass(
+                    mesh, shared.phases, x_in, chip, rng, detector_clip, transfer=composed
+                )[0]
             else:
-                i_fwd = _read_fresh_pass(mesh, phases, x_in, chip, rng, detector_clip)
+                i_fwd = _read_fresh_pass(mesh, phases, x_in, chip, rng, detector_clip, transfer)
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
-            i_sum = _read_fresh_pass(mesh, phases, sum_in, chip, rng, detector_clip)
+            i_sum = _read_fresh_pass(mesh, phases, sum_in, chip, rng, detector_clip, transfer)
         else:
             sum_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
             fwd_powers, sum_powers = _aggregate_forward(static, x_in, sum_in)
             i_fwd = _noisy_aggregate(fwd_powers, chip, rng)
-            adj_powers = _aggregate_adjoint(static, mesh.output_phases(phases, chip), d_in)
+            adj_powers = _aggregate_adjoint(static, d_in, x_hat_true)
             i_adj = _noisy_aggregate(adj_powers, chip, rng)
             i_sum = _noisy_aggregate(sum_powers, chip, rng)
         if shared is None:  # else the caller recorded the inference pass
@@ -460,8 +489,8 @@ def measure_in_situ(
         minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
         plus_in = _inject(x + 1j * np.conj(x_hat), chip, rng)
         if mode == "per_sample":
-            i_minus = _read_fresh_pass(mesh, phases, minus_in, chip, rng, detector_clip)
-            i_plus = _read_fresh_pass(mesh, phases, plus_in, chip, rng, detector_clip)
+            i_minus = _read_fresh_pass(mesh, phases, minus_in, chip, rng, detector_clip, transfer)
+            i_plus = _read_fresh_pass(mesh, phases, plus_in, chip, rng, detector_clip, transfer)
         else:
             minus_powers, plus_powers = _aggregate_forward(static, minus_in, plus_in)
             i_minus = _noisy_aggregate(minus_powers, chip, rng)

@@ -661,6 +661,7 @@ class Mesh:
         direction: Literal["forward", "adjoint"],
         record: Literal["field", "power", "sum", "none"],
         read: TapRead | None = None,
+        matrices: tuple[Array, Array, Array] | None = None,
     ) -> tuple[Array, Array, Array, Array]:
         """One pass of a batch through the mesh, recording every phase shifter's tap.
 
@@ -681,6 +682,8 @@ class Mesh:
         screens elementwise, so no 2×2 matrix is formed per sample. Only the tap
         rows are kept — as fields, as powers ``|E|²`` (half the memory, and no
         complex temporaries the size of all taps), or read and summed at once.
+        ``matrices``: the ``(S₁, S₂, T)`` of one phase set on this chip, if the caller
+        has them (a :class:`Transfer`), so that they are not computed again.
         """
         field_ = self._check_fields(field_, "x" if direction == "forward" else "delta")
         self._resolve("per_sample", phases, field_.shape[0])
@@ -689,6 +692,8 @@ class Mesh:
             theta_rad, phi_rad = self._screens(phases, chip)
             s1, s2 = self._couplers(chip)
             screen_phi, screen_theta = (np.exp(1j * p.T) for p in (phi_rad, theta_rad))
+        elif matrices is not None:
+            s1, s2, t = matrices
         else:
             s1, s2 = self._halves(phases, chip)
             t = product_2x2(s2, s1)
@@ -812,6 +817,31 @@ class Transfer:
     def adjoint(self, delta: Array) -> Array:
         """``x̂ = Wᵀ δ`` per sample: ``δ W`` for ``δ`` ``(n_samples, n_ports)``."""
         return self.mesh._check_fields(delta, "delta") @ self.matrix
+
+    def tap_sums(
+        self,
+        injected: Array,
+        *,
+        direction: Literal["forward", "adjoint"] = "forward",
+        read: TapRead | None = None,
+    ) -> TapSums:
+        """:meth:`Mesh.tap_sums` for this phase setting and chip (a per-sample pass).
+
+        The same result, with the per-MZI matrices computed when composing rather
+        than once more for the pass.
+        """
+        check_choice(direction, "direction", ("forward", "adjoint"))
+        return TapSums(
+            *self.mesh._pass(
+                self.phases,
+                injected,
+                self.chip,
+                direction=direction,
+                record="sum",
+                read=read,
+                matrices=(self.s1, self.s2, self.t),
+            )
+        )
 
     def phase_gradients(self, x: Array, delta: Array) -> Phases:
         """Exact batch-summed ``dL/dphase`` by the correlation sweep (see :class:`Mesh`).

@@ -148,25 +148,60 @@ def test_a_given_transfer_is_used_and_must_match(monkeypatch: pytest.MonkeyPatch
         measure_in_situ(
             mesh, phases, x, delta, chip, rng, mode="aggregated", transfer=mesh.transfer(phases)
         )
-    # per-sample mode does not use it, so does not check it
-    measure_in_situ(mesh, other, x, delta, None, rng, mode="per_sample", transfer=transfer)
+    with pytest.raises(ValueError, match="transfer was composed for other phases"):
+        measure_in_situ(mesh, other, x, delta, None, rng, mode="per_sample", transfer=transfer)
 
 
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+@pytest.mark.parametrize("noise", ["tap noise", "phase noise"])
+def test_per_sample_passes_take_the_transfer_matrices(
+    monkeypatch: pytest.MonkeyPatch, method: str, noise: str
+) -> None:
+    """Passes that see the programmed phases use the transfer's MZI matrices, draw for draw
+    the same readings; passes with per-pass phase noise build their own, as before."""
+    mesh0 = Mesh.clements(8)
+    rng = np.random.default_rng(13)
+    changes = {"tap_noise": 0.02} if noise == "tap noise" else {"phase_noise_rad": 0.01}
+    chip = quiet_chip(mesh0, rng, loss_db_per_mzi=0.2, **changes)
+    mesh, phases, x, _, delta = problem("clements", 8, 5, seed=13, chip=chip)
+    transfer = mesh.transfer(phases, chip)
+    kwargs = {"method": method, "mode": "per_sample"}
+    without = measure_in_situ(mesh, phases, x, delta, chip, np.random.default_rng(1), **kwargs)
+    halves = Mesh._halves_at
+    calls = []
+
+    def counted(self: Mesh, *args: object) -> object:
+        calls.append(1)
+        return halves(self, *args)
+
+    monkeypatch.setattr(Mesh, "_halves_at", counted)
+    given = measure_in_situ(
+        mesh, phases, x, delta, chip, np.random.default_rng(1), transfer=transfer, **kwargs
+    )
+    np.testing.assert_allclose(
+        given.gradients.to_vector(), without.gradients.to_vector(), rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(given.input_adjoint, without.input_adjoint, rtol=1e-12)
+    assert (len(calls) == 0) == (noise == "tap noise")
+
+
+@pytest.mark.parametrize("loss_db", [0.3, 0.0], ids=["lossy", "lossless"])
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 @pytest.mark.parametrize("n", [6, 24])
-def test_aggregated_readings_are_each_pass_summed(topology: str, n: int) -> None:
+def test_aggregated_readings_are_each_pass_summed(topology: str, n: int, loss_db: float) -> None:
     """Both passes of one sweep, and the adjoint sweep, equal Σ_b of the per-sample taps.
 
-    Pass b carries 1e-8 of pass a's power: each keeps its own relative precision.
+    Pass b carries 1e-8 of pass a's power: each keeps its own relative precision. The
+    adjoint sweep inverts lossy MZIs and reuses the forward groups of lossless ones.
     """
     rng = np.random.default_rng(8)
     mesh0 = Mesh.clements(n) if topology == "clements" else Mesh.reck(n)
-    chip = quiet_chip(mesh0, rng, loss_db_per_mzi=0.3, splitting_error_std_rad=0.03)
+    chip = quiet_chip(mesh0, rng, loss_db_per_mzi=loss_db, splitting_error_std_rad=0.03)
     mesh, phases, x_a, _, delta = problem(topology, n, 5, seed=8, chip=chip)
     x_b = 1e-4 * (rng.normal(size=x_a.shape) + 1j * rng.normal(size=x_a.shape))
     transfer = mesh.transfer(phases, chip)
     pass_a, pass_b = insitu._aggregate_forward(transfer, x_a, x_b)
-    adjoint = insitu._aggregate_adjoint(transfer, mesh.output_phases(phases, chip), delta)
+    adjoint = insitu._aggregate_adjoint(transfer, delta, transfer.adjoint(delta))
     for got, taps in (
         (pass_a, mesh.tap_powers(phases, x_a, chip)),
         (pass_b, mesh.tap_powers(phases, x_b, chip)),
