@@ -33,6 +33,8 @@ line ``photonic-backprop: error: <message>`` to stderr and exits with status 2; 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,6 +59,11 @@ EXIT_OK = 0
 EXIT_POINTS_FAILED = 1
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
+
+#: glibc ``mallopt`` parameters (``malloc.h``) and the values :func:`keep_heap` sets.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+HEAP_TRIM_THRESHOLD_BYTES = 128 << 20
+HEAP_MMAP_THRESHOLD_BYTES = 32 << 20
 
 #: Exceptions that mean "the input was bad": reported as one line, exit status 2.
 INPUT_ERRORS: tuple[type[BaseException], ...] = (
@@ -348,6 +355,35 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     return EXIT_OK
 
 
+def keep_heap() -> bool:
+    """Let this process keep freed memory for reuse instead of handing it back at once.
+
+    A training step allocates and frees NumPy temporaries of 0.1–30 MB. With glibc's
+    defaults the top of the heap is returned to the OS after every step (and the
+    larger arrays are mapped afresh), so the next step faults the same pages in
+    again: 300–3000 minor page faults per in-situ step on the development machine,
+    10–15 % of the step at N = 64. This keeps up to 128 MB of freed heap and serves
+    arrays below 32 MB from the heap (glibc ``M_TRIM_THRESHOLD`` and
+    ``M_MMAP_THRESHOLD``). The command calls it once at start; the library itself
+    never changes the allocator of the process it is imported into.
+
+    Returns
+    -------
+    bool
+        Whether the settings were applied (``False`` without glibc).
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):  # no C library found, or not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD_BYTES)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``photonic-backprop`` console script.
 
@@ -367,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(None if argv is None else list(argv))
     except SystemExit as exc:  # --help, or argparse's own usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR
+    keep_heap()
     try:
         if args.command == "list":
             return _cmd_list()

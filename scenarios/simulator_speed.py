@@ -25,6 +25,11 @@ Peers on a 2-core CPU, one train step at B = 256 as a multiple of the matmul
 (``shared/reference/parameters.md``): neuroptica 1751× (N=64), 2033× (N=128);
 simphox 118×, 353×; meshes (C kernel) 62×, 77×. They are drawn for comparison.
 
+Run through the ``photonic-backprop`` command, the process keeps its freed heap
+(:func:`scenarios.cli.keep_heap`); with glibc's defaults the in-situ steps can spend
+10–15 % of their time faulting the pages of the previous step's temporaries back in
+(measured at N = 64 after an exact step), depending on what ran before them.
+
 Outputs: ``metrics.csv`` (rows ``n_ports, batch, path, time_s, ratio``),
 ``speed.png``/``.svg`` (ratio vs N), summary ratios.
 """
