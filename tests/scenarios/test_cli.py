@@ -122,13 +122,14 @@ def test_traceback_flag_reraises(tmp_path: Path) -> None:
         cli.main(["run", "--set", "nope=1", "--traceback", "--out", str(tmp_path)])
 
 
-def test_module_runs_as_a_script() -> None:
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """This interpreter run with ``args`` in the repository, the repository on its path."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    proc = subprocess.run(
-        [sys.executable, "-m", "scenarios.cli", "list"],
+    return subprocess.run(
+        [sys.executable, *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -136,6 +137,10 @@ def test_module_runs_as_a_script() -> None:
         timeout=120,
         check=False,
     )
+
+
+def test_module_runs_as_a_script() -> None:
+    proc = _python("-m", "scenarios.cli", "list")
     assert proc.returncode == 0, proc.stderr
     assert "digital_baseline" in proc.stdout
 
@@ -173,19 +178,7 @@ def test_keep_heap_stops_page_faults_between_training_steps() -> None:
     the development machine; how many depends on the machine, so only the kept
     heap's zero is checked.)
     """
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-c", _STEPS_FAULTS],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = _python("-c", _STEPS_FAULTS)
     assert proc.returncode == 0, proc.stderr
     applied, faults = proc.stdout.split()
     assert applied == "True"
