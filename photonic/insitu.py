@@ -77,7 +77,7 @@ from digital.validation import check_choice, check_finite, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
-from photonic.mzi import inverse_2x2, sandwich_2x2
+from photonic.mzi import sandwich_2x2
 from sim import ops
 from sim.ops import ExitRead, Recorder
 
@@ -260,25 +260,35 @@ def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readin
     """``Σ_b |â_b|²`` at every tap for the adjoint source ``delta`` (no noise).
 
     ``x_hat`` is the adjoint field leaving the inputs, ``transfer.adjoint(delta)``.
-    Going back, ``â_before = Tᵀ â_after``, so ``conj(â)`` goes forward as
-    ``conj(â_after) = T⁻ᴴ conj(â_before)``: the correlation ``K = Σ_b conj(â_b) â_bᵀ``,
-    whose diagonal holds the tap powers, is carried from the inputs as
-    ``K ← T⁻ᴴ K T⁻¹``, by the sweep the forward passes use. On a lossless chip
-    ``T⁻ᴴ = T``: it is their very sweep, and it reuses the groups composed for them.
+
+    * Lossy chip: the correlation ``Σ δ δᴴ`` is carried backwards, ``C ← Tᵀ C conj(T)``,
+      from the outputs; the sweep then returns blocks at each MZI's output side.
+    * Lossless chip: going back, ``â_before = Tᵀ â_after``, so ``conj(â)`` goes forward
+      through ``T⁻ᴴ = T`` itself. The correlation ``K = Σ_b conj(â_b) â_bᵀ`` (its
+      diagonal holds the tap powers) is carried from the inputs by the forward
+      passes' own sweep, ``K ← T K Tᴴ``, which reuses the groups composed for them.
+      (Going forward through ``T⁻ᴴ`` on a lossy chip would multiply the rounding
+      error by the chip's condition number, so lossy chips go backwards.)
     """
-    t, s1 = transfer.t, transfer.s1
-    # θ tap: K carried through the first half, S₁⁻ᴴ K S₁⁻¹; its [0, 0] entry needs
-    # row 0 of S₁⁻ᴴ.
-    if transfer.chip is None or transfer.chip.is_lossless:  # T⁻ᴴ = T, S₁⁻ᴴ = S₁
-        t_fwd, right, row, groups = t, None, s1[:, 0, :], transfer.groups
-    else:
-        right = inverse_2x2(t)  # T⁻¹, the right factor
-        t_fwd = np.conj(np.swapaxes(right, -1, -2))  # T⁻ᴴ
-        row, groups = np.conj(inverse_2x2(s1)[:, :, 0]), None
-    k_in = np.conj(x_hat).T @ x_hat
-    blocks, _ = kernels.correlation_sweep(transfer.mesh.columns, t_fwd, right, k_in, groups=groups)
-    mid00 = sandwich_2x2(row, blocks, np.conj(row))
-    return mid00.real, blocks[:, 0, 0].real, np.sum(np.abs(delta) ** 2, axis=0)
+    t = transfer.t
+    out = np.sum(np.abs(delta) ** 2, axis=0)
+    if transfer.chip is None or transfer.chip.is_lossless:
+        blocks, _ = kernels.correlation_sweep(
+            transfer.mesh.columns, t, None, np.conj(x_hat).T @ x_hat, groups=transfer.groups
+        )
+        # θ tap: K carried through S₁ (S₁⁻ᴴ = S₁), its [0, 0] entry only.
+        row = transfer.s1[:, 0, :]
+        return sandwich_2x2(row, blocks, np.conj(row)).real, blocks[:, 0, 0].real, out
+    s2 = transfer.s2
+    phase = np.exp(1j * transfer.mesh.output_phases(transfer.phases, transfer.chip))
+    d = delta * phase  # through the output screen (Dᵀ = D)
+    blocks_out, _ = kernels.correlation_sweep(
+        tuple(reversed(transfer.mesh.columns)), np.swapaxes(t, -1, -2), np.conj(t), d.T @ np.conj(d)
+    )
+    # θ tap: through S₂ᵀ; φ tap: through Tᵀ = S₁ᵀS₂ᵀ; the [0, 0] entries only.
+    mid00 = sandwich_2x2(s2[:, :, 0], blocks_out, np.conj(s2[:, :, 0]))
+    inp00 = sandwich_2x2(t[:, :, 0], blocks_out, np.conj(t[:, :, 0]))
+    return mid00.real, inp00.real, out
 
 
 def _noisy_aggregate(powers: Readings, chip: Chip | None, rng: np.random.Generator) -> Readings:

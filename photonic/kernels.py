@@ -165,20 +165,22 @@ def correlation_sweep_reference(
 # -- fast implementations -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Groups:
     """The banded transfer matrices of a mesh's column groups, as :func:`compose_groups` built them.
 
-    A value (it owns its arrays): :func:`correlation_sweep` takes it to skip building
-    the same ``G`` again when it sweeps with the matrices the mesh was composed from.
+    A value (its arrays are its own and read-only): :func:`correlation_sweep` takes it
+    to skip building the same ``G`` again when it sweeps with the matrices the mesh
+    was composed from.
 
     Attributes
     ----------
     columns
         The columns they group.
     t
-        The per-MZI matrices they were built from, ``(n_mzis, 2, 2)`` (the sweep
-        checks that it is given this very array).
+        The per-MZI matrices they were built from, ``(n_mzis, 2, 2)``, read-only (the
+        sweep checks that it is given these values; passing this very array makes
+        the check free).
     blocks
         ``(n_groups, nb, s, 3s)``: block-tridiagonal form of every group's matrix
         (module docstring).
@@ -215,23 +217,29 @@ def compose_groups(columns: Columns, t: Array, n_ports: int) -> tuple[Array, Gro
 
     Parameters are those of :func:`compose`. The groups cost ``48·N²`` bytes of
     memory (3 MB at N = 256) and are ``None`` for meshes small enough for the
-    reference kernel.
+    reference kernel. A read-only complex128 ``t`` is kept as it is; any other is
+    copied, so that the groups cannot go stale.
 
     Returns
     -------
     w : numpy.ndarray
         As :func:`compose`.
     groups : Groups or None
-        The group matrices, built from ``t`` (``numpy.asarray(t, complex128)``).
+        The group matrices and the (read-only) ``t`` they were built from.
     """
     t = np.asarray(t, dtype=np.complex128)
     if n_ports < _MIN_FAST_PORTS or not columns:
         return compose_reference(columns, t, n_ports), None
+    if t.flags.writeable:
+        t = t.copy()
+        t.flags.writeable = False
     g, s = _params(n_ports)
     plan = _plan(columns, n_ports, t.shape[0], g, s)
     n_groups = plan.compose_chunks[-1].k1
     blocks = np.empty((n_groups, plan.n_pad // s, s, 3 * s), dtype=np.complex128)
-    return _compose(columns, t, n_ports, keep=blocks), Groups(columns, t, blocks)
+    w = _compose(columns, t, n_ports, keep=blocks)
+    blocks.flags.writeable = False
+    return w, Groups(columns, t, blocks)
 
 
 def _compose(columns: Columns, t: Array, n_ports: int, *, keep: Array | None) -> Array:
@@ -299,9 +307,10 @@ def correlation_sweep(
     corr
         ``M₀ = Σ_b a_b â_bᵀ`` at the input plane, ``(N, N)``; overwritten.
     groups
-        ``compose_groups(columns, t, N)[1]`` for this very ``t``, if the caller has
-        it: then the sweep does not build ``G`` again (its cost is then ≈ 48·N³ flops
-        in BLAS plus the carry inside the groups).
+        ``compose_groups(columns, t, N)[1]`` for these ``t``, if the caller has it:
+        then the sweep does not build ``G`` again (its cost is then ≈ 48·N³ flops in
+        BLAS plus the carry inside the groups). The values of ``t`` are checked
+        (free when ``t`` is ``groups.t`` itself).
 
     Returns
     -------
@@ -317,10 +326,12 @@ def correlation_sweep(
     """
     t = np.asarray(t, dtype=np.complex128)
     n_t = t.shape[0]
-    if groups is not None and (groups.t is not t or groups.columns != columns):
+    if groups is not None and (
+        groups.columns != columns or not (groups.t is t or np.array_equal(groups.t, t))
+    ):
         raise ValueError(
             "groups were built from other MZI matrices or columns; pass the groups "
-            "compose_groups returned for this very t, or groups=None"
+            "compose_groups returned for these t, or groups=None"
         )
     n = corr.shape[0]
     if n < _MIN_FAST_PORTS or not columns:
@@ -335,10 +346,11 @@ def correlation_sweep(
     if t_inv is None:  # the inverses: tᴴ if that is one (one check), else inverted
         t_inv = np.conj(np.swapaxes(t, -1, -2))
         src = _source("s.src", [t, t_inv])
-        unitary = inverse = _is_inverse(src.reshape(4, -1), n_t, tol=_UNITARY_TOL)
+        unitary = _is_inverse(src.reshape(4, -1), n_t, tol=_UNITARY_TOL)
         if not unitary:
             t_inv = inverse_2x2(t)
             src = _source("s.src", [t, t_inv])
+        inverse = True
     else:
         t_inv = np.asarray(t_inv, dtype=np.complex128)
         src = _source("s.src", [t, t_inv])

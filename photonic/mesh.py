@@ -359,6 +359,7 @@ class Mesh:
         self.check_phases(phases)
         s1, s2 = self._halves(phases, chip)
         t = product_2x2(s2, s1)
+        t.flags.writeable = False  # a value: the groups built from it cannot go stale
         w, groups = kernels.compose_groups(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
         return Transfer(self, phases.copy(), chip, s1, s2, t, w, groups)
@@ -788,7 +789,7 @@ class Transfer:
     s1, s2
         Per-MZI halves ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(n_mzis, 2, 2)``.
     t
-        Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
+        Per-MZI transfer matrices, ``(n_mzis, 2, 2)``, read-only.
     matrix
         The mesh matrix ``W`` (output phases included), ``(n_ports, n_ports)``.
     groups
@@ -829,6 +830,22 @@ class Transfer:
 
         The same result, with the per-MZI matrices computed when composing rather
         than once more for the pass.
+
+        Parameters
+        ----------
+        injected
+            Fields injected at the inputs (``"forward"``) or at the outputs
+            (``"adjoint"``), ``(n_samples, n_ports)``.
+        direction
+            ``"forward"`` or ``"adjoint"``.
+        read
+            The tap detector, as for :meth:`Mesh.tap_sums`; ``None``: ideal.
+
+        Returns
+        -------
+        TapSums
+            Batch-summed readings ``theta, phi (n_mzis,)``, ``out (n_ports,)`` and the
+            field at the far end, ``port (n_samples, n_ports)``.
         """
         check_choice(direction, "direction", ("forward", "adjoint"))
         return TapSums(

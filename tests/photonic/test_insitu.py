@@ -152,20 +152,26 @@ def test_a_given_transfer_is_used_and_must_match(monkeypatch: pytest.MonkeyPatch
         measure_in_situ(mesh, other, x, delta, None, rng, mode="per_sample", transfer=transfer)
 
 
-@pytest.mark.parametrize("method", ["in_situ", "analog"])
+@pytest.mark.parametrize(
+    "method", ["in_situ", "analog", "in_situ+inference"], ids=["3-pass", "analog", "inference"]
+)
 @pytest.mark.parametrize("noise", ["tap noise", "phase noise"])
 def test_per_sample_passes_take_the_transfer_matrices(
     monkeypatch: pytest.MonkeyPatch, method: str, noise: str
 ) -> None:
     """Passes that see the programmed phases use the transfer's MZI matrices, draw for draw
-    the same readings; passes with per-pass phase noise build their own, as before."""
+    the same readings; passes with per-pass phase noise (the inference pass's own, too)
+    build their own, as before."""
     mesh0 = Mesh.clements(8)
     rng = np.random.default_rng(13)
     changes = {"tap_noise": 0.02} if noise == "tap noise" else {"phase_noise_rad": 0.01}
     chip = quiet_chip(mesh0, rng, loss_db_per_mzi=0.2, **changes)
     mesh, phases, x, _, delta = problem("clements", 8, 5, seed=13, chip=chip)
     transfer = mesh.transfer(phases, chip)
-    kwargs = {"method": method, "mode": "per_sample"}
+    kwargs: dict[str, object] = {"method": method.split("+")[0], "mode": "per_sample"}
+    if method.endswith("inference"):  # the phases the inference pass saw
+        seen = phases if noise == "tap noise" else phase_noise(phases, chip, rng, n_samples=5)
+        kwargs["inference"] = InferencePass(x, seen)
     without = measure_in_situ(mesh, phases, x, delta, chip, np.random.default_rng(1), **kwargs)
     halves = Mesh._halves_at
     calls = []

@@ -211,18 +211,25 @@ def test_groups_own_their_arrays() -> None:
     assert_close(fast[1], ref[1])
 
 
-def test_groups_of_other_matrices_are_refused() -> None:
+def test_groups_cannot_go_stale() -> None:
+    """Groups hold a read-only copy of t: equal values pass, changed ones are refused."""
     rng = np.random.default_rng(12)
     n = 24
     columns = mesh_columns("clements", n)
     t, t_inv = random_t(rng, n * (n - 1) // 2, lossy=False)
     _, groups = kernels.compose_groups(columns, t, n)
+    assert groups is not None and not groups.t.flags.writeable
+    assert not groups.blocks.flags.writeable
     corr = random_corr(rng, n)
+    ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
+    fast = kernels.correlation_sweep(columns, t.copy(), t_inv, corr.copy(), groups=groups)
+    assert_close(fast[0], ref[0])
+    t[5] = t[5] @ np.diag([1.0, -1.0])  # the caller changes its array after composing
     with pytest.raises(ValueError, match="groups were built from other MZI matrices"):
-        kernels.correlation_sweep(columns, t.copy(), t_inv, corr.copy(), groups=groups)
+        kernels.correlation_sweep(columns, t, t_inv, corr.copy(), groups=groups)
     reck = mesh_columns("reck", n)
     with pytest.raises(ValueError, match="or columns"):
-        kernels.correlation_sweep(reck, t, t_inv, corr.copy(), groups=groups)
+        kernels.correlation_sweep(reck, groups.t, t_inv, corr.copy(), groups=groups)
 
 
 def test_small_meshes_use_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
