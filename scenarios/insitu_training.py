@@ -103,7 +103,12 @@ from digital.losses import softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import History, accuracy, train
 from digital.validation import check_choice, check_choices, check_positive, check_positive_int
-from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
+from photonic.imperfections import (
+    DEFAULT_LOSS_DB_PER_MZI,
+    DEFAULT_LOSS_SPREAD_DB,
+    DEFAULT_SPLITTING_ERROR_STD_RAD,
+    Chip,
+)
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
 from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure, scenario_main
@@ -173,7 +178,12 @@ class Config:
         Gradient methods of case (c), from :data:`METHODS`.
     splitting_error_std_rad : tuple of float
         One imperfect chip per value (coupler splitting error σ, rad; every other
-        imperfection at its Chip.draw default). Values ≥ 0.
+        imperfection at its Chip.draw default, but for ``loss_db_per_mzi``). Values ≥ 0.
+    loss_db_per_mzi, loss_spread_db : float
+        Mean insertion loss per MZI of the imperfect chips and its spread between
+        MZIs, dB (≥ 0; defaults those of Chip.draw, 0.2 and 0.05). The 3-pass method's
+        bias grows with the loss (time reversal of a lossy mesh), so these are the
+        settings to sweep for it; both 0 make the chips lossless.
     n_seeds : int
         Seeds per data set.
     iterations : int
@@ -206,6 +216,8 @@ class Config:
     datasets: tuple[str, ...] = ("moons", "circles", "ring")
     methods: tuple[str, ...] = ("adjoint", "in_situ", "analog", "finite_difference")
     splitting_error_std_rad: tuple[float, ...] = (DEFAULT_SPLITTING_ERROR_STD_RAD, 0.05)
+    loss_db_per_mzi: float = DEFAULT_LOSS_DB_PER_MZI
+    loss_spread_db: float = DEFAULT_LOSS_SPREAD_DB
     n_seeds: int = 3
     iterations: int = 1000
     batch_size: int = 20
@@ -255,6 +267,15 @@ class Config:
                 )
         if len(set(sigmas)) != len(sigmas):
             raise ValueError(f"splitting_error_std_rad={sigmas!r} lists a value twice")
+        for name in ("loss_db_per_mzi", "loss_spread_db"):
+            loss = getattr(self, name)
+            if (
+                isinstance(loss, bool)
+                or not isinstance(loss, (int, float))
+                or not math.isfinite(loss)
+                or loss < 0
+            ):
+                raise ValueError(f"{name}={loss!r} must be a finite number ≥ 0 (dB)")
         for name in (
             "n_seeds",
             "iterations",
@@ -333,8 +354,14 @@ def _epochs(iterations: int, n_train: int, batch_size: int) -> int:
     return max(1, math.ceil(iterations / math.ceil(n_train / batch_size)))
 
 
-def _chip(sigma: float, chip_seed: int) -> Chip:
-    return Chip.draw(Mesh.reck(4), np.random.default_rng(chip_seed), splitting_error_std_rad=sigma)
+def _chip(sigma: float, cfg: Config, chip_seed: int) -> Chip:
+    return Chip.draw(
+        Mesh.reck(4),
+        np.random.default_rng(chip_seed),
+        splitting_error_std_rad=sigma,
+        loss_db_per_mzi=cfg.loss_db_per_mzi,
+        loss_spread_db=cfg.loss_spread_db,
+    )
 
 
 def _curve_rows(history: History, steps_per_epoch: int, **keys: Any) -> list[dict[str, Any]]:
@@ -411,7 +438,7 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
     trained = digital.params()
 
     for c, sigma in enumerate(cfg.splitting_error_std_rad):
-        chip = _chip(sigma, seeds["chip"])
+        chip = _chip(sigma, cfg, seeds["chip"])
         deployed = PhotonicNetwork.pai2023(
             chip,
             rng=np.random.default_rng(0),

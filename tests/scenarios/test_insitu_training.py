@@ -120,10 +120,24 @@ def test_training_on_an_ideal_chip_in_situ_follows_the_digital_trajectory() -> N
 
 
 def test_chips_of_different_sigma_share_every_other_draw() -> None:
-    a, b = it._chip(0.02, 7), it._chip(0.05, 7)
+    a, b = it._chip(0.02, it.Config(), 7), it._chip(0.05, it.Config(), 7)
     np.testing.assert_array_equal(a.coupler_loss_db, b.coupler_loss_db)
     np.testing.assert_allclose(b.splitting_error_rad, 2.5 * a.splitting_error_rad)
     assert a.phase_noise_rad > 0 and a.adc_bits is not None  # Chip.draw defaults
+
+
+def test_the_chips_loss_is_a_setting() -> None:
+    """The chips follow the loss settings (defaults: Chip.draw's); both 0 is lossless."""
+    cfg = it.Config()
+    assert (cfg.loss_db_per_mzi, cfg.loss_spread_db) == (0.2, 0.05)
+    default = it._chip(0.02, cfg, 7)
+    lossless = it._chip(0.02, it.Config(loss_db_per_mzi=0.0, loss_spread_db=0.0), 7)
+    doubled = it._chip(0.02, it.Config(loss_db_per_mzi=0.4, loss_spread_db=0.0), 7)
+    # per MZI, the two couplers' arm losses (half the path average each) add up to L
+    np.testing.assert_allclose(doubled.coupler_loss_db.sum(axis=(1, 2)) / 2, 0.4)
+    assert 0.1 < float(np.mean(default.coupler_loss_db.sum(axis=(1, 2)) / 2)) < 0.3
+    assert lossless.is_lossless and not default.is_lossless
+    np.testing.assert_array_equal(lossless.splitting_error_rad, default.splitting_error_rad)
 
 
 def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
@@ -159,6 +173,10 @@ def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
         ({"measurement": "batch"}, "measurement='batch'"),
         ({"measurement": "aggregated"}, "cannot represent"),
         ({"seed": -3}, "seed=-3"),
+        ({"loss_db_per_mzi": -0.1}, "loss_db_per_mzi=-0.1"),
+        ({"loss_db_per_mzi": float("nan")}, "loss_db_per_mzi=nan"),
+        ({"loss_db_per_mzi": True}, "loss_db_per_mzi=True"),
+        ({"loss_spread_db": -1.0}, "loss_spread_db=-1.0"),
     ],
 )
 def test_config_validation(changes: dict, match: str) -> None:
