@@ -65,9 +65,13 @@ What the default run shows (seed 0; ``--set n_seeds=5`` for the numbers in brack
   (−8.3) on circles; its seed-to-seed spread is large (4–9 points), so these move by a
   few points with the seeds. The cause is the chip's 0.2 dB/MZI insertion loss, not the
   noise: the time-reversal error of the sum pass is a same-sign bias that grows with
-  the batch (see ``gradient_fidelity``); on the same chip with the loss set to 0 the
-  3-pass runs reach the analog ones (checked outside this scenario: 96.9 ± 0.9 % on
-  moons over 4 seeds, against 90.6 ± 2.2 % with the loss).
+  the batch (see ``gradient_fidelity``). Sweeping the loss shows where the gap opens
+  (``--set datasets=moons,circles --set methods=adjoint,in_situ,analog --set
+  splitting_error_std_rad=0.02, --set fd_datasets= --set n_seeds=8`` with
+  ``loss_db_per_mzi`` = 0, 0.05, 0.1, 0.15, 0.2 and ``loss_spread_db`` a quarter of
+  it): ``c − a`` of the 3-pass method on moons = −0.4, −1.5, −4.4, −10.1, −10.5
+  points (std over seeds 0.6–4.3), on circles +0.6, 0.0, +0.2, −3.5, −4.2 (std 2–7);
+  the analog method stays within 0.6 points of (a) at every loss.
 - (b) deploying the digitally trained phases costs accuracy that (c) recovers, more so
   as the splitting error grows and on the data set with the finest boundary: at
   σ = 0.05, ``c − b`` (analog) = +4.5 (+3.8, better in 4/5 seeds) points on moons,
