@@ -17,11 +17,9 @@ For every N in ``ports`` and batch size B in ``batches`` it times, in one proces
   every pass simulated; ideal chip), tap powers read per sample or aggregated over
   the batch. Their cost relative to ``fast`` is reported as ``*_vs_adjoint``;
 
-and reports each step time as a multiple of the matmul: the best of ``repeats``
-rounds after a warm-up, every round timing the matmul and each step once, so that a
-drift of the machine's speed during the run moves both sides of each ratio. With
-``large_ports > 0`` it also times one fast step at ``large_ports × large_batch`` and
-its peak traced memory (``tracemalloc``).
+and reports each step time as a multiple of the matmul (best of ``repeats`` after
+a warm-up). With ``large_ports > 0`` it also times one fast step at
+``large_ports × large_batch`` and its peak traced memory (``tracemalloc``).
 
 Peers on a 2-core CPU, one train step at B = 256 as a multiple of the matmul
 (``shared/reference/parameters.md``): neuroptica 1751× (N=64), 2033× (N=128);
@@ -77,8 +75,7 @@ class Config:
     topology : str
         ``"clements"`` or ``"reck"``.
     repeats : int
-        Timed rounds per (N, B) (one call of the matmul and of each step per round);
-        the best time of each is kept.
+        Timed repetitions per measurement; the best is kept.
     per_sample_max_ports : int
         Largest N for which the (slow) per-sample path is timed.
     large_ports, large_batch : int
@@ -115,21 +112,14 @@ class Config:
         return cls(ports=(8, 16), batches=(32,), repeats=2, large_ports=0)
 
 
-def best_times_s(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Best wall time of each function over ``repeats`` interleaved rounds, in seconds.
-
-    Every function is called once to warm up; then each round calls every function
-    once, in order, so that all of them see the same state of the machine (a slow
-    drift of its speed moves them together and cancels in their ratios).
-    """
-    for fn in fns.values():
-        fn()
-    best = dict.fromkeys(fns, float("inf"))
+def best_time_s(fn: Callable[[], Any], repeats: int) -> float:
+    """Best wall time of ``repeats`` calls of ``fn`` after one warm-up call, in seconds."""
+    fn()
+    best = float("inf")
     for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
     return best
 
 
@@ -182,10 +172,11 @@ def _measure(
     x = (rng.normal(size=(b, n)) + 1j * rng.normal(size=(b, n))) / np.sqrt(2 * n)
     a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
     target = rng.uniform(0, 2.0 / n, size=(b, n))
-    fns: dict[str, Callable[[], Any]] = {"matmul": lambda: x @ a.T}
+    times = {"matmul": best_time_s(lambda: x @ a.T, max(cfg.repeats, 20))}
     for path in paths:
-        fns[path] = make_step(mesh, x, target, path=path)  # type: ignore[arg-type]
-    return best_times_s(fns, cfg.repeats)
+        step = make_step(mesh, x, target, path=path)  # type: ignore[arg-type]
+        times[path] = best_time_s(step, cfg.repeats)
+    return times
 
 
 def run(cfg: Config, out_dir: Path) -> Result:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +33,6 @@ def test_fast_and_per_sample_steps_follow_the_same_trajectory() -> None:
     slow = simulator_speed.make_step(mesh, x, target, path="per_sample")
     for _ in range(20):
         assert fast() == pytest.approx(slow(), rel=1e-10)
-
-
-def test_timings_are_interleaved_and_keep_the_best(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One warm-up call each, then rounds that call every function once, in order."""
-    clock = [0.0]
-    calls: list[str] = []
-    durations = {"a": iter([9.0, 3.0, 1.0, 2.0]), "b": iter([9.0, 1.0, 4.0, 0.5])}
-
-    def timed(name: str) -> Callable[[], None]:
-        def fn() -> None:
-            calls.append(name)
-            clock[0] += next(durations[name])
-
-        return fn
-
-    monkeypatch.setattr(simulator_speed.time, "perf_counter", lambda: clock[0])
-    best = simulator_speed.best_times_s({"a": timed("a"), "b": timed("b")}, repeats=3)
-    assert calls == ["a", "b"] + ["a", "b"] * 3
-    assert best == {"a": 1.0, "b": 0.5}  # the warm-up calls (9.0) are not timed
 
 
 def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
