@@ -34,6 +34,21 @@ def check_positive(value: float, name: str) -> float:
     return v
 
 
+def check_nonnegative(value: Any, name: str) -> float:
+    """Return ``float(value)`` if it is a finite number ≥ 0, else raise.
+
+    ``TypeError`` for anything but a real number (a bool, a string or an array
+    included), ``ValueError`` for a negative, NaN or infinite one; the message names
+    ``name`` and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name}={value!r} must be a number ≥ 0")
+    v = float(value)
+    if not np.isfinite(v) or v < 0:
+        raise ValueError(f"{name}={value!r} must be a finite number ≥ 0")
+    return v
+
+
 def check_positive_int(value: Any, name: str) -> int:
     """Return ``value`` if it is an int > 0 (not a bool), else raise ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:

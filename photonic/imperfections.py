@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from digital.validation import check_choice, check_finite, check_positive
+from digital.validation import check_choice, check_finite, check_nonnegative, check_positive
 from photonic.constants import TWO_PI
 
 if TYPE_CHECKING:
@@ -106,19 +106,6 @@ MAX_CONVERTER_BITS = 52
 
 
 # ------------------------------------------------------------------------------- checks
-def _check_nonnegative(value: Any, name: str) -> float:
-    """Return ``float(value)`` if it is a finite number ≥ 0, else raise."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name}={value!r} must be a number ≥ 0")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}={value!r} must be a number ≥ 0") from None
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name}={value!r} must be a finite number ≥ 0")
-    return v
-
-
 def _check_int(value: Any, name: str, *, minimum: int) -> int:
     """Return ``int(value)`` if it is an integer ≥ ``minimum``, else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -249,12 +236,12 @@ class Chip:
         put("dac_bits", _check_bits(self.dac_bits, "dac_bits"))
         put("adc_bits", _check_bits(self.adc_bits, "adc_bits"))
         check_choice(self.drive, "drive", DRIVES)
-        crosstalk = _check_nonnegative(self.crosstalk, "crosstalk")
+        crosstalk = check_nonnegative(self.crosstalk, "crosstalk")
         if crosstalk >= 1:
             raise ValueError(f"crosstalk={self.crosstalk!r} must be in [0, 1)")
         put("crosstalk", crosstalk)
         for name in ("phase_noise_rad", "tap_noise", "io_amplitude_error", "io_phase_error"):
-            put(name, _check_nonnegative(getattr(self, name), name))
+            put(name, check_nonnegative(getattr(self, name), name))
 
     # ---------------------------------------------------------------- constructors
     @classmethod
@@ -336,10 +323,10 @@ class Chip:
            offsets ``phase_offset_std_rad · z``.
         """
         n_ports, n_mzis = int(mesh.n_ports), int(mesh.n_mzis)
-        sigma_eps = _check_nonnegative(splitting_error_std_rad, "splitting_error_std_rad")
-        loss_mean = _check_nonnegative(loss_db_per_mzi, "loss_db_per_mzi")
-        loss_spread = _check_nonnegative(loss_spread_db, "loss_spread_db")
-        sigma_offset = _check_nonnegative(phase_offset_std_rad, "phase_offset_std_rad")
+        sigma_eps = check_nonnegative(splitting_error_std_rad, "splitting_error_std_rad")
+        loss_mean = check_nonnegative(loss_db_per_mzi, "loss_db_per_mzi")
+        loss_spread = check_nonnegative(loss_spread_db, "loss_spread_db")
+        sigma_offset = check_nonnegative(phase_offset_std_rad, "phase_offset_std_rad")
 
         z_eps = rng.standard_normal((n_mzis, 2))
         z_loss = rng.standard_normal(n_mzis)

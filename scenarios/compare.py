@@ -82,7 +82,7 @@ from digital.losses import softmax_cross_entropy
 from digital.network import MLP
 from digital.optim import Adam
 from digital.train import History, train
-from digital.validation import check_choice, check_positive, check_positive_int
+from digital.validation import check_choice, check_nonnegative, check_positive, check_positive_int
 from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import GRADIENT_METHODS, PhotonicNetwork
@@ -211,14 +211,7 @@ class Config:
                 "measurement='aggregated' cannot represent the default chip's per-pass phase "
                 "noise and 8-bit ADC; use measurement='per_sample'"
             )
-        sigma = self.splitting_error_std_rad
-        if (
-            isinstance(sigma, bool)
-            or not isinstance(sigma, (int, float))
-            or not math.isfinite(sigma)
-            or sigma < 0
-        ):
-            raise ValueError(f"splitting_error_std_rad={sigma!r} must be a finite number ≥ 0")
+        check_nonnegative(self.splitting_error_std_rad, "splitting_error_std_rad")
         object.__setattr__(self, "presets", check_presets(self.presets))
         n_train = int(self.total_samples * 0.8)
         if self.batch_size > n_train:

@@ -116,7 +116,13 @@ from digital.datasets import load
 from digital.losses import softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import train
-from digital.validation import check_choice, check_choices, check_positive, check_positive_int
+from digital.validation import (
+    check_choice,
+    check_choices,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from photonic.imperfections import Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
@@ -335,14 +341,7 @@ class Config:
         if self.fd_max_ports < 0:
             raise ValueError(f"fd_max_ports={self.fd_max_ports!r} must be an int ≥ 0")
         check_positive(self.fd_step_rad, "fd_step_rad")
-        if isinstance(self.reference_tap_noise, bool) or not (
-            isinstance(self.reference_tap_noise, (int, float))
-            and math.isfinite(self.reference_tap_noise)
-            and self.reference_tap_noise >= 0
-        ):
-            raise ValueError(
-                f"reference_tap_noise={self.reference_tap_noise!r} must be a finite number ≥ 0"
-            )
+        check_nonnegative(self.reference_tap_noise, "reference_tap_noise")
         for name in (
             "tap_noise_values",
             "loss_db_values",

@@ -106,7 +106,13 @@ from digital.datasets import Dataset, load
 from digital.losses import softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import History, accuracy, train
-from digital.validation import check_choice, check_choices, check_positive, check_positive_int
+from digital.validation import (
+    check_choice,
+    check_choices,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from photonic.imperfections import (
     DEFAULT_LOSS_DB_PER_MZI,
     DEFAULT_LOSS_SPREAD_DB,
@@ -272,14 +278,7 @@ class Config:
         if len(set(sigmas)) != len(sigmas):
             raise ValueError(f"splitting_error_std_rad={sigmas!r} lists a value twice")
         for name in ("loss_db_per_mzi", "loss_spread_db"):
-            loss = getattr(self, name)
-            if (
-                isinstance(loss, bool)
-                or not isinstance(loss, (int, float))
-                or not math.isfinite(loss)
-                or loss < 0
-            ):
-                raise ValueError(f"{name}={loss!r} must be a finite number ≥ 0 (dB)")
+            check_nonnegative(getattr(self, name), name)
         for name in (
             "n_seeds",
             "iterations",

@@ -94,7 +94,13 @@ from tqdm.auto import tqdm
 from digital.datasets import load
 from digital.optim import Adam
 from digital.train import History, train
-from digital.validation import check_choice, check_choices, check_positive, check_positive_int
+from digital.validation import (
+    check_choice,
+    check_choices,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+)
 from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PAI2023_READOUT_SCALE, PhotonicNetwork
@@ -392,14 +398,7 @@ class Config:
         check_positive(self.lr, "lr")
         check_positive(self.digits_lr, "digits_lr")
         for name in ("splitting_error_std_rad", "digits_tap_noise", "digits_io_phase_error"):
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-                or value < 0
-            ):
-                raise ValueError(f"{name}={value!r} must be a finite number ≥ 0")
+            check_nonnegative(getattr(self, name), name)
         check_choice(self.digits_method, "digits_method", get_args(InSituMethod))
         check_choice(self.digits_measurement, "digits_measurement", get_args(Measurement))
         smallest = min(insitu_training.DATASETS[d] for d in ("moons", "circles", "ring"))

@@ -10,6 +10,7 @@ from digital.validation import (
     check_choices,
     check_finite,
     check_matrix,
+    check_nonnegative,
     check_positive,
     check_positive_int,
 )
@@ -41,6 +42,17 @@ def test_scalar_checks() -> None:
             check_positive_int(bad_int, "n")
     with pytest.raises(ValueError, match=r"mode='x'.*a, b"):
         check_choice("x", "mode", ("a", "b"))
+
+
+def test_check_nonnegative() -> None:
+    assert check_nonnegative(0, "loss_db") == 0.0
+    assert check_nonnegative(np.float32(0.25), "loss_db") == 0.25
+    for bad in (-1e-9, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"loss_db=.* must be a finite number ≥ 0"):
+            check_nonnegative(bad, "loss_db")
+    for wrong in (True, "0.1", None):
+        with pytest.raises(TypeError, match=r"loss_db=.* must be a number ≥ 0"):
+            check_nonnegative(wrong, "loss_db")
 
 
 def test_array_checks() -> None:

@@ -175,13 +175,17 @@ def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
         ({"seed": -3}, "seed=-3"),
         ({"loss_db_per_mzi": -0.1}, "loss_db_per_mzi=-0.1"),
         ({"loss_db_per_mzi": float("nan")}, "loss_db_per_mzi=nan"),
-        ({"loss_db_per_mzi": True}, "loss_db_per_mzi=True"),
         ({"loss_spread_db": -1.0}, "loss_spread_db=-1.0"),
     ],
 )
 def test_config_validation(changes: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         it.Config(**changes)
+
+
+def test_a_loss_that_is_not_a_number_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="loss_db_per_mzi=True must be a number"):
+        it.Config(loss_db_per_mzi=True)
 
 
 def test_defaults_follow_pai() -> None:
