@@ -37,10 +37,12 @@ def check_positive(value: float, name: str) -> float:
 def check_nonnegative(value: Any, name: str) -> float:
     """Return ``float(value)`` if it is a finite number ≥ 0, else raise.
 
-    ``TypeError`` for anything but a real number (a bool, a string or an array
-    included), ``ValueError`` for a negative, NaN or infinite one; the message names
-    ``name`` and the value.
+    ``TypeError`` for anything but a real number (a bool, a string or an array of
+    more than one value included; a 0-d array counts as its value), ``ValueError``
+    for a negative, NaN or infinite one; the message names ``name`` and the value.
     """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{name}={value!r} must be a number ≥ 0")
     v = float(value)

@@ -211,7 +211,8 @@ class Config:
                 "measurement='aggregated' cannot represent the default chip's per-pass phase "
                 "noise and 8-bit ADC; use measurement='per_sample'"
             )
-        check_nonnegative(self.splitting_error_std_rad, "splitting_error_std_rad")
+        sigma = check_nonnegative(self.splitting_error_std_rad, "splitting_error_std_rad")
+        object.__setattr__(self, "splitting_error_std_rad", sigma)
         object.__setattr__(self, "presets", check_presets(self.presets))
         n_train = int(self.total_samples * 0.8)
         if self.batch_size > n_train:

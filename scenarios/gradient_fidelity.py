@@ -341,7 +341,8 @@ class Config:
         if self.fd_max_ports < 0:
             raise ValueError(f"fd_max_ports={self.fd_max_ports!r} must be an int ≥ 0")
         check_positive(self.fd_step_rad, "fd_step_rad")
-        check_nonnegative(self.reference_tap_noise, "reference_tap_noise")
+        noise = check_nonnegative(self.reference_tap_noise, "reference_tap_noise")
+        object.__setattr__(self, "reference_tap_noise", noise)
         for name in (
             "tap_noise_values",
             "loss_db_values",

@@ -398,7 +398,7 @@ class Config:
         check_positive(self.lr, "lr")
         check_positive(self.digits_lr, "digits_lr")
         for name in ("splitting_error_std_rad", "digits_tap_noise", "digits_io_phase_error"):
-            check_nonnegative(getattr(self, name), name)
+            object.__setattr__(self, name, check_nonnegative(getattr(self, name), name))
         check_choice(self.digits_method, "digits_method", get_args(InSituMethod))
         check_choice(self.digits_measurement, "digits_measurement", get_args(Measurement))
         smallest = min(insitu_training.DATASETS[d] for d in ("moons", "circles", "ring"))

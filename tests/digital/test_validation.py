@@ -47,10 +47,11 @@ def test_scalar_checks() -> None:
 def test_check_nonnegative() -> None:
     assert check_nonnegative(0, "loss_db") == 0.0
     assert check_nonnegative(np.float32(0.25), "loss_db") == 0.25
+    assert check_nonnegative(np.array(0.5), "loss_db") == 0.5  # 0-d array: its value
     for bad in (-1e-9, float("inf"), float("nan")):
         with pytest.raises(ValueError, match=r"loss_db=.* must be a finite number ≥ 0"):
             check_nonnegative(bad, "loss_db")
-    for wrong in (True, "0.1", None):
+    for wrong in (True, np.bool_(True), "0.1", None, np.array([0.1, 0.2])):
         with pytest.raises(TypeError, match=r"loss_db=.* must be a number ≥ 0"):
             check_nonnegative(wrong, "loss_db")
 
