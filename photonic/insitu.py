@@ -237,23 +237,29 @@ def _aggregate_forward(transfer: Transfer, x_a: Array, x_b: Array) -> tuple[Read
     its own power, as in a sweep of its own. Both passes go through the same static
     chip state (this mode admits no per-pass phase noise).
     """
-    t, s1 = transfer.t, transfer.s1
     corr_a, corr_b = x_a.T @ np.conj(x_a), x_b.T @ np.conj(x_b)
     scale_a, scale_b = (float(np.trace(c).real) or 1.0 for c in (corr_a, corr_b))
-    blocks, final = kernels.correlation_sweep(
-        transfer.mesh.columns,
-        t,
-        np.conj(np.swapaxes(t, -1, -2)),
-        corr_a / scale_a + 1j / scale_b * corr_b,
-        groups=transfer.groups,
-    )
-    # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
-    mid00 = sandwich_2x2(s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
-    phi00, out = blocks[:, 0, 0], np.diagonal(final)
+    mid00, phi00, out = _carried_forward(transfer, corr_a / scale_a + 1j / scale_b * corr_b)
     return (
         (scale_a * mid00.real, scale_a * phi00.real, scale_a * out.real),
         (scale_b * mid00.imag, scale_b * phi00.imag, scale_b * out.imag),
     )
+
+
+def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Array]:
+    """Diagonal entries at the θ taps, φ taps and outputs of ``corr`` carried as ``C ← T C Tᴴ``.
+
+    ``corr`` ``(N, N)`` at the input plane; returns complex ``(n_mzis,)`` twice and
+    ``(n_ports,)`` (real for a Hermitian ``corr``). The sweep reuses the groups the
+    transfer was composed with.
+    """
+    t, s1 = transfer.t, transfer.s1
+    blocks, final = kernels.correlation_sweep(
+        transfer.mesh.columns, t, np.conj(np.swapaxes(t, -1, -2)), corr, groups=transfer.groups
+    )
+    # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
+    mid00 = sandwich_2x2(s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
+    return mid00, blocks[:, 0, 0], np.diagonal(final)
 
 
 def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readings:
@@ -272,13 +278,9 @@ def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readin
     """
     t = transfer.t
     out = np.sum(np.abs(delta) ** 2, axis=0)
-    if transfer.chip is None or transfer.chip.is_lossless:
-        blocks, _ = kernels.correlation_sweep(
-            transfer.mesh.columns, t, None, np.conj(x_hat).T @ x_hat, groups=transfer.groups
-        )
-        # θ tap: K carried through S₁ (S₁⁻ᴴ = S₁), its [0, 0] entry only.
-        row = transfer.s1[:, 0, :]
-        return sandwich_2x2(row, blocks, np.conj(row)).real, blocks[:, 0, 0].real, out
+    if transfer.chip is None or transfer.chip.is_lossless:  # a forward power sweep of conj(x̂)
+        mid00, phi00, _ = _carried_forward(transfer, np.conj(x_hat).T @ x_hat)
+        return mid00.real, phi00.real, out
     s2 = transfer.s2
     phase = np.exp(1j * transfer.mesh.output_phases(transfer.phases, transfer.chip))
     d = delta * phase  # through the output screen (Dᵀ = D)
