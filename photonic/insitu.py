@@ -61,8 +61,8 @@ Measurement modes
     clipping (``detector_clip="zero"``), which act on each sample's reading.
 
 Scaling: the adjoint source is scaled so that its mean power per sample equals
-the forward input's (one laser, one power level); gradients and ``x̂`` are
-rescaled to the units of ``δ`` afterwards.
+the forward input's (one laser, one power level), or 1 if the input is dark;
+gradients and ``x̂`` are rescaled to the units of ``δ`` afterwards.
 """
 
 from __future__ import annotations
@@ -434,10 +434,13 @@ def measure_in_situ(
     n = x.shape[0]
     power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
     power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))
-    if power_d == 0.0 or power_x == 0.0:
+    if power_d == 0.0:  # nothing to send back: x̂ = Wᵀ·0 and every gradient is 0
         zero = Phases(np.zeros(mesh.n_mzis), np.zeros(mesh.n_mzis), np.zeros(mesh.n_ports))
         return Measurement(zero, np.zeros_like(delta), 0)
-    scale = np.sqrt(power_x / power_d)  # adjoint source at the forward pass's power
+    # The adjoint source at the forward pass's power; at unit power if x is dark (the
+    # gradients then hold only what the chip measures without light, but x̂ = Wᵀδ still
+    # matters to the layer before).
+    scale = np.sqrt((power_x or 1.0) / power_d)
 
     if inference is not None:
         _check_inference(inference, mesh, phases, x.shape, mode)

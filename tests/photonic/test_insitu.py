@@ -479,6 +479,26 @@ def test_bad_input() -> None:
     assert isinstance(zero.gradients, Phases)
 
 
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+@pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
+def test_dark_input_still_sends_the_adjoint_back(method: str, mode: str) -> None:
+    """x = 0: no gradient to measure, but the layer before still needs x̂ = Wᵀδ."""
+    mesh, phases, x, _, delta = problem("clements", 4, 3, seed=10)
+    m = measure_in_situ(
+        mesh,
+        phases,
+        np.zeros_like(x),
+        delta,
+        None,
+        np.random.default_rng(0),
+        method=method,
+        mode=mode,  # type: ignore[arg-type]
+    )
+    np.testing.assert_allclose(m.input_adjoint, delta @ mesh.matrix(phases), atol=1e-12)
+    assert np.max(np.abs(m.gradients.to_vector())) < 1e-12
+    assert m.passes == 3  # the adjoint pass, then forward and sum (or − and +)
+
+
 def test_finite_differences_record_one_write_and_one_pass_per_perturbation() -> None:
     """Per shifter: write +h, pass, write −h, pass, write it back (as the network does)."""
     mesh, phases, x, w, _ = problem("reck", 3, 2, seed=9)
