@@ -341,7 +341,16 @@ def _check_inference(
         )
 
 
-def _check_mode(mode: str, chip: Chip | None, clip: str) -> None:
+def check_mode(mode: str, chip: Chip | None, detector_clip: str) -> None:
+    """Refuse a read-out ``mode`` that cannot represent ``chip`` or ``detector_clip``.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``mode`` or ``detector_clip``, or ``mode="aggregated"`` with
+        per-pass phase noise, an ADC or clipping, which act on each sample's reading.
+    """
+    clip = detector_clip
     check_choice(mode, "mode", MODES)
     check_choice(clip, "detector_clip", ("none", "zero"))
     if mode != "aggregated":
@@ -422,7 +431,7 @@ def measure_in_situ(
     Measurement
     """
     check_choice(method, "method", ("in_situ", "analog"))
-    _check_mode(mode, chip, detector_clip)
+    check_mode(mode, chip, detector_clip)
     if transfer is not None:
         _check_transfer(transfer, mesh, phases, chip)
     x = np.asarray(x, dtype=np.complex128)

@@ -65,6 +65,7 @@ from photonic.insitu import (
     Clip,
     InferencePass,
     Mode,
+    check_mode,
     measure_in_situ,
 )
 from photonic.mesh import Init, Mesh, Phases, Topology
@@ -237,6 +238,8 @@ class PhotonicNetwork:
                     f"({fd_floor:.3g} rad): most perturbations would not reach the chip; "
                     f"use fd_step_rad ≥ {fd_floor:.3g} or None (automatic)"
                 )
+        for c in chips:  # refused now, not at the first in-situ backward()
+            check_mode(self.measurement, c, self.detector_clip)
         self.noise_rng = noise_rng
         if any(c is not None and _is_noisy(c) for c in chips) and noise_rng is None:
             raise ValueError("the chip has per-pass noise; pass noise_rng (a Generator)")

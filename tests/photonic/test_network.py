@@ -212,6 +212,18 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
         ({"chip": [None]}, "1 chips"),
         ({"measurement": "batch"}, "measurement='batch'"),
         ({"fd_step_rad": 0.0}, "fd_step_rad"),
+        # aggregated read-out of a chip it cannot represent: refused when built
+        (
+            {"measurement": "aggregated", "noise_rng": np.random.default_rng(0)}
+            | {"chip": Chip.draw(Mesh.clements(4), np.random.default_rng(0), adc_bits=None)},
+            "phase noise",
+        ),
+        (
+            {"measurement": "aggregated", "noise_rng": np.random.default_rng(0)}
+            | {"chip": Chip.draw(Mesh.clements(4), np.random.default_rng(0), phase_noise_rad=0)},
+            "ADC",
+        ),
+        ({"measurement": "aggregated", "detector_clip": "zero"}, "clipping"),
     ],
 )
 def test_bad_construction(kwargs: dict, match: str) -> None:
