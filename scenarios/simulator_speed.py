@@ -18,8 +18,44 @@ For every N in ``ports`` and batch size B in ``batches`` it times, in one proces
   the batch. Their cost relative to ``fast`` is reported as ``*_vs_adjoint``;
 
 and reports each step time as a multiple of the matmul (best of ``repeats`` after
-a warm-up). With ``large_ports > 0`` it also times one fast step at
-``large_ports × large_batch`` and its peak traced memory (``tracemalloc``).
+a warm-up). These run on an ideal chip (``chip="ideal"``), so they time the
+simulation of the passes and nothing else.
+
+For N ≤ ``chip_max_ports`` the steps are also timed on an imperfect chip drawn
+with :meth:`photonic.imperfections.Chip.draw` (0.2 dB/MZI loss, splitting errors,
+phase offsets, tap noise 0.01, I/O errors 0.025):
+
+- ``chip="noisy"``: without per-pass phase noise and ADC, i.e. everything the
+  aggregated mode can represent — ``fast`` (the exact gradient of that chip),
+  ``insitu_per_sample`` and ``insitu_aggregated``;
+- ``chip="realistic"``: every default of ``Chip.draw`` (also phase noise 0.01 rad
+  per pass and an 8-bit ADC) — ``insitu_per_sample`` only (the aggregated mode
+  refuses it). Its static errors are those of the noisy chip, so its
+  ``*_vs_adjoint`` is relative to the noisy chip's ``fast``.
+
+On these chips the measurement pays for its random draws. Per-sample tap noise
+is one standard normal per tap, sample and pass — 6 per MZI and sample for the
+3-pass method — and NumPy draws one in about 8 ns, which alone costs more than
+the exact step by an order of magnitude. The aggregated mode draws one normal per
+tap, but the I/O errors stay per sample (2 normals per port, sample and injected
+field). For tap noise alone the aggregated mode is exact in distribution; use it
+when the chip allows. One default run (2 cores), in-situ step ÷ exact step:
+
+======================  ============  ============
+N = 64                  B = 256       B = 1024
+======================  ============  ============
+per-sample, ideal       4.8           11.5
+per-sample, noisy       26.5          70
+per-sample, realistic   90            286
+aggregated, ideal       1.75          2.0
+aggregated, noisy       3.3           5.5
+======================  ============  ============
+
+(the exact step amortizes its O(N³) part over the batch; the noise is O(N²B) or
+O(NB) draws, so the ratios grow with B).
+
+With ``large_ports > 0`` it also times one fast step at ``large_ports × large_batch``
+(ideal chip) and its peak traced memory (``tracemalloc``).
 
 Peers on a 2-core CPU, one train step at B = 256 as a multiple of the matmul
 (``shared/reference/parameters.md``): neuroptica 1751× (N=64), 2033× (N=128);
@@ -30,7 +66,7 @@ Run through the ``photonic-backprop`` command, the process keeps its freed heap
 10–15 % of their time faulting the pages of the previous step's temporaries back in
 (measured at N = 64 after an exact step), depending on what ran before them.
 
-Outputs: ``metrics.csv`` (rows ``n_ports, batch, path, time_s, ratio``),
+Outputs: ``metrics.csv`` (rows ``n_ports, batch, path, chip, time_s, ratio``),
 ``speed.png``/``.svg`` (ratio vs N), summary ratios.
 """
 
@@ -47,6 +83,7 @@ import numpy as np
 
 from digital.optim import Adam
 from digital.validation import check_choice, check_positive_int
+from photonic.imperfections import Chip
 from photonic.insitu import measure_in_situ
 from photonic.mesh import Mesh, Phases
 from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
@@ -78,6 +115,9 @@ class Config:
         Timed repetitions per measurement; the best is kept.
     per_sample_max_ports : int
         Largest N for which the (slow) per-sample path is timed.
+    chip_max_ports : int
+        Largest N for which the steps are also timed on the noisy and realistic
+        chips (their per-sample noise costs O(N²B) random draws); 0 skips them.
     large_ports, large_batch : int
         The extra large-N measurement; ``large_ports = 0`` skips it.
     seed : int
@@ -89,6 +129,7 @@ class Config:
     topology: str = "clements"
     repeats: int = 20
     per_sample_max_ports: int = 256
+    chip_max_ports: int = 64
     large_ports: int = 1024
     large_batch: int = 256
     seed: int = 0
@@ -105,6 +146,8 @@ class Config:
             raise ValueError(f"large_ports={self.large_ports!r} must be 0 (skip) or ≥ 2")
         if self.per_sample_max_ports < 0:
             raise ValueError(f"per_sample_max_ports={self.per_sample_max_ports!r} must be ≥ 0")
+        if self.chip_max_ports < 0:
+            raise ValueError(f"chip_max_ports={self.chip_max_ports!r} must be ≥ 0")
 
     @classmethod
     def smoke(cls) -> Config:
@@ -124,11 +167,18 @@ def best_time_s(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def make_step(
-    mesh: Mesh, x: np.ndarray, target: np.ndarray, *, path: StepPath
+    mesh: Mesh,
+    x: np.ndarray,
+    target: np.ndarray,
+    *,
+    path: StepPath,
+    chip: Chip | None = None,
 ) -> Callable[[], float]:
     """One training step of a mesh layer on a fixed batch; returns the loss.
 
     Loss ``L = ½ mean_b ‖|y_b|² − t_b‖²``, so ``δ = 2 conj(y) (|y|² − t) / B``.
+    ``chip``: the device the step runs on (``None``: ideal); its measurement noise
+    is drawn from the step's own generator.
     """
     rng = np.random.default_rng(0)
     state = {"phases": mesh.random_phases(rng, init="uniform")}
@@ -138,9 +188,9 @@ def make_step(
     def step() -> float:
         phases = state["phases"]
         if path == "per_sample":
-            y = mesh.forward(phases, x, method="per_sample")
+            y = mesh.forward(phases, x, chip, method="per_sample")
         else:  # compose the mesh once for the forward pass and the gradients
-            transfer = mesh.transfer(phases)
+            transfer = mesh.transfer(phases, chip)
             y = transfer.forward(x)
         power = np.abs(y) ** 2
         err = power - target
@@ -148,13 +198,13 @@ def make_step(
         if path == "fast":
             g = transfer.phase_gradients(x, delta)
         elif path == "per_sample":
-            g = mesh.phase_gradients(phases, x, delta, method="per_sample")
-        else:  # measured on an ideal chip, the 3 passes simulated (insitu.py)
+            g = mesh.phase_gradients(phases, x, delta, chip, method="per_sample")
+        else:  # measured on the chip, the 3 passes simulated (insitu.py)
             mode: Literal["per_sample", "aggregated"] = (
                 "per_sample" if path == "insitu_per_sample" else "aggregated"
             )
             g = measure_in_situ(
-                mesh, phases, x, delta, None, rng, mode=mode, transfer=transfer
+                mesh, phases, x, delta, chip, rng, mode=mode, transfer=transfer
             ).gradients
         params = {"theta": phases.theta_rad, "phi": phases.phi_rad, "out": phases.out_rad}
         grads = {"theta": g.theta_rad, "phi": g.phi_rad, "out": g.out_rad}
@@ -165,45 +215,71 @@ def make_step(
     return step
 
 
+#: The chips of the study: name -> keyword arguments of ``Chip.draw`` (see above).
+CHIPS: dict[str, dict[str, Any]] = {
+    "noisy": {"phase_noise_rad": 0.0, "adc_bits": None},
+    "realistic": {},
+}
+
+
 def _measure(
-    n: int, b: int, cfg: Config, rng: np.random.Generator, paths: tuple[str, ...]
-) -> dict[str, float]:
+    n: int,
+    b: int,
+    cfg: Config,
+    rng: np.random.Generator,
+    runs: list[tuple[str, str]],
+    chip_seed: int,
+) -> dict[tuple[str, str], float]:
+    """Best times of the matmul and of each ``(path, chip name)`` step, in seconds."""
     mesh = Mesh.clements(n) if cfg.topology == "clements" else Mesh.reck(n)
     x = (rng.normal(size=(b, n)) + 1j * rng.normal(size=(b, n))) / np.sqrt(2 * n)
     a = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
     target = rng.uniform(0, 2.0 / n, size=(b, n))
-    times = {"matmul": best_time_s(lambda: x @ a.T, max(cfg.repeats, 20))}
-    for path in paths:
-        step = make_step(mesh, x, target, path=path)  # type: ignore[arg-type]
-        times[path] = best_time_s(step, cfg.repeats)
+    # one seed for every chip: the same static errors, only the noise sources differ
+    chips = {
+        name: Chip.draw(mesh, np.random.default_rng(chip_seed), **kwargs)
+        for name, kwargs in CHIPS.items()
+    }
+    times = {("matmul", "ideal"): best_time_s(lambda: x @ a.T, max(cfg.repeats, 20))}
+    for path, chip in runs:
+        step = make_step(mesh, x, target, path=path, chip=chips.get(chip))  # type: ignore[arg-type]
+        times[path, chip] = best_time_s(step, cfg.repeats)
     return times
 
 
 def run(cfg: Config, out_dir: Path) -> Result:
     """Time the steps and the matmuls; write the ratio table and plot."""
-    rngs = child_rngs(cfg.seed, "data")
+    rngs = child_rngs(cfg.seed, "data", "chip")
+    chip_seed = int(rngs["chip"].integers(2**32))
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
     for n in cfg.ports:
         for b in cfg.batches:
-            paths: tuple[str, ...] = ("fast", "insitu_aggregated")
+            runs = [("fast", "ideal"), ("insitu_aggregated", "ideal")]
             if n <= cfg.per_sample_max_ports:
-                paths += ("per_sample", "insitu_per_sample")
-            times = _measure(int(n), int(b), cfg, rngs["data"], paths)
-            for path, t in times.items():
+                runs += [("per_sample", "ideal"), ("insitu_per_sample", "ideal")]
+            if n <= cfg.chip_max_ports:
+                runs += [(p, "noisy") for p in ("fast", "insitu_per_sample", "insitu_aggregated")]
+                runs += [("insitu_per_sample", "realistic")]
+            times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed)
+            matmul = times["matmul", "ideal"]
+            for (path, chip), t in times.items():
                 rows.append(
                     {
                         "n_ports": n,
                         "batch": b,
                         "path": path,
+                        "chip": chip,
                         "time_s": t,
-                        "ratio": t / times["matmul"],
+                        "ratio": t / matmul,
                     }
                 )
+                on = "" if chip == "ideal" else f"_{chip}_chip"
                 if path != "matmul":
-                    summary[f"ratio_{path}_N{n}_B{b}"] = round(t / times["matmul"], 2)
+                    summary[f"ratio_{path}_N{n}_B{b}{on}"] = round(t / matmul, 2)
                 if path.startswith("insitu"):  # issue: ≤ 5× (per sample), ≤ 2× (aggregated)
-                    summary[f"{path}_vs_adjoint_N{n}_B{b}"] = round(t / times["fast"], 2)
+                    exact = times["fast", "ideal" if chip == "ideal" else "noisy"]
+                    summary[f"{path}_vs_adjoint_N{n}_B{b}{on}"] = round(t / exact, 2)
     if cfg.large_ports:
         n, b = cfg.large_ports, cfg.large_batch
         mesh = Mesh.clements(n) if cfg.topology == "clements" else Mesh.reck(n)
@@ -217,12 +293,22 @@ def run(cfg: Config, out_dir: Path) -> Result:
         elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rows.append({"n_ports": n, "batch": b, "path": "fast", "time_s": elapsed, "ratio": None})
         rows.append(
             {
                 "n_ports": n,
                 "batch": b,
                 "path": "fast",
+                "chip": "ideal",
+                "time_s": elapsed,
+                "ratio": None,
+            }
+        )
+        rows.append(
+            {
+                "n_ports": n,
+                "batch": b,
+                "path": "fast",
+                "chip": "ideal",
                 "metric": "peak_memory_mb",
                 "value": peak / 1e6,
             }
@@ -247,7 +333,10 @@ def _plot(rows: list[dict[str, Any]], cfg: Config, out_dir: Path) -> list[Path]:
             pts = [
                 (r["n_ports"], r["ratio"])
                 for r in rows
-                if r["path"] == path and r["batch"] == b and r.get("ratio") is not None
+                if r["path"] == path
+                and r["batch"] == b
+                and r["chip"] == "ideal"
+                and r.get("ratio") is not None
             ]
             if pts:
                 ns, ratios = zip(*pts, strict=True)

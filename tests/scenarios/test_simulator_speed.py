@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from photonic.imperfections import Chip
 from photonic.mesh import Mesh
 from scenarios import simulator_speed
 from scenarios.framework import run_scenario
@@ -35,19 +36,63 @@ def test_fast_and_per_sample_steps_follow_the_same_trajectory() -> None:
         assert fast() == pytest.approx(slow(), rel=1e-10)
 
 
+@pytest.mark.parametrize("name", sorted(simulator_speed.CHIPS))
+def test_timed_steps_run_on_the_chip_they_are_given(name: str) -> None:
+    """On a lossy, noisy chip: the exact paths agree, the measured ones still train."""
+    rng = np.random.default_rng(2)
+    mesh = Mesh.clements(6)
+    x = rng.normal(size=(16, 6)) + 1j * rng.normal(size=(16, 6))
+    target = np.abs(x @ Mesh.clements(6).matrix(mesh.random_phases(rng)).T) ** 2
+    chip = Chip.draw(mesh, np.random.default_rng(5), **simulator_speed.CHIPS[name])
+    ideal = simulator_speed.make_step(mesh, x, target, path="fast")()
+    fast = simulator_speed.make_step(mesh, x, target, path="fast", chip=chip)
+    slow = simulator_speed.make_step(mesh, x, target, path="per_sample", chip=chip)
+    first = fast()
+    assert first == pytest.approx(slow(), rel=1e-12)
+    assert abs(first - ideal) > 1e-3 * ideal  # the chip's loss changed the forward pass
+    for _ in range(20):
+        assert fast() == pytest.approx(slow(), rel=1e-10)
+    paths = ["insitu_per_sample"] + (["insitu_aggregated"] if name == "noisy" else [])
+    for path in paths:
+        step = simulator_speed.make_step(mesh, x, target, path=path, chip=chip)  # type: ignore[arg-type]
+        losses = [step() for _ in range(300)]
+        assert losses[0] == pytest.approx(first, rel=1e-12)
+        assert losses[-1] < 0.75 * losses[0]
+
+
 def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
     cfg = simulator_speed.Config.smoke()
+    assert max(cfg.ports) <= cfg.chip_max_ports  # so the chip rows are checked too
     result = run_scenario(simulator_speed, cfg, tmp_path)
     timed = [r for r in result.metrics if r.get("ratio") is not None]
-    assert len(timed) == len(cfg.ports) * len(cfg.batches) * 5  # matmul + 4 step paths
+    runs = [
+        ("matmul", "ideal"),
+        ("fast", "ideal"),
+        ("per_sample", "ideal"),
+        ("insitu_per_sample", "ideal"),
+        ("insitu_aggregated", "ideal"),
+        ("fast", "noisy"),
+        ("insitu_per_sample", "noisy"),
+        ("insitu_aggregated", "noisy"),
+        ("insitu_per_sample", "realistic"),
+    ]
+    assert len(timed) == len(cfg.ports) * len(cfg.batches) * len(runs)
     for n in cfg.ports:
         for b in cfg.batches:
-            by_path = {r["path"]: r for r in timed if r["n_ports"] == n and r["batch"] == b}
-            assert by_path["matmul"]["ratio"] == 1.0
-            for path in ("fast", "per_sample", "insitu_per_sample", "insitu_aggregated"):
-                row = by_path[path]
+            by_run = {
+                (r["path"], r["chip"]): r for r in timed if r["n_ports"] == n and r["batch"] == b
+            }
+            assert sorted(by_run) == sorted(runs)
+            matmul = by_run["matmul", "ideal"]
+            assert matmul["ratio"] == 1.0
+            for run in runs:
+                row = by_run[run]
                 assert row["time_s"] > 0
-                assert row["ratio"] == pytest.approx(row["time_s"] / by_path["matmul"]["time_s"])
+                assert row["ratio"] == pytest.approx(row["time_s"] / matmul["time_s"])
+            on_chip = result.summary[f"insitu_per_sample_vs_adjoint_N{n}_B{b}_realistic_chip"]
+            exact = by_run["fast", "noisy"]["time_s"]
+            realistic = by_run["insitu_per_sample", "realistic"]["time_s"]
+            assert on_chip == pytest.approx(realistic / exact, abs=0.006)
     assert (result.out_dir / "speed.png").exists()
     assert (result.out_dir / "metrics.csv").exists()
 
@@ -60,6 +105,7 @@ def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
         ("topology", "hex", "topology"),
         ("repeats", 0, "repeats"),
         ("large_ports", 1, "large_ports"),
+        ("chip_max_ports", -1, "chip_max_ports"),
     ],
 )
 def test_config_validation(field: str, value: object, match: str) -> None:
