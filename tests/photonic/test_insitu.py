@@ -370,6 +370,33 @@ def test_ops_are_recorded_for_every_pass() -> None:
     assert [o.conversions for o in rec.ops[1::2]] == [mesh.n_phases] * 3  # batch-integrated
 
 
+@pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
+def test_analog_records_an_adjoint_pass_without_taps_then_two_read_passes(mode: str) -> None:
+    mesh, phases, x, _, delta = problem("clements", 4, 3, seed=7)
+    rec = Recorder()
+    measure_in_situ(
+        mesh,
+        phases,
+        x,
+        delta,
+        None,
+        np.random.default_rng(0),
+        method="analog",
+        mode=mode,  # type: ignore[arg-type]
+        recorder=rec,
+    )
+    assert [(o.kind, o.direction) for o in rec.ops] == [
+        ("mesh_pass", "adjoint"),  # x̂ only: the analog method reads no adjoint taps
+        ("mesh_pass", "sum"),
+        ("tap_readout", "sum"),
+        ("mesh_pass", "sum"),
+        ("tap_readout", "sum"),
+    ]
+    n, per_read = mesh.n_ports, (3 if mode == "per_sample" else 1) * mesh.n_phases
+    assert [o.conversions for o in rec.ops] == [9 * n, 3 * n, per_read, 3 * n, per_read]
+    assert all(o.n_phases == mesh.n_phases for o in rec.ops if o.kind == "tap_readout")
+
+
 def test_a_shared_inference_pass_supplies_the_forward_taps() -> None:
     """Per-pass phase noise: the forward readings are those of the given pass."""
     rng = np.random.default_rng(12)
