@@ -251,6 +251,46 @@ def test_aggregated_and_per_sample_agree_in_mean_and_variance(noise: dict) -> No
     assert np.all(a.std(axis=0) > 0)  # the noise is really there
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_modes_agree_on_a_mesh_large_enough_for_the_blocked_kernels(
+    topology: str, method: str
+) -> None:
+    """N = 24 runs the blocked sweeps; a lossy chip with tap noise and I/O errors.
+
+    Hundreds of components: their z-scores are pooled (mean z² ≈ 1 if the means
+    agree) and the variance ratios judged by their median.
+    """
+    rng = np.random.default_rng(16)
+    mesh = Mesh.clements(24) if topology == "clements" else Mesh.reck(24)
+    noise = {"tap_noise": 0.05, "io_amplitude_error": 0.005, "io_phase_error": 0.005}
+    chip = quiet_chip(mesh, rng, loss_db_per_mzi=0.2, splitting_error_std_rad=0.05, **noise)
+    _, phases, x, _, delta = problem(topology, 24, 4, seed=16, chip=chip)
+    draws = 300
+    a, b = (
+        np.array(
+            [
+                measure_in_situ(
+                    mesh,
+                    phases,
+                    x,
+                    delta,
+                    chip,
+                    rng,
+                    method=method,
+                    mode=mode,  # type: ignore[arg-type]
+                ).gradients.to_vector()
+                for _ in range(draws)
+            ]
+        )
+        for mode in ("per_sample", "aggregated")
+    )
+    z = (a.mean(axis=0) - b.mean(axis=0)) / np.sqrt((a.var(axis=0) + b.var(axis=0)) / draws)
+    assert np.mean(z**2) < 1.5 and np.max(np.abs(z)) < 5.5
+    assert 0.9 < np.median(a.var(axis=0) / b.var(axis=0)) < 1.1
+    assert np.all(a.std(axis=0) > 0)
+
+
 def test_per_sample_reads_column_by_column_as_it_reads_a_stored_pass() -> None:
     """Without an ADC the taps are read as the pass goes, with one after it: same statistics.
 
