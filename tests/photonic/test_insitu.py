@@ -54,14 +54,24 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 @pytest.mark.parametrize("method", ["in_situ", "analog"])
 @pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
-def test_ideal_chip_measures_the_exact_gradient(topology: str, method: str, mode: str) -> None:
-    mesh, phases, x, _, delta = problem(topology, 6, 4, seed=1)
-    exact = mesh.phase_gradients(phases, x, delta)
+@pytest.mark.parametrize(("n", "static"), [(6, False), (6, True), (24, True)])
+def test_lossless_noiseless_chip_measures_the_exact_gradient(
+    topology: str, method: str, mode: str, n: int, static: bool
+) -> None:
+    """Ideal chip, or lossless with splitting errors and phase offsets (N = 24: blocked kernels)."""
+    mesh = Mesh.clements(n) if topology == "clements" else Mesh.reck(n)
+    chip = None
+    if static:
+        chip = quiet_chip(
+            mesh, np.random.default_rng(5), splitting_error_std_rad=0.05, phase_offset_std_rad=0.1
+        )
+    _, phases, x, _, delta = problem(topology, n, 4, seed=1, chip=chip)
+    exact = mesh.phase_gradients(phases, x, delta, chip)
     m = measure_in_situ(
-        mesh, phases, x, delta, None, np.random.default_rng(0), method=method, mode=mode
+        mesh, phases, x, delta, chip, np.random.default_rng(0), method=method, mode=mode
     )
     assert relative(m.gradients.to_vector(), exact.to_vector()) <= 1e-9
-    np.testing.assert_allclose(m.input_adjoint, delta @ mesh.matrix(phases), atol=1e-12)
+    np.testing.assert_allclose(m.input_adjoint, delta @ mesh.matrix(phases, chip), atol=1e-12)
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
