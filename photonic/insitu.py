@@ -61,8 +61,10 @@ Measurement modes
     clipping (``detector_clip="zero"``), which act on each sample's reading.
 
 Scaling: the adjoint source is scaled so that its mean power per sample equals
-the forward input's (one laser, one power level), or 1 if the input is dark;
-gradients and ``x̂`` are rescaled to the units of ``δ`` afterwards.
+the forward input's (one laser, one power level); gradients and ``x̂`` are
+rescaled to the units of ``δ`` afterwards. A dark input (``x = 0``) has nothing to
+interfere with: its gradients are 0 and only the adjoint pass is sent, at unit
+power, for ``x̂``.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ class Measurement:
         differences (which measure no field).
     passes
         Optical passes of the batch sent through the mesh by the measurement (2 when
-        the 3-pass method reads an :class:`InferencePass`'s taps).
+        the 3-pass method reads an :class:`InferencePass`'s taps, 1 for a dark input,
+        0 for a zero ``δ``).
     """
 
     gradients: Phases
@@ -341,8 +344,19 @@ def _check_inference(
         )
 
 
-def check_mode(mode: str, chip: Chip | None, detector_clip: str) -> None:
+def check_mode(mode: str, chip: Chip | None, detector_clip: str, *, name: str = "mode") -> None:
     """Refuse a read-out ``mode`` that cannot represent ``chip`` or ``detector_clip``.
+
+    Parameters
+    ----------
+    mode
+        ``"per_sample"`` or ``"aggregated"``.
+    chip
+        The device the taps are read on, or ``None`` (ideal).
+    detector_clip
+        ``"none"`` or ``"zero"``.
+    name
+        What the caller calls ``mode`` (e.g. ``"measurement"``), for the message.
 
     Raises
     ------
@@ -350,22 +364,24 @@ def check_mode(mode: str, chip: Chip | None, detector_clip: str) -> None:
         An unknown ``mode`` or ``detector_clip``, or ``mode="aggregated"`` with
         per-pass phase noise, an ADC or clipping, which act on each sample's reading.
     """
-    clip = detector_clip
-    check_choice(mode, "mode", MODES)
-    check_choice(clip, "detector_clip", ("none", "zero"))
+    check_choice(mode, name, MODES)
+    check_choice(detector_clip, "detector_clip", ("none", "zero"))
     if mode != "aggregated":
         return
-    problems = []
+    problems, remedies = [], [f"{name}='per_sample'"]
     if chip is not None and chip.phase_noise_rad > 0:
         problems.append(f"per-pass phase noise (chip.phase_noise_rad={chip.phase_noise_rad})")
     if chip is not None and chip.adc_bits is not None:
         problems.append(f"ADC quantization (chip.adc_bits={chip.adc_bits})")
-    if clip == "zero":
+    if problems:
+        remedies.append("a chip without them")
+    if detector_clip == "zero":
         problems.append("clipping of negative readings (detector_clip='zero')")
+        remedies.append("detector_clip='none'")
     if problems:
         raise ValueError(
-            "mode='aggregated' cannot represent " + ", ".join(problems) + ": these act on "
-            "each sample's reading; use mode='per_sample' or remove them from the chip"
+            f"{name}='aggregated' cannot represent " + ", ".join(problems) + ": these act on "
+            "each sample's reading; use " + " or ".join(remedies)
         )
 
 
@@ -443,26 +459,26 @@ def measure_in_situ(
     n = x.shape[0]
     power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
     power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))
+    zero = Phases(np.zeros(mesh.n_mzis), np.zeros(mesh.n_mzis), np.zeros(mesh.n_ports))
     if power_d == 0.0:  # nothing to send back: x̂ = Wᵀ·0 and every gradient is 0
-        zero = Phases(np.zeros(mesh.n_mzis), np.zeros(mesh.n_mzis), np.zeros(mesh.n_ports))
         return Measurement(zero, np.zeros_like(delta), 0)
-    # The adjoint source at the forward pass's power; at unit power if x is dark (the
-    # gradients then hold only what the chip measures without light, but x̂ = Wᵀδ still
-    # matters to the layer before).
-    scale = np.sqrt((power_x or 1.0) / power_d)
+    # A dark input has no field to interfere with: every gradient is 0, and only the
+    # adjoint pass is sent, for x̂ = Wᵀδ (the layer before needs it), at unit power.
+    dark = power_x == 0.0
+    scale = np.sqrt((1.0 if dark else power_x) / power_d)  # at the forward pass's power
 
     if inference is not None:
         _check_inference(inference, mesh, phases, x.shape, mode)
     # The field the 3-pass method's forward pass injects; the analog method has none.
-    shared = inference if method == "in_situ" else None
-    if method == "in_situ":
+    shared = inference if method == "in_situ" and not dark else None
+    if method == "in_situ" and not dark:
         x_in = shared.injected if shared is not None else _inject(x, chip, rng)
     d_in = _inject(scale * delta, chip, rng)
     # Adjoint pass: its taps (3-pass only) and the field leaving the inputs.
     if mode == "per_sample":
         adjoint_phases = _pass_phases(phases, chip, rng, n)
         composed = transfer if adjoint_phases is phases else None
-        if method == "in_situ":
+        if method == "in_situ" and not dark:
             i_adj, x_hat_true = _read_pass(
                 mesh,
                 adjoint_phases,
@@ -482,6 +498,8 @@ def measure_in_situ(
         x_hat_true = static.adjoint(d_in)
     x_hat = _inject(x_hat_true, chip, rng)  # measured with the chip's I/O error
     _record_pass(recorder, layer, "adjoint", mesh, n)
+    if dark:
+        return Measurement(zero, x_hat / scale, passes=1)
     if method == "in_situ":
         _record_taps(recorder, layer, "adjoint", mesh, n, mode)
 

@@ -238,8 +238,8 @@ class PhotonicNetwork:
                     f"({fd_floor:.3g} rad): most perturbations would not reach the chip; "
                     f"use fd_step_rad ≥ {fd_floor:.3g} or None (automatic)"
                 )
-        for c in chips:  # refused now, not at the first in-situ backward()
-            check_mode(self.measurement, c, self.detector_clip)
+        if self.gradient in ("in_situ", "analog"):  # refused now, not at the first backward()
+            self._check_measurement()
         self.noise_rng = noise_rng
         if any(c is not None and _is_noisy(c) for c in chips) and noise_rng is None:
             raise ValueError("the chip has per-pass noise; pass noise_rng (a Generator)")
@@ -358,6 +358,11 @@ class PhotonicNetwork:
             )
             self._record_phase_writes(layer, n_phases)
 
+    def _check_measurement(self) -> None:
+        """Refuse a ``measurement`` mode that cannot read the taps of one of the chips."""
+        for stage in self._stages:
+            check_mode(self.measurement, stage.chip, self.detector_clip, name="measurement")
+
     def _record_phase_writes(self, layer: int, n_phases: int) -> None:
         if self.recorder is not None:
             self.recorder.record(ops.phase_update(layer, n_ports=self.n_ports, n_phases=n_phases))
@@ -449,6 +454,8 @@ class PhotonicNetwork:
             dpower[:, group] = self.readout_scale * g[:, [j]]
         if chosen == "finite_difference":
             return self._finite_difference(g)
+        if chosen in ("in_situ", "analog"):
+            self._check_measurement()
         if chosen in ("in_situ", "analog") and self.layer_kind != "unitary":
             raise ValueError(
                 f"method={chosen!r} measures unitary mesh layers; this network has "

@@ -558,22 +558,29 @@ def test_bad_input() -> None:
 
 @pytest.mark.parametrize("method", ["in_situ", "analog"])
 @pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
-def test_dark_input_still_sends_the_adjoint_back(method: str, mode: str) -> None:
-    """x = 0: no gradient to measure, but the layer before still needs x̂ = Wᵀδ."""
-    mesh, phases, x, _, delta = problem("clements", 4, 3, seed=10)
+@pytest.mark.parametrize("lossy", [False, True])
+def test_dark_input_sends_only_the_adjoint_back(method: str, mode: str, lossy: bool) -> None:
+    """x = 0: every gradient is 0 (even where loss would bias a measurement), and the
+    layer before still gets x̂ = Wᵀδ from one adjoint pass."""
+    mesh = Mesh.clements(4)
+    chip = quiet_chip(mesh, np.random.default_rng(3), loss_db_per_mzi=0.5) if lossy else None
+    _, phases, x, _, delta = problem("clements", 4, 3, seed=10, chip=chip)
+    rec = Recorder()
     m = measure_in_situ(
         mesh,
         phases,
         np.zeros_like(x),
         delta,
-        None,
+        chip,
         np.random.default_rng(0),
-        method=method,
+        method=method,  # type: ignore[arg-type]
         mode=mode,  # type: ignore[arg-type]
+        recorder=rec,
     )
-    np.testing.assert_allclose(m.input_adjoint, delta @ mesh.matrix(phases), atol=1e-12)
-    assert np.max(np.abs(m.gradients.to_vector())) < 1e-12
-    assert m.passes == 3  # the adjoint pass, then forward and sum (or − and +)
+    np.testing.assert_allclose(m.input_adjoint, delta @ mesh.matrix(phases, chip), atol=1e-12)
+    assert np.all(m.gradients.to_vector() == 0)
+    assert m.passes == 1
+    assert [(o.kind, o.direction) for o in rec.ops] == [("mesh_pass", "adjoint")]
 
 
 def test_finite_differences_record_one_write_and_one_pass_per_perturbation() -> None:

@@ -211,18 +211,23 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
         ({"chip": [None]}, "1 chips"),
         ({"measurement": "batch"}, "measurement='batch'"),
         ({"fd_step_rad": 0.0}, "fd_step_rad"),
-        # aggregated read-out of a chip it cannot represent: refused when built
+        # an in-situ network whose aggregated read-out cannot represent the chip: refused
         (
-            {"measurement": "aggregated", "noise_rng": np.random.default_rng(0)}
+            {"measurement": "aggregated", "gradient": "in_situ"}
+            | {"noise_rng": np.random.default_rng(0)}
             | {"chip": Chip.draw(Mesh.clements(4), np.random.default_rng(0), adc_bits=None)},
-            "phase noise",
+            "measurement='aggregated' cannot represent per-pass phase noise",
         ),
         (
-            {"measurement": "aggregated", "noise_rng": np.random.default_rng(0)}
+            {"measurement": "aggregated", "gradient": "analog"}
+            | {"noise_rng": np.random.default_rng(0)}
             | {"chip": Chip.draw(Mesh.clements(4), np.random.default_rng(0), phase_noise_rad=0)},
             "ADC",
         ),
-        ({"measurement": "aggregated", "detector_clip": "zero"}, "clipping"),
+        (
+            {"measurement": "aggregated", "gradient": "in_situ", "detector_clip": "zero"},
+            "use measurement='per_sample' or detector_clip='none'",
+        ),
     ],
 )
 def test_bad_construction(kwargs: dict, match: str) -> None:
@@ -230,6 +235,21 @@ def test_bad_construction(kwargs: dict, match: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         PhotonicNetwork(args.pop("n_ports"), args.pop("n_layers"), **args)
+
+
+def test_aggregated_measurement_is_checked_only_where_it_is_used() -> None:
+    """A network that measures nothing in situ may carry any read-out setting."""
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0))  # phase noise and an ADC
+    net = PhotonicNetwork.pai2023(
+        chip,
+        rng=np.random.default_rng(1),
+        noise_rng=np.random.default_rng(2),
+        measurement="aggregated",
+    )
+    y = net.forward(np.ones((3, 2)))
+    assert np.all(np.isfinite(flat(net.backward(np.ones_like(y), method="adjoint"))))
+    with pytest.raises(ValueError, match="measurement='aggregated' cannot represent"):
+        net.backward(np.ones_like(y), method="analog")
 
 
 def test_bad_calls() -> None:
