@@ -22,8 +22,8 @@ a warm-up). These run on an ideal chip (``chip="ideal"``), so they time the
 simulation of the passes and nothing else.
 
 For N ≤ ``chip_max_ports`` the steps are also timed on an imperfect chip drawn
-with :meth:`photonic.imperfections.Chip.draw` (0.2 dB/MZI loss, splitting errors,
-phase offsets, tap noise 0.01, I/O errors 0.025):
+with :meth:`photonic.imperfections.Chip.draw` (0.2 dB/MZI loss, splitting errors
+0.02 rad, tap noise 0.01, I/O errors 0.025):
 
 - ``chip="noisy"``: without per-pass phase noise and ADC, i.e. everything the
   aggregated mode can represent — ``fast`` (the exact gradient of that chip),
@@ -32,6 +32,8 @@ phase offsets, tap noise 0.01, I/O errors 0.025):
   per pass and an 8-bit ADC) — ``insitu_per_sample`` only (the aggregated mode
   refuses it). Its static errors are those of the noisy chip, so its
   ``*_vs_adjoint`` is relative to the noisy chip's ``fast``.
+
+Per-sample steps on a chip also need N ≤ ``per_sample_max_ports``.
 
 On these chips the measurement pays for its random draws. Per-sample tap noise
 is one standard normal per tap, sample and pass — 6 per MZI and sample for the
@@ -259,8 +261,9 @@ def run(cfg: Config, out_dir: Path) -> Result:
             if n <= cfg.per_sample_max_ports:
                 runs += [("per_sample", "ideal"), ("insitu_per_sample", "ideal")]
             if n <= cfg.chip_max_ports:
-                runs += [(p, "noisy") for p in ("fast", "insitu_per_sample", "insitu_aggregated")]
-                runs += [("insitu_per_sample", "realistic")]
+                runs += [("fast", "noisy"), ("insitu_aggregated", "noisy")]
+                if n <= cfg.per_sample_max_ports:
+                    runs += [("insitu_per_sample", "noisy"), ("insitu_per_sample", "realistic")]
             times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed)
             matmul = times["matmul", "ideal"]
             for (path, chip), t in times.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,15 @@ def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
             assert on_chip == pytest.approx(realistic / exact, abs=0.006)
     assert (result.out_dir / "speed.png").exists()
     assert (result.out_dir / "metrics.csv").exists()
+
+
+def test_per_sample_max_ports_limits_the_chip_rows_too(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(simulator_speed.Config.smoke(), per_sample_max_ports=8)
+    result = run_scenario(simulator_speed, cfg, tmp_path)
+    runs = {(r["n_ports"], r["path"], r["chip"]) for r in result.metrics}
+    assert (16, "insitu_aggregated", "noisy") in runs
+    assert not {(16, "per_sample", "ideal"), (16, "insitu_per_sample", "noisy")} & runs
+    assert (8, "insitu_per_sample", "realistic") in runs
 
 
 @pytest.mark.parametrize(
