@@ -33,7 +33,9 @@ DAC/ADC, noiseless) and never draws random numbers.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -103,6 +105,24 @@ DEFAULT_IO_AMPLITUDE_ERROR = 0.025
 DEFAULT_IO_PHASE_ERROR = 0.025
 #: Largest converter resolution accepted: a float64 mantissa resolves at most 2^52 levels.
 MAX_CONVERTER_BITS = 52
+
+#: :meth:`Chip.draw` keywords that switch every imperfection off (static phase offsets
+#: are off by default); a study adds the ones it wants, e.g.
+#: ``Chip.draw(mesh, rng, **(NO_IMPERFECTIONS | {"tap_noise": 0.01}))``. Read-only.
+NO_IMPERFECTIONS: Mapping[str, Any] = MappingProxyType(
+    {
+        "splitting_error_std_rad": 0.0,
+        "loss_db_per_mzi": 0.0,
+        "loss_spread_db": 0.0,
+        "dac_bits": None,
+        "crosstalk": 0.0,
+        "phase_noise_rad": 0.0,
+        "tap_noise": 0.0,
+        "adc_bits": None,
+        "io_amplitude_error": 0.0,
+        "io_phase_error": 0.0,
+    }
+)
 
 
 # ------------------------------------------------------------------------------- checks

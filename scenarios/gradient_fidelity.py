@@ -123,7 +123,7 @@ from digital.validation import (
     check_positive,
     check_positive_int,
 )
-from photonic.imperfections import Chip
+from photonic.imperfections import NO_IMPERFECTIONS, Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
@@ -175,18 +175,7 @@ FACTORS: dict[str, tuple[str, str]] = {
 }
 
 #: Every imperfection switched off (Chip.draw keywords); sweeps switch one on.
-QUIET_CHIP: dict[str, Any] = {
-    "splitting_error_std_rad": 0.0,
-    "loss_db_per_mzi": 0.0,
-    "loss_spread_db": 0.0,
-    "dac_bits": None,
-    "crosstalk": 0.0,
-    "phase_noise_rad": 0.0,
-    "tap_noise": 0.0,
-    "adc_bits": None,
-    "io_amplitude_error": 0.0,
-    "io_phase_error": 0.0,
-}
+QUIET_CHIP = NO_IMPERFECTIONS
 
 #: Noise profiles of the Pai-network study: ``None`` = every Chip.draw default.
 PAI_PROFILES: dict[str, dict[str, Any] | None] = {

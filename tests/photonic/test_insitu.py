@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from photonic import insitu
-from photonic.imperfections import Chip, phase_noise, read_power
+from photonic.imperfections import NO_IMPERFECTIONS, Chip, phase_noise, read_power
 from photonic.insitu import InferencePass, measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
 from sim.ops import Recorder
@@ -16,20 +16,7 @@ TOPOLOGIES = ("clements", "reck")
 
 def quiet_chip(mesh: Mesh, rng: np.random.Generator, **changes: float) -> Chip:
     """A chip with nothing switched on, then the given imperfections."""
-    base = {
-        "splitting_error_std_rad": 0.0,
-        "loss_db_per_mzi": 0.0,
-        "loss_spread_db": 0.0,
-        "dac_bits": None,
-        "crosstalk": 0.0,
-        "phase_noise_rad": 0.0,
-        "tap_noise": 0.0,
-        "adc_bits": None,
-        "io_amplitude_error": 0.0,
-        "io_phase_error": 0.0,
-    }
-    base.update(changes)
-    return Chip.draw(mesh, rng, **base)  # type: ignore[arg-type]
+    return Chip.draw(mesh, rng, **(NO_IMPERFECTIONS | changes))
 
 
 def problem(topology: str, n: int, n_samples: int, seed: int, chip: Chip | None = None):

@@ -11,7 +11,13 @@ from digital.gradcheck import gradcheck
 from digital.network import Network
 from digital.optim import Adam
 from digital.train import train
-from photonic.imperfections import Chip
+from photonic.imperfections import (
+    DEFAULT_LOSS_DB_PER_MZI,
+    DEFAULT_LOSS_SPREAD_DB,
+    DEFAULT_SPLITTING_ERROR_STD_RAD,
+    NO_IMPERFECTIONS,
+    Chip,
+)
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
 from sim.ops import Recorder
@@ -19,20 +25,15 @@ from sim.ops import Recorder
 GRADCHECK_TOL = 1e-6
 
 
-def static_chip(mesh: Mesh, seed: int = 3) -> Chip:
+def static_chip(mesh: Mesh, seed: int = 3, **changes: float) -> Chip:
     """Lossy chip with coupler errors and phase offsets, but nothing random per pass."""
-    return Chip.draw(
-        mesh,
-        np.random.default_rng(seed),
-        phase_offset_std_rad=0.05,
-        dac_bits=None,
-        crosstalk=0.0,
-        phase_noise_rad=0.0,
-        tap_noise=0.0,
-        adc_bits=None,
-        io_amplitude_error=0.0,
-        io_phase_error=0.0,
-    )
+    static = {
+        "splitting_error_std_rad": DEFAULT_SPLITTING_ERROR_STD_RAD,
+        "loss_db_per_mzi": DEFAULT_LOSS_DB_PER_MZI,
+        "loss_spread_db": DEFAULT_LOSS_SPREAD_DB,
+        "phase_offset_std_rad": 0.05,
+    }
+    return Chip.draw(mesh, np.random.default_rng(seed), **(NO_IMPERFECTIONS | static | changes))
 
 
 @pytest.mark.parametrize("activation", COMPLEX_ACTIVATIONS)
@@ -289,20 +290,13 @@ def test_measured_methods_equal_adjoint_on_a_lossless_noiseless_chip(
     rng = np.random.default_rng(7)
     device = None
     if chip == "lossless":
-        device = Chip.draw(
+        device = static_chip(
             Mesh.reck(4),
-            np.random.default_rng(4),
+            4,
             splitting_error_std_rad=0.05,
             loss_db_per_mzi=0.0,
             loss_spread_db=0.0,
             phase_offset_std_rad=0.1,
-            dac_bits=None,
-            crosstalk=0.0,
-            phase_noise_rad=0.0,
-            tap_noise=0.0,
-            adc_bits=None,
-            io_amplitude_error=0.0,
-            io_phase_error=0.0,
         )
     net = PhotonicNetwork.pai2023(device, rng=rng, measurement=measurement)  # type: ignore[arg-type]
     x, t = rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)
