@@ -54,6 +54,24 @@ def assert_close(fast: np.ndarray, ref: np.ndarray) -> None:
     np.testing.assert_allclose(fast, ref, rtol=0, atol=RTOL * scale)
 
 
+def assert_sweep_is_the_reference(
+    columns: Columns,
+    t: np.ndarray,
+    t_inv: np.ndarray,
+    corr: np.ndarray,
+    *,
+    sweep_t: np.ndarray | None = None,
+    groups: kernels.Groups | None = None,
+) -> None:
+    """Blocks and final correlation of the fast sweep (run with ``sweep_t``, default
+    ``t``, and ``groups``) equal the reference sweep's with ``t``."""
+    ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
+    given = t if sweep_t is None else sweep_t
+    fast = kernels.correlation_sweep(columns, given, t_inv, corr.copy(), groups=groups)
+    assert_close(fast[0], ref[0])
+    assert_close(fast[1], ref[1])
+
+
 def check(columns: Columns, n: int, t: np.ndarray, t_inv: np.ndarray, corr: np.ndarray) -> None:
     """Both kernels against their references.
 
@@ -150,10 +168,7 @@ def test_sweep_after_compose_with_a_changed_t() -> None:
     kernels.compose(columns, t, n)
     t[3] = t[3] @ np.diag([0.5, 1.2])  # in place, after compose
     t_inv = inverse_2x2(t)
-    ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
-    fast = kernels.correlation_sweep(columns, t, t_inv, corr.copy())
-    assert_close(fast[0], ref[0])
-    assert_close(fast[1], ref[1])
+    assert_sweep_is_the_reference(columns, t, t_inv, corr)
 
 
 def test_one_lossy_mzi_among_lossless_ones() -> None:
@@ -186,12 +201,9 @@ def test_right_factors_that_are_not_inverses(n: int, right: str) -> None:
         factor = 0.8 * random_t(rng, n * (n - 1) // 2, lossy=True)[0]
     for columns in (mesh_columns("clements", n), mesh_columns("reck", n)[::-1]):
         corr = random_corr(rng, n)
-        ref = kernels.correlation_sweep_reference(columns, t, factor, corr.copy())
         groups = kernels.compose_groups(columns, t, n)[1]
         for shared in (None, groups):
-            fast = kernels.correlation_sweep(columns, t, factor, corr.copy(), groups=shared)
-            assert_close(fast[0], ref[0])
-            assert_close(fast[1], ref[1])
+            assert_sweep_is_the_reference(columns, t, factor, corr, groups=shared)
 
 
 def test_groups_own_their_arrays() -> None:
@@ -205,10 +217,7 @@ def test_groups_own_their_arrays() -> None:
     for _ in range(3):  # same plan, other matrices: reuses every scratch array
         kernels.compose_groups(columns, random_t(rng, n * (n - 1) // 2, lossy=True)[0], n)
         kernels.correlation_sweep(columns, random_t(rng, len(t), False)[0], t_inv, corr.copy())
-    ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
-    fast = kernels.correlation_sweep(columns, t, t_inv, corr.copy(), groups=groups)
-    assert_close(fast[0], ref[0])
-    assert_close(fast[1], ref[1])
+    assert_sweep_is_the_reference(columns, t, t_inv, corr, groups=groups)
 
 
 def test_groups_cannot_go_stale() -> None:
@@ -221,9 +230,7 @@ def test_groups_cannot_go_stale() -> None:
     assert groups is not None and not groups.t.flags.writeable
     assert not groups.blocks.flags.writeable
     corr = random_corr(rng, n)
-    ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
-    fast = kernels.correlation_sweep(columns, t.copy(), t_inv, corr.copy(), groups=groups)
-    assert_close(fast[0], ref[0])
+    assert_sweep_is_the_reference(columns, t, t_inv, corr, sweep_t=t.copy(), groups=groups)
     t[5] = t[5] @ np.diag([1.0, -1.0])  # the caller changes its array after composing
     with pytest.raises(ValueError, match="groups were built from other MZI matrices"):
         kernels.correlation_sweep(columns, t, t_inv, corr.copy(), groups=groups)
