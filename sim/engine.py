@@ -380,7 +380,7 @@ class _Planner:
         t_settle = mod.settling_ns if samples_v > 0 else 0.0
         t_in = t_dac + t_settle
         t_opt = mesh_depth(n, hw.mesh.topology) * hw.mesh.propagation_ns_per_column
-        t_det, _ = _readout_ns(det, reads_v, group=n)
+        t_det, frames_v = _readout_ns(det, reads_v, group=n)  # per vector
         n_bytes = (samples * mod.bits + reads * det.bits) / BITS_PER_BYTE
         t_link = self._link_ns(hw, n_bytes / vectors)
         latency = hw.link.latency_ns if n_bytes > 0 else 0.0
@@ -423,7 +423,7 @@ class _Planner:
             }
         lit_start = latency + t_link
         lit_span = duration - lit_start
-        frames = vectors if (isinstance(det, Camera) and reads_v > 0) else 0
+        frames = vectors * frames_v  # a camera's frames; I and Q of a field read are two
         holds = (
             Hold("link", 0.0, link_span, (("link", n_bytes * hw.link.energy_per_byte_pj),)),
             Hold(

@@ -206,6 +206,27 @@ def test_forward_taps_read_later_share_the_inference_pass_frames_once() -> None:
     assert camera_frames([forward, adjoint, other]) == pytest.approx(8)
 
 
+@pytest.mark.parametrize(
+    "op",
+    [
+        Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=16),  # outputs: 1 frame each
+        Op("mesh_pass", 0, "adjoint", 4, 2, passes=2, conversions=24),  # fields: I and Q frames
+        Op("mesh_pass", 0, "adjoint", 4, 1, passes=1, conversions=12),
+        Op("tap_readout", 0, "adjoint", 4, 2, n_phases=16, conversions=32),
+    ],
+    ids=["forward", "adjoint-field", "adjoint-field-1", "taps"],
+)
+def test_camera_energy_is_its_power_over_the_frames_it_exposes(op: Op) -> None:
+    pai = load_preset("pai2023-chip")
+    assert isinstance(pai, PhotonicHardware) and isinstance(pai.detector, Camera)
+    timeline = simulate([op], pai)
+    exposed_ns = timeline.time_by_component_ns["camera"]
+    assert exposed_ns > 0
+    assert timeline.energy_by_component_pj["camera"] == pytest.approx(
+        pai.detector.power_w * 1e3 * exposed_ns  # W → mW; mW·ns = pJ
+    )
+
+
 # --------------------------------------------------------------------------- one-layer MLP
 
 
