@@ -94,6 +94,11 @@ MODES: tuple[str, ...] = ("per_sample", "aggregated")
 #: Default phase step of the finite-difference method, rad. Central differences
 #: err by ≈ h²/6 relative (2e-9 here) plus round-off; under noise a larger step is better.
 DEFAULT_FD_STEP_RAD = 1e-4
+#: Phase step for chips with per-pass noise or an ADC, rad: the noise of a difference
+#: falls as 1/h and its bias grows as h²; 0.1 rad is 10× the default phase noise
+#: (0.01 rad) and moves an 8-bit reading by several steps. With 1e-4 rad the estimate
+#: on such chips is noise or 0 (cosine to the exact gradient ≈ 0).
+NOISY_FD_STEP_RAD = 0.1
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from photonic.imperfections import (
 )
 from photonic.insitu import (
     DEFAULT_FD_STEP_RAD,
+    NOISY_FD_STEP_RAD,
     Clip,
     InferencePass,
     Mode,
@@ -154,9 +155,12 @@ class PhotonicNetwork:
     detector_clip
         ``"none"`` or ``"zero"``: whether tap readings are clipped at 0 (in-situ).
     fd_step_rad
-        Phase step of ``"finite_difference"``, rad. ``None``: ``1e-4`` on chips
-        without a DAC, else twice the DAC's coarsest phase step. A step below the
-        DAC's coarsest step is refused: most perturbations would not reach the chip.
+        Phase step of ``"finite_difference"``, rad. ``None``: ``1e-4``
+        (:data:`photonic.insitu.DEFAULT_FD_STEP_RAD`) on noiseless chips and ``0.1``
+        (:data:`~photonic.insitu.NOISY_FD_STEP_RAD`) on chips with per-pass noise
+        (phase noise, detector noise or I/O errors) or an ADC, or twice the DAC's
+        coarsest phase step if that is larger. A step below the DAC's coarsest step is
+        refused: most perturbations would not reach the chip.
     """
 
     def __init__(
@@ -229,7 +233,11 @@ class PhotonicNetwork:
             self._sigma_rad = []
         fd_floor = max(dac_phase_step_rad(c) for c in chips)
         if fd_step_rad is None:
-            self.fd_step_rad = 2 * fd_floor if fd_floor > 0 else DEFAULT_FD_STEP_RAD
+            # per-pass noise drowns a small step, and an ADC quantizes it away
+            coarse = any(c is not None and (_is_noisy(c) or c.adc_bits is not None) for c in chips)
+            self.fd_step_rad = max(
+                2 * fd_floor, NOISY_FD_STEP_RAD if coarse else DEFAULT_FD_STEP_RAD
+            )
         else:
             self.fd_step_rad = check_positive(fd_step_rad, "fd_step_rad")
             if self.fd_step_rad < fd_floor:
