@@ -212,6 +212,15 @@ def electro_optic(
 
         f(z) = i √(1−α) · exp(−i(g|z|² + φ_b)/2) · cos((g|z|² + φ_b)/2) · z
 
+    The power transmission is ``(1−α) cos²((g|z|² + φ_b)/2)``. With the default
+    bias ``φ_b = π`` (a threshold, ReLU-like) it is 0 at ``|z|² = 0`` and full at
+    ``|z|² = π/g`` — 20 power units at the default ``g = 0.05π``. ``|z|²`` is in the
+    units of the network's fields: in a :class:`~photonic.network.PhotonicNetwork`
+    with unit input power no port exceeds 1, so the defaults pass at most
+    ``(1−α) sin²(g/2)`` ≈ 0.6 % and a deep network is dark. Scale ``g`` to the
+    powers the layer carries, e.g. ``gain_rad = π · n_ports`` for unit input power
+    spread over ``n_ports``.
+
     Parameters
     ----------
     alpha

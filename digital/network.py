@@ -68,8 +68,10 @@ class MLP:
     activation
         One name for every layer, or one name per layer (``len(layer_sizes) − 1``).
         Real networks: sigmoid, tanh, relu, swish, mish, softplus, identity.
-        Complex networks also take abs, abs2, modrelu; their last activation must
-        give a real output (abs or abs2), since outputs are real.
+        Complex networks also take abs, abs2, modrelu, electro_optic; their last
+        activation must give a real output (abs or abs2), since outputs are real.
+        An :class:`~digital.activations.Activation` may stand for a name, e.g. one
+        with its own settings: ``modrelu(bias=-0.2)``.
     rng
         Generator for the initial weights.
     dtype
@@ -92,7 +94,7 @@ class MLP:
         self,
         layer_sizes: Sequence[int],
         *,
-        activation: str | Sequence[str] = "tanh",
+        activation: str | Activation | Sequence[str | Activation] = "tanh",
         rng: np.random.Generator,
         dtype: type | np.dtype[Any] = float,
         bias: BiasMode = "input",
@@ -104,7 +106,11 @@ class MLP:
                 f"layer_sizes={list(layer_sizes)!r} must list at least two positive ints"
             )
         n_layers = len(sizes) - 1
-        names = [activation] * n_layers if isinstance(activation, str) else list(activation)
+        names: list[str | Activation] = (
+            [activation] * n_layers
+            if isinstance(activation, str | Activation)
+            else list(activation)
+        )
         if len(names) != n_layers:
             raise ValueError(
                 f"activation lists {len(names)} names; need one per layer ({n_layers})"

@@ -132,7 +132,12 @@ class PhotonicNetwork:
         ``"clements"`` or ``"reck"``.
     activation
         Between layers: one name or one per gap (``n_layers − 1``): ``abs``,
-        ``abs2``, ``modrelu``, ``electro_optic``.
+        ``abs2``, ``modrelu``, ``electro_optic``; or an
+        :class:`~digital.activations.Activation` of one of these kinds with its own
+        settings, e.g. ``electro_optic(gain_rad=np.pi * n_ports)``. The fields here
+        are in units of the input power (1 with ``normalization="fixed_power"``):
+        with its default, paper's settings the electro-optic activation passes
+        almost nothing at these powers (see :func:`digital.activations.electro_optic`).
     readout_groups
         Port groups whose powers are summed into one output each, e.g.
         ``((0, 1), (2, 3))``; ``None``: one output per port.
@@ -175,7 +180,7 @@ class PhotonicNetwork:
         normalization: Normalization = "none",
         layer_kind: LayerKind = "unitary",
         topology: Topology = "clements",
-        activation: str | Sequence[str] = "abs",
+        activation: str | Activation | Sequence[str | Activation] = "abs",
         readout_groups: Sequence[Sequence[int]] | None = None,
         readout_scale: float = 1.0,
         chip: Chip | Sequence[Chip | None] | None = None,
@@ -203,14 +208,22 @@ class PhotonicNetwork:
         self.gradient = check_choice(gradient, "gradient", GRADIENT_METHODS)
         self.measurement = check_choice(measurement, "measurement", ("per_sample", "aggregated"))
         self.detector_clip = check_choice(detector_clip, "detector_clip", ("none", "zero"))
-        names = [activation] * (n_layers - 1) if isinstance(activation, str) else activation
+        names: list[str | Activation] = (
+            [activation] * (n_layers - 1)
+            if isinstance(activation, str | Activation)
+            else list(activation)
+        )
         if len(names) != n_layers - 1:
             raise ValueError(
                 f"activation lists {len(names)} names; need one per gap between layers "
                 f"({n_layers - 1})"
             )
-        for name in names:
-            check_choice(name, "activation", COMPLEX_ACTIVATIONS)
+        for name in names:  # an Activation: one of these kinds with its own settings
+            check_choice(
+                name.name if isinstance(name, Activation) else name,
+                "activation",
+                COMPLEX_ACTIVATIONS,
+            )
         self.activations: list[Activation] = [get_activation(n) for n in names]
         self.readout_groups = self._check_groups(readout_groups)
 
@@ -703,7 +716,7 @@ class PhotonicNetwork:
         """
         mlp = MLP(
             [self.n_ports] * (self.n_layers + 1),
-            activation=[a.name for a in self.activations] + ["abs2"],
+            activation=[*self.activations, "abs2"],
             rng=np.random.default_rng(0),
             dtype=complex,
             bias="none",

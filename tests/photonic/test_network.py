@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from digital.activations import COMPLEX_ACTIVATIONS
+from digital.activations import COMPLEX_ACTIVATIONS, get_activation
 from digital.datasets import load
 from digital.gradcheck import gradcheck
 from digital.network import Network
@@ -91,6 +93,35 @@ def test_exported_matrices_reproduce_outputs_in_the_digital_mlp(
     x = rng.normal(size=(9, 4))
     powers = net.to_mlp().forward(net.encode(x))
     assert np.max(np.abs(powers * net.readout_scale - net.forward(x))) <= 1e-10
+
+
+def test_an_activation_with_its_own_settings_is_used_trained_and_exported() -> None:
+    """electro_optic(gain_rad=…) as an object: at unit input power the paper's settings
+    leave a 3-layer network dark; a gain scaled to that power does not."""
+    from digital.activations import electro_optic
+
+    def network(activation: Any) -> PhotonicNetwork:
+        return PhotonicNetwork(
+            4,
+            3,
+            n_features=2,
+            bias_ports=2,
+            activation=activation,
+            normalization="fixed_power",
+            rng=np.random.default_rng(5),
+        )
+
+    x = np.random.default_rng(6).normal(size=(16, 2))
+    paper, scaled = network("electro_optic"), network(electro_optic(gain_rad=4 * np.pi))
+    assert paper.forward(x).sum(axis=1).max() < 1e-4  # (1 − α) sin²(g/2) ≈ 0.6 % per layer
+    assert scaled.forward(x).sum(axis=1).min() > 0.05
+    assert scaled.activations[0].name == "electro_optic"
+    t = np.random.default_rng(7).integers(0, 4, size=16)
+    assert gradcheck(scaled, x, t, "softmax_cross_entropy") <= GRADCHECK_TOL
+    powers = scaled.to_mlp().forward(scaled.encode(x))  # the settings travel with it
+    assert np.max(np.abs(powers * scaled.readout_scale - scaled.forward(x))) <= 1e-10
+    with pytest.raises(ValueError, match="activation"):
+        network(get_activation("tanh"))  # not a kind the chip has
 
 
 def test_pai_readout_groups_sum_ports() -> None:
