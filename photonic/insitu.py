@@ -455,12 +455,10 @@ def measure_in_situ(
     check_mode(mode, chip, detector_clip)
     if transfer is not None:
         _check_transfer(transfer, mesh, phases, chip)
-    x = np.asarray(x, dtype=np.complex128)
-    delta = np.asarray(delta, dtype=np.complex128)
+    x = mesh.check_fields(x, "x")
+    delta = mesh.check_fields(delta, "delta")
     if x.shape != delta.shape:
         raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
-    check_finite(x, "x")
-    check_finite(delta, "delta")
     n = x.shape[0]
     power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
     power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))
@@ -582,7 +580,7 @@ def measure_finite_difference(
         ``input_adjoint`` is ``None``; ``passes = 2 × mesh.n_phases``.
     """
     h = check_positive(step_rad, "step_rad")
-    x = np.asarray(x, dtype=np.complex128)
+    x = mesh.check_fields(x, "x")
     w = np.asarray(dloss_dpower, dtype=np.float64)
     if w.shape != x.shape:
         raise ValueError(f"dloss_dpower has shape {w.shape}; x has {x.shape}")

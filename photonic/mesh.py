@@ -83,13 +83,21 @@ class Phases:
 
     def __post_init__(self) -> None:
         for name in ("theta_rad", "phi_rad", "out_rad"):
-            arr = np.asarray(getattr(self, name), dtype=np.float64)
+            value = getattr(self, name)
+            if np.iscomplexobj(value):
+                raise ValueError(f"{name} must be real (phases in rad); got complex values")
+            arr = np.asarray(value, dtype=np.float64)
             check_finite(arr, name)
             object.__setattr__(self, name, arr)
         if self.theta_rad.shape != self.phi_rad.shape:
             raise ValueError(
                 f"theta_rad has shape {self.theta_rad.shape} but phi_rad has "
                 f"{self.phi_rad.shape}; they must match"
+            )
+        if self.out_rad.shape[:-1] != self.theta_rad.shape[:-1]:
+            raise ValueError(
+                f"out_rad has shape {self.out_rad.shape} but theta_rad has "
+                f"{self.theta_rad.shape}; their leading axes must match"
             )
 
     def to_vector(self) -> Array:
@@ -362,6 +370,8 @@ class Mesh:
         t.flags.writeable = False  # a value: the groups built from it cannot go stale
         w, groups = kernels.compose_groups(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
+        for arr in (s1, s2, w):  # a value: what its methods compute cannot be changed
+            arr.flags.writeable = False
         return Transfer(self, phases.copy(), chip, s1, s2, t, w, groups)
 
     def forward(
@@ -387,7 +397,7 @@ class Mesh:
         numpy.ndarray
             Output fields ``(n_samples, n_ports)`` complex.
         """
-        x = self._check_fields(x, "x")
+        x = self.check_fields(x, "x")
         if self._resolve(method, phases, x.shape[0]) == "matmul":
             return self.transfer(phases, chip).forward(x)
         return self._pass(phases, x, chip, direction="forward", record="none")[3]
@@ -408,7 +418,7 @@ class Mesh:
             ``(n_samples, n_ports)``; the gradient of the loss with respect to the
             input fields, in the convention ``∂L/∂Re x − i ∂L/∂Im x``.
         """
-        delta = self._check_fields(delta, "delta")
+        delta = self.check_fields(delta, "delta")
         if self._resolve(method, phases, delta.shape[0]) == "matmul":
             return self.transfer(phases, chip).adjoint(delta)
         return self._pass(phases, delta, chip, direction="adjoint", record="none")[3]
@@ -446,8 +456,8 @@ class Mesh:
             Gradients, ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, in
             loss units per radian.
         """
-        x = self._check_fields(x, "x")
-        delta = self._check_fields(delta, "delta")
+        x = self.check_fields(x, "x")
+        delta = self.check_fields(delta, "delta")
         if delta.shape != x.shape:
             raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
         check_choice(method, "method", ("auto", "correlation", "per_sample"))
@@ -625,7 +635,9 @@ class Mesh:
                 f"{self!r} has {self.n_ports} and {self.n_mzis}"
             )
 
-    def _check_fields(self, x: Array, name: str) -> Array:
+    def check_fields(self, x: Array, name: str) -> Array:
+        """Fields ``x`` as complex ``(n_samples, n_ports)``; a ``ValueError`` naming
+        ``name`` for any other shape or a non-finite entry."""
         arr = np.asarray(x)
         if arr.ndim != 2 or arr.shape[1] != self.n_ports:
             raise ValueError(f"{name} must have shape (n_samples, {self.n_ports}); got {arr.shape}")
@@ -686,7 +698,7 @@ class Mesh:
         ``matrices``: the ``(S₁, S₂, T)`` of one phase set on this chip, if the caller
         has them (a :class:`Transfer`), so that they are not computed again.
         """
-        field_ = self._check_fields(field_, "x" if direction == "forward" else "delta")
+        field_ = self.check_fields(field_, "x" if direction == "forward" else "delta")
         self._resolve("per_sample", phases, field_.shape[0])
         if phases.theta_rad.ndim == 2:  # per-sample phases: only the screens differ
             t = None
@@ -813,11 +825,11 @@ class Transfer:
 
     def forward(self, x: Array) -> Array:
         """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``."""
-        return self.mesh._check_fields(x, "x") @ self.matrix.T
+        return self.mesh.check_fields(x, "x") @ self.matrix.T
 
     def adjoint(self, delta: Array) -> Array:
         """``x̂ = Wᵀ δ`` per sample: ``δ W`` for ``δ`` ``(n_samples, n_ports)``."""
-        return self.mesh._check_fields(delta, "delta") @ self.matrix
+        return self.mesh.check_fields(delta, "delta") @ self.matrix
 
     def tap_sums(
         self,
@@ -870,8 +882,8 @@ class Transfer:
         delta
             Adjoint signal at the outputs, ``(n_samples, n_ports)``.
         """
-        x = self.mesh._check_fields(x, "x")
-        delta = self.mesh._check_fields(delta, "delta")
+        x = self.mesh.check_fields(x, "x")
+        delta = self.mesh.check_fields(delta, "delta")
         if delta.shape != x.shape:
             raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
         w = self.matrix

@@ -201,6 +201,8 @@ class PhotonicNetwork:
             )
         self.bias_ports = int(bias_ports)
         self.bias_amplitude = float(bias_amplitude)
+        if not np.isfinite(self.bias_amplitude):
+            raise ValueError(f"bias_amplitude={bias_amplitude!r} must be finite")
         self.normalization = check_choice(normalization, "normalization", ("none", "fixed_power"))
         self.layer_kind = check_choice(layer_kind, "layer_kind", ("unitary", "svd"))
         check_choice(topology, "topology", ("clements", "reck"))

@@ -536,6 +536,12 @@ def test_bad_input() -> None:
         measure_finite_difference(mesh, phases, x, w, None, rng, step_rad=-1e-3)
     with pytest.raises(ValueError, match="shape"):
         measure_in_situ(mesh, phases, x, delta[:1], None, rng)
+    with pytest.raises(ValueError, match=r"x must have shape \(n_samples, 4\)"):
+        measure_in_situ(mesh, phases, x[0], delta[0], None, rng)
+    with pytest.raises(ValueError, match=r"x must have shape \(n_samples, 4\)"):
+        measure_finite_difference(mesh, phases, x[0], w[0], None, rng)
+    with pytest.raises(ValueError, match=r"delta holds \d+ NaN"):
+        measure_in_situ(mesh, phases, x, np.where(np.arange(4) == 0, np.nan, delta), None, rng)
     with pytest.raises(ValueError, match="tap_noise"):
         quiet_chip(mesh, rng, tap_noise=-0.01)
     zero = measure_in_situ(mesh, phases, x, np.zeros_like(delta), None, rng)

@@ -408,6 +408,10 @@ def test_bad_phases_and_fields() -> None:
         mesh.matrix(Phases(good.theta_rad, good.phi_rad, np.zeros(3)))
     with pytest.raises(ValueError, match="NaN"):
         Phases(np.full(6, np.nan), np.zeros(6), np.zeros(4))
+    with pytest.raises(ValueError, match="theta_rad must be real"):
+        Phases(np.zeros(6) + 1j, np.zeros(6), np.zeros(4))  # not silently cast
+    with pytest.raises(ValueError, match="leading axes must match"):
+        Phases(np.zeros(6), np.zeros(6), np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"x must have shape \(n_samples, 4\)"):
         mesh.forward(good, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="method='bogus'"):
@@ -416,6 +420,10 @@ def test_bad_phases_and_fields() -> None:
         mesh.random_phases(np.random.default_rng(0), init="gauss")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
+    transfer = mesh.transfer(good)
+    for arr in (transfer.matrix, transfer.s1, transfer.s2, transfer.t):
+        with pytest.raises(ValueError, match="read-only"):  # a value, cannot go stale
+            arr[0] = 0
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)

@@ -243,6 +243,7 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
         ({"chip": [None]}, "1 chips"),
         ({"measurement": "batch"}, "measurement='batch'"),
         ({"fd_step_rad": 0.0}, "fd_step_rad"),
+        ({"bias_amplitude": float("nan")}, "bias_amplitude=nan"),
         # an in-situ network whose aggregated read-out cannot represent the chip: refused
         (
             {"measurement": "aggregated", "gradient": "in_situ"}
