@@ -230,6 +230,20 @@ class _InterruptFlag:
         self.raised = True
 
 
+class TrainingDiverged(FloatingPointError):
+    """Training produced a non-finite output, loss or gradient.
+
+    Attributes
+    ----------
+    history
+        The epochs finished before it diverged (may be empty).
+    """
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
 def predict_classes(outputs: Array) -> NDArray[np.int64]:
     """Class predictions from ``(n_samples, n_out)`` outputs: argmax, or > 0.5 for one output."""
     if outputs.shape[1] == 1:
@@ -339,6 +353,15 @@ def train(
     def elapsed() -> float:
         return time.perf_counter() - start
 
+    def diverged(epoch: int, what: str, value: Array | float) -> None:
+        if not np.all(np.isfinite(value)):
+            lr = getattr(optimizer, "lr", None)
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: {what} is not finite; lower the "
+                "learning rate" + (f" (lr={lr:g})" if lr is not None else ""),
+                history,
+            )
+
     disable = {"auto": None, "on": False, "off": True}[progress]
     bar = tqdm(
         range(pos.epoch, epochs + 1), desc="train", unit="epoch", disable=disable, leave=False
@@ -351,14 +374,14 @@ def train(
                 pos.start, pos.total_loss, pos.norms = 0, 0.0, []
             while pos.start < n:
                 idx = pos.order[pos.start : pos.start + batch_size]
-                out = net.forward(x_train[idx])
-                batch_loss, dloss = loss_fn(out, y_train[idx])
-                if not np.isfinite(batch_loss):
-                    raise FloatingPointError(
-                        f"training diverged at epoch {epoch}: loss is {batch_loss}; "
-                        "lower the learning rate"
-                    )
-                grads = net.backward(dloss)
+                with np.errstate(over="ignore", invalid="ignore"):  # each checked below
+                    out = net.forward(x_train[idx])
+                    diverged(epoch, "the network output", out)
+                    batch_loss, dloss = loss_fn(out, y_train[idx])
+                    diverged(epoch, "the loss", batch_loss)
+                    grads = net.backward(dloss)
+                for name, grad in grads.items():
+                    diverged(epoch, f"the gradient of {name}", grad)
                 net.set_params(optimizer.step(net.params(), grads))
                 pos.total_loss += batch_loss * len(idx)
                 pos.norms.append(grad_norm(grads))
@@ -369,8 +392,10 @@ def train(
                 if interrupt.raised:
                     save()
                     raise KeyboardInterrupt
-            test_loss, test_acc = _evaluate(net, x_test, y_test, loss_fn)
-            _, train_acc = _evaluate(net, x_train, y_train, loss_fn)
+            with np.errstate(over="ignore", invalid="ignore"):
+                test_loss, test_acc = _evaluate(net, x_test, y_test, loss_fn)
+                diverged(epoch, "the test loss", test_loss)
+                _, train_acc = _evaluate(net, x_train, y_train, loss_fn)
             history.epoch.append(epoch)
             history.loss.append(pos.total_loss / n)
             history.test_loss.append(test_loss)

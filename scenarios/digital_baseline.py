@@ -43,7 +43,7 @@ from digital.datasets import BUNDLED_DATASETS, DATASETS, load
 from digital.losses import LOSSES
 from digital.network import MLP
 from digital.optim import OPTIMIZERS, make_optimizer
-from digital.train import Checkpoint, History, train
+from digital.train import Checkpoint, History, TrainingDiverged, train
 from digital.validation import check_choice, check_positive, check_positive_int
 from scenarios.framework import (
     Result,
@@ -51,6 +51,7 @@ from scenarios.framework import (
     new_figure,
     save_figure,
     scenario_main,
+    write_metrics,
 )
 
 __all__ = ["METRICS", "NAME", "Config", "main", "run"]
@@ -272,21 +273,25 @@ def run(cfg: Config, out_dir: Path) -> Result:
     layer_sizes = [data.n_features, *cfg.hidden, data.n_classes]
     activations = [cfg.activation] * len(cfg.hidden) + [cfg.output_activation]
     net = MLP(layer_sizes, activation=activations, rng=rngs["init"])
-    history = train(
-        net,
-        data,
-        loss=cfg.loss,
-        optimizer=make_optimizer(cfg.optimizer, lr=cfg.lr),
-        epochs=cfg.epochs,
-        batch_size=cfg.batch_size,
-        rng=rngs["train"],
-        progress="auto",
-        checkpoint=Checkpoint(
-            out_dir / CHECKPOINT_FILENAME,
-            every_steps=cfg.checkpoint_every or CHECKPOINT_ONLY_ON_INTERRUPT,
-            existing="resume",
-        ),
-    )
+    try:
+        history = train(
+            net,
+            data,
+            loss=cfg.loss,
+            optimizer=make_optimizer(cfg.optimizer, lr=cfg.lr),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            rng=rngs["train"],
+            progress="auto",
+            checkpoint=Checkpoint(
+                out_dir / CHECKPOINT_FILENAME,
+                every_steps=cfg.checkpoint_every or CHECKPOINT_ONLY_ON_INTERRUPT,
+                existing="resume",
+            ),
+        )
+    except TrainingDiverged as exc:  # keep the epochs before it (the run is still "failed")
+        write_metrics(_metric_rows(exc.history), out_dir)
+        raise
     train_time_s = history.wall_time_s[-1] if history.wall_time_s else 0.0
     figures = _plot(history, cfg, layer_sizes, out_dir)
     n_params = int(sum(np.size(w) for w in net.params().values()))

@@ -8,7 +8,7 @@ import pytest
 from digital.datasets import load
 from digital.network import MLP
 from digital.optim import Adam, Momentum
-from digital.train import History, accuracy, train
+from digital.train import History, TrainingDiverged, accuracy, train
 from sim.ops import Recorder
 
 
@@ -180,8 +180,9 @@ def test_divergence_is_reported_not_silent() -> None:
     net = MLP([2, 4, 2], activation="identity", rng=rng)
     from digital.optim import SGD
 
-    with pytest.raises(FloatingPointError, match="diverged"):
-        with np.errstate(all="ignore"):
+    pattern = r"diverged at epoch \d+: .* lower the learning rate \(lr=1e\+06\)"
+    with pytest.raises(TrainingDiverged, match=pattern) as caught:
+        with np.errstate(all="raise"):  # no overflow escapes the trainer as a warning
             train(
                 net,
                 data,
@@ -191,3 +192,7 @@ def test_divergence_is_reported_not_silent() -> None:
                 batch_size=8,
                 rng=rng,
             )
+    assert isinstance(caught.value, FloatingPointError)  # the CLI's one-line input error
+    history = caught.value.history  # the epochs finished before it diverged
+    assert history.epoch == list(range(1, len(history.epoch) + 1))
+    assert np.all(np.isfinite(history.loss))

@@ -68,6 +68,30 @@ def test_run_scenario_and_main(tmp_path: Path, capsys: pytest.CaptureFixture[str
     capsys.readouterr()
 
 
+def test_divergence_is_one_line_and_keeps_the_finished_epochs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--smoke", "--out", str(tmp_path), "--set", "epochs=20", "--set", "lr=3"]
+    argv += [
+        "--set",
+        "optimizer=sgd",
+        "--set",
+        "loss=half_squared_error",
+        "--set",
+        "activation=relu",
+    ]
+    assert db.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("photonic-backprop: error: training diverged at epoch 2")
+    assert "lower the learning rate (lr=3)" in err and "\n" not in err
+    [run_dir] = (tmp_path / "digital_baseline").iterdir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    rows = (run_dir / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(db.METRICS)  # header + epoch 1, finished before it diverged
+    assert all(row.startswith("1,") for row in rows[1:])
+
+
 def test_defaults_are_valid() -> None:
     cfg = db.Config()
     assert cfg.dataset == "moons"
