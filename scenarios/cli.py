@@ -25,9 +25,14 @@ when the same command is run again; see :mod:`scenarios.sweep`. It exits with st
 1 if some points failed (they are retried by the next run of the same command).
 
 Bad input (unknown scenario or setting, a value of the wrong type, a malformed
-``--set``, an unreadable config file, an unwritable output folder, ...) prints one
-line ``photonic-backprop: error: <message>`` to stderr and exits with status 2; pass
+``--set``, an unreadable config file, an unwritable output folder, sizes that do not
+fit in memory, a training run that diverges, ...) prints one line
+``photonic-backprop: error: <message>`` to stderr and exits with status 2; pass
 ``--traceback`` to see the full traceback instead.
+
+Ctrl-C exits with status 130. A scenario that keeps a checkpoint (``CHECKPOINTS =
+True`` in its module: ``digital_baseline``) saves one and the command prints how to
+continue (``run --resume RUN_DIR``); the others say that they start over.
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ from scenarios.framework import (
     load_config_file,
     load_scenario,
     parse_set_options,
+    prepare_run_dir,
     resume_target,
     run_scenario,
     scenario_summary_line,
+    write_config,
 )
 
 __all__ = ["EXIT_INPUT_ERROR", "PROG", "build_parser", "main"]
@@ -283,7 +290,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
-    result: Result = run_scenario(module, cfg, args.out, name=name, run_dir=args.resume)
+    checkpoints = bool(getattr(module, "CHECKPOINTS", False))
+    if args.resume is None:
+        run_dir = prepare_run_dir(args.out, name)
+        write_config(cfg, run_dir)
+    else:
+        run_dir = Path(args.resume)
+        if not checkpoints:
+            print(
+                f"{PROG}: note: {name} keeps no checkpoint; it runs again from the start "
+                f"in {run_dir}",
+                file=sys.stderr,
+            )
+    try:
+        result: Result = run_scenario(module, cfg, args.out, name=name, run_dir=run_dir)
+    except KeyboardInterrupt:
+        hint = (
+            f"continue with: {PROG} run --resume {run_dir}"
+            if checkpoints
+            else f"{name} keeps no checkpoint, so run it again to start over"
+        )
+        print(f"{PROG}: interrupted; {hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"{name}: done")
     print(format_summary(result.summary))
     print(f"results: {result.out_dir}")
@@ -414,6 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "traceback", False):
             raise
         print(f"{PROG}: error: {_error_line(exc)}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except MemoryError as exc:  # a size far beyond this machine: one line, not a traceback
+        if getattr(args, "traceback", False):
+            raise
+        print(
+            f"{PROG}: error: not enough memory ({_error_line(exc)}); choose smaller sizes",
+            file=sys.stderr,
+        )
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -58,6 +58,8 @@ __all__ = ["METRICS", "NAME", "Config", "main", "run"]
 
 NAME = "digital_baseline"
 """Registry name of this scenario."""
+CHECKPOINTS = True
+"""Ctrl-C saves a checkpoint in the run folder; ``run --resume`` continues from it."""
 
 METRICS: tuple[tuple[str, str, str], ...] = (
     ("loss", "train", "loss"),

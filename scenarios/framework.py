@@ -9,7 +9,9 @@ A scenario is a module ``scenarios.<name>`` that defines
   (see :func:`save_figure`) and returns tidy metric rows plus a short summary;
 - ``main(argv=None) -> int``: delegates to the command line for that scenario;
 - a module docstring whose first line says what the study covers (shown by
-  ``photonic-backprop list``).
+  ``photonic-backprop list``);
+- optionally ``CHECKPOINTS = True`` if ``run`` saves a checkpoint on Ctrl-C in its
+  run folder and continues from it there (``run --resume``).
 
 :func:`run_scenario` wraps ``run`` with everything that is the same for every study:
 a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites earlier

@@ -64,6 +64,7 @@ def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(tmp_path: Path)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     run_dir = only_run(out_b)
+    assert f"interrupted; continue with: photonic-backprop run --resume {run_dir}" in err
     assert not (run_dir / "metrics.csv").exists()  # it really stopped early
 
     assert main(["run", "--resume", str(run_dir)]) == 0
@@ -76,3 +77,44 @@ def test_resume_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["run", "digital_baseline", "--resume", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give no SCENARIO" in err
+
+
+def test_a_scenario_without_checkpoints_says_it_starts_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scenarios import energy_latency
+    from scenarios.framework import Result
+
+    assert not getattr(energy_latency, "CHECKPOINTS", False)
+
+    def interrupted(cfg: object, out_dir: Path) -> Result:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(energy_latency, "run", interrupted)
+        assert main(["run", "energy_latency", "--smoke", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted; energy_latency keeps no checkpoint, so run it again" in err
+    (run_dir,) = (tmp_path / "energy_latency").iterdir()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert (
+        f"note: energy_latency keeps no checkpoint; it runs again from the start in {run_dir}"
+        in (capsys.readouterr().err)
+    )
+
+
+def test_out_of_memory_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scenarios import energy_latency
+
+    def too_big(cfg: object, out_dir: Path) -> None:
+        raise MemoryError("Unable to allocate 36.4 TiB")
+
+    monkeypatch.setattr(energy_latency, "run", too_big)
+    assert main(["run", "energy_latency", "--smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "photonic-backprop: error: not enough memory (Unable to allocate 36.4 TiB); "
+        "choose smaller sizes\n"
+    )
