@@ -824,6 +824,7 @@ def _write_table(table: list[dict[str, str]], path: Path) -> Path:
 def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str, float | str]:
     """Acceptance numbers, then the comparison table as ``eps_<profile>_<state>_B<b>`` rows."""
     summary: dict[str, float | str] = {}
+    means: dict[str, float] = {}  # numbers for sweeps, after the readable strings
     measured = [m for m in ("in_situ", "analog") if m in cfg.methods]
     for method in measured:  # acceptance: 0.2 dB/MZI, no noise, 3-pass vs 2-pass cosine
         row = _find(
@@ -837,6 +838,7 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
         if row is not None:
             key = f"cosine_{method}_layer_N{cfg.base_ports}_B{cfg.base_batch}_loss0.2dB"
             summary[key] = _pm(row)
+            summary[f"{key}_mean"] = float(row["mean"])
         for state in cfg.pai_states:
             for batch in cfg.pai_batches:
                 row = _find(
@@ -849,9 +851,12 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
                     metric="cosine",
                 )
                 if row is not None:
-                    summary[f"cosine_{method}_pai_{state}_B{batch}_loss0.2dB"] = _pm(row)
+                    key = f"cosine_{method}_pai_{state}_B{batch}_loss0.2dB"
+                    summary[key] = _pm(row)
+                    summary[f"{key}_mean"] = float(row["mean"])
     for batch in cfg.batch_values:  # ε vs batch at the reference tap noise, single layer
         parts = []
+        key = f"eps_layer_N{cfg.base_ports}_s{cfg.reference_tap_noise:g}_B{batch}"
         for method in measured:
             row = _find(
                 rows,
@@ -863,14 +868,27 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
             )
             if row is not None:
                 parts.append(f"{method} {_pm(row)}")
+                means[f"{key}_{method}_mean"] = float(row["mean"])
         if parts:
-            key = f"eps_layer_N{cfg.base_ports}_s{cfg.reference_tap_noise:g}_B{batch}"
             summary[key] = "; ".join(parts)
     for entry in comparison_table(cfg, rows):  # the Pai comparison table
         parts = [f"{m} {entry[f'eps_{m}']}" for m in measured if entry.get(f"eps_{m}", "-") != "-"]
         if parts:
             key = f"eps_pai_{entry['profile']}_{entry['state']}_B{entry['batch']}"
             summary[key] = "; ".join(parts) + f" | Pai {entry['pai2023_measured_eps']}"
+            for method in measured:
+                row = _find(
+                    rows,
+                    study="pai2023",
+                    profile=entry["profile"],
+                    state=entry["state"],
+                    batch=int(entry["batch"]),
+                    method=method,
+                    metric="epsilon",
+                )
+                if row is not None:
+                    means[f"{key}_{method}_mean"] = float(row["mean"])
+    summary.update(means)
     summary["wall_time_s"] = round(wall_s, 2)
     return summary
 

@@ -498,9 +498,11 @@ def _pm(values: Sequence[float], digits: int = 1) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f} (n={len(values)})"
 
 
-def accuracy_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Final test accuracy (%) per data set and case, next to Pai et al.'s numbers."""
-    table: list[dict[str, str]] = []
+def _accuracy_cases(
+    cfg: Config, rows: list[dict[str, Any]]
+) -> list[tuple[str, str, str, list[float]]]:
+    """``(dataset, case label, case, final test accuracies in %)`` of every table row."""
+    cases: list[tuple[str, str, str, list[float]]] = []
 
     def add(dataset: str, case: str, method: str, sigma: float | None, note: str = "") -> None:
         finals = _finals(rows, dataset=dataset, case=case, method=method, sigma=sigma)
@@ -513,14 +515,7 @@ def accuracy_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, st
             label += f", {method}"
             if method == "adjoint":
                 label += " (exact twin of chip)"
-        table.append(
-            {
-                "dataset": dataset,
-                "case": label + note,
-                "test_accuracy_pct": _pm(list(finals.values())),
-                "pai2023_pct": PAI_REPORTED.get(dataset, {}).get(case, "-"),
-            }
-        )
+        cases.append((dataset, label + note, case, list(finals.values())))
 
     for dataset in cfg.datasets:
         add(dataset, "digital", "adjoint", None)
@@ -541,7 +536,29 @@ def accuracy_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, st
                     if steps:
                         note = f" [{int(max(steps.values()))} steps only]"
                 add(dataset, "on_chip", method, sigma, note)
-    return table
+    return cases
+
+
+def accuracy_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Final test accuracy (%) per data set and case, next to Pai et al.'s numbers."""
+    return [
+        {
+            "dataset": dataset,
+            "case": label,
+            "test_accuracy_pct": _pm(finals),
+            "pai2023_pct": PAI_REPORTED.get(dataset, {}).get(case, "-"),
+        }
+        for dataset, label, case, finals in _accuracy_cases(cfg, rows)
+    ]
+
+
+def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean final test accuracy (%) of every row of :func:`accuracy_table`, as numbers:
+    ``{"acc_mean_pct <dataset> <case label>": mean}`` (what sweeps aggregate)."""
+    return {
+        f"acc_mean_pct {dataset} {label}": float(np.mean(finals))
+        for dataset, label, _, finals in _accuracy_cases(cfg, rows)
+    }
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
@@ -806,6 +823,7 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     summary: dict[str, float | str] = dict(checks)
     for entry in table:
         summary[f"acc {entry['dataset']} {entry['case']}"] = entry["test_accuracy_pct"]
+    summary.update(mean_accuracies(cfg, rows))  # the same, as numbers (for sweeps)
     summary["wall_time_s"] = round(time.perf_counter() - t0, 2)
     return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
 

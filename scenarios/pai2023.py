@@ -973,6 +973,7 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
         f"{r.difference_text()}"
         for r in comparisons
     }
+    summary.update({f"{r.key}.ours": float(r.ours) for r in comparisons})  # numbers, for sweeps
     summary.update({k: round(v, 2) for k, v in part_s.items()})
     summary["wall_time_s"] = round(time.perf_counter() - t0, 2)
     return Result(out_dir=out_dir, metrics=metrics, summary=summary, figures=figures)

@@ -200,3 +200,12 @@ def test_parallel_workers_give_the_same_numbers(tmp_path: Path) -> None:
     assert {k: v for k, v in a.summary.items() if k not in drop} == {
         k: v for k, v in b.summary.items() if k not in drop
     }
+
+
+def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
+    """Full-precision numbers, the photonic accuracy first (a sweep's default metric)."""
+    numeric = [k for k, v in smoke.summary.items() if isinstance(v, float)]
+    assert numeric[0] == "photonic_test_accuracy"
+    energy = [k for k in numeric if k.endswith("_step_energy_pj")]
+    assert energy and all(smoke.summary[k] > 0 for k in energy)
+    assert any(float(f"{smoke.summary[k]:.4g}") != smoke.summary[k] for k in energy)

@@ -283,3 +283,16 @@ def test_no_pai_study_when_no_profiles(tmp_path: Path) -> None:
     result = gf.run(cfg, tmp_path, echo=None)
     assert {r["study"] for r in result.metrics} == {"layer"}
     assert not (tmp_path / "pai2023_epsilon.png").exists()
+
+
+def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
+    """Every ``mean ± std`` string has its mean as a number (sweeps aggregate numbers)."""
+    cosines = [k for k in smoke.summary if k.startswith("cosine_") and not k.endswith("_mean")]
+    assert cosines
+    for key in cosines:
+        mean = smoke.summary[f"{key}_mean"]
+        assert isinstance(mean, float) and -1.0 <= mean <= 1.0
+        assert str(smoke.summary[key]).startswith(f"{mean:.4f} ± ")
+    eps = [k for k in smoke.summary if k.startswith("eps_") and k.endswith("_mean")]
+    assert any("_layer_" in k for k in eps) and any("_pai_" in k for k in eps)
+    assert all(isinstance(smoke.summary[k], float) for k in eps)

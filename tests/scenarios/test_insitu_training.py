@@ -228,3 +228,17 @@ def test_paired_test_reports_the_standard_error_and_a_one_sided_p_value() -> Non
     assert worse > 0.99  # one-sided: c below b is no evidence that c is better
     assert it._paired_test([1.0, 1.0, 1.0]) == ""  # no spread, no test
     assert it._paired_test([1.0, 2.0]) == ""  # too few seeds
+
+
+def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
+    """Every accuracy string has its mean as a number (a sweep aggregates only numbers)."""
+    text = {k.removeprefix("acc "): v for k, v in smoke.summary.items() if k.startswith("acc ")}
+    numbers = {
+        k.removeprefix("acc_mean_pct "): v
+        for k, v in smoke.summary.items()
+        if k.startswith("acc_mean_pct ")
+    }
+    assert text and set(numbers) == set(text)
+    for case, mean in numbers.items():
+        assert isinstance(mean, float) and 0.0 <= mean <= 100.0
+        assert str(text[case]).startswith(f"{mean:.1f} ± ")

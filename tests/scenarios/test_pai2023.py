@@ -132,3 +132,13 @@ def test_digits_network_shape(tmp_path: Path) -> None:
     out = net.forward(np.ones((3, 64)))
     assert out.shape == (3, 10)
     assert net.n_layers == cfg.digits_layers
+
+
+def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
+    """Each comparison has our mean as a number next to its text (sweeps aggregate numbers)."""
+    ours = [k for k in smoke.summary if k.endswith(".ours")]
+    assert ours
+    for key in ours:
+        value = smoke.summary[key]
+        assert isinstance(value, float) and math.isfinite(value)
+        assert key.removesuffix(".ours") in smoke.summary
