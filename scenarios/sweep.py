@@ -935,6 +935,7 @@ class _DaskRunner(_Runner):
                 )
                 self._client = Client(self._cluster, timeout=timeout, set_as_default=False)
             else:
+                _check_scheduler_address(self.scheduler)  # before a Client exists to leak
                 self._client = Client(self.scheduler, timeout=timeout, set_as_default=False)
                 try:
                     self._client.wait_for_workers(1, timeout=timeout)
@@ -1033,6 +1034,21 @@ class SweepReport:
     n_failed: int
     wall_time_s: float
     rows: list[PointRow]
+
+
+def _check_scheduler_address(address: str) -> None:
+    """Refuse a scheduler address without a port (Dask would hang, then leak a traceback)."""
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise SweepError(
+            f"--scheduler {address!r} is not a Dask address ({' '.join(str(exc).split())}); "
+            "give host and port, e.g. tcp://127.0.0.1:8786"
+        ) from None
 
 
 def _check_executor_options(

@@ -506,6 +506,23 @@ def test_bad_unreachable_scheduler_fails_fast(
     assert time.perf_counter() - t0 < 8.0
 
 
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1"])
+def test_bad_scheduler_address_is_one_line(
+    finished_sweep: tuple[Path, list[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    address: str,
+) -> None:
+    """An address without a port is refused before Dask can hang and leak a traceback."""
+    pytest.importorskip("distributed")
+    out, argv, _ = finished_sweep
+    args = [*argv, "--repeat", "2", "--executor", "dask", "--scheduler", address]
+    t0 = time.perf_counter()
+    _snapshot_then_check(
+        out, [*args, "--connect-timeout", "1"], capsys, "is not a Dask address", "missing port"
+    )
+    assert time.perf_counter() - t0 < 3.0
+
+
 def test_bad_database_is_refused_and_kept_byte_for_byte(
     finished_sweep: tuple[Path, list[str], Path],
     tmp_path: Path,
