@@ -93,9 +93,11 @@ What the default run shows (seed 0)
   ``lossy`` profile, 0.11 → 0.28 with every default imperfection), and by nothing else
   here: the noise-only errors do not grow with B.
 
-Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``; draw ``r`` of
-every point uses the same seeds (common random numbers), so curves are smooth in the
-swept factor.
+Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "pai.data",
+…, "pai.train")``: the single-layer study draws its seeds from the first streams, the
+Pai-network study from the ``pai.*`` ones, so neither changes when the other's
+settings do (e.g. ``repeats``); draw ``r`` of every point uses the same seeds (common
+random numbers), so curves are smooth in the swept factor.
 """
 
 from __future__ import annotations
@@ -1053,10 +1055,11 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     """
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    rngs = child_rngs(cfg.seed, "data", "init", "chip", "noise", "train")
-    layer_seeds = _seeds(rngs, cfg.repeats)
-    rows = _layer_study(cfg, layer_seeds)
-    rows.extend(_pai_study(cfg, rngs))
+    # one stream per study and use (child_rngs: streams follow the order of the names)
+    names = ("data", "init", "chip", "noise", "train")
+    rngs = child_rngs(cfg.seed, *names, *(f"pai.{name}" for name in names))
+    rows = _layer_study(cfg, _seeds(rngs, cfg.repeats))
+    rows.extend(_pai_study(cfg, {name: rngs[f"pai.{name}"] for name in names}))
     figures: list[Path] = []
     for metric in METRICS:
         figures.extend(_plot_layer(cfg, rows, metric, out_dir))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -296,3 +297,18 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
     eps = [k for k in smoke.summary if k.startswith("eps_") and k.endswith("_mean")]
     assert any("_layer_" in k for k in eps) and any("_pai_" in k for k in eps)
     assert all(isinstance(smoke.summary[k], float) for k in eps)
+
+
+def test_the_pai_study_does_not_depend_on_the_layer_study_settings(
+    smoke: Result, tmp_path: Path
+) -> None:
+    """Each study has its own random streams: fewer layer draws, the same Pai rows."""
+    cfg = dataclasses.replace(
+        gf.Config.smoke(), repeats=1, port_values=(4,), batch_values=(1,), pai_profiles=("tap",)
+    )
+    other = gf.run(cfg, tmp_path, echo=None)
+
+    def pai_rows(result: Result) -> list[dict[str, object]]:
+        return [r for r in result.metrics if r["study"] == "pai2023" and r["profile"] == "tap"]
+
+    assert pai_rows(other) and pai_rows(other) == pai_rows(smoke)
