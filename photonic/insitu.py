@@ -91,6 +91,9 @@ Mode = Literal["per_sample", "aggregated"]
 Readings = tuple[Array, Array, Array]
 Clip = Literal["none", "zero"]
 MODES: tuple[str, ...] = ("per_sample", "aggregated")
+#: Host FLOPs per tap reading to combine the readings into a gradient,
+#: ``(I_sum − I_fwd − I_adj)/2`` (3-pass) or ``(I₋ − I₊)/4`` (analog, counted alike).
+COMBINE_FLOPS = 3
 #: Default phase step of the finite-difference method, rad. Central differences
 #: err by ≈ h²/6 relative (2e-9 here) plus round-off; under noise a larger step is better.
 DEFAULT_FD_STEP_RAD = 1e-4
@@ -530,6 +533,7 @@ def measure_in_situ(
         _record_pass(recorder, layer, "sum", mesh, n)
         _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(s - f - a) / 2 for s, f, a in zip(i_sum, i_fwd, i_adj, strict=True)]
+        _record_combine(recorder, layer, mesh, n, mode)
     else:
         minus_in = _inject(x - 1j * np.conj(x_hat), chip, rng)
         plus_in = _inject(x + 1j * np.conj(x_hat), chip, rng)
@@ -544,6 +548,7 @@ def measure_in_situ(
             _record_pass(recorder, layer, "sum", mesh, n)
             _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
+        _record_combine(recorder, layer, mesh, n, mode)
     theta, phi, out = (g / scale for g in grad)
     return Measurement(Phases(theta, phi, out), x_hat / scale, passes=3 if shared is None else 2)
 
@@ -625,6 +630,24 @@ def _record_pass(
     exit_read = _EXIT_READ[direction]
     recorder.record(
         ops.mesh_pass(layer, direction, n_ports=mesh.n_ports, n_samples=n, exit_read=exit_read)
+    )
+
+
+def _record_combine(recorder: Recorder | None, layer: int, mesh: Mesh, n: int, mode: str) -> None:
+    """Record the host combining the tap readings (every sample's, or the batch sums)."""
+    if recorder is None:
+        return
+    reads = mesh.n_phases * (n if mode == "per_sample" else 1)
+    recorder.record(
+        ops.Op(
+            kind="digital_compute",
+            layer=layer,
+            direction="backward",
+            n_ports=mesh.n_ports,
+            n_samples=n,
+            flops=COMBINE_FLOPS * reads,
+            bytes=8 * 4 * reads,  # three readings in, one gradient out (float64)
+        )
     )
 
 

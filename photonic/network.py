@@ -84,6 +84,8 @@ GRADIENT_METHODS: tuple[str, ...] = ("adjoint", "in_situ", "analog", "finite_dif
 COMPOSE_FLOPS_PER_N3 = 16
 SWEEP_FLOPS_PER_N3 = 32
 COMPLEX_MAC_FLOPS = 8
+#: Host FLOPs of one activation (or its derivative applied to δ) per port and sample.
+ACTIVATION_FLOPS = 6
 BYTES_COMPLEX = 16
 #: Softmax temperature of the Pai et al. readout (see :meth:`PhotonicNetwork.pai2023`).
 PAI2023_READOUT_SCALE = 10.0
@@ -439,7 +441,7 @@ class PhotonicNetwork:
             cache["pre"].append(z)
             if layer < self.n_layers - 1:
                 field = self.activations[layer](z).astype(np.complex128)
-                self._record_digital(layer, n, "forward", flops=6 * n * self.n_ports)
+                self._record_digital(layer, n, "forward", flops=ACTIVATION_FLOPS * n * self.n_ports)
         y = z
         cache["y"] = y
         self._cache = cache
@@ -487,8 +489,11 @@ class PhotonicNetwork:
         delta = 2.0 * np.conj(cache["y"]) * dpower  # |y|²: ∂/∂Re − i ∂/∂Im = 2 conj(y)
         grads: dict[str, Array] = {}
         for layer in reversed(range(self.n_layers)):
-            if layer < self.n_layers - 1:
+            if layer < self.n_layers - 1:  # on the host, whatever the method
                 delta = self.activations[layer].backward(cache["pre"][layer], delta)
+                self._record_digital(
+                    layer, delta.shape[0], "backward", flops=ACTIVATION_FLOPS * delta.size
+                )
             if chosen == "adjoint":
                 f_out, f_in = cache["factor_out"][layer], cache["factor_in"][layer]
                 delta = delta if f_out is None else delta * f_out  # z_meas = f_out · z

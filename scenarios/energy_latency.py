@@ -68,6 +68,8 @@ import numpy as np
 
 from digital.network import MLP
 from digital.validation import check_choice, check_positive_int
+from photonic.insitu import COMBINE_FLOPS
+from photonic.network import ACTIVATION_FLOPS
 from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
@@ -93,8 +95,6 @@ __all__ = [
 NAME = "energy_latency"
 TapIntegration = Literal["batch", "per_sample"]
 
-#: Digital FLOPs of one activation |z| per port and sample (PhotonicNetwork records 6).
-ACTIVATION_FLOPS = 6
 #: Bytes per complex number in the project's arrays (complex128).
 BYTES_COMPLEX = 16
 #: Assumption: ≈ 10 FLOPs per output for a softmax cross-entropy loss and its gradient.
@@ -103,8 +103,6 @@ LOSS_FLOPS_PER_OUTPUT = 10
 ADAM_FLOPS_PER_PARAM = 12
 #: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
 ADAM_BYTES_PER_PARAM = 7 * 8
-#: Flops to combine three tap powers into a gradient, (I_sum − I_fwd − I_adj)/2.
-COMBINE_FLOPS = 3
 #: Camera frames and settling: the components of pai2023-chip's "slow physics".
 SLOW_COMPONENTS = ("camera", "phase_settling", "modulator_settling")
 #: Size of the compute-bound GEMM used to measure energy per FLOP at full utilization.

@@ -7,7 +7,12 @@ import pytest
 
 from photonic import insitu
 from photonic.imperfections import NO_IMPERFECTIONS, Chip, phase_noise, read_power
-from photonic.insitu import InferencePass, measure_finite_difference, measure_in_situ
+from photonic.insitu import (
+    COMBINE_FLOPS,
+    InferencePass,
+    measure_finite_difference,
+    measure_in_situ,
+)
 from photonic.mesh import Mesh, Phases
 from sim.ops import Recorder
 
@@ -393,18 +398,21 @@ def test_ops_are_recorded_for_every_pass() -> None:
         ("tap_readout", "forward"),
         ("mesh_pass", "sum"),
         ("tap_readout", "sum"),
+        ("digital_compute", "backward"),  # the host combines the readings
     ]
     assert all(o.n_samples == 3 for o in rec.ops)
     assert rec.ops[1].n_phases == mesh.n_phases
     n = mesh.n_ports
     # adjoint: δ in, x̂ measured (I, Q); forward: x in, powers out; sum: only taps read
-    assert [o.conversions for o in rec.ops[::2]] == [3 * 3 * n, 2 * 3 * n, 3 * n]
-    assert all(o.conversions == 3 * mesh.n_phases for o in rec.ops[1::2])  # every sample
+    assert [o.conversions for o in rec.ops[:6:2]] == [3 * 3 * n, 2 * 3 * n, 3 * n]
+    assert all(o.conversions == 3 * mesh.n_phases for o in rec.ops[1:6:2])  # every sample
+    assert rec.ops[-1].flops == COMBINE_FLOPS * 3 * mesh.n_phases  # every sample's readings
     rec = Recorder()
     measure_in_situ(
         mesh, phases, x, delta, None, np.random.default_rng(0), mode="aggregated", recorder=rec
     )
-    assert [o.conversions for o in rec.ops[1::2]] == [mesh.n_phases] * 3  # batch-integrated
+    assert [o.conversions for o in rec.ops[1:6:2]] == [mesh.n_phases] * 3  # batch-integrated
+    assert rec.ops[-1].flops == COMBINE_FLOPS * mesh.n_phases  # the batch sums
 
 
 @pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
@@ -428,9 +436,11 @@ def test_analog_records_an_adjoint_pass_without_taps_then_two_read_passes(mode: 
         ("tap_readout", "sum"),
         ("mesh_pass", "sum"),
         ("tap_readout", "sum"),
+        ("digital_compute", "backward"),
     ]
     n, per_read = mesh.n_ports, (3 if mode == "per_sample" else 1) * mesh.n_phases
-    assert [o.conversions for o in rec.ops] == [9 * n, 3 * n, per_read, 3 * n, per_read]
+    assert [o.conversions for o in rec.ops[:5]] == [9 * n, 3 * n, per_read, 3 * n, per_read]
+    assert rec.ops[-1].flops == COMBINE_FLOPS * per_read
     assert all(o.n_phases == mesh.n_phases for o in rec.ops if o.kind == "tap_readout")
 
 

@@ -225,7 +225,11 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
         (2, "forward", 7),
     ]
     backward = [op for op in net.recorder.ops if op.direction == "backward"]
-    assert len(backward) == 3 and all(op.flops > 0 for op in backward)
+    # the digital twin's layer gradients (last layer first), each after the derivative
+    # of the activation before it (6 FLOPs per port and sample)
+    assert [op.layer for op in backward] == [2, 1, 1, 0, 0]
+    assert all(op.kind == "digital_compute" and op.flops > 0 for op in backward)
+    assert [op.flops for op in backward[1::2]] == [6 * 7 * 4] * 2
 
 
 @pytest.mark.parametrize(
