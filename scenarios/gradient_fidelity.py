@@ -84,13 +84,13 @@ What the default run shows (seed 0)
 -----------------------------------
 - 0.2 dB/MZI loss, no noise, N = 8, B = 4: cosine similarity 0.68 ± 0.06 (3-pass) vs
   0.996 ± 0.001 (2-pass); Pai network, B = 1 → 10: 0.96 → 0.76 (3-pass, trained state;
-  0.94 → 0.84 at init) vs 0.999 (2-pass) at every batch size.
+  0.92 → 0.81 at init) vs 0.999 (2-pass) at every batch size.
 - Tap noise s = 0.01 alone gives ε ≈ 1e-3 (3-pass) and ≈ 3e-4 (2-pass), flat in B —
   10–60× below Pai et al.'s measured 0.016–0.020. Adding their I/O errors (0.025)
-  gives 0.05–0.09 (2-pass) — above it; the measured values sit in between.
+  gives 0.05–0.10 (2-pass) — above it; the measured values sit in between.
 - The growth of ε with batch size that Pai et al. saw during training (≈ 0.03 → 0.3 for
   B = 1 → 10) is reproduced by the 3-pass estimate on a lossy chip (0.04 → 0.24 in the
-  ``lossy`` profile, 0.11 → 0.28 with every default imperfection), and by nothing else
+  ``lossy`` profile, 0.09 → 0.28 with every default imperfection), and by nothing else
   here: the noise-only errors do not grow with B.
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "pai.data",
