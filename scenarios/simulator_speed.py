@@ -82,6 +82,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from digital.optim import Adam
 from digital.validation import check_choice, check_positive_int
@@ -255,34 +256,35 @@ def run(cfg: Config, out_dir: Path) -> Result:
     chip_seed = int(rngs["chip"].integers(2**32))
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
-    for n in cfg.ports:
-        for b in cfg.batches:
-            runs = [("fast", "ideal"), ("insitu_aggregated", "ideal")]
+    points = [(n, b) for n in cfg.ports for b in cfg.batches]
+    # a bar on a terminal only (it draws between measurements, never inside one)
+    for n, b in tqdm(points, desc=NAME, unit="size", disable=None, leave=False):
+        runs = [("fast", "ideal"), ("insitu_aggregated", "ideal")]
+        if n <= cfg.per_sample_max_ports:
+            runs += [("per_sample", "ideal"), ("insitu_per_sample", "ideal")]
+        if n <= cfg.chip_max_ports:
+            runs += [("fast", "noisy"), ("insitu_aggregated", "noisy")]
             if n <= cfg.per_sample_max_ports:
-                runs += [("per_sample", "ideal"), ("insitu_per_sample", "ideal")]
-            if n <= cfg.chip_max_ports:
-                runs += [("fast", "noisy"), ("insitu_aggregated", "noisy")]
-                if n <= cfg.per_sample_max_ports:
-                    runs += [("insitu_per_sample", "noisy"), ("insitu_per_sample", "realistic")]
-            times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed)
-            matmul = times["matmul", "ideal"]
-            for (path, chip), t in times.items():
-                rows.append(
-                    {
-                        "n_ports": n,
-                        "batch": b,
-                        "path": path,
-                        "chip": chip,
-                        "time_s": t,
-                        "ratio": t / matmul,
-                    }
-                )
-                on = "" if chip == "ideal" else f"_{chip}_chip"
-                if path != "matmul":
-                    summary[f"ratio_{path}_N{n}_B{b}{on}"] = round(t / matmul, 2)
-                if path.startswith("insitu"):  # issue: ≤ 5× (per sample), ≤ 2× (aggregated)
-                    exact = times["fast", "ideal" if chip == "ideal" else "noisy"]
-                    summary[f"{path}_vs_adjoint_N{n}_B{b}{on}"] = round(t / exact, 2)
+                runs += [("insitu_per_sample", "noisy"), ("insitu_per_sample", "realistic")]
+        times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed)
+        matmul = times["matmul", "ideal"]
+        for (path, chip), t in times.items():
+            rows.append(
+                {
+                    "n_ports": n,
+                    "batch": b,
+                    "path": path,
+                    "chip": chip,
+                    "time_s": t,
+                    "ratio": t / matmul,
+                }
+            )
+            on = "" if chip == "ideal" else f"_{chip}_chip"
+            if path != "matmul":
+                summary[f"ratio_{path}_N{n}_B{b}{on}"] = round(t / matmul, 2)
+            if path.startswith("insitu"):  # issue: ≤ 5× (per sample), ≤ 2× (aggregated)
+                exact = times["fast", "ideal" if chip == "ideal" else "noisy"]
+                summary[f"{path}_vs_adjoint_N{n}_B{b}{on}"] = round(t / exact, 2)
     if cfg.large_ports:
         n, b = cfg.large_ports, cfg.large_batch
         mesh = Mesh.clements(n) if cfg.topology == "clements" else Mesh.reck(n)
