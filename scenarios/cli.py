@@ -62,6 +62,7 @@ from scenarios.framework import (
 __all__ = ["EXIT_INPUT_ERROR", "PROG", "build_parser", "main"]
 
 PROG = "photonic-backprop"
+DEFAULT_OUT = Path("results")
 EXIT_OK = 0
 EXIT_POINTS_FAILED = 1
 EXIT_INPUT_ERROR = 2
@@ -79,6 +80,12 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     FloatingPointError,
 )
+
+
+def _out_dir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder (got an empty string)")
+    return Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--out",
-        type=Path,
-        default=Path("results"),
+        type=_out_dir,
+        default=None,
         metavar="DIR",
         help="results root (default: results)",
     )
@@ -228,7 +235,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     sweep.add_argument(
         "--out",
-        type=Path,
+        type=_out_dir,
         default=Path("results"),
         metavar="DIR",
         help="results root (default: results); the sweep goes to DIR/sweeps/",
@@ -271,10 +278,10 @@ def _cmd_list() -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.resume is not None:
-        if args.scenario or args.overrides or args.config or args.smoke:
+        if args.scenario or args.overrides or args.config or args.smoke or args.out:
             raise ValueError(
-                "--resume takes the scenario and settings from the run folder; "
-                "give no SCENARIO, --set, --config or --smoke with it"
+                "--resume takes the scenario, settings and folder from the run folder; "
+                "give no SCENARIO, --set, --config, --smoke or --out with it"
             )
         name, overrides = resume_target(args.resume)
     else:
@@ -292,7 +299,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
     checkpoints = bool(getattr(module, "CHECKPOINTS", False))
     if args.resume is None:
-        run_dir = prepare_run_dir(args.out, name)
+        run_dir = prepare_run_dir(args.out or DEFAULT_OUT, name)
         write_config(cfg, run_dir)
     else:
         run_dir = Path(args.resume)
@@ -303,7 +310,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     try:
-        result: Result = run_scenario(module, cfg, args.out, name=name, run_dir=run_dir)
+        result: Result = run_scenario(
+            module, cfg, run_dir.parent.parent, name=name, run_dir=run_dir
+        )
     except KeyboardInterrupt:
         hint = (
             f"continue with: {PROG} run --resume {run_dir}"

@@ -77,6 +77,11 @@ def test_resume_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["run", "digital_baseline", "--resume", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give no SCENARIO" in err
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["run", "--resume", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "--out" in capsys.readouterr().err  # not silently ignored
+    assert main(["run", "digital_baseline", "--smoke", "--out", ""]) == 2
+    assert "--out: must name a folder" in capsys.readouterr().err
 
 
 def test_a_scenario_without_checkpoints_says_it_starts_over(
