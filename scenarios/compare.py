@@ -769,9 +769,12 @@ def _summary(
                     float(np.std(values)), 4
                 )
     # full precision (the table printed from it rounds; sweeps aggregate it)
-    summary[f"photonic_epsilon_{cfg.method}"] = float(
+    # the training method's ε under one key whatever the method (a sweep over
+    # method keeps it), and the method named beside it
+    summary["photonic_epsilon_measured"] = float(
         np.mean(_values(rows, "photonic", "epsilon", cfg.method))
     )
+    summary["photonic_gradient_method"] = cfg.method
     summary["photonic_epsilon_digital_twin"] = float(
         np.mean(_values(rows, "photonic", "epsilon", "digital_twin"))
     )

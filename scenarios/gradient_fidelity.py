@@ -824,7 +824,12 @@ def _write_table(table: list[dict[str, str]], path: Path) -> Path:
 
 
 def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str, float | str]:
-    """Acceptance numbers, then the comparison table as ``eps_<profile>_<state>_B<b>`` rows."""
+    """Acceptance numbers, then the comparison table as ``eps_<profile>_<state>_B<b>`` rows.
+
+    Every ``mean ± std`` text has its mean as a number (``…_mean``), listed first and
+    named without the study's base settings (N, B, tap noise), so that sweeps over
+    those settings keep the key.
+    """
     summary: dict[str, float | str] = {}
     means: dict[str, float] = {}  # numbers for sweeps, after the readable strings
     measured = [m for m in ("in_situ", "analog") if m in cfg.methods]
@@ -840,7 +845,7 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
         if row is not None:
             key = f"cosine_{method}_layer_N{cfg.base_ports}_B{cfg.base_batch}_loss0.2dB"
             summary[key] = _pm(row)
-            summary[f"{key}_mean"] = float(row["mean"])
+            means[f"cosine_{method}_layer_loss0.2dB_mean"] = float(row["mean"])
         for state in cfg.pai_states:
             for batch in cfg.pai_batches:
                 row = _find(
@@ -855,7 +860,7 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
                 if row is not None:
                     key = f"cosine_{method}_pai_{state}_B{batch}_loss0.2dB"
                     summary[key] = _pm(row)
-                    summary[f"{key}_mean"] = float(row["mean"])
+                    means[f"{key}_mean"] = float(row["mean"])
     for batch in cfg.batch_values:  # ε vs batch at the reference tap noise, single layer
         parts = []
         key = f"eps_layer_N{cfg.base_ports}_s{cfg.reference_tap_noise:g}_B{batch}"
@@ -870,7 +875,7 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
             )
             if row is not None:
                 parts.append(f"{method} {_pm(row)}")
-                means[f"{key}_{method}_mean"] = float(row["mean"])
+                means[f"eps_layer_B{batch}_{method}_mean"] = float(row["mean"])
         if parts:
             summary[key] = "; ".join(parts)
     for entry in comparison_table(cfg, rows):  # the Pai comparison table
@@ -890,9 +895,8 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
                 )
                 if row is not None:
                     means[f"{key}_{method}_mean"] = float(row["mean"])
-    summary.update(means)
     summary["wall_time_s"] = round(wall_s, 2)
-    return summary
+    return {**means, **summary}  # the numbers first: a sweep plots the first by default
 
 
 # --------------------------------------------------------------------------- plots

@@ -500,9 +500,9 @@ def _pm(values: Sequence[float], digits: int = 1) -> str:
 
 def _accuracy_cases(
     cfg: Config, rows: list[dict[str, Any]]
-) -> list[tuple[str, str, str, list[float]]]:
-    """``(dataset, case label, case, final test accuracies in %)`` of every table row."""
-    cases: list[tuple[str, str, str, list[float]]] = []
+) -> list[tuple[str, str, str, str, float | None, list[float]]]:
+    """``(dataset, case label, case, method, σ, final test accuracies in %)`` per table row."""
+    cases: list[tuple[str, str, str, str, float | None, list[float]]] = []
 
     def add(dataset: str, case: str, method: str, sigma: float | None, note: str = "") -> None:
         finals = _finals(rows, dataset=dataset, case=case, method=method, sigma=sigma)
@@ -515,7 +515,7 @@ def _accuracy_cases(
             label += f", {method}"
             if method == "adjoint":
                 label += " (exact twin of chip)"
-        cases.append((dataset, label + note, case, list(finals.values())))
+        cases.append((dataset, label + note, case, method, sigma, list(finals.values())))
 
     for dataset in cfg.datasets:
         add(dataset, "digital", "adjoint", None)
@@ -548,31 +548,46 @@ def accuracy_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, st
             "test_accuracy_pct": _pm(finals),
             "pai2023_pct": PAI_REPORTED.get(dataset, {}).get(case, "-"),
         }
-        for dataset, label, case, finals in _accuracy_cases(cfg, rows)
+        for dataset, label, case, _, _, finals in _accuracy_cases(cfg, rows)
     ]
 
 
 def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean final test accuracy (%) of every row of :func:`accuracy_table`, as numbers:
-    ``{"acc_mean_pct <dataset> <case label>": mean}`` (what sweeps aggregate)."""
-    return {
-        f"acc_mean_pct {dataset} {label}": float(np.mean(finals))
-        for dataset, label, _, finals in _accuracy_cases(cfg, rows)
-    }
+    """Mean final test accuracy (%) of every row of :func:`accuracy_table`, as numbers.
+
+    Keys name no setting's value, so that a sweep over the settings keeps them:
+    ``acc_mean_pct_<dataset>_<case>`` with case ``digital``, ``deployed`` or
+    ``on_chip_<method>``, and ``_sigma<k>`` (position in ``splitting_error_std_rad``)
+    only when the run has several σ. The trained-on-chip rows come first (a sweep
+    plots the first number by default).
+    """
+    several = len(cfg.splitting_error_std_rad) > 1
+    means: dict[str, float] = {}
+    for dataset, _, case, method, sigma, finals in _accuracy_cases(cfg, rows):
+        key = f"acc_mean_pct_{dataset}_{case}" + (f"_{method}" if case == "on_chip" else "")
+        if several and sigma is not None:
+            key += f"_sigma{cfg.splitting_error_std_rad.index(sigma)}"
+        means[key] = float(np.mean(finals))
+    return dict(sorted(means.items(), key=lambda item: "_on_chip_" not in item[0]))
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
     return [a[s] - b[s] for s in sorted(a) if s in b]
 
 
-def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, str]:
+def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, float]]:
     """The two acceptance comparisons as paired differences (points of test accuracy).
 
     1. ``c − a`` for every measured method on the chip with the default splitting error
        (if configured), per data set: within :data:`WITHIN_POINTS`?
     2. ``c − b`` for every method on the chip with the largest splitting error.
+
+    Returns the readable verdicts (keys name σ) and the mean differences as numbers
+    (``c_minus_a_mean_<dataset>_<method>``, ``c_minus_b_mean_…``; no setting's value
+    in the key, so sweeps keep them).
     """
     out: dict[str, str] = {}
+    numbers: dict[str, float] = {}
     measured = [m for m in cfg.methods if m != "adjoint"]
     if DEFAULT_SPLITTING_ERROR_STD_RAD in cfg.splitting_error_std_rad:
         sigma = DEFAULT_SPLITTING_ERROR_STD_RAD
@@ -583,6 +598,7 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, str]:
                 diff = _paired(c, a)
                 if diff:
                     mean = float(np.mean(diff))
+                    numbers[f"c_minus_a_mean_{dataset}_{method}"] = mean
                     verdict = "within" if mean >= -WITHIN_POINTS else "NOT within"
                     out[f"c_minus_a_{dataset}_{method}_sigma{sigma:g}"] = (
                         f"{_pm(diff)} points ({verdict} {WITHIN_POINTS:g})" + _fd_note(method, cfg)
@@ -594,12 +610,13 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, str]:
             c = _finals(rows, dataset=dataset, case="on_chip", method=method, sigma=sigma)
             diff = _paired(c, b)
             if diff:
+                numbers[f"c_minus_b_mean_{dataset}_{method}"] = float(np.mean(diff))
                 wins = sum(d > 0 for d in diff)
                 out[f"c_minus_b_{dataset}_{method}_sigma{sigma:g}"] = (
                     f"{_pm(diff)} points, mean ± std (c better in {wins}/{len(diff)} seeds"
                     f"{_paired_test(diff)})" + _fd_note(method, cfg)
                 )
-    return out
+    return out, numbers
 
 
 def _paired_test(diff: Sequence[float]) -> str:
@@ -809,7 +826,7 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
         )
         writer.writeheader()
         writer.writerows(table)
-    checks = acceptance(cfg, rows)
+    checks, differences = acceptance(cfg, rows)
     if echo is not None:
         echo("Final test accuracy (%), mean ± std over seeds, next to Pai et al. 2023")
         echo(format_table(table))
@@ -820,10 +837,11 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     for sigma in cfg.splitting_error_std_rad:
         figures += _plot_curves(cfg, rows, sigma, out_dir)
     figures += _plot_finals(cfg, rows, out_dir)
-    summary: dict[str, float | str] = dict(checks)
+    # numbers first (a sweep plots the first by default), then the readable texts
+    summary: dict[str, float | str] = {**mean_accuracies(cfg, rows), **differences}
+    summary.update(checks)
     for entry in table:
         summary[f"acc {entry['dataset']} {entry['case']}"] = entry["test_accuracy_pct"]
-    summary.update(mean_accuracies(cfg, rows))  # the same, as numbers (for sweeps)
     summary["wall_time_s"] = round(time.perf_counter() - t0, 2)
     return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
 

@@ -79,7 +79,8 @@ def test_numbers_in_range(smoke: Result) -> None:
     for network in compare.NETWORKS:
         for split in ("test_accuracy", "train_accuracy"):
             assert 0.0 <= float(s[f"{network}_{split}"]) <= 1.0
-    assert float(s["photonic_epsilon_analog"]) >= 0.0
+    assert float(s["photonic_epsilon_measured"]) >= 0.0
+    assert s["photonic_gradient_method"] == "analog"
     assert float(s["photonic_epsilon_digital_twin"]) >= 0.0
     assert 0.0 <= float(s["mlp_epsilon_vs_finite_differences"]) < 1e-6  # exact backprop
     for preset in compare.Config.smoke().presets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,8 @@ def test_acceptance_differences_have_the_right_sign() -> None:
         _row("on_chip", "analog", 0.05, 0, 0.85),
         _row("on_chip", "analog", 0.05, 1, 0.74),
     ]
-    checks = it.acceptance(cfg, rows)
+    checks, numbers = it.acceptance(cfg, rows)
+    assert numbers == {"c_minus_a_mean_moons_analog": -6.0, "c_minus_b_mean_moons_analog": 2.0}
     # c − a: −2 and −10 points → mean −6: not within 5.
     assert checks["c_minus_a_moons_analog_sigma0.02"].startswith("-6.0 ± 4.0 (n=2)")
     assert "NOT within" in checks["c_minus_a_moons_analog_sigma0.02"]
@@ -231,14 +233,29 @@ def test_paired_test_reports_the_standard_error_and_a_one_sided_p_value() -> Non
 
 
 def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
-    """Every accuracy string has its mean as a number (a sweep aggregates only numbers)."""
-    text = {k.removeprefix("acc "): v for k, v in smoke.summary.items() if k.startswith("acc ")}
-    numbers = {
-        k.removeprefix("acc_mean_pct "): v
-        for k, v in smoke.summary.items()
-        if k.startswith("acc_mean_pct ")
-    }
-    assert text and set(numbers) == set(text)
-    for case, mean in numbers.items():
-        assert isinstance(mean, float) and 0.0 <= mean <= 100.0
-        assert str(text[case]).startswith(f"{mean:.1f} ± ")
+    """Every accuracy has its mean as a number, under a key that names no setting's value
+    (a sweep aggregates only numbers, and only keys every point has)."""
+    cfg = it.Config.smoke()
+    assert len(cfg.splitting_error_std_rad) == 1  # so no σ in the keys
+    numbers = {k: v for k, v in smoke.summary.items() if isinstance(v, float)}
+    on_chip = [f"acc_mean_pct_moons_on_chip_{m}" for m in cfg.methods]
+    assert list(numbers)[: len(on_chip)] == on_chip  # a sweep's default: (c)
+    assert {"acc_mean_pct_moons_digital", "acc_mean_pct_moons_deployed"} <= set(numbers)
+    texts = [v for k, v in smoke.summary.items() if k.startswith("acc ")]
+    means = [v for k, v in numbers.items() if k.startswith("acc_mean_pct_")]
+    assert sorted(f"{m:.1f}" for m in means) == sorted(str(t).split(" ± ")[0] for t in texts)
+    assert "c_minus_b_mean_moons_analog" in numbers
+    assert not any("0.05" in k or "steps" in k for k in numbers)
+
+
+def test_a_sweep_over_sigma_keeps_the_on_chip_accuracy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The σ each point studies is not in the keys, so the sweep can plot (c) against σ."""
+    from scenarios import cli
+
+    argv = ["sweep", "insitu_training", "--smoke", "--out", str(tmp_path)]
+    argv += ["--grid", "splitting_error_std_rad=(0.02),(0.05)"]
+    assert cli.main([*argv, "--metric", "acc_mean_pct_moons_on_chip_in_situ"]) == 0
+    out = capsys.readouterr().out
+    assert "splitting_error_std_rad=(0.02):" in out and "splitting_error_std_rad=(0.05):" in out
