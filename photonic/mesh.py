@@ -346,9 +346,10 @@ class Mesh:
         Returns
         -------
         numpy.ndarray
-            ``(n_ports, n_ports)`` complex; unitary for a lossless chip.
+            ``(n_ports, n_ports)`` complex, the caller's own (writable) array; unitary
+            for a lossless chip.
         """
-        return self.transfer(phases, chip).matrix
+        return self.transfer(phases, chip).matrix.copy()
 
     def transfer(self, phases: Phases, chip: Chip | None = None) -> Transfer:
         """Everything one phase setting of this chip does, computed once.
@@ -370,9 +371,11 @@ class Mesh:
         t.flags.writeable = False  # a value: the groups built from it cannot go stale
         w, groups = kernels.compose_groups(self._columns, t, self.n_ports)
         w *= np.exp(1j * self._out(phases, chip))[:, None]
-        for arr in (s1, s2, w):  # a value: what its methods compute cannot be changed
+        held = phases.copy()
+        arrays = (s1, s2, w, held.theta_rad, held.phi_rad, held.out_rad)
+        for arr in arrays:  # a value: neither its results nor made_for() can go stale
             arr.flags.writeable = False
-        return Transfer(self, phases.copy(), chip, s1, s2, t, w, groups)
+        return Transfer(self, held, chip, s1, s2, t, w, groups)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -791,6 +794,8 @@ class Mesh:
 class Transfer:
     """One phase setting of one chip, composed: a value, computed by :meth:`Mesh.transfer`.
 
+    Every array it holds is read-only, so what its methods return cannot go stale.
+
     Attributes
     ----------
     mesh
@@ -801,7 +806,7 @@ class Transfer:
     s1, s2
         Per-MZI halves ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(n_mzis, 2, 2)``.
     t
-        Per-MZI transfer matrices, ``(n_mzis, 2, 2)``, read-only.
+        Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
     matrix
         The mesh matrix ``W`` (output phases included), ``(n_ports, n_ports)``.
     groups

@@ -421,9 +421,17 @@ def test_bad_phases_and_fields() -> None:
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
     transfer = mesh.transfer(good)
-    for arr in (transfer.matrix, transfer.s1, transfer.s2, transfer.t):
+    held = transfer.phases
+    for arr in (transfer.matrix, transfer.s1, transfer.s2, transfer.t, held.theta_rad):
         with pytest.raises(ValueError, match="read-only"):  # a value, cannot go stale
             arr[0] = 0
+    for arr in (held.phi_rad, held.out_rad):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 0
+    assert transfer.made_for(good, None) and good.theta_rad.flags.writeable  # a copy
+    w = mesh.matrix(good)
+    w *= 2  # the caller's own array
+    np.testing.assert_allclose(w, 2 * transfer.matrix, atol=1e-15)
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
