@@ -284,6 +284,7 @@ def train(
     rng: np.random.Generator,
     progress: Progress = "auto",
     checkpoint: Checkpoint | None = None,
+    lr_name: str = "lr",
 ) -> History:
     """Train ``net`` on ``data`` by minibatch gradient descent.
 
@@ -310,6 +311,9 @@ def train(
     checkpoint
         Save the training state periodically and on Ctrl-C (then re-raise
         ``KeyboardInterrupt``); with ``existing="resume"`` continue from the file.
+    lr_name
+        What the caller calls the learning rate (e.g. a scenario setting such as
+        ``"mlp_lr"``), named when training diverges.
 
     Returns
     -------
@@ -358,7 +362,7 @@ def train(
             lr = getattr(optimizer, "lr", None)
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch}: {what} is not finite; lower the "
-                "learning rate" + (f" (lr={lr:g})" if lr is not None else ""),
+                "learning rate" + (f" ({lr_name}={lr:g})" if lr is not None else ""),
                 history,
             )
 
@@ -380,11 +384,16 @@ def train(
                     batch_loss, dloss = loss_fn(out, y_train[idx])
                     diverged(epoch, "the loss", batch_loss)
                     grads = net.backward(dloss)
-                for name, grad in grads.items():
-                    diverged(epoch, f"the gradient of {name}", grad)
-                net.set_params(optimizer.step(net.params(), grads))
+                    for name, grad in grads.items():
+                        diverged(epoch, f"the gradient of {name}", grad)
+                    norm = grad_norm(grads)
+                    diverged(epoch, "the gradient norm", norm)
+                    new = optimizer.step(net.params(), grads)
+                    for name, updated in new.items():
+                        diverged(epoch, f"the updated {name}", updated)
+                net.set_params(new)
                 pos.total_loss += batch_loss * len(idx)
-                pos.norms.append(grad_norm(grads))
+                pos.norms.append(norm)
                 pos.start += batch_size
                 pos.steps += 1
                 if checkpoint is not None and pos.steps % checkpoint.every_steps == 0:

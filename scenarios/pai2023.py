@@ -648,6 +648,7 @@ def _run_digits(cfg: Config, case: str, seed_index: int, seeds: dict[str, int]) 
         data,
         loss="softmax_cross_entropy",
         optimizer=Adam(lr=cfg.digits_lr),
+        lr_name="digits_lr",
         epochs=cfg.digits_epochs,
         batch_size=cfg.digits_batch_size,
         rng=np.random.default_rng(seeds["train"]),

@@ -174,6 +174,28 @@ def test_nan_in_data_raises() -> None:
         )
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_overflow_in_the_gradient_norm_or_the_update_is_divergence(optimizer: str) -> None:
+    """Adam at lr=1e60 kept finite losses but recorded an infinite gradient norm."""
+    from digital.optim import make_optimizer
+
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    net = MLP([2, 8, 2], activation="relu", rng=rng)
+    with pytest.raises(TrainingDiverged, match=r"\(base_lr=1e\+60\)"):
+        with np.errstate(all="raise"):  # nothing escapes as a warning
+            train(
+                net,
+                data,
+                loss="half_squared_error",
+                optimizer=make_optimizer(optimizer, lr=1e60),
+                epochs=20,
+                batch_size=8,
+                rng=rng,
+                lr_name="base_lr",
+            )
+
+
 def test_divergence_is_reported_not_silent() -> None:
     rng = np.random.default_rng(0)
     data = load("moons", n_samples=40, rng=rng)
