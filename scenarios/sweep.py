@@ -1036,14 +1036,22 @@ class SweepReport:
     rows: list[PointRow]
 
 
+#: Schemes of a remote Dask scheduler's address (``scheme://host:port``).
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
 def _check_scheduler_address(address: str) -> None:
-    """Refuse a scheduler address without a port (Dask would hang, then leak a traceback)."""
+    """Refuse an address Dask cannot connect to: another scheme, or no port.
+
+    Checked before a ``Client`` exists: a half-built one hangs, then leaks a traceback.
+    """
     from distributed.comm import parse_address, parse_host_port
 
     try:
         scheme, location = parse_address(address)
-        if scheme in ("tcp", "tls"):
-            parse_host_port(location)
+        if scheme not in SCHEDULER_SCHEMES:
+            raise ValueError(f"scheme {scheme!r}; use one of {', '.join(SCHEDULER_SCHEMES)}")
+        parse_host_port(location)
     except ValueError as exc:
         raise SweepError(
             f"--scheduler {address!r} is not a Dask address ({' '.join(str(exc).split())}); "

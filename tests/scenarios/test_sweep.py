@@ -506,7 +506,9 @@ def test_bad_unreachable_scheduler_fails_fast(
     assert time.perf_counter() - t0 < 8.0
 
 
-@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1"])
+@pytest.mark.parametrize(
+    "address", ["notanaddress", "tcp://127.0.0.1", "ws://127.0.0.1", "tpc://127.0.0.1:8786"]
+)
 def test_bad_scheduler_address_is_one_line(
     finished_sweep: tuple[Path, list[str], Path],
     capsys: pytest.CaptureFixture[str],
@@ -517,9 +519,7 @@ def test_bad_scheduler_address_is_one_line(
     out, argv, _ = finished_sweep
     args = [*argv, "--repeat", "2", "--executor", "dask", "--scheduler", address]
     t0 = time.perf_counter()
-    _snapshot_then_check(
-        out, [*args, "--connect-timeout", "1"], capsys, "is not a Dask address", "missing port"
-    )
+    _snapshot_then_check(out, [*args, "--connect-timeout", "1"], capsys, "is not a Dask address")
     assert time.perf_counter() - t0 < 3.0
 
 
