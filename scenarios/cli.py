@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -144,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="RUN_DIR",
-        help="continue an interrupted run in its folder, from its checkpoint "
-        "(scenario and settings come from the folder)",
+        help="continue an interrupted run in its folder, from its checkpoint if the "
+        "scenario keeps one, else from the start (scenario and settings come from the folder)",
     )
     run.add_argument(
         "--traceback", action="store_true", help="show full tracebacks instead of one line"
@@ -315,7 +316,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         hint = (
-            f"continue with: {PROG} run --resume {run_dir}"
+            f"continue with: {PROG} run --resume {shlex.quote(str(run_dir))}"
             if checkpoints
             else f"{name} keeps no checkpoint, so run it again to start over"
         )
