@@ -558,8 +558,8 @@ def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]
     Keys name no setting's value, so that a sweep over the settings keeps them:
     ``acc_mean_pct_<dataset>_<case>`` with case ``digital``, ``deployed`` or
     ``on_chip_<method>``, and ``_sigma<k>`` (position in ``splitting_error_std_rad``)
-    only when the run has several σ. The trained-on-chip rows come first (a sweep
-    plots the first number by default).
+    only when the run has several σ. The rows trained on chip with measured gradients
+    come first (a sweep plots the first number by default), then the exact twin.
     """
     several = len(cfg.splitting_error_std_rad) > 1
     means: dict[str, float] = {}
@@ -568,7 +568,15 @@ def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]
         if several and sigma is not None:
             key += f"_sigma{cfg.splitting_error_std_rad.index(sigma)}"
         means[key] = float(np.mean(finals))
-    return dict(sorted(means.items(), key=lambda item: "_on_chip_" not in item[0]))
+
+    def order(key: str) -> int:  # measured on chip, then the exact twin, then the rest
+        return (
+            0
+            if "_on_chip_" in key and "_on_chip_adjoint" not in key
+            else (1 if "_on_chip_" in key else 2)
+        )
+
+    return dict(sorted(means.items(), key=lambda item: order(item[0])))
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
@@ -583,22 +591,27 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
     2. ``c − b`` for every method on the chip with the largest splitting error.
 
     Returns the readable verdicts (keys name σ) and the mean differences as numbers
-    (``c_minus_a_mean_<dataset>_<method>``, ``c_minus_b_mean_…``; no setting's value
-    in the key, so sweeps keep them).
+    (``c_minus_a_mean_<dataset>_<method>`` at every σ, with ``_sigma<k>`` — the
+    position in ``splitting_error_std_rad`` — when there are several;
+    ``c_minus_b_mean_…`` at the largest σ; no setting's value in a key, so sweeps
+    keep them).
     """
     out: dict[str, str] = {}
     numbers: dict[str, float] = {}
     measured = [m for m in cfg.methods if m != "adjoint"]
-    if DEFAULT_SPLITTING_ERROR_STD_RAD in cfg.splitting_error_std_rad:
-        sigma = DEFAULT_SPLITTING_ERROR_STD_RAD
+    sigmas = cfg.splitting_error_std_rad
+    for k, sigma in enumerate(sigmas):  # the numbers at every σ (sweeps over σ keep them)
         for dataset in cfg.datasets:
             a = _finals(rows, dataset=dataset, case="digital", method="adjoint", sigma=None)
             for method in measured:
                 c = _finals(rows, dataset=dataset, case="on_chip", method=method, sigma=sigma)
                 diff = _paired(c, a)
-                if diff:
-                    mean = float(np.mean(diff))
-                    numbers[f"c_minus_a_mean_{dataset}_{method}"] = mean
+                if not diff:
+                    continue
+                mean = float(np.mean(diff))
+                key = f"c_minus_a_mean_{dataset}_{method}"
+                numbers[key + (f"_sigma{k}" if len(sigmas) > 1 else "")] = mean
+                if sigma == DEFAULT_SPLITTING_ERROR_STD_RAD:  # the verdict: default σ only
                     verdict = "within" if mean >= -WITHIN_POINTS else "NOT within"
                     out[f"c_minus_a_{dataset}_{method}_sigma{sigma:g}"] = (
                         f"{_pm(diff)} points ({verdict} {WITHIN_POINTS:g})" + _fd_note(method, cfg)

@@ -91,7 +91,14 @@ def test_acceptance_differences_have_the_right_sign() -> None:
         _row("on_chip", "analog", 0.05, 1, 0.74),
     ]
     checks, numbers = it.acceptance(cfg, rows)
-    assert numbers == {"c_minus_a_mean_moons_analog": -6.0, "c_minus_b_mean_moons_analog": 2.0}
+    # c − a at both σ (positions 0 and 1), c − b at the largest
+    assert numbers == pytest.approx(
+        {
+            "c_minus_a_mean_moons_analog_sigma0": -6.0,
+            "c_minus_a_mean_moons_analog_sigma1": -5.5,
+            "c_minus_b_mean_moons_analog": 2.0,
+        }
+    )
     # c − a: −2 and −10 points → mean −6: not within 5.
     assert checks["c_minus_a_moons_analog_sigma0.02"].startswith("-6.0 ± 4.0 (n=2)")
     assert "NOT within" in checks["c_minus_a_moons_analog_sigma0.02"]
@@ -238,8 +245,9 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
     cfg = it.Config.smoke()
     assert len(cfg.splitting_error_std_rad) == 1  # so no σ in the keys
     numbers = {k: v for k, v in smoke.summary.items() if isinstance(v, float)}
-    on_chip = [f"acc_mean_pct_moons_on_chip_{m}" for m in cfg.methods]
-    assert list(numbers)[: len(on_chip)] == on_chip  # a sweep's default: (c)
+    methods = [m for m in cfg.methods if m != "adjoint"] + ["adjoint"]  # measured first
+    on_chip = [f"acc_mean_pct_moons_on_chip_{m}" for m in methods]
+    assert list(numbers)[: len(on_chip)] == on_chip  # a sweep's default: (c), measured
     assert {"acc_mean_pct_moons_digital", "acc_mean_pct_moons_deployed"} <= set(numbers)
     texts = [v for k, v in smoke.summary.items() if k.startswith("acc ")]
     means = [v for k, v in numbers.items() if k.startswith("acc_mean_pct_")]
@@ -259,3 +267,5 @@ def test_a_sweep_over_sigma_keeps_the_on_chip_accuracy(
     assert cli.main([*argv, "--metric", "acc_mean_pct_moons_on_chip_in_situ"]) == 0
     out = capsys.readouterr().out
     assert "splitting_error_std_rad=(0.02):" in out and "splitting_error_std_rad=(0.05):" in out
+    # the points are done: another metric only redraws, and c − a exists at both σ
+    assert cli.main([*argv, "--metric", "c_minus_a_mean_moons_in_situ"]) == 0
