@@ -83,10 +83,14 @@ INPUT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _out_dir(text: str) -> Path:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must name a folder (got an empty string)")
-    return Path(text)
+def _out_dir(text: str) -> Path | str:
+    """``--out`` as a folder; an empty text is kept, to be refused in one line later."""
+    return Path(text) if text.strip() else text
+
+
+def _check_out(out: Path | str | None) -> None:
+    if isinstance(out, str):
+        raise ValueError(f"--out {out!r} must name a folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -279,7 +283,7 @@ def _cmd_list() -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.resume is not None:
-        if args.scenario or args.overrides or args.config or args.smoke or args.out:
+        if args.scenario or args.overrides or args.config or args.smoke or args.out is not None:
             raise ValueError(
                 "--resume takes the scenario, settings and folder from the run folder; "
                 "give no SCENARIO, --set, --config, --smoke or --out with it"
@@ -300,6 +304,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
     checkpoints = bool(getattr(module, "CHECKPOINTS", False))
     if args.resume is None:
+        _check_out(args.out)
         run_dir = prepare_run_dir(args.out or DEFAULT_OUT, name)
         write_config(cfg, run_dir)
     else:
@@ -347,6 +352,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             f"--connect-timeout {args.connect_timeout!r} must be a number of seconds"
         ) from None
     load_scenario(args.scenario)  # unknown scenario first: the most basic mistake
+    _check_out(args.out)
     grid = sweeps.parse_grid_options(args.grid)
     overrides: dict[str, object] = {}
     if args.config is not None:
@@ -361,7 +367,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
     report = sweeps.run_sweep(
         plan,
-        out=args.out,
+        out=Path(args.out),
         executor=args.executor,
         workers=workers,
         scheduler=args.scheduler,

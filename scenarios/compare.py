@@ -445,7 +445,13 @@ def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, 
     _, g = softmax_cross_entropy(mlp.forward(x_b), y_b)
     backprop = mlp.backward(g)
     numeric = numerical_gradients(mlp, x_b, y_b, "softmax_cross_entropy", step=MLP_FD_STEP)
-    eps_mlp = gradient_fidelity.gradient_metrics(backprop, numeric)["epsilon"]
+    try:
+        eps_mlp = gradient_fidelity.gradient_metrics(backprop, numeric)["epsilon"]
+    except ValueError as exc:  # nothing the user set: say what it means
+        raise ValueError(
+            f"the trained MLP's gradient is zero ({exc}): its units saturated; lower "
+            f"mlp_lr={cfg.mlp_lr:g}"
+        ) from None
     rows.append(
         {
             **base,

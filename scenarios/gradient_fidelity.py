@@ -711,6 +711,7 @@ def _pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dic
                 batch_size=PAI_TRAIN_BATCH,
                 rng=np.random.default_rng(train_seed),
                 progress="off",
+                lr_name="PAI_TRAIN_LR (a constant of gradient_fidelity)",
             )
             by_state["trained"] = net.params()
         states.append(by_state)

@@ -1040,6 +1040,13 @@ class SweepReport:
 SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
+def _tls_configured() -> bool:
+    """Whether Dask has a client certificate to connect over TLS with."""
+    import dask
+
+    return bool(dask.config.get("distributed.comm.tls.client.cert", None))
+
+
 def _check_scheduler_address(address: str) -> None:
     """Refuse an address Dask cannot connect to: another scheme, or no port.
 
@@ -1052,6 +1059,11 @@ def _check_scheduler_address(address: str) -> None:
         if scheme not in SCHEDULER_SCHEMES:
             raise ValueError(f"scheme {scheme!r}; use one of {', '.join(SCHEDULER_SCHEMES)}")
         parse_host_port(location)
+        if scheme in ("tls", "wss") and not _tls_configured():
+            raise ValueError(
+                "a TLS address needs Dask's TLS settings, e.g. the environment variables "
+                "DASK_DISTRIBUTED__COMM__TLS__CA_FILE and DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT"
+            )
     except ValueError as exc:
         raise SweepError(
             f"--scheduler {address!r} is not a Dask address ({' '.join(str(exc).split())}); "

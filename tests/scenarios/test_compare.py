@@ -210,3 +210,15 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
     energy = [k for k in numeric if k.endswith("_step_energy_pj")]
     assert energy and all(smoke.summary[k] > 0 for k in energy)
     assert any(float(f"{smoke.summary[k]:.4g}") != smoke.summary[k] for k in energy)
+
+
+def test_a_saturating_mlp_learning_rate_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mlp_lr=1e300 leaves finite but saturated weights: the error names mlp_lr."""
+    from scenarios import cli
+
+    argv = ["run", "compare", "--smoke", "--set", "mlp_lr=1e300", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lower mlp_lr=1e+300" in err

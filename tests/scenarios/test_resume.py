@@ -80,8 +80,10 @@ def test_resume_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     (tmp_path / "config.json").write_text("{}")
     assert main(["run", "--resume", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "--out" in capsys.readouterr().err  # not silently ignored
-    assert main(["run", "digital_baseline", "--smoke", "--out", ""]) == 2
-    assert "--out: must name a folder" in capsys.readouterr().err
+    for command in (["run", "digital_baseline"], ["sweep", "digital_baseline", "--grid", "lr=1"]):
+        assert main([*command, "--smoke", "--out", ""]) == 2
+        err = capsys.readouterr().err
+        assert err == "photonic-backprop: error: --out '' must name a folder\n"  # one line
 
 
 def test_a_scenario_without_checkpoints_says_it_starts_over(

@@ -507,7 +507,8 @@ def test_bad_unreachable_scheduler_fails_fast(
 
 
 @pytest.mark.parametrize(
-    "address", ["notanaddress", "tcp://127.0.0.1", "ws://127.0.0.1", "tpc://127.0.0.1:8786"]
+    "address",
+    ["notanaddress", "tcp://127.0.0.1", "ws://127.0.0.1", "tpc://127.0.0.1:8786", "tls://h:1"],
 )
 def test_bad_scheduler_address_is_one_line(
     finished_sweep: tuple[Path, list[str], Path],
