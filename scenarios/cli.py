@@ -241,7 +241,7 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sweep.add_argument(
         "--out",
         type=_out_dir,
-        default=Path("results"),
+        default=DEFAULT_OUT,
         metavar="DIR",
         help="results root (default: results); the sweep goes to DIR/sweeps/",
     )
