@@ -633,22 +633,28 @@ def _record_pass(
     )
 
 
+def combine_op(layer: int, *, n_ports: int, n_samples: int, reads: int) -> ops.Op:
+    """The host combining ``reads`` tap readings into gradients, as a ``digital_compute`` op.
+
+    ``reads``: the readings of one pass (every sample's, or the batch sums); three
+    readings in and one gradient out per reading, float64.
+    """
+    return ops.Op(
+        kind="digital_compute",
+        layer=layer,
+        direction="backward",
+        n_ports=n_ports,
+        n_samples=n_samples,
+        flops=COMBINE_FLOPS * reads,
+        bytes=8 * 4 * reads,
+    )
+
+
 def _record_combine(recorder: Recorder | None, layer: int, mesh: Mesh, n: int, mode: str) -> None:
     """Record the host combining the tap readings (every sample's, or the batch sums)."""
-    if recorder is None:
-        return
-    reads = mesh.n_phases * (n if mode == "per_sample" else 1)
-    recorder.record(
-        ops.Op(
-            kind="digital_compute",
-            layer=layer,
-            direction="backward",
-            n_ports=mesh.n_ports,
-            n_samples=n,
-            flops=COMBINE_FLOPS * reads,
-            bytes=8 * 4 * reads,  # three readings in, one gradient out (float64)
-        )
-    )
+    if recorder is not None:
+        reads = mesh.n_phases * (n if mode == "per_sample" else 1)
+        recorder.record(combine_op(layer, n_ports=mesh.n_ports, n_samples=n, reads=reads))
 
 
 def _record_taps(

@@ -441,7 +441,7 @@ class PhotonicNetwork:
             cache["pre"].append(z)
             if layer < self.n_layers - 1:
                 field = self.activations[layer](z).astype(np.complex128)
-                self._record_digital(layer, n, "forward", flops=ACTIVATION_FLOPS * n * self.n_ports)
+                self._record(activation_op(layer, "forward", n_ports=self.n_ports, n_samples=n))
         y = z
         cache["y"] = y
         self._cache = cache
@@ -491,8 +491,8 @@ class PhotonicNetwork:
         for layer in reversed(range(self.n_layers)):
             if layer < self.n_layers - 1:  # on the host, whatever the method
                 delta = self.activations[layer].backward(cache["pre"][layer], delta)
-                self._record_digital(
-                    layer, delta.shape[0], "backward", flops=ACTIVATION_FLOPS * delta.size
+                self._record(
+                    activation_op(layer, "backward", n_ports=self.n_ports, n_samples=delta.shape[0])
                 )
             if chosen == "adjoint":
                 f_out, f_in = cache["factor_out"][layer], cache["factor_in"][layer]
@@ -744,9 +744,7 @@ class PhotonicNetwork:
     def _record_digital(
         self, layer: int, n: int, direction: Literal["forward", "backward"], *, flops: int
     ) -> None:
-        if self.recorder is None:
-            return
-        self.recorder.record(
+        self._record(
             Op(
                 kind="digital_compute",
                 layer=layer,
@@ -757,6 +755,26 @@ class PhotonicNetwork:
                 bytes=BYTES_COMPLEX * n * self.n_ports * 2,
             )
         )
+
+    def _record(self, op: Op) -> None:
+        if self.recorder is not None:
+            self.recorder.record(op)
+
+
+def activation_op(
+    layer: int, direction: Literal["forward", "backward"], *, n_ports: int, n_samples: int
+) -> Op:
+    """An activation (or its derivative applied to δ) on the host, as a ``digital_compute`` op:
+    ``ACTIVATION_FLOPS`` per port and sample, a complex array read and one written."""
+    return Op(
+        kind="digital_compute",
+        layer=layer,
+        direction=direction,
+        n_ports=n_ports,
+        n_samples=n_samples,
+        flops=ACTIVATION_FLOPS * n_samples * n_ports,
+        bytes=BYTES_COMPLEX * n_samples * n_ports * 2,
+    )
 
 
 def _is_noisy(chip: Chip) -> bool:

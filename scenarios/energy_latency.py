@@ -68,8 +68,8 @@ import numpy as np
 
 from digital.network import MLP
 from digital.validation import check_choice, check_positive_int
-from photonic.insitu import COMBINE_FLOPS
-from photonic.network import ACTIVATION_FLOPS
+from photonic.insitu import combine_op
+from photonic.network import activation_op
 from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
@@ -130,15 +130,7 @@ def shifters_per_layer(n_ports: int) -> int:
 
 
 def _activation(layer: int, direction: Literal["forward", "backward"], n: int, b: int) -> Op:
-    return Op(
-        kind="digital_compute",
-        layer=layer,
-        direction=direction,
-        n_ports=n,
-        n_samples=b,
-        flops=ACTIVATION_FLOPS * b * n,
-        bytes=BYTES_COMPLEX * b * n * 2,
-    )
+    return activation_op(layer, direction, n_ports=n, n_samples=b)
 
 
 def _forward_pass(layer: int, n: int, b: int, direction: Literal["forward", "backward"]) -> Op:
@@ -251,17 +243,7 @@ def insitu_step_ops(
             mesh_pass(layer, "sum", n_ports=n, n_samples=b, exit_read="none")
         )
         ops.append(taps(layer, "sum"))
-        ops.append(
-            Op(
-                kind="digital_compute",
-                layer=layer,
-                direction="backward",
-                n_ports=n,
-                n_samples=b,
-                flops=COMBINE_FLOPS * reads,
-                bytes=8 * 4 * reads,
-            )
-        )
+        ops.append(combine_op(layer, n_ports=n, n_samples=b, reads=reads))
     for layer in range(n_layers):
         ops.extend(_update(layer, n))
     return ops
