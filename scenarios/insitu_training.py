@@ -562,21 +562,16 @@ def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]
     come first (a sweep plots the first number by default), then the exact twin.
     """
     several = len(cfg.splitting_error_std_rad) > 1
-    means: dict[str, float] = {}
+    ranked: list[tuple[int, str, float]] = []
     for dataset, _, case, method, sigma, finals in _accuracy_cases(cfg, rows):
         key = f"acc_mean_pct_{dataset}_{case}" + (f"_{method}" if case == "on_chip" else "")
         if several and sigma is not None:
             key += f"_sigma{cfg.splitting_error_std_rad.index(sigma)}"
-        means[key] = float(np.mean(finals))
-
-    def order(key: str) -> int:  # measured on chip, then the exact twin, then the rest
-        return (
-            0
-            if "_on_chip_" in key and "_on_chip_adjoint" not in key
-            else (1 if "_on_chip_" in key else 2)
-        )
-
-    return dict(sorted(means.items(), key=lambda item: order(item[0])))
+        # measured on chip, then the exact twin on chip, then (a) and (b)
+        rank = (0 if method != "adjoint" else 1) if case == "on_chip" else 2
+        ranked.append((rank, key, float(np.mean(finals))))
+    ranked.sort(key=lambda item: item[0])  # stable: table order within a rank
+    return {key: mean for _, key, mean in ranked}
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
