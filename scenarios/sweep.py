@@ -1338,12 +1338,16 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
     """Write the tidy table: one line per (point, summary metric).
 
     Columns: the grid keys, ``repeat``, ``seed``, ``status``, ``wall_time_s``,
-    ``run_dir``, ``metric``, ``value``. A failed point has one line with
-    ``metric = "error"`` and the error as value. List values are written as JSON
-    (``[16, 16]``), which ``--set``/``--grid`` accept back. Written atomically.
+    ``run_dir``, ``metric``, ``value``. A fixed column whose name is also a grid key
+    is written as ``point_<name>``: with ``--grid seed=…`` the ``seed`` column holds
+    the grid value and ``point_seed`` the seed the point ran with (grid value plus
+    its repeat index). A failed point has one line with ``metric = "error"`` and the
+    error as value. List values are written as JSON (``[16, 16]``), which
+    ``--set``/``--grid`` accept back. Written atomically.
     """
-    columns = [*plan.grid_keys, "repeat", "seed", "status", "wall_time_s", "run_dir"]
-    columns += ["metric", "value"]
+    fixed = ["repeat", "seed", "status", "wall_time_s", "run_dir", "metric", "value"]
+    columns = [*plan.grid_keys]
+    columns += [f"point_{name}" if name in plan.grid_keys else name for name in fixed]
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

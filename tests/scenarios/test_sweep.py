@@ -18,6 +18,7 @@ in-process.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import json
@@ -316,6 +317,24 @@ def test_store_refuses_another_sweeps_database(toy: str, tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------- running (toy)
+
+
+def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_path: Path) -> None:
+    """A grid over seed gives the CSV one seed column (the grid value) and point_seed."""
+    plan = sw.plan_sweep(toy, grid=[("seed", ["10", "20"])], repeat=2)
+    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    with report.csv_path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    header = report.csv_path.read_text().splitlines()[0].split(",")
+    assert header == [
+        "seed", "repeat", "point_seed", "status", "wall_time_s", "run_dir", "metric", "value"
+    ]  # fmt: skip
+    ys = {(r["seed"], r["repeat"], r["point_seed"]): r["value"] for r in rows if r["metric"] == "y"}
+    # y = 2x + 2 + 0.5·seed with the seed the point ran with (grid value + repeat)
+    assert ys == {
+        ("10", "0", "10"): "9.0", ("10", "1", "11"): "9.5",
+        ("20", "0", "20"): "14.0", ("20", "1", "21"): "14.5",
+    }  # fmt: skip
 
 
 def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -> None:
