@@ -303,9 +303,10 @@ def run(cfg: Config, out_dir: Path) -> Result:
         "n_params": n_params,
         "n_train": int(data.x_train.shape[0]),
         "n_test": int(data.x_test.shape[0]),
-        "final_train_accuracy": float(history.train_accuracy[-1]),
+        # the studied number first: a sweep plots the first float key by default
         "final_test_accuracy": float(history.test_accuracy[-1]),
         "best_test_accuracy": float(max(history.test_accuracy)),
+        "final_train_accuracy": float(history.train_accuracy[-1]),
         "final_train_loss": float(history.loss[-1]),
         "final_test_loss": float(history.test_loss[-1]),
         "train_time_s": float(train_time_s),

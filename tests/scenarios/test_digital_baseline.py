@@ -10,6 +10,7 @@ import pytest
 
 from scenarios import digital_baseline as db
 from scenarios.framework import Result, run_scenario
+from scenarios.sweep import STATUS_OK, PointRow, default_metric
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,15 @@ def test_smoke_summary_numbers(smoke_result: Result) -> None:
     assert isinstance(summary["wall_time_s"], float) and summary["wall_time_s"] > 0
     assert summary["dataset"] == "moons"
     assert summary["architecture"] == "2-8-2"
+
+
+def test_a_sweep_plots_test_accuracy_by_default(smoke_result: Result) -> None:
+    """The studied number is the first float key, which a sweep plots by default."""
+    row = PointRow(
+        key="{}", params={}, repeat=0, seed=0, config={}, summary=smoke_result.summary,
+        status=STATUS_OK, error=None, wall_time_s=0.0, run_dir=None, finished_at="",
+    )  # fmt: skip
+    assert default_metric([row]) == "final_test_accuracy"
 
 
 def test_smoke_metric_rows_are_tidy(smoke_result: Result) -> None:
