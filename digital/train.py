@@ -303,7 +303,8 @@ def train(
     epochs
         Number of passes over the training set, ≥ 1.
     batch_size
-        Minibatch size, ≥ 1 (the last batch of an epoch may be smaller).
+        Minibatch size, ≥ 1 (the last batch of an epoch may be smaller; a size of at
+        least the training set's trains full-batch, one step per epoch).
     rng
         Shuffles the training set each epoch. Same rng state ⇒ same run, bit for bit.
     progress

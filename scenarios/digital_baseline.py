@@ -112,7 +112,8 @@ class Config:
     epochs : int
         Passes over the training set, >= 1.
     batch_size : int
-        Minibatch size, >= 1.
+        Minibatch size, >= 1; at least ``n_train`` (in the summary) trains
+        full-batch, one step per epoch.
     seed : int
         Root seed, >= 0.
     checkpoint_every : int

@@ -124,6 +124,30 @@ def test_recorder_holds_training_work_only() -> None:
     assert net.recorder is not None
 
 
+def test_a_batch_larger_than_the_training_set_trains_full_batch() -> None:
+    """One step per epoch on the whole set, the same as batch_size = n_train."""
+    runs = []
+    for size in (10_000, None):
+        rng = np.random.default_rng(3)
+        data = load("moons", n_samples=64, rng=rng)
+        net = MLP([2, 4, 2], rng=rng)
+        net.recorder = Recorder()
+        history = train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=3,
+            batch_size=size or data.x_train.shape[0],
+            rng=rng,
+        )
+        assert len(net.recorder.ops) == 3 * 2 * 2  # 3 epochs × 1 step × 2 layers × 2 passes
+        runs.append((history.loss, net.params()))
+    assert runs[0][0] == runs[1][0]
+    for key, value in runs[0][1].items():
+        np.testing.assert_array_equal(value, runs[1][1][key])
+
+
 def test_accuracy_helper() -> None:
     assert accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1])) == 0.5
     assert accuracy(np.array([[0.7], [0.2]]), np.array([1, 0])) == 1.0
