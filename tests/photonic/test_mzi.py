@@ -84,6 +84,51 @@ def test_halves_compose_to_mzi_and_broadcast() -> None:
     np.testing.assert_allclose(phase_screen(np.zeros(4)), np.broadcast_to(np.eye(2), (4, 2, 2)))
 
 
+def _by_hand_mzi(theta: float, phi: float, eps: np.ndarray, loss_db: np.ndarray) -> np.ndarray:
+    """``T = L₂B(ε₂)D(θ)L₁B(ε₁)D(φ)`` written from parameters.md, not from photonic.mzi.
+
+    ``eps = (ε₁, ε₂)`` of the (first, second) coupler; ``loss_db[k] = (top, bottom)``
+    power loss of coupler k's output arms, applied as field factors 10^(−dB/20).
+    """
+
+    def b(e: float) -> np.ndarray:
+        s, c = np.sin(np.pi / 4 + e), np.cos(np.pi / 4 + e)
+        return np.array([[s, 1j * c], [1j * c, s]])
+
+    def arms(db: np.ndarray) -> np.ndarray:
+        return np.diag(10.0 ** (-db / 20.0))
+
+    def d(x: float) -> np.ndarray:
+        return np.diag([np.exp(1j * x), 1.0])
+
+    return arms(loss_db[1]) @ b(eps[1]) @ d(theta) @ arms(loss_db[0]) @ b(eps[0]) @ d(phi)
+
+
+def test_coupler_errors_and_arm_losses_sit_where_the_model_says() -> None:
+    """Each coupler's own ε and its output arms' own losses, against a by-hand product.
+
+    All four losses and both ε differ, so swapping couplers, arms or input and
+    output arms changes the matrix.
+    """
+    rng = np.random.default_rng(11)
+    theta, phi = rng.uniform(0, 2 * np.pi, size=(2, 6))
+    eps = rng.uniform(-0.2, 0.2, size=(6, 2))
+    loss = rng.uniform(0.0, 3.0, size=(6, 2, 2))
+    expected = np.stack([_by_hand_mzi(theta[i], phi[i], eps[i], loss[i]) for i in range(6)])
+    s1, s2 = mzi_halves(theta, phi, splitting_error_rad=eps, loss_db=loss)
+    np.testing.assert_allclose(s2 @ s1, expected, atol=1e-14)
+    np.testing.assert_allclose(
+        mzi(theta, phi, splitting_error_rad=eps, loss_db=loss), expected, atol=1e-14
+    )
+    by_coupler = (
+        coupler(eps[:, 1], loss[:, 1])
+        @ phase_screen(theta)
+        @ coupler(eps[:, 0], loss[:, 0])
+        @ phase_screen(phi)
+    )
+    np.testing.assert_allclose(by_coupler, expected, atol=1e-14)
+
+
 def test_inverse_2x2() -> None:
     rng = np.random.default_rng(1)
     m = rng.normal(size=(7, 2, 2)) + 1j * rng.normal(size=(7, 2, 2))
