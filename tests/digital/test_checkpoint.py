@@ -53,14 +53,27 @@ class Interrupting:
         self.net.set_params(p)
 
 
+# run(): 96 training samples in minibatches of 16 → 6 steps per epoch, 4 epochs; every
+# epoch also calls forward twice more (test and training accuracy).
+STEPS_PER_EPOCH, EPOCHS, EVALS_PER_EPOCH = 6, 4, 2
+
+
 def run(
     kind: str, checkpoint: Checkpoint | None, *, interrupt_at: int = 0
 ) -> tuple[Network, History]:
+    net, history, _ = run_counting(kind, checkpoint, interrupt_at=interrupt_at)
+    return net, history
+
+
+def run_counting(
+    kind: str, checkpoint: Checkpoint | None, *, interrupt_at: int = 0
+) -> tuple[Network, History, int]:
+    """:func:`run`, and how many forward passes this call made."""
     data = load("moons", n_samples=120, rng=np.random.default_rng(0))
     net, opt = build(kind, 3)
-    target: Network = Interrupting(net, interrupt_at) if interrupt_at else net  # type: ignore[assignment]
+    target = Interrupting(net, interrupt_at)
     history = train(
-        target,
+        target,  # type: ignore[arg-type]
         data,
         loss="softmax_cross_entropy",
         optimizer=opt,  # type: ignore[arg-type]
@@ -69,7 +82,7 @@ def run(
         rng=np.random.default_rng(4),
         checkpoint=checkpoint,
     )
-    return net, history
+    return net, history, target.calls
 
 
 @pytest.mark.parametrize("kind", ["mlp", "photonic"])
@@ -79,7 +92,13 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(kind: str, tmp_path: P
     with pytest.raises(KeyboardInterrupt):
         run(kind, Checkpoint(path, every_steps=5), interrupt_at=11)  # mid-epoch 2
     assert path.exists()
-    resumed, history = run(kind, Checkpoint(path, every_steps=5, existing="resume"))
+    resumed, history, calls = run_counting(kind, Checkpoint(path, every_steps=5, existing="resume"))
+    # forward call 11 is epoch 2's third step (after 6 steps + 2 evaluations), which
+    # finishes before the save: the resumed run does only the 24 − 9 steps left
+    # and the evaluations of epochs 2 … 4, not a fresh start's 24 + 8 calls
+    done = STEPS_PER_EPOCH + 3
+    left = STEPS_PER_EPOCH * EPOCHS - done + EVALS_PER_EPOCH * (EPOCHS - 1)
+    assert calls == left
     for key, value in reference.params().items():
         np.testing.assert_array_equal(resumed.params()[key], value)
     assert history.loss == ref_history.loss
@@ -118,9 +137,12 @@ def test_periodic_checkpoint_resumes_after_a_hard_stop(tmp_path: Path) -> None:
             rng=np.random.default_rng(4),
             checkpoint=Checkpoint(path, every_steps=3),
         )
-    resumed, _ = run("mlp", Checkpoint(path, every_steps=3, existing="resume"))
+    resumed, _, calls = run_counting("mlp", Checkpoint(path, every_steps=3, existing="resume"))
     for key, value in reference.params().items():
         np.testing.assert_array_equal(resumed.params()[key], value)
+    # call 17 is epoch 3's first step; the last save was after step 12 (epoch 2's
+    # last, before its evaluations): left are those 2 calls and epochs 3 and 4
+    assert calls == EVALS_PER_EPOCH + 2 * (STEPS_PER_EPOCH + EVALS_PER_EPOCH)
 
 
 def test_existing_checkpoint_is_not_overwritten(tmp_path: Path) -> None:
@@ -135,7 +157,8 @@ def test_existing_checkpoint_is_not_overwritten(tmp_path: Path) -> None:
 def test_finished_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     path = tmp_path / "ckpt.npz"
     net_a, hist_a = run("mlp", Checkpoint(path, every_steps=5))
-    net_b, hist_b = run("mlp", Checkpoint(path, every_steps=5, existing="resume"))
+    net_b, hist_b, calls = run_counting("mlp", Checkpoint(path, every_steps=5, existing="resume"))
+    assert calls == 0  # nothing left to do
     assert hist_a.loss == hist_b.loss
     for key, value in net_a.params().items():
         np.testing.assert_array_equal(net_b.params()[key], value)

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import digital.train as train_module
 from scenarios.cli import main
 
 SETTINGS = [
@@ -35,7 +37,9 @@ def only_run(root: Path) -> Path:
     return run_dir
 
 
-def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert main(["run", "digital_baseline", *SETTINGS, "--out", str(tmp_path / "a")]) == 0
     reference = metrics_without_time(only_run(tmp_path / "a"))
 
@@ -67,8 +71,19 @@ def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(tmp_path: Path)
     assert f"interrupted; continue with: photonic-backprop run --resume {run_dir}" in err
     assert not (run_dir / "metrics.csv").exists()  # it really stopped early
 
+    loaded: list[int] = []  # steps done at each checkpoint the resumed run loads
+    real_load = train_module.load_checkpoint
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        history, position = real_load(*args, **kwargs)
+        loaded.append(position.steps)
+        return history, position
+
+    monkeypatch.setattr(train_module, "load_checkpoint", spy)
     assert main(["run", "--resume", str(run_dir)]) == 0
     assert metrics_without_time(run_dir) == reference
+    (steps,) = loaded  # it continued from the checkpoint, not from the start
+    assert steps >= 7
 
 
 def test_resume_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
