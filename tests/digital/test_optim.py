@@ -26,6 +26,19 @@ def test_adam_first_step_is_lr_times_sign() -> None:
     np.testing.assert_allclose(new["w"], [-0.1, 0.1], rtol=1e-6)
 
 
+def test_adam_second_step_by_hand() -> None:
+    """Bias correction at t = 2: gradients 1 then 3, β₁ = 0.9, β₂ = 0.999, lr = 0.1.
+
+    m₂ = 0.9·0.1 + 0.1·3 = 0.39, m̂ = 0.39 / (1 − 0.9²) = 2.05263…;
+    v₂ = 0.999·0.001 + 0.001·9 = 0.009999, v̂ = 0.009999 / (1 − 0.999²) = 5.00200…;
+    w = −0.1 (first step) − 0.1·m̂/√v̂ = −0.19178….
+    """
+    opt = Adam(lr=0.1)
+    p = opt.step({"w": np.array([0.0])}, {"w": np.array([1.0])})
+    p = opt.step(p, {"w": np.array([3.0])})
+    np.testing.assert_allclose(p["w"], [-0.1917781104876678], rtol=1e-7)
+
+
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("dtype", [float, complex])
 def test_converges_on_quadratic(name: str, dtype: type) -> None:
