@@ -170,6 +170,9 @@ def map_jobs(
     cannot start processes of its own). Jobs must carry their own seeds, so the numbers
     do not depend on the number of workers. ``initializer`` runs once in each worker
     process (e.g. to limit BLAS threads).
+
+    If a job fails or the caller is interrupted (Ctrl-C), the jobs not yet started
+    are cancelled: only those already running are waited for.
     """
     bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=None, leave=False)
     try:
@@ -179,14 +182,15 @@ def map_jobs(
                 results.append(fn(*job))
                 bar.update()
             return results
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)), initializer=initializer
-        ) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=initializer)
+        try:
             futures = [pool.submit(fn, *job) for job in jobs]
             for future in as_completed(futures):
                 future.result()  # raise early if a job failed
                 bar.update()
             return [f.result() for f in futures]
+        finally:  # after an error, the queued jobs never start
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
 

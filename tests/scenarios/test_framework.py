@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import re
+import time
 import types
 from pathlib import Path
 from typing import Any, Literal
@@ -321,3 +322,23 @@ def test_every_registered_scenario_has_the_common_shape(name: str) -> None:
         config_cls().seed = 1
     assert callable(module.run) and callable(module.main)
     assert isinstance(config_cls().seed, int)
+
+
+def _marked_job(folder: str, index: int) -> int:
+    """A pool job: job 0 is interrupted at once, the others leave a mark after 0.2 s."""
+    if index == 0:
+        raise KeyboardInterrupt
+    time.sleep(0.2)
+    (Path(folder) / str(index)).touch()
+    return index
+
+
+def test_map_jobs_interrupted_cancels_the_queued_jobs(tmp_path: Path) -> None:
+    """Ctrl-C (or a failed job) in a pooled run does not wait for the queued jobs:
+    of 20 jobs on 2 workers, only those already handed to a worker still run."""
+    jobs = [(str(tmp_path), i) for i in range(20)]
+    with pytest.raises(KeyboardInterrupt):
+        fw.map_jobs(_marked_job, jobs, workers=2, desc="jobs")
+    # 5 here: the 2 running and the 3 in the pool's call queue (19 without the cancel)
+    assert len(list(tmp_path.iterdir())) < 10
+    assert fw.map_jobs(_marked_job, jobs[1:4], workers=2, desc="jobs") == [1, 2, 3]
