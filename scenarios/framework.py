@@ -27,6 +27,7 @@ generators from their seed with :func:`child_rngs`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import importlib
@@ -40,7 +41,7 @@ import sys
 import time
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import datetime
 from importlib import metadata
@@ -65,6 +66,7 @@ __all__ = [
     "new_figure",
     "parse_set_options",
     "prepare_run_dir",
+    "process_pool",
     "run_scenario",
     "save_figure",
     "scenario_summary_line",
@@ -154,6 +156,31 @@ def load_scenario(name: str) -> types.ModuleType:
     return importlib.import_module(SCENARIOS[name])
 
 
+@contextlib.contextmanager
+def process_pool(workers: int, **options: Any) -> Iterator[ProcessPoolExecutor]:
+    """A ``ProcessPoolExecutor(max_workers=workers, **options)`` that stops at once when
+    its block is left by an exception (a failed job, Ctrl-C): the queued jobs are
+    cancelled and the worker processes terminated. Left normally, it waits for its jobs.
+
+    (A plain executor would go on: a worker whose job ended runs the jobs already
+    queued for it, and leaving the block waits for them.)
+    """
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=workers, **options)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        workers_started = set(multiprocessing.active_children()) - before
+        for process in workers_started:
+            process.terminate()
+        for process in workers_started:
+            process.join()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
 def map_jobs(
     fn: Callable[..., T],
     jobs: Sequence[tuple[Any, ...]],
@@ -171,8 +198,8 @@ def map_jobs(
     do not depend on the number of workers. ``initializer`` runs once in each worker
     process (e.g. to limit BLAS threads).
 
-    If a job fails or the caller is interrupted (Ctrl-C), the jobs not yet started
-    are cancelled: only those already running are waited for.
+    If a job fails or the caller is interrupted (Ctrl-C), the other jobs are stopped
+    at once (:func:`process_pool`).
     """
     bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=None, leave=False)
     try:
@@ -182,15 +209,12 @@ def map_jobs(
                 results.append(fn(*job))
                 bar.update()
             return results
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=initializer)
-        try:
+        with process_pool(min(workers, len(jobs)), initializer=initializer) as pool:
             futures = [pool.submit(fn, *job) for job in jobs]
             for future in as_completed(futures):
                 future.result()  # raise early if a job failed
                 bar.update()
             return [f.result() for f in futures]
-        finally:  # after an error, the queued jobs never start
-            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         bar.close()
 

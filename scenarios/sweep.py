@@ -127,6 +127,7 @@ from scenarios.framework import (
     ensure_output_dir,
     load_scenario,
     new_figure,
+    process_pool,
     run_scenario,
     save_figure,
 )
@@ -865,20 +866,37 @@ class _Runner:
             yield run_point(task)
 
 
+def _init_point_worker() -> None:
+    """Give tqdm a thread lock in a pool worker.
+
+    Its default lock is a multiprocessing one, a named semaphore: a worker terminated
+    on Ctrl-C leaves it to the resource tracker, which warns of a "leaked semaphore".
+    """
+    import threading
+
+    from tqdm.std import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+
 class _PoolRunner(_Runner):
     """A pool of ``workers`` spawned processes on this machine."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: Any = None
+        self._block: Any = None
 
     def __enter__(self) -> _PoolRunner:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        # left by Ctrl-C, the pool stops its points at once (they run again on resume)
+        self._block = process_pool(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_point_worker,
         )
+        self._pool = self._block.__enter__()
         return self
 
     def __exit__(
@@ -887,8 +905,8 @@ class _PoolRunner(_Runner):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+        if self._block is not None:
+            self._block.__exit__(exc_type, exc, tb)
 
     def run(self, tasks: Sequence[_PointTask]) -> Iterator[PointOutcome]:
         from concurrent.futures import as_completed
