@@ -8,6 +8,7 @@ order, in a fresh working folder with ``photonic-backprop`` on the PATH.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import re
@@ -96,3 +97,21 @@ def test_toml_and_python_blocks_run(workdir: tuple[Path, dict[str, str]]) -> Non
                 exec(compile(body, "README.md", "exec"), {"__name__": "readme"})
     finally:
         os.chdir(cwd)
+
+
+def test_the_hardware_example_changes_what_the_readme_says(tmp_path: Path) -> None:
+    """compare with the README's my-chip.toml: the energies per step the text quotes."""
+    from scenarios.compare import Config, run
+
+    text = (ROOT / "README.md").read_text()
+    (body,) = [body for lang, body in blocks() if lang == "toml"]
+    (tmp_path / "my-chip.toml").write_text(body)
+    quoted = re.search(r"drops\s+from (\d+) nJ to (\d+) nJ, at the same (\d+) ns", text)
+    assert quoted, "the README quotes the example's energies and latency"
+    before_nj, after_nj, latency_ns = (float(v) for v in quoted.groups())
+    presets = (str(tmp_path / "my-chip.toml"), "eo-integrated")
+    summary = run(dataclasses.replace(Config.smoke(), presets=presets), tmp_path, echo=None).summary
+    assert float(summary["my-chip_step_energy_pj"]) / 1e3 == pytest.approx(after_nj, abs=0.5)
+    assert float(summary["eo-integrated_step_energy_pj"]) / 1e3 == pytest.approx(before_nj, abs=0.5)
+    for name in ("my-chip", "eo-integrated"):
+        assert float(summary[f"{name}_step_latency_ns"]) == pytest.approx(latency_ns, abs=0.5)
