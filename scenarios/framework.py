@@ -6,7 +6,9 @@ A scenario is a module ``scenarios.<name>`` that defines
   ``ValueError`` naming the field, the value and what is allowed), with a classmethod
   ``Config.smoke()`` returning a configuration that runs in seconds;
 - ``run(cfg, out_dir) -> Result``: does the study, saves its figures into ``out_dir``
-  (see :func:`save_figure`) and returns tidy metric rows plus a short summary;
+  (see :func:`save_figure`) and returns tidy metric rows plus a short summary; a
+  ``run`` that prints a text report takes it as a keyword ``echo`` (a callable taking
+  one line, ``print`` by default; ``None`` silences it, as sweeps do);
 - ``main(argv=None) -> int``: delegates to the command line for that scenario;
 - a module docstring whose first line says what the study covers (shown by
   ``photonic-backprop list``);
@@ -31,6 +33,7 @@ import contextlib
 import csv
 import dataclasses
 import importlib
+import inspect
 import json
 import multiprocessing
 import os
@@ -50,6 +53,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_or
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from digital.validation import check_choice
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -789,6 +794,7 @@ def run_scenario(
     *,
     name: str | None = None,
     run_dir: Path | None = None,
+    report: Literal["print", "quiet"] = "print",
 ) -> Result:
     """Run one scenario in a fresh run folder and record everything about it.
 
@@ -810,21 +816,26 @@ def run_scenario(
     run_dir : Path, optional
         An existing run folder to continue in (``--resume``): its ``config.json`` is
         kept and a scenario that checkpoints picks its checkpoint up from there.
+    report : {"print", "quiet"}
+        ``"quiet"`` silences the text report of a scenario whose ``run`` prints one
+        (its optional ``echo`` parameter); the files are written either way.
 
     Returns
     -------
     Result
     """
+    check_choice(report, "report", ("print", "quiet"))
     scenario = name or module.__name__.rsplit(".", 1)[-1]
     if run_dir is None:
         out_dir = prepare_run_dir(out_root, scenario)
         write_config(cfg, out_dir)
     else:
         out_dir = Path(run_dir)
+    quiet = report == "quiet" and "echo" in inspect.signature(module.run).parameters
     seed = getattr(cfg, "seed", None)
     t0 = time.perf_counter()
     try:
-        result = module.run(cfg, out_dir)
+        result = module.run(cfg, out_dir, echo=None) if quiet else module.run(cfg, out_dir)
     except BaseException as exc:
         write_manifest(
             out_dir,

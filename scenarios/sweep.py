@@ -817,7 +817,10 @@ def run_point(task: _PointTask) -> PointOutcome:
     t0 = time.perf_counter()
     try:
         module = load_scenario(task.scenario)
-        result = run_scenario(module, task.config, task.runs_root, name=task.scenario)
+        # the point's text report stays in its run folder's files, not on the console
+        result = run_scenario(
+            module, task.config, task.runs_root, name=task.scenario, report="quiet"
+        )
     except Exception as exc:
         message = " ".join(str(exc).split())
         return PointOutcome(
@@ -1220,6 +1223,15 @@ def _check_metric(metric: str, rows: Sequence[PointRow]) -> None:
         raise SweepError(f"--metric {metric!r} is not a numeric summary key; available: {shown}")
 
 
+def _point_line(point: Point, outcome: PointOutcome, done: int, total: int, repeats: int) -> str:
+    """``[3/8] lr=0.01, repeat 1: ok (2.3 s)``, or ``failed: <error>``."""
+    what = describe_params(point.params) or "point"
+    if repeats > 1:
+        what += f", repeat {point.repeat}"
+    status = "ok" if outcome.status == STATUS_OK else f"failed: {outcome.error}"
+    return f"[{done}/{total}] {what}: {status} ({outcome.wall_time_s:.1f} s)"
+
+
 def run_sweep(
     plan: SweepPlan,
     *,
@@ -1253,7 +1265,9 @@ def run_sweep(
     metric : str, optional
         Summary key to plot; default :func:`default_metric`.
     progress : bool, optional
-        Progress bar of points done: ``None`` shows it only on a terminal.
+        Progress bar of points done: ``None`` shows it only on a terminal. Unless
+        ``False``, every finished point also prints one line (grid values, status,
+        wall time), on a terminal or not.
     argv : sequence of str, optional
         Command line recorded in ``sweep.json`` (default ``sys.argv``).
 
@@ -1311,13 +1325,17 @@ def run_sweep(
                     leave=True,
                 ) as bar,
             ):
-                n_failed_now = 0
+                n_failed_now, n_done = 0, len(done)
                 for outcome in runner.run(tasks):
-                    store.record(by_key[outcome.key], outcome, sweep_dir=sweep_dir)
+                    point = by_key[outcome.key]
+                    store.record(point, outcome, sweep_dir=sweep_dir)
                     if outcome.status != STATUS_OK:
                         n_failed_now += 1
                         bar.set_postfix(failed=n_failed_now)
                     bar.update(1)
+                    n_done += 1
+                    if progress is not False:  # one line per point, also in a log file
+                        bar.write(_point_line(point, outcome, n_done, len(keys), plan.repeat))
         rows = store.rows(keys)
     csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME)
     if metric is not None:

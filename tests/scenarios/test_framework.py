@@ -294,6 +294,28 @@ def test_run_scenario_writes_everything(tmp_path: Path) -> None:
         assert len(list(csv.DictReader(fh))) == 3
 
 
+def test_run_scenario_quiet_silences_only_a_report_the_scenario_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reporting = _toy_module()
+    plain_run = reporting.run
+
+    def run(cfg: ToyConfig, out_dir: Path, *, echo: Any = print) -> fw.Result:
+        if echo is not None:
+            echo("the toy's report")
+        return plain_run(cfg, out_dir)
+
+    reporting.run = run  # type: ignore[attr-defined]
+    fw.run_scenario(reporting, ToyConfig(), tmp_path)
+    assert capsys.readouterr().out == "the toy's report\n"
+    quiet = fw.run_scenario(reporting, ToyConfig(), tmp_path, report="quiet")
+    assert capsys.readouterr().out == ""
+    assert json.loads((quiet.out_dir / "manifest.json").read_text())["summary"] == {"total": 9.0}
+    fw.run_scenario(_toy_module(), ToyConfig(), tmp_path, report="quiet")  # has no echo
+    with pytest.raises(ValueError, match="report='loud'"):
+        fw.run_scenario(reporting, ToyConfig(), tmp_path, report="loud")  # type: ignore[arg-type]
+
+
 def test_run_scenario_records_failures(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         fw.run_scenario(_toy_module(fail=True), ToyConfig(), tmp_path, name="toy")

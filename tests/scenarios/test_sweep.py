@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -32,6 +33,7 @@ import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,9 +125,11 @@ class ToyConfig:
         return cls()
 
 
-def _toy_run(cfg: ToyConfig, out_dir: Path) -> fw.Result:
+def _toy_run(cfg: ToyConfig, out_dir: Path, *, echo: Any = print) -> fw.Result:
     if cfg.x in TOY_FAILING:
         raise RuntimeError(f"toy failure at x={cfg.x}")
+    if echo is not None:
+        echo(f"toy report for x={cfg.x}")
     y = 2.0 * cfg.x + float(sum(cfg.width)) + 0.5 * cfg.seed
     return fw.Result(
         out_dir=out_dir,
@@ -317,6 +321,24 @@ def test_store_refuses_another_sweeps_database(toy: str, tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------- running (toy)
+
+
+def test_sweep_prints_one_line_per_point_not_the_points_reports(
+    toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    TOY_FAILING.add(2.0)
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=2)
+    sw.run_sweep(plan, out=tmp_path, progress=None)
+    lines = capsys.readouterr().out.splitlines()
+    assert [re.sub(r"\(\d+\.\d s\)$", "(T)", line) for line in lines] == [
+        "[1/4] x=1, repeat 0: ok (T)",
+        "[2/4] x=1, repeat 1: ok (T)",
+        "[3/4] x=2, repeat 0: failed: RuntimeError: toy failure at x=2.0 (T)",
+        "[4/4] x=2, repeat 1: failed: RuntimeError: toy failure at x=2.0 (T)",
+    ]
+    TOY_FAILING.clear()
+    sw.run_sweep(plan, out=tmp_path, progress=False)  # the two failed points again
+    assert capsys.readouterr().out == ""
 
 
 def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_path: Path) -> None:
