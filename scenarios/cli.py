@@ -2,7 +2,7 @@
 
 Usage::
 
-    photonic-backprop list
+    photonic-backprop list [SCENARIO]
     photonic-backprop run [SCENARIO] [--set key=value ...] [--config file.toml]
                           [--smoke] [--out DIR]
     photonic-backprop run --resume RUN_DIR
@@ -10,6 +10,10 @@ Usage::
                           [--config file.toml] [--smoke] [--repeat K]
                           [--executor local|dask] [--scheduler ADDR] [--workers N]
                           [--connect-timeout S] [--metric NAME] [--out DIR]
+
+``list`` names the scenarios; ``list SCENARIO`` shows that scenario's settings with
+their defaults, their ``--smoke`` values and what each means. ``--version`` prints the
+installed version.
 
 ``run`` without a scenario runs :data:`scenarios.framework.DEFAULT_SCENARIO`. The
 configuration is built in layers: ``Config()`` (or ``Config.smoke()`` with
@@ -30,7 +34,9 @@ fit in memory, a training run that diverges, ...) prints one line
 ``photonic-backprop: error: <message>`` to stderr and exits with status 2; pass
 ``--traceback`` to see the full traceback instead.
 
-Ctrl-C exits with status 130. A scenario that keeps a checkpoint (``CHECKPOINTS =
+Ctrl-C exits with status 130 (pooled runs and sweeps stop their workers at once).
+Output piped to a reader that stops early (``| head``) ends the command quietly
+with status 141. A scenario that keeps a checkpoint (``CHECKPOINTS =
 True`` in its module: ``digital_baseline``) saves one and the command prints how to
 continue (``run --resume RUN_DIR``); the others say that they start over.
 """
@@ -40,8 +46,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import os
 import shlex
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,8 +58,10 @@ from scenarios.framework import (
     SCENARIOS,
     Result,
     config_from_overrides,
+    describe_settings,
     load_config_file,
     load_scenario,
+    package_version,
     parse_set_options,
     prepare_run_dir,
     resume_target,
@@ -68,6 +78,7 @@ EXIT_OK = 0
 EXIT_POINTS_FAILED = 1
 EXIT_INPUT_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that left early
 
 #: glibc ``mallopt`` parameters (``malloc.h``) and the values :func:`keep_heap` sets.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -102,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    sub.add_parser("list", help="list the scenarios", description="List the scenarios.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    listing = sub.add_parser(
+        "list",
+        help="list the scenarios, or one scenario's settings",
+        description="List the scenarios; with SCENARIO, its settings (for --set) and defaults.",
+    )
+    listing.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO")
 
     run = sub.add_parser(
         "run",
@@ -117,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default=None,
         metavar="SCENARIO",
-        help=f"scenario name (default: {DEFAULT_SCENARIO}); see 'list'",
+        help=f"scenario name (default: {DEFAULT_SCENARIO}); 'list' shows the scenarios, "
+        "'list SCENARIO' its settings",
     )
     run.add_argument(
         "--set",
@@ -269,7 +287,9 @@ def format_summary(summary: Mapping[str, object]) -> str:
     return "\n".join(f"  {key:<{width}}  {_format_value(value)}" for key, value in summary.items())
 
 
-def _cmd_list() -> int:
+def _cmd_list(scenario: str | None = None) -> int:
+    if scenario is not None:
+        return _cmd_list_settings(scenario)
     width = max(len(name) for name in SCENARIOS)
     for name in SCENARIOS:
         try:
@@ -277,6 +297,20 @@ def _cmd_list() -> int:
         except ImportError as exc:
             line = f"(unavailable: {_error_line(exc)})"
         print(f"{name:<{width}}  {line}".rstrip())
+    return EXIT_OK
+
+
+def _cmd_list_settings(scenario: str) -> int:
+    module = load_scenario(scenario)
+    print(f"{scenario}: {scenario_summary_line(module)}")
+    print()
+    print("Settings (--set KEY=VALUE), with their defaults and, where it differs, --smoke's:")
+    wrap = textwrap.TextWrapper(width=88, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    for name, default, smoke, text in describe_settings(module):
+        line = f"  {name} = {default}"
+        print(line if smoke == default else f"{line}   (--smoke: {smoke})")
+        if text:
+            print(wrap.fill(text))
     return EXIT_OK
 
 
@@ -440,7 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     int
         Exit status: 0 on success, 1 if some sweep points failed, 2 on bad input
-        (one line on stderr) or a usage error, 130 when interrupted.
+        (one line on stderr) or a usage error, 130 when interrupted, 141 when the
+        reader of the output closed it early (``| head``).
     """
     parser = build_parser()
     try:
@@ -450,10 +485,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_heap()
     try:
         if args.command == "list":
-            return _cmd_list()
+            return _cmd_list(args.scenario)
         if args.command == "sweep":
             return _cmd_sweep(args, argv)
         return _cmd_run(args)
+    except BrokenPipeError:  # e.g. `photonic-backprop list compare | head`: not an error
+        # Python would complain again while flushing stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except INPUT_ERRORS as exc:
         if getattr(args, "traceback", False):
             raise

@@ -38,6 +38,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import secrets
 import subprocess
 import sys
@@ -66,6 +67,7 @@ __all__ = [
     "Result",
     "child_rngs",
     "config_from_overrides",
+    "describe_settings",
     "load_config_file",
     "load_scenario",
     "new_figure",
@@ -281,6 +283,78 @@ def scenario_summary_line(module: types.ModuleType) -> str:
         if line.strip():
             return line.strip()
     return ""
+
+
+_SECTION_TITLES = ("Parameters", "Attributes")
+_ROLE = re.compile(r":\w+:`~?([^`]+)`")
+
+
+def _entry_docs(doc: str) -> dict[str, str]:
+    """``name -> description`` from the Parameters/Attributes section of a numpydoc text.
+
+    ``a, b : int`` documents both names with one description; a list of names may
+    go on over several lines, each but the last ending in a comma.
+    """
+    lines = doc.splitlines()
+    docs: dict[str, list[str]] = {}
+    inside, current, names = False, None, ""
+    for i, line in enumerate(lines):
+        underline = i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}
+        if underline:
+            inside, current, names = line.strip() in _SECTION_TITLES, None, ""
+            continue
+        if not inside or set(line.strip()) == {"-"} or not line.strip():
+            continue
+        if line[0].isspace():
+            if current is not None:
+                docs[current].append(line.strip())
+            continue
+        names += line.split(" : ")[0].strip()
+        if names.endswith(","):  # the list of names goes on on the next line
+            names += " "
+            continue
+        current, names = names, ""
+        docs[current] = []
+    out: dict[str, str] = {}
+    for names, text in docs.items():
+        plain = _ROLE.sub(r"\1", " ".join(text)).replace("``", "")
+        for name in names.split(","):
+            out[name.strip()] = plain
+    return out
+
+
+def _setting_text(value: object) -> str:
+    """A value as ``--set KEY=VALUE`` spells it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(_setting_text(v) for v in value) if value else "()"
+    return str(value)
+
+
+def describe_settings(module: types.ModuleType) -> list[tuple[str, str, str, str]]:
+    """The settings of a scenario, for ``photonic-backprop list SCENARIO``.
+
+    Returns
+    -------
+    list of (name, default, smoke, description)
+        Every field of ``module.Config``: its default and its ``--smoke`` value in
+        ``--set`` spelling, and its docstring entry (``""`` if it has none).
+    """
+    config = module.Config
+    docs = _entry_docs(inspect.getdoc(config) or "")
+    default, smoke = config(), config.smoke()
+    return [
+        (
+            f.name,
+            _setting_text(getattr(default, f.name)),
+            _setting_text(getattr(smoke, f.name)),
+            docs.get(f.name, ""),
+        )
+        for f in dataclasses.fields(config)
+    ]
 
 
 # --------------------------------------------------------------------------- randomness

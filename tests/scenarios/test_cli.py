@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from scenarios import cli
+from scenarios import cli, digital_baseline
+from scenarios import framework as fw
 from scenarios.framework import DEFAULT_SCENARIO, SCENARIOS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +44,46 @@ def test_list_shows_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert "digital_baseline" in out
     assert len(out.splitlines()) == len(SCENARIOS)
     assert "Digital baseline" in out
+
+
+def test_list_scenario_shows_its_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every setting once, with its default and --smoke value in --set spelling."""
+    assert cli.main(["list", "digital_baseline"]) == 0
+    out = capsys.readouterr().out
+    settings = [line[2:] for line in out.splitlines() if re.match(r"  \w+ = ", line)]
+    assert [s.split(" = ")[0] for s in settings] == [
+        f.name for f in dataclasses.fields(digital_baseline.Config)
+    ]
+    assert "hidden = 16,16   (--smoke: 8)" in settings
+    assert "dataset = moons" in settings  # the same in both: no smoke note
+    assert "Minibatch size, >= 1" in out  # the docstring's description
+    assert cli.main(["list", "nope"]) == 2
+    assert "unknown scenario 'nope'" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"photonic-backprop {fw.package_version()}"
+
+
+def test_output_to_a_reader_that_stops_early_is_quiet() -> None:
+    """``photonic-backprop list compare | head``: no error line, exit status 141.
+
+    The reader here (``true``) is gone before Python has started, so every write fails.
+    """
+    proc = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m scenarios.cli list compare | true; "
+        "exit ${PIPESTATUS[0]}",
+        shell=True,
+        executable="/bin/bash",
+        cwd=REPO_ROOT,
+        env=_python_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (141, "")
 
 
 def test_run_smoke_writes_all_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,16 +166,20 @@ def test_traceback_flag_reraises(tmp_path: Path) -> None:
         cli.main(["run", "--set", "nope=1", "--traceback", "--out", str(tmp_path)])
 
 
-def _python(*args: str) -> subprocess.CompletedProcess[str]:
-    """This interpreter run with ``args`` in the repository, the repository on its path."""
-    env = {
+def _python_env() -> dict[str, str]:
+    """This environment with the repository on the Python path."""
+    return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
     }
+
+
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """This interpreter run with ``args`` in the repository, the repository on its path."""
     return subprocess.run(
         [sys.executable, *args],
         cwd=REPO_ROOT,
-        env=env,
+        env=_python_env(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -367,3 +367,15 @@ def test_map_jobs_interrupted_stops_every_job(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     assert set(multiprocessing.active_children()) <= before  # the workers are gone
     assert fw.map_jobs(_marked_job, jobs[1:4], workers=2, desc="jobs") == [1, 2, 3]
+
+
+@pytest.mark.parametrize("name", sorted(fw.SCENARIOS))
+def test_every_setting_of_every_scenario_is_documented(name: str) -> None:
+    """``list SCENARIO`` has a description for every field (names listed over two
+    lines, as in gradient_fidelity, included), and --set reads back its defaults."""
+    module = fw.load_scenario(name)
+    rows = fw.describe_settings(module)
+    assert [row[0] for row in rows] == [f.name for f in dataclasses.fields(module.Config)]
+    assert [row[0] for row in rows if not row[3]] == []
+    defaults = fw.config_from_overrides(module.Config, {row[0]: row[1] for row in rows})
+    assert defaults == module.Config()
