@@ -47,9 +47,10 @@ How to read the results
   std over seeds). ``decision_boundaries.png``: both trained networks on the test set
   (seed 0). ``cost_per_step.png``: latency and energy per step per preset (log axes).
   ``energy_breakdown.png``: where each preset's energy goes.
-- ``metrics.csv`` (tidy): per-epoch curves (``network, seed, epoch, iteration, metric,
-  value``), final numbers, ε per batch, and per preset ``latency_ns``/``energy_pj`` per
-  step and per component.
+- ``metrics.csv`` (tidy; columns ``seed, network, method, epoch, iteration, metric,
+  value, batch, preset``, empty where they do not apply): per-epoch curves, final
+  numbers, ε per batch, and per preset ``latency_ns``/``energy_pj`` per step and per
+  component.
 - A step of the two networks is not the same work: the photonic network has 48 phases,
   the MLP 354 weights. The cost rows answer "what does one training step of *this*
   network cost on *that* machine", not "which is faster per MAC" (that is
@@ -577,7 +578,7 @@ def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
             "gradient error ε = 1 − cos",
             _eps_fmt(_values(rows, "mlp", "epsilon")) + " vs finite differences",
             _eps_fmt(_values(rows, "photonic", "epsilon", cfg.method))
-            + " measured vs exact, same chip",
+            + f" {cfg.method} vs exact, same chip",
         ),
         (
             "ε of an ideal-model (digital twin) gradient",

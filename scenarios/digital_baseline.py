@@ -19,7 +19,10 @@ Outputs (in the run folder)
   of :data:`METRICS` (training loss and accuracy, test loss and accuracy, mean
   gradient norm, elapsed training time).
 - ``learning_curves.png`` / ``.svg``: loss (left) and accuracy (right) per epoch.
-- Summary: final train/test accuracy and loss, best test accuracy, wall time.
+- Summary: final test/train accuracy and loss, best test accuracy, times.
+  ``train_time_s`` is the training time of the whole run, every session of a run
+  continued with ``--resume`` included; ``wall_time_s`` is this session's (so after a
+  resume it can be the smaller one).
 
 Randomness: ``child_rngs(seed, "data", "init", "train")`` — the dataset (generation,
 subsampling, split), the initial weights and the minibatch order each have their own

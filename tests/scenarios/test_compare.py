@@ -141,6 +141,12 @@ def test_cli_main_job_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert manifest["status"] == "ok"
     out = capsys.readouterr().out
     assert "photonic_test_accuracy" in out and "gpu-h100" in out
+    assert "analog vs exact, same chip" in out  # the ε row names the method
+    # metrics.csv has the columns the module docstring lists
+    documented = re.search(r"columns ``([^`]+)``", compare.__doc__ or "")
+    assert documented
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    assert header == ",".join(" ".join(documented.group(1).split()).split(", "))
 
 
 def test_table_renders_and_escapes() -> None:
