@@ -70,6 +70,11 @@ Run through the ``photonic-backprop`` command, the process keeps its freed heap
 
 Outputs: ``metrics.csv`` (rows ``n_ports, batch, path, chip, time_s, ratio``),
 ``speed.png``/``.svg`` (ratio vs N), summary ratios.
+
+The matmul of every size is timed again after its steps (path ``matmul_again``). If
+the two differ by more than :data:`MATMUL_DRIFT_LIMIT`, something else was using
+the cores meanwhile and the ratios of that size are not to be trusted: the summary
+then carries a ``timing_warning`` naming those sizes.
 """
 
 from __future__ import annotations
@@ -243,11 +248,43 @@ def _measure(
         name: Chip.draw(mesh, np.random.default_rng(chip_seed), **kwargs)
         for name, kwargs in CHIPS.items()
     }
-    times = {("matmul", "ideal"): best_time_s(lambda: x @ a.T, max(cfg.repeats, 20))}
+    matmul_repeats = max(cfg.repeats, 20)
+    times = {("matmul", "ideal"): best_time_s(lambda: x @ a.T, matmul_repeats)}
     for path, chip in runs:
         step = make_step(mesh, x, target, path=path, chip=chips.get(chip))  # type: ignore[arg-type]
         times[path, chip] = best_time_s(step, cfg.repeats)
+    # timed again after the steps: a change means the machine was busy meanwhile
+    times["matmul_again", "ideal"] = best_time_s(lambda: x @ a.T, matmul_repeats)
     return times
+
+
+#: A size whose matmul, timed before and after its steps, changed by more than this
+#: factor was measured on a busy machine (idle 2-core machine: ≤ 1.1).
+MATMUL_DRIFT_LIMIT = 1.3
+
+
+def busy_warning(matmul_s: dict[tuple[int, int], tuple[float, float]]) -> str | None:
+    """The warning for sizes whose two matmul timings differ by > MATMUL_DRIFT_LIMIT.
+
+    Parameters
+    ----------
+    matmul_s
+        ``(N, B) -> (seconds before the steps, seconds after)``.
+
+    Returns
+    -------
+    str or None
+        ``None`` if every size was timed on a steady machine.
+    """
+    drifts = {size: max(t) / min(t) for size, t in matmul_s.items()}
+    busy = [f"N={n}, B={b} ({d:.2f}×)" for (n, b), d in drifts.items() if d > MATMUL_DRIFT_LIMIT]
+    if not busy:
+        return None
+    return (
+        f"the reference matmul changed by more than {MATMUL_DRIFT_LIMIT}× while "
+        f"{', '.join(busy)} ran: the machine was busy, so those ratios are unreliable; "
+        "run again on an idle machine"
+    )
 
 
 def run(cfg: Config, out_dir: Path) -> Result:
@@ -257,6 +294,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
     points = [(n, b) for n in cfg.ports for b in cfg.batches]
+    matmul_s: dict[tuple[int, int], tuple[float, float]] = {}
     # a bar on a terminal only (it draws between measurements, never inside one)
     for n, b in tqdm(points, desc=NAME, unit="size", disable=None, leave=False):
         runs = [("fast", "ideal"), ("insitu_aggregated", "ideal")]
@@ -268,6 +306,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
                 runs += [("insitu_per_sample", "noisy"), ("insitu_per_sample", "realistic")]
         times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed)
         matmul = times["matmul", "ideal"]
+        matmul_s[n, b] = (matmul, times["matmul_again", "ideal"])
         for (path, chip), t in times.items():
             rows.append(
                 {
@@ -280,11 +319,14 @@ def run(cfg: Config, out_dir: Path) -> Result:
                 }
             )
             on = "" if chip == "ideal" else f"_{chip}_chip"
-            if path != "matmul":
+            if not path.startswith("matmul"):
                 summary[f"ratio_{path}_N{n}_B{b}{on}"] = round(t / matmul, 2)
             if path.startswith("insitu"):  # issue: ≤ 5× (per sample), ≤ 2× (aggregated)
                 exact = times["fast", "ideal" if chip == "ideal" else "noisy"]
                 summary[f"{path}_vs_adjoint_N{n}_B{b}{on}"] = round(t / exact, 2)
+    warning = busy_warning(matmul_s)
+    if warning is not None:
+        summary["timing_warning"] = warning
     if cfg.large_ports:
         n, b = cfg.large_ports, cfg.large_batch
         mesh = Mesh.clements(n) if cfg.topology == "clements" else Mesh.reck(n)

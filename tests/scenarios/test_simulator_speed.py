@@ -68,6 +68,7 @@ def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
     timed = [r for r in result.metrics if r.get("ratio") is not None]
     runs = [
         ("matmul", "ideal"),
+        ("matmul_again", "ideal"),
         ("fast", "ideal"),
         ("per_sample", "ideal"),
         ("insitu_per_sample", "ideal"),
@@ -96,6 +97,16 @@ def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
             assert on_chip == pytest.approx(realistic / exact, abs=0.006)
     assert (result.out_dir / "speed.png").exists()
     assert (result.out_dir / "metrics.csv").exists()
+
+
+def test_busy_warning_names_the_sizes_whose_matmul_changed() -> None:
+    limit = simulator_speed.MATMUL_DRIFT_LIMIT
+    steady = {(64, 256): (1.0e-4, 1.05e-4), (16, 32): (2.0e-6, 1.9e-6)}
+    assert simulator_speed.busy_warning(steady) is None
+    busy = {**steady, (128, 1024): (7.5e-3, 7.5e-3 / (limit + 0.1))}
+    warning = simulator_speed.busy_warning(busy)
+    assert warning is not None
+    assert "N=128, B=1024 (1.40×)" in warning and "N=64" not in warning
 
 
 def test_per_sample_max_ports_limits_the_chip_rows_too(tmp_path: Path) -> None:
