@@ -557,16 +557,17 @@ def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]
 
     Keys name no setting's value, so that a sweep over the settings keeps them:
     ``acc_mean_pct_<dataset>_<case>`` with case ``digital``, ``deployed`` or
-    ``on_chip_<method>``, and ``_sigma<k>`` (position in ``splitting_error_std_rad``)
-    only when the run has several σ. The rows trained on chip with measured gradients
-    come first (a sweep plots the first number by default), then the exact twin.
+    ``on_chip_<method>``, and ``_chip<k>`` (the chip's position in
+    ``splitting_error_std_rad``, not its σ) only when the run has several σ. The rows
+    trained on chip with measured gradients come first (a sweep plots the first
+    number by default), then the exact twin.
     """
     several = len(cfg.splitting_error_std_rad) > 1
     ranked: list[tuple[int, str, float]] = []
     for dataset, _, case, method, sigma, finals in _accuracy_cases(cfg, rows):
         key = f"acc_mean_pct_{dataset}_{case}" + (f"_{method}" if case == "on_chip" else "")
         if several and sigma is not None:
-            key += f"_sigma{cfg.splitting_error_std_rad.index(sigma)}"
+            key += f"_chip{cfg.splitting_error_std_rad.index(sigma)}"
         # measured on chip, then the exact twin on chip, then (a) and (b)
         rank = (0 if method != "adjoint" else 1) if case == "on_chip" else 2
         ranked.append((rank, key, float(np.mean(finals))))
@@ -586,8 +587,8 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
     2. ``c − b`` for every method on the chip with the largest splitting error.
 
     Returns the readable verdicts (keys name σ) and the mean differences as numbers
-    (``c_minus_a_mean_<dataset>_<method>`` at every σ, with ``_sigma<k>`` — the
-    position in ``splitting_error_std_rad`` — when there are several;
+    (``c_minus_a_mean_<dataset>_<method>`` at every σ, with ``_chip<k>`` — the
+    chip's position in ``splitting_error_std_rad`` — when there are several;
     ``c_minus_b_mean_…`` at the largest σ; no setting's value in a key, so sweeps
     keep them).
     """
@@ -605,7 +606,7 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
                     continue
                 mean = float(np.mean(diff))
                 key = f"c_minus_a_mean_{dataset}_{method}"
-                numbers[key + (f"_sigma{k}" if len(sigmas) > 1 else "")] = mean
+                numbers[key + (f"_chip{k}" if len(sigmas) > 1 else "")] = mean
                 if sigma == DEFAULT_SPLITTING_ERROR_STD_RAD:  # the verdict: default σ only
                     verdict = "within" if mean >= -WITHIN_POINTS else "NOT within"
                     out[f"c_minus_a_{dataset}_{method}_sigma{sigma:g}"] = (

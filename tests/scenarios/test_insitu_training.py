@@ -94,8 +94,8 @@ def test_acceptance_differences_have_the_right_sign() -> None:
     # c − a at both σ (positions 0 and 1), c − b at the largest
     assert numbers == pytest.approx(
         {
-            "c_minus_a_mean_moons_analog_sigma0": -6.0,
-            "c_minus_a_mean_moons_analog_sigma1": -5.5,
+            "c_minus_a_mean_moons_analog_chip0": -6.0,
+            "c_minus_a_mean_moons_analog_chip1": -5.5,
             "c_minus_b_mean_moons_analog": 2.0,
         }
     )
