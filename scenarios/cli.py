@@ -462,6 +462,19 @@ def keep_heap() -> bool:
     )
 
 
+def _silence_stdout() -> None:
+    """Point a real stdout at /dev/null, so that flushing it at exit cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a file (captured, a StringIO): nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``photonic-backprop`` console script.
 
@@ -485,13 +498,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_heap()
     try:
         if args.command == "list":
-            return _cmd_list(args.scenario)
-        if args.command == "sweep":
-            return _cmd_sweep(args, argv)
-        return _cmd_run(args)
+            status = _cmd_list(args.scenario)
+        elif args.command == "sweep":
+            status = _cmd_sweep(args, argv)
+        else:
+            status = _cmd_run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
     except BrokenPipeError:  # e.g. `photonic-backprop list compare | head`: not an error
-        # Python would complain again while flushing stdout at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_BROKEN_PIPE
     except INPUT_ERRORS as exc:
         if getattr(args, "traceback", False):

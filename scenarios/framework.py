@@ -171,21 +171,25 @@ def process_pool(workers: int, **options: Any) -> Iterator[ProcessPoolExecutor]:
 
     (A plain executor would go on: a worker whose job ended runs the jobs already
     queued for it, and leaving the block waits for them.)
+
+    Known limit: a worker terminated while it sends a result larger than a pipe's
+    buffer (64 KB) can leave the executor's manager thread waiting, so the process
+    hangs at exit. The scenarios' jobs return a few KB.
     """
-    before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(max_workers=workers, **options)
     try:
         yield pool
     except BaseException:
+        # This pool's own workers only (not other pools' or Dask's processes). The
+        # executor has no public handle on them before Python 3.14.
+        own = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        workers_started = set(multiprocessing.active_children()) - before
-        for process in workers_started:
+        for process in own:
             process.terminate()
-        for process in workers_started:
-            process.join()
+        for process in own:
+            process.join(timeout=10)
         raise
-    finally:
-        pool.shutdown(wait=True)
+    pool.shutdown(wait=True)
 
 
 def map_jobs(
@@ -309,7 +313,7 @@ def _entry_docs(doc: str) -> dict[str, str]:
             if current is not None:
                 docs[current].append(line.strip())
             continue
-        names += line.split(" : ")[0].strip()
+        names += line.split(":")[0].strip()
         if names.endswith(","):  # the list of names goes on on the next line
             names += " "
             continue

@@ -250,7 +250,8 @@ def test_detector_noise_of_the_readout_has_the_tap_noise_std() -> None:
     noisy, clean = _repeated_outputs({"tap_noise": s})
     net = PhotonicNetwork.pai2023(rng=np.random.default_rng(1))
     np.testing.assert_allclose(noisy.std(axis=0), s * np.sqrt(net.readout_scale * clean), rtol=0.05)
-    np.testing.assert_allclose(noisy.mean(axis=0), clean, rtol=1e-3)
+    # the mean is unbiased: within 5 standard errors (n = 4000 repeats)
+    np.testing.assert_allclose(noisy.mean(axis=0), clean, rtol=0, atol=5 * noisy.std() / 63)
 
 
 def test_adc_quantizes_the_readout() -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -69,20 +68,25 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_output_to_a_reader_that_stops_early_is_quiet() -> None:
     """``photonic-backprop list compare | head``: no error line, exit status 141.
 
-    The reader here (``true``) is gone before Python has started, so every write fails.
+    stdout is a pipe whose reader is already closed, and block-buffered as usual
+    (PYTHONUNBUFFERED unset), so the failure comes when the output is flushed.
     """
-    proc = subprocess.run(
-        f"{shlex.quote(sys.executable)} -m scenarios.cli list compare | true; "
-        "exit ${PIPESTATUS[0]}",
-        shell=True,
-        executable="/bin/bash",
-        cwd=REPO_ROOT,
-        env=_python_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in _python_env().items() if k != "PYTHONUNBUFFERED"}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scenarios.cli", "list", "compare"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
     assert (proc.returncode, proc.stderr) == (141, "")
 
 
