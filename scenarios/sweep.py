@@ -104,6 +104,7 @@ whatever the executor.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -888,18 +889,19 @@ class _PoolRunner(_Runner):
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: Any = None
-        self._block: Any = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> _PoolRunner:
         import multiprocessing
 
         # left by Ctrl-C, the pool stops its points at once (they run again on resume)
-        self._block = process_pool(
-            self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_point_worker,
+        self._pool = self._stack.enter_context(
+            process_pool(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_point_worker,
+            )
         )
-        self._pool = self._block.__enter__()
         return self
 
     def __exit__(
@@ -908,8 +910,7 @@ class _PoolRunner(_Runner):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._block is not None:
-            self._block.__exit__(exc_type, exc, tb)
+        self._stack.__exit__(exc_type, exc, tb)
 
     def run(self, tasks: Sequence[_PointTask]) -> Iterator[PointOutcome]:
         from concurrent.futures import as_completed
