@@ -43,6 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from digital.validation import check_choice, check_finite, check_nonnegative, check_positive
 from photonic.constants import TWO_PI
+from photonic.mzi import phasor
 
 if TYPE_CHECKING:
     from photonic.mesh import Mesh, Phases
@@ -741,7 +742,5 @@ def apply_io_error(field: ArrayLike, chip: Chip | None, rng: np.random.Generator
         return e.copy()
     n_amp = rng.standard_normal(e.shape)
     n_phase = rng.standard_normal(e.shape)
-    gain = (1 + chip.io_amplitude_error * n_amp) * np.exp(
-        1j * np.pi * chip.io_phase_error * n_phase
-    )
+    gain = (1 + chip.io_amplitude_error * n_amp) * phasor(np.pi * chip.io_phase_error * n_phase)
     return np.asarray(e * gain, dtype=np.complex128)

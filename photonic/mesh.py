@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from digital.validation import check_choice, check_finite
 from photonic import kernels
 from photonic.constants import TWO_PI
-from photonic.mzi import inverse_2x2, mzi_halves, product_2x2, sandwich_2x2
+from photonic.mzi import inverse_2x2, mzi_halves, phasor, product_2x2, sandwich_2x2
 
 if TYPE_CHECKING:
     from photonic.imperfections import Chip
@@ -370,7 +370,7 @@ class Mesh:
         t = product_2x2(s2, s1)
         t.flags.writeable = False  # a value: the groups built from it cannot go stale
         w, groups = kernels.compose_groups(self._columns, t, self.n_ports)
-        w *= np.exp(1j * self._out(phases, chip))[:, None]
+        w *= phasor(self._out(phases, chip))[:, None]
         held = phases.copy()
         arrays = (s1, s2, w, held.theta_rad, held.phi_rad, held.out_rad)
         for arr in arrays:  # a value: neither its results nor made_for() can go stale
@@ -707,13 +707,13 @@ class Mesh:
             t = None
             theta_rad, phi_rad = self._screens(phases, chip)
             s1, s2 = self._couplers(chip)
-            screen_phi, screen_theta = (np.exp(1j * p.T) for p in (phi_rad, theta_rad))
+            screen_phi, screen_theta = (phasor(p.T) for p in (phi_rad, theta_rad))
         elif matrices is not None:
             s1, s2, t = matrices
         else:
             s1, s2 = self._halves(phases, chip)
             t = product_2x2(s2, s1)
-        out_phase = np.exp(1j * self._out(phases, chip))
+        out_phase = phasor(self._out(phases, chip))
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]
         dtype = np.complex128 if record == "field" else np.float64

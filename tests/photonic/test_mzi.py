@@ -14,6 +14,7 @@ from photonic.mzi import (
     mzi,
     mzi_halves,
     phase_screen,
+    phasor,
     product_2x2,
     sandwich_2x2,
 )
@@ -127,6 +128,22 @@ def test_coupler_errors_and_arm_losses_sit_where_the_model_says() -> None:
         @ phase_screen(phi)
     )
     np.testing.assert_allclose(by_coupler, expected, atol=1e-14)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+def test_phasor_is_exp_ix(x: float) -> None:
+    assert abs(phasor(x) - np.exp(1j * x)) <= 4e-16
+    assert abs(abs(phasor(x)) - 1.0) <= 5e-16
+
+
+def test_phasor_at_the_awkward_phases_and_any_shape() -> None:
+    # x = ±π makes tan(x/2) ≈ ±1.6e16: the formula must still land on −1
+    x = np.array([[0.0, np.pi, -np.pi], [np.pi / 2, 2 * np.pi, 3 * np.pi]])
+    got = phasor(x)
+    assert got.shape == (2, 3) and got.dtype == np.complex128
+    np.testing.assert_allclose(got, np.exp(1j * x), rtol=0, atol=4e-16)
+    assert phasor(0.0) == 1.0 and np.shape(phasor(0.0)) == ()
 
 
 def test_inverse_2x2() -> None:
