@@ -265,9 +265,15 @@ def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Arr
     transfer was composed with.
     """
     t, s1 = transfer.t, transfer.s1
-    blocks, final = kernels.correlation_sweep(
-        transfer.mesh.columns, t, np.conj(np.swapaxes(t, -1, -2)), corr, groups=transfer.groups
-    )
+    if transfer.is_lossless:  # tᴴ is t⁻¹
+        blocks, final = kernels.correlation_sweep(
+            transfer.mesh.columns, t, None, corr, groups=transfer.groups, assume="unitary"
+        )
+    else:
+        t_adj = np.conj(np.swapaxes(t, -1, -2))
+        blocks, final = kernels.correlation_sweep(
+            transfer.mesh.columns, t, t_adj, corr, groups=transfer.groups
+        )
     # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
     mid00 = sandwich_2x2(s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
     return mid00, blocks[:, 0, 0], np.diagonal(final)

@@ -824,6 +824,11 @@ class Transfer:
     matrix: Array
     groups: kernels.Groups | None
 
+    @property
+    def is_lossless(self) -> bool:
+        """Whether every MZI matrix is unitary: an ideal chip, or one without loss."""
+        return self.chip is None or self.chip.is_lossless
+
     def made_for(self, phases: Phases, chip: Chip | None) -> bool:
         """Whether this is the transfer of ``phases`` (equal values) on ``chip`` (the same one)."""
         return chip is self.chip and self.phases.same_values(phases)
@@ -895,14 +900,21 @@ class Transfer:
         # M₀ = Σ_b a_b â_bᵀ = Xᵀ Δ W at the input plane; (XᵀΔ)W costs less than Xᵀ(ΔW)
         # when the batch is larger than the mesh.
         corr0 = (x.T @ delta) @ w if x.shape[0] > w.shape[0] else x.T @ (delta @ w)
+        lossless = self.is_lossless  # then t⁻¹ = tᴴ, S₁⁻¹ = S₁ᴴ: nothing to invert or check
         blocks, corr = kernels.correlation_sweep(
-            self.mesh.columns, self.t, None, corr0, groups=self.groups
+            self.mesh.columns,
+            self.t,
+            None,
+            corr0,
+            groups=self.groups,
+            assume="unitary" if lossless else "nothing",
         )
         # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁,
         # of which only the [0, 0] entry is needed: S₁[0, :] · block · S₁⁻¹[:, 0].
         phi = -np.imag(blocks[:, 0, 0])
         s1 = self.s1
-        mid00 = sandwich_2x2(s1[:, 0, :], blocks, inverse_2x2(s1)[:, :, 0])
+        s1_inv_col = np.conj(s1[:, 0, :]) if lossless else inverse_2x2(s1)[:, :, 0]
+        mid00 = sandwich_2x2(s1[:, 0, :], blocks, s1_inv_col)
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
 
 

@@ -76,16 +76,21 @@ def check(columns: Columns, n: int, t: np.ndarray, t_inv: np.ndarray, corr: np.n
     """Both kernels against their references.
 
     ``t_inv`` must be the inverse of ``t``: the sweep runs with it and with
-    ``t_inv=None``, each with and without compose's groups.
+    ``t_inv=None``, each with and without compose's groups; for unitary ``t`` also
+    with ``assume="unitary"``.
     """
     w_ref = kernels.compose_reference(columns, t, n)
     assert_close(kernels.compose(columns, t, n), w_ref)
     w, groups = kernels.compose_groups(columns, t, n)
     assert_close(w, w_ref)
     blocks_ref, final_ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
-    for right in (t_inv, None):
+    unitary = np.allclose(np.conj(np.swapaxes(t, -1, -2)) @ t, np.eye(2), rtol=0, atol=1e-14)
+    runs = [(right, "nothing") for right in (t_inv, None)] + [(None, "unitary")] * unitary
+    for right, assume in runs:
         for shared in (None, groups):
-            blocks, final = kernels.correlation_sweep(columns, t, right, corr.copy(), groups=shared)
+            blocks, final = kernels.correlation_sweep(
+                columns, t, right, corr.copy(), groups=shared, assume=assume
+            )
             assert blocks.shape == blocks_ref.shape
             assert_close(blocks, blocks_ref)
             assert_close(final, final_ref)
@@ -204,6 +209,26 @@ def test_right_factors_that_are_not_inverses(n: int, right: str) -> None:
         groups = kernels.compose_groups(columns, t, n)[1]
         for shared in (None, groups):
             assert_sweep_is_the_reference(columns, t, factor, corr, groups=shared)
+
+
+@pytest.mark.parametrize("n", [6, 24])  # the reference fallback and the fast kernel
+def test_assume_unitary_is_a_promise_not_a_check(n: int) -> None:
+    """``assume="unitary"`` takes ``tᴴ`` as the inverse unchecked; misuse is refused."""
+    rng = np.random.default_rng(n)
+    columns = mesh_columns("clements", n)
+    t, t_inv = random_t(rng, n * (n - 1) // 2, lossy=True)
+    corr = random_corr(rng, n)
+    with mock.patch.object(kernels, "_MIN_FAST_PORTS", 12):
+        ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
+        checked = kernels.correlation_sweep(columns, t, None, corr.copy())
+        assert_close(checked[0], ref[0])
+        # a lossy t breaks the promise: no check catches it, and the blocks are wrong
+        promised = kernels.correlation_sweep(columns, t, None, corr.copy(), assume="unitary")
+        assert float(np.abs(promised[0] - ref[0]).max()) > 1e-3 * float(np.abs(ref[0]).max())
+        with pytest.raises(ValueError, match="pass t_inv=None"):
+            kernels.correlation_sweep(columns, t, t_inv, corr.copy(), assume="unitary")
+        with pytest.raises(ValueError, match="assume"):
+            kernels.correlation_sweep(columns, t, None, corr.copy(), assume="lossless")  # type: ignore[arg-type]
 
 
 def test_groups_own_their_arrays() -> None:
