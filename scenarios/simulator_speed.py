@@ -200,9 +200,9 @@ def make_step(
         else:  # compose the mesh once for the forward pass and the gradients
             transfer = mesh.transfer(phases, chip)
             y = transfer.forward(x)
-        power = np.abs(y) ** 2
-        err = power - target
-        delta = 2 * np.conj(y) * err / n
+        err = np.square(y.real) + np.square(y.imag) - target  # |y|² − t
+        delta = np.conj(y)
+        delta *= (2.0 / n) * err  # in place: no complex temporaries
         if path == "fast":
             g = transfer.phase_gradients(x, delta)
         elif path == "per_sample":
@@ -218,7 +218,7 @@ def make_step(
         grads = {"theta": g.theta_rad, "phi": g.phi_rad, "out": g.out_rad}
         new = optimizer.step(params, grads)
         state["phases"] = Phases(new["theta"], new["phi"], new["out"])
-        return 0.5 * float(np.sum(err**2)) / n
+        return 0.5 * float(np.vdot(err, err)) / n
 
     return step
 

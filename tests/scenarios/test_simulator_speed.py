@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from photonic.imperfections import Chip
-from photonic.mesh import Mesh
+from photonic.mesh import Mesh, Phases
 from scenarios import simulator_speed
 from scenarios.framework import run_scenario
 
@@ -24,6 +24,37 @@ def test_timed_step_is_a_real_training_step(path: str) -> None:
     step = simulator_speed.make_step(mesh, x, target, path=path)  # type: ignore[arg-type]
     losses = [step() for _ in range(300)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_timed_step_takes_an_adam_step_down_the_gradient_of_its_loss() -> None:
+    """Loss ½·mean‖|y|² − t‖², and the first update is Adam's −lr·sign(gradient)."""
+    rng = np.random.default_rng(2)
+    mesh = Mesh.clements(6)
+    x = rng.normal(size=(16, 6)) + 1j * rng.normal(size=(16, 6))
+    target = rng.uniform(0, 1, size=(16, 6))
+    phases = mesh.random_phases(np.random.default_rng(0), init="uniform")  # make_step's start
+
+    def loss(p: Phases) -> float:
+        return 0.5 * float(np.sum((np.abs(x @ mesh.matrix(p).T) ** 2 - target) ** 2)) / 16
+
+    step = simulator_speed.make_step(mesh, x, target, path="fast")
+    assert step() == pytest.approx(loss(phases), rel=1e-12)
+    second = step()
+    # Adam's first step moves every phase by lr = 1e-3 against its gradient's sign
+    grad = mesh.phase_gradients(phases, x, loss_gradient_y(mesh, phases, x, target))
+    moved = Phases(
+        phases.theta_rad - 1e-3 * np.sign(grad.theta_rad),
+        phases.phi_rad - 1e-3 * np.sign(grad.phi_rad),
+        phases.out_rad - 1e-3 * np.sign(grad.out_rad),
+    )
+    assert second == pytest.approx(loss(moved), rel=1e-9)
+    assert second < loss(phases)
+
+
+def loss_gradient_y(mesh: Mesh, phases: Phases, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """δ = dL/dy for L = ½·mean‖|y|² − t‖², written out independently of the scenario."""
+    y = x @ mesh.matrix(phases).T
+    return 2 * np.conj(y) * (np.abs(y) ** 2 - target) / len(x)
 
 
 def test_fast_and_per_sample_steps_follow_the_same_trajectory() -> None:
