@@ -214,10 +214,9 @@ def make_step(
             g = measure_in_situ(
                 mesh, phases, x, delta, chip, rng, mode=mode, transfer=transfer
             ).gradients
-        params = {"theta": phases.theta_rad, "phi": phases.phi_rad, "out": phases.out_rad}
-        grads = {"theta": g.theta_rad, "phi": g.phi_rad, "out": g.out_rad}
-        new = optimizer.step(params, grads)
-        state["phases"] = Phases(new["theta"], new["phi"], new["out"])
+        # one Adam update of all phases as one vector (a third of the per-array overhead)
+        new = optimizer.step({"phases": phases.to_vector()}, {"phases": g.to_vector()})
+        state["phases"] = Phases.from_vector(new["phases"], mesh.n_mzis)
         return 0.5 * float(np.vdot(err, err)) / n
 
     return step
