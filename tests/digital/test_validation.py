@@ -56,6 +56,28 @@ def test_check_nonnegative() -> None:
             check_nonnegative(wrong, "loss_db")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_check_finite_finds_every_bad_entry_and_passes_huge_finite_ones(dtype: type) -> None:
+    x = np.ones((7, 5), dtype=dtype)
+    check_finite(x, "x")
+    big = np.full(4, 1e308, dtype=dtype)  # finite entries whose sum overflows
+    check_finite(big, "x")
+    check_finite(np.array([1e308, -1e308, np.finfo(float).max]), "x")
+    bads: list[complex] = [np.nan, np.inf, -np.inf]
+    if np.dtype(dtype).kind == "c":
+        bads += [complex(1, np.nan), complex(0, -np.inf)]
+    for bad in bads:
+        y = x.copy()
+        y[3, 2] = bad
+        with pytest.raises(ValueError, match="x holds 1 NaN or infinite"):
+            check_finite(y, "x")
+    z = x.copy()
+    z[0, 0], z[1, 1] = np.inf, -np.inf  # their sum is NaN, still caught
+    with pytest.raises(ValueError, match="holds 2 NaN"):
+        check_finite(z, "x")
+    check_finite(np.array(["a"]), "x")  # not numeric: not this check's business
+
+
 def test_array_checks() -> None:
     with pytest.raises(ValueError, match="x holds 2 NaN"):
         check_finite(np.array([np.nan, 1.0, np.inf]), "x")
