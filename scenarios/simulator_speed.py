@@ -41,16 +41,16 @@ is one standard normal per tap, sample and pass — 6 per MZI and sample for the
 the exact step by an order of magnitude. The aggregated mode draws one normal per
 tap, but the I/O errors stay per sample (2 normals per port, sample and injected
 field). For tap noise alone the aggregated mode is exact in distribution; use it
-when the chip allows. One default run (2 cores), in-situ step ÷ exact step:
+when the chip allows. Two default runs (2 cores), in-situ step ÷ exact step:
 
 ======================  ============  ============
 N = 64                  B = 256       B = 1024
 ======================  ============  ============
-per-sample, ideal       4.8           11.5
-per-sample, noisy       26.5          70
-per-sample, realistic   90            286
-aggregated, ideal       1.75          2.0
-aggregated, noisy       3.3           5.5
+per-sample, ideal       5.4, 5.5      13.9, 13.6
+per-sample, noisy       29, 28        75, 77
+per-sample, realistic   77, 75        278, 269
+aggregated, ideal       1.9, 1.9      2.2, 2.3
+aggregated, noisy       3.2, 3.1      4.9, 5.0
 ======================  ============  ============
 
 (the exact step amortizes its O(N³) part over the batch; the noise is O(N²B) or
