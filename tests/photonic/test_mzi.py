@@ -130,20 +130,25 @@ def test_coupler_errors_and_arm_losses_sit_where_the_model_says() -> None:
     np.testing.assert_allclose(by_coupler, expected, atol=1e-14)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
-def test_phasor_is_exp_ix(x: float) -> None:
-    assert abs(phasor(x) - np.exp(1j * x)) <= 4e-16
-    assert abs(abs(phasor(x)) - 1.0) <= 5e-16
+@settings(max_examples=100, deadline=None)
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), st.sampled_from([1, 300]))
+def test_phasor_is_exp_ix(x: float, size: int) -> None:
+    """Both routes (exp for small arrays, the tangent for large ones) give e^{ix}."""
+    got = phasor(np.full(size, x))
+    assert np.abs(got - np.exp(1j * x)).max() <= 4e-16
+    assert np.abs(np.abs(got) - 1.0).max() <= 5e-16
 
 
-def test_phasor_at_the_awkward_phases_and_any_shape() -> None:
+@pytest.mark.parametrize("reps", [1, 50])  # 6 phases (exp) and 300 (tangent)
+def test_phasor_at_the_awkward_phases_and_any_shape(reps: int) -> None:
     # x = ±π makes tan(x/2) ≈ ±1.6e16: the formula must still land on −1
-    x = np.array([[0.0, np.pi, -np.pi], [np.pi / 2, 2 * np.pi, 3 * np.pi]])
+    x = np.tile([[0.0, np.pi, -np.pi], [np.pi / 2, 2 * np.pi, 3 * np.pi]], (reps, 1))
     got = phasor(x)
-    assert got.shape == (2, 3) and got.dtype == np.complex128
+    assert got.shape == x.shape and got.dtype == np.complex128
     np.testing.assert_allclose(got, np.exp(1j * x), rtol=0, atol=4e-16)
     assert phasor(0.0) == 1.0 and np.shape(phasor(0.0)) == ()
+    with pytest.raises(TypeError, match="x_rad must be real"):
+        phasor(np.ones(reps * 6, dtype=complex))
 
 
 def test_inverse_2x2() -> None:
