@@ -12,21 +12,29 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+#: Complex arrays from this size on are first checked with one sum (see check_finite).
+_SUM_CHECK_MIN_SIZE = 1024
+
 
 def check_finite(x: Any, name: str) -> None:
     """Raise ``ValueError`` if the array ``x`` holds NaN or infinity.
 
-    A finite sum proves every entry finite (NaN and ±inf propagate through it), and
-    one sum costs about half of ``isfinite(x).all()`` on complex arrays; only a
+    A complex array of ``_SUM_CHECK_MIN_SIZE`` elements or more is first summed: a
+    finite sum proves every entry finite (NaN and ±inf propagate through it), at
+    about half the cost of ``isfinite(x).all()`` for complex fields. Only a
     non-finite sum (a bad entry, or finite entries that overflow) is looked at entry
-    by entry.
+    by entry. Real arrays, where the sum is no faster, are always checked entry by
+    entry.
     """
     arr = np.asarray(x)
-    if arr.dtype.kind not in "fc":
+    kind = arr.dtype.kind
+    if kind not in "fc":
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = arr.sum()
-    if not np.isfinite(total) and not np.all(np.isfinite(arr)):
+    if kind == "c" and arr.size >= _SUM_CHECK_MIN_SIZE:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(arr.sum()):
+                return
+    if not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(
             f"{name} holds {n_bad} NaN or infinite value(s); all values must be finite"
