@@ -265,15 +265,15 @@ def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Arr
     transfer was composed with.
     """
     t, s1 = transfer.t, transfer.s1
-    if transfer.is_lossless:  # tᴴ is t⁻¹
-        blocks, final = kernels.correlation_sweep(
-            transfer.mesh.columns, t, None, corr, groups=transfer.groups, assume="unitary"
-        )
-    else:
-        t_adj = np.conj(np.swapaxes(t, -1, -2))
-        blocks, final = kernels.correlation_sweep(
-            transfer.mesh.columns, t, t_adj, corr, groups=transfer.groups
-        )
+    lossless = transfer.is_lossless  # then t_inv=None is tᴴ = t⁻¹, with nothing to check
+    blocks, final = kernels.correlation_sweep(
+        transfer.mesh.columns,
+        t,
+        None if lossless else np.conj(np.swapaxes(t, -1, -2)),
+        corr,
+        groups=transfer.groups,
+        assume="unitary" if lossless else "nothing",
+    )
     # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
     mid00 = sandwich_2x2(s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
     return mid00, blocks[:, 0, 0], np.diagonal(final)
@@ -295,7 +295,7 @@ def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readin
     """
     t = transfer.t
     out = np.sum(np.abs(delta) ** 2, axis=0)
-    if transfer.chip is None or transfer.chip.is_lossless:  # a forward power sweep of conj(x̂)
+    if transfer.is_lossless:  # a forward power sweep of conj(x̂)
         mid00, phi00, _ = _carried_forward(transfer, np.conj(x_hat).T @ x_hat)
         return mid00.real, phi00.real, out
     s2 = transfer.s2
