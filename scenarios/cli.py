@@ -59,6 +59,7 @@ from scenarios.framework import (
     Result,
     config_from_overrides,
     describe_settings,
+    finished,
     load_config_file,
     load_scenario,
     package_version,
@@ -347,6 +348,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(
                 f"{PROG}: note: {name} keeps no checkpoint; it runs again from the start "
                 f"in {run_dir}",
+                file=sys.stderr,
+            )
+        elif finished(run_dir):
+            print(
+                f"{PROG}: note: this {name} run had already finished; nothing is left to "
+                f"train, its outputs are written again from the checkpoint in {run_dir}",
                 file=sys.stderr,
             )
     try:

@@ -281,6 +281,15 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     return name, load_config_file(config_file)
 
 
+def finished(run_dir: str | Path) -> bool:
+    """Whether the run folder's manifest says that its run finished (status ``"ok"``)."""
+    manifest = Path(run_dir) / MANIFEST_FILENAME
+    try:
+        return json.loads(manifest.read_text()).get("status") == "ok"
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False
+
+
 def scenario_summary_line(module: types.ModuleType) -> str:
     """First non-empty line of a scenario module's docstring (``""`` if none)."""
     for line in (module.__doc__ or "").strip().splitlines():

@@ -140,3 +140,21 @@ def test_out_of_memory_is_one_line(
         "photonic-backprop: error: not enough memory (Unable to allocate 36.4 TiB); "
         "choose smaller sizes\n"
     )
+
+
+def test_resuming_a_finished_run_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """(That it trains no further step is tested in tests/digital/test_checkpoint.py.)"""
+    assert main(["run", "digital_baseline", "--smoke", "--out", str(tmp_path)]) == 0
+    run_dir = only_run(tmp_path)
+    reference = metrics_without_time(run_dir)
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "this digital_baseline run had already finished; nothing is left to train" in err
+    assert metrics_without_time(run_dir) == reference
+    # an interrupted run (no finished manifest) gets no such note
+    (run_dir / "manifest.json").write_text('{"status": "failed"}')
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert "already finished" not in capsys.readouterr().err
