@@ -59,13 +59,13 @@ from scenarios.framework import (
     Result,
     config_from_overrides,
     describe_settings,
-    finished,
     load_config_file,
     load_scenario,
     package_version,
     parse_set_options,
     prepare_run_dir,
     resume_target,
+    run_finished,
     run_scenario,
     scenario_summary_line,
     write_config,
@@ -350,7 +350,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"in {run_dir}",
                 file=sys.stderr,
             )
-        elif finished(run_dir):
+        elif run_finished(run_dir):
             print(
                 f"{PROG}: note: this {name} run had already finished; nothing is left to "
                 f"train, its outputs are written again from the checkpoint in {run_dir}",

@@ -281,7 +281,7 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     return name, load_config_file(config_file)
 
 
-def finished(run_dir: str | Path) -> bool:
+def run_finished(run_dir: str | Path) -> bool:
     """Whether the run folder's manifest says that its run finished (status ``"ok"``)."""
     manifest = Path(run_dir) / MANIFEST_FILENAME
     try:
