@@ -1281,7 +1281,8 @@ def run_sweep(
     SweepError
         Bad options, an unusable output folder or database, an unreachable
         scheduler, or an unknown ``metric``. Raised before any point runs, except
-        for a ``metric`` that only the new results can show to be unknown.
+        for a ``metric`` that only the new results can show to be unknown: that
+        stops a new sweep after its first successful point.
     """
     from tqdm.auto import tqdm
 
@@ -1327,6 +1328,7 @@ def run_sweep(
                 ) as bar,
             ):
                 n_failed_now, n_done = 0, len(done)
+                metric_checked = metric is None or bool(done)
                 for outcome in runner.run(tasks):
                     point = by_key[outcome.key]
                     store.record(point, outcome, sweep_dir=sweep_dir)
@@ -1337,6 +1339,16 @@ def run_sweep(
                     n_done += 1
                     if progress is not False:  # one line per point, also in a log file
                         bar.write(_point_line(point, outcome, n_done, len(keys), plan.repeat))
+                    if not metric_checked and outcome.status == STATUS_OK:
+                        # a key missing here cannot be numeric in every row: stop now
+                        try:
+                            _check_metric(str(metric), store.rows([outcome.key]))
+                        except SweepError as exc:
+                            raise SweepError(
+                                f"{exc}; the sweep stopped after its first point, which is "
+                                "kept: the same command with one of these goes on from there"
+                            ) from None
+                        metric_checked = True
         rows = store.rows(keys)
     csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME)
     if metric is not None:

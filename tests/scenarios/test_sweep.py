@@ -518,6 +518,22 @@ def test_bad_metric_keeps_results(
     _snapshot_then_check(out, [*argv, "--metric", "nope"], capsys, "--metric 'nope'", "available")
 
 
+def test_new_sweep_with_an_unknown_metric_stops_after_its_first_good_point(
+    toy: str, tmp_path: Path
+) -> None:
+    TOY_FAILING.add(1.0)  # a failed point has no summary to check: the sweep goes on
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3", "4"])])
+    with pytest.raises(sw.SweepError, match="'nope' is not a numeric summary key") as err:
+        sw.run_sweep(plan, out=tmp_path, progress=False, metric="nope")
+    assert "stopped after its first point, which is kept" in str(err.value)
+    db = tmp_path / "sweeps" / plan.sweep_id / sw.DB_FILENAME
+    assert len(_db_rows(db)) == 2  # the failed x = 1 and the good x = 2; 3 and 4 never ran
+    TOY_FAILING.clear()
+    report = sw.run_sweep(plan, out=tmp_path, progress=False, metric="y")
+    assert (report.n_run, report.n_skipped) == (3, 1)  # the failure runs again, x = 2 not
+    assert report.metric == "y"
+
+
 def test_bad_unwritable_output_folder(
     finished_sweep: tuple[Path, list[str], Path],
     tmp_path: Path,
