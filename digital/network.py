@@ -245,21 +245,30 @@ class MLP:
         for layer in reversed(range(self.n_layers)):
             delta = self.activations[layer].backward(pre[layer], g)  # δ^l
             grads[f"W{layer + 1}"] = delta.T @ inputs[layer]  # ∇W^l = (δ^l)ᵀ a^{l-1}
-            self._record(layer, "backward", delta.shape[0], self._weights[layer].shape)
+            # the first layer's input gradient is not needed: one product, not two
+            products = 2 if layer > 0 else 1
+            self._record(layer, "backward", delta.shape[0], self._weights[layer].shape, products)
             if layer > 0:
                 g = delta @ self._weights[layer][:, : n_in_cols[layer]]  # (W^l)ᵀ δ^l
         return {key: grads[key] for key in sorted(grads, key=lambda k: int(k[1:]))}
 
     def _record(
-        self, layer: int, direction: Literal["forward", "backward"], n: int, shape: tuple[int, ...]
+        self,
+        layer: int,
+        direction: Literal["forward", "backward"],
+        n: int,
+        shape: tuple[int, ...],
+        n_products: int = 1,
     ) -> None:
+        """Record ``n_products`` matrix products of ``n`` samples with a weight of ``shape``.
+
+        Forward: ``W a`` (one). Backward: ``δᵀ a`` and, above the first layer, ``δ W``.
+        """
         if self.recorder is None:
             return
         n_out, n_in = shape
         # Complex multiply-add = 4 real multiplies + 4 adds = 8 FLOPs; real = 2.
         per_mac = 8 if self.is_complex else 2
-        # backward: δ Wᵀ and δᵀ a — two matrix products of the forward's size.
-        n_products = 1 if direction == "forward" else 2
         word = BYTES_COMPLEX if self.is_complex else BYTES_REAL
         flops = per_mac * n * n_in * n_out * n_products
         n_bytes = word * (n_out * n_in + n * (n_in + n_out) * n_products)

@@ -22,8 +22,10 @@ and of one training step:
 
 MACs are complex multiply-accumulates of the N×N layer matrices: ``L·B·N²`` per
 inference and ``3·L·B·N²`` per training step (forward, backward and weight-gradient
-products, what digital backprop computes); the same counts divide the photonic
-and the digital energies. TOPS/W = 2·MACs / energy in pJ.
+products, the three passes per layer of in-situ training; digital backprop skips the
+first layer's input gradient and computes ``(3L − 1)·B·N²``, but is charged only
+for what it records); the same counts divide the photonic and the digital
+energies. TOPS/W = 2·MACs / energy in pJ.
 
 Figures
 -------

@@ -131,6 +131,9 @@ def test_recorder_gets_one_op_per_layer_per_pass() -> None:
     first = net.recorder.ops[0]
     assert first.flops == 2 * 5 * (4 + 1) * 8  # bias input counts as a column
     assert first.n_samples == 5 and first.n_ports == 8
+    # backward: δᵀa and δW above the first layer; the first layer skips δW
+    backward = {op.layer: op.flops for op in net.recorder.ops if op.direction == "backward"}
+    assert backward == {1: 2 * (2 * 5 * (8 + 1) * 3), 0: 2 * 5 * (4 + 1) * 8}
 
 
 def test_no_recorder_by_default() -> None:

@@ -237,10 +237,11 @@ def test_one_layer_mlp_event_trace_by_hand() -> None:
     net.backward(np.ones_like(y))
     # forward: 2 FLOPs × 5 samples × 4 inputs × 2 outputs = 80 FLOPs;
     #   bytes 8 × (2·4 weights + 5 × (4 + 2) activations) = 304
-    # backward: two products of that size: 160 FLOPs; 8 × (8 + 5 × 6 × 2) = 544 bytes
+    # backward: δᵀa only (no input gradient below the first layer): the same 80 FLOPs
+    #   and 304 bytes
     assert net.recorder.ops == [
         Op("digital_compute", 0, "forward", 2, 5, flops=80, bytes=304),
-        Op("digital_compute", 0, "backward", 2, 5, flops=160, bytes=544),
+        Op("digital_compute", 0, "backward", 2, 5, flops=80, bytes=304),
     ]
     gpu = DigitalHardware(
         name="round-numbers",
@@ -256,20 +257,20 @@ def test_one_layer_mlp_event_trace_by_hand() -> None:
     )
     timeline = simulate(net.recorder.ops, gpu)
     # forward: 152 B → memory-bound, 50 + max(80, 152) = 202 ns; 80 pJ + 38 pJ + 2 mW × 202
-    # backward: 272 B, 50 + max(160, 272) = 322 ns → ends 524; 160 + 68 + 2 × 322
+    # backward: the same, 202 ns → ends 404
     assert _entries(timeline) == [
         (0, "compute", 0.0, 202.0, 80.0),
         (0, "memory", 0.0, 202.0, 38.0),
         (0, "static", 0.0, 202.0, 404.0),
-        (1, "compute", 202.0, 524.0, 160.0),
-        (1, "memory", 202.0, 524.0, 68.0),
-        (1, "static", 202.0, 524.0, 644.0),
+        (1, "compute", 202.0, 404.0, 80.0),
+        (1, "memory", 202.0, 404.0, 38.0),
+        (1, "static", 202.0, 404.0, 404.0),
     ]
-    assert timeline.latency_ns == 524.0
+    assert timeline.latency_ns == 404.0
     assert timeline.energy_by_component_pj == pytest.approx(
-        {"compute": 240.0, "memory": 106.0, "static": 1048.0}
+        {"compute": 160.0, "memory": 76.0, "static": 808.0}
     )
-    assert timeline.time_by_component_ns == pytest.approx({"launch": 100.0, "memory": 424.0})
+    assert timeline.time_by_component_ns == pytest.approx({"launch": 100.0, "memory": 304.0})
 
 
 # --------------------------------------------------------------------------- bookkeeping
