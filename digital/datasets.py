@@ -57,6 +57,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from digital.validation import check_generator
+
 __all__ = ["BUNDLED_DATASETS", "DATASETS", "Dataset", "load"]
 
 DEFAULT_N_SAMPLES = 500
@@ -466,8 +468,7 @@ def load(
     n_wanted = _check_n_samples(n_samples, name, spec.n_classes)
     fraction = _check_test_fraction(test_fraction)
     noise_level = _check_noise(noise, name, spec)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng={rng!r} must be a numpy.random.Generator (np.random.default_rng)")
+    check_generator(rng)
 
     if spec.make is not None:
         n = DEFAULT_N_SAMPLES if n_wanted is None else n_wanted

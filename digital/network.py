@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
-from digital.validation import check_matrix
+from digital.validation import check_generator, check_matrix
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
@@ -100,6 +100,7 @@ class MLP:
         bias: BiasMode = "input",
         init_scale: float = 1.0,
     ) -> None:
+        check_generator(rng)
         sizes = [int(s) for s in layer_sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes) or list(layer_sizes) != sizes:
             raise ValueError(

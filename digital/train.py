@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from digital.losses import LossFn, get_loss
 from digital.network import Network
 from digital.optim import Optimizer
-from digital.validation import check_choice, check_matrix
+from digital.validation import check_choice, check_generator, check_matrix
 
 Array = NDArray[Any]
 Progress = Literal["auto", "on", "off"]
@@ -322,6 +322,7 @@ def train(
     """
     loss_fn = get_loss(loss)
     check_choice(progress, "progress", ("auto", "on", "off"))
+    check_generator(rng)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}={value!r} must be an int ≥ 1")

@@ -41,6 +41,19 @@ def check_finite(x: Any, name: str) -> None:
         )
 
 
+def check_generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise ``TypeError``.
+
+    The project draws every random number from a generator the caller passes
+    (DESIGN.md §2); an int seed or the legacy ``RandomState`` is refused by name.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{name}={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed))"
+        )
+    return rng
+
+
 def check_positive(value: float, name: str) -> float:
     """Return ``float(value)`` if it is a finite number > 0, else raise ``ValueError``."""
     try:

@@ -41,7 +41,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from digital.validation import check_choice, check_finite, check_nonnegative, check_positive
+from digital.validation import (
+    check_choice,
+    check_finite,
+    check_generator,
+    check_nonnegative,
+    check_positive,
+)
 from photonic.constants import TWO_PI
 from photonic.mzi import phasor
 
@@ -344,6 +350,7 @@ class Chip:
            offsets ``phase_offset_std_rad · z``.
         """
         n_ports, n_mzis = int(mesh.n_ports), int(mesh.n_mzis)
+        check_generator(rng)
         sigma_eps = check_nonnegative(splitting_error_std_rad, "splitting_error_std_rad")
         loss_mean = check_nonnegative(loss_db_per_mzi, "loss_db_per_mzi")
         loss_spread = check_nonnegative(loss_spread_db, "loss_spread_db")
@@ -593,6 +600,8 @@ def phase_noise(
     """
     n = _check_int(n_samples, "n_samples", minimum=1)
     sigma = 0.0 if chip is None else chip.phase_noise_rad
+    if sigma != 0:
+        check_generator(rng)
     out: dict[str, Array] = {}
     for name in ("theta_rad", "phi_rad", "out_rad"):
         p = np.asarray(getattr(phases, name), dtype=np.float64)
@@ -703,7 +712,7 @@ def read_power(
     )
     reading = power
     if chip.tap_noise > 0:
-        noise = rng.standard_normal(power.shape)
+        noise = check_generator(rng).standard_normal(power.shape)
         reading = power + chip.tap_noise * np.sqrt(np.maximum(power, 0.0)) * noise
     if clip == "zero":
         reading = np.maximum(reading, 0.0)
@@ -740,7 +749,7 @@ def apply_io_error(field: ArrayLike, chip: Chip | None, rng: np.random.Generator
     e = _complex_field(field, "field")
     if chip is None or (chip.io_amplitude_error == 0 and chip.io_phase_error == 0):
         return e.copy()
-    n_amp = rng.standard_normal(e.shape)
+    n_amp = check_generator(rng).standard_normal(e.shape)
     n_phase = rng.standard_normal(e.shape)
     gain = (1 + chip.io_amplitude_error * n_amp) * phasor(np.pi * chip.io_phase_error * n_phase)
     return np.asarray(e * gain, dtype=np.complex128)

@@ -23,6 +23,9 @@ Methods (DESIGN.md §4.4; Hughes et al., Optica 5 (2018); Pai et al., Science 38
     Every phase shifter is perturbed by ``±h`` and the batch is sent through twice;
     the gradient is the central difference of ``ℓ = Σ w·P`` over the detected
     output powers ``P``, with ``w = dL/dP`` (the chain rule makes this ``dL/dφ``).
+    The held phases move by exactly ``±h``, which a chip with a DAC or thermal
+    crosstalk cannot do, so such chips are refused here;
+    ``PhotonicNetwork(gradient="finite_difference")`` programs every perturbation.
 
 Why the 3-pass estimate fails on a lossy chip
 ---------------------------------------------
@@ -75,7 +78,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.validation import check_choice, check_finite, check_positive
+from digital.validation import check_choice, check_finite, check_generator, check_positive
 from photonic import kernels
 from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
@@ -462,6 +465,8 @@ def measure_in_situ(
     """
     check_choice(method, "method", ("in_situ", "analog"))
     check_mode(mode, chip, detector_clip)
+    check_generator(rng)
+    mesh.check_phases(phases)
     if transfer is not None:
         _check_transfer(transfer, mesh, phases, chip)
     x = mesh.check_fields(x, "x")
@@ -589,8 +594,29 @@ def measure_finite_difference(
     -------
     Measurement
         ``input_adjoint`` is ``None``; ``passes = 2 × mesh.n_phases``.
+
+    Raises
+    ------
+    ValueError
+        If the chip has a DAC (``dac_bits``) or thermal crosstalk: the held phases are
+        moved by exactly ``±h`` here, which such a chip cannot do (its DAC rounds the
+        step, its crosstalk spreads it to the neighbours).
+        ``PhotonicNetwork(gradient="finite_difference")`` programs every perturbation
+        through :func:`photonic.imperfections.program` instead.
     """
     h = check_positive(step_rad, "step_rad")
+    check_generator(rng)
+    mesh.check_phases(phases)
+    if chip is not None and (
+        chip.dac_bits is not None or (chip.crosstalk > 0 and chip.drive == "thermal")
+    ):
+        raise ValueError(
+            f"measure_finite_difference moves the held phases by exactly ±{h:g} rad, which "
+            f"a chip with dac_bits={chip.dac_bits!r} and thermal crosstalk="
+            f"{chip.crosstalk!r} cannot do; use a chip with dac_bits=None and crosstalk=0, "
+            "or PhotonicNetwork(gradient='finite_difference'), which programs every "
+            "perturbation"
+        )
     x = mesh.check_fields(x, "x")
     w = np.asarray(dloss_dpower, dtype=np.float64)
     if w.shape != x.shape:

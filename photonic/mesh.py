@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.validation import check_choice, check_finite
+from digital.validation import check_choice, check_finite, check_generator
 from photonic import kernels
 from photonic.constants import TWO_PI
 from photonic.mzi import inverse_2x2, mzi_halves, phasor, product_2x2, sandwich_2x2
@@ -106,8 +106,13 @@ class Phases:
 
     @classmethod
     def from_vector(cls, vector: Array, n_mzis: int) -> Phases:
-        """Inverse of :meth:`to_vector`."""
+        """Inverse of :meth:`to_vector`: ``2·n_mzis`` MZI phases, then the output phases."""
         v = np.asarray(vector, dtype=np.float64)
+        if v.ndim != 1 or v.size <= 2 * n_mzis:
+            raise ValueError(
+                f"vector of shape {v.shape} cannot hold the phases of {n_mzis} MZIs: it must "
+                f"be 1-D, 2·n_mzis = {2 * n_mzis} MZI phases followed by the output phases"
+            )
         return cls(v[:n_mzis], v[n_mzis : 2 * n_mzis], v[2 * n_mzis :])
 
     def same_values(self, other: Phases) -> bool:
@@ -238,7 +243,10 @@ class Mesh:
 
     @classmethod
     def clements(cls, n_ports: int) -> Mesh:
-        """Rectangular mesh (Clements et al., Optica 2016): N columns, N(N−1)/2 MZIs."""
+        """Rectangular mesh (Clements et al., Optica 2016): N columns, N(N−1)/2 MZIs.
+
+        (N = 2 has one column: its second would be empty.)
+        """
         n = _check_n_ports(n_ports)
         layout = [(c, t) for c in range(n) for t in range(c % 2, n - 1, 2)]
         return cls._from_layout(n, "clements", layout)
@@ -299,6 +307,7 @@ class Mesh:
             ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, in [0, 2π).
         """
         check_choice(init, "init", ("haar", "uniform"))
+        check_generator(rng)
         if init == "uniform":
             return Phases(
                 rng.uniform(0, TWO_PI, self.n_mzis),
@@ -593,11 +602,16 @@ class Mesh:
         return self._columns
 
     def halves(self, phases: Phases, chip: Chip | None = None) -> tuple[Array, Array]:
-        """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)`` on this chip, ``(..., n_mzis, 2, 2)``."""
+        """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)`` on this chip, ``(..., n_mzis, 2, 2)``.
+
+        ``phases`` may carry one leading axis (one set per sample).
+        """
+        self.check_phases(phases, batched=True)
         return self._halves(phases, chip)
 
     def output_phases(self, phases: Phases, chip: Chip | None = None) -> Array:
         """The output phase column as the chip applies it (offsets included), rad."""
+        self.check_phases(phases, batched=True)
         return self._out(phases, chip)
 
     def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
@@ -985,6 +999,7 @@ def haar_unitary(n: int, rng: np.random.Generator) -> Array:
     Mezzadri, "How to generate random matrices from the classical compact groups",
     Notices AMS 54 (2007).
     """
+    check_generator(rng)
     z = (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))) / np.sqrt(2)
     q, r = np.linalg.qr(z)
     d = np.diagonal(r)

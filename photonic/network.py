@@ -51,7 +51,13 @@ from numpy.typing import NDArray
 
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.network import MLP
-from digital.validation import check_choice, check_matrix, check_positive, check_positive_int
+from digital.validation import (
+    check_choice,
+    check_generator,
+    check_matrix,
+    check_positive,
+    check_positive_int,
+)
 from photonic.imperfections import (
     Chip,
     apply_io_error,
@@ -196,6 +202,11 @@ class PhotonicNetwork:
         self.n_ports = check_positive_int(n_ports, "n_ports")
         self.n_layers = check_positive_int(n_layers, "n_layers")
         self.n_features = check_positive_int(n_features, "n_features")
+        check_generator(rng)
+        if noise_rng is not None:
+            check_generator(noise_rng, "noise_rng")
+        if isinstance(bias_ports, bool) or not isinstance(bias_ports, int | np.integer):
+            raise ValueError(f"bias_ports={bias_ports!r} must be an int ≥ 0")
         if bias_ports < 0 or self.n_features + bias_ports > self.n_ports:
             raise ValueError(
                 f"n_features={n_features} plus bias_ports={bias_ports} must fit in "

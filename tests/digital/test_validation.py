@@ -9,6 +9,7 @@ from digital.validation import (
     check_choice,
     check_choices,
     check_finite,
+    check_generator,
     check_matrix,
     check_nonnegative,
     check_positive,
@@ -87,3 +88,35 @@ def test_array_checks() -> None:
         check_matrix(np.zeros((2, 2)), "x", n_cols=3)
     with pytest.raises(TypeError, match="numeric"):
         check_matrix(np.array([["a"]]), "x")
+
+
+@pytest.mark.parametrize("bad", [0, None, np.random.RandomState(0), "seed"])
+def test_check_generator_refuses_seeds_by_name(bad: object) -> None:
+    rng = np.random.default_rng(0)
+    assert check_generator(rng) is rng
+    with pytest.raises(TypeError, match=r"noise_rng=.* must be a numpy.random.Generator"):
+        check_generator(bad, "noise_rng")
+
+
+def test_digital_entry_points_refuse_a_seed() -> None:
+    from digital.datasets import load
+    from digital.network import MLP
+    from digital.optim import Adam
+    from digital.train import train
+
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    with pytest.raises(TypeError, match="rng=0 must be"):
+        load("moons", n_samples=40, rng=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="rng=0 must be"):
+        MLP([2, 2], rng=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="rng=0 must be"):
+        train(
+            MLP([2, 2], rng=rng),
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=1,
+            batch_size=8,
+            rng=0,  # type: ignore[arg-type]
+        )

@@ -207,6 +207,23 @@ def test_bad_draw_options_raise(kwargs: dict[str, Any], match: str) -> None:
         Chip.draw(Mesh.clements(3), np.random.default_rng(0), **kwargs)
 
 
+def test_a_seed_is_not_a_generator() -> None:
+    """Where random numbers are drawn, an int seed is refused by name (not AttributeError)."""
+    mesh = Mesh.clements(3)
+    with pytest.raises(TypeError, match=r"rng=7 must be a numpy\.random\.Generator"):
+        Chip.draw(mesh, 7)  # type: ignore[arg-type]
+    chip = Chip.draw(mesh, np.random.default_rng(0))  # phase, tap and I/O noise on
+    phases = mesh.random_phases(np.random.default_rng(1))
+    field = np.ones((2, 3), dtype=complex)
+    for draw in (
+        lambda: phase_noise(phases, chip, 7, n_samples=2),  # type: ignore[arg-type]
+        lambda: read_power(np.ones((2, 3)), chip, 7),  # type: ignore[arg-type]
+        lambda: apply_io_error(field, chip, 7),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match="rng=7 must be"):
+            draw()
+
+
 # ---------------------------------------------------------------------------- programming
 def test_program_without_chip_is_the_identity() -> None:
     mesh = Mesh.clements(4)

@@ -559,6 +559,55 @@ def test_bad_input() -> None:
     assert isinstance(zero.gradients, Phases)
 
 
+def test_phases_of_another_mesh_are_refused() -> None:
+    """Same total length (5 + 5 + 6 = 6 + 6 + 4): still refused, naming the field."""
+    mesh, phases, x, w, delta = problem("clements", 4, 2, seed=8)
+    rng = np.random.default_rng(0)
+    odd = Phases(np.zeros(5), np.zeros(5), np.zeros(6))
+    with pytest.raises(ValueError, match="theta_rad/phi_rad have length"):
+        measure_finite_difference(mesh, odd, x, w, None, rng)
+    with pytest.raises(ValueError, match="theta_rad/phi_rad have length"):
+        measure_in_situ(mesh, odd, x, delta, None, rng)
+    short_out = Phases(phases.theta_rad, phases.phi_rad, np.zeros(3))
+    with pytest.raises(ValueError, match="out_rad has length"):
+        measure_finite_difference(mesh, short_out, x, w, None, rng)
+
+
+@pytest.mark.parametrize("measure", ["in_situ", "finite_difference"])
+def test_a_seed_is_not_a_generator(measure: str) -> None:
+    mesh, phases, x, w, delta = problem("clements", 4, 2, seed=8)
+    with pytest.raises(TypeError, match=r"rng=0 must be a numpy.random.Generator"):
+        if measure == "in_situ":
+            measure_in_situ(mesh, phases, x, delta, None, 0)  # type: ignore[arg-type]
+        else:
+            measure_finite_difference(mesh, phases, x, w, None, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"dac_bits": 10}, True),
+        ({"crosstalk": 0.02}, True),  # thermal drive: the step leaks to the neighbours
+        ({"crosstalk": 0.02, "drive": "electro_optic"}, False),  # no thermal crosstalk
+        ({"tap_noise": 0.01}, False),
+    ],
+)
+def test_finite_difference_refuses_what_it_cannot_perturb(
+    changes: dict[str, object], refused: bool
+) -> None:
+    """±h lands exactly on the held phases: a DAC or thermal crosstalk could not do that."""
+    rng = np.random.default_rng(3)
+    mesh = Mesh.clements(4)
+    chip = Chip.draw(mesh, rng, **(NO_IMPERFECTIONS | changes))  # type: ignore[arg-type]
+    _, phases, x, w, _ = problem("clements", 4, 2, seed=8, chip=chip)
+    if refused:
+        with pytest.raises(ValueError, match=r"PhotonicNetwork\(gradient='finite_difference'\)"):
+            measure_finite_difference(mesh, phases, x, w, chip, rng)
+    else:
+        got = measure_finite_difference(mesh, phases, x, w, chip, rng)
+        assert got.passes == 2 * phases.to_vector().size
+
+
 @pytest.mark.parametrize("method", ["in_situ", "analog"])
 @pytest.mark.parametrize("mode", ["per_sample", "aggregated"])
 @pytest.mark.parametrize("lossy", [False, True])

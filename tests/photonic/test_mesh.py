@@ -425,6 +425,17 @@ def test_bad_phases_and_fields() -> None:
         mesh.forward(good, np.zeros((2, 4)), method="bogus")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="init='gauss'"):
         mesh.random_phases(np.random.default_rng(0), init="gauss")  # type: ignore[arg-type]
+    for init in ("haar", "uniform"):
+        with pytest.raises(TypeError, match=r"rng=0 must be a numpy\.random\.Generator"):
+            mesh.random_phases(0, init=init)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot hold the phases of 6 MZIs"):
+        Phases.from_vector(good.to_vector()[:12], mesh.n_mzis)  # no output phases left
+    with pytest.raises(ValueError, match="must be 1-D"):
+        Phases.from_vector(good.to_vector()[None, :], mesh.n_mzis)
+    with pytest.raises(ValueError, match="6 MZIs"):
+        mesh.halves(Phases(np.zeros(5), np.zeros(5), np.zeros(4)))
+    with pytest.raises(ValueError, match="4 ports"):
+        mesh.output_phases(Phases(good.theta_rad, good.phi_rad, np.zeros(5)))
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
     transfer = mesh.transfer(good)

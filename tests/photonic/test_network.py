@@ -310,6 +310,7 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
         ({"measurement": "batch"}, "measurement='batch'"),
         ({"fd_step_rad": 0.0}, "fd_step_rad"),
         ({"bias_amplitude": float("nan")}, "bias_amplitude=nan"),
+        ({"bias_ports": 1.5}, r"bias_ports=1.5 must be an int ≥ 0"),  # not silently 1
         # an in-situ network whose aggregated read-out cannot represent the chip: refused
         (
             {"measurement": "aggregated", "gradient": "in_situ"}
@@ -334,6 +335,15 @@ def test_bad_construction(kwargs: dict, match: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         PhotonicNetwork(args.pop("n_ports"), args.pop("n_layers"), **args)
+
+
+@pytest.mark.parametrize("name", ["rng", "noise_rng"])
+def test_a_seed_is_not_a_generator(name: str) -> None:
+    args = {"n_features": 2, "rng": np.random.default_rng(0), name: 0}
+    with pytest.raises(TypeError, match=f"{name}=0 must be a numpy.random.Generator"):
+        PhotonicNetwork(4, 2, **args)
+    with pytest.raises(TypeError, match=f"{name}=0 must be"):
+        PhotonicNetwork.pai2023(**{"rng": np.random.default_rng(0), name: 0})
 
 
 def test_aggregated_measurement_is_checked_only_where_it_is_used() -> None:
