@@ -442,6 +442,11 @@ class DigitalProcessor:
                     raise ValueError(f"{_label(self, name)}[{key!r}]=0 must be > 0")
                 checked[key] = float(value)
             object.__setattr__(self, name, MappingProxyType(checked))
+        if not isinstance(self.precision, str):
+            raise ValueError(
+                f"{_label(self, 'precision')}={self.precision!r} must be the name of one "
+                f"precision; choose one of: {', '.join(self.peak_flops_per_s)}"
+            )
         if self.precision not in self.peak_flops_per_s:
             raise ValueError(
                 f"{_label(self, 'precision')}={self.precision!r} has no peak_flops_per_s "

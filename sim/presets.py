@@ -18,14 +18,18 @@ File format
 -----------
 Top-level keys: ``name``, ``kind`` (``"photonic"`` or ``"digital"``),
 ``description``, optionally ``base`` (a preset name or a path, relative to this
-file, whose settings this file overrides table by table). Photonic files also take
+file, whose settings this file overrides key by key: inside a table, and inside a
+map such as ``energy_per_flop_pj``, the keys this file leaves out keep the base's
+values; a ``[detector]`` or ``[taps]`` table of another ``type`` replaces the
+base's). Photonic files also take
 ``pass_mode`` and ``taps_in_detector_frame`` and the tables ``[laser]``,
 ``[modulator]``, ``[phase_shifter]``, ``[mesh]``, ``[detector]``, ``[taps]``,
 ``[host]``, ``[link]``; digital files take ``[processor]``. Keys inside a table are
 the fields of the matching class in :mod:`sim.hardware`; an omitted key keeps the
 class default. ``[detector]`` and ``[taps]`` take ``type = "photodetector"`` or
 ``"camera"``. ``[host]`` may start with ``preset = "cpu"`` to copy the
-``[processor]`` table of a digital preset. Write each value's source in a comment
+``[processor]`` table of a digital preset (a path is relative to the file that
+writes it, also when a child inherits it). Write each value's source in a comment
 next to it.
 
 Every problem (unknown name, missing file, invalid TOML, unknown or misspelled key,
@@ -78,6 +82,7 @@ _PHOTONIC_TABLES: dict[str, type] = {
     "link": Link,
 }
 _READOUT_TYPES: dict[str, type] = {"photodetector": Photodetector, "camera": Camera}
+_DEFAULT_READOUT_TYPE = "photodetector"  # a [detector] or [taps] table without type
 _READOUT_TABLES = ("detector", "taps")
 _MAX_BASE_DEPTH = 8
 
@@ -202,7 +207,7 @@ def _read_resolved(path: Path, *, depth: int) -> dict[str, Any]:
         raise ValueError(
             f"preset file {str(path)!r}: 'base' chain is deeper than {_MAX_BASE_DEPTH} (a cycle?)"
         )
-    data = _read_toml(path)
+    data = _anchor_host_preset(_read_toml(path), path)
     base = data.pop("base", None)
     own_name = data.get("name", path.stem)
     if base is None:
@@ -214,20 +219,47 @@ def _read_resolved(path: Path, *, depth: int) -> dict[str, Any]:
         base_path = preset_path(base, relative_to=path.parent)
     except ValueError as exc:
         raise ValueError(f"preset file {str(path)!r}: base: {exc}") from None
-    merged = _read_resolved(base_path, depth=depth + 1)
-    for key, value in data.items():
-        old = merged.get(key)
-        if isinstance(value, dict) and isinstance(old, dict) and _same_type(old, value):
-            merged[key] = {**old, **value}
-        else:
-            merged[key] = value
+    merged = _merge(_read_resolved(base_path, depth=depth + 1), data)
     merged["name"] = own_name
     return merged
 
 
+def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``base`` overridden by ``child`` key by key, into tables and maps at any depth.
+
+    A table that switches ``type`` (e.g. photodetector → camera) replaces the base's:
+    the fields of one kind of read-out mean nothing to the other.
+    """
+    merged = dict(base)
+    for key, value in child.items():
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and _same_type(old, value):
+            merged[key] = _merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _same_type(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """A table that switches ``type`` (e.g. photodetector → camera) replaces the base's."""
-    return "type" not in new or old.get("type") == new.get("type")
+    """Whether ``new`` keeps the ``type`` of ``old`` (a read-out table without one is a
+    photodetector)."""
+    if "type" not in new:
+        return True
+    return old.get("type", _DEFAULT_READOUT_TYPE) == new["type"]
+
+
+def _anchor_host_preset(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``data`` with a relative ``[host] preset`` path made relative to ``path``'s folder.
+
+    So that a child preset in another folder that inherits the table still finds it.
+    """
+    host = data.get("host")
+    if not isinstance(host, dict):
+        return data
+    preset = host.get("preset")
+    if isinstance(preset, str) and _looks_like_path(preset) and not Path(preset).is_absolute():
+        data["host"] = {**host, "preset": str(path.parent / preset)}
+    return data
 
 
 def _build(path: Path, data: dict[str, Any]) -> Hardware:
@@ -274,7 +306,7 @@ def _build(path: Path, data: dict[str, Any]) -> Hardware:
 
 
 def _readout_class(where: str, table: str, values: object) -> type:
-    kind = values.get("type", "photodetector") if isinstance(values, dict) else None
+    kind = values.get("type", _DEFAULT_READOUT_TYPE) if isinstance(values, dict) else None
     if kind not in _READOUT_TYPES:
         raise ValueError(
             f"{where}: [{table}] type={kind!r} is not allowed; choose one of: "

@@ -70,6 +70,43 @@ def test_load_by_path_and_base(tmp_path: Path) -> None:
     assert load_preset(str(own)).name == "my-chip"
 
 
+def test_base_tables_merge_key_by_key_at_any_depth(tmp_path: Path) -> None:
+    """A child that restates a table's default type, or sets one entry of a map, keeps
+    the base's other values; a table of another type replaces the base's."""
+    base = tmp_path / "base.toml"
+    base.write_text(
+        'kind = "photonic"\n[host]\npreset = "cpu"\n'
+        "[detector]\nbits = 10\nsample_rate_hz = 1e8\n"  # no type: a photodetector
+    )
+    child = tmp_path / "child.toml"
+    child.write_text('base = "base.toml"\n[detector]\ntype = "photodetector"\nbits = 12\n')
+    hw = load_preset(child)
+    assert isinstance(hw, PhotonicHardware) and isinstance(hw.detector, Photodetector)
+    assert (hw.detector.bits, hw.detector.sample_rate_hz) == (12, 1e8)  # not the defaults
+    camera = tmp_path / "camera.toml"
+    camera.write_text('base = "base.toml"\n[detector]\ntype = "camera"\n')
+    assert isinstance(load_preset(camera).detector, Camera)  # type: ignore[union-attr]
+    gpu = tmp_path / "gpu.toml"
+    gpu.write_text('base = "gpu-h100"\n[processor]\nenergy_per_flop_pj = { bf16 = 0.5 }\n')
+    fp32 = tmp_path / "gpu-fp32.toml"
+    fp32.write_text('base = "gpu.toml"\n[processor]\nprecision = "fp32"\n')
+    original = load_preset("gpu-h100").processor  # type: ignore[union-attr]
+    processor = load_preset(fp32).processor  # type: ignore[union-attr]
+    assert processor.energy_per_flop_pj["bf16"] == 0.5
+    assert processor.energy_per_flop_pj["fp32"] == original.energy_per_flop_pj["fp32"]
+
+
+def test_an_inherited_host_preset_path_is_relative_to_its_own_file(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "mycpu.toml").write_text('base = "cpu"\n[processor]\nstatic_power_w = 7.0\n')
+    (tmp_path / "a" / "chip.toml").write_text('kind = "photonic"\n[host]\npreset = "mycpu.toml"\n')
+    child = tmp_path / "b" / "child.toml"
+    child.write_text('base = "../a/chip.toml"\n[mesh]\nloss_db_per_mzi = 0.05\n')
+    hw = load_preset(child)
+    assert isinstance(hw, PhotonicHardware) and hw.host.static_power_w == 7.0
+
+
 def test_check_presets_takes_names_and_paths(tmp_path: Path) -> None:
     own = tmp_path / "my-chip.toml"
     own.write_text('name = "my-chip"\nbase = "eo-integrated"\n[mesh]\nloss_db_per_mzi = 0.05\n')
@@ -148,6 +185,10 @@ launch_overhead_ns = 100.0
             ["[processor]", "memory_bandwidth_bytes_per_s=0.0"],
         ),
         (GOOD_DIGITAL.replace("fp32 = 1e12", "fp32 = -1e12"), ["peak_flops_per_s['fp32']"]),
+        (
+            GOOD_DIGITAL.replace('precision = "fp32"', 'precision = ["fp32"]'),
+            ["[processor]", "precision=['fp32'] must be the name of one precision"],
+        ),
         ("kind = 'digital'\nbase = 'no-such-preset'\n", ["base:", "no-such-preset"]),
     ],
 )
