@@ -392,6 +392,8 @@ class PhotonicNetwork:
                 for name, s in self._named_stages()
                 if name.split(".")[0] == f"layer{layer + 1}"
             )
+            if self.layer_kind == "svd":
+                n_phases += self.n_ports  # the attenuator column
             self._record_phase_writes(layer, n_phases)
 
     def _check_measurement(self) -> None:
@@ -651,7 +653,8 @@ class PhotonicNetwork:
         n, size = x_in.shape[0], stage.mesh.n_ports
         flops = (COMPOSE_FLOPS_PER_N3 + SWEEP_FLOPS_PER_N3) * size**3
         flops += 3 * COMPLEX_MAC_FLOPS * n * size**2
-        self._record_digital(index, n, "backward", flops=flops)
+        layer = index // 2 if self.layer_kind == "svd" else index  # stage → network layer
+        self._record_digital(layer, n, "backward", flops=flops)
         if transfer is None:
             return stage.mesh.adjoint(phases, delta, stage.chip)
         return transfer.adjoint(delta)

@@ -554,16 +554,21 @@ def _items(split: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
 
 
 def count_shifters(ops: Sequence[Op]) -> int:
-    """Phase shifters held on the chip: N² per layer that does photonic work.
+    """Phase shifters held on the chip, summed over the layers that do photonic work.
 
-    Every layer is one N-port mesh (N(N − 1) MZI shifters plus N output shifters);
-    N is the largest ``n_ports`` among the layer's photonic ops.
+    A layer holds at least one N-port mesh: N(N − 1) MZI shifters plus N output
+    shifters, N² in all, N the largest ``n_ports`` among the layer's photonic ops. If
+    one ``phase_update`` of the layer writes more shifters (an SVD layer programmed
+    whole: two meshes and N attenuators, 2N² + N), the layer holds that many.
     """
     widths: dict[int, int] = {}
+    writes: dict[int, int] = {}
     for op in ops:
         if op.kind in PHOTONIC_KINDS and op.n_ports > widths.get(op.layer, 0):
             widths[op.layer] = op.n_ports
-    return sum(n * n for n in widths.values())
+        if op.kind == "phase_update" and op.n_phases > writes.get(op.layer, 0):
+            writes[op.layer] = op.n_phases
+    return sum(max(n * n, writes.get(layer, 0)) for layer, n in widths.items())
 
 
 def plan_op(

@@ -294,6 +294,25 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
     assert [op.flops for op in backward[1::2]] == [6 * 7 * 4] * 2
 
 
+def test_svd_layers_are_recorded_as_layers_with_all_their_shifters() -> None:
+    """An SVD layer is two meshes and N attenuators: its ops carry the layer's index,
+    a full write programs 2N² + N shifters, and the chip holds that many."""
+    from sim.engine import count_shifters
+
+    rng = np.random.default_rng(5)
+    net = PhotonicNetwork(4, 2, n_features=2, rng=rng, layer_kind="svd")
+    net.recorder = Recorder()
+    y = net.forward(rng.normal(size=(3, 2)))
+    net.backward(np.ones_like(y))
+    net.set_params(net.params())
+    ops = net.recorder.ops
+    assert {op.layer for op in ops} == {0, 1}
+    assert [op.layer for op in ops if op.kind == "mesh_pass"] == [0, 0, 1, 1]
+    writes = [(op.layer, op.n_phases) for op in ops if op.kind == "phase_update"]
+    assert writes == [(0, 2 * 16 + 4), (1, 2 * 16 + 4)]
+    assert sum(v.size for v in net.params().values()) == count_shifters(ops) == 72
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -422,6 +422,10 @@ def test_shifter_count_and_plan() -> None:
         Op("digital_compute", 2, "forward", 100, 1, flops=1),
     ]
     assert count_shifters(ops) == 16 + 36
+    # a layer whose full write programs more shifters than one mesh holds them all
+    svd = [*ops, Op("phase_update", 0, "update", 4, 1, n_phases=36)]
+    assert count_shifters(svd) == 36 + 36
+    assert count_shifters([*ops, Op("phase_update", 0, "update", 4, 1, n_phases=1)]) == 52
     plan = plan_op(ops[0], load_preset("eo-integrated"), n_shifters=16)
     assert plan.duration_ns == pytest.approx(sum(t for _, t in plan.time_by_component_ns))
     assert {h.resource for h in plan.holds} >= {"laser", "mesh", "dac_bank", "detectors"}
