@@ -88,7 +88,15 @@ from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import GRADIENT_METHODS, PhotonicNetwork
 from scenarios import digital_baseline, energy_latency, gradient_fidelity, insitu_training
-from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure, scenario_main
+from scenarios.framework import (
+    Result,
+    child_rngs,
+    map_jobs,
+    new_figure,
+    save_figure,
+    scenario_main,
+    write_metrics,
+)
 from scenarios.report_html import (
     Figure,
     Table,
@@ -832,6 +840,7 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
         cfg, jobs[0], results[0]["mlp_params"], results[0]["photonic_params"]
     )
     rows += cost_rows
+    write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
 
     tables = [side_by_side(cfg, rows), cost_table(cfg, costs)]
     (out_dir / "table.md").write_text(

@@ -256,8 +256,8 @@ def run(cfg: Config, out_dir: Path) -> Result:
     cfg : Config
         The study's settings.
     out_dir : Path
-        Existing folder for the figures (``metrics.csv`` is written by the caller,
-        :func:`scenarios.framework.run_scenario`).
+        Existing folder for the figures and ``metrics.csv`` (written before the plots;
+        :func:`scenarios.framework.run_scenario` writes it again from the result).
 
     Returns
     -------
@@ -299,6 +299,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
         write_metrics(_metric_rows(exc.history), out_dir)
         raise
     train_time_s = history.wall_time_s[-1] if history.wall_time_s else 0.0
+    write_metrics(_metric_rows(history), out_dir)  # before the plots: a full disk keeps them
     figures = _plot(history, cfg, layer_sizes, out_dir)
     n_params = int(sum(np.size(w) for w in net.params().values()))
     summary: dict[str, float | str] = {

@@ -72,7 +72,14 @@ from digital.network import MLP
 from digital.validation import check_choice, check_positive_int
 from photonic.insitu import combine_op
 from photonic.network import activation_op
-from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
+from scenarios.framework import (
+    Result,
+    child_rngs,
+    new_figure,
+    save_figure,
+    scenario_main,
+    write_metrics,
+)
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
 from sim.ops import Op, mesh_pass, phase_update, tap_readout
@@ -813,6 +820,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
     # 7. replay speed
     speed_rows, speed_summary = _recorded(cfg, hardware, rngs, tap)
     rows += speed_rows
+    write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
     summary.update(speed_summary)
 
     figures = [

@@ -888,7 +888,11 @@ def run_scenario(
     Creates ``out_root/<name>/<run-id>/``, writes ``config.json``, times
     ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows and
     ``manifest.json`` (with the summary and figure names). If the run raises, a
-    manifest with ``"status": "failed"`` and the error is still written.
+    manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
+    is still written if it can be. An ``OSError`` that names no file (e.g. a full
+    disk) is raised again with the run folder in its message. Scenarios write
+    ``metrics.csv`` themselves as soon as their rows are known, before the plots and
+    reports, so that a failure there keeps the numbers.
 
     Parameters
     ----------
@@ -924,13 +928,19 @@ def run_scenario(
     try:
         result = module.run(cfg, out_dir, echo=None) if quiet else module.run(cfg, out_dir)
     except BaseException as exc:
-        write_manifest(
-            out_dir,
-            scenario=scenario,
-            seed=seed,
-            wall_time_s=time.perf_counter() - t0,
-            extra={"status": "failed", "error": f"{type(exc).__name__}: {exc}"},
-        )
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            write_manifest(
+                out_dir,
+                scenario=scenario,
+                seed=seed,
+                wall_time_s=time.perf_counter() - t0,
+                extra={"status": status, "error": f"{type(exc).__name__}: {exc}"},
+            )
+        except OSError:
+            pass  # the folder cannot take it (a full disk?): the error below says why
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise OSError(f"cannot write the results to {str(out_dir)!r}: {exc}") from exc
         raise
     wall_time_s = time.perf_counter() - t0
     if not isinstance(result, Result):

@@ -129,7 +129,14 @@ from photonic.imperfections import NO_IMPERFECTIONS, Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
 from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
-from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
+from scenarios.framework import (
+    Result,
+    child_rngs,
+    new_figure,
+    save_figure,
+    scenario_main,
+    write_metrics,
+)
 
 __all__ = [
     "FACTORS",
@@ -1065,6 +1072,7 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     rngs = child_rngs(cfg.seed, *names, *(f"pai.{name}" for name in names))
     rows = _layer_study(cfg, _seeds(rngs, cfg.repeats))
     rows.extend(_pai_study(cfg, {name: rngs[f"pai.{name}"] for name in names}))
+    write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
     figures: list[Path] = []
     for metric in METRICS:
         figures.extend(_plot_layer(cfg, rows, metric, out_dir))

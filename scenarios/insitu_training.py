@@ -121,7 +121,15 @@ from photonic.imperfections import (
 )
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
-from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure, scenario_main
+from scenarios.framework import (
+    Result,
+    child_rngs,
+    map_jobs,
+    new_figure,
+    save_figure,
+    scenario_main,
+    write_metrics,
+)
 
 __all__ = [
     "DATASETS",
@@ -827,6 +835,7 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
         desc="insitu_training",
     )
     rows = [row for job_rows in results for row in job_rows]
+    write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
 
     table = accuracy_table(cfg, rows)
     with (out_dir / "accuracy_table.csv").open("w", newline="", encoding="utf-8") as fh:

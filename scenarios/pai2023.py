@@ -105,7 +105,15 @@ from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
 from photonic.mesh import Mesh
 from photonic.network import PAI2023_READOUT_SCALE, PhotonicNetwork
 from scenarios import gradient_fidelity, insitu_training
-from scenarios.framework import Result, child_rngs, map_jobs, new_figure, save_figure, scenario_main
+from scenarios.framework import (
+    Result,
+    child_rngs,
+    map_jobs,
+    new_figure,
+    save_figure,
+    scenario_main,
+    write_metrics,
+)
 from scenarios.report_html import Figure, Table, run_info, write_report
 
 __all__ = [
@@ -910,34 +918,6 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
         for note in notes:
             echo(f"- {note}")
 
-    figures = _plot_comparison(comparisons, out_dir)
-    figures += gradient_fidelity.plot_pai(eps_cfg, eps_rows, out_dir)
-    figures += _plot_digits(cfg, digits, out_dir)
-    figures += [p for p in insitu.figures]
-    wall = time.perf_counter() - t0
-    captions = {
-        "paper_vs_ours": "Every row: the paper's value or range vs ours (± std).",
-        "pai2023_epsilon": "Gradient error ε vs minibatch size per chip profile, with the "
-        "paper's measured values.",
-        "digits64_curves": "64-port network on digits: test error per epoch, with the paper's "
-        "MNIST levels (dashed).",
-        "final_accuracy": "4-port network: final test accuracy per case (insitu_training).",
-    }
-    report_figs = [
-        Figure(p, captions.get(p.stem, "Training curves on the chip (insitu_training)."))
-        for p in figures
-        if p.suffix == ".png"
-    ]
-    write_report(
-        out_dir,
-        title="Pai et al., Science 380 (2023): our reproduction next to the paper",
-        intro=_intro(cfg),
-        tables=[table],
-        figures=report_figs,
-        config=cfg,
-        info=run_info(scenario=NAME, seed=cfg.seed, wall_time_s=wall),
-        notes=notes,
-    )
     metrics: list[dict[str, Any]] = [
         {
             "part": "comparison",
@@ -969,6 +949,35 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
                     "value": history.test_accuracy[i],
                 }
             )
+    write_metrics(metrics, out_dir)  # before the plots: a full disk keeps the numbers
+    figures = _plot_comparison(comparisons, out_dir)
+    figures += gradient_fidelity.plot_pai(eps_cfg, eps_rows, out_dir)
+    figures += _plot_digits(cfg, digits, out_dir)
+    figures += [p for p in insitu.figures]
+    wall = time.perf_counter() - t0
+    captions = {
+        "paper_vs_ours": "Every row: the paper's value or range vs ours (± std).",
+        "pai2023_epsilon": "Gradient error ε vs minibatch size per chip profile, with the "
+        "paper's measured values.",
+        "digits64_curves": "64-port network on digits: test error per epoch, with the paper's "
+        "MNIST levels (dashed).",
+        "final_accuracy": "4-port network: final test accuracy per case (insitu_training).",
+    }
+    report_figs = [
+        Figure(p, captions.get(p.stem, "Training curves on the chip (insitu_training)."))
+        for p in figures
+        if p.suffix == ".png"
+    ]
+    write_report(
+        out_dir,
+        title="Pai et al., Science 380 (2023): our reproduction next to the paper",
+        intro=_intro(cfg),
+        tables=[table],
+        figures=report_figs,
+        config=cfg,
+        info=run_info(scenario=NAME, seed=cfg.seed, wall_time_s=wall),
+        notes=notes,
+    )
     summary: dict[str, float | str] = {
         r.key: f"{r.ours_text()} | paper {'-' if r.paper is None else r.paper.text} | "
         f"{r.difference_text()}"

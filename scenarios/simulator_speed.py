@@ -95,7 +95,14 @@ from digital.validation import check_choice, check_positive_int
 from photonic.imperfections import Chip
 from photonic.insitu import measure_in_situ
 from photonic.mesh import Mesh, Phases
-from scenarios.framework import Result, child_rngs, new_figure, save_figure, scenario_main
+from scenarios.framework import (
+    Result,
+    child_rngs,
+    new_figure,
+    save_figure,
+    scenario_main,
+    write_metrics,
+)
 
 NAME = "simulator_speed"
 StepPath = Literal["fast", "per_sample", "insitu_per_sample", "insitu_aggregated"]
@@ -385,6 +392,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
         )
         summary[f"step_time_s_N{n}_B{b}"] = round(elapsed, 3)
         summary[f"peak_memory_mb_N{n}_B{b}"] = round(peak / 1e6, 1)
+    write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
     figures = _plot(rows, cfg, out_dir)
     return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
 

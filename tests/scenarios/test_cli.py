@@ -170,6 +170,41 @@ def test_traceback_flag_reraises(tmp_path: Path) -> None:
         cli.main(["run", "--set", "nope=1", "--traceback", "--out", str(tmp_path)])
 
 
+_FAST = {"digital_baseline", "simulator_speed", "compare"}  # a few seconds each with --smoke
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n in _FAST else pytest.param(n, marks=pytest.mark.slow) for n in sorted(SCENARIOS)],
+)
+def test_a_full_disk_at_the_plots_keeps_the_numbers(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every scenario writes metrics.csv before its figures; the error names the folder.
+
+    (pai2023 runs insitu_training first, which writes its rows to its own subfolder.)
+    """
+
+    def full(*args: object, **kwargs: object) -> list[Path]:
+        raise OSError(28, "No space left on device")
+
+    for scenario in SCENARIOS:
+        fw.load_scenario(scenario)
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("scenarios.") and hasattr(module, "save_figure"):
+            monkeypatch.setattr(module, "save_figure", full)
+    assert cli.main(["run", name, "--smoke", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    (run_dir,) = (tmp_path / name).iterdir()
+    assert err == [
+        f"photonic-backprop: error: cannot write the results to {str(run_dir)!r}: "
+        "[Errno 28] No space left on device"
+    ]
+    kept = sorted(run_dir.rglob("metrics.csv"))
+    assert kept and all(len(path.read_text().splitlines()) > 1 for path in kept)
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
+
+
 def _python_env() -> dict[str, str]:
     """This environment with the repository on the Python path."""
     return {

@@ -265,12 +265,14 @@ def test_child_rngs_rejects_bad_input(args: tuple) -> None:
 # --------------------------------------------------------------------------- running
 
 
-def _toy_module(fail: bool = False) -> types.ModuleType:
+def _toy_module(fail: bool = False, raises: BaseException | None = None) -> types.ModuleType:
     module = types.ModuleType("scenarios.toy", "Toy scenario.\n\nMore text.")
 
     def run(cfg: ToyConfig, out_dir: Path) -> fw.Result:
         if fail:
             raise RuntimeError("boom")
+        if raises is not None:
+            raise raises
         rows = [{"step": i, "metric": "x", "value": float(i * cfg.n)} for i in range(3)]
         return fw.Result(out_dir=out_dir, metrics=rows, summary={"total": 3.0 * cfg.n})
 
@@ -323,6 +325,24 @@ def test_run_scenario_records_failures(tmp_path: Path) -> None:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "failed"
     assert "boom" in manifest["error"]
+
+
+def test_run_scenario_records_an_interruption_as_such(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        fw.run_scenario(_toy_module(raises=KeyboardInterrupt()), ToyConfig(), tmp_path)
+    (run_dir,) = (tmp_path / "toy").iterdir()
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
+
+
+def test_a_write_error_without_a_file_names_the_run_folder(tmp_path: Path) -> None:
+    """``[Errno 28] No space left on device`` alone does not say where."""
+    full = OSError(28, "No space left on device")
+    with pytest.raises(OSError, match=r"cannot write the results to '.*toy.*'.*No space") as info:
+        fw.run_scenario(_toy_module(raises=full), ToyConfig(), tmp_path)
+    assert info.value.__cause__ is full
+    named = FileNotFoundError(2, "No such file", "x.png")  # already says which file
+    with pytest.raises(FileNotFoundError):
+        fw.run_scenario(_toy_module(raises=named), ToyConfig(), tmp_path)
 
 
 def test_registry() -> None:
