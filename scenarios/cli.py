@@ -344,6 +344,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write_config(cfg, run_dir)
     else:
         run_dir = Path(args.resume)
+        if not checkpoints and run_finished(run_dir):
+            print(
+                f"{PROG}: note: this {name} run had already finished; nothing to resume, its "
+                f"results are in {run_dir} (to run it again: {PROG} run {name} --config "
+                f"{shlex.quote(str(run_dir / 'config.json'))})",
+                file=sys.stderr,
+            )
+            return EXIT_OK
         if not checkpoints:
             print(
                 f"{PROG}: note: {name} keeps no checkpoint; it runs again from the start "

@@ -266,18 +266,29 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     (name, overrides)
         The scenario (from the manifest, else the parent folder's name) and its
         settings as ``--config`` would read them.
+
+    Raises
+    ------
+    ValueError
+        If the folder has no ``config.json``, its manifest is not JSON, or neither
+        the manifest nor the parent folder names a scenario.
     """
     folder = Path(run_dir)
     config_file = folder / CONFIG_FILENAME
     if not config_file.is_file():
         raise ValueError(f"--resume {str(folder)!r}: no {CONFIG_FILENAME} there; not a run folder")
-    name = folder.parent.name
+    name = folder.resolve().parent.name
     manifest = folder / MANIFEST_FILENAME
     if manifest.is_file():
         try:
             name = str(json.loads(manifest.read_text()).get("scenario", name))
         except json.JSONDecodeError as exc:
             raise ValueError(f"--resume: {str(manifest)!r} is not valid JSON: {exc}") from exc
+    elif name not in SCENARIOS:
+        raise ValueError(
+            f"--resume {str(folder)!r}: no {MANIFEST_FILENAME} there, and its parent folder "
+            f"{name!r} names no scenario; a run folder is <out>/<scenario>/<run-id>/"
+        )
     return name, load_config_file(config_file)
 
 

@@ -95,6 +95,9 @@ def test_resume_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     (tmp_path / "config.json").write_text("{}")
     assert main(["run", "--resume", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "--out" in capsys.readouterr().err  # not silently ignored
+    assert main(["run", "--resume", str(tmp_path)]) == 2  # no manifest, parent no scenario
+    err = capsys.readouterr().err
+    assert "no manifest.json there, and its parent folder" in err and "names no scenario" in err
     for command in (["run", "digital_baseline"], ["sweep", "digital_baseline", "--grid", "lr=1"]):
         assert main([*command, "--smoke", "--out", ""]) == 2
         err = capsys.readouterr().err
@@ -123,6 +126,13 @@ def test_a_scenario_without_checkpoints_says_it_starts_over(
         f"note: energy_latency keeps no checkpoint; it runs again from the start in {run_dir}"
         in (capsys.readouterr().err)
     )
+    # finished now: a second --resume leaves it as it is
+    manifest = (run_dir / "manifest.json").read_text()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "this energy_latency run had already finished; nothing to resume" in captured.err
+    assert "run energy_latency --config" in captured.err and captured.out == ""
+    assert (run_dir / "manifest.json").read_text() == manifest
 
 
 def test_out_of_memory_is_one_line(
