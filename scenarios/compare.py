@@ -93,6 +93,7 @@ from scenarios.framework import (
     child_rngs,
     map_jobs,
     new_figure,
+    sample_std,
     save_figure,
     scenario_main,
     write_metrics,
@@ -548,7 +549,7 @@ def _pm(values: Sequence[float], fmt: str) -> str:
     mean = float(np.mean(values))
     if len(values) == 1:
         return format(mean, fmt)
-    return f"{format(mean, fmt)} ± {format(float(np.std(values)), fmt)}"
+    return f"{format(mean, fmt)} ± {format(sample_std(values), fmt)}"
 
 
 def _eps_fmt(values: Sequence[float]) -> str:
@@ -652,7 +653,7 @@ def _curves(rows: list[dict[str, Any]], network: str, metric: str) -> tuple[Arra
     length = min(len(v) for v in by_seed.values())
     curves = np.array([[v for _, v in sorted(pts)[:length]] for pts in by_seed.values()])
     iters = np.array([i for i, _ in sorted(next(iter(by_seed.values())))[:length]], dtype=float)
-    return iters, curves.mean(axis=0), curves.std(axis=0)
+    return iters, curves.mean(axis=0), sample_std(curves, axis=0)
 
 
 def _plot_curves(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
@@ -782,7 +783,7 @@ def _summary(
             summary[f"{network}_{metric.removeprefix('final_')}"] = round(float(np.mean(values)), 4)
             if len(values) > 1:
                 summary[f"{network}_{metric.removeprefix('final_')}_std"] = round(
-                    float(np.std(values)), 4
+                    sample_std(values), 4
                 )
     # full precision (the table printed from it rounds; sweeps aggregate it)
     # the training method's ε under one key whatever the method (a sweep over

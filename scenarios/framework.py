@@ -75,6 +75,7 @@ __all__ = [
     "prepare_run_dir",
     "process_pool",
     "run_scenario",
+    "sample_std",
     "save_figure",
     "scenario_summary_line",
     "write_config",
@@ -776,6 +777,29 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def sample_std(values: Any, *, axis: int | None = None) -> Any:
+    """Spread of repeated measurements (seeds, draws): the sample standard deviation.
+
+    ``ddof = 1``, the same estimate as a sweep's ``std`` column, so that every "± std"
+    of a table, a plot and a sweep means the same. Fewer than two values measure no
+    spread: 0.0 here (tables then show the mean alone or say ``n=1``), where a sweep
+    stores NaN.
+
+    Parameters
+    ----------
+    values
+        Array-like of numbers.
+    axis
+        ``None``: over all values, a float; else over that axis (e.g. seeds × epochs
+        curves with ``axis=0``), an array.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    n = arr.size if axis is None else arr.shape[axis]
+    if n < 2:
+        return 0.0 if axis is None else np.zeros_like(arr.mean(axis=axis))
+    return float(arr.std(ddof=1)) if axis is None else arr.std(axis=axis, ddof=1)
 
 
 def new_figure(**kwargs: Any) -> Figure:

@@ -133,6 +133,7 @@ from scenarios.framework import (
     Result,
     child_rngs,
     new_figure,
+    sample_std,
     save_figure,
     scenario_main,
     write_metrics,
@@ -631,7 +632,7 @@ def _aggregate(draws: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, 
         out[method] = {
             metric: (
                 float(np.mean([v[metric] for v in values])),
-                float(np.std([v[metric] for v in values])),
+                sample_std([v[metric] for v in values]),
                 len(values),
             )
             for metric in METRICS

@@ -126,6 +126,7 @@ from scenarios.framework import (
     child_rngs,
     map_jobs,
     new_figure,
+    sample_std,
     save_figure,
     scenario_main,
     write_metrics,
@@ -503,7 +504,7 @@ def _finals(
 def _pm(values: Sequence[float], digits: int = 1) -> str:
     if not values:
         return "-"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f} (n={len(values)})"
+    return f"{np.mean(values):.{digits}f} ± {sample_std(values):.{digits}f} (n={len(values)})"
 
 
 def _accuracy_cases(
@@ -687,7 +688,7 @@ def _mean_curve(
     length = min(len(v) for v in by_seed.values())
     curves = np.array([[v for _, v in sorted(pts)[:length]] for pts in by_seed.values()])
     iters = np.array([i for i, _ in sorted(next(iter(by_seed.values())))[:length]], dtype=float)
-    return iters, curves.mean(axis=0), curves.std(axis=0)
+    return iters, curves.mean(axis=0), sample_std(curves, axis=0)
 
 
 def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir: Path) -> list:
@@ -770,7 +771,7 @@ def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
             if finals:
                 labels.append(label)
                 means.append(float(np.mean(finals)))
-                stds.append(float(np.std(finals)))
+                stds.append(sample_std(finals))
                 colors.append(_bar_color(case, method))
         pos = np.arange(len(labels))
         ax.bar(pos, means, yerr=stds, capsize=3, color=colors, alpha=0.8)

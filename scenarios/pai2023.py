@@ -110,6 +110,7 @@ from scenarios.framework import (
     child_rngs,
     map_jobs,
     new_figure,
+    sample_std,
     save_figure,
     scenario_main,
     write_metrics,
@@ -472,7 +473,7 @@ def _finals(
 
 
 def _stats(values: Sequence[float]) -> tuple[float, float, int]:
-    return float(np.mean(values)), float(np.std(values)), len(values)
+    return float(np.mean(values)), sample_std(values), len(values)
 
 
 def _accuracy_rows(cfg: Config, rows: list[dict[str, Any]]) -> list[Comparison]:
@@ -828,7 +829,7 @@ def _plot_digits(cfg: Config, results: list[dict[str, Any]], out_dir: Path) -> l
         runs = [r["history"] for r in results if r["case"] == case]
         epochs = np.asarray(runs[0].epoch)
         errors = np.array([[100.0 * (1.0 - a) for a in h.test_accuracy] for h in runs])
-        mean, std = errors.mean(axis=0), errors.std(axis=0)
+        mean, std = errors.mean(axis=0), sample_std(errors, axis=0)
         color = f"C{i}"
         ax.plot(epochs, mean, color=color, marker="o", ms=3, label=f"ours: {case}")
         if len(runs) > 1:

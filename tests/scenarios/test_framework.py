@@ -403,3 +403,16 @@ def test_every_setting_of_every_scenario_is_documented(name: str) -> None:
     assert [row[0] for row in rows if not row[3]] == []
     defaults = fw.config_from_overrides(module.Config, {row[0]: row[1] for row in rows})
     assert defaults == module.Config()
+
+
+def test_sample_std_is_the_sweeps_estimate() -> None:
+    """ddof = 1 everywhere a table, plot or sweep says "± std" (0 for one value)."""
+    from scenarios import compare, insitu_training
+
+    assert fw.sample_std([0.65, 0.85]) == pytest.approx(0.1414213562)  # not 0.1
+    assert fw.sample_std([0.7]) == 0.0
+    curves = np.array([[1.0, 2.0], [3.0, 2.0]])
+    np.testing.assert_allclose(fw.sample_std(curves, axis=0), [np.sqrt(2.0), 0.0])
+    np.testing.assert_array_equal(fw.sample_std(curves[:1], axis=0), [0.0, 0.0])
+    assert compare._pm([0.65, 0.85], ".3f") == "0.750 ± 0.141"
+    assert insitu_training._pm([81.0, 87.0]) == "84.0 ± 4.2 (n=2)"
