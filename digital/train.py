@@ -99,7 +99,8 @@ class Checkpoint:
     path
         The checkpoint file (``.npz``).
     every_steps
-        Save after every this many minibatch steps (and on Ctrl-C).
+        Save after every this many minibatch steps (and on Ctrl-C, and once more when
+        training ends).
     existing
         What to do when ``path`` already exists: ``"refuse"`` (raise, so no
         earlier run is overwritten) or ``"resume"`` (continue from it).

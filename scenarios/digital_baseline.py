@@ -75,7 +75,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 """``(metric, split, History attribute)`` written to ``metrics.csv`` for every epoch."""
 
 CHECKPOINT_FILENAME = "checkpoint.npz"
-#: ``checkpoint_every = 0``: a step count no run reaches, so only Ctrl-C saves.
+#: ``checkpoint_every = 0``: a step count no run reaches, so only Ctrl-C and the end save.
 CHECKPOINT_ONLY_ON_INTERRUPT = 2**62
 
 LOSS_UNITS = {"softmax_cross_entropy": "nats", "half_squared_error": "a.u."}
@@ -121,8 +121,9 @@ class Config:
         Root seed, >= 0.
     checkpoint_every : int
         Save a training checkpoint (``checkpoint.npz`` in the run folder) every this
-        many steps and on Ctrl-C; ``0``: only on Ctrl-C. Continue an interrupted run
-        with ``photonic-backprop run --resume RUN_DIR``.
+        many steps, on Ctrl-C and at the end; ``0``: only on Ctrl-C and at the end.
+        Continue an interrupted run with ``photonic-backprop run --resume RUN_DIR``
+        (a finished one writes its outputs again from the last checkpoint).
     """
 
     dataset: str = "moons"
