@@ -414,16 +414,24 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
-    report = sweeps.run_sweep(
-        plan,
-        out=Path(args.out),
-        executor=args.executor,
-        workers=workers,
-        scheduler=args.scheduler,
-        connect_timeout_s=connect_timeout_s,
-        metric=args.metric,
-        argv=[PROG, *(sys.argv[1:] if argv is None else argv)],
-    )
+    try:
+        report = sweeps.run_sweep(
+            plan,
+            out=Path(args.out),
+            executor=args.executor,
+            workers=workers,
+            scheduler=args.scheduler,
+            connect_timeout_s=connect_timeout_s,
+            metric=args.metric,
+            argv=[PROG, *(sys.argv[1:] if argv is None else argv)],
+        )
+    except KeyboardInterrupt:
+        print(
+            f"{PROG}: interrupted; the finished points are kept in "
+            f"{plan.folder(args.out)}: run the same command again to go on",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print(
         f"sweep {plan.sweep_id}: {report.n_points} points "
         f"({report.n_run} run now, {report.n_skipped} already done, "

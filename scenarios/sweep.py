@@ -11,9 +11,10 @@ Points and seeds
 The configuration of a point is built in layers: ``Config()`` (or ``Config.smoke()``
 with ``--smoke``), the settings of ``--config``, each ``--set key=value``, then the
 point's grid values. Repeat ``k = 0 .. K-1`` (``--repeat K``) then sets
-``seed = <that seed> + k``. A grid over ``seed`` together with ``--repeat`` can
-therefore give two points the same seed; that is allowed (they are different points)
-but rarely what you want. Every point's ``Config`` is built and validated by
+``seed = <that seed> + k``. Two points that would run the same configuration (a grid
+over ``seed`` with values closer than ``--repeat``: seed 0 repeat 1 is seed 1 repeat
+0) are refused: their results would count twice as independent. Every point's
+``Config`` is built and validated by
 :func:`scenarios.framework.config_from_overrides` before anything runs, so a value
 of the wrong type, an unknown key or an invalid combination is an error up front.
 
@@ -500,6 +501,7 @@ def plan_sweep(
                     ) from None
             key = _canonical({"params": params, "repeat": k})
             points.append(Point(key=key, params=params, repeat=k, config=point_cfg))
+    _refuse_twins(points)
 
     spec: dict[str, Any] = {
         "scenario": scenario,
@@ -518,6 +520,22 @@ def plan_sweep(
         sweep_id=f"{scenario}-{_short_hash(spec)}",
         spec=spec,
     )
+
+
+def _refuse_twins(points: Sequence[Point]) -> None:
+    """Raise if two points would run the same configuration (e.g. seed 0 + repeat 1 and
+    seed 1 + repeat 0): one run would be counted twice as independent."""
+    first: dict[str, Point] = {}
+    for point in points:
+        text = _canonical(_plain(dataclasses.asdict(point.config)))
+        twin = first.setdefault(text, point)
+        if twin is not point:
+            raise SweepError(
+                f"grid point {describe_params(twin.params)} repeat {twin.repeat} and grid "
+                f"point {describe_params(point.params)} repeat {point.repeat} would run the "
+                "same configuration (repeat k adds k to the seed); space the --grid seed "
+                "values at least --repeat apart, or drop one of them"
+            )
 
 
 def _format_value(value: object) -> str:

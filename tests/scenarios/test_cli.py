@@ -277,3 +277,19 @@ def test_main_keeps_the_heap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setattr(cli, "keep_heap", lambda: calls.append(1) or True)
     assert cli.main(["list"]) == 0
     assert calls == [1]
+
+
+def test_an_interrupted_sweep_says_how_to_go_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scenarios import sweep
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "run_sweep", interrupted)
+    argv = ["sweep", "digital_baseline", "--smoke", "--grid", "lr=0.01", "--out", str(tmp_path)]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("photonic-backprop: interrupted; the finished points are kept in ")
+    assert err.rstrip().endswith("run the same command again to go on") and err.count("\n") == 1

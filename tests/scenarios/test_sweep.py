@@ -224,6 +224,10 @@ def test_same_sweep_maps_to_same_folder(toy: str) -> None:
         ({"grid": [("x", ["1"])], "overrides": {"x": "2"}}, "both set"),
         ({"grid": [("x", ["1"])], "repeat": 0}, "--repeat 0"),
         ({"grid": [("x", ["1", "9"]), ("mode", ["a", "b"])]}, "grid point x=9, mode=b"),
+        (  # seed 1 + repeat 0 is seed 0 + repeat 1: one run counted twice
+            {"grid": [("seed", ["0", "1"])], "repeat": 2},
+            "grid point seed=0 repeat 1 and grid point seed=1 repeat 0 would run the same",
+        ),
     ],
 )
 def test_plan_rejects_bad_input(toy: str, kwargs: dict[str, object], fragment: str) -> None:
