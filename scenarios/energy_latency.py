@@ -45,7 +45,10 @@ Figures
   come from replaying one shifter's block and multiplying (exact: ops run in order).
 - ``crossover``: ``eo-integrated`` inference energy per MAC vs the GPU's.
 
-Acceptance figures in the summary: ``gpu-h100`` energy per FLOP at full utilization
+The summary opens with each preset's training-step energy per MAC at
+``reference_ports × reference_batch`` (``<preset>_train_step_pj_per_mac_N…_B…``, a
+sweep's default metric). Acceptance figures in the summary: ``gpu-h100`` energy per
+FLOP at full utilization
 (a compute-bound 16384³ GEMM) vs its 0.71 pJ/FLOP spec; the share of a
 ``pai2023-chip`` training step spent in camera frames and settling (synthetic step
 at the Pai shape, the recorded trace, and the minimum over the N × B grid); the N
@@ -734,6 +737,14 @@ def run(cfg: Config, out_dir: Path) -> Result:
                             study="breakdown", preset=preset, workload=workload, n_ports=n, batch=b
                         ):
                             rows.append(row)
+
+    # headline first (a sweep plots the first number by default): energy per MAC of a
+    # training step at the reference size, per preset
+    n_ref, b_ref = cfg.reference_ports, cfg.reference_batch
+    for preset in hardware:
+        summary[f"{preset}_train_step_pj_per_mac_N{n_ref}_B{b_ref}"] = _sig(
+            grid[(preset, "train_step", n_ref, b_ref)]["energy_per_mac_pj"]
+        )
 
     # 2. acceptance: H100 at full utilization
     for preset, hw in hardware.items():

@@ -165,6 +165,19 @@ def test_run_acceptance_numbers(tiny_result: Result) -> None:
     assert s["slope_passes_per_step_finite_difference"] == pytest.approx(2.0, abs=0.05)
     assert "crossover_eo_inference_system_vs_gpu_full_utilization_real_mac_B4" in s
     assert s["replay_300_ops_n_ops"] == 300
+    # headline first (a sweep's default metric): each preset's training-step energy
+    # per MAC at the reference size, as in the sweep rows
+    n, b = TINY.reference_ports, TINY.reference_batch
+    headline = [f"{p}_train_step_pj_per_mac_N{n}_B{b}" for p in TINY.presets]
+    assert list(s)[: len(headline)] == headline
+    row = next(
+        r
+        for r in tiny_result.metrics
+        if r.get("study") == "sweep"
+        and (r["preset"], r["workload"], r["n_ports"], r["batch"], r["metric"])
+        == (TINY.presets[0], "train_step", n, b, "energy_per_mac_pj")
+    )
+    assert s[headline[0]] == pytest.approx(row["value"], rel=1e-3)
 
 
 def test_run_rows_are_tidy_and_complete(tiny_result: Result) -> None:
