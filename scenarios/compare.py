@@ -17,7 +17,11 @@ trains, from the same data, for the same number of epochs and minibatches:
   I/O errors 0.025) — with its gradients *measured on the chip* by ``method``
   (default ``"analog"``, the 2-pass ± measurement, which is robust to the chip's loss;
   ``"in_situ"`` is the 3-pass one, ``"adjoint"`` the exact gradient of a perfect digital
-  twin of the chip, ``"finite_difference"`` 2 passes per phase shifter).
+  twin of the chip, ``"finite_difference"`` 2 passes per phase shifter). The pass
+  counts name the measurements; a training step pays differently, because the
+  3-pass method reads its forward taps from the inference pass: per layer the step
+  sends 1 + 3 passes with ``"analog"``, 1 + 2 with ``"in_situ"`` and 1 with
+  ``"adjoint"``, which is why ``"analog"`` costs the most per step.
 
 and reports them side by side:
 
@@ -912,6 +916,10 @@ def _notes(cfg: Config) -> list[str]:
         "Photonic accuracies are means over "
         f"{cfg.eval_repeats} noisy forward passes of the chip; the curves show one noisy "
         "pass per epoch.",
+        "Passes per layer in one photonic training step: the inference pass, then 3 more "
+        "for 'analog' (adjoint and two tap-reading passes), 2 for 'in_situ' (its forward "
+        "taps are read in the inference pass) and none for 'adjoint'; 'analog', the "
+        "2-pass measurement, is therefore the dearest step.",
     ]
 
 
