@@ -261,7 +261,8 @@ class Config:
         Tap noise ``s`` of the batch and N sweeps (0.01: Pai et al.'s default).
     tap_noise_values, loss_db_values, splitting_error_values_rad, phase_noise_values_rad,
     io_error_values : tuple of float
-        Values of each one-factor sweep (the others off). Loss is uniform (no spread).
+        Values of each one-factor sweep, the other factors off (the loss: the same for
+        every MZI, no spread).
     batch_values, port_values : tuple of int
         Batch sizes (≥ 1) and port counts (≥ 2) of the B and N sweeps.
     fd_step_rad : float
