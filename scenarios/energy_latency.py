@@ -1192,8 +1192,16 @@ def _plot_heatmaps(
             )
             for i in range(table.shape[0]):
                 for j in range(table.shape[1]):
+                    # dark text on the bright (upper) part of viridis, white below
+                    bright = image.norm(table[i, j]) > 0.6
                     ax.text(
-                        j, i, f"{table[i, j]:.3g}", ha="center", va="center", fontsize=7, color="w"
+                        j,
+                        i,
+                        f"{table[i, j]:.3g}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="k" if bright else "w",
                     )
             ax.set_xticks(range(len(cfg.batches)), [str(b) for b in cfg.batches])
             ax.set_yticks(range(len(cfg.ports)), [str(n) for n in cfg.ports])
