@@ -600,8 +600,8 @@ def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
         ),
         (
             "training wall time in this simulator",
-            _pm(_values(rows, "mlp", "train_wall_time_s"), ".2f") + " s",
-            _pm(_values(rows, "photonic", "train_wall_time_s"), ".2f") + " s",
+            _pm(_values(rows, "mlp", "train_wall_time_s"), ".3g") + " s",
+            _pm(_values(rows, "photonic", "train_wall_time_s"), ".3g") + " s",
         ),
     ]
     return Table(
