@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import importlib
 import inspect
 import json
@@ -82,6 +83,9 @@ __all__ = [
     "write_manifest",
     "write_metrics",
 ]
+
+#: Errors of the file system that a write can meet without naming the file.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
 
 PACKAGE_NAME = "photonic-backprop"
 """Distribution name, used to look up the installed version for the manifest."""
@@ -924,8 +928,10 @@ def run_scenario(
     ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows and
     ``manifest.json`` (with the summary and figure names). If the run raises, a
     manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
-    is still written if it can be. An ``OSError`` that names no file (e.g. a full
-    disk) is raised again with the run folder in its message. Scenarios write
+    is still written if it can be. A storage ``OSError`` that names no file (a full
+    disk, a quota, a read-only or failing file system) is raised again, with its
+    errno, and the run folder in its message; any other error (a closed pipe
+    included) passes unchanged. Scenarios write
     ``metrics.csv`` themselves as soon as their rows are known, before the plots and
     reports, so that a failure there keeps the numbers.
 
@@ -974,8 +980,10 @@ def run_scenario(
             )
         except OSError:
             pass  # the folder cannot take it (a full disk?): the error below says why
-        if isinstance(exc, OSError) and exc.filename is None:
-            raise OSError(f"cannot write the results to {str(out_dir)!r}: {exc}") from exc
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno in _STORAGE_ERRNOS:
+            raise OSError(
+                exc.errno, f"cannot write the results to {str(out_dir)!r}: {exc.strerror}"
+            ) from exc
         raise
     wall_time_s = time.perf_counter() - t0
     if not isinstance(result, Result):

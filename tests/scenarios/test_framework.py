@@ -339,10 +339,13 @@ def test_a_write_error_without_a_file_names_the_run_folder(tmp_path: Path) -> No
     full = OSError(28, "No space left on device")
     with pytest.raises(OSError, match=r"cannot write the results to '.*toy.*'.*No space") as info:
         fw.run_scenario(_toy_module(raises=full), ToyConfig(), tmp_path)
-    assert info.value.__cause__ is full
-    named = FileNotFoundError(2, "No such file", "x.png")  # already says which file
-    with pytest.raises(FileNotFoundError):
-        fw.run_scenario(_toy_module(raises=named), ToyConfig(), tmp_path)
+    assert info.value.__cause__ is full and info.value.errno == 28
+    # anything else passes unchanged: a file named already, a closed pipe (the CLI's
+    # quiet exit 141 needs its BrokenPipeError)
+    for other in (FileNotFoundError(2, "No such file", "x.png"), BrokenPipeError(32, "pipe")):
+        with pytest.raises(type(other)) as caught:
+            fw.run_scenario(_toy_module(raises=other), ToyConfig(), tmp_path)
+        assert caught.value is other
 
 
 def test_registry() -> None:
