@@ -249,7 +249,7 @@ def _same_type(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def _anchor_host_preset(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    """``data`` with a relative ``[host] preset`` path made relative to ``path``'s folder.
+    """``data`` with a relative ``[host] preset`` path made absolute from ``path``'s folder.
 
     So that a child preset in another folder that inherits the table still finds it.
     """
@@ -258,7 +258,7 @@ def _anchor_host_preset(data: dict[str, Any], path: Path) -> dict[str, Any]:
         return data
     preset = host.get("preset")
     if isinstance(preset, str) and _looks_like_path(preset) and not Path(preset).is_absolute():
-        data["host"] = {**host, "preset": str(path.parent / preset)}
+        data["host"] = {**host, "preset": str(path.parent.resolve() / preset)}
     return data
 
 

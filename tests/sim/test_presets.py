@@ -107,6 +107,17 @@ def test_an_inherited_host_preset_path_is_relative_to_its_own_file(tmp_path: Pat
     assert isinstance(hw, PhotonicHardware) and hw.host.static_power_w == 7.0
 
 
+def test_relative_preset_paths_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--set presets=sub/chip.toml`: every path inside is taken from its own file once."""
+    test_an_inherited_host_preset_path_is_relative_to_its_own_file(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    for relative in ("a/chip.toml", "b/child.toml", "b/../b/child.toml"):
+        hw = load_preset(relative)
+        assert isinstance(hw, PhotonicHardware) and hw.host.static_power_w == 7.0, relative
+
+
 def test_check_presets_takes_names_and_paths(tmp_path: Path) -> None:
     own = tmp_path / "my-chip.toml"
     own.write_text('name = "my-chip"\nbase = "eo-integrated"\n[mesh]\nloss_db_per_mzi = 0.05\n')
