@@ -355,6 +355,12 @@ class PhotonicNetwork:
         """Number of outputs (port groups)."""
         return len(self.readout_groups)
 
+    @property
+    def n_shifters(self) -> int:
+        """Phase shifters the chip holds: N² per unitary layer, 2N² + N per SVD layer
+        (for :func:`sim.engine.simulate`'s holding power)."""
+        return sum(int(v.size) for v in self.params().values())
+
     def params(self) -> dict[str, Array]:
         """Requested phases of every shifter, rad, keyed ``"layer1.theta_rad"`` …"""
         out: dict[str, Array] = {}

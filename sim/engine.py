@@ -559,15 +559,18 @@ def count_shifters(ops: Sequence[Op]) -> int:
     A layer holds at least one N-port mesh: N(N − 1) MZI shifters plus N output
     shifters, N² in all, N the largest ``n_ports`` among the layer's photonic ops. If
     one ``phase_update`` of the layer writes more shifters (an SVD layer programmed
-    whole: two meshes and N attenuators, 2N² + N), the layer holds that many.
+    whole: two meshes and N attenuators, 2N² + N), the layer holds that many. A trace
+    of SVD layers without such a write (inference only, finite differences) cannot
+    show their second mesh: give :func:`simulate` the network's ``n_shifters``.
     """
     widths: dict[int, int] = {}
     writes: dict[int, int] = {}
     for op in ops:
         if op.kind in PHOTONIC_KINDS and op.n_ports > widths.get(op.layer, 0):
             widths[op.layer] = op.n_ports
-        if op.kind == "phase_update" and op.n_phases > writes.get(op.layer, 0):
-            writes[op.layer] = op.n_phases
+        written = op.n_phases or op.conversions  # as the phase_update's plan counts them
+        if op.kind == "phase_update" and written > writes.get(op.layer, 0):
+            writes[op.layer] = written
     return sum(max(n * n, writes.get(layer, 0)) for layer, n in widths.items())
 
 
@@ -691,7 +694,9 @@ def _check_op(op: object, index: int, hardware: Hardware) -> None:
         )
 
 
-def simulate(ops: Iterable[Op], hardware: Hardware | str) -> Timeline:
+def simulate(
+    ops: Iterable[Op], hardware: Hardware | str, *, n_shifters: int | None = None
+) -> Timeline:
     """Replay an op trace on a machine and return its time and energy ledger.
 
     Parameters
@@ -701,6 +706,10 @@ def simulate(ops: Iterable[Op], hardware: Hardware | str) -> Timeline:
     hardware
         A :class:`~sim.hardware.PhotonicHardware` or ``DigitalHardware``, or the name
         or path of a preset (:func:`sim.presets.load_preset`).
+    n_shifters
+        Phase shifters the chip holds for the whole run (their holding power); e.g.
+        ``PhotonicNetwork.n_shifters``. ``None``: :func:`count_shifters` of the trace,
+        which is exact for unitary layers.
 
     Returns
     -------
@@ -727,7 +736,11 @@ def simulate(ops: Iterable[Op], hardware: Hardware | str) -> Timeline:
     trace = list(ops)
     for index, op in enumerate(trace):
         _check_op(op, index, hardware)
-    planner = _Planner(hardware, count_shifters(trace))
+    if n_shifters is None:
+        n_shifters = count_shifters(trace)
+    elif isinstance(n_shifters, bool) or not isinstance(n_shifters, int) or n_shifters < 0:
+        raise ValueError(f"n_shifters={n_shifters!r} must be an int ≥ 0 (or None: counted)")
+    planner = _Planner(hardware, n_shifters)
     frame_sharing = isinstance(hardware, PhotonicHardware) and hardware.taps_in_detector_frame
     plans: list[OpPlan] = []
     previous: Op | None = None
