@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--traceback", action="store_true", help="show full tracebacks instead of one line"
     )
     _add_sweep_parser(sub)
+    for command, command_parser in sub.choices.items():
+        # an unknown option is reported with the usage of its command, not the top one
+        command_parser.set_defaults(command_parser=command_parser, command=command)
     return parser
 
 
@@ -515,7 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(None if argv is None else list(argv))
+        args, extras = parser.parse_known_args(None if argv is None else list(argv))
+        if extras:
+            args.command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
     except SystemExit as exc:  # --help, or argparse's own usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR
     keep_heap()

@@ -163,6 +163,11 @@ def test_argparse_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
     assert cli.main([]) == 2
     assert cli.main(["frobnicate"]) == 2
     capsys.readouterr()
+    for command in (["run", "digital_baseline"], ["sweep", "digital_baseline"], ["list"]):
+        assert cli.main([*command, "--bogus"]) == 2
+        err = capsys.readouterr().err  # the command's usage, not the top-level one
+        assert f"usage: photonic-backprop {command[0]} " in err
+        assert f"photonic-backprop {command[0]}: error: unrecognized arguments: --bogus" in err
 
 
 def test_traceback_flag_reraises(tmp_path: Path) -> None:
