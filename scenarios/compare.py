@@ -95,6 +95,7 @@ from scenarios import digital_baseline, energy_latency, gradient_fidelity, insit
 from scenarios.framework import (
     Result,
     child_rngs,
+    count,
     map_jobs,
     new_figure,
     sample_std,
@@ -605,8 +606,8 @@ def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
         ),
     ]
     return Table(
-        f"{cfg.dataset}, {cfg.total_samples} points, {cfg.epochs} epochs × batch "
-        f"{cfg.batch_size}; mean ± std over {cfg.n_seeds} seed(s)",
+        f"{cfg.dataset}, {cfg.total_samples} points, {count(cfg.epochs, 'epoch')} × batch "
+        f"{cfg.batch_size}; mean ± std over {count(cfg.n_seeds, 'seed')}",
         ("", NETWORK_LABELS["mlp"], NETWORK_LABELS["photonic"]),
         tuple(table),
     )
@@ -680,7 +681,7 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
     ax_loss.set_title("training loss")
     fig.suptitle(
         f"{cfg.dataset}: digital reference vs photonic chip trained in situ "
-        f"(mean ± std over {cfg.n_seeds} seed(s))"
+        f"(mean ± std over {count(cfg.n_seeds, 'seed')})"
     )
     return save_figure(fig, out_dir, "accuracy_curves")
 
@@ -891,8 +892,8 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
 def _intro(cfg: Config) -> list[str]:
     return [
         f"Both networks learn the same {cfg.dataset} data ({cfg.total_samples} points, 80/20 "
-        f"split) for {cfg.epochs} epochs in minibatches of {cfg.batch_size} with Adam. The "
-        "digital reference is a small MLP trained by exact backpropagation. The photonic "
+        f"split) for {count(cfg.epochs, 'epoch')} in minibatches of {cfg.batch_size} with "
+        "Adam. The digital reference is a small MLP trained by exact backpropagation. The photonic "
         "network is the 3-layer 4-port network of Pai et al. (Science 2023) on a realistic "
         "imperfect chip (Chip.draw defaults: 0.2 dB/MZI loss, splitting error "
         f"{cfg.splitting_error_std_rad:g} rad, 10-bit DAC, crosstalk, phase noise, tap noise "

@@ -68,6 +68,7 @@ __all__ = [
     "Result",
     "child_rngs",
     "config_from_overrides",
+    "count",
     "describe_settings",
     "load_config_file",
     "load_scenario",
@@ -781,6 +782,11 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless ``n`` is 1: ``count(1, "epoch") == "1 epoch"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def sample_std(values: Any, *, axis: int | None = None) -> Any:

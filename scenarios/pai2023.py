@@ -108,6 +108,7 @@ from scenarios import gradient_fidelity, insitu_training
 from scenarios.framework import (
     Result,
     child_rngs,
+    count,
     map_jobs,
     new_figure,
     sample_std,
@@ -842,7 +843,7 @@ def _plot_digits(cfg: Config, results: list[dict[str, Any]], out_dir: Path) -> l
     ax.legend(fontsize=8)
     ax.set_title(
         f"64-port, {cfg.digits_layers}-layer network on sklearn 8×8 digits (stand-in for MNIST), "
-        f"mean ± std over {cfg.digits_seeds} seed(s)",
+        f"mean ± std over {count(cfg.digits_seeds, 'seed')}",
         fontsize=10,
     )
     return save_figure(fig, out_dir, "digits64_curves")
@@ -1003,7 +1004,7 @@ def _intro(cfg: Config) -> list[str]:
         "device is their real chip. In-situ rows train on that chip with the measured gradient.",
         "The 64-port rows use the 8×8 digits bundled with scikit-learn instead of MNIST, which "
         "cannot be downloaded here: the data set differs, and so the comparison is of trends "
-        f"(noise costs accuracy), not of the numbers. {cfg.digits_epochs} epochs of Adam, "
+        f"(noise costs accuracy), not of the numbers. {count(cfg.digits_epochs, 'epoch')} of Adam, "
         f"batch {cfg.digits_batch_size}; the paper trained 5 epochs of MNIST at batch 1.",
     ]
 
@@ -1014,11 +1015,11 @@ def _notes(cfg: Config, digits: list[dict[str, Any]]) -> list[str]:
         "64-port rows: MNIST cannot be downloaded here; the 8×8 digits bundled with "
         f"scikit-learn stand in for it ({n_train} training / {n_test} test images, pixels "
         "amplitude-encoded on 64 ports). The data set differs, so those differences compare "
-        f"trends, not numbers. {cfg.digits_layers} Reck layers, {cfg.digits_epochs} epochs of "
-        f"Adam (lr {cfg.digits_lr:g}) at batch {cfg.digits_batch_size}; the paper trained 5 "
-        "epochs of MNIST at batch 1. Mean ± std over "
-        f"{cfg.digits_seeds} seed(s), paired across the three rows (same split, initial phases "
-        "and order); one test image is "
+        f"trends, not numbers. {count(cfg.digits_layers, 'Reck layer')}, "
+        f"{count(cfg.digits_epochs, 'epoch')} of Adam (lr {cfg.digits_lr:g}) at batch "
+        f"{cfg.digits_batch_size}; the paper trained 5 epochs of MNIST at batch 1. Mean ± std "
+        f"over {count(cfg.digits_seeds, 'seed')}, paired across the three rows (same split, "
+        "initial phases and order); one test image is "
         f"{100 / n_test:.2f} points and the test error moves by 1–2 points from epoch to "
         "epoch, so smaller differences are not significant.",
         "'device' is our model of a chip (Chip.draw defaults: the paper's tap noise 0.01 and "
@@ -1032,8 +1033,8 @@ def _notes(cfg: Config, digits: list[dict[str, Any]]) -> list[str]:
         "pass on the same chip. Batch 1 is compared with the union of the paper's two batch-1 "
         "values (0.016–0.020 in their analog batch measurement, ≈ 0.03 during training), "
         "batch 10 with ≈ 0.3 (training), batches 2 and 4 with 0.016–0.020.",
-        f"Accuracies: mean ± std over {cfg.n_seeds} seed(s); on a chip, each accuracy is the "
-        f"mean over {cfg.eval_repeats} noisy passes; in-situ rows: {cfg.iterations} Adam "
+        f"Accuracies: mean ± std over {count(cfg.n_seeds, 'seed')}; on a chip, each accuracy "
+        f"is the mean over {cfg.eval_repeats} noisy passes; in-situ rows: {cfg.iterations} Adam "
         f"steps at batch {cfg.batch_size}.",
     ]
 

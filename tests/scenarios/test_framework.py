@@ -419,3 +419,11 @@ def test_sample_std_is_the_sweeps_estimate() -> None:
     np.testing.assert_array_equal(fw.sample_std(curves[:1], axis=0), [0.0, 0.0])
     assert compare._pm([0.65, 0.85], ".3f") == "0.750 ± 0.141"
     assert insitu_training._pm([81.0, 87.0]) == "84.0 ± 4.2 (n=2)"
+
+
+def test_count_says_one_epoch_and_two_epochs() -> None:
+    assert (fw.count(1, "epoch"), fw.count(2, "epoch"), fw.count(0, "seed")) == (
+        "1 epoch",
+        "2 epochs",
+        "0 seeds",
+    )
