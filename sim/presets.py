@@ -219,8 +219,14 @@ def _read_resolved(path: Path, *, depth: int) -> dict[str, Any]:
         base_path = preset_path(base, relative_to=path.parent)
     except ValueError as exc:
         raise ValueError(f"preset file {str(path)!r}: base: {exc}") from None
-    merged = _merge(_read_resolved(base_path, depth=depth + 1), data)
+    inherited = _read_resolved(base_path, depth=depth + 1)
+    merged = _merge(inherited, data)
     merged["name"] = own_name
+    if "description" not in data:  # the base's words describe the base, not this file
+        described = inherited.get("description")
+        merged["description"] = f"{inherited['name']}, changed" + (
+            f" ({described})" if described else ""
+        )
     return merged
 
 

@@ -68,6 +68,8 @@ def test_load_by_path_and_base(tmp_path: Path) -> None:
     assert hw.mesh.coupling_loss_db == 1.0  # kept from the base
     assert isinstance(hw.detector, Camera) and hw.detector.integration_ns == 1e6
     assert load_preset(str(own)).name == "my-chip"
+    base = load_preset("eo-integrated")
+    assert hw.description == f"eo-integrated, changed ({base.description})"  # not the base's
 
 
 def test_base_tables_merge_key_by_key_at_any_depth(tmp_path: Path) -> None:
