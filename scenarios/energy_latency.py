@@ -188,9 +188,11 @@ def inference_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
     return _evaluate(n_ports, n_layers, batch, "forward")
 
 
-def _update(layer: int, n: int) -> list[Op]:
+def _update(n_layers: int, n: int) -> list[Op]:
+    """Adam on the host for every layer, then every layer's phases written (the writes
+    back to back, so the shifters settle once, as after ``set_params``)."""
     s = shifters_per_layer(n)
-    return [
+    adam = [
         Op(
             kind="digital_compute",
             layer=layer,
@@ -199,9 +201,10 @@ def _update(layer: int, n: int) -> list[Op]:
             n_samples=1,
             flops=ADAM_FLOPS_PER_PARAM * s,
             bytes=ADAM_BYTES_PER_PARAM * s,
-        ),
-        phase_update(layer, n_ports=n, n_phases=s),
+        )
+        for layer in range(n_layers)
     ]
+    return adam + [phase_update(layer, n_ports=n, n_phases=s) for layer in range(n_layers)]
 
 
 def insitu_step_ops(
@@ -215,8 +218,9 @@ def insitu_step_ops(
     injected from the outputs, the complex field x̂ measured at the inputs by two
     reads per port, I and Q); a ``tap_readout``; the sum ``mesh_pass`` (x − i·conj(x̂)
     injected, nothing read at the outputs); a ``tap_readout``; the host combines
-    ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on the host and a ``phase_update`` of
-    the N² shifters of every layer.
+    ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on the host for every layer, then a
+    ``phase_update`` of the N² shifters of every layer, back to back (they settle
+    once).
 
     Parameters
     ----------
@@ -256,8 +260,7 @@ def insitu_step_ops(
         )
         ops.append(taps(layer, "sum"))
         ops.append(combine_op(layer, n_ports=n, n_samples=b, reads=reads))
-    for layer in range(n_layers):
-        ops.extend(_update(layer, n))
+    ops.extend(_update(n_layers, n))
     return ops
 
 
@@ -287,8 +290,7 @@ def finite_difference_step_ops(n_ports: int, n_layers: int, batch: int) -> Itera
         block = _fd_block(layer, n_ports, n_layers, batch)
         for _ in range(shifters_per_layer(n_ports)):
             yield from block
-    for layer in range(n_layers):
-        yield from _update(layer, n_ports)
+    yield from _update(n_layers, n_ports)
 
 
 def fd_passes_per_step(n_ports: int, n_layers: int) -> int:
@@ -315,7 +317,7 @@ def fd_step_cost(hardware: Hardware, n_ports: int, n_layers: int, batch: int) ->
         _loss(n_layers, n_ports, batch, "forward"),
     ]
     block = _fd_block(0, n_ports, n_layers, batch)
-    tail = [op for layer in range(n_layers) for op in _update(layer, n_ports)]
+    tail = _update(n_layers, n_ports)
     repeats = n_layers * shifters_per_layer(n_ports)
     parts = [
         (simulate(head, hardware), 1),

@@ -37,7 +37,10 @@ conventions are in :mod:`sim.ops`):
   frames serve one forward tap read-out).
   Then the link.
 - ``phase_update``: link, ``ceil(writes / channels)`` DAC periods, then the shifters'
-  settling; the mesh is held (unusable) until they settle.
+  settling; the mesh is held (unusable) until they settle. Consecutive writes (every
+  layer's update after an optimizer step, a finite-difference shifter restored and the
+  next one perturbed) settle once, after the last of them: no light passes between
+  them, so the shifters written first settle while the next are written.
 - ``detect``: output reads as in a pass, with the laser on.
 - ``digital_compute``: the host's roofline, ``launch + max(flops / peak,
   bytes / bandwidth)``, with ``bytes`` rescaled from float64 words to the host's
@@ -306,7 +309,7 @@ class _Planner:
     def __init__(self, hardware: Hardware, n_shifters: int) -> None:
         self.hw = hardware
         self.n_shifters = n_shifters
-        self._cache: dict[tuple[Op, bool], OpPlan] = {}
+        self._cache: dict[tuple[Op, bool, bool], OpPlan] = {}
         self._laser_mw: dict[int, float] = {}
         self.static: tuple[tuple[str, float], ...]
         if isinstance(hardware, PhotonicHardware):
@@ -317,11 +320,11 @@ class _Planner:
         else:
             self.static = (("static", hardware.processor.static_power_w * MW_PER_W),)
 
-    def plan(self, op: Op, shared_frame: bool = False) -> OpPlan:
-        key = (op, shared_frame)
+    def plan(self, op: Op, shared_frame: bool = False, settle: bool = True) -> OpPlan:
+        key = (op, shared_frame, settle)
         plan = self._cache.get(key)
         if plan is None:
-            plan = self._plan(op, shared_frame)
+            plan = self._plan(op, shared_frame, settle)
             self._cache[key] = plan
         return plan
 
@@ -333,7 +336,7 @@ class _Planner:
             self._laser_mw[n_ports] = value
         return value
 
-    def _plan(self, op: Op, shared_frame: bool) -> OpPlan:
+    def _plan(self, op: Op, shared_frame: bool, settle: bool) -> OpPlan:
         hw = self.hw
         if isinstance(hw, DigitalHardware):
             duration, hold, split = _roofline(
@@ -360,7 +363,7 @@ class _Planner:
         if op.kind == "tap_readout":
             return self._tap_readout(op, hw, shared_frame)
         if op.kind == "phase_update":
-            return self._phase_update(op, hw)
+            return self._phase_update(op, hw, settle)
         return self._detect(op, hw)
 
     # -- photonic op kinds -----------------------------------------------------------
@@ -486,7 +489,7 @@ class _Planner:
             holds.append(Hold("mesh", 0.0, t_read, (("mesh", 0.0),)))
         return OpPlan(duration, tuple(holds), self.static, _items(split))
 
-    def _phase_update(self, op: Op, hw: PhotonicHardware) -> OpPlan:
+    def _phase_update(self, op: Op, hw: PhotonicHardware, settle: bool) -> OpPlan:
         ps = hw.phase_shifter
         writes = op.n_phases or op.conversions
         n_bytes = writes * ps.dac_bits / BITS_PER_BYTE
@@ -494,7 +497,7 @@ class _Planner:
         latency = hw.link.latency_ns if n_bytes > 0 else 0.0
         if writes > 0:
             t_write = _ceil_div(writes, ps.dac_channels or writes) * _period_ns(ps.dac_rate_hz)
-            t_settle = ps.settling_ns
+            t_settle = ps.settling_ns if settle else 0.0  # else the next write's settling
         else:
             t_write = t_settle = 0.0
         start = latency + t_link
@@ -575,7 +578,12 @@ def count_shifters(ops: Sequence[Op]) -> int:
 
 
 def plan_op(
-    op: Op, hardware: Hardware, *, n_shifters: int = 0, shared_frame: bool = False
+    op: Op,
+    hardware: Hardware,
+    *,
+    n_shifters: int = 0,
+    shared_frame: bool = False,
+    settle: bool = True,
 ) -> OpPlan:
     """The :class:`OpPlan` of one op on one machine (what :func:`simulate` replays).
 
@@ -591,9 +599,13 @@ def plan_op(
     shared_frame
         For a ``tap_readout``: whether the previous op's camera frames already hold
         the taps.
+    settle
+        For a ``phase_update``: whether the shifters settle at its end; ``False`` when
+        another write follows at once (:func:`simulate`: the shifters of a run of
+        writes settle together, after the last).
     """
     _check_op(op, 0, hardware)
-    return _Planner(hardware, n_shifters).plan(op, shared_frame)
+    return _Planner(hardware, n_shifters).plan(op, shared_frame, settle)
 
 
 # --------------------------------------------------------------------------- SimPy
@@ -746,8 +758,15 @@ def simulate(
     previous: Op | None = None
     # layers whose latest forward pass exposed frames not yet read for forward taps
     exposed: set[int] = set()
-    for op in trace:
+    for index, op in enumerate(trace):
         shared = False
+        # a run of phase writes settles once, after its last write: the shifters
+        # written earlier settle meanwhile, and no light passes before the end
+        settle = not (
+            op.kind == "phase_update"
+            and index + 1 < len(trace)
+            and trace[index + 1].kind == "phase_update"
+        )
         if frame_sharing and op.kind == "tap_readout":
             shared = (
                 previous is not None
@@ -764,7 +783,7 @@ def simulate(
                 exposed.discard(op.layer)
         elif op.kind == "phase_update":
             exposed.discard(op.layer)
-        plans.append(planner.plan(op, shared))
+        plans.append(planner.plan(op, shared, settle))
         previous = op
     env = _CountingEnvironment()
     names = RESOURCES_DIGITAL if isinstance(hardware, DigitalHardware) else RESOURCES_PHOTONIC

@@ -182,6 +182,30 @@ def test_camera_frames_are_shared_by_a_tap_readout_of_the_same_layer() -> None:
     assert simulate([dark, taps], pai).time_by_component_ns["camera"] == pytest.approx(2 * frame_ns)
 
 
+def test_a_run_of_phase_writes_settles_once_after_its_last_write() -> None:
+    """Two layers written back to back (an optimizer step), then a pass; by hand.
+
+    Two-port chip (settling 100 ns, 2 DAC channels at 1 GHz, link 5 ns + 1 ns/B):
+    op 0, layer 0, 4 writes: link [0, 9], DACs [9, 11]; no settling (a write follows)
+    op 1, layer 1, 4 writes at 11: link [11, 20], DACs [20, 22], settle → ends 122;
+    the mesh is held [20, 122] (layer 0's shifters settled meanwhile)
+    op 2, the pass starts at 122 (not at 111 + 111 = 222 with a settling per write).
+    A write between two passes still settles on its own.
+    """
+    hw = two_port_chip()
+    write0 = Op("phase_update", 0, "update", 2, 1, n_phases=4)
+    write1 = dataclasses.replace(write0, layer=1)
+    pass1 = Op("mesh_pass", 1, "forward", 2, 3, passes=3, conversions=12)
+    timeline = simulate([write0, write1, pass1], hw)
+    assert timeline.op_start_ns[:3] == (0.0, 11.0, 122.0)
+    assert timeline.op_end_ns[:2] == (11.0, 122.0)
+    mesh = [(e.op_index, e.start_ns, e.end_ns) for e in timeline.entries if e.component == "mesh"]
+    assert mesh[:2] == [(0, 9.0, 11.0), (1, 20.0, 122.0)]
+    assert timeline.time_by_component_ns["phase_settling"] == 100.0
+    apart = simulate([write0, pass1, write1, pass1], hw)
+    assert apart.time_by_component_ns["phase_settling"] == 200.0
+
+
 def test_forward_taps_read_later_share_the_inference_pass_frames_once() -> None:
     """In-situ: the inference pass's frames hold the forward taps read during backward."""
     pai = load_preset("pai2023-chip")
