@@ -124,6 +124,7 @@ from photonic.network import PhotonicNetwork
 from scenarios.framework import (
     Result,
     child_rngs,
+    count,
     map_jobs,
     new_figure,
     sample_std,
@@ -741,7 +742,7 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
     axes[0, 1].legend(fontsize=7, loc="lower right")
     fig.suptitle(
         f"Pai 2023 network, chip with splitting error σ={sigma:g} rad (other imperfections at "
-        f"defaults); mean ± std over {cfg.n_seeds} seeds"
+        f"defaults); mean ± std over {count(cfg.n_seeds, 'seed')}"
     )
     return save_figure(fig, out_dir, f"curves_sigma{sigma:g}")
 

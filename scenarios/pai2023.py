@@ -1029,10 +1029,10 @@ def _notes(cfg: Config, digits: list[dict[str, Any]]) -> list[str]:
         "The 4-port readout multiplies the grouped powers by 10 before the softmax (our "
         "choice, see PhotonicNetwork.pai2023).",
         "ε: moons minibatches, network after "
-        f"{cfg.eps_train_epochs} digital epochs, measured vs the exact gradient of the same "
-        "pass on the same chip. Batch 1 is compared with the union of the paper's two batch-1 "
-        "values (0.016–0.020 in their analog batch measurement, ≈ 0.03 during training), "
-        "batch 10 with ≈ 0.3 (training), batches 2 and 4 with 0.016–0.020.",
+        f"{count(cfg.eps_train_epochs, 'digital epoch')}, measured vs the exact gradient of "
+        "the same pass on the same chip. Batch 1 is compared with the union of the paper's "
+        "two batch-1 values (0.016–0.020 in their analog batch measurement, ≈ 0.03 during "
+        "training), batch 10 with ≈ 0.3 (training), batches 2 and 4 with 0.016–0.020.",
         f"Accuracies: mean ± std over {count(cfg.n_seeds, 'seed')}; on a chip, each accuracy "
         f"is the mean over {cfg.eval_repeats} noisy passes; in-situ rows: {cfg.iterations} Adam "
         f"steps at batch {cfg.batch_size}.",

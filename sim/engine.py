@@ -577,6 +577,25 @@ def count_shifters(ops: Sequence[Op]) -> int:
     return sum(max(n * n, writes.get(layer, 0)) for layer, n in widths.items())
 
 
+def _settles(trace: Sequence[Op]) -> list[bool]:
+    """Per op, whether its shifters settle at its end (see the module docstring).
+
+    A run of consecutive ``phase_update`` ops settles once, at its last write that
+    writes something: the shifters written earlier settle meanwhile, and no light
+    passes before the end of the run.
+    """
+    settles = [True] * len(trace)
+    later_write = False  # a write with phases follows in the same run of writes
+    for index in range(len(trace) - 1, -1, -1):
+        op = trace[index]
+        if op.kind != "phase_update":
+            later_write = False
+            continue
+        settles[index] = not later_write
+        later_write = later_write or (op.n_phases or op.conversions) > 0
+    return settles
+
+
 def plan_op(
     op: Op,
     hardware: Hardware,
@@ -756,17 +775,11 @@ def simulate(
     frame_sharing = isinstance(hardware, PhotonicHardware) and hardware.taps_in_detector_frame
     plans: list[OpPlan] = []
     previous: Op | None = None
+    settles = _settles(trace)
     # layers whose latest forward pass exposed frames not yet read for forward taps
     exposed: set[int] = set()
     for index, op in enumerate(trace):
         shared = False
-        # a run of phase writes settles once, after its last write: the shifters
-        # written earlier settle meanwhile, and no light passes before the end
-        settle = not (
-            op.kind == "phase_update"
-            and index + 1 < len(trace)
-            and trace[index + 1].kind == "phase_update"
-        )
         if frame_sharing and op.kind == "tap_readout":
             shared = (
                 previous is not None
@@ -783,7 +796,7 @@ def simulate(
                 exposed.discard(op.layer)
         elif op.kind == "phase_update":
             exposed.discard(op.layer)
-        plans.append(planner.plan(op, shared, settle))
+        plans.append(planner.plan(op, shared, settles[index]))
         previous = op
     env = _CountingEnvironment()
     names = RESOURCES_DIGITAL if isinstance(hardware, DigitalHardware) else RESOURCES_PHOTONIC

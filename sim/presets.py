@@ -222,8 +222,10 @@ def _read_resolved(path: Path, *, depth: int) -> dict[str, Any]:
     inherited = _read_resolved(base_path, depth=depth + 1)
     merged = _merge(inherited, data)
     merged["name"] = own_name
-    if "description" not in data:  # the base's words describe the base, not this file
-        described = inherited.get("description")
+    described = inherited.get("description")
+    if "description" not in data and isinstance(described, str):
+        # the base's words describe the base, not this file (a bad value stays, to be
+        # refused like any other)
         merged["description"] = f"{inherited['name']}, changed" + (
             f" ({described})" if described else ""
         )

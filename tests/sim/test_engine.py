@@ -204,6 +204,9 @@ def test_a_run_of_phase_writes_settles_once_after_its_last_write() -> None:
     assert timeline.time_by_component_ns["phase_settling"] == 100.0
     apart = simulate([write0, pass1, write1, pass1], hw)
     assert apart.time_by_component_ns["phase_settling"] == 200.0
+    # a write of nothing at the end of a run does not take the settling away
+    empty = dataclasses.replace(write1, n_phases=0)
+    assert simulate([write0, empty, pass1], hw).op_start_ns[2] == 9.0 + 2.0 + 100.0 + 0.0
 
 
 def test_forward_taps_read_later_share_the_inference_pass_frames_once() -> None:

@@ -70,6 +70,12 @@ def test_load_by_path_and_base(tmp_path: Path) -> None:
     assert load_preset(str(own)).name == "my-chip"
     base = load_preset("eo-integrated")
     assert hw.description == f"eo-integrated, changed ({base.description})"  # not the base's
+    bad = tmp_path / "bad-base.toml"
+    bad.write_text('base = "eo-integrated"\ndescription = 5\n')
+    child = tmp_path / "child-of-bad.toml"
+    child.write_text('base = "bad-base.toml"\n')
+    with pytest.raises(ValueError, match="description"):  # still refused through a child
+        load_preset(child)
 
 
 def test_base_tables_merge_key_by_key_at_any_depth(tmp_path: Path) -> None:
