@@ -66,6 +66,7 @@ from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import simpy
 
 from sim.hardware import (
@@ -753,7 +754,8 @@ def simulate(
         If an element of ``ops`` is not an :class:`~sim.ops.Op` or ``hardware`` is
         not a machine.
     ValueError
-        If an op needs photonic hardware but ``hardware`` is digital.
+        If an op needs photonic hardware but ``hardware`` is digital, or
+        ``n_shifters`` is not an int ≥ 0.
     """
     if isinstance(hardware, str):
         from sim.presets import load_preset
@@ -769,9 +771,13 @@ def simulate(
         _check_op(op, index, hardware)
     if n_shifters is None:
         n_shifters = count_shifters(trace)
-    elif isinstance(n_shifters, bool) or not isinstance(n_shifters, int) or n_shifters < 0:
+    elif (
+        isinstance(n_shifters, bool)
+        or not isinstance(n_shifters, int | np.integer)
+        or n_shifters < 0
+    ):
         raise ValueError(f"n_shifters={n_shifters!r} must be an int ≥ 0 (or None: counted)")
-    planner = _Planner(hardware, n_shifters)
+    planner = _Planner(hardware, int(n_shifters))
     frame_sharing = isinstance(hardware, PhotonicHardware) and hardware.taps_in_detector_frame
     plans: list[OpPlan] = []
     previous: Op | None = None

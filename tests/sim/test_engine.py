@@ -457,6 +457,8 @@ def test_shifter_count_and_plan() -> None:
     assert count_shifters([*ops, Op("phase_update", 0, "update", 4, 1, conversions=36)]) == 72
     with pytest.raises(ValueError, match="n_shifters=-1 must be an int"):
         simulate(ops, "eo-integrated", n_shifters=-1)
+    given = simulate(ops, "eo-integrated", n_shifters=np.int64(52))  # as counted
+    assert given.energy_pj == simulate(ops, "eo-integrated").energy_pj
     plan = plan_op(ops[0], load_preset("eo-integrated"), n_shifters=16)
     assert plan.duration_ns == pytest.approx(sum(t for _, t in plan.time_by_component_ns))
     assert {h.resource for h in plan.holds} >= {"laser", "mesh", "dac_bank", "detectors"}
