@@ -43,10 +43,18 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
         onehot = np.zeros(y.shape, dtype=np.float64)
         onehot[np.arange(y.shape[0]), t_arr] = 1.0
         return onehot
-    t_arr = check_matrix(t_arr, "t")
+    t_arr = check_matrix(t_arr, "t", values="real")
     if t_arr.shape != y.shape:
         raise ValueError(f"t must have the shape of y {y.shape}; got {t_arr.shape}")
     return t_arr.astype(np.float64)
+
+
+def _outputs(y: Any) -> FloatArray:
+    """A network's outputs ``y`` as a real float64 ``(n_samples ≥ 1, n_out)`` array."""
+    arr = check_matrix(y, "y", values="real").astype(np.float64)
+    if arr.shape[0] == 0:
+        raise ValueError("y holds no samples; a loss is a mean over n_samples ≥ 1")
+    return arr
 
 
 def half_squared_error(y: Any, t: Any) -> tuple[float, FloatArray]:
@@ -65,7 +73,7 @@ def half_squared_error(y: Any, t: Any) -> tuple[float, FloatArray]:
     dloss_dy : numpy.ndarray
         ``(y − t)/B``, shape ``(n_samples, n_out)``.
     """
-    y = check_matrix(y, "y").astype(np.float64)
+    y = _outputs(y)
     diff = y - targets_like(y, t)
     n = y.shape[0]
     return 0.5 * float(np.sum(diff**2)) / n, diff / n
@@ -94,7 +102,7 @@ def softmax_cross_entropy(y: Any, t: Any) -> tuple[float, FloatArray]:
     dloss_dy : numpy.ndarray
         ``(softmax(y) − t)/B``, shape ``(n_samples, n_classes)``.
     """
-    y = check_matrix(y, "y").astype(np.float64)
+    y = _outputs(y)
     targets = targets_like(y, t)
     shifted = y - np.max(y, axis=1, keepdims=True)
     log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))

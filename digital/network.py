@@ -46,7 +46,8 @@ class Network(Protocol):
     ``forward`` maps ``(n_samples, n_in)`` real inputs to ``(n_samples, n_out)``
     real outputs and caches what ``backward`` needs; ``backward`` takes
     ``dLoss/d(output)`` of that forward pass and returns gradients keyed like
-    ``params()``; ``set_params`` installs new parameters (on a chip: programs it).
+    ``params()``; ``set_params`` installs new parameters (on a chip: programs it)
+    and forgets the last forward pass, which belonged to the old ones.
     """
 
     def forward(self, x: Array) -> Array: ...
@@ -165,7 +166,11 @@ class MLP:
         return {f"W{i + 1}": w.copy() for i, w in enumerate(self._weights)}
 
     def set_params(self, params: dict[str, Array]) -> None:
-        """Install new weights (same keys and shapes as :meth:`params`)."""
+        """Install new weights (same keys and shapes as :meth:`params`; copied).
+
+        The last :meth:`forward` is forgotten: :meth:`backward` needs a new one, of the
+        new weights (the cached activations belong to the old ones).
+        """
         expected = self.params()
         if set(params) != set(expected):
             raise ValueError(
@@ -182,6 +187,7 @@ class MLP:
                 raise ValueError(f"params[{key!r}] holds NaN or infinite values")
             new.append(w.astype(self.dtype, copy=True))
         self._weights = new
+        self._cache = None
 
     # -- passes ---------------------------------------------------------------------
 
@@ -204,7 +210,7 @@ class MLP:
         numpy.ndarray
             Outputs, ``(n_samples, layer_sizes[-1])`` real.
         """
-        a = check_matrix(x, "x", n_cols=self.layer_sizes[0]).astype(np.float64)
+        a = check_matrix(x, "x", n_cols=self.layer_sizes[0], values="real").astype(np.float64)
         inputs: list[Array] = []
         pre: list[Array] = []
         for layer, (w, act) in enumerate(zip(self._weights, self.activations, strict=True)):
@@ -236,7 +242,7 @@ class MLP:
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         inputs, pre = self._cache
-        g = check_matrix(grad_output, "grad_output")
+        g = check_matrix(grad_output, "grad_output", values="real")
         if g.shape != pre[-1].shape:
             raise ValueError(
                 f"grad_output has shape {g.shape}; the last forward gave {pre[-1].shape}"

@@ -327,8 +327,8 @@ def train(
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}={value!r} must be an int ≥ 1")
-    x_train = check_matrix(data.x_train, "data.x_train")
-    x_test = check_matrix(data.x_test, "data.x_test", n_cols=x_train.shape[1])
+    x_train = check_matrix(data.x_train, "data.x_train", values="real")
+    x_test = check_matrix(data.x_test, "data.x_test", n_cols=x_train.shape[1], values="real")
     y_train, y_test = np.asarray(data.y_train), np.asarray(data.y_test)
     if y_train.shape[0] != x_train.shape[0] or y_test.shape[0] != x_test.shape[0]:
         raise ValueError("data labels and inputs differ in number of samples")

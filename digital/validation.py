@@ -116,7 +116,13 @@ def check_choices(
     return value
 
 
-def check_matrix(x: Any, name: str, *, n_cols: int | None = None) -> NDArray[Any]:
+def check_matrix(
+    x: Any,
+    name: str,
+    *,
+    n_cols: int | None = None,
+    values: Literal["any", "real"] = "any",
+) -> NDArray[Any]:
     """Return ``x`` as a finite 2-D array ``(n_samples, n_cols)`` or raise.
 
     Parameters
@@ -127,6 +133,9 @@ def check_matrix(x: Any, name: str, *, n_cols: int | None = None) -> NDArray[Any
         Parameter name used in error messages.
     n_cols
         Required number of columns, or ``None`` for any.
+    values
+        ``"real"``: complex values are refused (``TypeError``) rather than cast, which
+        would drop their imaginary parts; ``"any"``: any number.
     """
     arr = np.asarray(x)
     if arr.ndim != 2:
@@ -135,5 +144,7 @@ def check_matrix(x: Any, name: str, *, n_cols: int | None = None) -> NDArray[Any
         raise ValueError(f"{name} must have {n_cols} columns; got shape {arr.shape}")
     if arr.dtype.kind not in "iufcb":
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if values == "real" and arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real; got complex values (dtype {arr.dtype})")
     check_finite(arr, name)
     return arr

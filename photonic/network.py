@@ -276,6 +276,7 @@ class PhotonicNetwork:
                 )
         if self.gradient in ("in_situ", "analog"):  # refused now, not at the first backward()
             self._check_measurement()
+            self._check_measurable(self.gradient)
         self.noise_rng = noise_rng
         if any(c is not None and _is_noisy(c) for c in chips) and noise_rng is None:
             raise ValueError("the chip has per-pass noise; pass noise_rng (a Generator)")
@@ -331,6 +332,9 @@ class PhotonicNetwork:
     def _check_groups(self, groups: Sequence[Sequence[int]] | None) -> list[list[int]]:
         if groups is None:
             return [[p] for p in range(self.n_ports)]
+        ports = [p for g in groups for p in g]
+        if any(isinstance(p, bool) or not isinstance(p, int | np.integer) for p in ports):
+            raise ValueError(f"readout_groups={groups!r} must list port numbers (ints)")
         out = [[int(p) for p in g] for g in groups]
         flat = [p for g in out for p in g]
         if not out or any(not g for g in out) or len(set(flat)) != len(flat):
@@ -372,16 +376,31 @@ class PhotonicNetwork:
         return out
 
     def set_params(self, params: dict[str, Array]) -> None:
-        """Program the chip with new phases (same keys and shapes as :meth:`params`)."""
+        """Program the chip with new phases (same keys and shapes as :meth:`params`).
+
+        The values are copied (later changes to the caller's arrays do not reach the
+        chip), and the last :meth:`forward` is forgotten: :meth:`backward` needs a new
+        one, of the new phases.
+        """
         current = self.params()
-        if set(params) != set(current):
-            raise ValueError(f"params has keys {sorted(params)}; expected {sorted(current)}")
+        missing, unknown = set(current) - set(params), set(params) - set(current)
+        if missing or unknown:
+            raise ValueError(
+                f"params lacks keys {sorted(missing)} and has unknown keys {sorted(unknown)}; "
+                f"expected the keys of params(): {sorted(current)}"
+            )
+        checked: dict[str, Array] = {}
         for key, old in current.items():
             value = np.asarray(params[key])
             if value.shape != old.shape:
                 raise ValueError(f"params[{key!r}] has shape {value.shape}; expected {old.shape}")
-            if np.iscomplexobj(value) or not np.all(np.isfinite(value)):
-                raise ValueError(f"params[{key!r}] must be finite real phases")
+            if value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"params[{key!r}] must be finite real phases (rad); got dtype {value.dtype}"
+                )
+            checked[key] = value.astype(np.float64)  # a copy, never the caller's array
+        params = checked
+        self._cache = None
         for name, stage in self._named_stages():
             stage.program(
                 Phases(
@@ -402,6 +421,14 @@ class PhotonicNetwork:
                 n_phases += self.n_ports  # the attenuator column
             self._record_phase_writes(layer, n_phases)
 
+    def _check_measurable(self, method: str) -> None:
+        """Refuse an in-situ ``method`` on SVD layers (only unitary meshes are measured)."""
+        if self.layer_kind != "unitary":
+            raise ValueError(
+                f"method={method!r} measures unitary mesh layers; this network has "
+                "layer_kind='svd' (use 'adjoint' or 'finite_difference')"
+            )
+
     def _check_measurement(self) -> None:
         """Refuse a ``measurement`` mode that cannot read the taps of one of the chips."""
         for stage in self._stages:
@@ -413,15 +440,17 @@ class PhotonicNetwork:
 
     def encode(self, x: Array) -> Array:
         """Input fields ``(n_samples, n_ports)`` (real amplitudes) for features ``x``."""
-        x = check_matrix(x, "x", n_cols=self.n_features).astype(np.float64)
+        x = check_matrix(x, "x", n_cols=self.n_features, values="real").astype(np.float64)
         field = np.zeros((x.shape[0], self.n_ports))
         field[:, : self.n_features] = x
         field[:, self.n_features : self.n_features + self.bias_ports] = self.bias_amplitude
         if self.normalization == "fixed_power":
-            norm = np.linalg.norm(field, axis=1, keepdims=True)
-            if np.any(norm == 0):
+            # scaled by the largest amplitude first, so that |x|² cannot overflow
+            peak = np.max(np.abs(field), axis=1, keepdims=True)
+            if np.any(peak == 0):
                 raise ValueError("an input encodes to zero power; fixed_power needs a bias")
-            field = field / norm
+            field = field / peak
+            field /= np.linalg.norm(field, axis=1, keepdims=True)
         return field
 
     def forward(self, x: Array) -> Array:
@@ -432,7 +461,7 @@ class PhotonicNetwork:
         x
             Features ``(n_samples, n_features)``, real.
         """
-        x = check_matrix(x, "x", n_cols=self.n_features)
+        x = check_matrix(x, "x", n_cols=self.n_features, values="real")
         field = self.encode(x).astype(np.complex128)
         n = field.shape[0]
         cache: dict[str, Any] = {
@@ -441,7 +470,6 @@ class PhotonicNetwork:
             "factor_in": [],  # their I/O error factors (None: none)
             "inputs": [],  # fields entering each mesh
             "phases": [],
-            "programmed": [],  # each stage's programmed phases at the time of the pass
             "transfers": [],  # each mesh composed once per pass (None: per-sample phases)
             "factor_out": [],  # I/O error factors of each layer's measured output
             "pre": [],  # measured layer outputs z (activation inputs)
@@ -488,7 +516,7 @@ class PhotonicNetwork:
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         cache = self._cache
-        g = check_matrix(grad_output, "grad_output")
+        g = check_matrix(grad_output, "grad_output", values="real")
         if g.shape != (cache["y"].shape[0], self.n_outputs):
             raise ValueError(
                 f"grad_output has shape {g.shape}; expected {(cache['y'].shape[0], self.n_outputs)}"
@@ -500,11 +528,7 @@ class PhotonicNetwork:
             return self._finite_difference(g)
         if chosen in ("in_situ", "analog"):
             self._check_measurement()
-        if chosen in ("in_situ", "analog") and self.layer_kind != "unitary":
-            raise ValueError(
-                f"method={chosen!r} measures unitary mesh layers; this network has "
-                "layer_kind='svd' (use 'adjoint' or 'finite_difference')"
-            )
+            self._check_measurable(chosen)
         delta = 2.0 * np.conj(cache["y"]) * dpower  # |y|²: ∂/∂Re − i ∂/∂Im = 2 conj(y)
         grads: dict[str, Array] = {}
         for layer in reversed(range(self.n_layers)):
@@ -532,7 +556,9 @@ class PhotonicNetwork:
     ) -> Array:
         """In-situ measurement of one unitary layer; returns the measured ``x̂``."""
         stage = self._stages[layer]
-        on_chip = self._pass_still_on_chip(layer, cache)
+        # the chip still holds the phases of the last forward (set_params forgets it),
+        # so that pass serves the measurement, as on the chip (Pai et al.): its composed
+        # transfer, and its forward taps (three passes per layer per step, not four)
         m = measure_in_situ(
             stage.mesh,
             stage.programmed,
@@ -545,10 +571,8 @@ class PhotonicNetwork:
             detector_clip=self.detector_clip,  # type: ignore[arg-type]
             recorder=self.recorder,
             layer=layer,
-            transfer=cache["transfers"][layer] if on_chip else None,
-            inference=InferencePass(cache["inputs"][layer], cache["phases"][layer])
-            if on_chip
-            else None,
+            transfer=cache["transfers"][layer],
+            inference=InferencePass(cache["inputs"][layer], cache["phases"][layer]),
         )
         name = f"layer{layer + 1}"
         grads[f"{name}.theta_rad"] = m.gradients.theta_rad
@@ -556,16 +580,6 @@ class PhotonicNetwork:
         grads[f"{name}.out_rad"] = m.gradients.out_rad
         assert m.input_adjoint is not None
         return m.input_adjoint
-
-    def _pass_still_on_chip(self, layer: int, cache: dict[str, Any]) -> bool:
-        """Whether the chip still holds the phases of this layer's last ``forward`` pass.
-
-        Then that pass serves the measurement, as on the chip (Pai et al.): its
-        composed transfer, and its forward taps (three passes per layer per step, not
-        four). After ``set_params`` with new values it does not.
-        """
-        assert self.layer_kind == "unitary"  # one stage per layer (in situ refuses SVD)
-        return bool(cache["programmed"][layer].same_values(self._stages[layer].programmed))
 
     def _finite_difference(self, grad_output: Array) -> dict[str, Array]:
         """``±h`` on every phase shifter, the batch through the whole network each time.
@@ -629,7 +643,6 @@ class PhotonicNetwork:
             phases = phase_noise(phases, stage.chip, self.noise_rng, n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
-        cache["programmed"].append(stage.programmed.copy())
         self._record_pass(layer, n, stage)
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)

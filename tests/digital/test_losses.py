@@ -70,3 +70,11 @@ def test_bad_inputs_raise_naming_the_problem(y: np.ndarray, t: np.ndarray, match
 def test_unknown_loss_lists_allowed() -> None:
     with pytest.raises(ValueError, match=r"loss=.l1.*half_squared_error"):
         get_loss("l1")
+
+
+def test_losses_refuse_complex_outputs_and_empty_batches() -> None:
+    for loss in (softmax_cross_entropy, half_squared_error):
+        with pytest.raises(TypeError, match="y must be real; got complex"):
+            loss(np.zeros((2, 2)) + 1j, np.array([0, 1]))
+        with pytest.raises(ValueError, match="y holds no samples"):
+            loss(np.zeros((0, 2)), np.zeros(0, dtype=int))

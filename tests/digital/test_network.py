@@ -193,3 +193,19 @@ def test_bad_params_raise() -> None:
 def test_backward_before_forward_raises() -> None:
     with pytest.raises(RuntimeError, match="forward"):
         MLP([2, 2], rng=np.random.default_rng(0)).backward(np.ones((1, 2)))
+
+
+def test_backward_after_set_params_needs_a_new_forward() -> None:
+    """The cached activations belong to the old weights: mixing them is refused."""
+    rng = np.random.default_rng(0)
+    net = MLP([2, 3, 2], rng=rng)
+    x = rng.normal(size=(4, 2))
+    y = net.forward(x)
+    net.set_params({k: v + 0.1 for k, v in net.params().items()})
+    with pytest.raises(RuntimeError, match="forward"):
+        net.backward(np.ones_like(y))
+    with pytest.raises(TypeError, match="x must be real; got complex"):
+        net.forward(x + 1j)
+    y = net.forward(x)
+    with pytest.raises(TypeError, match="grad_output must be real"):
+        net.backward(np.ones_like(y) + 1j)

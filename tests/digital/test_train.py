@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -242,3 +244,19 @@ def test_divergence_is_reported_not_silent() -> None:
     history = caught.value.history  # the epochs finished before it diverged
     assert history.epoch == list(range(1, len(history.epoch) + 1))
     assert np.all(np.isfinite(history.loss))
+
+
+def test_complex_features_are_refused_not_cast() -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    complex_data = dataclasses.replace(data, x_train=data.x_train + 1j)
+    with pytest.raises(TypeError, match=r"data\.x_train must be real; got complex"):
+        train(
+            MLP([2, 2], rng=rng),
+            complex_data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=1,
+            batch_size=8,
+            rng=rng,
+        )

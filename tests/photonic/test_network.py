@@ -450,8 +450,10 @@ def test_measured_methods_equal_adjoint_on_a_lossless_noiseless_chip(
         np.testing.assert_array_equal(v, before[k])
 
 
-def test_in_situ_after_set_params_measures_the_programmed_chip() -> None:
-    """Re-programming between forward and backward: the measurement composes afresh."""
+def test_set_params_forgets_the_forward_pass_and_copies_its_values() -> None:
+    """Re-programmed, the chip no longer matches the last forward: backward refuses
+    (every method would mix the old pass with the new phases), a new forward measures
+    the new state; the caller's arrays are not kept."""
     from digital.losses import softmax_cross_entropy
 
     rng = np.random.default_rng(9)
@@ -459,12 +461,19 @@ def test_in_situ_after_set_params_measures_the_programmed_chip() -> None:
     x, t = rng.normal(size=(8, 2)), rng.integers(0, 2, size=8)
     _, g = softmax_cross_entropy(net.forward(x), t)
     first = flat(net.backward(g, method="in_situ"))
-    net.set_params({k: v.copy() for k, v in net.params().items()})  # the same values
+    same = {k: v.copy() for k, v in net.params().items()}
+    net.set_params(same)
+    for method in ("adjoint", "in_situ", "analog", "finite_difference"):
+        with pytest.raises(RuntimeError, match="forward"):
+            net.backward(g, method=method)
+    _, g = softmax_cross_entropy(net.forward(x), t)
     np.testing.assert_allclose(flat(net.backward(g, method="in_situ")), first, rtol=1e-12)
+    same["layer1.theta_rad"][:] = 99.0  # the caller's array, after the call
+    assert not np.any(net.params()["layer1.theta_rad"] == 99.0)
     net.set_params({k: v + 0.1 for k, v in net.params().items()})  # new values
+    _, g = softmax_cross_entropy(net.forward(x), t)
     again = flat(net.backward(g, method="in_situ"))
-    assert np.all(np.isfinite(again))
-    assert not np.allclose(again, first)  # the new chip state, not a stale composed one
+    assert np.all(np.isfinite(again)) and not np.allclose(again, first)
 
 
 def test_measured_gradients_on_a_realistic_chip_point_downhill() -> None:
@@ -509,8 +518,8 @@ def test_in_situ_records_three_passes_per_layer(measurement: str) -> None:
     )
 
 
-def test_analog_and_reprogrammed_in_situ_send_their_own_passes() -> None:
-    """Analog: adjoint + two sum passes per layer; after set_params, a fresh forward."""
+def test_analog_sends_its_own_passes_and_set_params_writes_every_shifter() -> None:
+    """Analog: adjoint + two sum passes per layer; in situ after a new forward: 2."""
     rng = np.random.default_rng(10)
     net = PhotonicNetwork.pai2023(rng=rng)
     y = net.forward(rng.normal(size=(5, 2)))
@@ -523,10 +532,11 @@ def test_analog_and_reprogrammed_in_situ_send_their_own_passes() -> None:
     net.set_params({k: v + 0.1 for k, v in net.params().items()})
     writes = [(op.layer, op.n_phases) for op in net.recorder.ops if op.kind == "phase_update"]
     assert writes == [(layer, 6 * 2 + 4) for layer in range(3)]  # 6 MZIs + 4 output phases
+    y = net.forward(rng.normal(size=(5, 2)))  # set_params forgot the old one
     net.recorder = Recorder()
-    net.backward(np.ones_like(y), method="in_situ")
+    net.backward(np.ones_like(y), method="in_situ")  # forward taps from that pass
     passes = [op.direction for op in net.recorder.ops if op.kind == "mesh_pass"]
-    assert sorted(passes) == sorted(["adjoint", "forward", "sum"] * 3)
+    assert sorted(passes) == sorted(["adjoint", "sum"] * 3)
 
 
 def test_finite_differences_record_single_phase_writes() -> None:
@@ -626,3 +636,33 @@ def test_automatic_fd_step_is_coarse_on_noisy_chips(
     # 0.98, 0.99, 0.72, 1.00
     assert median_cosine(fd_step_rad=1e-4) < max_fine_cosine
     assert median_cosine() > min_cosine
+
+
+def test_inputs_that_would_be_cast_or_truncated_are_refused() -> None:
+    rng = np.random.default_rng(12)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    x = rng.normal(size=(3, 2))
+    with pytest.raises(TypeError, match=r"x must be real; got complex"):
+        net.forward(x + 1j)
+    y = net.forward(x)
+    with pytest.raises(TypeError, match=r"grad_output must be real"):
+        net.backward(np.ones_like(y) + 1j)
+    with pytest.raises(ValueError, match=r"readout_groups=.* must list port numbers \(ints\)"):
+        PhotonicNetwork(4, 1, n_features=2, rng=rng, readout_groups=((0.6, 1.9), (2.2, 3.7)))
+    with pytest.raises(ValueError, match="measures unitary mesh layers"):  # now, not later
+        PhotonicNetwork(4, 1, n_features=2, rng=rng, layer_kind="svd", gradient="in_situ")
+    params = net.params()
+    missing = {k: v for k, v in params.items() if k != "layer2.phi_rad"}
+    with pytest.raises(ValueError, match=r"lacks keys \['layer2.phi_rad'\]"):
+        net.set_params(missing)
+    with pytest.raises(ValueError, match=r"params\['layer1.out_rad'\] must be finite real"):
+        net.set_params({**params, "layer1.out_rad": np.array(["a"] * 4)})
+
+
+def test_fixed_power_encoding_does_not_overflow() -> None:
+    """|x|² of 1e155 overflows; the normalised field does not depend on the scale."""
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(13))
+    small, huge = net.encode(np.array([[1.0, 2.0]])), net.encode(np.array([[1e155, 2e155]]))
+    np.testing.assert_allclose(np.linalg.norm(small), 1.0)
+    np.testing.assert_allclose(huge[0, :2], small[0, :2] / np.linalg.norm(small[0, :2]))
+    assert np.all(np.isfinite(net.forward(np.array([[1e155, 2e155]]))))
