@@ -135,7 +135,10 @@ class PhotonicNetwork:
         total power (Pai et al. keep the total input power fixed).
     layer_kind
         ``"unitary"``: one mesh per layer; ``"svd"``: ``U · diag(σ) · V†`` with an
-        attenuator column ``σ_p = sin(θ_p/2)`` between two meshes.
+        attenuator column ``σ_p = sin(θ_p/2)`` between two meshes. The attenuators
+        start at ``θ_p`` drawn uniformly in ``[π/2, π)`` (``σ_p`` in ``[0.71, 1)``):
+        at full transmission (θ = π) ``dσ/dθ = 0`` and plain gradient descent would
+        never move them.
     topology
         ``"clements"`` or ``"reck"``.
     activation
@@ -255,10 +258,12 @@ class PhotonicNetwork:
                 )
             phases = mesh.random_phases(rng, init=init)
             self._stages.append(_Stage(mesh, c, phases, program(phases, mesh, c)))
-        # Attenuators start at full transmission σ = sin(θ/2) = 1 (θ = π).
-        self._sigma_rad = [np.full(self.n_ports, np.pi) for _ in range(self.n_layers)]
-        if layer_kind == "unitary":
-            self._sigma_rad = []
+        # Attenuators start below full transmission, where dσ/dθ = cos(θ/2)/2 ≠ 0.
+        self._sigma_rad = (
+            [rng.uniform(np.pi / 2, np.pi, self.n_ports) for _ in range(self.n_layers)]
+            if layer_kind == "svd"
+            else []
+        )
         fd_floor = max(dac_phase_step_rad(c) for c in chips)
         if fd_step_rad is None:
             # per-pass noise drowns a small step, and an ADC quantizes it away

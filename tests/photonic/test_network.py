@@ -666,3 +666,20 @@ def test_fixed_power_encoding_does_not_overflow() -> None:
     np.testing.assert_allclose(np.linalg.norm(small), 1.0)
     np.testing.assert_allclose(huge[0, :2], small[0, :2] / np.linalg.norm(small[0, :2]))
     assert np.all(np.isfinite(net.forward(np.array([[1e155, 2e155]]))))
+
+
+def test_svd_attenuators_start_where_their_gradient_is_not_zero() -> None:
+    """At θ = π (full transmission) dσ/dθ = 0: plain SGD would never train them."""
+    from digital.losses import softmax_cross_entropy
+    from digital.optim import SGD
+
+    rng = np.random.default_rng(14)
+    net = PhotonicNetwork(4, 2, n_features=2, bias_ports=1, layer_kind="svd", rng=rng)
+    start = net.params()["layer1.sigma_rad"]
+    assert np.all((start >= np.pi / 2) & (start < np.pi))
+    x, t = rng.normal(size=(16, 2)), rng.integers(0, 2, size=16)
+    _, g = softmax_cross_entropy(net.forward(x), t)
+    grads = net.backward(g)
+    assert np.min(np.abs(grads["layer1.sigma_rad"])) > 1e-6
+    params = SGD(lr=0.5).step(net.params(), grads)
+    assert np.all(params["layer1.sigma_rad"] != start)
