@@ -165,6 +165,11 @@ class MLP:
         """Copies of the weights, keyed ``"W1" … "WL"``, each ``(n_out, n_in [+ 1])``."""
         return {f"W{i + 1}": w.copy() for i, w in enumerate(self._weights)}
 
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs (the last layer's units)."""
+        return self.layer_sizes[-1]
+
     def set_params(self, params: dict[str, Array]) -> None:
         """Install new weights (same keys and shapes as :meth:`params`; copied).
 

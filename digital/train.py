@@ -252,6 +252,19 @@ def predict_classes(outputs: Array) -> NDArray[np.int64]:
     return np.argmax(outputs, axis=1).astype(np.int64)
 
 
+def _check_labels(y: Array, name: str, n_classes: int | None) -> None:
+    """Class labels: 1-D integers in ``0 … n_classes−1`` (any ≥ 0 if unknown)."""
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} must be 1-D integer class labels; got shape {y.shape}, dtype {y.dtype}"
+        )
+    top = "" if n_classes is None else f" … {n_classes - 1}"
+    if y.size and (y.min() < 0 or (n_classes is not None and y.max() >= n_classes)):
+        raise ValueError(
+            f"{name} holds labels in [{y.min()}, {y.max()}]; the network's outputs allow 0{top}"
+        )
+
+
 def accuracy(outputs: Array, labels: Array) -> float:
     """Fraction of samples whose predicted class equals the integer label."""
     return float(np.mean(predict_classes(outputs) == np.asarray(labels)))
@@ -332,6 +345,9 @@ def train(
     y_train, y_test = np.asarray(data.y_train), np.asarray(data.y_test)
     if y_train.shape[0] != x_train.shape[0] or y_test.shape[0] != x_test.shape[0]:
         raise ValueError("data labels and inputs differ in number of samples")
+    n_classes = getattr(net, "n_outputs", None)
+    for name, y in (("data.y_train", y_train), ("data.y_test", y_test)):
+        _check_labels(y, name, n_classes)  # now, not after the first epoch
 
     history, pos = History(), _Position()
     if checkpoint is not None and checkpoint.path.exists():

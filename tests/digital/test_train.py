@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -260,3 +261,34 @@ def test_complex_features_are_refused_not_cast() -> None:
             batch_size=8,
             rng=rng,
         )
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        (lambda y: y.astype(float), r"data\.y_test must be 1-D integer class labels"),
+        (
+            lambda y: y + 2,
+            r"data\.y_test holds labels in \[2, 3\]; the network's outputs allow 0 … 1",
+        ),
+        (lambda y: y - 1, r"data\.y_test holds labels in \[-1, 0\]"),
+    ],
+)
+def test_bad_labels_are_refused_before_training(labels: Any, match: str) -> None:
+    """Not after a whole epoch, and naming the data's field, not the loss's ``t``."""
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    bad = dataclasses.replace(data, y_test=labels(data.y_test))
+    net = MLP([2, 2], rng=rng)
+    before = net.params()
+    with pytest.raises(ValueError, match=match):
+        train(
+            net,
+            bad,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=1,
+            batch_size=8,
+            rng=rng,
+        )
+    assert all(np.array_equal(before[k], v) for k, v in net.params().items())  # no step
