@@ -168,16 +168,21 @@ def test_accuracy_helper() -> None:
 def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
     rng = np.random.default_rng(0)
     data = load("moons", n_samples=40, rng=rng)
+    with pytest.raises(ValueError, match=match):
+        _one_epoch(MLP([2, 2], rng=rng), data, rng, **kwargs)
+
+
+def _one_epoch(net: MLP, data: Any, rng: np.random.Generator, **changes: Any) -> None:
+    """One epoch of Adam in batches of 8 on softmax cross-entropy; ``changes`` override."""
     args = {
         "loss": "softmax_cross_entropy",
         "optimizer": Adam(lr=0.01),
         "epochs": 1,
         "batch_size": 8,
         "rng": rng,
-        **kwargs,
+        **changes,
     }
-    with pytest.raises(ValueError, match=match):
-        train(MLP([2, 2], rng=rng), data, **args)
+    train(net, data, **args)
 
 
 def test_nan_in_data_raises() -> None:
@@ -252,15 +257,7 @@ def test_complex_features_are_refused_not_cast() -> None:
     data = load("moons", n_samples=40, rng=rng)
     complex_data = dataclasses.replace(data, x_train=data.x_train + 1j)
     with pytest.raises(TypeError, match=r"data\.x_train must be real; got complex"):
-        train(
-            MLP([2, 2], rng=rng),
-            complex_data,
-            loss="softmax_cross_entropy",
-            optimizer=Adam(lr=0.01),
-            epochs=1,
-            batch_size=8,
-            rng=rng,
-        )
+        _one_epoch(MLP([2, 2], rng=rng), complex_data, rng)
 
 
 @pytest.mark.parametrize(
@@ -282,13 +279,5 @@ def test_bad_labels_are_refused_before_training(labels: Any, match: str) -> None
     net = MLP([2, 2], rng=rng)
     before = net.params()
     with pytest.raises(ValueError, match=match):
-        train(
-            net,
-            bad,
-            loss="softmax_cross_entropy",
-            optimizer=Adam(lr=0.01),
-            epochs=1,
-            batch_size=8,
-            rng=rng,
-        )
+        _one_epoch(net, bad, rng)
     assert all(np.array_equal(before[k], v) for k, v in net.params().items())  # no step
