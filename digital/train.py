@@ -346,6 +346,8 @@ def train(
     if y_train.shape[0] != x_train.shape[0] or y_test.shape[0] != x_test.shape[0]:
         raise ValueError("data labels and inputs differ in number of samples")
     n_classes = getattr(net, "n_outputs", None)
+    if n_classes == 1:  # one output: class 1 when it is above 0.5 (predict_classes)
+        n_classes = 2
     for name, y in (("data.y_train", y_train), ("data.y_test", y_test)):
         _check_labels(y, name, n_classes)  # now, not after the first epoch
 

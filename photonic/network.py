@@ -337,6 +337,7 @@ class PhotonicNetwork:
     def _check_groups(self, groups: Sequence[Sequence[int]] | None) -> list[list[int]]:
         if groups is None:
             return [[p] for p in range(self.n_ports)]
+        groups = [list(g) for g in groups]  # once: an iterator is read only once
         ports = [p for g in groups for p in g]
         if any(isinstance(p, bool) or not isinstance(p, int | np.integer) for p in ports):
             raise ValueError(f"readout_groups={groups!r} must list port numbers (ints)")
@@ -450,12 +451,16 @@ class PhotonicNetwork:
         field[:, : self.n_features] = x
         field[:, self.n_features : self.n_features + self.bias_ports] = self.bias_amplitude
         if self.normalization == "fixed_power":
-            # scaled by the largest amplitude first, so that |x|² cannot overflow
-            peak = np.max(np.abs(field), axis=1, keepdims=True)
-            if np.any(peak == 0):
+            with np.errstate(over="ignore"):  # an overflow is handled below
+                norm = np.linalg.norm(field, axis=1, keepdims=True)
+            if np.any(norm == 0):
                 raise ValueError("an input encodes to zero power; fixed_power needs a bias")
-            field = field / peak
-            field /= np.linalg.norm(field, axis=1, keepdims=True)
+            huge = ~np.isfinite(norm[:, 0])  # |x|² overflowed: scale by the peak first
+            if np.any(huge):
+                rows = field[huge] / np.max(np.abs(field[huge]), axis=1, keepdims=True)
+                field[huge] = rows
+                norm[huge] = np.linalg.norm(rows, axis=1, keepdims=True)
+            field = field / norm
         return field
 
     def forward(self, x: Array) -> Array:

@@ -281,3 +281,32 @@ def test_bad_labels_are_refused_before_training(labels: Any, match: str) -> None
     with pytest.raises(ValueError, match=match):
         _one_epoch(net, bad, rng)
     assert all(np.array_equal(before[k], v) for k, v in net.params().items())  # no step
+
+
+def test_a_single_output_classifier_trains_on_0_1_labels() -> None:
+    """One output reads class 1 above 0.5 (predict_classes): labels 0 and 1 are valid."""
+
+    def binary_cross_entropy(y: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        p, target = np.clip(y, 1e-9, 1 - 1e-9), np.asarray(t, dtype=float)[:, None]
+        loss = -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
+        return float(loss), (p - target) / (p * (1 - p)) / y.shape[0]
+
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    net = MLP([2, 4, 1], activation=["tanh", "sigmoid"], rng=rng)
+    history = train(
+        net,
+        data,
+        loss=binary_cross_entropy,
+        optimizer=Adam(lr=0.05),
+        epochs=3,
+        batch_size=8,
+        rng=rng,
+    )
+    assert len(history.test_accuracy) == 3
+    with pytest.raises(
+        ValueError, match=r"holds labels in \[0, 2\]; the network's outputs allow 0 … 1"
+    ):
+        _one_epoch(
+            net, dataclasses.replace(data, y_test=data.y_test * 2), rng, loss=binary_cross_entropy
+        )

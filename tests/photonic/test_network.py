@@ -649,6 +649,10 @@ def test_inputs_that_would_be_cast_or_truncated_are_refused() -> None:
         net.backward(np.ones_like(y) + 1j)
     with pytest.raises(ValueError, match=r"readout_groups=.* must list port numbers \(ints\)"):
         PhotonicNetwork(4, 1, n_features=2, rng=rng, readout_groups=((0.6, 1.9), (2.2, 3.7)))
+    once = PhotonicNetwork(
+        4, 1, n_features=2, rng=rng, readout_groups=(g for g in [[0, 1], [2, 3]])
+    )
+    assert once.readout_groups == [[0, 1], [2, 3]]  # an iterator is read once, fully
     with pytest.raises(ValueError, match="measures unitary mesh layers"):  # now, not later
         PhotonicNetwork(4, 1, n_features=2, rng=rng, layer_kind="svd", gradient="in_situ")
     params = net.params()
@@ -660,8 +664,12 @@ def test_inputs_that_would_be_cast_or_truncated_are_refused() -> None:
 
 
 def test_fixed_power_encoding_does_not_overflow() -> None:
-    """|x|² of 1e155 overflows; the normalised field does not depend on the scale."""
+    """|x|² of 1e155 overflows; the normalised field does not depend on the scale, and
+    ordinary inputs are divided by their norm exactly as before (bit for bit)."""
     net = PhotonicNetwork.pai2023(rng=np.random.default_rng(13))
+    x = np.random.default_rng(3).normal(size=(50, 2)) * 3
+    field = np.concatenate([x, np.ones((50, 2))], axis=1)
+    assert np.array_equal(net.encode(x), field / np.linalg.norm(field, axis=1, keepdims=True))
     small, huge = net.encode(np.array([[1.0, 2.0]])), net.encode(np.array([[1e155, 2e155]]))
     np.testing.assert_allclose(np.linalg.norm(small), 1.0)
     np.testing.assert_allclose(huge[0, :2], small[0, :2] / np.linalg.norm(small[0, :2]))
