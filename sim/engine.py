@@ -492,7 +492,7 @@ class _Planner:
 
     def _phase_update(self, op: Op, hw: PhotonicHardware, settle: bool) -> OpPlan:
         ps = hw.phase_shifter
-        writes = op.n_phases or op.conversions
+        writes = _writes(op)
         n_bytes = writes * ps.dac_bits / BITS_PER_BYTE
         t_link = self._link_ns(hw, n_bytes)
         latency = hw.link.latency_ns if n_bytes > 0 else 0.0
@@ -553,6 +553,11 @@ def _output_reads(op: Op) -> int:
     return op.conversions - min(op.conversions, max(op.passes, 1) * op.n_ports)
 
 
+def _writes(op: Op) -> int:
+    """Shifters a ``phase_update`` writes: ``n_phases``, else one per conversion."""
+    return op.n_phases or op.conversions
+
+
 def _items(split: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
     return tuple((k, float(v)) for k, v in split.items() if v != 0.0)
 
@@ -572,9 +577,8 @@ def count_shifters(ops: Sequence[Op]) -> int:
     for op in ops:
         if op.kind in PHOTONIC_KINDS and op.n_ports > widths.get(op.layer, 0):
             widths[op.layer] = op.n_ports
-        written = op.n_phases or op.conversions  # as the phase_update's plan counts them
-        if op.kind == "phase_update" and written > writes.get(op.layer, 0):
-            writes[op.layer] = written
+        if op.kind == "phase_update" and _writes(op) > writes.get(op.layer, 0):
+            writes[op.layer] = _writes(op)
     return sum(max(n * n, writes.get(layer, 0)) for layer, n in widths.items())
 
 
@@ -593,7 +597,7 @@ def _settles(trace: Sequence[Op]) -> list[bool]:
             later_write = False
             continue
         settles[index] = not later_write
-        later_write = later_write or (op.n_phases or op.conversions) > 0
+        later_write = later_write or _writes(op) > 0
     return settles
 
 
