@@ -416,15 +416,10 @@ class PhotonicNetwork:
                 )
             )
         for i in range(len(self._sigma_rad)):
-            self._sigma_rad[i] = np.asarray(params[f"layer{i + 1}.sigma_rad"], dtype=float).copy()
-        for layer in range(self.n_layers):
-            n_phases = sum(
-                s.mesh.n_phases
-                for name, s in self._named_stages()
-                if name.split(".")[0] == f"layer{layer + 1}"
-            )
-            if self.layer_kind == "svd":
-                n_phases += self.n_ports  # the attenuator column
+            self._sigma_rad[i] = params[f"layer{i + 1}.sigma_rad"]  # a copy already
+        for layer in range(self.n_layers):  # every shifter of the layer, attenuators too
+            prefix = f"layer{layer + 1}."
+            n_phases = sum(v.size for key, v in params.items() if key.startswith(prefix))
             self._record_phase_writes(layer, n_phases)
 
     def _check_measurable(self, method: str) -> None:
