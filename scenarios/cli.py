@@ -347,7 +347,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write_config(cfg, run_dir)
     else:
         run_dir = Path(args.resume)
-        if not checkpoints and run_finished(run_dir):
+        finished = run_finished(run_dir)
+        if finished and not checkpoints:
             print(
                 f"{PROG}: note: this {name} run had already finished; nothing to resume, its "
                 f"results are in {run_dir} (to run it again: {PROG} run {name} --config "
@@ -361,7 +362,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f"in {run_dir}",
                 file=sys.stderr,
             )
-        elif run_finished(run_dir):
+        elif finished:
             print(
                 f"{PROG}: note: this {name} run had already finished; nothing is left to "
                 f"train, its outputs are written again from the checkpoint in {run_dir}",
