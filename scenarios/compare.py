@@ -96,6 +96,7 @@ from scenarios.framework import (
     Result,
     child_rngs,
     count,
+    curve_band,
     map_jobs,
     new_figure,
     sample_std,
@@ -655,10 +656,7 @@ def _curves(rows: list[dict[str, Any]], network: str, metric: str) -> tuple[Arra
     for r in rows:
         if r.get("network") == network and r["metric"] == metric and r.get("epoch") is not None:
             by_seed.setdefault(r["seed"], []).append((r["iteration"], r["value"]))
-    length = min(len(v) for v in by_seed.values())
-    curves = np.array([[v for _, v in sorted(pts)[:length]] for pts in by_seed.values()])
-    iters = np.array([i for i, _ in sorted(next(iter(by_seed.values())))[:length]], dtype=float)
-    return iters, curves.mean(axis=0), sample_std(curves, axis=0)
+    return curve_band(by_seed)
 
 
 def _plot_curves(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:

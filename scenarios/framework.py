@@ -69,6 +69,7 @@ __all__ = [
     "child_rngs",
     "config_from_overrides",
     "count",
+    "curve_band",
     "describe_settings",
     "load_config_file",
     "load_scenario",
@@ -787,6 +788,25 @@ def _csv_cell(value: object) -> object:
 def count(n: int, noun: str) -> str:
     """``n`` and the noun, plural unless ``n`` is 1: ``count(1, "epoch") == "1 epoch"``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def curve_band(
+    by_seed: Mapping[Any, Sequence[tuple[float, float]]],
+) -> tuple[Any, Any, Any]:
+    """Mean and :func:`sample_std` over seeds of curves given as ``(x, value)`` points.
+
+    Each seed's points are sorted by ``x`` and all curves cut to the shortest one.
+
+    Returns
+    -------
+    x, mean, std : numpy.ndarray
+        ``(n_points,)`` each; ``x`` of the first seed's curve.
+    """
+    length = min(len(points) for points in by_seed.values())
+    curves = np.array([[v for _, v in sorted(points)[:length]] for points in by_seed.values()])
+    first = sorted(next(iter(by_seed.values())))[:length]
+    x = np.array([i for i, _ in first], dtype=float)
+    return x, curves.mean(axis=0), sample_std(curves, axis=0)
 
 
 def sample_std(values: Any, *, axis: int | None = None) -> Any:

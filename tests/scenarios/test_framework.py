@@ -427,3 +427,11 @@ def test_count_says_one_epoch_and_two_epochs() -> None:
         "2 epochs",
         "0 seeds",
     )
+
+
+def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
+    by_seed = {0: [(2, 3.0), (1, 1.0), (3, 9.0)], 1: [(1, 3.0), (2, 5.0)]}  # unsorted, short
+    x, mean, std = fw.curve_band(by_seed)
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+    np.testing.assert_array_equal(mean, [2.0, 4.0])
+    np.testing.assert_allclose(std, [np.sqrt(2.0), np.sqrt(2.0)])  # ddof = 1
