@@ -67,8 +67,26 @@ class Activation:
         return self.forward(z)
 
     def derivative(self, z: Array) -> Array:
-        """Ordinary derivative ``f'(z)`` (``∂f/∂z``); for real activations."""
-        return self.derivatives(z)[0]
+        """Ordinary derivative ``f'(z)``: of a real ``z``, or of a holomorphic ``f``.
+
+        On real input this is ``∂f/∂z + ∂f/∂z̄`` (e.g. ``sign(z)`` for ``abs``).
+
+        Raises
+        ------
+        ValueError
+            For complex ``z`` where ``f`` is not holomorphic (``abs``, ``abs2``,
+            ``modrelu``, ``electro_optic``): no ordinary derivative exists there; use
+            :meth:`derivatives` or :meth:`backward`.
+        """
+        d_dz, d_dzbar = self.derivatives(z)
+        if d_dzbar is None:
+            return d_dz
+        if np.iscomplexobj(z):
+            raise ValueError(
+                f"activation {self.name!r} is not holomorphic, so complex z has no "
+                "ordinary derivative; use derivatives(z) (Wirtinger) or backward(z, grad_a)"
+            )
+        return np.real(d_dz + d_dzbar)
 
     def backward(self, z: Array, grad_a: Array) -> Array:
         """Gradient with respect to ``z`` given the gradient with respect to ``a = f(z)``.
@@ -97,7 +115,11 @@ class Activation:
 
 def _sigmoid(z: Array) -> Array:
     if np.iscomplexobj(z):
-        return 1.0 / (1.0 + np.exp(-z))
+        # 1/(1 + e^{−z}) for Re z ≥ 0, e^{z}/(1 + e^{z}) below: the exponential never
+        # exceeds 1 in modulus, so large |Re z| cannot overflow to nan.
+        negative = z.real < 0
+        e = np.exp(np.where(negative, z, -z))
+        return np.where(negative, e, 1.0) / (1.0 + e)
     # Numerically stable for large |z| (real input).
     return np.exp(-np.logaddexp(0.0, -z))
 
@@ -121,7 +143,14 @@ def _relu_d(z: Array) -> Derivatives:
 
 def _softplus(z: Array) -> Array:
     if np.iscomplexobj(z):
-        return np.log1p(np.exp(z))
+        # Principal log(1 + e^z). For Re z > 0 it is written z + log(1 + e^{−z}),
+        # which cannot overflow, with the imaginary part wrapped back to (−π, π].
+        positive = z.real > 0
+        w = np.where(positive, -z, z)
+        out = np.log1p(np.exp(w))
+        shifted = z + out
+        wrapped = shifted.real + 1j * np.angle(np.exp(1j * shifted.imag))
+        return np.where(positive, wrapped, out)
     return np.logaddexp(0.0, z)
 
 
@@ -160,10 +189,13 @@ def _identity_d(z: Array) -> Derivatives:
 
 def _abs_d(z: Array) -> Derivatives:
     # |z| = (z z̄)^{1/2}: ∂/∂z = z̄ / (2|z|), ∂/∂z̄ = z / (2|z|); 0 at z = 0 (subgradient).
+    # Written with the unit phasor z/|z|, which stays finite for subnormal |z|.
+    # (Real divisions: NumPy's complex-by-complex division overflows there.)
     mag = np.abs(z)
     safe = np.where(mag > 0, mag, 1.0)
-    half = np.where(mag > 0, 0.5 / safe, 0.0)
-    return np.conj(z) * half, z * half
+    unit = np.real(z) / safe + 1j * (np.imag(z) / safe) if np.iscomplexobj(z) else z / safe
+    unit = np.where(mag > 0, unit, 0.0)
+    return 0.5 * np.conj(unit), 0.5 * unit
 
 
 def _abs2(z: Array) -> Array:
@@ -194,7 +226,7 @@ def modrelu(bias: float = MODRELU_BIAS) -> Activation:
         # Where active, f = z + b z/|z|:  ∂f/∂z = 1 + b/(2|z|),  ∂f/∂z̄ = −b z² / (2|z|³).
         mag = np.abs(z)
         active = (mag + b) > 0
-        safe = np.where(mag > 0, mag, 1.0)
+        safe = np.where(active & (mag > 0), mag, 1.0)  # no 1/|z|³ of the cut fields
         d_dz = np.where(active, 1.0 + b / (2.0 * safe), 0.0)
         d_dzbar = np.where(active, -b * z**2 / (2.0 * safe**3), 0.0)
         return d_dz, d_dzbar

@@ -23,8 +23,9 @@ def _real_grid() -> np.ndarray:
     return z[np.abs(z) > 1e-3]  # ReLU and |z| have a kink at 0
 
 
-@pytest.mark.parametrize("name", REAL_ACTIVATIONS)
+@pytest.mark.parametrize("name", [*REAL_ACTIVATIONS, "abs", "abs2"])
 def test_real_derivative_matches_central_difference(name: str) -> None:
+    """Also |z| and |z|² on real input, where f' = ∂f/∂z + ∂f/∂z̄ (sign z, 2z)."""
     act = ACTIVATIONS[name]
     z = _real_grid()
     numeric = (act(z + H) - act(z - H)) / (2 * H)
@@ -66,6 +67,68 @@ def test_sigmoid_and_softplus_are_stable_for_large_inputs() -> None:
     z = np.array([-1000.0, 1000.0])
     assert np.all(np.isfinite(ACTIVATIONS["sigmoid"](z)))
     np.testing.assert_allclose(ACTIVATIONS["softplus"](z), [0.0, 1000.0])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "swish", "mish"])
+def test_complex_activations_do_not_overflow_for_large_real_parts(name: str) -> None:
+    """e^{±z} overflows beyond |Re z| ≈ 709; the results must stay finite and right."""
+    act = ACTIVATIONS[name]
+    z = np.array([-800.0 + 0.1j, 800.0 + 0.1j, -1000.0 - 2.0j, 1000.0 + 7.0j])
+    with np.errstate(over="raise", invalid="raise"):
+        out, grad = act(z), act.backward(z, np.ones(4, dtype=complex))
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
+    # Limits: sigmoid → 0 / 1, swish and mish → 0 / z, softplus → 0 / z on the principal
+    # branch (Im wrapped to (−π, π]).
+    top = z[1::2]
+    principal = top.real + 1j * np.angle(np.exp(1j * top.imag))
+    high = {"sigmoid": np.ones(2), "softplus": principal, "swish": top, "mish": top}[name]
+    np.testing.assert_allclose(out[0::2], 0.0, atol=1e-300)
+    np.testing.assert_allclose(out[1::2], high, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus"])
+def test_complex_stable_forms_equal_the_textbook_formulas(name: str) -> None:
+    """Principal branch: log1p(exp z) and 1/(1 + exp(−z)) where those do not overflow."""
+    rng = np.random.default_rng(5)
+    z = rng.normal(scale=5.0, size=2000) + 1j * rng.normal(scale=10.0, size=2000)
+    textbook = {"sigmoid": 1.0 / (1.0 + np.exp(-z)), "softplus": np.log1p(np.exp(z))}[name]
+    np.testing.assert_allclose(ACTIVATIONS[name](z), textbook, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["abs", "abs2", "modrelu", "electro_optic"])
+def test_derivative_refuses_non_holomorphic_complex_input(name: str) -> None:
+    with pytest.raises(ValueError, match=f"{name}.*not holomorphic"):
+        ACTIVATIONS[name].derivative(np.array([1.0 + 1.0j]))
+
+
+def test_abs_gradient_is_finite_at_subnormal_moduli() -> None:
+    z = np.array([1e-320 + 1e-320j, -3e-315j, 0j])
+    with np.errstate(all="raise"):
+        grad = ACTIVATIONS["abs"].backward(z, np.ones(3))
+    # g_z = g_a·conj(z)/|z| for real g_a = 1: the conjugate unit phasor (0 at z = 0).
+    np.testing.assert_allclose(grad, [np.exp(-1j * np.pi / 4), 1j, 0.0], atol=1e-3)
+
+
+def test_modrelu_gradient_at_its_threshold() -> None:
+    """Zero just below |z| = −b, the smooth branch just above; no 1/|z|³ warnings."""
+    b = -0.1
+    act, rng = modrelu(b), np.random.default_rng(11)
+    angle = rng.uniform(-np.pi, np.pi, size=8)
+    for mag, active in ((0.1 - 1e-3, False), (0.1 + 1e-3, True), (1e-120, False)):
+        z = mag * np.exp(1j * angle)
+        c = rng.normal(size=8) + 1j * rng.normal(size=8)
+        with np.errstate(all="raise"):
+            grad = act.backward(z, c)
+        h = 1e-7
+
+        def loss(zz: np.ndarray, c: np.ndarray = c) -> np.ndarray:
+            return np.real(c * act(zz))
+
+        numeric = (loss(z + h) - loss(z - h)) / (2 * h) - 1j * (
+            loss(z + 1j * h) - loss(z - 1j * h)
+        ) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
+        assert np.all(grad != 0) if active else np.all(grad == 0)
 
 
 @settings(max_examples=50, deadline=None)
