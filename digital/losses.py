@@ -29,6 +29,9 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
         Outputs, ``(n_samples, n_out)``.
     t
         Labels ``(n_samples,)`` in ``0 … n_out−1``, or targets ``(n_samples, n_out)``.
+        With one output (``n_out == 1``) the labels are 0 or 1 and become the target
+        of that output itself (class 1 when it is above 0.5, as
+        :func:`digital.train.predict_classes` reads it).
     """
     t_arr = np.asarray(t)
     if t_arr.ndim == 1:
@@ -36,10 +39,13 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
             raise ValueError(f"t has {t_arr.shape[0]} labels but y has {y.shape[0]} samples")
         if t_arr.dtype.kind not in "iu":
             raise TypeError(f"t as labels must be integers; got dtype {t_arr.dtype}")
-        if t_arr.size and (t_arr.min() < 0 or t_arr.max() >= y.shape[1]):
+        n_classes = max(y.shape[1], 2)
+        if t_arr.size and (t_arr.min() < 0 or t_arr.max() >= n_classes):
             raise ValueError(
-                f"t holds labels in [{t_arr.min()}, {t_arr.max()}]; allowed 0 … {y.shape[1] - 1}"
+                f"t holds labels in [{t_arr.min()}, {t_arr.max()}]; allowed 0 … {n_classes - 1}"
             )
+        if y.shape[1] == 1:
+            return t_arr.astype(np.float64)[:, None]
         onehot = np.zeros(y.shape, dtype=np.float64)
         onehot[np.arange(y.shape[0]), t_arr] = 1.0
         return onehot
@@ -94,21 +100,40 @@ def softmax_cross_entropy(y: Any, t: Any) -> tuple[float, FloatArray]:
     y
         Logits, ``(n_samples, n_classes)`` real.
     t
-        Labels ``(n_samples,)`` or target probabilities ``(n_samples, n_classes)``.
+        Labels ``(n_samples,)`` or non-negative targets ``(n_samples, n_classes)``,
+        usually probabilities. A row that sums to ``w ≠ 1`` weighs its sample by ``w``.
 
     Returns
     -------
     loss : float
     dloss_dy : numpy.ndarray
-        ``(softmax(y) − t)/B``, shape ``(n_samples, n_classes)``.
+        ``(softmax(y)·Σ_k t_k − t)/B``, shape ``(n_samples, n_classes)``; for
+        probability rows ``(softmax(y) − t)/B``.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` has fewer than 2 columns (a softmax over one logit is constant), or
+        ``t`` has a negative entry (the loss would have no lower bound).
     """
     y = _outputs(y)
+    if y.shape[1] < 2:
+        raise ValueError(
+            f"softmax_cross_entropy needs ≥ 2 logits per sample; y has {y.shape[1]} column. "
+            "A one-output network predicts class 1 above 0.5: use half_squared_error"
+        )
     targets = targets_like(y, t)
+    if np.any(targets < 0):
+        raise ValueError(
+            f"t holds a negative target ({targets.min():g}); softmax_cross_entropy takes "
+            "labels or non-negative targets such as probabilities"
+        )
     shifted = y - np.max(y, axis=1, keepdims=True)
     log_p = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     n = y.shape[0]
     loss = -float(np.sum(targets * log_p)) / n
-    return loss, (np.exp(log_p) - targets) / n
+    weight = np.sum(targets, axis=1, keepdims=True)
+    return loss, (np.exp(log_p) * weight - targets) / n
 
 
 LOSSES: dict[str, LossFn] = {

@@ -342,6 +342,12 @@ def train(
             raise ValueError(f"{name}={value!r} must be an int ≥ 1")
     x_train = check_matrix(data.x_train, "data.x_train", values="real")
     x_test = check_matrix(data.x_test, "data.x_test", n_cols=x_train.shape[1], values="real")
+    for name, x in (("data.x_train", x_train), ("data.x_test", x_test)):
+        if x.shape[0] == 0:  # now, not after the first epoch
+            raise ValueError(
+                f"{name} holds no samples; train needs ≥ 1 to train on and ≥ 1 to "
+                "evaluate every epoch"
+            )
     y_train, y_test = np.asarray(data.y_train), np.asarray(data.y_test)
     if y_train.shape[0] != x_train.shape[0] or y_test.shape[0] != x_test.shape[0]:
         raise ValueError("data labels and inputs differ in number of samples")

@@ -36,10 +36,25 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
     assert np.all(np.isfinite(grad))
 
 
-@pytest.mark.parametrize("name", list(LOSSES))
-def test_gradient_matches_finite_differences(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "targets"),
+    [
+        *((name, "labels") for name in LOSSES),
+        ("half_squared_error", "real"),
+        ("softmax_cross_entropy", "probabilities"),
+        # Rows summing to w ≠ 1 (sample weights): the gradient is p·w − t, not p − t.
+        ("softmax_cross_entropy", "weights"),
+    ],
+)
+def test_gradient_matches_finite_differences(name: str, targets: str) -> None:
     rng = np.random.default_rng(0)
-    y, t = rng.normal(size=(4, 3)), rng.integers(0, 3, size=4)
+    y = rng.normal(size=(4, 3))
+    t = {
+        "labels": rng.integers(0, 3, size=4),
+        "real": rng.normal(size=(4, 3)),
+        "probabilities": rng.dirichlet(np.ones(3), size=4),
+        "weights": rng.uniform(0.0, 2.0, size=(4, 3)),
+    }[targets]
     loss_fn = get_loss(name)
     _, grad = loss_fn(y, t)
     h = 1e-6
@@ -78,3 +93,20 @@ def test_losses_refuse_complex_outputs_and_empty_batches() -> None:
             loss(np.zeros((2, 2)) + 1j, np.array([0, 1]))
         with pytest.raises(ValueError, match="y holds no samples"):
             loss(np.zeros((0, 2)), np.zeros(0, dtype=int))
+
+
+def test_one_output_takes_0_1_labels_as_its_target() -> None:
+    """A one-output network reads class 1 above 0.5; its labels are the output's target."""
+    y = np.array([[0.2], [0.9], [0.4]])
+    loss, grad = half_squared_error(y, np.array([0, 1, 1]))
+    assert loss == pytest.approx(0.5 * (0.04 + 0.01 + 0.36) / 3)
+    np.testing.assert_allclose(grad, [[0.2 / 3], [-0.1 / 3], [-0.6 / 3]])
+    with pytest.raises(ValueError, match=r"labels in \[0, 2\]; allowed 0 … 1"):
+        half_squared_error(y, np.array([0, 2, 1]))
+    with pytest.raises(ValueError, match="needs ≥ 2 logits per sample; y has 1 column"):
+        softmax_cross_entropy(y, np.array([0, 1, 1]))
+
+
+def test_softmax_cross_entropy_refuses_negative_targets() -> None:
+    with pytest.raises(ValueError, match=r"t holds a negative target \(-0.5\)"):
+        softmax_cross_entropy(np.zeros((1, 2)), np.array([[1.5, -0.5]]))

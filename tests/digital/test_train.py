@@ -283,6 +283,20 @@ def test_bad_labels_are_refused_before_training(labels: Any, match: str) -> None
     assert all(np.array_equal(before[k], v) for k, v in net.params().items())  # no step
 
 
+@pytest.mark.parametrize("part", ["train", "test"])
+def test_an_empty_split_is_refused_before_training(part: str) -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    empty = dataclasses.replace(
+        data, **{f"x_{part}": np.zeros((0, 2)), f"y_{part}": np.zeros(0, dtype=int)}
+    )
+    net = MLP([2, 2], rng=rng)
+    before = net.params()
+    with pytest.raises(ValueError, match=rf"data\.x_{part} holds no samples"):
+        _one_epoch(net, empty, rng)
+    assert all(np.array_equal(before[k], v) for k, v in net.params().items())  # no step
+
+
 def test_a_single_output_classifier_trains_on_0_1_labels() -> None:
     """One output reads class 1 above 0.5 (predict_classes): labels 0 and 1 are valid."""
 
@@ -310,3 +324,19 @@ def test_a_single_output_classifier_trains_on_0_1_labels() -> None:
         _one_epoch(
             net, dataclasses.replace(data, y_test=data.y_test * 2), rng, loss=binary_cross_entropy
         )
+
+
+@pytest.mark.parametrize("loss", ["half_squared_error", "softmax_cross_entropy"])
+def test_a_single_output_classifier_with_the_built_in_losses(loss: str) -> None:
+    """half_squared_error trains it on the 0/1 labels; softmax over one logit is refused."""
+    rng = np.random.default_rng(1)
+    data = load("moons", n_samples=200, rng=rng)
+    net = MLP([2, 8, 1], activation=["tanh", "sigmoid"], rng=rng)
+    if loss == "softmax_cross_entropy":
+        with pytest.raises(ValueError, match="needs ≥ 2 logits"):
+            _one_epoch(net, data, rng, loss=loss)
+        return
+    history = train(
+        net, data, loss=loss, optimizer=Adam(lr=0.05), epochs=30, batch_size=16, rng=rng
+    )
+    assert history.test_accuracy[-1] >= 0.8
