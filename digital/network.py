@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
-from digital.validation import check_generator, check_matrix
+from digital.validation import check_generator, check_matrix, check_positive
 from sim.ops import Op, Recorder
 
 Array = NDArray[Any]
@@ -68,7 +68,7 @@ class MLP:
         Units per layer including input and output, e.g. ``[2, 16, 16, 2]``.
     activation
         One name for every layer, or one name per layer (``len(layer_sizes) − 1``).
-        Real networks: sigmoid, tanh, relu, swish, mish, softplus, identity.
+        Real networks: sigmoid, tanh, relu, swish, mish, softplus, identity, abs.
         Complex networks also take abs, abs2, modrelu, electro_optic; their last
         activation must give a real output (abs or abs2), since outputs are real.
         An :class:`~digital.activations.Activation` may stand for a name, e.g. one
@@ -81,8 +81,9 @@ class MLP:
         ``"input"``: a bias weight on a constant input 1 in every layer;
         ``"none"``: no bias.
     init_scale
-        Weights are drawn ``N(0, init_scale² / fan_in)`` (Glorot-like); complex
-        weights split that variance between real and imaginary parts.
+        Weights are drawn ``N(0, init_scale² / fan_in)`` (Glorot-like), where
+        ``fan_in`` counts the bias input too; complex weights split that variance
+        between real and imaginary parts. A finite number > 0.
 
     Attributes
     ----------
@@ -102,20 +103,33 @@ class MLP:
         init_scale: float = 1.0,
     ) -> None:
         check_generator(rng)
-        sizes = [int(s) for s in layer_sizes]
-        if len(sizes) < 2 or any(s < 1 for s in sizes) or list(layer_sizes) != sizes:
-            raise ValueError(
-                f"layer_sizes={list(layer_sizes)!r} must list at least two positive ints"
-            )
+        init_scale = check_positive(init_scale, "init_scale")
+        try:
+            entries: list[Any] | None = list(layer_sizes)
+        except TypeError:
+            entries = None
+        if (
+            entries is None
+            or len(entries) < 2
+            or any(isinstance(s, bool) or not isinstance(s, int | np.integer) for s in entries)
+            or any(s < 1 for s in entries)
+        ):
+            raise ValueError(f"layer_sizes={layer_sizes!r} must list at least two positive ints")
+        sizes = [int(s) for s in entries]
         n_layers = len(sizes) - 1
-        names: list[str | Activation] = (
-            [activation] * n_layers
-            if isinstance(activation, str | Activation)
-            else list(activation)
-        )
+        if isinstance(activation, str | Activation):
+            names: list[str | Activation] = [activation] * n_layers
+        elif isinstance(activation, Sequence):
+            names = list(activation)
+        else:
+            raise TypeError(
+                f"activation={activation!r} must be a name, an Activation, or a list of "
+                f"one per layer ({n_layers})"
+            )
         if len(names) != n_layers:
             raise ValueError(
-                f"activation lists {len(names)} names; need one per layer ({n_layers})"
+                f"activation={activation!r} lists {len(names)} names; need one per layer "
+                f"({n_layers})"
             )
         self.activations: list[Activation] = [get_activation(n) for n in names]
         self.dtype = np.dtype(dtype)

@@ -54,12 +54,24 @@ def check_generator(rng: Any, name: str = "rng") -> np.random.Generator:
     return rng
 
 
-def check_positive(value: float, name: str) -> float:
-    """Return ``float(value)`` if it is a finite number > 0, else raise ``ValueError``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}={value!r} must be a number > 0") from None
+def _real_number(value: Any, name: str, allowed: str) -> float:
+    """``float(value)`` of a real number (a 0-d array counts as its value), else
+    ``TypeError`` naming ``name``, the value and ``allowed`` (a bool, a string or an
+    array of more than one value is not a number here)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name}={value!r} must be a number {allowed}")
+    return float(value)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """Return ``float(value)`` if it is a finite number > 0, else raise.
+
+    ``TypeError`` for anything but a real number, ``ValueError`` for a value ≤ 0, NaN
+    or infinite; the message names ``name`` and the value.
+    """
+    v = _real_number(value, name, "> 0")
     if not np.isfinite(v) or v <= 0:
         raise ValueError(f"{name}={value!r} must be a finite number > 0")
     return v
@@ -72,11 +84,7 @@ def check_nonnegative(value: Any, name: str) -> float:
     more than one value included; a 0-d array counts as its value), ``ValueError``
     for a negative, NaN or infinite one; the message names ``name`` and the value.
     """
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name}={value!r} must be a number ≥ 0")
-    v = float(value)
+    v = _real_number(value, name, "≥ 0")
     if not np.isfinite(v) or v < 0:
         raise ValueError(f"{name}={value!r} must be a finite number ≥ 0")
     return v

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digital.activations import COMPLEX_ACTIVATIONS, REAL_ACTIVATIONS
-from digital.gradcheck import gradcheck
+from digital.gradcheck import gradcheck, relative_error
 from digital.losses import LOSSES, half_squared_error
 from digital.network import MLP, Network
 from sim.ops import Recorder
@@ -83,6 +84,23 @@ def test_gradcheck_detects_a_wrong_gradient() -> None:
     )
 
 
+def test_gradcheck_error_is_relative_to_the_gradient_s_size() -> None:
+    """A right gradient of a loss ×1e6 passes; 1 % off on gradients of ~1e-6 fails."""
+    rng = np.random.default_rng(1)
+    net, x, t = MLP([2, 3, 2], rng=rng), rng.normal(size=(4, 2)), np.array([0, 1, 1, 0])
+
+    def scaled(factor: float) -> Any:
+        def loss(y: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+            value, grad = half_squared_error(y, t)
+            return factor * value, factor * grad
+
+        return loss
+
+    assert gradcheck(net, x, t, scaled(1e6)) < 1e-6
+    assert relative_error(np.array([1.01e-6]), np.array([1e-6])) == pytest.approx(0.01 / 1.01)
+    assert relative_error(np.array([1e6 + 1e-3]), np.array([1e6])) < 1e-8
+
+
 def test_gradcheck_restores_parameters() -> None:
     rng = np.random.default_rng(0)
     net = MLP([2, 3, 2], rng=rng, dtype=complex, activation=["modrelu", "abs2"])
@@ -152,12 +170,19 @@ def test_no_recorder_by_default() -> None:
         ({"activation": "abs2"}, "complex"),
         ({"activation": "relu", "dtype": complex}, "relu"),
         ({"activation": "tanh", "dtype": complex}, "last activation"),
+        ({"layer_sizes": [True, 2]}, r"layer_sizes=\[True, 2\]"),
+        ({"layer_sizes": [2, "x"]}, "layer_sizes=.*positive ints"),
+        ({"layer_sizes": 5}, "layer_sizes=5"),
+        ({"activation": None}, "activation=None must be a name"),
+        ({"init_scale": float("nan")}, "init_scale=nan"),
+        ({"init_scale": 0.0}, "init_scale=0.0"),
+        ({"init_scale": "1"}, "init_scale='1'"),
     ],
 )
 def test_bad_construction_raises(kwargs: dict, match: str) -> None:
     args = {"layer_sizes": [2, 3, 2], "rng": np.random.default_rng(0), **kwargs}
     sizes = args.pop("layer_sizes")
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         MLP(sizes, **args)
 
 

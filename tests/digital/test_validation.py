@@ -36,8 +36,10 @@ def test_scalar_checks() -> None:
     for bad in (0, -1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="lr="):
             check_positive(bad, "lr")
-    with pytest.raises(TypeError, match="lr="):
-        check_positive("fast", "lr")  # type: ignore[arg-type]
+    for not_a_number in ("fast", "0.1", True, np.array([0.1, 0.2])):
+        with pytest.raises(TypeError, match="lr="):
+            check_positive(not_a_number, "lr")
+    assert check_positive(np.array(0.25), "lr") == 0.25  # a 0-d array is its value
     for bad_int in (0, 2.0, True):
         with pytest.raises(ValueError, match="n="):
             check_positive_int(bad_int, "n")
