@@ -148,8 +148,13 @@ def save_checkpoint(
     rng: np.random.Generator,
     history: History,
     position: _Position,
+    settings: dict[str, Any],
 ) -> None:
-    """Write the training state atomically (temporary file, then rename)."""
+    """Write the training state atomically (temporary file, then rename).
+
+    ``settings`` are the run's choices a resumed run must share (loss, batch size,
+    optimizer and learning rate, training-set size): see :func:`load_checkpoint`.
+    """
     arrays: dict[str, Any] = {f"param/{k}": v for k, v in net.params().items()}
     opt_state = optimizer.state()
     arrays.update({f"opt/{k}": v for k, v in opt_state.items() if k != "t"})
@@ -167,6 +172,7 @@ def save_checkpoint(
         "optimizer_t": int(opt_state.get("t", 0)),
         "history": asdict(history),
         "generators": {k: g.bit_generator.state for k, g in _generators(net, rng).items()},
+        "settings": settings,
     }
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,9 +182,23 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path, *, net: Network, optimizer: Optimizer, rng: np.random.Generator
+    path: Path,
+    *,
+    net: Network,
+    optimizer: Optimizer,
+    rng: np.random.Generator,
+    settings: dict[str, Any],
 ) -> tuple[History, _Position]:
-    """Restore a state written by :func:`save_checkpoint` into ``net``, ``optimizer``, ``rng``."""
+    """Restore a state written by :func:`save_checkpoint` into ``net``, ``optimizer``, ``rng``.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, or was written with other ``settings`` (a resumed
+        run continues the same run, bit for bit; another loss or batch size would mix
+        two runs in one history). The message names every setting that differs.
+        Checkpoints written before settings were saved are not checked.
+    """
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
@@ -187,6 +207,17 @@ def load_checkpoint(
             order = data["order"] if "order" in data.files else None
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
+    saved = meta.get("settings", settings)
+    differ = [
+        f"{key}={saved.get(key)!r} there, {value!r} here"
+        for key, value in settings.items()
+        if saved.get(key) != value
+    ]
+    if differ:
+        raise ValueError(
+            f"checkpoint {str(path)!r} belongs to another run: {'; '.join(differ)}. Resume "
+            "with the settings it was written with, or remove it to start over"
+        )
     net.set_params(params)
     opt["t"] = meta["optimizer_t"]
     optimizer.load_state(opt)
@@ -207,6 +238,12 @@ def load_checkpoint(
         elapsed_s=pos["elapsed_s"],
     )
     return history, position
+
+
+def _callable_name(fn: Any) -> str:
+    """``module.qualname`` of a function (of its type for other callables)."""
+    named = fn if hasattr(fn, "__qualname__") else type(fn)
+    return f"{named.__module__}.{named.__qualname__}"
 
 
 class _InterruptFlag:
@@ -358,13 +395,22 @@ def train(
         _check_labels(y, name, n_classes)  # now, not after the first epoch
 
     history, pos = History(), _Position()
+    settings = {
+        "loss": loss if isinstance(loss, str) else _callable_name(loss),
+        "batch_size": int(batch_size),
+        "optimizer": type(optimizer).__name__,
+        "lr": float(optimizer.lr),
+        "n_train": int(x_train.shape[0]),
+    }
     if checkpoint is not None and checkpoint.path.exists():
         if checkpoint.existing == "refuse":
             raise ValueError(
                 f"checkpoint {str(checkpoint.path)!r} already exists; resume it "
                 "(existing='resume', CLI --resume) or remove it"
             )
-        history, pos = load_checkpoint(checkpoint.path, net=net, optimizer=optimizer, rng=rng)
+        history, pos = load_checkpoint(
+            checkpoint.path, net=net, optimizer=optimizer, rng=rng, settings=settings
+        )
 
     def save() -> None:
         if checkpoint is not None:
@@ -376,6 +422,7 @@ def train(
                 rng=rng,
                 history=history,
                 position=pos,
+                settings=settings,
             )
 
     n = x_train.shape[0]

@@ -173,3 +173,39 @@ def test_bad_checkpoint_settings(tmp_path: Path) -> None:
     bad.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="cannot be read"):
         run("mlp", Checkpoint(bad, existing="resume"))
+
+
+def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
+    """Another loss, batch size, optimizer or lr would mix two runs in one history."""
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run("mlp", Checkpoint(path, every_steps=5), interrupt_at=11)
+    before = path.read_bytes()
+    data = load("moons", n_samples=120, rng=np.random.default_rng(0))
+    base = {"loss": "softmax_cross_entropy", "batch_size": 16, "lr": 0.01}
+    for change, match in (
+        (
+            {"loss": "half_squared_error"},
+            "loss='softmax_cross_entropy' there, 'half_squared_error' here",
+        ),
+        ({"batch_size": 8}, "batch_size=16 there, 8 here"),
+        ({"lr": 0.02}, "lr=0.01 there, 0.02 here"),
+    ):
+        args = {**base, **change}
+        net, _ = build("mlp", 3)
+        with pytest.raises(ValueError, match=f"belongs to another run: {match}"):
+            train(
+                net,
+                data,
+                loss=args["loss"],
+                optimizer=Adam(lr=args["lr"]),
+                epochs=4,
+                batch_size=args["batch_size"],
+                rng=np.random.default_rng(4),
+                checkpoint=Checkpoint(path, existing="resume"),
+            )
+    assert path.read_bytes() == before  # left as it was
+    resumed, _ = run("mlp", Checkpoint(path, existing="resume"))  # the same settings go on
+    reference, _ = run("mlp", None)
+    for key, value in reference.params().items():
+        np.testing.assert_array_equal(resumed.params()[key], value)

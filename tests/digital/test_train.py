@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from digital.datasets import load
+from digital.losses import softmax_cross_entropy
 from digital.network import MLP
 from digital.optim import Adam, Momentum
-from digital.train import History, TrainingDiverged, accuracy, train
+from digital.train import History, TrainingDiverged, accuracy, grad_norm, train
 from sim.ops import Recorder
 
 
@@ -340,3 +341,82 @@ def test_a_single_output_classifier_with_the_built_in_losses(loss: str) -> None:
         net, data, loss=loss, optimizer=Adam(lr=0.05), epochs=30, batch_size=16, rng=rng
     )
     assert history.test_accuracy[-1] >= 0.8
+
+
+class _Frozen:
+    """An optimizer that never moves the parameters: each epoch sees the same network."""
+
+    lr = 0.0
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict:
+        return params
+
+    def state(self) -> dict[str, Any]:
+        return {"t": 0}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class _Spy(MLP):
+    """An MLP that keeps the inputs of every training forward pass."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[np.ndarray] = []
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.batches.append(np.array(x))
+        return super().forward(x)
+
+
+def test_history_entries_are_the_epoch_means_of_what_training_saw() -> None:
+    """On a fixed network: the sample-weighted loss over batches of 4, 4 and 2 (not the
+    mean of the three batch losses), mean gradient norm over the batches, and the train
+    and test accuracies each of its own set."""
+    rng = np.random.default_rng(4)
+    data = load("moons", n_samples=13, rng=rng)  # 10 train + 3 test
+    net = _Spy([2, 5, 2], activation="tanh", rng=rng)
+    history = train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=_Frozen(),
+        epochs=1,
+        batch_size=4,
+        rng=np.random.default_rng(9),
+    )
+    assert [len(b) for b in net.batches[:3]] == [4, 4, 2]
+    full_loss = softmax_cross_entropy(net.forward(data.x_train), data.y_train)[0]
+    assert history.loss == [pytest.approx(full_loss, rel=1e-12)]
+    norms = []
+    for batch in net.batches[:3]:
+        rows = [int(np.flatnonzero((data.x_train == row).all(axis=1))[0]) for row in batch]
+        _, dloss = softmax_cross_entropy(net.forward(batch), data.y_train[rows])
+        norms.append(grad_norm(net.backward(dloss)))
+    assert history.grad_norm == [pytest.approx(np.mean(norms), rel=1e-12)]
+    assert history.train_accuracy == [accuracy(net.forward(data.x_train), data.y_train)]
+    assert history.test_accuracy == [accuracy(net.forward(data.x_test), data.y_test)]
+    assert history.train_accuracy != history.test_accuracy  # the check can tell them apart
+
+
+def test_each_epoch_visits_the_training_set_in_the_rng_s_fresh_permutation() -> None:
+    rng = np.random.default_rng(2)
+    data = load("moons", n_samples=25, rng=rng)  # 20 train
+    net = _Spy([2, 3, 2], rng=rng)
+    train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=_Frozen(),
+        epochs=2,
+        batch_size=20,
+        rng=np.random.default_rng(5),
+    )
+    twin = np.random.default_rng(5)
+    first, second = twin.permutation(20), twin.permutation(20)
+    # Training batches are the 1st and 4th forward passes (each epoch also evaluates
+    # on the test and the training set).
+    np.testing.assert_array_equal(net.batches[0], data.x_train[first])
+    np.testing.assert_array_equal(net.batches[3], data.x_train[second])
+    assert not np.array_equal(first, second)
