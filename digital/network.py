@@ -180,6 +180,11 @@ class MLP:
         return {f"W{i + 1}": w.copy() for i, w in enumerate(self._weights)}
 
     @property
+    def n_features(self) -> int:
+        """Number of input features (the first layer's units)."""
+        return self.layer_sizes[0]
+
+    @property
     def n_outputs(self) -> int:
         """Number of outputs (the last layer's units)."""
         return self.layer_sizes[-1]

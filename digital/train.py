@@ -377,7 +377,8 @@ def train(
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}={value!r} must be an int ≥ 1")
-    x_train = check_matrix(data.x_train, "data.x_train", values="real")
+    n_in = getattr(net, "n_features", None)  # the network's inputs, if it says
+    x_train = check_matrix(data.x_train, "data.x_train", n_cols=n_in, values="real")
     x_test = check_matrix(data.x_test, "data.x_test", n_cols=x_train.shape[1], values="real")
     for name, x in (("data.x_train", x_train), ("data.x_test", x_test)):
         if x.shape[0] == 0:  # now, not after the first epoch

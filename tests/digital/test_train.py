@@ -420,3 +420,10 @@ def test_each_epoch_visits_the_training_set_in_the_rng_s_fresh_permutation() -> 
     np.testing.assert_array_equal(net.batches[0], data.x_train[first])
     np.testing.assert_array_equal(net.batches[3], data.x_train[second])
     assert not np.array_equal(first, second)
+
+
+def test_features_that_do_not_fit_the_network_are_named_as_the_data_s() -> None:
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)  # 2 features
+    with pytest.raises(ValueError, match=r"data\.x_train must have 3 columns"):
+        _one_epoch(MLP([3, 2], rng=rng), data, rng)
