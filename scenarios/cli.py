@@ -444,6 +444,13 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     if report.metric is not None:
         print(f"{report.metric} (mean ± std over repeats):")
         print(sweeps.format_aggregate(report.rows, plan, report.metric))
+        varying = sweeps.varying_metrics(report.rows)
+        if report.metric not in varying and len(report.rows) > 1:
+            shown = ", ".join(varying[:8]) + (", …" if len(varying) > 8 else "")
+            print(
+                f"note: {report.metric} is the same at every point; summary keys that "
+                f"differ: {shown or 'none'} (choose one with --metric)"
+            )
     print(f"database: {report.db_path}")
     print(f"table:    {report.csv_path}")
     if report.figures:

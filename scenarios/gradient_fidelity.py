@@ -48,6 +48,12 @@ How to read the results
   gives ε ≈ 1e-16).
 - ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
   measured values.
+- the summary (in ``manifest.json``): the acceptance numbers, then
+  ``eps_<factor>_<method>_mean``, the mean ε at the *last* value of each factor's list
+  (``factor`` as in ``metrics.csv``). Its name does not depend on the values, so a
+  sweep over one factor gives that factor one value per point and plots this key, e.g.
+  ``photonic-backprop sweep gradient_fidelity --grid "phase_noise_values_rad=(0.01),(0.05)"
+  --metric eps_phase_noise_rad_analog_mean``.
 - ``pai_comparison.csv`` and the printed table: simulated ε next to Pai et al.'s
   (≈ 0.016–0.020 for their analog batch measurement at batch 1–4; ≈ 0.03 at batch 1 to
   ≈ 0.3 at batch 10 during training; ``shared/reference/parameters.md``).
@@ -838,7 +844,8 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
 
     Every ``mean ± std`` text has its mean as a number (``…_mean``), listed first and
     named without the study's base settings (N, B, tap noise), so that sweeps over
-    those settings keep the key.
+    those settings keep the key. ``eps_<factor>_<method>_mean`` is ε at the last value
+    of each factor's list: a sweep over a factor gives it one value per point.
     """
     summary: dict[str, float | str] = {}
     means: dict[str, float] = {}  # numbers for sweeps, after the readable strings
@@ -871,6 +878,23 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
                     key = f"cosine_{method}_pai_{state}_B{batch}_loss0.2dB"
                     summary[key] = _pm(row)
                     means[f"{key}_mean"] = float(row["mean"])
+    for factor, (field, _) in FACTORS.items():  # one key per factor, whatever its values
+        values = getattr(cfg, field)
+        for estimator in cfg.methods:
+            row = (
+                _find(
+                    rows,
+                    study="layer",
+                    factor=factor,
+                    value=values[-1],
+                    method=estimator,
+                    metric="epsilon",
+                )
+                if values
+                else None
+            )
+            if row is not None:
+                means[f"eps_{factor}_{estimator}_mean"] = float(row["mean"])
     for batch in cfg.batch_values:  # ε vs batch at the reference tap noise, single layer
         parts = []
         key = f"eps_layer_N{cfg.base_ports}_s{cfg.reference_tap_noise:g}_B{batch}"

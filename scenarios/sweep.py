@@ -161,6 +161,7 @@ __all__ = [
     "plot_sweep",
     "run_point",
     "run_sweep",
+    "varying_metrics",
     "write_sweep_csv",
 ]
 
@@ -1221,17 +1222,41 @@ def numeric_summary_keys(rows: Sequence[PointRow]) -> list[str]:
     return [k for k in keys if all(_numeric(row.summary.get(k)) for row in ok)]
 
 
-def default_metric(rows: Sequence[PointRow]) -> str | None:
-    """The first summary key that holds a float in every successful row.
+def _is_timing(key: str) -> bool:
+    """A wall-clock key (``wall_time_s``, ``…_wall_s``): it differs between points
+    whatever the grid changes, so it is no default metric."""
+    return "wall" in key
 
-    Integer-valued keys (counts such as ``n_params``) are skipped when there is a
-    float one; if there is none, the first numeric key; ``None`` if no key is numeric.
+
+def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
+    """Numeric summary keys, wall times aside, that differ between successful points."""
+    ok = [row for row in rows if row.status == STATUS_OK]
+    return [
+        key
+        for key in numeric_summary_keys(rows)
+        if not _is_timing(key) and len({row.summary[key] for row in ok}) > 1
+    ]
+
+
+def default_metric(rows: Sequence[PointRow]) -> str | None:
+    """The first summary key that holds a float in every successful row and differs
+    between them (wall times aside); if none differs, the first float key.
+
+    A scenario lists its headline number first, but a headline that the grid does not
+    change (or whose name the grid changes, so that the points do not share it) would
+    plot a flat line. Integer-valued keys (counts such as ``n_params``) are skipped
+    when there is a float one; if there is none, the first numeric key; ``None`` if no
+    key is numeric.
     """
     numeric = numeric_summary_keys(rows)
     ok = [row for row in rows if row.status == STATUS_OK]
-    for key in numeric:
-        if any(isinstance(row.summary.get(key), float) for row in ok):
+    floats = [k for k in numeric if any(isinstance(row.summary.get(k), float) for row in ok)]
+    varying = set(varying_metrics(rows))
+    for key in floats:
+        if key in varying:
             return key
+    if floats:
+        return floats[0]
     return numeric[0] if numeric else None
 
 

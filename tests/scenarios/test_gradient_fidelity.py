@@ -303,6 +303,15 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
         assert isinstance(mean, float) and str(text).startswith(f"{mean:.4f} ± ")
     eps = [k for k in numbers if k.startswith("eps_")]
     assert "eps_layer_B1_in_situ_mean" in eps and any("_pai_" in k for k in eps)
+    # One key per factor and method, ε at the factor's last value, named without it.
+    for factor, (field, _) in gf.FACTORS.items():
+        last = getattr(cfg, field)[-1]
+        for method in ("in_situ", "analog", "digital_twin"):
+            expected = _value(
+                smoke, study="layer", factor=factor, value=last, method=method, metric="epsilon"
+            )
+            assert smoke.summary[f"eps_{factor}_{method}_mean"] == expected
+    assert smoke.summary["eps_phase_noise_rad_analog_mean"] > 0  # σ = 0.01: not exact
 
 
 def test_the_pai_study_does_not_depend_on_the_layer_study_settings(

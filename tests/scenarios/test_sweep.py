@@ -437,6 +437,41 @@ def test_cli_sweep_prints_summary_and_stays_quiet_off_a_terminal(
     assert "sweep_y.png" in captured.out
 
 
+def _point(summary: dict[str, object], status: str = sw.STATUS_OK) -> sw.PointRow:
+    return sw.PointRow(
+        key=json.dumps(summary), params={}, repeat=0, seed=0, config={}, summary=summary,
+        status=status, error=None, wall_time_s=0.0, run_dir=None, finished_at="",
+    )  # fmt: skip
+
+
+def test_default_metric_is_the_first_float_the_grid_changes() -> None:
+    """A headline that the grid leaves alone (or that only some points have) would plot a
+    flat line: the first float key that differs wins; wall times never do."""
+    rows = [
+        _point({"flat": 0.7, "wall_time_s": 1.0, "n": 3, "moved": 0.1, "other": 5.0}),
+        _point({"flat": 0.7, "wall_time_s": 2.0, "n": 4, "moved": 0.2, "other": 5.0}),
+        _point({"flat": 0.7, "moved": 0.3}, status="failed"),
+    ]
+    assert sw.varying_metrics(rows) == ["n", "moved"]
+    assert sw.default_metric(rows) == "moved"
+    still = [_point({"flat": 0.7, "wall_time_s": t, "n": 3}) for t in (1.0, 2.0)]
+    assert sw.varying_metrics(still) == []
+    assert sw.default_metric(still) == "flat"  # nothing differs: the headline
+    named_by_point = [_point({f"pj_N{n}": 1.0 * n, "flat": 0.7}) for n in (4, 8)]
+    assert sw.default_metric(named_by_point) == "flat"  # no shared key differs
+
+
+def test_cli_sweep_notes_a_metric_that_the_grid_does_not_change(
+    toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sweep", toy, "--grid", "mode=a,b", "--grid", "seed=0", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0  # y = 2x + Σwidth + seed/2 does not depend on mode
+    out = capsys.readouterr().out
+    assert "note: y is the same at every point; summary keys that differ: none" in out
+    assert cli.main([*argv[:-2], "--grid", "x=1,2", "--out", str(tmp_path)]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_progress_bar_counts_points(
     toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
