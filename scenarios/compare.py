@@ -14,7 +14,8 @@ trains, from the same data, for the same number of epochs and minibatches:
   a *realistic imperfect chip* — :meth:`photonic.imperfections.Chip.draw` with every
   default (0.2 dB/MZI loss, coupler splitting error ``splitting_error_std_rad``, 10-bit
   DAC, 2 % thermal crosstalk, 0.01 rad phase noise per pass, tap noise 0.01, 8-bit ADC,
-  I/O errors 0.025) — with its gradients *measured on the chip* by ``method``
+  I/O errors 0.025; the splitting error and the noise are settings) — with its
+  gradients *measured on the chip* by ``method``
   (default ``"analog"``, the 2-pass ± measurement, which is robust to the chip's loss;
   ``"in_situ"`` is the 3-pass one, ``"adjoint"`` the exact gradient of a perfect digital
   twin of the chip, ``"finite_difference"`` 2 passes per phase shifter). The pass
@@ -88,7 +89,14 @@ from digital.network import MLP
 from digital.optim import Adam
 from digital.train import History, train
 from digital.validation import check_choice, check_nonnegative, check_positive, check_positive_int
-from photonic.imperfections import DEFAULT_SPLITTING_ERROR_STD_RAD, Chip
+from photonic.imperfections import (
+    DEFAULT_IO_AMPLITUDE_ERROR,
+    DEFAULT_IO_PHASE_ERROR,
+    DEFAULT_PHASE_NOISE_RAD,
+    DEFAULT_SPLITTING_ERROR_STD_RAD,
+    DEFAULT_TAP_NOISE,
+    Chip,
+)
 from photonic.mesh import Mesh
 from photonic.network import GRADIENT_METHODS, PhotonicNetwork
 from scenarios import digital_baseline, energy_latency, gradient_fidelity, insitu_training
@@ -172,7 +180,18 @@ class Config:
         or ``"aggregated"``.
     splitting_error_std_rad : float
         Coupler splitting error σ of the chip, rad (other imperfections at the
-        ``Chip.draw`` defaults).
+        ``Chip.draw`` defaults, but for the noise below).
+    phase_noise_rad : float
+        Phase noise of every shifter on every pass of the chip, σ_φ in rad (≥ 0;
+        default Chip.draw's, 0.01).
+    tap_noise : float
+        Tap read-out noise s, in √power units (``P = |E|² + s|E|n``; ≥ 0; default 0.01).
+    io_amplitude_error : float
+        Relative amplitude error σ_a of every injected and measured field (≥ 0;
+        default 0.025).
+    io_phase_error : float
+        Phase error σ_p of every injected and measured field, in units of π (≥ 0;
+        default 0.025).
     eps_batches : int
         Training minibatches over which ε is measured at the end of training.
     eval_repeats : int
@@ -199,6 +218,10 @@ class Config:
     method: Method = "analog"
     measurement: Measurement = "per_sample"
     splitting_error_std_rad: float = DEFAULT_SPLITTING_ERROR_STD_RAD
+    phase_noise_rad: float = DEFAULT_PHASE_NOISE_RAD
+    tap_noise: float = DEFAULT_TAP_NOISE
+    io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR
+    io_phase_error: float = DEFAULT_IO_PHASE_ERROR
     eps_batches: int = 10
     eval_repeats: int = 10
     presets: tuple[str, ...] = DEFAULT_PRESETS
@@ -224,11 +247,11 @@ class Config:
         check_choice(self.measurement, "measurement", get_args(Measurement))
         if self.measurement == "aggregated" and self.method in ("in_situ", "analog"):
             raise ValueError(
-                "measurement='aggregated' cannot represent the default chip's per-pass phase "
-                "noise and 8-bit ADC; use measurement='per_sample'"
+                "measurement='aggregated' cannot represent the chip's 8-bit ADC (nor "
+                "per-pass phase noise); use measurement='per_sample'"
             )
-        sigma = check_nonnegative(self.splitting_error_std_rad, "splitting_error_std_rad")
-        object.__setattr__(self, "splitting_error_std_rad", sigma)
+        for name in ("splitting_error_std_rad", *insitu_training.CHIP_NOISE):
+            object.__setattr__(self, name, check_nonnegative(getattr(self, name), name))
         object.__setattr__(self, "presets", check_presets(self.presets))
         n_train = int(self.total_samples * 0.8)
         if self.batch_size > n_train:
@@ -274,6 +297,10 @@ def _chip(cfg: Config, chip_seed: int) -> Chip:
         Mesh.reck(4),
         np.random.default_rng(chip_seed),
         splitting_error_std_rad=cfg.splitting_error_std_rad,
+        phase_noise_rad=cfg.phase_noise_rad,
+        tap_noise=cfg.tap_noise,
+        io_amplitude_error=cfg.io_amplitude_error,
+        io_phase_error=cfg.io_phase_error,
     )
 
 
@@ -893,9 +920,11 @@ def _intro(cfg: Config) -> list[str]:
         f"split) for {count(cfg.epochs, 'epoch')} in minibatches of {cfg.batch_size} with "
         "Adam. The digital reference is a small MLP trained by exact backpropagation. The photonic "
         "network is the 3-layer 4-port network of Pai et al. (Science 2023) on a realistic "
-        "imperfect chip (Chip.draw defaults: 0.2 dB/MZI loss, splitting error "
-        f"{cfg.splitting_error_std_rad:g} rad, 10-bit DAC, crosstalk, phase noise, tap noise "
-        f"0.01, 8-bit ADC, I/O errors 0.025), trained with the '{cfg.method}' gradient "
+        "imperfect chip (Chip.draw: 0.2 dB/MZI loss, splitting error "
+        f"{cfg.splitting_error_std_rad:g} rad, 10-bit DAC, 2 % thermal crosstalk, phase "
+        f"noise {cfg.phase_noise_rad:g} rad per pass, tap noise {cfg.tap_noise:g}, 8-bit "
+        f"ADC, I/O errors {cfg.io_amplitude_error:g} (amplitude) and "
+        f"{cfg.io_phase_error:g}π (phase)), trained with the '{cfg.method}' gradient "
         "measured on that chip.",
         "Gradient error ε = 1 − cos(measured, exact): 0 is perfect, 1 orthogonal. The "
         "photonic ε compares the chip's measurement with the exact gradient of the same "

@@ -21,7 +21,8 @@ for about ``iterations`` optimizer steps (Pai et al.: 1000–2000), in three way
 
 The imperfect chips are :meth:`photonic.imperfections.Chip.draw` with every default
 (0.2 dB/MZI loss, DAC/ADC 10/8 bits, crosstalk 0.02, phase noise 0.01 rad, tap noise
-0.01, I/O errors 0.025) except the coupler splitting error, one chip per value of
+0.01, I/O errors 0.025; the loss and the noise are settings) except the coupler
+splitting error, one chip per value of
 ``splitting_error_std_rad`` (default 0.02 = the Chip.draw default, "realistic", and
 0.05, the classic case for in-situ training). Chips of different σ share the same
 random draws (common random numbers), so only σ differs. Tap read-out is
@@ -114,9 +115,13 @@ from digital.validation import (
     check_positive_int,
 )
 from photonic.imperfections import (
+    DEFAULT_IO_AMPLITUDE_ERROR,
+    DEFAULT_IO_PHASE_ERROR,
     DEFAULT_LOSS_DB_PER_MZI,
     DEFAULT_LOSS_SPREAD_DB,
+    DEFAULT_PHASE_NOISE_RAD,
     DEFAULT_SPLITTING_ERROR_STD_RAD,
+    DEFAULT_TAP_NOISE,
     Chip,
 )
 from photonic.mesh import Mesh
@@ -135,6 +140,7 @@ from scenarios.framework import (
 )
 
 __all__ = [
+    "CHIP_NOISE",
     "DATASETS",
     "METHODS",
     "NAME",
@@ -151,6 +157,14 @@ NAME = "insitu_training"
 Method = Literal["adjoint", "in_situ", "analog", "finite_difference"]
 METHODS: tuple[str, ...] = get_args(Method)
 Measurement = Literal["per_sample", "aggregated"]
+
+#: Chip noise settings (``Chip.draw``'s names) of this scenario and of compare.
+CHIP_NOISE: tuple[str, ...] = (
+    "phase_noise_rad",
+    "tap_noise",
+    "io_amplitude_error",
+    "io_phase_error",
+)
 
 #: Two-feature, two-class data sets the Pai network can take, with Pai et al.'s sizes.
 DATASETS: dict[str, int] = {"moons": 500, "circles": 250, "ring": 500, "spiral": 500, "xor": 500}
@@ -205,6 +219,18 @@ class Config:
         MZIs, dB (≥ 0; defaults those of Chip.draw, 0.2 and 0.05). The 3-pass method's
         bias grows with the loss (time reversal of a lossy mesh), so these are the
         settings to sweep for it; both 0 make the chips lossless.
+    phase_noise_rad : float
+        Phase noise of every shifter on every pass of the imperfect chips, σ_φ in rad
+        (≥ 0; default Chip.draw's, 0.01). This and the next three are the settings to
+        sweep for accuracy against noise.
+    tap_noise : float
+        Tap read-out noise s, in √power units (``P = |E|² + s|E|n``; ≥ 0; default 0.01).
+    io_amplitude_error : float
+        Relative amplitude error σ_a of every injected and measured field (≥ 0;
+        default 0.025).
+    io_phase_error : float
+        Phase error σ_p of every injected and measured field, in units of π (≥ 0;
+        default 0.025).
     n_seeds : int
         Seeds per data set.
     iterations : int
@@ -239,6 +265,10 @@ class Config:
     splitting_error_std_rad: tuple[float, ...] = (DEFAULT_SPLITTING_ERROR_STD_RAD, 0.05)
     loss_db_per_mzi: float = DEFAULT_LOSS_DB_PER_MZI
     loss_spread_db: float = DEFAULT_LOSS_SPREAD_DB
+    phase_noise_rad: float = DEFAULT_PHASE_NOISE_RAD
+    tap_noise: float = DEFAULT_TAP_NOISE
+    io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR
+    io_phase_error: float = DEFAULT_IO_PHASE_ERROR
     n_seeds: int = 3
     iterations: int = 1000
     batch_size: int = 20
@@ -280,7 +310,7 @@ class Config:
         put("splitting_error_std_rad", sigmas)
         if len(set(sigmas)) != len(sigmas):
             raise ValueError(f"splitting_error_std_rad={sigmas!r} lists a value twice")
-        for name in ("loss_db_per_mzi", "loss_spread_db"):
+        for name in ("loss_db_per_mzi", "loss_spread_db", *CHIP_NOISE):
             put(name, check_nonnegative(getattr(self, name), name))
         for name in (
             "n_seeds",
@@ -302,8 +332,8 @@ class Config:
             m in self.methods for m in ("in_situ", "analog")
         ):
             raise ValueError(
-                "measurement='aggregated' cannot represent the default chips' per-pass phase "
-                "noise (0.01 rad) and 8-bit ADC; use measurement='per_sample'"
+                "measurement='aggregated' cannot represent the chips' 8-bit ADC (nor "
+                "per-pass phase noise); use measurement='per_sample'"
             )
         smallest = min(DATASETS[d] for d in self.datasets)
         if self.batch_size > int(smallest * 0.8):
@@ -367,6 +397,10 @@ def _chip(sigma: float, cfg: Config, chip_seed: int) -> Chip:
         splitting_error_std_rad=sigma,
         loss_db_per_mzi=cfg.loss_db_per_mzi,
         loss_spread_db=cfg.loss_spread_db,
+        phase_noise_rad=cfg.phase_noise_rad,
+        tap_noise=cfg.tap_noise,
+        io_amplitude_error=cfg.io_amplitude_error,
+        io_phase_error=cfg.io_phase_error,
     )
 
 

@@ -12,7 +12,10 @@ import pytest
 from digital.datasets import load
 from digital.optim import Adam
 from digital.train import train
+from photonic.imperfections import Chip
+from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
+from scenarios import compare
 from scenarios import insitu_training as it
 from scenarios.framework import Result
 
@@ -147,6 +150,33 @@ def test_the_chips_loss_is_a_setting() -> None:
     assert 0.1 < float(np.mean(default.coupler_loss_db.sum(axis=(1, 2)) / 2)) < 0.3
     assert lossless.is_lossless and not default.is_lossless
     np.testing.assert_array_equal(lossless.splitting_error_rad, default.splitting_error_rad)
+
+
+@pytest.mark.parametrize("scenario", ["insitu_training", "compare"])
+def test_the_chips_noise_is_a_setting(scenario: str) -> None:
+    """Defaults Chip.draw's; each setting reaches the chip, and the static draws stay."""
+    chip = {
+        "insitu_training": lambda cfg: it._chip(0.02, cfg, 7),
+        "compare": lambda cfg: compare._chip(cfg, 7),
+    }[scenario]
+    config = {"insitu_training": it.Config, "compare": compare.Config}[scenario]
+    default = chip(config())
+    assert (
+        default.phase_noise_rad == Chip.draw(Mesh.reck(4), np.random.default_rng(0)).phase_noise_rad
+    )
+    noise = {
+        "phase_noise_rad": 0.03,
+        "tap_noise": 0.0,
+        "io_amplitude_error": 0.1,
+        "io_phase_error": 0.2,
+    }
+    changed = chip(config(**noise))
+    for name, value in noise.items():
+        assert getattr(changed, name) == value != getattr(default, name), name
+    np.testing.assert_array_equal(changed.coupler_loss_db, default.coupler_loss_db)
+    with pytest.raises(ValueError, match=r"tap_noise=-0\.1"):
+        config(tap_noise=-0.1)
+    assert set(it.CHIP_NOISE) == set(noise)
 
 
 def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
