@@ -58,6 +58,10 @@ Init = Literal["haar", "uniform"]
 #: reading summed over the samples, ``(n_taps,)`` (stored as float64).
 TapRead = Callable[[NDArray[Any]], NDArray[Any]]
 TOPOLOGIES: tuple[str, ...] = ("clements", "reck")
+#: Largest mesh :meth:`Mesh.clements` and :meth:`Mesh.reck` build. N = 4096 already holds
+#: 8.4 M MZIs and a 268 MB transfer matrix; a larger one would fill a workstation's
+#: memory before its first pass (N = 100 000 would hold 5·10⁹ MZIs).
+MAX_PORTS = 4096
 
 
 @dataclass(frozen=True)
@@ -1007,6 +1011,10 @@ def haar_unitary(n: int, rng: np.random.Generator) -> Array:
 
 
 def _check_n_ports(n_ports: int) -> int:
-    if isinstance(n_ports, bool) or not isinstance(n_ports, int | np.integer) or n_ports < 2:
-        raise ValueError(f"n_ports={n_ports!r} must be an int ≥ 2")
+    if (
+        isinstance(n_ports, bool)
+        or not isinstance(n_ports, int | np.integer)
+        or not 2 <= n_ports <= MAX_PORTS
+    ):
+        raise ValueError(f"n_ports={n_ports!r} must be an int in 2 … {MAX_PORTS} (MAX_PORTS)")
     return int(n_ports)

@@ -133,7 +133,7 @@ from digital.validation import (
 )
 from photonic.imperfections import NO_IMPERFECTIONS, Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
-from photonic.mesh import Mesh, Phases
+from photonic.mesh import MAX_PORTS, Mesh, Phases
 from photonic.network import PhotonicNetwork
 from scenarios.framework import (
     Result,
@@ -337,10 +337,14 @@ class Config:
         check_positive_int(self.pai_train_epochs, "pai_train_epochs")
         check_choice(self.layer_topology, "layer_topology", get_args(Topology))
         check_choice(self.measurement, "measurement", get_args(Measurement))
-        if isinstance(self.base_ports, bool) or not isinstance(self.base_ports, int):
-            raise ValueError(f"base_ports={self.base_ports!r} must be an int ≥ 2")
-        if self.base_ports < 2:
-            raise ValueError(f"base_ports={self.base_ports!r} must be an int ≥ 2")
+        if (
+            isinstance(self.base_ports, bool)
+            or not isinstance(self.base_ports, int)
+            or not 2 <= self.base_ports <= MAX_PORTS
+        ):
+            raise ValueError(
+                f"base_ports={self.base_ports!r} must be an int in 2 … {MAX_PORTS} (MAX_PORTS)"
+            )
         check_positive_int(self.base_batch, "base_batch")
         if isinstance(self.fd_max_ports, bool) or not isinstance(self.fd_max_ports, int):
             raise ValueError(f"fd_max_ports={self.fd_max_ports!r} must be an int ≥ 0")
@@ -367,6 +371,11 @@ class Config:
             "port_values",
             _check_tuple(self.port_values, "port_values", kind="int", minimum=2, strict=False),
         )
+        if any(n > MAX_PORTS for n in self.port_values):
+            raise ValueError(
+                f"port_values={self.port_values!r} must hold ints in 2 … {MAX_PORTS} "
+                f"(MAX_PORTS); got {max(self.port_values)!r}"
+            )
         put(
             "pai_batches",
             _check_tuple(self.pai_batches, "pai_batches", kind="int", minimum=1, strict=False),

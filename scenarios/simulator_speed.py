@@ -94,7 +94,7 @@ from digital.optim import Adam
 from digital.validation import check_choice, check_positive_int
 from photonic.imperfections import Chip
 from photonic.insitu import measure_in_situ
-from photonic.mesh import Mesh, Phases
+from photonic.mesh import MAX_PORTS, Mesh, Phases
 from scenarios.framework import (
     Result,
     child_rngs,
@@ -151,15 +151,20 @@ class Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.ports or any(isinstance(n, bool) or int(n) < 2 for n in self.ports):
-            raise ValueError(f"ports={self.ports!r} must list ints ≥ 2")
+        if not self.ports or any(
+            isinstance(n, bool) or not 2 <= int(n) <= MAX_PORTS for n in self.ports
+        ):
+            raise ValueError(f"ports={self.ports!r} must list ints in 2 … {MAX_PORTS} (MAX_PORTS)")
         if not self.batches or any(isinstance(b, bool) or int(b) < 1 for b in self.batches):
             raise ValueError(f"batches={self.batches!r} must list ints ≥ 1")
         check_choice(self.topology, "topology", ("clements", "reck"))
         check_positive_int(self.repeats, "repeats")
         check_positive_int(self.large_batch, "large_batch")
-        if self.large_ports != 0 and self.large_ports < 2:
-            raise ValueError(f"large_ports={self.large_ports!r} must be 0 (skip) or ≥ 2")
+        if self.large_ports != 0 and not 2 <= self.large_ports <= MAX_PORTS:
+            raise ValueError(
+                f"large_ports={self.large_ports!r} must be 0 (skip) or in 2 … {MAX_PORTS} "
+                "(MAX_PORTS)"
+            )
         if self.per_sample_max_ports < 0:
             raise ValueError(f"per_sample_max_ports={self.per_sample_max_ports!r} must be ≥ 0")
         if self.chip_max_ports < 0:

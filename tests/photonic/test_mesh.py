@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from photonic.imperfections import Chip
-from photonic.mesh import Mesh, Phases, haar_unitary
+from photonic.mesh import MAX_PORTS, Mesh, Phases, haar_unitary
 from photonic.mzi import mzi_halves
 
 TOPOLOGIES = ("clements", "reck")
@@ -399,10 +399,11 @@ def test_power_loss_gradient_sign() -> None:
 # -- bad input ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [1, 0, -3, 2.5, True])
+@pytest.mark.parametrize("n", [1, 0, -3, 2.5, True, MAX_PORTS + 1, 100_000])
 def test_bad_port_count(n: object) -> None:
+    """Too large is refused at once, before the layout fills the memory."""
     for build in (Mesh.clements, Mesh.reck):
-        with pytest.raises(ValueError, match="n_ports"):
+        with pytest.raises(ValueError, match=rf"n_ports={n!r} must be an int in 2 … {MAX_PORTS}"):
             build(n)  # type: ignore[arg-type]
 
 

@@ -233,6 +233,8 @@ def test_smoke_outputs(smoke: Result) -> None:
         ({"loss_db_values": (float("nan"),)}, "loss_db_values"),
         ({"batch_values": (0,)}, "batch_values"),
         ({"port_values": (1,)}, "port_values"),
+        ({"port_values": (4, 100_000)}, r"port_values=.*in 2 … 4096 \(MAX_PORTS\); got 100000"),
+        ({"base_ports": 5000}, "base_ports=5000 must be an int in 2 … 4096"),
         ({"fd_step_rad": 0.0}, "fd_step_rad=0.0"),
         ({"fd_max_ports": -1}, "fd_max_ports=-1"),
         ({"measurement": "batch"}, "measurement='batch'"),

@@ -176,6 +176,8 @@ def test_per_sample_max_ports_limits_the_chip_rows_too(tmp_path: Path) -> None:
         ("topology", "hex", "topology"),
         ("repeats", 0, "repeats"),
         ("large_ports", 1, "large_ports"),
+        ("ports", (16, 8192), r"ports=\(16, 8192\) must list ints in 2 … 4096"),
+        ("large_ports", 8192, "large_ports=8192 must be 0 .skip. or in 2 … 4096"),
         ("chip_max_ports", -1, "chip_max_ports"),
     ],
 )
