@@ -34,7 +34,9 @@ fit in memory, a training run that diverges, ...) prints one line
 ``photonic-backprop: error: <message>`` to stderr and exits with status 2; pass
 ``--traceback`` to see the full traceback instead.
 
-Ctrl-C exits with status 130 (pooled runs and sweeps stop their workers at once).
+Ctrl-C exits with status 130 (pooled runs and sweeps stop their workers at once), and so
+does SIGTERM (``timeout``, ``kill``, a cluster scheduler's stop), which is handled as a
+Ctrl-C: the run's manifest says ``"interrupted"`` and a checkpoint is saved.
 Output piped to a reader that stops early (``| head``) ends the command quietly
 with status 141. A scenario that keeps a checkpoint (``CHECKPOINTS =
 True`` in its module: ``digital_baseline``) saves one and the command prints how to
@@ -48,10 +50,14 @@ import ctypes
 import ctypes.util
 import os
 import shlex
+import signal
 import sys
 import textwrap
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from scenarios.framework import (
     DEFAULT_SCENARIO,
@@ -532,6 +538,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or argparse's own usage errors (status 2)
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT_ERROR
     keep_heap()
+    previous = _terminate_as_interrupt()
+    try:
+        return _dispatch(args, argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Run the parsed command; errors become one line and an exit status."""
     try:
         if args.command == "list":
             status = _cmd_list(args.scenario)
@@ -560,6 +576,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _terminate_as_interrupt() -> Any:
+    """Let SIGTERM act as Ctrl-C: it calls whatever handles SIGINT at that moment (the
+    trainer's save-then-stop flag, or Python's KeyboardInterrupt), so a stopped run
+    records "interrupted" and keeps its checkpoint instead of vanishing mid-write.
+
+    Returns the SIGTERM handler it replaced (``None`` outside the main thread, where
+    signal handlers cannot be set, and nothing is replaced)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, forward)
 
 
 if __name__ == "__main__":

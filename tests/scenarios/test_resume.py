@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -37,9 +38,12 @@ def only_run(root: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stop: signal.Signals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Ctrl-C, and SIGTERM (``timeout``, a scheduler's stop) the same way: the run saves a
+    checkpoint, says "interrupted" in its manifest, and resumes bit for bit."""
     assert main(["run", "digital_baseline", *SETTINGS, "--out", str(tmp_path / "a")]) == 0
     reference = metrics_without_time(only_run(tmp_path / "a"))
 
@@ -64,12 +68,13 @@ def test_interrupted_cli_run_resumes_to_the_uninterrupted_result(
         assert proc.poll() is None, "the run ended before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     run_dir = only_run(out_b)
     assert f"interrupted; continue with: photonic-backprop run --resume {run_dir}" in err
     assert not (run_dir / "metrics.csv").exists()  # it really stopped early
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
 
     loaded: list[int] = []  # steps done at each checkpoint the resumed run loads
     real_load = train_module.load_checkpoint
