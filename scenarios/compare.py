@@ -706,7 +706,8 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
     ax_loss.set_title("training loss")
     fig.suptitle(
         f"{cfg.dataset}: digital reference vs photonic chip trained in situ "
-        f"(mean ± std over {count(cfg.n_seeds, 'seed')})"
+        f"(mean ± std over {count(cfg.n_seeds, 'seed')})",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "accuracy_curves")
 
@@ -740,7 +741,8 @@ def _plot_boundaries(cfg: Config, nets: dict[str, Any], out_dir: Path) -> list[P
         ax.set_ylabel("feature 2 (standardized)")
     fig.suptitle(
         f"Class-1 probability after training (seed 0) with the test points; photonic: one "
-        f"noisy pass of the chip ({cfg.method} training)"
+        f"noisy pass of the chip ({cfg.method} training)",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "decision_boundaries")
 
@@ -766,7 +768,8 @@ def _plot_cost(cfg: Config, costs: dict[str, dict[str, Any]], out_dir: Path) -> 
         ax.margins(y=0.15)
     fig.suptitle(
         f"One training step, batch {cfg.batch_size}: photonic network on photonic presets "
-        "(red), MLP on digital ones (blue)"
+        "(red), MLP on digital ones (blue)",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "cost_per_step")
 

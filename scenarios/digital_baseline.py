@@ -244,7 +244,8 @@ def _plot(history: History, cfg: Config, layer_sizes: list[int], out_dir: Path) 
     arch = "-".join(str(n) for n in layer_sizes)
     fig.suptitle(
         f"Digital MLP {arch} ({cfg.activation}) on {cfg.dataset}, "
-        f"{cfg.optimizer} lr={cfg.lr:g}, seed {cfg.seed}"
+        f"{cfg.optimizer} lr={cfg.lr:g}, seed {cfg.seed}",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "learning_curves")
 

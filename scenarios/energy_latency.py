@@ -1109,7 +1109,8 @@ def _plot_scaling(
     fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
     fig.suptitle(
         f"{cfg.n_layers}-layer network: inference (solid) and training step (dashed; photonic: "
-        f"in-situ, digital: backprop)"
+        f"in-situ, digital: backprop)",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "scaling")
 
@@ -1215,7 +1216,8 @@ def _plot_heatmaps(
             fig.colorbar(image, ax=ax, label="TOPS/W")
     fig.suptitle(
         "In-situ MVM and gradient efficiency of one layer "
-        "(Pai et al. 2023 project ≈150 and ≈50 TOPS/W)"
+        "(Pai et al. 2023 project ≈150 and ≈50 TOPS/W)",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "heatmaps")
 

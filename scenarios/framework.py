@@ -36,6 +36,7 @@ import errno
 import importlib
 import inspect
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -71,6 +72,7 @@ __all__ = [
     "count",
     "curve_band",
     "describe_settings",
+    "format_pm",
     "load_config_file",
     "load_scenario",
     "new_figure",
@@ -788,6 +790,22 @@ def _csv_cell(value: object) -> object:
 def count(n: int, noun: str) -> str:
     """``n`` and the noun, plural unless ``n`` is 1: ``count(1, "epoch") == "1 epoch"``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def format_pm(mean: float, std: float) -> str:
+    """``"mean ± std"`` with the spread to 2 significant digits and the mean to the same
+    decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); e-notation outside
+    1e-3 … 1e6; the mean alone (4 significant digits) without a spread (NaN or 0)."""
+    if not math.isfinite(std) or std == 0:
+        return f"{mean:.4g}"
+    size = max(abs(mean), abs(std))
+    if not 1e-3 <= size < 1e6:
+        return f"{mean:.3g} ± {std:.2g}"
+    spread = float(f"{abs(std):.2g}")
+    decimals = 1 - math.floor(math.log10(spread))
+    if decimals < 0:  # spread ≥ 100: round both to its second digit
+        return f"{round(mean, decimals):.0f} ± {spread:.0f}"
+    return f"{mean:.{decimals}f} ± {spread:.{decimals}f}"
 
 
 def curve_band(

@@ -1005,7 +1005,8 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
     floor = f"; ε < {EPSILON_FLOOR:g} drawn at that floor" if metric == "epsilon" else ""
     fig.suptitle(
         f"{cfg.layer_topology} single layers: measured vs exact gradient, {labels[metric]}\n"
-        f"(mean ± std over {cfg.repeats} draws; other imperfections off{floor})"
+        f"(mean ± std over {cfg.repeats} draws; other imperfections off{floor})",
+        wrap=True,
     )
     return save_figure(fig, out_dir, f"layer_{metric}")
 
@@ -1070,7 +1071,8 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(
         f"Pai et al. 2023 network on moons: gradient error vs batch size (mean ± std over "
-        f"{cfg.pai_repeats} draws; values < {PAI_EPSILON_FLOOR:g} drawn at that floor)"
+        f"{cfg.pai_repeats} draws; values < {PAI_EPSILON_FLOOR:g} drawn at that floor)",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "pai2023_epsilon")
 

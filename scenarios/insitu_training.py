@@ -774,7 +774,8 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
     axes[0, 1].legend(fontsize=7, loc="lower right")
     fig.suptitle(
         f"Pai 2023 network, chip with splitting error σ={sigma:g} rad (other imperfections at "
-        f"defaults); mean ± std over {count(cfg.n_seeds, 'seed')}"
+        f"defaults); mean ± std over {count(cfg.n_seeds, 'seed')}",
+        wrap=True,
     )
     return save_figure(fig, out_dir, f"curves_sigma{sigma:g}")
 
@@ -824,7 +825,8 @@ def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
             ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(
         f"Final test accuracy on the chip, mean ± std over seeds (n ≤ {cfg.n_seeds}); "
-        "gray (a) digital, black (b) deployed, colours (c) trained on chip"
+        "gray (a) digital, black (b) deployed, colours (c) trained on chip",
+        wrap=True,
     )
     return save_figure(fig, out_dir, "final_accuracy")
 

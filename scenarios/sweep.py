@@ -127,6 +127,7 @@ import numpy as np
 from scenarios.framework import (
     config_from_overrides,
     ensure_output_dir,
+    format_pm,
     load_scenario,
     new_figure,
     process_pool,
@@ -1500,8 +1501,11 @@ def plot_sweep(
 
     Markers are the mean over the repeats, error bars ± one standard deviation
     (ddof = 1; none for a single repeat). A numeric first key is drawn on a numeric
-    axis (logarithmic if its positive values span more than two decades), any other
-    as categories in the order of the grid. Saved as ``sweep_<metric>.png``/``.svg``.
+    axis (logarithmic if its positive values span more than two decades) with a tick
+    at every grid value, any other as categories in the order of the grid. Several
+    lines are drawn side by side, shifted by up to ±1.5 % of the axis (of a decade on a
+    log axis), so that equal
+    values stay visible. Saved as ``sweep_<metric>.png``/``.svg``.
 
     Returns
     -------
@@ -1521,16 +1525,27 @@ def plot_sweep(
 
     fig = new_figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
-    for label, points in lines.values():
+    log_x = False
+    if numeric_x:
+        xs_all = [float(v) for v in first_values]
+        positive = [v for v in xs_all if v > 0]
+        log_x = len(positive) == len(xs_all) and max(positive) / min(positive) > 100.0
+        span = (max(xs_all) - min(xs_all)) or 1.0
+    else:
+        span = max(len(first_values) - 1, 1)
+    markers = "osD^vP*X"
+    for i, (label, points) in enumerate(lines.values()):
         points.sort()
-        xs = [p[0] for p in points]
+        shift = 0.03 * (i / (len(lines) - 1) - 0.5) if len(lines) > 1 else 0.0
+        xs = [p[0] * 10 ** (shift / 2) if log_x else p[0] + shift * span for p in points]
         means = [p[1] for p in points]
         stds = [0.0 if math.isnan(p[2]) else p[2] for p in points]
-        ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+        ax.errorbar(xs, means, yerr=stds, marker=markers[i % len(markers)], capsize=3, label=label)
     if numeric_x:
-        positive = [float(v) for v in first_values if float(v) > 0]
-        if len(positive) == len(first_values) and max(positive) / min(positive) > 100.0:
+        if log_x:
             ax.set_xscale("log")
+        ax.set_xticks(xs_all, [_format_value(v) for v in first_values])
+        ax.minorticks_off()
     else:
         ax.set_xticks(range(len(first_values)))
         ax.set_xticklabels([_format_value(v) for v in first_values])
@@ -1541,7 +1556,9 @@ def plot_sweep(
     ax.grid(True, alpha=0.3)
     spread = "mean ± std over " if plan.repeat > 1 else ""
     seeds = f"{plan.repeat} seeds" if plan.repeat > 1 else "1 seed"
-    ax.set_title(f"{plan.scenario}: {metric} vs {first} ({spread}{seeds})", fontsize="medium")
+    ax.set_title(
+        f"{plan.scenario}: {metric} vs {first} ({spread}{seeds})", fontsize="medium", wrap=True
+    )
     if not stats:
         ax.text(0.5, 0.5, "no finished points", ha="center", va="center", transform=ax.transAxes)
     return save_figure(fig, out_dir, f"{PLOT_PREFIX}{_safe_stem(metric)}")
@@ -1553,6 +1570,5 @@ def format_aggregate(rows: Sequence[PointRow], plan: SweepPlan, metric: str) -> 
     first = plan.grid_keys[0]
     for others, x, mean, std, n in aggregate(rows, plan, metric):
         combo = describe_params({first: x, **others})
-        spread = "" if math.isnan(std) else f" ± {std:.4g}"
-        lines.append(f"  {combo}: {mean:.4g}{spread} (n={n})")
+        lines.append(f"  {combo}: {format_pm(mean, std)} (n={n})")
     return "\n".join(lines) if lines else "  (no finished points)"

@@ -435,3 +435,22 @@ def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
     np.testing.assert_array_equal(x, [1.0, 2.0])
     np.testing.assert_array_equal(mean, [2.0, 4.0])
     np.testing.assert_allclose(std, [np.sqrt(2.0), np.sqrt(2.0)])  # ddof = 1
+
+
+@pytest.mark.parametrize(
+    ("mean", "std", "text"),
+    [
+        (0.9174, 0.005282, "0.9174 ± 0.0053"),
+        (8.25, 0.3536, "8.25 ± 0.35"),
+        (0.5, 0.0996, "0.50 ± 0.10"),  # the spread rounds up to a new digit
+        (1234.5, 351.2, "1230 ± 350"),
+        (-3.21, 0.5, "-3.21 ± 0.50"),
+        (2e-5, 1e-6, "2e-05 ± 1e-06"),
+        (5.0, float("nan"), "5"),
+        (0.5, 0.0, "0.5"),
+    ],
+)
+def test_format_pm_gives_the_spread_two_digits_and_the_mean_as_many(
+    mean: float, std: float, text: str
+) -> None:
+    assert fw.format_pm(mean, std) == text

@@ -433,7 +433,7 @@ def test_cli_sweep_prints_summary_and_stays_quiet_off_a_terminal(
     captured = capsys.readouterr()
     assert captured.err == ""  # the progress bar is off when stderr is not a terminal
     assert "8 points (8 run now, 0 already done, 0 failed)" in captured.out
-    assert "x=2, width=(2,2): 8.25 ± 0.3536 (n=2)" in captured.out
+    assert "x=2, width=(2,2): 8.25 ± 0.35 (n=2)" in captured.out  # std to 2 digits
     assert "sweep_y.png" in captured.out
 
 
