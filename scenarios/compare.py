@@ -53,9 +53,10 @@ How to read the results
   (seed 0). ``cost_per_step.png``: latency and energy per step per preset (log axes).
   ``energy_breakdown.png``: where each preset's energy goes.
 - ``metrics.csv`` (tidy; columns ``seed, network, method, epoch, iteration, metric,
-  value, batch, preset``, empty where they do not apply): per-epoch curves, final
-  numbers, ε per batch, and per preset ``latency_ns``/``energy_pj`` per step and per
-  component.
+  value, minibatch, preset, batch``, empty where they do not apply): per-epoch curves,
+  final numbers, ε per measured training minibatch (``minibatch``: its index), and per
+  preset ``latency_ns``/``energy_pj`` per step and per component (``batch``: the batch
+  size of that step).
 - A step of the two networks is not the same work: the photonic network has 48 phases,
   the MLP 354 weights. The cost rows answer "what does one training step of *this*
   network cost on *that* machine", not "which is faster per MAC" (that is
@@ -478,7 +479,7 @@ def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, 
                     **base,
                     "network": "photonic",
                     "method": method,
-                    "batch": b,
+                    "minibatch": b,
                     "metric": "epsilon",
                     "value": metrics["epsilon"],
                 }
@@ -500,7 +501,7 @@ def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, 
             **base,
             "network": "mlp",
             "method": "backprop",
-            "batch": 0,
+            "minibatch": 0,
             "metric": "epsilon",
             "value": eps_mlp,
         }
@@ -585,14 +586,18 @@ def _pm(values: Sequence[float], fmt: str) -> str:
     return f"{format(mean, fmt)} ± {format(sample_std(values), fmt)}"
 
 
-def _eps_fmt(values: Sequence[float]) -> str:
+def _eps_fmt(values: Sequence[float], cfg: Config, *, per_seed: int) -> str:
+    """ε as mean ± std over the ``per_seed`` measured minibatches of every seed, saying so
+    (the minibatches of one seed share its chip and network: they are not independent)."""
     if not values:
         return "-"
+    batches = count(per_seed, "minibatch", "minibatches")
+    n = f"n={len(values)}: {batches} × {count(cfg.n_seeds, 'seed')}"
     if max(abs(v) for v in values) < EXACT_EPSILON:
-        return f"< {EXACT_EPSILON:g} (exact to rounding; n={len(values)})"
+        return f"< {EXACT_EPSILON:g} (exact to rounding; {n})"
     mean = float(np.mean(values))
     fmt = ".2e" if abs(mean) < 1e-3 else ".4f"
-    return _pm(values, fmt) + f" (n={len(values)})"
+    return _pm(values, fmt) + f" ({n})"
 
 
 def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
@@ -618,14 +623,18 @@ def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
         ),
         (
             "gradient error ε = 1 − cos",
-            _eps_fmt(_values(rows, "mlp", "epsilon")) + " vs finite differences",
-            _eps_fmt(_values(rows, "photonic", "epsilon", cfg.method))
+            _eps_fmt(_values(rows, "mlp", "epsilon"), cfg, per_seed=1) + " vs finite differences",
+            _eps_fmt(
+                _values(rows, "photonic", "epsilon", cfg.method), cfg, per_seed=cfg.eps_batches
+            )
             + f" {cfg.method} vs exact, same chip",
         ),
         (
             "ε of an ideal-model (digital twin) gradient",
             "-",
-            _eps_fmt(_values(rows, "photonic", "epsilon", "digital_twin")),
+            _eps_fmt(
+                _values(rows, "photonic", "epsilon", "digital_twin"), cfg, per_seed=cfg.eps_batches
+            ),
         ),
         (
             "training wall time in this simulator",

@@ -787,9 +787,12 @@ def _csv_cell(value: object) -> object:
     return value
 
 
-def count(n: int, noun: str) -> str:
-    """``n`` and the noun, plural unless ``n`` is 1: ``count(1, "epoch") == "1 epoch"``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, plural unless ``n`` is 1: ``count(1, "epoch") == "1 epoch"``;
+    ``plural`` where adding an s is wrong: ``count(3, "batch", "batches")``."""
+    if n == 1:
+        return f"{n} {noun}"
+    return f"{n} {plural or noun + 's'}"
 
 
 def format_pm(mean: float, std: float) -> str:

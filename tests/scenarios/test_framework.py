@@ -427,6 +427,8 @@ def test_count_says_one_epoch_and_two_epochs() -> None:
         "2 epochs",
         "0 seeds",
     )
+    assert fw.count(3, "minibatch", "minibatches") == "3 minibatches"
+    assert fw.count(1, "minibatch", "minibatches") == "1 minibatch"
 
 
 def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
