@@ -262,16 +262,28 @@ class Config:
         Independent draws per single-layer point (phases, inputs, chip, noise).
     layer_topology : str
         ``"clements"`` or ``"reck"`` for the single layers.
-    base_ports, base_batch : int
-        N and B of every single-layer sweep except the N and B sweeps.
+    base_ports : int
+        N of every single-layer sweep but the N sweep (2 … MAX_PORTS).
+    base_batch : int
+        B, the samples per measurement, of every single-layer sweep but the B sweep.
     reference_tap_noise : float
         Tap noise ``s`` of the batch and N sweeps (0.01: Pai et al.'s default).
-    tap_noise_values, loss_db_values, splitting_error_values_rad, phase_noise_values_rad,
+    tap_noise_values : tuple of float
+        Tap noise ``s`` of the one-factor sweep, √power units (``P = |E|² + s|E|n``);
+        every other factor off, as in each sweep below.
+    loss_db_values : tuple of float
+        Insertion loss per MZI, dB, the same for every MZI (no spread).
+    splitting_error_values_rad : tuple of float
+        Coupler splitting error σ_ε, rad.
+    phase_noise_values_rad : tuple of float
+        Phase noise of every shifter on every pass σ_φ, rad.
     io_error_values : tuple of float
-        Values of each one-factor sweep, the other factors off (the loss: the same for
-        every MZI, no spread).
-    batch_values, port_values : tuple of int
-        Batch sizes (≥ 1) and port counts (≥ 2) of the B and N sweeps.
+        I/O error of every injected and measured field, σ_a = σ_p: relative amplitude
+        error, and phase error in units of π (0.025: Pai et al.'s simulation).
+    batch_values : tuple of int
+        Batch sizes B (≥ 1) of the B sweep.
+    port_values : tuple of int
+        Port counts N (2 … MAX_PORTS) of the N sweep.
     fd_step_rad : float
         Phase step of finite differences, rad (> 0). Under noise a step far above the
         1e-4 rad default of :mod:`photonic.insitu` is needed; 0.1 rad costs ≈ 0.2 %
