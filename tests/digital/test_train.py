@@ -370,6 +370,19 @@ class _Spy(MLP):
         return super().forward(x)
 
 
+def _frozen_run(net: MLP, data: Any, *, epochs: int, batch_size: int, seed: int) -> History:
+    """Softmax cross-entropy training that never moves the parameters (:class:`_Frozen`)."""
+    return train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=_Frozen(),  # type: ignore[arg-type]
+        epochs=epochs,
+        batch_size=batch_size,
+        rng=np.random.default_rng(seed),
+    )
+
+
 def test_history_entries_are_the_epoch_means_of_what_training_saw() -> None:
     """On a fixed network: the sample-weighted loss over batches of 4, 4 and 2 (not the
     mean of the three batch losses), mean gradient norm over the batches, and the train
@@ -377,15 +390,7 @@ def test_history_entries_are_the_epoch_means_of_what_training_saw() -> None:
     rng = np.random.default_rng(4)
     data = load("moons", n_samples=13, rng=rng)  # 10 train + 3 test
     net = _Spy([2, 5, 2], activation="tanh", rng=rng)
-    history = train(
-        net,
-        data,
-        loss="softmax_cross_entropy",
-        optimizer=_Frozen(),
-        epochs=1,
-        batch_size=4,
-        rng=np.random.default_rng(9),
-    )
+    history = _frozen_run(net, data, epochs=1, batch_size=4, seed=9)
     assert [len(b) for b in net.batches[:3]] == [4, 4, 2]
     full_loss = softmax_cross_entropy(net.forward(data.x_train), data.y_train)[0]
     assert history.loss == [pytest.approx(full_loss, rel=1e-12)]
@@ -404,15 +409,7 @@ def test_each_epoch_visits_the_training_set_in_the_rng_s_fresh_permutation() -> 
     rng = np.random.default_rng(2)
     data = load("moons", n_samples=25, rng=rng)  # 20 train
     net = _Spy([2, 3, 2], rng=rng)
-    train(
-        net,
-        data,
-        loss="softmax_cross_entropy",
-        optimizer=_Frozen(),
-        epochs=2,
-        batch_size=20,
-        rng=np.random.default_rng(5),
-    )
+    _frozen_run(net, data, epochs=2, batch_size=20, seed=5)
     twin = np.random.default_rng(5)
     first, second = twin.permutation(20), twin.permutation(20)
     # Training batches are the 1st and 4th forward passes (each epoch also evaluates
