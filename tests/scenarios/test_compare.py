@@ -15,6 +15,7 @@ import shutil
 import struct
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -218,13 +219,32 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
     assert any(float(f"{smoke.summary[k]:.4g}") != smoke.summary[k] for k in energy)
 
 
-def test_a_saturating_mlp_learning_rate_is_named(
+def test_an_absurd_mlp_learning_rate_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """mlp_lr=1e300 leaves finite but saturated weights: the error names mlp_lr."""
+    """mlp_lr=1e308 overflows the MLP's outputs in the first epoch, on every BLAS kernel
+    (1e300 only saturated the weights, and whether that left an exactly zero gradient
+    depended on the kernel: OPENBLAS_CORETYPE=Haswell did, an AMD EPYC's default not)."""
     from scenarios import cli
 
-    argv = ["run", "compare", "--smoke", "--set", "mlp_lr=1e300", "--out", str(tmp_path)]
+    argv = ["run", "compare", "--smoke", "--set", "mlp_lr=1e308", "--out", str(tmp_path)]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "lower mlp_lr=1e+300" in err
+    assert err.count("\n") == 1 and "lower the learning rate (mlp_lr=1e+308)" in err
+
+
+def test_a_saturated_mlp_s_zero_gradient_names_mlp_lr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saturated tanh units give a zero gradient, and ε of a zero gradient is undefined:
+    the error says what the user can change, not what the metric refused."""
+    from scenarios import cli
+
+    def flat(net: Any, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        return {k: np.zeros_like(v) for k, v in net.params().items()}
+
+    monkeypatch.setattr(compare, "numerical_gradients", flat)
+    argv = ["run", "compare", "--smoke", "--set", "mlp_lr=0.5", "--out", str(tmp_path)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its units saturated; lower mlp_lr=0.5" in err
