@@ -23,7 +23,7 @@ from sim.hardware import (
     Photodetector,
     PhotonicHardware,
 )
-from sim.ops import Op, Recorder
+from sim.ops import Op, Recorder, mesh_pass, phase_update
 from sim.presets import load_preset
 
 
@@ -469,3 +469,95 @@ def test_ledger_entries_are_records() -> None:
     assert isinstance(entry, LedgerEntry)
     with pytest.raises(dataclasses.FrozenInstanceError):
         entry.energy_pj = 0.0  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- presets by hand
+# Paths only the bundled presets take (no per-port channel counts given, field reads,
+# bf16 words), computed from the preset files' values.
+
+
+@pytest.mark.parametrize(("exit_read", "adc_per_vector_ns"), [("power", 1.0), ("field", 2.0)])
+def test_eo_integrated_pass_is_paced_by_its_slowest_stage(
+    exit_read: str, adc_per_vector_ns: float
+) -> None:
+    """eo-integrated, N = 4, B = 100, pipelined: link latency 10 ns, then the first vector
+    through every stage — link (4 inputs × 10 bit + reads × 8 bit at 1 TB/s), input DACs
+    (one per port, 1 GS/s: 1 ns), optics (4 columns × 0.01 ns), ADCs (one per port, 1 GS/s,
+    1 read per port for a power, 2 for a field: I and Q) — then 99 vectors at the slowest
+    stage, the ADC when a field is read."""
+    op = mesh_pass(0, "adjoint", n_ports=4, n_samples=100, exit_read=exit_read)  # type: ignore[arg-type]
+    link_ns = (4 * 10 / 8 + 4 * adc_per_vector_ns) * 1e-3
+    bottleneck = max(link_ns, 1.0, 0.04, adc_per_vector_ns)
+    timeline = simulate([op], load_preset("eo-integrated"))
+    assert timeline.latency_ns == pytest.approx(
+        10 + link_ns + 1 + 0.04 + adc_per_vector_ns + 99 * bottleneck, rel=1e-12
+    )
+    times = timeline.time_by_component_ns
+    assert sum(times.values()) == pytest.approx(timeline.latency_ns, rel=1e-12)
+    assert times["link"] == pytest.approx(10 + link_ns)
+    if exit_read == "field":  # the ADCs alone are the slowest stage: theirs is the wait
+        assert times["detector_adc"] == pytest.approx(2 + 99 * 2)
+    else:  # DACs and ADCs tie at 1 ns: the 99 ns go to one of them
+        assert times["input_dac"] + times["detector_adc"] == pytest.approx(1 + 1 + 99)
+
+
+def test_eo_integrated_writes_every_shifter_on_its_own_dac() -> None:
+    """No dac_channels in the preset: one DAC per shifter, so 16 writes take one sample
+    time. Link 10 ns + 16 × 10 bit at 1 TB/s, DACs 1 ns, settling 1 ns."""
+    timeline = simulate([phase_update(0, n_ports=4, n_phases=16)], load_preset("eo-integrated"))
+    assert timeline.latency_ns == pytest.approx(10 + 16 * 10 / 8 * 1e-3 + 1 + 1, rel=1e-12)
+
+
+def test_gpu_h100_moves_bf16_words() -> None:
+    """Recorded bytes are float64; the H100 runs bf16, 2 bytes a word: 8 MB recorded are
+    2 MB moved, 2e6 B / 3.35 TB/s = 597.015 ns after the 4 µs launch, at 31.2 pJ/B."""
+    op = Op("digital_compute", 0, "forward", 1, 1, bytes=8_000_000)
+    timeline = simulate([op], load_preset("gpu-h100"))
+    assert timeline.latency_ns == pytest.approx(4000 + 2e6 / 3.35e12 * 1e9, rel=1e-12)
+    memory = [e for e in timeline.entries if e.component == "memory"]
+    assert sum(e.energy_pj for e in memory) == pytest.approx(2e6 * 31.2, rel=1e-12)
+
+
+def test_partial_conversions_round_up_to_whole_adc_periods_and_camera_frames() -> None:
+    """3 tap reads on 2 channels take 2 periods; 24 reads of 16 shifters on the Pai camera
+    (one frame images every tap once) take 2 whole frames of 40 ms."""
+    two = simulate(
+        [Op("tap_readout", 0, "forward", 2, 1, n_phases=4, conversions=3)], two_port_chip()
+    )
+    (adc,) = [e for e in two.entries if e.component == "tap_adc"]
+    assert adc.end_ns - adc.start_ns == pytest.approx(2.0)
+    pai = load_preset("pai2023-chip")
+    frames = simulate([Op("tap_readout", 0, "forward", 4, 1, n_phases=16, conversions=24)], pai)
+    assert isinstance(pai, PhotonicHardware) and isinstance(pai.detector, Camera)
+    assert pai.detector.frame_ns == 40e6  # 20 ms exposure + 20 ms wait
+    assert frames.latency_ns >= 2 * 40e6
+    assert frames.latency_ns < 3 * 40e6
+
+
+def test_modulator_settling_is_paid_per_vector() -> None:
+    """Sequential two-port chip with 3 ns modulator settling: 5 ns link latency + 3 × (8 ns
+    per vector + 3 ns settling) = 38 ns."""
+    chip = two_port_chip(pass_mode="sequential")
+    chip = dataclasses.replace(chip, modulator=dataclasses.replace(chip.modulator, settling_ns=3.0))
+    op = Op("mesh_pass", 0, "forward", 2, 3, passes=3, conversions=12)
+    assert simulate([op], chip).latency_ns == pytest.approx(38.0)
+
+
+#: One in-situ step (energy_latency.insitu_step_ops(4, 2, 3)) on every bundled preset:
+#: (latency ns, energy pJ). These pin the presets' numbers: a change of a preset value or
+#: of the model moves them, and must then be made here on purpose, with its reason.
+PINNED_INSITU_STEP = {
+    "pai2023-chip": (800211042.2457, 4.865072131e13),
+    "thermal-integrated": (31048.4429, 1.57758189e9),
+    "eo-integrated": (248.278, 250580.169),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PINNED_INSITU_STEP))
+def test_bundled_presets_give_their_pinned_step_cost(preset: str) -> None:
+    from scenarios.energy_latency import insitu_step_ops
+
+    latency, energy = PINNED_INSITU_STEP[preset]
+    timeline = simulate(insitu_step_ops(4, 2, 3), load_preset(preset))
+    assert timeline.latency_ns == pytest.approx(latency, rel=1e-9)
+    assert timeline.energy_pj == pytest.approx(energy, rel=1e-9)

@@ -104,6 +104,27 @@ def test_base_tables_merge_key_by_key_at_any_depth(tmp_path: Path) -> None:
     assert processor.energy_per_flop_pj["fp32"] == original.energy_per_flop_pj["fp32"]
 
 
+def test_a_detector_table_without_type_changes_the_base_s_camera(tmp_path: Path) -> None:
+    """No ``type``: the base's detector type, with its other values kept."""
+    child = tmp_path / "faster-camera.toml"
+    child.write_text('base = "pai2023-chip"\n[detector]\nintegration_ns = 1e6\n')
+    hw = load_preset(child)
+    base = load_preset("pai2023-chip")
+    assert isinstance(hw, PhotonicHardware) and isinstance(base, PhotonicHardware)
+    assert isinstance(hw.detector, Camera) and isinstance(base.detector, Camera)
+    assert hw.detector.integration_ns == 1e6
+    assert hw.detector.wait_ns == base.detector.wait_ns == 2e7
+
+
+def test_a_host_table_s_own_values_override_its_host_preset(tmp_path: Path) -> None:
+    chip = tmp_path / "chip.toml"
+    chip.write_text('base = "eo-integrated"\n[host]\npreset = "cpu"\nstatic_power_w = 5.0\n')
+    hw = load_preset(chip)
+    cpu = load_preset("cpu")
+    assert isinstance(hw, PhotonicHardware) and isinstance(cpu, DigitalHardware)
+    assert hw.host.static_power_w == 5.0 != cpu.processor.static_power_w
+
+
 def test_an_inherited_host_preset_path_is_relative_to_its_own_file(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

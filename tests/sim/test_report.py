@@ -41,6 +41,12 @@ def test_phases_partition_the_step_and_steps_divide(preset: str) -> None:
     assert sum(p.energy_pj for p in report.phases.values()) == pytest.approx(report.energy_pj)
     assert report.latency_ns == pytest.approx(single.latency_ns)
     assert report.energy_pj == pytest.approx(single.energy_pj)
+    for per_step, one in (
+        (report.energy_by_component_pj, single.energy_by_component_pj),
+        (report.time_by_component_ns, single.time_by_component_ns),
+    ):  # components are per step too
+        assert per_step.keys() == one.keys()
+        assert per_step == pytest.approx(one)
     assert report.phases["gradient"].n_ops == 2 + 3 * 2  # 2 sum passes + 3 tap readouts × 2
     assert report.mesh_macs == 3 * 2 * 3 * 16  # 3 passes × 2 layers × B × N²
     rows = report.rows(preset=preset)
