@@ -165,6 +165,23 @@ def test_two_port_chip_sequential_mode_by_hand() -> None:
     )
 
 
+def test_two_port_chip_detect_by_hand() -> None:
+    """A ``detect`` of 3 vectors (2 reads each, no conversions given: N·B = 6 reads).
+    ADCs: ceil(6 / 2 channels) × 2 ns = [0, 6], 6 × 2 pJ; laser lit meanwhile, 4 mW × 6 ns;
+    then the link: 5 ns latency + 6 B × 1 ns = [6, 17], 6 pJ. Held: 4 shifters × 1 mW and
+    the host's 1 mW over 17 ns."""
+    timeline = simulate([Op("detect", 0, "forward", 2, 3)], two_port_chip())
+    assert _entries(timeline) == [
+        (0, "detector_adc", 0.0, 6.0, 12.0),
+        (0, "host_static", 0.0, 17.0, 17.0),
+        (0, "laser", 0.0, 6.0, 24.0),
+        (0, "link", 6.0, 17.0, 6.0),
+        (0, "mesh", 0.0, 6.0, 0.0),
+        (0, "phase_hold", 0.0, 17.0, 68.0),
+    ]
+    assert timeline.time_by_component_ns == pytest.approx({"detector_adc": 6.0, "link": 11.0})
+
+
 def test_camera_frames_are_shared_by_a_tap_readout_of_the_same_layer() -> None:
     pai = load_preset("pai2023-chip")
     assert isinstance(pai, PhotonicHardware) and isinstance(pai.detector, Camera)
