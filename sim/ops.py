@@ -209,11 +209,3 @@ def phase_update(layer: int, *, n_ports: int, n_phases: int, direction: Directio
         n_phases=n_phases,
         conversions=n_phases,
     )
-
-
-def dense_flops(n_samples: int, n_in: int, n_out: int) -> int:
-    """FLOPs of a dense real matrix product ``(n_samples, n_in) @ (n_in, n_out)``.
-
-    A multiply-add counts as 2 FLOPs.
-    """
-    return 2 * n_samples * n_in * n_out
