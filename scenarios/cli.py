@@ -587,8 +587,15 @@ def _terminate_as_interrupt() -> Any:
     signal handlers cannot be set, and nothing is replaced)."""
     if threading.current_thread() is not threading.main_thread():
         return None
+    owner = os.getpid()
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # A forked pool worker inherits this handler; process_pool stops workers with
+            # SIGTERM, which must end them as it always did, quietly and at once.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         handler = signal.getsignal(signal.SIGINT)
         if callable(handler):
             handler(signal.SIGINT, frame)

@@ -9,11 +9,13 @@ import platform
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from scenarios import cli, digital_baseline
+from scenarios import cli, digital_baseline, insitu_training
 from scenarios import framework as fw
 from scenarios.framework import DEFAULT_SCENARIO, SCENARIOS
 
@@ -301,3 +303,27 @@ def test_an_interrupted_sweep_says_how_to_go_on(
     err = capsys.readouterr().err
     assert err.startswith("photonic-backprop: interrupted; the finished points are kept in ")
     assert err.rstrip().endswith("run the same command again to go on") and err.count("\n") == 1
+
+
+_REAL_RUN_ONE = insitu_training._run_one
+
+
+def _first_seed_fails(cfg: Any, dataset: str, s: int, seeds: Any) -> Any:
+    """insitu_training's job, failing for seed 0 (module level: the pool pickles it)."""
+    if s == 0:
+        time.sleep(0.3)  # the other worker is busy by now
+        raise ValueError("job failed (injected)")
+    return _REAL_RUN_ONE(cfg, dataset, s, seeds)
+
+
+def test_a_failed_pooled_job_is_one_line_also_with_sigterm_forwarded(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI turns SIGTERM into a Ctrl-C; forked pool workers inherit that handler, and
+    process_pool stops them with SIGTERM, which must still end them quietly (before the
+    fix each printed a KeyboardInterrupt traceback)."""
+    monkeypatch.setattr(insitu_training, "_run_one", _first_seed_fails)
+    argv = ["run", "insitu_training", "--smoke", "--set", "n_seeds=2", "--set", "workers=2"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capfd.readouterr().err
+    assert err.strip().splitlines() == ["photonic-backprop: error: job failed (injected)"], err
