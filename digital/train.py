@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from digital.losses import LossFn, get_loss
+from digital.losses import LOSSES, LossFn, get_loss
 from digital.network import Network
 from digital.optim import Optimizer
 from digital.validation import check_choice, check_generator, check_matrix
@@ -240,9 +240,18 @@ def load_checkpoint(
     return history, position
 
 
-def _callable_name(fn: Any) -> str:
-    """``module.qualname`` of a function (of its type for other callables)."""
-    named = fn if hasattr(fn, "__qualname__") else type(fn)
+def _loss_name(loss: str | LossFn) -> str:
+    """What a checkpoint records of the loss: a built-in's registry name (whether it was
+    given by name or as the function), else ``module.qualname`` of the function (of
+    ``func`` for a ``functools.partial``, of the type for other callables)."""
+    if isinstance(loss, str):
+        return loss
+    for name, fn in LOSSES.items():
+        if fn is loss:
+            return name
+    named = getattr(loss, "func", loss)
+    if not hasattr(named, "__qualname__"):
+        named = type(named)
     return f"{named.__module__}.{named.__qualname__}"
 
 
@@ -396,11 +405,12 @@ def train(
         _check_labels(y, name, n_classes)  # now, not after the first epoch
 
     history, pos = History(), _Position()
+    lr = getattr(optimizer, "lr", None)  # any object with step() is an optimizer
     settings = {
-        "loss": loss if isinstance(loss, str) else _callable_name(loss),
+        "loss": _loss_name(loss),
         "batch_size": int(batch_size),
         "optimizer": type(optimizer).__name__,
-        "lr": float(optimizer.lr),
+        "lr": None if lr is None else float(lr),
         "n_train": int(x_train.shape[0]),
     }
     if checkpoint is not None and checkpoint.path.exists():

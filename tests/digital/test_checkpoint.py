@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from digital.datasets import load
+from digital.losses import softmax_cross_entropy
 from digital.network import MLP, Network
 from digital.optim import Adam, Momentum
 from digital.train import Checkpoint, History, train
@@ -205,6 +206,19 @@ def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
                 checkpoint=Checkpoint(path, existing="resume"),
             )
     assert path.read_bytes() == before  # left as it was
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(before)
+    net, _ = build("mlp", 3)
+    train(  # the same loss given as the function, not by name: the same run, it goes on
+        net,
+        data,
+        loss=softmax_cross_entropy,
+        optimizer=Adam(lr=0.01),
+        epochs=1,
+        batch_size=16,
+        rng=np.random.default_rng(4),
+        checkpoint=Checkpoint(copy, existing="resume"),
+    )
     resumed, _ = run("mlp", Checkpoint(path, existing="resume"))  # the same settings go on
     reference, _ = run("mlp", None)
     for key, value in reference.params().items():

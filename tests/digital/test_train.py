@@ -344,9 +344,8 @@ def test_a_single_output_classifier_with_the_built_in_losses(loss: str) -> None:
 
 
 class _Frozen:
-    """An optimizer that never moves the parameters: each epoch sees the same network."""
-
-    lr = 0.0
+    """An optimizer that never moves the parameters: each epoch sees the same network.
+    (No ``lr``: train() takes any object with ``step``, ``state`` and ``load_state``.)"""
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict:
         return params
