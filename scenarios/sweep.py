@@ -1230,13 +1230,21 @@ def _is_timing(key: str) -> bool:
 
 
 def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
-    """Numeric summary keys, wall times aside, that differ between successful points."""
+    """Numeric summary keys, wall times aside, whose mean over the repeats differs between
+    grid points (a key that only the seed moves does not count; NaN is left out)."""
     ok = [row for row in rows if row.status == STATUS_OK]
-    return [
-        key
-        for key in numeric_summary_keys(rows)
-        if not _is_timing(key) and len({row.summary[key] for row in ok}) > 1
-    ]
+    varying = []
+    for key in numeric_summary_keys(rows):
+        if _is_timing(key):
+            continue
+        by_point: dict[str, list[float]] = {}
+        for row in ok:
+            value = float(row.summary[key])
+            if not math.isnan(value):
+                by_point.setdefault(_canonical(row.params), []).append(value)
+        if len({float(np.mean(values)) for values in by_point.values()}) > 1:
+            varying.append(key)
+    return varying
 
 
 def default_metric(rows: Sequence[PointRow]) -> str | None:
@@ -1503,9 +1511,9 @@ def plot_sweep(
     (ddof = 1; none for a single repeat). A numeric first key is drawn on a numeric
     axis (logarithmic if its positive values span more than two decades) with a tick
     at every grid value, any other as categories in the order of the grid. Several
-    lines are drawn side by side, shifted by up to ±1.5 % of the axis (of a decade on a
-    log axis), so that equal
-    values stay visible. Saved as ``sweep_<metric>.png``/``.svg``.
+    lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its decades on
+    a log axis), so that equal values stay visible. Saved as
+    ``sweep_<metric>.png``/``.svg``.
 
     Returns
     -------
@@ -1531,13 +1539,14 @@ def plot_sweep(
         positive = [v for v in xs_all if v > 0]
         log_x = len(positive) == len(xs_all) and max(positive) / min(positive) > 100.0
         span = (max(xs_all) - min(xs_all)) or 1.0
+        decades = math.log10(max(positive) / min(positive)) if log_x else 0.0
     else:
-        span = max(len(first_values) - 1, 1)
+        span, decades = max(len(first_values) - 1, 1), 0.0
     markers = "osD^vP*X"
     for i, (label, points) in enumerate(lines.values()):
         points.sort()
         shift = 0.03 * (i / (len(lines) - 1) - 0.5) if len(lines) > 1 else 0.0
-        xs = [p[0] * 10 ** (shift / 2) if log_x else p[0] + shift * span for p in points]
+        xs = [p[0] * 10 ** (shift * decades) if log_x else p[0] + shift * span for p in points]
         means = [p[1] for p in points]
         stds = [0.0 if math.isnan(p[2]) else p[2] for p in points]
         ax.errorbar(xs, means, yerr=stds, marker=markers[i % len(markers)], capsize=3, label=label)

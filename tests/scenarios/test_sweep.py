@@ -437,28 +437,39 @@ def test_cli_sweep_prints_summary_and_stays_quiet_off_a_terminal(
     assert "sweep_y.png" in captured.out
 
 
-def _point(summary: dict[str, object], status: str = sw.STATUS_OK) -> sw.PointRow:
+def _point(
+    summary: dict[str, object], x: int, repeat: int = 0, status: str = sw.STATUS_OK
+) -> sw.PointRow:
     return sw.PointRow(
-        key=json.dumps(summary), params={}, repeat=0, seed=0, config={}, summary=summary,
-        status=status, error=None, wall_time_s=0.0, run_dir=None, finished_at="",
+        key=f"{x}/{repeat}", params={"x": x}, repeat=repeat, seed=repeat, config={},
+        summary=summary, status=status, error=None, wall_time_s=0.0, run_dir=None,
+        finished_at="",
     )  # fmt: skip
 
 
 def test_default_metric_is_the_first_float_the_grid_changes() -> None:
     """A headline that the grid leaves alone (or that only some points have) would plot a
-    flat line: the first float key that differs wins; wall times never do."""
+    flat line: the first float key whose mean differs between grid points wins; wall
+    times, the seed's own scatter and NaN never count."""
     rows = [
-        _point({"flat": 0.7, "wall_time_s": 1.0, "n": 3, "moved": 0.1, "other": 5.0}),
-        _point({"flat": 0.7, "wall_time_s": 2.0, "n": 4, "moved": 0.2, "other": 5.0}),
-        _point({"flat": 0.7, "moved": 0.3}, status="failed"),
+        _point({"flat": 0.7, "wall_time_s": 1.0, "n": 3, "moved": 0.1, "other": 5.0}, x=1),
+        _point({"flat": 0.7, "wall_time_s": 2.0, "n": 4, "moved": 0.2, "other": 5.0}, x=2),
+        _point({"flat": 0.7, "moved": 0.3}, x=3, status="failed"),
     ]
     assert sw.varying_metrics(rows) == ["n", "moved"]
     assert sw.default_metric(rows) == "moved"
-    still = [_point({"flat": 0.7, "wall_time_s": t, "n": 3}) for t in (1.0, 2.0)]
+    still = [_point({"flat": 0.7, "wall_time_s": t, "n": 3}, x=int(t)) for t in (1.0, 2.0)]
     assert sw.varying_metrics(still) == []
     assert sw.default_metric(still) == "flat"  # nothing differs: the headline
-    named_by_point = [_point({f"pj_N{n}": 1.0 * n, "flat": 0.7}) for n in (4, 8)]
+    named_by_point = [_point({f"pj_N{n}": 1.0 * n, "flat": 0.7}, x=n) for n in (4, 8)]
     assert sw.default_metric(named_by_point) == "flat"  # no shared key differs
+    seeds_only = [  # "noisy" differs between repeats, not between the grid's points
+        _point({"flat": 0.7, "noisy": 1.0 + r, "nan": float("nan")}, x=x, repeat=r)
+        for x in (1, 2)
+        for r in (0, 1)
+    ]
+    assert sw.varying_metrics(seeds_only) == []
+    assert sw.default_metric(seeds_only) == "flat"
 
 
 def test_cli_sweep_notes_a_metric_that_the_grid_does_not_change(
@@ -468,6 +479,9 @@ def test_cli_sweep_notes_a_metric_that_the_grid_does_not_change(
     assert cli.main(argv) == 0  # y = 2x + Σwidth + seed/2 does not depend on mode
     out = capsys.readouterr().out
     assert "note: y is the same at every point; summary keys that differ: none" in out
+    repeated = ["sweep", toy, "--grid", "mode=a,b", "--repeat", "2", "--out", str(tmp_path)]
+    assert cli.main(repeated) == 0  # y moves with the seed, equally at both points
+    assert "note: y is the same at every point" in capsys.readouterr().out
     assert cli.main([*argv[:-2], "--grid", "x=1,2", "--out", str(tmp_path)]) == 0
     assert "note:" not in capsys.readouterr().out
 
