@@ -797,18 +797,24 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 def format_pm(mean: float, std: float) -> str:
     """``"mean ± std"`` with the spread to 2 significant digits and the mean to the same
-    decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); e-notation outside
-    1e-3 … 1e6; the mean alone (4 significant digits) without a spread (NaN or 0)."""
-    if not math.isfinite(std) or std == 0:
+    decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); in e-notation, the mean
+    to the spread's digits, when that place is below 1e-5 or above 1e3
+    (2.00e-05 ± 1.0e-06);
+    the mean alone (4 significant digits) without a spread (NaN or 0)."""
+    if math.isnan(std) or std == 0:
         return f"{mean:.4g}"
-    size = max(abs(mean), abs(std))
-    if not 1e-3 <= size < 1e6:
-        return f"{mean:.3g} ± {std:.2g}"
+    if not (math.isfinite(std) and math.isfinite(mean)):
+        return f"{mean:.4g} ± {abs(std):.2g}"
     spread = float(f"{abs(std):.2g}")
-    decimals = 1 - math.floor(math.log10(spread))
-    if decimals < 0:  # spread ≥ 100: round both to its second digit
-        return f"{round(mean, decimals):.0f} ± {spread:.0f}"
-    return f"{mean:.{decimals}f} ± {spread:.{decimals}f}"
+    place = math.floor(math.log10(spread)) - 1  # the spread's second digit: 10**place
+    if not -5 <= place <= 3:
+        top = math.floor(math.log10(abs(mean))) if mean else place
+        digits = min(max(top - place, 1), 15)
+        return f"{mean:.{digits}e} ± {spread:.1e}"
+    mean = round(mean, -place) + 0.0  # + 0.0: no "-0.00"
+    if place >= 0:
+        return f"{mean:.0f} ± {spread:.0f}"
+    return f"{mean:.{-place}f} ± {spread:.{-place}f}"
 
 
 def curve_band(

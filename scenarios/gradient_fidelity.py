@@ -823,7 +823,7 @@ def comparison_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, 
                     "chip": PAI_PROFILE_LABELS[profile],
                     "state": state,
                     "batch": str(batch),
-                    "n": str(cfg.pai_repeats),
+                    "n": "-",
                 }
                 for method in cfg.methods:
                     row = _find(
@@ -836,6 +836,8 @@ def comparison_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, 
                         metric="epsilon",
                     )
                     entry[f"eps_{method}"] = _pm(row)
+                    if row is not None:  # draws, the same for every method of a point
+                        entry["n"] = str(row["n"])
                 entry["pai2023_measured_eps"] = PAI_MEASURED_EPSILON.get(batch, "-")
                 table.append(entry)
     return table

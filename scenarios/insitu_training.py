@@ -212,8 +212,9 @@ class Config:
     methods : tuple of str
         Gradient methods of case (c), from :data:`METHODS`.
     splitting_error_std_rad : tuple of float
-        One imperfect chip per value (coupler splitting error σ, rad; every other
-        imperfection at its Chip.draw default, but for the loss settings). Values ≥ 0.
+        One imperfect chip per value (coupler splitting error σ, rad; the loss and the
+        noise as the settings below, every other imperfection at its Chip.draw
+        default). Values ≥ 0.
     loss_db_per_mzi, loss_spread_db : float
         Mean insertion loss per MZI of the imperfect chips and its spread between
         MZIs, dB (≥ 0; defaults those of Chip.draw, 0.2 and 0.05). The 3-pass method's
@@ -773,8 +774,8 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
         ax_acc.set_title(f"{dataset}: test accuracy")
     axes[0, 1].legend(fontsize=7, loc="lower right")
     fig.suptitle(
-        f"Pai 2023 network, chip with splitting error σ={sigma:g} rad (other imperfections at "
-        f"defaults); mean ± std over {count(cfg.n_seeds, 'seed')}",
+        f"Pai 2023 network, chip with splitting error σ={sigma:g} rad, "
+        f"{_chip_text(cfg)}; mean ± std over {count(cfg.n_seeds, 'seed')}",
         wrap=True,
     )
     return save_figure(fig, out_dir, f"curves_sigma{sigma:g}")
@@ -787,6 +788,15 @@ def _bar_color(case: str, method: str) -> str:
     if case == "deployed":
         return "0.15"
     return f"C{METHODS.index(method)}"
+
+
+def _chip_text(cfg: Config) -> str:
+    """The chips' loss and noise settings, for plot titles."""
+    return (
+        f"{cfg.loss_db_per_mzi:g} ± {cfg.loss_spread_db:g} dB/MZI, phase noise "
+        f"{cfg.phase_noise_rad:g} rad, tap noise {cfg.tap_noise:g}, I/O errors "
+        f"{cfg.io_amplitude_error:g} / {cfg.io_phase_error:g}π"
+    )
 
 
 def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list:
@@ -825,7 +835,8 @@ def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
             ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(
         f"Final test accuracy on the chip, mean ± std over seeds (n ≤ {cfg.n_seeds}); "
-        "gray (a) digital, black (b) deployed, colours (c) trained on chip",
+        "gray (a) digital, black (b) deployed, colours (c) trained on chip; chips: "
+        f"{_chip_text(cfg)}",
         wrap=True,
     )
     return save_figure(fig, out_dir, "final_accuracy")
