@@ -148,7 +148,7 @@ def save_checkpoint(
     rng: np.random.Generator,
     history: History,
     position: _Position,
-    settings: dict[str, Any],
+    settings: dict[str, Any] | None = None,
 ) -> None:
     """Write the training state atomically (temporary file, then rename).
 
@@ -172,7 +172,7 @@ def save_checkpoint(
         "optimizer_t": int(opt_state.get("t", 0)),
         "history": asdict(history),
         "generators": {k: g.bit_generator.state for k, g in _generators(net, rng).items()},
-        "settings": settings,
+        "settings": settings or {},
     }
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def load_checkpoint(
     net: Network,
     optimizer: Optimizer,
     rng: np.random.Generator,
-    settings: dict[str, Any],
+    settings: dict[str, Any] | None = None,
 ) -> tuple[History, _Position]:
     """Restore a state written by :func:`save_checkpoint` into ``net``, ``optimizer``, ``rng``.
 
@@ -197,7 +197,8 @@ def load_checkpoint(
         If the file cannot be read, or was written with other ``settings`` (a resumed
         run continues the same run, bit for bit; another loss or batch size would mix
         two runs in one history). The message names every setting that differs.
-        Checkpoints written before settings were saved are not checked.
+        Only the settings both sides know are compared (none for ``settings=None`` or
+        a checkpoint written before settings were saved).
     """
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -207,11 +208,11 @@ def load_checkpoint(
             order = data["order"] if "order" in data.files else None
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
-    saved = meta.get("settings", settings)
+    saved = meta.get("settings") or {}
     differ = [
-        f"{key}={saved.get(key)!r} there, {value!r} here"
-        for key, value in settings.items()
-        if saved.get(key) != value
+        f"{key}={saved[key]!r} there, {value!r} here"
+        for key, value in (settings or {}).items()
+        if key in saved and saved[key] != value
     ]
     if differ:
         raise ValueError(
