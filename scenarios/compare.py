@@ -106,6 +106,7 @@ from scenarios.framework import (
     child_rngs,
     count,
     curve_band,
+    format_pm,
     map_jobs,
     new_figure,
     sample_std,
@@ -577,13 +578,17 @@ def _values(
     ]
 
 
-def _pm(values: Sequence[float], fmt: str) -> str:
+def _pm(values: Sequence[float], fmt: str | None = None) -> str:
+    """Mean ± sample std of ``values``, both in ``fmt``, or by :func:`format_pm`."""
     if not values:
         return "-"
     mean = float(np.mean(values))
-    if len(values) == 1:
+    std = sample_std(values) if len(values) > 1 else math.nan
+    if fmt is None:
+        return format_pm(mean, std)
+    if math.isnan(std):
         return format(mean, fmt)
-    return f"{format(mean, fmt)} ± {format(sample_std(values), fmt)}"
+    return f"{format(mean, fmt)} ± {format(std, fmt)}"
 
 
 def _eps_fmt(values: Sequence[float], cfg: Config, *, per_seed: int) -> str:
@@ -638,8 +643,8 @@ def side_by_side(cfg: Config, rows: list[dict[str, Any]]) -> Table:
         ),
         (
             "training wall time in this simulator",
-            _pm(_values(rows, "mlp", "train_wall_time_s"), ".3g") + " s",
-            _pm(_values(rows, "photonic", "train_wall_time_s"), ".3g") + " s",
+            _pm(_values(rows, "mlp", "train_wall_time_s")) + " s",
+            _pm(_values(rows, "photonic", "train_wall_time_s")) + " s",
         ),
     ]
     return Table(

@@ -798,7 +798,7 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 def format_pm(mean: float, std: float) -> str:
     """``"mean ± std"`` with the spread to 2 significant digits and the mean to the same
     decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); in e-notation, the mean
-    to the spread's digits, when that place is below 1e-5 or above 1e3
+    to the spread's digits, when that place is below 1e-6 or above 1e3
     (2.00e-05 ± 1.0e-06);
     the mean alone (4 significant digits) without a spread (NaN or 0)."""
     if math.isnan(std) or std == 0:
@@ -807,7 +807,7 @@ def format_pm(mean: float, std: float) -> str:
         return f"{mean:.4g} ± {abs(std):.2g}"
     spread = float(f"{abs(std):.2g}")
     place = math.floor(math.log10(spread)) - 1  # the spread's second digit: 10**place
-    if not -5 <= place <= 3:
+    if not -6 <= place <= 3:
         top = math.floor(math.log10(abs(mean))) if mean else place
         digits = min(max(top - place, 1), 15)
         return f"{mean:.{digits}e} ± {spread:.1e}"
