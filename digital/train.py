@@ -445,7 +445,6 @@ def train(
 
     def diverged(epoch: int, what: str, value: Array | float) -> None:
         if not np.all(np.isfinite(value)):
-            lr = getattr(optimizer, "lr", None)
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch}: {what} is not finite; lower the "
                 "learning rate" + (f" ({lr_name}={lr:g})" if lr is not None else ""),
