@@ -798,9 +798,8 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 def format_pm(mean: float, std: float) -> str:
     """``"mean ± std"`` with the spread to 2 significant digits and the mean to the same
     decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); in e-notation, the mean
-    to the spread's digits, when that place is below 1e-6 or above 1e3
-    (2.00e-05 ± 1.0e-06);
-    the mean alone (4 significant digits) without a spread (NaN or 0)."""
+    to the spread's digits, when that place is below 1e-6 or above 1e3 (2.00e-05 ±
+    1.0e-06); the mean alone (4 significant digits) without a spread (NaN or 0)."""
     if math.isnan(std) or std == 0:
         return f"{mean:.4g}"
     if not (math.isfinite(std) and math.isfinite(mean)):

@@ -1248,8 +1248,9 @@ def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
 
 
 def default_metric(rows: Sequence[PointRow]) -> str | None:
-    """The first summary key that holds a float in every successful row and differs
-    between them (wall times aside); if none differs, the first float key.
+    """The first summary key that holds a float in every successful row and whose mean
+    differs between grid points (:func:`varying_metrics`); if none does, the first
+    float key.
 
     A scenario lists its headline number first, but a headline that the grid does not
     change (or whose name the grid changes, so that the points do not share it) would
