@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import json
 import os
 import shlex
 import signal
@@ -55,6 +56,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -451,7 +453,8 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"{report.metric} (mean ± std over repeats):")
         print(sweeps.format_aggregate(report.rows, plan, report.metric))
         varying = sweeps.varying_metrics(report.rows)
-        if report.metric not in varying and len(report.rows) > 1:
+        n_points = len({json.dumps(row.params, sort_keys=True) for row in report.rows})
+        if report.metric not in varying and n_points > 1:
             shown = ", ".join(varying[:8]) + (", …" if len(varying) > 8 else "")
             print(
                 f"note: {report.metric} is the same at every point; summary keys that "
@@ -570,6 +573,15 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             raise
         print(
             f"{PROG}: error: not enough memory ({_error_line(exc)}); choose smaller sizes",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT_ERROR
+    except BrokenExecutor as exc:  # a worker killed from outside (kill, out of memory)
+        if getattr(args, "traceback", False):
+            raise
+        print(
+            f"{PROG}: error: a worker process died before its job ended ({_error_line(exc)}); "
+            "was it killed, or out of memory?",
             file=sys.stderr,
         )
         return EXIT_INPUT_ERROR

@@ -33,6 +33,7 @@ import contextlib
 import csv
 import dataclasses
 import errno
+import functools
 import importlib
 import inspect
 import json
@@ -42,6 +43,7 @@ import os
 import platform
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -185,7 +187,10 @@ def process_pool(workers: int, **options: Any) -> Iterator[ProcessPoolExecutor]:
     buffer (64 KB) can leave the executor's manager thread waiting, so the process
     hangs at exit. The scenarios' jobs return a few KB.
     """
-    pool = ProcessPoolExecutor(max_workers=workers, **options)
+    start = functools.partial(
+        _worker_start, options.pop("initializer", None), tuple(options.pop("initargs", ()))
+    )
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=start, **options)
     try:
         yield pool
     except BaseException:
@@ -199,6 +204,15 @@ def process_pool(workers: int, **options: Any) -> Iterator[ProcessPoolExecutor]:
             process.join(timeout=10)
         raise
     pool.shutdown(wait=True)
+
+
+def _worker_start(initializer: Callable[..., object] | None, initargs: tuple) -> None:
+    """Start of every :func:`process_pool` worker: SIGTERM back to its default action
+    (the pool stops its workers with it; a handler inherited from the CLI would wait for
+    a running C call to return), then the caller's ``initializer``."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def map_jobs(
@@ -802,15 +816,15 @@ def format_pm(mean: float, std: float) -> str:
     1.0e-06); the mean alone (4 significant digits) without a spread (NaN or 0)."""
     if math.isnan(std) or std == 0:
         return f"{mean:.4g}"
-    if not (math.isfinite(std) and math.isfinite(mean)):
-        return f"{mean:.4g} ± {abs(std):.2g}"
     spread = float(f"{abs(std):.2g}")
+    if not (math.isfinite(spread) and math.isfinite(mean)):
+        return f"{mean:.4g} ± {spread:.2g}"
     place = math.floor(math.log10(spread)) - 1  # the spread's second digit: 10**place
-    if not -6 <= place <= 3:
-        top = math.floor(math.log10(abs(mean))) if mean else place
+    mean = round(mean, -place) + 0.0  # to that digit; + 0.0: no "-0.00"
+    top = math.floor(math.log10(abs(mean))) if mean else place
+    if not -6 <= place <= 3 or top - place > 15:
         digits = min(max(top - place, 1), 15)
         return f"{mean:.{digits}e} ± {spread:.1e}"
-    mean = round(mean, -place) + 0.0  # + 0.0: no "-0.00"
     if place >= 0:
         return f"{mean:.0f} ± {spread:.0f}"
     return f"{mean:.{-place}f} ± {spread:.{-place}f}"

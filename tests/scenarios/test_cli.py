@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -327,3 +328,20 @@ def test_a_failed_pooled_job_is_one_line_also_with_sigterm_forwarded(
     assert cli.main([*argv, "--out", str(tmp_path)]) == 2
     err = capfd.readouterr().err
     assert err.strip().splitlines() == ["photonic-backprop: error: job failed (injected)"], err
+
+
+def _first_seed_is_killed(cfg: Any, dataset: str, s: int, seeds: Any) -> Any:
+    """insitu_training's job; the worker of seed 0 is killed (as by the OOM killer)."""
+    if s == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _REAL_RUN_ONE(cfg, dataset, s, seeds)
+
+
+def test_a_killed_pool_worker_is_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(insitu_training, "_run_one", _first_seed_is_killed)
+    argv = ["run", "insitu_training", "--smoke", "--set", "n_seeds=2", "--set", "workers=2"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a worker process died before its job ended" in err[0], err

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import multiprocessing
 import re
+import signal
 import time
 import types
 from pathlib import Path
@@ -396,6 +397,23 @@ def test_map_jobs_interrupted_stops_every_job(tmp_path: Path) -> None:
     assert fw.map_jobs(_marked_job, jobs[1:4], workers=2, desc="jobs") == [1, 2, 3]
 
 
+def _sigterm_is_default(index: int) -> bool:
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_pool_workers_die_of_sigterm_by_default_whatever_the_parent_handles() -> None:
+    """process_pool stops its workers with SIGTERM: a Python-level handler inherited from
+    the parent (the CLI forwards SIGTERM to Ctrl-C) would wait for a running C call."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        assert fw.map_jobs(_sigterm_is_default, [(0,), (1,)], workers=2, desc="jobs") == [
+            True,
+            True,
+        ]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.mark.parametrize("name", sorted(fw.SCENARIOS))
 def test_every_setting_of_every_scenario_is_documented(name: str) -> None:
     """``list SCENARIO`` has a description for every field (names listed over two
@@ -453,6 +471,10 @@ def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
         (-0.0001, 0.5, "0.00 ± 0.50"),  # not "-0.00"
         (5e6, 1.0, "5000000.0 ± 1.0"),
         (0.0, float("inf"), "0 ± inf"),
+        (1.0, 1.76e308, "1 ± inf"),  # the spread's rounding overflows
+        (48650721310177.71, 0.0039, "4.865072131017771e+13 ± 3.9e-03"),  # ≤ 16 digits
+        (9.9996e-6, 1e-8, "1.0000e-05 ± 1.0e-08"),  # the mean rounded to the spread
+        (-0.0, 1e-9, "0.0e+00 ± 1.0e-09"),
         (5.0, float("nan"), "5"),
         (0.5, 0.0, "0.5"),
     ],

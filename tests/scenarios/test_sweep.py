@@ -482,6 +482,9 @@ def test_cli_sweep_notes_a_metric_that_the_grid_does_not_change(
     repeated = ["sweep", toy, "--grid", "mode=a,b", "--repeat", "2", "--out", str(tmp_path)]
     assert cli.main(repeated) == 0  # y moves with the seed, equally at both points
     assert "note: y is the same at every point" in capsys.readouterr().out
+    one_point = ["sweep", toy, "--grid", "mode=a", "--repeat", "3", "--out", str(tmp_path)]
+    assert cli.main(one_point) == 0  # one grid point: nothing to differ between
+    assert "note:" not in capsys.readouterr().out
     assert cli.main([*argv[:-2], "--grid", "x=1,2", "--out", str(tmp_path)]) == 0
     assert "note:" not in capsys.readouterr().out
 
