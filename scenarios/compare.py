@@ -122,7 +122,7 @@ from scenarios.report_html import (
     run_info,
     write_report,
 )
-from sim.engine import simulate
+from sim.engine import STATIC_COMPONENTS, simulate
 from sim.hardware import DigitalHardware, PhotonicHardware
 from sim.ops import BYTES_PER_REAL, Op, Recorder
 from sim.presets import check_presets, load_preset
@@ -548,11 +548,16 @@ def _cost(
             "latency_ns": report.latency_ns,
             "energy_pj": report.energy_pj,
             "energy_by_component_pj": dict(report.energy_by_component_pj),
+            "work_energy_pj": report.energy_pj
+            - sum(report.energy_by_component_pj.get(k, 0.0) for k in STATIC_COMPONENTS),
             "phases": {k: (v.latency_ns, v.energy_pj) for k, v in report.phases.items()},
         }
         keys = {"preset": hw.name, "network": network, "batch": cfg.batch_size}
         rows.append({**keys, "metric": "step_latency_ns", "value": report.latency_ns})
         rows.append({**keys, "metric": "step_energy_pj", "value": report.energy_pj})
+        rows.append(
+            {**keys, "metric": "step_work_energy_pj", "value": costs[hw.name]["work_energy_pj"]}
+        )
         rows.append({**keys, "metric": "step_n_ops", "value": len(ops)})
         for component, value in report.energy_by_component_pj.items():
             rows.append({**keys, "metric": f"energy_pj.{component}", "value": value})
@@ -670,12 +675,15 @@ def cost_table(cfg: Config, costs: dict[str, dict[str, Any]]) -> Table:
                 format_time_ns(c["latency_ns"]),
                 format_energy_pj(total),
                 format_energy_pj(total / cfg.batch_size),
+                format_energy_pj(c["work_energy_pj"]),
                 f"{top} ({share:.0%})",
             )
         )
     return Table(
         f"One training step (batch {cfg.batch_size}) replayed with the SimPy model: the ops "
-        "each network recorded, plus loss and Adam on the host",
+        "each network recorded, plus loss and Adam on the host. 'Without idle power': the "
+        "step's energy less the static power of its host or processor over the step, the "
+        "energy the work itself costs (a small step leaves a GPU idle nearly all the time)",
         (
             "preset",
             "network replayed",
@@ -683,6 +691,7 @@ def cost_table(cfg: Config, costs: dict[str, dict[str, Any]]) -> Table:
             "latency / step",
             "energy / step",
             "energy / sample",
+            "without idle power",
             "largest energy share",
         ),
         tuple(rows),
@@ -849,6 +858,7 @@ def _summary(
     for preset, c in costs.items():
         summary[f"{preset}_step_latency_ns"] = float(c["latency_ns"])
         summary[f"{preset}_step_energy_pj"] = float(c["energy_pj"])
+        summary[f"{preset}_step_work_energy_pj"] = float(c["work_energy_pj"])
     return summary
 
 

@@ -121,6 +121,9 @@ DIGITAL_COMPONENTS: Mapping[str, str] = {
     "memory": "memory traffic",
     "static": "static power, whole run",
 }
+#: Components that charge a machine's idle (static) power over the whole run: what is
+#: left without them is the energy the work itself costs.
+STATIC_COMPONENTS: tuple[str, ...] = ("host_static", "static")
 #: Time-only components of the critical-path split (no ledger energy of their own).
 TIME_ONLY_COMPONENTS = (
     "modulator_settling",

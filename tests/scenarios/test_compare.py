@@ -87,6 +87,16 @@ def test_numbers_in_range(smoke: Result) -> None:
     for preset in compare.Config.smoke().presets:
         assert float(s[f"{preset}_step_energy_pj"]) > 0
         assert float(s[f"{preset}_step_latency_ns"]) > 0
+        # without idle power: the step's energy less its static component(s), by hand
+        static = sum(
+            r["value"]
+            for r in smoke.metrics
+            if r.get("preset") == preset
+            and r["metric"] in ("energy_pj.host_static", "energy_pj.static")
+        )
+        work = float(s[f"{preset}_step_work_energy_pj"])
+        assert 0 < work < float(s[f"{preset}_step_energy_pj"])
+        assert work == pytest.approx(float(s[f"{preset}_step_energy_pj"]) - static, rel=1e-9)
     eps = [r["value"] for r in smoke.metrics if r["metric"] == "epsilon"]
     assert eps and all(0.0 <= e <= 2.0 for e in eps)
     # a photonic step is slower on the lab chip (camera, heaters) than on the EO chip
