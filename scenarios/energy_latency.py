@@ -427,9 +427,12 @@ class Config:
         Preset names or paths of preset files (``sim.presets.load_preset``).
     n_layers : int
         Layers L of the network, ≥ 1.
-    reference_ports, reference_batch : int
-        The point of the breakdown bars and of the "vs B" / "vs N" curves; must be
-        in ``ports`` and ``batches``.
+    reference_ports : int
+        N of the breakdown bars, of the summary's headline and of the "vs B" curves;
+        one of ``ports``.
+    reference_batch : int
+        B of the breakdown bars, of the summary's headline and of the "vs N" curves;
+        one of ``batches``.
     tap_integration : str
         ``"batch"`` or ``"per_sample"`` tap reads in the in-situ step
         (:func:`insitu_step_ops`).

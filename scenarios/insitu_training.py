@@ -215,11 +215,14 @@ class Config:
         One imperfect chip per value (coupler splitting error σ, rad; the loss and the
         noise as the settings below, every other imperfection at its Chip.draw
         default). Values ≥ 0.
-    loss_db_per_mzi, loss_spread_db : float
-        Mean insertion loss per MZI of the imperfect chips and its spread between
-        MZIs, dB (≥ 0; defaults those of Chip.draw, 0.2 and 0.05). The 3-pass method's
-        bias grows with the loss (time reversal of a lossy mesh), so these are the
-        settings to sweep for it; both 0 make the chips lossless.
+    loss_db_per_mzi : float
+        Mean insertion loss per MZI of the imperfect chips, dB (≥ 0; default Chip.draw's,
+        0.2). The 3-pass method's bias grows with the loss (time reversal of a lossy
+        mesh), so this is the setting to sweep for it; 0 with ``loss_spread_db = 0``
+        makes the chips lossless.
+    loss_spread_db : float
+        Spread (std) of the insertion loss between MZIs, dB (≥ 0; default Chip.draw's,
+        0.05).
     phase_noise_rad : float
         Phase noise of every shifter on every pass of the imperfect chips, σ_φ in rad
         (≥ 0; default Chip.draw's, 0.01). This and the next three are the settings to

@@ -316,8 +316,12 @@ class Config:
         across the cases).
     digits_layers : int
         Mesh layers of the 64-port network (paper: 2).
-    digits_epochs, digits_batch_size, digits_lr : int, int, float
-        Adam training of the 64-port network.
+    digits_epochs : int
+        Epochs of Adam training of the 64-port network.
+    digits_batch_size : int
+        Minibatch size of that training.
+    digits_lr : float
+        Adam learning rate of that training.
     digits_tap_noise : float
         Tap noise ``s`` of the noisy 64-port cases (paper: 0.02).
     digits_io_phase_error : float

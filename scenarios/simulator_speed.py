@@ -134,8 +134,11 @@ class Config:
     chip_max_ports : int
         Largest N for which the steps are also timed on the noisy and realistic
         chips (their per-sample noise costs O(N²B) random draws); 0 skips them.
-    large_ports, large_batch : int
-        The extra large-N measurement; ``large_ports = 0`` skips it.
+    large_ports : int
+        N of the extra large-N measurement (time and peak memory of one step);
+        0 skips it.
+    large_batch : int
+        B of that measurement.
     seed : int
         Root seed.
     """
