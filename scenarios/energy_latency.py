@@ -266,12 +266,15 @@ def insitu_step_ops(
 
 
 def _fd_block(layer: int, n_ports: int, n_layers: int, batch: int) -> list[Op]:
-    """Finite differences for one shifter: write θ+h, evaluate, write θ−h, evaluate."""
+    """Finite differences for one shifter: write θ+h, evaluate, write θ−h, evaluate,
+    write θ back (as :class:`~photonic.network.PhotonicNetwork` records them; the
+    restore and the next shifter's θ+h are back-to-back writes that settle once)."""
     ops: list[Op] = []
     for _ in range(2):
         ops.append(phase_update(layer, n_ports=n_ports, n_phases=1, direction="backward"))
         ops.extend(_evaluate(n_ports, n_layers, batch, "backward"))
         ops.append(_loss(n_layers, n_ports, batch, "backward"))
+    ops.append(phase_update(layer, n_ports=n_ports, n_phases=1, direction="backward"))
     return ops
 
 
@@ -280,9 +283,9 @@ def finite_difference_step_ops(n_ports: int, n_layers: int, batch: int) -> Itera
 
     A forward pass and the loss; then for every phase shifter of every layer (N(N −
     1) + N per layer): write θ + h, evaluate the whole network and the loss, write
-    θ − h, evaluate again — 2 evaluations (2·L mesh passes) per shifter; then the
-    update of every layer (whose phase writes also restore the perturbed shifters).
-    Yields ``2L + 2·L·S·(2L + 1) + 2L`` ops (S shifters per layer).
+    θ − h, evaluate again, write θ back — 2 evaluations (2·L mesh passes) and 3
+    writes per shifter; then the update of every layer. Yields
+    ``2L + L·S·(2·(2L + 1) + 1) + 2L`` ops (S shifters per layer).
     """
     _check_shape(n_ports, n_layers, batch)
     yield from _evaluate(n_ports, n_layers, batch, "forward")
@@ -303,8 +306,11 @@ def fd_step_cost(hardware: Hardware, n_ports: int, n_layers: int, batch: int) ->
     """Latency and energy of one finite-difference step without building the whole trace.
 
     The ops run one after another and every shifter's block is the same work, so
-    the step costs ``head + L·S·block + tail`` (each replayed once): exactly what
-    replaying :func:`finite_difference_step_ops` gives (the tests check it).
+    the step costs ``head + blocks + tail``. A block that follows another one costs
+    ``T(2) − T(1)`` (its first write settles together with the previous block's
+    restore), so ``blocks = T(1) + (L·S − 1)·(T(2) − T(1))``, with ``T(k)`` the replay
+    of ``k`` blocks in a row: exactly what replaying :func:`finite_difference_step_ops`
+    gives (the tests check it).
 
     Returns
     -------
@@ -320,21 +326,24 @@ def fd_step_cost(hardware: Hardware, n_ports: int, n_layers: int, batch: int) ->
     block = _fd_block(0, n_ports, n_layers, batch)
     tail = _update(n_layers, n_ports)
     repeats = n_layers * shifters_per_layer(n_ports)
+    one, two = simulate(block, hardware), simulate(block + block, hardware)
+    # (timeline, weight): head + T(1) + (L·S − 1)·(T(2) − T(1)) + tail
     parts = [
         (simulate(head, hardware), 1),
-        (simulate(block, hardware), repeats),
+        (one, 2 - repeats),
+        (two, repeats - 1),
         (simulate(tail, hardware), 1),
     ]
     energy: dict[str, float] = {}
     times: dict[str, float] = {}
-    for timeline, count in parts:
+    for timeline, weight in parts:
         for key, value in timeline.energy_by_component_pj.items():
-            energy[key] = energy.get(key, 0.0) + count * value
+            energy[key] = energy.get(key, 0.0) + weight * value
         for key, value in timeline.time_by_component_ns.items():
-            times[key] = times.get(key, 0.0) + count * value
+            times[key] = times.get(key, 0.0) + weight * value
     return {
-        "latency_ns": sum(t.latency_ns * c for t, c in parts),
-        "energy_pj": math.fsum(t.energy_pj * c for t, c in parts),
+        "latency_ns": math.fsum(t.latency_ns * w for t, w in parts),
+        "energy_pj": math.fsum(t.energy_pj * w for t, w in parts),
         "energy_by_component_pj": energy,
         "time_by_component_ns": times,
     }

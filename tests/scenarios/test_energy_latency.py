@@ -65,6 +65,27 @@ def test_insitu_step_has_three_passes_per_layer() -> None:
         el.insitu_step_ops(1, 1, 1)
 
 
+def test_synthetic_fd_writes_and_passes_are_what_the_network_records() -> None:
+    """Per shifter: +h, −h and back (3 one-shifter writes) and 2 evaluations of the
+    whole network, as PhotonicNetwork(gradient="finite_difference") records them."""
+    n, n_layers, b = 3, 2, 2
+    net = PhotonicNetwork(n, n_layers, n_features=n, rng=np.random.default_rng(0))
+    net.recorder = Recorder()
+    y = net.forward(np.ones((b, n)))
+    net.backward(np.ones_like(y), method="finite_difference")
+    recorded = net.recorder.ops
+    synthetic = list(el.finite_difference_step_ops(n, n_layers, b))
+
+    def writes(ops: list) -> list[tuple[int, int]]:
+        return [(op.layer, op.n_phases) for op in ops if op.kind == "phase_update"]
+
+    def passes(ops: list) -> int:
+        return sum(op.kind == "mesh_pass" for op in ops)
+
+    assert writes(recorded) == writes(synthetic)[:-n_layers]  # the tail's update aside
+    assert passes(recorded) == passes(synthetic) == el.fd_passes_per_step(n, n_layers)
+
+
 def test_recorded_insitu_passes_per_layer_do_not_grow_with_n() -> None:
     """The real photonic/insitu.py trace: O(1) mesh passes per layer (3: the inference
     pass, whose taps are read, then adjoint and sum)."""
@@ -85,12 +106,13 @@ def test_finite_difference_counts() -> None:
     s = el.shifters_per_layer(n)
     assert s == 9
     # head: L passes, L − 1 activations, the loss; per shifter 2 × (write, L passes,
-    # L − 1 activations, loss); tail: Adam and a phase update per layer.
-    assert len(ops) == 2 * n_layers + 2 * n_layers * s * (2 * n_layers + 1) + 2 * n_layers
+    # L − 1 activations, loss) and the write back; tail: Adam and a phase update per layer.
+    per_shifter = 2 * (2 * n_layers + 1) + 1
+    assert len(ops) == 2 * n_layers + n_layers * s * per_shifter + 2 * n_layers
     passes = sum(op.kind == "mesh_pass" for op in ops)
     assert passes == el.fd_passes_per_step(n, n_layers) == n_layers + 2 * s * n_layers**2
     writes = [op for op in ops if op.kind == "phase_update" and op.n_phases == 1]
-    assert len(writes) == 2 * n_layers * s
+    assert len(writes) == 3 * n_layers * s  # +h, −h, back: as PhotonicNetwork records them
 
 
 @pytest.mark.parametrize("preset", ["thermal-integrated", "pai2023-chip", "gpu-h100"])
