@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import json
 import os
 import shlex
 import signal
@@ -453,8 +452,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         print(f"{report.metric} (mean ± std over repeats):")
         print(sweeps.format_aggregate(report.rows, plan, report.metric))
         varying = sweeps.varying_metrics(report.rows)
-        n_points = len({json.dumps(row.params, sort_keys=True) for row in report.rows})
-        if report.metric not in varying and n_points > 1:
+        if report.metric not in varying and sweeps.n_grid_points(report.rows) > 1:
             shown = ", ".join(varying[:8]) + (", …" if len(varying) > 8 else "")
             print(
                 f"note: {report.metric} is the same at every point; summary keys that "

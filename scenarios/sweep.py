@@ -156,6 +156,7 @@ __all__ = [
     "default_metric",
     "describe_params",
     "format_aggregate",
+    "n_grid_points",
     "numeric_summary_keys",
     "parse_grid_options",
     "plan_sweep",
@@ -1227,6 +1228,11 @@ def _is_timing(key: str) -> bool:
     """A wall-clock key (``wall_time_s``, ``…_wall_s``): it differs between points
     whatever the grid changes, so it is no default metric."""
     return "wall" in key
+
+
+def n_grid_points(rows: Sequence[PointRow]) -> int:
+    """Distinct grid points among ``rows`` (the repeats of a point count once)."""
+    return len({_canonical(row.params) for row in rows})
 
 
 def varying_metrics(rows: Sequence[PointRow]) -> list[str]:

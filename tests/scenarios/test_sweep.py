@@ -469,6 +469,7 @@ def test_default_metric_is_the_first_float_the_grid_changes() -> None:
         for r in (0, 1)
     ]
     assert sw.varying_metrics(seeds_only) == []
+    assert sw.n_grid_points(seeds_only) == 2  # 4 rows: 2 points × 2 repeats
     assert sw.default_metric(seeds_only) == "flat"
 
 
