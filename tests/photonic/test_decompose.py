@@ -269,10 +269,12 @@ def test_non_square_rejected(func: Any) -> None:
         func(np.ones((2, 3)))
 
 
-@pytest.mark.parametrize("func", [decompose, svd_layers])
+@pytest.mark.parametrize(("func", "name"), [(decompose, "u"), (svd_layers, "m")])
 @pytest.mark.parametrize("shape", [(1, 1), (0, 0)])
-def test_too_few_ports_rejected(func: Any, shape: tuple[int, int]) -> None:
-    with pytest.raises(ValueError, match="n_ports"):
+def test_too_few_ports_rejected(func: Any, name: str, shape: tuple[int, int]) -> None:
+    """Refused up front, naming the caller's argument (DESIGN.md §2), not by a mesh
+    built later from it (a 1×1 matrix is even unitary, so nothing else would stop it)."""
+    with pytest.raises(ValueError, match=rf"{name} must have n_ports >= 2, got shape"):
         func(np.ones(shape))
 
 
@@ -308,6 +310,21 @@ def test_unknown_topology_rejected(func: Any) -> None:
 def test_zero_matrix_rejected() -> None:
     with pytest.raises(ValueError, match="zero"):
         svd_layers(np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_zero_atol_accepts_exactly_unitary_matrices(topology: str) -> None:
+    """``atol=0`` is the strictest check, not a bad value: matrices whose entries are
+    0, ±1 and ±i are unitary in floating point exactly (u u† − I is 0.0), so they pass."""
+    rng = np.random.default_rng(4)
+    n = 5
+    phases = rng.choice(np.array([1, -1, 1j, -1j]), size=n)
+    u = np.eye(n)[rng.permutation(n)] * phases[:, None]
+    assert np.max(np.abs(u @ u.conj().T - np.eye(n))) == 0.0
+    mesh, programmed = decompose(u, topology=topology, atol=0)  # type: ignore[arg-type]
+    assert np.max(np.abs(mesh.matrix(programmed) - u)) <= ROUND_TRIP_TOL
+    with pytest.raises(ValueError, match="not unitary within atol=0"):
+        decompose(u * (1 + 1e-15), topology=topology, atol=0.0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("atol", [-1.0, np.nan, np.inf])

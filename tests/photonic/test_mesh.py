@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import kstest, uniform
 
 from photonic.imperfections import Chip
 from photonic.mesh import MAX_PORTS, Mesh, Phases, haar_unitary
@@ -126,10 +127,54 @@ def test_haar_initialisation_statistics() -> None:
     assert abs(p00.var() - (n - 1) / (n**2 * (n + 1))) < 0.15 * (n - 1) / (n**2 * (n + 1))
 
 
+def test_uniform_initialisation_covers_the_full_phase_range() -> None:
+    """``init="uniform"``: every phase (θ, φ and the output column alike) uniform on
+    [0, 2π) — a Kolmogorov–Smirnov test against that law, not just the range (θ drawn
+    on [0, π), the range of a decomposition's θ, stays inside it)."""
+    rng = np.random.default_rng(17)
+    mesh = Mesh.clements(8)
+    draws = [mesh.random_phases(rng, init="uniform") for _ in range(20)]
+    for name in ("theta_rad", "phi_rad", "out_rad"):
+        values = np.concatenate([getattr(p, name) for p in draws])
+        assert np.all((values >= 0) & (values < 2 * np.pi))
+        assert kstest(values, uniform(loc=0, scale=2 * np.pi).cdf).pvalue > 1e-4
+
+
 def test_haar_unitary_is_unitary_and_seeded() -> None:
     u = haar_unitary(6, np.random.default_rng(3))
     np.testing.assert_allclose(u @ u.conj().T, np.eye(6), atol=1e-13)
     np.testing.assert_array_equal(u, haar_unitary(6, np.random.default_rng(3)))
+
+
+def test_haar_unitary_has_the_moments_of_the_haar_measure() -> None:
+    """Haar measure is invariant under U → e^{iα}U, so E[U] = 0; and E|tr U|² = 1 for
+    every n ≥ 1 (Diaconis & Shahshahani 1994). A plain QR of a Ginibre matrix without
+    Mezzadri's phase fix has unitary columns too but is not Haar: E[tr U] ≈ −1 at n = 3.
+    """
+    n, draws = 3, 2000
+    rng = np.random.default_rng(21)
+    us = np.stack([haar_unitary(n, rng) for _ in range(draws)])
+    # each entry has E|u_ij|² = 1/n: its sample mean has standard error sqrt(1/(n·draws))
+    assert np.max(np.abs(us.mean(axis=0))) < 5 * np.sqrt(1 / (n * draws))
+    traces = np.trace(us, axis1=1, axis2=2)
+    assert abs(traces.mean()) < 5 * np.sqrt(1 / draws)
+    # Var|tr U|² = E|tr U|⁴ − 1 = 2 − 1 for n ≥ 2: standard error sqrt(1/draws)
+    assert abs(np.mean(np.abs(traces) ** 2) - 1.0) < 5 * np.sqrt(1 / draws)
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_haar_init_programs_the_drawn_unitary_on_this_layout(topology: str) -> None:
+    """``init="haar"`` decomposes a Haar draw onto *this* mesh's own layout.
+
+    Its phases must program, on this very mesh, the unitary that ``haar_unitary``
+    draws from the same seed (N = 5: the Clements and Reck layouts differ, so phases
+    decomposed for the other layout give another matrix).
+    """
+    n, seed = 5, 8
+    mesh = make(topology, n)
+    phases = mesh.random_phases(np.random.default_rng(seed))
+    expected = haar_unitary(n, np.random.default_rng(seed))
+    np.testing.assert_allclose(mesh.matrix(phases), expected, atol=1e-10)
 
 
 # -- propagation paths agree --------------------------------------------------------
@@ -377,6 +422,46 @@ def test_tap_sums_are_the_summed_tap_powers_for_any_size(
     np.testing.assert_allclose(sums.port, stored.port, atol=1e-12)
 
 
+def one_imperfection(mesh: Mesh, kind: str) -> Chip:
+    """A chip with only splitting errors and phase offsets (lossless, yet not ideal),
+    or with only arm losses (exact 50:50 couplers)."""
+    rng = np.random.default_rng(9)
+    ideal = Chip.ideal(mesh)
+    if kind == "splitting_only":
+        return ideal.with_(
+            splitting_error_rad=rng.normal(0, 0.08, (mesh.n_mzis, 2)),
+            theta_offset_rad=rng.normal(0, 0.1, mesh.n_mzis),
+            out_offset_rad=rng.normal(0, 0.1, mesh.n_ports),
+        )
+    return ideal.with_(coupler_loss_db=rng.uniform(0.05, 0.5, (mesh.n_mzis, 2, 2)))
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("kind", ["splitting_only", "loss_only"])
+def test_one_kind_of_imperfection_at_a_time(topology: str, kind: str) -> None:
+    """Each imperfection alone, against the MZI-by-MZI oracle and finite differences.
+
+    A lossless chip is not the ideal one: its couplers' errors must reach W (the
+    lossless shortcut may skip inverting, never the chip). A loss-only chip has exact
+    couplers: only its loss makes it non-unitary, and its gradients need the true
+    inverses.
+    """
+    rng = np.random.default_rng(13)
+    mesh = make(topology, 4)
+    chip = one_imperfection(mesh, kind)
+    assert chip.is_lossless == (kind == "splitting_only")
+    phases = mesh.random_phases(rng)
+    w = mesh.matrix(phases, chip)
+    # column j of W is the oracle's output for the input e_j
+    oracle = np.stack([dense_taps(mesh, phases, e, chip)[2] for e in np.eye(4)], axis=1)
+    np.testing.assert_allclose(w, oracle, atol=1e-13)
+    assert np.max(np.abs(w - mesh.matrix(phases))) > 1e-2  # the imperfection is felt
+    x, c = fields(rng, 3, 4), fields(rng, 3, 4)
+    exact = mesh.phase_gradients(phases, x, c, chip).to_vector()
+    numeric = finite_difference(mesh, phases, x, c, chip)
+    assert np.max(np.abs(exact - numeric)) <= 1e-7 * np.max(np.abs(numeric))
+
+
 def test_power_loss_gradient_sign() -> None:
     """Gradient descent on L = −|y₀|² must route the light to port 0."""
     rng = np.random.default_rng(0)
@@ -470,3 +555,80 @@ def test_transfer_is_the_same_physics_composed_once(topology: str) -> None:
     reference = mesh.phase_gradients(phases, x, d, chip, method="per_sample").to_vector()
     fast = transfer.phase_gradients(x, d).to_vector()
     assert np.max(np.abs(fast - reference)) <= 1e-10 * np.max(np.abs(reference))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_fields_rejected_by_name(bad: float) -> None:
+    """A NaN or infinite field would poison every output and gradient: refuse it and
+    name the argument (DESIGN.md §2), on the matmul and the per-sample paths alike."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    good = fields(np.random.default_rng(1), 3, 4)
+    bad_field = good.copy()
+    bad_field[1, 2] = bad
+    for method in ("matmul", "per_sample"):
+        with pytest.raises(ValueError, match=r"x holds 1 NaN or infinite"):
+            mesh.forward(phases, bad_field, method=method)
+        with pytest.raises(ValueError, match=r"delta holds 1 NaN or infinite"):
+            mesh.adjoint(phases, bad_field, method=method)
+    with pytest.raises(ValueError, match=r"x holds 1 NaN or infinite"):
+        mesh.phase_gradients(phases, bad_field, good)
+    with pytest.raises(ValueError, match=r"delta holds 1 NaN or infinite"):
+        mesh.phase_gradients(phases, good, bad_field)
+    with pytest.raises(ValueError, match=r"x holds 1 NaN or infinite"):
+        mesh.tap_fields(phases, bad_field)
+
+
+@pytest.mark.parametrize("n_sets", [1, 2, 4])
+def test_per_sample_phases_must_have_one_set_per_sample(n_sets: int) -> None:
+    """Per-sample phases (per-pass noise) are one set per sample of a batch of 3.
+
+    One set for three samples would silently broadcast (every sample the same
+    "noise"), two or four sets cannot be matched to the samples: both are refused.
+    """
+    rng = np.random.default_rng(3)
+    mesh = Mesh.reck(4)
+    per = per_sample_copies(mesh.random_phases(rng), rng, n_sets)
+    x = fields(rng, 3, 4)
+    match = rf"per-sample phases have leading axis {n_sets}; the batch has 3 samples"
+    with pytest.raises(ValueError, match=match):
+        mesh.forward(per, x)
+    with pytest.raises(ValueError, match=match):
+        mesh.phase_gradients(per, x, x)
+    with pytest.raises(ValueError, match=match):
+        mesh.tap_sums(per, x)
+
+
+def test_one_phase_set_where_one_matrix_is_asked_for() -> None:
+    """``matrix``/``transfer`` compose one W: per-sample phases have no single matrix."""
+    rng = np.random.default_rng(4)
+    mesh = Mesh.clements(4)
+    per = per_sample_copies(mesh.random_phases(rng), rng, 2)
+    for compose in (mesh.matrix, mesh.transfer):
+        with pytest.raises(ValueError, match=r"phases have leading axes \(2,\); allowed: none"):
+            compose(per)
+
+
+def test_transfer_is_made_for_one_phase_setting_on_one_chip() -> None:
+    """A composed transfer may be reused only for equal phases on the *same* chip:
+    another device (even the ideal one) has another matrix."""
+    rng = np.random.default_rng(6)
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(rng)
+    chip = lossy_chip(mesh)
+    transfer = mesh.transfer(phases, chip)
+    assert transfer.made_for(phases.copy(), chip)
+    assert not transfer.made_for(phases, None)
+    assert not transfer.made_for(phases, lossy_chip(mesh, seed=6))
+    moved = Phases(phases.theta_rad, phases.phi_rad, phases.out_rad + 1e-3)
+    assert not transfer.made_for(moved, chip)
+    assert mesh.transfer(phases).made_for(phases, None)
+
+
+def test_phases_add_entry_by_entry() -> None:
+    """``a + b`` adds each shifter's phase to the same shifter's: the vector of the sum
+    is the sum of the vectors."""
+    rng = np.random.default_rng(7)
+    mesh = Mesh.clements(5)
+    a, b = mesh.random_phases(rng, init="uniform"), mesh.random_phases(rng, init="uniform")
+    np.testing.assert_array_equal((a + b).to_vector(), a.to_vector() + b.to_vector())
