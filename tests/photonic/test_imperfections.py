@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from photonic.imperfections import (
     DEFAULT_SPLITTING_ERROR_STD_RAD,
     Chip,
     apply_io_error,
+    dac_phase_step_rad,
     detect_power,
     mzi_neighbours,
     phase_noise,
@@ -491,3 +493,117 @@ def test_quantize_out_of_range() -> None:
         quantize(x, 4, 0.0)
     with pytest.raises(ValueError, match="out_of_range"):
         quantize(x, 4, 1.0, out_of_range="wrap")  # type: ignore[arg-type]
+
+
+# -- statistics of the drawn errors, DAC levels, neighbours, unclipped ADC ------------
+def test_static_phase_offsets_are_independent_with_the_requested_std() -> None:
+    """θ, φ and output offsets are three independent N(0, σ²) draws, and 0 by default.
+
+    A calibrated chip (the default) must hold no offset on any shifter; an
+    uncalibrated one must not reuse one random stream for θ and φ (their offsets
+    would then be perfectly correlated, a systematic error no real chip has).
+    Tolerances are 5 standard errors for n = 2016 MZIs (64 output shifters).
+    """
+    mesh = Mesh.clements(64)
+    calibrated = Chip.draw(mesh, np.random.default_rng(11))
+    for name in ("theta_offset_rad", "phi_offset_rad", "out_offset_rad"):
+        assert not np.any(getattr(calibrated, name)), name
+    sigma = 0.1
+    chip = Chip.draw(mesh, np.random.default_rng(11), phase_offset_std_rad=sigma)
+    for name in ("theta_offset_rad", "phi_offset_rad", "out_offset_rad"):
+        offsets = getattr(chip, name)
+        n = offsets.size
+        assert abs(offsets.mean()) < 5 * sigma / np.sqrt(n), name
+        assert abs(offsets.std() / sigma - 1) < 5 / np.sqrt(2 * n), name
+    n = chip.n_mzis
+    corr = np.corrcoef(chip.theta_offset_rad, chip.phi_offset_rad)[0, 1]
+    assert abs(corr) < 5 / np.sqrt(n)
+
+
+def test_insertion_loss_is_clipped_per_mzi_before_it_is_shared_between_arms() -> None:
+    """With a mean loss of 0 dB, a coupler arm loses nothing in 3/8 of the cases.
+
+    The documented model is ``L_k = max(0, s·z)``, arm ``max(0, L_k/2 + (s/2)·z_a)``
+    with independent standard normals z, z_a. By hand: if z < 0 (probability 1/2)
+    then L_k = 0 and the arm is lossless when z_a < 0 (1/2): 1/4. If z > 0 the arm is
+    lossless when z + z_a < 0; in the (z, z_a) plane that is the 45° wedge between the
+    directions (0, −1) and (1, −1): 45/360 = 1/8. Total 3/8. Without the clip of L_k
+    the arm is lossless when z + z_a < 0: probability 1/2.
+    Arms of one MZI share z, so the standard error is bounded by that of n_mzis
+    independent Bernoulli(3/8) draws; the tolerance is 5 of those.
+    """
+    chip = Chip.draw(
+        Mesh.clements(64), np.random.default_rng(4), loss_db_per_mzi=0.0, loss_spread_db=0.1
+    )
+    lossless = chip.coupler_loss_db == 0
+    se = np.sqrt(3 / 8 * 5 / 8 / chip.n_mzis)
+    assert abs(lossless.mean() - 3 / 8) < 5 * se
+
+
+@pytest.mark.parametrize("drive", ["thermal", "electro_optic"])
+@pytest.mark.parametrize("bits", [3, 5])
+def test_dac_phase_step_is_the_largest_gap_between_reachable_phases(drive: str, bits: int) -> None:
+    """dac_phase_step_rad promises the coarsest phase step the DAC can make.
+
+    The reachable phases are found by programming a fine grid of requested phases
+    (it starts at 0, and its spacing 2π/2016 is below the width of every other level's
+    rounding interval, ≥ 2π·2/31² for 5 bits, so every level is hit) and the largest
+    gap between neighbouring levels must be the step, for both drive laws.
+    """
+    mesh = Mesh.clements(64)  # 2016 θ shifters: one fine grid over [0, 2π)
+    chip = _ideal_programming(mesh, dac_bits=bits, drive=drive)
+    grid = np.linspace(0.0, TWO_PI, mesh.n_mzis, endpoint=False)
+    held = program(_phases(grid, grid, np.zeros(mesh.n_ports)), mesh, chip)
+    levels = np.unique(held.theta_rad)
+    assert levels.size == 2**bits  # 0 … 2π, every level reached
+    assert dac_phase_step_rad(chip) == pytest.approx(np.max(np.diff(levels)), rel=1e-12)
+
+
+def test_neighbours_are_in_the_same_column() -> None:
+    """mzi_neighbours takes any layout with ``column`` and ``top``: two MZIs in
+    different columns are never neighbours, even when their tops differ by 2."""
+    layout = SimpleNamespace(column=np.array([0, 1, 1]), top=np.array([0, 2, 4]))
+    i, j = mzi_neighbours(layout)  # type: ignore[arg-type]
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(1, 2)]
+
+
+def test_phase_noise_of_all_shifters_is_uncorrelated() -> None:
+    """Every shifter (θ, φ and output) draws its own error: θ_k and φ_k of one MZI too.
+
+    Sample correlations of independent variables over n = 4000 passes have standard
+    error 1/√n; every pair must be within 5 of them.
+    """
+    mesh = Mesh.clements(4)
+    n = 4000
+    phases = _random_phases(mesh, np.random.default_rng(0), 0.0, TWO_PI)
+    noisy = phase_noise(
+        phases,
+        _ideal_programming(mesh, phase_noise_rad=0.02),
+        np.random.default_rng(3),
+        n_samples=n,
+    )
+    err = np.concatenate(
+        [getattr(noisy, k) - getattr(phases, k) for k in ("theta_rad", "phi_rad", "out_rad")],
+        axis=1,
+    )
+    corr = np.corrcoef(err, rowvar=False)
+    off_diagonal = corr[~np.eye(corr.shape[0], dtype=bool)]
+    assert np.max(np.abs(off_diagonal)) < 5 / np.sqrt(n)
+
+
+def test_crosstalk_of_one_is_refused() -> None:
+    """A crosstalk fraction of 1 would heat a neighbour as much as the shifter itself."""
+    with pytest.raises(ValueError, match=r"crosstalk=1\.0 must be in \[0, 1\)"):
+        Chip.ideal(Mesh.clements(3)).with_(crosstalk=1.0)
+
+
+def test_adc_without_clipping_keeps_negative_readings_and_is_unbiased() -> None:
+    """clip='none' is the idealized detector: noise below 0 and above full scale is
+    kept on the extended ADC grid, so the mean reading stays |E|² (within 5 standard
+    errors s|E|/√n); a saturating ADC would cut the readings to [0, |E|²]."""
+    s, n = 0.5, 20000
+    chip = _ideal_programming(Mesh.clements(4), tap_noise=s, adc_bits=6)
+    e = np.full((n, 1), 0.1 + 0j)  # |E|² = 0.01 ≪ s|E| = 0.05: readings often < 0
+    p = detect_power(e, chip, np.random.default_rng(5), clip="none")
+    assert np.any(p < 0) and np.any(p > 0.01)
+    assert abs(p.mean() - 0.01) < 5 * s * 0.1 / np.sqrt(n)

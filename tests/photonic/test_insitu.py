@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from photonic.insitu import (
     measure_finite_difference,
     measure_in_situ,
 )
-from photonic.mesh import Mesh, Phases
+from photonic.mesh import Mesh, Phases, TapPowers
 from sim.ops import Recorder
 
 TOPOLOGIES = ("clements", "reck")
@@ -646,3 +648,246 @@ def test_finite_differences_record_one_write_and_one_pass_per_perturbation() -> 
     )
     assert all(op.n_phases == 1 for op in rec.ops if op.kind == "phase_update")
     assert all(op.passes == 2 for op in rec.ops if op.kind == "mesh_pass")
+
+
+# -- scatter of the measured gradients: each noise source where the protocol puts it --
+def _tap_vector(taps: TapPowers) -> np.ndarray:
+    """Batch-summed (θ, φ, output) tap powers of a pass, as one vector like Phases.to_vector."""
+    return np.concatenate([taps.theta.sum(0), taps.phi.sum(0), taps.out.sum(0)])
+
+
+def _linearized_variance(
+    model: Callable[[np.ndarray], np.ndarray], n_vars: int, stds: np.ndarray
+) -> np.ndarray:
+    """First-order variance Σ_j (∂model/∂ε_j)² σ_j² of ``model(ε)`` for independent
+    zero-mean errors ε_j of std ``stds[j]`` (central differences, step 1e-6)."""
+    h = 1e-6
+    eye = np.eye(n_vars)
+    jac = np.array([(model(h * eye[j]) - model(-h * eye[j])) / (2 * h) for j in range(n_vars)])
+    return np.sum((jac * stds[:, None]) ** 2, axis=0)
+
+
+def _unit_problem(mesh: Mesh, seed: int) -> tuple[Phases, np.ndarray, np.ndarray]:
+    """Phases, one input x and one adjoint source δ of the same power (so the
+    measurement's adjoint scaling is 1 and the passes below need no rescaling)."""
+    rng = np.random.default_rng(seed)
+    phases = mesh.random_phases(rng)
+    x = rng.normal(size=(1, mesh.n_ports)) + 1j * rng.normal(size=(1, mesh.n_ports))
+    delta = rng.normal(size=(1, mesh.n_ports)) + 1j * rng.normal(size=(1, mesh.n_ports))
+    return phases, x, delta * np.linalg.norm(x) / np.linalg.norm(delta)
+
+
+def test_phase_noise_of_the_adjoint_and_sum_passes_is_drawn_for_each_pass() -> None:
+    """The 3-pass estimate's scatter is what fresh phase errors in *both* passes give.
+
+    Reference: the protocol of DESIGN.md §4.4 written with the mesh's own tap passes,
+    the adjoint pass at phases φ + ε_a and the sum pass at φ + ε_s (the forward taps
+    come from a noiseless inference pass), and its first-order variance
+    σ² Σ (∂G/∂ε)². If the sum pass saw the adjoint pass's errors (ε_s = ε_a) time
+    reversal would be exact pass by pass and several components would scatter
+    2-3× less; without noise on the adjoint pass, differently again.
+    Sample variances of R = 500 draws: 5 standard errors = 5·√(2/R) ≈ 0.32.
+    """
+    sigma, draws = 0.01, 500
+    mesh = Mesh.clements(4)
+    chip = quiet_chip(mesh, np.random.default_rng(0), phase_noise_rad=sigma)
+    phases, x, delta = _unit_problem(mesh, seed=1)
+    base, m = phases.to_vector(), phases.to_vector().size
+    forward = _tap_vector(mesh.tap_powers(phases, x))
+
+    def estimate(eps: np.ndarray) -> np.ndarray:
+        adjoint_phases = Phases.from_vector(base + eps[:m], mesh.n_mzis)
+        sum_phases = Phases.from_vector(base + eps[m:], mesh.n_mzis)
+        adjoint = mesh.adjoint_tap_powers(adjoint_phases, delta)
+        summed = mesh.tap_powers(sum_phases, x - 1j * np.conj(adjoint.port))
+        return (_tap_vector(summed) - forward - _tap_vector(adjoint)) / 2
+
+    predicted = _linearized_variance(estimate, 2 * m, np.full(2 * m, sigma))
+    rng = np.random.default_rng(2)
+    inference = InferencePass(x, phases)  # the forward taps: a noiseless pass
+    got = np.array(
+        [
+            measure_in_situ(
+                mesh, phases, x, delta, chip, rng, inference=inference
+            ).gradients.to_vector()
+            for _ in range(draws)
+        ]
+    )
+    np.testing.assert_allclose(got.var(axis=0) / predicted, 1.0, atol=5 * np.sqrt(2 / draws))
+
+
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_io_errors_of_every_injected_and_measured_field_reach_the_gradient(method: str) -> None:
+    """Each field the protocol injects or measures carries its own I/O error.
+
+    Reference: the passes of DESIGN.md §4.4 with ``E → (1 + u)·e^{iv}·E`` on the
+    forward input (3-pass), on δ, on the measured x̂ and on the sum (or −, +) inputs,
+    u ~ N(0, σ_a²), v ~ N(0, (πσ_p)²) independent per port and field; its
+    first-order variance Σ (∂G/∂u)² σ_a² + (∂G/∂v)² (πσ_p)² must be the scatter of
+    the measured gradient. Dropping any one of these errors (e.g. a forward pass that
+    injects x exactly, or δ injected without error) lowers some components' variance
+    by far more than the tolerance, 5 standard errors 5·√(2/R) ≈ 0.32 for R = 500.
+    """
+    sigma_a, sigma_p, draws = 0.01, 0.01, 500
+    mesh = Mesh.clements(4)
+    n = mesh.n_ports
+    chip = quiet_chip(
+        mesh, np.random.default_rng(0), io_amplitude_error=sigma_a, io_phase_error=sigma_p
+    )
+    phases, x, delta = _unit_problem(mesh, seed=3)
+    fields = (
+        ("forward", "delta", "x_hat", "sum")
+        if method == "in_situ"
+        else ("delta", "x_hat", "minus", "plus")
+    )
+
+    def estimate(eps: np.ndarray) -> np.ndarray:
+        u, v = eps.reshape(2, len(fields), n)
+        gain = dict(zip(fields, (1 + u) * np.exp(1j * v), strict=True))
+        adjoint = mesh.adjoint_tap_powers(phases, gain["delta"] * delta)
+        x_hat = gain["x_hat"] * adjoint.port
+        if method == "in_situ":
+            forward = mesh.tap_powers(phases, gain["forward"] * x)
+            summed = mesh.tap_powers(phases, gain["sum"] * (x - 1j * np.conj(x_hat)))
+            return (_tap_vector(summed) - _tap_vector(forward) - _tap_vector(adjoint)) / 2
+        minus = mesh.tap_powers(phases, gain["minus"] * (x - 1j * np.conj(x_hat)))
+        plus = mesh.tap_powers(phases, gain["plus"] * (x + 1j * np.conj(x_hat)))
+        return (_tap_vector(minus) - _tap_vector(plus)) / 4
+
+    stds = np.repeat([sigma_a, np.pi * sigma_p], len(fields) * n)
+    predicted = _linearized_variance(estimate, stds.size, stds)
+    rng = np.random.default_rng(4)
+    got = np.array(
+        [
+            measure_in_situ(mesh, phases, x, delta, chip, rng, method=method).gradients.to_vector()  # type: ignore[arg-type]
+            for _ in range(draws)
+        ]
+    )
+    np.testing.assert_allclose(got.var(axis=0) / predicted, 1.0, atol=5 * np.sqrt(2 / draws))
+
+
+def test_measured_adjoint_field_carries_the_injection_and_measurement_errors() -> None:
+    """x̂ = g_meas ⊙ Wᵀ(g_in ⊙ δ): δ enters through a modulator, x̂ leaves through
+    detectors, each with its own I/O error (1 + σ_a n)·e^{iπσ_p n'}.
+
+    With δ on output port 0 only, g_in is one common factor per sample, so
+    ``r_j = x̂_j / (Wᵀδ)_j = g_in,0 · g_meas,j``: to first order ``log|r_j|`` has
+    variance 2σ_a² and ``arg r_j`` variance 2(πσ_p)², and two ports share exactly
+    half of it (correlation 1/2). Tolerances: 5 standard errors for n = 4000
+    samples, √(2/n) on a variance ratio and (1 − ρ²)/√n on a correlation.
+    """
+    sigma_a, sigma_p, n = 0.01, 0.01, 4000
+    mesh = Mesh.clements(4)
+    chip = quiet_chip(
+        mesh, np.random.default_rng(0), io_amplitude_error=sigma_a, io_phase_error=sigma_p
+    )
+    rng = np.random.default_rng(1)
+    phases = mesh.random_phases(rng)
+    x = rng.normal(size=(n, 4)) + 1j * rng.normal(size=(n, 4))
+    delta = np.zeros((n, 4), dtype=complex)
+    delta[:, 0] = 0.7 - 0.2j
+    m = measure_in_situ(
+        mesh, phases, x, delta, chip, np.random.default_rng(2), method="analog", mode="aggregated"
+    )
+    r = m.input_adjoint / (delta @ mesh.matrix(phases))
+    for values, sigma in ((np.log(np.abs(r)), sigma_a), (np.angle(r), np.pi * sigma_p)):
+        np.testing.assert_allclose(
+            values.var(axis=0) / (2 * sigma**2), 1.0, atol=5 * np.sqrt(2 / n)
+        )
+        corr = np.corrcoef(values, rowvar=False)[np.triu_indices(4, k=1)]
+        np.testing.assert_allclose(corr, 0.5, atol=5 * 0.75 / np.sqrt(n))
+
+
+@pytest.mark.parametrize("noise", ["tap", "io", "phase"])
+def test_finite_differences_scatter_as_two_noisy_passes_predict(noise: str) -> None:
+    """Each of the two passes per shifter is detected (and injected) with fresh noise.
+
+    ``ℓ± = Σ w·P(±h)`` and the estimate is ``(ℓ₊ − ℓ₋)/2h``, so its variance is
+    ``(Var ℓ₊ + Var ℓ₋)/(2h)²`` with, per pass,
+    tap noise ``P = |y|² + s|y|n``: ``Var ℓ = s² Σ w²|y|²`` (exact);
+    I/O error on the injected x: ``y = W(g ⊙ x)``, ``g ≈ 1 + u + iv``, so to first
+    order ``δℓ = Σ_j Re(c_j)u_j − Im(c_j)v_j`` with ``c = (δ W) ⊙ x``, ``δ = 2 conj(y) w``:
+    ``Var ℓ = Σ Re(c)²σ_a² + Im(c)²(πσ_p)²``;
+    phase noise ε (fresh per sample and shifter): ``δℓ = Σ_b g_b·ε_b`` with ``g_b``
+    sample b's exact phase gradient, ``Var ℓ = σ² Σ_b ‖g_b‖²`` (first order).
+    The errors (estimate − noiseless central difference)/predicted std are pooled
+    over every shifter and R repetitions; their variance must be 1 within 5 standard
+    errors √(2/n). Without noise in the passes (or with the same draw for + and −)
+    it would be 0.
+    """
+    mesh = Mesh.clements(3)
+    rng = np.random.default_rng(6)
+    phases = mesh.random_phases(rng)
+    x = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    w = rng.normal(size=(2, 3))
+    s, sigma_a, sigma_p, sigma, h = 0.01, 0.01, 0.01, 0.005, 0.05
+    changes = {
+        "tap": {"tap_noise": s},
+        "io": {"io_amplitude_error": sigma_a, "io_phase_error": sigma_p},
+        "phase": {"phase_noise_rad": sigma},
+    }[noise]
+    chip = quiet_chip(mesh, rng, **changes)
+    base = phases.to_vector()
+
+    def loss_variance(y: np.ndarray, trial: Phases) -> float:
+        if noise == "tap":
+            return float(s**2 * np.sum(w**2 * np.abs(y) ** 2))
+        if noise == "phase":
+            adjoint = 2 * np.conj(y) * w
+            per_sample = [
+                mesh.phase_gradients(trial, x[b : b + 1], adjoint[b : b + 1]).to_vector()
+                for b in range(x.shape[0])
+            ]
+            return float(sigma**2 * np.sum(np.square(per_sample)))
+        c = (2 * np.conj(y) * w) @ mesh.matrix(trial) * x
+        return float(np.sum(c.real**2 * sigma_a**2 + c.imag**2 * (np.pi * sigma_p) ** 2))
+
+    mean, std = np.empty(base.size), np.empty(base.size)
+    for k in range(base.size):
+        ell, var = [], 0.0
+        for sign in (1.0, -1.0):
+            trial = Phases.from_vector(base + sign * h * np.eye(base.size)[k], mesh.n_mzis)
+            y = mesh.forward(trial, x)
+            # P(|y|² + s|y|n < 0) = Φ(−|y|/s) < 3e-7: the clipping at 0 is negligible
+            assert noise != "tap" or np.min(np.abs(y)) > 5 * s
+            ell.append(float(np.sum(w * np.abs(y) ** 2)))
+            var += loss_variance(y, trial)
+        mean[k], std[k] = (ell[0] - ell[1]) / (2 * h), np.sqrt(var) / (2 * h)
+    repeats = 60
+    z = np.array(
+        [
+            (
+                measure_finite_difference(
+                    mesh, phases, x, w, chip, rng, step_rad=h
+                ).gradients.to_vector()
+                - mean
+            )
+            / std
+            for _ in range(repeats)
+        ]
+    ).ravel()
+    assert abs(z.mean()) < 5 / np.sqrt(z.size)
+    assert abs(z.var() - 1) < 5 * np.sqrt(2 / z.size)
+
+
+def test_finite_differences_check_the_power_weights() -> None:
+    """``dloss_dpower`` must be finite and shaped like x: a per-port vector would
+    broadcast silently over the batch, a NaN would give NaN gradients."""
+    mesh, phases, x, w, _ = problem("clements", 4, 3, seed=8)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"dloss_dpower has shape \(4,\)"):
+        measure_finite_difference(mesh, phases, x, w[0], None, rng)
+    bad = w.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="dloss_dpower"):
+        measure_finite_difference(mesh, phases, x, bad, None, rng)
+
+
+def test_measurement_reports_the_passes_it_sent() -> None:
+    """3 passes, 2 when the inference pass supplies the forward taps, 0 for δ = 0."""
+    mesh, phases, x, _, delta = problem("clements", 4, 3, seed=7)
+    rng = np.random.default_rng(0)
+    assert measure_in_situ(mesh, phases, x, delta, None, rng).passes == 3
+    shared = measure_in_situ(mesh, phases, x, delta, None, rng, inference=InferencePass(x, phases))
+    assert shared.passes == 2
+    assert measure_in_situ(mesh, phases, x, 0 * delta, None, rng).passes == 0

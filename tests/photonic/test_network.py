@@ -20,7 +20,7 @@ from photonic.imperfections import (
     NO_IMPERFECTIONS,
     Chip,
 )
-from photonic.mesh import Mesh
+from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
 from sim.ops import Recorder
 
@@ -691,3 +691,189 @@ def test_svd_attenuators_start_where_their_gradient_is_not_zero() -> None:
     assert np.min(np.abs(grads["layer1.sigma_rad"])) > 1e-6
     params = SGD(lr=0.5).step(net.params(), grads)
     assert np.all(params["layer1.sigma_rad"] != start)
+
+
+# -- encoding, the Pai layout, export, I/O errors and per-layer chips ----------------
+def _io_chip(mesh: Mesh, sigma_a: float, sigma_p: float, **changes: float) -> Chip:
+    """A chip whose only per-pass imperfection is the I/O error (plus ``changes``)."""
+    io = {"io_amplitude_error": sigma_a, "io_phase_error": sigma_p}
+    return Chip.draw(mesh, np.random.default_rng(0), **(NO_IMPERFECTIONS | io | changes))
+
+
+def test_encoding_puts_features_then_bias_ports_then_dark_ports() -> None:
+    """Ports 0…F−1 carry the features, the next B ports the bias amplitude, the rest
+    nothing (by hand, 6 ports: 2 features, 2 bias ports, 2 dark ports)."""
+    net = PhotonicNetwork(
+        6, 1, n_features=2, bias_ports=2, bias_amplitude=0.5, rng=np.random.default_rng(0)
+    )
+    field = net.encode(np.array([[0.3, -1.2], [2.0, 0.0]]))
+    np.testing.assert_array_equal(
+        field, [[0.3, -1.2, 0.5, 0.5, 0.0, 0.0], [2.0, 0.0, 0.5, 0.5, 0.0, 0.0]]
+    )
+
+
+def test_pai2023_is_three_reck_unitaries_with_modulus_between_them() -> None:
+    """Pai et al.: a triangular (Reck) 4-port chip, |z| between layers, ports {0, 1}
+    and {2, 3} summed. Recomputed by hand from the exported matrices."""
+    rng = np.random.default_rng(15)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    reck, params = Mesh.reck(4), net.params()
+    for i, w in enumerate(net.matrices(), start=1):  # each layer's phases, on a Reck layout
+        phases = Phases(*(params[f"layer{i}.{k}"] for k in ("theta_rad", "phi_rad", "out_rad")))
+        np.testing.assert_allclose(w, reck.matrix(phases), atol=1e-13)
+    x = rng.normal(size=(5, 2))
+    field = np.concatenate([x, np.ones((5, 2))], axis=1)
+    field /= np.linalg.norm(field, axis=1, keepdims=True)  # fixed total input power
+    w1, w2, w3 = net.matrices()
+    y = np.abs(np.abs(np.abs(field @ w1.T) @ w2.T) @ w3.T) ** 2
+    want = net.readout_scale * np.stack([y[:, :2].sum(1), y[:, 2:].sum(1)], axis=1)
+    np.testing.assert_allclose(net.forward(x), want, rtol=1e-12)
+
+
+def test_exported_matrices_are_what_a_quantizing_chip_holds() -> None:
+    """``matrices()`` is what the programmed chip computes: with a coarse DAC and
+    thermal crosstalk the requested phases would give another matrix."""
+    rng = np.random.default_rng(16)
+    chip = Chip.draw(Mesh.reck(4), rng, **(NO_IMPERFECTIONS | {"dac_bits": 4, "crosstalk": 0.05}))
+    net = PhotonicNetwork.pai2023(chip, rng=rng)
+    x = rng.normal(size=(6, 2))
+    powers = net.to_mlp().forward(net.encode(x))  # per port, before grouping
+    grouped = np.stack([powers[:, :2].sum(1), powers[:, 2:].sum(1)], axis=1)
+    np.testing.assert_allclose(grouped * net.readout_scale, net.forward(x), rtol=1e-12)
+
+
+def test_output_power_fluctuates_with_independent_input_and_output_io_errors() -> None:
+    """One layer, one lit input port: ``P_j = |g_out,j|²·|W_j0|²·|g_in,0|²``.
+
+    The emitted field and the measured one each carry a fresh amplitude error
+    ``|1 + σ_a n|``, independent of each other, so to first order
+    ``Var log P_j = 4σ_a² + 4σ_a² = 8σ_a²`` on every port (the phase error does not
+    change a power). n = 4000 passes: 5 standard errors √(2/n) on the ratio.
+    """
+    sigma_a, n = 0.01, 4000
+    mesh = Mesh.clements(4)
+    net = PhotonicNetwork(
+        4,
+        1,
+        n_features=1,
+        chip=_io_chip(mesh, sigma_a, 0.02),
+        rng=np.random.default_rng(1),
+        noise_rng=np.random.default_rng(2),
+    )
+    log_p = np.log(net.forward(np.ones((n, 1))))
+    np.testing.assert_allclose(log_p.var(axis=0) / (8 * sigma_a**2), 1.0, atol=5 * np.sqrt(2 / n))
+
+
+def test_adjoint_gradient_is_exact_for_the_pass_with_its_io_errors() -> None:
+    """ "adjoint" differentiates the very pass that ran, its I/O errors included.
+
+    Freezing the errors (the same noise seed for every pass), the directional
+    derivative of Σ g·outputs along a random phase direction v by central differences
+    (h = 1e-5, error O(h²)) must equal Σ grads·v.
+    """
+    rng = np.random.default_rng(17)
+    chip = _io_chip(Mesh.reck(4), 0.05, 0.05, splitting_error_std_rad=0.02, loss_db_per_mzi=0.2)
+    net = PhotonicNetwork.pai2023(chip, rng=rng, noise_rng=np.random.default_rng(0))
+    x, g = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+
+    def objective() -> float:
+        net.noise_rng = np.random.default_rng(5)  # the same I/O errors on every pass
+        return float(np.sum(g * net.forward(x)))
+
+    base = net.params()
+    objective()
+    grads = net.backward(g, method="adjoint")
+    direction = {k: rng.normal(size=v.shape) for k, v in base.items()}
+    h = 1e-5
+    values = []
+    for sign in (1.0, -1.0):
+        net.set_params({k: v + sign * h * direction[k] for k, v in base.items()})
+        values.append(objective())
+    numeric = (values[0] - values[1]) / (2 * h)
+    analytic = sum(float(np.sum(grads[k] * direction[k])) for k in base)
+    assert numeric == pytest.approx(analytic, rel=1e-6)
+
+
+@pytest.mark.parametrize("measurement", ["per_sample", "aggregated"])
+def test_tap_readouts_are_integrated_as_the_measurement_mode_says(measurement: str) -> None:
+    """ "aggregated": the tap detectors integrate the batch and are read once per pass
+    (n_phases conversions); "per_sample": every sample's taps are read."""
+    rng = np.random.default_rng(18)
+    net = PhotonicNetwork.pai2023(rng=rng, measurement=measurement)  # type: ignore[arg-type]
+    y = net.forward(rng.normal(size=(5, 2)))
+    net.recorder = Recorder()
+    net.backward(np.ones_like(y), method="in_situ")
+    reads = [op.conversions for op in net.recorder.ops if op.kind == "tap_readout"]
+    n_phases = 6 + 6 + 4  # 4-port Reck: θ and φ of 6 MZIs, 4 output shifters
+    assert reads == [n_phases * (5 if measurement == "per_sample" else 1)] * 9
+
+
+def test_in_situ_measurement_gets_the_field_the_modulators_were_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The controller builds the sum pass x − i·conj(x̂) from the field it asked the
+    modulators for (it cannot know their I/O error); the forward taps come from the
+    field that really entered the mesh. On layer 1 these are encode(x) and that field
+    with the error, which must differ."""
+    import photonic.network as network_module
+
+    calls: list[dict[str, Any]] = []
+    real = network_module.measure_in_situ
+
+    def spy(mesh: Mesh, phases: Any, x: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+        calls.append({"x": x, **kwargs})
+        return real(mesh, phases, x, *args, **kwargs)
+
+    monkeypatch.setattr(network_module, "measure_in_situ", spy)
+    rng = np.random.default_rng(19)
+    chip = _io_chip(Mesh.reck(4), 0.02, 0.02)
+    net = PhotonicNetwork.pai2023(chip, rng=rng, noise_rng=np.random.default_rng(1))
+    features = rng.normal(size=(4, 2))
+    y = net.forward(features)
+    net.backward(np.ones_like(y), method="in_situ")
+    first = next(c for c in calls if c["layer"] == 0)
+    np.testing.assert_array_equal(first["x"], net.encode(features))
+    assert not np.allclose(first["inference"].injected, first["x"])
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        {"phase_noise_rad": 0.01},
+        {"tap_noise": 0.01},
+        {"io_amplitude_error": 0.01},
+        {"io_phase_error": 0.01},
+    ],
+    ids=["phase", "tap", "io-amplitude", "io-phase"],
+)
+def test_every_kind_of_per_pass_noise_needs_a_generator(noise: dict[str, float]) -> None:
+    """Without noise_rng a noisy chip would silently draw the same noise every pass."""
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), **(NO_IMPERFECTIONS | noise))
+    with pytest.raises(ValueError, match="noise_rng"):
+        PhotonicNetwork.pai2023(chip, rng=np.random.default_rng(1))
+
+
+def test_each_layer_uses_the_chips_of_its_own_meshes() -> None:
+    """One chip per mesh: the read-out detectors are the last mesh's, and an SVD
+    layer's I/O error is that of its own chip, not of the previous layer's mesh."""
+    mesh = Mesh.clements(4)
+    ideal = Chip.ideal(mesh)
+    tap = Chip.draw(mesh, np.random.default_rng(0), **(NO_IMPERFECTIONS | {"tap_noise": 0.05}))
+    io = _io_chip(mesh, 0.05, 0.05)
+    x = np.random.default_rng(1).normal(size=(3, 2))
+
+    def spread(chips: list[Chip], layer_kind: str) -> float:
+        net = PhotonicNetwork(
+            4,
+            2,
+            n_features=2,
+            chip=chips,
+            layer_kind=layer_kind,  # type: ignore[arg-type]
+            rng=np.random.default_rng(2),
+            noise_rng=np.random.default_rng(3),
+        )
+        return float(np.max(np.abs(net.forward(x) - net.forward(x))))
+
+    assert spread([ideal, tap], "unitary") > 0  # detected with the noisy last chip
+    assert spread([tap, ideal], "unitary") == 0  # the first chip's taps are not the read-out
+    assert spread([ideal, ideal, io, ideal], "svd") > 0  # layer 2 emits through chip 3
