@@ -37,7 +37,8 @@ Gradient methods (per network, or per call of ``backward``):
 
 Nonlinearities between layers and the loss are digital, as in Pai et al. 2023:
 each layer's input is re-emitted by modulators and its output field measured, both
-with the chip's I/O error.
+with the I/O error of the chip they sit on (for SVD layers: the V mesh's chip at the
+input, the U mesh's at the output).
 """
 
 from __future__ import annotations
@@ -481,13 +482,13 @@ class PhotonicNetwork:
             "attenuated": [],
         }
         for layer in range(self.n_layers):
-            chip = self._layer_chip(layer)
-            factor_in = self._io_factor(field.shape, chip)
+            emitter, reader = self._layer_chips(layer)
+            factor_in = self._io_factor(field.shape, emitter)
             cache["intended"].append(field)
             cache["factor_in"].append(factor_in)
             injected = field if factor_in is None else field * factor_in
             z = self._layer_forward(layer, injected, cache)
-            factor_out = self._io_factor(z.shape, chip)
+            factor_out = self._io_factor(z.shape, reader)
             z = z if factor_out is None else z * factor_out
             cache["factor_out"].append(factor_out)
             cache["pre"].append(z)
@@ -711,9 +712,12 @@ class PhotonicNetwork:
 
     # -- measurement ---------------------------------------------------------------------
 
-    def _layer_chip(self, layer: int) -> Chip | None:
+    def _layer_chips(self, layer: int) -> tuple[Chip | None, Chip | None]:
+        """Chips of a layer's first and last mesh: its modulators emit into the first,
+        its output detectors read after the last (one mesh for unitary layers)."""
         per_layer = 2 if self.layer_kind == "svd" else 1
-        return self._stages[per_layer * layer].chip
+        first = per_layer * layer
+        return self._stages[first].chip, self._stages[first + per_layer - 1].chip
 
     def _rng_for_noise(self) -> np.random.Generator:
         # A chip without per-pass noise draws nothing; the placeholder is never used.

@@ -854,8 +854,9 @@ def test_every_kind_of_per_pass_noise_needs_a_generator(noise: dict[str, float])
 
 
 def test_each_layer_uses_the_chips_of_its_own_meshes() -> None:
-    """One chip per mesh: the read-out detectors are the last mesh's, and an SVD
-    layer's I/O error is that of its own chip, not of the previous layer's mesh."""
+    """One chip per mesh: the read-out detectors are the last mesh's; an SVD layer
+    emits with its V mesh's I/O error and is read with its U mesh's, not with
+    another mesh's."""
     mesh = Mesh.clements(4)
     ideal = Chip.ideal(mesh)
     tap = Chip.draw(mesh, np.random.default_rng(0), **(NO_IMPERFECTIONS | {"tap_noise": 0.05}))
@@ -877,3 +878,6 @@ def test_each_layer_uses_the_chips_of_its_own_meshes() -> None:
     assert spread([ideal, tap], "unitary") > 0  # detected with the noisy last chip
     assert spread([tap, ideal], "unitary") == 0  # the first chip's taps are not the read-out
     assert spread([ideal, ideal, io, ideal], "svd") > 0  # layer 2 emits through chip 3
+    # each SVD layer's output is read after its U mesh, with that mesh's chip
+    assert spread([ideal, io, ideal, ideal], "svd") > 0
+    assert spread([ideal, ideal, ideal, io], "svd") > 0
