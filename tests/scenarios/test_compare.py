@@ -258,3 +258,116 @@ def test_a_saturated_mlp_s_zero_gradient_names_mlp_lr(
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "its units saturated; lower mlp_lr=0.5" in err
+
+
+# -- the reported numbers, from rows whose answers are known by hand ---------------------------
+
+
+def _final(network: str, metric: str, method: str, values: list[float]) -> list[dict[str, Any]]:
+    return [
+        {"seed": s, "network": network, "method": method, "metric": metric, "value": v}
+        for s, v in enumerate(values)
+    ]
+
+
+#: Two seeds; sample std of two values a, b is |a − b|/√2.
+KNOWN_ROWS: list[dict[str, Any]] = [
+    *_final("mlp", "final_test_accuracy", "backprop", [0.90, 0.80]),
+    *_final("mlp", "final_train_accuracy", "backprop", [0.95, 0.93]),
+    *_final("photonic", "final_test_accuracy", "analog", [0.70, 0.50]),
+    *_final("photonic", "final_train_accuracy", "analog", [0.75, 0.65]),
+    *_final("photonic", "epsilon", "analog", [0.01, 0.03]),
+    *_final("photonic", "epsilon", "digital_twin", [0.20, 0.40]),
+    *_final("mlp", "epsilon", "backprop", [2e-13, -4e-13]),
+]
+
+
+def test_summary_means_and_sample_stds_per_network() -> None:
+    """Accuracies: mean over seeds and sample std (ddof = 1: 0.1/√2 = 0.0707, not 0.05);
+    each network from its own rows; ε of the training method apart from the twin's; the
+    MLP's ε as the mean magnitude ((2 + 4)/2 · 1e-13)."""
+    s = compare._summary(compare.Config.smoke(), KNOWN_ROWS, {})
+    assert s["mlp_test_accuracy"] == pytest.approx(0.85)
+    assert s["mlp_test_accuracy_std"] == pytest.approx(0.0707)
+    assert s["mlp_train_accuracy"] == pytest.approx(0.94)
+    assert s["photonic_test_accuracy"] == pytest.approx(0.60)
+    assert s["photonic_test_accuracy_std"] == pytest.approx(0.1414)
+    assert s["photonic_train_accuracy"] == pytest.approx(0.70)
+    assert s["photonic_epsilon_measured"] == pytest.approx(0.02)
+    assert s["photonic_epsilon_digital_twin"] == pytest.approx(0.30)
+    assert s["mlp_epsilon_vs_finite_differences"] == pytest.approx(3e-13)
+
+
+def test_side_by_side_table_counts_biases_and_keeps_test_and_train_apart() -> None:
+    """MLP 2-8-2 with biases: (2+1)·8 + (8+1)·2 = 42 weights; Pai network 3 layers ×
+    (6 MZIs × 2 + 4 output phases) = 48 phases; each accuracy row from its own split."""
+    table = compare.side_by_side(compare.Config.smoke(), KNOWN_ROWS)
+    rows = {r[0]: r[1:] for r in table.rows}
+    assert rows["trainable parameters"] == ("42 weights", "48 phases")
+    assert rows["test accuracy"] == ("0.850 ± 0.071", "0.600 ± 0.141")
+    assert rows["train accuracy"] == ("0.940 ± 0.014", "0.700 ± 0.071")
+    assert rows["gradient error ε = 1 − cos"][1].startswith("0.0200 ± 0.0141 (n=2")
+    assert rows["gradient error ε = 1 − cos"][0].startswith("< 1e-12")
+
+
+def test_cost_table_energy_per_sample_and_largest_share() -> None:
+    """2 µJ per step at batch 20 is 100 nJ per sample; the largest component is the one
+    with the most energy (1.5 of 2 µJ = 75 %), not the last by name."""
+    costs = {
+        "gpu-h100": {
+            "network": "mlp",
+            "n_ops": 7,
+            "latency_ns": 1000.0,
+            "energy_pj": 2.0e6,
+            "energy_by_component_pj": {"zz_compute": 0.5e6, "host_static": 1.5e6},
+            "work_energy_pj": 0.5e6,
+        }
+    }
+    cfg = compare.Config.smoke()
+    assert cfg.batch_size == 20
+    (row,) = compare.cost_table(cfg, costs).rows
+    assert row == (
+        "gpu-h100",
+        compare.NETWORK_LABELS["mlp"],
+        "7",
+        "1 µs",
+        "2 µJ",
+        "100 nJ",
+        "500 nJ",
+        "host_static (75%)",
+    )
+
+
+def test_curve_rows_count_the_steps_done_by_the_end_of_each_epoch() -> None:
+    """Epochs are 1-based: after epoch e of 20 steps each, 20·e optimizer steps are done."""
+    from digital.train import History
+
+    history = History(
+        epoch=[1, 2],
+        loss=[0.5, 0.4],
+        test_loss=[0.6, 0.5],
+        train_accuracy=[0.7, 0.8],
+        test_accuracy=[0.65, 0.75],
+    )
+    rows = compare._curve_rows(history, 20, seed=0)
+    assert {(r["epoch"], r["iteration"]) for r in rows} == {(1, 20), (2, 40)}
+    assert [r["value"] for r in rows if r["metric"] == "test_accuracy"] == [0.65, 0.75]
+
+
+def test_photonic_final_accuracies_are_evaluated_on_their_own_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """final_test_accuracy is evaluated on the test points and final_train_accuracy on the
+    training points: with an evaluation that returns the number of points / 1000, the
+    smoke data set (100 points, 80/20 split) gives 0.02 and 0.08."""
+    monkeypatch.setattr(
+        compare.insitu_training, "evaluate", lambda net, x, y, repeats: (len(y) / 1000.0, 0.0)
+    )
+    seeds = {"data": 1, "init": 2, "chip": 3, "noise": 4, "train": 5, "eps": 6}
+    out = compare._run_seed(compare.Config.smoke(), 0, seeds)["rows"]
+    finals = {
+        r["metric"]: r["value"]
+        for r in out
+        if r["network"] == "photonic" and r["metric"].startswith("final_")
+    }
+    assert finals == {"final_test_accuracy": 0.02, "final_train_accuracy": 0.08}

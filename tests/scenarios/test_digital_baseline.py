@@ -143,3 +143,36 @@ def test_noise_is_refused_for_bundled_datasets() -> None:
 
 def test_hidden_list_becomes_tuple() -> None:
     assert db.Config(hidden=[4, 4]).hidden == (4, 4)  # type: ignore[arg-type]
+
+
+def test_summary_agrees_with_the_per_epoch_rows(tmp_path: Path) -> None:
+    """The summary's final and best numbers are those of metrics.csv's rows: final = the
+    last epoch, best = the highest test accuracy, train loss from the train split. Four
+    epochs of the smoke run (seed 0), where the last two test accuracies differ and the
+    best test and train accuracies differ, so that a shifted index or a swapped split
+    shows."""
+    cfg = dataclasses.replace(db.Config.smoke(), epochs=4)
+    result = db.run(cfg, tmp_path)
+
+    def curve(metric: str, split: str) -> list[float]:
+        rows = sorted(
+            (r["epoch"], r["value"])
+            for r in result.metrics
+            if (r["metric"], r["split"]) == (metric, split)
+        )
+        assert [e for e, _ in rows] == [1, 2, 3, 4]
+        return [v for _, v in rows]
+
+    test_acc, train_acc = curve("accuracy", "test"), curve("accuracy", "train")
+    assert test_acc[-1] != test_acc[-2] and max(test_acc) != max(train_acc)
+    n_test, n_train = int(result.summary["n_test"]), int(result.summary["n_train"])
+    assert (n_test, n_train) == (20, 80)
+    # accuracies are counts of right answers over the split's size
+    assert all(abs(a * n_test - round(a * n_test)) < 1e-9 for a in test_acc)
+    assert all(abs(a * n_train - round(a * n_train)) < 1e-9 for a in train_acc)
+    s = result.summary
+    assert s["final_test_accuracy"] == test_acc[-1]
+    assert s["best_test_accuracy"] == max(test_acc)
+    assert s["final_train_accuracy"] == train_acc[-1]
+    assert s["final_train_loss"] == curve("loss", "train")[-1]
+    assert s["final_test_loss"] == curve("loss", "test")[-1]

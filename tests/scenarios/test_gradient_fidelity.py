@@ -329,3 +329,88 @@ def test_the_pai_study_does_not_depend_on_the_layer_study_settings(
         return [r for r in result.metrics if r["study"] == "pai2023" and r["profile"] == "tap"]
 
     assert pai_rows(other) and pai_rows(other) == pai_rows(smoke)
+
+
+# -- the numbers behind the tables and plots --------------------------------------------------
+
+
+def _draw(eps: float) -> dict[str, dict[str, float]]:
+    return {
+        "analog": {
+            "epsilon": eps,
+            "cosine": 1.0 - eps,
+            "relative_error": 2.0 * eps,
+            "sign_agreement": 1.0,
+        }
+    }
+
+
+def test_aggregate_gives_the_mean_and_sample_std_over_draws() -> None:
+    """Three draws ε = 0.1, 0.2, 0.6: mean 0.3, sample std √((0.04 + 0.01 + 0.09)/2) = √0.07
+    (ddof = 1, the "± std" of every table; ddof = 0 would give √(0.14/3) ≈ 0.216)."""
+    rows = gf._rows(gf._aggregate([_draw(0.1), _draw(0.2), _draw(0.6)]), study="layer")
+    eps = next(r for r in rows if r["metric"] == "epsilon")
+    assert eps["mean"] == pytest.approx(0.3)
+    assert eps["std"] == pytest.approx(np.sqrt(0.07))
+    assert eps["n"] == 3
+    cos = next(r for r in rows if r["metric"] == "cosine")
+    assert cos["mean"] == pytest.approx(0.7)  # 1 − mean ε
+    assert cos["std"] == pytest.approx(np.sqrt(0.07))
+
+
+def test_error_bars_are_standard_errors_that_stay_above_the_log_floor() -> None:
+    """The plots' bars: std/√n (0.4 over n = 4 draws → 0.2, not std/n = 0.1), and the
+    lower bar is the first row of matplotlib's 2×N ``yerr``, cut so that the bar stays
+    above 0 on a log axis (a mean at the floor 1e-10 gets a lower bar of 0.5e-10)."""
+    assert gf._sem({"std": 0.4, "n": 4}) == pytest.approx(0.2)
+    assert gf._sem({"std": 0.4, "n": 1}) == pytest.approx(0.4)
+    shown, yerr = gf._errorbars(np.array([1e-12, 0.5]), np.array([0.1, 0.1]), 1e-10)
+    np.testing.assert_allclose(shown, [1e-10, 0.5])
+    np.testing.assert_allclose(yerr[0], [0.5e-10, 0.1])  # lower
+    np.testing.assert_allclose(yerr[1], [0.1, 0.1])  # upper
+    assert np.all(shown - yerr[0] > 0)
+
+
+def test_every_point_has_as_many_draws_as_configured(smoke: Result) -> None:
+    """n of every row is the number of draws the config asks for (no seed lost or added)."""
+    cfg = gf.Config.smoke()
+    for row in smoke.metrics:
+        assert row["n"] == (cfg.repeats if row["study"] == "layer" else cfg.pai_repeats), row
+
+
+def test_headline_cosine_is_one_minus_the_mean_epsilon(smoke: Result) -> None:
+    """``cosine_*_loss0.2dB_mean`` is the cosine: the mean of cos = 1 − ε over the same
+    draws equals 1 − (mean ε) of the ε row at 0.2 dB/MZI."""
+    for method in ("in_situ", "analog"):
+        eps = _value(smoke, study="layer", factor="loss_db_per_mzi", value=0.2, method=method,
+                     metric="epsilon")  # fmt: skip
+        headline = smoke.summary[f"cosine_{method}_layer_loss0.2dB_mean"]
+        assert headline == pytest.approx(1.0 - eps, abs=1e-12)
+
+
+def test_pai_comparison_table_shows_epsilon_next_to_the_papers_row_for_that_batch() -> None:
+    """The ε column holds the ε rows (not the cosine), the paper's value is the one of
+    the same batch size (parameters.md: 0.016–0.020 at batch 1–4, ≈ 0.3 at 10)."""
+    cfg = gf.Config(
+        methods=("in_situ",), pai_profiles=("tap",), pai_states=("init",), pai_batches=(1, 10)
+    )
+    rows = [
+        {
+            "study": "pai2023",
+            "profile": "tap",
+            "state": "init",
+            "batch": b,
+            "method": "in_situ",
+            "metric": metric,
+            "mean": mean,
+            "std": 0.002,
+            "n": 5,
+        }
+        for b, eps in ((1, 0.0123), (10, 0.25))
+        for metric, mean in (("cosine", 1.0 - eps), ("epsilon", eps))
+    ]
+    table = gf.comparison_table(cfg, rows)
+    assert [e["eps_in_situ"] for e in table] == ["0.0123 ± 0.0020", "0.2500 ± 0.0020"]
+    assert [e["n"] for e in table] == ["5", "5"]
+    assert table[0]["pai2023_measured_eps"].startswith("0.016-0.020")
+    assert table[1]["pai2023_measured_eps"] == "~0.3 in training"

@@ -299,3 +299,71 @@ def test_a_sweep_over_sigma_keeps_the_on_chip_accuracy(
     assert "splitting_error_std_rad=(0.02):" in out and "splitting_error_std_rad=(0.05):" in out
     # the points are done: another metric only redraws, and c − a exists at both σ
     assert cli.main([*argv, "--metric", "c_minus_a_mean_moons_in_situ"]) == 0
+
+
+# -- numbers with answers known by hand ------------------------------------------------------
+
+
+def test_within_is_one_sided_and_ties_are_not_wins() -> None:
+    """c − a = +6 points: c is better than a, so it is within 5 points of a (the acceptance
+    asks that in-situ training is not worse by more than 5); c − b = 0, +2, −1: a tie is not
+    a win, c better in 1 of 3 seeds."""
+    cfg = it.Config(datasets=("moons",), methods=("analog",), splitting_error_std_rad=(0.02,))
+    rows = [
+        _row("digital", "adjoint", None, 0, 0.80),
+        _row("on_chip", "analog", 0.02, 0, 0.86),
+        _row("digital", "adjoint", None, 1, 0.80),
+        _row("on_chip", "analog", 0.02, 1, 0.86),
+    ]
+    checks, _ = it.acceptance(cfg, rows)
+    assert checks["c_minus_a_moons_analog_sigma0.02"].startswith("6.0 ± 0.0 (n=2) points (within")
+    rows = [_row("deployed", "adjoint", 0.02, s, b) for s, b in enumerate((0.80, 0.80, 0.80))] + [
+        _row("on_chip", "analog", 0.02, s, c) for s, c in enumerate((0.80, 0.82, 0.79))
+    ]
+    checks, numbers = it.acceptance(cfg, rows)
+    assert numbers["c_minus_b_mean_moons_analog"] == pytest.approx(1.0 / 3.0)
+    assert "c better in 1/3 seeds" in checks["c_minus_b_moons_analog_sigma0.02"]
+
+
+def test_epochs_cover_at_least_the_requested_steps() -> None:
+    """ceil(n_train / B) steps per epoch, and enough epochs to reach ``iterations``:
+    400/20 = 20 steps → 1000 steps = 50 epochs; 400/30 → 14 steps → 50 steps need 4
+    epochs (56 steps; 3 would stop at 42); always at least 1."""
+    assert it._epochs(1000, 400, 20) == 50
+    assert it._epochs(1000, 200, 20) == 100  # circles: 250 points, 200 for training
+    assert it._epochs(50, 400, 30) == 4
+    assert it._epochs(1, 400, 20) == 1
+
+
+def test_final_rows_evaluate_test_and_train_on_their_own_split() -> None:
+    """On the ideal chip one pass is exact: the rows equal the accuracy of the network's
+    outputs on each split, computed here directly."""
+    from digital.train import accuracy
+
+    data = load("moons", n_samples=100, rng=np.random.default_rng(4))
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    test = accuracy(net.forward(data.x_test), data.y_test)
+    train_acc = accuracy(net.forward(data.x_train), data.y_train)
+    assert test != train_acc  # so that a swap would show
+    rows = it._final_rows(net, data, 1, wall_s=0.0, iterations=0, seed=0)
+    got = {r["metric"]: r["value"] for r in rows}
+    assert got["final_test_accuracy"] == pytest.approx(test)
+    assert got["final_train_accuracy"] == pytest.approx(train_acc)
+
+
+class _Passes:
+    """A stand-in network whose successive noisy passes classify 2/2, 2/2 and 0/2 right."""
+
+    def __init__(self) -> None:
+        right = np.array([[2.0, 0.0], [0.0, 2.0]])
+        self.outputs = [right, right, right[:, ::-1]]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.outputs.pop(0)
+
+
+def test_evaluate_averages_the_accuracy_over_the_noisy_passes() -> None:
+    acc, loss = it.evaluate(_Passes(), np.zeros((2, 2)), np.array([0, 1]), 3)  # type: ignore[arg-type]
+    assert acc == pytest.approx(2.0 / 3.0)  # (1 + 1 + 0) / 3
+    # softmax cross-entropy of logits (2, 0) on the right class: ln(1 + e⁻²); wrong: ln(1 + e²)
+    assert loss == pytest.approx((2 * np.log1p(np.exp(-2.0)) + np.log1p(np.exp(2.0))) / 3)

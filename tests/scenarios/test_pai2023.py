@@ -142,3 +142,124 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
         value = smoke.summary[key]
         assert isinstance(value, float) and math.isfinite(value)
         assert key.removesuffix(".ours") in smoke.summary
+
+
+# -- rows, differences and texts from inputs whose answers are known by hand ------------------
+
+
+def _insitu_row(dataset: str, case: str, method: str, metric: str, seed: int, value: float) -> dict:
+    return {
+        "dataset": dataset,
+        "case": case,
+        "method": method,
+        "metric": metric,
+        "seed": seed,
+        "value": value,
+    }
+
+
+def test_accuracy_rows_put_simulation_and_device_in_percent() -> None:
+    """Simulation = (a) digitally trained on the ideal model, device = (b) the same phases
+    on the chip; fractions become %; mean and sample std over seeds (95 and 93 %: mean 94,
+    std 2/√2 = 1.41; ddof = 0 would say 1.0)."""
+    rows = []
+    for dataset in ("moons", "ring", "circles"):
+        for seed, (digital, deployed, on_chip) in enumerate(
+            ((0.95, 0.85, 0.90), (0.93, 0.81, 0.88))
+        ):
+            rows += [
+                _insitu_row(dataset, "digital", "adjoint", "final_test_accuracy", seed, digital),
+                _insitu_row(dataset, "digital", "adjoint", "final_train_accuracy", seed, 0.97),
+                _insitu_row(dataset, "deployed", "adjoint", "final_test_accuracy", seed, deployed),
+                _insitu_row(dataset, "deployed", "adjoint", "final_train_accuracy", seed, 0.87),
+                _insitu_row(dataset, "on_chip", "analog", "final_test_accuracy", seed, on_chip),
+            ]
+    cfg = pai.Config(insitu_methods=("analog",))
+    out = {r.key: r for r in pai._accuracy_rows(cfg, rows)}
+    sim, dev = out["moons.simulation.test"], out["moons.device.test"]
+    assert (sim.ours, sim.ours_std, sim.n) == pytest.approx((94.0, math.sqrt(2.0), 2))
+    assert (dev.ours, dev.ours_std, dev.n) == pytest.approx((83.0, math.sqrt(8.0), 2))
+    assert out["ring.simulation.train"].ours == pytest.approx(97.0)
+    assert out["ring.device.train"].ours == pytest.approx(87.0)
+    assert out["circles.insitu.analog"].ours == pytest.approx(89.0)
+    assert dev.difference == pytest.approx(83.0 - 94.0)  # the paper's device test: 94.0 %
+    assert pai._stats([1.0, 2.0, 6.0]) == pytest.approx((3.0, math.sqrt(7.0), 3))
+
+
+def test_epsilon_rows_read_epsilon_and_the_papers_value_for_that_batch() -> None:
+    """Ours is the ε row (not the cosine), with its std and n; the paper's batch-1 value
+    is the union of their two batch-1 numbers, 0.016–0.020 and ≈ 0.03 (parameters.md)."""
+    rows = [
+        {
+            "study": "pai2023",
+            "profile": "pai_sim",
+            "batch": b,
+            "method": "analog",
+            "metric": metric,
+            "mean": mean,
+            "std": 0.004,
+            "n": 20,
+        }
+        for b, eps in ((1, 0.05), (10, 0.2))
+        for metric, mean in (("cosine", 1 - eps), ("epsilon", eps))
+    ]
+    cfg = pai.Config(eps_profiles=("pai_sim",), insitu_methods=("analog",), eps_batches=(1, 10))
+    b1, b10 = pai._eps_rows(cfg, rows)
+    assert (b1.key, b1.ours, b1.ours_std, b1.n) == ("eps.pai_sim.analog.B1", 0.05, 0.004, 20)
+    assert b1.paper is not None and (b1.paper.low, b1.paper.high) == (0.016, 0.03)
+    assert b1.difference == pytest.approx(0.05 - 0.03)
+    assert b10.paper is not None and (b10.paper.low, b10.paper.high) == (0.3, 0.3)
+    assert b10.difference == pytest.approx(0.2 - 0.3)
+
+
+def _comparison(
+    unit: str, low: float, high: float, ours: float, std: float, n: int
+) -> pai.Comparison:
+    return pai.Comparison(
+        key="k",
+        section="s",
+        quantity="q",
+        method="m",
+        unit=unit,
+        paper=pai.Reference(low, high, "paper"),
+        ours=ours,
+        ours_std=std,
+        n=n,
+    )
+
+
+def test_difference_and_ours_texts() -> None:
+    """ε above the range is compared with its upper end, below with its lower end, and the
+    ratio is ours / paper (0.05 / 0.020 = 2.5; 0.004 / 0.016 = 0.25); accuracies in
+    points with one decimal, ε with four."""
+    above = _comparison("", 0.016, 0.020, 0.05, 0.01, 20)
+    assert above.difference_text() == "+0.0300 (×2.5 of 0.02)"
+    assert above.ours_text() == "0.0500 ± 0.0100 (n=20)"
+    below = _comparison("", 0.016, 0.020, 0.004, 0.001, 20)
+    assert below.difference_text() == "-0.0120 (×0.25 of 0.016)"
+    inside = _comparison("", 0.016, 0.020, 0.018, 0.001, 20)
+    assert inside.difference_text() == "0 (within the published range)"
+    acc = _comparison("%", 94.0, 94.0, 91.26, 1.234, 3)
+    assert acc.difference_text() == "-2.7 pts"
+    assert acc.ours_text() == "91.3 ± 1.2 % (n=3)"
+    assert _comparison("%", 94.0, 94.0, 91.26, 0.0, 1).ours_text() == "91.3 %"
+
+
+def test_comparison_table_puts_ours_and_the_difference_in_their_columns() -> None:
+    row = _comparison("%", 94.0, 94.0, 91.26, 1.234, 3)
+    table = pai.comparison_table([row])
+    cells = dict(zip(table.columns, table.rows[0], strict=True))
+    assert cells["ours"] == "91.3 ± 1.2 % (n=3)"
+    assert cells["difference"] == "-2.7 pts"
+    assert cells["Pai et al. 2023"] == "paper"
+
+
+def test_digits_test_error_is_100_minus_the_test_accuracy() -> None:
+    """Without noise the chip is ideal and evaluated once: the final test error is 100 %
+    minus the test accuracy after the last epoch, which the training history records
+    by another route (32 of 60 test images right → 46.7 %, not 53.3 %)."""
+    seeds = {"data": 1, "init": 2, "chip": 3, "noise": 4, "train": 5}
+    run = pai._run_digits(pai.Config.smoke(), "no_noise", 0, seeds)
+    last = run["history"].test_accuracy[-1]
+    assert run["n_test"] == 60 and last != 0.5  # 300 images, 80/20; a swap would show
+    assert run["test_error_pct"] == pytest.approx(100.0 * (1.0 - last))

@@ -184,3 +184,52 @@ def test_per_sample_max_ports_limits_the_chip_rows_too(tmp_path: Path) -> None:
 def test_config_validation(field: str, value: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         simulator_speed.Config(**{field: value})  # type: ignore[arg-type]
+
+
+def test_busy_warning_sees_a_matmul_that_got_slower_as_well_as_faster() -> None:
+    """Drift is the larger over the smaller timing, whichever came first; exactly the
+    limit is not "more than" it."""
+    limit = simulator_speed.MATMUL_DRIFT_LIMIT
+    slower = simulator_speed.busy_warning({(64, 256): (1.0e-4, 1.5e-4)})
+    assert slower is not None and "N=64, B=256 (1.50×)" in slower
+    assert simulator_speed.busy_warning({(64, 256): (1.0, limit)}) is None
+
+
+#: Fake best times (s) of one size: the matmul (before, after) and every step.
+FAKE_TIMES: dict[tuple[str, str], float] = {
+    ("matmul", "ideal"): 1e-3,
+    ("matmul_again", "ideal"): 2e-3,
+    ("fast", "ideal"): 4e-3,
+    ("insitu_aggregated", "ideal"): 6e-3,
+    ("per_sample", "ideal"): 10e-3,
+    ("insitu_per_sample", "ideal"): 20e-3,
+    ("fast", "noisy"): 5e-3,
+    ("insitu_aggregated", "noisy"): 15e-3,
+    ("insitu_per_sample", "noisy"): 50e-3,
+    ("insitu_per_sample", "realistic"): 100e-3,
+}
+
+
+def test_summary_ratios_from_known_timings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With fixed timings the ratios are known by hand: a step over the first matmul
+    (4 ms / 1 ms = 4), an in-situ step over the exact step on the same chip (noisy:
+    15/5 = 3, not 15/4 against the ideal chip's), the realistic chip over the noisy
+    chip's exact step (100/5 = 20); the matmul doubled meanwhile: a warning."""
+
+    def fake_measure(
+        n: int, b: int, cfg: object, rng: object, runs: list[tuple[str, str]], seed: int
+    ) -> dict[tuple[str, str], float]:
+        wanted = [("matmul", "ideal"), *runs, ("matmul_again", "ideal")]
+        return {run: FAKE_TIMES[run] for run in wanted}
+
+    monkeypatch.setattr(simulator_speed, "_measure", fake_measure)
+    monkeypatch.setattr(simulator_speed, "save_figure", lambda fig, out_dir, stem: [])
+    cfg = dataclasses.replace(simulator_speed.Config.smoke(), ports=(8,))
+    s = simulator_speed.run(cfg, tmp_path).summary
+    assert s["ratio_fast_N8_B32"] == 4.0
+    assert s["ratio_insitu_per_sample_N8_B32_noisy_chip"] == 50.0
+    assert s["insitu_aggregated_vs_adjoint_N8_B32"] == 1.5  # 6 / 4
+    assert s["insitu_aggregated_vs_adjoint_N8_B32_noisy_chip"] == 3.0
+    assert s["insitu_per_sample_vs_adjoint_N8_B32_noisy_chip"] == 10.0
+    assert s["insitu_per_sample_vs_adjoint_N8_B32_realistic_chip"] == 20.0
+    assert "N=8, B=32 (2.00×)" in str(s["timing_warning"])

@@ -902,3 +902,25 @@ def test_dask_sweep_killed_and_resumed(tmp_path: Path) -> None:
     finally:
         _kill(proc)
     _assert_complete(db, n_points)
+
+
+def test_a_metric_varies_only_if_its_mean_over_the_repeats_does() -> None:
+    """Two points whose repeats are 1, 3 and 3, 1 have the same mean (2): the grid does
+    not move that key, however its last repeat lands; every wall-clock key (``…_wall_s``
+    too, as energy_latency names its replay times) is left out."""
+    rows = [
+        _point({"swapped": v, "replay_wall_s": 0.1 * x, "moved": float(x)}, x=x, repeat=r)
+        for x, values in ((1, (1.0, 3.0)), (2, (3.0, 1.0)))
+        for r, v in enumerate(values)
+    ]
+    assert sw.varying_metrics(rows) == ["moved"]
+
+
+def test_aggregate_is_mean_and_sample_std_over_three_repeats(toy: str) -> None:
+    """Repeats 1, 2, 6: mean 3 (the median would be 2), sample std √((4 + 1 + 9)/2) = √7."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1"])], repeat=3)
+    rows = [_point({"y": v}, x=1, repeat=r) for r, v in enumerate((1.0, 2.0, 6.0))]
+    ((others, x, mean, std, n),) = sw.aggregate(rows, plan, "y")
+    assert (others, x, n) == ({}, 1, 3)
+    assert mean == pytest.approx(3.0)
+    assert std == pytest.approx(np.sqrt(7.0))
