@@ -86,7 +86,7 @@ from scenarios.framework import (
 )
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
-from sim.ops import Op, mesh_pass, phase_update, tap_readout
+from sim.ops import BYTES_PER_REAL, Op, mesh_pass, phase_update, tap_readout
 from sim.presets import check_presets, load_preset
 from sim.report import summarize, time_share, tops_per_w
 
@@ -583,7 +583,7 @@ def _full_utilization_pj_per_flop(hw: DigitalHardware) -> float:
         n_ports=m,
         n_samples=m,
         flops=2 * m**3,
-        bytes=8 * 3 * m * m,
+        bytes=BYTES_PER_REAL * 3 * m * m,  # A, B, C in float64 words; the engine rescales
     )
     return simulate([op], hw).energy_pj / op.flops
 
