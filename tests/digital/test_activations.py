@@ -11,6 +11,7 @@ from digital.activations import (
     ACTIVATIONS,
     COMPLEX_ACTIVATIONS,
     REAL_ACTIVATIONS,
+    electro_optic,
     get_activation,
     modrelu,
 )
@@ -148,3 +149,37 @@ def test_modrelu_keeps_phase_and_shifts_modulus(mag: float, angle: float, bias: 
 def test_unknown_activation_names_allowed_values() -> None:
     with pytest.raises(ValueError, match=r"activation='nope'.*tanh"):
         get_activation("nope")
+
+
+def test_real_sigmoid_family_never_overflows() -> None:
+    """σ(z) = 1/(1 + e^{−z}) written naively computes e^{1000} = inf for z = −1000: the
+    value comes out right (1/inf = 0) but raises under np.errstate(over="raise"),
+    which callers use to catch divergence. The stable forms must not overflow, and
+    must still give σ(−1000) = 0, σ(1000) = 1 and swish/mish ≈ 0 / z at the ends."""
+    z = np.array([-1000.0, -40.0, 0.0, 40.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise"):  # underflow to 0 is harmless
+        s = ACTIVATIONS["sigmoid"](z)
+        ds = ACTIVATIONS["sigmoid"].derivative(z)
+        sw = ACTIVATIONS["swish"](z)
+        dsw = ACTIVATIONS["swish"].derivative(z)
+    np.testing.assert_allclose(s, [0.0, np.exp(-40.0), 0.5, 1.0, 1.0], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ds[[0, 2, 4]], [0.0, 0.25, 0.0], atol=1e-300)
+    np.testing.assert_allclose(sw[[2, 3, 4]], [0.0, 40.0, 1000.0], rtol=1e-12)
+    assert np.all(np.isfinite(dsw))
+
+
+def test_electro_optic_power_transmission_and_tap_range() -> None:
+    """|f(z)|²/|z|² = (1 − α)·cos²((g|z|² + φ_b)/2) (Williamson et al.). With φ_b = π it
+    is 0 for a vanishing field and 1 − α at |z|² = π/g; in between, at |z|² = π/(2g),
+    it is (1 − α)/2. α = 1 would tap all the light (f ≡ 0), so α must be in [0, 1)."""
+    alpha, g = 0.1, 0.05 * np.pi
+    act = electro_optic(alpha=alpha, gain_rad=g, bias_rad=np.pi)
+    power = np.array([1e-6, np.pi / (2 * g), np.pi / g, 3.7])
+    z = np.sqrt(power) * np.exp(1j * 0.3)
+    transmission = np.abs(act(z)) ** 2 / power
+    expected = (1 - alpha) * np.cos((g * power + np.pi) / 2) ** 2
+    np.testing.assert_allclose(transmission, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(transmission[1:3], [(1 - alpha) / 2, 1 - alpha], rtol=1e-12)
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="alpha="):
+            electro_optic(alpha=bad)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,10 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(kind: str, tmp_path: P
     assert history.loss == ref_history.loss
     assert history.test_accuracy == ref_history.test_accuracy
     assert history.epoch == [1, 2, 3, 4]
+    # every per-epoch statistic, also those of the interrupted epoch's partial state
+    # (its gradient norms so far): all but the wall times, bit for bit
+    for name in ("test_loss", "train_accuracy", "grad_norm"):
+        assert getattr(history, name) == getattr(ref_history, name), name
 
 
 def test_periodic_checkpoint_resumes_after_a_hard_stop(tmp_path: Path) -> None:
@@ -223,3 +228,37 @@ def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
     reference, _ = run("mlp", None)
     for key, value in reference.params().items():
         np.testing.assert_array_equal(resumed.params()[key], value)
+
+
+def test_resumed_wall_time_continues_the_first_run_s_clock(tmp_path: Path) -> None:
+    """History.wall_time_s is seconds since training started, so a resumed run counts
+    on from the time the checkpoint recorded, and the times never go backwards. The
+    first run is slowed to at least 0.2 s; the resumed epoch takes milliseconds, so
+    a clock restarted on resume would put epoch 3 before epoch 2."""
+    data = load("moons", n_samples=40, rng=np.random.default_rng(0))
+    path = tmp_path / "ckpt.npz"
+    pause_s = 0.05
+
+    class Slow(Interrupting):
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            time.sleep(pause_s)
+            return self.net.forward(x)
+
+    def fit(net: Network, epochs: int) -> History:
+        return train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=epochs,
+            batch_size=32,
+            rng=np.random.default_rng(4),
+            checkpoint=Checkpoint(path, existing="resume"),
+        )
+
+    first = fit(Slow(build("mlp", 3)[0], 0), 2)  # type: ignore[arg-type]
+    assert first.wall_time_s[-1] >= 4 * pause_s  # ≥ 2 epochs × (1 step + 2 evaluations)
+    resumed = fit(build("mlp", 3)[0], 3)
+    assert resumed.epoch == [1, 2, 3]
+    assert resumed.wall_time_s[:2] == first.wall_time_s
+    assert resumed.wall_time_s[2] >= resumed.wall_time_s[1]

@@ -243,3 +243,79 @@ def test_dataset_is_frozen_and_validates_shapes() -> None:
         Dataset(x, y[:3], x, y)
     with pytest.raises(ValueError, match="x_test"):
         Dataset(x, y, np.zeros((4, 3)), y)
+
+
+def _raw(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """All raw (un-standardized) features and labels: x · scale + mean (documented)."""
+    assert ds.feature_mean is not None and ds.feature_scale is not None
+    x = np.concatenate([ds.x_train, ds.x_test]) * ds.feature_scale + ds.feature_mean
+    return x, np.concatenate([ds.y_train, ds.y_test])
+
+
+def test_xor_labels_are_the_exclusive_or_of_the_signs() -> None:
+    """Without jitter every point sits on a corner (±1, ±1); opposite corners share a
+    class, so the label is 1 exactly when the two coordinates differ in sign."""
+    x, y = _raw(_load("xor", n_samples=101, noise=0.0))
+    np.testing.assert_allclose(np.abs(x), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(y, (x[:, 0] * x[:, 1] < 0).astype(np.int64))
+
+
+def test_spiral_arms_follow_their_closed_form() -> None:
+    """Without jitter a point at radius r of arm y has angle 2π·1.5·r + π·y (mod 2π):
+    the two arms are each other's half-turn rotation, interleaved."""
+    x, y = _raw(_load("spiral", n_samples=200, noise=0.0))
+    r = np.hypot(x[:, 0], x[:, 1])
+    keep = r > 1e-6  # the angle of the centre is undefined
+    assert np.all(r <= 1.0 + 1e-12)
+    phase = np.exp(1j * np.arctan2(x[keep, 1], x[keep, 0]))
+    expected = np.exp(1j * (2 * np.pi * 1.5 * r[keep] + np.pi * y[keep]))
+    np.testing.assert_allclose(phase, expected, atol=1e-9)
+    assert set(np.unique(y)) == {0, 1}
+
+
+def test_ring_labels_are_radius_quantiles() -> None:
+    """Without jitter the classes are split by distance from the centre: every point
+    of the inner class 0 lies closer than every point of the outer class 1, and the
+    two classes are equally large (the median radius divides them)."""
+    x, y = _raw(_load("ring", n_samples=200, noise=0.0))
+    r = np.hypot(x[:, 0], x[:, 1])
+    assert r[y == 0].max() < r[y == 1].min()
+    assert np.sum(y == 0) == np.sum(y == 1) == 100
+
+
+def test_blob_centres_are_an_equilateral_triangle_of_circumradius_3() -> None:
+    """With little jitter each class's mean is its blob centre: three points at
+    distance 3 from the origin, pairwise 3·√3 apart (side of the equilateral triangle
+    inscribed in a circle of radius 3)."""
+    x, y = _raw(_load("blobs", n_samples=300, noise=1e-3))
+    centres = np.array([x[y == k].mean(axis=0) for k in range(3)])
+    np.testing.assert_allclose(np.hypot(centres[:, 0], centres[:, 1]), 3.0, atol=1e-3)
+    sides = [np.linalg.norm(centres[i] - centres[j]) for i, j in ((0, 1), (1, 2), (0, 2))]
+    np.testing.assert_allclose(sides, 3.0 * np.sqrt(3.0), atol=1e-3)
+
+
+def test_split_of_unequal_classes_is_proportional_by_largest_remainder() -> None:
+    """Digits' classes differ in size (174 … 183). Class c's ideal test share is
+    n_c · n_test / n; the split must give each class its ideal rounded down or up, and
+    round up only classes whose fractional part is at least that of every class it
+    rounds down (largest remainder), so no allocation is closer to the ideal."""
+    ds = _load("digits")
+    counts = np.bincount(np.concatenate([ds.y_train, ds.y_test]))
+    assert counts.min() != counts.max()  # really unequal
+    ideal = counts * ds.n_test / counts.sum()
+    got = np.bincount(ds.y_test, minlength=len(counts))
+    low = np.floor(ideal)
+    assert np.all((got == low) | (got == low + 1))
+    frac = ideal - low
+    up, down = got == low + 1, got == low
+    if up.any() and down.any():
+        assert frac[up].min() >= frac[down].max()
+
+
+@pytest.mark.parametrize("name", ["moons", "digits"])
+def test_split_parts_are_in_random_order(name: str) -> None:
+    """Both parts are shuffled, not grouped by class: with ≥ 2 classes and ≥ 50 samples
+    a random order sorted by label has probability below 1e-14."""
+    ds = _load(name, n_samples=500)
+    for y in (ds.y_train, ds.y_test):
+        assert np.any(np.diff(y) < 0)

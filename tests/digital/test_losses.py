@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digital.losses import LOSSES, get_loss, half_squared_error, softmax_cross_entropy
+from digital.losses import (
+    LOSSES,
+    get_loss,
+    half_squared_error,
+    softmax,
+    softmax_cross_entropy,
+)
 
 
 def test_half_squared_error_by_hand() -> None:
@@ -110,3 +116,33 @@ def test_one_output_takes_0_1_labels_as_its_target() -> None:
 def test_softmax_cross_entropy_refuses_negative_targets() -> None:
     with pytest.raises(ValueError, match=r"t holds a negative target \(-0.5\)"):
         softmax_cross_entropy(np.zeros((1, 2)), np.array([[1.5, -0.5]]))
+
+
+def test_softmax_by_hand_and_for_huge_logits() -> None:
+    """Row-wise softmax e^{y_k} / Σ_j e^{y_j}: by hand on small logits (rows of different
+    scale, so a max taken over the wrong axis shows), and shift-invariant per row, so
+    logits of 1e4 (e^{1e4} overflows) give the same as those logits minus 1e4."""
+    y = np.array([[0.0, np.log(3.0)], [2.0, -5.0], [1.0, 1.0]])
+    expected = np.exp(y) / np.exp(y).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(softmax(y), expected, rtol=1e-14)
+    np.testing.assert_allclose(softmax(y)[0], [0.25, 0.75], rtol=1e-14)
+    with np.errstate(over="raise", invalid="raise", under="ignore"):
+        huge = softmax(y + 1e4)
+    np.testing.assert_allclose(huge, expected, rtol=1e-10)
+    np.testing.assert_allclose(huge.sum(axis=1), 1.0, rtol=1e-14)
+
+
+def test_softmax_cross_entropy_rows_of_very_different_scale() -> None:
+    """The log-sum-exp shift must be per row: one row of logits near 1000 and one near 0
+    in the same batch. Shifting both by the batch-wide max (1001) would underflow the
+    second row's exponentials to 0 and give log 0 = −inf. Each row's loss is
+    log(1 + e^{−1}) (the label is the larger logit), so the mean is that too, and the
+    gradient is (softmax − onehot)/2 with softmax = (1/(1+e), e/(1+e)) in both rows."""
+    y = np.array([[1000.0, 1001.0], [0.0, 1.0]])
+    t = np.array([1, 1])
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        loss, grad = softmax_cross_entropy(y, t)
+    assert loss == pytest.approx(np.log1p(np.exp(-1.0)), rel=1e-12)
+    e = np.e
+    row = np.array([1.0 / (1.0 + e), e / (1.0 + e) - 1.0]) / 2
+    np.testing.assert_allclose(grad, [row, row], rtol=1e-12)

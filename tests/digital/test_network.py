@@ -234,3 +234,106 @@ def test_backward_after_set_params_needs_a_new_forward() -> None:
     y = net.forward(x)
     with pytest.raises(TypeError, match="grad_output must be real"):
         net.backward(np.ones_like(y) + 1j)
+
+
+@pytest.mark.parametrize("dtype", [float, complex])
+def test_gradcheck_without_bias_in_a_deep_network(dtype: type) -> None:
+    """bias="none": δ travels back through every column of W (there is no bias column
+    to drop), so a hidden layer's gradient needs all of W^l; checked by finite
+    differences on a three-layer network, real and complex."""
+    rng = np.random.default_rng(5)
+    acts = ["tanh", "tanh", "identity"] if dtype is float else ["modrelu", "tanh", "abs2"]
+    net = MLP([3, 4, 4, 3], activation=acts, rng=rng, dtype=dtype, bias="none")
+    x, t = rng.normal(size=(5, 3)), rng.integers(0, 3, size=5)
+    assert gradcheck(net, x, t, "softmax_cross_entropy") <= GRADCHECK_TOL
+
+
+@pytest.mark.parametrize("dtype", [float, complex])
+@pytest.mark.parametrize(("bias", "extra"), [("input", 1), ("none", 0)])
+def test_initial_weight_variance_counts_the_bias_input(dtype: type, bias: str, extra: int) -> None:
+    """Weights are N(0, s²/fan_in) with fan_in = n_in + 1 for the bias input (docstring).
+
+    With n_in = 3 that is s²/4 with a bias and s²/3 without, a 33 % difference; the
+    sample variance of 3 × 2000 × 4 draws has a relative standard error of about
+    √(2/24000) ≈ 1 %, so a 5 % tolerance separates the two. Complex weights split the
+    variance: Var Re = Var Im = s²/(2 fan_in), so E|w|² is the same s²/fan_in.
+    """
+    scale, n_in = 1.5, 3
+    net = MLP(
+        [n_in, 6000],
+        activation="identity" if dtype is float else "abs",
+        rng=np.random.default_rng(7),
+        dtype=dtype,
+        bias=bias,  # type: ignore[arg-type]
+        init_scale=scale,
+    )
+    w = net.params()["W1"]
+    expected = scale**2 / (n_in + extra)
+    np.testing.assert_allclose(np.mean(np.abs(w) ** 2), expected, rtol=0.05)
+    if dtype is complex:
+        np.testing.assert_allclose(np.var(w.real), expected / 2, rtol=0.05)
+        np.testing.assert_allclose(np.var(w.imag), expected / 2, rtol=0.05)
+
+
+def test_set_params_copies_its_input() -> None:
+    """set_params installs copies (docstring): changing the caller's arrays afterwards,
+    as an optimizer updating in place would, must not change the network."""
+    net = MLP([2, 3, 2], rng=np.random.default_rng(0))
+    new = {k: v + 1.0 for k, v in net.params().items()}
+    net.set_params(new)
+    kept = {k: v.copy() for k, v in new.items()}
+    for v in new.values():
+        v[...] = 42.0
+    for k, v in net.params().items():
+        np.testing.assert_array_equal(v, kept[k])
+
+
+def test_recorder_counts_complex_work() -> None:
+    """Complex: one multiply-add is 4 real multiplies and 4 real adds = 8 FLOPs, and a
+    word is 16 bytes. A layer of weight shape (n_out, n_in) on n samples does
+    n·n_in·n_out multiply-adds per product and moves the weights once plus, per
+    product, n·(n_in + n_out) words of operands and results."""
+    n, sizes = 5, [4, 8, 3]
+    net = MLP(sizes, rng=np.random.default_rng(0), dtype=complex, activation=["tanh", "abs"])
+    net.recorder = Recorder()
+    y = net.forward(np.ones((n, sizes[0])))
+    net.backward(np.ones_like(y))
+    shapes = {0: (8, 4 + 1), 1: (3, 8 + 1)}  # (n_out, n_in + bias)
+    for op in net.recorder.ops:
+        n_out, n_in = shapes[op.layer]
+        products = 2 if (op.direction == "backward" and op.layer > 0) else 1
+        assert op.flops == 8 * n * n_in * n_out * products
+        assert op.bytes == 16 * (n_out * n_in + n * (n_in + n_out) * products)
+
+
+def test_relative_error_is_the_worst_entry() -> None:
+    """gradcheck reports the worst entry, not an average that one bad entry hides in:
+    entries (1, 1, 1, 2) against (1, 1, 1, 1) have errors 0, 0, 0 and |2 − 1|/2."""
+    a, n = np.array([[1.0, 1.0], [1.0, 2.0]]), np.ones((2, 2))
+    assert relative_error(a, n) == pytest.approx(0.5)
+    assert relative_error(n, a) == pytest.approx(0.5)  # symmetric in a and n
+
+
+def test_gradcheck_flags_a_wrong_gradient_far_above_round_off() -> None:
+    """The floor below which entries are judged absolutely is the finite-difference
+    resolution ~ ε·|L|/h. A loss with a large constant offset (|L| = 1000 × the largest
+    gradient entry; the offset changes no gradient) leaves that resolution at
+    ~2e-12·|L| for h = 1e-4, so a backward that doubles every gradient is still wrong by
+    ~1e8 resolution units on the largest entries and must be reported (error ≈ 1/2)."""
+
+    class Doubled(MLP):
+        def backward(self, grad_output: np.ndarray) -> dict[str, np.ndarray]:
+            return {k: 2.0 * g for k, g in super().backward(grad_output).items()}
+
+    rng = np.random.default_rng(4)
+    net = Doubled([2, 3, 2], rng=rng)
+    x, t = rng.normal(size=(4, 2)), np.array([0, 1, 1, 0])
+    loss0, dloss = half_squared_error(net.forward(x), t)
+    g_max = max(float(np.max(np.abs(g))) for g in MLP.backward(net, dloss).values())
+    offset = 1e3 * g_max - loss0
+
+    def offset_loss(y: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = half_squared_error(y, t)
+        return value + offset, grad
+
+    assert gradcheck(net, x, t, offset_loss) > 0.4

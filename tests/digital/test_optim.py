@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,20 @@ def test_bad_step_inputs_raise() -> None:
         opt.step({"w": np.zeros(2)}, {"w": np.array([np.nan, 0.0])})
     with pytest.raises(ValueError, match=r"optimizer='rmsprop'.*adam"):
         make_optimizer("rmsprop", lr=0.1)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda b: Momentum(lr=0.1, beta=b), "beta"),
+        (lambda b: Adam(lr=0.1, beta1=b), "beta1"),
+        (lambda b: Adam(lr=0.1, beta2=b), "beta2"),
+    ],
+)
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.5])
+def test_decay_rates_outside_0_1_are_refused(make: Any, name: str, bad: float) -> None:
+    """β = 1 is not a decay: momentum's v = Σ g never forgets, and Adam's bias
+    correction 1 − β^t is 0, a division by zero. Only [0, 1) is allowed."""
+    with pytest.raises(ValueError, match=f"{name}="):
+        make(bad)
+    make(0.0)  # the closed end is allowed
