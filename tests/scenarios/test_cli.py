@@ -145,6 +145,33 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not (tmp_path / DEFAULT_SCENARIO).exists()
 
 
+def test_a_message_over_several_lines_is_still_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuses(cfg: object, out_dir: Path) -> None:
+        raise ValueError("sizes do not fit:\n  hidden=(8,) needs\n\n  n_ports >= 8")
+
+    monkeypatch.setattr(digital_baseline, "run", refuses)
+    assert cli.main(["run", "digital_baseline", "--smoke", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"{ERROR_PREFIX} sizes do not fit: hidden=(8,) needs n_ports >= 8\n"
+    )
+
+
+def test_ctrl_c_before_the_run_starts_exits_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the scenario's module is still being imported: no traceback, 130."""
+
+    def interrupted(name: str) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_scenario", interrupted)
+    assert cli.main(["run", "digital_baseline", "--smoke", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "photonic-backprop: interrupted\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_out_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "plain-file"
     blocker.write_text("not a folder")

@@ -8,8 +8,10 @@ import json
 import multiprocessing
 import re
 import signal
+import subprocess
 import time
 import types
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,7 +84,10 @@ def test_optional_field(text: str, expected: float | None) -> None:
     assert fw.config_from_overrides(ToyConfig, {"scale": text}).scale == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [("yes", True), ("0", False), ("Off", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("yes", True), ("0", False), ("Off", False), ("false", False), ("TRUE", True)],
+)
 def test_bool_spellings(text: str, expected: bool) -> None:
     assert fw.config_from_overrides(ToyConfig, {"flag": text}).flag is expected
 
@@ -174,6 +179,8 @@ def test_config_json_round_trips(tmp_path: Path) -> None:
     assert path == tmp_path / "config.json"
     again = fw.config_from_overrides(ToyConfig, fw.load_config_file(path))
     assert again == cfg
+    shouted = path.rename(tmp_path / "CONFIG.JSON")  # read as JSON, not as TOML
+    assert fw.config_from_overrides(ToyConfig, fw.load_config_file(shouted)) == cfg
 
 
 # --------------------------------------------------------------------------- run folders
@@ -199,6 +206,28 @@ def test_run_dir_under_a_file_is_refused(tmp_path: Path) -> None:
 def test_run_dir_rejects_path_like_scenario(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="plain folder name"):
         fw.prepare_run_dir(tmp_path, "../escape")
+
+
+def test_run_ids_drawn_twice_never_share_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs started in the same second that draw the same suffix: the second gets a
+    new one, and the first run's files stay as they were."""
+
+    class _SameSecond:
+        @staticmethod
+        def now() -> datetime:
+            return datetime(2025, 1, 1, 12, 0, 0)
+
+    suffixes = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
+    monkeypatch.setattr(fw, "datetime", _SameSecond)
+    monkeypatch.setattr(fw.secrets, "token_hex", lambda n_bytes: next(suffixes))
+    first = fw.prepare_run_dir(tmp_path, "toy")
+    (first / "metrics.csv").write_text("step,value\n1,0.5\n")
+    second = fw.prepare_run_dir(tmp_path, "toy")
+    assert (first.name, second.name) == ("20250101-120000-aaaaaa", "20250101-120000-bbbbbb")
+    assert (first / "metrics.csv").read_text() == "step,value\n1,0.5\n"
+    assert list(second.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- outputs
@@ -235,6 +264,41 @@ def test_manifest_keys(tmp_path: Path) -> None:
     assert data["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40,64}", data["git_commit"])
 
 
+def test_manifest_names_the_commit_of_the_packages_repository(tmp_path: Path) -> None:
+    root = Path(fw.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        pytest.skip("git is not installed")
+    if head.returncode != 0:
+        pytest.skip("the package is not in a git repository with commits")
+    path = fw.write_manifest(tmp_path, scenario="toy", seed=0, wall_time_s=0.0)
+    data = json.loads(path.read_text())
+    assert data["git_commit"] == head.stdout.strip()
+    assert isinstance(data["git_dirty"], bool)
+
+
+def test_manifest_wall_time_is_the_runs_duration(tmp_path: Path) -> None:
+    module = _toy_module()
+    plain_run = module.run
+
+    def slow_run(cfg: ToyConfig, out_dir: Path) -> fw.Result:
+        time.sleep(0.05)
+        return plain_run(cfg, out_dir)
+
+    module.run = slow_run  # type: ignore[attr-defined]
+    result = fw.run_scenario(module, ToyConfig(), tmp_path)
+    wall_time_s = json.loads((result.out_dir / "manifest.json").read_text())["wall_time_s"]
+    assert 0.05 <= wall_time_s < 5.0
+
+
 def test_save_figure_writes_png_and_svg(tmp_path: Path) -> None:
     fig = fw.new_figure(figsize=(2, 2))
     fig.subplots().plot([0, 1], [1, 0])
@@ -255,6 +319,16 @@ def test_child_rngs_are_deterministic_and_order_matters() -> None:
     assert np.array_equal(draw_a, b["init"].random(4))
     assert not np.array_equal(draw_a, a["data"].random(4))
     assert np.array_equal(draw_a, swapped["data"].random(4))
+    # a name appended at the end leaves the earlier streams as they were
+    assert np.array_equal(draw_a, fw.child_rngs(7, "init")["init"].random(4))
+    assert np.array_equal(draw_a, fw.child_rngs(7, "init", "data", "noise")["init"].random(4))
+    # the documented derivation, so that a seed gives the same numbers in every version
+    spawned = np.random.SeedSequence(7).spawn(2)
+    assert np.array_equal(draw_a, np.random.default_rng(spawned[0]).random(4))
+    assert np.array_equal(
+        fw.child_rngs(7, "init", "data")["data"].random(4),
+        np.random.default_rng(spawned[1]).random(4),
+    )
 
 
 @pytest.mark.parametrize("args", [(-1, "a"), (0,), (0, "a", "a"), (True, "a")])
@@ -341,9 +415,13 @@ def test_a_write_error_without_a_file_names_the_run_folder(tmp_path: Path) -> No
     with pytest.raises(OSError, match=r"cannot write the results to '.*toy.*'.*No space") as info:
         fw.run_scenario(_toy_module(raises=full), ToyConfig(), tmp_path)
     assert info.value.__cause__ is full and info.value.errno == 28
-    # anything else passes unchanged: a file named already, a closed pipe (the CLI's
-    # quiet exit 141 needs its BrokenPipeError)
-    for other in (FileNotFoundError(2, "No such file", "x.png"), BrokenPipeError(32, "pipe")):
+    # anything else passes unchanged: a file named already (a full disk too), a closed
+    # pipe (the CLI's quiet exit 141 needs its BrokenPipeError)
+    for other in (
+        FileNotFoundError(2, "No such file", "x.png"),
+        OSError(28, "No space left on device", "curve.png"),
+        BrokenPipeError(32, "pipe"),
+    ):
         with pytest.raises(type(other)) as caught:
             fw.run_scenario(_toy_module(raises=other), ToyConfig(), tmp_path)
         assert caught.value is other
@@ -470,6 +548,9 @@ def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
         (0.9174, 1e-17, "9.174000000000000e-01 ± 1.0e-17"),  # at most 16 digits
         (-0.0001, 0.5, "0.00 ± 0.50"),  # not "-0.00"
         (5e6, 1.0, "5000000.0 ± 1.0"),
+        (2.5e-5, 1.2e-5, "0.000025 ± 0.000012"),  # the spread's digit at 1e-6: fixed point
+        (123456.0, 35000.0, "123000 ± 35000"),  # at 1e3: fixed point
+        (123456.0, 350000.0, "1.2e+05 ± 3.5e+05"),  # at 1e4: e-notation
         (0.0, float("inf"), "0 ± inf"),
         (1.0, 1.76e308, "1 ± inf"),  # the spread's rounding overflows
         (48650721310177.71, 0.0039, "4.865072131017771e+13 ± 3.9e-03"),  # ≤ 16 digits

@@ -140,6 +140,22 @@ def test_a_scenario_without_checkpoints_says_it_starts_over(
     assert (run_dir / "manifest.json").read_text() == manifest
 
 
+def test_a_moved_run_folder_resumes_as_the_scenario_its_manifest_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run folder kept elsewhere (not under <out>/<scenario>/) is still the run of the
+    scenario its manifest names."""
+    from scenarios import energy_latency
+    from scenarios.framework import write_config
+
+    run_dir = tmp_path / "kept" / "run-1"
+    run_dir.mkdir(parents=True)
+    write_config(energy_latency.Config.smoke(), run_dir)
+    (run_dir / "manifest.json").write_text('{"scenario": "energy_latency", "status": "ok"}')
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    assert "this energy_latency run had already finished" in capsys.readouterr().err
+
+
 def test_out_of_memory_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

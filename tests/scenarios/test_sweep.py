@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -249,6 +250,8 @@ def test_store_keeps_ok_rows_and_replaces_failed_ones(toy: str, tmp_path: Path) 
         again = dataclasses.replace(ok, summary={"y": 99.0})
         assert not store.record(p1, again, sweep_dir=tmp_path)  # finished: never overwritten
         bad = sw.PointOutcome(key=p2.key, status="failed", summary={}, wall_time_s=0, error="E")
+        with pytest.raises(ValueError, match="does not match"):  # p2's result is not p1's
+            store.record(p1, bad, sweep_dir=tmp_path)
         assert store.record(p2, bad, sweep_dir=tmp_path)
         assert store.finished_keys() == {p1.key}
         fixed = sw.PointOutcome(key=p2.key, status="ok", summary={"y": 2.0}, wall_time_s=0.1)
@@ -289,12 +292,19 @@ def _foreign(db: Path) -> None:
         conn.execute("INSERT INTO notes VALUES ('mine')")
 
 
+def _newer_schema(db: Path) -> None:
+    """A sweep database written by a later version of the schema."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+
+
 @pytest.mark.parametrize(
     ("spoil", "fragment"),
     [
         (_garbage, "not SQLite"),
         (_damaged, "left untouched"),
         (_foreign, "not a sweep database"),
+        (_newer_schema, "has schema version '2'"),
     ],
 )
 def test_store_refuses_a_bad_database_and_leaves_it_untouched(
@@ -375,6 +385,8 @@ def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -
     runs = list((report.sweep_dir / "runs" / "toy").iterdir())
     assert len(runs) == 12
     assert {report.sweep_dir / r.run_dir for r in report.rows if r.run_dir} == set(runs)
+    # relative to the sweep folder, so that a moved or copied sweep still finds them
+    assert not any(Path(r.run_dir).is_absolute() for r in report.rows if r.run_dir)
     assert json.loads((report.sweep_dir / sw.SPEC_FILENAME).read_text())["sweep_id"] == (
         plan.sweep_id
     )
@@ -423,6 +435,39 @@ def test_failed_points_are_recorded_and_retried(
     out = capsys.readouterr().out
     assert "(1 run now, 2 already done, 0 failed)" in out
     assert sorted(s for _, s in _db_rows(sweep_dir / sw.DB_FILENAME)) == ["ok", "ok", "ok"]
+
+
+def test_cli_sweep_layers_smoke_then_config_then_set(
+    toy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every point starts from smoke(), then the file's settings, then --set (it wins)."""
+    monkeypatch.setattr(ToyConfig, "smoke", classmethod(lambda cls: cls(width=(5,), seed=1)))
+    config = tmp_path / "cfg.toml"
+    config.write_text("seed = 5\n")
+    argv = ["sweep", toy, "--smoke", "--config", str(config), "--set", "seed=7"]
+    assert cli.main([*argv, "--grid", "x=1", "--out", str(tmp_path)]) == 0
+    (sweep_dir,) = _sweep_dirs(tmp_path)
+    with (sweep_dir / sw.CSV_FILENAME).open(newline="") as fh:
+        (row,) = [r for r in csv.DictReader(fh) if r["metric"] == "y"]
+    # y = 2x + Σwidth + seed/2 = 2 + 5 + 3.5
+    assert (row["seed"], row["value"]) == ("7", "10.5")
+
+
+def test_table_and_csv_hold_only_this_commands_points(toy: str, tmp_path: Path) -> None:
+    """After --repeat 2, the same sweep with --repeat 1 reports (and exports) repeat 0 only;
+    sweep.json keeps the first command line."""
+    two = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=2)
+    first = sw.run_sweep(two, out=tmp_path, progress=False, argv=["first", "command"])
+    spec = (first.sweep_dir / sw.SPEC_FILENAME).read_text()
+    one = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=1)
+    report = sw.run_sweep(one, out=tmp_path, progress=False, argv=["second"])
+    assert (report.n_points, report.n_run, report.n_skipped) == (2, 0, 2)
+    assert [(r.params["x"], r.repeat) for r in report.rows] == [(1.0, 0), (2.0, 0)]
+    with report.csv_path.open(newline="") as fh:
+        exported = {(r["x"], r["repeat"]) for r in csv.DictReader(fh)}
+    assert exported == {("1.0", "0"), ("2.0", "0")}
+    assert (report.sweep_dir / sw.SPEC_FILENAME).read_text() == spec
+    assert json.loads(spec)["argv"] == ["first", "command"]
 
 
 def test_cli_sweep_prints_summary_and_stays_quiet_off_a_terminal(
@@ -543,8 +588,23 @@ def _snapshot_then_check(
         (["--grid", "lr=0.1", "--repeat", "0"], ["--repeat 0"]),
         (["--grid", "lr=0.1", "--repeat", "two"], ["--repeat 'two'"]),
         (["--grid", "lr=0.1", "--workers", "0"], ["--workers 0"]),
+        (["--grid", "lr=0.1", "--workers", "two"], ["--workers 'two'", "int"]),
+        (["--grid", "lr=0.1", "--connect-timeout", "soon"], ["--connect-timeout 'soon'"]),
         (["--grid", "lr=0.1", "--executor", "slurm"], ["--executor 'slurm'"]),
         (["--grid", "lr=0.1", "--scheduler", "tcp://127.0.0.1:1"], ["needs --executor dask"]),
+        (
+            [
+                "--grid",
+                "lr=0.1",
+                "--executor",
+                "dask",
+                "--scheduler",
+                "tcp://127.0.0.1:1",
+                "--workers",
+                "2",
+            ],
+            ["--workers has no effect with --scheduler"],
+        ),
         (["--grid", "lr=0.1", "--connect-timeout", "-1"], ["--connect-timeout"]),
         ([], ["at least one --grid"]),
     ],
@@ -924,3 +984,23 @@ def test_aggregate_is_mean_and_sample_std_over_three_repeats(toy: str) -> None:
     assert (others, x, n) == ({}, 1, 3)
     assert mean == pytest.approx(3.0)
     assert std == pytest.approx(np.sqrt(7.0))
+
+
+def test_aggregate_leaves_out_nan_and_failures_and_one_value_has_no_spread(toy: str) -> None:
+    """x=1: repeats 1, NaN (diverged), 3 give 2 ± √2 over n=2; x=2: one finished repeat of
+    three gives 5 with a NaN spread (not 0: nothing was measured)."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=3)
+    rows = [
+        _point({"y": 1.0}, x=1, repeat=0),
+        _point({"y": float("nan")}, x=1, repeat=1),
+        _point({"y": 3.0}, x=1, repeat=2),
+        _point({"y": 5.0}, x=2, repeat=0),
+        _point({}, x=2, repeat=1, status=sw.STATUS_FAILED),
+        _point({}, x=2, repeat=2, status=sw.STATUS_FAILED),
+    ]
+    (x1, x2) = sw.aggregate(rows, plan, "y")
+    assert x1[1:3] == (1, 2.0) and x1[4] == 2
+    assert x1[3] == pytest.approx(np.sqrt(2.0))
+    assert x2[1:3] == (2, 5.0) and x2[4] == 1
+    assert math.isnan(x2[3])
+    assert sw.format_aggregate(rows, plan, "y") == "  x=1: 2.0 ± 1.4 (n=2)\n  x=2: 5 (n=1)"
