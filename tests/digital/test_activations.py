@@ -155,17 +155,24 @@ def test_real_sigmoid_family_never_overflows() -> None:
     """σ(z) = 1/(1 + e^{−z}) written naively computes e^{1000} = inf for z = −1000: the
     value comes out right (1/inf = 0) but raises under np.errstate(over="raise"),
     which callers use to catch divergence. The stable forms must not overflow, and
-    must still give σ(−1000) = 0, σ(1000) = 1 and swish/mish ≈ 0 / z at the ends."""
+    must still give σ(−1000) = 0, σ(1000) = 1, swish/mish ≈ 0 / z and softplus ≈ z
+    at the ends."""
     z = np.array([-1000.0, -40.0, 0.0, 40.0, 1000.0])
     with np.errstate(over="raise", invalid="raise"):  # underflow to 0 is harmless
         s = ACTIVATIONS["sigmoid"](z)
         ds = ACTIVATIONS["sigmoid"].derivative(z)
         sw = ACTIVATIONS["swish"](z)
         dsw = ACTIVATIONS["swish"].derivative(z)
+        mi = ACTIVATIONS["mish"](z)
+        dmi = ACTIVATIONS["mish"].derivative(z)
+        sp = ACTIVATIONS["softplus"](z)
     np.testing.assert_allclose(s, [0.0, np.exp(-40.0), 0.5, 1.0, 1.0], rtol=1e-12, atol=0)
     np.testing.assert_allclose(ds[[0, 2, 4]], [0.0, 0.25, 0.0], atol=1e-300)
     np.testing.assert_allclose(sw[[2, 3, 4]], [0.0, 40.0, 1000.0], rtol=1e-12)
     assert np.all(np.isfinite(dsw))
+    np.testing.assert_allclose(mi[[2, 3, 4]], [0.0, 40.0, 1000.0], rtol=1e-12)
+    assert np.all(np.isfinite(dmi))
+    np.testing.assert_allclose(sp[[3, 4]], [40.0, 1000.0], rtol=1e-12)
 
 
 def test_electro_optic_power_transmission_and_tap_range() -> None:

@@ -233,7 +233,7 @@ def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
 def test_resumed_wall_time_continues_the_first_run_s_clock(tmp_path: Path) -> None:
     """History.wall_time_s is seconds since training started, so a resumed run counts
     on from the time the checkpoint recorded, and the times never go backwards. The
-    first run is slowed to at least 0.2 s; the resumed epoch takes milliseconds, so
+    first run is slowed to at least 0.3 s; the resumed epoch takes milliseconds, so
     a clock restarted on resume would put epoch 3 before epoch 2."""
     data = load("moons", n_samples=40, rng=np.random.default_rng(0))
     path = tmp_path / "ckpt.npz"
@@ -257,7 +257,7 @@ def test_resumed_wall_time_continues_the_first_run_s_clock(tmp_path: Path) -> No
         )
 
     first = fit(Slow(build("mlp", 3)[0], 0), 2)  # type: ignore[arg-type]
-    assert first.wall_time_s[-1] >= 4 * pause_s  # ≥ 2 epochs × (1 step + 2 evaluations)
+    assert first.wall_time_s[-1] >= 6 * pause_s  # 2 epochs × (1 step + 2 evaluations)
     resumed = fit(build("mlp", 3)[0], 3)
     assert resumed.epoch == [1, 2, 3]
     assert resumed.wall_time_s[:2] == first.wall_time_s

@@ -713,14 +713,14 @@ def test_encoding_puts_features_then_bias_ports_then_dark_ports() -> None:
 
 
 def test_pai2023_is_three_reck_unitaries_with_modulus_between_them() -> None:
-    """Pai et al.: a triangular (Reck) 4-port chip, |z| between layers, ports {0, 1}
+    """Pai et al.: 4×4 unitaries on a triangular (Reck) mesh, |z| between layers, ports {0, 1}
     and {2, 3} summed. Recomputed by hand from the exported matrices."""
     rng = np.random.default_rng(15)
     net = PhotonicNetwork.pai2023(rng=rng)
     reck, params = Mesh.reck(4), net.params()
     for i, w in enumerate(net.matrices(), start=1):  # each layer's phases, on a Reck layout
         phases = Phases(*(params[f"layer{i}.{k}"] for k in ("theta_rad", "phi_rad", "out_rad")))
-        np.testing.assert_allclose(w, reck.matrix(phases), atol=1e-13)
+        np.testing.assert_allclose(w, reck.matrix(phases), rtol=0, atol=1e-13)
     x = rng.normal(size=(5, 2))
     field = np.concatenate([x, np.ones((5, 2))], axis=1)
     field /= np.linalg.norm(field, axis=1, keepdims=True)  # fixed total input power
