@@ -83,7 +83,7 @@ def test_complex_activations_do_not_overflow_for_large_real_parts(name: str) -> 
     top = z[1::2]
     principal = top.real + 1j * np.angle(np.exp(1j * top.imag))
     high = {"sigmoid": np.ones(2), "softplus": principal, "swish": top, "mish": top}[name]
-    np.testing.assert_allclose(out[0::2], 0.0, atol=1e-300)
+    np.testing.assert_allclose(out[0::2], 0.0, rtol=0, atol=1e-300)
     np.testing.assert_allclose(out[1::2], high, rtol=1e-12)
 
 
@@ -107,7 +107,7 @@ def test_abs_gradient_is_finite_at_subnormal_moduli() -> None:
     with np.errstate(all="raise"):
         grad = ACTIVATIONS["abs"].backward(z, np.ones(3))
     # g_z = g_a·conj(z)/|z| for real g_a = 1: the conjugate unit phasor (0 at z = 0).
-    np.testing.assert_allclose(grad, [np.exp(-1j * np.pi / 4), 1j, 0.0], atol=1e-3)
+    np.testing.assert_allclose(grad, [np.exp(-1j * np.pi / 4), 1j, 0.0], rtol=0, atol=1e-3)
 
 
 def test_modrelu_gradient_at_its_threshold() -> None:
@@ -141,9 +141,9 @@ def test_modrelu_gradient_at_its_threshold() -> None:
 def test_modrelu_keeps_phase_and_shifts_modulus(mag: float, angle: float, bias: float) -> None:
     z = np.array([mag * np.exp(1j * angle)])
     out = modrelu(bias)(z)
-    np.testing.assert_allclose(np.abs(out), [max(mag + bias, 0.0)], atol=1e-12)
+    np.testing.assert_allclose(np.abs(out), [max(mag + bias, 0.0)], rtol=0, atol=1e-12)
     if mag + bias > 1e-9:
-        np.testing.assert_allclose(np.angle(out), [angle], atol=1e-9)
+        np.testing.assert_allclose(np.angle(out), [angle], rtol=0, atol=1e-9)
 
 
 def test_unknown_activation_names_allowed_values() -> None:
@@ -167,7 +167,7 @@ def test_real_sigmoid_family_never_overflows() -> None:
         dmi = ACTIVATIONS["mish"].derivative(z)
         sp = ACTIVATIONS["softplus"](z)
     np.testing.assert_allclose(s, [0.0, np.exp(-40.0), 0.5, 1.0, 1.0], rtol=1e-12, atol=0)
-    np.testing.assert_allclose(ds[[0, 2, 4]], [0.0, 0.25, 0.0], atol=1e-300)
+    np.testing.assert_allclose(ds[[0, 2, 4]], [0.0, 0.25, 0.0], rtol=0, atol=1e-300)
     np.testing.assert_allclose(sw[[2, 3, 4]], [0.0, 40.0, 1000.0], rtol=1e-12)
     assert np.all(np.isfinite(dsw))
     np.testing.assert_allclose(mi[[2, 3, 4]], [0.0, 40.0, 1000.0], rtol=1e-12)

@@ -79,7 +79,7 @@ def test_train_part_is_standardized(named: tuple[str, Dataset]) -> None:
     _, ds = named
     assert ds.feature_scale is not None and ds.feature_mean is not None
     varying = ds.x_train.std(axis=0) > 0
-    np.testing.assert_allclose(ds.x_train.mean(axis=0), 0.0, atol=1e-10)
+    np.testing.assert_allclose(ds.x_train.mean(axis=0), 0.0, rtol=0, atol=1e-10)
     np.testing.assert_allclose(ds.x_train.std(axis=0)[varying], 1.0, rtol=1e-10)
     # features constant on the train part are centred to exactly zero, divided by 1
     np.testing.assert_array_equal(ds.x_train[:, ~varying], 0.0)
@@ -289,9 +289,9 @@ def test_blob_centres_are_an_equilateral_triangle_of_circumradius_3() -> None:
     inscribed in a circle of radius 3)."""
     x, y = _raw(_load("blobs", n_samples=300, noise=1e-3))
     centres = np.array([x[y == k].mean(axis=0) for k in range(3)])
-    np.testing.assert_allclose(np.hypot(centres[:, 0], centres[:, 1]), 3.0, atol=1e-3)
+    np.testing.assert_allclose(np.hypot(centres[:, 0], centres[:, 1]), 3.0, rtol=0, atol=1e-3)
     sides = [np.linalg.norm(centres[i] - centres[j]) for i, j in ((0, 1), (1, 2), (0, 2))]
-    np.testing.assert_allclose(sides, 3.0 * np.sqrt(3.0), atol=1e-3)
+    np.testing.assert_allclose(sides, 3.0 * np.sqrt(3.0), rtol=0, atol=1e-3)
 
 
 def test_split_of_unequal_classes_is_proportional_by_largest_remainder() -> None:

@@ -90,7 +90,7 @@ def test_commutation_identity() -> None:
         lhs = np.linalg.inv(mzi(theta, phi)) @ np.diag(np.exp(1j * np.array([alpha, beta])))
         d = np.exp(1j * np.array([beta - phi - theta + np.pi, beta - theta + np.pi]))
         rhs = np.diag(d) @ mzi(theta, alpha - beta)
-        np.testing.assert_allclose(lhs, rhs, atol=1e-14)
+        np.testing.assert_allclose(lhs, rhs, rtol=0, atol=1e-14)
 
 
 # --------------------------------------------------------------------------- edge cases
@@ -151,7 +151,7 @@ def test_theta_at_cross_and_bar_states(topology: str) -> None:
 
 def test_accepts_real_input_and_lists() -> None:
     mesh, phases = decompose([[0, 1], [1, 0]])
-    np.testing.assert_allclose(mesh.matrix(phases), [[0, 1], [1, 0]], atol=ROUND_TRIP_TOL)
+    np.testing.assert_allclose(mesh.matrix(phases), [[0, 1], [1, 0]], rtol=0, atol=ROUND_TRIP_TOL)
 
 
 def test_input_not_modified_and_deterministic() -> None:
@@ -218,8 +218,8 @@ def test_svd_layers_complex_gaussian(n: int, topology: str) -> None:
     assert layers.u_mesh.topology == layers.v_mesh.topology == topology
     u = layers.u_mesh.matrix(layers.u_phases)
     vh = layers.v_mesh.matrix(layers.v_phases)
-    np.testing.assert_allclose(u @ u.conj().T, np.eye(n), atol=1e-12)
-    np.testing.assert_allclose(vh @ vh.conj().T, np.eye(n), atol=1e-12)
+    np.testing.assert_allclose(u @ u.conj().T, np.eye(n), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(vh @ vh.conj().T, np.eye(n), rtol=0, atol=1e-12)
 
 
 def test_svd_layers_real_and_rank_deficient() -> None:

@@ -141,7 +141,7 @@ def test_the_mesh_reads_the_chip_fields() -> None:
     mesh = Mesh.clements(5)
     phases = mesh.random_phases(np.random.default_rng(0))
     ideal = mesh.matrix(phases, Chip.ideal(mesh))
-    np.testing.assert_allclose(ideal, mesh.matrix(phases), atol=1e-13)
+    np.testing.assert_allclose(ideal, mesh.matrix(phases), rtol=0, atol=1e-13)
     lossy = mesh.matrix(phases, Chip.draw(mesh, np.random.default_rng(1)))
     assert np.linalg.norm(lossy, 2) < 1  # loss makes the mesh strictly contractive
     assert not np.allclose(lossy, ideal, atol=1e-3)
@@ -239,7 +239,7 @@ def test_exact_programming_wraps_phases_into_the_heater_range() -> None:
     held = program(phases, mesh, Chip.ideal(mesh))
     for name in ("theta_rad", "phi_rad", "out_rad"):
         got = getattr(held, name)
-        np.testing.assert_allclose(got, np.mod(getattr(phases, name), TWO_PI), atol=1e-12)
+        np.testing.assert_allclose(got, np.mod(getattr(phases, name), TWO_PI), rtol=0, atol=1e-12)
         assert np.all((got >= 0) & (got < TWO_PI))
     # a tiny negative phase must wrap to 0 (np.mod alone gives exactly 2π)
     tiny = _phases(np.full(mesh.n_mzis, -1e-300), np.zeros(mesh.n_mzis), np.zeros(5))
@@ -308,7 +308,7 @@ def test_crosstalk_acts_on_the_quantized_phases() -> None:
     quantized = program(phases, mesh, _ideal_programming(mesh, dac_bits=6))
     both = program(phases, mesh, _ideal_programming(mesh, dac_bits=6, crosstalk=0.05))
     expected = program(quantized, mesh, _ideal_programming(mesh, crosstalk=0.05))
-    np.testing.assert_allclose(both.theta_rad, expected.theta_rad, atol=1e-12)
+    np.testing.assert_allclose(both.theta_rad, expected.theta_rad, rtol=0, atol=1e-12)
 
 
 def test_program_checks_shapes() -> None:
@@ -401,7 +401,7 @@ def test_adc_has_two_to_the_bits_levels() -> None:
     p = detect_power(amplitude[:, None] + 0j, chip, np.random.default_rng(0))
     levels = np.unique(p)
     assert levels.size == 2**bits
-    np.testing.assert_allclose(levels, np.linspace(0.0, 2.0, 2**bits), atol=1e-15)
+    np.testing.assert_allclose(levels, np.linspace(0.0, 2.0, 2**bits), rtol=0, atol=1e-15)
     assert np.all(np.abs(p[:, 0] - amplitude**2) <= 1.0 / (2**bits - 1) + 1e-12)
 
 
@@ -480,7 +480,7 @@ def test_quantize_is_idempotent_and_within_half_a_step(
     assert np.all((q >= 0) & (q <= full_scale))
     assert np.array_equal(quantize(q, bits, full_scale), q)
     k = q / step
-    np.testing.assert_allclose(k, np.rint(k), atol=1e-6)
+    np.testing.assert_allclose(k, np.rint(k), rtol=0, atol=1e-6)
 
 
 def test_quantize_out_of_range() -> None:

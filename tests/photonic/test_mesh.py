@@ -78,7 +78,7 @@ def test_matrix_of_a_two_port_mesh_by_hand() -> None:
     b = np.array([[1, 1j], [1j, 1]]) / np.sqrt(2)
     d = np.diag
     expected = d(np.exp(1j * out)) @ b @ d([np.exp(1j * theta), 1]) @ b @ d([np.exp(1j * phi), 1])
-    np.testing.assert_allclose(w, expected, atol=1e-15)
+    np.testing.assert_allclose(w, expected, rtol=0, atol=1e-15)
 
 
 # -- physics invariants ---------------------------------------------------------------
@@ -113,7 +113,7 @@ def test_splitting_errors_alone_keep_unitarity() -> None:
         splitting_error_rad=np.random.default_rng(0).normal(0, 0.05, (mesh.n_mzis, 2))
     )
     w = mesh.matrix(mesh.random_phases(np.random.default_rng(1)), chip)
-    np.testing.assert_allclose(w @ w.conj().T, np.eye(8), atol=1e-12)
+    np.testing.assert_allclose(w @ w.conj().T, np.eye(8), rtol=0, atol=1e-12)
 
 
 def test_haar_initialisation_statistics() -> None:
@@ -142,7 +142,7 @@ def test_uniform_initialisation_covers_the_full_phase_range() -> None:
 
 def test_haar_unitary_is_unitary_and_seeded() -> None:
     u = haar_unitary(6, np.random.default_rng(3))
-    np.testing.assert_allclose(u @ u.conj().T, np.eye(6), atol=1e-13)
+    np.testing.assert_allclose(u @ u.conj().T, np.eye(6), rtol=0, atol=1e-13)
     np.testing.assert_array_equal(u, haar_unitary(6, np.random.default_rng(3)))
 
 
@@ -189,12 +189,12 @@ def test_forward_and_adjoint_paths_agree(topology: str, chip_kind: str) -> None:
     phases = mesh.random_phases(rng)
     x, d = fields(rng, 5, 7), fields(rng, 5, 7)
     w = mesh.matrix(phases, chip)
-    np.testing.assert_allclose(mesh.forward(phases, x, chip), x @ w.T, atol=1e-13)
+    np.testing.assert_allclose(mesh.forward(phases, x, chip), x @ w.T, rtol=0, atol=1e-13)
     np.testing.assert_allclose(
-        mesh.forward(phases, x, chip, method="per_sample"), x @ w.T, atol=1e-13
+        mesh.forward(phases, x, chip, method="per_sample"), x @ w.T, rtol=0, atol=1e-13
     )
     np.testing.assert_allclose(
-        mesh.adjoint(phases, d, chip, method="per_sample"), d @ w, atol=1e-13
+        mesh.adjoint(phases, d, chip, method="per_sample"), d @ w, rtol=0, atol=1e-13
     )
 
 
@@ -211,7 +211,7 @@ def test_per_sample_phases_match_one_matrix_per_sample() -> None:
     y = mesh.forward(per, x)
     for b in range(3):
         one = Phases(per.theta_rad[b], per.phi_rad[b], per.out_rad[b])
-        np.testing.assert_allclose(y[b], mesh.matrix(one) @ x[b], atol=1e-13)
+        np.testing.assert_allclose(y[b], mesh.matrix(one) @ x[b], rtol=0, atol=1e-13)
 
 
 # -- exact phase gradients ------------------------------------------------------------
@@ -339,9 +339,9 @@ def test_tap_fields_and_powers_against_a_dense_oracle(topology: str, per_sample:
         powers = tap_powers(phases, x, chip)
         for b in range(3):
             theta, phi, port = oracle(mesh, one[b], x[b], chip)
-            np.testing.assert_allclose(taps.theta[b], theta, atol=1e-13)
-            np.testing.assert_allclose(taps.phi[b], phi, atol=1e-13)
-            np.testing.assert_allclose(taps.port[b], port, atol=1e-13)
+            np.testing.assert_allclose(taps.theta[b], theta, rtol=0, atol=1e-13)
+            np.testing.assert_allclose(taps.phi[b], phi, rtol=0, atol=1e-13)
+            np.testing.assert_allclose(taps.port[b], port, rtol=0, atol=1e-13)
         for name in ("theta", "phi", "out"):
             np.testing.assert_allclose(getattr(powers, name), np.abs(getattr(taps, name)) ** 2)
         np.testing.assert_allclose(powers.port, taps.port)
@@ -368,7 +368,7 @@ def test_tap_sums_read_every_column_as_the_pass_reaches_it(
     for name in ("theta", "phi", "out"):
         want = np.sum(np.abs(getattr(stored, name)) ** 2, axis=0)
         np.testing.assert_allclose(getattr(ideal, name), want, rtol=1e-12)
-    np.testing.assert_allclose(ideal.port, stored.port, atol=1e-13)
+    np.testing.assert_allclose(ideal.port, stored.port, rtol=0, atol=1e-13)
 
     seen: list[np.ndarray] = []
 
@@ -388,7 +388,7 @@ def test_tap_sums_read_every_column_as_the_pass_reaches_it(
     order = [*order, out] if direction == "forward" else [out, *order]
     assert len(seen) == len(order)
     for rows, (plane, which) in zip(seen, order, strict=True):
-        np.testing.assert_allclose(rows, getattr(stored, plane)[:, which].T, atol=1e-13)
+        np.testing.assert_allclose(rows, getattr(stored, plane)[:, which].T, rtol=0, atol=1e-13)
 
 
 @settings(max_examples=30, deadline=None)
@@ -419,7 +419,7 @@ def test_tap_sums_are_the_summed_tap_powers_for_any_size(
         got, want = getattr(sums, name), getattr(stored, name).sum(axis=0)
         assert got.dtype == np.float64 and got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-12)
-    np.testing.assert_allclose(sums.port, stored.port, atol=1e-12)
+    np.testing.assert_allclose(sums.port, stored.port, rtol=0, atol=1e-12)
 
 
 def one_imperfection(mesh: Mesh, kind: str) -> Chip:
@@ -535,7 +535,7 @@ def test_bad_phases_and_fields() -> None:
     assert transfer.made_for(good, None) and good.theta_rad.flags.writeable  # a copy
     w = mesh.matrix(good)
     w *= 2  # the caller's own array
-    np.testing.assert_allclose(w, 2 * transfer.matrix, atol=1e-15)
+    np.testing.assert_allclose(w, 2 * transfer.matrix, rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)

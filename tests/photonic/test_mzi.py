@@ -23,7 +23,9 @@ angles = st.floats(min_value=-2 * np.pi, max_value=2 * np.pi, allow_nan=False)
 
 
 def test_ideal_coupler_is_the_design_matrix() -> None:
-    np.testing.assert_allclose(coupler(), np.array([[1, 1j], [1j, 1]]) / np.sqrt(2), atol=1e-15)
+    np.testing.assert_allclose(
+        coupler(), np.array([[1, 1j], [1j, 1]]) / np.sqrt(2), rtol=0, atol=1e-15
+    )
 
 
 @settings(max_examples=50, deadline=None)
@@ -41,13 +43,13 @@ def test_mzi_closed_form_and_unitarity(theta: float, phi: float) -> None:
             ]
         )
     )
-    np.testing.assert_allclose(t, closed, atol=1e-14)
-    np.testing.assert_allclose(t @ t.conj().T, np.eye(2), atol=1e-14)
+    np.testing.assert_allclose(t, closed, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(t @ t.conj().T, np.eye(2), rtol=0, atol=1e-14)
 
 
 def test_cross_and_bar_states() -> None:
-    np.testing.assert_allclose(np.abs(mzi(0.0, 0.3)), [[0, 1], [1, 0]], atol=1e-15)
-    np.testing.assert_allclose(np.abs(mzi(np.pi, 0.3)), [[1, 0], [0, 1]], atol=1e-15)
+    np.testing.assert_allclose(np.abs(mzi(0.0, 0.3)), [[0, 1], [1, 0]], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(np.abs(mzi(np.pi, 0.3)), [[1, 0], [0, 1]], rtol=0, atol=1e-15)
 
 
 @settings(max_examples=30, deadline=None)
@@ -56,10 +58,10 @@ def test_splitting_error_keeps_unitarity_and_changes_split(
     eps: float, theta: float, phi: float
 ) -> None:
     b = coupler(eps)
-    np.testing.assert_allclose(b @ b.conj().T, np.eye(2), atol=1e-14)
+    np.testing.assert_allclose(b @ b.conj().T, np.eye(2), rtol=0, atol=1e-14)
     assert abs(b[0, 0]) ** 2 == pytest.approx(np.sin(np.pi / 4 + eps) ** 2)
     t = mzi(theta, phi, splitting_error_rad=[eps, -eps])
-    np.testing.assert_allclose(t @ t.conj().T, np.eye(2), atol=1e-14)
+    np.testing.assert_allclose(t @ t.conj().T, np.eye(2), rtol=0, atol=1e-14)
 
 
 def test_loss_scales_power_per_arm() -> None:
@@ -67,7 +69,7 @@ def test_loss_scales_power_per_arm() -> None:
     b = coupler(0.0, [1.0, 2.0])
     np.testing.assert_allclose(np.sum(np.abs(b) ** 2, axis=1), [10**-0.1, 10**-0.2])
     t = mzi(0.4, 1.0, loss_db=0.5)  # every arm of both couplers: power × 10^(-0.1)
-    np.testing.assert_allclose(t @ t.conj().T, 10**-0.1 * np.eye(2), atol=1e-14)
+    np.testing.assert_allclose(t @ t.conj().T, 10**-0.1 * np.eye(2), rtol=0, atol=1e-14)
 
 
 def test_halves_compose_to_mzi_and_broadcast() -> None:
@@ -117,9 +119,9 @@ def test_coupler_errors_and_arm_losses_sit_where_the_model_says() -> None:
     loss = rng.uniform(0.0, 3.0, size=(6, 2, 2))
     expected = np.stack([_by_hand_mzi(theta[i], phi[i], eps[i], loss[i]) for i in range(6)])
     s1, s2 = mzi_halves(theta, phi, splitting_error_rad=eps, loss_db=loss)
-    np.testing.assert_allclose(s2 @ s1, expected, atol=1e-14)
+    np.testing.assert_allclose(s2 @ s1, expected, rtol=0, atol=1e-14)
     np.testing.assert_allclose(
-        mzi(theta, phi, splitting_error_rad=eps, loss_db=loss), expected, atol=1e-14
+        mzi(theta, phi, splitting_error_rad=eps, loss_db=loss), expected, rtol=0, atol=1e-14
     )
     by_coupler = (
         coupler(eps[:, 1], loss[:, 1])
@@ -127,7 +129,7 @@ def test_coupler_errors_and_arm_losses_sit_where_the_model_says() -> None:
         @ coupler(eps[:, 0], loss[:, 0])
         @ phase_screen(phi)
     )
-    np.testing.assert_allclose(by_coupler, expected, atol=1e-14)
+    np.testing.assert_allclose(by_coupler, expected, rtol=0, atol=1e-14)
 
 
 @settings(max_examples=100, deadline=None)
@@ -155,7 +157,7 @@ def test_inverse_2x2() -> None:
     rng = np.random.default_rng(1)
     m = rng.normal(size=(7, 2, 2)) + 1j * rng.normal(size=(7, 2, 2))
     np.testing.assert_allclose(
-        inverse_2x2(m) @ m, np.broadcast_to(np.eye(2), (7, 2, 2)), atol=1e-12
+        inverse_2x2(m) @ m, np.broadcast_to(np.eye(2), (7, 2, 2)), rtol=0, atol=1e-12
     )
 
 
@@ -163,7 +165,7 @@ def test_product_2x2_is_matmul() -> None:
     rng = np.random.default_rng(2)
     a = rng.normal(size=(5, 3, 2, 2)) + 1j * rng.normal(size=(5, 3, 2, 2))
     b = rng.normal(size=(3, 2, 2)) + 1j * rng.normal(size=(3, 2, 2))
-    np.testing.assert_allclose(product_2x2(a, b), a @ b, atol=1e-14)
+    np.testing.assert_allclose(product_2x2(a, b), a @ b, rtol=0, atol=1e-14)
 
 
 def test_sandwich_2x2_is_row_matrix_column() -> None:
@@ -172,4 +174,4 @@ def test_sandwich_2x2_is_row_matrix_column() -> None:
     m = rng.normal(size=(3, 2, 2)) + 1j * rng.normal(size=(3, 2, 2))
     col = rng.normal(size=(4, 3, 2)) + 1j * rng.normal(size=(4, 3, 2))
     expected = (row[..., None, :] @ m @ col[..., :, None])[..., 0, 0]
-    np.testing.assert_allclose(sandwich_2x2(row, m, col), expected, atol=1e-14)
+    np.testing.assert_allclose(sandwich_2x2(row, m, col), expected, rtol=0, atol=1e-14)
