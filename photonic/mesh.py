@@ -64,7 +64,7 @@ TOPOLOGIES: tuple[str, ...] = ("clements", "reck")
 MAX_PORTS = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Phases:
     """Settings of every phase shifter of a mesh, in radians.
 
@@ -78,8 +78,11 @@ class Phases:
         Output phase column, ``(..., n_ports)``.
 
     Leading axes (e.g. one set per sample, for per-pass noise) are allowed where a
-    function says so.
+    function says so. ``==`` compares values exactly (:meth:`same_values`); like
+    NumPy arrays, phases are not hashable.
     """
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays: no stable hash
 
     theta_rad: Array
     phi_rad: Array
@@ -125,6 +128,11 @@ class Phases:
             np.array_equal(getattr(self, name), getattr(other, name))
             for name in ("theta_rad", "phi_rad", "out_rad")
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Phases):
+            return NotImplemented
+        return self.same_values(other)
 
     def copy(self) -> Phases:
         """The same phases in new arrays."""
@@ -214,34 +222,42 @@ class TapSums:
     port: Array
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Mesh:
     """Layout of an N-port MZI mesh. Build with :meth:`clements` or :meth:`reck`.
+
+    ``Mesh(n_ports, topology)`` is the same mesh: the layout is a function of the two
+    (DESIGN.md §4.1), so no other layout can be built, and two meshes are equal (and
+    hash alike) when their port count and topology are.
 
     Attributes
     ----------
     n_ports
-        Number of optical ports N ≥ 2.
+        Number of optical ports N, 2 … :data:`MAX_PORTS`.
     topology
         ``"clements"`` (rectangular) or ``"reck"`` (triangular).
     column, top
-        Column index and top port of every MZI, int arrays ``(n_mzis,)``.
+        Column index and top port of every MZI, read-only int arrays ``(n_mzis,)``.
     """
 
     n_ports: int
     topology: Topology
-    column: NDArray[np.int64]
-    top: NDArray[np.int64]
+    column: NDArray[np.int64] = field(init=False, repr=False, compare=False)
+    top: NDArray[np.int64] = field(init=False, repr=False, compare=False)
     # (first MZI, one past last MZI, top port of the first) of every column.
-    _columns: tuple[tuple[int, int, int], ...] = field(init=False, repr=False)
+    _columns: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [int(i) for i in np.flatnonzero(np.diff(self.column, prepend=-1))]
-        stops = [*starts[1:], self.column.size]
-        cols = tuple((int(a), int(b), int(self.top[a])) for a, b in zip(starts, stops, strict=True))
-        object.__setattr__(self, "_columns", cols)
-        self.column.setflags(write=False)
-        self.top.setflags(write=False)
+        n = _check_n_ports(self.n_ports)
+        check_choice(self.topology, "topology", TOPOLOGIES)
+        column, top = _layout(n, self.topology)
+        column.setflags(write=False)
+        top.setflags(write=False)
+        starts = [int(i) for i in np.flatnonzero(np.diff(column, prepend=-1))]
+        stops = [*starts[1:], column.size]
+        cols = tuple((int(a), int(b), int(top[a])) for a, b in zip(starts, stops, strict=True))
+        for name, value in (("n_ports", n), ("column", column), ("top", top), ("_columns", cols)):
+            object.__setattr__(self, name, value)
 
     # -- construction ---------------------------------------------------------------
 
@@ -251,26 +267,12 @@ class Mesh:
 
         (N = 2 has one column: its second would be empty.)
         """
-        n = _check_n_ports(n_ports)
-        layout = [(c, t) for c in range(n) for t in range(c % 2, n - 1, 2)]
-        return cls._from_layout(n, "clements", layout)
+        return cls(n_ports, "clements")
 
     @classmethod
     def reck(cls, n_ports: int) -> Mesh:
         """Triangular mesh (Reck et al., PRL 1994): 2N−3 columns, N(N−1)/2 MZIs."""
-        n = _check_n_ports(n_ports)
-        layout = [
-            (c, t)
-            for c in range(2 * n - 3)
-            for t in range(c % 2, n - 1, 2)
-            if t <= c and t <= 2 * n - 4 - c
-        ]
-        return cls._from_layout(n, "reck", layout)
-
-    @classmethod
-    def _from_layout(cls, n: int, topology: Topology, layout: list[tuple[int, int]]) -> Mesh:
-        arr = np.array(layout, dtype=np.int64).reshape(-1, 2)
-        return cls(n, topology, arr[:, 0].copy(), arr[:, 1].copy())
+        return cls(n_ports, "reck")
 
     @property
     def n_mzis(self) -> int:
@@ -478,7 +480,7 @@ class Mesh:
             raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
         check_choice(method, "method", ("auto", "correlation", "per_sample"))
         path = {"auto": "auto", "correlation": "matmul", "per_sample": "per_sample"}[method]
-        if self._resolve(path, phases, x.shape[0]) == "matmul":
+        if self._resolve(path, phases, x.shape[0], fast_name="correlation") == "matmul":
             return self.transfer(phases, chip).phase_gradients(x, delta)
         return self._gradients_per_sample(phases, x, delta, chip)
 
@@ -666,9 +668,13 @@ class Mesh:
         return arr.astype(np.complex128, copy=False)
 
     def _resolve(
-        self, method: str, phases: Phases, n_samples: int
+        self, method: str, phases: Phases, n_samples: int, *, fast_name: str = "matmul"
     ) -> Literal["matmul", "per_sample"]:
-        """Check ``method`` and the phases; choose the path that will run."""
+        """Check ``method`` and the phases; choose the path that will run.
+
+        ``fast_name`` is what the caller's own ``method`` calls the fast path, for the
+        error message.
+        """
         check_choice(method, "method", ("auto", "matmul", "per_sample"))
         per_sample_phases = phases.theta_rad.ndim == 2
         self.check_phases(phases, batched=per_sample_phases)
@@ -680,7 +686,7 @@ class Mesh:
                 )
             if method == "matmul":
                 raise ValueError(
-                    "method='matmul' needs one phase set for the batch; per-sample "
+                    f"method={fast_name!r} needs one phase set for the batch; per-sample "
                     "phases need method='per_sample'"
                 )
             return "per_sample"
@@ -1008,6 +1014,18 @@ def haar_unitary(n: int, rng: np.random.Generator) -> Array:
     q, r = np.linalg.qr(z)
     d = np.diagonal(r)
     return q * (d / np.abs(d))
+
+
+def _layout(n: int, topology: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Column and top port of every MZI of the ``topology`` layout on ``n`` ports
+    (DESIGN.md §4.1), ordered by column, then top port."""
+    if topology == "clements":
+        spans = [(c, c % 2, n - 2) for c in range(n)]
+    else:  # reck: tops t ≡ c (mod 2) with t ≤ c and t ≤ 2n − 4 − c
+        spans = [(c, c % 2, min(c, 2 * n - 4 - c, n - 2)) for c in range(2 * n - 3)]
+    tops = [np.arange(first, last + 1, 2, dtype=np.int64) for _, first, last in spans]
+    columns = [np.full(t.size, c, dtype=np.int64) for (c, _, _), t in zip(spans, tops, strict=True)]
+    return np.concatenate(columns), np.concatenate(tops)
 
 
 def _check_n_ports(n_ports: int) -> int:

@@ -492,6 +492,53 @@ def test_bad_port_count(n: object) -> None:
             build(n)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_a_mesh_is_its_port_count_and_topology(topology: str) -> None:
+    """The layout follows from ``(n_ports, topology)``: the constructor takes no
+    other layout, so no MZI can sit on ports a mesh does not have, and equal pairs
+    make equal, equally hashed meshes whose layout arrays are read-only."""
+    mesh = Mesh(5, topology)  # type: ignore[arg-type]
+    built = make(topology, 5)
+    assert mesh == built and hash(mesh) == hash(built) and repr(mesh) == repr(built)
+    assert mesh != make(topology, 6)
+    assert mesh != Mesh(5, "reck" if topology == "clements" else "clements")
+    np.testing.assert_array_equal(mesh.top, built.top)
+    for arr in (mesh.column, mesh.top):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 3
+    with pytest.raises(TypeError):
+        Mesh(4, topology, np.array([0, 0]), np.array([0, 5]))  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match=r"topology='rect' is not allowed"):
+        Mesh(4, "rect")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"n_ports=1 must be an int in 2"):
+        Mesh(1, topology)  # type: ignore[arg-type]
+
+
+def test_phases_compare_by_value_and_are_unhashable() -> None:
+    """``==`` is exact equality of every phase (not identity, and no ambiguous-array
+    error); phases of other sizes are simply unequal; like arrays, no hash."""
+    rng = np.random.default_rng(8)
+    a = Mesh.clements(4).random_phases(rng)
+    assert a == a.copy() and not a != a.copy()
+    moved = Phases(a.theta_rad, a.phi_rad, a.out_rad + 1e-12)
+    assert a != moved and moved != a
+    assert a != Mesh.clements(5).random_phases(rng)  # other shapes: unequal, no error
+    assert a != "phases"  # another type: unequal
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(a)
+
+
+def test_per_sample_phases_error_names_the_method_asked_for() -> None:
+    rng = np.random.default_rng(9)
+    mesh = Mesh.clements(4)
+    per = per_sample_copies(mesh.random_phases(rng), rng, 3)
+    x = fields(rng, 3, 4)
+    with pytest.raises(ValueError, match=r"method='correlation' needs one phase set"):
+        mesh.phase_gradients(per, x, x, method="correlation")
+    with pytest.raises(ValueError, match=r"method='matmul' needs one phase set"):
+        mesh.forward(per, x, method="matmul")
+
+
 def test_bad_phases_and_fields() -> None:
     mesh = Mesh.clements(4)
     good = mesh.random_phases(np.random.default_rng(0))
