@@ -515,6 +515,23 @@ class PhotonicNetwork:
             ``"adjoint"``, ``"in_situ"``, ``"analog"`` or ``"finite_difference"``
             (default: the network's ``gradient``), so one network state can be
             measured by every method.
+
+        Returns
+        -------
+        dict of str to ndarray
+            One array per key of :meth:`params`, same shapes, loss units per rad.
+            ``"adjoint"``, ``"in_situ"`` and ``"analog"`` differentiate with respect
+            to the phases the chip holds (the requested phases after DAC
+            quantization and thermal crosstalk, :func:`~photonic.imperfections.program`),
+            as a chip's taps measure them;
+            ``"finite_difference"`` perturbs the requested phases, so it goes through
+            the DAC and crosstalk. The two agree, and equal ``∂L/∂params()``, only on
+            a chip without either (``chip=None``, or ``dac_bits=None`` and
+            ``crosstalk=0``): with crosstalk ``J = ∂held/∂requested``,
+            ``∂L/∂params() = Jᵀ·(held-phase gradient)``; a quantizing DAC makes
+            ``∂L/∂params()`` zero almost everywhere. So
+            :func:`~digital.gradcheck.gradcheck` of a network passes only on such a
+            chip, and without per-pass noise.
         """
         chosen = check_choice(
             self.gradient if method is None else method, "method", GRADIENT_METHODS
