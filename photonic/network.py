@@ -43,6 +43,7 @@ input, the U mesh's at the output).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -436,9 +437,15 @@ class PhotonicNetwork:
         for stage in self._stages:
             check_mode(self.measurement, stage.chip, self.detector_clip, name="measurement")
 
-    def _record_phase_writes(self, layer: int, n_phases: int) -> None:
+    def _record_phase_writes(
+        self, layer: int, n_phases: int, *, direction: Literal["update", "probe"] = "update"
+    ) -> None:
         if self.recorder is not None:
-            self.recorder.record(ops.phase_update(layer, n_ports=self.n_ports, n_phases=n_phases))
+            self.recorder.record(
+                ops.phase_update(
+                    layer, n_ports=self.n_ports, n_phases=n_phases, direction=direction
+                )
+            )
 
     def encode(self, x: Array) -> Array:
         """Input fields ``(n_samples, n_ports)`` (real amplitudes) for features ``x``."""
@@ -608,7 +615,8 @@ class PhotonicNetwork:
         """``±h`` on every phase shifter, the batch through the whole network each time.
 
         Recorded as on a chip: one phase write per perturbation and one to restore the
-        shifter (``set_params`` would record a write of every phase), and every pass.
+        shifter (``set_params`` would record a write of every phase), and every pass;
+        all of it with direction ``"probe"``, the gradient measurement.
         """
         cache = self._cache
         assert cache is not None
@@ -617,6 +625,7 @@ class PhotonicNetwork:
         h = self.fd_step_rad
         grads: dict[str, Array] = {}
         recorder = self.recorder
+        probe = Recorder()  # one evaluation's ops, then re-recorded as "probe"
         try:
             for key, value in base.items():
                 layer = int(key.split(".")[0].removeprefix("layer")) - 1
@@ -626,14 +635,19 @@ class PhotonicNetwork:
                     for sign in (1.0, -1.0):
                         trial = {k: v.copy() for k, v in base.items()}
                         trial[key][index] += sign * h
-                        self.recorder = None  # one write is recorded below, not all
+                        self.recorder = probe
                         try:
                             self.set_params(trial)
+                            probe.clear()  # one write is recorded, not one per phase
+                            self._record_phase_writes(layer, 1)
+                            values.append(float(np.sum(grad_output * self.forward(x))))
                         finally:
                             self.recorder = recorder
-                        self._record_phase_writes(layer, 1)
-                        values.append(float(np.sum(grad_output * self.forward(x))))
-                    self._record_phase_writes(layer, 1)  # back to its value
+                        if recorder is not None:
+                            for op in probe.ops:
+                                recorder.record(dataclasses.replace(op, direction="probe"))
+                        probe.clear()
+                    self._record_phase_writes(layer, 1, direction="probe")  # back to its value
                     grad[index] = (values[0] - values[1]) / (2 * h)
                 grads[key] = grad
         finally:

@@ -267,15 +267,16 @@ def insitu_step_ops(
 
 def _fd_block(layer: int, n_ports: int, n_layers: int, batch: int) -> list[Op]:
     """Finite differences for one shifter: write θ+h, evaluate, write θ−h, evaluate,
-    write θ back (as :class:`~photonic.network.PhotonicNetwork` records them; the
-    restore and the next shifter's θ+h are back-to-back writes that settle once)."""
+    write θ back (as :class:`~photonic.network.PhotonicNetwork` records them, all with
+    direction ``"probe"``; the restore and the next shifter's θ+h are back-to-back
+    writes that settle once)."""
     ops: list[Op] = []
     for _ in range(2):
-        ops.append(phase_update(layer, n_ports=n_ports, n_phases=1, direction="backward"))
-        ops.extend(_evaluate(n_ports, n_layers, batch, "backward"))
-        ops.append(_loss(n_layers, n_ports, batch, "backward"))
-    ops.append(phase_update(layer, n_ports=n_ports, n_phases=1, direction="backward"))
-    return ops
+        ops.append(phase_update(layer, n_ports=n_ports, n_phases=1))
+        ops.extend(_evaluate(n_ports, n_layers, batch, "forward"))
+        ops.append(_loss(n_layers, n_ports, batch, "forward"))
+    ops.append(phase_update(layer, n_ports=n_ports, n_phases=1))
+    return [dataclasses.replace(op, direction="probe") for op in ops]
 
 
 def finite_difference_step_ops(n_ports: int, n_layers: int, batch: int) -> Iterator[Op]:

@@ -43,7 +43,9 @@ OpKind = Literal[
     "phase_update",  # new phases written to the shifters (DACs, settling)
     "detect",  # output powers or fields read by the detector/ADC bank
 ]
-Direction = Literal["forward", "backward", "adjoint", "sum", "update", "none"]
+Direction = Literal["forward", "backward", "adjoint", "sum", "probe", "update", "none"]
+# "probe": the work of a finite-difference gradient measurement (its perturbing phase
+# writes and the evaluations of the perturbed network), whatever the op's kind.
 
 OP_KINDS: tuple[str, ...] = get_args(OpKind)
 #: Bytes per real number assumed by ``Op.bytes`` (float64), see the module docstring.

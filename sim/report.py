@@ -11,8 +11,9 @@ entry of its ops, static power included):
                host's activations, a digital forward pass), except tap readouts
 ``adjoint``    ops with direction ``"adjoint"`` or ``"backward"`` (the adjoint
                pass, digital backward work), except tap readouts
-``gradient``   the gradient measurement: every ``tap_readout`` and the ``"sum"``
-               passes
+``gradient``   the gradient measurement: every ``tap_readout``, the ``"sum"``
+               passes, and every op of a finite-difference measurement (direction
+               ``"probe"``: its perturbing writes and its evaluations)
 ``update``     every ``phase_update`` and ops with direction ``"update"`` (the
                optimizer)
 =============  ===================================================================
@@ -56,6 +57,8 @@ OPS_PER_MAC = 2
 
 def phase_of(op: Op) -> Phase:
     """The phase of a training step an op belongs to (see the module docstring)."""
+    if op.direction == "probe":
+        return "gradient"
     if op.kind == "phase_update" or op.direction == "update":
         return "update"
     if op.kind == "tap_readout" or op.direction == "sum":

@@ -23,7 +23,9 @@ from photonic.imperfections import (
 )
 from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
+from sim.engine import simulate
 from sim.ops import Recorder
+from sim.report import summarize
 
 GRADCHECK_TOL = 1e-6
 
@@ -559,6 +561,10 @@ def test_finite_differences_record_single_phase_writes() -> None:
     ]
     passes = sum(op.kind == "mesh_pass" for op in net.recorder.ops)
     assert passes == 2 * n_shifters * net.n_layers
+    # all of it is the gradient measurement, not forward work or the optimizer's update
+    assert {op.direction for op in net.recorder.ops} == {"probe"}
+    report = summarize(net.recorder.ops, simulate(net.recorder.ops, "eo-integrated"))
+    assert report.phases["gradient"].latency_ns == pytest.approx(report.latency_ns, rel=1e-12)
     # the chip is back in its state: an in-situ gradient still reads the inference pass
     net.recorder = Recorder()
     net.backward(np.ones_like(y), method="in_situ")

@@ -15,6 +15,7 @@ from scenarios.framework import Result, run_scenario
 from sim.engine import simulate
 from sim.ops import Recorder
 from sim.presets import load_preset
+from sim.report import phase_of
 
 
 def test_inference_ops_are_what_the_photonic_network_records() -> None:
@@ -72,6 +73,7 @@ def test_synthetic_fd_writes_and_passes_are_what_the_network_records() -> None:
     net = PhotonicNetwork(n, n_layers, n_features=n, rng=np.random.default_rng(0))
     net.recorder = Recorder()
     y = net.forward(np.ones((b, n)))
+    n_forward = len(net.recorder.ops)
     net.backward(np.ones_like(y), method="finite_difference")
     recorded = net.recorder.ops
     synthetic = list(el.finite_difference_step_ops(n, n_layers, b))
@@ -84,6 +86,13 @@ def test_synthetic_fd_writes_and_passes_are_what_the_network_records() -> None:
 
     assert writes(recorded) == writes(synthetic)[:-n_layers]  # the tail's update aside
     assert passes(recorded) == passes(synthetic) == el.fd_passes_per_step(n, n_layers)
+    # the same phases of the step: the head's evaluation is forward work, the per-shifter
+    # blocks are the gradient measurement (the synthetic tail is the update)
+    head = 2 * n_layers
+    assert [phase_of(op) for op in synthetic[:head]] == ["forward"] * head
+    assert {phase_of(op) for op in synthetic[head : -2 * n_layers]} == {"gradient"}
+    assert {phase_of(op) for op in recorded[:n_forward]} == {"forward"}
+    assert {phase_of(op) for op in recorded[n_forward:]} == {"gradient"}
 
 
 def test_recorded_insitu_passes_per_layer_do_not_grow_with_n() -> None:

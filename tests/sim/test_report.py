@@ -27,6 +27,10 @@ def test_phase_of_every_kind() -> None:
     assert phase_of(Op("digital_compute", 0, "update", 4, 1, flops=1)) == "update"
     assert phase_of(Op("digital_compute", 0, "backward", 4, 1, flops=1)) == "adjoint"
     assert phase_of(Op("detect", 0, "none", 4, 1)) == "forward"
+    # a finite-difference measurement is gradient work, its writes and passes alike
+    assert phase_of(Op("mesh_pass", 0, "probe", 4, 1, passes=1)) == "gradient"
+    assert phase_of(Op("phase_update", 0, "probe", 4, 0, n_phases=1)) == "gradient"
+    assert phase_of(Op("digital_compute", 0, "probe", 4, 1, flops=1)) == "gradient"
 
 
 @pytest.mark.parametrize("preset", ["pai2023-chip", "eo-integrated"])
