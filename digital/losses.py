@@ -31,12 +31,15 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
         Labels ``(n_samples,)`` in ``0 … n_out−1``, or targets ``(n_samples, n_out)``.
         With one output (``n_out == 1``) the labels are 0 or 1 and become the target
         of that output itself (class 1 when it is above 0.5, as
-        :func:`digital.train.predict_classes` reads it).
+        :func:`digital.train.predict_classes` reads it), and real targets may also be
+        given as ``(n_samples,)`` (regression).
     """
     t_arr = np.asarray(t)
     if t_arr.ndim == 1:
         if t_arr.shape[0] != y.shape[0]:
             raise ValueError(f"t has {t_arr.shape[0]} labels but y has {y.shape[0]} samples")
+        if y.shape[1] == 1 and t_arr.dtype.kind == "f":  # one output's real targets
+            return check_matrix(t_arr[:, None], "t", values="real").astype(np.float64)
         if t_arr.dtype.kind not in "iu":
             raise TypeError(f"t as labels must be integers; got dtype {t_arr.dtype}")
         n_classes = max(y.shape[1], 2)
@@ -71,7 +74,9 @@ def half_squared_error(y: Any, t: Any) -> tuple[float, FloatArray]:
     y
         Outputs, ``(n_samples, n_out)`` real.
     t
-        Labels ``(n_samples,)`` (taken one-hot) or targets ``(n_samples, n_out)``.
+        Integer labels ``(n_samples,)`` (taken one-hot; with one output, 0 or 1 is
+        that output's target) or targets ``(n_samples, n_out)`` (with one output
+        also ``(n_samples,)``): see :func:`targets_like`.
 
     Returns
     -------

@@ -113,6 +113,20 @@ def test_one_output_takes_0_1_labels_as_its_target() -> None:
         softmax_cross_entropy(y, np.array([0, 1, 1]))
 
 
+def test_one_output_takes_real_targets_as_a_vector() -> None:
+    """Regression with one output: ``t`` of shape ``(n_samples,)`` real is the target of
+    that output, as ``(n_samples, 1)`` is; with more outputs a vector must be labels."""
+    y = np.array([[0.2], [0.9], [0.4]])
+    t = np.array([1.5, -0.1, 0.4])
+    loss, grad = half_squared_error(y, t)
+    assert loss == pytest.approx(0.5 * (1.69 + 1.0 + 0.0) / 3)
+    np.testing.assert_array_equal(grad, half_squared_error(y, t[:, None])[1])
+    with pytest.raises(ValueError, match="t holds 1 NaN"):
+        half_squared_error(y, np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(TypeError, match="t as labels must be integers; got dtype float64"):
+        half_squared_error(np.ones((3, 2)), t)
+
+
 def test_softmax_cross_entropy_refuses_negative_targets() -> None:
     with pytest.raises(ValueError, match=r"t holds a negative target \(-0.5\)"):
         softmax_cross_entropy(np.zeros((1, 2)), np.array([[1.5, -0.5]]))
