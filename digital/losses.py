@@ -52,7 +52,7 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
         onehot = np.zeros(y.shape, dtype=np.float64)
         onehot[np.arange(y.shape[0]), t_arr] = 1.0
         return onehot
-    t_arr = check_matrix(t_arr, "t", values="real")
+    t_arr = check_matrix(t_arr, "t", values="real", columns="n_outputs")
     if t_arr.shape != y.shape:
         raise ValueError(f"t must have the shape of y {y.shape}; got {t_arr.shape}")
     return t_arr.astype(np.float64)
@@ -60,7 +60,7 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
 
 def _outputs(y: Any) -> FloatArray:
     """A network's outputs ``y`` as a real float64 ``(n_samples ≥ 1, n_out)`` array."""
-    arr = check_matrix(y, "y", values="real").astype(np.float64)
+    arr = check_matrix(y, "y", values="real", columns="n_outputs").astype(np.float64)
     if arr.shape[0] == 0:
         raise ValueError("y holds no samples; a loss is a mean over n_samples ≥ 1")
     return arr

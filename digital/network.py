@@ -266,7 +266,7 @@ class MLP:
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         inputs, pre = self._cache
-        g = check_matrix(grad_output, "grad_output", values="real")
+        g = check_matrix(grad_output, "grad_output", values="real", columns="n_outputs")
         if g.shape != pre[-1].shape:
             raise ValueError(
                 f"grad_output has shape {g.shape}; the last forward gave {pre[-1].shape}"

@@ -130,6 +130,7 @@ def check_matrix(
     *,
     n_cols: int | None = None,
     values: Literal["any", "real"] = "any",
+    columns: str = "n_features",
 ) -> NDArray[Any]:
     """Return ``x`` as a finite 2-D array ``(n_samples, n_cols)`` or raise.
 
@@ -144,10 +145,13 @@ def check_matrix(
     values
         ``"real"``: complex values are refused (``TypeError``) rather than cast, which
         would drop their imaginary parts; ``"any"``: any number.
+    columns
+        What the columns are, for the message on a wrong number of axes
+        (``"n_features"`` for inputs, ``"n_outputs"`` for outputs and their gradients).
     """
     arr = np.asarray(x)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
+        raise ValueError(f"{name} must be 2-D (n_samples, {columns}); got shape {arr.shape}")
     if n_cols is not None and arr.shape[1] != n_cols:
         raise ValueError(f"{name} must have {n_cols} columns; got shape {arr.shape}")
     if arr.dtype.kind not in "iufcb":

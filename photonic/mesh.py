@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.validation import check_choice, check_finite, check_generator
+from digital.validation import check_choice, check_finite, check_generator, check_positive_int
 from photonic import kernels
 from photonic.constants import TWO_PI
 from photonic.mzi import inverse_2x2, mzi_halves, phasor, product_2x2, sandwich_2x2
@@ -652,6 +652,13 @@ class Mesh:
         return phases.out_rad if chip is None else phases.out_rad + chip.out_offset_rad
 
     def _check_chip(self, chip: Chip) -> None:
+        from photonic.imperfections import Chip  # imperfections imports this module
+
+        if not isinstance(chip, Chip):
+            raise TypeError(
+                f"chip is a {type(chip).__name__}; expected a photonic.imperfections.Chip "
+                "or None (the ideal device)"
+            )
         if chip.n_ports != self.n_ports or chip.n_mzis != self.n_mzis:
             raise ValueError(
                 f"chip has {chip.n_ports} ports and {chip.n_mzis} MZIs; "
@@ -1009,6 +1016,7 @@ def haar_unitary(n: int, rng: np.random.Generator) -> Array:
     Mezzadri, "How to generate random matrices from the classical compact groups",
     Notices AMS 54 (2007).
     """
+    n = check_positive_int(n, "n")
     check_generator(rng)
     z = (rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))) / np.sqrt(2)
     q, r = np.linalg.qr(z)

@@ -402,9 +402,14 @@ class PhotonicNetwork:
             value = np.asarray(params[key])
             if value.shape != old.shape:
                 raise ValueError(f"params[{key!r}] has shape {value.shape}; expected {old.shape}")
-            if value.dtype.kind not in "iuf" or not np.all(np.isfinite(value)):
+            if value.dtype.kind not in "iuf":
                 raise ValueError(
                     f"params[{key!r}] must be finite real phases (rad); got dtype {value.dtype}"
+                )
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"params[{key!r}] must be finite real phases (rad); it holds "
+                    f"{value.size - np.count_nonzero(np.isfinite(value))} NaN or infinite value(s)"
                 )
             checked[key] = value.astype(np.float64)  # a copy, never the caller's array
         params = checked
@@ -546,7 +551,7 @@ class PhotonicNetwork:
         if self._cache is None:
             raise RuntimeError("backward() needs a forward() first")
         cache = self._cache
-        g = check_matrix(grad_output, "grad_output", values="real")
+        g = check_matrix(grad_output, "grad_output", values="real", columns="n_outputs")
         if g.shape != (cache["y"].shape[0], self.n_outputs):
             raise ValueError(
                 f"grad_output has shape {g.shape}; expected {(cache['y'].shape[0], self.n_outputs)}"

@@ -113,6 +113,11 @@ class Op:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name}={value!r} must be a non-negative int")
+        if self.kind == "mesh_pass" and self.passes != self.n_samples:
+            raise ValueError(
+                f"a mesh_pass sends each of its n_samples={self.n_samples} vectors through "
+                f"once; passes={self.passes} must equal it (sim.ops.mesh_pass builds one)"
+            )
 
 
 @dataclass

@@ -571,6 +571,11 @@ def test_bad_phases_and_fields() -> None:
         mesh.output_phases(Phases(good.theta_rad, good.phi_rad, np.zeros(5)))
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
+    with pytest.raises(TypeError, match=r"chip is a Generator; expected a photonic\.imperfections"):
+        mesh.forward(good, np.zeros((2, 4)), np.random.default_rng(0))  # type: ignore[arg-type]
+    for n in (0, 2.5):
+        with pytest.raises(ValueError, match=rf"n={n!r} must be an int > 0"):
+            haar_unitary(n, np.random.default_rng(0))  # type: ignore[arg-type]
     transfer = mesh.transfer(good)
     held = transfer.phases
     for arr in (transfer.matrix, transfer.s1, transfer.s2, transfer.t, held.theta_rad):

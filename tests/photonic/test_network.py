@@ -409,8 +409,13 @@ def test_bad_calls() -> None:
         net.backward(np.ones_like(y), method="magic")  # type: ignore[arg-type]
     bad = net.params()
     bad["layer1.theta_rad"] = np.full_like(bad["layer1.theta_rad"], np.nan)
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"\['layer1.theta_rad'\].* holds 6 NaN or infinite"):
         net.set_params(bad)
+    bad["layer1.theta_rad"] = bad["layer1.theta_rad"].astype(complex)
+    with pytest.raises(ValueError, match=r"finite real phases \(rad\); got dtype complex128"):
+        net.set_params(bad)
+    with pytest.raises(ValueError, match=r"grad_output must be 2-D \(n_samples, n_outputs\)"):
+        net.backward(np.ones(3))
     bad = net.params()
     bad["layer2.out_rad"] = np.zeros(3)
     with pytest.raises(ValueError, match="shape"):

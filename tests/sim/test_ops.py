@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sim.engine import simulate
-from sim.ops import mesh_pass, phase_update, tap_readout
+from sim.ops import Op, mesh_pass, phase_update, tap_readout
 
 
 @pytest.mark.parametrize(("exit_read", "per_port"), [("power", 2), ("field", 3), ("none", 1)])
@@ -27,6 +27,14 @@ def test_phase_update_writes_each_shifter_once_and_the_engine_charges_more_for_m
     assert (one.n_phases, one.conversions, many.conversions) == (1, 1, 16)
     assert one.direction == "update"
     assert simulate([many], "pai2023-chip").energy_pj > simulate([one], "pai2023-chip").energy_pj
+
+
+def test_a_mesh_pass_sends_every_sample_once() -> None:
+    """``passes`` is what the engine charges; a hand-made op without it would replay
+    in no time, so it must match ``n_samples``."""
+    with pytest.raises(ValueError, match=r"n_samples=8 vectors .* passes=0 must equal it"):
+        Op("mesh_pass", 0, "forward", 4, 8)
+    assert Op("mesh_pass", 0, "forward", 4, 8, passes=8).passes == 8
 
 
 def test_constructors_refuse_unknown_options() -> None:
