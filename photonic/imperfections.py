@@ -204,13 +204,16 @@ class Chip:
     phase_noise_rad
         Std of the fresh Gaussian phase error of every shifter on every pass, rad, ≥ 0.
     tap_noise
-        ``s`` in ``P = |E|² + s·|E|·n``, ``n ~ N(0, 1)``, ≥ 0 (power units of ``|E|²``).
+        ``s`` in ``P = |E|² + s·|E|·n``, ``n ~ N(0, 1)``, ≥ 0; ``s`` has the units of
+        ``|E|`` (√power), so the noise std ``s·|E|`` is in power units and the relative
+        noise ``s/|E|`` grows as the tap power falls (Pai et al. 2023's model).
     adc_bits
         ADC resolution of the power detectors; ``None`` = ideal ADC.
     io_amplitude_error
         σ_a ≥ 0: a measured or injected field has amplitude ``|E|(1 + σ_a n)``.
     io_phase_error
-        σ_p ≥ 0 in units of π: phase ``∠E + π σ_p n``.
+        σ_p ≥ 0 in units of π (not rad, so no ``_rad`` suffix): phase
+        ``∠E + π σ_p n``, as Pai et al. 2023's code states it (0.025 = 0.0785 rad).
 
     Notes
     -----

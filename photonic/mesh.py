@@ -230,6 +230,13 @@ class Mesh:
     (DESIGN.md §4.1), so no other layout can be built, and two meshes are equal (and
     hash alike) when their port count and topology are.
 
+    The ``chip`` argument of every method applies the device's *static* errors only —
+    coupler splitting errors, insertion loss and phase offsets — so a call is
+    deterministic. The phases are used as given: :func:`photonic.imperfections.program`
+    turns requested phases into held ones (DAC, crosstalk), and per-pass phase noise,
+    I/O errors and detector noise are drawn by the code that models a pass on the
+    device (:mod:`photonic.network`, :mod:`photonic.insitu`).
+
     Attributes
     ----------
     n_ports
@@ -356,7 +363,7 @@ class Mesh:
         phases
             One phase set (no leading axes).
         chip
-            Imperfect device, or ``None`` for the ideal one.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
 
         Returns
         -------
@@ -378,7 +385,7 @@ class Mesh:
         phases
             One phase set (no leading axes).
         chip
-            Imperfect device, or ``None`` for the ideal one.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
         """
         self.check_phases(phases)
         s1, s2 = self._halves(phases, chip)
@@ -404,7 +411,7 @@ class Mesh:
         x
             Input fields ``(n_samples, n_ports)`` complex.
         chip
-            Imperfect device, or ``None``.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
         method
             ``"matmul"``: compose ``W`` once, one matmul; ``"per_sample"``: propagate
             every field column by column; ``"auto"``: per-sample exactly when the
@@ -462,7 +469,7 @@ class Mesh:
             Adjoint signal at the outputs, ``(n_samples, n_ports)``:
             ``∂L/∂Re y − i ∂L/∂Im y``.
         chip
-            Imperfect device (lossy ones included), or ``None``.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
         method
             ``"correlation"``: the O(N³) sweep of the batch correlation;
             ``"per_sample"``: explicit fields; ``"auto"`` picks the first unless the
@@ -494,7 +501,7 @@ class Mesh:
         x
             Fields injected at the inputs, ``(n_samples, n_ports)``.
         chip
-            Imperfect device, or ``None``.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
         """
         return TapFields(*self._pass(phases, x, chip, direction="forward", record="field"))
 
@@ -521,7 +528,7 @@ class Mesh:
         x
             Fields injected at the inputs, ``(n_samples, n_ports)``.
         chip
-            Imperfect device, or ``None``.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
 
         Returns
         -------
@@ -545,7 +552,7 @@ class Mesh:
         delta
             Adjoint source injected at the outputs, ``(n_samples, n_ports)``.
         chip
-            Imperfect device, or ``None``.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
 
         Returns
         -------
@@ -579,7 +586,7 @@ class Mesh:
             Fields injected at the inputs (``"forward"``: ``x``) or at the outputs
             (``"adjoint"``: ``δ``), ``(n_samples, n_ports)``.
         chip
-            Imperfect device, or ``None``.
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
         direction
             ``"forward"`` or ``"adjoint"``.
         read

@@ -179,6 +179,19 @@ class PhotonicNetwork:
         (phase noise, detector noise or I/O errors) or an ADC, or twice the DAC's
         coarsest phase step if that is larger. A step below the DAC's coarsest step is
         refused: most perturbations would not reach the chip.
+
+    Attributes
+    ----------
+    recorder
+        ``None`` or a :class:`sim.ops.Recorder`; when set, every pass, tap read-out,
+        phase write and host computation appends an :class:`~sim.ops.Op`, which
+        :func:`sim.engine.simulate` times on a hardware preset and
+        :func:`sim.report.summarize` splits into the phases of a step::
+
+            net.recorder = Recorder()
+            net.backward(softmax_cross_entropy(net.forward(x), t)[1])
+            timeline = simulate(net.recorder.ops, "eo-integrated", n_shifters=net.n_shifters)
+            print(format_report(summarize(net.recorder.ops, timeline)))
     """
 
     def __init__(
