@@ -71,6 +71,7 @@ __all__ = [
     "Chip",
     "Drive",
     "apply_io_error",
+    "check_bits",
     "detect_power",
     "mzi_neighbours",
     "phase_noise",
@@ -142,8 +143,9 @@ def _check_int(value: Any, name: str, *, minimum: int) -> int:
     return int(value)
 
 
-def _check_bits(value: Any, name: str) -> int | None:
-    """Return ``None`` or an integer resolution in ``[1, MAX_CONVERTER_BITS]``."""
+def check_bits(value: Any, name: str) -> int | None:
+    """Return ``None`` or an integer resolution in ``[1, MAX_CONVERTER_BITS]``, else raise
+    (``TypeError`` for a non-integer, ``ValueError`` out of range; both name ``name``)."""
     if value is None:
         return None
     allowed = f"None (ideal converter) or an integer in [1, {MAX_CONVERTER_BITS}]"
@@ -263,8 +265,8 @@ class Chip:
             ("out_offset_rad", n_ports),
         ):
             put(name, _frozen_array(getattr(self, name), name, (size,), nonnegative=False))
-        put("dac_bits", _check_bits(self.dac_bits, "dac_bits"))
-        put("adc_bits", _check_bits(self.adc_bits, "adc_bits"))
+        put("dac_bits", check_bits(self.dac_bits, "dac_bits"))
+        put("adc_bits", check_bits(self.adc_bits, "adc_bits"))
         check_choice(self.drive, "drive", DRIVES)
         crosstalk = check_nonnegative(self.crosstalk, "crosstalk")
         if crosstalk >= 1:
@@ -431,7 +433,7 @@ def quantize(
     """
     if bits is None:
         raise TypeError(f"bits={bits!r} must be an integer in [1, {MAX_CONVERTER_BITS}]")
-    b = _check_bits(bits, "bits")
+    b = check_bits(bits, "bits")
     assert b is not None
     fs = check_positive(full_scale, "full_scale")
     check_choice(out_of_range, "out_of_range", ("clip", "extend"))

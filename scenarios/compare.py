@@ -77,7 +77,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -91,12 +91,14 @@ from digital.optim import Adam
 from digital.train import History, train
 from digital.validation import check_choice, check_nonnegative, check_positive, check_positive_int
 from photonic.imperfections import (
+    DEFAULT_ADC_BITS,
     DEFAULT_IO_AMPLITUDE_ERROR,
     DEFAULT_IO_PHASE_ERROR,
     DEFAULT_PHASE_NOISE_RAD,
     DEFAULT_SPLITTING_ERROR_STD_RAD,
     DEFAULT_TAP_NOISE,
     Chip,
+    check_bits,
 )
 from photonic.mesh import Mesh
 from photonic.network import GRADIENT_METHODS, PhotonicNetwork
@@ -178,8 +180,8 @@ class Config:
         Gradient method of the photonic network on the chip: ``"analog"`` (2-pass),
         ``"in_situ"`` (3-pass), ``"adjoint"`` (exact twin) or ``"finite_difference"``.
     measurement : str
-        ``"per_sample"`` tap read-out (needed by the default chip's phase noise and ADC)
-        or ``"aggregated"``.
+        ``"per_sample"`` or ``"aggregated"`` tap read-out of the in-situ methods;
+        ``"aggregated"`` needs ``adc_bits = None`` and ``phase_noise_rad = 0``.
     splitting_error_std_rad : float
         Coupler splitting error σ of the chip, rad (other imperfections at the
         ``Chip.draw`` defaults, but for the noise below).
@@ -194,6 +196,9 @@ class Config:
     io_phase_error : float
         Phase error σ_p of every injected and measured field, in units of π (≥ 0;
         default 0.025).
+    adc_bits : int or None
+        Resolution of the chip's power detectors (``None``: ideal; default Chip.draw's,
+        8).
     eps_batches : int
         Training minibatches over which ε is measured at the end of training.
     eval_repeats : int
@@ -224,6 +229,7 @@ class Config:
     tap_noise: float = DEFAULT_TAP_NOISE
     io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR
     io_phase_error: float = DEFAULT_IO_PHASE_ERROR
+    adc_bits: int | None = DEFAULT_ADC_BITS
     eps_batches: int = 10
     eval_repeats: int = 10
     presets: tuple[str, ...] = DEFAULT_PRESETS
@@ -246,14 +252,15 @@ class Config:
         check_positive(self.lr, "lr")
         check_positive(self.mlp_lr, "mlp_lr")
         check_choice(self.method, "method", GRADIENT_METHODS)
-        check_choice(self.measurement, "measurement", get_args(Measurement))
-        if self.measurement == "aggregated" and self.method in ("in_situ", "analog"):
-            raise ValueError(
-                "measurement='aggregated' cannot represent the chip's 8-bit ADC (nor "
-                "per-pass phase noise); use measurement='per_sample'"
-            )
         for name in ("splitting_error_std_rad", *insitu_training.CHIP_NOISE):
             object.__setattr__(self, name, check_nonnegative(getattr(self, name), name))
+        object.__setattr__(self, "adc_bits", check_bits(self.adc_bits, "adc_bits"))
+        insitu_training.check_measurement(
+            self.measurement,
+            (self.method,),
+            adc_bits=self.adc_bits,
+            phase_noise_rad=self.phase_noise_rad,
+        )
         object.__setattr__(self, "presets", check_presets(self.presets))
         n_train = int(self.total_samples * 0.8)
         if self.batch_size > n_train:
@@ -303,6 +310,7 @@ def _chip(cfg: Config, chip_seed: int) -> Chip:
         tap_noise=cfg.tap_noise,
         io_amplitude_error=cfg.io_amplitude_error,
         io_phase_error=cfg.io_phase_error,
+        adc_bits=cfg.adc_bits,
     )
 
 
@@ -949,8 +957,9 @@ def _intro(cfg: Config) -> list[str]:
         "network is the 3-layer 4-port network of Pai et al. (Science 2023) on a realistic "
         "imperfect chip (Chip.draw: 0.2 dB/MZI loss, splitting error "
         f"{cfg.splitting_error_std_rad:g} rad, 10-bit DAC, 2 % thermal crosstalk, phase "
-        f"noise {cfg.phase_noise_rad:g} rad per pass, tap noise {cfg.tap_noise:g}, 8-bit "
-        f"ADC, I/O errors {cfg.io_amplitude_error:g} (amplitude) and "
+        f"noise {cfg.phase_noise_rad:g} rad per pass, tap noise {cfg.tap_noise:g}, "
+        + ("ideal ADC" if cfg.adc_bits is None else f"{cfg.adc_bits}-bit ADC")
+        + f", I/O errors {cfg.io_amplitude_error:g} (amplitude) and "
         f"{cfg.io_phase_error:g}π (phase)), trained with the '{cfg.method}' gradient "
         "measured on that chip.",
         "Gradient error ε = 1 − cos(measured, exact): 0 is perfect, 1 orthogonal. The "

@@ -115,6 +115,7 @@ from digital.validation import (
     check_positive_int,
 )
 from photonic.imperfections import (
+    DEFAULT_ADC_BITS,
     DEFAULT_IO_AMPLITUDE_ERROR,
     DEFAULT_IO_PHASE_ERROR,
     DEFAULT_LOSS_DB_PER_MZI,
@@ -123,6 +124,7 @@ from photonic.imperfections import (
     DEFAULT_SPLITTING_ERROR_STD_RAD,
     DEFAULT_TAP_NOISE,
     Chip,
+    check_bits,
 )
 from photonic.mesh import Mesh
 from photonic.network import PhotonicNetwork
@@ -146,6 +148,7 @@ __all__ = [
     "NAME",
     "PAI_REPORTED",
     "Config",
+    "check_measurement",
     "evaluate",
     "main",
     "run",
@@ -165,6 +168,35 @@ CHIP_NOISE: tuple[str, ...] = (
     "io_amplitude_error",
     "io_phase_error",
 )
+
+
+def check_measurement(
+    measurement: str, methods: Sequence[str], *, adc_bits: int | None, phase_noise_rad: float
+) -> None:
+    """Refuse ``measurement="aggregated"`` for a tap-reading method on chips it cannot
+    represent: aggregated read-out sums the taps over the batch before they are read,
+    so an ADC and per-pass phase noise, which act on each sample's reading, are lost.
+
+    Raises
+    ------
+    ValueError
+        Naming the settings to change (this scenario's names).
+    """
+    check_choice(measurement, "measurement", get_args(Measurement))
+    if measurement != "aggregated" or not any(m in methods for m in ("in_situ", "analog")):
+        return
+    problems = []
+    if adc_bits is not None:
+        problems.append(f"an ADC (adc_bits={adc_bits})")
+    if phase_noise_rad > 0:
+        problems.append(f"per-pass phase noise (phase_noise_rad={phase_noise_rad:g})")
+    if problems:
+        raise ValueError(
+            "measurement='aggregated' sums the taps over the batch before reading them, so "
+            f"it cannot represent {' or '.join(problems)}; set adc_bits=none and "
+            "phase_noise_rad=0, or use measurement='per_sample'"
+        )
+
 
 #: Two-feature, two-class data sets the Pai network can take, with Pai et al.'s sizes.
 DATASETS: dict[str, int] = {"moons": 500, "circles": 250, "ring": 500, "spiral": 500, "xor": 500}
@@ -252,9 +284,12 @@ class Config:
         Optimizer steps of the finite-difference runs.
     fd_step_rad : float
         Phase step of finite differences, rad.
+    adc_bits : int or None
+        Resolution of the imperfect chips' power detectors (``None``: ideal; default
+        Chip.draw's, 8).
     measurement : str
-        ``"per_sample"`` (required when a chip has phase noise or an ADC — the defaults do)
-        or ``"aggregated"``.
+        ``"per_sample"`` or ``"aggregated"`` tap read-out of the in-situ methods;
+        ``"aggregated"`` needs ``adc_bits = None`` and ``phase_noise_rad = 0``.
     eval_repeats : int
         Noisy forward passes averaged for the final accuracies.
     workers : int
@@ -273,6 +308,7 @@ class Config:
     tap_noise: float = DEFAULT_TAP_NOISE
     io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR
     io_phase_error: float = DEFAULT_IO_PHASE_ERROR
+    adc_bits: int | None = DEFAULT_ADC_BITS
     n_seeds: int = 3
     iterations: int = 1000
     batch_size: int = 20
@@ -331,14 +367,13 @@ class Config:
             raise ValueError(f"fd_seeds={self.fd_seeds!r} must be an int ≥ 0")
         check_positive(self.lr, "lr")
         check_positive(self.fd_step_rad, "fd_step_rad")
-        check_choice(self.measurement, "measurement", get_args(Measurement))
-        if self.measurement == "aggregated" and any(
-            m in self.methods for m in ("in_situ", "analog")
-        ):
-            raise ValueError(
-                "measurement='aggregated' cannot represent the chips' 8-bit ADC (nor "
-                "per-pass phase noise); use measurement='per_sample'"
-            )
+        put("adc_bits", check_bits(self.adc_bits, "adc_bits"))
+        check_measurement(
+            self.measurement,
+            self.methods,
+            adc_bits=self.adc_bits,
+            phase_noise_rad=self.phase_noise_rad,
+        )
         smallest = min(DATASETS[d] for d in self.datasets)
         if self.batch_size > int(smallest * 0.8):
             raise ValueError(
@@ -405,6 +440,7 @@ def _chip(sigma: float, cfg: Config, chip_seed: int) -> Chip:
         tap_noise=cfg.tap_noise,
         io_amplitude_error=cfg.io_amplitude_error,
         io_phase_error=cfg.io_phase_error,
+        adc_bits=cfg.adc_bits,
     )
 
 
@@ -798,7 +834,8 @@ def _chip_text(cfg: Config) -> str:
     return (
         f"{cfg.loss_db_per_mzi:g} ± {cfg.loss_spread_db:g} dB/MZI, phase noise "
         f"{cfg.phase_noise_rad:g} rad, tap noise {cfg.tap_noise:g}, I/O errors "
-        f"{cfg.io_amplitude_error:g} / {cfg.io_phase_error:g}π"
+        f"{cfg.io_amplitude_error:g} / {cfg.io_phase_error:g}π, "
+        + ("ideal ADC" if cfg.adc_bits is None else f"{cfg.adc_bits}-bit ADC")
     )
 
 

@@ -179,6 +179,37 @@ def test_the_chips_noise_is_a_setting(scenario: str) -> None:
     assert set(it.CHIP_NOISE) == set(noise)
 
 
+@pytest.mark.parametrize("scenario", ["insitu_training", "compare"])
+def test_the_adc_is_a_setting_and_aggregated_read_out_is_usable(scenario: str) -> None:
+    """adc_bits reaches the chip (default Chip.draw's 8 bits); aggregated read-out, which
+    sums the taps before reading them, is refused while the chips have an ADC or phase
+    noise, and allowed once both are off."""
+    chip = {
+        "insitu_training": lambda cfg: it._chip(0.02, cfg, 7),
+        "compare": lambda cfg: compare._chip(cfg, 7),
+    }[scenario]
+    config = {"insitu_training": it.Config, "compare": compare.Config}[scenario]
+    method = {"insitu_training": {"methods": ("in_situ",)}, "compare": {"method": "in_situ"}}
+    kwargs = method[scenario]
+    assert chip(config()).adc_bits == Chip.draw(Mesh.reck(4), np.random.default_rng(0)).adc_bits
+    assert chip(config(adc_bits=12)).adc_bits == 12
+    assert chip(config(adc_bits=None)).adc_bits is None
+    match = (
+        r"cannot represent an ADC \(adc_bits=8\) or per-pass phase noise "
+        r"\(phase_noise_rad=0\.01\); set adc_bits=none"
+    )
+    with pytest.raises(ValueError, match=match):
+        config(measurement="aggregated", **kwargs)
+    with pytest.raises(ValueError, match=r"cannot represent per-pass phase noise"):
+        config(measurement="aggregated", adc_bits=None, **kwargs)
+    with pytest.raises(ValueError, match=r"cannot represent an ADC \(adc_bits=8\);"):
+        config(measurement="aggregated", phase_noise_rad=0.0, **kwargs)
+    cfg = config(measurement="aggregated", adc_bits=None, phase_noise_rad=0.0, **kwargs)
+    assert cfg.measurement == "aggregated"
+    with pytest.raises(ValueError, match=r"adc_bits=0 must be None \(ideal converter\)"):
+        config(adc_bits=0)
+
+
 def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
     data = load("circles", n_samples=60, rng=np.random.default_rng(0))
     net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
@@ -210,7 +241,7 @@ def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
         ({"fd_step_rad": -0.1}, "fd_step_rad=-0.1"),
         ({"eval_repeats": 0}, "eval_repeats=0"),
         ({"measurement": "batch"}, "measurement='batch'"),
-        ({"measurement": "aggregated"}, "cannot represent"),
+        ({"measurement": "aggregated"}, "cannot represent an ADC"),
         ({"seed": -3}, "seed=-3"),
         ({"loss_db_per_mzi": -0.1}, "loss_db_per_mzi=-0.1"),
         ({"loss_db_per_mzi": float("nan")}, "loss_db_per_mzi=nan"),
