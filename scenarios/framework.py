@@ -468,11 +468,20 @@ def parse_set_options(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+class _FileText(str):
+    """A string read from a config file: a value, not text to parse. TOML and JSON have
+    numbers, booleans and arrays, so ``epochs = "3"`` is a string where an int belongs
+    (an error), while ``--set epochs=3`` is text to parse. Only ``"none"``/``"null"``
+    is read for ``X | None`` settings (TOML has no null)."""
+
+
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a config file into an overrides mapping for :func:`config_from_overrides`.
 
     TOML (any suffix but ``.json``) with top-level ``key = value`` settings, or JSON
     (``.json``) so that a run's own ``config.json`` can be fed back to repeat it.
+    Values keep their file types: a string is accepted only where the setting is text
+    (a name, a path, a choice), or ``"none"`` for a setting that may be ``None``.
 
     Raises
     ------
@@ -509,7 +518,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
                 f"config file {str(path)!r}: {key!r} is a table; "
                 "settings must be top-level key = value pairs"
             )
-    return dict(data)
+    return {key: _file_value(value) for key, value in data.items()}
+
+
+def _file_value(value: object) -> object:
+    """Mark the strings of a config file's value (arrays too) as :class:`_FileText`."""
+    if isinstance(value, str):
+        return _FileText(value)
+    if isinstance(value, list):
+        return [_file_value(item) for item in value]
+    return value
 
 
 def config_from_overrides(
@@ -517,8 +535,9 @@ def config_from_overrides(
 ) -> C:
     """Build a config from ``key -> value`` overrides, converting to the field types.
 
-    String values (from ``--set``) are parsed; native values (from TOML/JSON) are
-    checked and converted (``int`` -> ``float``, list -> tuple). Supported field
+    String values (from ``--set``) are parsed; native values (from TOML/JSON, read by
+    :func:`load_config_file`, whose strings stay strings) are checked and converted
+    (``int`` -> ``float``, list -> tuple). Supported field
     types: ``int``, ``float``, ``str``, ``bool``, ``pathlib.Path``, ``Literal[...]``
     (membership is checked), ``X | None`` (``"none"``/``"null"`` give ``None``) and
     tuples of those (``tuple[int, ...]`` from ``"16,16"``, ``"(16, 16)"`` or
@@ -587,7 +606,18 @@ def _coerce(key: str, value: object, tp: object) -> object:
     try:
         return _coerce_value(value, tp)
     except _CoerceError:
-        raise ValueError(f"bad value for {key!r}: {value!r} is not {_type_name(tp)}") from None
+        hint = ""
+        if isinstance(value, _FileText):
+            try:
+                meant = _coerce_value(str(value), tp)
+                literal = json.dumps(list(meant) if isinstance(meant, tuple) else meant)
+                hint = f" (a string in the config file; write {key} = {literal})"
+            except (_CoerceError, TypeError, ValueError):
+                pass
+        shown = str(value) if isinstance(value, _FileText) else value
+        raise ValueError(
+            f"bad value for {key!r}: {shown!r} is not {_type_name(tp)}{hint}"
+        ) from None
 
 
 def _coerce_value(value: object, tp: object) -> object:
@@ -624,6 +654,8 @@ def _coerce_value(value: object, tp: object) -> object:
         if len(items) != len(args):
             raise _CoerceError
         return tuple(_coerce_value(item, arg) for item, arg in zip(items, args, strict=True))
+    if isinstance(value, _FileText) and tp in (bool, int, float):
+        raise _CoerceError  # a file's string is not a number: the file has numbers
     if tp is bool:
         if isinstance(value, (bool, np.bool_)):
             return bool(value)
@@ -670,7 +702,7 @@ def _coerce_value(value: object, tp: object) -> object:
 def _split_tuple(value: object) -> list[object]:
     if isinstance(value, (list, tuple)):
         return list(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and not isinstance(value, _FileText):  # a file has arrays
         text = value.strip()
         if len(text) >= 2 and (text[0], text[-1]) in {("(", ")"), ("[", "]")}:
             text = text[1:-1].strip()

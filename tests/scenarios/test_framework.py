@@ -160,6 +160,40 @@ def test_toml_config_file(tmp_path: Path) -> None:
     assert cfg == ToyConfig(n=5, lr=0.25, widths=(8, 2), mode="exact", flag=True)
 
 
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ('n = "5"', r"'n': '5' is not an int \(a string in the config file; write n = 5\)"),
+        ('lr = "0.5"', r"'lr': '0\.5' is not a float .*write lr = 0\.5\)"),
+        ('flag = "true"', r"'flag': 'true' is not a bool .*write flag = true\)"),
+        ('widths = "8,2"', r"'widths': '8,2' is not .*write widths = \[8, 2\]\)"),
+        ('widths = ["8", 2]', r"'widths': \['8', 2\] is not"),
+        ('mode = "slow"', r"'mode': 'slow' is not one of 'fast', 'exact'$"),
+    ],
+)
+def test_a_config_file_keeps_its_types(tmp_path: Path, line: str, match: str) -> None:
+    """TOML has numbers, booleans and arrays: a quoted number is a string where a number
+    belongs, an error that says how to write it (``--set n=5`` is text, and parsed)."""
+    path = tmp_path / "cfg.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ValueError, match=match):
+        fw.config_from_overrides(ToyConfig, fw.load_config_file(path))
+
+
+def test_a_config_file_gives_text_settings_and_none_as_strings(tmp_path: Path) -> None:
+    """Strings are right for text settings, choices and paths; TOML has no null, so
+    ``"none"`` is how a file sets an optional setting to None. JSON has null."""
+    path = tmp_path / "cfg.toml"
+    path.write_text('name = "b"\nmode = "exact"\nscale = "none"\npair = [2, "y"]\n')
+    cfg = fw.config_from_overrides(ToyConfig, fw.load_config_file(path))
+    assert (cfg.name, cfg.mode, cfg.scale, cfg.pair) == ("b", "exact", None, (2.0, "y"))
+    as_json = tmp_path / "config.json"
+    as_json.write_text('{"scale": null, "n": 7, "widths": [1]}')
+    cfg = fw.config_from_overrides(ToyConfig, fw.load_config_file(as_json))
+    assert (cfg.scale, cfg.n, cfg.widths) == (None, 7, (1,))
+    assert fw.config_from_overrides(ToyConfig, {"n": "5"}).n == 5  # --set text is parsed
+
+
 def test_bad_toml_and_tables_and_missing_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("n = = 3\n")
