@@ -1214,6 +1214,14 @@ def _numeric(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _single(value: object) -> Any:
+    """The one item of a one-item tuple or list (a list setting swept one value per
+    point); any other value as it is."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        return value[0]
+    return value
+
+
 def numeric_summary_keys(rows: Sequence[PointRow]) -> list[str]:
     """Summary keys whose value is a number in every successful row, in first-seen order."""
     ok = [row for row in rows if row.status == STATUS_OK]
@@ -1515,7 +1523,8 @@ def plot_sweep(
     """Plot ``metric`` against the first grid key, one line per other combination.
 
     Markers are the mean over the repeats, error bars ± one standard deviation
-    (ddof = 1; none for a single repeat). A numeric first key is drawn on a numeric
+    (ddof = 1; none for a single repeat). A numeric first key — or a list setting
+    given one number per point, such as ``(0.01),(0.05)`` — is drawn on a numeric
     axis (logarithmic if its positive values span more than two decades) with a tick
     at every grid value, any other as categories in the order of the grid. Several
     lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its decades on
@@ -1529,20 +1538,20 @@ def plot_sweep(
     """
     first = plan.grid_keys[0]
     first_values = dict(plan.grid)[first]
-    numeric_x = all(_numeric(v) for v in first_values)
+    numeric_x = all(_numeric(_single(v)) for v in first_values)
     positions = {_canonical(v): i for i, v in enumerate(first_values)}
     stats = aggregate(rows, plan, metric)
     lines: dict[str, tuple[str, list[tuple[float, float, float]]]] = {}
     for others, x, mean, std, _n in stats:
         label = describe_params(others) if others else metric
-        xpos = float(x) if numeric_x else float(positions[_canonical(_plain(x))])
+        xpos = float(_single(x)) if numeric_x else float(positions[_canonical(_plain(x))])
         lines.setdefault(_canonical(others), (label, []))[1].append((xpos, mean, std))
 
     fig = new_figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     log_x = False
     if numeric_x:
-        xs_all = [float(v) for v in first_values]
+        xs_all = [float(_single(v)) for v in first_values]
         positive = [v for v in xs_all if v > 0]
         log_x = len(positive) == len(xs_all) and max(positive) / min(positive) > 100.0
         span = (max(xs_all) - min(xs_all)) or 1.0

@@ -1004,3 +1004,29 @@ def test_aggregate_leaves_out_nan_and_failures_and_one_value_has_no_spread(toy: 
     assert x2[1:3] == (2, 5.0) and x2[4] == 1
     assert math.isnan(x2[3])
     assert sw.format_aggregate(rows, plan, "y") == "  x=1: 2.0 ± 1.4 (n=2)\n  x=2: 5 (n=1)"
+
+
+def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
+    toy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--grid "width=(1),(3),(10)"`` sweeps a tuple setting one value per point: the
+    values are numbers, so they sit at 1, 3 and 10 on the axis, not at three evenly
+    spaced categories (which would draw 1→3 as long as 3→10)."""
+    figures: list[Any] = []
+
+    def keep(fig: Any, out_dir: Path, stem: str) -> list[Path]:
+        figures.append(fig)
+        return []
+
+    monkeypatch.setattr(sw, "save_figure", keep)
+    plan = sw.plan_sweep(toy, grid=[("width", ["(1)", "(3)", "(10)"])])
+    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    sw.plot_sweep(report.rows, plan, tmp_path, metric="y")
+    (ax,) = figures[-1].axes
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [1.0, 3.0, 10.0])
+    np.testing.assert_array_equal(line.get_ydata(), [3.0, 5.0, 12.0])  # y = 2 + width
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["(1)", "(3)", "(10)"]
+    two = sw.plan_sweep(toy, grid=[("width", ["(1,2)", "(3)"])])  # not one number each
+    sw.plot_sweep(sw.run_sweep(two, out=tmp_path, progress=False).rows, two, tmp_path, metric="y")
+    np.testing.assert_array_equal(figures[-1].axes[0].get_lines()[0].get_xdata(), [0.0, 1.0])
