@@ -449,8 +449,11 @@ class Config:
     fd_count_max_ports : int
         Finite-difference traces are generated and counted op by op up to this N;
         above it the closed form (:func:`fd_passes_per_step`) is used.
-    heatmap_presets : tuple of str
-        Photonic presets drawn in the TOPS/W heatmaps (must be in ``presets``).
+    heatmap_presets : tuple of str or None
+        Photonic presets drawn in the TOPS/W heatmaps: entries of ``presets``, or the
+        ``name`` of a preset file listed there. ``None`` (default): eo-integrated and
+        thermal-integrated if ``presets`` has them, else its first photonic preset;
+        ``()``: no heatmaps.
     replay_steps : int
         Steps of the training traces whose replay is timed (0: skip).
     replay_ops : int
@@ -473,32 +476,54 @@ class Config:
     reference_batch: int = 64
     tap_integration: str = "batch"
     fd_count_max_ports: int = 64
-    heatmap_presets: tuple[str, ...] = ("eo-integrated", "thermal-integrated")
+    heatmap_presets: tuple[str, ...] | None = None
     replay_steps: int = 1000
     replay_ops: int = 100_000
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "ports", _check_int_tuple(self.ports, "ports", 2))
-        object.__setattr__(self, "batches", _check_int_tuple(self.batches, "batches", 1))
-        object.__setattr__(self, "presets", check_presets(self.presets))
+    @property
+    def heatmaps(self) -> tuple[str, ...]:
+        """The presets drawn in the heatmaps: ``heatmap_presets`` resolved to entries of
+        ``presets`` (its default applied)."""
+        return self._heatmap_presets()
+
+    def _heatmap_presets(self) -> tuple[str, ...]:
+        """``heatmap_presets`` as entries of ``presets`` (see the class docstring)."""
         heatmap = self.heatmap_presets
+        loaded = {p: load_preset(p) for p in self.presets}
+        if heatmap is None:
+            photonic = [p for p, hw in loaded.items() if isinstance(hw, PhotonicHardware)]
+            default = tuple(p for p in (EO_PRESET, "thermal-integrated") if p in photonic)
+            return default or tuple(photonic[:1])
         if isinstance(heatmap, list):
             heatmap = tuple(heatmap)
-            object.__setattr__(self, "heatmap_presets", heatmap)
         if not isinstance(heatmap, tuple) or any(not isinstance(p, str) for p in heatmap):
             raise ValueError(
                 f"heatmap_presets={heatmap!r} must be a tuple of preset names or paths"
             )
-        for preset in self.heatmap_presets:
-            if preset not in self.presets:
+        by_name = {hw.name: p for p, hw in loaded.items()}
+        resolved = []
+        for preset in heatmap:
+            entry = preset if preset in loaded else by_name.get(preset)
+            if entry is None:
                 raise ValueError(
                     f"heatmap_presets has {preset!r}, which is not in presets={self.presets!r}; "
                     "the heatmaps are drawn for photonic presets of the run: name some of "
                     "them, or none (--set heatmap_presets=)"
                 )
-            if not isinstance(load_preset(preset), PhotonicHardware):
+            if not isinstance(loaded[entry], PhotonicHardware):
                 raise ValueError(f"heatmap_presets has {preset!r}, which is not photonic")
+            resolved.append(entry)
+        return tuple(resolved)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ports", _check_int_tuple(self.ports, "ports", 2))
+        object.__setattr__(self, "batches", _check_int_tuple(self.batches, "batches", 1))
+        object.__setattr__(self, "presets", check_presets(self.presets))
+        if isinstance(self.heatmap_presets, list):
+            object.__setattr__(self, "heatmap_presets", tuple(self.heatmap_presets))
+        self._heatmap_presets()  # checked now; None stays None, so that a changed
+        # ``presets`` (--set presets=…) gets its own default
         check_positive_int(self.n_layers, "n_layers")
         if self.reference_ports not in self.ports:
             raise ValueError(
@@ -819,7 +844,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
 
     # 5. heatmaps of MVM and gradient TOPS/W
     heat: dict[str, dict[str, np.ndarray]] = {}
-    for preset in (load_preset(p).name for p in cfg.heatmap_presets):
+    for preset in (load_preset(p).name for p in cfg.heatmaps):
         heat[preset] = _heatmap(cfg, hardware[preset], tap)
         for key, table in heat[preset].items():
             for i, n in enumerate(cfg.ports):
@@ -908,6 +933,7 @@ def _crossover(
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
     if EO_PRESET not in hardware or GPU_PRESET not in hardware:
+        summary["crossover"] = f"not drawn: it needs {EO_PRESET} and {GPU_PRESET} in presets"
         return rows, summary, {}
     gpu = hardware[GPU_PRESET]
     eo = hardware[EO_PRESET]
@@ -945,10 +971,10 @@ def _crossover(
                 }
             )
     for photonic in ("eo_inference_system", "eo_mvm_chip"):
-        for reference in (
-            "gpu_same_workload",
+        for reference in (  # the GPU at full utilization first: the fair comparison
             "gpu_full_utilization_complex_mac",
             "gpu_full_utilization_real_mac",
+            "gpu_same_workload",
         ):
             key = f"crossover_{photonic}_vs_{reference}_B{b}"
             summary[key] = _describe_crossing(ns, curves[photonic], curves[reference])
@@ -956,16 +982,18 @@ def _crossover(
 
 
 def _describe_crossing(ns: Sequence[int], photonic: Sequence[float], gpu: Sequence[float]) -> str:
+    """Where the photonic energy per MAC is below the GPU's, in words."""
     below = [p < g for p, g in zip(photonic, gpu, strict=True)]
     crossings = _crossings(ns, photonic, gpu)
     if all(below):
-        return f"below at every N in {ns[0]}…{ns[-1]}"
+        return f"photonic uses less energy per MAC at every N in {ns[0]}…{ns[-1]}"
     if not any(below):
-        return f"above at every N in {ns[0]}…{ns[-1]}"
+        return f"photonic uses more energy per MAC at every N in {ns[0]}…{ns[-1]}"
     parts = []
     for n_cross in crossings:
         i = next(k for k in range(len(ns) - 1) if ns[k] <= n_cross <= ns[k + 1])
-        parts.append(f"{'drops below' if below[i + 1] else 'rises above'} at N≈{n_cross:.3g}")
+        side = "drops below" if below[i + 1] else "rises above"
+        parts.append(f"photonic energy per MAC {side} the GPU's at N≈{n_cross:.3g}")
     return "; ".join(parts)
 
 
@@ -1132,26 +1160,33 @@ def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list
     fig = new_figure(figsize=(12.0, 5.0), layout="constrained")
     axes = fig.subplots(1, 2)
     presets = [p for p in _names(cfg.presets) if p in reports]
-    for ax, attr, title, fmt in (
+    panels = (
         (axes[0], "energy_by_component_pj", "energy per training step", _fmt_pj),
         (axes[1], "time_by_component_ns", "time per training step (critical path)", _fmt_ns),
-    ):
-        totals = {p: sum(getattr(reports[p], attr).values()) for p in presets}
-        shares: dict[str, dict[str, float]] = {}
+    )
+    totals: dict[str, dict[str, float]] = {}
+    shares: dict[str, dict[str, dict[str, float]]] = {}
+    for _, attr, _, _ in panels:
+        totals[attr] = {p: sum(getattr(reports[p], attr).values()) for p in presets}
+        shares[attr] = {}
         for p in presets:
             for comp, value in getattr(reports[p], attr).items():
-                frac = value / totals[p] if totals[p] > 0 else 0.0
+                total = totals[attr][p]
+                frac = value / total if total > 0 else 0.0
                 name = comp if frac >= 0.01 else "other (<1 % each)"
-                shares.setdefault(name, {}).setdefault(p, 0.0)
-                shares[name][p] += frac
+                shares[attr].setdefault(name, {}).setdefault(p, 0.0)
+                shares[attr][name][p] += frac
+    # one colour per component in both panels (host_static is the same colour in each)
+    cmap = _component_colors(sorted({name for panel in shares.values() for name in panel}))
+    for ax, attr, title, fmt in panels:
         bottom = np.zeros(len(presets))
-        cmap = _component_colors(sorted(shares))
-        for comp in sorted(shares, key=lambda c: -sum(shares[c].values())):
-            heights = np.array([100 * shares[comp].get(p, 0.0) for p in presets])
+        by_size = sorted(shares[attr], key=lambda c: -sum(shares[attr][c].values()))
+        for comp in by_size:
+            heights = np.array([100 * shares[attr][comp].get(p, 0.0) for p in presets])
             ax.bar(presets, heights, bottom=bottom, label=comp, color=cmap[comp])
             bottom += heights
         for i, p in enumerate(presets):
-            ax.text(i, 101, fmt(totals[p]), ha="center", va="bottom", fontsize=8)
+            ax.text(i, 101, fmt(totals[attr][p]), ha="center", va="bottom", fontsize=8)
         ax.set_ylim(0, 112)
         ax.set_ylabel("share (%)")
         ax.set_title(f"{title}, N={cfg.reference_ports}, B={cfg.reference_batch}")
@@ -1161,10 +1196,12 @@ def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list
 
 
 def _component_colors(names: Sequence[str]) -> dict[str, Any]:
+    """A distinct colour per name: tab20, then tab20b (40 names before any repeats)."""
     from matplotlib import colormaps
 
-    cmap = colormaps["tab20"]
-    return {name: cmap(i % 20) for i, name in enumerate(names)}
+    palette = [colormaps["tab20"](i) for i in range(20)]
+    palette += [colormaps["tab20b"](i) for i in range(20)]
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
 def _fmt_pj(pj: float) -> str:

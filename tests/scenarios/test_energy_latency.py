@@ -11,7 +11,7 @@ import pytest
 from digital.network import MLP
 from photonic.network import PhotonicNetwork
 from scenarios import energy_latency as el
-from scenarios.framework import Result, run_scenario
+from scenarios.framework import Result, config_from_overrides, run_scenario
 from sim.engine import simulate
 from sim.ops import Recorder
 from sim.presets import load_preset
@@ -265,6 +265,17 @@ def test_a_user_preset_file_can_be_studied(tmp_path: Path, monkeypatch: pytest.M
     assert "slope_time_per_step_in_situ_my-chip" in result.summary
     with pytest.raises(ValueError, match="name the same hardware twice"):
         el.Config(presets=("cpu", "cpu"), heatmap_presets=())
+    # the heatmaps by default and by the preset's name; the crossover says why it is absent
+    assert el.Config(presets=(str(chip), "gpu-h100")).heatmaps == (str(chip),)
+    assert el.Config().heatmaps == ("eo-integrated", "thermal-integrated")
+    named = el.Config(presets=(str(chip), "gpu-h100"), heatmap_presets=("my-chip",))
+    assert named.heatmaps == (str(chip),)  # the name tables and plots show
+    # --set presets=… over the defaults: the heatmaps follow (the CLI's own path)
+    changed = config_from_overrides(el.Config, {"presets": f"{chip},gpu-h100"}, base=el.Config())
+    assert changed.heatmaps == (str(chip),)
+    assert result.summary["crossover"] == (
+        "not drawn: it needs eo-integrated and gpu-h100 in presets"
+    )
 
 
 @pytest.mark.parametrize("measurement", ["per_sample", "aggregated"])
@@ -440,12 +451,53 @@ def test_crossings_interpolate_in_log_log_and_name_the_direction() -> None:
     −ln 2 it is 2/3 of the way: N = 4 · 4^(2/3) ≈ 10.08."""
     assert el._crossings([4, 16], [4.0, 1.0], [2.0, 2.0]) == pytest.approx([8.0])
     assert el._crossings([4, 16], [8.0, 1.0], [2.0, 2.0]) == pytest.approx([4 * 4 ** (2 / 3)])
-    assert el._describe_crossing([4, 16], [4.0, 1.0], [2.0, 2.0]) == "drops below at N≈8"
-    assert el._describe_crossing([4, 16], [1.0, 4.0], [2.0, 2.0]) == "rises above at N≈8"
-    assert el._describe_crossing([4, 16], [1.0, 1.5], [2.0, 2.0]) == "below at every N in 4…16"
+    assert (
+        el._describe_crossing([4, 16], [4.0, 1.0], [2.0, 2.0])
+        == "photonic energy per MAC drops below the GPU's at N≈8"
+    )
+    assert (
+        el._describe_crossing([4, 16], [1.0, 4.0], [2.0, 2.0])
+        == "photonic energy per MAC rises above the GPU's at N≈8"
+    )
+    assert (
+        el._describe_crossing([4, 16], [1.0, 1.5], [2.0, 2.0])
+        == "photonic uses less energy per MAC at every N in 4…16"
+    )
+    assert (
+        el._describe_crossing([4, 16], [3.0, 2.5], [2.0, 2.0])
+        == "photonic uses more energy per MAC at every N in 4…16"
+    )
 
 
 def test_digital_adam_update_counts_two_reals_per_complex_weight() -> None:
     """Complex N×N weights are 2N² real numbers: 12 FLOPs and 56 bytes each per Adam step."""
     update = [op for op in el.digital_step_ops(6, 2, 3) if op.direction == "update"]
     assert [(op.flops, op.bytes) for op in update] == [(12 * 72, 56 * 72)] * 2
+
+
+def test_breakdown_gives_a_component_one_colour_in_both_panels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The energy and the time panel list different components; one that is in both
+    (here ``camera``) must not change colour between them, and no two components of a
+    panel share one."""
+    figures: list = []
+    monkeypatch.setattr(el, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
+    report = dataclasses.make_dataclass(
+        "Report", ["energy_by_component_pj", "time_by_component_ns"]
+    )
+    reports = {
+        "pai2023-chip": report(
+            {"host_static": 6.0, "camera": 3.0, "laser": 1.0},
+            {"camera": 5.0, "phase_settling": 2.0, "link": 1.0},
+        )
+    }
+    cfg = dataclasses.replace(el.Config.smoke(), presets=("pai2023-chip",), heatmap_presets=())
+    el._plot_breakdown(cfg, reports, tmp_path)
+    colours = [
+        {bar.get_label(): bar.patches[0].get_facecolor() for bar in ax.containers}
+        for ax in figures[0].axes
+    ]
+    assert colours[0]["camera"] == colours[1]["camera"]
+    for panel in colours:
+        assert len(set(panel.values())) == len(panel)
