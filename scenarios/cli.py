@@ -383,7 +383,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         hint = (
             f"continue with: {PROG} run --resume {shlex.quote(str(run_dir))}"
             if checkpoints
-            else f"{name} keeps no checkpoint, so run it again to start over"
+            else f"{name} keeps no checkpoint; to run it again from the start in the "
+            f"same folder: {PROG} run --resume {shlex.quote(str(run_dir))}"
         )
         print(f"{PROG}: interrupted; {hint}", file=sys.stderr)
         return EXIT_INTERRUPTED

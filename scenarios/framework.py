@@ -398,10 +398,41 @@ def describe_settings(module: types.ModuleType) -> list[tuple[str, str, str, str
             f.name,
             _setting_text(getattr(default, f.name)),
             _setting_text(getattr(smoke, f.name)),
-            docs.get(f.name, ""),
+            _with_constant_values(docs.get(f.name, ""), module),
         )
         for f in dataclasses.fields(config)
     ]
+
+
+_CONSTANT = re.compile(r"\b((?:[a-z_][a-z0-9_]*\.)*[A-Z][A-Z0-9_]{2,})\b")
+
+
+def _with_constant_values(text: str, module: types.ModuleType) -> str:
+    """``text`` with the value after every named constant it cites (``from METHODS``,
+    ``2 … MAX_PORTS``, ``digital.datasets.DATASETS``): a user of ``list`` should not
+    have to read the source. Names that are not a constant of ``module`` or of an
+    importable module, or whose value is not an int or a collection of strings, are
+    left as they are."""
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        owner_name, _, attr = name.rpartition(".")
+        try:
+            owner = importlib.import_module(owner_name) if owner_name else module
+        except ImportError:
+            return name
+        value = getattr(owner, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{name} = {value}"
+        if (
+            isinstance(value, (tuple, list, dict))
+            and value
+            and all(isinstance(v, str) for v in value)
+        ):
+            return f"{name}: {', '.join(value)}"
+        return name
+
+    return _CONSTANT.sub(value_of, text)
 
 
 # --------------------------------------------------------------------------- randomness

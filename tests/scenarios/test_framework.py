@@ -538,6 +538,30 @@ def test_every_setting_of_every_scenario_is_documented(name: str) -> None:
     assert defaults == module.Config()
 
 
+def test_list_shows_the_values_of_the_constants_a_setting_cites() -> None:
+    """``list`` readers cannot look up ``METHODS`` or ``MAX_PORTS``: their values are
+    shown where a description names them; other capitalised words are left alone."""
+    from digital.datasets import DATASETS
+    from photonic.mesh import MAX_PORTS
+
+    docs = {
+        name: text
+        for name, _, _, text in fw.describe_settings(fw.load_scenario("digital_baseline"))
+    }
+    assert docs["dataset"] == "One of digital.datasets.DATASETS: " + ", ".join(DATASETS) + "."
+    gf = fw.load_scenario("gradient_fidelity")
+    assert (
+        f"(2 … MAX_PORTS = {MAX_PORTS})"
+        in dict((row[0], row[3]) for row in fw.describe_settings(gf))["base_ports"]
+    )
+    text = "Pai et al. and NOT_A_NAME and scenarios.nope.THING, from METHODS."
+    assert fw._with_constant_values(text, gf) == (
+        "Pai et al. and NOT_A_NAME and scenarios.nope.THING, from METHODS: "
+        + ", ".join(gf.METHODS)
+        + "."
+    )
+
+
 def test_sample_std_is_the_sweeps_estimate() -> None:
     """ddof = 1 everywhere a table, plot or sweep says "± std" (0 for one value)."""
     from scenarios import compare, insitu_training

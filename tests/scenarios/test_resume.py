@@ -124,8 +124,11 @@ def test_a_scenario_without_checkpoints_says_it_starts_over(
         patch.setattr(energy_latency, "run", interrupted)
         assert main(["run", "energy_latency", "--smoke", "--out", str(tmp_path)]) == 130
     err = capsys.readouterr().err
-    assert "interrupted; energy_latency keeps no checkpoint, so run it again" in err
     (run_dir,) = (tmp_path / "energy_latency").iterdir()
+    assert err == (  # the folder and the command, as for a scenario with checkpoints
+        "photonic-backprop: interrupted; energy_latency keeps no checkpoint; to run it "
+        f"again from the start in the same folder: photonic-backprop run --resume {run_dir}\n"
+    )
     assert main(["run", "--resume", str(run_dir)]) == 0
     assert (
         f"note: energy_latency keeps no checkpoint; it runs again from the start in {run_dir}"
