@@ -178,7 +178,9 @@ class Config:
         Adam learning rate of the MLP.
     method : str
         Gradient method of the photonic network on the chip: ``"analog"`` (2-pass),
-        ``"in_situ"`` (3-pass), ``"adjoint"`` (exact twin) or ``"finite_difference"``.
+        ``"in_situ"`` (3-pass), ``"adjoint"`` (the exact gradient of this chip,
+        computed digitally; not the table's "digital twin", which ignores the chip's
+        fabrication errors) or ``"finite_difference"``.
     measurement : str
         ``"per_sample"`` or ``"aggregated"`` tap read-out of the in-situ methods;
         ``"aggregated"`` needs ``adc_bits = None`` and ``phase_noise_rad = 0``.
@@ -751,13 +753,17 @@ def _plot_boundaries(cfg: Config, nets: dict[str, Any], out_dir: Path) -> list[P
         np.linspace(lo[0], hi[0], BOUNDARY_GRID), np.linspace(lo[1], hi[1], BOUNDARY_GRID)
     )
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    fig = new_figure(figsize=(10.0, 4.2), layout="constrained")
+    fig = new_figure(figsize=(10.8, 4.2), layout="constrained")
     axes = fig.subplots(1, 2)
+    levels = np.linspace(0.0, 1.0, 21)  # the same colour is the same probability in both
+    filled: Any = None
     for ax, network in zip(axes, NETWORKS, strict=True):
         out = nets[network].forward(grid)
         logits = out - out.max(axis=1, keepdims=True)
         prob = np.exp(logits[:, 1]) / np.exp(logits).sum(axis=1)
-        ax.contourf(gx, gy, prob.reshape(gx.shape), levels=20, cmap="RdBu_r", alpha=0.7)
+        filled = ax.contourf(
+            gx, gy, prob.reshape(gx.shape), levels=levels, cmap="RdBu_r", alpha=0.7
+        )
         ax.contour(gx, gy, prob.reshape(gx.shape), levels=[0.5], colors="k", linewidths=1)
         ax.scatter(
             data.x_test[:, 0],
@@ -770,6 +776,7 @@ def _plot_boundaries(cfg: Config, nets: dict[str, Any], out_dir: Path) -> list[P
         ax.set_title(NETWORK_LABELS[network], fontsize=10)
         ax.set_xlabel("feature 1 (standardized)")
         ax.set_ylabel("feature 2 (standardized)")
+    fig.colorbar(filled, ax=list(axes), label="class-1 probability", ticks=levels[::4])
     fig.suptitle(
         f"Class-1 probability after training (seed 0) with the test points; photonic: one "
         f"noisy pass of the chip ({cfg.method} training)",
@@ -981,9 +988,10 @@ def _notes(cfg: Config) -> list[str]:
         f"{cfg.eval_repeats} noisy forward passes of the chip; the curves show one noisy "
         "pass per epoch.",
         "Passes per layer in one photonic training step: the inference pass, then 3 more "
-        "for 'analog' (adjoint and two tap-reading passes), 2 for 'in_situ' (its forward "
-        "taps are read in the inference pass) and none for 'adjoint'; 'analog', the "
-        "2-pass measurement, is therefore the dearest step.",
+        "for 'analog' (the adjoint pass, which measures the field sent back to the layer "
+        "before, and the 2 tap-reading passes that name the '2-pass' method), 2 for "
+        "'in_situ' (adjoint and sum; with the inference pass, whose taps it reads, these "
+        "are its 3 passes) and none for 'adjoint'. So 'analog' is the dearest step.",
     ]
 
 

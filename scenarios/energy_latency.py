@@ -30,7 +30,15 @@ energies. TOPS/W = 2·MACs / energy in pJ.
 Figures
 -------
 - ``scaling``: energy per MAC, TOPS/W and latency vs N (at ``reference_batch``) and
-  vs B (at ``reference_ports``), inference solid, training step dashed.
+  vs B (at ``reference_ports``), inference solid, training step dashed. Energy per
+  MAC first falls with N (fixed costs shared by N² MACs) and then rises steeply: the
+  laser is sized so that every detector still gets its required power after the
+  mesh's loss (:func:`sim.hardware.laser_electrical_power_mw`), and that loss grows
+  linearly in dB with the mesh depth, so the laser power grows exponentially with N.
+  The sweep rows' ``laser_optical_mw`` show it: eo-integrated (0.1 dB/MZI) needs
+  28 mW of light at N = 64 and 9.2 W at N = 256, thermal-integrated (0.2 dB/MZI)
+  153 mW and 4.2 kW. Watts of light on a chip are far beyond what its waveguides
+  carry, so read the large-N points as "this loss does not scale", not as a design.
 - ``breakdown``: stacked shares of energy and of time per training step by
   component at ``reference_ports × reference_batch``, totals on top.
 - ``heatmaps``: in-situ MVM TOPS/W (one forward pass of one layer) and gradient
