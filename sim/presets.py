@@ -273,6 +273,12 @@ def _anchor_host_preset(data: dict[str, Any], path: Path) -> dict[str, Any]:
 def _build(path: Path, data: dict[str, Any]) -> Hardware:
     where = f"preset file {str(path)!r}"
     kind = data.get("kind")
+    if kind is None:
+        raise ValueError(
+            f"{where} has no kind: start it from a bundled preset with base = "
+            f'"eo-integrated" (or another: {", ".join(available_presets())}), or give every value '
+            "with kind = " + " or ".join(f'"{k}"' for k in KINDS)
+        )
     if kind not in KINDS:
         raise ValueError(
             f"{where}: kind={kind!r} is not allowed; choose one of: {', '.join(KINDS)}"

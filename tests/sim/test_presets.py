@@ -230,6 +230,10 @@ launch_overhead_ns = 100.0
             ["[processor]", "precision=['fp32'] must be the name of one precision"],
         ),
         ("kind = 'digital'\nbase = 'no-such-preset'\n", ["base:", "no-such-preset"]),
+        (  # the README's own-hardware file without its base line
+            'name = "my-chip"\n[host]\nstatic_power_w = 0.1\n',
+            ["has no kind", 'base = "eo-integrated"', 'kind = "photonic" or "digital"'],
+        ),
     ],
 )
 def test_malformed_files_name_the_file_and_the_field(
