@@ -57,6 +57,9 @@ How to read the results
   final numbers, ε per measured training minibatch (``minibatch``: its index), and per
   preset ``latency_ns``/``energy_pj`` per step and per component (``batch``: the batch
   size of that step).
+- ``costs.csv``: one row per preset — ``preset, network, n_ops, latency_ns,
+  energy_pj, work_energy_pj`` of one training step, ``work_energy_pj`` being the
+  energy without the idle (static) power, the table's "without idle power".
 - A step of the two networks is not the same work: the photonic network has 48 phases,
   the MLP 354 weights. The cost rows answer "what does one training step of *this*
   network cost on *that* machine", not "which is faster per MAC" (that is
@@ -921,9 +924,18 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     )
     with (out_dir / "costs.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["preset", "network", "n_ops", "latency_ns", "energy_pj"])
+        writer.writerow(["preset", "network", "n_ops", "latency_ns", "energy_pj", "work_energy_pj"])
         for preset, c in costs.items():
-            writer.writerow([preset, c["network"], c["n_ops"], c["latency_ns"], c["energy_pj"]])
+            writer.writerow(
+                [
+                    preset,
+                    c["network"],
+                    c["n_ops"],
+                    c["latency_ns"],
+                    c["energy_pj"],
+                    c["work_energy_pj"],
+                ]
+            )
     if echo is not None:
         for t in tables:
             echo(t.to_text())

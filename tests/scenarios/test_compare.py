@@ -8,6 +8,7 @@ is not blank.
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import json
 import re
@@ -158,6 +159,23 @@ def test_cli_main_job_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert documented
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
     assert header == ",".join(" ".join(documented.group(1).split()).split(", "))
+    # costs.csv: the documented columns, and the same numbers as metrics.csv's cost rows
+    with (run_dir / "costs.csv").open(newline="") as fh:
+        costs = list(csv.DictReader(fh))
+    listed = re.search(r"``costs.csv``: one row per preset — ``([^`]+)``", compare.__doc__ or "")
+    assert listed and list(costs[0]) == " ".join(listed.group(1).split()).split(", ")
+    with (run_dir / "metrics.csv").open(newline="") as fh:
+        metrics = {
+            (r["preset"], r["metric"]): float(r["value"]) for r in csv.DictReader(fh) if r["preset"]
+        }
+    assert {r["preset"] for r in costs} == set(compare.Config.smoke().presets)
+    for row in costs:
+        for column, metric in (
+            ("energy_pj", "step_energy_pj"),
+            ("work_energy_pj", "step_work_energy_pj"),
+        ):
+            assert float(row[column]) == metrics[(row["preset"], metric)]
+        assert float(row["work_energy_pj"]) < float(row["energy_pj"])  # idle power left out
 
 
 def test_table_renders_and_escapes() -> None:
