@@ -678,6 +678,8 @@ class Mesh:
         arr = np.asarray(x)
         if arr.ndim != 2 or arr.shape[1] != self.n_ports:
             raise ValueError(f"{name} must have shape (n_samples, {self.n_ports}); got {arr.shape}")
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"{name} must hold numbers (complex fields); got dtype {arr.dtype}")
         check_finite(arr, name)
         return arr.astype(np.complex128, copy=False)
 

@@ -571,6 +571,9 @@ def test_bad_phases_and_fields() -> None:
         mesh.output_phases(Phases(good.theta_rad, good.phi_rad, np.zeros(5)))
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
+    for bad in (np.array([["1", "2", "3", "4"]]), np.array([[None, 1, 2, 3]])):
+        with pytest.raises(TypeError, match=r"x must hold numbers .complex fields.; got dtype"):
+            mesh.forward(good, bad)
     with pytest.raises(TypeError, match=r"chip is a Generator; expected a photonic\.imperfections"):
         mesh.forward(good, np.zeros((2, 4)), np.random.default_rng(0))  # type: ignore[arg-type]
     for n in (0, 2.5):
