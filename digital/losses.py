@@ -32,7 +32,8 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
         With one output (``n_out == 1``) the labels are 0 or 1 and become the target
         of that output itself (class 1 when it is above 0.5, as
         :func:`digital.train.predict_classes` reads it), and real targets may also be
-        given as ``(n_samples,)`` (regression).
+        given as ``(n_samples,)`` (regression): a float vector is targets, of any
+        value; an integer vector is labels.
     """
     t_arr = np.asarray(t)
     if t_arr.ndim == 1:
@@ -44,8 +45,10 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
             raise TypeError(f"t as labels must be integers; got dtype {t_arr.dtype}")
         n_classes = max(y.shape[1], 2)
         if t_arr.size and (t_arr.min() < 0 or t_arr.max() >= n_classes):
+            regression = " (one output: pass real targets as floats)" if y.shape[1] == 1 else ""
             raise ValueError(
                 f"t holds labels in [{t_arr.min()}, {t_arr.max()}]; allowed 0 … {n_classes - 1}"
+                + regression
             )
         if y.shape[1] == 1:
             return t_arr.astype(np.float64)[:, None]

@@ -130,7 +130,7 @@ def check_matrix(
     *,
     n_cols: int | None = None,
     values: Literal["any", "real"] = "any",
-    columns: str = "n_features",
+    columns: Literal["n_features", "n_outputs"] = "n_features",
 ) -> NDArray[Any]:
     """Return ``x`` as a finite 2-D array ``(n_samples, n_cols)`` or raise.
 

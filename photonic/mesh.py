@@ -33,6 +33,7 @@ the tests and the path that per-sample phases (per-pass noise) need.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -265,6 +266,10 @@ class Mesh:
         cols = tuple((int(a), int(b), int(top[a])) for a, b in zip(starts, stops, strict=True))
         for name, value in (("n_ports", n), ("column", column), ("top", top), ("_columns", cols)):
             object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> tuple[type[Mesh], tuple[int, str]]:
+        # pickle and copy rebuild from (n_ports, topology): small, and read-only again
+        return (Mesh, (self.n_ports, self.topology))
 
     # -- construction ---------------------------------------------------------------
 
@@ -678,6 +683,13 @@ class Mesh:
         arr = np.asarray(x)
         if arr.ndim != 2 or arr.shape[1] != self.n_ports:
             raise ValueError(f"{name} must have shape (n_samples, {self.n_ports}); got {arr.shape}")
+        if arr.dtype.kind == "O":  # e.g. pandas .values: numbers are fine, None is not
+            if not all(isinstance(v, numbers.Number) for v in arr.flat):
+                raise TypeError(
+                    f"{name} must hold numbers (complex fields); got an object array with "
+                    "other values"
+                )
+            arr = arr.astype(np.complex128)
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"{name} must hold numbers (complex fields); got dtype {arr.dtype}")
         check_finite(arr, name)

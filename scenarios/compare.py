@@ -1003,7 +1003,8 @@ def _notes(cfg: Config) -> list[str]:
         "for 'analog' (the adjoint pass, which measures the field sent back to the layer "
         "before, and the 2 tap-reading passes that name the '2-pass' method), 2 for "
         "'in_situ' (adjoint and sum; with the inference pass, whose taps it reads, these "
-        "are its 3 passes) and none for 'adjoint'. So 'analog' is the dearest step.",
+        "are its 3 passes) and none for 'adjoint'. So 'analog' is the dearest of the "
+        "in-situ steps; 'finite_difference' sends 2 whole-network passes per phase shifter.",
     ]
 
 

@@ -459,9 +459,10 @@ class Config:
         above it the closed form (:func:`fd_passes_per_step`) is used.
     heatmap_presets : tuple of str or None
         Photonic presets drawn in the TOPS/W heatmaps: entries of ``presets``, or the
-        ``name`` of a preset file listed there. ``None`` (default): eo-integrated and
-        thermal-integrated if ``presets`` has them, else its first photonic preset;
-        ``()``: no heatmaps.
+        ``name`` of a preset file listed there. ``None`` (default; ``none`` in
+        ``--set``): eo-integrated and thermal-integrated if ``presets`` has them, else
+        its first photonic preset; ``()`` (``--set heatmap_presets=``, TOML ``[]``): no
+        heatmaps.
     replay_steps : int
         Steps of the training traces whose replay is timed (0: skip).
     replay_ops : int
@@ -517,7 +518,7 @@ class Config:
                 raise ValueError(
                     f"heatmap_presets has {preset!r}, which is not in presets={self.presets!r}; "
                     "the heatmaps are drawn for photonic presets of the run: name some of "
-                    "them, or none (--set heatmap_presets=)"
+                    "them, or no heatmaps with --set heatmap_presets= (TOML: [])"
                 )
             if not isinstance(loaded[entry], PhotonicHardware):
                 raise ValueError(f"heatmap_presets has {preset!r}, which is not photonic")

@@ -185,16 +185,18 @@ def check_measurement(
     check_choice(measurement, "measurement", get_args(Measurement))
     if measurement != "aggregated" or not any(m in methods for m in ("in_situ", "analog")):
         return
-    problems = []
+    problems, remedies = [], []
     if adc_bits is not None:
         problems.append(f"an ADC (adc_bits={adc_bits})")
+        remedies.append("adc_bits=none")
     if phase_noise_rad > 0:
         problems.append(f"per-pass phase noise (phase_noise_rad={phase_noise_rad:g})")
+        remedies.append("phase_noise_rad=0")
     if problems:
         raise ValueError(
             "measurement='aggregated' sums the taps over the batch before reading them, so "
-            f"it cannot represent {' or '.join(problems)}; set adc_bits=none and "
-            "phase_noise_rad=0, or use measurement='per_sample'"
+            f"it cannot represent {' or '.join(problems)}; set {' and '.join(remedies)}, "
+            "or use measurement='per_sample'"
         )
 
 

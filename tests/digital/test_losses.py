@@ -125,6 +125,8 @@ def test_one_output_takes_real_targets_as_a_vector() -> None:
         half_squared_error(y, np.array([1.0, np.nan, 0.0]))
     with pytest.raises(TypeError, match="t as labels must be integers; got dtype float64"):
         half_squared_error(np.ones((3, 2)), t)
+    with pytest.raises(ValueError, match=r"allowed 0 … 1 \(one output: pass real targets as"):
+        half_squared_error(y, np.array([3, 5, 0]))  # integers are labels
 
 
 def test_softmax_cross_entropy_refuses_negative_targets() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -503,9 +506,11 @@ def test_a_mesh_is_its_port_count_and_topology(topology: str) -> None:
     assert mesh != make(topology, 6)
     assert mesh != Mesh(5, "reck" if topology == "clements" else "clements")
     np.testing.assert_array_equal(mesh.top, built.top)
-    for arr in (mesh.column, mesh.top):
-        with pytest.raises(ValueError, match="read-only"):
-            arr[0] = 3
+    for copied in (mesh, pickle.loads(pickle.dumps(mesh)), copy.deepcopy(mesh)):
+        assert copied == built
+        for arr in (copied.column, copied.top):
+            with pytest.raises(ValueError, match="read-only"):
+                arr[0] = 3
     with pytest.raises(TypeError):
         Mesh(4, topology, np.array([0, 0]), np.array([0, 5]))  # type: ignore[call-arg]
     with pytest.raises(ValueError, match=r"topology='rect' is not allowed"):
@@ -571,9 +576,14 @@ def test_bad_phases_and_fields() -> None:
         mesh.output_phases(Phases(good.theta_rad, good.phi_rad, np.zeros(5)))
     with pytest.raises(ValueError, match="chip has"):
         mesh.matrix(good, Chip.ideal(Mesh.clements(5)))
-    for bad in (np.array([["1", "2", "3", "4"]]), np.array([[None, 1, 2, 3]])):
-        with pytest.raises(TypeError, match=r"x must hold numbers .complex fields.; got dtype"):
-            mesh.forward(good, bad)
+    with pytest.raises(TypeError, match=r"x must hold numbers .complex fields.; got dtype <U1"):
+        mesh.forward(good, np.array([["1", "2", "3", "4"]]))
+    with pytest.raises(TypeError, match=r"x must hold numbers .complex fields.; got an object"):
+        mesh.forward(good, np.array([[None, 1, 2, 3]]))
+    numbers = np.array([[1 + 1j, 0.5, 2, 0]], dtype=object)  # e.g. pandas .values
+    np.testing.assert_array_equal(
+        mesh.forward(good, numbers), mesh.forward(good, numbers.astype(complex))
+    )
     with pytest.raises(TypeError, match=r"chip is a Generator; expected a photonic\.imperfections"):
         mesh.forward(good, np.zeros((2, 4)), np.random.default_rng(0))  # type: ignore[arg-type]
     for n in (0, 2.5):

@@ -147,7 +147,7 @@ def test_fd_step_cost_equals_replaying_the_whole_trace(preset: str) -> None:
         ("presets", ("gpu-h200",), "unknown preset 'gpu-h200'"),
         ("heatmap_presets", ("gpu-h100",), "not photonic"),
         ("heatmap_presets", ("my-chip",), "not in presets"),
-        ("heatmap_presets", ("my-chip",), "or none (--set heatmap_presets=)"),
+        ("heatmap_presets", ("my-chip",), "or no heatmaps with --set heatmap_presets= (TOML: [])"),
         ("reference_ports", 5, "reference_ports=5 must be one of ports"),
         ("reference_batch", 3, "reference_batch=3"),
         ("tap_integration", "never", "tap_integration='never'"),
@@ -273,6 +273,9 @@ def test_a_user_preset_file_can_be_studied(tmp_path: Path, monkeypatch: pytest.M
     # --set presets=… over the defaults: the heatmaps follow (the CLI's own path)
     changed = config_from_overrides(el.Config, {"presets": f"{chip},gpu-h100"}, base=el.Config())
     assert changed.heatmaps == (str(chip),)
+    none = config_from_overrides(el.Config, {"heatmap_presets": "none"}, base=el.Config())
+    assert none.heatmaps == el.Config().heatmaps  # none: the default, as documented
+    assert config_from_overrides(el.Config, {"heatmap_presets": ""}).heatmaps == ()
     assert result.summary["crossover"] == (
         "not drawn: it needs eo-integrated and gpu-h100 in presets"
     )
@@ -479,8 +482,9 @@ def test_breakdown_gives_a_component_one_colour_in_both_panels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The energy and the time panel list different components; one that is in both
-    (here ``camera``) must not change colour between them, and no two components of a
-    panel share one."""
+    (here ``camera``, 2nd of its panel's names on the energy side and 1st on the time
+    side) must not change colour between them, and no two components of a panel share
+    one."""
     figures: list = []
     monkeypatch.setattr(el, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
     report = dataclasses.make_dataclass(
@@ -488,7 +492,7 @@ def test_breakdown_gives_a_component_one_colour_in_both_panels(
     )
     reports = {
         "pai2023-chip": report(
-            {"host_static": 6.0, "camera": 3.0, "laser": 1.0},
+            {"adc": 6.0, "camera": 3.0, "laser": 1.0},
             {"camera": 5.0, "phase_settling": 2.0, "link": 1.0},
         )
     }
