@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from digital.validation import check_finite
 from photonic.constants import BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
 
 Array = NDArray[Any]
@@ -178,7 +179,14 @@ def mzi(
 
     Parameters are those of :func:`mzi_halves`. With no errors and no loss,
     ``T(θ, φ) = i e^{iθ/2} [[e^{iφ} sin(θ/2), cos(θ/2)], [e^{iφ} cos(θ/2), −sin(θ/2)]]``.
+
+    Raises
+    ------
+    ValueError
+        If a phase is NaN or infinite (its matrix would be NaN: never silently).
     """
+    check_finite(np.asarray(theta_rad, dtype=np.float64), "theta_rad")
+    check_finite(np.asarray(phi_rad, dtype=np.float64), "phi_rad")
     s1, s2 = mzi_halves(
         theta_rad, phi_rad, splitting_error_rad=splitting_error_rad, loss_db=loss_db
     )

@@ -175,3 +175,12 @@ def test_sandwich_2x2_is_row_matrix_column() -> None:
     col = rng.normal(size=(4, 3, 2)) + 1j * rng.normal(size=(4, 3, 2))
     expected = (row[..., None, :] @ m @ col[..., :, None])[..., 0, 0]
     np.testing.assert_allclose(sandwich_2x2(row, m, col), expected, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_mzi_refuses_non_finite_phases_by_name(bad: float) -> None:
+    """A NaN phase would give an all-NaN matrix (DESIGN.md §2: never a silent NaN)."""
+    with pytest.raises(ValueError, match=r"theta_rad holds 1 NaN or infinite"):
+        mzi(np.array([0.1, bad]), 0.0)
+    with pytest.raises(ValueError, match=r"phi_rad holds 1 NaN or infinite"):
+        mzi(0.0, bad)
