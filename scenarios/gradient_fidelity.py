@@ -45,8 +45,8 @@ How to read the results
   setting).
 - ``layer_<metric>.png``/``.svg``: one panel per swept factor, per method the mean ±
   its standard error (std/√n; the spread of single draws is ``metrics.csv``'s std).
-  Values of ε below ``EPSILON_FLOOR`` are drawn at the floor (an exact measurement
-  gives ε ≈ 1e-16).
+  Values of ε below ``EPSILON_FLOOR`` are drawn at the floor as hollow ▽, not joined
+  to the other points (an exact measurement gives ε ≈ 1e-16).
 - ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
   measured values.
 - the summary (in ``manifest.json``): the acceptance numbers, then
@@ -989,7 +989,20 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
             xs, means, sems = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
             yerr: Array = sems
             if metric == "epsilon":
+                below = means < EPSILON_FLOOR
                 means, yerr = _errorbars(means, sems, EPSILON_FLOOR)
+                # at the floor: a hollow ▽ each, not joined (a line from the floor to
+                # the next point would draw a slope the data do not have)
+                ax.plot(
+                    xs[below],
+                    means[below],
+                    "v",
+                    ms=5,
+                    mfc="none",
+                    color=colors[method],
+                    label="_nolegend_",
+                )
+                means = np.where(below, np.nan, means)
             ax.errorbar(
                 xs,
                 means,
@@ -1018,7 +1031,11 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         ax.set_visible(False)
     if factors:
         axes[0].legend(fontsize=8)
-    floor = f"; ε < {EPSILON_FLOOR:g} drawn at that floor" if metric == "epsilon" else ""
+    floor = (
+        f"; ε < {EPSILON_FLOOR:g} drawn at that floor as ▽, not joined"
+        if metric == "epsilon"
+        else ""
+    )
     fig.suptitle(
         f"{cfg.layer_topology} single layers: measured vs exact gradient, {labels[metric]}\n"
         f"(mean ± standard error of the mean over {cfg.repeats} draws, the spread ÷ "

@@ -414,3 +414,26 @@ def test_pai_comparison_table_shows_epsilon_next_to_the_papers_row_for_that_batc
     assert [e["n"] for e in table] == ["5", "5"]
     assert table[0]["pai2023_measured_eps"].startswith("0.016-0.020")
     assert table[1]["pai2023_measured_eps"] == "~0.3 in training"
+
+
+def test_epsilon_below_the_floor_is_marked_and_not_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ε = 1e-16 (exact) at s = 0 and 1e-3 at s = 0.01: the exact point is a hollow ▽ at
+    the floor, and the method's line has no segment from it (that slope would be the
+    floor's, not the data's)."""
+    figures: list = []
+    monkeypatch.setattr(gf, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
+    cfg = dataclasses.replace(gf.Config.smoke(), methods=("analog",))
+    rows = [
+        {"study": "layer", "factor": "tap_noise", "method": "analog", "metric": "epsilon",
+         "value": s, "mean": eps, "std": 0.0, "n": 2}
+        for s, eps in ((0.0, 1e-16), (0.01, 1e-3), (0.02, 4e-3))
+    ]  # fmt: skip
+    gf._plot_layer(cfg, rows, "epsilon", tmp_path)
+    ax = figures[0].axes[0]
+    marker, line = ax.get_lines()[:2]
+    assert marker.get_marker() == "v" and marker.get_markerfacecolor() == "none"
+    np.testing.assert_array_equal(marker.get_xdata(), [0.0])
+    np.testing.assert_array_equal(marker.get_ydata(), [gf.EPSILON_FLOOR])
+    np.testing.assert_array_equal(line.get_ydata(), [np.nan, 1e-3, 4e-3])  # not joined
