@@ -119,6 +119,14 @@ def gradcheck(net: Network, x: Array, t: Array, loss: str | LossFn, *, step: flo
     -------
     float
         The worst relative error over every parameter entry.
+
+    Notes
+    -----
+    It checks ``backward`` against the derivative of ``forward`` with respect to
+    ``params()``. A :class:`~photonic.network.PhotonicNetwork` on a chip with a
+    quantizing DAC or thermal crosstalk returns the gradient of the phases the chip
+    holds, not of ``params()`` (see its ``backward``), and per-pass noise changes
+    ``forward`` between calls: there a large error is expected, not a bug.
     """
     loss_fn = get_loss(loss)
     h = check_positive(step, "step")
