@@ -18,6 +18,7 @@ Shapes: every function maps an array of any shape elementwise.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -216,22 +217,31 @@ def modrelu(bias: float = MODRELU_BIAS) -> Activation:
         The threshold ``b`` (usually negative): fields weaker than ``-b`` are cut.
     """
     b = float(bias)
+    # module-level functions bound with partial, not closures: a network using this
+    # activation pickles (process pools, Dask)
+    return Activation(
+        "modrelu",
+        functools.partial(_modrelu, bias=b),
+        functools.partial(_modrelu_d, bias=b),
+        complex_input=True,
+        real_output=False,
+    )
 
-    def forward(z: Array) -> Array:
-        mag = np.abs(z)
-        scale = np.where(mag > 0, np.maximum(mag + b, 0.0) / np.where(mag > 0, mag, 1.0), 0.0)
-        return z * scale
 
-    def derivatives(z: Array) -> Derivatives:
-        # Where active, f = z + b z/|z|:  ∂f/∂z = 1 + b/(2|z|),  ∂f/∂z̄ = −b z² / (2|z|³).
-        mag = np.abs(z)
-        active = (mag + b) > 0
-        safe = np.where(active & (mag > 0), mag, 1.0)  # no 1/|z|³ of the cut fields
-        d_dz = np.where(active, 1.0 + b / (2.0 * safe), 0.0)
-        d_dzbar = np.where(active, -b * z**2 / (2.0 * safe**3), 0.0)
-        return d_dz, d_dzbar
+def _modrelu(z: Array, *, bias: float) -> Array:
+    mag = np.abs(z)
+    scale = np.where(mag > 0, np.maximum(mag + bias, 0.0) / np.where(mag > 0, mag, 1.0), 0.0)
+    return z * scale
 
-    return Activation("modrelu", forward, derivatives, complex_input=True, real_output=False)
+
+def _modrelu_d(z: Array, *, bias: float) -> Derivatives:
+    # Where active, f = z + b z/|z|:  ∂f/∂z = 1 + b/(2|z|),  ∂f/∂z̄ = −b z² / (2|z|³).
+    mag = np.abs(z)
+    active = (mag + bias) > 0
+    safe = np.where(active & (mag > 0), mag, 1.0)  # no 1/|z|³ of the cut fields
+    d_dz = np.where(active, 1.0 + bias / (2.0 * safe), 0.0)
+    d_dzbar = np.where(active, -bias * z**2 / (2.0 * safe**3), 0.0)
+    return d_dz, d_dzbar
 
 
 def electro_optic(
@@ -264,22 +274,31 @@ def electro_optic(
     """
     if not 0.0 <= alpha < 1.0:
         raise ValueError(f"alpha={alpha!r} must be in [0, 1)")
-    amp, g, phi_b = np.sqrt(1.0 - alpha), float(gain_rad), float(bias_rad)
+    settings = {"amp": np.sqrt(1.0 - alpha), "g": float(gain_rad), "phi_b": float(bias_rad)}
+    return Activation(  # partials of module-level functions: picklable (see modrelu)
+        "electro_optic",
+        functools.partial(_eo, **settings),
+        functools.partial(_eo_d, **settings),
+        complex_input=True,
+        real_output=False,
+    )
 
-    def h(u: Array) -> Array:  # f(z) = h(|z|²) z
-        psi = (g * u + phi_b) / 2
-        return 1j * amp * np.exp(-1j * psi) * np.cos(psi)
 
-    def forward(z: Array) -> Array:
-        return h(np.abs(z) ** 2) * z
+def _eo_h(u: Array, *, amp: float, g: float, phi_b: float) -> Array:
+    """``h(u)`` with ``f(z) = h(|z|²) z`` (:func:`electro_optic`)."""
+    psi = (g * u + phi_b) / 2
+    return 1j * amp * np.exp(-1j * psi) * np.cos(psi)
 
-    def derivatives(z: Array) -> Derivatives:
-        # ∂f/∂z = h(u) + u h'(u),  ∂f/∂z̄ = z² h'(u),  h'(u) = √(1−α) (g/2) e^{−i(gu+φ_b)}.
-        u = np.abs(z) ** 2
-        dh = amp * (g / 2) * np.exp(-1j * (g * u + phi_b))
-        return h(u) + u * dh, z**2 * dh
 
-    return Activation("electro_optic", forward, derivatives, complex_input=True, real_output=False)
+def _eo(z: Array, *, amp: float, g: float, phi_b: float) -> Array:
+    return _eo_h(np.abs(z) ** 2, amp=amp, g=g, phi_b=phi_b) * z
+
+
+def _eo_d(z: Array, *, amp: float, g: float, phi_b: float) -> Derivatives:
+    # ∂f/∂z = h(u) + u h'(u),  ∂f/∂z̄ = z² h'(u),  h'(u) = √(1−α) (g/2) e^{−i(gu+φ_b)}.
+    u = np.abs(z) ** 2
+    dh = amp * (g / 2) * np.exp(-1j * (g * u + phi_b))
+    return _eo_h(u, amp=amp, g=g, phi_b=phi_b) + u * dh, z**2 * dh
 
 
 ACTIVATIONS: dict[str, Activation] = {

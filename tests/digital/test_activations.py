@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -190,3 +192,23 @@ def test_electro_optic_power_transmission_and_tap_range() -> None:
     for bad in (1.0, -0.1):
         with pytest.raises(ValueError, match="alpha="):
             electro_optic(alpha=bad)
+
+
+@pytest.mark.parametrize("name", COMPLEX_ACTIVATIONS)
+def test_networks_with_every_complex_activation_pickle(name: str) -> None:
+    """A network goes to a process pool or Dask worker by pickle: the parameterised
+    activations (modReLU, electro-optic) must not be closures. The copy computes the
+    same outputs."""
+    from digital.network import MLP
+    from photonic.network import PhotonicNetwork
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2))
+    mlp = MLP([2, 4, 2], activation=[name, "abs2"], dtype=complex, rng=rng)
+    net = PhotonicNetwork(4, 2, n_features=2, activation=name, rng=rng)
+    for model in (mlp, net):
+        copy = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(copy.forward(x), model.forward(x))
+    custom = electro_optic(alpha=0.2, gain_rad=3.0)
+    z = rng.normal(size=5) + 1j * rng.normal(size=5)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(custom))(z), custom(z))
