@@ -146,8 +146,9 @@ class PhotonicNetwork:
     activation
         Between layers: one name or one per gap (``n_layers − 1``): ``abs``,
         ``abs2``, ``modrelu``, ``electro_optic``; or an
-        :class:`~digital.activations.Activation` of one of these kinds with its own
-        settings, e.g. ``electro_optic(gain_rad=np.pi * n_ports)``. The fields here
+        :class:`~digital.activations.Activation` with ``complex_input=True``: one of
+        these with its own settings, e.g. ``electro_optic(gain_rad=np.pi * n_ports)``,
+        or your own (it is applied on the host, after detection, like the others). The fields here
         are in units of the input power (1 with ``normalization="fixed_power"``):
         with its default, paper's settings the electro-optic activation passes
         almost nothing at these powers (see :func:`digital.activations.electro_optic`).
@@ -251,12 +252,14 @@ class PhotonicNetwork:
                 f"activation lists {len(names)} names; need one per gap between layers "
                 f"({n_layers - 1})"
             )
-        for name in names:  # an Activation: one of these kinds with its own settings
-            check_choice(
-                name.name if isinstance(name, Activation) else name,
-                "activation",
-                COMPLEX_ACTIVATIONS,
-            )
+        for name in names:
+            if not isinstance(name, Activation):
+                check_choice(name, "activation", COMPLEX_ACTIVATIONS)
+            elif not name.complex_input:  # any complex function: applied on the host
+                raise ValueError(
+                    f"activation {name.name!r} is not defined for complex fields "
+                    "(complex_input=False); a mesh layer's outputs are complex"
+                )
         self.activations: list[Activation] = [get_activation(n) for n in names]
         self.readout_groups = self._check_groups(readout_groups)
 

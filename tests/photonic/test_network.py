@@ -929,3 +929,28 @@ def test_measured_gradients_are_held_phase_gradients_under_crosstalk() -> None:
         largest_shift = max(largest_shift, float(np.max(np.abs(c * heat))))
         np.testing.assert_allclose(requested[key], grad + c * heat, rtol=0, atol=1e-6)
     assert largest_shift > 1e-3  # not vacuous: 0.97 here (out_rad: 0, |z| drops phases)
+
+
+def test_a_users_own_complex_activation_is_accepted_and_differentiated() -> None:
+    """Between layers any complex activation works (it runs on the host after
+    detection): a user's own Activation, not in the registry, passes gradcheck; one
+    defined only for real input is refused by name."""
+    import dataclasses as dc
+
+    from digital.activations import ACTIVATIONS, Activation
+
+    def forward(z: np.ndarray) -> np.ndarray:
+        return z / (1.0 + np.abs(z) ** 2)  # a saturable absorber, f = z/(1 + z z̄)
+
+    def derivatives(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = (1.0 + np.abs(z) ** 2) ** 2  # ∂f/∂z = 1/d,  ∂f/∂z̄ = −z²/d
+        return 1.0 / d, -(z**2) / d
+
+    mine = Activation("saturable", forward, derivatives, complex_input=True, real_output=False)
+    rng = np.random.default_rng(4)
+    net = PhotonicNetwork(4, 2, n_features=2, activation=mine, rng=rng)
+    x, t = rng.normal(size=(5, 2)), rng.integers(0, 4, size=5)
+    assert gradcheck(net, x, t, "softmax_cross_entropy") <= GRADCHECK_TOL
+    relu = dc.replace(ACTIVATIONS["relu"], name="myrelu")
+    with pytest.raises(ValueError, match=r"activation 'myrelu' is not defined for complex"):
+        PhotonicNetwork(4, 2, n_features=2, activation=relu, rng=rng)
