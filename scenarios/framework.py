@@ -21,7 +21,16 @@ results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement
 ``manifest.json`` (package version, git commit, Python and NumPy versions, seed, wall
 time).
 
-Registering a new scenario is one line in :data:`SCENARIOS`.
+Registering a new scenario is one line in :data:`SCENARIOS`. The tests then hold it
+to this contract (``tests/scenarios/test_framework.py``, ``test_cli.py``):
+
+- ``Config`` has a ``seed: int`` field, and every field has an entry in the class
+  docstring's numpydoc ``Parameters`` (``list`` shows it; an undocumented field fails
+  ``test_every_setting_of_every_scenario_is_documented``);
+- ``run`` writes ``metrics.csv`` (:func:`write_metrics`) *before* its plots, so a
+  full disk while plotting keeps the numbers. The test that checks this runs every
+  scenario, but only three fast ones by default; the others are marked ``slow``, so
+  give a new scenario a smoke test of its own (``run(Config.smoke(), tmp_path)``).
 
 Randomness: scenarios never touch a global RNG. They derive named, independent
 generators from their seed with :func:`child_rngs`.
@@ -77,6 +86,7 @@ __all__ = [
     "format_pm",
     "load_config_file",
     "load_scenario",
+    "map_jobs",
     "new_figure",
     "parse_set_options",
     "prepare_run_dir",
@@ -84,6 +94,7 @@ __all__ = [
     "run_scenario",
     "sample_std",
     "save_figure",
+    "scenario_main",
     "scenario_summary_line",
     "write_config",
     "write_manifest",
