@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,27 @@ def test_preset_contents() -> None:
 
 
 def test_every_preset_value_cites_a_source() -> None:
-    """Each file says where its numbers come from (parameters.md or an assumption)."""
-    for path in PRESET_DIR.glob("*.toml"):
-        text = path.read_text()
-        assert "parameters.md" in text, path.name
+    """Every number in a bundled preset says where it comes from: a comment citing
+    parameters.md or marking an assumption, on its line or above it in its block (the
+    value lines up to the previous comment, blank line or table header)."""
+    source = re.compile(r"parameters\.md|assumption", re.IGNORECASE)
+    value = re.compile(r"\s*\w+\s*=\s*([-+.\d]|true|false)")
+    uncited = []
+    for path in sorted(PRESET_DIR.glob("*.toml")):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if not value.match(line) or source.search(line.partition("#")[2]):
+                continue
+            j = i - 1
+            while j >= 0 and lines[j].strip() and not lines[j].lstrip().startswith(("#", "[")):
+                j -= 1  # other values of the same block share its comment
+            while j >= 0 and lines[j].lstrip().startswith("#"):
+                if source.search(lines[j]):
+                    break
+                j -= 1
+            else:
+                uncited.append(f"{path.name}:{i + 1}: {line.strip()}")
+    assert uncited == []
 
 
 def test_load_by_path_and_base(tmp_path: Path) -> None:
