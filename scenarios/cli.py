@@ -128,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the scenarios; with SCENARIO, its settings (for --set) and defaults.",
     )
     listing.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO")
+    showing = sub.add_parser(
+        "preset",
+        help="list the hardware presets, or print one as a complete preset file",
+        description=(
+            "List the bundled hardware presets; with PRESET (a name or a file's path), "
+            "print it with every value resolved (its base files and the class defaults) "
+            "in the preset file format, a starting point for your own: "
+            "photonic-backprop preset eo-integrated > my-chip.toml"
+        ),
+    )
+    showing.add_argument("preset", nargs="?", default=None, metavar="PRESET")
 
     run = sub.add_parser(
         "run",
@@ -308,6 +319,20 @@ def _cmd_list(scenario: str | None = None) -> int:
         except ImportError as exc:
             line = f"(unavailable: {_error_line(exc)})"
         print(f"{name:<{width}}  {line}".rstrip())
+    return EXIT_OK
+
+
+def _cmd_preset(preset: str | None) -> int:
+    from sim.presets import available_presets, load_preset, preset_toml
+
+    if preset is not None:
+        print(preset_toml(load_preset(preset)), end="")
+        return EXIT_OK
+    names = available_presets()
+    width = max(len(name) for name in names)
+    for name in names:
+        hw = load_preset(name)
+        print(f"{name:<{width}}  {hw.kind:<8}  {hw.description}".rstrip())
     return EXIT_OK
 
 
@@ -553,6 +578,8 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     try:
         if args.command == "list":
             status = _cmd_list(args.scenario)
+        elif args.command == "preset":
+            status = _cmd_preset(args.preset)
         elif args.command == "sweep":
             status = _cmd_sweep(args, argv)
         else:

@@ -40,7 +40,11 @@ the field and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +67,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["PRESET_DIR", "available_presets", "load_preset", "preset_path"]
+__all__ = ["PRESET_DIR", "available_presets", "load_preset", "preset_path", "preset_toml"]
 
 #: Folder of the bundled preset files.
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -381,3 +385,70 @@ def _construct(where: str, table: str, cls: type, **kwargs: Any) -> Any:
     except ValueError as exc:
         scope = f"[{table}] " if table else ""
         raise ValueError(f"{where}: {scope}{exc}") from None
+
+
+def preset_toml(hardware: Hardware) -> str:
+    """``hardware`` written out as a complete preset file, every value resolved.
+
+    What a chain of ``base`` files and class defaults adds up to, in the file format
+    above: :func:`load_preset` of the text gives back an equal object, so it is a
+    starting point for one's own preset (``photonic-backprop preset NAME``). Fields
+    left at ``None`` (no limit, sized automatically) are written as comments.
+    """
+    if isinstance(hardware, DigitalHardware):
+        head: dict[str, object] = {
+            "name": hardware.name,
+            "kind": "digital",
+            "description": hardware.description,
+        }
+        tables: dict[str, Any] = {"processor": hardware.processor}
+    elif isinstance(hardware, PhotonicHardware):
+        head = {
+            "name": hardware.name,
+            "kind": "photonic",
+            "description": hardware.description,
+            "pass_mode": hardware.pass_mode,
+            "taps_in_detector_frame": hardware.taps_in_detector_frame,
+        }
+        tables = {table: getattr(hardware, table) for table in _PHOTONIC_TABLES}
+    else:
+        raise TypeError(
+            f"hardware is a {type(hardware).__name__}; expected PhotonicHardware or DigitalHardware"
+        )
+    lines = [f"{key} = {_toml_value(value)}" for key, value in head.items()]
+    for table, part in tables.items():
+        lines += ["", f"[{table}]"]
+        if table in _READOUT_TABLES:
+            kind = next(k for k, cls in _READOUT_TYPES.items() if isinstance(part, cls))
+            lines.append(f"type = {_toml_value(kind)}")
+        for f in dataclasses.fields(part):
+            value = getattr(part, f.name)
+            if value is None:  # TOML has no null: left out, the class default applies
+                lines.append(f"# {f.name}: not set (None, see sim.hardware.{type(part).__name__})")
+            else:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    """A TOML literal: booleans, numbers (repr: round trips exactly), strings, maps."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return repr(value)
+    if isinstance(value, float):
+        text = repr(value)  # the shortest text that reads back as the same float
+        if math.isfinite(value) and "e" not in text and abs(value) >= 1e5:
+            text = next(t for d in range(17) if float(t := f"{value:.{d}e}") == value)
+        return text
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to a preset file")
+
+
+def _toml_key(key: object) -> str:
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text)

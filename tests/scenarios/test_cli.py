@@ -48,6 +48,26 @@ def test_list_shows_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Digital baseline" in out
 
 
+def test_preset_lists_the_presets_and_writes_one_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``preset`` lists every bundled preset with its kind; ``preset NAME`` prints a
+    complete file that reads back as the same hardware; an unknown one is one line."""
+    from sim.presets import available_presets, load_preset
+
+    assert cli.main(["preset"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        [name, load_preset(name).kind] for name in available_presets()
+    ]
+    assert cli.main(["preset", "pai2023-chip"]) == 0
+    copy = tmp_path / "copy.toml"
+    copy.write_text(capsys.readouterr().out)
+    assert load_preset(copy) == load_preset("pai2023-chip")
+    assert cli.main(["preset", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("photonic-backprop: error: unknown preset 'nope'")
+
+
 def test_list_scenario_shows_its_settings(capsys: pytest.CaptureFixture[str]) -> None:
     """Every setting once, with its default and --smoke value in --set spelling."""
     assert cli.main(["list", "digital_baseline"]) == 0

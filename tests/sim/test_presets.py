@@ -13,7 +13,13 @@ from sim.hardware import (
     Photodetector,
     PhotonicHardware,
 )
-from sim.presets import PRESET_DIR, available_presets, check_presets, load_preset
+from sim.presets import (
+    PRESET_DIR,
+    available_presets,
+    check_presets,
+    load_preset,
+    preset_toml,
+)
 
 REQUIRED = ("pai2023-chip", "thermal-integrated", "eo-integrated", "gpu-h100", "cpu")
 
@@ -284,3 +290,27 @@ def test_base_cycles_are_caught(tmp_path: Path) -> None:
     b.write_text("kind = 'digital'\nbase = 'a.toml'\n")
     with pytest.raises(ValueError, match="deeper than"):
         load_preset(a)
+
+
+@pytest.mark.parametrize("name", available_presets())
+def test_a_written_out_preset_reads_back_equal(name: str, tmp_path: Path) -> None:
+    """preset_toml resolves base files and class defaults into one file that
+    load_preset reads back to an equal object (floats exactly, maps included)."""
+    hw = load_preset(name)
+    path = tmp_path / "copy.toml"
+    path.write_text(preset_toml(hw))
+    assert load_preset(path) == hw
+    assert "base" not in preset_toml(hw)  # complete: no chain left to follow
+
+
+def test_a_written_out_user_preset_keeps_its_changes_and_marks_unset_fields(
+    tmp_path: Path,
+) -> None:
+    own = tmp_path / "my-chip.toml"
+    own.write_text('base = "eo-integrated"\n[mesh]\nloss_db_per_mzi = 0.05  # assumption\n')
+    text = preset_toml(load_preset(own))
+    assert "loss_db_per_mzi = 0.05\n" in text
+    assert 'name = "my-chip"' in text and "sample_rate_hz = 1e+09\n" in text
+    assert "# output_power_mw: not set (None, see sim.hardware.Laser)" in text
+    with pytest.raises(TypeError, match="hardware is a str"):
+        preset_toml("eo-integrated")  # type: ignore[arg-type]
