@@ -30,7 +30,8 @@ random draws (common random numbers), so only σ differs. Tap read-out is
 cannot represent (it is refused).
 
 Finite differences cost 2 forward passes of the whole network per phase shifter (48
-shifters: 96 passes per step, ≈ 40× an in-situ step here), so they run only on
+shifters: 96 passes per step, ≈ 25–30× the time of an in-situ step in this simulator:
+84 ms against 3.0–3.3 ms), so they run only on
 ``fd_datasets``, for the first ``fd_seeds`` seeds and ``fd_iterations`` steps (default:
 moons, 1 seed, 200 steps); their phase step ``fd_step_rad`` (0.1 rad) must exceed the
 DAC step and the phase noise, or the perturbation is quantized away or drowned.
@@ -57,34 +58,37 @@ How to read the results
   ``c − a`` per method on the default chip (moons and circles: is it within 5 points?)
   and ``c − b`` on the chip with the largest splitting error.
 
-What the default run shows (seed 0; ``--set n_seeds=5`` for the numbers in brackets)
------------------------------------------------------------------------------------
+What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in brackets)
+---------------------------------------------------------------------------------
 - The 2-pass ``"analog"`` method trains as well as the exact twin of the chip and lands
-  within a point or two of (a): ``c − a`` = −1.0 (−0.1) points on moons, +0.1 (+1.3) on
-  circles with the default chip.
-- The 3-pass ``"in_situ"`` method does **not**: −14.2 (−11.4) points on moons, −14.7
-  (−8.3) on circles; its seed-to-seed spread is large (4–9 points), so these move by a
-  few points with the seeds. The cause is the chip's 0.2 dB/MZI insertion loss, not the
-  noise: the time-reversal error of the sum pass is a same-sign bias that grows with
-  the batch (see ``gradient_fidelity``). Sweeping the loss shows where the gap opens
-  (``--set datasets=moons,circles --set methods=adjoint,in_situ,analog --set
-  splitting_error_std_rad=0.02, --set fd_datasets= --set n_seeds=8 --set
-  loss_db_per_mzi=L --set loss_spread_db=L/4`` for L = 0, 0.05, 0.1, 0.15, 0.2):
-  ``c − a`` of the 3-pass method on moons = −0.4, −1.5, −4.4, −10.1, −10.5 points
-  (std over seeds 0.6–4.3), on circles +0.6, 0.0, +0.2, −3.5, −4.2 (std 2–7); the
-  analog method stays within 0.6 points of (a) at every loss.
+  within a point of (a): ``c − a`` = −0.6 ± 0.3 (−0.3) points on moons, −0.7 ± 0.2
+  (+0.1) on circles with the default chip.
+- The 3-pass ``"in_situ"`` method does **not**: −12.3 ± 1.0 (−9.1) points on moons,
+  −6.3 ± 12.5 (−4.1) on circles; its seed-to-seed spread is large (seed 0 alone: −11.3
+  and −20.4), so these move by several points with the seeds. The cause is the chip's
+  0.2 dB/MZI insertion loss, not the noise: the time-reversal error of the sum pass is
+  a same-sign bias that grows with the batch (see ``gradient_fidelity``). Sweeping the
+  loss shows where the gap opens (``--set datasets=moons,circles --set
+  methods=adjoint,in_situ,analog --set splitting_error_std_rad=0.02, --set fd_datasets=
+  --set n_seeds=8 --set loss_db_per_mzi=L --set loss_spread_db=L/4`` for L = 0, 0.05,
+  0.1, 0.15, 0.2): ``c − a`` of the 3-pass method on moons = −0.4, −1.5, −4.4, −10.1,
+  −10.5 points (std over seeds 0.6–4.6), on circles +0.6, 0.0, +0.2, −3.6, −4.1 (std
+  2–7); the analog method stays within 0.5 points of (a) at every loss.
 - (b) deploying the digitally trained phases costs accuracy that (c) recovers, more so
-  as the splitting error grows and on the data set with the finest boundary: at
-  σ = 0.05, ``c − b`` (analog) = +4.5 (+3.8, better in 4/5 seeds) points on moons,
-  +2.2 (+1.3, 3/5) on circles and +6.6 (+5.9, 4/5) on ring — on average, not on every
-  seed; with a few seeds the seed-to-seed spread is as large as the effect. With
-  ``--set n_seeds=30 --set methods=analog,in_situ --set splitting_error_std_rad=0.05``
-  the paired differences are clear: ``c − b`` (analog) = +2.5 ± 0.7 (s.e.m.; one-sided
-  paired t-test p = 3e-4, c better in 24/30 seeds) on moons, +3.9 ± 1.1 (p = 6e-4,
-  25/30) on circles, +5.4 ± 0.9 (p = 1e-6, 28/30) on ring. The 3-pass method, biased by
-  the loss, ends below (b) on moons and circles instead: −5.3, −3.2 and +0.3 points.
-- Finite differences (200 steps, moons, 1 seed) reach 86–89 %: they work with a 0.1 rad
-  step through the 10-bit DAC and the noise, but at ≈ 40× the cost per step.
+  as the splitting error grows and on the data set with the finest boundary — on
+  average, not on every seed: at σ = 0.05, ``c − b`` (analog) = +5.2 ± 9.6 (+4.3,
+  better in 4/5 seeds) points on moons, +1.3 ± 2.9 (+1.7, 4/5) on circles and +7.1 ±
+  6.3 (+6.4, 5/5) on ring, while seed 0 alone gives −2.2, −1.0 and +6.2. With a few
+  seeds the seed-to-seed spread is as large as the effect. With ``--set n_seeds=30
+  --set methods=analog,in_situ --set splitting_error_std_rad=0.05`` (about 6 minutes
+  on 2 cores) the paired differences are clear: ``c − b`` (analog) = +2.4 ± 0.7 (s.e.m.;
+  one-sided paired t-test p = 4e-4, c better in 22/30 seeds) on moons, +3.4 ± 1.1 (p =
+  2e-3, 23/30) on circles, +5.2 ± 1.0 (p = 3e-6, 29/30) on ring. The 3-pass method,
+  biased by the loss, ends below (b) on moons and circles instead: −5.9, −2.6 and +0.1
+  points.
+- Finite differences (200 steps, moons, 1 seed) reach 89.3 % (σ = 0.02) and 86.4 %
+  (σ = 0.05): they work with a 0.1 rad step through the 10-bit DAC and the noise, but
+  at 25–30× the time per step.
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``.
 """
