@@ -185,8 +185,8 @@ def mzi(
     ValueError
         If a phase is NaN or infinite (its matrix would be NaN: never silently).
     """
-    check_finite(np.asarray(theta_rad, dtype=np.float64), "theta_rad")
-    check_finite(np.asarray(phi_rad, dtype=np.float64), "phi_rad")
+    check_finite(theta_rad, "theta_rad")
+    check_finite(phi_rad, "phi_rad")
     s1, s2 = mzi_halves(
         theta_rad, phi_rad, splitting_error_rad=splitting_error_rad, loss_db=loss_db
     )

@@ -51,7 +51,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
+from digital.activations import ACTIVATIONS, COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.network import MLP
 from digital.validation import (
     check_choice,
@@ -148,7 +148,8 @@ class PhotonicNetwork:
         ``abs2``, ``modrelu``, ``electro_optic``; or an
         :class:`~digital.activations.Activation` with ``complex_input=True``: one of
         these with its own settings, e.g. ``electro_optic(gain_rad=np.pi * n_ports)``,
-        or your own (it is applied on the host, after detection, like the others). The fields here
+        or your own under a name not in the registry (it is applied on the host, after
+        detection, like the others); the registry's real activations are refused. The fields here
         are in units of the input power (1 with ``normalization="fixed_power"``):
         with its default, paper's settings the electro-optic activation passes
         almost nothing at these powers (see :func:`digital.activations.electro_optic`).
@@ -253,8 +254,13 @@ class PhotonicNetwork:
                 f"({n_layers - 1})"
             )
         for name in names:
-            if not isinstance(name, Activation):
-                check_choice(name, "activation", COMPLEX_ACTIVATIONS)
+            if not isinstance(name, Activation) or name.name in ACTIVATIONS:
+                # a registered one by its name, whether given as a name or an object
+                check_choice(
+                    name.name if isinstance(name, Activation) else name,
+                    "activation",
+                    COMPLEX_ACTIVATIONS,
+                )
             elif not name.complex_input:  # any complex function: applied on the host
                 raise ValueError(
                     f"activation {name.name!r} is not defined for complex fields "

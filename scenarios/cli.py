@@ -135,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
             "List the bundled hardware presets; with PRESET (a name or a file's path), "
             "print it with every value resolved (its base files and the class defaults) "
             "in the preset file format, a starting point for your own: "
-            "photonic-backprop preset eo-integrated > my-chip.toml"
+            "photonic-backprop preset eo-integrated > my-chip.toml (then change its name, "
+            "so that both can be compared in one run)"
         ),
     )
     showing.add_argument("preset", nargs="?", default=None, metavar="PRESET")

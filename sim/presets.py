@@ -424,6 +424,11 @@ def preset_toml(hardware: Hardware) -> str:
         for f in dataclasses.fields(part):
             value = getattr(part, f.name)
             if value is None:  # TOML has no null: left out, the class default applies
+                if f.default is not None:  # then reading back would not give None
+                    raise ValueError(
+                        f"{type(part).__name__}.{f.name} is None but defaults to "
+                        f"{f.default!r}: a preset file cannot write it"
+                    )
                 lines.append(f"# {f.name}: not set (None, see sim.hardware.{type(part).__name__})")
             else:
                 lines.append(f"{f.name} = {_toml_value(value)}")
@@ -442,7 +447,8 @@ def _toml_value(value: object) -> str:
             text = next(t for d in range(17) if float(t := f"{value:.{d}e}") == value)
         return text
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+        # a TOML basic string: JSON's escapes, plus DEL, which TOML forbids raw
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, Mapping):
         items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
         return "{ " + items + " }"

@@ -954,3 +954,5 @@ def test_a_users_own_complex_activation_is_accepted_and_differentiated() -> None
     relu = dc.replace(ACTIVATIONS["relu"], name="myrelu")
     with pytest.raises(ValueError, match=r"activation 'myrelu' is not defined for complex"):
         PhotonicNetwork(4, 2, n_features=2, activation=relu, rng=rng)
+    with pytest.raises(ValueError, match=r"activation='tanh' is not allowed"):  # as by name
+        PhotonicNetwork(4, 2, n_features=2, activation=ACTIVATIONS["tanh"], rng=rng)
