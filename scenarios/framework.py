@@ -28,9 +28,9 @@ to this contract (``tests/scenarios/test_framework.py``, ``test_cli.py``):
   docstring's numpydoc ``Parameters`` (``list`` shows it; an undocumented field fails
   ``test_every_setting_of_every_scenario_is_documented``);
 - ``run`` writes ``metrics.csv`` (:func:`write_metrics`) *before* its plots, so a
-  full disk while plotting keeps the numbers. The test that checks this runs every
-  scenario, but only three fast ones by default; the others are marked ``slow``, so
-  give a new scenario a smoke test of its own (``run(Config.smoke(), tmp_path)``).
+  full disk while plotting keeps the numbers (``test_cli.py`` runs every scenario's
+  ``--smoke`` for it; a few slower ones only with ``-m slow``, since their own test
+  files run them). Give a new scenario a test file of its own too.
 
 Randomness: scenarios never touch a global RNG. They derive named, independent
 generators from their seed with :func:`child_rngs`.
