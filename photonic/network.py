@@ -149,10 +149,11 @@ class PhotonicNetwork:
         :class:`~digital.activations.Activation` with ``complex_input=True``: one of
         these with its own settings, e.g. ``electro_optic(gain_rad=np.pi * n_ports)``,
         or your own under a name not in the registry (it is applied on the host, after
-        detection, like the others); the registry's real activations are refused. The fields here
-        are in units of the input power (1 with ``normalization="fixed_power"``):
-        with its default, paper's settings the electro-optic activation passes
-        almost nothing at these powers (see :func:`digital.activations.electro_optic`).
+        detection, like the others); the registry's real activations are refused.
+        The fields here are in units of the input power (1 with
+        ``normalization="fixed_power"``): with its default, paper's settings the
+        electro-optic activation passes almost nothing at these powers (see
+        :func:`digital.activations.electro_optic`).
     readout_groups
         Port groups whose powers are summed into one output each, e.g.
         ``((0, 1), (2, 3))``; ``None``: one output per port.
