@@ -58,7 +58,9 @@ How to read the results
 - ``table.md`` (paste into a note), ``table.csv`` (numbers: ``paper_low``,
   ``paper_high``, ``ours``, ``ours_std``, ``difference``) and the printed table: one row
   per published number. "difference" = ours − paper, and for a published *range* the
-  distance to the nearest end (0 inside it); accuracies in percentage points.
+  distance to the nearest end (0 inside it); accuracies in percentage points. The
+  printed difference says "within noise" when it is smaller than 2 standard errors of
+  our mean: those runs cannot tell agreement from disagreement (more seeds can).
 - ``report.html``: the table, the plots and the configuration on one offline page.
 - ``paper_vs_ours.png``: every row, paper range vs ours ± std.
 - ``insitu_training/``: the accuracy part as run by :mod:`scenarios.insitu_training`
@@ -265,16 +267,20 @@ class Comparison:
         return text + (f" (n={self.n})" if self.n > 1 else "")
 
     def difference_text(self) -> str:
-        """The difference in words: points for percentages, absolute and ratio for ε."""
+        """The difference in words: points for percentages, absolute and ratio for ε;
+        marked "within noise" when it is below 2 standard errors of our mean (then the
+        runs cannot tell agreement from disagreement)."""
         diff = self.difference
         if diff is None or self.paper is None:
             return "n/a (no published value)"
         if diff == 0:
             return "0 (within the published range)" if self.paper.low < self.paper.high else "0"
+        sem = self.ours_std / math.sqrt(self.n) if self.n > 1 else 0.0
+        noise = f"; within noise, 2 s.e.m. = {2 * sem:.2g}" if abs(diff) < 2 * sem else ""
         if self.unit == "%":
-            return f"{round(diff, 1) + 0.0:+.1f} pts"  # + 0.0: no "-0.0"
+            return f"{round(diff, 1) + 0.0:+.1f} pts{noise}"  # + 0.0: no "-0.0"
         nearest = self.paper.low if diff < 0 else self.paper.high
-        return f"{round(diff, 4) + 0.0:+.4f} (×{self.ours / nearest:.2g} of {nearest:g})"
+        return f"{round(diff, 4) + 0.0:+.4f} (×{self.ours / nearest:.2g} of {nearest:g}){noise}"
 
 
 # --------------------------------------------------------------------------- config

@@ -245,6 +245,18 @@ def test_difference_and_ours_texts() -> None:
     assert _comparison("%", 94.0, 94.0, 91.26, 0.0, 1).ours_text() == "91.3 %"
 
 
+def test_a_difference_below_two_standard_errors_is_marked_as_noise() -> None:
+    """The study's smoke row "0.2891 ± 0.2573 (n=2) vs 0.3: −0.0109" read as agreement;
+    with s.e.m. 0.18 it cannot tell. Marked when |Δ| < 2 s.e.m., not otherwise."""
+    noisy = _comparison("", 0.3, 0.3, 0.2891, 0.2573, 2)  # 2 s.e.m. = 0.364
+    assert noisy.difference_text() == "-0.0109 (×0.96 of 0.3); within noise, 2 s.e.m. = 0.36"
+    resolved = _comparison("%", 94.0, 94.0, 91.26, 1.234, 3)  # 2 s.e.m. = 1.42 < 2.74
+    assert resolved.difference_text() == "-2.7 pts"
+    close = _comparison("%", 94.0, 94.0, 93.5, 1.234, 3)  # 0.5 < 1.42
+    assert close.difference_text() == "-0.5 pts; within noise, 2 s.e.m. = 1.4"
+    assert _comparison("%", 94.0, 94.0, 93.5, 0.0, 1).difference_text() == "-0.5 pts"
+
+
 def test_comparison_table_puts_ours_and_the_difference_in_their_columns() -> None:
     row = _comparison("%", 94.0, 94.0, 91.26, 1.234, 3)
     table = pai.comparison_table([row])
