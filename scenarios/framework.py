@@ -69,6 +69,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from digital.validation import check_choice
+from sim.presets import toml_literal
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -651,8 +652,7 @@ def _coerce(key: str, value: object, tp: object) -> object:
         hint = ""
         if isinstance(value, _FileText):
             try:
-                meant = _coerce_value(str(value), tp)
-                literal = json.dumps(list(meant) if isinstance(meant, tuple) else meant)
+                literal = toml_literal(_coerce_value(str(value), tp))
                 hint = f" (a string in the config file; write {key} = {literal})"
             except (_CoerceError, TypeError, ValueError):
                 pass

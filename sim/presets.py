@@ -67,7 +67,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["PRESET_DIR", "available_presets", "load_preset", "preset_path", "preset_toml"]
+__all__ = [
+    "PRESET_DIR",
+    "available_presets",
+    "load_preset",
+    "preset_path",
+    "preset_toml",
+    "toml_literal",
+]
 
 #: Folder of the bundled preset files.
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
@@ -415,12 +422,12 @@ def preset_toml(hardware: Hardware) -> str:
         raise TypeError(
             f"hardware is a {type(hardware).__name__}; expected PhotonicHardware or DigitalHardware"
         )
-    lines = [f"{key} = {_toml_value(value)}" for key, value in head.items()]
+    lines = [f"{key} = {toml_literal(value)}" for key, value in head.items()]
     for table, part in tables.items():
         lines += ["", f"[{table}]"]
         if table in _READOUT_TABLES:
             kind = next(k for k, cls in _READOUT_TYPES.items() if isinstance(part, cls))
-            lines.append(f"type = {_toml_value(kind)}")
+            lines.append(f"type = {toml_literal(kind)}")
         for f in dataclasses.fields(part):
             value = getattr(part, f.name)
             if value is None:  # TOML has no null: left out, the class default applies
@@ -431,12 +438,19 @@ def preset_toml(hardware: Hardware) -> str:
                     )
                 lines.append(f"# {f.name}: not set (None, see sim.hardware.{type(part).__name__})")
             else:
-                lines.append(f"{f.name} = {_toml_value(value)}")
+                lines.append(f"{f.name} = {toml_literal(value)}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: object) -> str:
-    """A TOML literal: booleans, numbers (repr: round trips exactly), strings, maps."""
+def toml_literal(value: object) -> str:
+    """A TOML literal: booleans, numbers (repr: round trips exactly, ``inf`` and ``nan``
+    included), strings, maps and arrays (lists, tuples).
+
+    Raises
+    ------
+    TypeError
+        For any other value.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -450,9 +464,11 @@ def _toml_value(value: object) -> str:
         # a TOML basic string: JSON's escapes, plus DEL, which TOML forbids raw
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, Mapping):
-        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        items = ", ".join(f"{_toml_key(k)} = {toml_literal(v)}" for k, v in value.items())
         return "{ " + items + " }"
-    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) to a preset file")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} ({type(value).__name__}) as a TOML value")
 
 
 def _toml_key(key: object) -> str:

@@ -165,6 +165,7 @@ def test_toml_config_file(tmp_path: Path) -> None:
     [
         ('n = "5"', r"'n': '5' is not an int \(a string in the config file; write n = 5\)"),
         ('lr = "0.5"', r"'lr': '0\.5' is not a float .*write lr = 0\.5\)"),
+        ('lr = "inf"', r"'lr': 'inf' is not a float .*write lr = inf\)"),  # TOML, not JSON
         ('flag = "true"', r"'flag': 'true' is not a bool .*write flag = true\)"),
         ('widths = "8,2"', r"'widths': '8,2' is not .*write widths = \[8, 2\]\)"),
         ('widths = ["8", 2]', r"'widths': \['8', 2\] is not"),
