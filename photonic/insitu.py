@@ -9,9 +9,10 @@ Methods (DESIGN.md §4.4; Hughes et al., Optica 5 (2018); Pai et al., Science 38
 (2023))
 ------------------------------------------------------------------------------
 ``"in_situ"`` (3 passes per sample)
-    1. forward: inject ``x``, read the tap power ``|a|²`` at every phase shifter (in
-       a training step this is the inference pass itself: pass it as
-       :class:`InferencePass` and only passes 2 and 3 are sent);
+    1. forward: inject ``x``, read the tap power ``|a|²`` at every phase shifter and
+       the output field, whose phase the adjoint source needs (in a training step
+       this is the inference pass itself: pass it as :class:`InferencePass` and only
+       passes 2 and 3 are sent);
     2. adjoint: inject ``δ`` at the outputs, read ``|â|²`` at every shifter and
        measure the complex field ``x̂ = Wᵀδ`` leaving the inputs (with the chip's
        amplitude and phase measurement error);
@@ -634,7 +635,7 @@ def measure_finite_difference(
             if recorder is not None:  # write one shifter, then send the batch through
                 recorder.record(ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1))
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
-            _record_pass(recorder, layer, "forward", mesh, n)
+            _record_pass(recorder, layer, "probe", mesh, n)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
         if recorder is not None:  # the shifter back to its value
             recorder.record(ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1))
@@ -642,24 +643,34 @@ def measure_finite_difference(
     return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
 
 
-_EXIT_READ: dict[str, ExitRead] = {"forward": "power", "adjoint": "field", "sum": "none"}
+#: What each pass reads where the light leaves the mesh (DESIGN.md §4.4): the forward
+#: pass of a gradient measurement the output field (I and Q: the adjoint source
+#: ``δ = ∂L/∂Re y − i ∂L/∂Im y`` depends on its phase), the adjoint pass the field ``x̂``
+#: at the inputs, a sum pass nothing (only its taps); a finite-difference probe only
+#: the output powers its loss needs.
+_EXIT_READ: dict[str, ExitRead] = {
+    "forward": "field",
+    "adjoint": "field",
+    "sum": "none",
+    "probe": "power",
+}
 
 
 def _record_pass(
     recorder: Recorder | None,
     layer: int,
-    direction: Literal["forward", "adjoint", "sum"],
+    direction: Literal["forward", "adjoint", "sum", "probe"],
     mesh: Mesh,
     n: int,
 ) -> None:
-    """Record one pass of the batch through the mesh.
+    """Record one pass of the batch through the mesh (what it reads: ``_EXIT_READ``).
 
-    The forward pass detects its outputs, the adjoint pass measures the field ``x̂``
-    leaving the inputs (I and Q), a sum pass reads only its taps.
+    ``"probe"`` is a finite-difference evaluation, recorded as a forward pass.
     """
     if recorder is None:
         return
     exit_read = _EXIT_READ[direction]
+    direction = "forward" if direction == "probe" else direction
     recorder.record(
         ops.mesh_pass(layer, direction, n_ports=mesh.n_ports, n_samples=n, exit_read=exit_read)
     )

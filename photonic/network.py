@@ -79,7 +79,7 @@ from photonic.insitu import (
 )
 from photonic.mesh import Init, Mesh, Phases, Topology
 from sim import ops
-from sim.ops import Op, Recorder
+from sim.ops import ExitRead, Op, Recorder
 
 Array = NDArray[Any]
 LayerKind = Literal["unitary", "svd"]
@@ -497,15 +497,28 @@ class PhotonicNetwork:
     def forward(self, x: Array) -> Array:
         """Outputs ``(n_samples, n_outputs)``: detected powers, grouped and scaled.
 
+        Recorded as one ``mesh_pass`` per layer whose outputs are read as fields
+        (I and Q) when :attr:`gradient` is ``"in_situ"`` or ``"analog"``: the pass
+        serves the gradient measurement, and the adjoint source ``2·w·conj(y)`` and
+        the activations' derivatives need the phase of every layer's output
+        (DESIGN.md §4.4). Otherwise the outputs are read as powers.
+
         Parameters
         ----------
         x
             Features ``(n_samples, n_features)``, real.
         """
+        measured = self.gradient in ("in_situ", "analog")
+        return self._forward(x, exit_read="field" if measured else "power")
+
+    def _forward(self, x: Array, *, exit_read: ExitRead) -> Array:
+        """:meth:`forward`, its passes recorded as reading ``exit_read`` at the outputs."""
         x = check_matrix(x, "x", n_cols=self.n_features, values="real")
         field = self.encode(x).astype(np.complex128)
         n = field.shape[0]
         cache: dict[str, Any] = {
+            "exit_read": exit_read,  # what the passes read, as recorded (if recorded)
+            "recorded": self.recorder is not None,
             "features": x,
             "intended": [],  # what each layer's modulators were asked to emit
             "factor_in": [],  # their I/O error factors (None: none)
@@ -549,7 +562,9 @@ class PhotonicNetwork:
         method
             ``"adjoint"``, ``"in_situ"``, ``"analog"`` or ``"finite_difference"``
             (default: the network's ``gradient``), so one network state can be
-            measured by every method.
+            measured by every method. A measured method after a :meth:`forward`
+            recorded with power reads (another ``gradient``) is refused while
+            recording: its phase reads would be missing from the trace.
 
         Returns
         -------
@@ -587,6 +602,12 @@ class PhotonicNetwork:
         if chosen in ("in_situ", "analog"):
             self._check_measurement()
             self._check_measurable(chosen)
+            if self.recorder is not None and cache["recorded"] and cache["exit_read"] != "field":
+                raise ValueError(
+                    f"method={chosen!r} needs the phase of every layer's output, but the "
+                    f"last forward() was recorded reading powers (gradient={self.gradient!r}); "
+                    f"set gradient={chosen!r} before forward() to record the field reads"
+                )
         delta = 2.0 * np.conj(cache["y"]) * dpower  # |y|²: ∂/∂Re − i ∂/∂Im = 2 conj(y)
         grads: dict[str, Array] = {}
         for layer in reversed(range(self.n_layers)):
@@ -668,7 +689,8 @@ class PhotonicNetwork:
                             self.set_params(trial)
                             probe.clear()  # one write is recorded, not one per phase
                             self._record_phase_writes(layer, 1)
-                            values.append(float(np.sum(grad_output * self.forward(x))))
+                            out = self._forward(x, exit_read="power")  # the loss needs powers
+                            values.append(float(np.sum(grad_output * out)))
                         finally:
                             self.recorder = recorder
                         if recorder is not None:
@@ -708,7 +730,7 @@ class PhotonicNetwork:
             phases = phase_noise(phases, stage.chip, self.noise_rng, n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
-        self._record_pass(layer, n, stage)
+        self._record_pass(layer, n, cache["exit_read"])
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)
             return stage.mesh.forward(phases, field, stage.chip)
@@ -834,11 +856,11 @@ class PhotonicNetwork:
 
     # -- op records -----------------------------------------------------------------------
 
-    def _record_pass(self, layer: int, n: int, stage: _Stage) -> None:
-        if self.recorder is not None:  # modulate the inputs, detect the outputs
+    def _record_pass(self, layer: int, n: int, exit_read: ExitRead) -> None:
+        if self.recorder is not None:  # modulate the inputs, read the outputs
             self.recorder.record(
                 ops.mesh_pass(
-                    layer, "forward", n_ports=self.n_ports, n_samples=n, exit_read="power"
+                    layer, "forward", n_ports=self.n_ports, n_samples=n, exit_read=exit_read
                 )
             )
 

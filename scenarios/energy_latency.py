@@ -8,11 +8,12 @@ per MAC, TOPS/W and latency of one inference (an L-layer network of N-port meshe
 and of one training step:
 
 - photonic presets: inference = :func:`inference_ops` (exactly what
-  ``photonic.network.PhotonicNetwork.forward`` records); training step =
+  ``photonic.network.PhotonicNetwork.forward`` records when the outputs' powers
+  suffice, i.e. ``gradient`` is not measured on the chip); training step =
   :func:`insitu_step_ops`, the three-pass in-situ gradient of DESIGN.md §4.4
   (forward, adjoint and sum passes with tap readouts per layer, then a phase
   update), generated synthetically so that N and B can reach 256. It can differ from
-  what ``PhotonicNetwork.backward(method="in_situ")`` records (``photonic/insitu.py``;
+  what a ``PhotonicNetwork(gradient="in_situ")`` step records (``photonic/insitu.py``;
   the same 3 passes per layer — the inference pass's taps are read — but the taps
   may be read per sample): the ``recorded_vs_synthetic`` rows compare both at the
   Pai et al. shape on every photonic preset;
@@ -221,13 +222,14 @@ def insitu_step_ops(
 ) -> list[Op]:
     """One in-situ training step (DESIGN.md §4.4): three passes per layer, taps read each.
 
-    Per layer, forward: ``mesh_pass`` (inputs modulated, outputs detected) and a
-    ``tap_readout`` of its N² shifters; the loss on the host. Backward, last layer
-    first: the activation derivative on the host; the adjoint ``mesh_pass`` (δ
-    injected from the outputs, the complex field x̂ measured at the inputs by two
-    reads per port, I and Q); a ``tap_readout``; the sum ``mesh_pass`` (x − i·conj(x̂)
-    injected, nothing read at the outputs); a ``tap_readout``; the host combines
-    ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on the host for every layer, then a
+    Per layer, forward: ``mesh_pass`` (inputs modulated, the output field measured
+    by two reads per port, I and Q: the adjoint source and the activation's derivative
+    need its phase) and a ``tap_readout`` of its N² shifters; the loss on the host.
+    Backward, last layer first: the activation derivative on the host; the adjoint
+    ``mesh_pass`` (δ injected from the outputs, the complex field x̂ measured at the
+    inputs by two reads per port, I and Q); a ``tap_readout``; the sum ``mesh_pass``
+    (x − i·conj(x̂) injected, nothing read at the outputs); a ``tap_readout``; the host
+    combines ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on the host for every layer, then a
     ``phase_update`` of the N² shifters of every layer, back to back (they settle
     once).
 
@@ -252,7 +254,9 @@ def insitu_step_ops(
 
     ops: list[Op] = []
     for layer in range(n_layers):
-        ops.append(_forward_pass(layer, n, b, "forward"))
+        ops.append(  # x injected, the output field read (I and Q): δ needs its phase
+            mesh_pass(layer, "forward", n_ports=n, n_samples=b, exit_read="field")
+        )
         ops.append(taps(layer, "forward"))
         if layer < n_layers - 1:
             ops.append(_activation(layer, "forward", n, b))
@@ -627,7 +631,7 @@ def _recorded_training(n_steps: int, rngs: dict[str, Any]) -> list[Op]:
     """Ops recorded by ``PhotonicNetwork.pai2023`` trained ``n_steps`` steps in situ.
 
     Real ops from the project's networks: the forward pass, the in-situ gradient
-    measurement of ``photonic/insitu.py`` (``backward(method="in_situ")``) and the
+    measurement of ``photonic/insitu.py`` (``gradient="in_situ"``) and the
     phase updates of ``set_params``; Adam, moons, batch :data:`RECORDED_BATCH`.
     """
     from digital.datasets import load
@@ -637,7 +641,7 @@ def _recorded_training(n_steps: int, rngs: dict[str, Any]) -> list[Op]:
     from sim.ops import Recorder
 
     data = load("moons", n_samples=100, rng=rngs["data"])
-    net = PhotonicNetwork.pai2023(rng=rngs["init"])
+    net = PhotonicNetwork.pai2023(rng=rngs["init"], gradient="in_situ")
     net.recorder = Recorder()
     optimizer = Adam(lr=0.02)
     n_train = data.x_train.shape[0]
@@ -646,7 +650,7 @@ def _recorded_training(n_steps: int, rngs: dict[str, Any]) -> list[Op]:
         idx = np.arange(step * RECORDED_BATCH, (step + 1) * RECORDED_BATCH) % n_train
         y = net.forward(data.x_train[idx])
         _, grad = softmax_cross_entropy(y, targets[idx])
-        grads = net.backward(grad, method="in_situ")
+        grads = net.backward(grad)
         net.set_params(optimizer.step(net.params(), grads))
     return list(net.recorder.ops)
 

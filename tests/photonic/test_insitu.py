@@ -409,8 +409,9 @@ def test_ops_are_recorded_for_every_pass() -> None:
     assert all(o.n_samples == 3 for o in rec.ops)
     assert rec.ops[1].n_phases == mesh.n_phases
     n = mesh.n_ports
-    # adjoint: δ in, x̂ measured (I, Q); forward: x in, powers out; sum: only taps read
-    assert [o.conversions for o in rec.ops[:6:2]] == [3 * 3 * n, 2 * 3 * n, 3 * n]
+    # adjoint: δ in, x̂ measured (I, Q); forward: x in, the output field measured (I, Q:
+    # the adjoint source needs its phase); sum: only taps read
+    assert [o.conversions for o in rec.ops[:6:2]] == [3 * 3 * n, 3 * 3 * n, 3 * n]
     assert all(o.conversions == 3 * mesh.n_phases for o in rec.ops[1:6:2])  # every sample
     assert rec.ops[-1].flops == COMBINE_FLOPS * 3 * mesh.n_phases  # every sample's readings
     rec = Recorder()

@@ -297,6 +297,54 @@ def test_recorder_sees_mesh_passes_and_digital_work() -> None:
     assert [op.flops for op in backward[1::2]] == [6 * 7 * 4] * 2
 
 
+@pytest.mark.parametrize(
+    ("gradient", "read_per_port"),
+    [("adjoint", 1), ("finite_difference", 1), ("in_situ", 2), ("analog", 2)],
+)
+def test_forward_reads_the_output_field_when_the_gradient_is_measured(
+    gradient: str, read_per_port: int
+) -> None:
+    """A measured gradient injects ``2·w·conj(y)`` and differentiates ``|z|`` with the
+    phase of each layer's output: its forward pass reads I and Q (two reads per port and
+    sample); a digital twin or finite differences need only the powers (one read)."""
+    rng = np.random.default_rng(5)
+    net = PhotonicNetwork.pai2023(rng=rng, gradient=gradient)  # type: ignore[arg-type]
+    net.recorder = Recorder()
+    net.forward(rng.normal(size=(3, 2)))
+    passes = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
+    # conversions = the input DAC samples (one per port and sample) + the exit reads
+    assert [op.conversions for op in passes] == [(1 + read_per_port) * 3 * 4] * 3
+
+
+def test_finite_difference_probes_read_powers_on_an_in_situ_network() -> None:
+    rng = np.random.default_rng(5)
+    net = PhotonicNetwork.pai2023(rng=rng, gradient="in_situ")
+    net.recorder = Recorder()
+    y = net.forward(rng.normal(size=(2, 2)))
+    net.backward(np.ones_like(y), method="finite_difference")
+    probes = [op for op in net.recorder.ops if op.kind == "mesh_pass" and op.direction == "probe"]
+    n_params = sum(v.size for v in net.params().values())
+    assert len(probes) == 2 * n_params * 3  # ±h, each through the 3 layers
+    assert {op.conversions for op in probes} == {2 * 2 * 4}
+
+
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_measuring_after_a_forward_recorded_with_powers_is_refused(method: str) -> None:
+    """The recorded forward pass read powers only: the measurement's phases were never
+    read, so its cost would be undercounted."""
+    rng = np.random.default_rng(5)
+    net = PhotonicNetwork.pai2023(rng=rng)  # gradient="adjoint"
+    net.recorder = Recorder()
+    y = net.forward(rng.normal(size=(2, 2)))
+    with pytest.raises(ValueError, match=f"set gradient='{method}' before forward"):
+        net.backward(np.ones_like(y), method=method)  # type: ignore[arg-type]
+    net.recorder = None  # nothing recorded: nothing to undercount
+    assert net.backward(np.ones_like(y), method=method)
+    y = net.forward(rng.normal(size=(2, 2)))
+    net.recorder = Recorder()  # only the measurement recorded, as the caller chose
+    assert net.backward(np.ones_like(y), method=method)
+
+
 def test_svd_layers_are_recorded_as_layers_with_all_their_shifters() -> None:
     """An SVD layer is two meshes and N attenuators: its ops carry the layer's index,
     a full write programs 2N² + N shifters, and the chip holds that many."""
@@ -511,10 +559,14 @@ def test_in_situ_refuses_svd_layers() -> None:
 def test_in_situ_records_three_passes_per_layer(measurement: str) -> None:
     """The inference pass is the first of the three: its taps are read, not re-run."""
     rng = np.random.default_rng(10)
-    net = PhotonicNetwork.pai2023(rng=rng, measurement=measurement)  # type: ignore[arg-type]
+    net = PhotonicNetwork.pai2023(
+        rng=rng,
+        gradient="in_situ",
+        measurement=measurement,  # type: ignore[arg-type]
+    )
     net.recorder = Recorder()
     y = net.forward(rng.normal(size=(5, 2)))
-    net.backward(np.ones_like(y), method="in_situ")
+    net.backward(np.ones_like(y))
     passes = [(op.layer, op.direction) for op in net.recorder.ops if op.kind == "mesh_pass"]
     assert passes[:3] == [(0, "forward"), (1, "forward"), (2, "forward")]
     assert sorted(passes[3:]) == sorted(
@@ -540,6 +592,7 @@ def test_analog_sends_its_own_passes_and_set_params_writes_every_shifter() -> No
     net.set_params({k: v + 0.1 for k, v in net.params().items()})
     writes = [(op.layer, op.n_phases) for op in net.recorder.ops if op.kind == "phase_update"]
     assert writes == [(layer, 6 * 2 + 4) for layer in range(3)]  # 6 MZIs + 4 output phases
+    net.recorder = None
     y = net.forward(rng.normal(size=(5, 2)))  # set_params forgot the old one
     net.recorder = Recorder()
     net.backward(np.ones_like(y), method="in_situ")  # forward taps from that pass
@@ -813,10 +866,14 @@ def test_tap_readouts_are_integrated_as_the_measurement_mode_says(measurement: s
     """ "aggregated": the tap detectors integrate the batch and are read once per pass
     (n_phases conversions); "per_sample": every sample's taps are read."""
     rng = np.random.default_rng(18)
-    net = PhotonicNetwork.pai2023(rng=rng, measurement=measurement)  # type: ignore[arg-type]
+    net = PhotonicNetwork.pai2023(
+        rng=rng,
+        gradient="in_situ",
+        measurement=measurement,  # type: ignore[arg-type]
+    )
     y = net.forward(rng.normal(size=(5, 2)))
     net.recorder = Recorder()
-    net.backward(np.ones_like(y), method="in_situ")
+    net.backward(np.ones_like(y))
     reads = [op.conversions for op in net.recorder.ops if op.kind == "tap_readout"]
     n_phases = 6 + 6 + 4  # 4-port Reck: θ and φ of 6 MZIs, 4 output shifters
     assert reads == [n_phases * (5 if measurement == "per_sample" else 1)] * 9

@@ -100,10 +100,10 @@ def test_recorded_insitu_passes_per_layer_do_not_grow_with_n() -> None:
     pass, whose taps are read, then adjoint and sum)."""
     counts = []
     for n in (4, 6):
-        net = PhotonicNetwork(n, 2, n_features=n, rng=np.random.default_rng(0))
+        net = PhotonicNetwork(n, 2, n_features=n, rng=np.random.default_rng(0), gradient="in_situ")
         net.recorder = Recorder()
         y = net.forward(np.ones((2, n)))
-        net.backward(np.ones_like(y), method="in_situ")
+        net.backward(np.ones_like(y))
         counts.append(sum(op.kind == "mesh_pass" for op in net.recorder.ops) / 2)
         assert simulate(net.recorder.ops, "thermal-integrated").latency_ns > 0
     assert counts[0] == counts[1] == 3
@@ -293,11 +293,12 @@ def test_recorded_insitu_step_exposes_the_synthetic_steps_camera_frames(
     n_ports, n_layers, batch = 4, 3, 4
     net = PhotonicNetwork.pai2023(
         rng=np.random.default_rng(0),
+        gradient="in_situ",
         measurement=measurement,  # type: ignore[arg-type]
     )
     net.recorder = Recorder()
     y = net.forward(np.random.default_rng(1).normal(size=(batch, 2)))
-    net.backward(np.ones_like(y), method="in_situ")
+    net.backward(np.ones_like(y))
     optical = {"mesh_pass", "tap_readout"}
     recorded = [op for op in net.recorder.ops if op.kind in optical]
     integration = "per_sample" if measurement == "per_sample" else "batch"

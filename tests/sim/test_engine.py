@@ -563,10 +563,12 @@ def test_modulator_settling_is_paid_per_vector() -> None:
 #: One in-situ step (energy_latency.insitu_step_ops(4, 2, 3)) on every bundled preset:
 #: (latency ns, energy pJ). These pin the presets' numbers: a change of a preset value or
 #: of the model moves them, and must then be made here on purpose, with its reason.
+#: 2026-12-02: the forward pass of an in-situ step reads the output field (I and Q), not
+#: powers (DESIGN.md §4.4): one more read per output port and sample.
 PINNED_INSITU_STEP = {
-    "pai2023-chip": (800211042.245734, 48650721310177.71),
-    "thermal-integrated": (31048.442876984132, 1577581890.3460886),
-    "eo-integrated": (248.27799999999996, 250580.16909876227),
+    "pai2023-chip": (1040211043.3885909, 63242721381731.9),
+    "thermal-integrated": (31054.6968452381, 1577900617.9918807),
+    "eo-integrated": (254.286, 256640.09057866927),
 }
 
 
