@@ -44,7 +44,7 @@ input, the U mesh's at the output).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -234,9 +234,13 @@ class PhotonicNetwork:
                 f"n_ports={n_ports}"
             )
         self.bias_ports = int(bias_ports)
+        if (
+            isinstance(bias_amplitude, bool)
+            or not isinstance(bias_amplitude, int | float | np.integer | np.floating)
+            or not np.isfinite(bias_amplitude)
+        ):
+            raise ValueError(f"bias_amplitude={bias_amplitude!r} must be a finite real number")
         self.bias_amplitude = float(bias_amplitude)
-        if not np.isfinite(self.bias_amplitude):
-            raise ValueError(f"bias_amplitude={bias_amplitude!r} must be finite")
         self.normalization = check_choice(normalization, "normalization", ("none", "fixed_power"))
         self.layer_kind = check_choice(layer_kind, "layer_kind", ("unitary", "svd"))
         check_choice(topology, "topology", ("clements", "reck"))
@@ -244,6 +248,11 @@ class PhotonicNetwork:
         self.gradient = check_choice(gradient, "gradient", GRADIENT_METHODS)
         self.measurement = check_choice(measurement, "measurement", ("per_sample", "aggregated"))
         self.detector_clip = check_choice(detector_clip, "detector_clip", ("none", "zero"))
+        if not isinstance(activation, str | Activation | Sequence):
+            raise ValueError(
+                f"activation={activation!r} must be a name, an Activation, or a sequence "
+                "of them (one per gap between layers)"
+            )
         names: list[str | Activation] = (
             [activation] * (n_layers - 1)
             if isinstance(activation, str | Activation)
@@ -362,7 +371,15 @@ class PhotonicNetwork:
     def _check_groups(self, groups: Sequence[Sequence[int]] | None) -> list[list[int]]:
         if groups is None:
             return [[p] for p in range(self.n_ports)]
-        groups = [list(g) for g in groups]  # once: an iterator is read only once
+        if isinstance(groups, str) or not isinstance(groups, Iterable):
+            raise ValueError(
+                f"readout_groups={groups!r} must be a sequence of port groups, "
+                "like ((0, 1), (2, 3))"
+            )
+        listed = list(groups)  # once: an iterator is read only once
+        if any(isinstance(g, str) or not isinstance(g, Iterable) for g in listed):
+            raise ValueError(f"readout_groups={groups!r} must list groups of port numbers")
+        groups = [list(g) for g in listed]
         ports = [p for g in groups for p in g]
         if any(isinstance(p, bool) or not isinstance(p, int | np.integer) for p in ports):
             raise ValueError(f"readout_groups={groups!r} must list port numbers (ints)")
@@ -378,9 +395,16 @@ class PhotonicNetwork:
     def _chips(chip: Chip | Sequence[Chip | None] | None, n: int) -> list[Chip | None]:
         if chip is None or isinstance(chip, Chip):
             return [chip] * n
+        if isinstance(chip, str) or not isinstance(chip, Sequence):
+            raise ValueError(
+                f"chip={chip!r} must be None (ideal), a Chip, or a sequence of {n} Chips or None"
+            )
         chips = list(chip)
         if len(chips) != n:
             raise ValueError(f"chip lists {len(chips)} chips; the network has {n} meshes")
+        for c in chips:
+            if c is not None and not isinstance(c, Chip):
+                raise ValueError(f"chip lists {c!r}; each entry must be a Chip or None")
         return chips
 
     # -- Network interface -------------------------------------------------------------
@@ -726,8 +750,7 @@ class PhotonicNetwork:
         n = field.shape[0]
         phases = stage.programmed
         if stage.chip is not None and stage.chip.phase_noise_rad > 0:
-            assert self.noise_rng is not None
-            phases = phase_noise(phases, stage.chip, self.noise_rng, n_samples=n)
+            phases = phase_noise(phases, stage.chip, self._rng_for_noise(), n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
         self._record_pass(layer, n, cache["exit_read"])
@@ -801,8 +824,15 @@ class PhotonicNetwork:
         return self._stages[first].chip, self._stages[first + per_layer - 1].chip
 
     def _rng_for_noise(self) -> np.random.Generator:
-        # A chip without per-pass noise draws nothing; the placeholder is never used.
-        return self.noise_rng if self.noise_rng is not None else np.random.default_rng(0)
+        if self.noise_rng is not None:
+            return self.noise_rng
+        if any(s.chip is not None and _is_noisy(s.chip) for s in self._stages):
+            # set to None after construction: the same "noise" every pass would be silent
+            raise ValueError(
+                "noise_rng=None, but the chip has per-pass noise: set noise_rng to a "
+                "numpy.random.Generator"
+            )
+        return np.random.default_rng(0)  # drawn from by nothing: no chip has noise
 
     def _io_factor(self, shape: tuple[int, ...], chip: Chip | None) -> Array | None:
         """Multiplicative I/O error ``(1 + σ_a n)·e^{iπσ_p n}`` of one emitted or read field."""

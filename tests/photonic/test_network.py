@@ -213,6 +213,23 @@ def test_noisy_chip_is_seeded_and_needs_a_generator() -> None:
         outs.append(net.forward(x))
     np.testing.assert_array_equal(outs[0], outs[1])
     assert not np.array_equal(net.forward(x), outs[1])  # a fresh pass, fresh noise
+    net.noise_rng = None  # taken away later: refused, not a fixed stand-in generator
+    with pytest.raises(ValueError, match="noise_rng=None, but the chip has per-pass noise"):
+        net.forward(x)
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [{"phase_noise_rad": 0.01}, {"tap_noise": 0.01}, {"io_amplitude_error": 0.01}],
+)
+def test_every_kind_of_per_pass_noise_refuses_a_missing_generator(noise: dict[str, float]) -> None:
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), **(dict(NO_IMPERFECTIONS) | noise))
+    net = PhotonicNetwork.pai2023(
+        chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2)
+    )
+    net.noise_rng = None
+    with pytest.raises(ValueError, match="noise_rng=None"):
+        net.forward(np.ones((2, 2)))
 
 
 def _repeated_outputs(noise: dict[str, Any], n: int = 4000) -> tuple[np.ndarray, np.ndarray]:
@@ -393,6 +410,12 @@ def test_svd_layers_are_recorded_as_layers_with_all_their_shifters() -> None:
         ({"measurement": "batch"}, "measurement='batch'"),
         ({"fd_step_rad": 0.0}, "fd_step_rad"),
         ({"bias_amplitude": float("nan")}, "bias_amplitude=nan"),
+        ({"bias_amplitude": "x"}, "bias_amplitude='x' must be a finite real number"),
+        ({"activation": 3}, "activation=3 must be a name, an Activation, or a sequence"),
+        ({"readout_groups": 3}, "readout_groups=3 must be a sequence of port groups"),
+        ({"readout_groups": (0, 1)}, "must list groups of port numbers"),
+        ({"chip": "ideal"}, "chip='ideal' must be None"),
+        ({"chip": ["x", None]}, "chip lists 'x'; each entry must be a Chip or None"),
         ({"bias_ports": 1.5}, r"bias_ports=1.5 must be an int ≥ 0"),  # not silently 1
         # an in-situ network whose aggregated read-out cannot represent the chip: refused
         (
