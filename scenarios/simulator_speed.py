@@ -91,7 +91,7 @@ from tqdm.auto import tqdm
 
 from digital.losses import half_squared_error
 from digital.optim import Adam
-from digital.validation import check_choice, check_positive_int
+from digital.validation import check_choice, check_generator, check_positive_int
 from photonic.imperfections import Chip
 from photonic.insitu import measure_in_situ
 from photonic.mesh import MAX_PORTS, Mesh, Phases
@@ -196,15 +196,17 @@ def make_step(
     target: np.ndarray,
     *,
     path: StepPath,
+    rng: np.random.Generator,
     chip: Chip | None = None,
 ) -> Callable[[], float]:
     """One training step of a mesh layer on a fixed batch; returns the loss.
 
-    Loss and adjoint source: :func:`loss_and_delta`. ``chip``: the device the step
-    runs on (``None``: ideal); its measurement noise is drawn from the step's own
-    generator.
+    Loss and adjoint source: :func:`loss_and_delta`. ``rng``: draws the initial
+    phases (uniform), then the in-situ measurement noise of every step; give each
+    path a generator with the same seed to time them from the same phases.
+    ``chip``: the device the step runs on (``None``: ideal).
     """
-    rng = np.random.default_rng(0)
+    check_generator(rng)
     state = {"phases": mesh.random_phases(rng, init="uniform")}
     optimizer = Adam(lr=1e-3)
 
@@ -275,6 +277,7 @@ def _measure(
     rng: np.random.Generator,
     runs: list[tuple[str, str]],
     chip_seed: int,
+    step_seed: int,
 ) -> dict[tuple[str, str], float]:
     """Best times of the matmul and of each ``(path, chip name)`` step, in seconds."""
     mesh = Mesh.clements(n) if cfg.topology == "clements" else Mesh.reck(n)
@@ -289,7 +292,14 @@ def _measure(
     matmul_repeats = max(cfg.repeats, 20)
     times = {("matmul", "ideal"): best_time_s(lambda: x @ a.T, matmul_repeats)}
     for path, chip in runs:
-        step = make_step(mesh, x, target, path=path, chip=chips.get(chip))  # type: ignore[arg-type]
+        step = make_step(
+            mesh,
+            x,
+            target,
+            path=path,  # type: ignore[arg-type]
+            rng=np.random.default_rng(step_seed),  # every path from the same phases
+            chip=chips.get(chip),
+        )
         times[path, chip] = best_time_s(step, cfg.repeats)
     # timed again after the steps: a change means the machine was busy meanwhile
     times["matmul_again", "ideal"] = best_time_s(lambda: x @ a.T, matmul_repeats)
@@ -327,8 +337,9 @@ def busy_warning(matmul_s: dict[tuple[int, int], tuple[float, float]]) -> str | 
 
 def run(cfg: Config, out_dir: Path) -> Result:
     """Time the steps and the matmuls; write the ratio table and plot."""
-    rngs = child_rngs(cfg.seed, "data", "chip")
+    rngs = child_rngs(cfg.seed, "data", "chip", "step")
     chip_seed = int(rngs["chip"].integers(2**32))
+    step_seed = int(rngs["step"].integers(2**32))
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
     points = [(n, b) for n in cfg.ports for b in cfg.batches]
@@ -342,7 +353,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
             runs += [("fast", "noisy"), ("insitu_aggregated", "noisy")]
             if n <= cfg.per_sample_max_ports:
                 runs += [("insitu_per_sample", "noisy"), ("insitu_per_sample", "realistic")]
-        times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed)
+        times = _measure(int(n), int(b), cfg, rngs["data"], runs, chip_seed, step_seed)
         matmul = times["matmul", "ideal"]
         matmul_s[n, b] = (matmul, times["matmul_again", "ideal"])
         for (path, chip), t in times.items():
@@ -371,7 +382,9 @@ def run(cfg: Config, out_dir: Path) -> Result:
         x = (rngs["data"].normal(size=(b, n)) + 1j * rngs["data"].normal(size=(b, n))) / np.sqrt(
             2 * n
         )
-        step = make_step(mesh, x, np.zeros((b, n)), path="fast")
+        step = make_step(
+            mesh, x, np.zeros((b, n)), path="fast", rng=np.random.default_rng(step_seed)
+        )
         tracemalloc.start()
         start = time.perf_counter()
         step()

@@ -21,7 +21,13 @@ def test_timed_step_is_a_real_training_step(path: str) -> None:
     mesh = Mesh.clements(6)
     x = rng.normal(size=(16, 6)) + 1j * rng.normal(size=(16, 6))
     target = np.abs(x @ Mesh.clements(6).matrix(mesh.random_phases(rng)).T) ** 2
-    step = simulator_speed.make_step(mesh, x, target, path=path)  # type: ignore[arg-type]
+    step = simulator_speed.make_step(
+        mesh,
+        x,
+        target,
+        path=path,  # type: ignore[arg-type]
+        rng=np.random.default_rng(0),
+    )
     losses = [step() for _ in range(300)]
     assert losses[-1] < 0.5 * losses[0]
 
@@ -62,7 +68,7 @@ def test_timed_step_takes_an_adam_step_down_the_gradient_of_its_loss() -> None:
     def loss(p: Phases) -> float:
         return simulator_speed.loss_and_delta(x @ mesh.matrix(p).T, target)[0]
 
-    step = simulator_speed.make_step(mesh, x, target, path="fast")
+    step = simulator_speed.make_step(mesh, x, target, path="fast", rng=np.random.default_rng(0))
     assert step() == pytest.approx(loss(phases), rel=1e-12)
     second = step()
     delta = simulator_speed.loss_and_delta(x @ mesh.matrix(phases).T, target)[1]
@@ -81,8 +87,10 @@ def test_fast_and_per_sample_steps_follow_the_same_trajectory() -> None:
     mesh = Mesh.reck(5)
     x = rng.normal(size=(8, 5)) + 1j * rng.normal(size=(8, 5))
     target = rng.uniform(0, 1, size=(8, 5))
-    fast = simulator_speed.make_step(mesh, x, target, path="fast")
-    slow = simulator_speed.make_step(mesh, x, target, path="per_sample")
+    fast = simulator_speed.make_step(mesh, x, target, path="fast", rng=np.random.default_rng(0))
+    slow = simulator_speed.make_step(
+        mesh, x, target, path="per_sample", rng=np.random.default_rng(0)
+    )
     for _ in range(20):
         assert fast() == pytest.approx(slow(), rel=1e-10)
 
@@ -95,9 +103,13 @@ def test_timed_steps_run_on_the_chip_they_are_given(name: str) -> None:
     x = rng.normal(size=(16, 6)) + 1j * rng.normal(size=(16, 6))
     target = np.abs(x @ Mesh.clements(6).matrix(mesh.random_phases(rng)).T) ** 2
     chip = Chip.draw(mesh, np.random.default_rng(5), **simulator_speed.CHIPS[name])
-    ideal = simulator_speed.make_step(mesh, x, target, path="fast")()
-    fast = simulator_speed.make_step(mesh, x, target, path="fast", chip=chip)
-    slow = simulator_speed.make_step(mesh, x, target, path="per_sample", chip=chip)
+    ideal = simulator_speed.make_step(mesh, x, target, path="fast", rng=np.random.default_rng(0))()
+    fast = simulator_speed.make_step(
+        mesh, x, target, path="fast", rng=np.random.default_rng(0), chip=chip
+    )
+    slow = simulator_speed.make_step(
+        mesh, x, target, path="per_sample", rng=np.random.default_rng(0), chip=chip
+    )
     first = fast()
     assert first == pytest.approx(slow(), rel=1e-12)
     assert abs(first - ideal) > 1e-3 * ideal  # the chip's loss changed the forward pass
@@ -105,7 +117,14 @@ def test_timed_steps_run_on_the_chip_they_are_given(name: str) -> None:
         assert fast() == pytest.approx(slow(), rel=1e-10)
     paths = ["insitu_per_sample"] + (["insitu_aggregated"] if name == "noisy" else [])
     for path in paths:
-        step = simulator_speed.make_step(mesh, x, target, path=path, chip=chip)  # type: ignore[arg-type]
+        step = simulator_speed.make_step(
+            mesh,
+            x,
+            target,
+            path=path,  # type: ignore[arg-type]
+            rng=np.random.default_rng(0),
+            chip=chip,
+        )
         losses = [step() for _ in range(300)]
         assert losses[0] == pytest.approx(first, rel=1e-12)
         assert losses[-1] < 0.75 * losses[0]
@@ -217,7 +236,13 @@ def test_summary_ratios_from_known_timings(tmp_path: Path, monkeypatch: pytest.M
     chip's exact step (100/5 = 20); the matmul doubled meanwhile: a warning."""
 
     def fake_measure(
-        n: int, b: int, cfg: object, rng: object, runs: list[tuple[str, str]], seed: int
+        n: int,
+        b: int,
+        cfg: object,
+        rng: object,
+        runs: list[tuple[str, str]],
+        chip_seed: int,
+        step_seed: int,
     ) -> dict[tuple[str, str], float]:
         wanted = [("matmul", "ideal"), *runs, ("matmul_again", "ideal")]
         return {run: FAKE_TIMES[run] for run in wanted}
