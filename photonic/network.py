@@ -140,7 +140,9 @@ class PhotonicNetwork:
         attenuator column ``σ_p = sin(θ_p/2)`` between two meshes. The attenuators
         start at ``θ_p`` drawn uniformly in ``[π/2, π)`` (``σ_p`` in ``[0.71, 1)``):
         at full transmission (θ = π) ``dσ/dθ = 0`` and plain gradient descent would
-        never move them.
+        never move them. ``σ_p`` is real: an MZI attenuator transmits
+        ``i·e^{iθ/2}·sin(θ/2)``, so this assumes a phase shifter after it that
+        removes the phase ``π/2 + θ/2`` (ideal, noiseless, not charged in the ops).
     topology
         ``"clements"`` or ``"reck"``.
     activation
