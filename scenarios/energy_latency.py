@@ -1217,18 +1217,40 @@ def _component_colors(names: Sequence[str]) -> dict[str, Any]:
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
+#: SI prefixes of the bar labels, largest first.
+_SI_PREFIXES = (
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "M"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+    (1e-15, "f"),
+)
+
+
+def _fmt_si(value: float, unit: str) -> str:
+    """``value`` (in ``unit``) to 3 significant digits with the SI prefix that puts the
+    number in [1, 1000): ``8.51 kJ``, ``2.64 µJ``; never exponent notation (rounded
+    first, so 999.7 mJ is ``1 J``, not ``1e+03 mJ``)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    rounded = float(f"{value:.3g}")
+    scale, prefix = next(((s, p) for s, p in _SI_PREFIXES if abs(rounded) >= s), _SI_PREFIXES[-1])
+    return f"{rounded / scale:.3g} {prefix}{unit}"
+
+
 def _fmt_pj(pj: float) -> str:
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if pj >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
+    """An energy in pJ as a label: :func:`_fmt_si` in joules."""
+    return _fmt_si(pj * 1e-12, "J")
 
 
 def _fmt_ns(ns: float) -> str:
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
+    """A time in ns as a label: :func:`_fmt_si` in seconds."""
+    return _fmt_si(ns * 1e-9, "s")
 
 
 def _plot_heatmaps(

@@ -506,3 +506,33 @@ def test_breakdown_gives_a_component_one_colour_in_both_panels(
     assert colours[0]["camera"] == colours[1]["camera"]
     for panel in colours:
         assert len(set(panel.values())) == len(panel)
+
+
+def test_breakdown_totals_use_one_si_formatter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every total on top of a bar has an SI prefix and no exponent: a pai2023-chip step
+    of 8.51e15 pJ is ``8.51 kJ`` (it was ``8.51e+03 J`` next to ``18.1 mJ``), and a value
+    that rounds up to 1000 takes the next prefix (``1 J``, not ``1e+03 mJ``)."""
+    assert el._fmt_pj(8.51e15) == "8.51 kJ"
+    assert el._fmt_pj(18.1e9) == "18.1 mJ"
+    assert el._fmt_pj(2.64e6) == "2.64 µJ"
+    assert el._fmt_pj(999.7e9) == "1 J"
+    assert el._fmt_ns(23.2e9) == "23.2 s"
+    assert el._fmt_ns(2.5e12) == "2.5 ks"
+    assert el._fmt_ns(999.96e3) == "1 ms"
+    figures: list = []
+    monkeypatch.setattr(el, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
+    report = dataclasses.make_dataclass(
+        "Report", ["energy_by_component_pj", "time_by_component_ns"]
+    )
+    reports = {
+        "pai2023-chip": report({"camera": 8.51e15}, {"camera": 23.2e9}),
+        "eo-integrated": report({"laser": 2.64e6}, {"laser": 1.58e3}),
+    }
+    cfg = dataclasses.replace(
+        el.Config.smoke(), presets=("pai2023-chip", "eo-integrated"), heatmap_presets=()
+    )
+    el._plot_breakdown(cfg, reports, tmp_path)
+    labels = [t.get_text() for ax in figures[0].axes for t in ax.texts]
+    assert labels == ["8.51 kJ", "2.64 µJ", "23.2 s", "1.58 µs"]
