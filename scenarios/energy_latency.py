@@ -1307,14 +1307,37 @@ def _plot_heatmaps(
     return save_figure(fig, out_dir, "heatmaps")
 
 
+def _exponent(ns: Sequence[float], values: Sequence[float]) -> str:
+    """The log-log slope k of ``values`` ∝ N^k as mathtext, 2 decimals, never ``-0.00``."""
+    k = round(_slope(ns, values), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"$N^{{{k:.2f}}}$"
+
+
+def _power_law(quantity: str, ns: Sequence[int], values: Sequence[float]) -> str:
+    """Legend text of a log-log fit: ``passes ∝ N^2.00``; for more than 3 sizes also the
+    slope over the largest ones (the tail the summary's ``…_largest_N`` keys fit), where a
+    curve that is flat at small N and grows at large N shows its real growth."""
+    if len(ns) < 2:
+        return f"{quantity} (one N: no slope)"
+    text = f"{quantity} ∝ {_exponent(ns, values)}"
+    tail = max(3, len(ns) // 2)
+    if len(ns) > tail:
+        text += f" ({_exponent(ns[-tail:], values[-tail:])} for N ≥ {ns[-tail]})"
+    return text
+
+
 def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Path]:
     fig = new_figure(figsize=(12.0, 4.8), layout="constrained")
     ax_pass, ax_time = fig.subplots(1, 2)
     ns = scaling["ns"]
+    fit = f"log-log fits over N = {ns[0]}…{ns[-1]}"
     for method, style in (("in_situ", "-o"), ("finite_difference", "--s")):
         values = scaling["passes"][method]
         ax_pass.plot(
-            ns, values, style, label=f"{method.replace('_', ' ')} (slope {_slope(ns, values):.2f})"
+            ns,
+            values,
+            style,
+            label=f"{method.replace('_', ' ')}: {_power_law('passes', ns, values)}",
         )
     ax_pass.set_xscale("log", base=2)
     ax_pass.set_yscale("log")
@@ -1322,7 +1345,10 @@ def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Pa
     ax_pass.set_ylabel("mesh passes per layer per training step")
     ax_pass.set_title(f"passes per step ({cfg.n_layers} layers)")
     ax_pass.grid(True, which="both", alpha=0.3)
-    ax_pass.legend(fontsize=8)
+    # lower right, above the in-situ line: the finite-difference line is high there
+    ax_pass.legend(
+        fontsize=8, title=fit, title_fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 0.1)
+    )
     colors = _colors(_names(cfg.presets))
     styles = {"in_situ": "-", "finite_difference": "--", "digital": ":"}
     for (method, preset), values in scaling["times"].items():
@@ -1333,7 +1359,7 @@ def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Pa
             marker="o",
             ms=3,
             color=colors[preset],
-            label=f"{method.replace('_', ' ')}, {preset} (slope {_slope(ns, values):.2f})",
+            label=f"{method.replace('_', ' ')}, {preset}: {_power_law('time', ns, values)}",
         )
     ax_time.set_xscale("log", base=2)
     ax_time.set_yscale("log")
@@ -1341,7 +1367,9 @@ def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Pa
     ax_time.set_ylabel("time per training step (s)")
     ax_time.set_title(f"time per step, B={scaling['batch']}")
     ax_time.grid(True, which="both", alpha=0.3)
-    ax_time.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax_time.legend(
+        fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), title=fit, title_fontsize=6
+    )
     return save_figure(fig, out_dir, "passes_per_step")
 
 

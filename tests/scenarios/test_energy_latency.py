@@ -536,3 +536,36 @@ def test_breakdown_totals_use_one_si_formatter(
     el._plot_breakdown(cfg, reports, tmp_path)
     labels = [t.get_text() for ax in figures[0].axes for t in ax.texts]
     assert labels == ["8.51 kJ", "2.64 µJ", "23.2 s", "1.58 µs"]
+
+
+def test_passes_legend_names_the_power_law_and_never_a_negative_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The legend said "in situ (slope -0.00)": a least-squares fit of a constant gives
+    −5e-17 here. It now says what the slope is of — the exponent k of passes or time
+    ∝ N^k on the log-log axes, with the fit's range — and rounds −0.00 to 0.00."""
+    figures: list = []
+    monkeypatch.setattr(el, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
+    ns = [4, 8, 16, 32, 64, 128, 256]
+    assert el._slope(ns, [3.0] * len(ns)) < 0  # the fit's rounding error
+    scaling = {
+        "ns": ns,
+        "batch": 64,
+        "passes": {
+            "in_situ": [3.0] * len(ns),
+            "finite_difference": [el.fd_passes_per_step(n, 3) / 3 for n in ns],
+        },
+        "times": {("in_situ", "pai2023-chip"): [2.3e10] * len(ns)},
+    }
+    cfg = el.Config(ports=tuple(ns), presets=("pai2023-chip",), heatmap_presets=())
+    el._plot_passes(cfg, scaling, tmp_path)
+    passes, times = (ax.get_legend() for ax in figures[0].axes)
+    labels = [t.get_text() for t in passes.get_texts()]
+    assert labels == [
+        "in situ: passes ∝ $N^{0.00}$ ($N^{0.00}$ for N ≥ 64)",
+        "finite difference: passes ∝ $N^{2.00}$ ($N^{2.00}$ for N ≥ 64)",
+    ]
+    assert passes.get_title().get_text() == "log-log fits over N = 4…256"
+    (time_label,) = [t.get_text() for t in times.get_texts()]
+    assert time_label == "in situ, pai2023-chip: time ∝ $N^{0.00}$ ($N^{0.00}$ for N ≥ 64)"
+    assert el._power_law("passes", [4], [3.0]) == "passes (one N: no slope)"
