@@ -96,7 +96,7 @@ from scenarios.framework import (
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
 from sim.ops import BYTES_PER_REAL, Op, mesh_pass, phase_update, tap_readout
-from sim.presets import check_presets, load_preset
+from sim.presets import available_presets, check_presets, load_preset
 from sim.report import summarize, time_share, tops_per_w
 
 __all__ = [
@@ -141,6 +141,8 @@ EO_PRESET = "eo-integrated"
 PAI_PRESET = "pai2023-chip"
 #: Spec energy per FLOP of the H100 at BF16, pJ (parameters.md: 700 W / 989 TFLOP/s).
 H100_SPEC_PJ_PER_FLOP = 0.71
+#: The presets of a default run, in the order that also fixes their colours in the figures.
+DEFAULT_PRESETS = ("pai2023-chip", "thermal-integrated", "eo-integrated", "gpu-h100", "cpu")
 
 
 # --------------------------------------------------------------------------- traces
@@ -477,13 +479,7 @@ class Config:
 
     ports: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
     batches: tuple[int, ...] = (1, 4, 16, 64, 256)
-    presets: tuple[str, ...] = (
-        "pai2023-chip",
-        "thermal-integrated",
-        "eo-integrated",
-        "gpu-h100",
-        "cpu",
-    )
+    presets: tuple[str, ...] = DEFAULT_PRESETS
     n_layers: int = 3
     reference_ports: int = 64
     reference_batch: int = 64
@@ -1095,6 +1091,7 @@ def _passes_and_time(
 
 # --------------------------------------------------------------------------- plots
 
+#: Line colours of the presets (matplotlib's tab10, in its order).
 _PRESET_COLORS = (
     "tab:blue",
     "tab:orange",
@@ -1104,6 +1101,8 @@ _PRESET_COLORS = (
     "tab:brown",
     "tab:pink",
     "tab:gray",
+    "tab:olive",
+    "tab:cyan",
 )
 
 
@@ -1113,7 +1112,15 @@ def _names(presets: Sequence[str]) -> list[str]:
 
 
 def _colors(presets: Sequence[str]) -> dict[str, str]:
-    return {p: _PRESET_COLORS[i % len(_PRESET_COLORS)] for i, p in enumerate(presets)}
+    """One colour per preset name, the same in every figure and whatever the order of
+    ``presets``: the bundled presets in a fixed order (:data:`DEFAULT_PRESETS`, then any
+    other bundled one by name) take the first colours, so a preset looks the same in
+    every run; other presets (files) take the remaining colours in the order given."""
+    bundled = [*DEFAULT_PRESETS, *(p for p in available_presets() if p not in DEFAULT_PRESETS)]
+    fixed = {p: _PRESET_COLORS[i % len(_PRESET_COLORS)] for i, p in enumerate(bundled)}
+    rest = _PRESET_COLORS[len(bundled) :] or _PRESET_COLORS
+    others = [p for p in presets if p not in fixed]
+    return {p: fixed[p] if p in fixed else rest[others.index(p) % len(rest)] for p in presets}
 
 
 def _plot_scaling(
@@ -1337,6 +1344,7 @@ def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Pa
             ns,
             values,
             style,
+            color="k",  # methods, not presets: no preset's colour
             label=f"{method.replace('_', ' ')}: {_power_law('passes', ns, values)}",
         )
     ax_pass.set_xscale("log", base=2)
@@ -1378,17 +1386,19 @@ def _plot_crossover(cfg: Config, data: dict[str, Any], out_dir: Path) -> list[Pa
         return []
     fig = new_figure(figsize=(7.0, 4.6), layout="constrained")
     ax = fig.subplots()
+    colors = _colors([EO_PRESET, GPU_PRESET])  # as in the other figures
+    eo, gpu = colors[EO_PRESET], colors[GPU_PRESET]
     styles = {
-        "eo_inference_system": ("tab:green", "-o", f"{EO_PRESET}: inference, whole system"),
-        "eo_mvm_chip": ("tab:green", "--s", f"{EO_PRESET}: one mesh pass, chip only"),
-        "gpu_same_workload": ("tab:red", "-o", f"{GPU_PRESET}: same inference, simulated"),
+        "eo_inference_system": (eo, "-o", f"{EO_PRESET}: inference, whole system"),
+        "eo_mvm_chip": (eo, "--s", f"{EO_PRESET}: one mesh pass, chip only"),
+        "gpu_same_workload": (gpu, "-o", f"{GPU_PRESET}: same inference, simulated"),
         "gpu_full_utilization_complex_mac": (
-            "tab:red",
+            gpu,
             ":",
             f"{GPU_PRESET} at full utilization, per complex MAC",
         ),
         "gpu_full_utilization_real_mac": (
-            "tab:red",
+            gpu,
             "-.",
             f"{GPU_PRESET} at full utilization, per real MAC",
         ),

@@ -569,3 +569,44 @@ def test_passes_legend_names_the_power_law_and_never_a_negative_zero(
     (time_label,) = [t.get_text() for t in times.get_texts()]
     assert time_label == "in situ, pai2023-chip: time ∝ $N^{0.00}$ ($N^{0.00}$ for N ≥ 64)"
     assert el._power_law("passes", [4], [3.0]) == "passes (one N: no slope)"
+
+
+def test_a_preset_has_one_colour_in_every_figure_whatever_the_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With presets listed as gpu-h100, eo-integrated, scaling.png drew eo-integrated in
+    orange (2nd of the list) and crossover.png in green (fixed there). The bundled presets
+    now have fixed colours, those of the default run, in every figure; a preset file
+    takes a colour no bundled preset uses."""
+    from matplotlib.colors import to_rgba
+
+    figures: dict[str, object] = {}
+    monkeypatch.setattr(
+        el, "save_figure", lambda fig, out, stem: figures.__setitem__(stem, fig) or []
+    )
+    cfg = el.Config(
+        ports=(4, 8),
+        batches=(2,),
+        presets=("gpu-h100", "eo-integrated"),
+        reference_ports=4,
+        reference_batch=2,
+        fd_count_max_ports=4,
+        heatmap_presets=(),
+        replay_steps=0,
+        replay_ops=0,
+    )
+    el.run(cfg, tmp_path)
+    default = el._colors(list(el.Config().presets))
+    seen: dict[str, set] = {"eo-integrated": set(), "gpu-h100": set()}
+    for stem in ("scaling", "passes_per_step", "crossover"):
+        for ax in figures[stem].axes:  # type: ignore[attr-defined]
+            for line in ax.get_lines():
+                for preset, colours in seen.items():
+                    if line.get_label().startswith(preset) or f", {preset}" in line.get_label():
+                        colours.add((stem, to_rgba(line.get_color())))
+    for preset, colours in seen.items():
+        assert {stem for stem, _ in colours} == {"scaling", "passes_per_step", "crossover"}
+        assert {colour for _, colour in colours} == {to_rgba(default[preset])}
+    mine = el._colors(["my-chip", "eo-integrated", "pai2023-chip"])
+    assert mine["eo-integrated"] == default["eo-integrated"]
+    assert mine["my-chip"] not in default.values()
