@@ -141,6 +141,9 @@ EO_PRESET = "eo-integrated"
 PAI_PRESET = "pai2023-chip"
 #: Spec energy per FLOP of the H100 at BF16, pJ (parameters.md: 700 W / 989 TFLOP/s).
 H100_SPEC_PJ_PER_FLOP = 0.71
+#: N and B the reference size (``reference_ports``, ``reference_batch``) is nearest to
+#: when not set: a mid-size mesh and batch of the default grid.
+PREFERRED_REFERENCE = 64
 #: The presets of a default run, in the order that also fixes their colours in the figures.
 DEFAULT_PRESETS = ("pai2023-chip", "thermal-integrated", "eo-integrated", "gpu-h100", "cpu")
 
@@ -437,6 +440,19 @@ def _check_int_tuple(value: object, name: str, minimum: int) -> tuple[int, ...]:
     return tuple(sorted(value))
 
 
+def _reference(value: object, values: tuple[int, ...], name: str, among: str) -> int:
+    """``value`` checked to be one of ``values``; ``None``: the one nearest to
+    :data:`PREFERRED_REFERENCE` on a log scale (of two, the larger)."""
+    if value is None:
+        return min(values, key=lambda v: (abs(math.log(v / PREFERRED_REFERENCE)), -v))
+    if isinstance(value, bool) or not isinstance(value, int) or value not in values:
+        raise ValueError(
+            f"{name}={value!r} must be one of {among}={values}: set {name} to one of them, "
+            f"or to none for the one nearest {PREFERRED_REFERENCE}"
+        )
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Settings of the energy and latency study.
@@ -451,12 +467,16 @@ class Config:
         Preset names or paths of preset files (``sim.presets.load_preset``).
     n_layers : int
         Layers L of the network, ≥ 1.
-    reference_ports : int
+    reference_ports : int or None
         N of the breakdown bars, of the summary's headline and of the "vs B" curves;
-        one of ``ports``.
-    reference_batch : int
+        one of ``ports``. ``None`` (default; ``none`` in ``--set``): the N of ``ports``
+        nearest to PREFERRED_REFERENCE on a log scale (of two, the larger), so that a
+        changed ``ports`` keeps a valid reference; the summary's ``reference_ports``
+        says which.
+    reference_batch : int or None
         B of the breakdown bars, of the summary's headline and of the "vs N" curves;
-        one of ``batches``.
+        one of ``batches``. ``None`` (default): the B of ``batches`` nearest to
+        PREFERRED_REFERENCE, as for ``reference_ports``.
     tap_integration : str
         ``"batch"`` or ``"per_sample"`` tap reads in the in-situ step
         (:func:`insitu_step_ops`).
@@ -481,14 +501,24 @@ class Config:
     batches: tuple[int, ...] = (1, 4, 16, 64, 256)
     presets: tuple[str, ...] = DEFAULT_PRESETS
     n_layers: int = 3
-    reference_ports: int = 64
-    reference_batch: int = 64
+    reference_ports: int | None = None
+    reference_batch: int | None = None
     tap_integration: str = "batch"
     fd_count_max_ports: int = 64
     heatmap_presets: tuple[str, ...] | None = None
     replay_steps: int = 1000
     replay_ops: int = 100_000
     seed: int = 0
+
+    @property
+    def reference_size(self) -> tuple[int, int]:
+        """``(N, B)`` of the breakdown, the headline and the cross-sections of the
+        scaling plot: ``reference_ports`` and ``reference_batch`` with their defaults
+        applied (see the class docstring)."""
+        return (
+            _reference(self.reference_ports, self.ports, "reference_ports", "ports"),
+            _reference(self.reference_batch, self.batches, "reference_batch", "batches"),
+        )
 
     @property
     def heatmaps(self) -> tuple[str, ...]:
@@ -534,14 +564,8 @@ class Config:
         self._heatmap_presets()  # checked now; None stays None, so that a changed
         # ``presets`` (--set presets=…) gets its own default
         check_positive_int(self.n_layers, "n_layers")
-        if self.reference_ports not in self.ports:
-            raise ValueError(
-                f"reference_ports={self.reference_ports!r} must be one of ports={self.ports}"
-            )
-        if self.reference_batch not in self.batches:
-            raise ValueError(
-                f"reference_batch={self.reference_batch!r} must be one of batches={self.batches}"
-            )
+        _ = self.reference_size  # checked now; None stays None, so that a changed
+        # ``ports`` or ``batches`` (--set ports=…, also over --smoke) gets its own reference
         check_choice(self.tap_integration, "tap_integration", ("batch", "per_sample"))
         for name in ("fd_count_max_ports", "replay_steps", "replay_ops", "seed"):
             value = getattr(self, name)
@@ -554,8 +578,6 @@ class Config:
         return cls(
             ports=(4, 8, 16),
             batches=(1, 16),
-            reference_ports=8,
-            reference_batch=16,
             fd_count_max_ports=8,
             replay_steps=20,
             replay_ops=2000,
@@ -778,10 +800,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
                                 "value": value,
                             }
                         )
-                    if (n, b) == (
-                        cfg.reference_ports,
-                        cfg.reference_batch,
-                    ) and workload == "train_step":
+                    if (n, b) == cfg.reference_size and workload == "train_step":
                         reports[preset] = summarize(ops, timeline)
                         for row in reports[preset].rows(
                             study="breakdown", preset=preset, workload=workload, n_ports=n, batch=b
@@ -790,11 +809,13 @@ def run(cfg: Config, out_dir: Path) -> Result:
 
     # headline first (a sweep plots the first number by default): energy per MAC of a
     # training step at the reference size, per preset
-    n_ref, b_ref = cfg.reference_ports, cfg.reference_batch
+    n_ref, b_ref = cfg.reference_size
     for preset in hardware:
         summary[f"{preset}_train_step_pj_per_mac"] = _sig(
             grid[(preset, "train_step", n_ref, b_ref)]["energy_per_mac_pj"]
         )
+    summary["reference_ports"] = n_ref  # the N and B of the headline (set or defaulted)
+    summary["reference_batch"] = b_ref
 
     # 2. acceptance: H100 at full utilization
     for preset, hw in hardware.items():
@@ -947,7 +968,7 @@ def _crossover(
     gpu = hardware[GPU_PRESET]
     eo = hardware[EO_PRESET]
     assert isinstance(gpu, DigitalHardware)
-    b = cfg.reference_batch
+    b = cfg.reference_size[1]
     ns = list(cfg.ports)
     pj_per_flop = _full_utilization_pj_per_flop(gpu)
     curves: dict[str, list[float]] = {
@@ -1014,7 +1035,7 @@ def _passes_and_time(
 ) -> tuple[list[dict[str, Any]], dict[str, float | str], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
-    L, b, ns = cfg.n_layers, cfg.reference_batch, list(cfg.ports)
+    L, b, ns = cfg.n_layers, cfg.reference_size[1], list(cfg.ports)
     passes: dict[str, list[float]] = {"in_situ": [], "finite_difference": []}
     counted: list[bool] = []
     for n in ns:
@@ -1137,7 +1158,7 @@ def _plot_scaling(
     styles = {"inference": "-", "train_step": "--"}
     for row, (metric, label) in enumerate(metrics):
         for col, (axis, fixed) in enumerate(
-            (("n_ports", cfg.reference_batch), ("batch", cfg.reference_ports))
+            (("n_ports", cfg.reference_size[1]), ("batch", cfg.reference_size[0]))
         ):
             ax = axes[row, col]
             xs = cfg.ports if axis == "n_ports" else cfg.batches
@@ -1209,7 +1230,7 @@ def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list
             ax.text(i, 101, fmt(totals[attr][p]), ha="center", va="bottom", fontsize=8)
         ax.set_ylim(0, 112)
         ax.set_ylabel("share (%)")
-        ax.set_title(f"{title}, N={cfg.reference_ports}, B={cfg.reference_batch}")
+        ax.set_title(f"{title}, N={cfg.reference_size[0]}, B={cfg.reference_size[1]}")
         ax.tick_params(axis="x", labelrotation=20)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save_figure(fig, out_dir, "breakdown")

@@ -610,3 +610,36 @@ def test_a_preset_has_one_colour_in_every_figure_whatever_the_order(
     mine = el._colors(["my-chip", "eo-integrated", "pai2023-chip"])
     assert mine["eo-integrated"] == default["eo-integrated"]
     assert mine["my-chip"] not in default.values()
+
+
+def test_a_changed_grid_gets_its_own_reference_size_a_set_one_is_checked(
+    tiny_result: Result,
+) -> None:
+    """``--smoke --set ports=4,32`` failed with "reference_ports=8 must be one of
+    ports=(4, 32)", a value the user never set (the --smoke default). Unset, the reference
+    N and B are now the grid's values nearest 64 (log scale, of two the larger), whatever
+    the grid; a value the user sets is still checked, and the message says what to do."""
+    smoke = el.Config.smoke()  # the CLI's path: --smoke, then --set over it
+    assert config_from_overrides(el.Config, {"ports": "4,32"}, base=smoke).reference_size == (
+        32,
+        16,
+    )
+    assert config_from_overrides(el.Config, {"batches": "1,4"}, base=smoke).reference_size == (
+        16,
+        4,
+    )
+    assert el.Config().reference_size == (64, 64)
+    assert el.Config(ports=(16, 128)).reference_size[0] == 128  # 64/16 > 128/64: the larger
+    with pytest.raises(ValueError) as info:
+        config_from_overrides(el.Config, {"ports": "4,32", "reference_ports": "8"}, base=smoke)
+    assert str(info.value) == (
+        "reference_ports=8 must be one of ports=(4, 32): set reference_ports to one of them, "
+        "or to none for the one nearest 64"
+    )
+    with pytest.raises(ValueError, match="reference_batch=True must be one of batches"):
+        el.Config(batches=(1, 4), reference_batch=True)  # type: ignore[arg-type]
+    # the summary says which N and B its headline is at
+    assert (tiny_result.summary["reference_ports"], tiny_result.summary["reference_batch"]) == (
+        TINY.reference_ports,
+        TINY.reference_batch,
+    )
