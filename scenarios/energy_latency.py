@@ -1300,12 +1300,17 @@ def _plot_heatmaps(
         for c, key in enumerate(keys):
             ax = axes[r, c]
             table = tables[key]
+            # the colour scale spans the table's own positive values: a fixed floor
+            # (it was 1e-6) clipped thermal-integrated's cells and, above a table's
+            # maximum (pai2023-chip, ≈ 1e-10 TOPS/W), made matplotlib refuse to draw
+            positive = table[table > 0]
+            low, high = (positive.min(), positive.max()) if positive.size else (1.0, 1.0)
             image = ax.imshow(
                 table,
                 origin="lower",
                 aspect="auto",
                 cmap="viridis",
-                norm=LogNorm(vmin=max(table.min(), 1e-6), vmax=table.max()),
+                norm=LogNorm(vmin=low, vmax=high),
             )
             for i in range(table.shape[0]):
                 for j in range(table.shape[1]):

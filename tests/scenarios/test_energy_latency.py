@@ -643,3 +643,33 @@ def test_a_changed_grid_gets_its_own_reference_size_a_set_one_is_checked(
         TINY.reference_ports,
         TINY.reference_batch,
     )
+
+
+def test_heatmap_colour_scale_spans_the_tables_own_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The colour scale started at a fixed 1e-6 TOPS/W: thermal-integrated's system cells
+    (≈ 6e-7) were clipped to it, and pai2023-chip's (≈ 1e-10, all below it) stopped the
+    run with matplotlib's "vmin must be less or equal to vmax"."""
+    cfg = el.Config.smoke()
+    shape = (len(cfg.ports), len(cfg.batches))
+    low = np.geomspace(1e-11, 1e-9, shape[0] * shape[1]).reshape(shape)
+    tables = {
+        key: low
+        for key in (
+            "mvm_tops_per_w_chip",
+            "gradient_tops_per_w_chip",
+            "mvm_tops_per_w_system",
+            "gradient_tops_per_w_system",
+        )
+    }
+    figures = el._plot_heatmaps(cfg, {"pai2023-chip": tables}, tmp_path)
+    assert {p.name for p in figures} == {"heatmaps.png", "heatmaps.svg"}
+    drawn: list = []
+    monkeypatch.setattr(el, "save_figure", lambda fig, out, stem: drawn.append(fig) or [])
+    wide = np.geomspace(6e-7, 1e-4, shape[0] * shape[1]).reshape(shape)
+    el._plot_heatmaps(cfg, {"thermal-integrated": dict.fromkeys(tables, wide)}, tmp_path)
+    norms = [image.norm for ax in drawn[0].axes for image in ax.images]
+    assert len(norms) == 4
+    for norm in norms:
+        assert (norm.vmin, norm.vmax) == pytest.approx((6e-7, 1e-4))
