@@ -39,7 +39,11 @@ Figures
   The sweep rows' ``laser_optical_mw`` show it: eo-integrated (0.1 dB/MZI) needs
   28 mW of light at N = 64 and 9.2 W at N = 256, thermal-integrated (0.2 dB/MZI)
   153 mW and 4.2 kW. Watts of light on a chip are far beyond what its waveguides
-  carry, so read the large-N points as "this loss does not scale", not as a design.
+  carry, so read the large-N points as "this loss does not scale", not as a design:
+  points that need more than ``max_laser_optical_mw`` (1 W by default, an assumption
+  explained in :class:`Config`) are drawn hollow here, in ``passes_per_step`` and in
+  ``crossover``, hatched in ``heatmaps``, and listed in the summary's
+  ``over_laser_limit``.
 - ``breakdown``: stacked shares of energy and of time per training step by
   component at ``reference_ports × reference_batch``, totals on top.
 - ``heatmaps``: in-situ MVM TOPS/W (one forward pass of one layer) and gradient
@@ -82,7 +86,7 @@ from typing import Any, Literal
 import numpy as np
 
 from digital.network import MLP
-from digital.validation import check_choice, check_positive_int
+from digital.validation import check_choice, check_positive, check_positive_int
 from photonic.insitu import combine_op
 from photonic.network import activation_op
 from scenarios.framework import (
@@ -489,6 +493,16 @@ class Config:
         ``--set``): eo-integrated and thermal-integrated if ``presets`` has them, else
         its first photonic preset; ``()`` (``--set heatmap_presets=``, TOML ``[]``): no
         heatmaps.
+    max_laser_optical_mw : float or None
+        Plausibility limit of the laser's optical power, mW: a photonic point whose
+        ``laser_optical_mw`` (the light that gives every detector its power through the
+        chip's loss) exceeds it is drawn hollow (hatched in the heatmaps, marked in the
+        breakdown) and listed in the summary's ``over_laser_limit``; ``None``: no limit.
+        Default 1000 (1 W), an assumption, not a parameters.md value: all the light
+        enters through one waveguide before it is split to the N inputs, and in a
+        silicon strip waveguide (mode area ≈ 0.1 µm² at 1550 nm) 1 W is ≈ 1 GW/cm²,
+        where two-photon absorption alone (β ≈ 0.5–0.9 cm/GW) adds ≈ 2–4 dB per cm of
+        waveguide before free-carrier absorption: a loss this linear model leaves out.
     replay_steps : int
         Steps of the training traces whose replay is timed (0: skip).
     replay_ops : int
@@ -506,6 +520,7 @@ class Config:
     tap_integration: str = "batch"
     fd_count_max_ports: int = 64
     heatmap_presets: tuple[str, ...] | None = None
+    max_laser_optical_mw: float | None = 1000.0
     replay_steps: int = 1000
     replay_ops: int = 100_000
     seed: int = 0
@@ -567,6 +582,12 @@ class Config:
         _ = self.reference_size  # checked now; None stays None, so that a changed
         # ``ports`` or ``batches`` (--set ports=…, also over --smoke) gets its own reference
         check_choice(self.tap_integration, "tap_integration", ("batch", "per_sample"))
+        if self.max_laser_optical_mw is not None:
+            try:
+                limit = check_positive(self.max_laser_optical_mw, "max_laser_optical_mw")
+            except TypeError as error:  # a string or a bool: a bad value, not a bad call
+                raise ValueError(f"{error}, or None for no limit") from None
+            object.__setattr__(self, "max_laser_optical_mw", limit)
         for name in ("fd_count_max_ports", "replay_steps", "replay_ops", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -816,6 +837,8 @@ def run(cfg: Config, out_dir: Path) -> Result:
         )
     summary["reference_ports"] = n_ref  # the N and B of the headline (set or defaulted)
     summary["reference_batch"] = b_ref
+    over = _over_laser_limit(cfg, grid)
+    summary["over_laser_limit"] = _describe_over_limit(cfg, over)
 
     # 2. acceptance: H100 at full utilization
     for preset, hw in hardware.items():
@@ -906,11 +929,11 @@ def run(cfg: Config, out_dir: Path) -> Result:
     summary.update(speed_summary)
 
     figures = [
-        *_plot_scaling(cfg, grid, out_dir),
-        *_plot_breakdown(cfg, reports, out_dir),
-        *_plot_heatmaps(cfg, heat, out_dir),
-        *_plot_passes(cfg, scaling, out_dir),
-        *_plot_crossover(cfg, crossover_data, out_dir),
+        *_plot_scaling(cfg, grid, out_dir, over),
+        *_plot_breakdown(cfg, reports, out_dir, over),
+        *_plot_heatmaps(cfg, heat, out_dir, over),
+        *_plot_passes(cfg, scaling, out_dir, over),
+        *_plot_crossover(cfg, crossover_data, out_dir, over),
     ]
     return Result(out_dir=out_dir, metrics=rows, summary=summary, figures=figures)
 
@@ -1127,6 +1150,78 @@ _PRESET_COLORS = (
 )
 
 
+def _over_laser_limit(
+    cfg: Config, grid: dict[tuple[str, str, int, int], dict[str, float]]
+) -> dict[str, list[int]]:
+    """The N of every photonic preset whose laser needs more than
+    ``cfg.max_laser_optical_mw`` of light (it depends on N only, not on B)."""
+    limit = cfg.max_laser_optical_mw
+    over: dict[str, list[int]] = {}
+    for (preset, workload, n, b), values in grid.items():
+        if workload != "inference" or b != cfg.batches[0] or "laser_optical_mw" not in values:
+            continue
+        over.setdefault(preset, [])
+        if limit is not None and values["laser_optical_mw"] > limit:
+            over[preset].append(n)
+    return {preset: sorted(ns) for preset, ns in over.items()}
+
+
+def _limit_text(cfg: Config) -> str:
+    """``> 1 W of laser light`` for the figures' notes."""
+    limit = cfg.max_laser_optical_mw
+    return f"> {_fmt_si((limit or 0.0) * 1e-3, 'W')} of laser light"
+
+
+def _describe_over_limit(cfg: Config, over: dict[str, list[int]]) -> str:
+    """The summary's ``over_laser_limit``: which photonic points need implausible light."""
+    if cfg.max_laser_optical_mw is None:
+        return "no limit set (max_laser_optical_mw = None)"
+    parts = [f"{preset} at N={', '.join(map(str, ns))}" for preset, ns in over.items() if ns]
+    if not parts:
+        return f"no photonic point needs {_limit_text(cfg)}"
+    return f"needing {_limit_text(cfg)} (max_laser_optical_mw): {'; '.join(parts)}"
+
+
+def _plot_marked(
+    ax: Any,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    style: str,
+    hollow: Sequence[bool],
+    **kwargs: Any,
+) -> None:
+    """``ax.plot`` of one curve whose points flagged in ``hollow`` (they need more laser
+    light than ``max_laser_optical_mw``) get hollow markers; the line stays whole."""
+    filled = [i for i, h in enumerate(hollow) if not h]
+    (line,) = ax.plot(xs, ys, style, markevery=filled, **kwargs)
+    if any(hollow):
+        ax.plot(
+            [x for x, h in zip(xs, hollow, strict=True) if h],
+            [y for y, h in zip(ys, hollow, strict=True) if h],
+            linestyle="none",
+            marker=line.get_marker(),
+            ms=max(line.get_markersize(), 5.0),  # large enough to see that it is hollow
+            color=line.get_color(),
+            markerfacecolor="white",
+            zorder=line.get_zorder() + 0.1,
+        )
+
+
+def _hollow_handle(cfg: Config) -> Any:
+    """The legend entry that explains hollow markers."""
+    from matplotlib.lines import Line2D
+
+    return Line2D(
+        [],
+        [],
+        linestyle="none",
+        marker="o",
+        color="0.3",
+        markerfacecolor="white",
+        label=f"hollow: needs {_limit_text(cfg)} (implausible)",
+    )
+
+
 def _names(presets: Sequence[str]) -> list[str]:
     """Hardware names of presets given by name or path."""
     return [load_preset(p).name for p in presets]
@@ -1145,8 +1240,12 @@ def _colors(presets: Sequence[str]) -> dict[str, str]:
 
 
 def _plot_scaling(
-    cfg: Config, grid: dict[tuple[str, str, int, int], dict[str, float]], out_dir: Path
+    cfg: Config,
+    grid: dict[tuple[str, str, int, int], dict[str, float]],
+    out_dir: Path,
+    over: dict[str, list[int]] | None = None,
 ) -> list[Path]:
+    over = over or {}
     fig = new_figure(figsize=(11.0, 10.0), layout="constrained")
     axes = fig.subplots(3, 2)
     colors = _colors(_names(cfg.presets))
@@ -1163,6 +1262,10 @@ def _plot_scaling(
             ax = axes[row, col]
             xs = cfg.ports if axis == "n_ports" else cfg.batches
             for preset in _names(cfg.presets):
+                # the laser's light depends on N: vs N, the points over the limit; vs B,
+                # all of them or none (N is fixed)
+                bad = set(over.get(preset, ()))
+                hollow = [(x if axis == "n_ports" else fixed) in bad for x in xs]
                 for workload, style in styles.items():
                     ys = [
                         grid[
@@ -1172,10 +1275,12 @@ def _plot_scaling(
                         ][metric]
                         for x in xs
                     ]
-                    ax.plot(
+                    _plot_marked(
+                        ax,
                         xs,
                         ys,
                         style,
+                        hollow,
                         marker="o",
                         ms=3,
                         color=colors[preset],
@@ -1187,8 +1292,10 @@ def _plot_scaling(
             ax.set_xlabel("mesh ports N" if axis == "n_ports" else "batch B")
             ax.set_title(f"vs N at B={fixed}" if axis == "n_ports" else f"vs B at N={fixed}")
             ax.grid(True, which="both", alpha=0.3)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    handles, _ = axes[0, 0].get_legend_handles_labels()
+    if any(over.values()):
+        handles.append(_hollow_handle(cfg))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8)
     fig.suptitle(
         f"{cfg.n_layers}-layer network: inference (solid) and training step (dashed; photonic: "
         f"in-situ, digital: backprop)",
@@ -1197,7 +1304,9 @@ def _plot_scaling(
     return save_figure(fig, out_dir, "scaling")
 
 
-def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list[Path]:
+def _plot_breakdown(
+    cfg: Config, reports: dict[str, Any], out_dir: Path, over: dict[str, list[int]] | None = None
+) -> list[Path]:
     fig = new_figure(figsize=(12.0, 5.0), layout="constrained")
     axes = fig.subplots(1, 2)
     presets = [p for p in _names(cfg.presets) if p in reports]
@@ -1205,6 +1314,10 @@ def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list
         (axes[0], "energy_by_component_pj", "energy per training step", _fmt_pj),
         (axes[1], "time_by_component_ns", "time per training step (critical path)", _fmt_ns),
     )
+    n_ref = cfg.reference_size[0]
+    marked = [p for p in presets if n_ref in (over or {}).get(p, ())]
+    if marked:
+        fig.supxlabel(f"* needs {_limit_text(cfg)} at N={n_ref} (implausible)", fontsize=9)
     totals: dict[str, dict[str, float]] = {}
     shares: dict[str, dict[str, dict[str, float]]] = {}
     for _, attr, _, _ in panels:
@@ -1228,6 +1341,7 @@ def _plot_breakdown(cfg: Config, reports: dict[str, Any], out_dir: Path) -> list
             bottom += heights
         for i, p in enumerate(presets):
             ax.text(i, 101, fmt(totals[attr][p]), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(presets)), [f"{p} *" if p in marked else p for p in presets])
         ax.set_ylim(0, 112)
         ax.set_ylabel("share (%)")
         ax.set_title(f"{title}, N={cfg.reference_size[0]}, B={cfg.reference_size[1]}")
@@ -1282,11 +1396,15 @@ def _fmt_ns(ns: float) -> str:
 
 
 def _plot_heatmaps(
-    cfg: Config, heat: dict[str, dict[str, np.ndarray]], out_dir: Path
+    cfg: Config,
+    heat: dict[str, dict[str, np.ndarray]],
+    out_dir: Path,
+    over: dict[str, list[int]] | None = None,
 ) -> list[Path]:
     if not heat:
         return []
     from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
 
     keys = (
         "mvm_tops_per_w_chip",
@@ -1325,6 +1443,19 @@ def _plot_heatmaps(
                         fontsize=7,
                         color="k" if bright else "w",
                     )
+            for i, n in enumerate(cfg.ports):  # rows whose laser needs implausible light
+                if n in (over or {}).get(preset, ()):
+                    ax.add_patch(
+                        Rectangle(
+                            (-0.5, i - 0.5),
+                            len(cfg.batches),
+                            1,
+                            fill=False,
+                            hatch="//",
+                            edgecolor="0.6",
+                            linewidth=0,
+                        )
+                    )
             ax.set_xticks(range(len(cfg.batches)), [str(b) for b in cfg.batches])
             ax.set_yticks(range(len(cfg.ports)), [str(n) for n in cfg.ports])
             ax.set_xlabel("batch B")
@@ -1332,9 +1463,11 @@ def _plot_heatmaps(
             kind, scope = ("MVM" if key.startswith("mvm") else "gradient"), key.rsplit("_", 1)[-1]
             ax.set_title(f"{preset}: {kind} TOPS/W ({scope})", fontsize=9)
             fig.colorbar(image, ax=ax, label="TOPS/W")
+    hatched = any((over or {}).get(preset) for preset in heat)
     fig.suptitle(
         "In-situ MVM and gradient efficiency of one layer "
-        "(Pai et al. 2023 project ≈150 and ≈50 TOPS/W)",
+        "(Pai et al. 2023 project ≈150 and ≈50 TOPS/W)"
+        + (f"; hatched: needs {_limit_text(cfg)} (implausible)" if hatched else ""),
         wrap=True,
     )
     return save_figure(fig, out_dir, "heatmaps")
@@ -1359,7 +1492,9 @@ def _power_law(quantity: str, ns: Sequence[int], values: Sequence[float]) -> str
     return text
 
 
-def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Path]:
+def _plot_passes(
+    cfg: Config, scaling: dict[str, Any], out_dir: Path, over: dict[str, list[int]] | None = None
+) -> list[Path]:
     fig = new_figure(figsize=(12.0, 4.8), layout="constrained")
     ax_pass, ax_time = fig.subplots(1, 2)
     ns = scaling["ns"]
@@ -1385,11 +1520,14 @@ def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Pa
     )
     colors = _colors(_names(cfg.presets))
     styles = {"in_situ": "-", "finite_difference": "--", "digital": ":"}
+    bad = over or {}
     for (method, preset), values in scaling["times"].items():
-        ax_time.plot(
+        _plot_marked(
+            ax_time,
             ns,
-            np.asarray(values) / 1e9,
+            list(np.asarray(values) / 1e9),
             styles[method],
+            [n in bad.get(preset, ()) for n in ns],
             marker="o",
             ms=3,
             color=colors[preset],
@@ -1401,13 +1539,23 @@ def _plot_passes(cfg: Config, scaling: dict[str, Any], out_dir: Path) -> list[Pa
     ax_time.set_ylabel("time per training step (s)")
     ax_time.set_title(f"time per step, B={scaling['batch']}")
     ax_time.grid(True, which="both", alpha=0.3)
+    handles, _ = ax_time.get_legend_handles_labels()
+    if any(bad.get(preset) for _, preset in scaling["times"]):
+        handles.append(_hollow_handle(cfg))
     ax_time.legend(
-        fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), title=fit, title_fontsize=6
+        handles=handles,
+        fontsize=6,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        title=fit,
+        title_fontsize=6,
     )
     return save_figure(fig, out_dir, "passes_per_step")
 
 
-def _plot_crossover(cfg: Config, data: dict[str, Any], out_dir: Path) -> list[Path]:
+def _plot_crossover(
+    cfg: Config, data: dict[str, Any], out_dir: Path, over: dict[str, list[int]] | None = None
+) -> list[Path]:
     if not data:
         return []
     fig = new_figure(figsize=(7.0, 4.6), layout="constrained")
@@ -1429,16 +1577,21 @@ def _plot_crossover(cfg: Config, data: dict[str, Any], out_dir: Path) -> list[Pa
             f"{GPU_PRESET} at full utilization, per real MAC",
         ),
     }
+    bad = (over or {}).get(EO_PRESET, [])
     for name, values in data["curves"].items():
         color, style, label = styles[name]
-        ax.plot(data["ns"], values, style, color=color, label=label)
+        hollow = [name.startswith("eo") and n in bad for n in data["ns"]]
+        _plot_marked(ax, data["ns"], values, style, hollow, color=color, label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("mesh ports N")
     ax.set_ylabel("energy per MAC (pJ)")
     ax.set_title(f"photonic vs GPU energy per MAC, B={data['batch']}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    handles, _ = ax.get_legend_handles_labels()
+    if bad:
+        handles.append(_hollow_handle(cfg))
+    ax.legend(handles=handles, fontsize=7)
     return save_figure(fig, out_dir, "crossover")
 
 

@@ -673,3 +673,81 @@ def test_heatmap_colour_scale_spans_the_tables_own_values(
     assert len(norms) == 4
     for norm in norms:
         assert (norm.vmin, norm.vmax) == pytest.approx((6e-7, 1e-4))
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("inf"), "a lot", True])
+def test_max_laser_optical_power_is_checked(value: object) -> None:
+    with pytest.raises(ValueError, match="max_laser_optical_mw="):
+        el.Config(max_laser_optical_mw=value)  # type: ignore[arg-type]
+
+
+def test_points_that_need_implausible_laser_power_are_drawn_hollow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """thermal-integrated at N=256 needs 4.2 kW of light and was drawn as an ordinary
+    point. A point whose laser_optical_mw (the sweep's own row) exceeds
+    max_laser_optical_mw now has a hollow marker in scaling, passes_per_step and
+    crossover, the legend says why, and the summary lists it. Here the limit is 0.9 mW:
+    at N=8 eo-integrated needs 0.96 mW and thermal-integrated 1.4 mW, at N=4 both less."""
+    from matplotlib.colors import to_rgba
+
+    figures: dict[str, object] = {}
+    monkeypatch.setattr(
+        el, "save_figure", lambda fig, out, stem: figures.__setitem__(stem, fig) or []
+    )
+    presets = ("thermal-integrated", "eo-integrated", "gpu-h100")
+    cfg = el.Config(
+        ports=(4, 8),
+        batches=(2,),
+        presets=presets,
+        fd_count_max_ports=4,
+        heatmap_presets=("thermal-integrated",),
+        max_laser_optical_mw=0.9,
+        replay_steps=0,
+        replay_ops=0,
+    )
+    result = el.run(cfg, tmp_path)
+    light = {
+        (r["preset"], r["n_ports"]): r["value"]
+        for r in _rows(result, "sweep", workload="inference", metric="laser_optical_mw")
+    }
+    expected = {key for key, mw in light.items() if mw > 0.9}
+    assert expected == {("thermal-integrated", 8), ("eo-integrated", 8)}
+    assert result.summary["over_laser_limit"] == (
+        "needing > 900 µW of laser light (max_laser_optical_mw): "
+        "thermal-integrated at N=8; eo-integrated at N=8"
+    )
+    colours = {to_rgba(c): p for p, c in el._colors(list(presets)).items()}
+
+    def hollow(stem: str) -> set[tuple[str, int]]:
+        points = set()
+        for ax in figures[stem].axes:  # type: ignore[attr-defined]
+            if ax.get_xlabel() != "mesh ports N":
+                continue  # the vs-B panels: N fixed at the reference
+            for line in ax.get_lines():
+                if to_rgba(line.get_markerfacecolor()) == (1, 1, 1, 1):
+                    preset = colours[to_rgba(line.get_color())]
+                    points |= {(preset, int(x)) for x in line.get_xdata()}
+        return points
+
+    assert hollow("scaling") == hollow("passes_per_step") == expected
+    assert hollow("crossover") == {("eo-integrated", 8)}
+    for stem in ("scaling", "passes_per_step", "crossover"):
+        fig = figures[stem]
+        legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]  # type: ignore[attr-defined]
+        texts = [t.get_text() for legend in legends if legend for t in legend.get_texts()]
+        assert "hollow: needs > 900 µW of laser light (implausible)" in texts
+    # the heatmaps hatch the N=8 row (y = 1); the breakdown (at N=8) stars both chips
+    hatched = [
+        patch.get_y()
+        for ax in figures["heatmaps"].axes  # type: ignore[attr-defined]
+        for patch in ax.patches
+        if patch.get_hatch()
+    ]
+    assert hatched == [0.5] * 4
+    ticks = [t.get_text() for t in figures["breakdown"].axes[0].get_xticklabels()]  # type: ignore[attr-defined]
+    assert ticks == ["thermal-integrated *", "eo-integrated *", "gpu-h100"]
+    # no limit: nothing hollow
+    figures.clear()
+    el.run(dataclasses.replace(cfg, max_laser_optical_mw=None), tmp_path)
+    assert hollow("scaling") == set()
