@@ -26,7 +26,10 @@ inference and ``3·L·B·N²`` per training step (forward, backward and weight-g
 products, the three passes per layer of in-situ training; digital backprop skips the
 first layer's input gradient and computes ``(3L − 1)·B·N²``, but is charged only
 for what it records); the same counts divide the photonic and the digital
-energies. TOPS/W = 2·MACs / energy in pJ.
+energies. TOPS/W = 2·MACs / energy in pJ: a complex MAC counts as 2 operations, as a
+real one does (counted as 4 real multiplies and 4 adds it would be 8, and every TOPS/W
+here 4× higher). Ratios between presets do not depend on this convention; a
+comparison with a published TOPS/W figure does, so check which one it uses.
 
 Figures
 -------
