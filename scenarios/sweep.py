@@ -18,6 +18,13 @@ over ``seed`` with values closer than ``--repeat``: seed 0 repeat 1 is seed 1 re
 :func:`scenarios.framework.config_from_overrides` before anything runs, so a value
 of the wrong type, an unknown key or an invalid combination is an error up front.
 
+A repeat is one run of the scenario. A scenario with an ``n_seeds`` setting
+(insitu_training, compare, pai2023) also averages that many seeds of its own, derived
+from the run's seed, inside every run: ``--repeat 3`` with ``n_seeds=2`` gives 3
+numbers per point, each already a mean over 2 seeds. The plot's title and the
+console table count repeats (``n=3 repeats``) and say how many seeds each one runs
+(:func:`describe_n`).
+
 ``--grid`` values are separated by commas; commas inside ``()`` or ``[]`` belong to
 one value, so a tuple field is swept as ``--grid "hidden=(8),(16,16)"``.
 
@@ -126,6 +133,7 @@ import numpy as np
 
 from scenarios.framework import (
     config_from_overrides,
+    count,
     ensure_output_dir,
     format_pm,
     load_scenario,
@@ -154,6 +162,7 @@ __all__ = [
     "SweepStore",
     "aggregate",
     "default_metric",
+    "describe_n",
     "describe_params",
     "format_aggregate",
     "n_grid_points",
@@ -163,6 +172,7 @@ __all__ = [
     "plot_sweep",
     "run_point",
     "run_sweep",
+    "scenario_seeds",
     "varying_metrics",
     "write_sweep_csv",
 ]
@@ -1517,6 +1527,62 @@ def aggregate(
     return out
 
 
+SCENARIO_SEEDS_FIELD = "n_seeds"
+"""A scenario setting that makes one run average several seeds of its own (drawn from the
+run's ``seed``): insitu_training, compare and pai2023 have it."""
+
+
+def scenario_seeds(rows: Sequence[PointRow]) -> tuple[int, int] | None:
+    """Smallest and largest ``n_seeds`` of the successful points' configs: how many seeds
+    each run (each repeat) averages internally; ``None`` if the scenario has no such
+    setting."""
+    ints: list[int] = []
+    for row in rows:
+        value = row.config.get(SCENARIO_SEEDS_FIELD) if row.status == STATUS_OK else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            ints.append(value)
+    return (min(ints), max(ints)) if ints else None
+
+
+def _span(lo: int, hi: int) -> str:
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+
+def describe_n(rows: Sequence[PointRow], plan: SweepPlan, ns: Sequence[int]) -> str:
+    """What the statistics of a point are over, for titles and tables.
+
+    The sweep's repeats (``--repeat``: independent runs of a point with seeds ``seed +
+    k``) are what ``n`` counts and what the spread is over; a scenario with an
+    ``n_seeds`` setting also averages that many seeds of its own inside each run, so
+    3 repeats of ``n_seeds=2`` are 3 numbers, each already a mean over 2 seeds.
+
+    Parameters
+    ----------
+    rows : sequence of PointRow
+        The points (their configs give ``n_seeds``).
+    plan : SweepPlan
+    ns : sequence of int
+        The number of finished repeats of each plotted point (``n`` of
+        :func:`aggregate`).
+
+    Returns
+    -------
+    str
+        E.g. ``"mean ± std over 3 repeats; each runs the scenario's n_seeds=2 seeds"``,
+        ``"1 repeat, one seed"``.
+    """
+    lo, hi = (min(ns), max(ns)) if ns else (plan.repeat, plan.repeat)
+    repeats = f"{_span(lo, hi)} repeat{'' if hi == 1 else 's'}"
+    head = f"mean ± std over {repeats}" if hi > 1 else repeats
+    seeds = scenario_seeds(rows)
+    if seeds is not None and seeds[1] > 1:
+        each = "each runs" if hi > 1 else "it runs"
+        return f"{head}; {each} the scenario's {SCENARIO_SEEDS_FIELD}={_span(*seeds)} seeds"
+    if "seed" not in {f.name for f in dataclasses.fields(plan.base_config)}:
+        return head
+    return f"{head}, one seed each" if hi > 1 else f"{head}, one seed"
+
+
 def plot_sweep(
     rows: Sequence[PointRow], plan: SweepPlan, out_dir: Path, *, metric: str
 ) -> list[Path]:
@@ -1579,21 +1645,28 @@ def plot_sweep(
     if len(lines) > 1 or (lines and plan.grid_keys[1:]):
         ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3)
-    spread = "mean ± std over " if plan.repeat > 1 else ""
-    seeds = f"{plan.repeat} seeds" if plan.repeat > 1 else "1 seed"
-    ax.set_title(
-        f"{plan.scenario}: {metric} vs {first} ({spread}{seeds})", fontsize="medium", wrap=True
-    )
+    over = describe_n(rows, plan, [n for *_, n in stats])
+    ax.set_title(f"{plan.scenario}: {metric} vs {first} ({over})", fontsize="medium", wrap=True)
     if not stats:
         ax.text(0.5, 0.5, "no finished points", ha="center", va="center", transform=ax.transAxes)
     return save_figure(fig, out_dir, f"{PLOT_PREFIX}{_safe_stem(metric)}")
 
 
 def format_aggregate(rows: Sequence[PointRow], plan: SweepPlan, metric: str) -> str:
-    """A small text table of ``metric`` (mean ± std, n) per grid combination."""
+    """A small text table of ``metric`` (mean ± std, n) per grid combination.
+
+    ``n`` counts the sweep's repeats (``n=3 repeats``); when each run also averages
+    the scenario's own ``n_seeds`` seeds, a last line says so (:func:`describe_n`).
+    """
     lines = []
     first = plan.grid_keys[0]
-    for others, x, mean, std, n in aggregate(rows, plan, metric):
+    stats = aggregate(rows, plan, metric)
+    for others, x, mean, std, n in stats:
         combo = describe_params({first: x, **others})
-        lines.append(f"  {combo}: {format_pm(mean, std)} (n={n})")
-    return "\n".join(lines) if lines else "  (no finished points)"
+        lines.append(f"  {combo}: {format_pm(mean, std)} (n={count(n, 'repeat')})")
+    if not lines:
+        return "  (no finished points)"
+    seeds = scenario_seeds(rows)
+    if seeds is not None and seeds[1] > 1:
+        lines.append(f"  ({describe_n(rows, plan, [n for *_, n in stats])})")
+    return "\n".join(lines)

@@ -478,18 +478,34 @@ def test_cli_sweep_prints_summary_and_stays_quiet_off_a_terminal(
     captured = capsys.readouterr()
     assert captured.err == ""  # the progress bar is off when stderr is not a terminal
     assert "8 points (8 run now, 0 already done, 0 failed)" in captured.out
-    assert "x=2, width=(2,2): 8.25 ± 0.35 (n=2)" in captured.out  # std to 2 digits
+    assert "x=2, width=(2,2): 8.25 ± 0.35 (n=2 repeats)" in captured.out  # std to 2 digits
     assert "sweep_y.png" in captured.out
 
 
 def _point(
-    summary: dict[str, object], x: int, repeat: int = 0, status: str = sw.STATUS_OK
+    summary: dict[str, object],
+    x: int,
+    repeat: int = 0,
+    status: str = sw.STATUS_OK,
+    config: dict[str, object] | None = None,
 ) -> sw.PointRow:
     return sw.PointRow(
-        key=f"{x}/{repeat}", params={"x": x}, repeat=repeat, seed=repeat, config={},
+        key=f"{x}/{repeat}", params={"x": x}, repeat=repeat, seed=repeat, config=config or {},
         summary=summary, status=status, error=None, wall_time_s=0.0, run_dir=None,
         finished_at="",
     )  # fmt: skip
+
+
+def _keep_figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Make the sweep's plots land in the returned list instead of on disk."""
+    figures: list[Any] = []
+
+    def keep(fig: Any, out_dir: Path, stem: str) -> list[Path]:
+        figures.append(fig)
+        return [Path(out_dir) / f"{stem}.png"]
+
+    monkeypatch.setattr(sw, "save_figure", keep)
+    return figures
 
 
 def test_default_metric_is_the_first_float_the_grid_changes() -> None:
@@ -1003,7 +1019,9 @@ def test_aggregate_leaves_out_nan_and_failures_and_one_value_has_no_spread(toy: 
     assert x1[3] == pytest.approx(np.sqrt(2.0))
     assert x2[1:3] == (2, 5.0) and x2[4] == 1
     assert math.isnan(x2[3])
-    assert sw.format_aggregate(rows, plan, "y") == "  x=1: 2.0 ± 1.4 (n=2)\n  x=2: 5 (n=1)"
+    assert sw.format_aggregate(rows, plan, "y") == (
+        "  x=1: 2.0 ± 1.4 (n=2 repeats)\n  x=2: 5 (n=1 repeat)"
+    )
 
 
 def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
@@ -1030,3 +1048,38 @@ def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
     two = sw.plan_sweep(toy, grid=[("width", ["(1,2)", "(3)"])])  # not one number each
     sw.plot_sweep(sw.run_sweep(two, out=tmp_path, progress=False).rows, two, tmp_path, metric="y")
     np.testing.assert_array_equal(figures[-1].axes[0].get_lines()[0].get_xdata(), [0.0, 1.0])
+
+
+def test_n_counts_the_sweeps_repeats_apart_from_the_scenarios_own_seeds(
+    toy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--repeat 3`` of a scenario that averages ``n_seeds=2`` seeds inside every run: a
+    point is 3 numbers, each a mean of 2 seeds - not "3 seeds" (there are 6), not "1
+    seed" with ``--repeat 1``. Title and table count repeats and name the inner seeds,
+    and the title counts the repeats that finished, as the table does, not --repeat."""
+    figures = _keep_figures(monkeypatch)
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=3)
+    two_seeds = {"n_seeds": 2}
+    rows = [_point({"y": 90.0 + r}, x=1, repeat=r, config=two_seeds) for r in range(3)]
+    rows += [_point({"y": 80.0}, x=2, config=two_seeds)]
+    rows += [_point({}, x=2, repeat=r, status=sw.STATUS_FAILED) for r in (1, 2)]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    each = "each runs the scenario's n_seeds=2 seeds"
+    assert figures[-1].axes[0].get_title() == f"toy: y vs x (mean ± std over 1–3 repeats; {each})"
+    assert sw.format_aggregate(rows, plan, "y").splitlines() == [
+        "  x=1: 91.0 ± 1.0 (n=3 repeats)",
+        "  x=2: 80 (n=1 repeat)",
+        f"  (mean ± std over 1–3 repeats; {each})",
+    ]
+    one = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
+    rows = [_point({"y": 90.0 + x}, x=x, config=two_seeds) for x in (1, 2)]
+    sw.plot_sweep(rows, one, Path("."), metric="y")
+    title = figures[-1].axes[0].get_title()
+    assert title == "toy: y vs x (1 repeat; it runs the scenario's n_seeds=2 seeds)"
+    assert sw.format_aggregate(rows, one, "y").splitlines()[0] == "  x=1: 91 (n=1 repeat)"
+    # a scenario without n_seeds: a repeat is one seed
+    rows = [_point({"y": 1.0 + r}, x=x, repeat=r) for x in (1, 2) for r in range(3)]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    title = figures[-1].axes[0].get_title()
+    assert title == "toy: y vs x (mean ± std over 3 repeats, one seed each)"
+    assert len(sw.format_aggregate(rows, plan, "y").splitlines()) == 2
