@@ -50,7 +50,8 @@ already done. The folder holds:
   (point, summary metric), rewritten after every invocation;
 - ``sweep_<metric>.png`` / ``.svg``: the chosen summary metric against the first
   grid key, one line per combination of the other grid keys, mean ± standard
-  deviation (ddof = 1) over the repeats.
+  deviation (ddof = 1) over the repeats; each axis is labelled with its key and the
+  unit the key's name gives (:func:`axis_label`: ``loss_db_per_mzi (dB/MZI)``).
 
 The database
 ------------
@@ -152,6 +153,8 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
     "SPEC_FILENAME",
     "SWEEPS_DIRNAME",
+    "UNITLESS_PREFIXES",
+    "UNIT_SYMBOLS",
     "Executor",
     "Point",
     "PointOutcome",
@@ -161,10 +164,12 @@ __all__ = [
     "SweepReport",
     "SweepStore",
     "aggregate",
+    "axis_label",
     "default_metric",
     "describe_n",
     "describe_params",
     "format_aggregate",
+    "key_unit",
     "n_grid_points",
     "numeric_summary_keys",
     "parse_grid_options",
@@ -1527,6 +1532,77 @@ def aggregate(
     return out
 
 
+UNIT_SYMBOLS: dict[str, str] = {
+    "pct": "%",
+    "db": "dB",
+    "dbm": "dBm",
+    "rad": "rad",
+    "s": "s",
+    "ms": "ms",
+    "us": "µs",
+    "ns": "ns",
+    "ps": "ps",
+    "pj": "pJ",
+    "fj": "fJ",
+    "nj": "nJ",
+    "w": "W",
+    "mw": "mW",
+    "uw": "µW",
+    "nw": "nW",
+    "nm": "nm",
+    "hz": "Hz",
+    "mhz": "MHz",
+    "ghz": "GHz",
+    "mb": "MB",
+    "bytes": "bytes",
+}
+"""Unit tokens of setting and summary names (``loss_db``, ``latency_ns``, ``energy_pj``,
+``acc_mean_pct_…``) and how an axis label writes them."""
+
+_PER_NAMES = {"mzi": "MZI", "mac": "MAC", "flop": "FLOP", "tops": "TOPS"}
+"""How the other side of ``<unit>_per_<thing>`` / ``<thing>_per_<unit>`` is written."""
+
+UNITLESS_PREFIXES: tuple[str, ...] = ("eps_",)
+"""Keys that are ratios whatever units their name mentions: ``eps_phase_noise_rad_…`` is
+a relative gradient error, the ``rad`` belongs to the swept factor."""
+
+
+def _per_name(token: str) -> str:
+    return UNIT_SYMBOLS.get(token) or _PER_NAMES.get(token, token)
+
+
+def key_unit(key: str) -> str | None:
+    """The unit a setting or summary key names, or ``None``.
+
+    The key is split on ``_``; its first token that is a unit of :data:`UNIT_SYMBOLS`
+    is the unit, joined with its ``per`` neighbour if it has one: ``loss_db_per_mzi``
+    -> ``dB/MZI``, ``events_per_s`` -> ``events/s``, ``acc_mean_pct_moons_…`` -> ``%``,
+    ``latency_ns`` -> ``ns``. Keys starting with one of :data:`UNITLESS_PREFIXES` have
+    none.
+    """
+    if key.startswith(UNITLESS_PREFIXES):
+        return None
+    tokens = key.split("_")
+    for i, token in enumerate(tokens):
+        symbol = UNIT_SYMBOLS.get(token)
+        if symbol is None:
+            continue
+        if i + 2 < len(tokens) and tokens[i + 1] == "per":
+            return f"{symbol}/{_per_name(tokens[i + 2])}"
+        if i >= 2 and tokens[i - 1] == "per":
+            return f"{_per_name(tokens[i - 2])}/{symbol}"
+        return symbol
+    return None
+
+
+def axis_label(key: str) -> str:
+    """The key as it is, with its unit (:func:`key_unit`) in parentheses:
+    ``"loss_db_per_mzi (dB/MZI)"``, ``"acc_mean_pct_moons_on_chip_in_situ (%)"``;
+    the bare key if it names no unit."""
+    unit = key_unit(key)
+    return f"{key} ({unit})" if unit else key
+
+
 SCENARIO_SEEDS_FIELD = "n_seeds"
 """A scenario setting that makes one run average several seeds of its own (drawn from the
 run's ``seed``): insitu_training, compare and pai2023 have it."""
@@ -1640,8 +1716,8 @@ def plot_sweep(
     else:
         ax.set_xticks(range(len(first_values)))
         ax.set_xticklabels([_format_value(v) for v in first_values])
-    ax.set_xlabel(first)
-    ax.set_ylabel(metric)
+    ax.set_xlabel(axis_label(first))
+    ax.set_ylabel(axis_label(metric))
     if len(lines) > 1 or (lines and plan.grid_keys[1:]):
         ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3)
