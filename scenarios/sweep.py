@@ -151,6 +151,8 @@ __all__ = [
     "CSV_FILENAME",
     "DB_FILENAME",
     "DEFAULT_CONNECT_TIMEOUT_S",
+    "LOG_X_MIN_DECADES",
+    "LOG_Y_MIN_DECADES",
     "SPEC_FILENAME",
     "SWEEPS_DIRNAME",
     "UNITLESS_PREFIXES",
@@ -1659,6 +1661,18 @@ def describe_n(rows: Sequence[PointRow], plan: SweepPlan, ns: Sequence[int]) -> 
     return f"{head}, one seed each" if hi > 1 else f"{head}, one seed"
 
 
+LOG_X_MIN_DECADES = 2.0
+"""A numeric x axis whose positive grid values span more decades than this is logarithmic."""
+
+LOG_Y_MIN_DECADES = 1.5
+"""A y axis whose positive means span more decades than this is logarithmic."""
+
+
+def _decades(values: Sequence[float]) -> float:
+    """``log10(max / min)`` of positive values."""
+    return math.log10(max(values) / min(values))
+
+
 def plot_sweep(
     rows: Sequence[PointRow], plan: SweepPlan, out_dir: Path, *, metric: str
 ) -> list[Path]:
@@ -1667,10 +1681,13 @@ def plot_sweep(
     Markers are the mean over the repeats, error bars ± one standard deviation
     (ddof = 1; none for a single repeat). A numeric first key — or a list setting
     given one number per point, such as ``(0.01),(0.05)`` — is drawn on a numeric
-    axis (logarithmic if its positive values span more than two decades) with a tick
-    at every grid value, any other as categories in the order of the grid. Several
-    lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its decades on
-    a log axis), so that equal values stay visible. Saved as
+    axis (logarithmic if its values are all positive and span more than
+    :data:`LOG_X_MIN_DECADES` decades) with a tick at every grid value, labelled with
+    the number, any other as categories in the order of the grid. The y axis is
+    logarithmic when every plotted mean is positive and they span more than
+    :data:`LOG_Y_MIN_DECADES` decades (gradient errors, energies), linear otherwise.
+    Several lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its
+    decades on a log axis), so that equal values stay visible. Saved as
     ``sweep_<metric>.png``/``.svg``.
 
     Returns
@@ -1695,9 +1712,9 @@ def plot_sweep(
     if numeric_x:
         xs_all = [float(_single(v)) for v in first_values]
         positive = [v for v in xs_all if v > 0]
-        log_x = len(positive) == len(xs_all) and max(positive) / min(positive) > 100.0
+        log_x = len(positive) == len(xs_all) and _decades(positive) > LOG_X_MIN_DECADES
         span = (max(xs_all) - min(xs_all)) or 1.0
-        decades = math.log10(max(positive) / min(positive)) if log_x else 0.0
+        decades = _decades(positive) if log_x else 0.0
     else:
         span, decades = max(len(first_values) - 1, 1), 0.0
     markers = "osD^vP*X"
@@ -1708,11 +1725,15 @@ def plot_sweep(
         means = [p[1] for p in points]
         stds = [0.0 if math.isnan(p[2]) else p[2] for p in points]
         ax.errorbar(xs, means, yerr=stds, marker=markers[i % len(markers)], capsize=3, label=label)
+    all_means = [p[1] for _, points in lines.values() for p in points]
+    if all_means and min(all_means) > 0 and _decades(all_means) > LOG_Y_MIN_DECADES:
+        ax.set_yscale("log")
     if numeric_x:
         if log_x:
             ax.set_xscale("log")
-        ax.set_xticks(xs_all, [_format_value(v) for v in first_values])
-        ax.minorticks_off()
+        # the number, not "(0.01)": a one-item list setting sits at its value
+        ax.set_xticks(xs_all, [_format_value(_single(v)) for v in first_values])
+        ax.xaxis.minorticks_off()  # only x: a log y axis keeps its minor ticks
     else:
         ax.set_xticks(range(len(first_values)))
         ax.set_xticklabels([_format_value(v) for v in first_values])

@@ -1044,7 +1044,9 @@ def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
     line = ax.get_lines()[0]
     np.testing.assert_array_equal(line.get_xdata(), [1.0, 3.0, 10.0])
     np.testing.assert_array_equal(line.get_ydata(), [3.0, 5.0, 12.0])  # y = 2 + width
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["(1)", "(3)", "(10)"]
+    # labelled with the number: "(1)", "(3)" looked like categories (gradient_fidelity's
+    # tap_noise_values=0.01,0.05 in the user study)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3", "10"]
     two = sw.plan_sweep(toy, grid=[("width", ["(1,2)", "(3)"])])  # not one number each
     sw.plot_sweep(sw.run_sweep(two, out=tmp_path, progress=False).rows, two, tmp_path, metric="y")
     np.testing.assert_array_equal(figures[-1].axes[0].get_lines()[0].get_xdata(), [0.0, 1.0])
@@ -1122,3 +1124,27 @@ def test_sweep_plot_axes_are_labelled_with_units(toy: str, monkeypatch: pytest.M
     (ax,) = figures[-1].axes
     assert ax.get_xlabel() == "loss_db_per_mzi (dB/MZI)"
     assert ax.get_ylabel() == "acc_mean_pct_moons_on_chip_in_situ (%)"
+
+
+@pytest.mark.parametrize(
+    ("ys", "scale"),
+    [
+        ((2.3e-4, 1.1e-3, 5.9e-3, 2.4e-2), "log"),  # ε over two decades
+        ((2.3e-4, 5.9e-3, 9.0e-3), "log"),  # just over 1.5 decades (39x)
+        ((2.3e-4, 5.9e-3, 6.0e-3), "linear"),  # 26x: 1.4 decades
+        ((0.0, 1e-3, 1e-1), "linear"),  # a zero has no place on a log axis
+        ((-1e-3, 1e-3, 1e-1), "linear"),
+        ((80.0, 85.0, 90.0), "linear"),
+    ],
+)
+def test_y_axis_is_logarithmic_when_positive_means_span_over_one_and_a_half_decades(
+    toy: str, monkeypatch: pytest.MonkeyPatch, ys: tuple[float, ...], scale: str
+) -> None:
+    figures = _keep_figures(monkeypatch)
+    xs = [1, 2, 3, 4][: len(ys)]
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs])])
+    rows = [_point({"y": y}, x=x) for x, y in zip(xs, ys, strict=True)]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    (ax,) = figures[-1].axes
+    assert ax.get_yscale() == scale
+    np.testing.assert_allclose(np.asarray(ax.get_lines()[0].get_ydata(), dtype=float), ys)
