@@ -52,6 +52,8 @@ already done. The folder holds:
   grid key, one line per combination of the other grid keys, mean ± standard
   deviation (ddof = 1) over the repeats; each axis is labelled with its key and the
   unit the key's name gives (:func:`axis_label`: ``loss_db_per_mzi (dB/MZI)``).
+  ``--metric a,b`` draws several metrics on one axis, one line each, in
+  ``sweep_<a>__<b>.png``; the console table shows the first.
 
 The database
 ------------
@@ -172,6 +174,7 @@ __all__ = [
     "describe_params",
     "format_aggregate",
     "key_unit",
+    "metric_names",
     "n_grid_points",
     "numeric_summary_keys",
     "parse_grid_options",
@@ -1068,7 +1071,7 @@ class SweepReport:
     figures : list of Path
         The summary plot (PNG, SVG); empty if no numeric metric was available.
     metric : str or None
-        The summary key that was plotted.
+        The (first) summary key that was plotted.
     n_points : int
         Points of this command (grid combinations x repeats).
     n_skipped : int
@@ -1080,6 +1083,8 @@ class SweepReport:
     wall_time_s : float
     rows : list of PointRow
         The table of this command's points, in plan order.
+    metrics : tuple of str
+        Every summary key that was plotted (``--metric a,b``), ``metric`` first.
     """
 
     plan: SweepPlan
@@ -1094,6 +1099,7 @@ class SweepReport:
     n_failed: int
     wall_time_s: float
     rows: list[PointRow]
+    metrics: tuple[str, ...] = ()
 
 
 #: Schemes of a remote Dask scheduler's address (``scheme://host:port``).
@@ -1301,6 +1307,39 @@ def default_metric(rows: Sequence[PointRow]) -> str | None:
     return numeric[0] if numeric else None
 
 
+def metric_names(metric: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The summary keys of ``--metric``: one name, or several separated by commas.
+
+    Parameters
+    ----------
+    metric : str, sequence of str or None
+        ``"a"``, ``"a,b"`` or ``["a", "b"]``; ``None`` gives ``()`` (the default metric).
+
+    Returns
+    -------
+    tuple of str
+        The names in order, each once.
+
+    Raises
+    ------
+    SweepError
+        If a name is empty (``"a,,b"``, ``""``).
+    """
+    if metric is None:
+        return ()
+    items = [metric] if isinstance(metric, str) else list(metric)
+    names: list[str] = []
+    for item in items:
+        for name in str(item).split(","):
+            if not name.strip():
+                raise SweepError(
+                    f"--metric {item!r} has an empty name; give NAME or NAME1,NAME2,..."
+                )
+            if name.strip() not in names:
+                names.append(name.strip())
+    return tuple(names)
+
+
 def _check_metric(metric: str, rows: Sequence[PointRow]) -> None:
     numeric = numeric_summary_keys(rows)
     if metric not in numeric:
@@ -1325,7 +1364,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
-    metric: str | None = None,
+    metric: str | Sequence[str] | None = None,
     progress: bool | None = None,
     argv: Sequence[str] | None = None,
 ) -> SweepReport:
@@ -1347,8 +1386,9 @@ def run_sweep(
         Address of an existing Dask scheduler (``tcp://HOST:PORT``).
     connect_timeout_s : float
         How long to try to reach the scheduler before giving up.
-    metric : str, optional
-        Summary key to plot; default :func:`default_metric`.
+    metric : str or sequence of str, optional
+        Summary key to plot, or several (a sequence, or names separated by commas:
+        ``"acc_a,acc_b"``) drawn as lines on one axis; default :func:`default_metric`.
     progress : bool, optional
         Progress bar of points done: ``None`` shows it only on a terminal. Unless
         ``False``, every finished point also prints one line (grid values, status,
@@ -1372,6 +1412,7 @@ def run_sweep(
 
     t0 = time.perf_counter()
     n_workers = _check_executor_options(executor, workers, scheduler, connect_timeout_s)
+    metrics = metric_names(metric)
     sweep_dir = _prepare_sweep_dir(out, plan)
     db_path = sweep_dir / DB_FILENAME
     by_key = {point.key: point for point in plan.points}
@@ -1381,8 +1422,10 @@ def run_sweep(
         SweepStore.open(db_path, sweep_id=plan.sweep_id, spec=plan.spec) as store,
     ):
         done = store.finished_keys() & set(keys)
-        if metric is not None and done:
-            _check_metric(metric, store.rows(k for k in keys if k in done))
+        if metrics and done:
+            done_rows = store.rows(k for k in keys if k in done)
+            for name in metrics:
+                _check_metric(name, done_rows)
         _write_spec_once(sweep_dir, plan, argv)
         todo = [point for point in plan.points if point.key not in done]
         runs_root = str(sweep_dir / RUNS_DIRNAME)
@@ -1412,7 +1455,7 @@ def run_sweep(
                 ) as bar,
             ):
                 n_failed_now, n_done = 0, len(done)
-                metric_checked = metric is None or bool(done)
+                metric_checked = not metrics or bool(done)
                 for outcome in runner.run(tasks):
                     point = by_key[outcome.key]
                     store.record(point, outcome, sweep_dir=sweep_dir)
@@ -1426,7 +1469,8 @@ def run_sweep(
                     if not metric_checked and outcome.status == STATUS_OK:
                         # a key missing here cannot be numeric in every row: stop now
                         try:
-                            _check_metric(str(metric), store.rows([outcome.key]))
+                            for name in metrics:
+                                _check_metric(name, store.rows([outcome.key]))
                         except SweepError as exc:
                             raise SweepError(
                                 f"{exc}; the sweep stopped after its first point, which is "
@@ -1435,10 +1479,11 @@ def run_sweep(
                         metric_checked = True
         rows = store.rows(keys)
     csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME)
-    if metric is not None:
-        _check_metric(metric, rows)
-    chosen = metric or default_metric(rows)
-    figures = plot_sweep(rows, plan, sweep_dir, metric=chosen) if chosen is not None else []
+    for name in metrics:
+        _check_metric(name, rows)
+    fallback = default_metric(rows) if not metrics else None
+    chosen = metrics or ((fallback,) if fallback is not None else ())
+    figures = plot_sweep(rows, plan, sweep_dir, metric=chosen) if chosen else []
     n_failed = sum(1 for row in rows if row.status != STATUS_OK)
     return SweepReport(
         plan=plan,
@@ -1446,7 +1491,8 @@ def run_sweep(
         db_path=db_path,
         csv_path=csv_path,
         figures=figures,
-        metric=chosen,
+        metric=chosen[0] if chosen else None,
+        metrics=chosen,
         n_points=len(keys),
         n_skipped=len(done),
         n_run=len(tasks),
@@ -1673,38 +1719,75 @@ def _decades(values: Sequence[float]) -> float:
     return math.log10(max(values) / min(values))
 
 
+MAX_PLOT_STEM = 120
+"""Longest file stem of a plot of several metrics before it is cut and given a hash."""
+
+
+def _plot_stem(metrics: Sequence[str]) -> str:
+    stem = "__".join(_safe_stem(m) for m in metrics)
+    if len(metrics) > 1 and len(stem) > MAX_PLOT_STEM:
+        digest = hashlib.sha256("\n".join(metrics).encode("utf-8")).hexdigest()[:8]
+        stem = f"{stem[: MAX_PLOT_STEM - 9]}-{digest}"
+    return f"{PLOT_PREFIX}{stem}"
+
+
+def _y_label(metrics: Sequence[str]) -> str:
+    if len(metrics) == 1:
+        return axis_label(metrics[0])
+    units = {key_unit(m) for m in metrics}
+    if len(units) == 1:
+        (unit,) = units
+        return f"value ({unit})" if unit else "value"
+    return "value (units in legend)"
+
+
 def plot_sweep(
-    rows: Sequence[PointRow], plan: SweepPlan, out_dir: Path, *, metric: str
+    rows: Sequence[PointRow],
+    plan: SweepPlan,
+    out_dir: Path,
+    *,
+    metric: str | Sequence[str],
 ) -> list[Path]:
     """Plot ``metric`` against the first grid key, one line per other combination.
 
     Markers are the mean over the repeats, error bars ± one standard deviation
-    (ddof = 1; none for a single repeat). A numeric first key — or a list setting
-    given one number per point, such as ``(0.01),(0.05)`` — is drawn on a numeric
-    axis (logarithmic if its values are all positive and span more than
+    (ddof = 1; none for a single repeat). Several metrics (a sequence, or names
+    separated by commas) share the axis, one line per metric and combination of the
+    other grid keys, with the units in the legend. A numeric first key — or a list
+    setting given one number per point, such as ``(0.01),(0.05)`` — is drawn on a
+    numeric axis (logarithmic if its values are all positive and span more than
     :data:`LOG_X_MIN_DECADES` decades) with a tick at every grid value, labelled with
     the number, any other as categories in the order of the grid. The y axis is
     logarithmic when every plotted mean is positive and they span more than
     :data:`LOG_Y_MIN_DECADES` decades (gradient errors, energies), linear otherwise.
     Several lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its
     decades on a log axis), so that equal values stay visible. Saved as
-    ``sweep_<metric>.png``/``.svg``.
+    ``sweep_<metric>.png``/``.svg`` (``sweep_<a>__<b>`` for several).
 
     Returns
     -------
     list of Path
         ``[png, svg]``.
     """
+    metrics = metric_names(metric)
+    if not metrics:
+        raise SweepError("plot_sweep needs at least one metric")
     first = plan.grid_keys[0]
     first_values = dict(plan.grid)[first]
     numeric_x = all(_numeric(_single(v)) for v in first_values)
     positions = {_canonical(v): i for i, v in enumerate(first_values)}
-    stats = aggregate(rows, plan, metric)
     lines: dict[str, tuple[str, list[tuple[float, float, float]]]] = {}
-    for others, x, mean, std, _n in stats:
-        label = describe_params(others) if others else metric
-        xpos = float(_single(x)) if numeric_x else float(positions[_canonical(_plain(x))])
-        lines.setdefault(_canonical(others), (label, []))[1].append((xpos, mean, std))
+    ns: list[int] = []
+    for name in metrics:
+        for others, x, mean, std, n in aggregate(rows, plan, name):
+            if len(metrics) == 1:
+                label = describe_params(others) if others else name
+            else:  # the unit of each line, as the y label cannot name them all
+                label = axis_label(name) + (f", {describe_params(others)}" if others else "")
+            xpos = float(_single(x)) if numeric_x else float(positions[_canonical(_plain(x))])
+            line_key = _canonical([name, others])
+            lines.setdefault(line_key, (label, []))[1].append((xpos, mean, std))
+            ns.append(n)
 
     fig = new_figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
@@ -1738,15 +1821,16 @@ def plot_sweep(
         ax.set_xticks(range(len(first_values)))
         ax.set_xticklabels([_format_value(v) for v in first_values])
     ax.set_xlabel(axis_label(first))
-    ax.set_ylabel(axis_label(metric))
-    if len(lines) > 1 or (lines and plan.grid_keys[1:]):
+    ax.set_ylabel(_y_label(metrics))
+    if len(lines) > 1 or (lines and (plan.grid_keys[1:] or len(metrics) > 1)):
         ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3)
-    over = describe_n(rows, plan, [n for *_, n in stats])
-    ax.set_title(f"{plan.scenario}: {metric} vs {first} ({over})", fontsize="medium", wrap=True)
-    if not stats:
+    over = describe_n(rows, plan, ns)
+    what = metrics[0] if len(metrics) == 1 else f"{len(metrics)} metrics"
+    ax.set_title(f"{plan.scenario}: {what} vs {first} ({over})", fontsize="medium", wrap=True)
+    if not lines:
         ax.text(0.5, 0.5, "no finished points", ha="center", va="center", transform=ax.transAxes)
-    return save_figure(fig, out_dir, f"{PLOT_PREFIX}{_safe_stem(metric)}")
+    return save_figure(fig, out_dir, _plot_stem(metrics))
 
 
 def format_aggregate(rows: Sequence[PointRow], plan: SweepPlan, metric: str) -> str:

@@ -1148,3 +1148,40 @@ def test_y_axis_is_logarithmic_when_positive_means_span_over_one_and_a_half_deca
     (ax,) = figures[-1].axes
     assert ax.get_yscale() == scale
     np.testing.assert_allclose(np.asarray(ax.get_lines()[0].get_ydata(), dtype=float), ys)
+
+
+def test_several_metrics_share_one_axis_as_lines_with_a_legend(
+    toy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--metric y,count``: in-situ and analog accuracies (here the toy's y and count) on
+    one axis, one line each, named in the legend; the plot's file names both."""
+    figures = _keep_figures(monkeypatch)
+    argv = ["sweep", toy, "--grid", "x=1,2", "--metric", "y, count", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    assert "sweep_y__count.png" in capsys.readouterr().out
+    (ax,) = figures[-1].axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y", "count"]
+    ys = [np.asarray(bars.lines[0].get_ydata(), dtype=float).tolist() for bars in ax.containers]
+    assert ys == [[4.0, 6.0], [3.0, 3.0]]  # y = 2x + 2; count = 3
+    assert ax.get_ylabel() == "value"
+    assert ax.get_title().startswith("toy: 2 metrics vs x (")
+
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
+    report = sw.run_sweep(plan, out=tmp_path, progress=False, metric=["count", "y"])
+    assert (report.metric, report.metrics) == ("count", ("count", "y"))
+    with pytest.raises(sw.SweepError, match="--metric 'nope' is not a numeric summary key"):
+        sw.run_sweep(plan, out=tmp_path, progress=False, metric="y,nope")
+    with pytest.raises(sw.SweepError, match="empty name"):
+        sw.run_sweep(plan, out=tmp_path, progress=False, metric="y,,count")
+    # with units: each line's label carries its own; a shared unit goes on the axis
+    rows = [_point({"a_pct": 90.0 - x, "b_pct": 80.0 - x, "t_ns": 1.0}, x=x) for x in (1, 2)]
+    sw.plot_sweep(rows, plan, Path("."), metric="a_pct,b_pct")
+    legend = figures[-1].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["a_pct (%)", "b_pct (%)"]
+    assert figures[-1].axes[0].get_ylabel() == "value (%)"
+    sw.plot_sweep(rows, plan, Path("."), metric=("a_pct", "t_ns"))
+    assert figures[-1].axes[0].get_ylabel() == "value (units in legend)"
+    # many long names: a file name the file system takes, still one per choice
+    long = [f"{c}" * 60 for c in "abcd"]
+    assert len(sw._plot_stem(long)) == len(sw.PLOT_PREFIX) + sw.MAX_PLOT_STEM
+    assert sw._plot_stem(long) != sw._plot_stem(long[::-1])
