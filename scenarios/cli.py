@@ -277,7 +277,10 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--metric",
         default=None,
         metavar="NAME",
-        help="summary key to plot (default: the first float-valued one)",
+        help=(
+            "summary key to plot, or several as a,b (one line each on one axis; default: "
+            "the first key that differs between grid points)"
+        ),
     )
     sweep.add_argument(
         "--out",
@@ -475,14 +478,14 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         f"({report.n_run} run now, {report.n_skipped} already done, "
         f"{report.n_failed} failed) in {report.wall_time_s:.1f} s"
     )
-    if report.metric is not None:
-        print(f"{report.metric} (mean ± std over repeats):")
-        print(sweeps.format_aggregate(report.rows, plan, report.metric))
-        varying = sweeps.varying_metrics(report.rows)
-        if report.metric not in varying and sweeps.n_grid_points(report.rows) > 1:
+    varying = sweeps.varying_metrics(report.rows)
+    for metric in report.metrics or ((report.metric,) if report.metric is not None else ()):
+        print(f"{metric} (mean ± std over repeats):")
+        print(sweeps.format_aggregate(report.rows, plan, metric))
+        if metric not in varying and sweeps.n_grid_points(report.rows) > 1:
             shown = ", ".join(varying[:8]) + (", …" if len(varying) > 8 else "")
             print(
-                f"note: {report.metric} is the same at every point; summary keys that "
+                f"note: {metric} is the same at every point; summary keys that "
                 f"differ: {shown or 'none'} (choose one with --metric)"
             )
     print(f"database: {report.db_path}")

@@ -1158,7 +1158,12 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     figures = _keep_figures(monkeypatch)
     argv = ["sweep", toy, "--grid", "x=1,2", "--metric", "y, count", "--out", str(tmp_path)]
     assert cli.main(argv) == 0
-    assert "sweep_y__count.png" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "sweep_y__count.png" in printed
+    # a table for each metric, and the note for the one the grid does not change
+    assert "y (mean ± std over repeats):" in printed
+    assert "count (mean ± std over repeats):" in printed
+    assert "note: count is the same at every point" in printed
     (ax,) = figures[-1].axes
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y", "count"]
     ys = [np.asarray(bars.lines[0].get_ydata(), dtype=float).tolist() for bars in ax.containers]
