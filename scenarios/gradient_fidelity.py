@@ -31,12 +31,13 @@ of the chip computes (what a digital trainer that does not know the fabrication 
 would use) — not a measurement, the reference that shows why one measures in situ.
 
 Metrics, for measured ``ĝ`` and exact ``g`` (all phases of all layers in one vector):
-``epsilon = 1 − ĝ·g/(‖ĝ‖‖g‖)`` (Pai et al.'s ε: 0 perfect, 1 orthogonal, 2 reversed),
-``cosine = 1 − epsilon``, ``relative_error = ‖ĝ − g‖/‖g‖`` (sensitive to scale, unlike
-ε), ``sign_agreement`` = fraction of components with the sign of ``g``, counted over
-components with ``|g_k| > SIGN_TOLERANCE·‖g‖`` (in the Pai network the output phases of
-every layer have exactly zero gradient, because ``|z|`` and the power readout discard
-them).
+``epsilon = 1 − ĝ·g/(‖ĝ‖‖g‖)`` (Pai et al.'s ε: 0 perfect, 1 orthogonal, 2 reversed;
+computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, so it is never negative and a gradient exact to
+rounding gives ε ≈ 1e-32 or 0, not ±1e-16), ``cosine = 1 − epsilon``,
+``relative_error = ‖ĝ − g‖/‖g‖`` (sensitive to scale, unlike ε), ``sign_agreement`` =
+fraction of components with the sign of ``g``, counted over components with
+``|g_k| > SIGN_TOLERANCE·‖g‖`` (in the Pai network the output phases of every layer have
+exactly zero gradient, because ``|z|`` and the power readout discard them).
 
 How to read the results
 -----------------------
@@ -46,7 +47,7 @@ How to read the results
 - ``layer_<metric>.png``/``.svg``: one panel per swept factor, per method the mean ±
   its standard error (std/√n; the spread of single draws is ``metrics.csv``'s std).
   Values of ε below ``EPSILON_FLOOR`` are drawn at the floor as hollow ▽, not joined
-  to the other points (an exact measurement gives ε ≈ 1e-16).
+  to the other points (an exact measurement gives ε ≈ 1e-32 or 0).
 - ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
   measured values.
 - the summary (in ``manifest.json``): the acceptance numbers, then
@@ -74,7 +75,7 @@ Physics worth knowing when reading the plots
   between shifters, so it stays far below the 3-pass ε: in the default run 2.7e-4,
   4.2e-3 and 0.025 at 0.05, 0.2 and 0.5 dB/MZI (growing about as the loss squared),
   against 0.041, 0.32 and 0.69 for the 3-pass method (27–155× more).
-- Splitting errors keep the mesh unitary: every measured method stays exact (ε ~ 1e-16)
+- Splitting errors keep the mesh unitary: every measured method stays exact (ε ≈ 1e-32)
   while the digital twin, which assumes ideal couplers, does not.
 - Tap noise enters the 3-pass estimate through three readings, the 2-pass one through
   two readings divided by 4: the analog estimate is ≈ 4× less noisy in variance.
@@ -470,15 +471,23 @@ def gradient_metrics(
     -------
     dict
         ``epsilon = 1 − cos`` (Pai et al.'s ε on normalized vectors; 0 = same
-        direction, 1 = orthogonal, 2 = opposite), ``cosine``, ``relative_error =
-        ‖ĝ − g‖/‖g‖`` and ``sign_agreement`` (fraction of components, among those
-        with ``|g_k| > SIGN_TOLERANCE·‖g‖``, where ``sign ĝ_k = sign g_k``). A zero
-        ``measured`` has cosine 0.
+        direction, 1 = orthogonal, 2 = opposite), ``cosine = 1 − epsilon``,
+        ``relative_error = ‖ĝ − g‖/‖g‖`` and ``sign_agreement`` (fraction of
+        components, among those with ``|g_k| > SIGN_TOLERANCE·‖g‖``, where
+        ``sign ĝ_k = sign g_k``). A zero ``measured`` has cosine 0.
 
     Raises
     ------
     ValueError
         If the shapes differ or ``exact`` is zero (no direction to compare with).
+
+    Notes
+    -----
+    ε is computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, which equals ``1 − cos`` but has no
+    cancellation: it is ≥ 0 and accurate down to its own size. ``1 − cos`` of two
+    gradients that agree to rounding comes out as ±1e-16 (a negative ε, or a
+    positive one 16 orders of magnitude too large); this gives the true value, of
+    order 1e-32, or exactly 0.
     """
     m, g = _vector(measured), _vector(exact)
     if m.shape != g.shape:
@@ -486,11 +495,14 @@ def gradient_metrics(
     norm_g, norm_m = float(np.linalg.norm(g)), float(np.linalg.norm(m))
     if norm_g == 0.0:
         raise ValueError("exact gradient is zero: no direction to compare with")
-    cosine = 0.0 if norm_m == 0.0 else float(m @ g) / (norm_m * norm_g)
+    if norm_m == 0.0:
+        epsilon = 1.0
+    else:  # ½‖m̂ − ĝ‖² = 1 − m̂·ĝ for unit vectors, without the cancellation of 1 − cos
+        epsilon = 0.5 * float(np.sum((m / norm_m - g / norm_g) ** 2))
     big = np.abs(g) > SIGN_TOLERANCE * norm_g
     return {
-        "epsilon": 1.0 - cosine,
-        "cosine": cosine,
+        "epsilon": epsilon,
+        "cosine": 1.0 - epsilon,
         "relative_error": float(np.linalg.norm(m - g)) / norm_g,
         "sign_agreement": float(np.mean(np.sign(m[big]) == np.sign(g[big]))),
     }

@@ -46,6 +46,25 @@ def test_epsilon_ignores_scale_but_relative_error_does_not() -> None:
     assert (zero["cosine"], zero["epsilon"], zero["relative_error"]) == (0.0, 1.0, 1.0)
 
 
+def test_epsilon_of_gradients_equal_to_rounding_is_never_negative() -> None:
+    """1 − cos of a vector with itself rounds to −2.2e-16 for this one (and for a quarter
+    of random vectors): ε must be ≥ 0, exact agreement 0, and cosine = 1 − ε ≤ 1."""
+    g = np.random.default_rng(0).normal(size=12)
+    assert gf.gradient_metrics(g, g)["epsilon"] == 0.0
+    assert gf.gradient_metrics(g, g)["cosine"] == 1.0
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        g = rng.normal(size=12)
+        m = g * (1.0 + 1e-15 * rng.normal(size=12))  # equal up to rounding-size errors
+        got = gf.gradient_metrics(m, g)
+        assert 0.0 <= got["epsilon"] < 1e-28
+        assert got["cosine"] <= 1.0 and got["cosine"] == 1.0 - got["epsilon"]
+    # Away from 0 it is still 1 − cos.
+    a, b = np.array([1.0, 2.0, 0.5]), np.array([0.3, -1.0, 2.0])
+    cos = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    assert gf.gradient_metrics(a, b)["epsilon"] == pytest.approx(1.0 - cos, rel=1e-14)
+
+
 def test_sign_agreement_skips_exactly_vanishing_components() -> None:
     """The Pai network's output phases have zero gradient; their noisy sign must not count."""
     g = np.array([1.0, -2.0, 1e-20, 0.0])
@@ -174,7 +193,7 @@ def test_smoke_has_every_point_method_and_metric(smoke: Result) -> None:
     for row in layer + [r for r in smoke.metrics if r["study"] == "pai2023"]:
         assert row["n"] >= 1 and row["std"] >= 0
         if row["metric"] == "epsilon":
-            assert -1e-12 <= row["mean"] <= 2 + 1e-12
+            assert 0 <= row["mean"] <= 2 + 1e-12
         elif row["metric"] in ("cosine",):
             assert -1 - 1e-12 <= row["mean"] <= 1 + 1e-12
         elif row["metric"] == "sign_agreement":
@@ -314,6 +333,9 @@ def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
             )
             assert smoke.summary[f"eps_{factor}_{method}_mean"] == expected
     assert smoke.summary["eps_phase_noise_rad_analog_mean"] > 0  # σ = 0.01: not exact
+    # Exact points (the twin on a noise-only chip) are ε ≥ 0, never −1e-16 of rounding.
+    assert all(smoke.summary[k] >= 0 for k in eps)
+    assert smoke.summary["eps_tap_noise_digital_twin_mean"] < 1e-28
 
 
 def test_the_pai_study_does_not_depend_on_the_layer_study_settings(
