@@ -41,9 +41,14 @@ exactly zero gradient, because ``|z|`` and the power readout discard them).
 
 How to read the results
 -----------------------
-- ``metrics.csv``: tidy rows ``study, factor, value, profile, state, method, metric,
-  mean, std, n`` (``study`` = ``layer`` or ``pai2023``; ``factor``/``value`` the swept
-  setting).
+- ``metrics.csv``: tidy rows, one per (point, method, metric), with the columns
+  ``study, factor, value, n_ports, batch, method, metric, mean, std, n, profile, state``
+  (:data:`METRICS_COLUMNS`, in this order whichever studies run): ``study`` =
+  ``layer`` or ``pai2023``; ``factor``/``value`` the swept setting (``batch`` and the
+  minibatch size in the Pai-network study); ``n_ports``/``batch`` the point's N and B;
+  ``method`` from ``methods``, ``metric`` from :data:`METRICS`; ``mean``, ``std``
+  (sample std, the spread of single draws) and ``n`` (draws); ``profile``/``state`` the
+  Pai-network chip profile and network state, empty in ``layer`` rows.
 - ``layer_<metric>.png``/``.svg``: one panel per swept factor, per method the mean ±
   its standard error (std/√n; the spread of single draws is ``metrics.csv``'s std).
   Values of ε below ``EPSILON_FLOOR`` are drawn at the floor as hollow ▽, not joined
@@ -154,6 +159,7 @@ from scenarios.framework import (
 __all__ = [
     "FACTORS",
     "METHODS",
+    "METRICS_COLUMNS",
     "NAME",
     "PAI_PROFILES",
     "Config",
@@ -178,6 +184,21 @@ PaiProfile = Literal["tap", "pai_sim", "realistic", "lossy"]
 PaiState = Literal["init", "trained"]
 
 METRICS: tuple[str, ...] = ("epsilon", "cosine", "relative_error", "sign_agreement")
+#: Columns of ``metrics.csv``, in order; every row has all of them (``None``: empty).
+METRICS_COLUMNS: tuple[str, ...] = (
+    "study",
+    "factor",
+    "value",
+    "n_ports",
+    "batch",
+    "method",
+    "metric",
+    "mean",
+    "std",
+    "n",
+    "profile",
+    "state",
+)
 #: Components with ``|g_k| ≤ SIGN_TOLERANCE·‖g‖`` are left out of the sign agreement.
 SIGN_TOLERANCE = 1e-9
 #: ε values below this are drawn at this floor on the log axes of the single-layer plots.
@@ -686,11 +707,18 @@ def _aggregate(draws: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, 
 
 
 def _rows(stats: dict[str, dict[str, tuple]], **keys: Any) -> list[dict[str, Any]]:
-    return [
-        {**keys, "method": method, "metric": metric, "mean": m, "std": s, "n": n}
-        for method, by_metric in stats.items()
-        for metric, (m, s, n) in by_metric.items()
-    ]
+    """Tidy rows with every column of :data:`METRICS_COLUMNS`, in its order (``None``
+    where ``keys`` gives no value), so ``metrics.csv`` has one header whichever studies
+    run."""
+    unknown = set(keys) - set(METRICS_COLUMNS)
+    if unknown:
+        raise ValueError(f"keys {sorted(unknown)} are not columns of METRICS_COLUMNS")
+    rows = []
+    for method, by_metric in stats.items():
+        for metric, (m, s, n) in by_metric.items():
+            row = {**keys, "method": method, "metric": metric, "mean": m, "std": s, "n": n}
+            rows.append({column: row.get(column) for column in METRICS_COLUMNS})
+    return rows
 
 
 def _seeds(rngs: Mapping[str, np.random.Generator], n: int) -> list[tuple[int, int, int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -305,6 +306,27 @@ def test_no_pai_study_when_no_profiles(tmp_path: Path) -> None:
     result = gf.run(cfg, tmp_path, echo=None)
     assert {r["study"] for r in result.metrics} == {"layer"}
     assert not (tmp_path / "pai2023_epsilon.png").exists()
+    assert _header(tmp_path / "metrics.csv") == _documented_columns()  # no Pai columns lost
+
+
+def _documented_columns() -> list[str]:
+    """The metrics.csv columns the module docstring lists (````study, factor, …````)."""
+    match = re.search(r"``(study,\s+factor,[^`]+)``", gf.__doc__ or "")
+    assert match, "the module docstring no longer lists metrics.csv's columns"
+    return [c.strip() for c in match.group(1).split(",")]
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="") as fh:
+        return next(csv.reader(fh))
+
+
+def test_metrics_csv_has_the_documented_columns(smoke: Result) -> None:
+    """The docstring said ``study, factor, value, profile, state, method, …``; the file had
+    ``…, n_ports, batch, …, profile, state``: the documented list is the file's header."""
+    assert _documented_columns() == list(gf.METRICS_COLUMNS)
+    assert _header(smoke.out_dir / "metrics.csv") == list(gf.METRICS_COLUMNS)
+    assert all(list(row) == list(gf.METRICS_COLUMNS) for row in smoke.metrics)
 
 
 def test_summary_has_numbers_for_sweeps(smoke: Result) -> None:
