@@ -63,7 +63,9 @@ How to read the results
   --metric eps_phase_noise_rad_analog_mean``.
 - ``pai_comparison.csv`` and the printed table: simulated ε next to Pai et al.'s
   (≈ 0.016–0.020 for their analog batch measurement at batch 1–4; ≈ 0.03 at batch 1 to
-  ≈ 0.3 at batch 10 during training; ``shared/reference/parameters.md``).
+  ≈ 0.3 at batch 10 during training; ``shared/reference/parameters.md``). Like
+  ``pai2023_epsilon.png``, written only when the Pai-network study runs
+  (``pai_profiles`` not empty).
 
 Physics worth knowing when reading the plots
 --------------------------------------------
@@ -899,12 +901,18 @@ def format_table(table: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _write_table(table: list[dict[str, str]], path: Path) -> Path:
+def _table_columns(cfg: Config) -> list[str]:
+    """Columns of :func:`comparison_table`'s rows, in order."""
+    eps = [f"eps_{method}" for method in cfg.methods]
+    return ["profile", "chip", "state", "batch", "n", *eps, "pai2023_measured_eps"]
+
+
+def _write_table(table: list[dict[str, str]], columns: list[str], path: Path) -> Path:
+    """Write the comparison table as CSV; the header even if ``table`` is empty."""
     with path.open("w", newline="", encoding="utf-8") as fh:
-        if table:
-            writer = csv.DictWriter(fh, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(table)
     return path
 
 
@@ -1178,7 +1186,8 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     cfg : Config
         The study's settings.
     out_dir : Path
-        Existing folder for the figures and ``pai_comparison.csv``.
+        Existing folder for ``metrics.csv``, the figures and (if the Pai-network study
+        runs) ``pai_comparison.csv``.
     echo : callable or None
         Where the comparison table is printed (``None``: not printed).
 
@@ -1202,8 +1211,11 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     if cfg.pai_profiles:
         figures.extend(_plot_pai(cfg, rows, out_dir))
     table = comparison_table(cfg, rows)
-    _write_table(table, out_dir / "pai_comparison.csv")
-    if echo is not None:
+    if cfg.pai_profiles:  # no study, no table (as no plot): an empty CSV breaks readers
+        _write_table(table, _table_columns(cfg), out_dir / "pai_comparison.csv")
+    if echo is not None and not table:
+        echo("Pai et al. 2023 network: not simulated (pai_profiles is empty)")
+    elif echo is not None:
         echo(
             "Pai et al. 2023 network: simulated gradient error ε (mean ± std over n draws) "
             "vs measured"

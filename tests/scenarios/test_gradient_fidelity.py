@@ -234,6 +234,7 @@ def test_smoke_outputs(smoke: Result) -> None:
     assert len(table) == len(cfg.pai_profiles) * len(cfg.pai_states) * len(cfg.pai_batches)
     assert table[0]["pai2023_measured_eps"].startswith("0.016")
     assert "±" in table[0]["eps_analog"]
+    assert list(table[0]) == gf._table_columns(cfg)
     assert "chip" in gf.format_table(gf.comparison_table(cfg, smoke.metrics))
 
 
@@ -303,9 +304,14 @@ def test_no_pai_study_when_no_profiles(tmp_path: Path) -> None:
         port_values=(),
         pai_profiles=(),
     )
-    result = gf.run(cfg, tmp_path, echo=None)
+    lines: list[str] = []
+    result = gf.run(cfg, tmp_path, echo=lines.append)
     assert {r["study"] for r in result.metrics} == {"layer"}
     assert not (tmp_path / "pai2023_epsilon.png").exists()
+    # No study, no table: not a 0-byte pai_comparison.csv (no header breaks CSV readers),
+    # and no paragraph about how simulated values bracket Pai et al.'s when there are none.
+    assert not (tmp_path / "pai_comparison.csv").exists()
+    assert lines == ["Pai et al. 2023 network: not simulated (pai_profiles is empty)"]
     assert _header(tmp_path / "metrics.csv") == _documented_columns()  # no Pai columns lost
 
 
