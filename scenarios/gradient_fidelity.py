@@ -208,16 +208,29 @@ EPSILON_FLOOR = 1e-10
 #: The same for the Pai-network plot (its interesting range is 1e-4 … 1).
 PAI_EPSILON_FLOOR = 1e-5
 
-#: Swept single-layer factors: config field of the values, axis label.
+#: Swept single-layer factors: config field of the values, readable name with units
+#: (the panel title; ``s`` has the units of ``|E|``, √power, see :class:`Chip`).
 FACTORS: dict[str, tuple[str, str]] = {
-    "tap_noise": ("tap_noise_values", "tap noise s (√power units)"),
+    "tap_noise": ("tap_noise_values", "tap noise s (|E| units)"),
     "loss_db_per_mzi": ("loss_db_values", "insertion loss per MZI (dB)"),
-    "splitting_error_std_rad": ("splitting_error_values_rad", "splitting error σ_ε (rad)"),
+    "splitting_error_std_rad": ("splitting_error_values_rad", "coupler splitting error σ_ε (rad)"),
     "phase_noise_rad": ("phase_noise_values_rad", "phase noise per pass σ_φ (rad)"),
-    "io_error": ("io_error_values", "I/O error σ_a = σ_p (relative; σ_p in π rad)"),
+    "io_error": ("io_error_values", "I/O error σ_a = σ_p (relative; σ_p in units of π)"),
     "batch": ("batch_values", "batch size B (samples)"),
-    "n_ports": ("port_values", "mesh ports N"),
+    "n_ports": ("port_values", "mesh size N (ports)"),
 }
+#: The x-axis label of each factor's panel: its symbol and units.
+FACTOR_AXES: dict[str, str] = {
+    "tap_noise": "s (|E| = √power units)",
+    "loss_db_per_mzi": "loss per MZI (dB)",
+    "splitting_error_std_rad": "σ_ε (rad)",
+    "phase_noise_rad": "σ_φ (rad)",
+    "io_error": "σ_a (relative) = σ_p (units of π rad)",
+    "batch": "B (samples)",
+    "n_ports": "N (ports)",
+}
+#: At most this many panels side by side in the single-layer plots.
+MAX_PANEL_COLUMNS = 4
 
 #: Every imperfection switched off (Chip.draw keywords); sweeps switch one on.
 QUIET_CHIP = NO_IMPERFECTIONS
@@ -1015,9 +1028,11 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
 
 def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: Path) -> list[Path]:
     factors = [f for f, (field, _) in FACTORS.items() if getattr(cfg, field)]
-    n_cols = 4
-    n_rows = max(1, math.ceil(len(factors) / n_cols))
-    fig = new_figure(figsize=(4.0 * n_cols, 3.3 * n_rows), layout="constrained")
+    # as many panels as factors, in rows of at most MAX_PANEL_COLUMNS of even length
+    n_rows = max(1, math.ceil(len(factors) / MAX_PANEL_COLUMNS))
+    n_cols = max(1, math.ceil(len(factors) / n_rows))
+    width_in = max(4.0 * n_cols, 6.0)  # one panel: room for the title
+    fig = new_figure(figsize=(width_in, 3.3 * n_rows + 0.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n_rows, n_cols)).ravel()
     labels = {
         "epsilon": "ε = 1 − cos (log)",
@@ -1065,7 +1080,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
                 color=colors[method],
                 label=method,
             )
-        ax.set_xlabel(FACTORS[factor][1])
+        ax.set_xlabel(FACTOR_AXES[factor])
         ax.set_ylabel(labels[metric])
         if metric == "epsilon":
             ax.set_yscale("log")
@@ -1077,7 +1092,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
             if factor in ("batch", "n_ports")
             else f"N={cfg.base_ports}, B={cfg.base_batch}"
         )
-        ax.set_title(f"{factor} ({where})", fontsize=9)
+        ax.set_title(f"{FACTORS[factor][1]}\n({where})", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     for ax in axes[len(factors) :]:
         ax.set_visible(False)
@@ -1094,6 +1109,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         f"√{cfg.repeats}; the spread itself is metrics.csv's std; other imperfections "
         f"off{floor})",
         wrap=True,
+        fontsize=10,
     )
     return save_figure(fig, out_dir, f"layer_{metric}")
 

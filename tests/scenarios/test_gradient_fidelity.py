@@ -487,3 +487,43 @@ def test_epsilon_below_the_floor_is_marked_and_not_joined(
     np.testing.assert_array_equal(marker.get_xdata(), [0.0])
     np.testing.assert_array_equal(marker.get_ydata(), [gf.EPSILON_FLOOR])
     np.testing.assert_array_equal(line.get_ydata(), [np.nan, 1e-3, 4e-3])  # not joined
+
+
+def _layer_figure(
+    cfg: gf.Config, rows: list[dict], metric: str, monkeypatch: pytest.MonkeyPatch
+) -> object:
+    figures: list = []
+    monkeypatch.setattr(gf, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
+    gf._plot_layer(cfg, rows, metric, Path("."))
+    return figures[0]
+
+
+@pytest.mark.parametrize(
+    ("n_factors", "grid"), [(1, (1, 1)), (2, (1, 2)), (5, (2, 3)), (7, (2, 4))]
+)
+def test_layer_plot_grid_fits_the_swept_factors(
+    n_factors: int, grid: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two swept factors made a 1×4 grid, half of it blank: the grid has one panel per
+    factor (rows of at most 4, evenly filled), titled with the factor's name and units."""
+    swept = list(gf.FACTORS)[:n_factors]
+    cfg = dataclasses.replace(
+        gf.Config.smoke(),
+        methods=("analog",),
+        **{field: () for factor, (field, _) in gf.FACTORS.items() if factor not in swept},
+    )
+    rows = [
+        {"study": "layer", "factor": factor, "method": "analog", "metric": "cosine",
+         "value": v, "mean": 0.9, "std": 0.01, "n": 2}
+        for factor in swept
+        for v in getattr(cfg, gf.FACTORS[factor][0])
+    ]  # fmt: skip
+    fig = _layer_figure(cfg, rows, "cosine", monkeypatch)
+    axes = fig.axes  # type: ignore[attr-defined]
+    assert axes[0].get_subplotspec().get_gridspec().get_geometry() == grid
+    assert sum(ax.get_visible() for ax in axes) == n_factors
+    titles = [ax.get_title().splitlines()[0] for ax in axes if ax.get_visible()]
+    assert titles == [gf.FACTORS[f][1] for f in swept]
+    assert titles[0] == "tap noise s (|E| units)"
+    if n_factors >= 2:
+        assert titles[1] == "insertion loss per MZI (dB)"
