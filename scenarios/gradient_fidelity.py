@@ -52,7 +52,9 @@ How to read the results
 - ``layer_<metric>.png``/``.svg``: one panel per swept factor, per method the mean ±
   its standard error (std/√n; the spread of single draws is ``metrics.csv``'s std).
   Values of ε below ``EPSILON_FLOOR`` are drawn at the floor as hollow ▽, not joined
-  to the other points (an exact measurement gives ε ≈ 1e-32 or 0).
+  to the other points (an exact measurement gives ε ≈ 1e-32 or 0); each method's ▽ are
+  shifted sideways by a few points, in the legend's order, so that where several
+  methods are exact at one value (e.g. every method at tap noise 0) all of them show.
 - ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
   measured values.
 - the summary (in ``manifest.json``): the acceptance numbers, then
@@ -127,7 +129,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -157,6 +159,9 @@ from scenarios.framework import (
     scenario_main,
     write_metrics,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = [
     "FACTORS",
@@ -207,6 +212,13 @@ SIGN_TOLERANCE = 1e-9
 EPSILON_FLOOR = 1e-10
 #: The same for the Pai-network plot (its interesting range is 1e-4 … 1).
 PAI_EPSILON_FLOOR = 1e-5
+#: Sideways distance, points, between the ▽ of successive methods at the ε floor (the
+#: ▽ of all methods would sit on top of each other at one x otherwise).
+FLOOR_MARKER_SPACING_PT = 6.0
+#: x margin (fraction of the data range) of a panel with side-by-side ▽ (default 0.05).
+FLOOR_MARKER_MARGIN = 0.08
+#: Typographic points per inch (matplotlib's unit of marker sizes and offsets).
+POINTS_PER_INCH = 72.0
 
 #: Swept single-layer factors: config field of the values, readable name with units
 #: (the panel title; ``s`` has the units of ``|E|``, √power, see :class:`Chip`).
@@ -1027,6 +1039,8 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
 
 
 def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: Path) -> list[Path]:
+    from matplotlib.lines import Line2D
+
     factors = [f for f, (field, _) in FACTORS.items() if getattr(cfg, field)]
     # as many panels as factors, in rows of at most MAX_PANEL_COLUMNS of even length
     n_rows = max(1, math.ceil(len(factors) / MAX_PANEL_COLUMNS))
@@ -1041,7 +1055,9 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         "sign_agreement": "sign agreement (fraction)",
     }
     colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
+    below_floor = False
     for ax, factor in zip(axes, factors, strict=False):
+        at_floor: dict[str, Array] = {}  # method -> its x where ε is below the floor
         for method in cfg.methods:
             pts = sorted(
                 (r["value"], r["mean"], _sem(r))
@@ -1057,18 +1073,10 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
             yerr: Array = sems
             if metric == "epsilon":
                 below = means < EPSILON_FLOOR
+                at_floor[method] = xs[below]
                 means, yerr = _errorbars(means, sems, EPSILON_FLOOR)
-                # at the floor: a hollow ▽ each, not joined (a line from the floor to
-                # the next point would draw a slope the data do not have)
-                ax.plot(
-                    xs[below],
-                    means[below],
-                    "v",
-                    ms=5,
-                    mfc="none",
-                    color=colors[method],
-                    label="_nolegend_",
-                )
+                # not joined: a line from the floor to the next point would draw a
+                # slope the data do not have
                 means = np.where(below, np.nan, means)
             ax.errorbar(
                 xs,
@@ -1080,6 +1088,8 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
                 color=colors[method],
                 label=method,
             )
+        _floor_markers(ax, at_floor, colors, EPSILON_FLOOR)
+        below_floor = below_floor or any(len(xs) for xs in at_floor.values())
         ax.set_xlabel(FACTOR_AXES[factor])
         ax.set_ylabel(labels[metric])
         if metric == "epsilon":
@@ -1097,9 +1107,14 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
     for ax in axes[len(factors) :]:
         ax.set_visible(False)
     if factors:
-        axes[0].legend(fontsize=8)
+        handles, names = axes[0].get_legend_handles_labels()
+        if below_floor:  # what the ▽ are, in the legend too
+            handles.append(Line2D([], [], ls="none", marker="v", ms=5, mfc="none", color="0.3"))
+            names.append(f"ε < {EPSILON_FLOOR:g}, at the floor\n(methods side by side)")
+        axes[0].legend(handles, names, fontsize=8)
     floor = (
-        f"; ε < {EPSILON_FLOOR:g} drawn at that floor as ▽, not joined"
+        f"; ε < {EPSILON_FLOOR:g} drawn at that floor as ▽, not joined, each method's ▽ "
+        "shifted sideways so that they sit side by side in the legend's order"
         if metric == "epsilon"
         else ""
     )
@@ -1112,6 +1127,40 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         fontsize=10,
     )
     return save_figure(fig, out_dir, f"layer_{metric}")
+
+
+def _floor_markers(
+    ax: Axes, at_floor: Mapping[str, Array], colors: Mapping[str, str], floor: float
+) -> None:
+    """Hollow ▽ at ``(x, floor)`` for every method and every ``x`` where its value is below
+    the floor.
+
+    Each method of ``at_floor`` has its own slot, :data:`FLOOR_MARKER_SPACING_PT` from the
+    next, the slots centred on ``x`` in the order given, so that the ▽ of methods that
+    share an ``x`` do not hide each other, and a method's ▽ are in one place wherever
+    they are. The shift is in points, the same on linear and log axes; the data of each
+    marker stay the true ``x``.
+    """
+    from matplotlib.transforms import ScaledTranslation
+
+    methods = [m for m, xs in at_floor.items() if len(xs)]
+    if len(methods) > 1:  # room for the outer slots inside the axis ends
+        ax.margins(x=FLOOR_MARKER_MARGIN)
+    for slot, method in enumerate(methods):
+        shift_pt = (slot - (len(methods) - 1) / 2) * FLOOR_MARKER_SPACING_PT
+        (markers,) = ax.plot(
+            at_floor[method],
+            np.full(len(at_floor[method]), floor),
+            "v",
+            ms=5,
+            mfc="none",
+            color=colors[method],
+            label="_nolegend_",
+            clip_on=False,  # the outer slots may reach past the axis ends
+        )
+        # shifted after plotting, so that the axis limits take the points where they are
+        shift = ScaledTranslation(shift_pt / POINTS_PER_INCH, 0.0, ax.figure.dpi_scale_trans)
+        markers.set_transform(ax.transData + shift)
 
 
 def _sem(row: Mapping[str, Any]) -> float:

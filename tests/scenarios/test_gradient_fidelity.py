@@ -482,7 +482,8 @@ def test_epsilon_below_the_floor_is_marked_and_not_joined(
     ]  # fmt: skip
     gf._plot_layer(cfg, rows, "epsilon", tmp_path)
     ax = figures[0].axes[0]
-    marker, line = ax.get_lines()[:2]
+    (marker,) = [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
     assert marker.get_marker() == "v" and marker.get_markerfacecolor() == "none"
     np.testing.assert_array_equal(marker.get_xdata(), [0.0])
     np.testing.assert_array_equal(marker.get_ydata(), [gf.EPSILON_FLOOR])
@@ -527,3 +528,34 @@ def test_layer_plot_grid_fits_the_swept_factors(
     assert titles[0] == "tap noise s (|E| units)"
     if n_factors >= 2:
         assert titles[1] == "insertion loss per MZI (dB)"
+
+
+def test_every_methods_floor_marker_shows_where_several_are_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At tap noise 0 every method is exact: their ▽ all sat at (0, floor), on top of each
+    other. Each method's ▽ is shifted sideways (in points, its data stay x = 0), in the
+    methods' order, so all of them show; the legend says what the ▽ are."""
+    methods = ("in_situ", "analog", "finite_difference")
+    cfg = dataclasses.replace(gf.Config.smoke(), methods=methods)
+    rows = [
+        {"study": "layer", "factor": "tap_noise", "method": m, "metric": "epsilon",
+         "value": s, "mean": eps * (k + 1), "std": 0.0, "n": 2}
+        for k, m in enumerate(methods)
+        for s, eps in ((0.0, 1e-32), (0.01, 1e-3))
+    ]  # fmt: skip
+    fig = _layer_figure(cfg, rows, "epsilon", monkeypatch)
+    ax = fig.axes[0]  # type: ignore[attr-defined]
+    markers = [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
+    assert [m.get_color() for m in markers] == ["C0", "C1", "C2"]  # in_situ, analog, FD
+    for m in markers:
+        np.testing.assert_array_equal(m.get_xdata(), [0.0])
+        np.testing.assert_array_equal(m.get_ydata(), [gf.EPSILON_FLOOR])
+    shown_x = [m.get_transform().transform((0.0, gf.EPSILON_FLOOR))[0] for m in markers]
+    gap_pt = np.diff(shown_x) / fig.dpi * 72  # type: ignore[attr-defined]
+    width_pt = markers[0].get_markersize()
+    assert np.all(gap_pt >= width_pt), gap_pt  # left to right in the methods' order, apart
+    np.testing.assert_allclose(gap_pt, gap_pt[0])
+    at_zero = ax.transData.transform((0.0, gf.EPSILON_FLOOR))[0]
+    assert np.mean(shown_x) == pytest.approx(at_zero)  # centred on x = 0
+    assert any("ε < 1e-10" in t.get_text() for t in ax.get_legend().get_texts())
