@@ -153,6 +153,7 @@ from photonic.network import PhotonicNetwork
 from scenarios.framework import (
     Result,
     child_rngs,
+    format_pm,
     new_figure,
     sample_std,
     save_figure,
@@ -874,13 +875,12 @@ def _find(rows: list[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
 
 
 def _pm(row: dict[str, Any] | None) -> str:
-    """``mean ± std``: 4 decimals, or 2 significant digits in e-notation below 1e-3."""
+    """``mean ± std`` of a row by :func:`~scenarios.framework.format_pm` (the spread to 2
+    significant digits, the mean to the same place: never a spread shown as ``0.0000``);
+    ``"-"`` for no row."""
     if row is None:
         return "-"
-    mean, std = row["mean"], row["std"]
-    if abs(mean) < 1e-3 and abs(std) < 1e-3:
-        return f"{mean:.1e} ± {std:.1e}"
-    return f"{mean:.4f} ± {std:.4f}"
+    return format_pm(float(row["mean"]), float(row["std"]))
 
 
 def comparison_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, str]]:
