@@ -56,7 +56,7 @@ How to read the results
   shifted sideways by a few points, in the legend's order, so that where several
   methods are exact at one value (e.g. every method at tap noise 0) all of them show.
 - ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
-  measured values.
+  measured values; ε below ``PAI_EPSILON_FLOOR`` as ▽ at that floor, as above.
 - the summary (in ``manifest.json``): the acceptance numbers, then
   ``eps_<factor>_<method>_mean``, the mean ε at the *last* value of each factor's list
   (``factor`` as in ``metrics.csv``). Its name does not depend on the values, so a
@@ -163,6 +163,7 @@ from scenarios.framework import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
 
 __all__ = [
     "FACTORS",
@@ -1039,8 +1040,6 @@ def _summary(cfg: Config, rows: list[dict[str, Any]], wall_s: float) -> dict[str
 
 
 def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: Path) -> list[Path]:
-    from matplotlib.lines import Line2D
-
     factors = [f for f, (field, _) in FACTORS.items() if getattr(cfg, field)]
     # as many panels as factors, in rows of at most MAX_PANEL_COLUMNS of even length
     n_rows = max(1, math.ceil(len(factors) / MAX_PANEL_COLUMNS))
@@ -1109,7 +1108,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
     if factors:
         handles, names = axes[0].get_legend_handles_labels()
         if below_floor:  # what the ▽ are, in the legend too
-            handles.append(Line2D([], [], ls="none", marker="v", ms=5, mfc="none", color="0.3"))
+            handles.append(_floor_handle())
             names.append(f"ε < {EPSILON_FLOOR:g}, at the floor\n(methods side by side)")
         axes[0].legend(handles, names, fontsize=8)
     floor = (
@@ -1127,6 +1126,13 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         fontsize=10,
     )
     return save_figure(fig, out_dir, f"layer_{metric}")
+
+
+def _floor_handle() -> Line2D:
+    """A legend entry that looks like the ▽ of :func:`_floor_markers`, in grey."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], ls="none", marker="v", ms=5, mfc="none", color="0.3")
 
 
 def _floor_markers(
@@ -1178,12 +1184,18 @@ def _errorbars(means: Array, errors: Array, floor: float) -> tuple[Array, Array]
 
 def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     profiles, states = list(cfg.pai_profiles), list(cfg.pai_states)
-    fig = new_figure(figsize=(4.0 * len(profiles), 3.2 * len(states) + 0.6), layout="constrained")
+    # the legend goes below the panels, in rows of legend_cols (methods + Pai's + ▽)
+    legend_cols = 3 if len(profiles) < 3 else 6
+    legend_rows = math.ceil((len(cfg.methods) + 3) / legend_cols)
+    height_in = 3.2 * len(states) + 0.6 + 0.25 * legend_rows
+    fig = new_figure(figsize=(4.0 * len(profiles), height_in), layout="constrained")
     axes = np.asarray(fig.subplots(len(states), len(profiles), squeeze=False))
     colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
+    below_floor = False
     for i, state in enumerate(states):
         for j, profile in enumerate(profiles):
             ax = axes[i, j]
+            at_floor: dict[str, Array] = {}  # method -> its batches where ε < the floor
             for method in cfg.methods:
                 pts = sorted(
                     (r["batch"], r["mean"], _sem(r))
@@ -1198,9 +1210,11 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
                     continue
                 xs, means, sems = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
                 shown, yerr = _errorbars(means, sems, PAI_EPSILON_FLOOR)
+                below = means < PAI_EPSILON_FLOOR
+                at_floor[method] = xs[below]  # drawn as ▽ below, not joined (as in layers)
                 ax.errorbar(
                     xs,
-                    shown,
+                    np.where(below, np.nan, shown),
                     yerr=yerr,
                     marker="o",
                     ms=3,
@@ -1208,6 +1222,8 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
                     color=colors[method],
                     label=method,
                 )
+            _floor_markers(ax, at_floor, colors, PAI_EPSILON_FLOOR)
+            below_floor = below_floor or any(len(xs) for xs in at_floor.values())
             b_lo, b_hi, e_lo, e_hi = PAI_BATCH_BAND
             ax.fill_between(
                 [b_lo, b_hi],
@@ -1226,11 +1242,16 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
             ax.set_ylabel("ε = 1 − cos(ĝ, g)")
             ax.set_title(f"{PAI_PROFILE_LABELS[profile]}\nnetwork state: {state}", fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    if below_floor:  # what the ▽ are
+        handles.append(_floor_handle())
+        names.append(f"ε < {PAI_EPSILON_FLOOR:g}, at the floor (methods side by side)")
+    # below the panels: inside one it hid that panel's points
+    fig.legend(handles, names, fontsize=8, loc="outside lower center", ncols=legend_cols)
     fig.suptitle(
         f"Pai et al. 2023 network on moons: gradient error vs batch size (mean ± standard "
         f"error of the mean over {cfg.pai_repeats} draws; values < {PAI_EPSILON_FLOOR:g} "
-        "drawn at that floor)",
+        "drawn at that floor as ▽, not joined, each method's shifted sideways)",
         wrap=True,
     )
     return save_figure(fig, out_dir, "pai2023_epsilon")

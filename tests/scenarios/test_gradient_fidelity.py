@@ -570,3 +570,28 @@ def test_every_methods_floor_marker_shows_where_several_are_exact(
     at_zero = ax.transData.transform((0.0, gf.EPSILON_FLOOR))[0]
     assert np.mean(shown_x) == pytest.approx(at_zero)  # centred on x = 0
     assert any("ε < 1e-10" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_pai_plot_marks_epsilon_below_its_floor_and_does_not_join_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The digital twin on a tap-noise chip is exact at B = 1 (ε ≈ 1e-32) and not at B = 4:
+    its B = 1 point was drawn at the floor 1e-5 and joined to B = 4, a slope the data do
+    not have. As in the single-layer plots it is a ▽ at the floor, not joined."""
+    figures: list = []
+    monkeypatch.setattr(gf, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
+    cfg = gf.Config(
+        methods=("digital_twin",), pai_profiles=("tap",), pai_states=("init",), pai_batches=(1, 4)
+    )
+    rows = [
+        {"study": "pai2023", "profile": "tap", "state": "init", "batch": b,
+         "method": "digital_twin", "metric": "epsilon", "mean": eps, "std": 0.0, "n": 2}
+        for b, eps in ((1, 1e-32), (4, 2.6e-3))
+    ]  # fmt: skip
+    gf._plot_pai(cfg, rows, Path("."))
+    ax = figures[0].axes[0]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    np.testing.assert_array_equal(line.get_ydata(), [np.nan, 2.6e-3])
+    (marker,) = [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
+    np.testing.assert_array_equal(marker.get_xdata(), [1.0])
+    np.testing.assert_array_equal(marker.get_ydata(), [gf.PAI_EPSILON_FLOOR])
