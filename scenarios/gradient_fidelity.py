@@ -1095,6 +1095,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
             ax.set_yscale("log")
         if factor in ("batch", "n_ports"):
             ax.set_xscale("log", base=2)
+            _ticks_at(ax, getattr(cfg, FACTORS[factor][0]))
         where = (
             f"s={cfg.reference_tap_noise:g}, "
             + (f"B={cfg.base_batch}" if factor == "n_ports" else f"N={cfg.base_ports}")
@@ -1126,6 +1127,14 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         fontsize=10,
     )
     return save_figure(fig, out_dir, f"layer_{metric}")
+
+
+def _ticks_at(ax: Axes, values: Sequence[float]) -> None:
+    """x ticks at the swept ``values``, labelled plainly (``10``, not ``2^3.3`` or none:
+    a log axis labels only powers of its base), no minor ticks."""
+    ticks = sorted(set(values))
+    ax.set_xticks(ticks, labels=[f"{v:g}" for v in ticks])
+    ax.set_xticks([], minor=True)
 
 
 def _floor_handle() -> Line2D:
@@ -1236,6 +1245,7 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
             bx, by = zip(*PAI_TRAINING_POINTS, strict=True)
             ax.plot(bx, by, "k*", ms=10, label="Pai 2023: during training (measured)")
             ax.set_xscale("log")
+            _ticks_at(ax, (*cfg.pai_batches, *bx))  # bx: Pai's own batch sizes
             ax.set_yscale("log")
             ax.set_ylim(bottom=0.5 * PAI_EPSILON_FLOOR)
             ax.set_xlabel("minibatch size B (samples)")

@@ -595,3 +595,26 @@ def test_pai_plot_marks_epsilon_below_its_floor_and_does_not_join_it(
     (marker,) = [ln for ln in ax.get_lines() if ln.get_marker() == "v"]
     np.testing.assert_array_equal(marker.get_xdata(), [1.0])
     np.testing.assert_array_equal(marker.get_ydata(), [gf.PAI_EPSILON_FLOOR])
+
+
+def test_log_x_axes_are_ticked_at_the_swept_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A base-2 log axis labels only powers of 2: N = 4, 6 showed one tick (2²), B = 10 none.
+    The B and N panels are ticked and labelled at the swept values."""
+    cfg = dataclasses.replace(
+        gf.Config.smoke(),
+        methods=("analog",),
+        batch_values=(1, 4, 10),
+        port_values=(4, 6),
+        **{f: () for k, (f, _) in gf.FACTORS.items() if k not in ("batch", "n_ports")},
+    )
+    rows = [
+        {"study": "layer", "factor": factor, "method": "analog", "metric": "epsilon",
+         "value": v, "mean": 1e-3, "std": 0.0, "n": 2}
+        for factor, values in (("batch", cfg.batch_values), ("n_ports", cfg.port_values))
+        for v in values
+    ]  # fmt: skip
+    fig = _layer_figure(cfg, rows, "epsilon", monkeypatch)
+    batch_ax, ports_ax = fig.axes[:2]  # type: ignore[attr-defined]
+    assert [t.get_text() for t in batch_ax.get_xticklabels()] == ["1", "4", "10"]
+    assert [t.get_text() for t in ports_ax.get_xticklabels()] == ["4", "6"]
+    assert len(ports_ax.get_xticks(minor=True)) == 0
