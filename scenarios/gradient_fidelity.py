@@ -49,8 +49,9 @@ How to read the results
   ``method`` from ``methods``, ``metric`` from :data:`METRICS`; ``mean``, ``std``
   (sample std, the spread of single draws) and ``n`` (draws); ``profile``/``state`` the
   Pai-network chip profile and network state, empty in ``layer`` rows.
-- ``layer_<metric>.png``/``.svg``: one panel per swept factor, per method the mean ±
-  its standard error (std/√n; the spread of single draws is ``metrics.csv``'s std).
+- ``layer_<metric>.png``/``.svg`` (if a factor is swept): one panel per swept factor,
+  per method the mean ± its standard error (std/√n; the spread of single draws is
+  ``metrics.csv``'s std).
   Values of ε below ``EPSILON_FLOOR`` are drawn at the floor as hollow ▽, not joined
   to the other points (an exact measurement gives ε ≈ 1e-32 or 0); each method's ▽ are
   shifted sideways by a few points, in the legend's order, so that where several
@@ -350,7 +351,7 @@ class Config:
         phase noise or ADC quantization: refused if a sweep or profile needs them.
     pai_profiles : tuple of str
         Noise profiles of the Pai-network study, from :data:`PAI_PROFILES`; ``()``
-        skips that study.
+        skips that study (then at least one single-layer sweep needs values).
     pai_states : tuple of str
         ``"init"`` (random Haar phases) and/or ``"trained"``.
     pai_batches : tuple of int
@@ -448,6 +449,12 @@ class Config:
             "pai_batches",
             _check_tuple(self.pai_batches, "pai_batches", kind="int", minimum=1, strict=False),
         )
+        if not self.pai_profiles and not any(getattr(self, f) for f, _ in FACTORS.values()):
+            sweeps = ", ".join(f for f, _ in FACTORS.values())
+            raise ValueError(
+                f"every single-layer sweep ({sweeps}) is empty and pai_profiles=(): nothing "
+                "to measure; give values to a sweep or name a Pai profile"
+            )
         if self.pai_profiles and not self.pai_batches:
             raise ValueError("pai_batches=() but pai_profiles is not empty; give batch sizes")
         if self.pai_profiles and not self.pai_states:
@@ -1302,8 +1309,9 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     rows.extend(_pai_study(cfg, {name: rngs[f"pai.{name}"] for name in names}))
     write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
     figures: list[Path] = []
-    for metric in METRICS:
-        figures.extend(_plot_layer(cfg, rows, metric, out_dir))
+    if any(getattr(cfg, field) for field, _ in FACTORS.values()):  # else: blank figures
+        for metric in METRICS:
+            figures.extend(_plot_layer(cfg, rows, metric, out_dir))
     if cfg.pai_profiles:
         figures.extend(_plot_pai(cfg, rows, out_dir))
     table = comparison_table(cfg, rows)

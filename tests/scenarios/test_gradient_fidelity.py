@@ -264,6 +264,11 @@ def test_smoke_outputs(smoke: Result) -> None:
         ({"pai_batches": (1000,)}, "cannot exceed"),
         ({"reference_tap_noise": -0.01}, "reference_tap_noise"),
         ({"seed": -1}, "seed=-1"),
+        (
+            {**{field: () for field, _ in gf.FACTORS.values()}, "pai_profiles": ()},
+            r"every single-layer sweep \(tap_noise_values, .*\) is empty and "
+            r"pai_profiles=\(\): nothing to measure",
+        ),
     ],
 )
 def test_config_validation(changes: dict, match: str) -> None:
@@ -618,3 +623,20 @@ def test_log_x_axes_are_ticked_at_the_swept_values(monkeypatch: pytest.MonkeyPat
     assert [t.get_text() for t in batch_ax.get_xticklabels()] == ["1", "4", "10"]
     assert [t.get_text() for t in ports_ax.get_xticklabels()] == ["4", "6"]
     assert len(ports_ax.get_xticks(minor=True)) == 0
+
+
+def test_a_pai_only_run_draws_no_blank_single_layer_figures(tmp_path: Path) -> None:
+    """Every single-layer sweep empty: four layer_*.png of one hidden panel each were
+    written. Only the study that ran is plotted."""
+    cfg = gf.Config(
+        **{field: () for field, _ in gf.FACTORS.values()},
+        methods=("analog",),
+        pai_profiles=("tap",),
+        pai_states=("init",),
+        pai_batches=(1,),
+        pai_repeats=1,
+    )
+    result = gf.run(cfg, tmp_path, echo=None)
+    assert {r["study"] for r in result.metrics} == {"pai2023"}
+    assert sorted(p.name for p in result.figures) == ["pai2023_epsilon.png", "pai2023_epsilon.svg"]
+    assert not list(tmp_path.glob("layer_*"))
