@@ -33,7 +33,7 @@ would use) — not a measurement, the reference that shows why one measures in s
 Metrics, for measured ``ĝ`` and exact ``g`` (all phases of all layers in one vector):
 ``epsilon = 1 − ĝ·g/(‖ĝ‖‖g‖)`` (Pai et al.'s ε: 0 perfect, 1 orthogonal, 2 reversed;
 computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, so it is never negative and a gradient exact to
-rounding gives ε ≈ 1e-32 or 0, not ±1e-16), ``cosine = 1 − epsilon``,
+rounding gives ε ≤ 1e-28 or 0, not ±1e-16), ``cosine = 1 − epsilon``,
 ``relative_error = ‖ĝ − g‖/‖g‖`` (sensitive to scale, unlike ε), ``sign_agreement`` =
 fraction of components with the sign of ``g``, counted over components with
 ``|g_k| > SIGN_TOLERANCE·‖g‖`` (in the Pai network the output phases of every layer have
@@ -53,7 +53,7 @@ How to read the results
   per method the mean ± its standard error (std/√n; the spread of single draws is
   ``metrics.csv``'s std).
   Values of ε below ``EPSILON_FLOOR`` are drawn at the floor as hollow ▽, not joined
-  to the other points (an exact measurement gives ε ≈ 1e-32 or 0); each method's ▽ are
+  to the other points (an exact measurement gives ε ≤ 1e-28 or 0); each method's ▽ are
   shifted sideways by a few points, in the legend's order, so that where several
   methods are exact at one value (e.g. every method at tap noise 0) all of them show.
 - ``pai2023_epsilon.png``/``.svg``: ε vs batch size per noise profile, with Pai et al.'s
@@ -85,7 +85,7 @@ Physics worth knowing when reading the plots
   between shifters, so it stays far below the 3-pass ε: in the default run 2.7e-4,
   4.2e-3 and 0.025 at 0.05, 0.2 and 0.5 dB/MZI (growing about as the loss squared),
   against 0.041, 0.32 and 0.69 for the 3-pass method (27–155× more).
-- Splitting errors keep the mesh unitary: every measured method stays exact (ε ≈ 1e-32)
+- Splitting errors keep the mesh unitary: every measured method stays exact (ε ≤ 1e-28)
   while the digital twin, which assumes ideal couplers, does not.
 - Tap noise enters the 3-pass estimate through three readings, the 2-pass one through
   two readings divided by 4: the analog estimate is ≈ 4× less noisy in variance.
@@ -543,8 +543,8 @@ def gradient_metrics(
     ε is computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, which equals ``1 − cos`` but has no
     cancellation: it is ≥ 0 and accurate down to its own size. ``1 − cos`` of two
     gradients that agree to rounding comes out as ±1e-16 (a negative ε, or a
-    positive one 16 orders of magnitude too large); this gives the true value, of
-    order 1e-32, or exactly 0.
+    positive one 12 or more orders of magnitude too large); this gives the true value,
+    the square of the rounding-size difference of directions (1e-33 … 1e-28), or 0.
     """
     m, g = _vector(measured), _vector(exact)
     if m.shape != g.shape:
