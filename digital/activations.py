@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from digital.validation import check_fraction, check_real
+
 Array = NDArray[Any]
 Derivatives = tuple[Array, Array | None]
 
@@ -214,9 +216,10 @@ def modrelu(bias: float = MODRELU_BIAS) -> Activation:
     Parameters
     ----------
     bias
-        The threshold ``b`` (usually negative): fields weaker than ``-b`` are cut.
+        The threshold ``b`` (usually negative): fields weaker than ``-b`` are cut; a
+        finite number.
     """
-    b = float(bias)
+    b = check_real(bias, "bias")
     # module-level functions bound with partial, not closures: a network using this
     # activation pickles (process pools, Dask)
     return Activation(
@@ -268,13 +271,15 @@ def electro_optic(
     alpha
         Tapped power fraction, in [0, 1).
     gain_rad
-        Phase per unit of detected power ``g``, rad.
+        Phase per unit of detected power ``g``, rad; a finite number.
     bias_rad
-        Bias phase ``φ_b``, rad.
+        Bias phase ``φ_b``, rad; a finite number.
     """
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"alpha={alpha!r} must be in [0, 1)")
-    settings = {"amp": np.sqrt(1.0 - alpha), "g": float(gain_rad), "phi_b": float(bias_rad)}
+    settings = {
+        "amp": np.sqrt(1.0 - check_fraction(alpha, "alpha")),
+        "g": check_real(gain_rad, "gain_rad"),
+        "phi_b": check_real(bias_rad, "bias_rad"),
+    }
     return Activation(  # partials of module-level functions: picklable (see modrelu)
         "electro_optic",
         functools.partial(_eo, **settings),

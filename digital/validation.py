@@ -90,6 +90,31 @@ def check_nonnegative(value: Any, name: str) -> float:
     return v
 
 
+def check_real(value: Any, name: str) -> float:
+    """Return ``float(value)`` if it is a finite real number of any sign, else raise.
+
+    ``TypeError`` for anything but a real number (as :func:`check_positive`),
+    ``ValueError`` for NaN or infinity; the message names ``name`` and the value.
+    """
+    v = _real_number(value, name, "(finite, any sign)")
+    if not np.isfinite(v):
+        raise ValueError(f"{name}={value!r} must be a finite number")
+    return v
+
+
+def check_fraction(value: Any, name: str) -> float:
+    """Return ``float(value)`` if it is a number in ``[0, 1)``, else raise.
+
+    For decay rates and tapped fractions. ``TypeError`` for anything but a real
+    number, ``ValueError`` outside ``[0, 1)`` (NaN included); the message names
+    ``name`` and the value.
+    """
+    v = _real_number(value, name, "in [0, 1)")
+    if not 0.0 <= v < 1.0:  # NaN fails both comparisons
+        raise ValueError(f"{name}={value!r} must be in [0, 1)")
+    return v
+
+
 def check_positive_int(value: Any, name: str) -> int:
     """Return ``value`` if it is an int > 0 (not a bool), else raise ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,3 +213,26 @@ def test_networks_with_every_complex_activation_pickle(name: str) -> None:
     custom = electro_optic(alpha=0.2, gain_rad=3.0)
     z = rng.normal(size=5) + 1j * rng.normal(size=5)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(custom))(z), custom(z))
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "bad", "error"),
+    [
+        (lambda v: modrelu(bias=v), "bias", float("nan"), ValueError),
+        (lambda v: modrelu(bias=v), "bias", float("-inf"), ValueError),
+        (lambda v: modrelu(bias=v), "bias", "x", TypeError),
+        (lambda v: electro_optic(gain_rad=v), "gain_rad", float("nan"), ValueError),
+        (lambda v: electro_optic(gain_rad=v), "gain_rad", None, TypeError),
+        (lambda v: electro_optic(bias_rad=v), "bias_rad", float("inf"), ValueError),
+        (lambda v: electro_optic(alpha=v), "alpha", float("nan"), ValueError),
+        (lambda v: electro_optic(alpha=v), "alpha", "x", TypeError),
+    ],
+)
+def test_activation_settings_must_be_finite_numbers(
+    make: Any, name: str, bad: object, error: type[Exception]
+) -> None:
+    """A NaN setting would make every output NaN with no error; a string must be
+    refused by name, not by a float() or '<=' deep inside."""
+    with pytest.raises(error, match=f"{name}="):
+        make(bad)
+    assert np.all(np.isfinite(make(0.5)(np.array([1.0 + 1.0j, 0.1]))))

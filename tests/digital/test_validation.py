@@ -9,11 +9,13 @@ from digital.validation import (
     check_choice,
     check_choices,
     check_finite,
+    check_fraction,
     check_generator,
     check_matrix,
     check_nonnegative,
     check_positive,
     check_positive_int,
+    check_real,
 )
 
 
@@ -28,6 +30,24 @@ def test_check_choices() -> None:
         check_choices(("a", "a"), "names", ("a", "b"))
     with pytest.raises(ValueError, match="tuple of names"):
         check_choices("a", "names", ("a",))
+
+
+def test_check_real_and_check_fraction() -> None:
+    assert check_real(-2, "bias") == -2.0
+    assert check_real(np.float32(0.5), "bias") == 0.5
+    assert check_fraction(0, "beta") == 0.0
+    assert check_fraction(np.array(0.25), "beta") == 0.25
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"bias=.* must be a finite number"):
+            check_real(bad, "bias")
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=r"beta=.* must be in \[0, 1\)"):
+            check_fraction(bad, "beta")
+    for wrong in ("0.1", None, True):
+        with pytest.raises(TypeError, match="bias="):
+            check_real(wrong, "bias")
+        with pytest.raises(TypeError, match=r"beta=.* must be a number in \[0, 1\)"):
+            check_fraction(wrong, "beta")
 
 
 def test_scalar_checks() -> None:
