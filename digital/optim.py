@@ -11,12 +11,13 @@ parameters (``g`` itself for real ones), and Adam's second moment uses ``|g|²``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.validation import check_positive
+from digital.validation import check_finite, check_fraction, check_positive
 
 Array = NDArray[Any]
 Params = dict[str, Array]
@@ -48,6 +49,10 @@ def _flatten(slots: dict[str, Params], t: int = 0) -> dict[str, Any]:
 
 
 def _unflatten(state: dict[str, Any], slots: tuple[str, ...]) -> dict[str, Params]:
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            f"state is a {type(state).__name__}; expected the dict an optimizer's state() returns"
+        )
     out: dict[str, Params] = {slot: {} for slot in slots}
     for key, value in state.items():
         if key == "t":
@@ -64,16 +69,29 @@ def _descent_direction(g: Array) -> Array:
     return np.conj(g) if np.iscomplexobj(g) else g
 
 
-def _check_keys(params: Params, grads: Params) -> None:
+def _checked(params: Params, grads: Params) -> tuple[Params, Params]:
+    """``params`` and ``grads`` as dicts of arrays, after checking that they hold finite
+    numbers with the same keys and shapes (a NaN parameter would come back NaN,
+    silently)."""
+    for name, d in (("params", params), ("grads", grads)):
+        if not isinstance(d, Mapping):
+            raise TypeError(f"{name} is a {type(d).__name__}; expected a dict of arrays")
     if set(params) != set(grads):
         raise ValueError(f"grads has keys {sorted(grads)}; params has {sorted(params)}")
-    for key, p in params.items():
-        if np.shape(grads[key]) != np.shape(p):
+    arrays: tuple[Params, Params] = ({}, {})
+    for key in params:
+        for name, d, out in (("params", params, arrays[0]), ("grads", grads, arrays[1])):
+            value = np.asarray(d[key])
+            if value.dtype.kind not in "iufc":
+                raise TypeError(f"{name}[{key!r}] must hold numbers; got dtype {value.dtype}")
+            check_finite(value, f"{name}[{key!r}]")
+            out[key] = value
+        if arrays[1][key].shape != arrays[0][key].shape:
             raise ValueError(
-                f"grads[{key!r}] has shape {np.shape(grads[key])}; params has {np.shape(p)}"
+                f"grads[{key!r}] has shape {arrays[1][key].shape}; params has "
+                f"{arrays[0][key].shape}"
             )
-        if not np.all(np.isfinite(grads[key])):
-            raise ValueError(f"grads[{key!r}] holds NaN or infinite values")
+    return arrays
 
 
 class SGD:
@@ -90,7 +108,7 @@ class SGD:
 
     def step(self, params: Params, grads: Params) -> Params:
         """Return the updated parameters (inputs are not modified)."""
-        _check_keys(params, grads)
+        params, grads = _checked(params, grads)
         return {k: p - self.lr * _descent_direction(grads[k]) for k, p in params.items()}
 
     def state(self) -> dict[str, Any]:
@@ -114,14 +132,12 @@ class Momentum:
 
     def __init__(self, lr: float = 0.01, beta: float = 0.9) -> None:
         self.lr = check_positive(lr, "lr")
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"beta={beta!r} must be in [0, 1)")
-        self.beta = float(beta)
+        self.beta = check_fraction(beta, "beta")
         self.velocity: Params = {}
 
     def step(self, params: Params, grads: Params) -> Params:
         """Return the updated parameters; the velocity is kept in the optimizer."""
-        _check_keys(params, grads)
+        params, grads = _checked(params, grads)
         new = {}
         for k, p in params.items():
             v = self.velocity.get(k, np.zeros_like(p))
@@ -156,10 +172,8 @@ class Adam:
         self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
         self.lr = check_positive(lr, "lr")
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name}={b!r} must be in [0, 1)")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.beta1 = check_fraction(beta1, "beta1")
+        self.beta2 = check_fraction(beta2, "beta2")
         self.eps = check_positive(eps, "eps")
         self.t = 0
         self.m: Params = {}
@@ -167,7 +181,7 @@ class Adam:
 
     def step(self, params: Params, grads: Params) -> Params:
         """Return the updated parameters; moments and step count stay in the optimizer."""
-        _check_keys(params, grads)
+        params, grads = _checked(params, grads)
         self.t += 1
         new = {}
         for k, p in params.items():
@@ -190,6 +204,8 @@ class Adam:
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` returned."""
         slots = _unflatten(state, ("m", "v"))
+        if "t" not in state:
+            raise ValueError("state has no step count 't'; pass what Adam.state() returned")
         self.m, self.v, self.t = slots["m"], slots["v"], int(state["t"])
 
 

@@ -94,3 +94,45 @@ def test_decay_rates_outside_0_1_are_refused(make: Any, name: str, bad: float) -
     with pytest.raises(ValueError, match=f"{name}="):
         make(bad)
     make(0.0)  # the closed end is allowed
+
+
+@pytest.mark.parametrize("make", [SGD, Momentum, Adam])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_step_refuses_non_finite_params(make: Any, bad: float) -> None:
+    """Only the gradients were checked: a NaN parameter came back NaN, silently."""
+    with pytest.raises(ValueError, match=r"params\['w'\] holds 1 NaN or infinite"):
+        make().step({"w": np.array([bad, 1.0])}, {"w": np.array([0.1, 0.1])})
+
+
+@pytest.mark.parametrize("make", [SGD, Momentum, Adam])
+def test_step_refuses_what_is_not_a_dict_of_numbers(make: Any) -> None:
+    opt = make()
+    with pytest.raises(TypeError, match="params is a NoneType; expected a dict"):
+        opt.step(None, {"w": np.zeros(1)})
+    with pytest.raises(TypeError, match=r"grads\['w'\] must hold numbers; got dtype <U1"):
+        opt.step({"w": np.zeros(1)}, {"w": np.array(["a"])})
+    # lists of numbers are arrays: the step works on them
+    np.testing.assert_allclose(opt.step({"w": [1.0]}, {"w": [0.0]})["w"], [1.0])
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda b: Momentum(beta=b), "beta"),
+        (lambda b: Adam(beta1=b), "beta1"),
+        (lambda b: Adam(beta2=b), "beta2"),
+    ],
+)
+def test_decay_rates_must_be_numbers(make: Any, name: str) -> None:
+    """'x' reached a raw '<=' TypeError that named no parameter."""
+    with pytest.raises(TypeError, match=rf"{name}='x' must be a number in \[0, 1\)"):
+        make("x")
+
+
+@pytest.mark.parametrize("make", [Momentum, Adam])
+def test_load_state_refuses_what_state_did_not_return(make: Any) -> None:
+    with pytest.raises(TypeError, match="state is a NoneType"):
+        make().load_state(None)
+    if make is Adam:
+        with pytest.raises(ValueError, match="state has no step count 't'"):
+            Adam().load_state({})
