@@ -21,7 +21,7 @@ makes a complex MLP compute exactly what a photonic mesh layer computes.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -132,9 +132,13 @@ class MLP:
                 f"({n_layers})"
             )
         self.activations: list[Activation] = [get_activation(n) for n in names]
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.dtype(np.float64), np.dtype(np.complex128)):
+        try:
+            dt: np.dtype[Any] | None = np.dtype(dtype)
+        except (TypeError, ValueError):  # not a dtype at all, e.g. "foo": the same message
+            dt = None
+        if dt is None or dt not in (np.dtype(np.float64), np.dtype(np.complex128)):
             raise ValueError(f"dtype={dtype!r} is not allowed; choose float or complex")
+        self.dtype = dt
         self.is_complex = self.dtype.kind == "c"
         if bias not in ("input", "none"):
             raise ValueError(f"bias={bias!r} is not allowed; choose 'input' or 'none'")
@@ -196,6 +200,11 @@ class MLP:
         new weights (the cached activations belong to the old ones).
         """
         expected = self.params()
+        if not isinstance(params, Mapping):
+            raise TypeError(
+                f"params is a {type(params).__name__}; expected a dict of arrays keyed "
+                f"{sorted(expected)}"
+            )
         if set(params) != set(expected):
             raise ValueError(
                 f"params has keys {sorted(params)}; expected exactly {sorted(expected)}"
@@ -205,6 +214,8 @@ class MLP:
             w = np.asarray(params[key])
             if w.shape != old.shape:
                 raise ValueError(f"params[{key!r}] has shape {w.shape}; expected {old.shape}")
+            if w.dtype.kind not in "iufc":
+                raise TypeError(f"params[{key!r}] must hold numbers; got dtype {w.dtype}")
             if not self.is_complex and np.iscomplexobj(w):
                 raise TypeError(f"params[{key!r}] is complex; this MLP has real weights")
             if not np.all(np.isfinite(w)):

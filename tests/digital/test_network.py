@@ -166,6 +166,8 @@ def test_no_recorder_by_default() -> None:
         ({"activation": "nope"}, r"activation='nope'.*tanh"),
         ({"activation": ["tanh"]}, "one per layer"),
         ({"dtype": np.float32}, "dtype"),
+        ({"dtype": "foo"}, r"dtype='foo' is not allowed; choose float or complex"),
+        ({"dtype": [1, 2]}, r"dtype=\[1, 2\] is not allowed"),
         ({"bias": "yes"}, "bias='yes'"),
         ({"activation": "abs2"}, "complex"),
         ({"activation": "relu", "dtype": complex}, "relu"),
@@ -212,6 +214,12 @@ def test_bad_params_raise() -> None:
     bad = net.params()
     bad["W1"][0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
+        net.set_params(bad)
+    with pytest.raises(TypeError, match=r"params is a NoneType; expected a dict"):
+        net.set_params(None)  # was: 'NoneType' object is not iterable
+    bad = net.params()
+    bad["W1"] = np.full((3, 3), "a")
+    with pytest.raises(TypeError, match=r"params\['W1'\] must hold numbers; got dtype <U1"):
         net.set_params(bad)
 
 
