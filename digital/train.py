@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import signal
 import threading
 import time
@@ -334,6 +335,20 @@ def _evaluate(net: Network, x: Array, y: Array, loss_fn: LossFn) -> tuple[float,
     return loss_fn(out, y)[0], accuracy(out, y)
 
 
+def _require(value: Any, name: str, attributes: tuple[str, ...], expected: str) -> None:
+    """Raise ``TypeError`` naming ``name`` unless ``value`` has every one of ``attributes``
+    (callable ones where they end in ``()``), e.g. ``optimizer=None`` for ``("step()",)``."""
+    missing = [
+        a
+        for a in attributes
+        if not (callable(getattr(value, a[:-2], None)) if a.endswith("()") else hasattr(value, a))
+    ]
+    if missing:
+        raise TypeError(
+            f"{name}={reprlib.repr(value)} has no {', '.join(missing)}; expected {expected}"
+        )
+
+
 def train(
     net: Network,
     data: Data,
@@ -381,6 +396,23 @@ def train(
     -------
     History
     """
+    _require(
+        net,
+        "net",
+        ("forward()", "backward()", "params()", "set_params()"),
+        "a Network such as digital.network.MLP",
+    )
+    _require(
+        data,
+        "data",
+        ("x_train", "y_train", "x_test", "y_test"),
+        "a data set such as digital.datasets.load(...)",
+    )
+    _require(optimizer, "optimizer", ("step()",), "an optimizer such as digital.optim.SGD(lr=0.1)")
+    if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+        raise TypeError(
+            f"checkpoint={reprlib.repr(checkpoint)} must be a digital.train.Checkpoint or None"
+        )
     loss_fn = get_loss(loss)
     check_choice(progress, "progress", ("auto", "on", "off"))
     check_generator(rng)

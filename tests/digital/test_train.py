@@ -173,6 +173,33 @@ def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
         _one_epoch(MLP([2, 2], rng=rng), data, rng, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("which", "bad", "match"),
+    [
+        ("optimizer", None, r"optimizer=None has no step\(\); expected an optimizer"),
+        ("optimizer", "adam", r"optimizer='adam' has no step\(\)"),
+        ("data", None, r"data=None has no x_train, y_train, x_test, y_test; expected a data"),
+        ("net", None, r"net=None has no forward\(\), backward\(\), params\(\), set_params"),
+        ("checkpoint", "run.npz", r"checkpoint='run.npz' must be a digital.train.Checkpoint"),
+    ],
+)
+def test_wrong_kinds_of_argument_are_named(which: str, bad: Any, match: str) -> None:
+    """They reached an AttributeError deep inside train ('NoneType' object has no
+    attribute 'step' / 'x_train')."""
+    rng = np.random.default_rng(0)
+    args: dict[str, Any] = {
+        "net": MLP([2, 2], rng=rng),
+        "data": load("moons", n_samples=40, rng=rng),
+    }
+    if which in args:
+        args[which] = bad
+        changes = {}
+    else:
+        changes = {which: bad}
+    with pytest.raises(TypeError, match=match):
+        _one_epoch(args["net"], args["data"], rng, **changes)
+
+
 def _one_epoch(net: MLP, data: Any, rng: np.random.Generator, **changes: Any) -> None:
     """One epoch of Adam in batches of 8 on softmax cross-entropy; ``changes`` override."""
     args = {
