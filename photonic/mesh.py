@@ -34,6 +34,7 @@ the tests and the path that per-sample phases (per-pass noise) need.
 from __future__ import annotations
 
 import numbers
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -94,7 +95,7 @@ class Phases:
             value = getattr(self, name)
             if np.iscomplexobj(value):
                 raise ValueError(f"{name} must be real (phases in rad); got complex values")
-            arr = np.asarray(value, dtype=np.float64)
+            arr = _real_array(value, name, "(phases in rad)")
             check_finite(arr, name)
             object.__setattr__(self, name, arr)
         if self.theta_rad.shape != self.phi_rad.shape:
@@ -115,7 +116,9 @@ class Phases:
     @classmethod
     def from_vector(cls, vector: Array, n_mzis: int) -> Phases:
         """Inverse of :meth:`to_vector`: ``2·n_mzis`` MZI phases, then the output phases."""
-        v = np.asarray(vector, dtype=np.float64)
+        n_mzis = check_positive_int(n_mzis, "n_mzis")
+        v = _real_array(vector, "vector", "(phases in rad)")
+        check_finite(v, "vector")
         if v.ndim != 1 or v.size <= 2 * n_mzis:
             raise ValueError(
                 f"vector of shape {v.shape} cannot hold the phases of {n_mzis} MZIs: it must "
@@ -140,6 +143,17 @@ class Phases:
         return Phases(self.theta_rad.copy(), self.phi_rad.copy(), self.out_rad.copy())
 
     def __add__(self, other: Phases) -> Phases:
+        if not isinstance(other, Phases):
+            return NotImplemented  # Python's TypeError names both operand types
+        for name in ("theta_rad", "phi_rad", "out_rad"):
+            a, b = getattr(self, name).shape, getattr(other, name).shape
+            try:
+                np.broadcast_shapes(a, b)
+            except ValueError:
+                raise ValueError(
+                    f"cannot add phases with {name} of shape {a} and {b}: they belong to "
+                    "different meshes"
+                ) from None
         return Phases(
             self.theta_rad + other.theta_rad,
             self.phi_rad + other.phi_rad,
@@ -340,8 +354,10 @@ class Mesh:
     def check_phases(self, phases: Phases, *, batched: bool = False) -> None:
         """Raise ``ValueError`` unless ``phases`` fit this mesh.
 
-        With ``batched`` a single leading axis (one phase set per sample) is allowed.
+        With ``batched`` a single leading axis (one phase set per sample) is allowed;
+        anything but a :class:`Phases` is a ``TypeError``.
         """
+        _check_is_phases(phases)
         lead = phases.theta_rad.shape[:-1]
         if len(lead) > (1 if batched else 0):
             raise ValueError(
@@ -608,6 +624,7 @@ class Mesh:
         TapSums
         """
         check_choice(direction, "direction", ("forward", "adjoint"))
+        _check_read(read)
         return TapSums(
             *self._pass(phases, injected, chip, direction=direction, record="sum", read=read)
         )
@@ -704,6 +721,7 @@ class Mesh:
         error message.
         """
         check_choice(method, "method", ("auto", "matmul", "per_sample"))
+        _check_is_phases(phases)
         per_sample_phases = phases.theta_rad.ndim == 2
         self.check_phases(phases, batched=per_sample_phases)
         if per_sample_phases:
@@ -922,6 +940,7 @@ class Transfer:
             field at the far end, ``port (n_samples, n_ports)``.
         """
         check_choice(direction, "direction", ("forward", "adjoint"))
+        _check_read(read)
         return TapSums(
             *self.mesh._pass(
                 self.phases,
@@ -968,6 +987,36 @@ class Transfer:
         s1_inv_col = np.conj(s1[:, 0, :]) if lossless else inverse_2x2(s1)[:, :, 0]
         mid00 = sandwich_2x2(s1[:, 0, :], blocks, s1_inv_col)
         return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
+
+
+def _real_array(value: Any, name: str, what: str) -> Array:
+    """``value`` as a float64 array (no copy if it is one), else a ``TypeError`` naming
+    ``name`` (``None``, strings and other non-numbers are not cast to NaN or refused
+    by ``float()`` deep inside)."""
+    raw = np.asarray(value)
+    if raw.dtype.kind in "iuf":
+        return np.asarray(raw, dtype=np.float64)
+    if raw.dtype.kind == "O" and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw.flat
+    ):
+        return raw.astype(np.float64)
+    raise TypeError(f"{name}={reprlib.repr(value)} must hold real numbers {what}")
+
+
+def _check_is_phases(phases: Any) -> None:
+    if not isinstance(phases, Phases):
+        raise TypeError(
+            f"phases={reprlib.repr(phases)} must be a photonic.mesh.Phases "
+            "(e.g. mesh.random_phases(rng))"
+        )
+
+
+def _check_read(read: TapRead | None) -> None:
+    if read is not None and not callable(read):
+        raise TypeError(
+            f"read={reprlib.repr(read)} must be a tap detector (a function of the tap "
+            "fields) or None (ideal)"
+        )
 
 
 def _store_field(dest: Array, rows: Array) -> None:

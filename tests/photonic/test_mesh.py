@@ -697,3 +697,44 @@ def test_phases_add_entry_by_entry() -> None:
     mesh = Mesh.clements(5)
     a, b = mesh.random_phases(rng, init="uniform"), mesh.random_phases(rng, init="uniform")
     np.testing.assert_array_equal((a + b).to_vector(), a.to_vector() + b.to_vector())
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda m, p, x: m.matrix(None),
+            TypeError,
+            r"phases=None must be a photonic\.mesh\.Phases",
+        ),
+        (lambda m, p, x: m.forward(None, x), TypeError, r"phases=None must be a photonic"),
+        (lambda m, p, x: m.tap_fields("p", x), TypeError, r"phases='p' must be a photonic"),
+        (lambda m, p, x: m.phase_gradients(None, x, x), TypeError, r"phases=None must be a"),
+        (lambda m, p, x: m.tap_sums(p, x, read=3), TypeError, r"read=3 must be a tap detector"),
+        (lambda m, p, x: p + 1, TypeError, r"unsupported operand type\(s\) for \+: 'Phases'"),
+        (
+            lambda m, p, x: p + Mesh.clements(3).random_phases(np.random.default_rng(1)),
+            ValueError,
+            r"cannot add phases with theta_rad of shape \(6,\) and \(3,\)",
+        ),
+        (
+            lambda m, p, x: Phases.from_vector(p.to_vector(), -1),
+            ValueError,
+            r"n_mzis=-1 must be an int > 0",
+        ),
+        (lambda m, p, x: Phases.from_vector(p.to_vector(), 2.5), ValueError, r"n_mzis=2\.5"),
+        (lambda m, p, x: Phases.from_vector("x", 6), TypeError, r"vector='x' must hold real"),
+        (lambda m, p, x: Phases.from_vector(np.full(16, np.nan), 6), ValueError, r"vector holds"),
+        (lambda m, p, x: Phases(None, p.phi_rad, p.out_rad), TypeError, r"theta_rad=None must"),
+        (lambda m, p, x: Phases(p.theta_rad, "a", p.out_rad), TypeError, r"phi_rad='a' must"),
+    ],
+)
+def test_wrong_phases_are_named(call: object, error: type[Exception], match: str) -> None:
+    """Each reached an AttributeError ('NoneType' object has no attribute 'theta_rad'),
+    a float() or slicing error, or a message about an internal field (None became a
+    NaN theta_rad; from_vector(v, -1) blamed the theta/phi shapes, not n_mzis)."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    x = np.ones((2, 4), dtype=complex)
+    with pytest.raises(error, match=match):
+        call(mesh, phases, x)  # type: ignore[operator]
