@@ -33,6 +33,7 @@ DAC/ADC, noiseless) and never draws random numbers.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -72,6 +73,7 @@ __all__ = [
     "Drive",
     "apply_io_error",
     "check_bits",
+    "check_chip",
     "detect_power",
     "mzi_neighbours",
     "phase_noise",
@@ -154,6 +156,39 @@ def check_bits(value: Any, name: str) -> int | None:
     if not 1 <= value <= MAX_CONVERTER_BITS:
         raise ValueError(f"{name}={value!r} must be {allowed}")
     return int(value)
+
+
+def _mesh_sizes(mesh: Any) -> tuple[int, int]:
+    """``(n_ports, n_mzis)`` of ``mesh``: anything with integer ``n_ports`` and
+    ``n_mzis`` (a :class:`~photonic.mesh.Mesh`), else ``TypeError`` naming ``mesh``."""
+    sizes = (getattr(mesh, "n_ports", None), getattr(mesh, "n_mzis", None))
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in sizes):
+        raise TypeError(
+            f"mesh={reprlib.repr(mesh)} must be a photonic.mesh.Mesh (anything with integer "
+            "n_ports and n_mzis)"
+        )
+    return int(sizes[0]), int(sizes[1])  # type: ignore[arg-type]
+
+
+def check_chip(chip: Any, name: str = "chip") -> Chip | None:
+    """Return ``chip`` if it is a :class:`Chip` or ``None`` (the ideal device), else raise
+    ``TypeError`` naming ``name``."""
+    if chip is not None and not isinstance(chip, Chip):
+        raise TypeError(
+            f"{name}={reprlib.repr(chip)} must be a photonic.imperfections.Chip or None "
+            "(the ideal device)"
+        )
+    return chip
+
+
+def _check_phases(phases: Any) -> None:
+    from photonic.mesh import Phases  # the mesh imports this module's Chip lazily too
+
+    if not isinstance(phases, Phases):
+        raise TypeError(
+            f"phases={reprlib.repr(phases)} must be a photonic.mesh.Phases "
+            "(e.g. mesh.random_phases(rng))"
+        )
 
 
 def _frozen_array(value: Any, name: str, shape: tuple[int, ...], *, nonnegative: bool) -> Array:
@@ -282,7 +317,7 @@ class Chip:
 
         Propagating through it gives the same result as ``chip=None``.
         """
-        n_ports, n_mzis = int(mesh.n_ports), int(mesh.n_mzis)
+        n_ports, n_mzis = _mesh_sizes(mesh)
         return cls(
             n_ports=n_ports,
             n_mzis=n_mzis,
@@ -354,7 +389,7 @@ class Chip:
         4. ``z_θ`` ``(n_mzis,)``, ``z_φ`` ``(n_mzis,)``, ``z_out`` ``(n_ports,)``: static
            offsets ``phase_offset_std_rad · z``.
         """
-        n_ports, n_mzis = int(mesh.n_ports), int(mesh.n_mzis)
+        n_ports, n_mzis = _mesh_sizes(mesh)
         check_generator(rng)
         sigma_eps = check_nonnegative(splitting_error_std_rad, "splitting_error_std_rad")
         loss_mean = check_nonnegative(loss_db_per_mzi, "loss_db_per_mzi")
@@ -461,6 +496,11 @@ def mzi_neighbours(mesh: Mesh) -> tuple[Array, Array]:
         Two int arrays ``(n_pairs,)`` with ``i < j`` in MZI index; each unordered
         pair appears once.
     """
+    if not (hasattr(mesh, "column") and hasattr(mesh, "top")):
+        raise TypeError(
+            f"mesh={reprlib.repr(mesh)} must be a photonic.mesh.Mesh (anything with int "
+            "arrays column and top)"
+        )
     column = np.asarray(mesh.column, dtype=np.int64)
     top = np.asarray(mesh.top, dtype=np.int64)
     order = np.lexsort((top, column))  # by column, then top
@@ -493,6 +533,7 @@ def dac_phase_step_rad(chip: Chip | None) -> float:
     are farthest apart at the top, ``2π (2K − 1)/K²`` ≈ ``4π/K``. Electro-optic drive:
     ``2π/K`` everywhere. A phase change smaller than this may not reach the chip.
     """
+    check_chip(chip)
     if chip is None or chip.dac_bits is None:
         return 0.0
     levels = 2**chip.dac_bits - 1
@@ -553,9 +594,11 @@ def program(phases: Phases, mesh: Mesh, chip: Chip | None) -> Phases:
     Phases
         Same shapes, rad; the result may exceed ``2π`` slightly through crosstalk.
     """
+    _check_phases(phases)
+    check_chip(chip)
     if chip is None:
         return phases
-    n_ports, n_mzis = int(mesh.n_ports), int(mesh.n_mzis)
+    n_ports, n_mzis = _mesh_sizes(mesh)
     if (chip.n_ports, chip.n_mzis) != (n_ports, n_mzis):
         raise ValueError(
             f"chip has (n_ports, n_mzis)=({chip.n_ports}, {chip.n_mzis}) but mesh has "
@@ -604,6 +647,8 @@ def phase_noise(
         the input.
     """
     n = _check_int(n_samples, "n_samples", minimum=1)
+    _check_phases(phases)
+    check_chip(chip)
     sigma = 0.0 if chip is None else chip.phase_noise_rad
     if sigma != 0:
         check_generator(rng)
@@ -699,6 +744,7 @@ def read_power(
         Real float64 readings, same shape as ``power``.
     """
     check_choice(clip, "clip", ("zero", "none"))
+    check_chip(chip)
     p = np.asarray(power)
     if p.dtype.kind not in "iuf":
         raise TypeError(f"power must be a real array; got dtype {p.dtype}")
@@ -752,6 +798,7 @@ def apply_io_error(field: ArrayLike, chip: Chip | None, rng: np.random.Generator
         Complex128, same shape as ``field``.
     """
     e = _complex_field(field, "field")
+    check_chip(chip)
     if chip is None or (chip.io_amplitude_error == 0 and chip.io_phase_error == 0):
         return e.copy()
     n_amp = check_generator(rng).standard_normal(e.shape)

@@ -607,3 +607,33 @@ def test_adc_without_clipping_keeps_negative_readings_and_is_unbiased() -> None:
     p = detect_power(e, chip, np.random.default_rng(5), clip="none")
     assert np.any(p < 0) and np.any(p > 0.01)
     assert abs(p.mean() - 0.01) < 5 * s * 0.1 / np.sqrt(n)
+
+
+_MESH = Mesh.clements(4)
+_PHASES = _MESH.random_phases(np.random.default_rng(0))
+_CHIP = Chip.draw(_MESH, np.random.default_rng(1))
+_FIELD = np.ones((2, 4), dtype=complex)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda rng: Chip.draw(4, rng), r"mesh=4 must be a photonic\.mesh\.Mesh"),
+        (lambda rng: Chip.ideal(None), r"mesh=None must be a photonic\.mesh\.Mesh"),
+        (lambda rng: mzi_neighbours(4), r"mesh=4 must be a photonic\.mesh\.Mesh"),
+        (lambda rng: program(_PHASES, 4, _CHIP), r"mesh=4 must be a photonic\.mesh\.Mesh"),
+        (lambda rng: program(None, _MESH, _CHIP), r"phases=None must be a photonic\.mesh"),
+        (lambda rng: program(_PHASES, _MESH, 3), r"chip=3 must be a photonic\.imperfections"),
+        (lambda rng: phase_noise(_PHASES, 3, rng, n_samples=2), r"chip=3 must be a"),
+        (lambda rng: phase_noise(None, _CHIP, rng, n_samples=2), r"phases=None must be"),
+        (lambda rng: detect_power(_FIELD, "ideal", rng), r"chip='ideal' must be a"),
+        (lambda rng: read_power(np.ones(2), 3, rng), r"chip=3 must be a"),
+        (lambda rng: apply_io_error(_FIELD, 3, rng), r"chip=3 must be a"),
+        (lambda rng: dac_phase_step_rad(3), r"chip=3 must be a"),
+    ],
+)
+def test_wrong_kinds_of_mesh_chip_and_phases_are_named(call: Any, match: str) -> None:
+    """Each was an AttributeError from inside ('int' object has no attribute
+    'n_ports' / 'tap_noise' / ...), naming no parameter."""
+    with pytest.raises(TypeError, match=match):
+        call(np.random.default_rng(2))
