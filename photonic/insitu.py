@@ -73,15 +73,29 @@ power, for ``x̂``.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.validation import check_choice, check_finite, check_generator, check_positive
+from digital.validation import (
+    check_choice,
+    check_finite,
+    check_generator,
+    check_matrix,
+    check_positive,
+)
 from photonic import kernels
-from photonic.imperfections import Chip, apply_io_error, detect_power, phase_noise, read_power
+from photonic.imperfections import (
+    Chip,
+    apply_io_error,
+    check_chip,
+    detect_power,
+    phase_noise,
+    read_power,
+)
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
 from photonic.mzi import phasor, sandwich_2x2
 from sim import ops
@@ -325,6 +339,37 @@ def _noisy_aggregate(powers: Readings, chip: Chip | None, rng: np.random.Generat
     return theta, phi, out
 
 
+def _check_kinds(mesh: Any, chip: Any, recorder: Any, **optional: tuple[Any, type]) -> None:
+    """``TypeError`` naming the argument that is not what it must be: ``mesh`` a
+    :class:`Mesh`, ``chip`` a :class:`Chip` or ``None``, ``recorder`` ``None`` or
+    something with ``record()``; each of ``optional`` (``name=(value, class)``)
+    ``None`` or an instance of its class."""
+    if not isinstance(mesh, Mesh):
+        raise TypeError(
+            f"mesh={reprlib.repr(mesh)} must be a photonic.mesh.Mesh (e.g. Mesh.clements(4))"
+        )
+    check_chip(chip)
+    if recorder is not None and not callable(getattr(recorder, "record", None)):
+        raise TypeError(f"recorder={reprlib.repr(recorder)} must be a sim.ops.Recorder or None")
+    for name, (value, cls) in optional.items():
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(
+                f"{name}={reprlib.repr(value)} must be a {cls.__module__}.{cls.__name__} or None"
+            )
+
+
+def _check_power(power: float, name: str, field: Array) -> None:
+    """Refuse a field whose power per sample overflows float64 (it would scale the
+    passes by 0 or inf and end in NaN gradients, blamed on an internal array)."""
+    if not np.isfinite(power):
+        biggest = float(np.max(np.abs(field)))
+        raise ValueError(
+            f"{name} is too large: its power per sample Σ|{name}|² overflows float64 "
+            f"(largest |{name}| = {biggest:.3g}); the gradients are linear in {name}: "
+            f"measure with {name} scaled down and scale them back up"
+        )
+
+
 def _check_transfer(transfer: Transfer, mesh: Mesh, phases: Phases, chip: Chip | None) -> None:
     """Refuse a composed transfer made for another mesh, chip or phase setting."""
     if transfer.mesh.columns != mesh.columns or not transfer.made_for(phases, chip):
@@ -384,6 +429,7 @@ def check_mode(mode: str, chip: Chip | None, detector_clip: str, *, name: str = 
     """
     check_choice(mode, name, MODES)
     check_choice(detector_clip, "detector_clip", ("none", "zero"))
+    check_chip(chip)
     if mode != "aggregated":
         return
     problems, remedies = [], [f"{name}='per_sample'"]
@@ -465,6 +511,9 @@ def measure_in_situ(
     Measurement
     """
     check_choice(method, "method", ("in_situ", "analog"))
+    _check_kinds(
+        mesh, chip, recorder, transfer=(transfer, Transfer), inference=(inference, InferencePass)
+    )
     check_mode(mode, chip, detector_clip)
     check_generator(rng)
     mesh.check_phases(phases)
@@ -475,8 +524,11 @@ def measure_in_situ(
     if x.shape != delta.shape:
         raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
     n = x.shape[0]
-    power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
-    power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))
+    with np.errstate(over="ignore"):  # an overflow is refused by name below
+        power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
+        power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))
+    _check_power(power_x, "x", x)
+    _check_power(power_d, "delta", delta)
     zero = Phases(np.zeros(mesh.n_mzis), np.zeros(mesh.n_mzis), np.zeros(mesh.n_ports))
     if power_d == 0.0:  # nothing to send back: x̂ = Wᵀ·0 and every gradient is 0
         return Measurement(zero, np.zeros_like(delta), 0)
@@ -484,6 +536,11 @@ def measure_in_situ(
     # adjoint pass is sent, for x̂ = Wᵀδ (the layer before needs it), at unit power.
     dark = power_x == 0.0
     scale = np.sqrt((1.0 if dark else power_x) / power_d)  # at the forward pass's power
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(
+            f"x and delta differ in power per sample ({power_x:.3g} and {power_d:.3g}) by "
+            "more than float64 can scale; the gradients are linear in each: rescale one"
+        )
 
     if inference is not None:
         _check_inference(inference, mesh, phases, x.shape, mode)
@@ -606,6 +663,7 @@ def measure_finite_difference(
         through :func:`photonic.imperfections.program` instead.
     """
     h = check_positive(step_rad, "step_rad")
+    _check_kinds(mesh, chip, recorder)
     check_generator(rng)
     mesh.check_phases(phases)
     if chip is not None and (
@@ -619,10 +677,10 @@ def measure_finite_difference(
             "perturbation"
         )
     x = mesh.check_fields(x, "x")
-    w = np.asarray(dloss_dpower, dtype=np.float64)
+    w = np.asarray(dloss_dpower)
     if w.shape != x.shape:
         raise ValueError(f"dloss_dpower has shape {w.shape}; x has {x.shape}")
-    check_finite(w, "dloss_dpower")
+    w = check_matrix(w, "dloss_dpower", values="real").astype(np.float64, copy=False)
     base = phases.to_vector()
     grad = np.empty_like(base)
     n = x.shape[0]

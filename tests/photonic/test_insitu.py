@@ -904,3 +904,71 @@ def test_measurement_reports_the_passes_it_sent() -> None:
     shared = measure_in_situ(mesh, phases, x, delta, None, rng, inference=InferencePass(x, phases))
     assert shared.passes == 2
     assert measure_in_situ(mesh, phases, x, 0 * delta, None, rng).passes == 0
+
+
+@pytest.mark.parametrize(
+    ("x_scale", "delta_scale", "match"),
+    [
+        (1.0, 1e200, r"delta is too large: its power per sample .* overflows float64 "),
+        (1e200, 1.0, r"x is too large: its power per sample .* overflows float64 "),
+        (1e150, 1e-150, r"x and delta differ in power per sample .* by more than float64"),
+    ],
+)
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_overflowing_powers_are_blamed_on_their_field(
+    x_scale: float, delta_scale: float, match: str, method: str
+) -> None:
+    """|δ| ≈ 1e200 is finite but its power overflows: the passes were scaled by 0 and
+    the error was 'theta_rad holds 6 NaN', a field of the result, not delta."""
+    mesh = Mesh.clements(4)
+    rng = np.random.default_rng(0)
+    phases = mesh.random_phases(rng)
+    x = np.ones((3, 4), dtype=complex)
+    with pytest.raises(ValueError, match=match):
+        measure_in_situ(mesh, phases, x_scale * x, delta_scale * x, None, rng, method=method)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m, p, x, r: measure_in_situ(None, p, x, x, None, r), r"mesh=None must be a"),
+        (lambda m, p, x, r: measure_in_situ(m, p, x, x, 3, r), r"chip=3 must be a photonic"),
+        (
+            lambda m, p, x, r: measure_in_situ(m, p, x, x, None, r, recorder=[]),
+            r"recorder=\[\] must be a sim\.ops\.Recorder or None",
+        ),
+        (
+            lambda m, p, x, r: measure_in_situ(m, p, x, x, None, r, transfer=3),
+            r"transfer=3 must be a photonic\.mesh\.Transfer or None",
+        ),
+        (
+            lambda m, p, x, r: measure_in_situ(m, p, x, x, None, r, inference=3),
+            r"inference=3 must be a photonic\.insitu\.InferencePass or None",
+        ),
+        (
+            lambda m, p, x, r: measure_finite_difference(None, p, x, x.real, None, r),
+            r"mesh=None must be a",
+        ),
+        (
+            lambda m, p, x, r: measure_finite_difference(m, p, x, x.real, "chip", r),
+            r"chip='chip' must be a photonic",
+        ),
+        (
+            lambda m, p, x, r: measure_finite_difference(m, p, x, np.full((3, 4), "a"), None, r),
+            r"dloss_dpower must be numeric",
+        ),
+        (
+            lambda m, p, x, r: measure_finite_difference(m, p, x, x, None, r),
+            r"dloss_dpower must be real",  # was cast, dropping the imaginary part
+        ),
+        (lambda m, p, x, r: insitu.check_mode("aggregated", 3, "none"), r"chip=3 must be a"),
+    ],
+)
+def test_wrong_kinds_of_argument_are_named(call: Callable[..., object], match: str) -> None:
+    """Each was an AttributeError from inside ('NoneType' object has no attribute
+    'check_phases', 'int' object has no attribute 'record' ...) or a float() error."""
+    mesh = Mesh.clements(4)
+    rng = np.random.default_rng(0)
+    phases = mesh.random_phases(rng)
+    with pytest.raises(TypeError, match=match):
+        call(mesh, phases, np.ones((3, 4), dtype=complex), rng)
