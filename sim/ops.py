@@ -33,6 +33,7 @@ How the simulator reads the counts (``sim/engine.py``; recorders should follow i
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -51,6 +52,16 @@ OP_KINDS: tuple[str, ...] = get_args(OpKind)
 #: Bytes per real number assumed by ``Op.bytes`` (float64), see the module docstring.
 BYTES_PER_REAL = 8
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
+
+
+def _count(value: object, name: str) -> int:
+    """``int(value)`` of a non-negative integer, else ``ValueError`` naming ``name``.
+
+    NumPy integers count (an ``np.int64`` from a shape or a sum); bools do not.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name}={value!r} must be a non-negative int")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +121,8 @@ class Op:
             "passes",
             "n_phases",
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name}={value!r} must be a non-negative int")
+            # plain ints from here on: hash, JSON and repr as the caller's ints
+            object.__setattr__(self, name, _count(getattr(self, name), name))
         if self.kind == "mesh_pass" and self.passes != self.n_samples:
             raise ValueError(
                 f"a mesh_pass sends each of its n_samples={self.n_samples} vectors through "
@@ -165,6 +175,7 @@ def mesh_pass(
     if exit_read not in _READS_PER_PORT:
         raise ValueError(f"exit_read={exit_read!r} must be one of {tuple(_READS_PER_PORT)}")
     reads = _READS_PER_PORT[exit_read]
+    n_ports, n_samples = _count(n_ports, "n_ports"), _count(n_samples, "n_samples")
     return Op(
         kind="mesh_pass",
         layer=layer,
@@ -193,6 +204,7 @@ def tap_readout(
     """
     if integrated not in ("per_sample", "batch"):
         raise ValueError(f"integrated={integrated!r} must be 'per_sample' or 'batch'")
+    n_phases, n_samples = _count(n_phases, "n_phases"), _count(n_samples, "n_samples")
     reads = n_phases * (n_samples if integrated == "per_sample" else 1)
     return Op(
         kind="tap_readout",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sim.engine import simulate
@@ -42,3 +43,38 @@ def test_constructors_refuse_unknown_options() -> None:
         mesh_pass(0, "forward", n_ports=4, n_samples=1, exit_read="fields")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="integrated='per-sample'"):
         tap_readout(0, "sum", n_ports=4, n_samples=2, n_phases=3, integrated="per-sample")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("integer", [np.int64, np.int32, np.uint16])
+def test_numpy_integer_counts_are_accepted_as_plain_ints(integer: type) -> None:
+    """Counts often come from shapes and sums (np.int64); they were refused as 'not a
+    non-negative int'. They are stored as plain ints, so equal ops hash alike."""
+    op = Op("digital_compute", integer(1), "forward", integer(4), integer(3), flops=integer(10))
+    assert op == Op("digital_compute", 1, "forward", 4, 3, flops=10)
+    assert all(type(getattr(op, f)) is int for f in ("layer", "n_ports", "n_samples", "flops"))
+    assert mesh_pass(0, "forward", n_ports=integer(4), n_samples=integer(2), exit_read="power")
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: Op("digital_compute", True, "forward", 4, 3), "layer=True"),
+        (lambda: Op("digital_compute", 0, "forward", 4, np.bool_(True)), "n_samples="),
+        (lambda: Op("digital_compute", 0, "forward", 4.0, 3), r"n_ports=4\.0"),
+        (
+            lambda: tap_readout(
+                0, "sum", n_ports=4, n_samples=2, n_phases=None, integrated="batch"
+            ),
+            "n_phases=None must be a non-negative int",
+        ),
+        (
+            lambda: mesh_pass(0, "forward", n_ports="4", n_samples=2, exit_read="power"),
+            "n_ports='4' must be a non-negative int",
+        ),
+    ],
+)
+def test_counts_that_are_not_integers_are_refused_by_name(make: object, match: str) -> None:
+    """A bool passed as an int (layer=True was stored); tap_readout(n_phases=None) and
+    mesh_pass(n_ports='4') failed in their arithmetic before the Op could name them."""
+    with pytest.raises(ValueError, match=match):
+        make()  # type: ignore[operator]
