@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from digital.validation import check_choice, check_positive_int
+
 __all__ = [
     "ELEMENTARY_CHARGE_C",
     "PRECISION_WORD_BYTES",
@@ -631,6 +633,13 @@ def _check_type(obj: object, name: str, cls: type | tuple[type, ...]) -> None:
 # --------------------------------------------------------------------------- physics
 
 
+def _check_argument(value: object, name: str, cls: type | tuple[type, ...]) -> None:
+    """``TypeError`` naming ``name`` unless ``value`` is an instance of ``cls``."""
+    if not isinstance(value, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"{name} is a {type(value).__name__}; expected a {names}")
+
+
 def required_detector_power_mw(readout: Readout) -> float:
     """Mean optical power one detector needs for its configured precision, mW.
 
@@ -653,6 +662,7 @@ def required_detector_power_mw(readout: Readout) -> float:
     float
         Optical power per detector, mW.
     """
+    _check_argument(readout, "readout", (Photodetector, Camera))
     if isinstance(readout, Camera):
         return readout.required_power_nw * 1e-6
     snr = 2.0**readout.bits
@@ -664,10 +674,23 @@ def required_detector_power_mw(readout: Readout) -> float:
 
 
 def mesh_depth(n_ports: int, topology: Topology) -> int:
-    """MZI columns of an ``n_ports`` mesh: N (Clements) or 2N − 3 (Reck), at least 1."""
+    """MZI columns of an ``n_ports`` mesh, as :class:`photonic.mesh.Mesh` lays it out.
+
+    Clements: N columns, except N = 2, whose second column would be empty (one
+    column); Reck: 2N − 3. These are ``Mesh(n_ports, topology).n_columns``, computed
+    without building the layout (this module does not import the photonic package;
+    a test checks that the two agree). A 1-port op is charged one column.
+
+    Raises
+    ------
+    ValueError
+        ``n_ports`` not an int ≥ 1, or ``topology`` not ``"clements"`` or ``"reck"``.
+    """
+    n = check_positive_int(n_ports, "n_ports")
+    check_choice(topology, "topology", TOPOLOGIES)
     if topology == "clements":
-        return max(n_ports, 1)
-    return max(2 * n_ports - 3, 1)
+        return n if n >= 3 else 1
+    return max(2 * n - 3, 1)
 
 
 def mesh_transmission(n_ports: int, optics: MeshOptics) -> float:
@@ -675,6 +698,7 @@ def mesh_transmission(n_ports: int, optics: MeshOptics) -> float:
 
     Uses the deepest path (every MZI column crossed), a conservative estimate.
     """
+    _check_argument(optics, "optics", MeshOptics)
     loss_db = 2 * optics.coupling_loss_db + mesh_depth(n_ports, optics.topology) * (
         optics.loss_db_per_mzi
     )
@@ -689,6 +713,8 @@ def laser_electrical_power_mw(n_ports: int, hardware: PhotonicHardware) -> float
     the chip's loss: ``P_opt = n_ports · P_det / T``; the electrical power is
     ``P_opt / wall_plug_efficiency``.
     """
+    n_ports = check_positive_int(n_ports, "n_ports")
+    _check_argument(hardware, "hardware", PhotonicHardware)
     laser = hardware.laser
     if laser.output_power_mw is not None:
         optical_mw = laser.output_power_mw

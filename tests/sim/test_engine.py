@@ -69,7 +69,7 @@ def two_port_chip(**changes: Any) -> PhotonicHardware:
             topology="clements",
             loss_db_per_mzi=0.0,
             coupling_loss_db=0.0,
-            propagation_ns_per_column=0.5,
+            propagation_ns_per_column=1.0,  # a 2-port Clements mesh has 1 column: 1 ns
         ),
         detector=Photodetector(bits=8, adc_energy_pj=2.0, sample_rate_hz=0.5e9),
         taps=Photodetector(bits=8, adc_energy_pj=4.0, sample_rate_hz=1e9, channels=2),
@@ -98,7 +98,7 @@ def test_two_port_chip_event_trace_by_hand() -> None:
     #   mesh held until the shifters settle: [9, 111]; op ends at 111
     # op 1, mesh_pass of 3 vectors at t = 111 (pipelined), per vector:
     #   link 2 samples + 2 reads = 4 B → 4 ns;  DAC ceil(2/2) × 1 ns = 1 ns;
-    #   optics 2 columns × 0.5 ns = 1 ns;  ADC ceil(2/2) × 2 ns = 2 ns.
+    #   optics 1 column × 1 ns = 1 ns;  ADC ceil(2/2) × 2 ns = 2 ns.
     #   slowest stage = link (4 ns): duration = 5 + 4 + 1 + 1 + 2 + 2 × 4 = 21 → ends 132
     #   link [111, 128] 12 B → 12 pJ; DACs [120, 129] 6 samples → 6 pJ DAC + 3 pJ drive;
     #   laser and mesh lit [120, 132]: 4 mW × 12 ns = 48 pJ; ADCs [122, 132] 6 × 2 pJ.

@@ -160,3 +160,51 @@ def test_mesh_loss_and_laser_sizing_by_hand() -> None:
         name="x", host=processor(), laser=Laser(wall_plug_efficiency=0.5, output_power_mw=3.0)
     )
     assert laser_electrical_power_mw(64, fixed) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("topology", ["clements", "reck"])
+@pytest.mark.parametrize("n_ports", range(2, 11))
+def test_mesh_depth_is_the_column_count_of_the_photonic_mesh(topology: str, n_ports: int) -> None:
+    """The engine times the optics by mesh_depth; sim.hardware computes it without
+    importing photonic, so it must agree with the layout photonic.mesh builds.
+    A 2-port Clements mesh has one column (its second would be empty), not 2."""
+    from photonic.mesh import Mesh
+
+    assert mesh_depth(n_ports, topology) == Mesh(n_ports, topology).n_columns  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: mesh_depth(4, "Clements"), ValueError, r"topology='Clements' is not allowed"),
+        (lambda: mesh_depth(4, None), ValueError, r"topology=None is not allowed"),
+        (lambda: mesh_depth(4.5, "clements"), ValueError, r"n_ports=4\.5 must be an int > 0"),
+        (lambda: mesh_depth(-3, "reck"), ValueError, r"n_ports=-3 must be an int > 0"),
+        (lambda: mesh_transmission(-4, MeshOptics()), ValueError, r"n_ports=-4"),
+        (lambda: mesh_transmission(4, None), TypeError, r"optics is a NoneType; expected a Mesh"),
+        (
+            lambda: laser_electrical_power_mw(-4, PhotonicHardware(name="chip", host=processor())),
+            ValueError,
+            r"n_ports=-4 must be an int > 0",
+        ),
+        (
+            lambda: laser_electrical_power_mw(
+                4, DigitalHardware(name="cpu", processor=processor())
+            ),
+            TypeError,
+            r"hardware is a DigitalHardware; expected a PhotonicHardware",
+        ),
+        (
+            lambda: required_detector_power_mw(None),
+            TypeError,
+            r"readout is a NoneType; expected a Photodetector or Camera",
+        ),
+    ],
+)
+def test_physics_helpers_refuse_bad_arguments_by_name(
+    call: Any, error: type[Exception], match: str
+) -> None:
+    """mesh_depth(4, 'Clements') silently returned the Reck depth, 4.5 ports gave 4.5
+    columns and -4 ports a negative laser power; a wrong object was an AttributeError."""
+    with pytest.raises(error, match=match):
+        call()
