@@ -575,6 +575,11 @@ def count_shifters(ops: Sequence[Op]) -> int:
     of SVD layers without such a write (inference only, finite differences) cannot
     show their second mesh: give :func:`simulate` the network's ``n_shifters``.
     """
+    return _count_shifters([_as_op(op, index) for index, op in enumerate(_op_list(ops))])
+
+
+def _count_shifters(ops: Sequence[Op]) -> int:
+    """:func:`count_shifters` of ops already checked."""
     widths: dict[int, int] = {}
     writes: dict[int, int] = {}
     for op in ops:
@@ -606,7 +611,7 @@ def _settles(trace: Sequence[Op]) -> list[bool]:
 
 def plan_op(
     op: Op,
-    hardware: Hardware,
+    hardware: Hardware | str,
     *,
     n_shifters: int = 0,
     shared_frame: bool = False,
@@ -619,10 +624,10 @@ def plan_op(
     op
         The op.
     hardware
-        The machine.
+        The machine, or the name or path of a preset (as for :func:`simulate`).
     n_shifters
-        Phase shifters holding power during the op (:func:`simulate` uses
-        :func:`count_shifters` of the whole trace).
+        Phase shifters holding power during the op, an int ≥ 0 (:func:`simulate`
+        uses :func:`count_shifters` of the whole trace).
     shared_frame
         For a ``tap_readout``: whether the previous op's camera frames already hold
         the taps.
@@ -631,8 +636,9 @@ def plan_op(
         another write follows at once (:func:`simulate`: the shifters of a run of
         writes settle together, after the last).
     """
+    hardware = _machine(hardware)
     _check_op(op, 0, hardware)
-    return _Planner(hardware, n_shifters).plan(op, shared_frame, settle)
+    return _Planner(hardware, _check_n_shifters(n_shifters)).plan(op, shared_frame, settle)
 
 
 # --------------------------------------------------------------------------- SimPy
@@ -723,9 +729,44 @@ RESOURCES_PHOTONIC = (
 RESOURCES_DIGITAL = ("processor",)
 
 
-def _check_op(op: object, index: int, hardware: Hardware) -> None:
+def _machine(hardware: object) -> Hardware:
+    """``hardware`` itself, or the preset it names; ``TypeError`` for anything else."""
+    if isinstance(hardware, str):
+        from sim.presets import load_preset
+
+        hardware = load_preset(hardware)
+    if not isinstance(hardware, PhotonicHardware | DigitalHardware):
+        raise TypeError(
+            f"hardware is a {type(hardware).__name__}; expected PhotonicHardware, "
+            "DigitalHardware or a preset name"
+        )
+    return hardware
+
+
+def _check_n_shifters(n_shifters: object) -> int:
+    if (
+        isinstance(n_shifters, bool)
+        or not isinstance(n_shifters, int | np.integer)
+        or n_shifters < 0
+    ):
+        raise ValueError(f"n_shifters={n_shifters!r} must be an int ≥ 0 (or None: counted)")
+    return int(n_shifters)
+
+
+def _op_list(ops: object) -> list[Any]:
+    if isinstance(ops, str) or not isinstance(ops, Iterable):
+        raise TypeError(f"ops is a {type(ops).__name__}; expected a list of sim.ops.Op")
+    return list(ops)
+
+
+def _as_op(op: object, index: int) -> Op:
     if not isinstance(op, Op):
         raise TypeError(f"ops[{index}] is a {type(op).__name__}; expected a sim.ops.Op")
+    return op
+
+
+def _check_op(op: object, index: int, hardware: Hardware) -> None:
+    op = _as_op(op, index)
     if isinstance(hardware, DigitalHardware) and op.kind != "digital_compute":
         raise ValueError(
             f"ops[{index}] has kind={op.kind!r}, which needs photonic hardware; "
@@ -764,27 +805,13 @@ def simulate(
         If an op needs photonic hardware but ``hardware`` is digital, or
         ``n_shifters`` is not an int ≥ 0.
     """
-    if isinstance(hardware, str):
-        from sim.presets import load_preset
-
-        hardware = load_preset(hardware)
-    if not isinstance(hardware, PhotonicHardware | DigitalHardware):
-        raise TypeError(
-            f"hardware is a {type(hardware).__name__}; expected PhotonicHardware, "
-            "DigitalHardware or a preset name"
-        )
-    trace = list(ops)
+    hardware = _machine(hardware)
+    trace = _op_list(ops)
     for index, op in enumerate(trace):
         _check_op(op, index, hardware)
-    if n_shifters is None:
-        n_shifters = count_shifters(trace)
-    elif (
-        isinstance(n_shifters, bool)
-        or not isinstance(n_shifters, int | np.integer)
-        or n_shifters < 0
-    ):
-        raise ValueError(f"n_shifters={n_shifters!r} must be an int ≥ 0 (or None: counted)")
-    planner = _Planner(hardware, int(n_shifters))
+    planner = _Planner(
+        hardware, _count_shifters(trace) if n_shifters is None else _check_n_shifters(n_shifters)
+    )
     frame_sharing = isinstance(hardware, PhotonicHardware) and hardware.taps_in_detector_frame
     plans: list[OpPlan] = []
     previous: Op | None = None

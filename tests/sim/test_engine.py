@@ -580,3 +580,28 @@ def test_bundled_presets_give_their_pinned_step_cost(preset: str) -> None:
     timeline = simulate(insitu_step_ops(4, 2, 3), load_preset(preset))
     assert timeline.latency_ns == pytest.approx(latency, rel=1e-9)
     assert timeline.energy_pj == pytest.approx(energy, rel=1e-9)
+
+
+def test_plan_op_takes_a_preset_name_as_simulate_does() -> None:
+    """plan_op(op, 'cpu') failed with: 'str' object has no attribute 'processor'."""
+    op = Op("digital_compute", 0, "forward", 2, 1, flops=10, bytes=10)
+    assert plan_op(op, "cpu") == plan_op(op, load_preset("cpu"))
+    with pytest.raises(TypeError, match="hardware is a int; expected PhotonicHardware"):
+        plan_op(op, 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        # a negative count booked negative holding energy, silently
+        (lambda op: plan_op(op, "pai2023-chip", n_shifters=-5), ValueError, "n_shifters=-5"),
+        (lambda op: plan_op(op, "pai2023-chip", n_shifters="16"), ValueError, "n_shifters='16'"),
+        (lambda op: count_shifters([op, 3]), TypeError, r"ops\[1\] is a int; expected a sim"),
+        (lambda op: count_shifters(None), TypeError, "ops is a NoneType; expected a list"),
+        (lambda op: simulate(None, "cpu"), TypeError, "ops is a NoneType; expected a list"),
+    ],
+)
+def test_shifter_counts_and_traces_are_checked(call: Any, error: type, match: str) -> None:
+    op = mesh_pass(0, "forward", n_ports=4, n_samples=2, exit_read="power")
+    with pytest.raises(error, match=match):
+        call(op)
