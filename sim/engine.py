@@ -70,6 +70,8 @@ import numpy as np
 import simpy
 
 from sim.hardware import (
+    MW_PER_W,
+    NS_PER_S,
     Camera,
     DigitalHardware,
     DigitalProcessor,
@@ -93,8 +95,6 @@ __all__ = [
     "simulate",
 ]
 
-NS_PER_S = 1e9
-MW_PER_W = 1e3
 BITS_PER_BYTE = 8
 PHOTONIC_KINDS = ("mesh_pass", "tap_readout", "phase_update", "detect")
 

@@ -67,6 +67,7 @@ PRECISION_WORD_BYTES: Mapping[str, int] = MappingProxyType(
 )
 #: Largest converter resolution accepted, bits (guards against typos such as 80).
 MAX_BITS = 32
+#: Unit conversions, shared with :mod:`sim.engine` (one definition each).
 MW_PER_W = 1e3
 NS_PER_S = 1e9
 PICO = 1e-12

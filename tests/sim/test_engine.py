@@ -605,3 +605,13 @@ def test_shifter_counts_and_traces_are_checked(call: Any, error: type, match: st
     op = mesh_pass(0, "forward", n_ports=4, n_samples=2, exit_read="power")
     with pytest.raises(error, match=match):
         call(op)
+
+
+def test_unit_conversions_have_one_definition() -> None:
+    """NS_PER_S and MW_PER_W were defined in both sim.engine and sim.hardware, free to
+    drift apart; the engine now uses the hardware module's."""
+    import sim.engine
+    import sim.hardware
+
+    assert sim.engine.NS_PER_S is sim.hardware.NS_PER_S
+    assert sim.engine.MW_PER_W is sim.hardware.MW_PER_W
