@@ -57,6 +57,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from digital.validation import check_choice, check_finite
 from photonic.constants import TWO_PI
+from photonic.imperfections import wrap_rad
 from photonic.mesh import Mesh, Phases
 from photonic.mzi import mzi
 
@@ -372,12 +373,6 @@ def _reck(u: Array) -> _Layout:
     )
 
 
-def _wrap(x_rad: Array) -> Array:
-    """Angles mapped into ``[0, 2π)`` (``np.mod`` can round up to exactly 2π)."""
-    y = np.mod(np.asarray(x_rad, dtype=np.float64), TWO_PI)
-    return np.where(y >= TWO_PI, 0.0, y)
-
-
 def _phases_for(mesh: Mesh, layout: _Layout) -> Phases:
     """Order ``layout`` by the mesh's own (column, top) list and wrap into ``[0, 2π)``."""
     index = {
@@ -391,7 +386,7 @@ def _phases_for(mesh: Mesh, layout: _Layout) -> Phases:
         )
     idx = np.asarray(order, dtype=np.intp)
     return Phases(
-        theta_rad=_wrap(layout.theta_rad[idx]),
-        phi_rad=_wrap(layout.phi_rad[idx]),
-        out_rad=_wrap(layout.out_rad),
+        theta_rad=wrap_rad(layout.theta_rad[idx]),
+        phi_rad=wrap_rad(layout.phi_rad[idx]),
+        out_rad=wrap_rad(layout.out_rad),
     )

@@ -79,6 +79,7 @@ __all__ = [
     "phase_noise",
     "program",
     "quantize",
+    "wrap_rad",
 ]
 
 Array = NDArray[Any]
@@ -510,9 +511,10 @@ def mzi_neighbours(mesh: Mesh) -> tuple[Array, Array]:
     return np.minimum(i, j), np.maximum(i, j)
 
 
-def _wrap(x: Array) -> Array:
-    """Phases into ``[0, 2π)`` (``np.mod`` can round tiny negatives up to exactly 2π)."""
-    w = np.mod(x, TWO_PI)
+def wrap_rad(x_rad: ArrayLike) -> Array:
+    """Phases into a shifter's range ``[0, 2π)``, float64 (``np.mod`` alone can round a
+    tiny negative up to exactly 2π). Used by :func:`program` and :mod:`photonic.decompose`."""
+    w = np.mod(np.asarray(x_rad, dtype=np.float64), TWO_PI)
     return np.where(w >= TWO_PI, 0.0, w)
 
 
@@ -606,9 +608,7 @@ def program(phases: Phases, mesh: Mesh, chip: Chip | None) -> Phases:
         )
     _check_phase_shapes(phases, n_mzis, n_ports)
     set_rad = {
-        name: _dac(
-            _wrap(np.asarray(getattr(phases, name), dtype=np.float64)), chip.dac_bits, chip.drive
-        )
+        name: _dac(wrap_rad(getattr(phases, name)), chip.dac_bits, chip.drive)
         for name in ("theta_rad", "phi_rad", "out_rad")
     }
     if chip.drive == "thermal" and chip.crosstalk > 0:

@@ -24,6 +24,7 @@ from photonic.imperfections import (
     program,
     quantize,
     read_power,
+    wrap_rad,
 )
 from photonic.mesh import Mesh, Phases
 
@@ -637,3 +638,16 @@ def test_wrong_kinds_of_mesh_chip_and_phases_are_named(call: Any, match: str) ->
     'n_ports' / 'tap_noise' / ...), naming no parameter."""
     with pytest.raises(TypeError, match=match):
         call(np.random.default_rng(2))
+
+
+def test_one_phase_wrap_serves_programming_and_decomposition() -> None:
+    """program and decompose each had their own copy of the [0, 2π) wrap; one is kept
+    here, next to the shifter model that defines the range."""
+    from photonic import decompose, imperfections
+
+    assert decompose.wrap_rad is wrap_rad
+    assert not hasattr(decompose, "_wrap") and not hasattr(imperfections, "_wrap")
+    got = wrap_rad([-1e-18, TWO_PI, 7.0, -np.pi])
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, [0.0, 0.0, 7.0 - TWO_PI, np.pi], rtol=0, atol=1e-15)
+    assert np.all((got >= 0) & (got < TWO_PI))
