@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from digital.losses import LossFn, get_loss
 from digital.network import Network
-from digital.validation import check_positive
+from digital.validation import check_finite, check_nonnegative, check_positive
 
 Array = NDArray[Any]
 
@@ -88,8 +88,18 @@ def numerical_gradients(
 
 
 def relative_error(analytic: Array, numeric: Array, *, floor: float = 0.0) -> float:
-    """Worst entrywise ``|a − n| / max(|a|, |n|, floor)``; 0/0 counts as 0."""
+    """Worst entrywise ``|a − n| / max(|a|, |n|, floor)``; 0/0 counts as 0.
+
+    ``analytic`` and ``numeric`` must hold finite numbers and ``floor`` be a finite
+    number ≥ 0 (a NaN anywhere would make the result NaN, which compares as neither
+    large nor small).
+    """
+    floor = check_nonnegative(floor, "floor")
     a, n = np.asarray(analytic), np.asarray(numeric)
+    for name, arr in (("analytic", a), ("numeric", n)):
+        if arr.dtype.kind not in "iufc":
+            raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}")
+        check_finite(arr, name)
     if a.shape != n.shape:
         raise ValueError(f"analytic has shape {a.shape}; numeric has {n.shape}")
     if a.size == 0:
