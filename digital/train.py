@@ -112,11 +112,16 @@ class Checkpoint:
     existing: Literal["refuse", "resume"] = "refuse"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.path, str | os.PathLike):
+            raise TypeError(f"path={self.path!r} must be a file path (str or pathlib.Path)")
         object.__setattr__(self, "path", Path(self.path))
-        if isinstance(self.every_steps, bool) or not isinstance(self.every_steps, int):
+        if (
+            isinstance(self.every_steps, bool)
+            or not isinstance(self.every_steps, int | np.integer)
+            or self.every_steps < 1
+        ):
             raise ValueError(f"every_steps={self.every_steps!r} must be an int ≥ 1")
-        if self.every_steps < 1:
-            raise ValueError(f"every_steps={self.every_steps!r} must be an int ≥ 1")
+        object.__setattr__(self, "every_steps", int(self.every_steps))
         check_choice(self.existing, "existing", ("refuse", "resume"))
 
 
@@ -294,7 +299,11 @@ class TrainingDiverged(FloatingPointError):
 
 
 def predict_classes(outputs: Array) -> NDArray[np.int64]:
-    """Class predictions from ``(n_samples, n_out)`` outputs: argmax, or > 0.5 for one output."""
+    """Class predictions from ``(n_samples, n_out)`` outputs: argmax, or > 0.5 for one output.
+
+    The outputs must be finite real numbers (argmax would take a NaN for the top class).
+    """
+    outputs = check_matrix(outputs, "outputs", values="real", columns="n_outputs")
     if outputs.shape[1] == 1:
         return (outputs[:, 0] > 0.5).astype(np.int64)
     return np.argmax(outputs, axis=1).astype(np.int64)
@@ -314,8 +323,19 @@ def _check_labels(y: Array, name: str, n_classes: int | None) -> None:
 
 
 def accuracy(outputs: Array, labels: Array) -> float:
-    """Fraction of samples whose predicted class equals the integer label."""
-    return float(np.mean(predict_classes(outputs) == np.asarray(labels)))
+    """Fraction of samples whose predicted class equals the integer label.
+
+    ``outputs`` ``(n_samples ≥ 1, n_out)`` finite, ``labels`` ``(n_samples,)`` integers ≥ 0.
+    """
+    predicted = predict_classes(outputs)
+    y = np.asarray(labels)
+    _check_labels(y, "labels", None)
+    if y.shape != predicted.shape or y.size == 0:
+        raise ValueError(
+            f"labels has shape {y.shape}; outputs has {predicted.size} samples (need the "
+            "same number, at least 1)"
+        )
+    return float(np.mean(predicted == y))
 
 
 def grad_norm(grads: dict[str, Array]) -> float:

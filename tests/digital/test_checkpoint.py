@@ -262,3 +262,15 @@ def test_resumed_wall_time_continues_the_first_run_s_clock(tmp_path: Path) -> No
     assert resumed.epoch == [1, 2, 3]
     assert resumed.wall_time_s[:2] == first.wall_time_s
     assert resumed.wall_time_s[2] >= resumed.wall_time_s[1]
+
+
+def test_checkpoint_settings_are_checked_by_name() -> None:
+    """path=None was a bare 'expected str, bytes or os.PathLike object' from Path();
+    every_steps=np.int64(5), an int from a config array, was refused."""
+    with pytest.raises(TypeError, match=r"path=None must be a file path"):
+        Checkpoint(None)  # type: ignore[arg-type]
+    assert Checkpoint("run.npz", every_steps=np.int64(5)).every_steps == 5
+    assert type(Checkpoint("run.npz", every_steps=np.int64(5)).every_steps) is int
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match=rf"every_steps={bad!r} must be an int ≥ 1"):
+            Checkpoint("run.npz", every_steps=bad)  # type: ignore[arg-type]

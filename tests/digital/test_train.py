@@ -158,6 +158,22 @@ def test_accuracy_helper() -> None:
 
 
 @pytest.mark.parametrize(
+    ("outputs", "labels", "match"),
+    [
+        # argmax takes a NaN for the top class: this was accuracy 1.0
+        (np.array([[np.nan, 1.0]]), np.array([0]), "outputs holds 1 NaN"),
+        (np.zeros((0, 2)), np.zeros(0, dtype=int), r"outputs has 0 samples"),  # was NaN
+        (np.zeros((3, 2)), np.array([0, 1]), r"labels has shape \(2,\); outputs has 3"),
+        (np.zeros((2, 2)), np.array([0.0, 1.0]), "labels must be 1-D integer class labels"),
+        (None, np.array([0]), r"outputs must be 2-D"),  # was: no attribute 'shape'
+    ],
+)
+def test_accuracy_refuses_what_it_cannot_score(outputs: Any, labels: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        accuracy(outputs, labels)
+
+
+@pytest.mark.parametrize(
     ("kwargs", "match"),
     [
         ({"epochs": 0}, "epochs=0"),
