@@ -28,6 +28,7 @@ power its precision needs).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -89,14 +90,16 @@ def _number(
     """Check ``obj.<name>`` is a finite real number > 0 (≥ 0 with ``allow_zero``)."""
     value = getattr(obj, name)
     label = f"{type(obj).__name__}.{name}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # numpy scalars count (np.float32 from an array), bools do not
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{label}={value!r} must be a number")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         allowed = "a finite number ≥ 0" if allow_zero else "a finite number > 0"
         raise ValueError(f"{label}={value!r} must be {allowed}")
-    if at_most is not None and value > at_most:
+    if at_most is not None and v > at_most:
         raise ValueError(f"{label}={value!r} must be at most {at_most}")
-    object.__setattr__(obj, name, float(value))
+    object.__setattr__(obj, name, v)
 
 
 def _count(obj: object, name: str, *, optional: bool = False, at_most: int | None = None) -> None:
@@ -105,11 +108,12 @@ def _count(obj: object, name: str, *, optional: bool = False, at_most: int | Non
     label = f"{type(obj).__name__}.{name}"
     if value is None and optional:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         extra = " (or None)" if optional else ""
         raise ValueError(f"{label}={value!r} must be an int ≥ 1{extra}")
-    if at_most is not None and value > at_most:
+    if at_most is not None and int(value) > at_most:
         raise ValueError(f"{label}={value!r} must be at most {at_most}")
+    object.__setattr__(obj, name, int(value))  # a plain int, e.g. from np.int64
 
 
 def _choice(obj: object, name: str, allowed: tuple[str, ...]) -> None:
@@ -441,7 +445,7 @@ class DigitalProcessor:
                         f"{_label(self, name)} has precision {key!r}; allowed: "
                         f"{', '.join(PRECISION_WORD_BYTES)}"
                     )
-                ok = not isinstance(value, bool) and isinstance(value, int | float)
+                ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
                 if not ok or not math.isfinite(value) or value < 0:
                     raise ValueError(
                         f"{_label(self, name)}[{key!r}]={value!r} must be a finite number ≥ 0"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from sim.hardware import (
@@ -208,3 +209,20 @@ def test_physics_helpers_refuse_bad_arguments_by_name(
     columns and -4 ports a negative laser power; a wrong object was an AttributeError."""
     with pytest.raises(error, match=match):
         call()
+
+
+def test_numpy_scalars_are_accepted_as_plain_numbers() -> None:
+    """Values read from arrays (np.float32, np.int64) were refused ('must be a number',
+    'must be an int ≥ 1'); they are stored as plain floats and ints, bools stay refused."""
+    laser = Laser(wall_plug_efficiency=np.float32(0.5))
+    assert laser.wall_plug_efficiency == 0.5 and type(laser.wall_plug_efficiency) is float
+    det = Photodetector(bits=np.int64(8), channels=np.int32(4))
+    assert (det.bits, det.channels) == (8, 4)
+    assert type(det.bits) is int and type(det.channels) is int
+    proc = processor(peak_flops_per_s={"fp32": np.float64(1e12)}, static_power_w=np.float32(5))
+    assert proc.static_power_w == 5.0 and type(proc.static_power_w) is float
+    for bad in (True, np.bool_(True)):
+        with pytest.raises(ValueError, match=r"Photodetector\.bits=.* must be an int ≥ 1"):
+            Photodetector(bits=bad)
+        with pytest.raises(ValueError, match=r"Laser\.wall_plug_efficiency=.* must be a number"):
+            Laser(wall_plug_efficiency=bad)
