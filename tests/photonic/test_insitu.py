@@ -972,3 +972,81 @@ def test_wrong_kinds_of_argument_are_named(call: Callable[..., object], match: s
     phases = mesh.random_phases(rng)
     with pytest.raises(TypeError, match=match):
         call(mesh, phases, np.ones((3, 4), dtype=complex), rng)
+
+
+def _lossy_chip(mesh: Mesh, **changes: float) -> Chip:
+    return Chip.draw(
+        mesh,
+        np.random.default_rng(3),
+        **(dict(NO_IMPERFECTIONS) | {"loss_db_per_mzi": 0.2} | changes),
+    )
+
+
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+@pytest.mark.parametrize("ratio", [1e-3, 0.3, 7.0])
+def test_adjoint_power_does_not_change_an_exact_measurement(method: str, ratio: float) -> None:
+    """Without loss or noise every method is exact whatever the adjoint's power; with
+    loss the analog difference is linear in x̂, so its scale divides out exactly."""
+    mesh, phases, x, _, delta = problem("clements", 6, 5, seed=4)
+    exact = mesh.phase_gradients(phases, x, delta).to_vector()
+    got = measure_in_situ(
+        mesh,
+        phases,
+        x,
+        delta,
+        None,
+        np.random.default_rng(0),
+        method=method,  # type: ignore[arg-type]
+        adjoint_power_ratio=ratio,
+    )
+    assert relative(got.gradients.to_vector(), exact) < 1e-10
+    chip = _lossy_chip(mesh)
+    analog = [
+        measure_in_situ(
+            mesh,
+            phases,
+            x,
+            delta,
+            chip,
+            np.random.default_rng(0),
+            method="analog",
+            adjoint_power_ratio=r,
+        ).gradients.to_vector()
+        for r in (1.0, ratio)
+    ]
+    assert relative(analog[1], analog[0]) < 1e-10
+
+
+def test_a_weaker_adjoint_shrinks_the_three_pass_loss_bias() -> None:
+    """The additive error (η⁴ − 1)|â|² falls as |â|², the signal only as |â|: on a lossy,
+    noiseless chip the 3-pass cosine rises as the adjoint gets weaker."""
+    mesh, phases, x, _, _ = problem("clements", 8, 4, seed=6)
+    chip = _lossy_chip(mesh)
+    y = mesh.forward(phases, x, chip)
+    delta = 2 * np.conj(y) * np.random.default_rng(7).normal(size=y.shape)
+    exact = mesh.phase_gradients(phases, x, delta, chip).to_vector()
+    cos = [
+        cosine(
+            measure_in_situ(
+                mesh, phases, x, delta, chip, np.random.default_rng(0), adjoint_power_ratio=r
+            ).gradients.to_vector(),
+            exact,
+        )
+        for r in (3.0, 1.0, 0.1, 0.01)
+    ]
+    assert cos == sorted(cos) and cos[-1] > 0.98 and cos[0] < 0.9, cos
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "1"])
+def test_adjoint_power_ratio_must_be_positive(bad: object) -> None:
+    mesh, phases, x, _, delta = problem("clements", 4, 2, seed=1)
+    with pytest.raises((ValueError, TypeError), match="adjoint_power_ratio"):
+        measure_in_situ(
+            mesh,
+            phases,
+            x,
+            delta,
+            None,
+            np.random.default_rng(0),
+            adjoint_power_ratio=bad,  # type: ignore[arg-type]
+        )
