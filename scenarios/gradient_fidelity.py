@@ -84,7 +84,11 @@ Physics worth knowing when reading the plots
   spread). That shows mostly in ``relative_error``; ε sees only how the scale differs
   between shifters, so it stays far below the 3-pass ε: in the default run 2.7e-4,
   4.2e-3 and 0.025 at 0.05, 0.2 and 0.5 dB/MZI (growing about as the loss squared),
-  against 0.041, 0.32 and 0.69 for the 3-pass method (27–155× more).
+  against 0.041, 0.32 and 0.69 for the 3-pass method (27–155× more). All of this is
+  at ``adjoint_power_ratio = 1`` (the adjoint injected at the forward pass's power):
+  the additive error grows as ``|â|²`` and the signal as ``|â|``, so a weaker adjoint
+  shrinks the 3-pass bias and lets tap noise weigh more (numbers in
+  :mod:`photonic.insitu`; ``--grid adjoint_power_ratio=0.01,0.1,1`` sweeps it).
 - Splitting errors keep the mesh unitary: every measured method stays exact (ε ≤ 1e-28)
   while the digital twin, which assumes ideal couplers, does not.
 - Tap noise enters the 3-pass estimate through three readings, the 2-pass one through
@@ -102,8 +106,8 @@ Physics worth knowing when reading the plots
   the twin computes its own noiseless forward pass, whereas the reference gradient
   belongs to the noisy pass the chip really made.
 
-What the default run shows (seed 0)
------------------------------------
+What the default run shows (seed 0, ``adjoint_power_ratio = 1``)
+-----------------------------------------------------------------
 - 0.2 dB/MZI loss, no noise, N = 8, B = 4: cosine similarity 0.68 ± 0.06 (3-pass) vs
   0.996 ± 0.001 (2-pass); Pai network, B = 1 → 10: 0.96 → 0.76 (3-pass, trained state;
   0.92 → 0.81 at init) vs 0.999 (2-pass) at every batch size.
@@ -349,6 +353,11 @@ class Config:
     measurement : str
         ``"per_sample"`` or ``"aggregated"`` tap read-out. Aggregated cannot represent
         phase noise or ADC quantization: refused if a sweep or profile needs them.
+    adjoint_power_ratio : float
+        Power of the injected adjoint relative to the forward pass's (> 0), for the
+        3-pass and analog methods (:func:`photonic.insitu.measure_in_situ`). 1 (the
+        default) injects both at the same power; lower values shrink the 3-pass
+        method's loss bias and raise the weight of tap noise.
     pai_profiles : tuple of str
         Noise profiles of the Pai-network study, from :data:`PAI_PROFILES`; ``()``
         skips that study (then at least one single-layer sweep needs values).
@@ -380,6 +389,7 @@ class Config:
     fd_step_rad: float = 0.1
     fd_max_ports: int = 16
     measurement: Measurement = "per_sample"
+    adjoint_power_ratio: float = 1.0
     pai_profiles: tuple[str, ...] = ("tap", "pai_sim", "realistic", "lossy")
     pai_states: tuple[str, ...] = ("init", "trained")
     pai_batches: tuple[int, ...] = (1, 2, 4, 10)
@@ -406,6 +416,7 @@ class Config:
         check_positive_int(self.pai_train_epochs, "pai_train_epochs")
         check_choice(self.layer_topology, "layer_topology", get_args(Topology))
         check_choice(self.measurement, "measurement", get_args(Measurement))
+        put("adjoint_power_ratio", check_positive(self.adjoint_power_ratio, "adjoint_power_ratio"))
         if (
             isinstance(self.base_ports, bool)
             or not isinstance(self.base_ports, int)
@@ -591,6 +602,7 @@ def measure_layer(
     fd_step_rad: float = 0.1,
     fd_max_ports: int = 16,
     measurement: Measurement = "per_sample",
+    adjoint_power_ratio: float = 1.0,
 ) -> dict[str, dict[str, float]]:
     """One draw of the single-layer study: every method's metrics against the exact gradient.
 
@@ -606,7 +618,7 @@ def measure_layer(
     seeds
         ``(init, data, chip, noise)`` seeds: the phases, the inputs and target, the chip
         draw and the measurement noise.
-    topology, fd_step_rad, measurement
+    topology, fd_step_rad, measurement, adjoint_power_ratio
         See :class:`Config`.
 
     Returns
@@ -636,7 +648,15 @@ def measure_layer(
         if method in ("in_situ", "analog"):
             passes: Literal["in_situ", "analog"] = "analog" if method == "analog" else "in_situ"
             got = measure_in_situ(
-                mesh, phases, x, delta, chip, noise, method=passes, mode=measurement
+                mesh,
+                phases,
+                x,
+                delta,
+                chip,
+                noise,
+                method=passes,
+                mode=measurement,
+                adjoint_power_ratio=adjoint_power_ratio,
             ).gradients
         elif method == "finite_difference":
             if n_ports > fd_max_ports:
@@ -673,6 +693,7 @@ def measure_pai(
     noise_seed: int,
     fd_step_rad: float = 0.1,
     measurement: Measurement = "per_sample",
+    adjoint_power_ratio: float = 1.0,
 ) -> dict[str, dict[str, float]]:
     """One draw of the Pai-network study on one minibatch.
 
@@ -693,6 +714,8 @@ def measure_pai(
         From :data:`METHODS`.
     noise_seed
         Seed of every per-pass noise draw.
+    fd_step_rad, measurement, adjoint_power_ratio
+        See :class:`Config`.
 
     Returns
     -------
@@ -705,6 +728,7 @@ def measure_pai(
         noise_rng=np.random.default_rng(noise_seed),
         fd_step_rad=fd_step_rad,
         measurement=measurement,
+        adjoint_power_ratio=adjoint_power_ratio,
     )
     net.set_params(dict(params))
     _, g = softmax_cross_entropy(net.forward(x), labels)
@@ -791,6 +815,7 @@ def _layer_study(cfg: Config, seeds: list[tuple[int, int, int, int]]) -> list[di
                 fd_step_rad=cfg.fd_step_rad,
                 fd_max_ports=cfg.fd_max_ports,
                 measurement=cfg.measurement,
+                adjoint_power_ratio=cfg.adjoint_power_ratio,
             )
             for s in seeds
         ]
@@ -853,6 +878,7 @@ def _pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dic
                     noise_seed=noise_seed,
                     fd_step_rad=cfg.fd_step_rad,
                     measurement=cfg.measurement,
+                    adjoint_power_ratio=cfg.adjoint_power_ratio,
                 )
             )
         rows.extend(

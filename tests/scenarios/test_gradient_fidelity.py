@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photonic.mesh import Phases
+from photonic.imperfections import Chip
+from photonic.mesh import Mesh, Phases
+from photonic.network import PhotonicNetwork
 from scenarios import gradient_fidelity as gf
 from scenarios.framework import Result, config_from_overrides
 
@@ -259,6 +261,7 @@ def test_smoke_outputs(smoke: Result) -> None:
         ({"fd_step_rad": 0.0}, "fd_step_rad=0.0"),
         ({"fd_max_ports": -1}, "fd_max_ports=-1"),
         ({"measurement": "batch"}, "measurement='batch'"),
+        ({"adjoint_power_ratio": 0.0}, "adjoint_power_ratio=0.0"),
         ({"pai_profiles": ("lab",)}, "pai_profiles='lab'"),
         ({"pai_states": ("done",)}, "pai_states='done'"),
         ({"pai_batches": (1000,)}, "cannot exceed"),
@@ -640,3 +643,35 @@ def test_a_pai_only_run_draws_no_blank_single_layer_figures(tmp_path: Path) -> N
     assert {r["study"] for r in result.metrics} == {"pai2023"}
     assert sorted(p.name for p in result.figures) == ["pai2023_epsilon.png", "pai2023_epsilon.svg"]
     assert not list(tmp_path.glob("layer_*"))
+
+
+def test_adjoint_power_ratio_reaches_both_studies() -> None:
+    """On a lossy chip a weaker adjoint lowers the 3-pass ε of a single layer and of
+    the Pai network; the analog ε does not move (its scale divides out)."""
+    lossy = dict(gf.QUIET_CHIP) | {"loss_db_per_mzi": 0.2}
+    layer = {
+        r: gf.measure_layer(
+            n_ports=8,
+            batch=4,
+            chip_settings=lossy,
+            methods=("in_situ", "analog"),
+            seeds=(1, 2, 3, 4),
+            adjoint_power_ratio=r,
+        )
+        for r in (1.0, 0.01)
+    }
+    assert layer[0.01]["in_situ"]["epsilon"] < 0.1 * layer[1.0]["in_situ"]["epsilon"]
+    assert layer[0.01]["analog"]["epsilon"] == pytest.approx(
+        layer[1.0]["analog"]["epsilon"], rel=1e-6
+    )
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), **lossy)
+    params = PhotonicNetwork.pai2023(rng=np.random.default_rng(1)).params()
+    x = np.random.default_rng(2).normal(size=(4, 2))
+    labels = np.array([0, 1, 1, 0])
+    pai = {
+        r: gf.measure_pai(
+            params, x, labels, chip, methods=("in_situ",), noise_seed=0, adjoint_power_ratio=r
+        )["in_situ"]["epsilon"]
+        for r in (1.0, 0.01)
+    }
+    assert pai[0.01] < 0.5 * pai[1.0], pai
