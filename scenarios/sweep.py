@@ -1708,7 +1708,8 @@ def describe_n(rows: Sequence[PointRow], plan: SweepPlan, ns: Sequence[int]) -> 
 
 
 LOG_X_MIN_DECADES = 2.0
-"""A numeric x axis whose positive grid values span more decades than this is logarithmic."""
+"""A numeric x axis whose positive grid values span at least this many decades (such as
+0.01, 0.1, 1) is logarithmic."""
 
 LOG_Y_MIN_DECADES = 1.5
 """A y axis whose positive means span more decades than this is logarithmic."""
@@ -1755,7 +1756,7 @@ def plot_sweep(
     separated by commas) share the axis, one line per metric and combination of the
     other grid keys, with the units in the legend. A numeric first key — or a list
     setting given one number per point, such as ``(0.01),(0.05)`` — is drawn on a
-    numeric axis (logarithmic if its values are all positive and span more than
+    numeric axis (logarithmic if its values are all positive and span at least
     :data:`LOG_X_MIN_DECADES` decades) with a tick at every grid value, labelled with
     the number, any other as categories in the order of the grid. The y axis is
     logarithmic when every plotted mean is positive and they span more than
@@ -1795,7 +1796,7 @@ def plot_sweep(
     if numeric_x:
         xs_all = [float(_single(v)) for v in first_values]
         positive = [v for v in xs_all if v > 0]
-        log_x = len(positive) == len(xs_all) and _decades(positive) > LOG_X_MIN_DECADES
+        log_x = len(positive) == len(xs_all) and _decades(positive) >= LOG_X_MIN_DECADES
         span = (max(xs_all) - min(xs_all)) or 1.0
         decades = _decades(positive) if log_x else 0.0
     else:

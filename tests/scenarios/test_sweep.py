@@ -1190,3 +1190,23 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     long = [f"{c}" * 60 for c in "abcd"]
     assert len(sw._plot_stem(long)) == len(sw.PLOT_PREFIX) + sw.MAX_PLOT_STEM
     assert sw._plot_stem(long) != sw._plot_stem(long[::-1])
+
+
+@pytest.mark.parametrize(
+    ("xs", "scale"),
+    [
+        ((0.01, 0.1, 1.0), "log"),  # exactly two decades: a ratio sweep
+        ((0.01, 1.0, 100.0), "log"),
+        ((0.02, 0.1, 1.0), "linear"),  # 1.7 decades
+        ((0.0, 0.1, 1.0), "linear"),  # a zero has no place on a log axis
+    ],
+)
+def test_x_axis_is_logarithmic_when_the_grid_spans_two_decades(
+    toy: str, monkeypatch: pytest.MonkeyPatch, xs: tuple[float, ...], scale: str
+) -> None:
+    figures = _keep_figures(monkeypatch)
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs])])
+    rows = [_point({"y": 1.0 + i}, x=x) for i, x in enumerate(xs)]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    (ax,) = figures[-1].axes
+    assert ax.get_xscale() == scale
