@@ -142,6 +142,29 @@ def test_config_validation() -> None:
         compare.Config(measurement="aggregated")
     with pytest.raises(ValueError, match="batch_size"):
         compare.Config(n_samples=20, batch_size=20)
+    with pytest.raises(ValueError, match="adjoint_power_ratio=-1"):
+        compare.Config(adjoint_power_ratio=-1)
+
+
+def test_adjoint_power_ratio_reaches_training_and_the_epsilon_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The setting is the trained network's and the ε measurement's, not only stored."""
+    cfg = dataclasses.replace(
+        compare.Config.smoke(), method="in_situ", adjoint_power_ratio=0.1, n_seeds=1
+    )
+    seen: list[float] = []
+    real = compare.gradient_fidelity.measure_pai
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["adjoint_power_ratio"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare.gradient_fidelity, "measure_pai", spy)
+    chip = compare._chip(cfg, 0)
+    assert compare._photonic(cfg, chip, 0).adjoint_power_ratio == 0.1
+    compare._run_seed(cfg, 0, dict.fromkeys(("data", "init", "train", "chip", "noise", "eps"), 3))
+    assert seen and set(seen) == {0.1}
 
 
 def test_cli_main_job_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
