@@ -73,7 +73,7 @@ How to read the results
   loss bias, which depends on the adjoint's power (:mod:`photonic.insitu`). Default
   run (8 seeds): test accuracy 0.851 ± 0.030 and ε 0.51 at ``adjoint_power_ratio=1``,
   0.940 ± 0.026 and ε 0.24 at 0.1, 0.949 ± 0.025 and ε 0.48 at 0.01 (tap noise now
-  dominates ε); ``analog`` reaches 0.955 at any ratio.
+  dominates ε); ``analog`` reaches 0.955 at ratio 1.
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "eps")``; seed
 index ``s`` gets its own data draw, initial weights/phases, chip, noise and minibatch
