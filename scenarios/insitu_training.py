@@ -296,6 +296,10 @@ class Config:
     measurement : str
         ``"per_sample"`` or ``"aggregated"`` tap read-out of the in-situ methods;
         ``"aggregated"`` needs ``adc_bits = None`` and ``phase_noise_rad = 0``.
+    adjoint_power_ratio : float
+        Power of the injected adjoint relative to the forward pass's, for the in-situ
+        methods (> 0; default 1). Lower values shrink the 3-pass method's loss bias and
+        let tap noise weigh more (:mod:`photonic.insitu`).
     eval_repeats : int
         Noisy forward passes averaged for the final accuracies.
     workers : int
@@ -324,6 +328,7 @@ class Config:
     fd_iterations: int = 200
     fd_step_rad: float = 0.1
     measurement: Measurement = "per_sample"
+    adjoint_power_ratio: float = 1.0
     eval_repeats: int = 10
     workers: int = 2
     seed: int = 0
@@ -374,6 +379,7 @@ class Config:
         check_positive(self.lr, "lr")
         check_positive(self.fd_step_rad, "fd_step_rad")
         put("adc_bits", check_bits(self.adc_bits, "adc_bits"))
+        put("adjoint_power_ratio", check_positive(self.adjoint_power_ratio, "adjoint_power_ratio"))
         check_measurement(
             self.measurement,
             self.methods,
@@ -547,6 +553,7 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
                 gradient=method,  # type: ignore[arg-type]
                 measurement=cfg.measurement,
                 fd_step_rad=cfg.fd_step_rad,
+                adjoint_power_ratio=cfg.adjoint_power_ratio,
             )
             net.set_params(init)
             history, wall = _train(net, data, cfg, run_epochs, seeds["train"])

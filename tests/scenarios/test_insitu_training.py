@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,7 @@ def test_evaluate_is_deterministic_on_an_ideal_chip() -> None:
         ({"fd_step_rad": -0.1}, "fd_step_rad=-0.1"),
         ({"eval_repeats": 0}, "eval_repeats=0"),
         ({"measurement": "batch"}, "measurement='batch'"),
+        ({"adjoint_power_ratio": 0.0}, "adjoint_power_ratio=0.0"),
         ({"measurement": "aggregated"}, "cannot represent an ADC"),
         ({"seed": -3}, "seed=-3"),
         ({"loss_db_per_mzi": -0.1}, "loss_db_per_mzi=-0.1"),
@@ -398,3 +400,22 @@ def test_evaluate_averages_the_accuracy_over_the_noisy_passes() -> None:
     assert acc == pytest.approx(2.0 / 3.0)  # (1 + 1 + 0) / 3
     # softmax cross-entropy of logits (2, 0) on the right class: ln(1 + e⁻²); wrong: ln(1 + e²)
     assert loss == pytest.approx((2 * np.log1p(np.exp(-2.0)) + np.log1p(np.exp(2.0))) / 3)
+
+
+def test_adjoint_power_ratio_reaches_the_networks_trained_on_the_chip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, float]] = []
+    real = it.PhotonicNetwork.pai2023
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        net = real(*args, **kwargs)
+        seen.append((net.gradient, net.adjoint_power_ratio))
+        return net
+
+    monkeypatch.setattr(it.PhotonicNetwork, "pai2023", spy)
+    cfg = dataclasses.replace(
+        it.Config.smoke(), datasets=("moons",), methods=("in_situ",), adjoint_power_ratio=0.1
+    )
+    it._run_one(cfg, "moons", 0, dict.fromkeys(("data", "init", "train", "chip", "noise"), 3))
+    assert ("in_situ", 0.1) in seen
