@@ -8,8 +8,9 @@ passes are not recorded in ``net.recorder`` (the trace holds training work only)
 Checkpoints (:class:`Checkpoint`): every ``every_steps`` minibatches, and when the
 run is interrupted with Ctrl-C, the whole training state — parameters, optimizer
 moments, the position in the current epoch and its shuffled order, the partial
-epoch statistics, the history, and the states of the shuffling generator and of a
-network's ``noise_rng`` — is written atomically to one ``.npz`` file. A run
+epoch statistics, the history, the states of the shuffling generator and of a
+network's ``noise_rng``, and a drifting photonic chip's accumulated drift
+(``chip_drift``) — is written atomically to one ``.npz`` file. A run
 resumed from it continues bit for bit as if it had never stopped.
 """
 
@@ -162,6 +163,10 @@ def save_checkpoint(
     optimizer and learning rate, training-set size): see :func:`load_checkpoint`.
     """
     arrays: dict[str, Any] = {f"param/{k}": v for k, v in net.params().items()}
+    # a drifting photonic chip's accumulated drift is device state params() lacks
+    drift = getattr(net, "chip_drift", None)
+    if callable(drift):
+        arrays.update({f"drift/{k}": v for k, v in drift().items()})
     opt_state = optimizer.state()
     arrays.update({f"opt/{k}": v for k, v in opt_state.items() if k != "t"})
     if position.order is not None:
@@ -211,6 +216,7 @@ def load_checkpoint(
             meta = json.loads(str(data["meta"]))
             params = {k[len("param/") :]: data[k] for k in data.files if k.startswith("param/")}
             opt = {k[len("opt/") :]: data[k] for k in data.files if k.startswith("opt/")}
+            drift = {k[len("drift/") :]: data[k] for k in data.files if k.startswith("drift/")}
             order = data["order"] if "order" in data.files else None
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read: {exc}") from exc
@@ -233,6 +239,8 @@ def load_checkpoint(
         if name not in gens:
             raise ValueError(f"checkpoint {str(path)!r} holds generator {name!r} this run lacks")
         gens[name].bit_generator.state = state
+    if drift:  # after set_params, whose own drift step it replaces
+        net.set_chip_drift(drift)  # type: ignore[attr-defined]
     history = History(**meta["history"])
     pos = meta["position"]
     position = _Position(

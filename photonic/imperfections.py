@@ -18,6 +18,9 @@ Who applies what:
   optimizer asks for into the phases the heaters/modulators really set: wrap into
   ``[0, 2π)``, DAC quantization of the drive voltage, nearest-neighbour thermal
   crosstalk;
+* :func:`drift_step` moves the chip's phase drift one step of a random walk (a
+  network calls it on every ``set_params``, and :func:`program` adds the drift it
+  has accumulated);
 * :func:`phase_noise` adds a fresh random phase error per pass;
 * :func:`apply_io_error` and :func:`detect_power` model the input/output field
   errors and the power detectors (tap noise, clipping, ADC).
@@ -75,6 +78,7 @@ __all__ = [
     "check_bits",
     "check_chip",
     "detect_power",
+    "drift_step",
     "mzi_neighbours",
     "phase_noise",
     "program",
@@ -182,12 +186,12 @@ def check_chip(chip: Any, name: str = "chip") -> Chip | None:
     return chip
 
 
-def _check_phases(phases: Any) -> None:
+def _check_phases(phases: Any, name: str = "phases") -> None:
     from photonic.mesh import Phases  # the mesh imports this module's Chip lazily too
 
     if not isinstance(phases, Phases):
         raise TypeError(
-            f"phases={reprlib.repr(phases)} must be a photonic.mesh.Phases "
+            f"{name}={reprlib.repr(phases)} must be a photonic.mesh.Phases "
             "(e.g. mesh.random_phases(rng))"
         )
 
@@ -252,6 +256,11 @@ class Chip:
     io_phase_error
         σ_p ≥ 0 in units of π (not rad, so no ``_rad`` suffix): phase
         ``∠E + π σ_p n``, as Pai et al. 2023's code states it (0.025 = 0.0785 rad).
+    drift_rad_per_step
+        Std of one step of the random walk of every shifter's held phase, rad ≥ 0:
+        slow drift (e.g. of the chip's temperature), one step per programming
+        (:func:`drift_step`); after ``k`` programmings the drift has std
+        ``drift_rad_per_step·√k``. 0 (the default): no drift.
 
     Notes
     -----
@@ -274,6 +283,7 @@ class Chip:
     adc_bits: int | None = None
     io_amplitude_error: float = 0.0
     io_phase_error: float = 0.0
+    drift_rad_per_step: float = 0.0
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -308,7 +318,13 @@ class Chip:
         if crosstalk >= 1:
             raise ValueError(f"crosstalk={self.crosstalk!r} must be in [0, 1)")
         put("crosstalk", crosstalk)
-        for name in ("phase_noise_rad", "tap_noise", "io_amplitude_error", "io_phase_error"):
+        for name in (
+            "phase_noise_rad",
+            "tap_noise",
+            "io_amplitude_error",
+            "io_phase_error",
+            "drift_rad_per_step",
+        ):
             put(name, check_nonnegative(getattr(self, name), name))
 
     # ---------------------------------------------------------------- constructors
@@ -347,6 +363,7 @@ class Chip:
         adc_bits: int | None = DEFAULT_ADC_BITS,
         io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR,
         io_phase_error: float = DEFAULT_IO_PHASE_ERROR,
+        drift_rad_per_step: float = 0.0,
     ) -> Chip:
         """Draw one random device for ``mesh``.
 
@@ -364,10 +381,11 @@ class Chip:
         phase_offset_std_rad
             Std of the static phase offsets, rad; default 0 = a calibrated chip.
         dac_bits, drive, crosstalk, phase_noise_rad, tap_noise, adc_bits,
-        io_amplitude_error, io_phase_error
+        io_amplitude_error, io_phase_error, drift_rad_per_step
             Stored as they are (see :class:`Chip`). Defaults: DAC/ADC 10/8 bits,
             thermal drive, crosstalk 0.02, phase noise 0.01 rad (typical); tap noise
-            0.01 and I/O errors 0.025 (verified, Pai et al. 2023 code).
+            0.01 and I/O errors 0.025 (verified, Pai et al. 2023 code); no drift
+            (parameters.md gives no drift rate: an opt-in model).
 
         Returns
         -------
@@ -422,6 +440,7 @@ class Chip:
             adc_bits=adc_bits,
             io_amplitude_error=io_amplitude_error,
             io_phase_error=io_phase_error,
+            drift_rad_per_step=drift_rad_per_step,
         )
 
     def with_(self, **changes: Any) -> Chip:
@@ -554,15 +573,17 @@ def _add_crosstalk(phase_rad: Array, i: Array, j: Array, crosstalk: float) -> Ar
     return phase_rad + crosstalk * heat
 
 
-def _check_phase_shapes(phases: Phases, n_mzis: int, n_ports: int) -> None:
+def _check_phase_shapes(phases: Phases, n_mzis: int, n_ports: int, what: str = "phases") -> None:
     """Raise unless ``phases`` holds 1-D arrays of the mesh's sizes."""
     for name, size in (("theta_rad", n_mzis), ("phi_rad", n_mzis), ("out_rad", n_ports)):
         shape = np.shape(getattr(phases, name))
         if shape != (size,):
-            raise ValueError(f"phases.{name} must have shape ({size},); got shape {shape}")
+            raise ValueError(f"{what}.{name} must have shape ({size},); got shape {shape}")
 
 
-def program(phases: Phases, mesh: Mesh, chip: Chip | None) -> Phases:
+def program(
+    phases: Phases, mesh: Mesh, chip: Chip | None, *, drift: Phases | None = None
+) -> Phases:
     """The phases the chip really holds when the optimizer asks for ``phases``.
 
     Steps, in order, for every phase shifter (θ and φ of every MZI, the output column):
@@ -577,7 +598,8 @@ def program(phases: Phases, mesh: Mesh, chip: Chip | None) -> Phases:
        phase (∝ heater power) of each physically adjacent shifter of the same kind,
        computed from the step-2 phases (first order, no feedback): θ (φ) shifters of
        MZIs in the same column whose tops differ by 2 (:func:`mzi_neighbours`);
-       output shifters of ports ``p ± 1``.
+       output shifters of ports ``p ± 1``;
+    4. drift: ``drift`` (the walk :func:`drift_step` has accumulated) is added.
 
     The static offsets of the chip are *not* added here; the mesh adds them.
 
@@ -590,14 +612,21 @@ def program(phases: Phases, mesh: Mesh, chip: Chip | None) -> Phases:
         The mesh (``n_ports``, ``n_mzis``, ``column``, ``top``).
     chip
         The device; ``None`` returns ``phases`` unchanged (not even wrapped).
+    drift
+        The chip's accumulated drift, same shapes as ``phases``, rad; ``None``: none.
+        Refused with ``chip=None`` (the ideal device does not drift).
 
     Returns
     -------
     Phases
-        Same shapes, rad; the result may exceed ``2π`` slightly through crosstalk.
+        Same shapes, rad; the result may leave ``[0, 2π)`` through crosstalk or drift.
     """
     _check_phases(phases)
     check_chip(chip)
+    if drift is not None:
+        _check_phases(drift, "drift")
+        if chip is None:
+            raise ValueError("drift is given but chip=None: the ideal device does not drift")
     if chip is None:
         return phases
     n_ports, n_mzis = _mesh_sizes(mesh)
@@ -617,7 +646,48 @@ def program(phases: Phases, mesh: Mesh, chip: Chip | None) -> Phases:
         set_rad["theta_rad"] = _add_crosstalk(set_rad["theta_rad"], i, j, chip.crosstalk)
         set_rad["phi_rad"] = _add_crosstalk(set_rad["phi_rad"], i, j, chip.crosstalk)
         set_rad["out_rad"] = _add_crosstalk(set_rad["out_rad"], ports, ports + 1, chip.crosstalk)
+    if drift is not None:
+        _check_phase_shapes(drift, n_mzis, n_ports, "drift")
+        for name in set_rad:
+            set_rad[name] = set_rad[name] + getattr(drift, name)
     return dataclasses.replace(phases, **set_rad)
+
+
+def drift_step(drift: Phases, chip: Chip, rng: np.random.Generator) -> Phases:
+    """The chip's drift after one more step of its random walk.
+
+    Every shifter's drift gains ``chip.drift_rad_per_step · z``, ``z ~ N(0, 1)``,
+    drawn as ``z_θ (n_mzis,)``, ``z_φ (n_mzis,)``, ``z_out (n_ports,)`` in that order.
+    With ``drift_rad_per_step = 0`` the drift is returned as is and nothing is drawn.
+
+    Parameters
+    ----------
+    drift
+        The accumulated drift, rad (``Phases`` of the chip's shapes; zeros at first).
+    chip
+        The device (``drift_rad_per_step``).
+    rng
+        Source of the steps.
+
+    Returns
+    -------
+    Phases
+        The new drift, rad.
+    """
+    _check_phases(drift, "drift")
+    if not isinstance(chip, Chip):
+        raise ValueError(f"chip={chip!r} must be a photonic.imperfections.Chip")
+    check_generator(rng)
+    _check_phase_shapes(drift, chip.n_mzis, chip.n_ports, "drift")
+    sigma = chip.drift_rad_per_step
+    if sigma == 0:
+        return drift
+    return dataclasses.replace(
+        drift,
+        theta_rad=drift.theta_rad + sigma * rng.standard_normal(chip.n_mzis),
+        phi_rad=drift.phi_rad + sigma * rng.standard_normal(chip.n_mzis),
+        out_rad=drift.out_rad + sigma * rng.standard_normal(chip.n_ports),
+    )
 
 
 # ----------------------------------------------------------------------------- per pass

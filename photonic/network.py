@@ -44,7 +44,7 @@ input, the U mesh's at the output).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -65,6 +65,7 @@ from photonic.imperfections import (
     apply_io_error,
     dac_phase_step_rad,
     detect_power,
+    drift_step,
     phase_noise,
     program,
 )
@@ -95,23 +96,33 @@ COMPLEX_MAC_FLOPS = 8
 #: Host FLOPs of one activation (or its derivative applied to δ) per port and sample.
 ACTIVATION_FLOPS = 6
 BYTES_COMPLEX = 16
+PHASE_FIELDS = ("theta_rad", "phi_rad", "out_rad")
 #: Softmax temperature of the Pai et al. readout (see :meth:`PhotonicNetwork.pai2023`).
 PAI2023_READOUT_SCALE = 10.0
 
 
 @dataclass
 class _Stage:
-    """One programmable mesh: its layout, the chip it runs on and its phases."""
+    """One programmable mesh: its layout, the chip it runs on, its phases and the drift
+    the chip has accumulated (``None``: a chip that does not drift)."""
 
     mesh: Mesh
     chip: Chip | None
     requested: Phases
     programmed: Phases
+    drift: Phases | None = None
 
-    def program(self, requested: Phases) -> None:
+    def program(self, requested: Phases, rng: Callable[[], np.random.Generator]) -> None:
+        """Program ``requested``; a drifting chip first takes one step of its walk,
+        drawn from ``rng()`` (called only then)."""
         self.mesh.check_phases(requested)
+        if self.chip is not None and self.chip.drift_rad_per_step > 0:
+            if self.drift is None:
+                m = self.mesh
+                self.drift = Phases(np.zeros(m.n_mzis), np.zeros(m.n_mzis), np.zeros(m.n_ports))
+            self.drift = drift_step(self.drift, self.chip, rng())
         self.requested = requested
-        self.programmed = program(requested, self.mesh, self.chip)
+        self.programmed = program(requested, self.mesh, self.chip, drift=self.drift)
 
 
 class PhotonicNetwork:
@@ -165,8 +176,8 @@ class PhotonicNetwork:
         ``None`` (ideal), one :class:`Chip` used by every mesh (one physical chip
         reprogrammed per layer, as in Pai et al.), or one per mesh.
     noise_rng
-        Generator for per-pass noise (phase noise, I/O error, detector noise);
-        required when the chip has any.
+        Generator for per-pass noise (phase noise, I/O error, detector noise) and the
+        chip's drift (one step per :meth:`set_params`); required when the chip has any.
     init
         ``"haar"`` or ``"uniform"`` initial phases.
     gradient
@@ -181,7 +192,7 @@ class PhotonicNetwork:
         Phase step of ``"finite_difference"``, rad. ``None``: ``1e-4``
         (:data:`photonic.insitu.DEFAULT_FD_STEP_RAD`) on noiseless chips and ``0.1``
         (:data:`~photonic.insitu.NOISY_FD_STEP_RAD`) on chips with per-pass noise
-        (phase noise, detector noise or I/O errors) or an ADC, or twice the DAC's
+        (phase noise, detector noise or I/O errors), drift or an ADC, or twice the DAC's
         coarsest phase step if that is larger. A step below the DAC's coarsest step is
         refused: most perturbations would not reach the chip.
     adjoint_power_ratio
@@ -445,7 +456,11 @@ class PhotonicNetwork:
 
         The values are copied (later changes to the caller's arrays do not reach the
         chip), and the last :meth:`forward` is forgotten: :meth:`backward` needs a new
-        one, of the new phases.
+        one, of the new phases. The chip holds them after DAC quantization, thermal
+        crosstalk and its drift (:func:`~photonic.imperfections.program`); a chip with
+        ``drift_rad_per_step > 0`` takes one step of its random walk per call, drawn
+        from :attr:`noise_rng` (finite differences program the chip once per
+        perturbation, so their steps see more drift).
         """
         current = self.params()
         missing, unknown = set(current) - set(params), set(params) - set(current)
@@ -477,7 +492,8 @@ class PhotonicNetwork:
                     params[f"{name}.theta_rad"],
                     params[f"{name}.phi_rad"],
                     params[f"{name}.out_rad"],
-                )
+                ),
+                self._rng_for_noise,
             )
         for i in range(len(self._sigma_rad)):
             self._sigma_rad[i] = params[f"layer{i + 1}.sigma_rad"]  # a copy already
@@ -485,6 +501,40 @@ class PhotonicNetwork:
             prefix = f"layer{layer + 1}."
             n_phases = sum(v.size for key, v in params.items() if key.startswith(prefix))
             self._record_phase_writes(layer, n_phases)
+
+    def chip_drift(self) -> dict[str, Array]:
+        """The drift every drifting mesh's chip has accumulated, rad (copies).
+
+        Keyed like the mesh phases of :meth:`params` (``"layer1.theta_rad"`` …); empty
+        when no chip drifts or none has been programmed since construction. With
+        :meth:`set_chip_drift` it lets a checkpoint resume a drifting chip exactly.
+        """
+        out: dict[str, Array] = {}
+        for name, stage in self._named_stages():
+            if stage.drift is not None:
+                for field in PHASE_FIELDS:
+                    out[f"{name}.{field}"] = getattr(stage.drift, field).copy()
+        return out
+
+    def set_chip_drift(self, drift: dict[str, Array]) -> None:
+        """Restore drift from :meth:`chip_drift` and reprogram the held phases with it
+        (the requested phases stay; no drift step is taken)."""
+        if not isinstance(drift, dict):
+            raise ValueError(f"drift is a {type(drift).__name__}; expected a dict of arrays")
+        stages = dict(self._named_stages())
+        names = {key.rsplit(".", 1)[0] for key in drift}
+        unknown = names - {n for n, s in stages.items() if s.chip is not None}
+        if unknown:
+            raise ValueError(f"drift names meshes without a chip or unknown: {sorted(unknown)}")
+        for name in names:
+            stage = stages[name]
+            missing = [f"{name}.{f}" for f in PHASE_FIELDS if f"{name}.{f}" not in drift]
+            if missing:
+                raise ValueError(f"drift lacks {missing}: give all three arrays of a mesh")
+            values = [np.array(drift[f"{name}.{f}"], dtype=np.float64) for f in PHASE_FIELDS]
+            stage.drift = Phases(*values)
+            stage.programmed = program(stage.requested, stage.mesh, stage.chip, drift=stage.drift)
+        self._cache = None
 
     def _check_measurable(self, method: str) -> None:
         """Refuse an in-situ ``method`` on SVD layers (only unitary meshes are measured)."""
@@ -942,9 +992,11 @@ def activation_op(
 
 
 def _is_noisy(chip: Chip) -> bool:
+    """Whether the chip draws random numbers while it runs (per pass, or drift)."""
     return bool(
         chip.phase_noise_rad > 0
         or chip.tap_noise > 0
         or chip.io_amplitude_error > 0
         or chip.io_phase_error > 0
+        or chip.drift_rad_per_step > 0
     )

@@ -25,7 +25,9 @@ def build(kind: str, seed: int) -> tuple[Network, object]:
     rng = np.random.default_rng(seed)
     if kind == "mlp":
         return MLP([2, 8, 2], rng=rng), Adam(lr=0.01)
-    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(seed + 1))  # noisy: noise_rng matters
+    # noisy: noise_rng matters; drifting: so does the drift the chip has accumulated
+    drift = 0.01 if kind == "photonic_drift" else 0.0
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(seed + 1), drift_rad_per_step=drift)
     net = PhotonicNetwork.pai2023(chip, rng=rng, noise_rng=np.random.default_rng(seed + 2))
     return net, Momentum(lr=0.05)
 
@@ -87,7 +89,7 @@ def run_counting(
     return net, history, target.calls
 
 
-@pytest.mark.parametrize("kind", ["mlp", "photonic"])
+@pytest.mark.parametrize("kind", ["mlp", "photonic", "photonic_drift"])
 def test_interrupted_and_resumed_run_equals_uninterrupted(kind: str, tmp_path: Path) -> None:
     reference, ref_history = run(kind, None)
     path = tmp_path / "ckpt.npz"
@@ -110,6 +112,11 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(kind: str, tmp_path: P
     # (its gradient norms so far): all but the wall times, bit for bit
     for name in ("test_loss", "train_accuracy", "grad_norm"):
         assert getattr(history, name) == getattr(ref_history, name), name
+    if kind == "photonic_drift":  # the chip drifted on, from where it had drifted to
+        drift = resumed.chip_drift()  # type: ignore[attr-defined]
+        assert drift and drift.keys() == reference.chip_drift().keys()  # type: ignore[attr-defined]
+        for key, value in reference.chip_drift().items():  # type: ignore[attr-defined]
+            np.testing.assert_array_equal(drift[key], value)
 
 
 def test_periodic_checkpoint_resumes_after_a_hard_stop(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +20,7 @@ from photonic.imperfections import (
     apply_io_error,
     dac_phase_step_rad,
     detect_power,
+    drift_step,
     mzi_neighbours,
     phase_noise,
     program,
@@ -651,3 +653,72 @@ def test_one_phase_wrap_serves_programming_and_decomposition() -> None:
     assert got.dtype == np.float64
     np.testing.assert_allclose(got, [0.0, 0.0, 7.0 - TWO_PI, np.pi], rtol=0, atol=1e-15)
     assert np.all((got >= 0) & (got < TWO_PI))
+
+
+# -- drift ------------------------------------------------------------------------------
+
+
+def _zeros(mesh: Mesh) -> Phases:
+    return Phases(np.zeros(mesh.n_mzis), np.zeros(mesh.n_mzis), np.zeros(mesh.n_ports))
+
+
+def test_drift_is_a_random_walk_of_the_given_step() -> None:
+    """k steps of σ leave every shifter's drift N(0, kσ²), in the documented draw order,
+    and the same seed gives the same walk."""
+    mesh = Mesh.clements(32)
+    chip = Chip.ideal(mesh).with_(drift_rad_per_step=0.01)
+    drift, rng = _zeros(mesh), np.random.default_rng(5)
+    for _ in range(16):
+        drift = drift_step(drift, chip, rng)
+    walked = np.concatenate([drift.theta_rad, drift.phi_rad, drift.out_rad])
+    assert walked.size == 2 * mesh.n_mzis + mesh.n_ports == 1024
+    assert np.std(walked) == pytest.approx(0.01 * 4, rel=0.1)  # √16 steps
+    assert abs(np.mean(walked)) < 4 * 0.04 / np.sqrt(walked.size)
+    z = np.random.default_rng(5).standard_normal(2 * mesh.n_mzis + mesh.n_ports)
+    first = drift_step(_zeros(mesh), chip, np.random.default_rng(5))
+    np.testing.assert_array_equal(first.theta_rad, 0.01 * z[: mesh.n_mzis])
+    np.testing.assert_array_equal(first.out_rad, 0.01 * z[2 * mesh.n_mzis :])
+
+
+def test_no_drift_draws_nothing_and_program_adds_drift_last() -> None:
+    mesh = Mesh.clements(4)
+    chip = Chip.draw(mesh, np.random.default_rng(0))  # DAC, crosstalk, no drift
+    rng = np.random.default_rng(1)
+    before = rng.bit_generator.state
+    zero = _zeros(mesh)
+    assert drift_step(zero, chip, rng) is zero
+    assert rng.bit_generator.state == before
+    phases = mesh.random_phases(np.random.default_rng(2))
+    drift = drift_step(zero, chip.with_(drift_rad_per_step=0.1), rng)
+    held, drifted = program(phases, mesh, chip), program(phases, mesh, chip, drift=drift)
+    for name in ("theta_rad", "phi_rad", "out_rad"):  # after DAC and crosstalk: exactly added
+        np.testing.assert_array_equal(
+            getattr(drifted, name), getattr(held, name) + getattr(drift, name)
+        )
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            lambda m, c: program(
+                m.random_phases(np.random.default_rng(0)), m, None, drift=_zeros(m)
+            ),
+            "ideal device does not drift",
+        ),
+        (
+            lambda m, c: program(m.random_phases(np.random.default_rng(0)), m, c, drift=3),
+            "drift=3 must be a photonic.mesh.Phases",
+        ),
+        (
+            lambda m, c: drift_step(_zeros(Mesh.clements(6)), c, np.random.default_rng(0)),
+            r"drift.theta_rad must have shape \(6,\)",
+        ),
+        (lambda m, c: drift_step(_zeros(m), None, np.random.default_rng(0)), "chip=None"),
+        (lambda m, c: c.with_(drift_rad_per_step=-0.1), "drift_rad_per_step=-0.1"),
+    ],
+)
+def test_bad_drift(call: Callable[[Mesh, Chip], object], match: str) -> None:
+    mesh = Mesh.clements(4)
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(mesh, Chip.ideal(mesh))

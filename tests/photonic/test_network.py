@@ -1059,3 +1059,65 @@ def test_adjoint_power_ratio_reaches_the_measurement() -> None:
         got = np.concatenate([v.ravel() for v in net.backward(g).values()])
         cos.append(got @ exact / (np.linalg.norm(got) * np.linalg.norm(exact)))
     assert cos[1] > cos[0] + 0.5, cos  # measured: 0.13 at ratio 1, 0.88 at 0.01
+
+
+def test_a_drifting_chip_walks_one_step_per_set_params() -> None:
+    """Reprogramming the same phases k times leaves the held phases off by a random walk
+    of k steps (std σ√k over the shifters), reported by chip_drift; a chip that does not
+    drift reports none and set_params draws nothing."""
+    mesh = Mesh.clements(16)
+    still = Chip.draw(mesh, np.random.default_rng(0), **dict(NO_IMPERFECTIONS))
+    drifting = still.with_(drift_rad_per_step=0.01)
+    with pytest.raises(ValueError, match="noise_rng"):
+        PhotonicNetwork(16, 1, n_features=16, rng=np.random.default_rng(1), chip=drifting)
+    nets = [
+        PhotonicNetwork(
+            16,
+            1,
+            n_features=16,
+            rng=np.random.default_rng(1),
+            chip=c,
+            noise_rng=np.random.default_rng(2),
+        )
+        for c in (still, drifting)
+    ]
+    params = nets[0].params()
+    state = nets[0].noise_rng.bit_generator.state  # type: ignore[union-attr]
+    for _ in range(25):
+        for net in nets:
+            net.set_params(params)
+    assert nets[0].chip_drift() == {}
+    assert nets[0].noise_rng.bit_generator.state == state  # type: ignore[union-attr]
+    held = [net._stages[0].programmed for net in nets]
+    offset = np.concatenate(
+        [getattr(held[1], f) - getattr(held[0], f) for f in ("theta_rad", "phi_rad", "out_rad")]
+    )
+    assert offset.size == 256
+    assert np.std(offset) == pytest.approx(0.01 * 5, rel=0.15)  # √25 steps
+    drift = nets[1].chip_drift()
+    np.testing.assert_allclose(
+        np.concatenate([drift[f"layer1.{f}"] for f in ("theta_rad", "phi_rad", "out_rad")]),
+        offset,
+        atol=1e-12,
+    )
+
+
+def test_set_chip_drift_restores_the_held_phases_without_a_step() -> None:
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), drift_rad_per_step=0.05)
+    net = PhotonicNetwork.pai2023(
+        chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2)
+    )
+    net.set_params(net.params())
+    saved, x = net.chip_drift(), np.random.default_rng(3).normal(size=(5, 2))
+    noise_state = net.noise_rng.bit_generator.state  # type: ignore[union-attr]
+    y = net.forward(x)
+    other = PhotonicNetwork.pai2023(
+        chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2)
+    )
+    other.set_chip_drift(saved)
+    other.noise_rng.bit_generator.state = noise_state  # type: ignore[union-attr]
+    np.testing.assert_array_equal(other.forward(x), y)
+    with pytest.raises(ValueError, match="lacks"):
+        other.set_chip_drift({"layer1.theta_rad": saved["layer1.theta_rad"]})
+    with pytest.raises(ValueError, match="unknown"):
+        other.set_chip_drift({"layer9.theta_rad": np.zeros(6)})
