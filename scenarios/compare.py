@@ -214,6 +214,9 @@ class Config:
     io_phase_error : float
         Phase error σ_p of every injected and measured field, in units of π (≥ 0;
         default 0.025).
+    drift_rad_per_step : float
+        Random-walk step of every held phase per training step (the chip's slow
+        drift; ≥ 0, rad; default 0: none, parameters.md gives no rate).
     adc_bits : int or None
         Resolution of the chip's power detectors (``None``: ideal; default Chip.draw's,
         8).
@@ -248,6 +251,7 @@ class Config:
     tap_noise: float = DEFAULT_TAP_NOISE
     io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR
     io_phase_error: float = DEFAULT_IO_PHASE_ERROR
+    drift_rad_per_step: float = 0.0
     adc_bits: int | None = DEFAULT_ADC_BITS
     eps_batches: int = 10
     eval_repeats: int = 10
@@ -334,6 +338,7 @@ def _chip(cfg: Config, chip_seed: int) -> Chip:
         tap_noise=cfg.tap_noise,
         io_amplitude_error=cfg.io_amplitude_error,
         io_phase_error=cfg.io_phase_error,
+        drift_rad_per_step=cfg.drift_rad_per_step,
         adc_bits=cfg.adc_bits,
     )
 
@@ -1000,7 +1005,9 @@ def _intro(cfg: Config) -> list[str]:
         f"noise {cfg.phase_noise_rad:g} rad per pass, tap noise {cfg.tap_noise:g}, "
         + ("ideal ADC" if cfg.adc_bits is None else f"{cfg.adc_bits}-bit ADC")
         + f", I/O errors {cfg.io_amplitude_error:g} (amplitude) and "
-        f"{cfg.io_phase_error:g}π (phase)), trained with the '{cfg.method}' gradient "
+        f"{cfg.io_phase_error:g}π (phase)"
+        + (f", drift {cfg.drift_rad_per_step:g} rad per step" if cfg.drift_rad_per_step else "")
+        + f"), trained with the '{cfg.method}' gradient "
         "measured on that chip.",
         "Gradient error ε = 1 − cos(measured, exact): 0 is perfect, 1 orthogonal. The "
         "photonic ε compares the chip's measurement with the exact gradient of the same "

@@ -12,7 +12,10 @@ for about ``iterations`` optimizer steps (Pai et al.: 1000–2000), in three way
 (a) ``digital``: trained with the exact ``"adjoint"`` gradient on an ideal chip
     (``chip=None``) — digital training on a perfect model;
 (b) ``deployed``: the (a) phases programmed onto an imperfect chip (same requested
-    phases, through its DAC and thermal crosstalk) and evaluated there, without retraining;
+    phases, through its DAC and thermal crosstalk) and evaluated there, without
+    retraining; on a drifting chip (``drift_rad_per_step > 0``) they are programmed
+    once per step of (a)'s run before the evaluation, so the chip has drifted as long
+    as (c)'s chips have while they trained;
 (c) ``on_chip``: trained from the same initial phases on that same imperfect chip, with
     each gradient method of ``methods``: ``"in_situ"`` (3-pass), ``"analog"`` (2-pass)
     and ``"finite_difference"`` measured on the chip, and ``"adjoint"`` = the exact
@@ -73,7 +76,9 @@ What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in bracket
   --set n_seeds=8 --set loss_db_per_mzi=L --set loss_spread_db=L/4`` for L = 0, 0.05,
   0.1, 0.15, 0.2): ``c − a`` of the 3-pass method on moons = −0.4, −1.5, −4.4, −10.1,
   −10.5 points (std over seeds 0.6–4.6), on circles +0.6, 0.0, +0.2, −3.6, −4.1 (std
-  2–7); the analog method stays within 0.5 points of (a) at every loss.
+  2–7); the analog method stays within 0.5 points of (a) at every loss. All of this is
+  at ``adjoint_power_ratio = 1``; a weaker adjoint shrinks the bias (``compare``'s
+  docstring has the numbers).
 - (b) deploying the digitally trained phases costs accuracy that (c) recovers, more so
   as the splitting error grows and on the data set with the finest boundary — on
   average, not on every seed: at σ = 0.05, ``c − b`` (analog) = +5.2 ± 9.6 (+4.3,
@@ -89,6 +94,12 @@ What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in bracket
 - Finite differences (200 steps, moons, 1 seed) reach 89.3 % (σ = 0.02) and 86.4 %
   (σ = 0.05): they work with a 0.1 rad step through the 10-bit DAC and the noise, but
   at 25–30× the time per step.
+- Drift (opt-in, ``drift_rad_per_step``) is where training on the chip pays most:
+  ``--set drift_rad_per_step=D --set datasets=moons --set methods=analog,adjoint --set
+  splitting_error_std_rad=0.02, --set fd_datasets=`` (3 seeds, 1000 steps, so the
+  held phases wander by D·√1000) gives (b) 95.3 / 75.4 / 46.6 % and (c) analog 95.7 /
+  95.3 / 93.9 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.4, +19.9 ± 12.7 and
+  +47.3 ± 6.5 points (c better in 3/3 seeds at D > 0).
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``.
 """
@@ -171,6 +182,7 @@ CHIP_NOISE: tuple[str, ...] = (
     "tap_noise",
     "io_amplitude_error",
     "io_phase_error",
+    "drift_rad_per_step",
 )
 
 
@@ -273,6 +285,9 @@ class Config:
     io_phase_error : float
         Phase error σ_p of every injected and measured field, in units of π (≥ 0;
         default 0.025).
+    drift_rad_per_step : float
+        Random-walk step of every held phase per training step (the chip's slow
+        drift; ≥ 0, rad; default 0: none, parameters.md gives no rate).
     n_seeds : int
         Seeds per data set.
     iterations : int
@@ -318,6 +333,7 @@ class Config:
     tap_noise: float = DEFAULT_TAP_NOISE
     io_amplitude_error: float = DEFAULT_IO_AMPLITUDE_ERROR
     io_phase_error: float = DEFAULT_IO_PHASE_ERROR
+    drift_rad_per_step: float = 0.0
     adc_bits: int | None = DEFAULT_ADC_BITS
     n_seeds: int = 3
     iterations: int = 1000
@@ -452,6 +468,7 @@ def _chip(sigma: float, cfg: Config, chip_seed: int) -> Chip:
         tap_noise=cfg.tap_noise,
         io_amplitude_error=cfg.io_amplitude_error,
         io_phase_error=cfg.io_phase_error,
+        drift_rad_per_step=cfg.drift_rad_per_step,
         adc_bits=cfg.adc_bits,
     )
 
@@ -538,6 +555,9 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
             measurement=cfg.measurement,
         )
         deployed.set_params(trained)
+        if cfg.drift_rad_per_step > 0:  # left running as long as (c) trains: it drifts
+            for _ in range(epochs * steps - 1):
+                deployed.set_params(trained)
         keys = {**base, "case": "deployed", "method": "adjoint", "splitting_error_std_rad": sigma}
         rows += _final_rows(deployed, data, cfg.eval_repeats, wall_s=0.0, iterations=0, **keys)
         for k, method in enumerate(cfg.methods, start=1):
@@ -848,6 +868,7 @@ def _chip_text(cfg: Config) -> str:
         f"{cfg.loss_db_per_mzi:g} ± {cfg.loss_spread_db:g} dB/MZI, phase noise "
         f"{cfg.phase_noise_rad:g} rad, tap noise {cfg.tap_noise:g}, I/O errors "
         f"{cfg.io_amplitude_error:g} / {cfg.io_phase_error:g}π, "
+        + (f"drift {cfg.drift_rad_per_step:g} rad/step, " if cfg.drift_rad_per_step else "")
         + ("ideal ADC" if cfg.adc_bits is None else f"{cfg.adc_bits}-bit ADC")
     )
 
