@@ -38,7 +38,10 @@ and reports them side by side:
   "digital twin" row is the gradient an *ideal model* of the chip would compute (why one
   measures in situ). The MLP's backpropagation is checked the same way against central
   finite differences (:func:`digital.gradcheck.numerical_gradients`) — ε ≈ 1e-12 says it
-  is exact to rounding;
+  is exact to rounding. ε lies in [0, 2]: above 1 the two gradients point partly in
+  opposite directions (the digital twin at the end of training, where the true
+  gradient is small and the chip's errors dominate, can reach 1.1–1.9 per minibatch).
+  Its ± pools minibatches of all seeds; only the seeds are independent;
 - **latency and energy per training step** from the SimPy model (:mod:`sim`): the ops
   each network *actually recorded* during one training step of the trained network
   (forward, gradient, ``set_params``), plus the loss and the Adam update as host
@@ -74,6 +77,11 @@ How to read the results
   run (8 seeds): test accuracy 0.851 ± 0.030 and ε 0.51 at ``adjoint_power_ratio=1``,
   0.940 ± 0.026 and ε 0.24 at 0.1, 0.949 ± 0.025 and ε 0.48 at 0.01 (tap noise now
   dominates ε); ``analog`` reaches 0.955 at ratio 1.
+
+``insitu_training`` trains the same network on the same chips from the same seeds but
+draws its per-pass noise from other streams, so its numbers for one setup differ from
+these by the noise alone (moons, in situ, 3 seeds: 85.1 ± 1.7 here, 88.4 ± 3.1 there;
+a difference within their spread). Cite one scenario's numbers with their ± and n.
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "eps")``; seed
 index ``s`` gets its own data draw, initial weights/phases, chip, noise and minibatch
