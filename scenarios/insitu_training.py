@@ -167,6 +167,7 @@ __all__ = [
     "evaluate",
     "main",
     "run",
+    "within_verdict",
 ]
 
 NAME = "insitu_training"
@@ -693,6 +694,22 @@ def mean_accuracies(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, float]
     return {key: mean for _, key, mean in ranked}
 
 
+def within_verdict(diff: Sequence[float]) -> str:
+    """Whether paired differences ``c − a`` (points) are within :data:`WITHIN_POINTS`,
+    judged with their uncertainty: ``"within 5"`` if the mean minus 2 s.e.m. is at or
+    above −5, ``"NOT within 5"`` if the mean plus 2 s.e.m. is below it, else
+    undecided. One seed has no spread: its verdict is the value's, and says so."""
+    w, n, mean = WITHIN_POINTS, len(diff), float(np.mean(diff))
+    if n < 2:
+        return f"{'within' if mean >= -w else 'NOT within'} {w:g}; one seed, no spread"
+    sem = float(np.std(diff, ddof=1)) / math.sqrt(n)
+    if mean - 2 * sem >= -w:
+        return f"within {w:g}"
+    if mean + 2 * sem < -w:
+        return f"NOT within {w:g}"
+    return f"undecided: −{w:g} lies within 2 s.e.m. ({2 * sem:.1f}) of the mean"
+
+
 def _paired(a: dict[int, float], b: dict[int, float]) -> list[float]:
     return [a[s] - b[s] for s in sorted(a) if s in b]
 
@@ -701,7 +718,8 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
     """The two acceptance comparisons as paired differences (points of test accuracy).
 
     1. ``c − a`` for every measured method on the chip with the default splitting error
-       (if configured), per data set: within :data:`WITHIN_POINTS`?
+       (if configured), per data set: within :data:`WITHIN_POINTS`, given the
+       spread over seeds (:func:`within_verdict`)?
     2. ``c − b`` for every method on the chip with the largest splitting error.
 
     Returns the readable verdicts (keys name σ) and the mean differences as numbers
@@ -726,9 +744,8 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
                 key = f"c_minus_a_mean_{dataset}_{method}"
                 numbers[key + (f"_chip{k}" if len(sigmas) > 1 else "")] = mean
                 if sigma == DEFAULT_SPLITTING_ERROR_STD_RAD:  # the verdict: default σ only
-                    verdict = "within" if mean >= -WITHIN_POINTS else "NOT within"
                     out[f"c_minus_a_{dataset}_{method}_sigma{sigma:g}"] = (
-                        f"{_pm(diff)} points ({verdict} {WITHIN_POINTS:g})" + _fd_note(method, cfg)
+                        f"{_pm(diff)} points ({within_verdict(diff)})" + _fd_note(method, cfg)
                     )
     sigma = max(cfg.splitting_error_std_rad)
     for dataset in cfg.datasets:

@@ -103,9 +103,10 @@ def test_acceptance_differences_have_the_right_sign() -> None:
             "c_minus_b_mean_moons_analog": 2.0,
         }
     )
-    # c − a: −2 and −10 points → mean −6 (sample std 5.7): not within 5.
+    # c − a: −2 and −10 points → mean −6, sample std 5.66, s.e.m. 4: −5 lies inside
+    # −6 ± 8, so two seeds cannot tell
     assert checks["c_minus_a_moons_analog_sigma0.02"].startswith("-6.0 ± 5.7 (n=2)")
-    assert "NOT within" in checks["c_minus_a_moons_analog_sigma0.02"]
+    assert "undecided: −5 lies within 2 s.e.m. (8.0)" in checks["c_minus_a_moons_analog_sigma0.02"]
     # c − b: +5 and −1 points → mean +2 (sample std 4.2), c better in 1 of 2 seeds.
     assert checks["c_minus_b_moons_analog_sigma0.05"].startswith("2.0 ± 4.2 (n=2)")
     assert "1/2" in checks["c_minus_b_moons_analog_sigma0.05"]
@@ -442,3 +443,17 @@ def test_a_deployed_network_drifts_as_long_as_the_chip_trains() -> None:
     assert final(still, "deployed") > 0.8
     assert final(drifting, "deployed") < final(still, "deployed") - 0.2
     assert final(drifting, "on_chip") > final(drifting, "deployed") + 0.3
+
+
+@pytest.mark.parametrize(
+    ("diff", "verdict"),
+    [
+        ([-3.9, -1.0, -6.8], "undecided"),  # mean −3.9, s.e.m. 1.7: −5 inside ± 3.4
+        ([-1.0, -0.5, -0.6], "within 5"),
+        ([-9.0, -10.0, -11.0], "NOT within 5"),  # mean −10, s.e.m. 0.58
+        ([-6.0], "NOT within 5; one seed, no spread"),
+        ([2.0], "within 5; one seed, no spread"),
+    ],
+)
+def test_within_verdict_weighs_the_spread(diff: list[float], verdict: str) -> None:
+    assert it.within_verdict(diff).startswith(verdict)
