@@ -134,6 +134,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from digital.train import Progress
 from scenarios.framework import (
     config_from_overrides,
     count,
@@ -1365,7 +1366,7 @@ def run_sweep(
     scheduler: str | None = None,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     metric: str | Sequence[str] | None = None,
-    progress: bool | None = None,
+    progress: Progress = "auto",
     argv: Sequence[str] | None = None,
 ) -> SweepReport:
     """Run the unfinished points of ``plan``, record them, export the table and plot.
@@ -1389,10 +1390,10 @@ def run_sweep(
     metric : str or sequence of str, optional
         Summary key to plot, or several (a sequence, or names separated by commas:
         ``"acc_a,acc_b"``) drawn as lines on one axis; default :func:`default_metric`.
-    progress : bool, optional
-        Progress bar of points done: ``None`` shows it only on a terminal. Unless
-        ``False``, every finished point also prints one line (grid values, status,
-        wall time), on a terminal or not.
+    progress : {"auto", "on", "off"}
+        Progress bar of points done: ``"auto"`` shows it only on a terminal. Unless
+        ``"off"``, every finished point also prints one line (grid values, status,
+        wall time), on a terminal or not (as :func:`digital.train.train`'s option).
     argv : sequence of str, optional
         Command line recorded in ``sweep.json`` (default ``sys.argv``).
 
@@ -1411,6 +1412,8 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    if progress not in ("auto", "on", "off"):
+        raise SweepError(f"progress={progress!r} must be one of 'auto', 'on', 'off'")
     n_workers = _check_executor_options(executor, workers, scheduler, connect_timeout_s)
     metrics = metric_names(metric)
     sweep_dir = _prepare_sweep_dir(out, plan)
@@ -1450,7 +1453,7 @@ def run_sweep(
                     initial=len(done),
                     unit="point",
                     desc=f"sweep {plan.scenario}",
-                    disable=None if progress is None else not progress,
+                    disable={"auto": None, "on": False, "off": True}[progress],
                     leave=True,
                 ) as bar,
             ):
@@ -1464,7 +1467,7 @@ def run_sweep(
                         bar.set_postfix(failed=n_failed_now)
                     bar.update(1)
                     n_done += 1
-                    if progress is not False:  # one line per point, also in a log file
+                    if progress != "off":  # one line per point, also in a log file
                         bar.write(_point_line(point, outcome, n_done, len(keys), plan.repeat))
                     if not metric_checked and outcome.status == STATUS_OK:
                         # a key missing here cannot be numeric in every row: stop now

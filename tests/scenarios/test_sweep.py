@@ -342,7 +342,7 @@ def test_sweep_prints_one_line_per_point_not_the_points_reports(
 ) -> None:
     TOY_FAILING.add(2.0)
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=2)
-    sw.run_sweep(plan, out=tmp_path, progress=None)
+    sw.run_sweep(plan, out=tmp_path, progress="auto")
     lines = capsys.readouterr().out.splitlines()
     assert [re.sub(r"\(\d+\.\d s\)$", "(T)", line) for line in lines] == [
         "[1/4] x=1, repeat 0: ok (T)",
@@ -351,14 +351,14 @@ def test_sweep_prints_one_line_per_point_not_the_points_reports(
         "[4/4] x=2, repeat 1: failed: RuntimeError: toy failure at x=2.0 (T)",
     ]
     TOY_FAILING.clear()
-    sw.run_sweep(plan, out=tmp_path, progress=False)  # the two failed points again
+    sw.run_sweep(plan, out=tmp_path, progress="off")  # the two failed points again
     assert capsys.readouterr().out == ""
 
 
 def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_path: Path) -> None:
     """A grid over seed gives the CSV one seed column (the grid value) and point_seed."""
     plan = sw.plan_sweep(toy, grid=[("seed", ["10", "20"])], repeat=2)
-    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    report = sw.run_sweep(plan, out=tmp_path, progress="off")
     with report.csv_path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     header = report.csv_path.read_text().splitlines()[0].split(",")
@@ -375,7 +375,7 @@ def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_pat
 
 def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -> None:
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"]), ("mode", ["a", "b"])], repeat=2)
-    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    report = sw.run_sweep(plan, out=tmp_path, progress="off")
     assert (report.n_points, report.n_run, report.n_skipped, report.n_failed) == (12, 12, 0, 0)
     assert report.sweep_dir == (tmp_path / "sweeps" / plan.sweep_id).absolute()
     assert report.metric == "y"  # first float-valued key; "count" is an int
@@ -403,13 +403,13 @@ def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -
 
     db = report.db_path
     before = _digest(db)
-    again = sw.run_sweep(plan, out=tmp_path, progress=False, metric="count")
+    again = sw.run_sweep(plan, out=tmp_path, progress="off", metric="count")
     assert (again.n_run, again.n_skipped) == (0, 12)
     assert _digest(db) == before  # nothing to run: the database is not written
     assert [p.name for p in again.figures] == ["sweep_count.png", "sweep_count.svg"]
 
     more = sw.plan_sweep(toy, grid=[("mode", ["a", "b"]), ("x", ["3", "2", "1"])], repeat=3)
-    extended = sw.run_sweep(more, out=tmp_path, progress=False)
+    extended = sw.run_sweep(more, out=tmp_path, progress="off")
     assert extended.sweep_dir == report.sweep_dir  # --repeat extends the same sweep
     assert (extended.n_run, extended.n_skipped) == (6, 12)
     assert len(_db_rows(db)) == 18
@@ -457,10 +457,10 @@ def test_table_and_csv_hold_only_this_commands_points(toy: str, tmp_path: Path) 
     """After --repeat 2, the same sweep with --repeat 1 reports (and exports) repeat 0 only;
     sweep.json keeps the first command line."""
     two = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=2)
-    first = sw.run_sweep(two, out=tmp_path, progress=False, argv=["first", "command"])
+    first = sw.run_sweep(two, out=tmp_path, progress="off", argv=["first", "command"])
     spec = (first.sweep_dir / sw.SPEC_FILENAME).read_text()
     one = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], repeat=1)
-    report = sw.run_sweep(one, out=tmp_path, progress=False, argv=["second"])
+    report = sw.run_sweep(one, out=tmp_path, progress="off", argv=["second"])
     assert (report.n_points, report.n_run, report.n_skipped) == (2, 0, 2)
     assert [(r.params["x"], r.repeat) for r in report.rows] == [(1.0, 0), (2.0, 0)]
     with report.csv_path.open(newline="") as fh:
@@ -555,12 +555,12 @@ def test_progress_bar_counts_points(
     toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"])])
-    sw.run_sweep(plan, out=tmp_path, progress=True)
+    sw.run_sweep(plan, out=tmp_path, progress="on")
     err = capsys.readouterr().err
     assert "3/3" in err
     assert "point" in err
     capsys.readouterr()
-    sw.run_sweep(plan, out=tmp_path, progress=None)  # not a terminal: quiet
+    sw.run_sweep(plan, out=tmp_path, progress="auto")  # not a terminal: quiet
     assert capsys.readouterr().err == ""
 
 
@@ -657,12 +657,12 @@ def test_new_sweep_with_an_unknown_metric_stops_after_its_first_good_point(
     TOY_FAILING.add(1.0)  # a failed point has no summary to check: the sweep goes on
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3", "4"])])
     with pytest.raises(sw.SweepError, match="'nope' is not a numeric summary key") as err:
-        sw.run_sweep(plan, out=tmp_path, progress=False, metric="nope")
+        sw.run_sweep(plan, out=tmp_path, progress="off", metric="nope")
     assert "stopped after its first point, which is kept" in str(err.value)
     db = tmp_path / "sweeps" / plan.sweep_id / sw.DB_FILENAME
     assert len(_db_rows(db)) == 2  # the failed x = 1 and the good x = 2; 3 and 4 never ran
     TOY_FAILING.clear()
-    report = sw.run_sweep(plan, out=tmp_path, progress=False, metric="y")
+    report = sw.run_sweep(plan, out=tmp_path, progress="off", metric="y")
     assert (report.n_run, report.n_skipped) == (3, 1)  # the failure runs again, x = 2 not
     assert report.metric == "y"
 
@@ -853,14 +853,14 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_kill_in_the_middle_of_a_write_is_rolled_back(toy: str, tmp_path: Path) -> None:
     """A writer killed with pages of an open transaction already in the file."""
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
-    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    report = sw.run_sweep(plan, out=tmp_path, progress="off")
     db = report.db_path
     proc = subprocess.run(
         [sys.executable, "-c", _KILL_MID_TRANSACTION, str(db)], timeout=60, check=False
     )
     assert proc.returncode == -signal.SIGKILL
     assert Path(f"{db}-journal").exists()  # a hot journal: the file holds uncommitted pages
-    again = sw.run_sweep(plan, out=tmp_path, progress=False)
+    again = sw.run_sweep(plan, out=tmp_path, progress="off")
     assert (again.n_run, again.n_skipped) == (0, 2)
     assert not Path(f"{db}-journal").exists()
     _assert_complete(db, 2)
@@ -920,8 +920,8 @@ def test_local_and_dask_give_identical_metrics(tmp_path: Path) -> None:
         smoke=True,
         repeat=2,
     )
-    local = sw.run_sweep(plan, out=tmp_path / "local", executor="local", progress=False)
-    dask = sw.run_sweep(plan, out=tmp_path / "dask", executor="dask", workers=2, progress=False)
+    local = sw.run_sweep(plan, out=tmp_path / "local", executor="local", progress="off")
+    dask = sw.run_sweep(plan, out=tmp_path / "dask", executor="dask", workers=2, progress="off")
     assert local.n_failed == dask.n_failed == 0
     assert (local.n_run, dask.n_run) == (2, 2)
     assert _metrics_by_key(dask) == _metrics_by_key(local)
@@ -945,9 +945,9 @@ def test_local_process_pool_and_dask_give_identical_metrics(tmp_path: Path) -> N
         smoke=True,
         repeat=2,
     )
-    serial = sw.run_sweep(plan, out=tmp_path / "serial", progress=False)
-    pool = sw.run_sweep(plan, out=tmp_path / "pool", workers=2, progress=False)
-    dask = sw.run_sweep(plan, out=tmp_path / "dask", executor="dask", workers=2, progress=False)
+    serial = sw.run_sweep(plan, out=tmp_path / "serial", progress="off")
+    pool = sw.run_sweep(plan, out=tmp_path / "pool", workers=2, progress="off")
+    dask = sw.run_sweep(plan, out=tmp_path / "dask", executor="dask", workers=2, progress="off")
     assert serial.n_run == pool.n_run == dask.n_run == 4
     assert _metrics_by_key(pool) == _metrics_by_key(serial)
     assert _metrics_by_key(dask) == _metrics_by_key(serial)
@@ -1038,7 +1038,7 @@ def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
 
     monkeypatch.setattr(sw, "save_figure", keep)
     plan = sw.plan_sweep(toy, grid=[("width", ["(1)", "(3)", "(10)"])])
-    report = sw.run_sweep(plan, out=tmp_path, progress=False)
+    report = sw.run_sweep(plan, out=tmp_path, progress="off")
     sw.plot_sweep(report.rows, plan, tmp_path, metric="y")
     (ax,) = figures[-1].axes
     line = ax.get_lines()[0]
@@ -1048,7 +1048,7 @@ def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
     # tap_noise_values=0.01,0.05 in the user study)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3", "10"]
     two = sw.plan_sweep(toy, grid=[("width", ["(1,2)", "(3)"])])  # not one number each
-    sw.plot_sweep(sw.run_sweep(two, out=tmp_path, progress=False).rows, two, tmp_path, metric="y")
+    sw.plot_sweep(sw.run_sweep(two, out=tmp_path, progress="off").rows, two, tmp_path, metric="y")
     np.testing.assert_array_equal(figures[-1].axes[0].get_lines()[0].get_xdata(), [0.0, 1.0])
 
 
@@ -1172,12 +1172,12 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     assert ax.get_title().startswith("toy: 2 metrics vs x (")
 
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
-    report = sw.run_sweep(plan, out=tmp_path, progress=False, metric=["count", "y"])
+    report = sw.run_sweep(plan, out=tmp_path, progress="off", metric=["count", "y"])
     assert (report.metric, report.metrics) == ("count", ("count", "y"))
     with pytest.raises(sw.SweepError, match="--metric 'nope' is not a numeric summary key"):
-        sw.run_sweep(plan, out=tmp_path, progress=False, metric="y,nope")
+        sw.run_sweep(plan, out=tmp_path, progress="off", metric="y,nope")
     with pytest.raises(sw.SweepError, match="empty name"):
-        sw.run_sweep(plan, out=tmp_path, progress=False, metric="y,,count")
+        sw.run_sweep(plan, out=tmp_path, progress="off", metric="y,,count")
     # with units: each line's label carries its own; a shared unit goes on the axis
     rows = [_point({"a_pct": 90.0 - x, "b_pct": 80.0 - x, "t_ns": 1.0}, x=x) for x in (1, 2)]
     sw.plot_sweep(rows, plan, Path("."), metric="a_pct,b_pct")
@@ -1210,3 +1210,9 @@ def test_x_axis_is_logarithmic_when_the_grid_spans_two_decades(
     sw.plot_sweep(rows, plan, Path("."), metric="y")
     (ax,) = figures[-1].axes
     assert ax.get_xscale() == scale
+
+
+def test_progress_is_a_named_option(toy: str, tmp_path: Path) -> None:
+    plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
+    with pytest.raises(sw.SweepError, match="progress=False must be one of 'auto', 'on', 'off'"):
+        sw.run_sweep(plan, out=tmp_path, progress=False)  # type: ignore[arg-type]
