@@ -982,38 +982,32 @@ def _lossy_chip(mesh: Mesh, **changes: float) -> Chip:
     )
 
 
+def _at_ratio(problem_: tuple, chip: Chip | None, ratio: object, **kwargs: object) -> np.ndarray:
+    """measure_in_situ's gradient vector with the adjoint at ``ratio`` × the forward power."""
+    mesh, phases, x, _, delta = problem_
+    return measure_in_situ(
+        mesh,
+        phases,
+        x,
+        delta,
+        chip,
+        np.random.default_rng(0),
+        adjoint_power_ratio=ratio,
+        **kwargs,  # type: ignore[arg-type]
+    ).gradients.to_vector()
+
+
 @pytest.mark.parametrize("method", ["in_situ", "analog"])
 @pytest.mark.parametrize("ratio", [1e-3, 0.3, 7.0])
 def test_adjoint_power_does_not_change_an_exact_measurement(method: str, ratio: float) -> None:
     """Without loss or noise every method is exact whatever the adjoint's power; with
     loss the analog difference is linear in x̂, so its scale divides out exactly."""
-    mesh, phases, x, _, delta = problem("clements", 6, 5, seed=4)
+    case = problem("clements", 6, 5, seed=4)
+    mesh, phases, x, _, delta = case
     exact = mesh.phase_gradients(phases, x, delta).to_vector()
-    got = measure_in_situ(
-        mesh,
-        phases,
-        x,
-        delta,
-        None,
-        np.random.default_rng(0),
-        method=method,  # type: ignore[arg-type]
-        adjoint_power_ratio=ratio,
-    )
-    assert relative(got.gradients.to_vector(), exact) < 1e-10
+    assert relative(_at_ratio(case, None, ratio, method=method), exact) < 1e-10
     chip = _lossy_chip(mesh)
-    analog = [
-        measure_in_situ(
-            mesh,
-            phases,
-            x,
-            delta,
-            chip,
-            np.random.default_rng(0),
-            method="analog",
-            adjoint_power_ratio=r,
-        ).gradients.to_vector()
-        for r in (1.0, ratio)
-    ]
+    analog = [_at_ratio(case, chip, r, method="analog") for r in (1.0, ratio)]
     assert relative(analog[1], analog[0]) < 1e-10
 
 
@@ -1025,28 +1019,12 @@ def test_a_weaker_adjoint_shrinks_the_three_pass_loss_bias() -> None:
     y = mesh.forward(phases, x, chip)
     delta = 2 * np.conj(y) * np.random.default_rng(7).normal(size=y.shape)
     exact = mesh.phase_gradients(phases, x, delta, chip).to_vector()
-    cos = [
-        cosine(
-            measure_in_situ(
-                mesh, phases, x, delta, chip, np.random.default_rng(0), adjoint_power_ratio=r
-            ).gradients.to_vector(),
-            exact,
-        )
-        for r in (3.0, 1.0, 0.1, 0.01)
-    ]
+    case = (mesh, phases, x, None, delta)
+    cos = [cosine(_at_ratio(case, chip, r), exact) for r in (3.0, 1.0, 0.1, 0.01)]
     assert cos == sorted(cos) and cos[-1] > 0.98 and cos[0] < 0.9, cos
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "1"])
 def test_adjoint_power_ratio_must_be_positive(bad: object) -> None:
-    mesh, phases, x, _, delta = problem("clements", 4, 2, seed=1)
     with pytest.raises((ValueError, TypeError), match="adjoint_power_ratio"):
-        measure_in_situ(
-            mesh,
-            phases,
-            x,
-            delta,
-            None,
-            np.random.default_rng(0),
-            adjoint_power_ratio=bad,  # type: ignore[arg-type]
-        )
+        _at_ratio(problem("clements", 4, 2, seed=1), None, bad)
