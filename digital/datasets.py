@@ -261,10 +261,10 @@ _SPECS: dict[str, _Spec] = {
     "digits": _Spec(10, None, read=_digits),
 }
 
+#: Names accepted by :func:`load`.
 DATASETS: tuple[str, ...] = tuple(_SPECS)
 #: Data sets bundled with scikit-learn: fixed samples, so ``noise`` does not apply.
 BUNDLED_DATASETS: tuple[str, ...] = tuple(k for k, spec in _SPECS.items() if spec.read is not None)
-"""Names accepted by :func:`load`."""
 
 
 # --------------------------------------------------------------------------- splitting

@@ -50,7 +50,7 @@ and permutation matrices need no special case) and ``φ`` from their phase diffe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -58,7 +58,7 @@ from numpy.typing import ArrayLike, NDArray
 from digital.validation import check_choice, check_finite
 from photonic.constants import TWO_PI
 from photonic.imperfections import wrap_rad
-from photonic.mesh import Mesh, Phases
+from photonic.mesh import TOPOLOGIES, Mesh, Phases, Topology
 from photonic.mzi import mzi
 
 if TYPE_CHECKING:
@@ -66,9 +66,6 @@ if TYPE_CHECKING:
 
 Array = NDArray[Any]
 
-Topology = Literal["clements", "reck"]
-#: The mesh topologies :func:`decompose` and :func:`svd_layers` accept.
-TOPOLOGIES: tuple[str, ...] = get_args(Topology)
 
 #: Default tolerance on ``max|u u† − I|`` for accepting ``u`` as unitary.
 DEFAULT_UNITARY_ATOL = 1e-9

@@ -37,7 +37,7 @@ import numbers
 import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,7 +59,7 @@ Init = Literal["haar", "uniform"]
 #: ``(n_taps, n_samples)`` — a read-only view with any strides — to each tap's
 #: reading summed over the samples, ``(n_taps,)`` (stored as float64).
 TapRead = Callable[[NDArray[Any]], NDArray[Any]]
-TOPOLOGIES: tuple[str, ...] = ("clements", "reck")
+TOPOLOGIES: tuple[str, ...] = get_args(Topology)
 #: Largest mesh :meth:`Mesh.clements` and :meth:`Mesh.reck` build. N = 4096 already holds
 #: 8.4 M MZIs and a 268 MB transfer matrix; a larger one would fill a workstation's
 #: memory before its first pass (N = 100 000 would hold 5·10⁹ MZIs).

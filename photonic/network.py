@@ -78,7 +78,7 @@ from photonic.insitu import (
     check_mode,
     measure_in_situ,
 )
-from photonic.mesh import Init, Mesh, Phases, Topology
+from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology
 from sim import ops
 from sim.ops import ExitRead, Op, Recorder
 
@@ -261,7 +261,7 @@ class PhotonicNetwork:
         self.bias_amplitude = float(bias_amplitude)
         self.normalization = check_choice(normalization, "normalization", ("none", "fixed_power"))
         self.layer_kind = check_choice(layer_kind, "layer_kind", ("unitary", "svd"))
-        check_choice(topology, "topology", ("clements", "reck"))
+        check_choice(topology, "topology", TOPOLOGIES)
         self.readout_scale = check_positive(readout_scale, "readout_scale")
         self.gradient = check_choice(gradient, "gradient", GRADIENT_METHODS)
         self.measurement = check_choice(measurement, "measurement", ("per_sample", "aggregated"))

@@ -153,7 +153,7 @@ from digital.validation import (
 )
 from photonic.imperfections import NO_IMPERFECTIONS, Chip
 from photonic.insitu import measure_finite_difference, measure_in_situ
-from photonic.mesh import MAX_PORTS, Mesh, Phases
+from photonic.mesh import MAX_PORTS, TOPOLOGIES, Mesh, Phases, Topology
 from photonic.network import PhotonicNetwork
 from scenarios.framework import (
     Result,
@@ -193,7 +193,6 @@ Method = Literal["in_situ", "analog", "finite_difference", "digital_twin"]
 METHODS: tuple[str, ...] = get_args(Method)
 MEASURED: tuple[str, ...] = ("in_situ", "analog", "finite_difference")
 Measurement = Literal["per_sample", "aggregated"]
-Topology = Literal["clements", "reck"]
 PaiProfile = Literal["tap", "pai_sim", "realistic", "lossy"]
 PaiState = Literal["init", "trained"]
 
@@ -414,7 +413,7 @@ class Config:
         check_positive_int(self.repeats, "repeats")
         check_positive_int(self.pai_repeats, "pai_repeats")
         check_positive_int(self.pai_train_epochs, "pai_train_epochs")
-        check_choice(self.layer_topology, "layer_topology", get_args(Topology))
+        check_choice(self.layer_topology, "layer_topology", TOPOLOGIES)
         check_choice(self.measurement, "measurement", get_args(Measurement))
         put("adjoint_power_ratio", check_positive(self.adjoint_power_ratio, "adjoint_power_ratio"))
         if (
