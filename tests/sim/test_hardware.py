@@ -163,6 +163,13 @@ def test_mesh_loss_and_laser_sizing_by_hand() -> None:
     assert laser_electrical_power_mw(64, fixed) == pytest.approx(6.0)
 
 
+def test_hardware_knows_the_topologies_photonic_builds() -> None:
+    from photonic.mesh import TOPOLOGIES as BUILT
+    from sim.hardware import TOPOLOGIES
+
+    assert TOPOLOGIES == BUILT
+
+
 @pytest.mark.parametrize("topology", ["clements", "reck"])
 @pytest.mark.parametrize("n_ports", range(2, 11))
 def test_mesh_depth_is_the_column_count_of_the_photonic_mesh(topology: str, n_ports: int) -> None:
