@@ -29,14 +29,10 @@ from numpy.typing import NDArray
 
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.validation import check_generator, check_matrix, check_positive
-from sim.ops import Op, Recorder
+from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Op, Recorder
 
 Array = NDArray[Any]
 BiasMode = Literal["input", "none"]
-
-#: Bytes per stored number, real and complex float64.
-BYTES_REAL = 8
-BYTES_COMPLEX = 16
 
 
 @runtime_checkable
@@ -311,7 +307,7 @@ class MLP:
         n_out, n_in = shape
         # Complex multiply-add = 4 real multiplies + 4 adds = 8 FLOPs; real = 2.
         per_mac = 8 if self.is_complex else 2
-        word = BYTES_COMPLEX if self.is_complex else BYTES_REAL
+        word = BYTES_PER_COMPLEX if self.is_complex else BYTES_PER_REAL
         flops = per_mac * n * n_in * n_out * n_products
         n_bytes = word * (n_out * n_in + n * (n_in + n_out) * n_products)
         self.recorder.record(

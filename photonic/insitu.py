@@ -765,7 +765,7 @@ def combine_op(layer: int, *, n_ports: int, n_samples: int, reads: int) -> ops.O
         n_ports=n_ports,
         n_samples=n_samples,
         flops=COMBINE_FLOPS * reads,
-        bytes=8 * 4 * reads,
+        bytes=ops.BYTES_PER_REAL * 4 * reads,
     )
 
 

@@ -80,7 +80,7 @@ from photonic.insitu import (
 )
 from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology
 from sim import ops
-from sim.ops import ExitRead, Op, Recorder
+from sim.ops import BYTES_PER_COMPLEX, ExitRead, Op, Recorder
 
 Array = NDArray[Any]
 LayerKind = Literal["unitary", "svd"]
@@ -95,7 +95,6 @@ SWEEP_FLOPS_PER_N3 = 32
 COMPLEX_MAC_FLOPS = 8
 #: Host FLOPs of one activation (or its derivative applied to δ) per port and sample.
 ACTIVATION_FLOPS = 6
-BYTES_COMPLEX = 16
 PHASE_FIELDS = ("theta_rad", "phi_rad", "out_rad")
 #: Softmax temperature of the Pai et al. readout (see :meth:`PhotonicNetwork.pai2023`).
 PAI2023_READOUT_SCALE = 10.0
@@ -966,7 +965,7 @@ class PhotonicNetwork:
                 n_ports=self.n_ports,
                 n_samples=n,
                 flops=int(flops),
-                bytes=BYTES_COMPLEX * n * self.n_ports * 2,
+                bytes=BYTES_PER_COMPLEX * n * self.n_ports * 2,
             )
         )
 
@@ -987,7 +986,7 @@ def activation_op(
         n_ports=n_ports,
         n_samples=n_samples,
         flops=ACTIVATION_FLOPS * n_samples * n_ports,
-        bytes=BYTES_COMPLEX * n_samples * n_ports * 2,
+        bytes=BYTES_PER_COMPLEX * n_samples * n_ports * 2,
     )
 
 

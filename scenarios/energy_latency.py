@@ -102,7 +102,7 @@ from scenarios.framework import (
 )
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
-from sim.ops import BYTES_PER_REAL, Op, mesh_pass, phase_update, tap_readout
+from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Op, mesh_pass, phase_update, tap_readout
 from sim.presets import available_presets, check_presets, load_preset
 from sim.report import summarize, time_share, tops_per_w
 
@@ -124,14 +124,12 @@ __all__ = [
 NAME = "energy_latency"
 TapIntegration = Literal["batch", "per_sample"]
 
-#: Bytes per complex number in the project's arrays (complex128).
-BYTES_COMPLEX = 16
 #: Assumption: ≈ 10 FLOPs per output for a softmax cross-entropy loss and its gradient.
 LOSS_FLOPS_PER_OUTPUT = 10
 #: Assumption: ≈ 12 FLOPs per parameter for an Adam update (moments, bias correction, step).
 ADAM_FLOPS_PER_PARAM = 12
 #: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
-ADAM_BYTES_PER_PARAM = 7 * 8
+ADAM_BYTES_PER_PARAM = 7 * BYTES_PER_REAL
 #: Camera frames and settling: the components of pai2023-chip's "slow physics".
 SLOW_COMPONENTS = ("camera", "phase_settling", "modulator_settling")
 #: Size of the compute-bound GEMM used to measure energy per FLOP at full utilization.
@@ -179,7 +177,7 @@ def _loss(n_layers: int, n: int, b: int, direction: Literal["forward", "backward
         n_ports=n,
         n_samples=b,
         flops=LOSS_FLOPS_PER_OUTPUT * b * n,
-        bytes=BYTES_COMPLEX * b * n,
+        bytes=BYTES_PER_COMPLEX * b * n,
     )
 
 

@@ -51,6 +51,8 @@ Direction = Literal["forward", "backward", "adjoint", "sum", "probe", "update", 
 OP_KINDS: tuple[str, ...] = get_args(OpKind)
 #: Bytes per real number assumed by ``Op.bytes`` (float64), see the module docstring.
 BYTES_PER_REAL = 8
+#: Bytes per complex number (complex128): two reals.
+BYTES_PER_COMPLEX = 2 * BYTES_PER_REAL
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
 
 
