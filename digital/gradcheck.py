@@ -93,6 +93,32 @@ def relative_error(analytic: Array, numeric: Array, *, floor: float = 0.0) -> fl
     ``analytic`` and ``numeric`` must hold finite numbers and ``floor`` be a finite
     number ≥ 0 (a NaN anywhere would make the result NaN, which compares as neither
     large nor small).
+
+    Parameters
+    ----------
+    analytic
+        Gradient from ``backward``, any shape, real or complex.
+    numeric
+        Finite-difference gradient of the same shape.
+    floor
+        Smallest denominator, ≥ 0 (in the units of the gradient); entries whose
+        magnitudes are both below it are judged on the absolute scale
+        ``|a − n| / floor``. Below the smallest positive float64 (0, the default)
+        that value is used instead, so entries that are 0 both ways count as exact.
+
+    Returns
+    -------
+    float
+        The worst relative error, ≥ 0; 0.0 for empty arrays.
+
+    Raises
+    ------
+    TypeError
+        If ``analytic`` or ``numeric`` does not hold numbers, or ``floor`` is not a
+        real number.
+    ValueError
+        If either holds NaN or infinity, their shapes differ, or ``floor`` is negative
+        or not finite.
     """
     floor = check_nonnegative(floor, "floor")
     a, n = np.asarray(analytic), np.asarray(numeric)

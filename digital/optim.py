@@ -33,7 +33,22 @@ class Optimizer(Protocol):
 
     lr: float
 
-    def step(self, params: Params, grads: Params) -> Params: ...
+    def step(self, params: Params, grads: Params) -> Params:
+        """Return the updated parameters; ``params`` and ``grads`` are not modified.
+
+        Parameters
+        ----------
+        params
+            Current parameters keyed by name (as ``net.params()``), real or complex.
+        grads
+            Gradients with the same keys and shapes (as ``net.backward``), in the
+            convention ``g = ∂L/∂Re w − i ∂L/∂Im w`` for complex entries.
+
+        Returns
+        -------
+        dict
+            New parameters with the same keys and shapes.
+        """
 
     def state(self) -> dict[str, Any]: ...
 
@@ -107,7 +122,28 @@ class SGD:
         self.lr = check_positive(lr, "lr")
 
     def step(self, params: Params, grads: Params) -> Params:
-        """Return the updated parameters (inputs are not modified)."""
+        """Return the updated parameters (inputs are not modified).
+
+        Parameters
+        ----------
+        params
+            Current parameters keyed by name (as ``net.params()``), finite numbers.
+        grads
+            Gradients with the same keys and shapes, finite
+            (``g = ∂L/∂Re w − i ∂L/∂Im w`` for complex entries).
+
+        Returns
+        -------
+        dict
+            New parameters with the same keys and shapes.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
+        ValueError
+            If their keys or shapes differ, or an entry holds NaN or infinity.
+        """
         params, grads = _checked(params, grads)
         return {k: p - self.lr * _descent_direction(grads[k]) for k, p in params.items()}
 
@@ -136,7 +172,30 @@ class Momentum:
         self.velocity: Params = {}
 
     def step(self, params: Params, grads: Params) -> Params:
-        """Return the updated parameters; the velocity is kept in the optimizer."""
+        """Return the updated parameters; the velocity is kept in the optimizer.
+
+        Inputs are not modified.
+
+        Parameters
+        ----------
+        params
+            Current parameters keyed by name (as ``net.params()``), finite numbers.
+        grads
+            Gradients with the same keys and shapes, finite
+            (``g = ∂L/∂Re w − i ∂L/∂Im w`` for complex entries).
+
+        Returns
+        -------
+        dict
+            New parameters with the same keys and shapes.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
+        ValueError
+            If their keys or shapes differ, or an entry holds NaN or infinity.
+        """
         params, grads = _checked(params, grads)
         new = {}
         for k, p in params.items():
@@ -180,7 +239,30 @@ class Adam:
         self.v: Params = {}
 
     def step(self, params: Params, grads: Params) -> Params:
-        """Return the updated parameters; moments and step count stay in the optimizer."""
+        """Return the updated parameters; moments and step count stay in the optimizer.
+
+        Inputs are not modified.
+
+        Parameters
+        ----------
+        params
+            Current parameters keyed by name (as ``net.params()``), finite numbers.
+        grads
+            Gradients with the same keys and shapes, finite
+            (``g = ∂L/∂Re w − i ∂L/∂Im w`` for complex entries).
+
+        Returns
+        -------
+        dict
+            New parameters with the same keys and shapes.
+
+        Raises
+        ------
+        TypeError
+            If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
+        ValueError
+            If their keys or shapes differ, or an entry holds NaN or infinity.
+        """
         params, grads = _checked(params, grads)
         self.t += 1
         new = {}
@@ -217,7 +299,27 @@ OPTIMIZERS: dict[str, type[SGD] | type[Momentum] | type[Adam]] = {
 
 
 def make_optimizer(name: str, *, lr: float) -> Optimizer:
-    """Build an optimizer by name (``"sgd"``, ``"momentum"``, ``"adam"``)."""
+    """Build an optimizer by name (``"sgd"``, ``"momentum"``, ``"adam"``).
+
+    Parameters
+    ----------
+    name
+        A key of :data:`OPTIMIZERS`: ``"sgd"``, ``"momentum"`` or ``"adam"``.
+    lr
+        Learning rate, > 0; every other setting keeps its default.
+
+    Returns
+    -------
+    Optimizer
+        A new :class:`SGD`, :class:`Momentum` or :class:`Adam`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not known, or ``lr`` is not a finite number > 0.
+    TypeError
+        If ``lr`` is not a real number.
+    """
     try:
         cls = OPTIMIZERS[name]
     except (KeyError, TypeError):

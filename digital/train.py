@@ -161,6 +161,33 @@ def save_checkpoint(
 
     ``settings`` are the run's choices a resumed run must share (loss, batch size,
     optimizer and learning rate, training-set size): see :func:`load_checkpoint`.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file (``.npz``); missing parent directories are created. The
+        state is first written to ``<name>.tmp.npz`` beside it, then renamed.
+    net
+        Its ``params()`` are saved; so are the accumulated drift of a network with a
+        ``chip_drift()`` method and the state of its ``noise_rng`` generator, if any.
+    optimizer
+        Its ``state()`` is saved (moments and step count).
+    rng
+        The generator that shuffles the training set; its state is saved.
+    history
+        The epochs finished so far.
+    position
+        Where the run is: epoch, next minibatch, the epoch's shuffled order and
+        partial statistics, step count and elapsed seconds.
+    settings
+        JSON-serialisable run choices to check on resume; ``None`` saves none.
+
+    Raises
+    ------
+    TypeError
+        If ``settings`` (or anything else in the metadata) is not JSON-serialisable.
+    OSError
+        If the file cannot be written.
     """
     arrays: dict[str, Any] = {f"param/{k}": v for k, v in net.params().items()}
     # a drifting photonic chip's accumulated drift is device state params() lacks
@@ -202,6 +229,30 @@ def load_checkpoint(
 ) -> tuple[History, _Position]:
     """Restore a state written by :func:`save_checkpoint` into ``net``, ``optimizer``, ``rng``.
 
+    Parameters
+    ----------
+    path
+        The checkpoint file (``.npz``).
+    net
+        Receives the saved parameters through ``set_params`` (and, for a drifting
+        photonic chip, the saved drift through ``set_chip_drift``); the state of its
+        ``noise_rng`` generator, if it has one, is restored.
+    optimizer
+        Receives the saved moments and step count through ``load_state``.
+    rng
+        The generator that shuffles the training set; its state is restored.
+    settings
+        This run's choices (loss, batch size, optimizer, learning rate, training-set
+        size), compared with the saved ones; ``None`` compares nothing.
+
+    Returns
+    -------
+    history : History
+        The epochs finished before the checkpoint was written.
+    position : _Position
+        Where to continue: epoch, next minibatch, the epoch's shuffled order and
+        partial statistics, step count and elapsed seconds.
+
     Raises
     ------
     ValueError
@@ -209,7 +260,8 @@ def load_checkpoint(
         run continues the same run, bit for bit; another loss or batch size would mix
         two runs in one history). The message names every setting that differs.
         Only the settings both sides know are compared (none for ``settings=None`` or
-        a checkpoint written before settings were saved).
+        a checkpoint written before settings were saved). Also if the checkpoint holds
+        the state of a generator this run lacks (a ``noise_rng`` of another network).
     """
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -334,6 +386,28 @@ def accuracy(outputs: Array, labels: Array) -> float:
     """Fraction of samples whose predicted class equals the integer label.
 
     ``outputs`` ``(n_samples ≥ 1, n_out)`` finite, ``labels`` ``(n_samples,)`` integers ≥ 0.
+
+    Parameters
+    ----------
+    outputs
+        Network outputs ``(n_samples, n_out)``, finite real numbers; the predicted
+        class is the argmax, or ``outputs > 0.5`` for ``n_out = 1`` (see
+        :func:`predict_classes`).
+    labels
+        Integer class labels ``(n_samples,)``, ≥ 0.
+
+    Returns
+    -------
+    float
+        The fraction of correct predictions, in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If ``outputs`` is complex or not numeric.
+    ValueError
+        If ``outputs`` is not 2-D or not finite, ``labels`` is not 1-D integers ≥ 0,
+        or the two differ in number of samples or hold none.
     """
     predicted = predict_classes(outputs)
     y = np.asarray(labels)

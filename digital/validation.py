@@ -25,6 +25,19 @@ def check_finite(x: Any, name: str) -> None:
     non-finite sum (a bad entry, or finite entries that overflow) is looked at entry
     by entry. Real arrays, where the sum is no faster, are always checked entry by
     entry.
+
+    Parameters
+    ----------
+    x
+        Array-like of any shape; only float and complex dtypes are checked (integer,
+        bool and other dtypes pass as they are).
+    name
+        Parameter name used in the error message.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds NaN or ±inf; the message gives how many.
     """
     arr = np.asarray(x)
     kind = arr.dtype.kind
@@ -46,6 +59,23 @@ def check_generator(rng: Any, name: str = "rng") -> np.random.Generator:
 
     The project draws every random number from a generator the caller passes
     (DESIGN.md §2); an int seed or the legacy ``RandomState`` is refused by name.
+
+    Parameters
+    ----------
+    rng
+        The object to check.
+    name
+        Parameter name used in the error message.
+
+    Returns
+    -------
+    numpy.random.Generator
+        ``rng`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a ``numpy.random.Generator``.
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
@@ -70,6 +100,18 @@ def check_positive(value: Any, name: str) -> float:
 
     ``TypeError`` for anything but a real number, ``ValueError`` for a value ≤ 0, NaN
     or infinite; the message names ``name`` and the value.
+
+    Parameters
+    ----------
+    value
+        A real number (Python or NumPy int or float, or a 0-d array), finite and > 0.
+    name
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    float
+        ``float(value)``.
     """
     v = _real_number(value, name, "> 0")
     if not np.isfinite(v) or v <= 0:
@@ -83,6 +125,18 @@ def check_nonnegative(value: Any, name: str) -> float:
     ``TypeError`` for anything but a real number (a bool, a string or an array of
     more than one value included; a 0-d array counts as its value), ``ValueError``
     for a negative, NaN or infinite one; the message names ``name`` and the value.
+
+    Parameters
+    ----------
+    value
+        A real number (Python or NumPy int or float, or a 0-d array), finite and ≥ 0.
+    name
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    float
+        ``float(value)``.
     """
     v = _real_number(value, name, "≥ 0")
     if not np.isfinite(v) or v < 0:
@@ -95,6 +149,18 @@ def check_real(value: Any, name: str) -> float:
 
     ``TypeError`` for anything but a real number (as :func:`check_positive`),
     ``ValueError`` for NaN or infinity; the message names ``name`` and the value.
+
+    Parameters
+    ----------
+    value
+        A real number (Python or NumPy int or float, or a 0-d array), finite, any sign.
+    name
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    float
+        ``float(value)``.
     """
     v = _real_number(value, name, "(finite, any sign)")
     if not np.isfinite(v):
@@ -108,6 +174,18 @@ def check_fraction(value: Any, name: str) -> float:
     For decay rates and tapped fractions. ``TypeError`` for anything but a real
     number, ``ValueError`` outside ``[0, 1)`` (NaN included); the message names
     ``name`` and the value.
+
+    Parameters
+    ----------
+    value
+        A real number (Python or NumPy int or float, or a 0-d array), in ``[0, 1)``.
+    name
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    float
+        ``float(value)``.
     """
     v = _real_number(value, name, "in [0, 1)")
     if not 0.0 <= v < 1.0:  # NaN fails both comparisons
@@ -116,14 +194,43 @@ def check_fraction(value: Any, name: str) -> float:
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    """Return ``value`` if it is an int > 0 (not a bool), else raise ``ValueError``."""
+    """Return ``value`` if it is an int > 0 (not a bool), else raise ``ValueError``.
+
+    Parameters
+    ----------
+    value
+        A Python or NumPy integer > 0 (a bool, float or string raises ``ValueError``
+        too, not ``TypeError``).
+    name
+        Parameter name used in the error message.
+
+    Returns
+    -------
+    int
+        ``int(value)``.
+    """
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
         raise ValueError(f"{name}={value!r} must be an int > 0")
     return int(value)
 
 
 def check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``allowed``, else raise ``ValueError``."""
+    """Return ``value`` if it is one of ``allowed``, else raise ``ValueError``.
+
+    Parameters
+    ----------
+    value
+        A string, expected to be one of ``allowed``.
+    name
+        Parameter name used in the error message.
+    allowed
+        The allowed strings, listed in the message.
+
+    Returns
+    -------
+    str
+        ``value`` itself.
+    """
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
     return value
@@ -135,6 +242,22 @@ def check_choices(
     """Return ``value`` as a tuple of distinct names from ``allowed``, else raise ``ValueError``.
 
     A list is accepted as a tuple; ``empty="allow"`` accepts ``()``.
+
+    Parameters
+    ----------
+    value
+        A tuple (or list) of strings, each one of ``allowed``, none twice.
+    name
+        Parameter name used in the error messages.
+    allowed
+        The allowed strings, listed in the messages.
+    empty
+        ``"refuse"``: an empty ``value`` raises; ``"allow"``: it returns ``()``.
+
+    Returns
+    -------
+    tuple of str
+        ``value`` as a tuple.
     """
     if isinstance(value, list):
         value = tuple(value)
