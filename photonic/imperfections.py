@@ -152,7 +152,21 @@ def _check_int(value: Any, name: str, *, minimum: int) -> int:
 
 def check_bits(value: Any, name: str) -> int | None:
     """Return ``None`` or an integer resolution in ``[1, MAX_CONVERTER_BITS]``, else raise
-    (``TypeError`` for a non-integer, ``ValueError`` out of range; both name ``name``)."""
+    (``TypeError`` for a non-integer, ``ValueError`` out of range; both name ``name``).
+
+    Parameters
+    ----------
+    value
+        A converter resolution in bits: a Python or NumPy integer in
+        ``[1, MAX_CONVERTER_BITS]``, or ``None`` (an ideal converter). A bool is refused.
+    name
+        Parameter name used in the error messages (e.g. ``"dac_bits"``).
+
+    Returns
+    -------
+    int or None
+        ``int(value)``, or ``None``.
+    """
     if value is None:
         return None
     allowed = f"None (ideal converter) or an integer in [1, {MAX_CONVERTER_BITS}]"
@@ -177,7 +191,20 @@ def _mesh_sizes(mesh: Any) -> tuple[int, int]:
 
 def check_chip(chip: Any, name: str = "chip") -> Chip | None:
     """Return ``chip`` if it is a :class:`Chip` or ``None`` (the ideal device), else raise
-    ``TypeError`` naming ``name``."""
+    ``TypeError`` naming ``name``.
+
+    Parameters
+    ----------
+    chip
+        The object to check.
+    name
+        Parameter name used in the error message.
+
+    Returns
+    -------
+    Chip or None
+        ``chip`` itself. Its size is not checked against any mesh.
+    """
     if chip is not None and not isinstance(chip, Chip):
         raise TypeError(
             f"{name}={reprlib.repr(chip)} must be a photonic.imperfections.Chip or None "

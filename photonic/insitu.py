@@ -757,6 +757,29 @@ def combine_op(layer: int, *, n_ports: int, n_samples: int, reads: int) -> ops.O
 
     ``reads``: the readings of one pass (every sample's, or the batch sums); three
     readings in and one gradient out per reading, float64.
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer (0-based).
+    n_ports
+        Ports of the layer's mesh.
+    n_samples
+        Samples in the batch.
+    reads
+        Gradient entries combined: ``n_phases·n_samples`` per sample, or ``n_phases``
+        for batch sums.
+
+    Returns
+    -------
+    Op
+        ``kind="digital_compute"``, ``direction="backward"``, ``COMBINE_FLOPS·reads``
+        FLOPs and ``4·reads`` float64 numbers (``BYTES_PER_REAL·4·reads`` bytes).
+
+    Raises
+    ------
+    ValueError
+        If a count is not a non-negative int (from :class:`~sim.ops.Op`).
     """
     return ops.Op(
         kind="digital_compute",

@@ -115,7 +115,30 @@ class Phases:
 
     @classmethod
     def from_vector(cls, vector: Array, n_mzis: int) -> Phases:
-        """Inverse of :meth:`to_vector`: ``2·n_mzis`` MZI phases, then the output phases."""
+        """Inverse of :meth:`to_vector`: ``2·n_mzis`` MZI phases, then the output phases.
+
+        Parameters
+        ----------
+        vector
+            1-D real phases in rad, ``[θ (n_mzis), φ (n_mzis), out (n_ports)]``; longer
+            than ``2·n_mzis`` (every element after the MZI phases is an output phase).
+        n_mzis
+            Number of MZIs, an int > 0.
+
+        Returns
+        -------
+        Phases
+            ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (len(vector) − 2·n_mzis,)``;
+            views into ``vector`` when it is already float64 (no copy).
+
+        Raises
+        ------
+        TypeError
+            If ``vector`` does not hold real numbers.
+        ValueError
+            If ``n_mzis`` is not an int > 0, or ``vector`` is not 1-D, too short or not
+            finite.
+        """
         n_mzis = check_positive_int(n_mzis, "n_mzis")
         v = _real_array(vector, "vector", "(phases in rad)")
         check_finite(v, "vector")
@@ -356,6 +379,14 @@ class Mesh:
 
         With ``batched`` a single leading axis (one phase set per sample) is allowed;
         anything but a :class:`Phases` is a ``TypeError``.
+
+        Parameters
+        ----------
+        phases
+            ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, rad; with
+            ``batched``, also ``(n_samples, n_mzis)`` and ``(n_samples, n_ports)``.
+        batched
+            Whether one leading axis is allowed. Its length is not checked here.
         """
         _check_is_phases(phases)
         lead = phases.theta_rad.shape[:-1]
@@ -533,6 +564,22 @@ class Mesh:
 
         Returns the adjoint field at every phase shifter (same planes as
         :meth:`tap_fields`) and, as ``port``, the field leaving the inputs ``Wᵀδ``.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        delta
+            Adjoint source injected at the outputs, ``(n_samples, n_ports)``.
+        chip
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
+
+        Returns
+        -------
+        TapFields
+            ``theta, phi (n_samples, n_mzis)``, ``out (n_samples, n_ports)`` (a copy of
+            ``delta``: the output taps sit where the forward pass reads ``y``) and
+            ``port (n_samples, n_ports)``, all complex.
         """
         return TapFields(*self._pass(phases, delta, chip, direction="adjoint", record="field"))
 
@@ -640,12 +687,45 @@ class Mesh:
         """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)`` on this chip, ``(..., n_mzis, 2, 2)``.
 
         ``phases`` may carry one leading axis (one set per sample).
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        chip
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
+
+        Returns
+        -------
+        (S1, S2)
+            Each ``(n_mzis, 2, 2)``, or ``(n_samples, n_mzis, 2, 2)``, complex.
+
+        Raises
+        ------
+        TypeError
+            If ``phases`` is not a :class:`Phases` or ``chip`` not a ``Chip``.
+        ValueError
+            If ``phases`` or ``chip`` does not fit this mesh.
         """
         self.check_phases(phases, batched=True)
         return self._halves(phases, chip)
 
     def output_phases(self, phases: Phases, chip: Chip | None = None) -> Array:
-        """The output phase column as the chip applies it (offsets included), rad."""
+        """The output phase column as the chip applies it (offsets included), rad.
+
+        Parameters
+        ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
+        chip
+            Imperfect device (its ``out_offset_rad`` is added), or ``None``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_ports,)`` or ``(n_samples, n_ports)``, rad, not wrapped; for
+            ``chip=None`` it is ``phases.out_rad`` itself, not a copy.
+        """
         self.check_phases(phases, batched=True)
         return self._out(phases, chip)
 
@@ -696,7 +776,27 @@ class Mesh:
 
     def check_fields(self, x: Array, name: str) -> Array:
         """Fields ``x`` as complex ``(n_samples, n_ports)``; a ``ValueError`` naming
-        ``name`` for any other shape or a non-finite entry."""
+        ``name`` for any other shape or a non-finite entry.
+
+        Parameters
+        ----------
+        x
+            Array-like fields ``(n_samples, n_ports)``, any numeric dtype.
+        name
+            Parameter name used in the error messages (``"x"``, ``"delta"`` …).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_samples, n_ports)`` complex128; ``x`` itself if it already is one.
+
+        Raises
+        ------
+        ValueError
+            If the shape is not ``(n_samples, n_ports)`` or an entry is NaN or infinite.
+        TypeError
+            If ``x`` does not hold numbers.
+        """
         arr = np.asarray(x)
         if arr.ndim != 2 or arr.shape[1] != self.n_ports:
             raise ValueError(f"{name} must have shape (n_samples, {self.n_ports}); got {arr.shape}")
@@ -900,7 +1000,19 @@ class Transfer:
         return self.chip is None or self.chip.is_lossless
 
     def made_for(self, phases: Phases, chip: Chip | None) -> bool:
-        """Whether this is the transfer of ``phases`` (equal values) on ``chip`` (the same one)."""
+        """Whether this is the transfer of ``phases`` (equal values) on ``chip`` (the same one).
+
+        Parameters
+        ----------
+        phases
+            A phase set, compared by value (:meth:`Phases.same_values`).
+        chip
+            A device, compared by identity (``None`` matches only ``None``).
+
+        Returns
+        -------
+        bool
+        """
         return chip is self.chip and self.phases.same_values(phases)
 
     def forward(self, x: Array) -> Array:
@@ -1085,6 +1197,26 @@ def haar_unitary(n: int, rng: np.random.Generator) -> Array:
 
     Mezzadri, "How to generate random matrices from the classical compact groups",
     Notices AMS 54 (2007).
+
+    Parameters
+    ----------
+    n
+        Matrix size, an int > 0.
+    rng
+        The only source of randomness: ``2·n²`` standard normals are drawn (the real
+        parts, then the imaginary parts).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n)`` complex128, unitary.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an int > 0.
+    TypeError
+        If ``rng`` is not a ``numpy.random.Generator``.
     """
     n = check_positive_int(n, "n")
     check_generator(rng)

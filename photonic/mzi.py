@@ -160,7 +160,18 @@ def mzi_halves(
 
 
 def product_2x2(a: Array, b: Array) -> Array:
-    """``a @ b`` for stacks of 2×2 matrices ``(..., 2, 2)``, written out entry by entry."""
+    """``a @ b`` for stacks of 2×2 matrices ``(..., 2, 2)``, written out entry by entry.
+
+    Parameters
+    ----------
+    a, b
+        NumPy arrays ``(..., 2, 2)`` whose leading axes broadcast.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 2, 2)`` with the broadcast leading axes, dtype ``result_type(a, b)``.
+    """
     out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=np.result_type(a, b))
     for i in range(2):
         for j in range(2):
@@ -209,6 +220,20 @@ def sandwich_2x2(row: Array, m: Array, col: Array) -> Array:
     """``row · m · col`` for stacks: ``(..., 2)``, ``(..., 2, 2)``, ``(..., 2)`` → ``(...)``.
 
     Written out entry by entry (a stacked ``einsum`` is several times slower).
+
+    Parameters
+    ----------
+    row
+        Row vectors ``(..., 2)``, used as they are (not conjugated).
+    m
+        Matrices ``(..., 2, 2)``.
+    col
+        Column vectors ``(..., 2)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(...)``, the leading axes of the three broadcast together.
     """
     c0, c1 = col[..., 0], col[..., 1]
     top = m[..., 0, 0] * c0 + m[..., 0, 1] * c1

@@ -367,6 +367,26 @@ class PhotonicNetwork:
         grouped powers lie in [0, 1], so without it the softmax can never be confident.
         Trained with ``"adjoint"`` on moons (Adam, lr 0.02, 100 epochs, 5 seeds) it
         reached 91.0 % mean test accuracy at scale 1 and 97.0 % at scale 10.
+
+        Parameters
+        ----------
+        chip
+            ``None`` (ideal) or one :class:`Chip` for a 4-port Reck mesh (6 MZIs),
+            reprogrammed for each of the three layers.
+        rng
+            Generator for the initial (Haar) phases.
+        noise_rng
+            Generator for per-pass noise and drift; required when ``chip`` has any.
+        readout_scale
+            Outputs are ``readout_scale ×`` the grouped powers, > 0; default
+            :data:`PAI2023_READOUT_SCALE` (10).
+        gradient, measurement, detector_clip, fd_step_rad, adjoint_power_ratio
+            As for :class:`PhotonicNetwork`.
+
+        Returns
+        -------
+        PhotonicNetwork
+            Inputs ``(n_samples, 2)`` real, outputs ``(n_samples, 2)`` real.
         """
         return cls(
             4,
@@ -978,7 +998,30 @@ def activation_op(
     layer: int, direction: Literal["forward", "backward"], *, n_ports: int, n_samples: int
 ) -> Op:
     """An activation (or its derivative applied to δ) on the host, as a ``digital_compute`` op:
-    ``ACTIVATION_FLOPS`` per port and sample, a complex array read and one written."""
+    ``ACTIVATION_FLOPS`` per port and sample, a complex array read and one written.
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer (0-based).
+    direction
+        ``"forward"`` (the activation) or ``"backward"`` (its derivative applied to δ).
+    n_ports
+        Ports of the layer, the width of the field.
+    n_samples
+        Samples in the batch.
+
+    Returns
+    -------
+    Op
+        ``ACTIVATION_FLOPS·n_samples·n_ports`` FLOPs and
+        ``BYTES_PER_COMPLEX·n_samples·n_ports·2`` bytes.
+
+    Raises
+    ------
+    ValueError
+        If a count is negative or not an int (from :class:`~sim.ops.Op`).
+    """
     return Op(
         kind="digital_compute",
         layer=layer,
