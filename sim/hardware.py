@@ -686,6 +686,18 @@ def mesh_depth(n_ports: int, topology: Topology) -> int:
     without building the layout (this module does not import the photonic package;
     a test checks that the two agree). A 1-port op is charged one column.
 
+    Parameters
+    ----------
+    n_ports
+        Optical ports N of the mesh, an int ≥ 1.
+    topology
+        ``"clements"`` or ``"reck"``.
+
+    Returns
+    -------
+    int
+        Number of MZI columns, ≥ 1.
+
     Raises
     ------
     ValueError
@@ -702,6 +714,26 @@ def mesh_transmission(n_ports: int, optics: MeshOptics) -> float:
     """Fraction of the input power reaching the outputs: both facets plus every column.
 
     Uses the deepest path (every MZI column crossed), a conservative estimate.
+
+    Parameters
+    ----------
+    n_ports
+        Optical ports N of the mesh, an int ≥ 1 (sets the depth, :func:`mesh_depth`).
+    optics
+        The mesh's topology, ``loss_db_per_mzi`` and ``coupling_loss_db`` (per facet).
+
+    Returns
+    -------
+    float
+        Power transmission in (0, 1]:
+        ``10^(−(2·coupling_loss_db + depth·loss_db_per_mzi) / 10)``.
+
+    Raises
+    ------
+    TypeError
+        If ``optics`` is not a :class:`MeshOptics`.
+    ValueError
+        If ``n_ports`` is not an int ≥ 1.
     """
     _check_argument(optics, "optics", MeshOptics)
     loss_db = 2 * optics.coupling_loss_db + mesh_depth(n_ports, optics.topology) * (
@@ -717,6 +749,28 @@ def laser_electrical_power_mw(n_ports: int, hardware: PhotonicHardware) -> float
     of the ``n_ports`` detectors receives :func:`required_detector_power_mw` after
     the chip's loss: ``P_opt = n_ports · P_det / T``; the electrical power is
     ``P_opt / wall_plug_efficiency``.
+
+    Parameters
+    ----------
+    n_ports
+        Optical ports N of the lit mesh, an int ≥ 1 (checked even when the laser's
+        output power is fixed, which it then does not change).
+    hardware
+        The machine: its ``laser``, its output ``detector`` (:func:`required_detector_power_mw`)
+        and its ``mesh`` optics (:func:`mesh_transmission`).
+
+    Returns
+    -------
+    float
+        Electrical power of the laser, mW; with a fixed ``laser.output_power_mw``,
+        that power divided by ``wall_plug_efficiency``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_ports`` is not an int ≥ 1.
+    TypeError
+        If ``hardware`` is not a :class:`PhotonicHardware`.
     """
     n_ports = check_positive_int(n_ports, "n_ports")
     _check_argument(hardware, "hardware", PhotonicHardware)

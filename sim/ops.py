@@ -173,6 +173,31 @@ def mesh_pass(
     ``conversions`` = the input DAC samples plus the exit reads of ``exit_read``
     (see the module docstring): ``power`` → ``2·B·N``, ``field`` → ``3·B·N``,
     ``none`` → ``B·N``.
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer (0-based).
+    direction
+        Which pass it is part of; one of :data:`DIRECTIONS`.
+    n_ports
+        Ports N of the mesh.
+    n_samples
+        Vectors B sent through (``passes`` = ``n_samples``).
+    exit_read
+        What is read at the exit: ``"power"`` (one read per port), ``"field"`` (I and
+        Q, two) or ``"none"`` (only the taps are read).
+
+    Returns
+    -------
+    Op
+        ``kind="mesh_pass"``, ``passes=n_samples`` and the ``conversions`` above.
+
+    Raises
+    ------
+    ValueError
+        If ``exit_read`` or ``direction`` is not allowed, or a count is not a
+        non-negative int.
     """
     if exit_read not in _READS_PER_PORT:
         raise ValueError(f"exit_read={exit_read!r} must be one of {tuple(_READS_PER_PORT)}")
@@ -203,6 +228,32 @@ def tap_readout(
     ``integrated="per_sample"``: every sample's taps are read (``n_phases·B``
     conversions); ``"batch"``: the photodiodes integrate the batch and are read once
     (``n_phases``).
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer (0-based).
+    direction
+        The pass whose taps are read; one of :data:`DIRECTIONS`.
+    n_ports
+        Ports N of the mesh.
+    n_samples
+        Samples B in the pass.
+    n_phases
+        Phase shifters whose taps are read.
+    integrated
+        ``"per_sample"`` or ``"batch"``, as above.
+
+    Returns
+    -------
+    Op
+        ``kind="tap_readout"`` with ``n_phases`` and the ``conversions`` above.
+
+    Raises
+    ------
+    ValueError
+        If ``integrated`` or ``direction`` is not allowed, or a count is not a
+        non-negative int.
     """
     if integrated not in ("per_sample", "batch"):
         raise ValueError(f"integrated={integrated!r} must be 'per_sample' or 'batch'")
@@ -220,7 +271,30 @@ def tap_readout(
 
 
 def phase_update(layer: int, *, n_ports: int, n_phases: int, direction: Direction = "update") -> Op:
-    """``n_phases`` shifters of one layer written (one DAC sample each, then settling)."""
+    """``n_phases`` shifters of one layer written (one DAC sample each, then settling).
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer (0-based).
+    n_ports
+        Ports N of the layer's mesh.
+    n_phases
+        Phase shifters written.
+    direction
+        ``"update"`` (an optimizer step, the default) or any other of
+        :data:`DIRECTIONS`, e.g. ``"probe"`` for a finite-difference perturbation.
+
+    Returns
+    -------
+    Op
+        ``kind="phase_update"``, ``n_samples=0``, ``conversions=n_phases``.
+
+    Raises
+    ------
+    ValueError
+        If ``direction`` is not allowed, or a count is not a non-negative int.
+    """
     return Op(
         kind="phase_update",
         layer=layer,

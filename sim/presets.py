@@ -110,6 +110,21 @@ def preset_path(name_or_path: str | Path, *, relative_to: Path | None = None) ->
     anything else is a path (relative paths are taken from ``relative_to`` when
     given, else from the working directory).
 
+    Parameters
+    ----------
+    name_or_path
+        A bundled preset name (e.g. ``"gpu-h100"``, see :func:`available_presets`)
+        or the path of a preset file; a :class:`~pathlib.Path` is always a path.
+    relative_to
+        Directory that relative paths are resolved against (e.g. the folder of a
+        file that names the preset); ``None``: the working directory. Not used for
+        bundled names.
+
+    Returns
+    -------
+    pathlib.Path
+        The preset file; it exists.
+
     Raises
     ------
     ValueError

@@ -157,6 +157,18 @@ def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> 
 def tops_per_w(n_ops: float, energy_pj: float) -> float:
     """Operations per picojoule = tera-operations per second per watt.
 
+    Parameters
+    ----------
+    n_ops
+        Operations performed (``OPS_PER_MAC`` per MAC, e.g. ``2·mesh_macs(ops)``).
+    energy_pj
+        Energy they cost, pJ, > 0.
+
+    Returns
+    -------
+    float
+        ``n_ops / energy_pj``, TOPS/W.
+
     Raises
     ------
     ValueError
@@ -214,7 +226,23 @@ def summarize(ops: Sequence[Op], timeline: Timeline, *, n_steps: int = 1) -> Rep
 
 
 def time_share(timeline: Timeline, components: Iterable[str]) -> float:
-    """Fraction of the latency spent (on the critical path) in ``components``."""
+    """Fraction of the latency spent (on the critical path) in ``components``.
+
+    Parameters
+    ----------
+    timeline
+        A replayed trace (:func:`sim.engine.simulate`).
+    components
+        Component names of :attr:`~sim.engine.Timeline.time_by_component_ns`, e.g.
+        ``("phase_settling",)``; names the timeline lacks count 0. A bare string is
+        iterated character by character: pass a tuple or list.
+
+    Returns
+    -------
+    float
+        Their share of ``timeline.latency_ns``, in [0, 1] for distinct names; 0.0
+        for a timeline of zero latency.
+    """
     if timeline.latency_ns <= 0:
         return 0.0
     total = sum(timeline.time_by_component_ns.get(c, 0.0) for c in components)
