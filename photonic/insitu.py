@@ -709,12 +709,16 @@ def measure_finite_difference(
             v[k] += sign * h
             trial = Phases.from_vector(v, mesh.n_mzis)
             if recorder is not None:  # write one shifter, then send the batch through
-                recorder.record(ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1))
+                recorder.record(
+                    ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1, direction="probe")
+                )
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
             _record_pass(recorder, layer, "probe", mesh, n)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
         if recorder is not None:  # the shifter back to its value
-            recorder.record(ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1))
+            recorder.record(
+                ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1, direction="probe")
+            )
         grad[k] = (values[0] - values[1]) / (2 * h)
     return Measurement(Phases.from_vector(grad, mesh.n_mzis), None, passes=2 * base.size)
 
@@ -741,12 +745,12 @@ def _record_pass(
 ) -> None:
     """Record one pass of the batch through the mesh (what it reads: ``_EXIT_READ``).
 
-    ``"probe"`` is a finite-difference evaluation, recorded as a forward pass.
+    ``"probe"`` is a finite-difference evaluation: a forward pass reading powers, with
+    direction ``"probe"`` (the gradient phase of :func:`sim.report.summarize`).
     """
     if recorder is None:
         return
     exit_read = _EXIT_READ[direction]
-    direction = "forward" if direction == "probe" else direction
     recorder.record(
         ops.mesh_pass(layer, direction, n_ports=mesh.n_ports, n_samples=n, exit_read=exit_read)
     )

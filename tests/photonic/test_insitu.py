@@ -1028,3 +1028,23 @@ def test_a_weaker_adjoint_shrinks_the_three_pass_loss_bias() -> None:
 def test_adjoint_power_ratio_must_be_positive(bad: object) -> None:
     with pytest.raises((ValueError, TypeError), match="adjoint_power_ratio"):
         _at_ratio(problem("clements", 4, 2, seed=1), None, bad)
+
+
+def test_finite_difference_records_its_work_as_probes() -> None:
+    """Its writes and evaluations are the gradient measurement (direction "probe", the
+    gradient phase of summarize), as PhotonicNetwork records them, not an update and
+    forward work; each evaluation reads powers only."""
+    from sim.engine import simulate
+    from sim.report import summarize
+
+    mesh, phases, x, w, _ = problem("clements", 2, 3, seed=2)
+    rec = Recorder()
+    measure_finite_difference(mesh, phases, x, w, None, np.random.default_rng(0), recorder=rec)
+    assert {op.direction for op in rec.ops} == {"probe"}
+    n_phases = mesh.n_phases
+    assert sum(op.kind == "phase_update" for op in rec.ops) == 3 * n_phases  # ±h, restore
+    passes = [op for op in rec.ops if op.kind == "mesh_pass"]
+    assert len(passes) == 2 * n_phases
+    assert {op.conversions for op in passes} == {2 * 3 * 2}  # inputs + one power read each
+    report = summarize(rec.ops, simulate(rec.ops, "eo-integrated"))
+    assert report.phases["gradient"].latency_ns == pytest.approx(report.latency_ns, rel=1e-12)
