@@ -283,27 +283,34 @@ def load_checkpoint(
             f"checkpoint {str(path)!r} belongs to another run: {'; '.join(differ)}. Resume "
             "with the settings it was written with, or remove it to start over"
         )
-    net.set_params(params)
-    opt["t"] = meta["optimizer_t"]
-    optimizer.load_state(opt)
+    try:  # everything read before anything is changed: a bad file changes nothing
+        opt["t"] = meta["optimizer_t"]
+        generator_states = dict(meta["generators"])
+        history = History(**meta["history"])
+        pos = meta["position"]
+        position = _Position(
+            epoch=pos["epoch"],
+            start=pos["start"],
+            order=None if order is None else order.astype(np.int64),
+            total_loss=pos["total_loss"],
+            norms=list(pos["norms"]),
+            steps=pos["steps"],
+            elapsed_s=pos["elapsed_s"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"checkpoint {str(path)!r} cannot be read: its metadata lacks or garbles {exc}"
+        ) from exc
     gens = _generators(net, rng)
-    for name, state in meta["generators"].items():
+    for name in generator_states:
         if name not in gens:
             raise ValueError(f"checkpoint {str(path)!r} holds generator {name!r} this run lacks")
+    net.set_params(params)
+    optimizer.load_state(opt)
+    for name, state in generator_states.items():
         gens[name].bit_generator.state = state
     if drift:  # after set_params, whose own drift step it replaces
         net.set_chip_drift(drift)  # type: ignore[attr-defined]
-    history = History(**meta["history"])
-    pos = meta["position"]
-    position = _Position(
-        epoch=pos["epoch"],
-        start=pos["start"],
-        order=None if order is None else order.astype(np.int64),
-        total_loss=pos["total_loss"],
-        norms=list(pos["norms"]),
-        steps=pos["steps"],
-        elapsed_s=pos["elapsed_s"],
-    )
     return history, position
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,44 @@ def test_bad_checkpoint_settings(tmp_path: Path) -> None:
     bad.write_text("not a checkpoint")
     with pytest.raises(ValueError, match="cannot be read"):
         run("mlp", Checkpoint(bad, existing="resume"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda meta: meta.pop("optimizer_t"), "lacks or garbles 'optimizer_t'"),
+        (lambda meta: meta["position"].pop("epoch"), "lacks or garbles 'epoch'"),
+        (lambda meta: meta["generators"].update(extra={}), "holds generator 'extra'"),
+    ],
+)
+def test_a_damaged_checkpoint_is_refused_before_anything_changes(
+    tmp_path: Path, damage: Callable[[dict], object], match: str
+) -> None:
+    """Refused by name (not a bare KeyError), and the network, optimizer and generators
+    are left as they were."""
+    import json
+
+    from digital.train import load_checkpoint
+
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run("photonic", Checkpoint(path, every_steps=5), interrupt_at=11)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    damage(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    net, opt = build("photonic", 3)
+    before = net.params()
+    noise = net.noise_rng.bit_generator.state  # type: ignore[attr-defined]
+    rng = np.random.default_rng(4)
+    with pytest.raises(ValueError, match=match):
+        load_checkpoint(path, net=net, optimizer=opt, rng=rng)  # type: ignore[arg-type]
+    for key, value in before.items():
+        np.testing.assert_array_equal(net.params()[key], value)
+    assert net.noise_rng.bit_generator.state == noise  # type: ignore[attr-defined]
+    assert rng.bit_generator.state == np.random.default_rng(4).bit_generator.state
 
 
 def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
