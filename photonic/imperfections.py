@@ -287,7 +287,9 @@ class Chip:
         Std of one step of the random walk of every shifter's held phase, rad ≥ 0:
         slow drift (e.g. of the chip's temperature), one step per programming
         (:func:`drift_step`); after ``k`` programmings the drift has std
-        ``drift_rad_per_step·√k``. 0 (the default): no drift.
+        ``drift_rad_per_step·√k``. 0 (the default): no drift. A network walks each of
+        its meshes on its own, also when they share one ``Chip`` (the heaters of one
+        chip reprogrammed per layer would drift together: not modelled).
 
     Notes
     -----
@@ -702,8 +704,9 @@ def drift_step(drift: Phases, chip: Chip, rng: np.random.Generator) -> Phases:
         The new drift, rad.
     """
     _check_phases(drift, "drift")
-    if not isinstance(chip, Chip):
-        raise ValueError(f"chip={chip!r} must be a photonic.imperfections.Chip")
+    if chip is None:
+        raise ValueError("chip=None: the ideal device does not drift")
+    check_chip(chip)
     check_generator(rng)
     _check_phase_shapes(drift, chip.n_mzis, chip.n_ports, "drift")
     sigma = chip.drift_rad_per_step

@@ -73,11 +73,12 @@ Measurement modes
     noise (``chip.phase_noise_rad > 0``), ADC quantization (``chip.adc_bits``) and
     clipping (``detector_clip="zero"``), which act on each sample's reading.
 
-Scaling: the adjoint source is scaled so that its mean power per sample equals
-the forward input's (one laser, one power level); gradients and ``x̂`` are
-rescaled to the units of ``δ`` afterwards. A dark input (``x = 0``) has nothing to
-interfere with: its gradients are 0 and only the adjoint pass is sent, at unit
-power, for ``x̂``.
+Scaling: the adjoint source is scaled so that its mean power per sample is
+``adjoint_power_ratio`` × the forward input's (default 1: one laser, one power
+level); gradients and ``x̂`` are rescaled to the units of ``δ`` afterwards. A dark
+input (``x = 0``) has nothing to interfere with: its gradients are 0 and only the
+adjoint pass is sent, at power ``adjoint_power_ratio`` (in the units of ``|x|²``),
+for ``x̂``.
 """
 
 from __future__ import annotations
@@ -551,7 +552,7 @@ def measure_in_situ(
     if power_d == 0.0:  # nothing to send back: x̂ = Wᵀ·0 and every gradient is 0
         return Measurement(zero, np.zeros_like(delta), 0)
     # A dark input has no field to interfere with: every gradient is 0, and only the
-    # adjoint pass is sent, for x̂ = Wᵀδ (the layer before needs it), at unit power.
+    # adjoint pass is sent, for x̂ = Wᵀδ (the layer before needs it), at power `ratio`.
     dark = power_x == 0.0
     scale = np.sqrt(ratio * (1.0 if dark else power_x) / power_d)  # × the forward power
     if not (np.isfinite(scale) and scale > 0):

@@ -111,11 +111,11 @@ class _Stage:
     programmed: Phases
     drift: Phases | None = None
 
-    def program(self, requested: Phases, rng: Callable[[], np.random.Generator]) -> None:
+    def program(self, requested: Phases, rng: Callable[[], np.random.Generator] | None) -> None:
         """Program ``requested``; a drifting chip first takes one step of its walk,
-        drawn from ``rng()`` (called only then)."""
+        drawn from ``rng()`` (called only then), unless ``rng`` is ``None``."""
         self.mesh.check_phases(requested)
-        if self.chip is not None and self.chip.drift_rad_per_step > 0:
+        if rng is not None and self.chip is not None and self.chip.drift_rad_per_step > 0:
             if self.drift is None:
                 m = self.mesh
                 self.drift = Phases(np.zeros(m.n_mzis), np.zeros(m.n_mzis), np.zeros(m.n_ports))
@@ -336,7 +336,9 @@ class PhotonicNetwork:
             self._check_measurable(self.gradient)
         self.noise_rng = noise_rng
         if any(c is not None and _is_noisy(c) for c in chips) and noise_rng is None:
-            raise ValueError("the chip has per-pass noise; pass noise_rng (a Generator)")
+            raise ValueError(
+                "the chip has per-pass noise or drift; pass noise_rng (a numpy.random.Generator)"
+            )
         self.recorder: Recorder | None = None
         self._cache: dict[str, Any] | None = None
 
@@ -477,10 +479,15 @@ class PhotonicNetwork:
         chip), and the last :meth:`forward` is forgotten: :meth:`backward` needs a new
         one, of the new phases. The chip holds them after DAC quantization, thermal
         crosstalk and its drift (:func:`~photonic.imperfections.program`); a chip with
-        ``drift_rad_per_step > 0`` takes one step of its random walk per call, drawn
-        from :attr:`noise_rng` (finite differences program the chip once per
-        perturbation, so their steps see more drift).
+        ``drift_rad_per_step > 0`` takes one step of its random walk per call (one per
+        training step), drawn from :attr:`noise_rng`. The perturbations of
+        ``backward(method="finite_difference")`` program the chip within one step and
+        take none.
         """
+        self._set_params(params, drift="step")
+
+    def _set_params(self, params: dict[str, Array], *, drift: Literal["step", "hold"]) -> None:
+        """:meth:`set_params`; ``drift="hold"`` programs with the drift as it is."""
         current = self.params()
         missing, unknown = set(current) - set(params), set(params) - set(current)
         if missing or unknown:
@@ -512,7 +519,7 @@ class PhotonicNetwork:
                     params[f"{name}.phi_rad"],
                     params[f"{name}.out_rad"],
                 ),
-                self._rng_for_noise,
+                self._rng_for_noise if drift == "step" else None,
             )
         for i in range(len(self._sigma_rad)):
             self._sigma_rad[i] = params[f"layer{i + 1}.sigma_rad"]  # a copy already
@@ -537,22 +544,42 @@ class PhotonicNetwork:
 
     def set_chip_drift(self, drift: dict[str, Array]) -> None:
         """Restore drift from :meth:`chip_drift` and reprogram the held phases with it
-        (the requested phases stay; no drift step is taken)."""
+        (the requested phases stay; no drift step is taken).
+
+        Every key must be one of :meth:`chip_drift`'s for a mesh on a drifting chip,
+        with all three arrays of that mesh at its shapes; checked before anything
+        changes.
+        """
         if not isinstance(drift, dict):
             raise ValueError(f"drift is a {type(drift).__name__}; expected a dict of arrays")
-        stages = dict(self._named_stages())
-        names = {key.rsplit(".", 1)[0] for key in drift}
-        unknown = names - {n for n, s in stages.items() if s.chip is not None}
-        if unknown:
-            raise ValueError(f"drift names meshes without a chip or unknown: {sorted(unknown)}")
-        for name in names:
-            stage = stages[name]
-            missing = [f"{name}.{f}" for f in PHASE_FIELDS if f"{name}.{f}" not in drift]
+        stages = {n: s for n, s in self._named_stages() if s.chip is not None}
+        restored: dict[str, Phases] = {}
+        for name in sorted({key.rsplit(".", 1)[0] for key in drift}):
+            stage = stages.get(name)
+            if stage is None or not stage.chip.drift_rad_per_step > 0:  # type: ignore[union-attr]
+                raise ValueError(f"drift names {name!r}, which is not a mesh on a drifting chip")
+            keys = [f"{name}.{f}" for f in PHASE_FIELDS]
+            missing = [k for k in keys if k not in drift]
             if missing:
                 raise ValueError(f"drift lacks {missing}: give all three arrays of a mesh")
-            values = [np.array(drift[f"{name}.{f}"], dtype=np.float64) for f in PHASE_FIELDS]
-            stage.drift = Phases(*values)
-            stage.programmed = program(stage.requested, stage.mesh, stage.chip, drift=stage.drift)
+            sizes = (stage.mesh.n_mzis, stage.mesh.n_mzis, stage.mesh.n_ports)
+            values = []
+            for key, size in zip(keys, sizes, strict=True):
+                value = np.array(drift[key], dtype=np.float64)
+                if value.shape != (size,) or not np.all(np.isfinite(value)):
+                    raise ValueError(
+                        f"drift[{key!r}] must hold {size} finite phases (rad); got shape "
+                        f"{value.shape}"
+                    )
+                values.append(value)
+            restored[name] = Phases(*values)
+        unknown = set(drift) - {f"{n}.{f}" for n in restored for f in PHASE_FIELDS}
+        if unknown:
+            raise ValueError(f"drift has unknown keys {sorted(unknown)}")
+        for name, walked in restored.items():
+            stage = stages[name]
+            stage.drift = walked
+            stage.programmed = program(stage.requested, stage.mesh, stage.chip, drift=walked)
         self._cache = None
 
     def _check_measurable(self, method: str) -> None:
@@ -790,7 +817,7 @@ class PhotonicNetwork:
                         trial[key][index] += sign * h
                         self.recorder = probe
                         try:
-                            self.set_params(trial)
+                            self._set_params(trial, drift="hold")
                             probe.clear()  # one write is recorded, not one per phase
                             self._record_phase_writes(layer, 1)
                             out = self._forward(x, exit_read="power")  # the loss needs powers
@@ -807,7 +834,7 @@ class PhotonicNetwork:
         finally:
             self.recorder = None
             try:
-                self.set_params(base)
+                self._set_params(base, drift="hold")
             finally:
                 self.recorder = recorder
                 self._cache = cache
@@ -909,8 +936,8 @@ class PhotonicNetwork:
         if any(s.chip is not None and _is_noisy(s.chip) for s in self._stages):
             # set to None after construction: the same "noise" every pass would be silent
             raise ValueError(
-                "noise_rng=None, but the chip has per-pass noise: set noise_rng to a "
-                "numpy.random.Generator"
+                "noise_rng=None, but the chip has per-pass noise or drift: set noise_rng to "
+                "a numpy.random.Generator"
             )
         return np.random.default_rng(0)  # drawn from by nothing: no chip has noise
 

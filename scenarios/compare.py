@@ -508,7 +508,7 @@ def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, 
 
     # gradient fidelity at the end of training, on training minibatches
     eps_rng = np.random.default_rng(seeds["eps"])
-    trained = net.params()
+    trained, drift = net.params(), net.chip_drift()  # the chip as training left it
     methods = (cfg.method, "digital_twin")
     for b in range(cfg.eps_batches):
         idx = eps_rng.choice(n_train, size=cfg.batch_size, replace=False)
@@ -521,6 +521,7 @@ def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, 
             noise_seed=int(eps_rng.integers(_SEED_BOUND)),
             measurement=cfg.measurement,
             adjoint_power_ratio=cfg.adjoint_power_ratio,
+            drift=drift,
         )
         for method, metrics in measured.items():
             rows.append(

@@ -450,12 +450,12 @@ def _reference(value: object, values: tuple[int, ...], name: str, among: str) ->
     :data:`PREFERRED_REFERENCE` on a log scale (of two, the larger)."""
     if value is None:
         return min(values, key=lambda v: (abs(math.log(v / PREFERRED_REFERENCE)), -v))
-    if isinstance(value, bool) or not isinstance(value, int) or value not in values:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value not in values:
         raise ValueError(
             f"{name}={value!r} must be one of {among}={values}: set {name} to one of them, "
             f"or to none for the one nearest {PREFERRED_REFERENCE}"
         )
-    return value
+    return int(value)
 
 
 @dataclasses.dataclass(frozen=True)

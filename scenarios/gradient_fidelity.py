@@ -693,6 +693,7 @@ def measure_pai(
     fd_step_rad: float = 0.1,
     measurement: Measurement = "per_sample",
     adjoint_power_ratio: float = 1.0,
+    drift: Mapping[str, Array] | None = None,
 ) -> dict[str, dict[str, float]]:
     """One draw of the Pai-network study on one minibatch.
 
@@ -715,6 +716,9 @@ def measure_pai(
         Seed of every per-pass noise draw.
     fd_step_rad, measurement, adjoint_power_ratio
         See :class:`Config`.
+    drift
+        The chip's accumulated drift (``PhotonicNetwork.chip_drift()`` of the network
+        that ran on it), held while measuring; ``None``: a fresh chip's.
 
     Returns
     -------
@@ -730,6 +734,8 @@ def measure_pai(
         adjoint_power_ratio=adjoint_power_ratio,
     )
     net.set_params(dict(params))
+    if drift:  # the trained chip's state, not a fresh one's first step
+        net.set_chip_drift(dict(drift))
     _, g = softmax_cross_entropy(net.forward(x), labels)
     exact = net.backward(g, method="adjoint")
     out: dict[str, dict[str, float]] = {}

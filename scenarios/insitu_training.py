@@ -14,8 +14,9 @@ for about ``iterations`` optimizer steps (Pai et al.: 1000–2000), in three way
 (b) ``deployed``: the (a) phases programmed onto an imperfect chip (same requested
     phases, through its DAC and thermal crosstalk) and evaluated there, without
     retraining; on a drifting chip (``drift_rad_per_step > 0``) they are programmed
-    once per step of (a)'s run before the evaluation, so the chip has drifted as long
-    as (c)'s chips have while they trained;
+    once more per step of (a)'s run before the evaluation, so the chip has drifted as
+    many steps as (c)'s chips did while they trained (finite differences excepted:
+    they train only ``fd_iterations`` steps);
 (c) ``on_chip``: trained from the same initial phases on that same imperfect chip, with
     each gradient method of ``methods``: ``"in_situ"`` (3-pass), ``"analog"`` (2-pass)
     and ``"finite_difference"`` measured on the chip, and ``"adjoint"`` = the exact
@@ -97,9 +98,9 @@ What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in bracket
 - Drift (opt-in, ``drift_rad_per_step``) is where training on the chip pays most:
   ``--set drift_rad_per_step=D --set datasets=moons --set methods=analog,adjoint --set
   splitting_error_std_rad=0.02, --set fd_datasets=`` (3 seeds, 1000 steps, so the
-  held phases wander by D·√1000) gives (b) 95.3 / 75.4 / 46.6 % and (c) analog 95.7 /
-  95.3 / 93.9 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.4, +19.9 ± 12.7 and
-  +47.3 ± 6.5 points (c better in 3/3 seeds at D > 0).
+  held phases wander by D·√1000) gives (b) 95.3 / 74.5 / 46.4 % and (c) analog 95.7 /
+  95.3 / 93.9 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.4, +20.8 ± 13.0 and
+  +47.5 ± 6.8 points (c better in 3/3 seeds at D > 0).
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``.
 """
@@ -557,7 +558,7 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
         )
         deployed.set_params(trained)
         if cfg.drift_rad_per_step > 0:  # left running as long as (c) trains: it drifts
-            for _ in range(epochs * steps - 1):
+            for _ in range(epochs * steps):  # as (c): its initial phases, then each step
                 deployed.set_params(trained)
         keys = {**base, "case": "deployed", "method": "adjoint", "splitting_error_std_rad": sigma}
         rows += _final_rows(deployed, data, cfg.eval_repeats, wall_s=0.0, iterations=0, **keys)

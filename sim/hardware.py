@@ -214,9 +214,9 @@ class PhaseShifter:
         Mean static power per shifter while it holds its phase, mW. The engine charges
         it for every shifter whatever its phase: exact on average for phases uniform
         in [0, 2π) (a thermal shifter draws power ∝ phase). A Haar-initialised mesh
-        holds less, because its θ lie in [0, π] and mostly near 0: 0.81, 0.66 and
-        0.59 of the uniform mean at N = 4, 16 and 64 (Clements, all shifters), so its
-        holding power is overestimated by up to 1.7×.
+        holds less, because its θ lie in [0, π] and mostly near 0: 0.78, 0.66 and
+        0.59 of the uniform mean at N = 4, 16 and 64 (Clements, all shifters; 4000,
+        400 and 40 draws), so its holding power is overestimated by up to 1.7×.
     settling_ns
         Time after a write before the phase is stable, ns.
     write_energy_pj

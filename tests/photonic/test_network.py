@@ -1119,5 +1119,54 @@ def test_set_chip_drift_restores_the_held_phases_without_a_step() -> None:
     np.testing.assert_array_equal(other.forward(x), y)
     with pytest.raises(ValueError, match="lacks"):
         other.set_chip_drift({"layer1.theta_rad": saved["layer1.theta_rad"]})
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ValueError, match="not a mesh on a drifting chip"):
         other.set_chip_drift({"layer9.theta_rad": np.zeros(6)})
+
+
+def test_finite_differences_hold_the_drift_and_leave_the_chip_as_it_was() -> None:
+    """Their perturbations program the chip within one training step: no drift step, so
+    the gradient is that of the chip's state, and afterwards the same forward pass can
+    still be measured by another method (backward's promise)."""
+    chip = Chip.draw(
+        Mesh.reck(4),
+        np.random.default_rng(0),
+        **(dict(NO_IMPERFECTIONS) | {"drift_rad_per_step": 0.05}),
+    )
+    net = PhotonicNetwork.pai2023(
+        chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2), fd_step_rad=1e-4
+    )
+    for _ in range(3):
+        net.set_params(net.params())
+    drift = net.chip_drift()
+    g = np.random.default_rng(3).normal(size=(4, 2))
+    net.forward(np.random.default_rng(4).normal(size=(4, 2)))
+    fd = np.concatenate([v.ravel() for v in net.backward(g, method="finite_difference").values()])
+    for key, value in net.chip_drift().items():
+        np.testing.assert_array_equal(value, drift[key])
+    exact = np.concatenate([v.ravel() for v in net.backward(g, method="adjoint").values()])
+    measured = np.concatenate([v.ravel() for v in net.backward(g, method="in_situ").values()])
+    # a drift step between the ±h evaluations would move them by ~0.05 rad ≫ h
+    assert np.linalg.norm(fd - exact) < 1e-6 * np.linalg.norm(exact)
+    assert np.linalg.norm(measured - exact) < 1e-9 * np.linalg.norm(exact)
+
+
+def test_set_chip_drift_checks_everything_before_it_changes_anything() -> None:
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), drift_rad_per_step=0.05)
+    net = PhotonicNetwork.pai2023(
+        chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2)
+    )
+    net.set_params(net.params())
+    good = net.chip_drift()
+    cases = [
+        ({**good, "layer1.theta_rad": np.zeros(5)}, r"drift\['layer1.theta_rad'\] must hold 6"),
+        ({**good, "layer1.phi_rad": np.full(6, np.nan)}, "finite phases"),
+        ({**good, "layer1.bogus": np.zeros(6)}, "unknown keys"),
+        ({"layer9.theta_rad": np.zeros(6)}, "'layer9', which is not a mesh on a drifting chip"),
+    ]
+    for bad, match in cases:
+        with pytest.raises(ValueError, match=match):
+            net.set_chip_drift(bad)
+        for key, value in net.chip_drift().items():  # unchanged, and still programmable
+            np.testing.assert_array_equal(value, good[key])
+        net.set_params(net.params())
+        good = net.chip_drift()

@@ -412,3 +412,25 @@ def test_photonic_final_accuracies_are_evaluated_on_their_own_split(
         if r["network"] == "photonic" and r["metric"].startswith("final_")
     }
     assert finals == {"final_test_accuracy": 0.02, "final_train_accuracy": 0.08}
+
+
+def test_epsilon_is_measured_on_the_chip_as_training_left_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a drifting chip ε is measured with the drift the trained chip accumulated
+    (one step per training step), not on a fresh chip."""
+    cfg = dataclasses.replace(compare.Config.smoke(), drift_rad_per_step=0.01, n_seeds=1)
+    seen: list[dict] = []
+    real = compare.gradient_fidelity.measure_pai
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["drift"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare.gradient_fidelity, "measure_pai", spy)
+    compare._run_seed(cfg, 0, dict.fromkeys(("data", "init", "train", "chip", "noise", "eps"), 3))
+    assert seen and all(d is seen[0] for d in seen)
+    steps = cfg.epochs * -(-int(cfg.total_samples * 0.8) // cfg.batch_size)
+    walked = np.concatenate([seen[0][f"layer{i}.theta_rad"] for i in (1, 2, 3)])
+    # a walk of ≈ steps + 1 steps of 0.01 rad: far from a single step's 0.01
+    assert np.std(walked) > 0.01 * np.sqrt(steps) / 3

@@ -638,6 +638,8 @@ def test_a_changed_grid_gets_its_own_reference_size_a_set_one_is_checked(
     )
     with pytest.raises(ValueError, match="reference_batch=True must be one of batches"):
         el.Config(batches=(1, 4), reference_batch=True)  # type: ignore[arg-type]
+    numpy_int = el.Config(batches=(1, 4), reference_batch=np.int64(4))  # type: ignore[arg-type]
+    assert numpy_int.reference_size[1] == 4 and type(numpy_int.reference_size[1]) is int
     # the summary says which N and B its headline is at
     assert (tiny_result.summary["reference_ports"], tiny_result.summary["reference_batch"]) == (
         TINY.reference_ports,
