@@ -642,8 +642,9 @@ def measure_layer(
     delta = 2 * np.conj(y) * w
     exact = mesh.phase_gradients(phases, x, delta, chip)
     out: dict[str, dict[str, float]] = {}
-    for k, method in enumerate(methods):
-        noise = np.random.default_rng((noise_seed, k))
+    for method in methods:
+        # a method's noise stream is fixed by its name, not its place in ``methods``
+        noise = np.random.default_rng((noise_seed, METHODS.index(method)))
         if method in ("in_situ", "analog"):
             passes: Literal["in_situ", "analog"] = "analog" if method == "analog" else "in_situ"
             got = measure_in_situ(
@@ -713,7 +714,9 @@ def measure_pai(
     methods
         From :data:`METHODS`.
     noise_seed
-        Seed of every per-pass noise draw.
+        Seed of the per-pass noise: the forward pass draws from ``noise_seed``, each
+        method's measurement from ``(noise_seed, 1 + METHODS.index(method))``, so a
+        method's result does not depend on which other methods run.
     fd_step_rad, measurement, adjoint_power_ratio
         See :class:`Config`.
     drift
@@ -745,7 +748,8 @@ def measure_pai(
             twin.set_params(dict(params))
             _, g_twin = softmax_cross_entropy(twin.forward(x), labels)
             got = twin.backward(g_twin, method="adjoint")
-        else:
+        else:  # the same noisy pass, measured with noise of the method's own stream
+            net.noise_rng = np.random.default_rng((noise_seed, 1 + METHODS.index(method)))
             got = net.backward(g, method=method)  # type: ignore[arg-type]
         out[method] = gradient_metrics(got, exact)
     return out

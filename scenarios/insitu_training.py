@@ -562,7 +562,10 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
                 deployed.set_params(trained)
         keys = {**base, "case": "deployed", "method": "adjoint", "splitting_error_std_rad": sigma}
         rows += _final_rows(deployed, data, cfg.eval_repeats, wall_s=0.0, iterations=0, **keys)
-        for k, method in enumerate(cfg.methods, start=1):
+        for method in cfg.methods:
+            # the noise stream of a method is fixed by its name, not its place in
+            # cfg.methods: reordering or dropping methods leaves the others' results
+            k = 1 + METHODS.index(method)
             run_epochs = epochs
             if method == "finite_difference":
                 if dataset not in cfg.fd_datasets or seed_index >= cfg.fd_seeds:

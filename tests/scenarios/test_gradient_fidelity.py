@@ -675,3 +675,25 @@ def test_adjoint_power_ratio_reaches_both_studies() -> None:
         for r in (1.0, 0.01)
     }
     assert pai[0.01] < 0.5 * pai[1.0], pai
+
+
+def test_a_methods_result_does_not_depend_on_the_other_methods() -> None:
+    """Each method draws its measurement noise from a stream named by the method, so
+    listing, reordering or dropping other methods leaves its numbers as they are."""
+    noisy = dict(gf.QUIET_CHIP) | {"tap_noise": 0.01, "io_amplitude_error": 0.02}
+    layer = [
+        gf.measure_layer(n_ports=6, batch=3, chip_settings=noisy, methods=order, seeds=(1, 2, 3, 4))
+        for order in (("in_situ", "analog"), ("analog", "in_situ"), ("analog",))
+    ]
+    assert layer[0]["analog"] == layer[1]["analog"] == layer[2]["analog"]
+    assert layer[0]["in_situ"] == layer[1]["in_situ"]
+    assert layer[0]["analog"]["epsilon"] > 0  # noisy: the streams matter
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), **noisy)
+    params = PhotonicNetwork.pai2023(rng=np.random.default_rng(1)).params()
+    x, labels = np.random.default_rng(2).normal(size=(4, 2)), np.array([0, 1, 1, 0])
+    pai = [
+        gf.measure_pai(params, x, labels, chip, methods=order, noise_seed=5)
+        for order in (("in_situ", "analog"), ("analog", "in_situ"), ("analog",))
+    ]
+    assert pai[0]["analog"] == pai[1]["analog"] == pai[2]["analog"]
+    assert pai[0]["in_situ"] == pai[1]["in_situ"]

@@ -457,3 +457,17 @@ def test_a_deployed_network_drifts_as_long_as_the_chip_trains() -> None:
 )
 def test_within_verdict_weighs_the_spread(diff: list[float], verdict: str) -> None:
     assert it.within_verdict(diff).startswith(verdict)
+
+
+def test_a_methods_training_does_not_depend_on_the_other_methods() -> None:
+    cfg = dataclasses.replace(it.Config.smoke(), datasets=("moons",), fd_datasets=())
+    seeds = dict.fromkeys(("data", "init", "train", "chip", "noise"), 3)
+
+    def analog_final(methods: tuple[str, ...]) -> float:
+        rows = it._run_one(dataclasses.replace(cfg, methods=methods), "moons", 0, seeds)
+        (value,) = [
+            r["value"] for r in rows if r["method"] == "analog" and r["metric"] == "final_test_loss"
+        ]
+        return float(value)
+
+    assert analog_final(("analog", "in_situ")) == analog_final(("in_situ", "analog"))
