@@ -305,6 +305,17 @@ def load_checkpoint(
     for name in generator_states:
         if name not in gens:
             raise ValueError(f"checkpoint {str(path)!r} holds generator {name!r} this run lacks")
+    if drift:
+        check = getattr(net, "check_chip_drift", None)
+        try:
+            if not callable(check):
+                raise ValueError("this network does not drift")
+            check(drift)
+        except ValueError as exc:
+            raise ValueError(
+                f"checkpoint {str(path)!r} holds chip drift this network cannot take: {exc} "
+                "(written with another drift_rad_per_step or chip?)"
+            ) from exc
     net.set_params(params)
     optimizer.load_state(opt)
     for name, state in generator_states.items():
@@ -555,6 +566,9 @@ def train(
         "lr": None if lr is None else float(lr),
         "n_train": int(x_train.shape[0]),
     }
+    describe = getattr(net, "checkpoint_settings", None)  # e.g. a photonic chip's settings
+    if callable(describe):
+        settings.update({f"network.{k}": v for k, v in describe().items()})
     if checkpoint is not None and checkpoint.path.exists():
         if checkpoint.existing == "refuse":
             raise ValueError(

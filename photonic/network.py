@@ -44,6 +44,7 @@ input, the U mesh's at the output).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -528,6 +529,37 @@ class PhotonicNetwork:
             n_phases = sum(v.size for key, v in params.items() if key.startswith(prefix))
             self._record_phase_writes(layer, n_phases)
 
+    def checkpoint_settings(self) -> dict[str, Any]:
+        """What a resumed training run must share with this network besides its
+        parameters, as JSON-able values (:func:`digital.train.train` checks them).
+
+        The gradient method and its measurement settings, and per mesh its chip: every
+        scalar setting and a digest of the static errors (``None``: ideal).
+        """
+        out: dict[str, Any] = {
+            "gradient": self.gradient,
+            "measurement": self.measurement,
+            "detector_clip": self.detector_clip,
+            "adjoint_power_ratio": self.adjoint_power_ratio,
+            "fd_step_rad": self.fd_step_rad,
+        }
+        for name, stage in self._named_stages():
+            chip = stage.chip
+            if chip is None:
+                out[f"chip.{name}"] = None
+                continue
+            for field in dataclasses.fields(chip):
+                value = getattr(chip, field.name)
+                if not isinstance(value, np.ndarray):
+                    out[f"chip.{name}.{field.name}"] = value
+            digest = hashlib.sha256()
+            for field in dataclasses.fields(chip):
+                value = getattr(chip, field.name)
+                if isinstance(value, np.ndarray):
+                    digest.update(np.ascontiguousarray(value).tobytes())
+            out[f"chip.{name}.static_errors"] = digest.hexdigest()[:16]
+        return out
+
     def chip_drift(self) -> dict[str, Array]:
         """The drift every drifting mesh's chip has accumulated, rad (copies).
 
@@ -548,7 +580,24 @@ class PhotonicNetwork:
 
         Every key must be one of :meth:`chip_drift`'s for a mesh on a drifting chip,
         with all three arrays of that mesh at its shapes; checked before anything
-        changes.
+        changes (:meth:`check_chip_drift`).
+        """
+        restored = self.check_chip_drift(drift)
+        stages = dict(self._named_stages())
+        for name, walked in restored.items():
+            stage = stages[name]
+            stage.drift = walked
+            stage.programmed = program(stage.requested, stage.mesh, stage.chip, drift=walked)
+        self._cache = None
+
+    def check_chip_drift(self, drift: dict[str, Array]) -> dict[str, Phases]:
+        """``drift`` checked for :meth:`set_chip_drift`, as ``Phases`` per mesh name.
+
+        Raises
+        ------
+        ValueError
+            A key that names no mesh on a drifting chip, or an unknown field; a mesh
+            without all three arrays; an array of the wrong shape or not finite.
         """
         if not isinstance(drift, dict):
             raise ValueError(f"drift is a {type(drift).__name__}; expected a dict of arrays")
@@ -576,11 +625,7 @@ class PhotonicNetwork:
         unknown = set(drift) - {f"{n}.{f}" for n in restored for f in PHASE_FIELDS}
         if unknown:
             raise ValueError(f"drift has unknown keys {sorted(unknown)}")
-        for name, walked in restored.items():
-            stage = stages[name]
-            stage.drift = walked
-            stage.programmed = program(stage.requested, stage.mesh, stage.chip, drift=walked)
-        self._cache = None
+        return restored
 
     def _check_measurable(self, method: str) -> None:
         """Refuse an in-situ ``method`` on SVD layers (only unitary meshes are measured)."""

@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -274,6 +275,77 @@ def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
     reference, _ = run("mlp", None)
     for key, value in reference.params().items():
         np.testing.assert_array_equal(resumed.params()[key], value)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"gradient": "in_situ"}, "network.gradient='adjoint' there, 'in_situ' here"),
+        ({"adjoint_power_ratio": 0.1}, "network.adjoint_power_ratio=1.0 there, 0.1 here"),
+        ({"drift": 0.1}, r"network.chip.layer1.drift_rad_per_step=0.02 there, 0.1 here"),
+        ({"chip_seed": 9}, r"network.chip.layer1.static_errors="),
+    ],
+)
+def test_resuming_on_another_chip_or_gradient_is_refused(
+    tmp_path: Path, change: dict[str, Any], match: str
+) -> None:
+    """A photonic network's own settings belong to the run: the gradient method, its
+    measurement settings and the chip (its scalar settings and its drawn errors)."""
+    data = load("moons", n_samples=120, rng=np.random.default_rng(0))
+
+    def network(
+        gradient: str = "adjoint",
+        adjoint_power_ratio: float = 1.0,
+        drift: float = 0.02,
+        chip_seed: int = 4,
+    ) -> PhotonicNetwork:
+        chip = Chip.draw(Mesh.reck(4), np.random.default_rng(chip_seed), drift_rad_per_step=drift)
+        return PhotonicNetwork.pai2023(
+            chip,
+            rng=np.random.default_rng(3),
+            noise_rng=np.random.default_rng(5),
+            gradient=gradient,  # type: ignore[arg-type]
+            adjoint_power_ratio=adjoint_power_ratio,
+        )
+
+    def fit(net: PhotonicNetwork, epochs: int) -> History:
+        return train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=epochs,
+            batch_size=16,
+            rng=np.random.default_rng(4),
+            checkpoint=Checkpoint(tmp_path / "ckpt.npz", existing="resume"),
+        )
+
+    fit(network(), 1)
+    changed = network(**change)
+    before = changed.params()
+    with pytest.raises(ValueError, match=f"belongs to another run: .*{match}"):
+        fit(changed, 2)
+    for key, value in before.items():  # refused before anything changed
+        np.testing.assert_array_equal(changed.params()[key], value)
+    assert fit(network(), 2).epoch == [1, 2]  # the same network goes on
+
+
+def test_a_drifting_chips_checkpoint_is_refused_by_a_network_that_cannot_take_it(
+    tmp_path: Path,
+) -> None:
+    """Loaded directly (no settings to compare): the drift is checked before the
+    network, optimizer or generators change, and the message names the file."""
+    from digital.train import load_checkpoint
+
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run("photonic_drift", Checkpoint(path, every_steps=5), interrupt_at=11)
+    net, opt = build("photonic", 3)  # the same network on a chip that does not drift
+    before = net.params()
+    with pytest.raises(ValueError, match=r"ckpt.npz' holds chip drift this network cannot take"):
+        load_checkpoint(path, net=net, optimizer=opt, rng=np.random.default_rng(4))  # type: ignore[arg-type]
+    for key, value in before.items():
+        np.testing.assert_array_equal(net.params()[key], value)
 
 
 def test_resumed_wall_time_continues_the_first_run_s_clock(tmp_path: Path) -> None:
