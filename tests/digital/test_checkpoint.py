@@ -224,6 +224,7 @@ def test_a_damaged_checkpoint_is_refused_before_anything_changes(
         load_checkpoint(path, net=net, optimizer=opt, rng=rng)  # type: ignore[arg-type]
     for key, value in before.items():
         np.testing.assert_array_equal(net.params()[key], value)
+    assert opt.velocity == {}  # type: ignore[attr-defined]
     assert net.noise_rng.bit_generator.state == noise  # type: ignore[attr-defined]
     assert rng.bit_generator.state == np.random.default_rng(4).bit_generator.state
 

@@ -722,3 +722,18 @@ def test_bad_drift(call: Callable[[Mesh, Chip], object], match: str) -> None:
     mesh = Mesh.clements(4)
     with pytest.raises((ValueError, TypeError), match=match):
         call(mesh, Chip.ideal(mesh))
+
+
+def test_three_drift_steps_are_the_sum_of_three_draws_in_order() -> None:
+    """Every field accumulates (θ, φ and the output column), step after step."""
+    mesh = Mesh.clements(4)
+    chip = Chip.ideal(mesh).with_(drift_rad_per_step=0.01)
+    drift, rng = _zeros(mesh), np.random.default_rng(5)
+    for _ in range(3):
+        drift = drift_step(drift, chip, rng)
+    z = np.random.default_rng(5).standard_normal((3, 2 * mesh.n_mzis + mesh.n_ports))
+    np.testing.assert_allclose(
+        np.concatenate([drift.theta_rad, drift.phi_rad, drift.out_rad]),
+        0.01 * z.sum(axis=0),
+        rtol=1e-12,
+    )

@@ -912,6 +912,8 @@ def test_measurement_reports_the_passes_it_sent() -> None:
         (1.0, 1e200, r"delta is too large: its power per sample .* overflows float64 "),
         (1e200, 1.0, r"x is too large: its power per sample .* overflows float64 "),
         (1e150, 1e-150, r"x and delta differ in power per sample .* by more than float64"),
+        # the other way round the scale underflows to 0 instead of overflowing
+        (1e-150, 1e150, r"x and delta differ in power per sample .* by more than float64"),
     ],
 )
 @pytest.mark.parametrize("method", ["in_situ", "analog"])
@@ -1006,6 +1008,18 @@ def test_adjoint_power_does_not_change_an_exact_measurement(method: str, ratio: 
     mesh, phases, x, _, delta = case
     exact = mesh.phase_gradients(phases, x, delta).to_vector()
     assert relative(_at_ratio(case, None, ratio, method=method), exact) < 1e-10
+    m = measure_in_situ(
+        mesh,
+        phases,
+        x,
+        delta,
+        None,
+        np.random.default_rng(0),
+        method=method,  # type: ignore[arg-type]
+        adjoint_power_ratio=ratio,
+    )
+    assert m.input_adjoint is not None  # x̂ in δ's units whatever the ratio
+    assert relative(m.input_adjoint, mesh.adjoint(phases, delta)) < 1e-10
     chip = _lossy_chip(mesh)
     analog = [_at_ratio(case, chip, r, method="analog") for r in (1.0, ratio)]
     assert relative(analog[1], analog[0]) < 1e-10

@@ -630,6 +630,7 @@ def test_a_changed_grid_gets_its_own_reference_size_a_set_one_is_checked(
     )
     assert el.Config().reference_size == (64, 64)
     assert el.Config(ports=(16, 128)).reference_size[0] == 128  # 64/16 > 128/64: the larger
+    assert el.Config(ports=(32, 128)).reference_size[0] == 128  # a tie (×2 each): the larger
     with pytest.raises(ValueError) as info:
         config_from_overrides(el.Config, {"ports": "4,32", "reference_ports": "8"}, base=smoke)
     assert str(info.value) == (

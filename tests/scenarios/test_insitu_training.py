@@ -452,6 +452,9 @@ def test_a_deployed_network_drifts_as_long_as_the_chip_trains() -> None:
         ([-1.0, -0.5, -0.6], "within 5"),
         ([-9.0, -10.0, -11.0], "NOT within 5"),  # mean −10, s.e.m. 0.58
         ([-6.0], "NOT within 5; one seed, no spread"),
+        ([-2.0, -4.0], "within 5"),  # mean −3, s.e.m. 1: mean − 2 s.e.m. = −5 exactly
+        ([-5.5, -8.5], "undecided"),  # mean −7, s.e.m. 1.5: mean + 2 s.e.m. = −4 > −5
+        ([-8.0, -10.0], "NOT within 5"),  # mean −9, s.e.m. 1: mean + 2 s.e.m. = −7
         ([2.0], "within 5; one seed, no spread"),
     ],
 )

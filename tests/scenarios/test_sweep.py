@@ -1216,3 +1216,20 @@ def test_progress_is_a_named_option(toy: str, tmp_path: Path) -> None:
     plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
     with pytest.raises(sw.SweepError, match="progress=False must be one of 'auto', 'on', 'off'"):
         sw.run_sweep(plan, out=tmp_path, progress=False)  # type: ignore[arg-type]
+
+
+def test_lines_are_shifted_in_decades_on_a_log_x_axis(
+    toy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two metrics side by side on a two-decade grid: each line moves by ∓1.5 % of the
+    axis's two decades, i.e. by a factor 10^(∓0.03), never to x ≤ 0."""
+    figures = _keep_figures(monkeypatch)
+    xs = (0.01, 0.1, 1.0)
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs])])
+    rows = [_point({"a": 1.0 + x, "b": 2.0 + x}, x=x) for x in xs]
+    sw.plot_sweep(rows, plan, Path("."), metric="a,b")
+    (ax,) = figures[-1].axes
+    assert ax.get_xscale() == "log"
+    for bars, sign in zip(ax.containers, (-1, 1), strict=True):
+        got = np.asarray(bars.lines[0].get_xdata(), dtype=float)
+        np.testing.assert_allclose(got, np.array(xs) * 10 ** (sign * 0.015 * 2))
