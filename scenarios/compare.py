@@ -75,13 +75,13 @@ How to read the results
   step take seconds; on a GPU a tiny MLP is all kernel-launch overhead and idle power.
 - ``method=in_situ`` trains worse than ``analog`` on the default chip because of its
   loss bias, which depends on the adjoint's power (:mod:`photonic.insitu`). Default
-  run (8 seeds): test accuracy 0.851 ± 0.030 and ε 0.51 at ``adjoint_power_ratio=1``,
+  run (8 seeds): test accuracy 0.851 ± 0.030 and ε 0.50 at ``adjoint_power_ratio=1``,
   0.940 ± 0.026 and ε 0.24 at 0.1, 0.949 ± 0.025 and ε 0.48 at 0.01 (tap noise now
   dominates ε); ``analog`` reaches 0.955 at ratio 1.
 
 ``insitu_training`` trains the same network on the same chips from the same seeds but
 draws its per-pass noise from other streams, so its numbers for one setup differ from
-these by the noise alone (moons, in situ, 3 seeds: 85.1 ± 1.7 here, 88.4 ± 3.1 there;
+these by the noise alone (moons, in situ, 3 seeds: 85.1 ± 1.7 here, 84.1 ± 3.6 there;
 a difference within their spread). Cite one scenario's numbers with their ± and n.
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "eps")``; seed

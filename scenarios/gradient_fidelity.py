@@ -116,7 +116,7 @@ What the default run shows (seed 0, ``adjoint_power_ratio = 1``)
   gives 0.05–0.10 (2-pass) — above it; the measured values sit in between.
 - The growth of ε with batch size that Pai et al. saw during training (≈ 0.03 → 0.3 for
   B = 1 → 10) is reproduced by the 3-pass estimate on a lossy chip (0.04 → 0.24 in the
-  ``lossy`` profile, 0.09 → 0.28 with every default imperfection), and by nothing else
+  ``lossy`` profile, 0.10 → 0.27 with every default imperfection), and by nothing else
   here: the noise-only errors do not grow with B.
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train", "pai.data",

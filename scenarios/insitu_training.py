@@ -98,9 +98,9 @@ What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in bracket
 - Drift (opt-in, ``drift_rad_per_step``) is where training on the chip pays most:
   ``--set drift_rad_per_step=D --set datasets=moons --set methods=analog,adjoint --set
   splitting_error_std_rad=0.02, --set fd_datasets=`` (3 seeds, 1000 steps, so the
-  held phases wander by D·√1000) gives (b) 95.3 / 74.5 / 46.4 % and (c) analog 95.7 /
-  95.3 / 93.9 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.4, +20.8 ± 13.0 and
-  +47.5 ± 6.8 points (c better in 3/3 seeds at D > 0).
+  held phases wander by D·√1000) gives (b) 95.3 / 74.5 / 46.4 % and (c) analog 95.8 /
+  95.2 / 88.8 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.5, +20.7 ± 13.6 and
+  +42.3 ± 8.9 points (c better in 3/3 seeds at D > 0).
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``.
 """
