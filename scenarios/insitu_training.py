@@ -828,6 +828,7 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
     ]
     for row, dataset in enumerate(cfg.datasets):
         ax_loss, ax_acc = axes[row]
+        lowest: list[float] = []
         for case, method, s, label in runs:
             for ax, metric, scale in ((ax_loss, "loss", 1.0), (ax_acc, "test_accuracy", 100.0)):
                 curve = _mean_curve(
@@ -841,25 +842,21 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
                 if curve is None:
                     continue
                 it, mean, std = curve
-                line = ax.plot(it, scale * mean, label=label)[0]
+                color = _bar_color(case, method)  # the bar chart's colours
+                ax.plot(it, scale * mean, label=label, color=color)
                 ax.fill_between(
-                    it,
-                    scale * (mean - std),
-                    scale * (mean + std),
-                    color=line.get_color(),
-                    alpha=0.15,
+                    it, scale * (mean - std), scale * (mean + std), color=color, alpha=0.15
                 )
+                if metric == "test_accuracy":
+                    lowest.append(float(np.min(scale * mean)))
         b = _finals(rows, dataset=dataset, case="deployed", method="adjoint", sigma=sigma)
         if b:
-            ax_acc.axhline(
-                float(np.mean(list(b.values()))),
-                color="k",
-                linestyle=":",
-                label="(b) (a) deployed on chip",
-            )
+            level = float(np.mean(list(b.values())))
+            ax_acc.axhline(level, color="k", linestyle=":", label="(b) (a) deployed on chip")
+            lowest.append(level)
         ax_loss.set_ylabel("training loss (nats)")
         ax_acc.set_ylabel("test accuracy (%)")
-        ax_acc.set_ylim(40, 101)
+        ax_acc.set_ylim(_accuracy_floor(lowest, 40.0), 101)
         for ax in (ax_loss, ax_acc):
             ax.set_xlabel("optimizer steps (iterations)")
             ax.grid(True, alpha=0.3)
@@ -874,8 +871,18 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
     return save_figure(fig, out_dir, f"curves_sigma{sigma:g}")
 
 
+def _accuracy_floor(values: Sequence[float], default: float) -> float:
+    """Lower y limit of an accuracy axis (%): ``default``, or lower (a multiple of 10,
+    ≥ 0) when a plotted value would fall below it — a network near chance must show."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite or min(finite) >= default + 2:
+        return default
+    return max(0.0, 10.0 * math.floor((min(finite) - 2) / 10))
+
+
 def _bar_color(case: str, method: str) -> str:
-    """Gray for (a), black for (b), one colour per gradient method for (c)."""
+    """Gray for (a), black for (b), one colour per gradient method for (c): the same
+    in the bar chart and the curves."""
     if case == "digital":
         return "0.6"
     if case == "deployed":
@@ -922,7 +929,7 @@ def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
         band = {"moons": (87.0, 95.0), "circles": (80.0, 95.0)}.get(dataset)
         if band is not None:
             ax.axhspan(*band, color="orange", alpha=0.15, label="Pai: in situ (range)")
-        ax.set_ylim(50, 101)
+        ax.set_ylim(_accuracy_floor([m - e for m, e in zip(means, stds, strict=True)], 50.0), 101)
         ax.set_ylabel("final test accuracy (%)")
         ax.set_title(dataset)
         ax.grid(True, axis="y", alpha=0.3)

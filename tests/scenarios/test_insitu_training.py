@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import matplotlib.colors
 import numpy as np
 import pytest
 
@@ -474,3 +475,25 @@ def test_a_methods_training_does_not_depend_on_the_other_methods() -> None:
         return float(value)
 
     assert analog_final(("analog", "in_situ")) == analog_final(("in_situ", "analog"))
+
+
+def test_a_network_near_chance_stays_on_the_accuracy_axes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A drifted deployed network at 46 % was hidden below the bar chart's fixed 50 %
+    floor; the floor now drops to show it, and the curves use the bars' colours."""
+    figures: list[Any] = []
+    monkeypatch.setattr(it, "save_figure", lambda fig, out_dir, stem: figures.append(fig) or [])
+    cfg = dataclasses.replace(
+        it.Config.smoke(), methods=("analog",), splitting_error_std_rad=(0.02,)
+    )
+    rows = [_row("digital", "adjoint", None, 0, 0.96), _row("deployed", "adjoint", 0.02, 0, 0.46)]
+    rows.append(_row("on_chip", "analog", 0.02, 0, 0.94))
+    it._plot_finals(cfg, rows, Path("."))
+    (ax,) = figures[-1].axes
+    assert ax.get_ylim()[0] <= 40 and ax.get_ylim()[0] >= 0
+    bars = [p.get_facecolor()[:3] for p in ax.patches]
+    assert bars[2] == pytest.approx(matplotlib.colors.to_rgb(f"C{it.METHODS.index('analog')}"))
+    assert it._accuracy_floor([96.0, 94.0], 50.0) == 50.0
+    assert it._accuracy_floor([46.4], 50.0) == 40.0
+    assert it._accuracy_floor([1.0], 40.0) == 0.0
