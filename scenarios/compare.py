@@ -778,10 +778,20 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
     ax_loss.set_title("training loss")
     fig.suptitle(
         f"{cfg.dataset}: digital reference vs photonic chip trained in situ "
-        f"(mean ± std over {count(cfg.n_seeds, 'seed')})",
+        f"(mean ± std over {count(cfg.n_seeds, 'seed')}{_unusual(cfg)})",
         wrap=True,
     )
     return save_figure(fig, out_dir, "accuracy_curves")
+
+
+def _unusual(cfg: Config) -> str:
+    """The opt-in chip and measurement settings a plot's title must name, if set."""
+    parts = []
+    if cfg.adjoint_power_ratio != 1.0:
+        parts.append(f"adjoint at {cfg.adjoint_power_ratio:g}× the forward power")
+    if cfg.drift_rad_per_step > 0:
+        parts.append(f"drift {cfg.drift_rad_per_step:g} rad per step")
+    return "".join(f"; {p}" for p in parts)
 
 
 def _plot_boundaries(cfg: Config, nets: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -818,7 +828,7 @@ def _plot_boundaries(cfg: Config, nets: dict[str, Any], out_dir: Path) -> list[P
     fig.colorbar(filled, ax=list(axes), label="class-1 probability", ticks=levels[::4])
     fig.suptitle(
         f"Class-1 probability after training (seed 0) with the test points; photonic: one "
-        f"noisy pass of the chip ({cfg.method} training)",
+        f"noisy pass of the chip ({cfg.method} training{_unusual(cfg)})",
         wrap=True,
     )
     return save_figure(fig, out_dir, "decision_boundaries")

@@ -1164,7 +1164,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
         f"{cfg.layer_topology} single layers: measured vs exact gradient, {labels[metric]}\n"
         f"(mean ± standard error of the mean over {cfg.repeats} draws, the spread ÷ "
         f"√{cfg.repeats}; the spread itself is metrics.csv's std; other imperfections "
-        f"off{floor})",
+        f"off{floor}{_ratio_text(cfg)})",
         wrap=True,
         fontsize=10,
     )
@@ -1303,10 +1303,18 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
     fig.suptitle(
         f"Pai et al. 2023 network on moons: gradient error vs batch size (mean ± standard "
         f"error of the mean over {cfg.pai_repeats} draws; values < {PAI_EPSILON_FLOOR:g} "
-        "drawn at that floor as ▽, not joined, each method's shifted sideways)",
+        f"drawn at that floor as ▽, not joined, each method's shifted sideways"
+        f"{_ratio_text(cfg)})",
         wrap=True,
     )
     return save_figure(fig, out_dir, "pai2023_epsilon")
+
+
+def _ratio_text(cfg: Config) -> str:
+    """``adjoint_power_ratio`` for a title, when it is not the default 1."""
+    if cfg.adjoint_power_ratio == 1.0:
+        return ""
+    return f"; adjoint at {cfg.adjoint_power_ratio:g}× the forward power"
 
 
 #: Public name of the Pai-network ε plot (used by :mod:`scenarios.pai2023`).

@@ -898,6 +898,11 @@ def _chip_text(cfg: Config) -> str:
         f"{cfg.io_amplitude_error:g} / {cfg.io_phase_error:g}π, "
         + (f"drift {cfg.drift_rad_per_step:g} rad/step, " if cfg.drift_rad_per_step else "")
         + ("ideal ADC" if cfg.adc_bits is None else f"{cfg.adc_bits}-bit ADC")
+        + (
+            f", adjoint at {cfg.adjoint_power_ratio:g}× the forward power"
+            if cfg.adjoint_power_ratio != 1.0
+            else ""
+        )
     )
 
 

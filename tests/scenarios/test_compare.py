@@ -434,3 +434,12 @@ def test_epsilon_is_measured_on_the_chip_as_training_left_it(
     walked = np.concatenate([seen[0][f"layer{i}.theta_rad"] for i in (1, 2, 3)])
     # a walk of ≈ steps + 1 steps of 0.01 rad: far from a single step's 0.01
     assert np.std(walked) > 0.01 * np.sqrt(steps) / 3
+
+
+def test_plot_titles_name_the_opt_in_settings() -> None:
+    cfg = compare.Config.smoke()
+    assert compare._unusual(cfg) == ""
+    text = compare._unusual(
+        dataclasses.replace(cfg, adjoint_power_ratio=0.1, drift_rad_per_step=0.01)
+    )
+    assert text == "; adjoint at 0.1× the forward power; drift 0.01 rad per step"

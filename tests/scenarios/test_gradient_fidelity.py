@@ -728,3 +728,9 @@ def test_measure_pai_measures_on_the_drifted_chip() -> None:
     }
     # measured: 0.0007 (one 0.01-rad step) against 1.15 (0.5 rad everywhere)
     assert eps[True] > 10 * eps[False] and eps[True] > 0.1
+
+
+def test_plot_titles_name_a_non_default_adjoint_power() -> None:
+    assert gf._ratio_text(gf.Config.smoke()) == ""
+    cfg = dataclasses.replace(gf.Config.smoke(), adjoint_power_ratio=0.01)
+    assert gf._ratio_text(cfg) == "; adjoint at 0.01× the forward power"
