@@ -42,12 +42,22 @@ direction stays close to the true gradient.
 
 The additive error grows as ``|â|²`` and the interference term only as ``|a||â|``,
 so the 3-pass bias depends on how strong the adjoint is: ``adjoint_power_ratio``
-(default 1, the adjoint at the forward pass's mean power per sample). Clements
-N = 8, B = 4, 0.2 dB per MZI, no other error, 20 draws: cosine to the exact
-gradient 0.990 / 0.947 / 0.867 / 0.693 / 0.482 at ratios 0.01 / 0.1 / 0.3 / 1 / 3.
-Tap noise works the other way: with noise 0.01 the 3-pass cosines are 0.874 /
-0.934 / 0.864 / 0.694 / 0.483 (best near 0.1), and the 2-pass ones 0.960 / 0.991
-/ 0.995 at 0.01 / 0.1 / 1 (0.9954 at every ratio without noise).
+(default 1, the adjoint at the forward pass's mean power per sample). Tap noise works
+the other way: its error relative to the signal grows as the adjoint weakens. With
+``photonic-backprop sweep gradient_fidelity --set repeats=20 --set loss_db_values=0.2,
+--set tap_noise_values=0.01, --set methods=in_situ,analog --grid
+adjoint_power_ratio=0.01,0.1,0.3,1,3`` (the other factor lists and ``pai_profiles``
+set empty; Clements N = 8, B = 4):
+
+* 0.2 dB per MZI, no noise: 3-pass cosine to the exact gradient 0.988 / 0.932 /
+  0.835 / 0.638 / 0.420 at ratios 0.01 / 0.1 / 0.3 / 1 / 3; 2-pass 0.9955 at each;
+* tap noise 0.01, no loss: 3-pass ε 0.095 / 0.012 / 0.0047 / 0.0022 / 0.0015,
+  2-pass ε 0.029 / 0.0033 / 0.0013 / 0.00061 / 0.00042.
+
+On a chip with both, the best ratio for the 3-pass method lies in between: on
+``compare``'s default chip its ε is 0.50 / 0.24 / 0.48 at ratios 1 / 0.1 / 0.01. The
+2-pass method's loss error does not depend on the ratio, so it gains from the
+strongest adjoint the laser allows.
 
 Measurement modes
 -----------------
