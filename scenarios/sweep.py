@@ -1267,9 +1267,15 @@ def n_grid_points(rows: Sequence[PointRow]) -> int:
     return len({_canonical(row.params) for row in rows})
 
 
+#: Means closer than this (relative) count as equal in :func:`varying_metrics`: a key
+#: that differs only by floating-point rounding between grid points does not vary.
+VARYING_RTOL = 1e-9
+
+
 def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
     """Numeric summary keys, wall times aside, whose mean over the repeats differs between
-    grid points (a key that only the seed moves does not count; NaN is left out)."""
+    grid points by more than rounding (:data:`VARYING_RTOL`; a key that only the seed
+    moves does not count; NaN is left out)."""
     ok = [row for row in rows if row.status == STATUS_OK]
     varying = []
     for key in numeric_summary_keys(rows):
@@ -1280,7 +1286,8 @@ def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
             value = float(row.summary[key])
             if not math.isnan(value):
                 by_point.setdefault(_canonical(row.params), []).append(value)
-        if len({float(np.mean(values)) for values in by_point.values()}) > 1:
+        means = [float(np.mean(values)) for values in by_point.values()]
+        if means and not np.allclose(means, means[0], rtol=VARYING_RTOL, atol=0.0):
             varying.append(key)
     return varying
 

@@ -530,6 +530,11 @@ def test_default_metric_is_the_first_float_the_grid_changes() -> None:
         for r in (0, 1)
     ]
     assert sw.varying_metrics(seeds_only) == []
+    rounding = [  # equal but for the last digits (a sum taken in another order)
+        _point({"eps": 0.004503414907748371, "moved": 0.1}, x=1),
+        _point({"eps": 0.004503414907748815, "moved": 0.2}, x=2),
+    ]
+    assert sw.varying_metrics(rounding) == ["moved"]
     assert sw.n_grid_points(seeds_only) == 2  # 4 rows: 2 points × 2 repeats
     assert sw.default_metric(seeds_only) == "flat"
 
