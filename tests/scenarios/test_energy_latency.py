@@ -754,3 +754,19 @@ def test_points_that_need_implausible_laser_power_are_drawn_hollow(
     figures.clear()
     el.run(dataclasses.replace(cfg, max_laser_optical_mw=None), tmp_path)
     assert hollow("scaling") == set()
+
+
+def test_the_laser_limit_lists_each_n_once_whatever_the_batches() -> None:
+    """The required light depends on N only: with two batch sizes in the grid each N is
+    listed once (the rows of the first batch are read, no others)."""
+    cfg = el.Config(ports=(4, 8), batches=(1, 2), max_laser_optical_mw=1.0)
+    grid = {
+        ("eo-integrated", workload, n, b): {"laser_optical_mw": 0.5 * n}
+        for workload in ("inference", "train")
+        for n in (4, 8)
+        for b in (1, 2)
+    }
+    assert el._over_laser_limit(cfg, grid) == {"eo-integrated": [4, 8]}
+    assert el._describe_over_limit(cfg, el._over_laser_limit(cfg, grid)) == (
+        "needing > 1 mW of laser light (max_laser_optical_mw): eo-integrated at N=4, 8"
+    )

@@ -1137,6 +1137,8 @@ def test_sweep_plot_axes_are_labelled_with_units(toy: str, monkeypatch: pytest.M
         ((2.3e-4, 1.1e-3, 5.9e-3, 2.4e-2), "log"),  # ε over two decades
         ((2.3e-4, 5.9e-3, 9.0e-3), "log"),  # just over 1.5 decades (39x)
         ((2.3e-4, 5.9e-3, 6.0e-3), "linear"),  # 26x: 1.4 decades
+        ((1.0, 31.7), "log"),  # 1.501 decades: just over
+        ((1.0, 31.6), "linear"),  # 1.4997 decades: just under
         ((0.0, 1e-3, 1e-1), "linear"),  # a zero has no place on a log axis
         ((-1e-3, 1e-3, 1e-1), "linear"),
         ((80.0, 85.0, 90.0), "linear"),
