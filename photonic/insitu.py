@@ -411,7 +411,7 @@ def _check_inference(
         )
     check_finite(injected, "inference.injected")
     per_sample = inference.phases.theta_rad.ndim == 2
-    mesh.check_phases(inference.phases, batched=per_sample)
+    mesh.check_phases(inference.phases, leading="per_sample" if per_sample else "none")
     if per_sample and (
         inference.phases.theta_rad.shape[0] != shape[0]
         or inference.phases.out_rad.shape[0] != shape[0]

@@ -374,26 +374,31 @@ class Mesh:
         _, phases = decompose(haar_unitary(self.n_ports, rng), topology=self.topology)
         return phases
 
-    def check_phases(self, phases: Phases, *, batched: bool = False) -> None:
+    def check_phases(
+        self, phases: Phases, *, leading: Literal["none", "per_sample"] = "none"
+    ) -> None:
         """Raise ``ValueError`` unless ``phases`` fit this mesh.
 
-        With ``batched`` a single leading axis (one phase set per sample) is allowed;
-        anything but a :class:`Phases` is a ``TypeError``.
+        With ``leading="per_sample"`` a single leading axis (one phase set per sample)
+        is allowed; anything but a :class:`Phases` is a ``TypeError``.
 
         Parameters
         ----------
         phases
             ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, rad; with
-            ``batched``, also ``(n_samples, n_mzis)`` and ``(n_samples, n_ports)``.
-        batched
-            Whether one leading axis is allowed. Its length is not checked here.
+            ``leading="per_sample"``, also ``(n_samples, n_mzis)`` and
+            ``(n_samples, n_ports)``.
+        leading
+            ``"none"``: one phase set; ``"per_sample"``: one leading axis allowed (its
+            length is not checked here).
         """
         _check_is_phases(phases)
+        check_choice(leading, "leading", ("none", "per_sample"))
         lead = phases.theta_rad.shape[:-1]
-        if len(lead) > (1 if batched else 0):
+        if len(lead) > (1 if leading == "per_sample" else 0):
             raise ValueError(
                 f"phases have leading axes {lead}; allowed: "
-                + ("one (n_samples,)" if batched else "none")
+                + ("one (n_samples,)" if leading == "per_sample" else "none")
             )
         if phases.theta_rad.shape[-1:] != (self.n_mzis,):
             raise ValueError(
@@ -707,7 +712,7 @@ class Mesh:
         ValueError
             If ``phases`` or ``chip`` does not fit this mesh.
         """
-        self.check_phases(phases, batched=True)
+        self.check_phases(phases, leading="per_sample")
         return self._halves(phases, chip)
 
     def output_phases(self, phases: Phases, chip: Chip | None = None) -> Array:
@@ -726,7 +731,7 @@ class Mesh:
             ``(n_ports,)`` or ``(n_samples, n_ports)``, rad, not wrapped; for
             ``chip=None`` it is ``phases.out_rad`` itself, not a copy.
         """
-        self.check_phases(phases, batched=True)
+        self.check_phases(phases, leading="per_sample")
         return self._out(phases, chip)
 
     def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
@@ -823,7 +828,7 @@ class Mesh:
         check_choice(method, "method", ("auto", "matmul", "per_sample"))
         _check_is_phases(phases)
         per_sample_phases = phases.theta_rad.ndim == 2
-        self.check_phases(phases, batched=per_sample_phases)
+        self.check_phases(phases, leading="per_sample" if per_sample_phases else "none")
         if per_sample_phases:
             if phases.theta_rad.shape[0] != n_samples or phases.out_rad.shape[0] != n_samples:
                 raise ValueError(

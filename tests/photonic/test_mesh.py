@@ -738,3 +738,17 @@ def test_wrong_phases_are_named(call: object, error: type[Exception], match: str
     x = np.ones((2, 4), dtype=complex)
     with pytest.raises(error, match=match):
         call(mesh, phases, x)  # type: ignore[operator]
+
+
+def test_check_phases_allows_a_leading_axis_only_when_asked() -> None:
+    mesh = Mesh.clements(4)
+    one = mesh.random_phases(np.random.default_rng(0))
+    per_sample = Phases(
+        np.tile(one.theta_rad, (3, 1)), np.tile(one.phi_rad, (3, 1)), np.tile(one.out_rad, (3, 1))
+    )
+    mesh.check_phases(one)
+    mesh.check_phases(per_sample, leading="per_sample")
+    with pytest.raises(ValueError, match=r"leading axes \(3,\); allowed: none"):
+        mesh.check_phases(per_sample)
+    with pytest.raises(ValueError, match="leading='batch'"):
+        mesh.check_phases(one, leading="batch")  # type: ignore[arg-type]
