@@ -64,11 +64,12 @@ import math
 from collections import defaultdict
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
 
+from digital.validation import check_choice
 from sim.hardware import (
     MW_PER_W,
     NS_PER_S,
@@ -614,8 +615,8 @@ def plan_op(
     hardware: Hardware | str,
     *,
     n_shifters: int = 0,
-    shared_frame: bool = False,
-    settle: bool = True,
+    frames: Literal["own", "shared"] = "own",
+    settling: Literal["settle", "defer"] = "settle",
 ) -> OpPlan:
     """The :class:`OpPlan` of one op on one machine (what :func:`simulate` replays).
 
@@ -628,17 +629,20 @@ def plan_op(
     n_shifters
         Phase shifters holding power during the op, an int ≥ 0 (:func:`simulate`
         uses :func:`count_shifters` of the whole trace).
-    shared_frame
-        For a ``tap_readout``: whether the previous op's camera frames already hold
-        the taps.
-    settle
-        For a ``phase_update``: whether the shifters settle at its end; ``False`` when
-        another write follows at once (:func:`simulate`: the shifters of a run of
-        writes settle together, after the last).
+    frames
+        For a ``tap_readout``: ``"own"`` (its camera frames are taken for it) or
+        ``"shared"`` (the previous op's frames already hold the taps).
+    settling
+        For a ``phase_update``: ``"settle"`` (the shifters settle at its end) or
+        ``"defer"`` (another write follows at once; :func:`simulate` lets the shifters
+        of a run of writes settle together, after the last).
     """
     hardware = _machine(hardware)
     _check_op(op, 0, hardware)
-    return _Planner(hardware, _check_n_shifters(n_shifters)).plan(op, shared_frame, settle)
+    check_choice(frames, "frames", ("own", "shared"))
+    check_choice(settling, "settling", ("settle", "defer"))
+    planner = _Planner(hardware, _check_n_shifters(n_shifters))
+    return planner.plan(op, frames == "shared", settling == "settle")
 
 
 # --------------------------------------------------------------------------- SimPy

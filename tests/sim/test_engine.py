@@ -23,7 +23,7 @@ from sim.hardware import (
     Photodetector,
     PhotonicHardware,
 )
-from sim.ops import Op, Recorder, mesh_pass, phase_update
+from sim.ops import Op, Recorder, mesh_pass, phase_update, tap_readout
 from sim.presets import load_preset
 
 
@@ -615,3 +615,19 @@ def test_unit_conversions_have_one_definition() -> None:
 
     assert sim.engine.NS_PER_S is sim.hardware.NS_PER_S
     assert sim.engine.MW_PER_W is sim.hardware.MW_PER_W
+
+
+def test_plan_op_names_its_frame_and_settling_options() -> None:
+    """A deferred write ends without settling; a shared frame costs no camera time."""
+    write = phase_update(0, n_ports=4, n_phases=16)
+    settled = plan_op(write, "pai2023-chip")
+    deferred = plan_op(write, "pai2023-chip", settling="defer")
+    assert deferred.duration_ns < settled.duration_ns
+    with pytest.raises(ValueError, match="settling='later'"):
+        plan_op(write, "pai2023-chip", settling="later")  # type: ignore[arg-type]
+    taps = tap_readout(0, "forward", n_ports=4, n_samples=1, n_phases=16, integrated="batch")
+    own = plan_op(taps, "pai2023-chip")
+    shared = plan_op(taps, "pai2023-chip", frames="shared")
+    assert shared.duration_ns < own.duration_ns
+    with pytest.raises(ValueError, match="frames=True"):
+        plan_op(taps, "pai2023-chip", frames=True)  # type: ignore[arg-type]
