@@ -449,7 +449,11 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         overrides.update(load_config_file(args.config))
     overrides.update(parse_set_options(args.overrides))
     plan = sweeps.plan_sweep(
-        args.scenario, grid=grid, overrides=overrides, smoke=args.smoke, repeat=repeat
+        args.scenario,
+        grid=grid,
+        overrides=overrides,
+        base="smoke" if args.smoke else "default",
+        repeat=repeat,
     )
 
     import matplotlib

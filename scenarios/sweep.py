@@ -436,7 +436,7 @@ def plan_sweep(
     *,
     grid: Sequence[tuple[str, Sequence[object]]],
     overrides: Mapping[str, object] | None = None,
-    smoke: bool = False,
+    base: Literal["default", "smoke"] = "default",
     repeat: int = 1,
 ) -> SweepPlan:
     """Validate a sweep and build every point's configuration; runs nothing.
@@ -450,8 +450,8 @@ def plan_sweep(
         strings (from the command line) or native values.
     overrides : mapping, optional
         Settings applied to the base config before the grid (``--config``, ``--set``).
-    smoke : bool
-        Start from ``Config.smoke()`` instead of ``Config()``.
+    base : {"default", "smoke"}
+        Start from ``Config()`` or from ``Config.smoke()`` (``--smoke``).
     repeat : int
         Seeds per grid combination; repeat ``k`` runs with ``seed = base seed + k``.
 
@@ -472,9 +472,11 @@ def plan_sweep(
         raise SweepError(f"--repeat {repeat!r} must be an int >= 1")
     repeat = int(repeat)
     overrides = dict(overrides or {})
-    base = config_cls.smoke() if smoke else config_cls()
+    if base not in ("default", "smoke"):
+        raise SweepError(f"base={base!r} must be one of 'default', 'smoke'")
+    start = config_cls.smoke() if base == "smoke" else config_cls()
     if overrides:
-        base = config_from_overrides(config_cls, overrides, base=base)
+        start = config_from_overrides(config_cls, overrides, base=start)
     field_names = {f.name for f in dataclasses.fields(config_cls) if f.init}
     if repeat > 1 and "seed" not in field_names:
         raise SweepError(f"scenario {scenario!r} has no seed setting; --repeat must be 1")
@@ -495,7 +497,7 @@ def plan_sweep(
         canon: set[str] = set()
         for value in values:
             try:
-                cfg = config_from_overrides(config_cls, {key: value}, base=base)
+                cfg = config_from_overrides(config_cls, {key: value}, base=start)
             except ValueError as exc:
                 raise SweepError(f"--grid {key}: {exc}") from None
             typed_value = getattr(cfg, key)
@@ -511,7 +513,7 @@ def plan_sweep(
     for combo in itertools.product(*(values for _, values in converted)):
         params = dict(zip(keys, combo, strict=True))
         try:
-            cfg = config_from_overrides(config_cls, params, base=base)
+            cfg = config_from_overrides(config_cls, params, base=start)
         except ValueError as exc:
             raise SweepError(f"grid point {describe_params(params)}: {exc}") from None
         for k in range(repeat):
@@ -529,7 +531,7 @@ def plan_sweep(
 
     spec: dict[str, Any] = {
         "scenario": scenario,
-        "base_config": _plain(dataclasses.asdict(base)),
+        "base_config": _plain(dataclasses.asdict(start)),
         "grid": {
             key: sorted((_plain(v) for v in values), key=_canonical)
             for key, values in sorted(converted)
@@ -537,7 +539,7 @@ def plan_sweep(
     }
     return SweepPlan(
         scenario=scenario,
-        base_config=base,
+        base_config=start,
         grid=tuple(converted),
         repeat=repeat,
         points=tuple(points),

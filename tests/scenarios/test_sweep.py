@@ -810,7 +810,7 @@ def test_sigkill_midway_then_rerun_completes_every_point_once(
         "digital_baseline",
         grid=sw.parse_grid_options([f"n_samples={grid}"]),
         overrides={"epochs": "1"},
-        smoke=True,
+        base="smoke",
     )
     db = plan.folder(tmp_path) / sw.DB_FILENAME
     proc = _start_sweep(argv, tmp_path)
@@ -901,7 +901,7 @@ def _planned_db(out: Path, grid: str) -> Path:
         "digital_baseline",
         grid=sw.parse_grid_options([f"n_samples={grid}"]),
         overrides={"epochs": "1"},
-        smoke=True,
+        base="smoke",
     )
     return plan.folder(out) / sw.DB_FILENAME
 
@@ -922,7 +922,7 @@ def test_local_and_dask_give_identical_metrics(tmp_path: Path) -> None:
         "digital_baseline",
         grid=[("hidden", ["(4)"])],
         overrides={"epochs": "2", "n_samples": "40"},
-        smoke=True,
+        base="smoke",
         repeat=2,
     )
     local = sw.run_sweep(plan, out=tmp_path / "local", executor="local", progress="off")
@@ -947,7 +947,7 @@ def test_local_process_pool_and_dask_give_identical_metrics(tmp_path: Path) -> N
         "digital_baseline",
         grid=[("hidden", ["(2)", "(4)"])],
         overrides={"epochs": "2", "n_samples": "40"},
-        smoke=True,
+        base="smoke",
         repeat=2,
     )
     serial = sw.run_sweep(plan, out=tmp_path / "serial", progress="off")
@@ -1240,3 +1240,8 @@ def test_lines_are_shifted_in_decades_on_a_log_x_axis(
     for bars, sign in zip(ax.containers, (-1, 1), strict=True):
         got = np.asarray(bars.lines[0].get_xdata(), dtype=float)
         np.testing.assert_allclose(got, np.array(xs) * 10 ** (sign * 0.015 * 2))
+
+
+def test_plan_sweep_names_its_base_config(toy: str) -> None:
+    with pytest.raises(sw.SweepError, match="base=True must be one of 'default', 'smoke'"):
+        sw.plan_sweep(toy, grid=[("x", ["1"])], base=True)  # type: ignore[arg-type]
