@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.validation import check_generator, check_matrix, check_positive
-from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Op, Recorder
+from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Recorder, digital_compute
 
 Array = NDArray[Any]
 BiasMode = Literal["input", "none"]
@@ -311,13 +311,7 @@ class MLP:
         flops = per_mac * n * n_in * n_out * n_products
         n_bytes = word * (n_out * n_in + n * (n_in + n_out) * n_products)
         self.recorder.record(
-            Op(
-                kind="digital_compute",
-                layer=layer,
-                direction=direction,
-                n_ports=n_out,
-                n_samples=n,
-                flops=flops,
-                bytes=n_bytes,
+            digital_compute(
+                layer, direction, n_ports=n_out, n_samples=n, flops=flops, bytes_moved=n_bytes
             )
         )

@@ -796,14 +796,13 @@ def combine_op(layer: int, *, n_ports: int, n_samples: int, reads: int) -> ops.O
     ValueError
         If a count is not a non-negative int (from :class:`~sim.ops.Op`).
     """
-    return ops.Op(
-        kind="digital_compute",
-        layer=layer,
-        direction="backward",
+    return ops.digital_compute(
+        layer,
+        "backward",
         n_ports=n_ports,
         n_samples=n_samples,
         flops=COMBINE_FLOPS * reads,
-        bytes=ops.BYTES_PER_REAL * 4 * reads,
+        bytes_moved=ops.BYTES_PER_REAL * 4 * reads,
     )
 
 

@@ -1050,14 +1050,13 @@ class PhotonicNetwork:
         self, layer: int, n: int, direction: Literal["forward", "backward"], *, flops: int
     ) -> None:
         self._record(
-            Op(
-                kind="digital_compute",
-                layer=layer,
-                direction=direction,
+            ops.digital_compute(
+                layer,
+                direction,
                 n_ports=self.n_ports,
                 n_samples=n,
                 flops=int(flops),
-                bytes=BYTES_PER_COMPLEX * n * self.n_ports * 2,
+                bytes_moved=BYTES_PER_COMPLEX * n * self.n_ports * 2,
             )
         )
 
@@ -1094,14 +1093,13 @@ def activation_op(
     ValueError
         If a count is negative or not an int (from :class:`~sim.ops.Op`).
     """
-    return Op(
-        kind="digital_compute",
-        layer=layer,
-        direction=direction,
+    return ops.digital_compute(
+        layer,
+        direction,
         n_ports=n_ports,
         n_samples=n_samples,
         flops=ACTIVATION_FLOPS * n_samples * n_ports,
-        bytes=BYTES_PER_COMPLEX * n_samples * n_ports * 2,
+        bytes_moved=BYTES_PER_COMPLEX * n_samples * n_ports * 2,
     )
 
 

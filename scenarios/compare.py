@@ -123,7 +123,7 @@ from photonic.imperfections import (
 )
 from photonic.mesh import Mesh
 from photonic.network import GRADIENT_METHODS, PhotonicNetwork
-from scenarios import digital_baseline, energy_latency, gradient_fidelity, insitu_training
+from scenarios import digital_baseline, gradient_fidelity, insitu_training
 from scenarios.framework import (
     Result,
     child_rngs,
@@ -147,7 +147,7 @@ from scenarios.report_html import (
 )
 from sim.engine import STATIC_COMPONENTS, simulate
 from sim.hardware import DigitalHardware, PhotonicHardware
-from sim.ops import BYTES_PER_REAL, Op, Recorder
+from sim.ops import Op, Recorder, adam_op, loss_op
 from sim.presets import check_presets, load_preset
 from sim.report import summarize
 
@@ -370,28 +370,12 @@ def _load(cfg: Config, data_seed: int) -> Dataset:
 def _adam_ops(params: dict[str, Array], layer: int) -> Op:
     """The host's Adam update of ``params`` (not recorded by the networks)."""
     n_real = int(sum(np.size(v) * (2 if np.iscomplexobj(v) else 1) for v in params.values()))
-    return Op(
-        kind="digital_compute",
-        layer=layer,
-        direction="update",
-        n_ports=1,
-        n_samples=1,
-        flops=energy_latency.ADAM_FLOPS_PER_PARAM * n_real,
-        bytes=energy_latency.ADAM_BYTES_PER_PARAM * n_real,
-    )
+    return adam_op(layer, n_params=n_real, n_ports=1)
 
 
 def _loss_op(n_samples: int, n_outputs: int, layer: int) -> Op:
     """The host's softmax cross-entropy and its gradient (not recorded by the networks)."""
-    return Op(
-        kind="digital_compute",
-        layer=layer,
-        direction="forward",
-        n_ports=n_outputs,
-        n_samples=n_samples,
-        flops=energy_latency.LOSS_FLOPS_PER_OUTPUT * n_samples * n_outputs,
-        bytes=2 * BYTES_PER_REAL * n_samples * n_outputs,  # read outputs, write dL/dy
-    )
+    return loss_op(layer, n_samples=n_samples, n_outputs=n_outputs)
 
 
 def step_ops(net: MLP | PhotonicNetwork, x: Array, y: Array, lr: float) -> list[Op]:

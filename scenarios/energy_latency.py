@@ -102,7 +102,16 @@ from scenarios.framework import (
 )
 from sim.engine import Timeline, simulate
 from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_electrical_power_mw
-from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Op, mesh_pass, phase_update, tap_readout
+from sim.ops import (
+    BYTES_PER_REAL,
+    Op,
+    adam_op,
+    digital_compute,
+    loss_op,
+    mesh_pass,
+    phase_update,
+    tap_readout,
+)
 from sim.presets import available_presets, check_presets, load_preset
 from sim.report import summarize, time_share, tops_per_w
 
@@ -124,12 +133,6 @@ __all__ = [
 NAME = "energy_latency"
 TapIntegration = Literal["batch", "per_sample"]
 
-#: Assumption: ≈ 10 FLOPs per output for a softmax cross-entropy loss and its gradient.
-LOSS_FLOPS_PER_OUTPUT = 10
-#: Assumption: ≈ 12 FLOPs per parameter for an Adam update (moments, bias correction, step).
-ADAM_FLOPS_PER_PARAM = 12
-#: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
-ADAM_BYTES_PER_PARAM = 7 * BYTES_PER_REAL
 #: Camera frames and settling: the components of pai2023-chip's "slow physics".
 SLOW_COMPONENTS = ("camera", "phase_settling", "modulator_settling")
 #: Size of the compute-bound GEMM used to measure energy per FLOP at full utilization.
@@ -170,15 +173,7 @@ def _forward_pass(layer: int, n: int, b: int, direction: Literal["forward", "bac
 
 
 def _loss(n_layers: int, n: int, b: int, direction: Literal["forward", "backward"]) -> Op:
-    return Op(
-        kind="digital_compute",
-        layer=n_layers - 1,
-        direction=direction,
-        n_ports=n,
-        n_samples=b,
-        flops=LOSS_FLOPS_PER_OUTPUT * b * n,
-        bytes=BYTES_PER_COMPLEX * b * n,
-    )
+    return loss_op(n_layers - 1, n_samples=b, n_outputs=n, direction=direction)
 
 
 def _evaluate(n: int, n_layers: int, b: int, direction: Literal["forward", "backward"]) -> list[Op]:
@@ -212,18 +207,7 @@ def _update(n_layers: int, n: int) -> list[Op]:
     """Adam on the host for every layer, then every layer's phases written (the writes
     back to back, so the shifters settle once, as after ``set_params``)."""
     s = shifters_per_layer(n)
-    adam = [
-        Op(
-            kind="digital_compute",
-            layer=layer,
-            direction="update",
-            n_ports=n,
-            n_samples=1,
-            flops=ADAM_FLOPS_PER_PARAM * s,
-            bytes=ADAM_BYTES_PER_PARAM * s,
-        )
-        for layer in range(n_layers)
-    ]
+    adam = [adam_op(layer, n_params=s, n_ports=n) for layer in range(n_layers)]
     return adam + [phase_update(layer, n_ports=n, n_phases=s) for layer in range(n_layers)]
 
 
@@ -414,17 +398,7 @@ def digital_step_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
     update = []
     for layer in range(n_layers):
         n_params = n_ports * n_ports * 2  # complex weights: 2 real numbers each
-        update.append(
-            Op(
-                kind="digital_compute",
-                layer=layer,
-                direction="update",
-                n_ports=n_ports,
-                n_samples=1,
-                flops=ADAM_FLOPS_PER_PARAM * n_params,
-                bytes=ADAM_BYTES_PER_PARAM * n_params,
-            )
-        )
+        update.append(adam_op(layer, n_params=n_params, n_ports=n_ports))
     return [*forward, _loss(n_layers, n_ports, batch, "forward"), *backward, *update]
 
 
@@ -655,14 +629,13 @@ def _crossings(ns: Sequence[int], photonic: Sequence[float], gpu: Sequence[float
 
 def _full_utilization_pj_per_flop(hw: DigitalHardware) -> float:
     m = FULL_UTILIZATION_GEMM
-    op = Op(
-        kind="digital_compute",
-        layer=0,
-        direction="forward",
+    op = digital_compute(
+        0,
+        "forward",
         n_ports=m,
         n_samples=m,
         flops=2 * m**3,
-        bytes=BYTES_PER_REAL * 3 * m * m,  # A, B, C in float64 words; the engine rescales
+        bytes_moved=BYTES_PER_REAL * 3 * m * m,  # A, B, C in float64 words; rescaled
     )
     return simulate([op], hw).energy_pj / op.flops
 

@@ -304,3 +304,80 @@ def phase_update(layer: int, *, n_ports: int, n_phases: int, direction: Directio
         n_phases=n_phases,
         conversions=n_phases,
     )
+
+
+# -- host work --------------------------------------------------------------------------
+
+#: Assumption: ≈ 10 FLOPs per output for a softmax cross-entropy loss and its gradient.
+LOSS_FLOPS_PER_OUTPUT = 10
+#: Assumption: ≈ 12 FLOPs per parameter for an Adam update (moments, bias correction, step).
+ADAM_FLOPS_PER_PARAM = 12
+#: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
+ADAM_BYTES_PER_PARAM = 7 * BYTES_PER_REAL
+
+
+def digital_compute(
+    layer: int,
+    direction: Direction,
+    *,
+    n_ports: int,
+    n_samples: int,
+    flops: int,
+    bytes_moved: int,
+) -> Op:
+    """Arithmetic on the host (CPU/GPU): ``flops`` and ``bytes_moved`` for one op.
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer it belongs to (0-based).
+    direction
+        Which part of the step it is (:data:`DIRECTIONS`).
+    n_ports, n_samples
+        The width and batch of the data it works on.
+    flops
+        Floating-point operations, an int ≥ 0.
+    bytes_moved
+        Bytes moved to or from memory, an int ≥ 0 (:data:`BYTES_PER_REAL` per number).
+
+    Returns
+    -------
+    Op
+        ``kind="digital_compute"``.
+    """
+    return Op(
+        kind="digital_compute",
+        layer=layer,
+        direction=direction,
+        n_ports=n_ports,
+        n_samples=n_samples,
+        flops=flops,
+        bytes=bytes_moved,
+    )
+
+
+def loss_op(layer: int, *, n_samples: int, n_outputs: int, direction: Direction = "forward") -> Op:
+    """The host's softmax cross-entropy and its gradient over ``n_samples × n_outputs``
+    outputs: :data:`LOSS_FLOPS_PER_OUTPUT` each; the outputs read and ``dL/dy`` written
+    (two float64 words per output)."""
+    return digital_compute(
+        layer,
+        direction,
+        n_ports=n_outputs,
+        n_samples=n_samples,
+        flops=LOSS_FLOPS_PER_OUTPUT * n_samples * n_outputs,
+        bytes_moved=2 * BYTES_PER_REAL * n_samples * n_outputs,
+    )
+
+
+def adam_op(layer: int, *, n_params: int, n_ports: int) -> Op:
+    """The host's Adam update of ``n_params`` real parameters of one layer (of width
+    ``n_ports``): :data:`ADAM_FLOPS_PER_PARAM` and :data:`ADAM_BYTES_PER_PARAM` each."""
+    return digital_compute(
+        layer,
+        "update",
+        n_ports=n_ports,
+        n_samples=1,
+        flops=ADAM_FLOPS_PER_PARAM * n_params,
+        bytes_moved=ADAM_BYTES_PER_PARAM * n_params,
+    )

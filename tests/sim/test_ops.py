@@ -78,3 +78,25 @@ def test_counts_that_are_not_integers_are_refused_by_name(make: object, match: s
     mesh_pass(n_ports='4') failed in their arithmetic before the Op could name them."""
     with pytest.raises(ValueError, match=match):
         make()  # type: ignore[operator]
+
+
+def test_host_work_factories_count_what_their_docstrings_say() -> None:
+    """Softmax cross-entropy: 10 FLOPs and 2 float64 words per output; Adam: 12 FLOPs
+    and 7 words per real parameter (read param, grad, m, v; write param, m, v)."""
+    from sim.ops import adam_op, digital_compute, loss_op
+
+    loss = loss_op(2, n_samples=5, n_outputs=3)
+    assert (loss.kind, loss.layer, loss.direction) == ("digital_compute", 2, "forward")
+    assert (loss.flops, loss.bytes, loss.n_samples, loss.n_ports) == (150, 240, 5, 3)
+    adam = adam_op(1, n_params=48, n_ports=4)
+    assert (adam.direction, adam.flops, adam.bytes, adam.n_samples) == ("update", 576, 2688, 1)
+    op = digital_compute(0, "backward", n_ports=4, n_samples=2, flops=7, bytes_moved=9)
+    assert op == Op(
+        kind="digital_compute",
+        layer=0,
+        direction="backward",
+        n_ports=4,
+        n_samples=2,
+        flops=7,
+        bytes=9,
+    )
