@@ -16,6 +16,7 @@ resumed from it continues bit for bit as if it had never stopped.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import reprlib
@@ -160,7 +161,8 @@ def save_checkpoint(
     """Write the training state atomically (temporary file, then rename).
 
     ``settings`` are the run's choices a resumed run must share (loss, batch size,
-    optimizer and learning rate, training-set size): see :func:`load_checkpoint`.
+    optimizer and learning rate, training-set size, and a network's own
+    ``checkpoint_settings()`` as ``network.*`` keys): see :func:`load_checkpoint`.
 
     Parameters
     ----------
@@ -316,6 +318,12 @@ def load_checkpoint(
                 f"checkpoint {str(path)!r} holds chip drift this network cannot take: {exc} "
                 "(written with another drift_rad_per_step or chip?)"
             ) from exc
+    try:  # the optimizer's state is checked on a copy: a refusal changes nothing
+        copy.deepcopy(optimizer).load_state(dict(opt))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"checkpoint {str(path)!r} holds optimizer state this optimizer cannot take: {exc}"
+        ) from exc
     net.set_params(params)
     optimizer.load_state(opt)
     for name, state in generator_states.items():

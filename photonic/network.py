@@ -533,20 +533,29 @@ class PhotonicNetwork:
         """What a resumed training run must share with this network besides its
         parameters, as JSON-able values (:func:`digital.train.train` checks them).
 
-        The gradient method and its measurement settings, and per mesh its chip: every
-        scalar setting and a digest of the static errors (``None``: ideal).
+        What shapes the function beyond the parameters (encoding, activations, read-out),
+        the gradient method and its measurement settings (the finite-difference step
+        only for that method), and per mesh its chip: ``"ideal"``, or a digest of its
+        static errors and every scalar setting.
         """
         out: dict[str, Any] = {
+            "bias_ports": self.bias_ports,
+            "bias_amplitude": self.bias_amplitude,
+            "normalization": self.normalization,
+            "activations": [a.name for a in self.activations],
+            "readout_groups": self.readout_groups,
+            "readout_scale": self.readout_scale,
             "gradient": self.gradient,
             "measurement": self.measurement,
             "detector_clip": self.detector_clip,
             "adjoint_power_ratio": self.adjoint_power_ratio,
-            "fd_step_rad": self.fd_step_rad,
         }
+        if self.gradient == "finite_difference":
+            out["fd_step_rad"] = self.fd_step_rad
         for name, stage in self._named_stages():
             chip = stage.chip
             if chip is None:
-                out[f"chip.{name}"] = None
+                out[f"chip.{name}"] = "ideal"
                 continue
             for field in dataclasses.fields(chip):
                 value = getattr(chip, field.name)
@@ -557,7 +566,7 @@ class PhotonicNetwork:
                 value = getattr(chip, field.name)
                 if isinstance(value, np.ndarray):
                     digest.update(np.ascontiguousarray(value).tobytes())
-            out[f"chip.{name}.static_errors"] = digest.hexdigest()[:16]
+            out[f"chip.{name}"] = f"static errors {digest.hexdigest()[:16]}"
         return out
 
     def chip_drift(self) -> dict[str, Array]:

@@ -284,7 +284,8 @@ def test_resuming_with_other_run_settings_is_refused(tmp_path: Path) -> None:
         ({"gradient": "in_situ"}, "network.gradient='adjoint' there, 'in_situ' here"),
         ({"adjoint_power_ratio": 0.1}, "network.adjoint_power_ratio=1.0 there, 0.1 here"),
         ({"drift": 0.1}, r"network.chip.layer1.drift_rad_per_step=0.02 there, 0.1 here"),
-        ({"chip_seed": 9}, r"network.chip.layer1.static_errors="),
+        ({"chip_seed": 9}, r"network.chip.layer1='static errors [0-9a-f]{16}' there"),
+        ({"chip_seed": None}, r"network.chip.layer1='static errors [0-9a-f]{16}' there, 'ideal'"),
     ],
 )
 def test_resuming_on_another_chip_or_gradient_is_refused(
@@ -298,9 +299,13 @@ def test_resuming_on_another_chip_or_gradient_is_refused(
         gradient: str = "adjoint",
         adjoint_power_ratio: float = 1.0,
         drift: float = 0.02,
-        chip_seed: int = 4,
+        chip_seed: int | None = 4,
     ) -> PhotonicNetwork:
-        chip = Chip.draw(Mesh.reck(4), np.random.default_rng(chip_seed), drift_rad_per_step=drift)
+        chip = (
+            None
+            if chip_seed is None
+            else Chip.draw(Mesh.reck(4), np.random.default_rng(chip_seed), drift_rad_per_step=drift)
+        )
         return PhotonicNetwork.pai2023(
             chip,
             rng=np.random.default_rng(3),
@@ -393,3 +398,20 @@ def test_checkpoint_settings_are_checked_by_name() -> None:
     for bad in (0, True, 2.0):
         with pytest.raises(ValueError, match=rf"every_steps={bad!r} must be an int ≥ 1"):
             Checkpoint("run.npz", every_steps=bad)  # type: ignore[arg-type]
+
+
+def test_an_optimizer_that_cannot_take_the_state_is_refused_before_the_network_changes(
+    tmp_path: Path,
+) -> None:
+    """A Momentum checkpoint loaded into Adam (directly, without train's settings)."""
+    from digital.train import load_checkpoint
+
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run("photonic", Checkpoint(path, every_steps=5), interrupt_at=11)
+    net, _ = build("photonic", 3)
+    before = net.params()
+    with pytest.raises(ValueError, match="holds optimizer state this optimizer cannot take"):
+        load_checkpoint(path, net=net, optimizer=Adam(lr=0.01), rng=np.random.default_rng(4))
+    for key, value in before.items():
+        np.testing.assert_array_equal(net.params()[key], value)
