@@ -44,10 +44,15 @@ The additive error grows as ``|â|²`` and the interference term only as ``|a||�
 so the 3-pass bias depends on how strong the adjoint is: ``adjoint_power_ratio``
 (default 1, the adjoint at the forward pass's mean power per sample). Tap noise works
 the other way: its error relative to the signal grows as the adjoint weakens. With
-``photonic-backprop sweep gradient_fidelity --set repeats=20 --set loss_db_values=0.2,
---set tap_noise_values=0.01, --set methods=in_situ,analog --grid
-adjoint_power_ratio=0.01,0.1,0.3,1,3`` (the other factor lists and ``pai_profiles``
-set empty; Clements N = 8, B = 4):
+(Clements N = 8, B = 4; about 10 s)::
+
+    photonic-backprop sweep gradient_fidelity --set repeats=20 \
+        --set loss_db_values=0.2, --set tap_noise_values=0.01, \
+        --set splitting_error_values_rad= --set phase_noise_values_rad= \
+        --set io_error_values= --set batch_values= --set port_values= \
+        --set pai_profiles= --set methods=in_situ,analog \
+        --grid adjoint_power_ratio=0.01,0.1,0.3,1,3
+
 
 * 0.2 dB per MZI, no noise: 3-pass cosine to the exact gradient 0.988 / 0.932 /
   0.835 / 0.638 / 0.420 at ratios 0.01 / 0.1 / 0.3 / 1 / 3; 2-pass 0.9955 at each;

@@ -1269,9 +1269,11 @@ def n_grid_points(rows: Sequence[PointRow]) -> int:
     return len({_canonical(row.params) for row in rows})
 
 
-#: Means closer than this (relative) count as equal in :func:`varying_metrics`: a key
-#: that differs only by floating-point rounding between grid points does not vary.
+#: Means closer than this (relative), or than :data:`VARYING_ATOL` (absolute), count as
+#: equal in :func:`varying_metrics`: a key that differs only by floating-point rounding
+#: between grid points (an ε of 0 against 1e-18) does not vary.
 VARYING_RTOL = 1e-9
+VARYING_ATOL = 1e-15
 
 
 def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
@@ -1289,7 +1291,7 @@ def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
             if not math.isnan(value):
                 by_point.setdefault(_canonical(row.params), []).append(value)
         means = [float(np.mean(values)) for values in by_point.values()]
-        if means and not np.allclose(means, means[0], rtol=VARYING_RTOL, atol=0.0):
+        if means and not np.allclose(means, means[0], rtol=VARYING_RTOL, atol=VARYING_ATOL):
             varying.append(key)
     return varying
 

@@ -497,3 +497,28 @@ def test_a_network_near_chance_stays_on_the_accuracy_axes(
     assert it._accuracy_floor([96.0, 94.0], 50.0) == 50.0
     assert it._accuracy_floor([46.4], 50.0) == 40.0
     assert it._accuracy_floor([1.0], 40.0) == 0.0
+
+
+def test_the_deployed_chip_is_programmed_as_often_as_the_trained_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a drifting chip (b) must drift as many steps as (c): one set_params for its
+    phases plus one per training step, like (c)'s initial phases plus its steps."""
+    calls: dict[str, int] = {}
+    real = it.PhotonicNetwork.set_params
+
+    def counting(self: Any, params: dict) -> None:
+        if self._stages[0].chip is not None:  # not (a), which trains on an ideal chip
+            calls[self.gradient] = calls.get(self.gradient, 0) + 1
+        real(self, params)
+
+    monkeypatch.setattr(it.PhotonicNetwork, "set_params", counting)
+    cfg = dataclasses.replace(
+        it.Config.smoke(),
+        datasets=("moons",),
+        methods=("analog",),
+        fd_datasets=(),
+        drift_rad_per_step=0.01,
+    )
+    it._run_one(cfg, "moons", 0, dict.fromkeys(("data", "init", "train", "chip", "noise"), 3))
+    assert calls["adjoint"] == calls["analog"] > 1  # (b) deployed, (c) analog

@@ -535,6 +535,8 @@ def test_default_metric_is_the_first_float_the_grid_changes() -> None:
         _point({"eps": 0.004503414907748815, "moved": 0.2}, x=2),
     ]
     assert sw.varying_metrics(rounding) == ["moved"]
+    zero = [_point({"eps": 0.0, "moved": 0.1}, x=1), _point({"eps": 1e-18, "moved": 0.2}, x=2)]
+    assert sw.varying_metrics(zero) == ["moved"]  # exact to rounding at both points
     assert sw.n_grid_points(seeds_only) == 2  # 4 rows: 2 points × 2 repeats
     assert sw.default_metric(seeds_only) == "flat"
 
