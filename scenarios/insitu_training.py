@@ -102,7 +102,11 @@ What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in bracket
   95.2 / 88.8 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.5, +20.7 ± 13.6 and
   +42.3 ± 8.9 points (c better in 3/3 seeds at D > 0).
 
-Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``.
+Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``. A method's
+noise stream is named by the method; a chip's is numbered by its σ's position in
+``splitting_error_std_rad``, so ``--set splitting_error_std_rad=0.05`` alone draws other
+noise than the default run's σ = 0.05 (second in its list): compare such runs by their
+spread, not draw for draw.
 """
 
 from __future__ import annotations
