@@ -91,6 +91,22 @@ def run_counting(
     return net, history, target.calls
 
 
+def resume_or_start(
+    net: Network, data: object, path: Path, *, epochs: int, batch_size: int
+) -> History:
+    """Adam (lr 0.01) on softmax cross-entropy, resuming from ``path`` if it exists."""
+    return train(
+        net,
+        data,  # type: ignore[arg-type]
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.01),
+        epochs=epochs,
+        batch_size=batch_size,
+        rng=np.random.default_rng(4),
+        checkpoint=Checkpoint(path, existing="resume"),
+    )
+
+
 @pytest.mark.parametrize("kind", ["mlp", "photonic", "photonic_drift"])
 def test_interrupted_and_resumed_run_equals_uninterrupted(kind: str, tmp_path: Path) -> None:
     reference, ref_history = run(kind, None)
@@ -315,16 +331,7 @@ def test_resuming_on_another_chip_or_gradient_is_refused(
         )
 
     def fit(net: PhotonicNetwork, epochs: int) -> History:
-        return train(
-            net,
-            data,
-            loss="softmax_cross_entropy",
-            optimizer=Adam(lr=0.01),
-            epochs=epochs,
-            batch_size=16,
-            rng=np.random.default_rng(4),
-            checkpoint=Checkpoint(tmp_path / "ckpt.npz", existing="resume"),
-        )
+        return resume_or_start(net, data, tmp_path / "ckpt.npz", epochs=epochs, batch_size=16)
 
     fit(network(), 1)
     changed = network(**change)
@@ -369,16 +376,7 @@ def test_resumed_wall_time_continues_the_first_run_s_clock(tmp_path: Path) -> No
             return self.net.forward(x)
 
     def fit(net: Network, epochs: int) -> History:
-        return train(
-            net,
-            data,
-            loss="softmax_cross_entropy",
-            optimizer=Adam(lr=0.01),
-            epochs=epochs,
-            batch_size=32,
-            rng=np.random.default_rng(4),
-            checkpoint=Checkpoint(path, existing="resume"),
-        )
+        return resume_or_start(net, data, path, epochs=epochs, batch_size=32)
 
     first = fit(Slow(build("mlp", 3)[0], 0), 2)  # type: ignore[arg-type]
     assert first.wall_time_s[-1] >= 6 * pause_s  # 2 epochs × (1 step + 2 evaluations)
