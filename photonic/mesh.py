@@ -730,8 +730,17 @@ class Mesh:
         numpy.ndarray
             ``(n_ports,)`` or ``(n_samples, n_ports)``, rad, not wrapped; for
             ``chip=None`` it is ``phases.out_rad`` itself, not a copy.
+
+        Raises
+        ------
+        TypeError
+            If ``phases`` is not a :class:`Phases` or ``chip`` not a ``Chip``.
+        ValueError
+            If ``phases`` or ``chip`` does not fit this mesh.
         """
         self.check_phases(phases, leading="per_sample")
+        if chip is not None:
+            self._check_chip(chip)
         return self._out(phases, chip)
 
     def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:

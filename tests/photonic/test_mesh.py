@@ -752,3 +752,16 @@ def test_check_phases_allows_a_leading_axis_only_when_asked() -> None:
         mesh.check_phases(per_sample)
     with pytest.raises(ValueError, match="leading='batch'"):
         mesh.check_phases(one, leading="batch")  # type: ignore[arg-type]
+
+
+def test_output_phases_checks_its_chip_like_halves() -> None:
+    from photonic.imperfections import Chip
+
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    other = Chip.ideal(Mesh.clements(6))
+    for call in (mesh.halves, mesh.output_phases):
+        with pytest.raises(ValueError, match="chip has 6 ports"):
+            call(phases, other)
+        with pytest.raises(TypeError, match="chip is a int"):
+            call(phases, 3)  # type: ignore[arg-type]
