@@ -214,13 +214,9 @@ def check_chip(chip: Any, name: str = "chip") -> Chip | None:
 
 
 def _check_phases(phases: Any, name: str = "phases") -> None:
-    from photonic.mesh import Phases  # the mesh imports this module's Chip lazily too
+    from photonic.mesh import _check_is_phases  # the mesh imports this module lazily too
 
-    if not isinstance(phases, Phases):
-        raise TypeError(
-            f"{name}={reprlib.repr(phases)} must be a photonic.mesh.Phases "
-            "(e.g. mesh.random_phases(rng))"
-        )
+    _check_is_phases(phases, name)
 
 
 def _frozen_array(value: Any, name: str, shape: tuple[int, ...], *, nonnegative: bool) -> Array:

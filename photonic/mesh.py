@@ -1129,10 +1129,11 @@ def _real_array(value: Any, name: str, what: str) -> Array:
     raise TypeError(f"{name}={reprlib.repr(value)} must hold real numbers {what}")
 
 
-def _check_is_phases(phases: Any) -> None:
+def _check_is_phases(phases: Any, name: str = "phases") -> None:
+    """``TypeError`` naming ``name`` unless ``phases`` is a :class:`Phases`."""
     if not isinstance(phases, Phases):
         raise TypeError(
-            f"phases={reprlib.repr(phases)} must be a photonic.mesh.Phases "
+            f"{name}={reprlib.repr(phases)} must be a photonic.mesh.Phases "
             "(e.g. mesh.random_phases(rng))"
         )
 
