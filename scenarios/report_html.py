@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from scenarios.framework import PACKAGE_NAME, git_state, package_version
+from sim.report import format_energy_pj, format_time_ns  # re-exported: the table's units
 
 __all__ = [
     "PNG_SIGNATURE",
@@ -163,22 +164,6 @@ def png_data_uri(path: str | Path) -> str:
     if not data.startswith(PNG_SIGNATURE):
         raise ValueError(f"{str(path)!r} is not a PNG file (no PNG signature)")
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-def format_time_ns(ns: float) -> str:
-    """A duration in ns as text with a readable unit (``"1.23 ms"``)."""
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(ns) >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
-
-
-def format_energy_pj(pj: float) -> str:
-    """An energy in pJ as text with a readable unit (``"4.5 µJ"``)."""
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
 
 
 def run_info(*, scenario: str, seed: int | None, wall_time_s: float) -> dict[str, object]:

@@ -40,7 +40,9 @@ __all__ = [
     "PHASES",
     "PhaseCost",
     "Report",
+    "format_energy_pj",
     "format_report",
+    "format_time_ns",
     "mesh_macs",
     "phase_of",
     "summarize",
@@ -252,30 +254,31 @@ def time_share(timeline: Timeline, components: Iterable[str]) -> float:
 def format_report(report: Report) -> str:
     """A plain-text table of a :class:`Report` (phases, then components)."""
     lines = [
-        f"{report.hardware}: per step {_fmt_time(report.latency_ns)}, "
-        f"{_fmt_energy(report.energy_pj)}",
+        f"{report.hardware}: per step {format_time_ns(report.latency_ns)}, "
+        f"{format_energy_pj(report.energy_pj)}",
         f"  {'phase':<12}{'latency':>14}{'energy':>14}",
     ]
     for name, cost in report.phases.items():
-        lines.append(
-            f"  {name:<12}{_fmt_time(cost.latency_ns):>14}{_fmt_energy(cost.energy_pj):>14}"
-        )
+        time, energy = format_time_ns(cost.latency_ns), format_energy_pj(cost.energy_pj)
+        lines.append(f"  {name:<12}{time:>14}{energy:>14}")
     lines.append(f"  {'component':<14}{'energy':>12}{'share':>8}")
     for name, value in sorted(report.energy_by_component_pj.items(), key=lambda kv: -kv[1]):
         if value > 0:
             share = value / report.energy_pj if report.energy_pj > 0 else 0.0
-            lines.append(f"  {name:<14}{_fmt_energy(value):>12}{share:>8.1%}")
+            lines.append(f"  {name:<14}{format_energy_pj(value):>12}{share:>8.1%}")
     return "\n".join(lines)
 
 
-def _fmt_time(ns: float) -> str:
+def format_time_ns(ns: float) -> str:
+    """A duration in ns as text with a readable unit (``"1.23 ms"``)."""
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
         if abs(ns) >= scale:
             return f"{ns / scale:.3g} {unit}"
     return f"{ns:.3g} ns"
 
 
-def _fmt_energy(pj: float) -> str:
+def format_energy_pj(pj: float) -> str:
+    """An energy in pJ as text with a readable unit (``"4.5 µJ"``)."""
     for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
         if abs(pj) >= scale:
             return f"{pj / scale:.3g} {unit}"
