@@ -1156,17 +1156,21 @@ def test_set_chip_drift_checks_everything_before_it_changes_anything() -> None:
         chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2)
     )
     net.set_params(net.params())
-    good = net.chip_drift()
+
+    def moved(drift: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # valid values unlike the current ones, so that a partial update would show
+        return {key: value + 0.25 for key, value in drift.items()}
+
     cases = [
-        ({**good, "layer1.theta_rad": np.zeros(5)}, r"drift\['layer1.theta_rad'\] must hold 6"),
-        ({**good, "layer1.phi_rad": np.full(6, np.nan)}, "finite phases"),
-        ({**good, "layer1.bogus": np.zeros(6)}, "unknown keys"),
+        ({"layer1.theta_rad": np.zeros(5)}, r"drift\['layer1.theta_rad'\] must hold 6"),
+        ({"layer1.phi_rad": np.full(6, np.nan)}, "finite phases"),
+        ({"layer1.bogus": np.zeros(6)}, "unknown keys"),
         ({"layer9.theta_rad": np.zeros(6)}, "'layer9', which is not a mesh on a drifting chip"),
     ]
-    for bad, match in cases:
+    for change, match in cases:
+        good = net.chip_drift()
         with pytest.raises(ValueError, match=match):
-            net.set_chip_drift(bad)
+            net.set_chip_drift({**moved(good), **change})
         for key, value in net.chip_drift().items():  # unchanged, and still programmable
             np.testing.assert_array_equal(value, good[key])
         net.set_params(net.params())
-        good = net.chip_drift()
