@@ -113,7 +113,14 @@ from sim.ops import (
     tap_readout,
 )
 from sim.presets import available_presets, check_presets, load_preset
-from sim.report import summarize, time_share, tops_per_w
+from sim.report import (
+    format_energy_pj,
+    format_si,
+    format_time_ns,
+    summarize,
+    time_share,
+    tops_per_w,
+)
 
 __all__ = [
     "NAME",
@@ -1143,7 +1150,7 @@ def _over_laser_limit(
 def _limit_text(cfg: Config) -> str:
     """``> 1 W of laser light`` for the figures' notes."""
     limit = cfg.max_laser_optical_mw
-    return f"> {_fmt_si((limit or 0.0) * 1e-3, 'W')} of laser light"
+    return f"> {format_si((limit or 0.0) * 1e-3, 'W')} of laser light"
 
 
 def _describe_over_limit(cfg: Config, over: dict[str, list[int]]) -> str:
@@ -1285,8 +1292,8 @@ def _plot_breakdown(
     axes = fig.subplots(1, 2)
     presets = [p for p in _names(cfg.presets) if p in reports]
     panels = (
-        (axes[0], "energy_by_component_pj", "energy per training step", _fmt_pj),
-        (axes[1], "time_by_component_ns", "time per training step (critical path)", _fmt_ns),
+        (axes[0], "energy_by_component_pj", "energy per training step", format_energy_pj),
+        (axes[1], "time_by_component_ns", "time per training step (critical path)", format_time_ns),
     )
     n_ref = cfg.reference_size[0]
     marked = [p for p in presets if n_ref in (over or {}).get(p, ())]
@@ -1331,42 +1338,6 @@ def _component_colors(names: Sequence[str]) -> dict[str, Any]:
     palette = [colormaps["tab20"](i) for i in range(20)]
     palette += [colormaps["tab20b"](i) for i in range(20)]
     return {name: palette[i % len(palette)] for i, name in enumerate(names)}
-
-
-#: SI prefixes of the bar labels, largest first.
-_SI_PREFIXES = (
-    (1e12, "T"),
-    (1e9, "G"),
-    (1e6, "M"),
-    (1e3, "k"),
-    (1.0, ""),
-    (1e-3, "m"),
-    (1e-6, "µ"),
-    (1e-9, "n"),
-    (1e-12, "p"),
-    (1e-15, "f"),
-)
-
-
-def _fmt_si(value: float, unit: str) -> str:
-    """``value`` (in ``unit``) to 3 significant digits with the SI prefix that puts the
-    number in [1, 1000): ``8.51 kJ``, ``2.64 µJ``; never exponent notation (rounded
-    first, so 999.7 mJ is ``1 J``, not ``1e+03 mJ``)."""
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g} {unit}"
-    rounded = float(f"{value:.3g}")
-    scale, prefix = next(((s, p) for s, p in _SI_PREFIXES if abs(rounded) >= s), _SI_PREFIXES[-1])
-    return f"{rounded / scale:.3g} {prefix}{unit}"
-
-
-def _fmt_pj(pj: float) -> str:
-    """An energy in pJ as a label: :func:`_fmt_si` in joules."""
-    return _fmt_si(pj * 1e-12, "J")
-
-
-def _fmt_ns(ns: float) -> str:
-    """A time in ns as a label: :func:`_fmt_si` in seconds."""
-    return _fmt_si(ns * 1e-9, "s")
 
 
 def _plot_heatmaps(

@@ -29,6 +29,7 @@ exactly tera-operations per second per watt.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -38,10 +39,12 @@ from sim.ops import Op
 
 __all__ = [
     "PHASES",
+    "SI_PREFIXES",
     "PhaseCost",
     "Report",
     "format_energy_pj",
     "format_report",
+    "format_si",
     "format_time_ns",
     "mesh_macs",
     "phase_of",
@@ -269,17 +272,50 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
+#: SI prefixes of :func:`format_si`, largest first.
+SI_PREFIXES: tuple[tuple[float, str], ...] = (
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "M"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+    (1e-12, "p"),
+    (1e-15, "f"),
+)
+
+
+def format_si(value: float, unit: str) -> str:
+    """``value`` (in ``unit``) to 3 significant digits with the SI prefix that puts the
+    number in [1, 1000): ``"8.51 kJ"``, ``"2.64 µJ"``; never exponent notation inside
+    the prefixes' range. Rounded first, so 999.7 mJ is ``"1 J"``, not ``"1e+03 mJ"``.
+
+    Parameters
+    ----------
+    value
+        A number in ``unit`` (zero, NaN and infinities are written as they are).
+    unit
+        The unit's symbol without a prefix (``"J"``, ``"s"``, ``"W"``).
+
+    Returns
+    -------
+    str
+        The number, a space, the prefix and the unit.
+    """
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    rounded = float(f"{value:.3g}")
+    scale, prefix = next(((s, p) for s, p in SI_PREFIXES if abs(rounded) >= s), SI_PREFIXES[-1])
+    return f"{rounded / scale:.3g} {prefix}{unit}"
+
+
 def format_time_ns(ns: float) -> str:
-    """A duration in ns as text with a readable unit (``"1.23 ms"``)."""
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if abs(ns) >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
+    """A duration in ns as text with an SI prefix (``"1.23 ms"``, ``"2.5 ks"``)."""
+    return format_si(ns * 1e-9, "s")
 
 
 def format_energy_pj(pj: float) -> str:
-    """An energy in pJ as text with a readable unit (``"4.5 µJ"``)."""
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
+    """An energy in pJ as text with an SI prefix (``"4.5 µJ"``, ``"8.51 kJ"``)."""
+    return format_si(pj * 1e-12, "J")

