@@ -465,7 +465,10 @@ def _evaluate(net: Network, x: Array, y: Array, loss_fn: LossFn) -> tuple[float,
 
 def _require(value: Any, name: str, attributes: tuple[str, ...], expected: str) -> None:
     """Raise ``TypeError`` naming ``name`` unless ``value`` has every one of ``attributes``
-    (callable ones where they end in ``()``), e.g. ``optimizer=None`` for ``("step()",)``."""
+    (callable ones where they end in ``()``), e.g. ``optimizer=None`` for ``("step()",)``.
+    A class is refused too: its methods are there, but unbound (``optimizer=Adam``)."""
+    if isinstance(value, type):
+        raise TypeError(f"{name}={value.__name__} is a class; expected {expected}, an instance")
     missing = [
         a
         for a in attributes
@@ -607,12 +610,21 @@ def train(
         return time.perf_counter() - start
 
     def diverged(epoch: int, what: str, value: Array | float) -> None:
-        if not np.all(np.isfinite(value)):
+        if np.all(np.isfinite(value)):
+            return
+        if pos.steps == 0:  # the parameters are the caller's: no learning rate did this
+            largest = float(np.max(np.abs(x_train))) if x_train.size else 0.0
             raise TrainingDiverged(
-                f"training diverged at epoch {epoch}: {what} is not finite; lower the "
-                "learning rate" + (f" ({lr_name}={lr:g})" if lr is not None else ""),
+                f"{what} is not finite at the first step, before any update: look at the "
+                f"training features (largest |x| = {largest:.3g}), the initial parameters "
+                "and the loss, not the learning rate",
                 history,
             )
+        raise TrainingDiverged(
+            f"training diverged at epoch {epoch}: {what} is not finite; lower the "
+            "learning rate" + (f" ({lr_name}={lr:g})" if lr is not None else ""),
+            history,
+        )
 
     disable = {"auto": None, "on": False, "off": True}[progress]
     bar = tqdm(

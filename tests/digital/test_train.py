@@ -194,6 +194,9 @@ def test_bad_arguments_raise(kwargs: dict, match: str) -> None:
     [
         ("optimizer", None, r"optimizer=None has no step\(\); expected an optimizer"),
         ("optimizer", "adam", r"optimizer='adam' has no step\(\)"),
+        # the class, not an instance: its step() is there, unbound, and failed later
+        ("optimizer", Adam, r"optimizer=Adam is a class; expected an optimizer .*, an instance"),
+        ("net", MLP, r"net=MLP is a class; expected"),
         ("data", None, r"data=None has no x_train, y_train, x_test, y_test; expected a data"),
         ("net", None, r"net=None has no forward\(\), backward\(\), params\(\), set_params"),
         ("checkpoint", "run.npz", r"checkpoint='run.npz' must be a digital.train.Checkpoint"),
@@ -294,6 +297,28 @@ def test_divergence_is_reported_not_silent() -> None:
     history = caught.value.history  # the epochs finished before it diverged
     assert history.epoch == list(range(1, len(history.epoch) + 1))
     assert np.all(np.isfinite(history.loss))
+
+
+def test_a_failure_before_any_update_does_not_blame_the_learning_rate() -> None:
+    """Features of 1e200 overflow on the first forward pass; the message said "lower
+    the learning rate (lr=0.001)" though no step had been taken."""
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    big = dataclasses.replace(data, x_train=data.x_train * 1e200)
+    net = MLP([2, 4, 2], activation="relu", rng=rng)
+    pattern = r"at the first step, before any update: .*largest \|x\| = [0-9.]+e\+200"
+    with pytest.raises(TrainingDiverged, match=pattern) as caught:
+        train(
+            net,
+            big,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=1e-3),
+            epochs=1,
+            batch_size=8,
+            rng=rng,
+        )
+    assert "learning rate (" not in str(caught.value)
+    assert caught.value.history.epoch == []
 
 
 def test_complex_features_are_refused_not_cast() -> None:
