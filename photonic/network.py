@@ -906,15 +906,27 @@ class PhotonicNetwork:
         return named
 
     def _stage_forward(
-        self, layer: int, stage: _Stage, field: Array, cache: dict[str, Any]
+        self,
+        layer: int,
+        stage: _Stage,
+        field: Array,
+        cache: dict[str, Any],
+        *,
+        converted: bool = True,
     ) -> Array:
+        """One mesh of a layer; ``converted=False``: its light goes on into the layer's
+        next mesh on the chip (no input modulation, no read-out; recorded as an
+        :func:`sim.ops.optical_pass`)."""
         n = field.shape[0]
         phases = stage.programmed
         if stage.chip is not None and stage.chip.phase_noise_rad > 0:
             phases = phase_noise(phases, stage.chip, self._rng_for_noise(), n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
-        self._record_pass(layer, n, cache["exit_read"])
+        if converted:
+            self._record_pass(layer, n, cache["exit_read"])
+        else:
+            self._record(ops.optical_pass(layer, "forward", n_ports=self.n_ports, n_samples=n))
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)
             return stage.mesh.forward(phases, field, stage.chip)
@@ -952,7 +964,9 @@ class PhotonicNetwork:
     def _layer_forward(self, layer: int, field: Array, cache: dict[str, Any]) -> Array:
         if self.layer_kind == "unitary":
             return self._stage_forward(layer, self._stages[layer], field, cache)
-        v = self._stage_forward(layer, self._stages[2 * layer], field, cache)
+        # V, the attenuators and U are one coherent pass on the chip: the inputs are
+        # modulated and the outputs read once, by U's record; V's light is not converted
+        v = self._stage_forward(layer, self._stages[2 * layer], field, cache, converted=False)
         sigma = np.sin(self._sigma_rad[layer] / 2)
         cache["attenuated"].append(v)
         return self._stage_forward(layer, self._stages[2 * layer + 1], v * sigma, cache)

@@ -20,7 +20,9 @@ How the simulator reads the counts (``sim/engine.py``; recorders should follow i
   reads of the outputs: the first ``min(conversions, passes·n_ports)`` are input
   samples, the rest are output reads (so ``2·passes·n_ports`` means "modulate every
   input, detect every output"; ``3·passes·n_ports`` adds a second read per port,
-  e.g. a coherent I/Q field measurement).
+  e.g. a coherent I/Q field measurement). ``conversions=0`` is light that continues
+  from the previous mesh without being converted (:func:`optical_pass`, the first
+  mesh of an SVD layer): it costs only its optical delay.
 - ``tap_readout``: ``conversions`` tap reads (0 means ``n_phases·n_samples``, one
   read per shifter per sample; ``n_phases`` alone means the taps integrated the
   whole batch).
@@ -211,6 +213,37 @@ def mesh_pass(
         n_samples=n_samples,
         passes=n_samples,
         conversions=(1 + reads) * n_samples * n_ports,
+    )
+
+
+def optical_pass(layer: int, direction: Direction, *, n_ports: int, n_samples: int) -> Op:
+    """A batch of ``n_samples`` vectors crossing one more mesh without any conversion.
+
+    For a layer of several meshes in a row on one chip (an SVD layer: V, the
+    attenuators, U): the light leaves one mesh straight into the next, so only the
+    layer's outer :func:`mesh_pass` modulates its inputs and reads its outputs; the
+    inner meshes are recorded with this op (``conversions=0``), which costs their
+    optical delay and no DAC samples, ADC reads or link transfer.
+
+    Parameters
+    ----------
+    layer, direction, n_ports, n_samples
+        As for :func:`mesh_pass`.
+
+    Returns
+    -------
+    Op
+        ``kind="mesh_pass"``, ``passes=n_samples``, ``conversions=0``.
+    """
+    n_ports, n_samples = _count(n_ports, "n_ports"), _count(n_samples, "n_samples")
+    return Op(
+        kind="mesh_pass",
+        layer=layer,
+        direction=direction,
+        n_ports=n_ports,
+        n_samples=n_samples,
+        passes=n_samples,
+        conversions=0,
     )
 
 

@@ -1174,3 +1174,29 @@ def test_set_chip_drift_checks_everything_before_it_changes_anything() -> None:
         for key, value in net.chip_drift().items():  # unchanged, and still programmable
             np.testing.assert_array_equal(value, good[key])
         net.set_params(net.params())
+
+
+def test_an_svd_layer_converts_its_inputs_and_outputs_once() -> None:
+    """V, the attenuators and U are one coherent pass (the physics feeds V's field into U
+    undetected): the layer's DACs, ADCs and link are paid once, as for a unitary layer;
+    recording two full mesh passes charged them twice. V's mesh still adds its delay."""
+    from sim.engine import simulate
+
+    rng = np.random.default_rng(5)
+    costs = {}
+    for kind in ("unitary", "svd"):
+        net = PhotonicNetwork(4, 2, n_features=2, rng=rng, layer_kind=kind)  # type: ignore[arg-type]
+        net.recorder = Recorder()
+        net.forward(rng.normal(size=(3, 2)))
+        passes = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
+        assert sum(op.passes for op in passes) == 3 * (2 if kind == "svd" else 1) * 2
+        tl = simulate(net.recorder.ops, "thermal-integrated", n_shifters=16)
+        costs[kind] = (sum(op.conversions for op in passes), tl)
+    assert costs["svd"][0] == costs["unitary"][0] == 2 * (2 * 3 * 4)  # 2 layers: B·N in, B·N out
+    unitary, svd = costs["unitary"][1], costs["svd"][1]
+    for component in ("input_dac", "modulator", "detector_adc", "link"):
+        assert svd.energy_by_component_pj[component] == pytest.approx(
+            unitary.energy_by_component_pj[component]
+        )
+    delay = 2 * 4 * 0.01  # two V meshes of 4 columns at 0.01 ns each (thermal-integrated)
+    assert svd.latency_ns == pytest.approx(unitary.latency_ns + delay)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.engine import simulate
-from sim.ops import Op, mesh_pass, phase_update, tap_readout
+from sim.ops import Op, mesh_pass, optical_pass, phase_update, tap_readout
 
 
 @pytest.mark.parametrize(("exit_read", "per_port"), [("power", 2), ("field", 3), ("none", 1)])
@@ -15,6 +15,17 @@ def test_mesh_pass_counts_inputs_and_exit_reads(exit_read: str, per_port: int) -
     assert (op.kind, op.layer, op.direction) == ("mesh_pass", 2, "adjoint")
     assert op.passes == op.n_samples == 5
     assert op.conversions == per_port * 5 * 6  # one DAC sample per input + the exit reads
+
+
+def test_optical_pass_costs_only_its_optical_delay() -> None:
+    """Light going on into the next mesh of a layer: no DAC, ADC, link or settling."""
+    op = optical_pass(0, "forward", n_ports=4, n_samples=3)
+    assert (op.kind, op.passes, op.conversions) == ("mesh_pass", 3, 0)
+    timeline = simulate([op], "pai2023-chip", n_shifters=0)  # thermal inputs: 10 µs settling
+    assert set(timeline.time_by_component_ns) == {"optics"}
+    assert timeline.latency_ns == pytest.approx(3 * 5 * 0.01)  # sequential, 5 Reck columns
+    charged = {k for k, v in timeline.energy_by_component_pj.items() if v > 0}
+    assert charged <= {"laser", "host_static"}
 
 
 def test_tap_readout_per_sample_or_integrated_over_the_batch() -> None:
