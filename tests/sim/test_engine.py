@@ -631,3 +631,41 @@ def test_plan_op_names_its_frame_and_settling_options() -> None:
     assert shared.duration_ns < own.duration_ns
     with pytest.raises(ValueError, match="frames=True"):
         plan_op(taps, "pai2023-chip", frames=True)  # type: ignore[arg-type]
+
+
+def test_eo_integrated_inference_tops_per_w_by_hand_from_the_preset_numbers() -> None:
+    """One 64-port layer, batch 256, on eo-integrated, every number from the preset file
+    (not from the engine's helpers), so that a changed preset or formula is caught:
+
+    - 256 × 64 inputs: DAC 0.5 pJ and modulator 0.01 pJ each; 256 × 64 power reads at
+      1 pJ; link (10 + 8 bit) / 8 × 16384 B at 0.8 pJ/B, 144 B per vector at 1 TB/s.
+    - laser: 8 bit → SNR 256 in 0.5 GHz; I = s²qB + √((s²qB)² + s² i_n² B) with
+      i_n = 10 pA/√Hz, P_det = I / (1 A/W); loss 2 × 1 dB + 64 × 0.1 dB; 64 detectors;
+      ÷ 0.3 wall-plug; on from the first modulation to the last read.
+    - time: 10 ns latency + 0.144 + 1 (DAC) + 0.64 (64 columns) + 1 (ADC) + 255 × 1 ns.
+    - host 1 W static for the whole pass; no holding power (electro-optic).
+    """
+    n, b = 64, 256
+    op = mesh_pass(0, "forward", n_ports=n, n_samples=b, exit_read="power")
+    tl = simulate([op], "eo-integrated")
+    t_link = 144 / 1e12 * 1e9
+    duration = 10 + t_link + 1 + 0.64 + 1 + 255 * 1
+    s2qb = 256**2 * 1.602176634e-19 * 0.5e9
+    current = s2qb + math.sqrt(s2qb**2 + 256**2 * (10e-12) ** 2 * 0.5e9)
+    laser_mw = n * current * 1e3 / 10 ** (-(2 * 1.0 + n * 0.1) / 10) / 0.3
+    expected = {
+        "input_dac": b * n * 0.5,
+        "modulator": b * n * 0.01,
+        "detector_adc": b * n * 1.0,
+        "link": b * n * 18 / 8 * 0.8,
+        "laser": laser_mw * (duration - 10 - t_link),
+        "host_static": 1e3 * duration,
+        "phase_hold": 0.0,
+        "mesh": 0.0,
+    }
+    assert tl.latency_ns == pytest.approx(duration, rel=1e-12)
+    assert tl.energy_by_component_pj == pytest.approx(expected, rel=1e-9)
+    macs = b * n * n
+    assert 2 * macs / tl.energy_pj == pytest.approx(6.0634, rel=1e-4)  # system TOPS/W
+    chip = tl.energy_pj - expected["host_static"]
+    assert 2 * macs / chip == pytest.approx(26.857, rel=1e-4)  # chip-only TOPS/W
