@@ -912,18 +912,18 @@ class PhotonicNetwork:
         field: Array,
         cache: dict[str, Any],
         *,
-        converted: bool = True,
+        light: Literal["converted", "continues"] = "converted",
     ) -> Array:
-        """One mesh of a layer; ``converted=False``: its light goes on into the layer's
-        next mesh on the chip (no input modulation, no read-out; recorded as an
-        :func:`sim.ops.optical_pass`)."""
+        """One mesh of a layer. ``light="converted"``: its inputs are modulated and its
+        outputs read (a :func:`sim.ops.mesh_pass`); ``"continues"``: its light goes on
+        into the layer's next mesh on the chip (recorded as an :func:`sim.ops.optical_pass`)."""
         n = field.shape[0]
         phases = stage.programmed
         if stage.chip is not None and stage.chip.phase_noise_rad > 0:
             phases = phase_noise(phases, stage.chip, self._rng_for_noise(), n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
-        if converted:
+        if light == "converted":
             self._record_pass(layer, n, cache["exit_read"])
         else:
             self._record(ops.optical_pass(layer, "forward", n_ports=self.n_ports, n_samples=n))
@@ -966,7 +966,7 @@ class PhotonicNetwork:
             return self._stage_forward(layer, self._stages[layer], field, cache)
         # V, the attenuators and U are one coherent pass on the chip: the inputs are
         # modulated and the outputs read once, by U's record; V's light is not converted
-        v = self._stage_forward(layer, self._stages[2 * layer], field, cache, converted=False)
+        v = self._stage_forward(layer, self._stages[2 * layer], field, cache, light="continues")
         sigma = np.sin(self._sigma_rad[layer] / 2)
         cache["attenuated"].append(v)
         return self._stage_forward(layer, self._stages[2 * layer + 1], v * sigma, cache)
