@@ -109,6 +109,30 @@ def _checked(params: Params, grads: Params) -> tuple[Params, Params]:
     return arrays
 
 
+def _check_slots(owner: str, params: Params, slots: dict[str, Params]) -> None:
+    """Refuse a step on parameters other than those the kept state belongs to.
+
+    An optimizer keeps per-parameter state (velocity, moments) keyed by name; reused
+    for another network it failed with a bare broadcasting error. Other names or
+    shapes are refused here; the same names and shapes cannot be told from the next
+    step of the same network, so the state carries over.
+    """
+    for slot, kept in slots.items():
+        if not kept:
+            continue
+        if set(kept) != set(params):
+            raise ValueError(
+                f"this {owner} holds state for parameters {sorted(kept)}, not {sorted(params)}: "
+                "use a new optimizer for each network"
+            )
+        for key, value in kept.items():
+            if value.shape != params[key].shape:
+                raise ValueError(
+                    f"this {owner} holds {slot}[{key!r}] of shape {value.shape}; params has "
+                    f"{params[key].shape}: use a new optimizer for each network"
+                )
+
+
 class SGD:
     """Plain gradient descent ``w ← w − lr · g``.
 
@@ -194,9 +218,11 @@ class Momentum:
         TypeError
             If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
         ValueError
-            If their keys or shapes differ, or an entry holds NaN or infinity.
+            If their keys or shapes differ, an entry holds NaN or infinity, or the
+            optimizer's kept state belongs to other parameters (another network).
         """
         params, grads = _checked(params, grads)
+        _check_slots("Momentum", params, {"velocity": self.velocity})
         new = {}
         for k, p in params.items():
             v = self.velocity.get(k, np.zeros_like(p))
@@ -261,9 +287,11 @@ class Adam:
         TypeError
             If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
         ValueError
-            If their keys or shapes differ, or an entry holds NaN or infinity.
+            If their keys or shapes differ, an entry holds NaN or infinity, or the
+            optimizer's kept state belongs to other parameters (another network).
         """
         params, grads = _checked(params, grads)
+        _check_slots("Adam", params, {"m": self.m, "v": self.v})
         self.t += 1
         new = {}
         for k, p in params.items():

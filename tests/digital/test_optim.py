@@ -136,3 +136,21 @@ def test_load_state_refuses_what_state_did_not_return(make: Any) -> None:
     if make is Adam:
         with pytest.raises(ValueError, match="state has no step count 't'"):
             Adam().load_state({})
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(lr=0.1), lambda: Momentum(lr=0.1)])
+def test_an_optimizer_reused_for_another_network_is_refused_by_name(make: Any) -> None:
+    """Its state is keyed by parameter name: a second network of another size failed
+    with "operands could not be broadcast together with shapes (6,) (15,)"."""
+    opt = make()
+    small = {"layer1.theta_rad": np.zeros(6)}
+    opt.step(small, {"layer1.theta_rad": np.ones(6)})
+    large = {"layer1.theta_rad": np.zeros(15)}
+    shape = r"holds \w+\['layer1.theta_rad'\] of shape \(6,\); params has \(15,\)"
+    with pytest.raises(ValueError, match=shape):
+        opt.step(large, {"layer1.theta_rad": np.ones(15)})
+    other = {"W1": np.zeros(6)}
+    names = r"holds state for parameters \['layer1.theta_rad'\], not \['W1'\]"
+    with pytest.raises(ValueError, match=names):
+        opt.step(other, {"W1": np.ones(6)})
+    opt.step(small, {"layer1.theta_rad": np.ones(6)})  # the same network goes on
