@@ -477,6 +477,18 @@ class Chip:
         """True when every coupler arm has zero loss (time reversal is then exact)."""
         return not np.any(self.coupler_loss_db)
 
+    @property
+    def is_noisy(self) -> bool:
+        """True when the chip draws random numbers while it runs: per-pass phase noise,
+        detector noise, I/O errors or drift (its static errors were drawn once)."""
+        return bool(
+            self.phase_noise_rad > 0
+            or self.tap_noise > 0
+            or self.io_amplitude_error > 0
+            or self.io_phase_error > 0
+            or self.drift_rad_per_step > 0
+        )
+
 
 # ------------------------------------------------------------------------ quantization
 def quantize(

@@ -147,6 +147,15 @@ DEFAULT_FD_STEP_RAD = 1e-4
 NOISY_FD_STEP_RAD = 0.1
 
 
+def fd_step_rad_for(chip: Chip | None) -> float:
+    """The finite-difference step for ``chip``, rad: :data:`NOISY_FD_STEP_RAD` on a chip
+    with per-pass noise, drift (:attr:`Chip.is_noisy`) or an ADC, else
+    :data:`DEFAULT_FD_STEP_RAD` (also for ``None``, the ideal chip)."""
+    if chip is not None and (chip.is_noisy or chip.adc_bits is not None):
+        return NOISY_FD_STEP_RAD
+    return DEFAULT_FD_STEP_RAD
+
+
 @dataclass(frozen=True)
 class Measurement:
     """A measured gradient of one mesh.
@@ -664,7 +673,7 @@ def measure_finite_difference(
     chip: Chip | None,
     rng: np.random.Generator,
     *,
-    step_rad: float = DEFAULT_FD_STEP_RAD,
+    step_rad: float | None = None,
     recorder: Recorder | None = None,
     layer: int = 0,
 ) -> Measurement:
@@ -680,7 +689,9 @@ def measure_finite_difference(
         ``w = dL/dP`` for the detected output powers ``P``, ``(n_samples, n_ports)``;
         the estimate is the central difference of ``ℓ = Σ w·P``.
     step_rad
-        The perturbation ``h`` > 0, rad.
+        The perturbation ``h`` > 0, rad. ``None``: :func:`fd_step_rad_for` the chip
+        (0.1 rad on a noisy chip or one with an ADC, where 1e-4 rad measures only
+        noise; 1e-4 rad otherwise), as ``PhotonicNetwork`` chooses.
 
     Returns
     -------
@@ -696,8 +707,8 @@ def measure_finite_difference(
         ``PhotonicNetwork(gradient="finite_difference")`` programs every perturbation
         through :func:`photonic.imperfections.program` instead.
     """
-    h = check_positive(step_rad, "step_rad")
     _check_kinds(mesh, chip, recorder)
+    h = fd_step_rad_for(chip) if step_rad is None else check_positive(step_rad, "step_rad")
     check_generator(rng)
     mesh.check_phases(phases)
     if chip is not None and (

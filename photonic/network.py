@@ -71,12 +71,11 @@ from photonic.imperfections import (
     program,
 )
 from photonic.insitu import (
-    DEFAULT_FD_STEP_RAD,
-    NOISY_FD_STEP_RAD,
     Clip,
     InferencePass,
     Mode,
     check_mode,
+    fd_step_rad_for,
     measure_in_situ,
 )
 from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology
@@ -319,11 +318,7 @@ class PhotonicNetwork:
         )
         fd_floor = max(dac_phase_step_rad(c) for c in chips)
         if fd_step_rad is None:
-            # per-pass noise drowns a small step, and an ADC quantizes it away
-            coarse = any(c is not None and (_is_noisy(c) or c.adc_bits is not None) for c in chips)
-            self.fd_step_rad = max(
-                2 * fd_floor, NOISY_FD_STEP_RAD if coarse else DEFAULT_FD_STEP_RAD
-            )
+            self.fd_step_rad = max(2 * fd_floor, *(fd_step_rad_for(c) for c in chips))
         else:
             self.fd_step_rad = check_positive(fd_step_rad, "fd_step_rad")
             if self.fd_step_rad < fd_floor:
@@ -336,7 +331,7 @@ class PhotonicNetwork:
             self._check_measurement()
             self._check_measurable(self.gradient)
         self.noise_rng = noise_rng
-        if any(c is not None and _is_noisy(c) for c in chips) and noise_rng is None:
+        if any(c is not None and c.is_noisy for c in chips) and noise_rng is None:
             raise ValueError(
                 "the chip has per-pass noise or drift; pass noise_rng (a numpy.random.Generator)"
             )
@@ -1001,7 +996,7 @@ class PhotonicNetwork:
     def _rng_for_noise(self) -> np.random.Generator:
         if self.noise_rng is not None:
             return self.noise_rng
-        if any(s.chip is not None and _is_noisy(s.chip) for s in self._stages):
+        if any(s.chip is not None and s.chip.is_noisy for s in self._stages):
             # set to None after construction: the same "noise" every pass would be silent
             raise ValueError(
                 "noise_rng=None, but the chip has per-pass noise or drift: set noise_rng to "
@@ -1123,15 +1118,4 @@ def activation_op(
         n_samples=n_samples,
         flops=ACTIVATION_FLOPS * n_samples * n_ports,
         bytes_moved=BYTES_PER_COMPLEX * n_samples * n_ports * 2,
-    )
-
-
-def _is_noisy(chip: Chip) -> bool:
-    """Whether the chip draws random numbers while it runs (per pass, or drift)."""
-    return bool(
-        chip.phase_noise_rad > 0
-        or chip.tap_noise > 0
-        or chip.io_amplitude_error > 0
-        or chip.io_phase_error > 0
-        or chip.drift_rad_per_step > 0
     )
