@@ -53,6 +53,7 @@ from digital.validation import (
     check_positive,
 )
 from photonic.constants import TWO_PI
+from photonic.mesh import TOPOLOGIES, Topology
 from photonic.mzi import phasor
 
 if TYPE_CHECKING:
@@ -189,6 +190,12 @@ def _mesh_sizes(mesh: Any) -> tuple[int, int]:
     return int(sizes[0]), int(sizes[1])  # type: ignore[arg-type]
 
 
+def _mesh_topology(mesh: Any) -> Topology | None:
+    """``mesh.topology`` if it names a layout (a :class:`~photonic.mesh.Mesh`), else ``None``."""
+    topology = getattr(mesh, "topology", None)
+    return topology if topology in TOPOLOGIES else None
+
+
 def check_chip(chip: Any, name: str = "chip") -> Chip | None:
     """Return ``chip`` if it is a :class:`Chip` or ``None`` (the ideal device), else raise
     ``TypeError`` naming ``name``.
@@ -246,7 +253,7 @@ class Chip:
     n_ports
         Number of waveguides (ports) of the mesh, ≥ 2.
     n_mzis
-        Number of MZIs of the mesh, ≥ 0.
+        Number of MZIs of the mesh, ``n_ports·(n_ports − 1)/2`` (both topologies).
     splitting_error_rad
         ``(n_mzis, 2)`` coupler splitting errors ε of the [input, output] coupler of
         each MZI, rad (``B(ε)`` of DESIGN.md §4.1).
@@ -279,6 +286,11 @@ class Chip:
     io_phase_error
         σ_p ≥ 0 in units of π (not rad, so no ``_rad`` suffix): phase
         ``∠E + π σ_p n``, as Pai et al. 2023's code states it (0.025 = 0.0785 rad).
+    topology
+        The layout the errors belong to, ``"clements"`` or ``"reck"`` (set by
+        :meth:`draw` and :meth:`ideal` from their mesh); a mesh refuses a chip of the
+        other one, since its per-MZI errors would land on other physical MZIs.
+        ``None``: not tied to a layout (a chip built field by field).
     drift_rad_per_step
         Std of one step of the random walk of every shifter's held phase, rad ≥ 0:
         slow drift (e.g. of the chip's temperature), one step per programming
@@ -309,6 +321,7 @@ class Chip:
     io_amplitude_error: float = 0.0
     io_phase_error: float = 0.0
     drift_rad_per_step: float = 0.0
+    topology: Topology | None = None
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -316,6 +329,13 @@ class Chip:
 
         n_ports = _check_int(self.n_ports, "n_ports", minimum=2)
         n_mzis = _check_int(self.n_mzis, "n_mzis", minimum=0)
+        if n_mzis != n_ports * (n_ports - 1) // 2:
+            raise ValueError(
+                f"n_mzis={self.n_mzis!r} does not fit n_ports={self.n_ports!r}: every "
+                f"{n_ports}-port mesh has {n_ports * (n_ports - 1) // 2} MZIs"
+            )
+        if self.topology is not None:
+            check_choice(self.topology, "topology", TOPOLOGIES)
         put("n_ports", n_ports)
         put("n_mzis", n_mzis)
         put(
@@ -363,6 +383,7 @@ class Chip:
         return cls(
             n_ports=n_ports,
             n_mzis=n_mzis,
+            topology=_mesh_topology(mesh),
             splitting_error_rad=np.zeros((n_mzis, 2)),
             coupler_loss_db=np.zeros((n_mzis, 2, 2)),
             theta_offset_rad=np.zeros(n_mzis),
@@ -395,7 +416,8 @@ class Chip:
         Parameters
         ----------
         mesh
-            Anything with integer attributes ``n_ports`` and ``n_mzis``.
+            Anything with integer attributes ``n_ports`` and ``n_mzis``; its
+            ``topology``, if it has one, is recorded (:attr:`topology`).
         rng
             The only source of randomness.
         splitting_error_std_rad
@@ -452,6 +474,7 @@ class Chip:
         return cls(
             n_ports=n_ports,
             n_mzis=n_mzis,
+            topology=_mesh_topology(mesh),
             splitting_error_rad=sigma_eps * z_eps,
             coupler_loss_db=arm_loss_db,
             theta_offset_rad=sigma_offset * z_theta,
@@ -471,6 +494,17 @@ class Chip:
     def with_(self, **changes: Any) -> Chip:
         """A copy with some fields changed (``dataclasses.replace``; re-validated)."""
         return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        """The settings, and the drawn arrays summarised (rms error, mean MZI loss)."""
+        scalars = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if not isinstance(getattr(self, f.name), np.ndarray)
+        )
+        eps = float(np.sqrt(np.mean(self.splitting_error_rad**2))) if self.n_mzis else 0.0
+        loss = float(np.mean(self.coupler_loss_db.sum(axis=(1, 2)) / 2)) if self.n_mzis else 0.0
+        return f"Chip({scalars}, splitting error rms {eps:.3g} rad, mean MZI loss {loss:.3g} dB)"
 
     @property
     def is_lossless(self) -> bool:

@@ -740,7 +740,7 @@ class Mesh:
         """
         self.check_phases(phases, leading="per_sample")
         if chip is not None:
-            self._check_chip(chip)
+            self.check_chip(chip)
         return self._out(phases, chip)
 
     def _halves(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
@@ -768,13 +768,22 @@ class Mesh:
         """The θ and φ the chip's shifters apply (static offsets included), rad."""
         if chip is None:
             return phases.theta_rad, phases.phi_rad
-        self._check_chip(chip)
+        self.check_chip(chip)
         return phases.theta_rad + chip.theta_offset_rad, phases.phi_rad + chip.phi_offset_rad
 
     def _out(self, phases: Phases, chip: Chip | None) -> Array:
         return phases.out_rad if chip is None else phases.out_rad + chip.out_offset_rad
 
-    def _check_chip(self, chip: Chip) -> None:
+    def check_chip(self, chip: Chip) -> None:
+        """Refuse a ``chip`` not made for this mesh.
+
+        Raises
+        ------
+        TypeError
+            If ``chip`` is not a :class:`~photonic.imperfections.Chip`.
+        ValueError
+            If its port or MZI count differs, or it was drawn for the other topology.
+        """
         from photonic.imperfections import Chip  # imperfections imports this module
 
         if not isinstance(chip, Chip):
@@ -786,6 +795,11 @@ class Mesh:
             raise ValueError(
                 f"chip has {chip.n_ports} ports and {chip.n_mzis} MZIs; "
                 f"{self!r} has {self.n_ports} and {self.n_mzis}"
+            )
+        if chip.topology is not None and chip.topology != self.topology:
+            raise ValueError(
+                f"chip was drawn for a {chip.topology} mesh; {self!r} is {self.topology}: "
+                "its per-MZI errors would land on other MZIs (draw a chip for this mesh)"
             )
 
     def check_fields(self, x: Array, name: str) -> Array:

@@ -29,6 +29,7 @@ from photonic.imperfections import (
     wrap_rad,
 )
 from photonic.mesh import Mesh, Phases
+from photonic.network import PhotonicNetwork
 
 ARRAY_FIELDS = (
     "splitting_error_rad",
@@ -737,3 +738,48 @@ def test_three_drift_steps_are_the_sum_of_three_draws_in_order() -> None:
         0.01 * z.sum(axis=0),
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize(("drawn", "used"), [("reck", "clements"), ("clements", "reck")])
+def test_a_chip_drawn_for_one_topology_is_refused_by_the_other(drawn: str, used: str) -> None:
+    """Both layouts have N(N − 1)/2 MZIs, so the size check let a Reck chip program a
+    Clements mesh, its per-MZI errors landing on other physical MZIs."""
+    build = {"clements": Mesh.clements, "reck": Mesh.reck}
+    chip = Chip.draw(build[drawn](4), np.random.default_rng(0))
+    assert chip.topology == drawn == Chip.ideal(build[drawn](4)).topology
+    mesh = build[used](4)
+    phases = mesh.random_phases(np.random.default_rng(1))
+    match = f"chip was drawn for a {drawn} mesh; Mesh.{used}\\(4\\) is {used}"
+    with pytest.raises(ValueError, match=match):
+        mesh.matrix(phases, chip)
+    with pytest.raises(ValueError, match=match):
+        PhotonicNetwork(
+            4,
+            1,
+            n_features=2,
+            topology=used,
+            chip=chip,
+            rng=np.random.default_rng(2),
+            noise_rng=np.random.default_rng(3),
+        )  # type: ignore[arg-type]
+    untied = chip.with_(topology=None)  # a chip built field by field fits either
+    np.testing.assert_array_equal(
+        mesh.matrix(phases, untied), mesh.matrix(phases, chip.with_(topology=used))
+    )
+
+
+def test_a_chip_refuses_an_mzi_count_no_mesh_has_and_an_unknown_topology() -> None:
+    chip = Chip.ideal(Mesh.clements(4))
+    with pytest.raises(
+        ValueError, match=r"n_mzis=5 does not fit n_ports=4: every 4-port mesh has 6"
+    ):
+        Chip(4, 5, np.zeros((5, 2)), np.zeros((5, 2, 2)), np.zeros(5), np.zeros(5), np.zeros(4))
+    with pytest.raises(ValueError, match=r"topology='butterfly' is not allowed; choose one of"):
+        chip.with_(topology="butterfly")
+
+
+def test_a_chips_repr_summarises_its_arrays() -> None:
+    """It printed every drawn array (N² numbers for an N-port chip)."""
+    text = repr(Chip.draw(Mesh.clements(16), np.random.default_rng(0)))
+    assert "array" not in text and len(text) < 400
+    assert "topology='clements'" in text and "splitting error rms" in text
