@@ -45,7 +45,13 @@ from numpy.typing import NDArray
 from digital.validation import check_choice, check_finite, check_generator, check_positive_int
 from photonic import kernels
 from photonic.constants import TWO_PI
-from photonic.mzi import inverse_2x2, mzi_halves, phasor, product_2x2, sandwich_2x2
+from photonic.mzi import (
+    inverse_2x2,
+    phasor,
+    product_2x2,
+    sandwich_2x2,
+    unchecked_mzi_halves,
+)
 
 if TYPE_CHECKING:
     from photonic.imperfections import Chip
@@ -64,6 +70,8 @@ TOPOLOGIES: tuple[str, ...] = get_args(Topology)
 #: 8.4 M MZIs and a 268 MB transfer matrix; a larger one would fill a workstation's
 #: memory before its first pass (N = 100 000 would hold 5·10⁹ MZIs).
 MAX_PORTS = 4096
+#: Splitting error and loss of an ideal chip (``chip=None``).
+_NO_ERROR = np.zeros(())
 
 
 @dataclass(frozen=True, eq=False)
@@ -755,13 +763,11 @@ class Mesh:
     def _halves_at(
         self, theta_rad: Array, phi_rad: Array, chip: Chip | None
     ) -> tuple[Array, Array]:
+        # the phases and the chip's arrays were checked when built: not again per pass
         if chip is None:
-            return mzi_halves(theta_rad, phi_rad)
-        return mzi_halves(
-            theta_rad,
-            phi_rad,
-            splitting_error_rad=chip.splitting_error_rad,
-            loss_db=chip.coupler_loss_db,
+            return unchecked_mzi_halves(theta_rad, phi_rad, _NO_ERROR, _NO_ERROR)
+        return unchecked_mzi_halves(
+            theta_rad, phi_rad, chip.splitting_error_rad, chip.coupler_loss_db
         )
 
     def _screens(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:

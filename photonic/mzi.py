@@ -17,6 +17,7 @@ This module is the one place these matrices are written down.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 import numpy as np
@@ -39,21 +40,42 @@ def coupler(splitting_error_rad: ArrayLike = 0.0, loss_db: ArrayLike = 0.0) -> A
     Parameters
     ----------
     splitting_error_rad
-        ``ε``, shape ``(...)``; 0 is a perfect 50:50 split.
+        ``ε``, shape ``(...)``, rad, finite; 0 is a perfect 50:50 split.
     loss_db
-        Power loss of each output arm, shape ``(..., 2)`` (top, bottom) or
-        broadcastable to it.
+        Power loss of each output arm, dB ≥ 0 (finite): a scalar (both arms), or shape
+        ``(..., 2)`` (top, bottom) or ``(..., 1)`` (both arms), its leading axes
+        broadcasting with ``splitting_error_rad``. The last axis is always the arms:
+        for ``n`` couplers give ``(n, 2)`` or ``(n, 1)``, not ``(n,)``.
 
     Returns
     -------
     numpy.ndarray
-        ``(..., 2, 2)`` complex.
+        ``(..., 2, 2)`` complex, the leading axes of both arguments broadcast.
+
+    Raises
+    ------
+    TypeError
+        If an argument does not hold real numbers.
+    ValueError
+        If an argument is NaN or infinite, ``loss_db`` is negative (a gain: the coupler
+        would not be passive), or the shapes are not the ones above.
     """
-    eps = np.asarray(splitting_error_rad, dtype=np.float64)
+    eps = _finite_real(splitting_error_rad, "splitting_error_rad", "coupler errors in rad")
+    loss = _loss(loss_db, "dB ≥ 0 on each output arm")
+    if loss.ndim and loss.shape[-1] not in (1, 2):
+        raise ValueError(
+            f"loss_db has shape {loss.shape}; allowed: a scalar (both arms) or (..., 2) "
+            "(top, bottom arm) or (..., 1): the last axis is the arms, so for n couplers "
+            "(n, 2) or (n, 1), not (n,)"
+        )
+    _check_broadcast(
+        {"splitting_error_rad": eps.shape, "loss_db": loss.shape},
+        [eps.shape, loss.shape[:-1]],
+        "splitting_error_rad and the leading axes of loss_db (all but the arms) must broadcast",
+    )
     s = np.sin(BALANCED_SPLIT_RAD + eps)
     c = 1j * np.cos(BALANCED_SPLIT_RAD + eps)
     b = np.stack([np.stack([s + 0j, c], axis=-1), np.stack([c, s + 0j], axis=-1)], axis=-2)
-    loss = np.asarray(loss_db, dtype=np.float64)
     arm = amplitude_factor(np.full(2, loss) if loss.ndim == 0 else loss)  # (..., 2)
     return b * arm[..., :, None]
 
@@ -122,22 +144,90 @@ def mzi_halves(
     Parameters
     ----------
     theta_rad, phi_rad
-        Internal and external phase, shape ``(...)``.
+        Internal and external phase, rad, finite; shapes ``(...)`` that broadcast.
     splitting_error_rad
-        Errors of the (first, second) coupler, shape ``(..., 2)`` or scalar.
+        Errors ε of the (first, second) coupler, rad, finite: a scalar (the same ε at
+        every coupler) or shape ``(..., 2)``, its leading axes broadcasting with the
+        phases. The last axis is always the coupler pair, never the MZIs: for ``n``
+        MZIs give ``(n, 2)``; a 1-D ``[ε₁, ε₂]`` is one pair shared by every MZI (also
+        when there happen to be 2 MZIs), and ``(n,)`` for ``n ≠ 2`` is refused.
     loss_db
-        Arm losses, shape ``(..., 2, 2)`` indexed ``[coupler, arm]``, or scalar.
+        Arm losses, dB ≥ 0, finite: a scalar (every arm of both couplers) or shape
+        ``(..., 2, 2)`` indexed ``[coupler, arm]``, its leading axes broadcasting with
+        the phases (for ``n`` MZIs: ``(n, 2, 2)``).
 
     Returns
     -------
     (S1, S2)
-        Each ``(..., 2, 2)``; the MZI is ``T = S2 @ S1``.
+        Each ``(..., 2, 2)`` complex128, the leading axes of all four arguments
+        broadcast; the MZI is ``T = S2 @ S1``.
+
+    Raises
+    ------
+    TypeError
+        If an argument does not hold real numbers.
+    ValueError
+        If an argument is NaN or infinite (its matrix would be NaN: never silently),
+        ``loss_db`` is negative (a gain: the MZI would not be passive), or the shapes
+        are not the ones above.
 
     Notes
     -----
     Written out entry by entry (``B(ε)`` times ``diag(e^{ix}, 1)``, rows scaled by
     the arm losses) rather than as stacked 2×2 products: this runs once per
     parameter set for every MZI of a mesh, and stacked tiny matmuls are slow.
+    """
+    theta = _finite_real(theta_rad, "theta_rad", "phases in rad")
+    phi = _finite_real(phi_rad, "phi_rad", "phases in rad")
+    eps = _finite_real(splitting_error_rad, "splitting_error_rad", "coupler errors in rad")
+    if eps.ndim and eps.shape[-1] != 2:
+        raise ValueError(
+            f"splitting_error_rad has shape {eps.shape}; allowed: a scalar (every coupler) "
+            "or (..., 2), the errors of the (first, second) coupler of each MZI: for n "
+            "MZIs (n, 2), not (n,)"
+        )
+    loss = _loss(loss_db, "dB ≥ 0 on each arm")
+    if loss.ndim and loss.shape[-2:] != (2, 2):
+        raise ValueError(
+            f"loss_db has shape {loss.shape}; allowed: a scalar (every arm) or (..., 2, 2) "
+            "indexed [coupler, arm]: for n MZIs (n, 2, 2)"
+        )
+    _check_broadcast(
+        {
+            "theta_rad": theta.shape,
+            "phi_rad": phi.shape,
+            "splitting_error_rad": eps.shape,
+            "loss_db": loss.shape,
+        },
+        [theta.shape, phi.shape, eps.shape[:-1], loss.shape[:-2]],
+        "the phases and the leading axes of splitting_error_rad (all but the coupler pair) "
+        "and loss_db (all but [coupler, arm]) must broadcast",
+    )
+    return unchecked_mzi_halves(theta, phi, eps, loss)
+
+
+def unchecked_mzi_halves(
+    theta_rad: Array, phi_rad: Array, splitting_error_rad: Array, loss_db: Array
+) -> tuple[Array, Array]:
+    """:func:`mzi_halves` without its checks, for callers whose arrays are already checked.
+
+    The mesh calls it with the phases of a :class:`~photonic.mesh.Phases` and the
+    arrays of a :class:`~photonic.imperfections.Chip`, both checked when built, so a
+    pass does not check them again.
+
+    Parameters
+    ----------
+    theta_rad, phi_rad
+        Finite float64 phases, rad, shapes that broadcast.
+    splitting_error_rad
+        Finite float64, shape ``()`` or ``(..., 2)`` (as for :func:`mzi_halves`).
+    loss_db
+        Finite float64 ≥ 0, shape ``()`` or ``(..., 2, 2)`` (as for :func:`mzi_halves`).
+
+    Returns
+    -------
+    (S1, S2)
+        As for :func:`mzi_halves`.
     """
     eps = np.asarray(splitting_error_rad, dtype=np.float64)
     eps = np.broadcast_to(eps, (*eps.shape, 2)) if eps.ndim == 0 else eps
@@ -157,6 +247,42 @@ def mzi_halves(
         half[..., 1, 1] = sin * bottom
         halves.append(half)
     return halves[0], halves[1]
+
+
+def _finite_real(value: ArrayLike, name: str, what: str) -> Array:
+    """``value`` as a float64 array (no copy if it is one): a ``TypeError`` naming
+    ``name`` unless it holds real numbers (complex, bool, strings and ``None`` are not
+    cast), a ``ValueError`` if an entry is NaN or infinite."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name}={reprlib.repr(value)} must hold real numbers ({what}); got dtype {arr.dtype}"
+        )
+    arr = arr.astype(np.float64, copy=False)
+    check_finite(arr, name)
+    return arr
+
+
+def _loss(loss_db: ArrayLike, what: str) -> Array:
+    """``loss_db`` as a finite float64 array ≥ 0, else ``TypeError``/``ValueError`` naming it."""
+    loss = _finite_real(loss_db, "loss_db", what)
+    if loss.size and loss.min() < 0:
+        raise ValueError(
+            f"loss_db holds negative value(s) (min {float(loss.min())!r}); losses must be ≥ 0 dB "
+            "(a negative loss is a gain: the device would not be passive)"
+        )
+    return loss
+
+
+def _check_broadcast(
+    shapes: dict[str, tuple[int, ...]], leading: list[tuple[int, ...]], rule: str
+) -> None:
+    """``ValueError`` listing ``shapes`` and ``rule`` unless the ``leading`` axes broadcast."""
+    try:
+        np.broadcast_shapes(*leading)
+    except ValueError:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"shapes do not broadcast: {listed}; {rule}") from None
 
 
 def product_2x2(a: Array, b: Array) -> Array:
@@ -193,11 +319,10 @@ def mzi(
 
     Raises
     ------
-    ValueError
-        If a phase is NaN or infinite (its matrix would be NaN: never silently).
+    TypeError, ValueError
+        As for :func:`mzi_halves`: an argument that is not real, NaN or infinite (its
+        matrix would be NaN: never silently), a negative loss or a shape not allowed.
     """
-    check_finite(theta_rad, "theta_rad")
-    check_finite(phi_rad, "phi_rad")
     s1, s2 = mzi_halves(
         theta_rad, phi_rad, splitting_error_rad=splitting_error_rad, loss_db=loss_db
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -184,3 +186,101 @@ def test_mzi_refuses_non_finite_phases_by_name(bad: float) -> None:
         mzi(np.array([0.1, bad]), 0.0)
     with pytest.raises(ValueError, match=r"phi_rad holds 1 NaN or infinite"):
         mzi(0.0, bad)
+
+
+def test_splitting_error_is_a_coupler_pair_per_mzi_never_one_value_per_mzi() -> None:
+    """``(n,)`` for n MZIs was read as one (first, second) pair: its first two values
+    went to every MZI and the rest were dropped, silently."""
+    with pytest.raises(
+        ValueError, match=r"splitting_error_rad has shape \(3,\); allowed: .*\(n, 2\)"
+    ):
+        mzi(np.zeros(3), np.zeros(3), splitting_error_rad=np.array([0, 0, 0.3]))
+    with pytest.raises(ValueError, match=r"splitting_error_rad has shape \(3, 3\)"):
+        mzi_halves(np.zeros(3), np.zeros(3), splitting_error_rad=np.zeros((3, 3)))
+    eps = np.array([[0.0, 0.0], [0.0, 0.0], [0.3, -0.1]])
+    t = mzi(np.zeros(3), np.zeros(3), splitting_error_rad=eps)
+    np.testing.assert_allclose(t[2], mzi(0.0, 0.0, splitting_error_rad=eps[2]), rtol=0, atol=0)
+    assert not np.allclose(t[2], t[0])
+
+
+def test_a_1d_pair_of_splitting_errors_is_shared_by_every_mzi() -> None:
+    """The documented convention: the last axis is the coupler pair, also for 2 MZIs."""
+    t = mzi(np.zeros(2), np.zeros(2), splitting_error_rad=[0.1, 0.2])
+    one = mzi(0.0, 0.0, splitting_error_rad=[0.1, 0.2])
+    np.testing.assert_array_equal(t, np.stack([one, one]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_splitting_errors_and_losses_are_refused_by_name(bad: float) -> None:
+    """They gave an all-NaN matrix (DESIGN.md §2: never a silent NaN)."""
+    loss_pairs = np.array([[0.1, 0.2], [0.3, bad]])  # [coupler, arm]
+    for call, loss in (
+        (lambda **kw: mzi(0.5, 0.2, **kw), loss_pairs),
+        (lambda **kw: mzi_halves(0.5, 0.2, **kw), loss_pairs),
+        (lambda **kw: coupler(**kw), loss_pairs[1]),  # [arm]
+    ):
+        with pytest.raises(ValueError, match=r"splitting_error_rad holds 1 NaN or infinite"):
+            call(splitting_error_rad=bad)
+        with pytest.raises(ValueError, match=r"loss_db holds 1 NaN or infinite"):
+            call(loss_db=loss)
+
+
+def test_non_finite_loss_in_a_full_array_is_refused() -> None:
+    loss = np.zeros((3, 2, 2))
+    loss[1, 0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"loss_db holds 1 NaN or infinite"):
+        mzi(np.zeros(3), np.zeros(3), loss_db=loss)
+
+
+def test_negative_loss_is_refused_not_a_gain() -> None:
+    """A negative loss made the MZI amplify: T Tᴴ = 10^(0.6) I for loss_db=-3."""
+    with pytest.raises(
+        ValueError, match=r"loss_db holds negative value\(s\) \(min -3.0\).* ≥ 0 dB"
+    ):
+        mzi(0.5, 0.2, loss_db=-3)
+    loss = np.full((3, 2, 2), 0.2)
+    loss[2, 1, 0] = -0.1
+    with pytest.raises(ValueError, match=r"loss_db holds negative value\(s\) \(min -0.1\)"):
+        mzi_halves(np.zeros(3), np.zeros(3), loss_db=loss)
+    with pytest.raises(ValueError, match=r"loss_db holds negative value\(s\)"):
+        coupler(0.0, [0.5, -1.0])
+    np.testing.assert_allclose(mzi(0.5, 0.2, loss_db=0.0), mzi(0.5, 0.2), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2,), (3, 2), (3, 2, 3)])
+def test_a_loss_of_the_wrong_shape_is_refused_by_name(shape: tuple[int, ...]) -> None:
+    """``(3,)`` gave a bare IndexError; ``(3, 2)`` silently used ``loss[0]`` and
+    ``loss[1]`` as the two couplers of every MZI."""
+    with pytest.raises(ValueError, match=rf"loss_db has shape {re.escape(str(shape))}; allowed"):
+        mzi(np.zeros(3), np.zeros(3), loss_db=np.zeros(shape))
+
+
+def test_coupler_loss_must_end_in_the_arms() -> None:
+    with pytest.raises(ValueError, match=r"loss_db has shape \(3,\); allowed: .*\(n, 2\)"):
+        coupler(np.zeros(3), np.zeros(3))
+    both = coupler(np.zeros(3), np.full((3, 1), 1.0))
+    np.testing.assert_allclose(both, coupler(np.zeros(3), np.full((3, 2), 1.0)), rtol=0, atol=0)
+
+
+def test_shapes_that_do_not_broadcast_are_named() -> None:
+    with pytest.raises(ValueError, match=r"theta_rad \(3,\), phi_rad \(4,\)"):
+        mzi(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match=r"splitting_error_rad \(4, 2\)"):
+        mzi(np.zeros(3), np.zeros(3), splitting_error_rad=np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"loss_db \(4, 2, 2\)"):
+        mzi_halves(np.zeros(3), np.zeros(3), loss_db=np.zeros((4, 2, 2)))
+    with pytest.raises(ValueError, match=r"splitting_error_rad \(3,\), loss_db \(4, 2\)"):
+        coupler(np.zeros(3), np.zeros((4, 2)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"splitting_error_rad": 0.1j}, "splitting_error_rad"),
+        ({"loss_db": "1"}, "loss_db"),
+        ({"loss_db": None}, "loss_db"),
+    ],
+)
+def test_non_real_errors_and_losses_are_refused_by_name(kwargs: dict, name: str) -> None:
+    with pytest.raises(TypeError, match=rf"{name}=.* must hold real numbers"):
+        mzi(0.5, 0.2, **kwargs)
