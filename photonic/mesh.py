@@ -545,6 +545,12 @@ class Mesh:
         Phases
             Gradients, ``theta_rad, phi_rad (n_mzis,)``, ``out_rad (n_ports,)``, in
             loss units per radian.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` or ``delta`` has the wrong shape or a NaN or infinite entry, or if
+            they are so large that the gradients (linear in each) overflow float64.
         """
         x = self.check_fields(x, "x")
         delta = self.check_fields(delta, "delta")
@@ -991,7 +997,7 @@ class Mesh:
             -np.imag(np.sum(f * a, axis=0))
             for f, a in ((fwd.theta, adj.theta), (fwd.phi, adj.phi), (fwd.out, adj.out))
         )
-        return Phases(theta, phi, out)
+        return _gradients(theta, phi, out, x, delta)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1108,6 +1114,11 @@ class Transfer:
             Input fields of the forward pass, ``(n_samples, n_ports)``.
         delta
             Adjoint signal at the outputs, ``(n_samples, n_ports)``.
+
+        Raises
+        ------
+        ValueError
+            As for :meth:`Mesh.phase_gradients`.
         """
         x = self.mesh.check_fields(x, "x")
         delta = self.mesh.check_fields(delta, "delta")
@@ -1132,7 +1143,7 @@ class Transfer:
         s1 = self.s1
         s1_inv_col = np.conj(s1[:, 0, :]) if lossless else inverse_2x2(s1)[:, :, 0]
         mid00 = sandwich_2x2(s1[:, 0, :], blocks, s1_inv_col)
-        return Phases(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy())
+        return _gradients(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy(), x, delta)
 
 
 def _real_array(value: Any, name: str, what: str) -> Array:
@@ -1156,6 +1167,19 @@ def _check_is_phases(phases: Any, name: str = "phases") -> None:
             f"{name}={reprlib.repr(phases)} must be a photonic.mesh.Phases "
             "(e.g. mesh.random_phases(rng))"
         )
+
+
+def _gradients(theta: Array, phi: Array, out: Array, x: Array, delta: Array) -> Phases:
+    """Phase gradients as :class:`Phases`, or a ``ValueError`` naming ``x`` and ``delta``
+    if they overflowed float64 (rather than blaming the phases for the ``inf``)."""
+    if not (np.isfinite(theta).all() and np.isfinite(phi).all() and np.isfinite(out).all()):
+        big_x, big_delta = (float(np.max(np.abs(a), initial=0.0)) for a in (x, delta))
+        raise ValueError(
+            "x and delta are too large: the phase gradients, linear in each, overflow "
+            f"float64 (largest |x| = {big_x:.3g}, largest |delta| = {big_delta:.3g}); "
+            "compute them with x or delta scaled down and scale them back up"
+        )
+    return Phases(theta, phi, out)
 
 
 def _check_read(read: TapRead | None) -> None:

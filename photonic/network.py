@@ -705,26 +705,32 @@ class PhotonicNetwork:
             "pre": [],  # measured layer outputs z (activation inputs)
             "attenuated": [],
         }
-        for layer in range(self.n_layers):
-            emitter, reader = self._layer_chips(layer)
-            factor_in = self._io_factor(field.shape, emitter)
-            cache["intended"].append(field)
-            cache["factor_in"].append(factor_in)
-            injected = field if factor_in is None else field * factor_in
-            z = self._layer_forward(layer, injected, cache)
-            factor_out = self._io_factor(z.shape, reader)
-            z = z if factor_out is None else z * factor_out
-            cache["factor_out"].append(factor_out)
-            cache["pre"].append(z)
-            if layer < self.n_layers - 1:
-                field = self.activations[layer](z).astype(np.complex128)
-                self._record(activation_op(layer, "forward", n_ports=self.n_ports, n_samples=n))
-        y = z
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+            for layer in range(self.n_layers):
+                emitter, reader = self._layer_chips(layer)
+                factor_in = self._io_factor(field.shape, emitter)
+                cache["intended"].append(field)
+                cache["factor_in"].append(factor_in)
+                injected = field if factor_in is None else field * factor_in
+                z = self._layer_forward(layer, injected, cache)
+                factor_out = self._io_factor(z.shape, reader)
+                z = z if factor_out is None else z * factor_out
+                cache["factor_out"].append(factor_out)
+                cache["pre"].append(z)
+                if layer < self.n_layers - 1:
+                    field = self.activations[layer](z).astype(np.complex128)
+                    _check_not_overflowed(field, x, f"the activations after layer {layer + 1}")
+                    self._record(activation_op(layer, "forward", n_ports=self.n_ports, n_samples=n))
+            y = z
+            powers = self._detect(y)
+            grouped = np.stack([powers[:, g].sum(axis=1) for g in self.readout_groups], axis=1)
+            outputs = self.readout_scale * grouped
+        _check_not_overflowed(
+            outputs, x, f"the outputs (detected powers × readout_scale={self.readout_scale:g})"
+        )
         cache["y"] = y
         self._cache = cache
-        powers = self._detect(y)
-        grouped = np.stack([powers[:, g].sum(axis=1) for g in self.readout_groups], axis=1)
-        return self.readout_scale * grouped
+        return outputs
 
     def backward(
         self, grad_output: Array, *, method: GradientMethod | None = None
@@ -1116,3 +1122,18 @@ def activation_op(
         flops=ACTIVATION_FLOPS * n_samples * n_ports,
         bytes_moved=BYTES_PER_COMPLEX * n_samples * n_ports * 2,
     )
+
+
+def _check_not_overflowed(values: Array, x: Array, what: str) -> None:
+    """Refuse features ``x`` so large that ``values`` computed from them are not finite
+    (one vectorised check of the result, not a guessed threshold on ``x``).
+
+    The wording is that of :func:`photonic.insitu.measure_in_situ` for a field whose
+    power overflows.
+    """
+    if not np.isfinite(values).all():
+        biggest = float(np.max(np.abs(x), initial=0.0))
+        raise ValueError(
+            f"x is too large: {what} are not finite, they overflow float64 (largest "
+            f"|x| = {biggest:.3g}); scale the features x down"
+        )

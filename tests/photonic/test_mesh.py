@@ -644,6 +644,27 @@ def test_non_finite_fields_rejected_by_name(bad: float) -> None:
         mesh.tap_fields(phases, bad_field)
 
 
+@pytest.mark.parametrize("method", ["correlation", "per_sample"])
+@pytest.mark.parametrize("chip_kind", ["ideal", "lossy"])
+def test_overflowing_gradients_are_blamed_on_the_fields_not_the_phases(
+    method: str, chip_kind: str
+) -> None:
+    """Fields of 1e200 are finite but their products overflow: the error said
+    "theta_rad holds 6 NaN or infinite value(s)", blaming phases the caller never gave."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    chip = lossy_chip(mesh) if chip_kind == "lossy" else None
+    big = np.full((2, 4), 1e200)
+    match = (
+        r"x and delta are too large: the phase gradients.* overflow float64 "
+        r"\(largest \|x\| = 1e\+200, largest \|delta\| = 1e\+200\)"
+    )
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(ValueError, match=match):
+        mesh.phase_gradients(phases, big, big, chip, method=method)
+    scaled_down = mesh.phase_gradients(phases, big * 1e-200, big * 1e-200, chip, method=method)
+    assert np.all(np.isfinite(scaled_down.to_vector()))
+
+
 @pytest.mark.parametrize("n_sets", [1, 2, 4])
 def test_per_sample_phases_must_have_one_set_per_sample(n_sets: int) -> None:
     """Per-sample phases (per-pass noise) are one set per sample of a batch of 3.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -763,6 +764,24 @@ def test_fixed_power_encoding_does_not_overflow() -> None:
     np.testing.assert_allclose(np.linalg.norm(small), 1.0)
     np.testing.assert_allclose(huge[0, :2], small[0, :2] / np.linalg.norm(small[0, :2]))
     assert np.all(np.isfinite(net.forward(np.array([[1e155, 2e155]]))))
+
+
+@pytest.mark.parametrize(
+    ("activation", "where"),
+    [("abs", r"the outputs \(detected powers"), ("abs2", r"the activations after layer 1")],
+)
+def test_features_too_large_for_the_network_are_refused_by_name(
+    activation: str, where: str
+) -> None:
+    """Features of 1e200 made forward() return inf with only a RuntimeWarning (|y|²
+    overflows), or, through |z|², fail in the next mesh blaming its field for NaNs."""
+    net = PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(0), activation=activation)
+    match = rf"x is too large: {where}.* are not finite.*largest \|x\| = 1e\+200"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused by name, not with a RuntimeWarning
+        with pytest.raises(ValueError, match=match):
+            net.forward(np.full((2, 2), 1e200))
+    assert np.all(np.isfinite(net.forward(np.full((2, 2), 1e50))))
 
 
 def test_svd_attenuators_start_where_their_gradient_is_not_zero() -> None:
