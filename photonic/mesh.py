@@ -87,8 +87,10 @@ class Phases:
     out_rad
         Output phase column, ``(..., n_ports)``.
 
-    Leading axes (e.g. one set per sample, for per-pass noise) are allowed where a
-    function says so. ``==`` compares values exactly (:meth:`same_values`); like
+    Each is an array with at least the last axis: a scalar is refused (``ValueError``
+    naming the field), as are NaN, infinite and non-real values. Leading axes (e.g. one
+    set per sample, for per-pass noise) are allowed where a function says so.
+    ``==`` compares values exactly (:meth:`same_values`); like
     NumPy arrays, phases are not hashable.
     """
 
@@ -104,6 +106,12 @@ class Phases:
             if np.iscomplexobj(value):
                 raise ValueError(f"{name} must be real (phases in rad); got complex values")
             arr = _real_array(value, name, "(phases in rad)")
+            if arr.ndim == 0:
+                per = "port, (n_ports,)" if name == "out_rad" else "MZI, (n_mzis,)"
+                raise ValueError(
+                    f"{name}={reprlib.repr(value)} is a scalar; it must be an array of one "
+                    f"phase per {per}, with leading axes only where a function allows them"
+                )
             check_finite(arr, name)
             object.__setattr__(self, name, arr)
         if self.theta_rad.shape != self.phi_rad.shape:

@@ -748,6 +748,23 @@ def test_phases_add_entry_by_entry() -> None:
         (lambda m, p, x: Phases.from_vector(np.full(16, np.nan), 6), ValueError, r"vector holds"),
         (lambda m, p, x: Phases(None, p.phi_rad, p.out_rad), TypeError, r"theta_rad=None must"),
         (lambda m, p, x: Phases(p.theta_rad, "a", p.out_rad), TypeError, r"phi_rad='a' must"),
+        # scalars were accepted, then failed elsewhere ("zero-dimensional arrays cannot
+        # be concatenated" from to_vector, "have length ()" from the mesh)
+        (
+            lambda m, p, x: Phases(0.0, 0.0, 0.0),
+            ValueError,
+            r"theta_rad=0\.0 is a scalar; it must be an array of one phase per MZI, \(n_mzis,\)",
+        ),
+        (
+            lambda m, p, x: Phases(p.theta_rad, np.float64(1.0), p.out_rad),
+            ValueError,
+            r"phi_rad=.*1\.0.* is a scalar",
+        ),
+        (
+            lambda m, p, x: Phases(p.theta_rad, p.phi_rad, np.array(0.5)),
+            ValueError,
+            r"out_rad=.* is a scalar; .* one phase per port, \(n_ports,\)",
+        ),
     ],
 )
 def test_wrong_phases_are_named(call: object, error: type[Exception], match: str) -> None:
