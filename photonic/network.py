@@ -8,8 +8,8 @@ Signal path of one forward pass (DESIGN.md §4.5)::
       → [input I/O error of the chip]
       → layer 1: mesh (unitary) or V†-mesh · attenuators · U-mesh (SVD type)
       → activation (|z|, |z|², modReLU or the electro-optic one) … layer L
-      → detection: powers |y|² per port [tap noise, ADC], optionally summed over
-        port groups ("optical softmax")
+      → detection: powers |y|² per port [tap noise, ADC auto-ranged on the brightest
+        reading of the batch], optionally summed over port groups ("optical softmax")
       → outputs (n_samples, n_outputs) real, fed to a digital loss
 
 Parameters are the phases of every phase shifter (keys ``"layer1.theta_rad"`` …;
@@ -171,9 +171,13 @@ class PhotonicNetwork:
         ``((0, 1), (2, 3))``; ``None``: one output per port.
     readout_scale
         Outputs are ``readout_scale ×`` the detected powers (a softmax temperature).
+        With an ADC the detected powers of a sample depend on the rest of its batch
+        (see Notes).
     chip
         ``None`` (ideal), one :class:`Chip` used by every mesh (one physical chip
-        reprogrammed per layer, as in Pai et al.), or one per mesh.
+        reprogrammed per layer, as in Pai et al.), or one per mesh. The output
+        detectors are those of the last mesh's chip: its ``tap_noise`` and
+        ``adc_bits`` (auto-ranged per call, see Notes).
     noise_rng
         Generator for per-pass noise (phase noise, I/O error, detector noise) and the
         chip's drift (one step per :meth:`set_params`); required when the chip has any.
@@ -211,6 +215,17 @@ class PhotonicNetwork:
             net.backward(softmax_cross_entropy(net.forward(x), t)[1])
             timeline = simulate(net.recorder.ops, "eo-integrated", n_shifters=net.n_shifters)
             print(format_report(summarize(net.recorder.ops, timeline)))
+
+    Notes
+    -----
+    ADC read-out is auto-ranged per call. When the last mesh's chip has an ADC
+    (``adc_bits`` not ``None``), :meth:`forward` reads the output powers with
+    :func:`~photonic.imperfections.detect_power` and ``full_scale=None``: the ADC's
+    full scale is set to the brightest noiseless power ``|y|²`` of that call, over
+    every sample and port of the batch. A sample's quantised outputs therefore depend
+    on the other samples of its batch: the same sample can read differently in a
+    training minibatch, in a full-set evaluation and on its own (alone, its brightest
+    port reads full scale), and so can its loss and predicted class.
     """
 
     def __init__(
@@ -672,6 +687,10 @@ class PhotonicNetwork:
 
     def forward(self, x: Array) -> Array:
         """Outputs ``(n_samples, n_outputs)``: detected powers, grouped and scaled.
+
+        With an ADC on the last mesh's chip the powers are quantised over a full scale
+        set by the brightest reading of this call, so a sample's outputs depend on the
+        rest of the batch ``x`` (class Notes).
 
         Recorded as one ``mesh_pass`` per layer whose outputs are read as fields
         (I and Q) when :attr:`gradient` is ``"in_situ"`` or ``"analog"``: the pass

@@ -295,6 +295,22 @@ def test_adc_quantizes_the_readout() -> None:
     assert np.max(np.abs(quantized - exact)) <= exact.max() / 7 + 1e-12
 
 
+def test_adc_full_scale_is_set_per_call_by_the_brightest_reading_of_the_batch() -> None:
+    """The documented auto-ranging (class Notes): a sample's quantised outputs depend on
+    the rest of its batch; alone, its brightest port reads full scale (exactly)."""
+    chip = Chip.draw(
+        Mesh.clements(4), np.random.default_rng(0), **(dict(NO_IMPERFECTIONS) | {"adc_bits": 3})
+    )
+    net = PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(1), chip=chip)
+    x = np.random.default_rng(2).normal(size=(64, 2))
+    in_batch = net.forward(x)[:8]
+    alone = np.concatenate([net.forward(x[i : i + 1]) for i in range(8)])
+    assert not np.allclose(in_batch, alone)
+    exact = net.to_mlp().forward(net.encode(x[7:8]))  # noiseless powers |y|² of x[7]
+    assert alone[7].max() == pytest.approx(exact.max(), rel=1e-12)
+    assert "auto-ranged per call" in (PhotonicNetwork.__doc__ or "")  # and it says so
+
+
 def test_recorder_sees_mesh_passes_and_digital_work() -> None:
     rng = np.random.default_rng(5)
     net = PhotonicNetwork.pai2023(rng=rng)
