@@ -65,48 +65,49 @@ How to read the results
 What the default run shows (3 seeds, mean ± std; ``--set n_seeds=5`` in brackets)
 ---------------------------------------------------------------------------------
 - The 2-pass ``"analog"`` method trains as well as the exact twin of the chip and lands
-  within a point of (a): ``c − a`` = −0.6 ± 0.3 (−0.3) points on moons, −0.7 ± 0.2
-  (+0.1) on circles with the default chip.
-- The 3-pass ``"in_situ"`` method does **not**: −12.3 ± 1.0 (−9.1) points on moons,
-  −6.3 ± 12.5 (−4.1) on circles; its seed-to-seed spread is large (seed 0 alone: −11.3
-  and −20.4), so these move by several points with the seeds. The cause is the chip's
+  within about a point of (a): ``c − a`` = −1.1 ± 0.3 (−0.4) points on moons, −0.7 ±
+  0.3 (+0.5) on circles with the default chip.
+- The 3-pass ``"in_situ"`` method does **not**: −13.4 ± 3.1 (−10.0) points on moons,
+  −4.2 ± 2.5 (−1.5) on circles; its seed-to-seed spread is large (seed 0 alone: −12.2
+  and −4.4; at σ = 0.05 on circles −13.7 ± 18.5), so these move by several points
+  with the seeds. The cause is the chip's
   0.2 dB/MZI insertion loss, not the noise: the time-reversal error of the sum pass is
   a same-sign bias that grows with the batch (see ``gradient_fidelity``). Sweeping the
   loss shows where the gap opens (``--set datasets=moons,circles --set
   methods=adjoint,in_situ,analog --set splitting_error_std_rad=0.02, --set fd_datasets=
   --set n_seeds=8 --set loss_db_per_mzi=L --set loss_spread_db=L/4`` for L = 0, 0.05,
-  0.1, 0.15, 0.2): ``c − a`` of the 3-pass method on moons = −0.4, −1.5, −4.4, −10.1,
-  −10.5 points (std over seeds 0.6–4.6), on circles +0.6, 0.0, +0.2, −3.6, −4.1 (std
-  2–7); the analog method stays within 0.5 points of (a) at every loss. All of this is
+  0.1, 0.15, 0.2): ``c − a`` of the 3-pass method on moons = −0.3, −1.5, −4.6, −7.1,
+  −9.8 points (std over seeds 0.8–4.0), on circles −0.5, +0.5, −0.5, −0.6, −5.7 (std
+  2.5–9.2); the analog method stays within 0.6 points of (a) at every loss. All of this is
   at ``adjoint_power_ratio = 1``; a weaker adjoint shrinks the bias (``compare``'s
   docstring has the numbers).
 - (b) deploying the digitally trained phases costs accuracy that (c) recovers, more so
   as the splitting error grows and on the data set with the finest boundary — on
-  average, not on every seed: at σ = 0.05, ``c − b`` (analog) = +5.2 ± 9.6 (+4.3,
-  better in 4/5 seeds) points on moons, +1.3 ± 2.9 (+1.7, 4/5) on circles and +7.1 ±
-  6.3 (+6.4, 5/5) on ring, while seed 0 alone gives −2.2, −1.0 and +6.2. With a few
+  average, not on every seed: at σ = 0.05, ``c − b`` (analog) = +4.0 ± 9.8 (+3.9,
+  better in 4/5 seeds) points on moons, +1.7 ± 1.3 (+1.6, 5/5) on circles and +7.2 ±
+  5.5 (+6.1, 4/5) on ring, while seed 0 alone gives −3.8, +1.0 and +5.3. With a few
   seeds the seed-to-seed spread is as large as the effect. With ``--set n_seeds=30
   --set methods=analog,in_situ --set splitting_error_std_rad=0.05`` (about 6 minutes
-  on 2 cores) the paired differences are clear: ``c − b`` (analog) = +2.3 ± 0.6 (s.e.m.;
-  one-sided paired t-test p = 4e-4, c better in 23/30 seeds) on moons, +3.8 ± 1.1 (p =
-  1e-3, 22/30) on circles, +5.4 ± 1.0 (p = 3e-6, 27/30) on ring. The 3-pass method,
-  biased by the loss, ends below (b) on moons and circles instead: −5.9, −2.6 and +0.1
-  points.
-- Finite differences (200 steps, moons, 1 seed) reach 89.3 % (σ = 0.02) and 86.4 %
+  on 2 idle cores; 12 with other work running) the paired differences are clear:
+  ``c − b`` (analog) = +2.5 ± 0.7 (s.e.m.; one-sided paired t-test p = 5e-4, c better
+  in 24/30 seeds) on moons, +3.7 ± 1.1 (p = 1e-3, 25/30) on circles, +5.5 ± 1.0 (p =
+  2e-6, 28/30) on ring; its first 3 seeds are the default run's. The 3-pass method,
+  biased by the loss, ends below (b) instead: −5.7, −1.8 and −3.2 points.
+- Finite differences (200 steps, moons, 1 seed) reach 90.2 % (σ = 0.02) and 89.1 %
   (σ = 0.05): they work with a 0.1 rad step through the 10-bit DAC and the noise, but
   at 25–30× the time per step.
 - Drift (opt-in, ``drift_rad_per_step``) is where training on the chip pays most:
   ``--set drift_rad_per_step=D --set datasets=moons --set methods=analog,adjoint --set
   splitting_error_std_rad=0.02, --set fd_datasets=`` (3 seeds, 1000 steps, so the
-  held phases wander by D·√1000) gives (b) 95.3 / 74.5 / 46.4 % and (c) analog 95.8 /
-  95.2 / 88.8 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = +0.5, +20.7 ± 13.6 and
-  +42.3 ± 8.9 points (c better in 3/3 seeds at D > 0).
+  held phases wander by D·√1000) gives (b) 95.3 / 74.5 / 46.4 % and (c) analog 95.2 /
+  95.1 / 93.4 % for D = 0 / 0.01 / 0.03 rad: ``c − b`` = −0.1, +20.6 ± 13.2 and
+  +47.0 ± 5.4 points (c better in 3/3 seeds at D > 0).
 
 Randomness: ``child_rngs(seed, "data", "init", "chip", "noise", "train")``. A method's
-noise stream is named by the method; a chip's is numbered by its σ's position in
-``splitting_error_std_rad``, so ``--set splitting_error_std_rad=0.05`` alone draws other
-noise than the default run's σ = 0.05 (second in its list): compare such runs by their
-spread, not draw for draw.
+noise stream is named by the method, and every σ has the same drawn errors (scaled by
+σ) and the same noise streams, so the chips differ only by σ: ``--set
+splitting_error_std_rad=0.05`` alone draws, seed for seed, what the default run draws
+for its σ = 0.05, and reordering or dropping methods or σ leaves the others' numbers.
 """
 
 from __future__ import annotations
@@ -552,12 +553,14 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
     )
     trained = digital.params()
 
-    for c, sigma in enumerate(cfg.splitting_error_std_rad):
+    for sigma in cfg.splitting_error_std_rad:
+        # every σ has the same drawn errors (scaled) and the same noise streams, so the
+        # chips differ only by σ, and a run of one σ draws what a run of several does
         chip = _chip(sigma, cfg, seeds["chip"])
         deployed = PhotonicNetwork.pai2023(
             chip,
             rng=np.random.default_rng(0),
-            noise_rng=np.random.default_rng((seeds["noise"], c, 0)),
+            noise_rng=np.random.default_rng((seeds["noise"], 0)),
             measurement=cfg.measurement,
         )
         deployed.set_params(trained)
@@ -578,7 +581,7 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
             net = PhotonicNetwork.pai2023(
                 chip,
                 rng=np.random.default_rng(0),
-                noise_rng=np.random.default_rng((seeds["noise"], c, k)),
+                noise_rng=np.random.default_rng((seeds["noise"], k)),
                 gradient=method,  # type: ignore[arg-type]
                 measurement=cfg.measurement,
                 fd_step_rad=cfg.fd_step_rad,

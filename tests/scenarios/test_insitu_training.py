@@ -477,6 +477,28 @@ def test_a_methods_training_does_not_depend_on_the_other_methods() -> None:
     assert analog_final(("analog", "in_situ")) == analog_final(("in_situ", "analog"))
 
 
+def test_a_sigmas_results_do_not_depend_on_the_other_sigmas() -> None:
+    # a run of σ = 0.05 alone draws what the default run (0.02, 0.05) draws for it
+    cfg = dataclasses.replace(
+        it.Config.smoke(), datasets=("moons",), methods=("analog",), fd_datasets=()
+    )
+    seeds = dict.fromkeys(("data", "init", "train", "chip", "noise"), 3)
+
+    def finals(sigmas: tuple[float, ...]) -> dict[str, float]:
+        rows = it._run_one(
+            dataclasses.replace(cfg, splitting_error_std_rad=sigmas), "moons", 0, seeds
+        )
+        return {
+            r["case"]: r["value"]
+            for r in rows
+            if r["splitting_error_std_rad"] == 0.05 and r["metric"] == "final_test_loss"
+        }
+
+    alone = finals((0.05,))
+    assert set(alone) == {"deployed", "on_chip"}
+    assert finals((0.02, 0.05)) == alone
+
+
 def test_a_network_near_chance_stays_on_the_accuracy_axes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
