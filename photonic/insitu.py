@@ -567,6 +567,8 @@ def measure_in_situ(
     if x.shape != delta.shape:
         raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
     n = x.shape[0]
+    if n == 0:
+        raise ValueError(f"x has shape {x.shape}: a measurement needs at least one sample")
     with np.errstate(over="ignore"):  # an overflow is refused by name below
         power_x = float(np.mean(np.sum(np.abs(x) ** 2, axis=1)))
         power_d = float(np.mean(np.sum(np.abs(delta) ** 2, axis=1)))

@@ -801,6 +801,11 @@ class PhotonicNetwork:
         if chosen == "finite_difference":
             return self._finite_difference(g)
         if chosen in ("in_situ", "analog"):
+            if g.shape[0] == 0:
+                raise ValueError(
+                    f"grad_output has shape {g.shape}: method={chosen!r} measures on the "
+                    "chip, which needs at least one sample"
+                )
             self._check_measurement()
             self._check_measurable(chosen)
             if self.recorder is not None and cache["recorded"] and cache["exit_read"] != "field":

@@ -1100,3 +1100,18 @@ def test_finite_difference_records_its_work_as_probes() -> None:
     assert {op.conversions for op in passes} == {2 * 3 * 2}  # inputs + one power read each
     report = summarize(rec.ops, simulate(rec.ops, "eo-integrated"))
     assert report.phases["gradient"].latency_ns == pytest.approx(report.latency_ns, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_an_empty_batch_is_refused_by_name(method: str) -> None:
+    """It failed inside with "zero-size array to reduction operation maximum" after a
+    "Mean of empty slice" warning."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    empty = np.zeros((0, 4))
+    with pytest.raises(ValueError, match=r"x has shape \(0, 4\): a measurement needs at least"):
+        measure_in_situ(mesh, phases, empty, empty, None, np.random.default_rng(1), method=method)  # type: ignore[arg-type]
+    net = PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(0), gradient=method)  # type: ignore[arg-type]
+    y = net.forward(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"grad_output has shape \(0, 4\): method="):
+        net.backward(np.zeros_like(y))
