@@ -241,6 +241,7 @@ class MLP:
         numpy.ndarray
             Outputs, ``(n_samples, layer_sizes[-1])`` real.
         """
+        self._cache = None  # a forward() that fails leaves nothing for backward()
         a = check_matrix(x, "x", n_cols=self.layer_sizes[0], values="real").astype(np.float64)
         inputs: list[Array] = []
         pre: list[Array] = []
@@ -251,9 +252,9 @@ class MLP:
             pre.append(z)
             a = act(z)
             self._record(layer, "forward", a_aug.shape[0], w.shape)
-        self._cache = (inputs, pre)
         if np.iscomplexobj(a):
             raise ValueError("network output is complex; the last activation must be real")
+        self._cache = (inputs, pre)
         return np.asarray(a, dtype=np.float64)
 
     def backward(self, grad_output: Array) -> dict[str, Array]:

@@ -708,6 +708,7 @@ class PhotonicNetwork:
 
     def _forward(self, x: Array, *, exit_read: ExitRead) -> Array:
         """:meth:`forward`, its passes recorded as reading ``exit_read`` at the outputs."""
+        self._cache = None  # a forward() that fails leaves nothing for backward()
         x = check_matrix(x, "x", n_cols=self.n_features, values="real")
         field = self.encode(x).astype(np.complex128)
         n = field.shape[0]

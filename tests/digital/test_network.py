@@ -347,3 +347,14 @@ def test_gradcheck_flags_a_wrong_gradient_far_above_round_off() -> None:
         return value + offset, grad
 
     assert gradcheck(net, x, t, offset_loss) > 0.4
+
+
+def test_a_forward_that_fails_leaves_nothing_for_backward() -> None:
+    """A failed forward() kept the previous batch's cache (the complex-output check even
+    ran after storing it), so backward() went on with a batch the caller no longer had."""
+    net = MLP([2, 3, 2], rng=np.random.default_rng(0))
+    y = net.forward(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="x"):
+        net.forward(np.full((3, 2), np.nan))
+    with pytest.raises(RuntimeError, match=r"backward\(\) needs a forward\(\) first"):
+        net.backward(np.ones_like(y))

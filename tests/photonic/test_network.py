@@ -1235,3 +1235,14 @@ def test_an_svd_layer_converts_its_inputs_and_outputs_once() -> None:
         )
     delay = 2 * 4 * 0.01  # two V meshes of 4 columns at 0.01 ns each (thermal-integrated)
     assert svd.latency_ns == pytest.approx(unitary.latency_ns + delay)
+
+
+def test_a_forward_that_fails_leaves_nothing_for_backward() -> None:
+    """A failed forward() kept the previous batch's cache, so backward() went on with
+    gradients of a batch the caller no longer had."""
+    net = PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(0))
+    y = net.forward(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="x"):
+        net.forward(np.full((3, 2), np.nan))
+    with pytest.raises(RuntimeError, match=r"backward\(\) needs a forward\(\) first"):
+        net.backward(np.ones_like(y))
