@@ -521,6 +521,33 @@ def test_a_network_near_chance_stays_on_the_accuracy_axes(
     assert it._accuracy_floor([1.0], 40.0) == 0.0
 
 
+def test_pais_equal_reference_lines_are_drawn_once_and_both_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On moons Pai et al. report 94 % digital and 94 % deployed: the dotted "deployed"
+    line lay exactly under the dashed one and could not be seen."""
+    figures: list[Any] = []
+    monkeypatch.setattr(it, "save_figure", lambda fig, out_dir, stem: figures.append(fig) or [])
+    cfg = dataclasses.replace(
+        it.Config.smoke(), methods=("analog",), splitting_error_std_rad=(0.02,)
+    )
+    for dataset, lines in (("moons", ["Pai: digital (sim.) = deployed"]), ("ring", 2)):
+        rows = [
+            {**_row(case, method, sigma, 0, 0.9), "dataset": dataset}
+            for case, method, sigma in (
+                ("digital", "adjoint", None),
+                ("deployed", "adjoint", 0.02),
+                ("on_chip", "analog", 0.02),
+            )
+        ]
+        it._plot_finals(
+            dataclasses.replace(cfg, datasets=(dataset,), fd_datasets=()), rows, Path(".")
+        )
+        (ax,) = figures[-1].axes
+        labels = [line.get_label() for line in ax.get_lines() if line.get_label().startswith("Pai")]
+        assert labels == lines if isinstance(lines, list) else len(labels) == lines
+
+
 def test_the_deployed_chip_is_programmed_as_often_as_the_trained_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
