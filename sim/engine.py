@@ -21,12 +21,24 @@ conventions are in :mod:`sim.ops`):
 
 - ``mesh_pass``: ``passes`` vectors stream through four stages — link (the input
   samples and the readings, one fixed latency per op), input DACs + modulators
-  (``ceil(samples / channels)`` DAC periods, plus the modulator settling), optics
-  (``depth × propagation_ns_per_column``, a pure delay) and detectors (ADC periods,
-  or one camera frame per vector). ``pass_mode="pipelined"``:
+  (``ceil(samples / channels)`` DAC periods per vector, plus the modulator
+  settling), optics (``depth × propagation_ns_per_column``, a pure delay) and
+  detectors (ADC periods, or one camera frame per vector). ``pass_mode="pipelined"``:
   ``fill + (passes − 1) × slowest stage``; ``"sequential"``: ``passes × (sum of
   stages)``. The laser is on from the first modulation to the last reading, at the
   power :func:`sim.hardware.laser_electrical_power_mw` sizes for N.
+
+  The samples per vector are N for ``inject="amplitude"`` and 2N for ``"field"``
+  (I and Q of an I/Q modulator at every port): a field costs twice the DAC energy,
+  modulator symbols and input link bytes of an amplitude. Time follows the
+  modulator's ``channels``: ``None`` is one DAC channel per port, so a field's 2N
+  samples take two DAC periods per vector — the port's DAC sets the I drive, then
+  the Q drive, each held by the modulator's driver until the vector has passed (the
+  modulator settles once, after the last sample). This is the convention of the exit
+  side, where the I and Q reads of a field read take two ADC periods on one ADC per
+  port; a chip with a DAC per drive (2N channels) converts a field in one period
+  (give ``channels`` explicitly). The choice matters only where the DACs pace a
+  pipelined pass; a sum pass (nothing read at the exit) is one.
 - ``tap_readout``: ``ceil(reads / channels)`` ADC periods of the tap photodiodes (the
   taps integrated during the pass, so no light is needed), or one camera frame per
   tap vector with the laser on — none if ``taps_in_detector_frame`` and the frames of
@@ -82,7 +94,7 @@ from sim.hardware import (
     laser_electrical_power_mw,
     mesh_depth,
 )
-from sim.ops import BYTES_PER_REAL, Op
+from sim.ops import BYTES_PER_REAL, SAMPLES_PER_PORT, Op
 
 __all__ = [
     "DIGITAL_COMPONENTS",
@@ -102,7 +114,7 @@ PHOTONIC_KINDS = ("mesh_pass", "tap_readout", "phase_update", "detect")
 #: Ledger components of photonic hardware and what each one's energy is.
 PHOTONIC_COMPONENTS: Mapping[str, str] = {
     "laser": "laser wall-plug power while the mesh is lit",
-    "input_dac": "DAC samples that set the input amplitudes",
+    "input_dac": "DAC samples that set the inputs (an amplitude, or a field's I and Q)",
     "modulator": "input modulator drive",
     "detector_adc": "ADC reads of the output photodiodes",
     "tap_adc": "ADC reads of the tap photodiodes",
@@ -553,8 +565,10 @@ class _Planner:
 
 
 def _output_reads(op: Op) -> int:
-    """ADC reads of a ``mesh_pass``'s outputs (the conversions beyond the input samples)."""
-    return op.conversions - min(op.conversions, max(op.passes, 1) * op.n_ports)
+    """ADC reads of a ``mesh_pass``'s outputs (the conversions beyond the input samples:
+    one per port and vector for ``inject="amplitude"``, two for ``"field"``)."""
+    inputs = max(op.passes, 1) * op.n_ports * SAMPLES_PER_PORT[op.inject]
+    return op.conversions - min(op.conversions, inputs)
 
 
 def _writes(op: Op) -> int:

@@ -161,6 +161,11 @@ class Laser:
 class Modulator:
     """The input encoder: a DAC bank driving one modulator per input port.
 
+    A real amplitude is one DAC sample and one symbol per port; a complex field
+    (amplitude and phase, an I/Q modulator: the adjoint and sum passes of in-situ
+    training, a layer after a complex activation) is two, I and Q
+    (:func:`sim.ops.mesh_pass`, ``inject``).
+
     Parameters
     ----------
     bits
@@ -168,11 +173,12 @@ class Modulator:
     dac_energy_pj
         Energy per DAC sample, pJ.
     energy_per_symbol_pj
-        Modulator drive energy per analog symbol, pJ.
+        Modulator drive energy per analog symbol (per sample: I and Q are two), pJ.
     sample_rate_hz
         Samples per second of each DAC channel, Hz.
     channels
-        DAC channels working in parallel; ``None``: one per port.
+        DAC channels working in parallel; ``None``: one per port, so the I and Q
+        samples of a field take two sample periods per vector (:mod:`sim.engine`).
     settling_ns
         Extra time after a sample before the optical input is stable, ns (large
         for thermally tuned input interferometers, ≈ 0 for GHz modulators).

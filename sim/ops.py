@@ -14,15 +14,21 @@ paid. ``sim.engine.simulate`` later replays an op list through a hardware model.
 
 How the simulator reads the counts (``sim/engine.py``; recorders should follow it)
 ---------------------------------------------------------------------------------
-- ``mesh_pass``: ``passes`` input vectors (one amplitude per port each) are sent
-  through one ``n_ports``-port mesh; a batch of B vectors is ``passes=B``.
-  ``conversions`` counts the DAC samples that modulate the inputs plus the ADC
-  reads of the outputs: the first ``min(conversions, passes·n_ports)`` are input
-  samples, the rest are output reads (so ``2·passes·n_ports`` means "modulate every
-  input, detect every output"; ``3·passes·n_ports`` adds a second read per port,
-  e.g. a coherent I/Q field measurement). ``conversions=0`` is light that continues
-  from the previous mesh without being converted (:func:`optical_pass`, the first
-  mesh of an SVD layer): it costs only its optical delay.
+- ``mesh_pass``: ``passes`` input vectors are sent through one ``n_ports``-port mesh;
+  a batch of B vectors is ``passes=B``. ``inject`` says how each input port is
+  modulated: ``"amplitude"`` (a real amplitude, sign included: one DAC sample and
+  one modulator symbol per port) or ``"field"`` (a complex field, amplitude and
+  phase: an I/Q modulator, two DAC samples and two symbols per port, I and Q).
+  ``conversions`` counts the DAC samples that modulate the inputs plus the ADC reads
+  of the outputs: the first ``min(conversions, k·passes·n_ports)`` are input samples
+  (``k`` = 1 for ``"amplitude"``, 2 for ``"field"``), the rest are output reads. So
+  with ``inject="amplitude"``, ``2·passes·n_ports`` means "modulate every input,
+  detect every output" and ``3·passes·n_ports`` adds a second read per port (a
+  coherent I/Q field measurement); with ``inject="field"`` the same reads come on
+  top of ``2·passes·n_ports`` input samples (``4·`` and ``5·passes·n_ports``).
+  ``conversions=0`` is light that continues from the previous mesh without being
+  converted (:func:`optical_pass`, the first mesh of an SVD layer): it costs only
+  its optical delay.
 - ``tap_readout``: ``conversions`` tap reads (0 means ``n_phases·n_samples``, one
   read per shifter per sample; ``n_phases`` alone means the taps integrated the
   whole batch).
@@ -50,7 +56,13 @@ Direction = Literal["forward", "backward", "adjoint", "sum", "probe", "update", 
 # "probe": the work of a finite-difference gradient measurement (its perturbing phase
 # writes and the evaluations of the perturbed network), whatever the op's kind.
 
+# How the inputs of a mesh pass are modulated (see the module docstring).
+Inject = Literal["amplitude", "field"]
+
 OP_KINDS: tuple[str, ...] = get_args(OpKind)
+INJECTS: tuple[str, ...] = get_args(Inject)
+#: DAC samples (and modulator symbols) per input port and vector of each ``inject``.
+SAMPLES_PER_PORT: dict[str, int] = {"amplitude": 1, "field": 2}
 #: Bytes per real number assumed by ``Op.bytes`` (float64), see the module docstring.
 BYTES_PER_REAL = 8
 #: Bytes per complex number (complex128): two reals.
@@ -93,10 +105,14 @@ class Op:
     conversions
         Analog/digital conversions (DAC writes plus ADC reads).
     passes
-        Optical passes through the mesh: each pass is one input vector (one
-        amplitude per port) sent through, so a batch of B vectors is B passes.
+        Optical passes through the mesh: each pass is one input vector sent
+        through, so a batch of B vectors is B passes.
     n_phases
         Phase shifters touched (read at taps or written).
+    inject
+        How a ``mesh_pass`` modulates its inputs: ``"amplitude"`` (default; one DAC
+        sample per port and vector) or ``"field"`` (amplitude and phase, I and Q:
+        two). Any other kind of op injects nothing and must keep the default.
     """
 
     kind: OpKind
@@ -109,12 +125,20 @@ class Op:
     conversions: int = 0
     passes: int = 0
     n_phases: int = 0
+    inject: Inject = "amplitude"
 
     def __post_init__(self) -> None:
         if self.kind not in OP_KINDS:
             raise ValueError(f"kind={self.kind!r} is not one of {OP_KINDS}")
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction={self.direction!r} is not one of {DIRECTIONS}")
+        if self.inject not in INJECTS:
+            raise ValueError(f"inject={self.inject!r} is not one of {INJECTS}")
+        if self.inject != "amplitude" and self.kind != "mesh_pass":
+            raise ValueError(
+                f"inject={self.inject!r} applies to a mesh_pass only; a {self.kind} op "
+                "injects no light and must keep inject='amplitude'"
+            )
         for name in (
             "layer",
             "n_ports",
@@ -169,12 +193,14 @@ def mesh_pass(
     n_ports: int,
     n_samples: int,
     exit_read: ExitRead,
+    inject: Inject = "amplitude",
 ) -> Op:
     """A batch of ``n_samples`` vectors sent through one mesh, every input modulated.
 
-    ``conversions`` = the input DAC samples plus the exit reads of ``exit_read``
-    (see the module docstring): ``power`` → ``2·B·N``, ``field`` → ``3·B·N``,
-    ``none`` → ``B·N``.
+    ``conversions`` = the input DAC samples of ``inject`` plus the exit reads of
+    ``exit_read`` (see the module docstring): with ``inject="amplitude"``, ``power`` →
+    ``2·B·N``, ``field`` → ``3·B·N``, ``none`` → ``B·N``; ``inject="field"`` adds
+    ``B·N`` to each (``3·B·N``, ``4·B·N``, ``2·B·N``).
 
     Parameters
     ----------
@@ -189,21 +215,33 @@ def mesh_pass(
     exit_read
         What is read at the exit: ``"power"`` (one read per port), ``"field"`` (I and
         Q, two) or ``"none"`` (only the taps are read).
+    inject
+        What the modulators set at each input port: ``"amplitude"`` (a real
+        amplitude, sign included — the encoded features, or a detected-and-re-emitted
+        ``|z|``: one DAC sample per port) or ``"field"`` (a complex field, amplitude
+        and phase — an adjoint source ``δ``, a sum pass's ``x − i·conj(x̂)``, the
+        output of a complex activation: an I/Q modulator, two DAC samples per port).
+        The engine charges every sample's DAC energy, modulator symbol and link
+        bytes; how long the samples take follows the modulator's DAC ``channels``
+        (:mod:`sim.engine`).
 
     Returns
     -------
     Op
-        ``kind="mesh_pass"``, ``passes=n_samples`` and the ``conversions`` above.
+        ``kind="mesh_pass"``, ``passes=n_samples``, ``inject`` and the
+        ``conversions`` above.
 
     Raises
     ------
     ValueError
-        If ``exit_read`` or ``direction`` is not allowed, or a count is not a
-        non-negative int.
+        If ``exit_read``, ``inject`` or ``direction`` is not allowed, or a count is not
+        a non-negative int.
     """
     if exit_read not in _READS_PER_PORT:
         raise ValueError(f"exit_read={exit_read!r} must be one of {tuple(_READS_PER_PORT)}")
-    reads = _READS_PER_PORT[exit_read]
+    if inject not in SAMPLES_PER_PORT:
+        raise ValueError(f"inject={inject!r} must be one of {INJECTS}")
+    per_port = SAMPLES_PER_PORT[inject] + _READS_PER_PORT[exit_read]
     n_ports, n_samples = _count(n_ports, "n_ports"), _count(n_samples, "n_samples")
     return Op(
         kind="mesh_pass",
@@ -212,7 +250,8 @@ def mesh_pass(
         n_ports=n_ports,
         n_samples=n_samples,
         passes=n_samples,
-        conversions=(1 + reads) * n_samples * n_ports,
+        conversions=per_port * n_samples * n_ports,
+        inject=inject,
     )
 
 

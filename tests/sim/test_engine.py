@@ -518,6 +518,80 @@ def test_eo_integrated_pass_is_paced_by_its_slowest_stage(
         assert times["input_dac"] + times["detector_adc"] == pytest.approx(1 + 1 + 99)
 
 
+def _eo_laser_mw(n_ports: int) -> float:
+    """eo-integrated's laser for an N-port Clements mesh, from the preset file's values:
+    8-bit ADCs at 1 GS/s (SNR 2⁸ in 0.5 GHz), 10 pA/√Hz, 1 A/W; 1.0 dB per facet and
+    0.1 dB per MZI column (N columns); wall-plug efficiency 0.3."""
+    snr, bandwidth_hz, q = 2.0**8, 0.5e9, 1.602176634e-19
+    shot = snr**2 * q * bandwidth_hz
+    current_a = shot + math.sqrt(shot**2 + snr**2 * (10e-12) ** 2 * bandwidth_hz)
+    transmission = 10 ** (-(2 * 1.0 + n_ports * 0.1) / 10)
+    return n_ports * current_a * 1e3 / transmission / 0.3
+
+
+@pytest.mark.parametrize(
+    ("inject", "exit_read", "dac_ns", "adc_ns", "bytes_per_vector"),
+    [
+        # 4 amplitudes (10 bit) in, 8 reads (8 bit) out: (40 + 64) / 8 = 13 B
+        ("amplitude", "field", 1.0, 2.0, 13.0),
+        # 8 samples, I and Q, on the 4 DACs (one per port): two periods; 18 B
+        ("field", "field", 2.0, 2.0, 18.0),
+        # a sum pass: the field in, nothing read; the DACs pace it; 80 bit = 10 B
+        ("field", "none", 2.0, 0.0, 10.0),
+        ("amplitude", "none", 1.0, 0.0, 5.0),
+    ],
+)
+def test_eo_integrated_field_injection_by_hand(
+    inject: str, exit_read: str, dac_ns: float, adc_ns: float, bytes_per_vector: float
+) -> None:
+    """N = 4, B = 2 on eo-integrated, every number from the preset file: DAC 0.5 pJ and
+    ring modulator 0.01 pJ per sample, 1 GS/s, one DAC per port; ADC 1 pJ, 1 GS/s, one
+    per port; link 10 ns + bytes at 1 TB/s, 0.8 pJ/B; 4 columns × 0.01 ns of optics; the
+    host's 1 W static. Pipelined: latency + first vector through every stage + 1 more
+    vector at the slowest stage. A complex field is I and Q at every port: twice the
+    DAC and modulator energy and input bytes of real amplitudes, and two DAC periods."""
+    op = mesh_pass(0, "adjoint", n_ports=4, n_samples=2, exit_read=exit_read, inject=inject)  # type: ignore[arg-type]
+    samples = 2 * 4 * (2 if inject == "field" else 1)
+    reads = 2 * 4 * {"field": 2, "none": 0}[exit_read]
+    link_ns = bytes_per_vector / 1e12 * 1e9
+    latency = 10 + link_ns + dac_ns + 0.04 + adc_ns + max(link_ns, dac_ns, adc_ns)
+    lit_ns = latency - (10 + link_ns)  # from the first modulation to the last reading
+    timeline = simulate([op], load_preset("eo-integrated"))
+    assert timeline.latency_ns == pytest.approx(latency, rel=1e-12)
+    assert timeline.energy_by_component_pj == pytest.approx(
+        {
+            "input_dac": samples * 0.5,
+            "modulator": samples * 0.01,
+            "detector_adc": reads * 1.0,
+            "link": 2 * bytes_per_vector * 0.8,
+            "laser": _eo_laser_mw(4) * lit_ns,
+            "mesh": 0.0,
+            "phase_hold": 0.0,
+            "host_static": 1000.0 * latency,  # 1 W = 1000 mW; mW × ns = pJ
+        },
+        rel=1e-9,
+    )
+    assert timeline.time_by_component_ns["input_dac"] == pytest.approx(
+        dac_ns + (dac_ns if dac_ns >= adc_ns else 0.0)  # the second vector's wait, if DACs pace
+    )
+
+
+def test_adjoint_pass_pays_twice_the_dac_energy_of_the_forward_pass() -> None:
+    """The same N and batch: the adjoint pass injects δ (complex), the forward pass real
+    amplitudes; the DAC and modulator energy of the adjoint pass is twice the forward's
+    on every photonic preset."""
+    forward = mesh_pass(0, "forward", n_ports=4, n_samples=2, exit_read="field")
+    adjoint = mesh_pass(0, "adjoint", n_ports=4, n_samples=2, exit_read="field", inject="field")
+    for preset in ("pai2023-chip", "thermal-integrated", "eo-integrated"):
+        f, a = (simulate([op], preset).energy_by_component_pj for op in (forward, adjoint))
+        assert a["input_dac"] == pytest.approx(2 * f["input_dac"], rel=1e-12)
+        assert a["input_dac"] > 0
+        assert a["modulator"] == pytest.approx(2 * f["modulator"], rel=1e-12)
+        assert a["detector_adc" if preset != "pai2023-chip" else "camera"] == pytest.approx(
+            f["detector_adc" if preset != "pai2023-chip" else "camera"], rel=1e-12
+        )
+
+
 def test_eo_integrated_writes_every_shifter_on_its_own_dac() -> None:
     """No dac_channels in the preset: one DAC per shifter, so 16 writes take one sample
     time. Link 10 ns + 16 × 10 bit at 1 TB/s, DACs 1 ns, settling 1 ns."""

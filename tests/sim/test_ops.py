@@ -17,6 +17,29 @@ def test_mesh_pass_counts_inputs_and_exit_reads(exit_read: str, per_port: int) -
     assert op.conversions == per_port * 5 * 6  # one DAC sample per input + the exit reads
 
 
+@pytest.mark.parametrize(("exit_read", "per_port"), [("power", 3), ("field", 4), ("none", 2)])
+def test_a_field_injection_counts_two_dac_samples_per_port(exit_read: str, per_port: int) -> None:
+    """A complex field needs amplitude and phase at every port (I and Q): two samples per
+    port before the exit reads; mesh_pass could count only one."""
+    op = mesh_pass(1, "sum", n_ports=6, n_samples=5, exit_read=exit_read, inject="field")  # type: ignore[arg-type]
+    assert (op.inject, op.passes) == ("field", 5)
+    assert op.conversions == per_port * 5 * 6
+    default = mesh_pass(1, "sum", n_ports=6, n_samples=5, exit_read=exit_read)  # type: ignore[arg-type]
+    assert default.inject == "amplitude"
+    assert op.conversions - default.conversions == 5 * 6
+
+
+def test_inject_is_checked_and_belongs_to_mesh_passes() -> None:
+    with pytest.raises(ValueError, match=r"inject='iq' must be one of \('amplitude', 'field'\)"):
+        mesh_pass(0, "forward", n_ports=4, n_samples=1, exit_read="power", inject="iq")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="inject='phase' is not one of"):
+        Op("mesh_pass", 0, "forward", 4, 1, passes=1, inject="phase")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="inject='field' applies to a mesh_pass only"):
+        Op("detect", 0, "forward", 4, 1, inject="field")
+    # an op made without inject (every older trace) injects amplitudes
+    assert Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=16).inject == "amplitude"
+
+
 def test_optical_pass_costs_only_its_optical_delay() -> None:
     """Light going on into the next mesh of a layer: no DAC, ADC, link or settling."""
     op = optical_pass(0, "forward", n_ports=4, n_samples=3)
