@@ -28,6 +28,14 @@ Methods (DESIGN.md §4.4; Hughes et al., Optica 5 (2018); Pai et al., Science 38
     crosstalk cannot do, so such chips are refused here;
     ``PhotonicNetwork(gradient="finite_difference")`` programs every perturbation.
 
+Every pass is recorded (``recorder``) as a :func:`sim.ops.mesh_pass`. The adjoint
+pass injects ``δ``, the sum pass ``x − i·conj(x̂)`` and the analog passes
+``x ∓ i·conj(x̂)``: complex fields, which need amplitude and phase at every port (an
+I/Q modulator), so they are recorded with ``inject="field"``, two DAC samples per
+port, as reading a field at the exit takes two reads per port (I and Q). A forward
+pass or a finite-difference probe of a real ``x`` injects amplitudes
+(:func:`injection`).
+
 Why the 3-pass estimate fails on a lossy chip
 ---------------------------------------------
 The sum pass relies on time reversal: sending ``conj(x̂)`` forward must recreate
@@ -124,7 +132,7 @@ from photonic.imperfections import (
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
 from photonic.mzi import phasor, sandwich_2x2
 from sim import ops
-from sim.ops import ExitRead, Recorder
+from sim.ops import ExitRead, Inject, Recorder
 
 Array = NDArray[Any]
 InSituMethod = Literal["in_situ", "analog"]
@@ -617,7 +625,7 @@ def measure_in_situ(
         static = mesh.transfer(phases, chip) if transfer is None else transfer
         x_hat_true = static.adjoint(d_in)
     x_hat = _inject(x_hat_true, chip, rng)  # measured with the chip's I/O error
-    _record_pass(recorder, layer, "adjoint", mesh, n)
+    _record_pass(recorder, layer, "adjoint", mesh, n, inject="field")  # δ: complex
     if dark:
         return Measurement(zero, x_hat / scale, passes=1)
     if method == "in_situ":
@@ -642,9 +650,9 @@ def measure_in_situ(
             i_adj = _noisy_aggregate(adj_powers, chip, rng)
             i_sum = _noisy_aggregate(sum_powers, chip, rng)
         if shared is None:  # else the caller recorded the inference pass
-            _record_pass(recorder, layer, "forward", mesh, n)
+            _record_pass(recorder, layer, "forward", mesh, n, inject=injection(x))
         _record_taps(recorder, layer, "forward", mesh, n, mode)
-        _record_pass(recorder, layer, "sum", mesh, n)
+        _record_pass(recorder, layer, "sum", mesh, n, inject="field")  # x − i·conj(x̂)
         _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(s - f - a) / 2 for s, f, a in zip(i_sum, i_fwd, i_adj, strict=True)]
         _record_combine(recorder, layer, mesh, n, mode)
@@ -659,7 +667,7 @@ def measure_in_situ(
             i_minus = _noisy_aggregate(minus_powers, chip, rng)
             i_plus = _noisy_aggregate(plus_powers, chip, rng)
         for _ in range(2):  # the − and + passes
-            _record_pass(recorder, layer, "sum", mesh, n)
+            _record_pass(recorder, layer, "sum", mesh, n, inject="field")  # x ∓ i·conj(x̂)
             _record_taps(recorder, layer, "sum", mesh, n, mode)
         grad = [(m - p) / 4 for m, p in zip(i_minus, i_plus, strict=True)]
         _record_combine(recorder, layer, mesh, n, mode)
@@ -731,6 +739,7 @@ def measure_finite_difference(
     base = phases.to_vector()
     grad = np.empty_like(base)
     n = x.shape[0]
+    x_inject = injection(x)
     for k in range(base.size):
         values = []
         for sign in (1.0, -1.0):
@@ -742,7 +751,7 @@ def measure_finite_difference(
                     ops.phase_update(layer, n_ports=mesh.n_ports, n_phases=1, direction="probe")
                 )
             y = mesh.forward(_pass_phases(trial, chip, rng, n), _inject(x, chip, rng), chip)
-            _record_pass(recorder, layer, "probe", mesh, n)
+            _record_pass(recorder, layer, "probe", mesh, n, inject=x_inject)
             values.append(float(np.sum(w * detect_power(y, chip, rng))))
         if recorder is not None:  # the shifter back to its value
             recorder.record(
@@ -765,23 +774,60 @@ _EXIT_READ: dict[str, ExitRead] = {
 }
 
 
+def injection(field: Array) -> Inject:
+    """How the modulators must set ``field`` at the inputs: ``"amplitude"`` or ``"field"``.
+
+    ``"amplitude"`` (one DAC sample per port) when every entry is real — a real
+    amplitude, sign included, as the encoded features or a detected ``|z|``;
+    ``"field"`` (an I/Q modulator: amplitude and phase, two samples per port) as soon
+    as one entry has an imaginary part. The adjoint source ``δ``, the 3-pass sum input
+    ``x − i·conj(x̂)`` and the analog passes' ``x ∓ i·conj(x̂)`` are complex and are
+    always recorded as ``"field"``; this decides for the forward field ``x``, which the
+    caller may have encoded either way.
+
+    Parameters
+    ----------
+    field
+        The field the modulators are asked for, ``(n_samples, n_ports)``, before the
+        chip's I/O error.
+
+    Returns
+    -------
+    str
+        ``"amplitude"`` or ``"field"``.
+    """
+    return "field" if np.iscomplexobj(field) and np.any(np.imag(field)) else "amplitude"
+
+
 def _record_pass(
     recorder: Recorder | None,
     layer: int,
     direction: Literal["forward", "adjoint", "sum", "probe"],
     mesh: Mesh,
     n: int,
+    *,
+    inject: Inject,
 ) -> None:
     """Record one pass of the batch through the mesh (what it reads: ``_EXIT_READ``).
 
-    ``"probe"`` is a finite-difference evaluation: a forward pass reading powers, with
-    direction ``"probe"`` (the gradient phase of :func:`sim.report.summarize`).
+    ``inject``: how its inputs are modulated — ``"field"`` (I and Q) for the adjoint
+    and sum passes, whose inputs are complex; :func:`injection` of ``x`` for a forward
+    pass or a probe. ``"probe"`` is a finite-difference evaluation: a forward pass
+    reading powers, with direction ``"probe"`` (the gradient phase of
+    :func:`sim.report.summarize`).
     """
     if recorder is None:
         return
     exit_read = _EXIT_READ[direction]
     recorder.record(
-        ops.mesh_pass(layer, direction, n_ports=mesh.n_ports, n_samples=n, exit_read=exit_read)
+        ops.mesh_pass(
+            layer,
+            direction,
+            n_ports=mesh.n_ports,
+            n_samples=n,
+            exit_read=exit_read,
+            inject=inject,
+        )
     )
 
 

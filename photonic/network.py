@@ -80,7 +80,7 @@ from photonic.insitu import (
 )
 from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology
 from sim import ops
-from sim.ops import BYTES_PER_COMPLEX, ExitRead, Op, Recorder
+from sim.ops import BYTES_PER_COMPLEX, ExitRead, Inject, Op, Recorder
 
 Array = NDArray[Any]
 LayerKind = Literal["unitary", "svd"]
@@ -696,7 +696,11 @@ class PhotonicNetwork:
         (I and Q) when :attr:`gradient` is ``"in_situ"`` or ``"analog"``: the pass
         serves the gradient measurement, and the adjoint source ``2·w·conj(y)`` and
         the activations' derivatives need the phase of every layer's output
-        (DESIGN.md §4.4). Otherwise the outputs are read as powers.
+        (DESIGN.md §4.4). Otherwise the outputs are read as powers. Each pass's inputs
+        are recorded as real amplitudes (``inject="amplitude"``) into the first layer
+        and after an activation with a real output (``|z|``, ``|z|²``), as complex
+        fields (``inject="field"``: I and Q, two DAC samples per port) after a complex
+        one (modReLU, the electro-optic activation).
 
         Parameters
         ----------
@@ -1084,11 +1088,30 @@ class PhotonicNetwork:
 
     # -- op records -----------------------------------------------------------------------
 
+    def _injection(self, layer: int) -> Inject:
+        """How the modulators set the inputs of ``layer`` (0-based) in a forward pass.
+
+        ``"amplitude"`` (one DAC sample per port) for the first layer — the features
+        are encoded as real amplitudes — and after an activation whose output is real
+        (``|z|``, ``|z|²``: :attr:`~digital.activations.Activation.real_output`);
+        ``"field"`` (amplitude and phase, I and Q: two samples per port) after a
+        complex one (modReLU, electro-optic), whose output the layer re-emits as a
+        complex field.
+        """
+        if layer == 0 or self.activations[layer - 1].real_output:
+            return "amplitude"
+        return "field"
+
     def _record_pass(self, layer: int, n: int, exit_read: ExitRead) -> None:
         if self.recorder is not None:  # modulate the inputs, read the outputs
             self.recorder.record(
                 ops.mesh_pass(
-                    layer, "forward", n_ports=self.n_ports, n_samples=n, exit_read=exit_read
+                    layer,
+                    "forward",
+                    n_ports=self.n_ports,
+                    n_samples=n,
+                    exit_read=exit_read,
+                    inject=self._injection(layer),
                 )
             )
 

@@ -23,8 +23,8 @@ trains, from the same data, for the same number of epochs and minibatches:
   3-pass method reads its forward taps from the inference pass: per layer the step
   sends 1 + 3 passes with ``"analog"``, 1 + 2 with ``"in_situ"`` and 1 with
   ``"adjoint"``, which is why ``"analog"`` takes the longest and, idle power included,
-  the most energy per step (on ``eo-integrated``: 688, 631 and 224 ns; 713, 657 and
-  258 nJ). Without idle power the order turns (25.5, 26.8 and 34.1 nJ): ``"adjoint"``
+  the most energy per step (on ``eo-integrated``: 811, 694 and 224 ns; 838, 721 and
+  258 nJ). Without idle power the order turns (26.8, 27.6 and 34.1 nJ): ``"adjoint"``
   computes the gradient on the host (26.4 nJ of host compute per step, against 4.3 nJ
   for the in-situ methods).
 

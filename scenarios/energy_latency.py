@@ -203,8 +203,10 @@ def inference_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
     """One forward pass of an L-layer network of N-port unitary meshes.
 
     Exactly what ``PhotonicNetwork(n_ports, n_layers, n_features=n_ports).forward``
-    records for a batch: per layer a ``mesh_pass`` (every input modulated, every
-    output detected) and, between layers, the host's activation.
+    records for a batch (``|z|`` between layers, its default): per layer a
+    ``mesh_pass`` (every input modulated as a real amplitude, one DAC sample per port:
+    the features, then the detected ``|z|``; every output detected) and, between
+    layers, the host's activation.
     """
     _check_shape(n_ports, n_layers, batch)
     return _evaluate(n_ports, n_layers, batch, "forward")
@@ -223,16 +225,18 @@ def insitu_step_ops(
 ) -> list[Op]:
     """One in-situ training step (DESIGN.md §4.4): three passes per layer, taps read each.
 
-    Per layer, forward: ``mesh_pass`` (inputs modulated, the output field measured
-    by two reads per port, I and Q: the adjoint source and the activation's derivative
-    need its phase) and a ``tap_readout`` of its N² shifters; the loss on the host.
-    Backward, last layer first: the activation derivative on the host; the adjoint
-    ``mesh_pass`` (δ injected from the outputs, the complex field x̂ measured at the
-    inputs by two reads per port, I and Q); a ``tap_readout``; the sum ``mesh_pass``
-    (x − i·conj(x̂) injected, nothing read at the outputs); a ``tap_readout``; the host
-    combines ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on the host for every layer, then a
-    ``phase_update`` of the N² shifters of every layer, back to back (they settle
-    once).
+    The network has ``|z|`` between layers (as :func:`inference_ops`). Per layer,
+    forward: ``mesh_pass`` (real amplitudes injected, one DAC sample per port; the
+    output field measured by two reads per port, I and Q: the adjoint source and the
+    activation's derivative need its phase) and a ``tap_readout`` of its N² shifters;
+    the loss on the host. Backward, last layer first: the activation derivative on the
+    host; the adjoint ``mesh_pass`` (the complex δ injected from the outputs, I and Q:
+    two DAC samples per port; the complex field x̂ measured at the inputs by two reads
+    per port); a ``tap_readout``; the sum ``mesh_pass`` (the complex x − i·conj(x̂)
+    injected, two DAC samples per port; nothing read at the outputs); a
+    ``tap_readout``; the host combines ``(I_sum − I_fwd − I_adj)/2``. Update: Adam on
+    the host for every layer, then a ``phase_update`` of the N² shifters of every
+    layer, back to back (they settle once).
 
     Parameters
     ----------
@@ -265,12 +269,12 @@ def insitu_step_ops(
     for layer in reversed(range(n_layers)):
         if layer < n_layers - 1:
             ops.append(_activation(layer, "backward", n, b))
-        ops.append(  # δ injected, x̂ measured at the inputs (I and Q)
-            mesh_pass(layer, "adjoint", n_ports=n, n_samples=b, exit_read="field")
+        ops.append(  # δ injected (I and Q), x̂ measured at the inputs (I and Q)
+            mesh_pass(layer, "adjoint", n_ports=n, n_samples=b, exit_read="field", inject="field")
         )
         ops.append(taps(layer, "adjoint"))
-        ops.append(  # x − i·conj(x̂) injected, only the taps read
-            mesh_pass(layer, "sum", n_ports=n, n_samples=b, exit_read="none")
+        ops.append(  # x − i·conj(x̂) injected (I and Q), only the taps read
+            mesh_pass(layer, "sum", n_ports=n, n_samples=b, exit_read="none", inject="field")
         )
         ops.append(taps(layer, "sum"))
         ops.append(combine_op(layer, n_ports=n, n_samples=b, reads=reads))

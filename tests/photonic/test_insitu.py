@@ -447,9 +447,11 @@ def test_ops_are_recorded_for_every_pass() -> None:
     assert all(o.n_samples == 3 for o in rec.ops)
     assert rec.ops[1].n_phases == mesh.n_phases
     n = mesh.n_ports
+    # every injected field is complex (x too, here), so 2 DAC samples per port (I, Q);
     # adjoint: δ in, x̂ measured (I, Q); forward: x in, the output field measured (I, Q:
     # the adjoint source needs its phase); sum: only taps read
-    assert [o.conversions for o in rec.ops[:6:2]] == [3 * 3 * n, 3 * 3 * n, 3 * n]
+    assert [o.inject for o in rec.ops[:6:2]] == ["field"] * 3
+    assert [o.conversions for o in rec.ops[:6:2]] == [4 * 3 * n, 4 * 3 * n, 2 * 3 * n]
     assert all(o.conversions == 3 * mesh.n_phases for o in rec.ops[1:6:2])  # every sample
     assert rec.ops[-1].flops == COMBINE_FLOPS * 3 * mesh.n_phases  # every sample's readings
     rec = Recorder()
@@ -484,9 +486,60 @@ def test_analog_records_an_adjoint_pass_without_taps_then_two_read_passes(mode: 
         ("digital_compute", "backward"),
     ]
     n, per_read = mesh.n_ports, (3 if mode == "per_sample" else 1) * mesh.n_phases
-    assert [o.conversions for o in rec.ops[:5]] == [9 * n, 3 * n, per_read, 3 * n, per_read]
+    # δ and x ∓ i·conj(x̂) are complex: 2 DAC samples per port (I, Q); x̂ read as I, Q
+    assert [o.inject for o in rec.ops if o.kind == "mesh_pass"] == ["field"] * 3
+    assert [o.conversions for o in rec.ops[:5]] == [12 * n, 6 * n, per_read, 6 * n, per_read]
     assert rec.ops[-1].flops == COMBINE_FLOPS * per_read
     assert all(o.n_phases == mesh.n_phases for o in rec.ops if o.kind == "tap_readout")
+
+
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_complex_injections_are_recorded_as_fields_a_real_x_as_amplitudes(method: str) -> None:
+    """δ, x − i·conj(x̂) and x ∓ i·conj(x̂) are complex: amplitude and phase at every port,
+    two DAC samples per port (I and Q). They were recorded as one sample per port, like
+    the real amplitudes a forward pass of real features injects."""
+    mesh, phases, _, _, _ = problem("clements", 4, 2, seed=3)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4))  # real amplitudes
+    delta = 2 * np.conj(mesh.forward(phases, x)) * rng.normal(size=(2, 4))
+    rec = Recorder()
+    measure_in_situ(mesh, phases, x, delta, None, rng, method=method, recorder=rec)  # type: ignore[arg-type]
+    passes = [(o.direction, o.inject) for o in rec.ops if o.kind == "mesh_pass"]
+    if method == "in_situ":
+        assert passes == [("adjoint", "field"), ("forward", "amplitude"), ("sum", "field")]
+    else:
+        assert passes == [("adjoint", "field"), ("sum", "field"), ("sum", "field")]
+    assert insitu.injection(x) == insitu.injection(x + 0j) == "amplitude"
+    assert insitu.injection(x + 1e-3j) == "field"
+    fd = Recorder()
+    measure_finite_difference(mesh, phases, x, np.ones((2, 4)), None, rng, recorder=fd)
+    assert {o.inject for o in fd.ops if o.kind == "mesh_pass"} == {"amplitude"}
+
+
+def test_adjoint_pass_pays_twice_the_forward_pass_dac_and_modulator_energy() -> None:
+    """Same N = 4 and batch 2 on eo-integrated: the adjoint pass injects the complex δ
+    (I and Q: 2 × 4 × 2 = 16 DAC samples at 0.5 pJ, 16 ring-modulator symbols at
+    0.01 pJ: 8 and 0.16 pJ, from the preset file), the forward pass real amplitudes (8
+    samples: 4 and 0.08 pJ). Both read the field at their exit, so only the input side
+    differs. Before, both were charged 8 samples."""
+    from sim.engine import simulate
+
+    mesh, phases, _, _, _ = problem("clements", 4, 2, seed=3)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4))
+    delta = 2 * np.conj(mesh.forward(phases, x)) * rng.normal(size=(2, 4))
+    rec = Recorder()
+    measure_in_situ(mesh, phases, x, delta, None, rng, recorder=rec)
+    by_direction = {o.direction: o for o in rec.ops if o.kind == "mesh_pass"}
+    energy = {
+        d: simulate([op], "eo-integrated").energy_by_component_pj for d, op in by_direction.items()
+    }
+    assert energy["forward"]["input_dac"] == pytest.approx(4.0, rel=1e-12)
+    assert energy["adjoint"]["input_dac"] == pytest.approx(8.0, rel=1e-12)
+    assert energy["adjoint"]["modulator"] == pytest.approx(0.16, rel=1e-12)
+    assert energy["adjoint"]["modulator"] == pytest.approx(2 * energy["forward"]["modulator"])
+    assert energy["sum"]["input_dac"] == pytest.approx(8.0, rel=1e-12)
+    assert energy["adjoint"]["detector_adc"] == energy["forward"]["detector_adc"]
 
 
 def test_a_shared_inference_pass_supplies_the_forward_taps() -> None:
@@ -1097,7 +1150,8 @@ def test_finite_difference_records_its_work_as_probes() -> None:
     assert sum(op.kind == "phase_update" for op in rec.ops) == 3 * n_phases  # ±h, restore
     passes = [op for op in rec.ops if op.kind == "mesh_pass"]
     assert len(passes) == 2 * n_phases
-    assert {op.conversions for op in passes} == {2 * 3 * 2}  # inputs + one power read each
+    # x is complex: I and Q samples per input port, + one power read per output port
+    assert {(op.inject, op.conversions) for op in passes} == {("field", 3 * 3 * 2)}
     report = summarize(rec.ops, simulate(rec.ops, "eo-integrated"))
     assert report.phases["gradient"].latency_ns == pytest.approx(report.latency_ns, rel=1e-12)
 

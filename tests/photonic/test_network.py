@@ -350,6 +350,52 @@ def test_forward_reads_the_output_field_when_the_gradient_is_measured(
     assert [op.conversions for op in passes] == [(1 + read_per_port) * 3 * 4] * 3
 
 
+@pytest.mark.parametrize(
+    ("activation", "injects"),
+    [
+        ("abs", ["amplitude"] * 3),
+        ("abs2", ["amplitude"] * 3),
+        ("modrelu", ["amplitude", "field", "field"]),
+        ("electro_optic", ["amplitude", "field", "field"]),
+        (["abs", "modrelu"], ["amplitude", "amplitude", "field"]),
+    ],
+)
+def test_forward_passes_after_a_complex_activation_inject_fields(
+    activation: object, injects: list[str]
+) -> None:
+    """The first layer's features are real amplitudes, and so is a detected |z| or |z|²;
+    after modReLU or the electro-optic activation a layer re-emits a complex field:
+    amplitude and phase (I and Q), two DAC samples per port. Every forward pass was
+    recorded with one sample per port. The in-situ passes inject fields whatever the
+    activation (δ and x − i·conj(x̂) are complex); finite-difference probes inject as the
+    forward pass does."""
+    rng = np.random.default_rng(5)
+    net = PhotonicNetwork(
+        4,
+        3,
+        n_features=4,
+        rng=rng,
+        activation=activation,
+        gradient="in_situ",  # type: ignore[arg-type]
+    )
+    net.recorder = Recorder()
+    y = net.forward(rng.normal(size=(3, 4)))
+    passes = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
+    assert [op.inject for op in passes] == injects
+    samples = {"amplitude": 1, "field": 2}
+    # the inputs' DAC samples + the output field read (I and Q), per port and sample
+    assert [op.conversions for op in passes] == [(samples[i] + 2) * 3 * 4 for i in injects]
+    net.recorder.clear()
+    net.backward(np.ones_like(y))
+    measured = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
+    in_situ = [("adjoint", "field"), ("sum", "field")] * 3
+    assert [(op.direction, op.inject) for op in measured] == in_situ
+    net.recorder.clear()
+    net.backward(np.ones_like(y), method="finite_difference")
+    probes = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
+    assert [op.inject for op in probes[:3]] == injects  # one evaluation: the 3 layers
+
+
 def test_finite_difference_probes_read_powers_on_an_in_situ_network() -> None:
     rng = np.random.default_rng(5)
     net = PhotonicNetwork.pai2023(rng=rng, gradient="in_situ")

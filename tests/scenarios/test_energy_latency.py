@@ -66,6 +66,20 @@ def test_insitu_step_has_three_passes_per_layer() -> None:
         el.insitu_step_ops(1, 1, 1)
 
 
+def test_insitu_step_injects_complex_fields_in_its_adjoint_and_sum_passes() -> None:
+    """δ and x − i·conj(x̂) are complex: I and Q at every port, two DAC samples per port
+    (``inject="field"``); the forward passes inject real amplitudes (the features, then
+    |z|), as the inference and finite-difference passes do. All were one sample."""
+    ops = el.insitu_step_ops(4, 3, 5)
+    passes = [(op.direction, op.inject) for op in ops if op.kind == "mesh_pass"]
+    assert passes == [("forward", "amplitude")] * 3 + [("adjoint", "field"), ("sum", "field")] * 3
+    adjoint = next(op for op in ops if op.direction == "adjoint" and op.kind == "mesh_pass")
+    assert adjoint.conversions == (2 + 2) * 5 * 4  # I, Q in; x̂ read as I, Q
+    assert {op.inject for op in el.inference_ops(4, 3, 5)} == {"amplitude"}
+    fd = [op for op in el.finite_difference_step_ops(4, 2, 5) if op.kind == "mesh_pass"]
+    assert {op.inject for op in fd} == {"amplitude"}
+
+
 def test_synthetic_fd_writes_and_passes_are_what_the_network_records() -> None:
     """Per shifter: +h, −h and back (3 one-shifter writes) and 2 evaluations of the
     whole network, as PhotonicNetwork(gradient="finite_difference") records them."""
