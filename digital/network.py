@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from digital.activations import COMPLEX_ACTIVATIONS, Activation, get_activation
 from digital.validation import check_generator, check_matrix, check_positive
-from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Recorder, digital_compute
+from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Recorder, activation_op, digital_compute
 
 Array = NDArray[Any]
 BiasMode = Literal["input", "none"]
@@ -84,8 +84,13 @@ class MLP:
     Attributes
     ----------
     recorder
-        ``None`` or a :class:`sim.ops.Recorder`; when set, every layer of every
-        pass appends one ``digital_compute`` op.
+        ``None`` or a :class:`sim.ops.Recorder`; when set, every layer of every pass
+        appends ``digital_compute`` ops: its matrix products, and its activation
+        (forward) or the activation's derivative applied to δ (backward) as
+        :func:`sim.ops.activation_op` — the same elementwise cost the photonic network
+        records for its host activations; ``identity`` does no work and records
+        nothing. Unfused: one op (one kernel launch) per product and per activation,
+        as the photonic network's host runs them.
     """
 
     def __init__(
@@ -252,6 +257,7 @@ class MLP:
             pre.append(z)
             a = act(z)
             self._record(layer, "forward", a_aug.shape[0], w.shape)
+            self._record_activation(layer, "forward", z.shape)
         if np.iscomplexobj(a):
             raise ValueError("network output is complex; the last activation must be real")
         self._cache = (inputs, pre)
@@ -283,6 +289,7 @@ class MLP:
         n_in_cols = [w.shape[1] - (1 if self.bias == "input" else 0) for w in self._weights]
         for layer in reversed(range(self.n_layers)):
             delta = self.activations[layer].backward(pre[layer], g)  # δ^l
+            self._record_activation(layer, "backward", delta.shape)
             grads[f"W{layer + 1}"] = delta.T @ inputs[layer]  # ∇W^l = (δ^l)ᵀ a^{l-1}
             # the first layer's input gradient is not needed: one product, not two
             products = 2 if layer > 0 else 1
@@ -290,6 +297,24 @@ class MLP:
             if layer > 0:
                 g = delta @ self._weights[layer][:, : n_in_cols[layer]]  # (W^l)ᵀ δ^l
         return {key: grads[key] for key in sorted(grads, key=lambda k: int(k[1:]))}
+
+    def _record_activation(
+        self, layer: int, direction: Literal["forward", "backward"], shape: tuple[int, ...]
+    ) -> None:
+        """Record layer ``layer``'s activation (forward) or its derivative applied to δ
+        (backward) over ``shape = (n, n_out)``, unless it is ``identity`` (no work)."""
+        if self.recorder is None or self.activations[layer].name == "identity":
+            return
+        n, n_out = shape
+        self.recorder.record(
+            activation_op(
+                layer,
+                direction,
+                n_ports=n_out,
+                n_samples=n,
+                values="complex" if self.is_complex else "real",
+            )
+        )
 
     def _record(
         self,

@@ -80,7 +80,14 @@ from photonic.insitu import (
 )
 from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology
 from sim import ops
-from sim.ops import BYTES_PER_COMPLEX, ExitRead, Inject, Op, Recorder
+from sim.ops import (  # activation_op: imported by name from here too
+    BYTES_PER_COMPLEX,
+    ExitRead,
+    Inject,
+    Op,
+    Recorder,
+    activation_op,
+)
 
 Array = NDArray[Any]
 LayerKind = Literal["unitary", "svd"]
@@ -93,8 +100,6 @@ GRADIENT_METHODS: tuple[str, ...] = ("adjoint", "in_situ", "analog", "finite_dif
 COMPOSE_FLOPS_PER_N3 = 16
 SWEEP_FLOPS_PER_N3 = 32
 COMPLEX_MAC_FLOPS = 8
-#: Host FLOPs of one activation (or its derivative applied to δ) per port and sample.
-ACTIVATION_FLOPS = 6
 PHASE_FIELDS = ("theta_rad", "phi_rad", "out_rad")
 #: Softmax temperature of the Pai et al. readout (see :meth:`PhotonicNetwork.pai2023`).
 PAI2023_READOUT_SCALE = 10.0
@@ -1132,44 +1137,6 @@ class PhotonicNetwork:
     def _record(self, op: Op) -> None:
         if self.recorder is not None:
             self.recorder.record(op)
-
-
-def activation_op(
-    layer: int, direction: Literal["forward", "backward"], *, n_ports: int, n_samples: int
-) -> Op:
-    """An activation (or its derivative applied to δ) on the host, as a ``digital_compute`` op:
-    ``ACTIVATION_FLOPS`` per port and sample, a complex array read and one written.
-
-    Parameters
-    ----------
-    layer
-        Index of the network layer (0-based).
-    direction
-        ``"forward"`` (the activation) or ``"backward"`` (its derivative applied to δ).
-    n_ports
-        Ports of the layer, the width of the field.
-    n_samples
-        Samples in the batch.
-
-    Returns
-    -------
-    Op
-        ``ACTIVATION_FLOPS·n_samples·n_ports`` FLOPs and
-        ``BYTES_PER_COMPLEX·n_samples·n_ports·2`` bytes.
-
-    Raises
-    ------
-    ValueError
-        If a count is negative or not an int (from :class:`~sim.ops.Op`).
-    """
-    return ops.digital_compute(
-        layer,
-        direction,
-        n_ports=n_ports,
-        n_samples=n_samples,
-        flops=ACTIVATION_FLOPS * n_samples * n_ports,
-        bytes_moved=BYTES_PER_COMPLEX * n_samples * n_ports * 2,
-    )
 
 
 def _check_not_overflowed(values: Array, x: Array, what: str) -> None:

@@ -50,6 +50,10 @@ and reports them side by side:
   :func:`sim.engine.simulate` — the photonic network's ops on the photonic presets
   (``pai2023-chip``: the lab setup with an IR camera; ``eo-integrated``: an optimistic
   electro-optic chip), the MLP's ops on the digital ones (``gpu-h100``, ``cpu``).
+  Both sides record their activations and derivatives at the same elementwise cost
+  (:func:`sim.ops.activation_op`; one op, one kernel launch, each: no fusion), and
+  the chip's passes inject complex fields (the adjoint source, the sum and analog
+  passes) as I and Q, two DAC samples per port (:func:`sim.ops.mesh_pass`).
 
 How to read the results
 -----------------------

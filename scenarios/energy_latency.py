@@ -18,8 +18,11 @@ and of one training step:
   may be read per sample): the ``recorded_vs_synthetic`` rows compare both at the
   Pai et al. shape on every photonic preset;
 - digital presets: the complex ``digital.network.MLP`` of the same shape (the
-  matrix each mesh applies), its ops recorded by the MLP itself, plus the loss and
-  an Adam update.
+  matrix each mesh applies), its ops recorded by the MLP itself — its matrix
+  products and its activations (``|z|`` between layers, ``|y|²`` for the detection
+  the chip does optically) with their derivatives, at the elementwise cost the
+  photonic network's host pays for its activations (:func:`sim.ops.activation_op`)
+  — plus the loss and an Adam update.
 
 MACs are complex multiply-accumulates of the N×N layer matrices: ``L·B·N²`` per
 inference and ``3·L·B·N²`` per training step (forward, backward and weight-gradient
@@ -91,7 +94,6 @@ import numpy as np
 from digital.network import MLP
 from digital.validation import check_choice, check_positive, check_positive_int
 from photonic.insitu import combine_op
-from photonic.network import activation_op
 from scenarios.framework import (
     Result,
     child_rngs,
@@ -105,6 +107,7 @@ from sim.hardware import DigitalHardware, Hardware, PhotonicHardware, laser_elec
 from sim.ops import (
     BYTES_PER_REAL,
     Op,
+    activation_op,
     adam_op,
     digital_compute,
     loss_op,

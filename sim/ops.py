@@ -386,6 +386,11 @@ LOSS_FLOPS_PER_OUTPUT = 10
 ADAM_FLOPS_PER_PARAM = 12
 #: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
 ADAM_BYTES_PER_PARAM = 7 * BYTES_PER_REAL
+#: Assumption: ≈ 6 host FLOPs per element for one activation (or its derivative
+#: applied to δ), real or complex, for every activation of the project.
+ACTIVATION_FLOPS = 6
+#: Bytes per number of each kind of array an activation reads and writes.
+_VALUE_BYTES: dict[str, int] = {"real": BYTES_PER_REAL, "complex": BYTES_PER_COMPLEX}
 
 
 def digital_compute(
@@ -452,4 +457,57 @@ def adam_op(layer: int, *, n_params: int, n_ports: int) -> Op:
         n_samples=1,
         flops=ADAM_FLOPS_PER_PARAM * n_params,
         bytes_moved=ADAM_BYTES_PER_PARAM * n_params,
+    )
+
+
+def activation_op(
+    layer: int,
+    direction: Literal["forward", "backward"],
+    *,
+    n_ports: int,
+    n_samples: int,
+    values: Literal["real", "complex"] = "complex",
+) -> Op:
+    """An activation (or its derivative applied to δ) on the host, as a ``digital_compute`` op.
+
+    Elementwise work over ``n_samples × n_ports`` numbers: :data:`ACTIVATION_FLOPS`
+    per element, one array read and one written. The one definition of this cost:
+    ``photonic.network.PhotonicNetwork`` records its host activations with it (complex
+    fields) and ``digital.network.MLP`` its own (real or complex, as its weights).
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer (0-based).
+    direction
+        ``"forward"`` (the activation) or ``"backward"`` (its derivative applied to δ).
+    n_ports
+        Width of the activated array (ports of a mesh, units of a dense layer).
+    n_samples
+        Samples in the batch.
+    values
+        ``"complex"`` (default: complex128, :data:`BYTES_PER_COMPLEX` per number) or
+        ``"real"`` (float64, :data:`BYTES_PER_REAL`).
+
+    Returns
+    -------
+    Op
+        ``ACTIVATION_FLOPS·n_samples·n_ports`` FLOPs and ``2·n_samples·n_ports``
+        numbers moved.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not allowed, or a count is negative or not an int.
+    """
+    if values not in _VALUE_BYTES:
+        raise ValueError(f"values={values!r} must be one of {tuple(_VALUE_BYTES)}")
+    n_ports, n_samples = _count(n_ports, "n_ports"), _count(n_samples, "n_samples")
+    return digital_compute(
+        layer,
+        direction,
+        n_ports=n_ports,
+        n_samples=n_samples,
+        flops=ACTIVATION_FLOPS * n_samples * n_ports,
+        bytes_moved=_VALUE_BYTES[values] * n_samples * n_ports * 2,
     )

@@ -134,24 +134,64 @@ def test_params_are_copies() -> None:
     assert not np.any(net.params()["W1"] == 99.0)
 
 
-def test_recorder_gets_one_op_per_layer_per_pass() -> None:
+def test_recorder_gets_the_products_and_activations_of_every_layer_and_pass() -> None:
     net = MLP([4, 8, 3], rng=np.random.default_rng(0))
     net.recorder = Recorder()
     y = net.forward(np.zeros((5, 4)))
     net.backward(np.ones_like(y))
     kinds = [(op.kind, op.layer, op.direction) for op in net.recorder.ops]
     assert kinds == [
-        ("digital_compute", 0, "forward"),
+        ("digital_compute", 0, "forward"),  # W a
+        ("digital_compute", 0, "forward"),  # tanh
         ("digital_compute", 1, "forward"),
-        ("digital_compute", 1, "backward"),
+        ("digital_compute", 1, "forward"),
+        ("digital_compute", 1, "backward"),  # tanh' applied to δ
+        ("digital_compute", 1, "backward"),  # δᵀa, δW
         ("digital_compute", 0, "backward"),
+        ("digital_compute", 0, "backward"),  # δᵀa
     ]
-    first = net.recorder.ops[0]
+    products = [net.recorder.ops[i] for i in (0, 2, 5, 7)]
+    first = products[0]
     assert first.flops == 2 * 5 * (4 + 1) * 8  # bias input counts as a column
     assert first.n_samples == 5 and first.n_ports == 8
     # backward: δᵀa and δW above the first layer; the first layer skips δW
-    backward = {op.layer: op.flops for op in net.recorder.ops if op.direction == "backward"}
+    backward = {op.layer: op.flops for op in products if op.direction == "backward"}
     assert backward == {1: 2 * (2 * 5 * (8 + 1) * 3), 0: 2 * 5 * (4 + 1) * 8}
+
+
+def test_activations_are_recorded_as_the_photonic_network_records_its_own() -> None:
+    """The MLP recorded only its matrix products, while PhotonicNetwork records every
+    host activation and derivative (sim.ops.activation_op): the digital side of a
+    comparison did less work than it does. Now both use the one definition:
+    ACTIVATION_FLOPS per element, one array read and one written (float64 for real
+    weights, complex128 for complex); identity does no work and records nothing."""
+    import photonic.network
+    from sim.ops import ACTIVATION_FLOPS, activation_op
+
+    assert photonic.network.activation_op is activation_op
+    for dtype, word in ((float, 8), (complex, 16)):
+        net = MLP([4, 8, 3], rng=np.random.default_rng(0), activation=["abs", "abs"], dtype=dtype)
+        net.recorder = Recorder()
+        net.backward(np.ones_like(net.forward(np.ones((5, 4)))))
+        acts = [net.recorder.ops[i] for i in (1, 3, 4, 6)]
+        assert [(op.layer, op.direction) for op in acts] == [
+            (0, "forward"),
+            (1, "forward"),
+            (1, "backward"),
+            (0, "backward"),
+        ]
+        for op in acts:
+            width = 8 if op.layer == 0 else 3
+            values = "complex" if dtype is complex else "real"
+            expected = activation_op(
+                op.layer, op.direction, n_ports=width, n_samples=5, values=values
+            )
+            assert op == expected
+            assert (op.flops, op.bytes) == (ACTIVATION_FLOPS * 5 * width, word * 2 * 5 * width)
+    logits = MLP([4, 8, 3], rng=np.random.default_rng(0), activation=["tanh", "identity"])
+    logits.recorder = Recorder()
+    logits.backward(np.ones_like(logits.forward(np.ones((5, 4)))))
+    assert len(logits.recorder.ops) == 6  # 4 products, tanh and tanh'; no identity
 
 
 def test_no_recorder_by_default() -> None:
@@ -308,7 +348,9 @@ def test_recorder_counts_complex_work() -> None:
     y = net.forward(np.ones((n, sizes[0])))
     net.backward(np.ones_like(y))
     shapes = {0: (8, 4 + 1), 1: (3, 8 + 1)}  # (n_out, n_in + bias)
-    for op in net.recorder.ops:
+    products = [net.recorder.ops[i] for i in (0, 2, 5, 7)]  # between them: activations
+    assert len(net.recorder.ops) == 8
+    for op in products:
         n_out, n_in = shapes[op.layer]
         products = 2 if (op.direction == "backward" and op.layer > 0) else 1
         assert op.flops == 8 * n * n_in * n_out * products

@@ -40,8 +40,10 @@ def test_digital_traces_are_what_the_mlp_records() -> None:
     assert el.digital_inference_ops(6, 2, 3) == forward
     step = el.digital_step_ops(6, 2, 3)
     assert step[: len(forward)] == forward
-    assert step[len(forward) + 1 : len(forward) + 1 + 2] == net.recorder.ops[2:]
+    assert step[len(forward) + 1 : -2] == net.recorder.ops[len(forward) :]
     assert [op.direction for op in step[-2:]] == ["update", "update"]
+    # products and activations (|z| after layer 1, |y|² after layer 2), both ways
+    assert len(forward) == 4 and len(step) == 4 + 1 + 4 + 2
 
 
 def test_insitu_step_has_three_passes_per_layer() -> None:

@@ -281,10 +281,15 @@ def test_one_layer_mlp_event_trace_by_hand() -> None:
     net.backward(np.ones_like(y))
     # forward: 2 FLOPs × 5 samples × 4 inputs × 2 outputs = 80 FLOPs;
     #   bytes 8 × (2·4 weights + 5 × (4 + 2) activations) = 304
+    # then tanh over 5 × 2 values: 6 FLOPs each = 60, one array read and one written,
+    #   8 × 2 × 10 = 160 bytes (sim.ops.activation_op); backward: tanh' applied to δ,
+    #   the same 60 and 160
     # backward: δᵀa only (no input gradient below the first layer): the same 80 FLOPs
     #   and 304 bytes
     assert net.recorder.ops == [
         Op("digital_compute", 0, "forward", 2, 5, flops=80, bytes=304),
+        Op("digital_compute", 0, "forward", 2, 5, flops=60, bytes=160),
+        Op("digital_compute", 0, "backward", 2, 5, flops=60, bytes=160),
         Op("digital_compute", 0, "backward", 2, 5, flops=80, bytes=304),
     ]
     gpu = DigitalHardware(
@@ -300,21 +305,27 @@ def test_one_layer_mlp_event_trace_by_hand() -> None:
         ),
     )
     timeline = simulate(net.recorder.ops, gpu)
-    # forward: 152 B → memory-bound, 50 + max(80, 152) = 202 ns; 80 pJ + 38 pJ + 2 mW × 202
-    # backward: the same, 202 ns → ends 404
+    # products: 152 B → memory-bound, 50 + max(80, 152) = 202 ns; 80 pJ + 38 pJ + 2 mW × 202
+    # activations: 80 B → memory-bound, 50 + max(60, 80) = 130 ns; 60 pJ + 20 pJ + 2 mW × 130
     assert _entries(timeline) == [
         (0, "compute", 0.0, 202.0, 80.0),
         (0, "memory", 0.0, 202.0, 38.0),
         (0, "static", 0.0, 202.0, 404.0),
-        (1, "compute", 202.0, 404.0, 80.0),
-        (1, "memory", 202.0, 404.0, 38.0),
-        (1, "static", 202.0, 404.0, 404.0),
+        (1, "compute", 202.0, 332.0, 60.0),
+        (1, "memory", 202.0, 332.0, 20.0),
+        (1, "static", 202.0, 332.0, 260.0),
+        (2, "compute", 332.0, 462.0, 60.0),
+        (2, "memory", 332.0, 462.0, 20.0),
+        (2, "static", 332.0, 462.0, 260.0),
+        (3, "compute", 462.0, 664.0, 80.0),
+        (3, "memory", 462.0, 664.0, 38.0),
+        (3, "static", 462.0, 664.0, 404.0),
     ]
-    assert timeline.latency_ns == 404.0
+    assert timeline.latency_ns == 664.0
     assert timeline.energy_by_component_pj == pytest.approx(
-        {"compute": 160.0, "memory": 76.0, "static": 808.0}
+        {"compute": 280.0, "memory": 116.0, "static": 1328.0}
     )
-    assert timeline.time_by_component_ns == pytest.approx({"launch": 100.0, "memory": 304.0})
+    assert timeline.time_by_component_ns == pytest.approx({"launch": 200.0, "memory": 464.0})
 
 
 # --------------------------------------------------------------------------- bookkeeping
