@@ -11,10 +11,35 @@ camera, phase-shifter DACs, host link, host processor) for the spans its
 ``(start_ns, end_ns, component, energy_pj, op_index)``. SimPy time is nanoseconds,
 the ledger is in picojoules.
 
+Ops run strictly one after another: no op starts before the previous one has
+ended, so two ops never hold a resource at the same time and the resources are never
+contended between ops (the holds of one op take different resources, so nothing ever
+waits for one; they record who is busy when). What overlaps is within one op: the
+stages of one batched ``mesh_pass`` in ``pass_mode="pipelined"`` (link, DACs, optics
+and detectors working on successive vectors of the batch), and the reads and link
+transfer of a pipelined ``tap_readout``. Host work never overlaps optical work, nor
+one layer's passes the next layer's: the latency is that of a controller doing one op
+at a time, and a controller that overlapped independent ops could be faster than the
+model says.
+
 Energy = per-event energies (DAC samples, modulations, ADC reads, camera frames,
 phase writes, FLOPs, bytes) + power × time for the static parts: the laser while
 the mesh is lit, the phase shifters' holding power and the host's (or digital
 processor's) static power for the whole run.
+
+The laser is modelled as gated: it is charged (and held) only while light crosses
+the mesh — in a ``mesh_pass`` from its first modulation to its last reading, during
+a camera's exposures of taps, during a ``detect`` — and draws nothing in between
+(host work, phase writes and settling, link transfers). Why: its power is sized per
+pass, for the width N of the mesh being lit and that mesh's loss
+(:func:`sim.hardware.laser_electrical_power_mw`), so a trace's passes of different
+widths each pay for the light they need, and the laser's energy is the light the
+work uses, whatever the host and the shifters do in between. It assumes the source
+is switched off (drive current cut, or an optical gate closed) between passes. A
+continuous-wave laser left on for the whole run costs more: add ``laser power ×
+(latency − lit time)`` at the power of the widest mesh. DESIGN.md §5 counts the laser
+among the parts charged power × time; the time here is the lit time, not the run's.
+The :class:`~sim.hardware.Laser` docstring says the same.
 
 How each op kind costs on photonic hardware (N = ``op.n_ports``; the count
 conventions are in :mod:`sim.ops`):

@@ -134,7 +134,19 @@ def _label(obj: object, name: str) -> str:
 
 @dataclass(frozen=True)
 class Laser:
-    """The continuous-wave laser that feeds the input modulators.
+    """The laser that feeds the input modulators: continuous-wave light, charged gated.
+
+    Its output is continuous-wave (the modulators, not the laser, shape the pulses),
+    but :mod:`sim.engine` charges it only while light crosses the mesh — in a pass
+    from the first modulation to the last reading, during camera exposures and
+    ``detect`` ops — not between ops (host work, phase writes and settling, link
+    transfers). The engine sizes its power per pass for the width and loss of the
+    mesh being lit (:func:`laser_electrical_power_mw`), so its energy is the light the
+    passes need; that assumes the source is switched off (drive current cut, or an
+    optical gate closed) when no pass needs light. Unlike the phase shifters'
+    holding power and the host's static power, it is therefore not a static part
+    charged for the whole run: for a laser that stays on, add ``power × (latency − lit
+    time)`` to a timeline's ``laser`` energy.
 
     Parameters
     ----------
