@@ -25,7 +25,7 @@ How the simulator reads the counts (``sim/engine.py``; recorders should follow i
   with ``inject="amplitude"``, ``2·passes·n_ports`` means "modulate every input,
   detect every output" and ``3·passes·n_ports`` adds a second read per port (a
   coherent I/Q field measurement); with ``inject="field"`` the same reads come on
-  top of ``2·passes·n_ports`` input samples (``4·`` and ``5·passes·n_ports``).
+  top of ``2·passes·n_ports`` input samples (``3·`` and ``4·passes·n_ports``).
   ``conversions=0`` is light that continues from the previous mesh without being
   converted (:func:`optical_pass`, the first mesh of an SVD layer): it costs only
   its optical delay.
