@@ -712,7 +712,9 @@ def measure_pai(
     chip
         The device (``None``: ideal).
     methods
-        From :data:`METHODS`.
+        From :data:`METHODS`, or ``"adjoint"``: the exact gradient of the chip itself
+        (what ``compare`` trains with under ``method=adjoint``), the reference, so its
+        ε is 0 by construction.
     noise_seed
         Seed of the per-pass noise: the forward pass draws from ``noise_seed``, each
         method's measurement from ``(noise_seed, 1 + METHODS.index(method))``, so a
@@ -743,7 +745,9 @@ def measure_pai(
     exact = net.backward(g, method="adjoint")
     out: dict[str, dict[str, float]] = {}
     for method in methods:
-        if method == "digital_twin":
+        if method == "adjoint":  # the chip's own exact gradient: the reference itself
+            got = exact
+        elif method == "digital_twin":
             twin = PhotonicNetwork.pai2023(None, rng=np.random.default_rng(0))
             twin.set_params(dict(params))
             _, g_twin = softmax_cross_entropy(twin.forward(x), labels)

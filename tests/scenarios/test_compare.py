@@ -443,3 +443,15 @@ def test_plot_titles_name_the_opt_in_settings() -> None:
         dataclasses.replace(cfg, adjoint_power_ratio=0.1, drift_rad_per_step=0.01)
     )
     assert text == "; adjoint at 0.1× the forward power; drift 0.01 rad per step"
+
+
+def test_training_with_the_chips_exact_gradient_runs_and_measures_zero_error(
+    tmp_path: Path,
+) -> None:
+    """method=adjoint crashed at the gradient-fidelity step ("tuple.index(x): x not in
+    tuple"): gradient_fidelity.measure_pai knew no "adjoint". Its ε is 0 by
+    construction (it is the reference), the digital twin's is not."""
+    cfg = dataclasses.replace(compare.Config.smoke(), method="adjoint")
+    result = compare.run(cfg, tmp_path, echo=None)
+    assert result.summary["photonic_epsilon_measured"] == 0.0
+    assert result.summary["photonic_epsilon_digital_twin"] > 0.0
