@@ -124,7 +124,8 @@ def test_recorder_holds_training_work_only() -> None:
         rng=rng,
     )
     n_batches = 2 * int(np.ceil(data.x_train.shape[0] / 16))
-    assert len(net.recorder.ops) == n_batches * 2 * 2  # 2 layers × (forward, backward)
+    # 2 layers × (forward, backward) × (the product, the activation or its derivative)
+    assert len(net.recorder.ops) == n_batches * 2 * 2 * 2
     assert net.recorder is not None
 
 
@@ -145,7 +146,8 @@ def test_a_batch_larger_than_the_training_set_trains_full_batch() -> None:
             batch_size=size or data.x_train.shape[0],
             rng=rng,
         )
-        assert len(net.recorder.ops) == 3 * 2 * 2  # 3 epochs × 1 step × 2 layers × 2 passes
+        # 3 epochs × 1 step × 2 layers × 2 passes × (the product, the activation)
+        assert len(net.recorder.ops) == 3 * 2 * 2 * 2
         runs.append((history.loss, net.params()))
     assert runs[0][0] == runs[1][0]
     for key, value in runs[0][1].items():
