@@ -102,7 +102,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -272,6 +272,9 @@ class Config:
     n_seeds: int = 8
     workers: int = 2
     seed: int = 0
+
+    PRESET_FIELDS: ClassVar[tuple[str, ...]] = ("presets",)
+    """Settings that list hardware presets (see :mod:`scenarios.framework`)."""
 
     def __post_init__(self) -> None:
         check_choice(self.dataset, "dataset", tuple(insitu_training.DATASETS))

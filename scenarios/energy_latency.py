@@ -87,7 +87,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -513,6 +513,9 @@ class Config:
     replay_steps: int = 1000
     replay_ops: int = 100_000
     seed: int = 0
+
+    PRESET_FIELDS: ClassVar[tuple[str, ...]] = ("presets",)
+    """Settings that list hardware presets (see :mod:`scenarios.framework`)."""
 
     @property
     def reference_size(self) -> tuple[int, int]:

@@ -13,13 +13,20 @@ A scenario is a module ``scenarios.<name>`` that defines
 - a module docstring whose first line says what the study covers (shown by
   ``photonic-backprop list``);
 - optionally ``CHECKPOINTS = True`` if ``run`` saves a checkpoint on Ctrl-C in its
-  run folder and continues from it there (``run --resume``).
+  run folder and continues from it there (``run --resume``);
+- a class attribute ``Config.PRESET_FIELDS`` (``ClassVar``) naming the settings that
+  list hardware presets (:func:`sim.presets.check_presets`), if it has any: a preset
+  *file* named there is read when the scenario runs, so its contents are part of what
+  the run computes. Every run folder keeps the resolved preset of each such file
+  (:func:`write_presets`), and a sweep's identity includes their digests
+  (:func:`preset_digests`).
 
 :func:`run_scenario` wraps ``run`` with everything that is the same for every study:
 a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites earlier
-results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement) and
+results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement),
 ``manifest.json`` (package version, git commit, Python and NumPy versions, seed, wall
-time).
+time) and ``presets/`` (every preset file the config names, resolved: see
+:func:`write_presets`).
 
 Registering a new scenario is one line in :data:`SCENARIOS`. The tests then hold it
 to this contract (``tests/scenarios/test_framework.py``, ``test_cli.py``):
@@ -43,6 +50,7 @@ import csv
 import dataclasses
 import errno
 import functools
+import hashlib
 import importlib
 import inspect
 import json
@@ -69,7 +77,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from digital.validation import check_choice
-from sim.presets import toml_literal
+from sim.presets import is_preset_file, load_preset, preset_path, preset_toml, toml_literal
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -91,6 +99,8 @@ __all__ = [
     "new_figure",
     "parse_set_options",
     "prepare_run_dir",
+    "preset_digests",
+    "preset_files",
     "process_pool",
     "run_scenario",
     "sample_std",
@@ -100,6 +110,7 @@ __all__ = [
     "write_config",
     "write_manifest",
     "write_metrics",
+    "write_presets",
 ]
 
 #: Errors of the file system that a write can meet without naming the file.
@@ -125,6 +136,10 @@ DEFAULT_SCENARIO = "compare"
 CONFIG_FILENAME = "config.json"
 METRICS_FILENAME = "metrics.csv"
 MANIFEST_FILENAME = "manifest.json"
+PRESETS_DIRNAME = "presets"
+"""Sub-folder of a run folder with the resolved preset files of its config."""
+PRESET_FIELDS_ATTR = "PRESET_FIELDS"
+"""Class attribute of a ``Config`` naming its settings that list hardware presets."""
 
 _RUN_ID_ATTEMPTS = 20
 _RUN_ID_SUFFIX_BYTES = 3  # 6 hex characters
@@ -850,6 +865,104 @@ def write_config(cfg: object, out_dir: str | Path) -> Path:
     return _write_json(dataclasses.asdict(cfg), Path(out_dir) / CONFIG_FILENAME)
 
 
+def preset_files(cfg: object) -> dict[str, Path]:
+    """The preset files a config names, which its run reads.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        A scenario's ``Config``; its class attribute ``PRESET_FIELDS`` names the
+        settings that list presets (none if it has no such attribute).
+
+    Returns
+    -------
+    dict of str to Path
+        Every entry of those settings that is a file path (as written in the setting)
+        -> the file, in order. Bundled preset names are left out: their contents are
+        part of the code.
+
+    Raises
+    ------
+    ValueError
+        If a named file does not exist (:func:`sim.presets.preset_path`).
+    """
+    files: dict[str, Path] = {}
+    for name in getattr(type(cfg), PRESET_FIELDS_ATTR, ()):
+        value = getattr(cfg, name)
+        entries = value if isinstance(value, (tuple, list)) else (value,)
+        for entry in entries:
+            if isinstance(entry, (str, Path)) and is_preset_file(entry):
+                files.setdefault(str(entry), preset_path(entry))
+    return files
+
+
+def _resolved_preset(entry: str) -> str:
+    """The preset ``entry`` as a complete preset file: its ``base`` chain, ``[host]
+    preset`` and class defaults resolved (:func:`sim.presets.preset_toml`)."""
+    return preset_toml(load_preset(entry))
+
+
+def preset_digests(cfg: object) -> dict[str, str]:
+    """SHA-256 of the resolved contents of every preset file the config names.
+
+    What the run computes with, not the file's bytes: an edited value (in the file or a
+    file it takes as ``base``) changes the digest, an edited comment does not.
+
+    Returns
+    -------
+    dict of str to str
+        Entry (as in :func:`preset_files`) -> hex digest; empty if the config names
+        only bundled presets.
+
+    Raises
+    ------
+    ValueError
+        If a named file is missing or not a valid preset.
+    """
+    return {
+        entry: hashlib.sha256(_resolved_preset(entry).encode("utf-8")).hexdigest()
+        for entry in preset_files(cfg)
+    }
+
+
+def write_presets(cfg: object, out_dir: str | Path) -> dict[str, dict[str, str]]:
+    """Save the resolved preset of every preset file the config names in the run folder.
+
+    Each goes to ``out_dir/presets/<file stem>.toml`` (``-2``, ``-3`` ... added where two
+    files share a stem), written out complete (:func:`sim.presets.preset_toml`), so that
+    ``--set presets=<that file>`` repeats the run's energies even after the original
+    file has changed. Bundled presets are not copied.
+
+    Returns
+    -------
+    dict of str to dict
+        Entry -> ``{"path": <the original file>, "file": <the copy, relative to
+        out_dir>, "sha256": <digest of the copy, as preset_digests>}``; recorded in
+        the manifest.
+    """
+    saved: dict[str, dict[str, str]] = {}
+    files = preset_files(cfg)
+    if not files:
+        return saved
+    folder = Path(out_dir) / PRESETS_DIRNAME
+    folder.mkdir(exist_ok=True)
+    used: set[str] = set()
+    for entry, path in files.items():
+        text = _resolved_preset(entry)
+        stem, n = path.stem, 1
+        while f"{stem}.toml" in used:
+            n += 1
+            stem = f"{path.stem}-{n}"
+        used.add(f"{stem}.toml")
+        (folder / f"{stem}.toml").write_text(text, encoding="utf-8")
+        saved[entry] = {
+            "path": str(path.absolute()),
+            "file": f"{PRESETS_DIRNAME}/{stem}.toml",
+            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        }
+    return saved
+
+
 def write_metrics(rows: Sequence[Mapping[str, object]], out_dir: str | Path) -> Path:
     """Write tidy rows to ``out_dir/metrics.csv``.
 
@@ -1064,9 +1177,11 @@ def run_scenario(
 ) -> Result:
     """Run one scenario in a fresh run folder and record everything about it.
 
-    Creates ``out_root/<name>/<run-id>/``, writes ``config.json``, times
+    Creates ``out_root/<name>/<run-id>/``, writes ``config.json`` and the resolved
+    preset files the config names (:func:`write_presets`), times
     ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows and
-    ``manifest.json`` (with the summary and figure names). If the run raises, a
+    ``manifest.json`` (with the summary, the figure names and, under ``presets``, the
+    saved preset files and their digests). If the run raises, a
     manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
     is still written if it can be. A storage ``OSError`` that names no file (a full
     disk, a quota, a read-only or failing file system) is raised again, with its
@@ -1105,8 +1220,11 @@ def run_scenario(
         out_dir = Path(run_dir)
     quiet = report == "quiet" and "echo" in inspect.signature(module.run).parameters
     seed = getattr(cfg, "seed", None)
+    presets: dict[str, dict[str, str]] = {}
+    kept = {"presets": presets} if getattr(type(cfg), PRESET_FIELDS_ATTR, ()) else {}
     t0 = time.perf_counter()
     try:
+        presets.update(write_presets(cfg, out_dir))
         result = module.run(cfg, out_dir, echo=None) if quiet else module.run(cfg, out_dir)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
@@ -1116,7 +1234,7 @@ def run_scenario(
                 scenario=scenario,
                 seed=seed,
                 wall_time_s=time.perf_counter() - t0,
-                extra={"status": status, "error": f"{type(exc).__name__}: {exc}"},
+                extra={"status": status, "error": f"{type(exc).__name__}: {exc}", **kept},
             )
         except OSError:
             pass  # the folder cannot take it (a full disk?): the error below says why
@@ -1139,6 +1257,7 @@ def run_scenario(
             "summary": result.summary,
             "figures": [str(Path(p).name) for p in result.figures],
             "n_metric_rows": len(result.metrics),
+            **kept,
         },
     )
     return result

@@ -31,10 +31,13 @@ one value, so a tuple field is swept as ``--grid "hidden=(8),(16,16)"``.
 Where results go
 ----------------
 ``<out>/sweeps/<scenario>-<hash>/`` where ``<hash>`` is the first 12 hex digits of
-the SHA-256 of the scenario name, the fully resolved base configuration and the
-grid (keys and values, in canonical order). The same command therefore maps to the
+the SHA-256 of the scenario name, the fully resolved base configuration, the grid
+(keys and values, in canonical order) and, if the base configuration or a grid value
+names hardware preset *files* (``--set presets=mychip.toml,cpu``), the digest of each
+file's resolved contents (:func:`scenarios.framework.preset_digests`; bundled preset
+names are part of the code and count by name). The same command therefore maps to the
 same folder, whatever the order of the ``--grid`` options or of their values; a
-different base configuration or grid is a different sweep. ``--repeat``,
+different base configuration or grid, or an edited preset file, is a different sweep. ``--repeat``,
 ``--executor``, ``--workers``, ``--scheduler`` and ``--metric`` are not part of the
 hash: raising ``--repeat`` later extends the same sweep and reuses the repeats
 already done. The folder holds:
@@ -44,8 +47,9 @@ already done. The folder holds:
   command line), written once when the sweep is created;
 - ``runs/<scenario>/<run-id>/``: every point's normal run folder
   (:func:`scenarios.framework.run_scenario`: ``config.json``, ``metrics.csv``,
-  plots, ``manifest.json``). A point killed midway leaves an incomplete run folder
-  that nothing refers to; it is never deleted;
+  plots, ``manifest.json``, and the resolved preset files in ``presets/``). A point
+  killed midway leaves an incomplete run folder that nothing refers to; it is never
+  deleted;
 - ``sweep.csv``: tidy export of the current command's points, one row per
   (point, summary metric), rewritten after every invocation;
 - ``sweep_<metric>.png`` / ``.svg``: the chosen summary metric against the first
@@ -142,6 +146,8 @@ from scenarios.framework import (
     format_pm,
     load_scenario,
     new_figure,
+    preset_digests,
+    preset_files,
     process_pool,
     run_scenario,
     save_figure,
@@ -347,7 +353,8 @@ class SweepPlan:
     sweep_id : str
         ``"<scenario>-<hash>"``: the name of the sweep folder.
     spec : dict
-        What the hash is computed from (scenario, base config, canonical grid).
+        What the hash is computed from (scenario, base config, canonical grid and,
+        if any config names preset files, ``preset_digests``: entry -> digest).
     """
 
     scenario: str
@@ -537,6 +544,9 @@ def plan_sweep(
             for key, values in sorted(converted)
         },
     }
+    digests = _preset_digests([start, *(point.config for point in points)])
+    if digests:  # only then: a sweep of bundled presets keeps the hash it always had
+        spec["preset_digests"] = digests
     return SweepPlan(
         scenario=scenario,
         base_config=start,
@@ -546,6 +556,20 @@ def plan_sweep(
         sweep_id=f"{scenario}-{_short_hash(spec)}",
         spec=spec,
     )
+
+
+def _preset_digests(configs: Iterable[object]) -> dict[str, str]:
+    """Entry -> digest of every preset file the configs name (:func:`preset_digests`),
+    each file read once."""
+    digests: dict[str, str] = {}
+    for cfg in configs:
+        if not preset_files(cfg).keys() - digests.keys():
+            continue
+        try:
+            digests.update(preset_digests(cfg))
+        except ValueError as exc:  # a file removed or spoiled since the config checked it
+            raise SweepError(str(exc)) from None
+    return dict(sorted(digests.items()))
 
 
 def _refuse_twins(points: Sequence[Point]) -> None:
@@ -1229,7 +1253,11 @@ def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | Non
         "scenario": plan.scenario,
         "grid": {key: [_plain(v) for v in values] for key, values in plan.grid},
         "base_config": plan.spec["base_config"],
-        "hash_of": "sha256 of canonical JSON of {scenario, base_config, grid (sorted)}",
+        **{key: plan.spec[key] for key in ("preset_digests",) if key in plan.spec},
+        "hash_of": (
+            "sha256 of canonical JSON of {scenario, base_config, grid (sorted)"
+            + (", preset_digests}" if "preset_digests" in plan.spec else "}")
+        ),
         "created_at": _now(),
         "argv": list(sys.argv if argv is None else argv),
     }

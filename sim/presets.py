@@ -70,6 +70,7 @@ else:  # pragma: no cover - Python 3.10 only
 __all__ = [
     "PRESET_DIR",
     "available_presets",
+    "is_preset_file",
     "load_preset",
     "preset_path",
     "preset_toml",
@@ -130,7 +131,7 @@ def preset_path(name_or_path: str | Path, *, relative_to: Path | None = None) ->
     ValueError
         For an unknown preset name or a file that does not exist.
     """
-    if isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path)):
+    if is_preset_file(name_or_path):
         path = Path(name_or_path)
         if relative_to is not None and not path.is_absolute():
             path = relative_to / path
@@ -191,6 +192,16 @@ def check_presets(presets: object, name: str = "presets") -> tuple[str, ...]:
 
 def _looks_like_path(text: str) -> bool:
     return "/" in text or "\\" in text or text.endswith(PRESET_SUFFIX)
+
+
+def is_preset_file(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a preset file (a path) rather than a bundled preset.
+
+    A :class:`~pathlib.Path`, or text with a path separator or the ``.toml`` suffix, is
+    a file (as in :func:`preset_path`); a bare name is a bundled preset, whose contents
+    are part of the code.
+    """
+    return isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path))
 
 
 def load_preset(name_or_path: str | Path) -> Hardware:

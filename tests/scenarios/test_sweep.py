@@ -34,7 +34,7 @@ import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -42,6 +42,7 @@ import pytest
 from scenarios import cli
 from scenarios import framework as fw
 from scenarios import sweep as sw
+from sim.presets import check_presets, load_preset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ERROR_PREFIX = "photonic-backprop: error:"
@@ -153,6 +154,51 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     TOY_FAILING.clear()
 
 
+@dataclasses.dataclass(frozen=True)
+class ChipToyConfig:
+    """Settings of the toy scenario that reads hardware presets."""
+
+    presets: tuple[str, ...] = ("cpu",)
+    x: float = 1.0
+    seed: int = 0
+
+    PRESET_FIELDS: ClassVar[tuple[str, ...]] = ("presets",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "presets", check_presets(self.presets))
+
+    @classmethod
+    def smoke(cls) -> ChipToyConfig:
+        return cls()
+
+
+def _chip_toy_run(cfg: ChipToyConfig, out_dir: Path) -> fw.Result:
+    """y = x times the sum of the photonic presets' laser wall-plug efficiencies."""
+    lasers = [getattr(load_preset(p), "laser", None) for p in cfg.presets]
+    y = cfg.x * sum(laser.wall_plug_efficiency for laser in lasers if laser is not None)
+    return fw.Result(out_dir=out_dir, summary={"y": y})
+
+
+@pytest.fixture
+def chip_toy(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Register the preset-reading toy scenario in this process as ``chip_toy``."""
+    module = types.ModuleType("sweep_test_chip_toy_scenario")
+    module.__doc__ = "Toy scenario that reads presets."
+    module.Config = ChipToyConfig  # type: ignore[attr-defined]
+    module.run = _chip_toy_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(fw.SCENARIOS, "chip_toy", module.__name__)
+    return "chip_toy"
+
+
+def _write_chip(path: Path, efficiency: float, comment: str = "") -> Path:
+    path.write_text(
+        f'{comment}base = "eo-integrated"\nname = "mychip"\n\n'
+        f"[laser]\nwall_plug_efficiency = {efficiency}\n"
+    )
+    return path
+
+
 # --------------------------------------------------------------------------- parsing & planning
 
 
@@ -211,6 +257,64 @@ def test_same_sweep_maps_to_same_folder(toy: str) -> None:
     c = sw.plan_sweep(toy, grid=[("x", ["1", "2"]), ("mode", ["a", "b"])], overrides={"seed": 1})
     d = sw.plan_sweep(toy, grid=[("x", ["1", "3"]), ("mode", ["a", "b"])])
     assert len({a.sweep_id, c.sweep_id, d.sweep_id}) == 3  # base config and grid do
+
+
+def test_an_edited_preset_file_is_another_sweep(chip_toy: str, tmp_path: Path) -> None:
+    """The identity holds the preset file's resolved contents, not just its path; an
+    edited comment changes nothing the run computes, so it is the same sweep."""
+    chip = _write_chip(tmp_path / "mychip.toml", 0.3)
+
+    def plan(**kwargs: Any) -> sw.SweepPlan:
+        return sw.plan_sweep(chip_toy, grid=[("x", ["1", "2"])], **kwargs)
+
+    first = plan(overrides={"presets": f"{chip},cpu"})
+    assert set(first.spec["preset_digests"]) == {str(chip)}
+    _write_chip(chip, 0.3, comment="# a comment\n")
+    assert plan(overrides={"presets": f"{chip},cpu"}).sweep_id == first.sweep_id
+    _write_chip(chip, 0.25)
+    edited = plan(overrides={"presets": f"{chip},cpu"})
+    assert edited.sweep_id != first.sweep_id
+    # a preset file given as a grid value counts too
+    grid = [("presets", [f"({chip})", "(cpu)"])]
+    before = sw.plan_sweep(chip_toy, grid=grid)
+    _write_chip(chip, 0.2)
+    assert sw.plan_sweep(chip_toy, grid=grid).sweep_id != before.sweep_id
+    # bundled presets only: no digests, the hash computed as it always was
+    bundled = plan(overrides={"presets": "eo-integrated,cpu"})
+    assert "preset_digests" not in bundled.spec
+    assert bundled.sweep_id == f"{chip_toy}-{sw._short_hash(bundled.spec)}"
+
+
+def test_a_rerun_after_editing_a_preset_file_runs_again_and_keeps_the_preset(
+    chip_toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Re-running with an edited preset file used to print "0 run now, 2 already done"
+    with the old energies; now it runs, and every run folder keeps the preset it used."""
+    chip = _write_chip(tmp_path / "mychip.toml", 0.3)
+    out = tmp_path / "out"
+    argv = ["sweep", chip_toy, "--set", f"presets={chip},cpu", "--grid", "x=1,2"]
+    argv += ["--out", str(out)]
+    assert cli.main(argv) == 0
+    assert "(2 run now, 0 already done, 0 failed)" in capsys.readouterr().out
+    _write_chip(chip, 0.1)
+    assert cli.main(argv) == 0
+    assert "(2 run now, 0 already done, 0 failed)" in capsys.readouterr().out
+    assert len(_sweep_dirs(out)) == 2
+    for sweep_dir in _sweep_dirs(out):
+        spec = json.loads((sweep_dir / sw.SPEC_FILENAME).read_text())
+        with sw.SweepStore.open(
+            sweep_dir / sw.DB_FILENAME, sweep_id=sweep_dir.name, spec=spec
+        ) as store:
+            row = store.rows()[0]
+        run_dir = sweep_dir / str(row.run_dir)
+        manifest = json.loads((run_dir / fw.MANIFEST_FILENAME).read_text())
+        saved = manifest["presets"][str(chip)]
+        assert saved["sha256"] == spec["preset_digests"][str(chip)]
+        copy = run_dir / saved["file"]
+        assert _digest(copy) == saved["sha256"]
+        efficiency = load_preset(str(copy)).laser.wall_plug_efficiency  # type: ignore[union-attr]
+        assert row.summary["y"] == pytest.approx(row.params["x"] * efficiency)
+        assert load_preset(str(copy)).name == "mychip"
 
 
 @pytest.mark.parametrize(
