@@ -210,12 +210,20 @@ def process_pool(workers: int, **options: Any) -> Iterator[ProcessPoolExecutor]:
     (A plain executor would go on: a worker whose job ended runs the jobs already
     queued for it, and leaving the block waits for them.)
 
+    Every worker also exits (``os._exit``) within about :data:`PARENT_POLL_S` seconds
+    of the death of the process that made the pool, however it died: killed with
+    SIGKILL, that process cannot stop its workers, which would otherwise go on,
+    reparented, running the jobs queued for them and holding its output pipes.
+
     Known limit: a worker terminated while it sends a result larger than a pipe's
     buffer (64 KB) can leave the executor's manager thread waiting, so the process
     hangs at exit. The scenarios' jobs return a few KB.
     """
     start = functools.partial(
-        _worker_start, options.pop("initializer", None), tuple(options.pop("initargs", ()))
+        _worker_start,
+        os.getpid(),
+        options.pop("initializer", None),
+        tuple(options.pop("initargs", ())),
     )
     pool = ProcessPoolExecutor(max_workers=workers, initializer=start, **options)
     try:
@@ -233,13 +241,55 @@ def process_pool(workers: int, **options: Any) -> Iterator[ProcessPoolExecutor]:
     pool.shutdown(wait=True)
 
 
-def _worker_start(initializer: Callable[..., object] | None, initargs: tuple) -> None:
+PARENT_POLL_S = 0.5
+"""How often a :func:`process_pool` worker checks that the process that made it lives."""
+
+EXIT_PARENT_GONE = 1
+"""Exit status of a pool worker that ended because its parent had died."""
+
+
+def _worker_start(creator: int, initializer: Callable[..., object] | None, initargs: tuple) -> None:
     """Start of every :func:`process_pool` worker: SIGTERM back to its default action
     (the pool stops its workers with it; a handler inherited from the CLI would wait for
-    a running C call to return), then the caller's ``initializer``."""
+    a running C call to return), a watch that ends the worker when the pool's process
+    ``creator`` dies (:func:`_exit_with_parent`), then the caller's ``initializer``."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _exit_with_parent(creator)
     if initializer is not None:
         initializer(*initargs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user: it exists
+        return True
+    return True
+
+
+def _exit_with_parent(creator: int) -> None:
+    """Start a daemon thread that ends this process (``os._exit``) once ``creator``, the
+    process that made its pool, is gone.
+
+    The parent is polled every :data:`PARENT_POLL_S` seconds: a worker made by fork or
+    spawn is a child of ``creator``, and is reparented (``os.getppid()`` changes) when
+    it dies; a worker made by a fork server is the server's child, and the server exits
+    with ``creator``. A worker that starts after ``creator`` died already has another
+    parent and finds ``creator`` gone.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent or (parent != creator and not _alive(creator)):
+                os._exit(EXIT_PARENT_GONE)
+            time.sleep(PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def map_jobs(

@@ -97,11 +97,12 @@ finishes.
 Executors
 ---------
 ``--executor local`` (default) runs the points in this process, one after the other,
-or with ``--workers N > 1`` in a pool of N spawned processes. ``--executor dask``
-submits every point as a task to a Dask distributed cluster: by default a
-``LocalCluster`` of ``--workers`` single-threaded worker processes (default: the
-number of CPUs) on the loopback interface with the dashboard off; with ``--scheduler
-tcp://HOST:PORT`` an existing cluster (its workers must be able to import this
+or with ``--workers N > 1`` in a pool of N spawned processes, which exit on their own
+when this process dies, even of a SIGKILL (:func:`scenarios.framework.process_pool`).
+``--executor dask`` submits every point as a task to a Dask distributed cluster: by
+default a ``LocalCluster`` of ``--workers`` single-threaded worker processes (default:
+the number of CPUs) on the loopback interface with the dashboard off; with
+``--scheduler tcp://HOST:PORT`` an existing cluster (its workers must be able to import this
 package, and should see the sweep folder on a shared file system, where they write
 the run folders). An unreachable scheduler is an error after ``--connect-timeout``
 seconds (default 10). Results stream back to the client as points finish and are

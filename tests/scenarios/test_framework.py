@@ -6,9 +6,11 @@ import csv
 import dataclasses
 import json
 import multiprocessing
+import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import types
 from datetime import datetime
@@ -525,6 +527,78 @@ def test_pool_workers_die_of_sigterm_by_default_whatever_the_parent_handles() ->
         ]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+_KILLED_POOL_SCRIPT = """
+import os, sys, time
+from scenarios.framework import process_pool
+
+def note_pid(path):
+    with open(path, "a") as fh:
+        fh.write(f"{os.getpid()}\\n")
+
+def job(i):
+    time.sleep(60)
+    return i
+
+if __name__ == "__main__":
+    import multiprocessing
+    context = multiprocessing.get_context(sys.argv[2])
+    with process_pool(2, mp_context=context, initializer=note_pid, initargs=(sys.argv[1],)) as pool:
+        futures = [pool.submit(job, i) for i in range(6)]
+        time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_pool_workers_exit_when_their_parent_is_killed(tmp_path: Path, method: str) -> None:
+    """SIGKILL of a process with a pool (a sweep, a run with workers > 1) used to leave its
+    workers running, reparented, starting the queued jobs: now they exit within a
+    second or so."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    script = tmp_path / "pool.py"
+    script.write_text(_KILLED_POOL_SCRIPT)
+    pids_file = tmp_path / "pids"
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(pids_file), method],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(pids) < 2:
+            assert time.monotonic() < deadline, "the pool's workers did not start"
+            assert proc.poll() is None, "the script ended early"
+            time.sleep(0.05)
+            if pids_file.exists():
+                pids = [int(line) for line in pids_file.read_text().split()]
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in pids if _running(pid)], "workers outlived their parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for pid in pids:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("name", sorted(fw.SCENARIOS))
