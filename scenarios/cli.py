@@ -235,7 +235,8 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=Path,
         default=None,
         metavar="FILE",
-        help="TOML file (or a run's config.json) with settings for every point",
+        help="TOML file (or a run's config.json) with settings for every point; "
+        "--set and --grid override its keys",
     )
     sweep.add_argument(
         "--smoke", action="store_true", help="start from the scenario's seconds-long config"
@@ -444,14 +445,12 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     load_scenario(args.scenario)  # unknown scenario first: the most basic mistake
     _check_out(args.out)
     grid = sweeps.parse_grid_options(args.grid)
-    overrides: dict[str, object] = {}
-    if args.config is not None:
-        overrides.update(load_config_file(args.config))
-    overrides.update(parse_set_options(args.overrides))
+    file_settings = load_config_file(args.config) if args.config is not None else {}
     plan = sweeps.plan_sweep(
         args.scenario,
         grid=grid,
-        overrides=overrides,
+        overrides=parse_set_options(args.overrides),
+        file_settings=file_settings,
         base="smoke" if args.smoke else "default",
         repeat=repeat,
     )

@@ -10,11 +10,13 @@ Points and seeds
 ----------------
 The configuration of a point is built in layers: ``Config()`` (or ``Config.smoke()``
 with ``--smoke``), the settings of ``--config``, each ``--set key=value``, then the
-point's grid values. Repeat ``k = 0 .. K-1`` (``--repeat K``) then sets
-``seed = <that seed> + k``. Two points that would run the same configuration (a grid
-over ``seed`` with values closer than ``--repeat``: seed 0 repeat 1 is seed 1 repeat
-0) are refused: their results would count twice as independent. Every point's
-``Config`` is built and validated by
+point's grid values. The grid overrides the file: ``--config <run>/config.json --grid
+lr=0.01,0.1`` sweeps ``lr`` around an earlier run (the file's own ``lr`` plays no part,
+not even in the sweep's identity); a key both ``--set`` and swept is an error.
+Repeat ``k = 0 .. K-1`` (``--repeat K``) then sets ``seed = <that seed> + k``. Two
+points that would run the same configuration (a grid over ``seed`` with values closer
+than ``--repeat``: seed 0 repeat 1 is seed 1 repeat 0) are refused: their results
+would count twice as independent. Every point's ``Config`` is built and validated by
 :func:`scenarios.framework.config_from_overrides` before anything runs, so a value
 of the wrong type, an unknown key or an invalid combination is an error up front.
 
@@ -444,6 +446,7 @@ def plan_sweep(
     *,
     grid: Sequence[tuple[str, Sequence[object]]],
     overrides: Mapping[str, object] | None = None,
+    file_settings: Mapping[str, object] | None = None,
     base: Literal["default", "smoke"] = "default",
     repeat: int = 1,
 ) -> SweepPlan:
@@ -457,7 +460,12 @@ def plan_sweep(
         ``(key, values)`` in the order of the plot's axes (first key on x); values as
         strings (from the command line) or native values.
     overrides : mapping, optional
-        Settings applied to the base config before the grid (``--config``, ``--set``).
+        Settings applied to the base config before the grid (``--set``); a key here
+        cannot also be swept.
+    file_settings : mapping, optional
+        Settings of a config file (``--config``, e.g. an earlier run's
+        ``config.json``), applied before ``overrides``; a swept key takes the grid's
+        values instead of the file's, as if the file did not set it.
     base : {"default", "smoke"}
         Start from ``Config()`` or from ``Config.smoke()`` (``--smoke``).
     repeat : int
@@ -480,11 +488,15 @@ def plan_sweep(
         raise SweepError(f"--repeat {repeat!r} must be an int >= 1")
     repeat = int(repeat)
     overrides = dict(overrides or {})
+    swept = {key for key, _ in grid}
+    # the grid replaces what the file says (and a key only the file sets is no conflict)
+    layered = {k: v for k, v in (file_settings or {}).items() if k not in swept}
+    layered.update(overrides)
     if base not in ("default", "smoke"):
         raise SweepError(f"base={base!r} must be one of 'default', 'smoke'")
     start = config_cls.smoke() if base == "smoke" else config_cls()
-    if overrides:
-        start = config_from_overrides(config_cls, overrides, base=start)
+    if layered:
+        start = config_from_overrides(config_cls, layered, base=start)
     field_names = {f.name for f in dataclasses.fields(config_cls) if f.init}
     if repeat > 1 and "seed" not in field_names:
         raise SweepError(f"scenario {scenario!r} has no seed setting; --repeat must be 1")
@@ -498,7 +510,7 @@ def plan_sweep(
             raise SweepError(f"--grid key {key!r} is given twice; list all its values in one")
         seen.add(key)
         if key in overrides:
-            raise SweepError(f"{key!r} is both set (--set/--config) and swept (--grid); pick one")
+            raise SweepError(f"{key!r} is both set (--set) and swept (--grid); pick one")
         if not values:
             raise SweepError(f"--grid {key}= has an empty value list; give v1,v2,...")
         typed: list[Any] = []

@@ -557,6 +557,29 @@ def test_cli_sweep_layers_smoke_then_config_then_set(
     assert (row["seed"], row["value"]) == ("7", "10.5")
 
 
+def test_cli_sweep_grid_overrides_a_key_of_the_config_file(
+    toy: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--config <run's config.json> --grid x=... used to fail ("'x' is both set and
+    swept"): every key of a run's config.json is in the file. The grid wins over the
+    file; only a --set of the swept key conflicts."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    config = fw.write_config(ToyConfig(x=4.0, width=(3,), seed=2), run_dir)
+    argv = ["sweep", toy, "--config", str(config), "--grid", "x=1,2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    (sweep_dir,) = _sweep_dirs(tmp_path)
+    with (sweep_dir / sw.CSV_FILENAME).open(newline="") as fh:
+        ys = sorted(float(r["value"]) for r in csv.DictReader(fh) if r["metric"] == "y")
+    assert ys == [2 * 1 + 3 + 1.0, 2 * 2 + 3 + 1.0]  # y = 2x + Σwidth + seed/2
+    # the file's own x plays no part: the same sweep as with x left out of the file
+    same = sw.plan_sweep(toy, grid=[("x", ["1", "2"])], overrides={"width": "3", "seed": "2"})
+    assert same.sweep_id == sweep_dir.name
+    capsys.readouterr()
+    assert cli.main([*argv, "--set", "x=3"]) == 2
+    _assert_one_error_line(capsys, "'x' is both set (--set) and swept (--grid)")
+
+
 def test_table_and_csv_hold_only_this_commands_points(toy: str, tmp_path: Path) -> None:
     """After --repeat 2, the same sweep with --repeat 1 reports (and exports) repeat 0 only;
     sweep.json keeps the first command line."""
