@@ -86,6 +86,8 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "PACKAGE_NAME",
     "SCENARIOS",
+    "VARYING_ATOL",
+    "VARYING_RTOL",
     "Result",
     "child_rngs",
     "config_from_overrides",
@@ -1046,13 +1048,31 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {plural or noun + 's'}"
 
 
+#: Values closer than this (relative), or than :data:`VARYING_ATOL` (absolute), differ only
+#: by floating-point rounding: a sweep's key that varies no more between grid points does
+#: not vary (:func:`scenarios.sweep.varying_metrics`), and a spread of repeats no larger
+#: is shown as 0 (:func:`format_pm`).
+VARYING_RTOL = 1e-9
+VARYING_ATOL = 1e-15
+
+
 def format_pm(mean: float, std: float) -> str:
     """``"mean ± std"`` with the spread to 2 significant digits and the mean to the same
     decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); in e-notation, the mean
     to the spread's digits, when that place is below 1e-6 or above 1e3 (2.00e-05 ±
-    1.0e-06); the mean alone (4 significant digits) without a spread (NaN or 0)."""
+    1.0e-06); the mean alone (4 significant digits) without a spread (NaN or 0).
+
+    A spread no larger than rounding (``std <= VARYING_ATOL + VARYING_RTOL * |mean|``,
+    repeats that agree but for the last bits) is shown as 0, the mean to 4 significant
+    digits: ``84.0 ± 0.0``, not ``8.400000000000000e+01 ± 1.4e-14``.
+    """
     if math.isnan(std) or std == 0:
         return f"{mean:.4g}"
+    if math.isfinite(mean) and abs(std) <= VARYING_ATOL + VARYING_RTOL * abs(mean):
+        text = f"{mean + 0.0:.4g}"  # + 0.0: no "-0"
+        if text.lstrip("-").isdigit():
+            text += ".0"
+        return f"{text} ± 0.0"
     spread = float(f"{abs(std):.2g}")
     if not (math.isfinite(spread) and math.isfinite(mean)):
         return f"{mean:.4g} ± {spread:.2g}"

@@ -143,6 +143,8 @@ import numpy as np
 
 from digital.train import Progress
 from scenarios.framework import (
+    VARYING_ATOL,
+    VARYING_RTOL,
     config_from_overrides,
     count,
     ensure_output_dir,
@@ -1310,11 +1312,9 @@ def n_grid_points(rows: Sequence[PointRow]) -> int:
     return len({_canonical(row.params) for row in rows})
 
 
-#: Means closer than this (relative), or than :data:`VARYING_ATOL` (absolute), count as
-#: equal in :func:`varying_metrics`: a key that differs only by floating-point rounding
-#: between grid points (an ε of 0 against 1e-18) does not vary.
-VARYING_RTOL = 1e-9
-VARYING_ATOL = 1e-15
+# VARYING_RTOL, VARYING_ATOL (scenarios.framework): means closer than these count as
+# equal in varying_metrics: a key that differs only by floating-point rounding between
+# grid points (an ε of 0 against 1e-18) does not vary.
 
 
 def varying_metrics(rows: Sequence[PointRow]) -> list[str]:
