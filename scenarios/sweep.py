@@ -1817,8 +1817,10 @@ def plot_sweep(
     logarithmic when every plotted mean is positive and they span more than
     :data:`LOG_Y_MIN_DECADES` decades (gradient errors, energies), linear otherwise.
     Several lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its
-    decades on a log axis), so that equal values stay visible. Saved as
-    ``sweep_<metric>.png``/``.svg`` (``sweep_<a>__<b>`` for several).
+    decades on a log axis), so that equal values stay visible. If some points failed,
+    the title says so (``2 of 6 points failed``): their lines lack those points or rest
+    on fewer repeats. Saved as ``sweep_<metric>.png``/``.svg`` (``sweep_<a>__<b>`` for
+    several).
 
     Returns
     -------
@@ -1882,6 +1884,9 @@ def plot_sweep(
         ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3)
     over = describe_n(rows, plan, ns)
+    n_failed = sum(1 for row in rows if row.status != STATUS_OK)
+    if n_failed:  # their combinations are missing or rest on fewer repeats
+        over += f"; {n_failed} of {count(len(rows), 'point')} failed"
     what = metrics[0] if len(metrics) == 1 else f"{len(metrics)} metrics"
     ax.set_title(f"{plan.scenario}: {what} vs {first} ({over})", fontsize="medium", wrap=True)
     if not lines:

@@ -1201,7 +1201,9 @@ def test_n_counts_the_sweeps_repeats_apart_from_the_scenarios_own_seeds(
     rows += [_point({}, x=2, repeat=r, status=sw.STATUS_FAILED) for r in (1, 2)]
     sw.plot_sweep(rows, plan, Path("."), metric="y")
     each = "each runs the scenario's n_seeds=2 seeds"
-    assert figures[-1].axes[0].get_title() == f"toy: y vs x (mean ± std over 1–3 repeats; {each})"
+    assert figures[-1].axes[0].get_title() == (
+        f"toy: y vs x (mean ± std over 1–3 repeats; {each}; 2 of 6 points failed)"
+    )
     assert sw.format_aggregate(rows, plan, "y").splitlines() == [
         "  x=1: 91.0 ± 1.0 (n=3 repeats)",
         "  x=2: 80 (n=1 repeat)",
@@ -1258,6 +1260,20 @@ def test_sweep_plot_axes_are_labelled_with_units(toy: str, monkeypatch: pytest.M
     (ax,) = figures[-1].axes
     assert ax.get_xlabel() == "loss_db_per_mzi (dB/MZI)"
     assert ax.get_ylabel() == "acc_mean_pct_moons_on_chip_in_situ (%)"
+
+
+def test_sweep_plot_title_says_how_many_points_failed(
+    toy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed point used to vanish from the plot without a word: its line just had a
+    marker less."""
+    figures = _keep_figures(monkeypatch)
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"])])
+    rows = [_point({"y": 1.0}, x=1), _point({}, x=2, status="failed"), _point({"y": 3.0}, x=3)]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    assert "1 of 3 points failed" in figures[-1].axes[0].get_title()
+    sw.plot_sweep([rows[0], rows[2]], plan, Path("."), metric="y")
+    assert "failed" not in figures[-1].axes[0].get_title()
 
 
 @pytest.mark.parametrize(
