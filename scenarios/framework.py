@@ -80,11 +80,16 @@ from digital.validation import check_choice
 from sim.presets import is_preset_file, load_preset, preset_path, preset_toml, toml_literal
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "FLOOR_MARKER_MARGIN",
+    "FLOOR_MARKER_SPACING_PT",
     "PACKAGE_NAME",
+    "POINTS_PER_INCH",
     "SCENARIOS",
     "VARYING_ATOL",
     "VARYING_RTOL",
@@ -94,6 +99,9 @@ __all__ = [
     "count",
     "curve_band",
     "describe_settings",
+    "errorbars_above_floor",
+    "floor_handle",
+    "floor_markers",
     "format_pm",
     "load_config_file",
     "load_scenario",
@@ -1158,6 +1166,73 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
         if pyplot is not None:
             pyplot.close(fig)
     return paths
+
+
+FLOOR_MARKER_SPACING_PT = 6.0
+"""Sideways distance, points, between the ▽ of successive lines at a log axis's floor
+(the ▽ of all lines would sit on top of each other at one x otherwise)."""
+FLOOR_MARKER_MARGIN = 0.08
+"""x margin (fraction of the data range) of a panel with side-by-side ▽ (default 0.05)."""
+POINTS_PER_INCH = 72.0
+"""Typographic points per inch (matplotlib's unit of marker sizes and offsets)."""
+
+
+def floor_handle() -> Line2D:
+    """A legend entry that looks like the ▽ of :func:`floor_markers`, in grey."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], ls="none", marker="v", ms=5, mfc="none", color="0.3")
+
+
+def floor_markers(
+    ax: Axes, at_floor: Mapping[str, Any], colors: Mapping[str, str], floor: float
+) -> None:
+    """Hollow ▽ at ``(x, floor)`` for every line and every ``x`` where its value is below
+    the floor of a log axis (0, or rounding such as an ε of 1e-31).
+
+    Each line of ``at_floor`` (name -> array of its x below the floor) has its own slot,
+    :data:`FLOOR_MARKER_SPACING_PT` from the next, the slots centred on ``x`` in the
+    order given, so that the ▽ of lines that share an ``x`` do not hide each other, and
+    a line's ▽ are in one place wherever they are. The shift is in points, the same on
+    linear and log axes; the data of each marker stay the true ``x``. ``colors``: name
+    -> colour of the line.
+    """
+    from matplotlib.transforms import ScaledTranslation
+
+    names = [m for m, xs in at_floor.items() if len(xs)]
+    if len(names) > 1:  # room for the outer slots inside the axis ends
+        ax.margins(x=FLOOR_MARKER_MARGIN)
+    for slot, name in enumerate(names):
+        shift_pt = (slot - (len(names) - 1) / 2) * FLOOR_MARKER_SPACING_PT
+        (markers,) = ax.plot(
+            at_floor[name],
+            np.full(len(at_floor[name]), floor),
+            "v",
+            ms=5,
+            mfc="none",
+            color=colors[name],
+            label="_nolegend_",
+            clip_on=False,  # the outer slots may reach past the axis ends
+        )
+        # shifted after plotting, so that the axis limits take the points where they are
+        shift = ScaledTranslation(shift_pt / POINTS_PER_INCH, 0.0, ax.figure.dpi_scale_trans)
+        markers.set_transform(ax.transData + shift)
+
+
+def errorbars_above_floor(means: Any, errors: Any, floor: float) -> tuple[Any, Any]:
+    """Means clipped at ``floor`` and asymmetric ± bars that stay above it (log axes).
+
+    Returns
+    -------
+    shown : numpy.ndarray
+        ``max(means, floor)``.
+    yerr : numpy.ndarray
+        ``(2, n)``: the lower bars, cut to end above ``floor / 2``, and the upper bars
+        (matplotlib's ``yerr``).
+    """
+    shown = np.maximum(means, floor)
+    lower = np.clip(np.minimum(errors, shown - 0.5 * floor), 0.0, None)
+    return shown, np.vstack([lower, errors])
 
 
 def package_version() -> str:

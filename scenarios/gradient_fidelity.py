@@ -158,6 +158,9 @@ from photonic.network import PhotonicNetwork
 from scenarios.framework import (
     Result,
     child_rngs,
+    errorbars_above_floor,
+    floor_handle,
+    floor_markers,
     format_pm,
     new_figure,
     sample_std,
@@ -168,7 +171,6 @@ from scenarios.framework import (
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.lines import Line2D
 
 __all__ = [
     "FACTORS",
@@ -218,13 +220,6 @@ SIGN_TOLERANCE = 1e-9
 EPSILON_FLOOR = 1e-10
 #: The same for the Pai-network plot (its interesting range is 1e-4 … 1).
 PAI_EPSILON_FLOOR = 1e-5
-#: Sideways distance, points, between the ▽ of successive methods at the ε floor (the
-#: ▽ of all methods would sit on top of each other at one x otherwise).
-FLOOR_MARKER_SPACING_PT = 6.0
-#: x margin (fraction of the data range) of a panel with side-by-side ▽ (default 0.05).
-FLOOR_MARKER_MARGIN = 0.08
-#: Typographic points per inch (matplotlib's unit of marker sizes and offsets).
-POINTS_PER_INCH = 72.0
 
 #: Swept single-layer factors: config field of the values, readable name with units
 #: (the panel title; ``s`` has the units of ``|E|``, √power, see :class:`Chip`).
@@ -1119,7 +1114,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
             if metric == "epsilon":
                 below = means < EPSILON_FLOOR
                 at_floor[method] = xs[below]
-                means, yerr = _errorbars(means, sems, EPSILON_FLOOR)
+                means, yerr = errorbars_above_floor(means, sems, EPSILON_FLOOR)
                 # not joined: a line from the floor to the next point would draw a
                 # slope the data do not have
                 means = np.where(below, np.nan, means)
@@ -1133,7 +1128,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
                 color=colors[method],
                 label=method,
             )
-        _floor_markers(ax, at_floor, colors, EPSILON_FLOOR)
+        floor_markers(ax, at_floor, colors, EPSILON_FLOOR)
         below_floor = below_floor or any(len(xs) for xs in at_floor.values())
         ax.set_xlabel(FACTOR_AXES[factor])
         ax.set_ylabel(labels[metric])
@@ -1155,7 +1150,7 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
     if factors:
         handles, names = axes[0].get_legend_handles_labels()
         if below_floor:  # what the ▽ are, in the legend too
-            handles.append(_floor_handle())
+            handles.append(floor_handle())
             names.append(f"ε < {EPSILON_FLOOR:g}, at the floor\n(methods side by side)")
         axes[0].legend(handles, names, fontsize=8)
     floor = (
@@ -1183,58 +1178,10 @@ def _ticks_at(ax: Axes, values: Sequence[float]) -> None:
     ax.set_xticks([], minor=True)
 
 
-def _floor_handle() -> Line2D:
-    """A legend entry that looks like the ▽ of :func:`_floor_markers`, in grey."""
-    from matplotlib.lines import Line2D
-
-    return Line2D([], [], ls="none", marker="v", ms=5, mfc="none", color="0.3")
-
-
-def _floor_markers(
-    ax: Axes, at_floor: Mapping[str, Array], colors: Mapping[str, str], floor: float
-) -> None:
-    """Hollow ▽ at ``(x, floor)`` for every method and every ``x`` where its value is below
-    the floor.
-
-    Each method of ``at_floor`` has its own slot, :data:`FLOOR_MARKER_SPACING_PT` from the
-    next, the slots centred on ``x`` in the order given, so that the ▽ of methods that
-    share an ``x`` do not hide each other, and a method's ▽ are in one place wherever
-    they are. The shift is in points, the same on linear and log axes; the data of each
-    marker stay the true ``x``.
-    """
-    from matplotlib.transforms import ScaledTranslation
-
-    methods = [m for m, xs in at_floor.items() if len(xs)]
-    if len(methods) > 1:  # room for the outer slots inside the axis ends
-        ax.margins(x=FLOOR_MARKER_MARGIN)
-    for slot, method in enumerate(methods):
-        shift_pt = (slot - (len(methods) - 1) / 2) * FLOOR_MARKER_SPACING_PT
-        (markers,) = ax.plot(
-            at_floor[method],
-            np.full(len(at_floor[method]), floor),
-            "v",
-            ms=5,
-            mfc="none",
-            color=colors[method],
-            label="_nolegend_",
-            clip_on=False,  # the outer slots may reach past the axis ends
-        )
-        # shifted after plotting, so that the axis limits take the points where they are
-        shift = ScaledTranslation(shift_pt / POINTS_PER_INCH, 0.0, ax.figure.dpi_scale_trans)
-        markers.set_transform(ax.transData + shift)
-
-
 def _sem(row: Mapping[str, Any]) -> float:
     """Standard error of a row's mean, ``std / √n`` (how well the draws pin the mean
     down; ``std`` alone, the spread of single draws, reaches below 0 on log axes)."""
     return float(row["std"]) / math.sqrt(max(int(row["n"]), 1))
-
-
-def _errorbars(means: Array, errors: Array, floor: float) -> tuple[Array, Array]:
-    """Means clipped at ``floor`` and asymmetric ± bars that stay above it (log axes)."""
-    shown = np.maximum(means, floor)
-    lower = np.clip(np.minimum(errors, shown - 0.5 * floor), 0.0, None)
-    return shown, np.vstack([lower, errors])
 
 
 def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
@@ -1264,7 +1211,7 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
                 if not pts:
                     continue
                 xs, means, sems = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
-                shown, yerr = _errorbars(means, sems, PAI_EPSILON_FLOOR)
+                shown, yerr = errorbars_above_floor(means, sems, PAI_EPSILON_FLOOR)
                 below = means < PAI_EPSILON_FLOOR
                 at_floor[method] = xs[below]  # drawn as ▽ below, not joined (as in layers)
                 ax.errorbar(
@@ -1277,7 +1224,7 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
                     color=colors[method],
                     label=method,
                 )
-            _floor_markers(ax, at_floor, colors, PAI_EPSILON_FLOOR)
+            floor_markers(ax, at_floor, colors, PAI_EPSILON_FLOOR)
             below_floor = below_floor or any(len(xs) for xs in at_floor.values())
             b_lo, b_hi, e_lo, e_hi = PAI_BATCH_BAND
             ax.fill_between(
@@ -1300,7 +1247,7 @@ def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Pa
             ax.grid(True, which="both", alpha=0.3)
     handles, names = axes[0, 0].get_legend_handles_labels()
     if below_floor:  # what the ▽ are
-        handles.append(_floor_handle())
+        handles.append(floor_handle())
         names.append(f"ε < {PAI_EPSILON_FLOOR:g}, at the floor (methods side by side)")
     # below the panels: inside one it hid that panel's points
     fig.legend(handles, names, fontsize=8, loc="outside lower center", ncols=legend_cols)

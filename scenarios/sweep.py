@@ -148,6 +148,9 @@ from scenarios.framework import (
     config_from_overrides,
     count,
     ensure_output_dir,
+    errorbars_above_floor,
+    floor_handle,
+    floor_markers,
     format_pm,
     load_scenario,
     new_figure,
@@ -166,6 +169,7 @@ __all__ = [
     "DB_FILENAME",
     "DEFAULT_CONNECT_TIMEOUT_S",
     "LOG_X_MIN_DECADES",
+    "LOG_Y_MAX_DECADES",
     "LOG_Y_MIN_DECADES",
     "SPEC_FILENAME",
     "SWEEPS_DIRNAME",
@@ -1764,10 +1768,15 @@ def describe_n(rows: Sequence[PointRow], plan: SweepPlan, ns: Sequence[int]) -> 
 
 LOG_X_MIN_DECADES = 2.0
 """A numeric x axis whose positive grid values span at least this many decades (such as
-0.01, 0.1, 1) is logarithmic."""
+0.01, 0.1, 1) is logarithmic; with a 0 among them (0, 0.01, 0.1, 1), symmetric-log."""
 
 LOG_Y_MIN_DECADES = 1.5
-"""A y axis whose positive means span more decades than this is logarithmic."""
+"""A y axis whose positive means span more decades than this is logarithmic (counting only
+means within :data:`LOG_Y_MAX_DECADES` of the largest)."""
+
+LOG_Y_MAX_DECADES = 8.0
+"""On a log y axis, means further than this many decades below the largest (rounding such
+as an ε of 1e-31) or 0 are drawn at a floor, not where they are."""
 
 
 def _decades(values: Sequence[float]) -> float:
@@ -1797,6 +1806,49 @@ def _y_label(metrics: Sequence[str]) -> str:
     return "value (units in legend)"
 
 
+def _y_scale(means: Sequence[float]) -> tuple[bool, float | None]:
+    """Whether a y axis of ``means`` is logarithmic, and its floor (``None``: none needed).
+
+    Logarithmic if no mean is negative and the positive means within
+    :data:`LOG_Y_MAX_DECADES` of the largest span more than :data:`LOG_Y_MIN_DECADES`.
+    If some means are further down or 0, the floor is the power of ten one decade below
+    the smallest of the others.
+    """
+    if not means or min(means) < 0:
+        return False, None
+    positive = [m for m in means if m > 0]
+    if not positive:
+        return False, None
+    shown = [m for m in positive if m >= max(positive) * 10.0**-LOG_Y_MAX_DECADES]
+    if _decades(shown) <= LOG_Y_MIN_DECADES:
+        return False, None
+    if len(shown) == len(means):
+        return True, None
+    return True, 10.0 ** (math.floor(math.log10(min(shown))) - 1)
+
+
+def _x_scale(xs: Sequence[float]) -> Literal["linear", "log", "symlog"]:
+    """The scale of a numeric x axis of grid values ``xs`` (see :func:`plot_sweep`)."""
+    positive = [v for v in xs if v > 0]
+    if len(positive) < 2 or _decades(positive) < LOG_X_MIN_DECADES:
+        return "linear"
+    if len(positive) == len(xs):
+        return "log"
+    return "symlog" if len(positive) == len(xs) - 1 and 0 in xs else "linear"
+
+
+def _shifted(ax: Any, xs: Sequence[float], shift: float, lo: float, hi: float) -> list[float]:
+    """``xs`` moved by ``shift`` times the axis's span ``lo .. hi``, in the axis's own scale
+    (in decades on a log axis), so that lines side by side look equally far apart."""
+    if not shift:
+        return list(xs)
+    scale = ax.xaxis.get_transform()
+    ends = scale.transform(np.array([[lo], [hi]], dtype=float)).ravel()
+    span = float(ends[1] - ends[0]) or 1.0
+    moved = scale.transform(np.asarray(xs, dtype=float).reshape(-1, 1)) + shift * span
+    return [float(v) for v in scale.inverted().transform(moved).ravel()]
+
+
 def plot_sweep(
     rows: Sequence[PointRow],
     plan: SweepPlan,
@@ -1811,12 +1863,24 @@ def plot_sweep(
     separated by commas) share the axis, one line per metric and combination of the
     other grid keys, with the units in the legend. A numeric first key — or a list
     setting given one number per point, such as ``(0.01),(0.05)`` — is drawn on a
-    numeric axis (logarithmic if its values are all positive and span at least
-    :data:`LOG_X_MIN_DECADES` decades) with a tick at every grid value, labelled with
-    the number, any other as categories in the order of the grid. The y axis is
-    logarithmic when every plotted mean is positive and they span more than
-    :data:`LOG_Y_MIN_DECADES` decades (gradient errors, energies), linear otherwise.
-    Several lines are drawn side by side, shifted by up to ±1.5 % of the axis (of its
+    numeric axis with a tick at every grid value, labelled with the number, any other
+    as categories in the order of the grid. The scales:
+
+    - x is logarithmic if its values are all positive and span at least
+      :data:`LOG_X_MIN_DECADES` decades; if one of them is 0 and the others are so
+      (a noise sweep 0, 0.01, 0.1), symmetric-log: linear from 0 to the smallest
+      positive value, which takes about one decade's width, logarithmic above;
+      linear otherwise;
+    - y is logarithmic when no mean is negative and the positive means span more
+      than :data:`LOG_Y_MIN_DECADES` decades (gradient errors, energies), counting
+      only those within :data:`LOG_Y_MAX_DECADES` decades of the largest; linear
+      otherwise. Means below that range (0, or rounding such as an ε of 1e-31 next
+      to 0.07) are then drawn at a floor, the power of ten one decade below the
+      smallest other mean, as hollow ▽ not joined to their line, and the legend and
+      title say so (``means < 1e-05 drawn at that floor as ▽``); error bars stop
+      above the floor.
+
+    Several lines are drawn side by side, shifted by up to ±1.5 % of the x axis (of its
     decades on a log axis), so that equal values stay visible. If some points failed,
     the title says so (``2 of 6 points failed``): their lines lack those points or rest
     on fewer repeats. Saved as ``sweep_<metric>.png``/``.svg`` (``sweep_<a>__<b>`` for
@@ -1849,29 +1913,52 @@ def plot_sweep(
 
     fig = new_figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
-    log_x = False
     if numeric_x:
         xs_all = [float(_single(v)) for v in first_values]
-        positive = [v for v in xs_all if v > 0]
-        log_x = len(positive) == len(xs_all) and _decades(positive) >= LOG_X_MIN_DECADES
-        span = (max(xs_all) - min(xs_all)) or 1.0
-        decades = _decades(positive) if log_x else 0.0
+        x_scale = _x_scale(xs_all)
+        if x_scale == "symlog":
+            ax.set_xscale("symlog", linthresh=min(v for v in xs_all if v > 0))
+        elif x_scale == "log":
+            ax.set_xscale("log")
+        x_lo, x_hi = min(xs_all), max(xs_all)
     else:
-        span, decades = max(len(first_values) - 1, 1), 0.0
+        x_lo, x_hi = 0.0, float(max(len(first_values) - 1, 1))
+    all_means = [p[1] for _, points in lines.values() for p in points]
+    log_y, floor = _y_scale(all_means)
+    if log_y:
+        ax.set_yscale("log")
     markers = "osD^vP*X"
+    at_floor: dict[str, Any] = {}
+    colors: dict[str, str] = {}
     for i, (label, points) in enumerate(lines.values()):
         points.sort()
         shift = 0.03 * (i / (len(lines) - 1) - 0.5) if len(lines) > 1 else 0.0
-        xs = [p[0] * 10 ** (shift * decades) if log_x else p[0] + shift * span for p in points]
-        means = [p[1] for p in points]
-        stds = [0.0 if math.isnan(p[2]) else p[2] for p in points]
-        ax.errorbar(xs, means, yerr=stds, marker=markers[i % len(markers)], capsize=3, label=label)
-    all_means = [p[1] for _, points in lines.values() for p in points]
-    if all_means and min(all_means) > 0 and _decades(all_means) > LOG_Y_MIN_DECADES:
-        ax.set_yscale("log")
+        xs = _shifted(ax, [p[0] for p in points], shift, x_lo, x_hi)
+        means = np.array([p[1] for p in points])
+        stds = np.array([0.0 if math.isnan(p[2]) else p[2] for p in points])
+        yerr: Any = stds
+        if log_y:
+            cut = floor if floor is not None else 0.5 * float(means.min())
+            shown, yerr = errorbars_above_floor(means, stds, cut)
+            below = means < cut
+            means = np.where(below, np.nan, shown)  # not joined: no slope from the floor
+            at_floor[label] = np.asarray(xs)[below]
+        color = f"C{i % 10}"
+        colors[label] = color
+        ax.errorbar(
+            xs,
+            means,
+            yerr=yerr,
+            marker=markers[i % len(markers)],
+            capsize=3,
+            color=color,
+            label=label,
+        )
+    below_floor = floor is not None and any(len(v) for v in at_floor.values())
+    if below_floor:
+        assert floor is not None
+        floor_markers(ax, at_floor, colors, floor)
     if numeric_x:
-        if log_x:
-            ax.set_xscale("log")
         # the number, not "(0.01)": a one-item list setting sits at its value
         ax.set_xticks(xs_all, [_format_value(_single(v)) for v in first_values])
         ax.xaxis.minorticks_off()  # only x: a log y axis keeps its minor ticks
@@ -1880,10 +1967,16 @@ def plot_sweep(
         ax.set_xticklabels([_format_value(v) for v in first_values])
     ax.set_xlabel(axis_label(first))
     ax.set_ylabel(_y_label(metrics))
-    if len(lines) > 1 or (lines and (plan.grid_keys[1:] or len(metrics) > 1)):
-        ax.legend(fontsize="small")
+    handles, names = ax.get_legend_handles_labels()
+    if below_floor:
+        handles.append(floor_handle())
+        names.append(f"< {floor:g}, at the floor")
+    if below_floor or len(lines) > 1 or (lines and (plan.grid_keys[1:] or len(metrics) > 1)):
+        ax.legend(handles, names, fontsize="small")
     ax.grid(True, alpha=0.3)
     over = describe_n(rows, plan, ns)
+    if below_floor:
+        over += f"; means < {floor:g} drawn at that floor as ▽"
     n_failed = sum(1 for row in rows if row.status != STATUS_OK)
     if n_failed:  # their combinations are missing or rest on fewer repeats
         over += f"; {n_failed} of {count(len(rows), 'point')} failed"

@@ -14,7 +14,7 @@ from photonic.imperfections import Chip
 from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
 from scenarios import gradient_fidelity as gf
-from scenarios.framework import Result, config_from_overrides
+from scenarios.framework import Result, config_from_overrides, errorbars_above_floor
 
 SEEDS = (11, 12, 13, 14)
 
@@ -423,7 +423,7 @@ def test_error_bars_are_standard_errors_that_stay_above_the_log_floor() -> None:
     above 0 on a log axis (a mean at the floor 1e-10 gets a lower bar of 0.5e-10)."""
     assert gf._sem({"std": 0.4, "n": 4}) == pytest.approx(0.2)
     assert gf._sem({"std": 0.4, "n": 1}) == pytest.approx(0.4)
-    shown, yerr = gf._errorbars(np.array([1e-12, 0.5]), np.array([0.1, 0.1]), 1e-10)
+    shown, yerr = errorbars_above_floor(np.array([1e-12, 0.5]), np.array([0.1, 0.1]), 1e-10)
     np.testing.assert_allclose(shown, [1e-10, 0.5])
     np.testing.assert_allclose(yerr[0], [0.5e-10, 0.1])  # lower
     np.testing.assert_allclose(yerr[1], [0.1, 0.1])  # upper

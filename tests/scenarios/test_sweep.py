@@ -1284,9 +1284,10 @@ def test_sweep_plot_title_says_how_many_points_failed(
         ((2.3e-4, 5.9e-3, 6.0e-3), "linear"),  # 26x: 1.4 decades
         ((1.0, 31.7), "log"),  # 1.501 decades: just over
         ((1.0, 31.6), "linear"),  # 1.4997 decades: just under
-        ((0.0, 1e-3, 1e-1), "linear"),  # a zero has no place on a log axis
-        ((-1e-3, 1e-3, 1e-1), "linear"),
+        ((-1e-3, 1e-3, 1e-1), "linear"),  # a negative mean is data: it stays
         ((80.0, 85.0, 90.0), "linear"),
+        ((1e-31, 0.05, 0.07), "linear"),  # rounding next to a narrow range: ≈ 0
+        ((0.0, 0.0, 0.0), "linear"),
     ],
 )
 def test_y_axis_is_logarithmic_when_positive_means_span_over_one_and_a_half_decades(
@@ -1300,6 +1301,43 @@ def test_y_axis_is_logarithmic_when_positive_means_span_over_one_and_a_half_deca
     (ax,) = figures[-1].axes
     assert ax.get_yscale() == scale
     np.testing.assert_allclose(np.asarray(ax.get_lines()[0].get_ydata(), dtype=float), ys)
+    assert "floor" not in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("ys", "floor"),
+    [
+        ((0.0, 1e-3, 1e-1), 1e-4),  # a noise sweep's 0 next to two decades
+        ((0.0, 1e-31, 2e-4, 7e-2), 1e-5),  # exact: ε of 0 and of rounding, 1e-31
+        ((1e-31, 2e-4, 7e-2, 1e-2), 1e-5),  # all positive, but 1e-31 is not a value
+    ],
+)
+def test_y_means_at_zero_or_rounding_are_drawn_at_a_stated_floor_on_a_log_axis(
+    toy: str, monkeypatch: pytest.MonkeyPatch, ys: tuple[float, ...], floor: float
+) -> None:
+    """ε of ~1e-31 or 0 next to 0.07 used to force a linear axis (with the 0) that
+    squashed every other point onto the bottom, or a log axis over 30 decades (without):
+    the axis is logarithmic over the values, and the ~0 sit at a floor as ▽, not joined
+    to the line; title and legend say where the floor is."""
+    figures = _keep_figures(monkeypatch)
+    xs = [1, 2, 3, 4][: len(ys)]
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs])])
+    rows = [_point({"y": y}, x=x) for x, y in zip(xs, ys, strict=True)]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    (ax,) = figures[-1].axes
+    assert ax.get_yscale() == "log"
+    line, triangles = ax.get_lines()[0], ax.get_lines()[-1]
+    expected = [y if y >= floor else np.nan for y in ys]
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), expected)
+    assert triangles.get_marker() == "v"
+    below = [x for x, y in zip(xs, ys, strict=True) if y < floor]
+    np.testing.assert_allclose(np.asarray(triangles.get_xdata(), dtype=float), below)
+    np.testing.assert_allclose(np.asarray(triangles.get_ydata(), dtype=float), floor)
+    assert f"means < {floor:g} drawn at that floor as ▽" in ax.get_title()
+    legend = ax.get_legend()
+    assert legend is not None
+    assert f"< {floor:g}, at the floor" in [t.get_text() for t in legend.get_texts()]
+    assert ax.get_ylim()[0] < floor < 10 * floor < ax.get_ylim()[1]
 
 
 def test_several_metrics_share_one_axis_as_lines_with_a_legend(
@@ -1350,7 +1388,9 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
         ((0.01, 0.1, 1.0), "log"),  # exactly two decades: a ratio sweep
         ((0.01, 1.0, 100.0), "log"),
         ((0.02, 0.1, 1.0), "linear"),  # 1.7 decades
-        ((0.0, 0.1, 1.0), "linear"),  # a zero has no place on a log axis
+        ((0.0, 0.1, 1.0), "linear"),  # 1 decade above the zero: linear
+        ((0.0, 0.01, 0.1, 1.0), "symlog"),  # a noise sweep from 0: 0, then log-spaced
+        ((0.0, 1e-3, 1e-2, 1e-1), "symlog"),
     ],
 )
 def test_x_axis_is_logarithmic_when_the_grid_spans_two_decades(
@@ -1362,6 +1402,14 @@ def test_x_axis_is_logarithmic_when_the_grid_spans_two_decades(
     sw.plot_sweep(rows, plan, Path("."), metric="y")
     (ax,) = figures[-1].axes
     assert ax.get_xscale() == scale
+    np.testing.assert_allclose(np.asarray(ax.get_lines()[0].get_xdata(), dtype=float), xs)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{x:g}" for x in xs]
+    if scale == "symlog":  # the zero sits to the left, the others a decade apart each
+        pixels = ax.transData.transform([(x, 1.0) for x in xs])[:, 0]
+        steps = np.diff(pixels)
+        assert np.all(steps > 0)
+        np.testing.assert_allclose(steps[1:], steps[1], rtol=1e-6)  # log-spaced
+        assert 0.5 * steps[1] < steps[0] < 2 * steps[1]  # 0: about a decade off
 
 
 def test_progress_is_a_named_option(toy: str, tmp_path: Path) -> None:
