@@ -103,7 +103,9 @@ or with ``--workers N > 1`` in a pool of N spawned processes, which exit on thei
 when this process dies, even of a SIGKILL (:func:`scenarios.framework.process_pool`).
 ``--executor dask`` submits every point as a task to a Dask distributed cluster: by
 default a ``LocalCluster`` of ``--workers`` single-threaded worker processes (default:
-the number of CPUs) on the loopback interface with the dashboard off; with
+the number of CPUs) on the loopback interface with the dashboard off (the scheduler's
+HTTP server, which serves health checks and metrics, listens on a free loopback port,
+not on 8787, which another cluster may hold); with
 ``--scheduler tcp://HOST:PORT`` an existing cluster (its workers must be able to import this
 package, and should see the sweep folder on a shared file system, where they write
 the run folders). An unreachable scheduler is an error after ``--connect-timeout``
@@ -223,6 +225,10 @@ SCHEMA_VERSION = 1
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 """How long to try to reach a Dask scheduler (or wait for its first worker)."""
+
+LOCAL_HTTP_ADDRESS = "127.0.0.1:0"
+"""Where the scheduler of a local Dask cluster serves HTTP (health, metrics; no
+dashboard): a free port on the loopback interface, chosen by the OS."""
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a commit waits for an outside reader (e.g. an sqlite3 shell) to let go."""
@@ -1039,7 +1045,12 @@ class _DaskRunner(_Runner):
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    # dashboard_address=None does not stop the scheduler's HTTP server
+                    # (health and metrics routes): it listens on 8787 all the same and,
+                    # if that is taken, warns "Port 8787 is already in use". On a free
+                    # loopback port it says nothing; dashboard=False keeps Bokeh's out.
+                    dashboard_address=LOCAL_HTTP_ADDRESS,
+                    scheduler_kwargs={"dashboard": False},
                     silence_logs=logging.ERROR,
                 )
                 self._client = Client(self._cluster, timeout=timeout, set_as_default=False)

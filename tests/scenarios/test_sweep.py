@@ -1068,6 +1068,39 @@ def test_local_and_dask_give_identical_metrics(tmp_path: Path) -> None:
         assert (dask.sweep_dir / str(row.run_dir) / "manifest.json").exists()
 
 
+def test_local_dask_cluster_starts_no_dashboard_and_says_nothing_of_port_8787(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """With port 8787 taken (another cluster, another user's notebook), the local
+    cluster used to print "Port 8787 is already in use ... Hosting the HTTP server on
+    port N instead" although the sweep promises the dashboard off:
+    ``dashboard_address=None`` still starts the scheduler's HTTP server on 8787."""
+    pytest.importorskip("distributed")
+    import socket
+    import warnings
+
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        try:
+            blocker.bind(("127.0.0.1", 8787))
+            blocker.listen(1)
+        except OSError:
+            pass  # taken already: just as good
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with sw._DaskRunner(workers=1, scheduler=None, connect_timeout_s=30) as runner:
+                scheduler = runner._cluster.scheduler
+                assert scheduler.http_server.port != 8787
+                assert scheduler.http_server.address == "127.0.0.1"  # loopback only
+                assert "distributed.dashboard.scheduler" not in sys.modules  # no dashboard
+    finally:
+        blocker.close()
+    captured = capfd.readouterr()
+    said = captured.out + captured.err + " ".join(str(w.message) for w in caught)
+    assert "already in use" not in said
+    assert "8787" not in said
+
+
 @pytest.mark.slow
 def test_local_process_pool_and_dask_give_identical_metrics(tmp_path: Path) -> None:
     """A bigger grid on every executor: serial, a process pool, a 2-worker Dask cluster."""
