@@ -92,9 +92,10 @@ when the process dies) stops two invocations from running the same sweep at once
 
 Before use, an existing ``sweep.sqlite`` is checked with ``PRAGMA integrity_check``
 and its schema and sweep id are compared with the command's. A file that is not a
-database of this sweep, or is corrupted, is refused with a one-line error and left
-byte for byte as it was; nothing is written to an existing database unless a point
-finishes.
+database of this sweep (not SQLite, shorter than SQLite's header, a database without
+tables), or is corrupted, is refused with a one-line error and left byte for byte as
+it was (an empty, 0-byte, file is used as a new database); nothing is written to an
+existing database unless a point finishes.
 
 Executors
 ---------
@@ -109,7 +110,8 @@ not on 8787, which another cluster may hold); with
 ``--scheduler tcp://HOST:PORT`` an existing cluster (its workers must be able to import this
 package, and should see the sweep folder on a shared file system, where they write
 the run folders). An unreachable scheduler is an error after ``--connect-timeout``
-seconds (default 10). Results stream back to the client as points finish and are
+seconds (default 10); the executor of a new sweep starts before its folder is made, so
+such an error leaves nothing behind. Results stream back to the client as points finish and are
 written there, so a sweep on a cluster is as resumable as a local one.
 
 A point whose run raises is recorded with ``status = "failed"`` and the error; the
@@ -709,6 +711,7 @@ class SweepStore:
         path = Path(path)
         if path.exists() and not path.is_file():
             raise SweepError(f"sweep database {str(path)!r} is not a regular file; {_UNTOUCHED}")
+        _check_header(path)
         try:
             conn = sqlite3.connect(
                 path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=True
@@ -741,6 +744,8 @@ class SweepStore:
                 f"{_UNTOUCHED}"
             )
         if not tables:
+            if self.path.stat().st_size > 0:  # someone's database, not one this made
+                raise SweepError(f"{where} is an SQLite database without tables; {_UNTOUCHED}")
             self._create(sweep_id=sweep_id, spec=spec)
             return
         if not {"meta", "points"} <= tables:
@@ -864,6 +869,37 @@ class SweepStore:
         if keys is None:
             return list(by_key.values())
         return [by_key[key] for key in keys if key in by_key]
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite 3 database file."""
+SQLITE_HEADER_SIZE = 100
+"""Bytes of an SQLite database header: a smaller file is no database."""
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not empty and not an SQLite database.
+
+    SQLite itself takes a file shorter than its 100-byte header for an empty database
+    and writes its own over it; an empty (0-byte) file is one, and is used.
+    """
+    where = f"sweep database {str(path)!r}"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SQLITE_HEADER_SIZE)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise SweepError(f"cannot read {where}: {exc.strerror or exc}; {_UNTOUCHED}") from None
+    if not head:
+        return
+    if len(head) < SQLITE_HEADER_SIZE:
+        why = f"{count(len(head), 'byte')}, shorter than an SQLite header"
+    elif not head.startswith(SQLITE_HEADER):
+        why = "it does not start with the SQLite header"
+    else:
+        return
+    raise SweepError(f"{where} is not SQLite ({why}); {_UNTOUCHED}")
 
 
 def _decode_row(row: Sequence[Any]) -> PointRow:
@@ -1222,6 +1258,23 @@ def _check_executor_options(
     return 1 if executor == "local" else max(1, os.cpu_count() or 1)
 
 
+def _check_sweep_dir(out_root: str | Path, plan: SweepPlan) -> None:
+    """Refuse, without creating anything, a sweep folder that cannot be created: one of
+    its existing ancestors is a file, or the nearest one is not writable."""
+    folder = plan.folder(out_root).absolute()
+    for ancestor in (folder, *folder.parents):
+        if not ancestor.exists():
+            continue
+        if not ancestor.is_dir():
+            raise SweepError(
+                f"output folder {str(folder)!r} cannot be created: "
+                f"{str(ancestor)!r} is a file, not a folder"
+            )
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise SweepError(f"output folder {str(ancestor)!r} is not writable")
+        return
+
+
 def _prepare_sweep_dir(out_root: str | Path, plan: SweepPlan) -> Path:
     try:
         return ensure_output_dir(plan.folder(out_root).absolute())
@@ -1424,6 +1477,59 @@ def _point_line(point: Point, outcome: PointOutcome, done: int, total: int, repe
     return f"[{done}/{total}] {what}: {status} ({outcome.wall_time_s:.1f} s)"
 
 
+def _run_and_record(
+    runner: _Runner,
+    tasks: Sequence[_PointTask],
+    store: SweepStore,
+    plan: SweepPlan,
+    sweep_dir: Path,
+    *,
+    n_done: int,
+    metrics: Sequence[str],
+    progress: Progress,
+) -> None:
+    """Run ``tasks`` on ``runner`` and record every outcome as it comes (:func:`run_sweep`).
+
+    ``n_done``: points of the plan finished before. A new sweep with ``metrics`` stops
+    with a :class:`SweepError` after its first successful point if that lacks one.
+    """
+    from tqdm.auto import tqdm
+
+    by_key = {point.key: point for point in plan.points}
+    total = len(plan.points)
+    metric_checked = not metrics or n_done > 0
+    with tqdm(
+        total=total,
+        initial=n_done,
+        unit="point",
+        desc=f"sweep {plan.scenario}",
+        disable={"auto": None, "on": False, "off": True}[progress],
+        leave=True,
+    ) as bar:
+        n_failed_now = 0
+        for outcome in runner.run(tasks):
+            point = by_key[outcome.key]
+            store.record(point, outcome, sweep_dir=sweep_dir)
+            if outcome.status != STATUS_OK:
+                n_failed_now += 1
+                bar.set_postfix(failed=n_failed_now)
+            bar.update(1)
+            n_done += 1
+            if progress != "off":  # one line per point, also in a log file
+                bar.write(_point_line(point, outcome, n_done, total, plan.repeat))
+            if not metric_checked and outcome.status == STATUS_OK:
+                # a key missing here cannot be numeric in every row: stop now
+                try:
+                    for name in metrics:
+                        _check_metric(name, store.rows([outcome.key]))
+                except SweepError as exc:
+                    raise SweepError(
+                        f"{exc}; the sweep stopped after its first point, which is "
+                        "kept: the same command with one of these goes on from there"
+                    ) from None
+                metric_checked = True
+
+
 def run_sweep(
     plan: SweepPlan,
     *,
@@ -1476,78 +1582,61 @@ def run_sweep(
         for a ``metric`` that only the new results can show to be unknown: that
         stops a new sweep after its first successful point.
     """
-    from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
     if progress not in ("auto", "on", "off"):
         raise SweepError(f"progress={progress!r} must be one of 'auto', 'on', 'off'")
     n_workers = _check_executor_options(executor, workers, scheduler, connect_timeout_s)
     metrics = metric_names(metric)
-    sweep_dir = _prepare_sweep_dir(out, plan)
-    db_path = sweep_dir / DB_FILENAME
     by_key = {point.key: point for point in plan.points}
     keys = list(by_key)
-    with (
-        _FolderLock(sweep_dir / LOCK_FILENAME),
-        SweepStore.open(db_path, sweep_id=plan.sweep_id, spec=plan.spec) as store,
-    ):
-        done = store.finished_keys() & set(keys)
-        if metrics and done:
-            done_rows = store.rows(k for k in keys if k in done)
-            for name in metrics:
-                _check_metric(name, done_rows)
-        _write_spec_once(sweep_dir, plan, argv)
-        todo = [point for point in plan.points if point.key not in done]
-        runs_root = str(sweep_dir / RUNS_DIRNAME)
-        tasks = [
-            _PointTask(scenario=plan.scenario, key=p.key, config=p.config, runs_root=runs_root)
-            for p in todo
-        ]
-        if tasks:
-            runner: _Runner
-            if executor == "dask":
-                runner = _DaskRunner(
-                    workers=n_workers, scheduler=scheduler, connect_timeout_s=connect_timeout_s
-                )
-            elif n_workers > 1:
-                runner = _PoolRunner(min(n_workers, len(tasks)))
-            else:
-                runner = _Runner()
-            with (
-                runner,
-                tqdm(
-                    total=len(keys),
-                    initial=len(done),
-                    unit="point",
-                    desc=f"sweep {plan.scenario}",
-                    disable={"auto": None, "on": False, "off": True}[progress],
-                    leave=True,
-                ) as bar,
-            ):
-                n_failed_now, n_done = 0, len(done)
-                metric_checked = not metrics or bool(done)
-                for outcome in runner.run(tasks):
-                    point = by_key[outcome.key]
-                    store.record(point, outcome, sweep_dir=sweep_dir)
-                    if outcome.status != STATUS_OK:
-                        n_failed_now += 1
-                        bar.set_postfix(failed=n_failed_now)
-                    bar.update(1)
-                    n_done += 1
-                    if progress != "off":  # one line per point, also in a log file
-                        bar.write(_point_line(point, outcome, n_done, len(keys), plan.repeat))
-                    if not metric_checked and outcome.status == STATUS_OK:
-                        # a key missing here cannot be numeric in every row: stop now
-                        try:
-                            for name in metrics:
-                                _check_metric(name, store.rows([outcome.key]))
-                        except SweepError as exc:
-                            raise SweepError(
-                                f"{exc}; the sweep stopped after its first point, which is "
-                                "kept: the same command with one of these goes on from there"
-                            ) from None
-                        metric_checked = True
-        rows = store.rows(keys)
+
+    def start_runner(n_tasks: int) -> _Runner:
+        if executor == "dask":
+            return _DaskRunner(
+                workers=n_workers, scheduler=scheduler, connect_timeout_s=connect_timeout_s
+            )
+        if n_workers > 1:
+            return _PoolRunner(min(n_workers, n_tasks))
+        return _Runner()
+
+    # the executor is left before the database and the lock: no worker runs on when
+    # another invocation may take the sweep over
+    with contextlib.ExitStack() as running:
+        runner: _Runner | None = None
+        if not (plan.folder(out).absolute() / DB_FILENAME).exists():
+            # A new sweep: every point is to run. The executor starts (the scheduler is
+            # reached) before anything is written, so that one that cannot start leaves
+            # no empty sweep folder behind.
+            _check_sweep_dir(out, plan)
+            runner = running.enter_context(start_runner(len(plan.points)))
+        sweep_dir = _prepare_sweep_dir(out, plan)
+        db_path = sweep_dir / DB_FILENAME
+        with (
+            _FolderLock(sweep_dir / LOCK_FILENAME),
+            SweepStore.open(db_path, sweep_id=plan.sweep_id, spec=plan.spec) as store,
+            running,
+        ):
+            done = store.finished_keys() & set(keys)
+            if metrics and done:
+                done_rows = store.rows(k for k in keys if k in done)
+                for name in metrics:
+                    _check_metric(name, done_rows)
+            _write_spec_once(sweep_dir, plan, argv)
+            runs_root = str(sweep_dir / RUNS_DIRNAME)
+            tasks = [
+                _PointTask(scenario=plan.scenario, key=p.key, config=p.config, runs_root=runs_root)
+                for p in plan.points
+                if p.key not in done
+            ]
+            if tasks:
+                if runner is None:
+                    runner = running.enter_context(start_runner(len(tasks)))
+                _run_and_record(
+                    runner, tasks, store, plan, sweep_dir, n_done=len(done), metrics=metrics,
+                    progress=progress,
+                )  # fmt: skip
+            rows = store.rows(keys)
     csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME)
     for name in metrics:
         _check_metric(name, rows)

@@ -374,6 +374,18 @@ def _garbage(db: Path) -> None:
     db.write_bytes(b"this is not an SQLite database\n" * 100)
 
 
+def _one_byte(db: Path) -> None:
+    """A file that SQLite would take for an empty database and write over."""
+    db.write_bytes(b"x")
+
+
+def _tableless(db: Path) -> None:
+    """Someone's SQLite database without tables (a header and a schema cookie only)."""
+    db.unlink()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 7")
+
+
 def _damaged(db: Path) -> None:
     """A real sweep database with one page of the points table overwritten."""
     with sqlite3.connect(db) as conn:
@@ -406,6 +418,8 @@ def _newer_schema(db: Path) -> None:
     ("spoil", "fragment"),
     [
         (_garbage, "not SQLite"),
+        (_one_byte, "is not SQLite .1 byte, shorter than an SQLite header"),
+        (_tableless, "an SQLite database without tables"),
         (_damaged, "left untouched"),
         (_foreign, "not a sweep database"),
         (_newer_schema, "has schema version '2'"),
@@ -830,6 +844,21 @@ def test_bad_unreachable_scheduler_fails_fast(
     assert time.perf_counter() - t0 < 8.0
 
 
+def test_bad_unreachable_scheduler_leaves_no_folder_for_a_new_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new sweep whose scheduler cannot be reached used to leave its folder behind with
+    sweep.json, sweep.lock and an empty sweep.sqlite: nothing is written before the
+    executor is up."""
+    pytest.importorskip("distributed")
+    out = tmp_path / "results"
+    argv = ["sweep", "digital_baseline", *CHEAP, "--grid", "lr=0.01,0.03", "--out", str(out)]
+    argv += ["--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "1"]
+    assert cli.main(argv) == 2
+    _assert_one_error_line(capsys, "cannot reach the Dask scheduler")
+    assert not out.exists(), sorted(str(p) for p in out.rglob("*"))
+
+
 @pytest.mark.parametrize(
     "address",
     ["notanaddress", "tcp://127.0.0.1", "ws://127.0.0.1", "tpc://127.0.0.1:8786", "tls://h:1"],
@@ -854,7 +883,8 @@ def test_bad_database_is_refused_and_kept_byte_for_byte(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     src_out, argv, src_db = finished_sweep
-    for spoil, fragment in ((_damaged, "left untouched"), (_garbage, "not SQLite")):
+    spoils = ((_damaged, "left untouched"), (_garbage, "not SQLite"), (_one_byte, "not SQLite"))
+    for spoil, fragment in spoils:
         out = tmp_path / spoil.__name__
         shutil.copytree(src_out, out)
         db = out / src_db.relative_to(src_out)
