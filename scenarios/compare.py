@@ -275,6 +275,8 @@ class Config:
 
     PRESET_FIELDS: ClassVar[tuple[str, ...]] = ("presets",)
     """Settings that list hardware presets (see :mod:`scenarios.framework`)."""
+    RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("workers",)
+    """Settings the results do not depend on (see :mod:`scenarios.framework`)."""
 
     def __post_init__(self) -> None:
         check_choice(self.dataset, "dataset", tuple(insitu_training.DATASETS))

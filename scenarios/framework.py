@@ -19,7 +19,13 @@ A scenario is a module ``scenarios.<name>`` that defines
   *file* named there is read when the scenario runs, so its contents are part of what
   the run computes. Every run folder keeps the resolved preset of each such file
   (:func:`write_presets`), and a sweep's identity includes their digests
-  (:func:`preset_digests`).
+  (:func:`preset_digests`);
+- a class attribute ``Config.RESULT_NEUTRAL_FIELDS`` (``ClassVar``) naming the
+  settings that change how a run computes but not what (``workers``: every job carries
+  its own seeds), if it has any: they are left out of a sweep's identity
+  (:func:`result_neutral_fields`), so that a sweep re-run with other ``workers``
+  resumes. Name a setting there only if a test shows that the numbers do not move
+  with it (as ``test_parallel_workers_give_the_same_numbers`` does).
 
 :func:`run_scenario` wraps ``run`` with everything that is the same for every study:
 a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites earlier
@@ -112,6 +118,7 @@ __all__ = [
     "preset_digests",
     "preset_files",
     "process_pool",
+    "result_neutral_fields",
     "run_scenario",
     "sample_std",
     "save_figure",
@@ -150,6 +157,8 @@ PRESETS_DIRNAME = "presets"
 """Sub-folder of a run folder with the resolved preset files of its config."""
 PRESET_FIELDS_ATTR = "PRESET_FIELDS"
 """Class attribute of a ``Config`` naming its settings that list hardware presets."""
+RESULT_NEUTRAL_ATTR = "RESULT_NEUTRAL_FIELDS"
+"""Class attribute of a ``Config`` naming its settings that the results do not depend on."""
 
 _RUN_ID_ATTEMPTS = 20
 _RUN_ID_SUFFIX_BYTES = 3  # 6 hex characters
@@ -923,6 +932,36 @@ def write_config(cfg: object, out_dir: str | Path) -> Path:
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise TypeError(f"cfg must be a dataclass instance, got {cfg!r}")
     return _write_json(dataclasses.asdict(cfg), Path(out_dir) / CONFIG_FILENAME)
+
+
+def result_neutral_fields(config_cls: type) -> tuple[str, ...]:
+    """The settings of a scenario's ``Config`` that its results do not depend on.
+
+    Parameters
+    ----------
+    config_cls : type
+        A scenario's ``Config``; its class attribute ``RESULT_NEUTRAL_FIELDS`` names them
+        (none if it has no such attribute).
+
+    Returns
+    -------
+    tuple of str
+        Field names, e.g. ``("workers",)``.
+
+    Raises
+    ------
+    TypeError
+        If the attribute names something that is not a field of ``config_cls``.
+    """
+    names = tuple(getattr(config_cls, RESULT_NEUTRAL_ATTR, ()))
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = [name for name in names if name not in fields]
+    if unknown:
+        raise TypeError(
+            f"{config_cls.__qualname__}.{RESULT_NEUTRAL_ATTR} names {unknown}, which are not "
+            f"fields; fields: {', '.join(sorted(fields))}"
+        )
+    return names
 
 
 def preset_files(cfg: object) -> dict[str, Path]:

@@ -118,7 +118,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -355,6 +355,9 @@ class Config:
     eval_repeats: int = 10
     workers: int = 2
     seed: int = 0
+
+    RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("workers",)
+    """Settings the results do not depend on (see :mod:`scenarios.framework`)."""
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:

@@ -39,7 +39,12 @@ names hardware preset *files* (``--set presets=mychip.toml,cpu``), the digest of
 file's resolved contents (:func:`scenarios.framework.preset_digests`; bundled preset
 names are part of the code and count by name). The same command therefore maps to the
 same folder, whatever the order of the ``--grid`` options or of their values; a
-different base configuration or grid, or an edited preset file, is a different sweep. ``--repeat``,
+different base configuration or grid, or an edited preset file, is a different sweep.
+Settings that a scenario marks as not changing its results
+(:func:`scenarios.framework.result_neutral_fields`: compare's, insitu_training's and
+pai2023's ``workers``) count at their ``Config()`` (or ``--smoke``) value whatever
+``--set`` or ``--config`` says, so that ``--set workers=4`` resumes the sweep run with
+``workers=2``; swept, they are part of the grid. ``--repeat``,
 ``--executor``, ``--workers``, ``--scheduler`` and ``--metric`` are not part of the
 hash: raising ``--repeat`` later extends the same sweep and reuses the repeats
 already done. The folder holds:
@@ -161,6 +166,7 @@ from scenarios.framework import (
     preset_digests,
     preset_files,
     process_pool,
+    result_neutral_fields,
     run_scenario,
     save_figure,
 )
@@ -563,9 +569,15 @@ def plan_sweep(
             points.append(Point(key=key, params=params, repeat=k, config=point_cfg))
     _refuse_twins(points)
 
+    # settings the results do not depend on (workers) count at their unset values: a
+    # sweep re-run with another --set workers=N is the same sweep
+    origin = config_cls.smoke() if base == "smoke" else config_cls()
+    identity = _plain(dataclasses.asdict(start))
+    for name in result_neutral_fields(config_cls):
+        identity[name] = _plain(getattr(origin, name))  # type: ignore[index]
     spec: dict[str, Any] = {
         "scenario": scenario,
-        "base_config": _plain(dataclasses.asdict(start)),
+        "base_config": identity,
         "grid": {
             key: sorted((_plain(v) for v in values), key=_canonical)
             for key, values in sorted(converted)
@@ -1335,16 +1347,28 @@ def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | Non
         "sweep_id": plan.sweep_id,
         "scenario": plan.scenario,
         "grid": {key: [_plain(v) for v in values] for key, values in plan.grid},
-        "base_config": plan.spec["base_config"],
+        "base_config": _plain(dataclasses.asdict(plan.base_config)),
         **{key: plan.spec[key] for key in ("preset_digests",) if key in plan.spec},
         "hash_of": (
             "sha256 of canonical JSON of {scenario, base_config, grid (sorted)"
             + (", preset_digests}" if "preset_digests" in plan.spec else "}")
+            + _neutral_note(plan)
         ),
         "created_at": _now(),
         "argv": list(sys.argv if argv is None else argv),
     }
     _atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _neutral_note(plan: SweepPlan) -> str:
+    """What sweep.json's ``hash_of`` adds for settings left out of the identity."""
+    names = result_neutral_fields(type(plan.base_config))
+    if not names:
+        return ""
+    return (
+        f", where base_config has {', '.join(names)} at the scenario's unset value "
+        "(the results do not depend on them)"
+    )
 
 
 def _numeric(value: object) -> bool:

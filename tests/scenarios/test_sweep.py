@@ -317,6 +317,71 @@ def test_a_rerun_after_editing_a_preset_file_runs_again_and_keeps_the_preset(
         assert load_preset(str(copy)).name == "mychip"
 
 
+@dataclasses.dataclass(frozen=True)
+class PooledToyConfig:
+    """Settings of a toy scenario with a setting its results do not depend on."""
+
+    x: float = 1.0
+    workers: int = 2
+    seed: int = 0
+
+    RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("workers",)
+
+    @classmethod
+    def smoke(cls) -> PooledToyConfig:
+        return cls(workers=1)
+
+
+def _pooled_toy_run(cfg: PooledToyConfig, out_dir: Path) -> fw.Result:
+    return fw.Result(out_dir=out_dir, summary={"y": 2 * cfg.x})
+
+
+def test_a_setting_the_results_do_not_depend_on_is_no_other_sweep(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compare's workers ("results do not depend on it") used to start a new sweep:
+    re-running with --set workers=4 ran every point again. Such settings count at their
+    unset value; a sweep without them keeps the hash it always had."""
+    module = types.ModuleType("sweep_test_pooled_toy_scenario")
+    module.__doc__ = "Toy scenario with workers."
+    module.Config = PooledToyConfig  # type: ignore[attr-defined]
+    module.run = _pooled_toy_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(fw.SCENARIOS, "pooled", module.__name__)
+    argv = ["sweep", "pooled", "--grid", "x=1,2", "--out", str(tmp_path)]
+    assert cli.main([*argv, "--set", "workers=2"]) == 0
+    assert "(2 run now, 0 already done" in capsys.readouterr().out
+    assert cli.main([*argv, "--set", "workers=4"]) == 0
+    assert "(0 run now, 2 already done" in capsys.readouterr().out
+    (sweep_dir,) = _sweep_dirs(tmp_path)
+    spec = json.loads((sweep_dir / sw.SPEC_FILENAME).read_text())
+    assert spec["base_config"]["workers"] == 2  # what the first command ran
+    assert "workers" in spec["hash_of"]
+    # the identity holds the unset value: Config()'s, or smoke()'s with --smoke
+    plan = sw.plan_sweep("pooled", grid=[("x", ["1"])], overrides={"workers": "3"})
+    assert plan.spec["base_config"]["workers"] == 2
+    assert plan.base_config.workers == 3 and plan.points[0].config.workers == 3
+    smoke = sw.plan_sweep("pooled", grid=[("x", ["1"])], overrides={"workers": 3}, base="smoke")
+    assert smoke.spec["base_config"]["workers"] == 1
+    # other settings still count, and a swept one is part of the grid
+    assert sw.plan_sweep("pooled", grid=[("x", ["1"])], overrides={"seed": 1}).sweep_id != (
+        plan.sweep_id
+    )
+    swept = sw.plan_sweep("pooled", grid=[("workers", ["1", "2"])])
+    assert swept.spec["grid"] == {"workers": [1, 2]}
+
+
+@pytest.mark.parametrize("name", ["compare", "insitu_training", "pai2023"])
+def test_workers_of_a_scenario_is_left_out_of_a_sweeps_identity(name: str) -> None:
+    assert fw.result_neutral_fields(fw.load_scenario(name).Config) == ("workers",)
+    one = sw.plan_sweep(name, grid=[("seed", ["0"])], base="smoke", overrides={"workers": 1})
+    two = sw.plan_sweep(name, grid=[("seed", ["0"])], base="smoke", overrides={"workers": 2})
+    assert one.sweep_id == two.sweep_id
+    # unchanged for a sweep that does not set it: the hash of the config as it is
+    plain = sw.plan_sweep(name, grid=[("seed", ["0"])], base="smoke")
+    assert plain.spec["base_config"] == sw._plain(dataclasses.asdict(plain.base_config))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
