@@ -1032,14 +1032,21 @@ def _intro(cfg: Config) -> list[str]:
     ]
 
 
+def _passes(n: int) -> str:
+    """What a photonic accuracy is over: ``"means over 10 noisy forward passes"``, or
+    ``"measured on one noisy forward pass"``."""
+    if n == 1:
+        return "measured on one noisy forward pass"
+    return f"means over {n} noisy forward passes"
+
+
 def _notes(cfg: Config) -> list[str]:
     return [
         "The two networks are not the same size: the cost rows say what one training step "
         "of each network costs on each machine, not which hardware is better per "
         "multiply-accumulate (see the energy_latency scenario for that).",
-        "Photonic accuracies are means over "
-        f"{cfg.eval_repeats} noisy forward passes of the chip; the curves show one noisy "
-        "pass per epoch.",
+        f"Photonic accuracies are {_passes(cfg.eval_repeats)} of the chip; the curves show "
+        "one noisy pass per epoch.",
         "Passes per layer in one photonic training step: the inference pass, then 3 more "
         "for 'analog' (the adjoint pass, which measures the field sent back to the layer "
         "before, and the 2 tap-reading passes that name the '2-pass' method), 2 for "

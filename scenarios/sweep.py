@@ -64,7 +64,8 @@ already done. The folder holds:
   deviation (ddof = 1) over the repeats; each axis is labelled with its key and the
   unit the key's name gives (:func:`axis_label`: ``loss_db_per_mzi (dB/MZI)``).
   ``--metric a,b`` draws several metrics on one axis, one line each, in
-  ``sweep_<a>__<b>.png``; the console table shows the first.
+  ``sweep_<a>__<b>.png``; the console prints a table (mean ± std per grid
+  combination) for each of them.
 
 The database
 ------------

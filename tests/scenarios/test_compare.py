@@ -64,6 +64,16 @@ def test_report_images_are_embedded_pngs(smoke: Result) -> None:
     assert "<script" not in page
 
 
+def test_report_counts_the_noisy_passes_of_an_accuracy_in_good_english(smoke: Result) -> None:
+    """The smoke report said "means over 1 noisy forward passes"."""
+    page = (smoke.out_dir / "report.html").read_text(encoding="utf-8")
+    assert compare.Config.smoke().eval_repeats == 1
+    assert "1 noisy forward passes" not in page
+    assert "measured on one noisy forward pass of the chip" in page
+    notes = " ".join(compare._notes(compare.Config()))
+    assert f"means over {compare.Config().eval_repeats} noisy forward passes" in notes
+
+
 def test_report_table_names_every_preset_and_the_config(smoke: Result) -> None:
     page = (smoke.out_dir / "report.html").read_text(encoding="utf-8")
     tables = page.split("<table>")
