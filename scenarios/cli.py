@@ -468,6 +468,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             connect_timeout_s=connect_timeout_s,
             metric=args.metric,
             argv=[PROG, *(sys.argv[1:] if argv is None else argv)],
+            warn=lambda line: print(f"{PROG}: warning: {line}", file=sys.stderr),
         )
     except KeyboardInterrupt:
         print(

@@ -108,6 +108,9 @@ Executors
 ``--executor local`` (default) runs the points in this process, one after the other,
 or with ``--workers N > 1`` in a pool of N spawned processes, which exit on their own
 when this process dies, even of a SIGKILL (:func:`scenarios.framework.process_pool`).
+A scenario with a ``workers`` setting starts a pool of its own in every point, so
+``--workers N`` times that ``workers`` processes run at once: if they outnumber the
+CPUs, the sweep prints one warning line before it starts (:func:`oversubscription`).
 ``--executor dask`` submits every point as a task to a Dask distributed cluster: by
 default a ``LocalCluster`` of ``--workers`` single-threaded worker processes (default:
 the number of CPUs) on the loopback interface with the dashboard off (the scheduler's
@@ -144,7 +147,7 @@ import re
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -204,6 +207,7 @@ __all__ = [
     "metric_names",
     "n_grid_points",
     "numeric_summary_keys",
+    "oversubscription",
     "parse_grid_options",
     "plan_sweep",
     "plot_sweep",
@@ -1493,6 +1497,61 @@ def _check_metric(metric: str, rows: Sequence[PointRow]) -> None:
         raise SweepError(f"--metric {metric!r} is not a numeric summary key; available: {shown}")
 
 
+SCENARIO_WORKERS_FIELD = "workers"
+"""A scenario setting that runs each run's jobs on that many processes of its own
+(insitu_training, compare and pai2023 have it)."""
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+def oversubscription(
+    configs: Iterable[object], *, executor: Executor, processes: int, scenario: str
+) -> str | None:
+    """A one-line warning if the sweep's processes times each run's own ``workers``
+    outnumber the CPUs, else ``None``.
+
+    A local pool's points start pools of their own (``workers`` processes each); a Dask
+    worker's do not (its processes are daemonic: :func:`scenarios.framework.map_jobs`
+    runs their jobs one after the other), so only ``executor="local"`` can warn.
+
+    Parameters
+    ----------
+    configs : iterable of dataclass instances
+        The configs of the points to run.
+    executor : {"local", "dask"}
+    processes : int
+        Points that run at once (1: this process).
+    scenario : str
+        For the message.
+    """
+    if executor != "local":
+        return None
+    own = [
+        value
+        for cfg in configs
+        if isinstance(value := getattr(cfg, SCENARIO_WORKERS_FIELD, None), int)
+        and not isinstance(value, bool)
+    ]
+    if not own:
+        return None
+    cpus, most = _cpu_count(), max(own)
+    total = processes * most
+    if most <= 1 or total <= cpus:
+        return None
+    sweep = count(processes, "sweep process", "sweep processes")
+    return (
+        f"{sweep} × {SCENARIO_WORKERS_FIELD}={most} of each {scenario} run = {total} "
+        f"processes on {count(cpus, 'CPU')}: they will compete for them; choose fewer "
+        f"--workers or --set {SCENARIO_WORKERS_FIELD}=1 (its results do not depend on it)"
+    )
+
+
+def _warn_line(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
+
+
 def _point_line(point: Point, outcome: PointOutcome, done: int, total: int, repeats: int) -> str:
     """``[3/8] lr=0.01, repeat 1: ok (2.3 s)``, or ``failed: <error>``."""
     what = describe_params(point.params) or "point"
@@ -1566,6 +1625,7 @@ def run_sweep(
     metric: str | Sequence[str] | None = None,
     progress: Progress = "auto",
     argv: Sequence[str] | None = None,
+    warn: Callable[[str], object] | None = _warn_line,
 ) -> SweepReport:
     """Run the unfinished points of ``plan``, record them, export the table and plot.
 
@@ -1594,6 +1654,9 @@ def run_sweep(
         wall time), on a terminal or not (as :func:`digital.train.train`'s option).
     argv : sequence of str, optional
         Command line recorded in ``sweep.json`` (default ``sys.argv``).
+    warn : callable, optional
+        Takes a one-line warning, such as :func:`oversubscription`'s before the points
+        start (default: ``warning: <line>`` on stderr); ``None`` silences it.
 
     Returns
     -------
@@ -1616,7 +1679,15 @@ def run_sweep(
     by_key = {point.key: point for point in plan.points}
     keys = list(by_key)
 
-    def start_runner(n_tasks: int) -> _Runner:
+    def start_runner(points: Sequence[Point]) -> _Runner:
+        n_tasks = len(points)
+        processes = 1 if executor == "local" and n_workers <= 1 else min(n_workers, n_tasks)
+        line = oversubscription(
+            (p.config for p in points), executor=executor, processes=processes,
+            scenario=plan.scenario,
+        )  # fmt: skip
+        if line is not None and warn is not None:
+            warn(line)
         if executor == "dask":
             return _DaskRunner(
                 workers=n_workers, scheduler=scheduler, connect_timeout_s=connect_timeout_s
@@ -1634,7 +1705,7 @@ def run_sweep(
             # reached) before anything is written, so that one that cannot start leaves
             # no empty sweep folder behind.
             _check_sweep_dir(out, plan)
-            runner = running.enter_context(start_runner(len(plan.points)))
+            runner = running.enter_context(start_runner(plan.points))
         sweep_dir = _prepare_sweep_dir(out, plan)
         db_path = sweep_dir / DB_FILENAME
         with (
@@ -1649,14 +1720,14 @@ def run_sweep(
                     _check_metric(name, done_rows)
             _write_spec_once(sweep_dir, plan, argv)
             runs_root = str(sweep_dir / RUNS_DIRNAME)
+            todo = [p for p in plan.points if p.key not in done]
             tasks = [
                 _PointTask(scenario=plan.scenario, key=p.key, config=p.config, runs_root=runs_root)
-                for p in plan.points
-                if p.key not in done
+                for p in todo
             ]
             if tasks:
                 if runner is None:
-                    runner = running.enter_context(start_runner(len(tasks)))
+                    runner = running.enter_context(start_runner(todo))
                 _run_and_record(
                     runner, tasks, store, plan, sweep_dir, n_done=len(done), metrics=metrics,
                     progress=progress,

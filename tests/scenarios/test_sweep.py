@@ -371,6 +371,39 @@ def test_a_setting_the_results_do_not_depend_on_is_no_other_sweep(
     assert swept.spec["grid"] == {"workers": [1, 2]}
 
 
+def test_sweep_warns_once_when_its_processes_times_each_runs_workers_exceed_the_cpus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A local sweep's points each start a pool of the scenario's own ``workers``:
+    --workers 2 with workers=2 on 2 CPUs ran 4 busy processes without a word."""
+    module = types.ModuleType("sweep_test_pooled_toy_scenario")
+    module.Config = PooledToyConfig  # type: ignore[attr-defined]
+    module.run = _pooled_toy_run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(fw.SCENARIOS, "pooled", module.__name__)
+    monkeypatch.setattr(sw, "_cpu_count", lambda: 2)
+    argv = ["sweep", "pooled", "--grid", "x=1,2", "--out", str(tmp_path), "--set", "workers=3"]
+    assert cli.main(argv) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        "photonic-backprop: warning: 1 sweep process × workers=3 of each pooled run = 3 "
+        "processes on 2 CPUs: they will compete for them; choose fewer --workers or "
+        "--set workers=1 (its results do not depend on it)"
+    ]
+    assert cli.main(argv) == 0  # nothing left to run: nothing to warn of
+    assert "warning" not in capsys.readouterr().err
+    configs = [PooledToyConfig(workers=2)] * 3
+    cases: list[tuple[sw.Executor, int, str | None]] = [
+        ("local", 2, "2 sweep processes × workers=2 of each toy run = 4 processes on 2 CPUs"),
+        ("local", 1, None),  # 2 on 2 CPUs
+        ("dask", 2, None),  # a Dask worker's points run their jobs one after the other
+    ]
+    for executor, processes, expected in cases:
+        line = sw.oversubscription(configs, executor=executor, processes=processes, scenario="toy")
+        assert (line if line is None else line.split(":")[0]) == expected
+    assert sw.oversubscription([ToyConfig()], executor="local", processes=8, scenario="t") is None
+
+
 @pytest.mark.parametrize("name", ["compare", "insitu_training", "pai2023"])
 def test_workers_of_a_scenario_is_left_out_of_a_sweeps_identity(name: str) -> None:
     assert fw.result_neutral_fields(fw.load_scenario(name).Config) == ("workers",)
