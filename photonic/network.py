@@ -937,28 +937,14 @@ class PhotonicNetwork:
             named.append((f"layer{i + 1}.u", self._stages[2 * i + 1]))
         return named
 
-    def _stage_forward(
-        self,
-        layer: int,
-        stage: _Stage,
-        field: Array,
-        cache: dict[str, Any],
-        *,
-        light: Literal["converted", "continues"] = "converted",
-    ) -> Array:
-        """One mesh of a layer. ``light="converted"``: its inputs are modulated and its
-        outputs read (a :func:`sim.ops.mesh_pass`); ``"continues"``: its light goes on
-        into the layer's next mesh on the chip (recorded as an :func:`sim.ops.optical_pass`)."""
+    def _stage_forward(self, stage: _Stage, field: Array, cache: dict[str, Any]) -> Array:
+        """The field after one mesh of a layer (its pass is recorded by the layer)."""
         n = field.shape[0]
         phases = stage.programmed
         if stage.chip is not None and stage.chip.phase_noise_rad > 0:
             phases = phase_noise(phases, stage.chip, self._rng_for_noise(), n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)
-        if light == "converted":
-            self._record_pass(layer, n, cache["exit_read"])
-        else:
-            self._record(ops.optical_pass(layer, "forward", n_ports=self.n_ports, n_samples=n))
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)
             return stage.mesh.forward(phases, field, stage.chip)
@@ -994,14 +980,17 @@ class PhotonicNetwork:
         return transfer.adjoint(delta)
 
     def _layer_forward(self, layer: int, field: Array, cache: dict[str, Any]) -> Array:
+        n = field.shape[0]
         if self.layer_kind == "unitary":
-            return self._stage_forward(layer, self._stages[layer], field, cache)
+            self._record_pass(layer, n, cache["exit_read"], meshes=1)
+            return self._stage_forward(self._stages[layer], field, cache)
         # V, the attenuators and U are one coherent pass on the chip: the inputs are
-        # modulated and the outputs read once, by U's record; V's light is not converted
-        v = self._stage_forward(layer, self._stages[2 * layer], field, cache, light="continues")
+        # modulated and the outputs read once; the light crosses two meshes
+        self._record_pass(layer, n, cache["exit_read"], meshes=2)
+        v = self._stage_forward(self._stages[2 * layer], field, cache)
         sigma = np.sin(self._sigma_rad[layer] / 2)
         cache["attenuated"].append(v)
-        return self._stage_forward(layer, self._stages[2 * layer + 1], v * sigma, cache)
+        return self._stage_forward(self._stages[2 * layer + 1], v * sigma, cache)
 
     def _layer_backward(
         self, layer: int, delta: Array, cache: dict[str, Any], grads: dict[str, Array]
@@ -1107,7 +1096,7 @@ class PhotonicNetwork:
             return "amplitude"
         return "field"
 
-    def _record_pass(self, layer: int, n: int, exit_read: ExitRead) -> None:
+    def _record_pass(self, layer: int, n: int, exit_read: ExitRead, *, meshes: int) -> None:
         if self.recorder is not None:  # modulate the inputs, read the outputs
             self.recorder.record(
                 ops.mesh_pass(
@@ -1117,6 +1106,7 @@ class PhotonicNetwork:
                     n_samples=n,
                     exit_read=exit_read,
                     inject=self._injection(layer),
+                    meshes=meshes,
                 )
             )
 

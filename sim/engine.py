@@ -352,7 +352,7 @@ class _Planner:
         self.hw = hardware
         self.n_shifters = n_shifters
         self._cache: dict[tuple[Op, bool, bool], OpPlan] = {}
-        self._laser_mw: dict[int, float] = {}
+        self._laser_mw: dict[tuple[int, int], float] = {}
         self.static: tuple[tuple[str, float], ...]
         if isinstance(hardware, PhotonicHardware):
             self.static = (
@@ -370,12 +370,12 @@ class _Planner:
             self._cache[key] = plan
         return plan
 
-    def laser_mw(self, n_ports: int) -> float:
-        value = self._laser_mw.get(n_ports)
+    def laser_mw(self, n_ports: int, meshes: int = 1) -> float:
+        value = self._laser_mw.get((n_ports, meshes))
         if value is None:
             assert isinstance(self.hw, PhotonicHardware)
-            value = laser_electrical_power_mw(n_ports, self.hw)
-            self._laser_mw[n_ports] = value
+            value = laser_electrical_power_mw(n_ports, self.hw, meshes=meshes)
+            self._laser_mw[(n_ports, meshes)] = value
         return value
 
     def _plan(self, op: Op, shared_frame: bool, settle: bool) -> OpPlan:
@@ -424,7 +424,7 @@ class _Planner:
         t_dac = _ceil_div(samples_v, mod.channels or max(n, 1)) * _period_ns(mod.sample_rate_hz)
         t_settle = mod.settling_ns if samples_v > 0 else 0.0
         t_in = t_dac + t_settle
-        t_opt = mesh_depth(n, hw.mesh.topology) * hw.mesh.propagation_ns_per_column
+        t_opt = op.meshes * mesh_depth(n, hw.mesh.topology) * hw.mesh.propagation_ns_per_column
         t_det, frames_v = _readout_ns(det, reads_v, group=n)  # per vector
         n_bytes = (samples * mod.bits + reads * det.bits) / BITS_PER_BYTE
         t_link = self._link_ns(hw, n_bytes / vectors)
@@ -480,7 +480,12 @@ class _Planner:
                     ("modulator", samples * mod.energy_per_symbol_pj),
                 ),
             ),
-            Hold("laser", lit_start, lit_span, (("laser", self.laser_mw(n) * lit_span),)),
+            Hold(
+                "laser",
+                lit_start,
+                lit_span,
+                (("laser", self.laser_mw(n, op.meshes) * lit_span),),
+            ),
             Hold("mesh", lit_start, lit_span, (("mesh", 0.0),)),
             Hold(
                 "camera" if hw.taps_in_detector_frame else "detectors",

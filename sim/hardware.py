@@ -728,7 +728,7 @@ def mesh_depth(n_ports: int, topology: Topology) -> int:
     return max(2 * n - 3, 1)
 
 
-def mesh_transmission(n_ports: int, optics: MeshOptics) -> float:
+def mesh_transmission(n_ports: int, optics: MeshOptics, *, meshes: int = 1) -> float:
     """Fraction of the input power reaching the outputs: both facets plus every column.
 
     Uses the deepest path (every MZI column crossed), a conservative estimate.
@@ -739,12 +739,16 @@ def mesh_transmission(n_ports: int, optics: MeshOptics) -> float:
         Optical ports N of the mesh, an int ≥ 1 (sets the depth, :func:`mesh_depth`).
     optics
         The mesh's topology, ``loss_db_per_mzi`` and ``coupling_loss_db`` (per facet).
+    meshes
+        Meshes crossed in series on the chip, an int ≥ 1 (2 for an SVD layer's ``V``
+        and ``U``; its attenuator column's own, signal-dependent loss is not counted):
+        the facets once, the columns of every mesh.
 
     Returns
     -------
     float
         Power transmission in (0, 1]:
-        ``10^(−(2·coupling_loss_db + depth·loss_db_per_mzi) / 10)``.
+        ``10^(−(2·coupling_loss_db + meshes·depth·loss_db_per_mzi) / 10)``.
 
     Raises
     ------
@@ -754,14 +758,18 @@ def mesh_transmission(n_ports: int, optics: MeshOptics) -> float:
         If ``n_ports`` is not an int ≥ 1.
     """
     _check_argument(optics, "optics", MeshOptics)
-    loss_db = 2 * optics.coupling_loss_db + mesh_depth(n_ports, optics.topology) * (
+    meshes = check_positive_int(meshes, "meshes")
+    loss_db = 2 * optics.coupling_loss_db + meshes * mesh_depth(n_ports, optics.topology) * (
         optics.loss_db_per_mzi
     )
     return float(10.0 ** (-loss_db / 10.0))
 
 
-def laser_electrical_power_mw(n_ports: int, hardware: PhotonicHardware) -> float:
-    """Electrical power of the laser while an ``n_ports`` mesh is lit, mW.
+def laser_electrical_power_mw(
+    n_ports: int, hardware: PhotonicHardware, *, meshes: int = 1
+) -> float:
+    """Electrical power of the laser while an ``n_ports`` mesh (or ``meshes`` of them in
+    series) is lit, mW.
 
     With ``laser.output_power_mw = None`` the optical power is sized so that each
     of the ``n_ports`` detectors receives :func:`required_detector_power_mw` after
@@ -776,6 +784,9 @@ def laser_electrical_power_mw(n_ports: int, hardware: PhotonicHardware) -> float
     hardware
         The machine: its ``laser``, its output ``detector`` (:func:`required_detector_power_mw`)
         and its ``mesh`` optics (:func:`mesh_transmission`).
+    meshes
+        Meshes the light crosses in series before the detectors, an int ≥ 1
+        (:func:`mesh_transmission`).
 
     Returns
     -------
@@ -797,5 +808,6 @@ def laser_electrical_power_mw(n_ports: int, hardware: PhotonicHardware) -> float
         optical_mw = laser.output_power_mw
     else:
         per_detector = required_detector_power_mw(hardware.detector)
-        optical_mw = n_ports * per_detector / mesh_transmission(n_ports, hardware.mesh)
+        transmission = mesh_transmission(n_ports, hardware.mesh, meshes=meshes)
+        optical_mw = n_ports * per_detector / transmission
     return optical_mw / laser.wall_plug_efficiency

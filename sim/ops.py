@@ -26,9 +26,10 @@ How the simulator reads the counts (``sim/engine.py``; recorders should follow i
   detect every output" and ``3·passes·n_ports`` adds a second read per port (a
   coherent I/Q field measurement); with ``inject="field"`` the same reads come on
   top of ``2·passes·n_ports`` input samples (``3·`` and ``4·passes·n_ports``).
-  ``conversions=0`` is light that continues from the previous mesh without being
-  converted (:func:`optical_pass`, the first mesh of an SVD layer): it costs only
-  its optical delay.
+  ``meshes`` is how many meshes the light crosses in series between the modulators
+  and the detectors (an SVD layer: ``V``, the attenuators and ``U`` on one chip, 2):
+  the optical delay and the loss the laser is sized for grow with it, the
+  conversions and the MACs (one ``N×N`` product per vector) do not.
 - ``tap_readout``: ``conversions`` tap reads (0 means ``n_phases·n_samples``, one
   read per shifter per sample; ``n_phases`` alone means the taps integrated the
   whole batch).
@@ -113,6 +114,9 @@ class Op:
         How a ``mesh_pass`` modulates its inputs: ``"amplitude"`` (default; one DAC
         sample per port and vector) or ``"field"`` (amplitude and phase, I and Q:
         two). Any other kind of op injects nothing and must keep the default.
+    meshes
+        Meshes a ``mesh_pass``'s light crosses in series, ≥ 1 (default 1; 2 for an
+        SVD layer's ``V`` and ``U``). Any other kind of op must keep the default.
     """
 
     kind: OpKind
@@ -126,6 +130,7 @@ class Op:
     passes: int = 0
     n_phases: int = 0
     inject: Inject = "amplitude"
+    meshes: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in OP_KINDS:
@@ -151,6 +156,13 @@ class Op:
         ):
             # plain ints from here on: hash, JSON and repr as the caller's ints
             object.__setattr__(self, name, _count(getattr(self, name), name))
+        meshes = _count(self.meshes, "meshes")
+        if meshes < 1 or (meshes != 1 and self.kind != "mesh_pass"):
+            raise ValueError(
+                f"meshes={self.meshes!r} must be an int ≥ 1, and 1 for any op but a "
+                f"mesh_pass (this is a {self.kind})"
+            )
+        object.__setattr__(self, "meshes", meshes)
         if self.kind == "mesh_pass" and self.passes != self.n_samples:
             raise ValueError(
                 f"a mesh_pass sends each of its n_samples={self.n_samples} vectors through "
@@ -194,8 +206,9 @@ def mesh_pass(
     n_samples: int,
     exit_read: ExitRead,
     inject: Inject = "amplitude",
+    meshes: int = 1,
 ) -> Op:
-    """A batch of ``n_samples`` vectors sent through one mesh, every input modulated.
+    """A batch of ``n_samples`` vectors sent through a mesh, every input modulated.
 
     ``conversions`` = the input DAC samples of ``inject`` plus the exit reads of
     ``exit_read`` (see the module docstring): with ``inject="amplitude"``, ``power`` →
@@ -224,6 +237,11 @@ def mesh_pass(
         The engine charges every sample's DAC energy, modulator symbol and link
         bytes; how long the samples take follows the modulator's DAC ``channels``
         (:mod:`sim.engine`).
+    meshes
+        Meshes the light crosses in series before it is read, ≥ 1: 2 for an SVD
+        layer (``V``, the attenuator column, ``U``, with nothing detected between),
+        which is modulated and read once but has twice the optical delay and the
+        loss of one mesh (the laser is sized for both).
 
     Returns
     -------
@@ -252,37 +270,7 @@ def mesh_pass(
         passes=n_samples,
         conversions=per_port * n_samples * n_ports,
         inject=inject,
-    )
-
-
-def optical_pass(layer: int, direction: Direction, *, n_ports: int, n_samples: int) -> Op:
-    """A batch of ``n_samples`` vectors crossing one more mesh without any conversion.
-
-    For a layer of several meshes in a row on one chip (an SVD layer: V, the
-    attenuators, U): the light leaves one mesh straight into the next, so only the
-    layer's outer :func:`mesh_pass` modulates its inputs and reads its outputs; the
-    inner meshes are recorded with this op (``conversions=0``), which costs their
-    optical delay and no DAC samples, ADC reads or link transfer.
-
-    Parameters
-    ----------
-    layer, direction, n_ports, n_samples
-        As for :func:`mesh_pass`.
-
-    Returns
-    -------
-    Op
-        ``kind="mesh_pass"``, ``passes=n_samples``, ``conversions=0``.
-    """
-    n_ports, n_samples = _count(n_ports, "n_ports"), _count(n_samples, "n_samples")
-    return Op(
-        kind="mesh_pass",
-        layer=layer,
-        direction=direction,
-        n_ports=n_ports,
-        n_samples=n_samples,
-        passes=n_samples,
-        conversions=0,
+        meshes=meshes,
     )
 
 

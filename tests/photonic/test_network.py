@@ -438,7 +438,7 @@ def test_svd_layers_are_recorded_as_layers_with_all_their_shifters() -> None:
     net.set_params(net.params())
     ops = net.recorder.ops
     assert {op.layer for op in ops} == {0, 1}
-    assert [op.layer for op in ops if op.kind == "mesh_pass"] == [0, 0, 1, 1]
+    assert [(op.layer, op.meshes) for op in ops if op.kind == "mesh_pass"] == [(0, 2), (1, 2)]
     writes = [(op.layer, op.n_phases) for op in ops if op.kind == "phase_update"]
     assert writes == [(0, 2 * 16 + 4), (1, 2 * 16 + 4)]
     assert net.n_shifters == count_shifters(ops) == 72
@@ -1257,11 +1257,17 @@ def test_set_chip_drift_checks_everything_before_it_changes_anything() -> None:
         net.set_params(net.params())
 
 
-def test_an_svd_layer_converts_its_inputs_and_outputs_once() -> None:
+def test_an_svd_layer_is_one_pass_through_two_meshes() -> None:
     """V, the attenuators and U are one coherent pass (the physics feeds V's field into U
-    undetected): the layer's DACs, ADCs and link are paid once, as for a unitary layer;
-    recording two full mesh passes charged them twice. V's mesh still adds its delay."""
+    undetected): the layer's DACs, ADCs and link are paid once, as for a unitary layer
+    (two full mesh passes charged them twice); its light crosses two meshes, so it has
+    twice one mesh's optical delay and the laser is sized for twice its loss (a record
+    of V as a conversion-free pass had sized it for one mesh: 4.4x too little light at
+    N = 64 on eo-integrated); and it computes one N x N product: N² MACs per vector."""
     from sim.engine import simulate
+    from sim.hardware import laser_electrical_power_mw
+    from sim.presets import load_preset
+    from sim.report import mesh_macs
 
     rng = np.random.default_rng(5)
     costs = {}
@@ -1270,7 +1276,8 @@ def test_an_svd_layer_converts_its_inputs_and_outputs_once() -> None:
         net.recorder = Recorder()
         net.forward(rng.normal(size=(3, 2)))
         passes = [op for op in net.recorder.ops if op.kind == "mesh_pass"]
-        assert sum(op.passes for op in passes) == 3 * (2 if kind == "svd" else 1) * 2
+        assert [op.meshes for op in passes] == [2 if kind == "svd" else 1] * 2
+        assert mesh_macs(net.recorder.ops) == 2 * 3 * 4**2  # 2 layers, 3 vectors, N²
         tl = simulate(net.recorder.ops, "thermal-integrated", n_shifters=16)
         costs[kind] = (sum(op.conversions for op in passes), tl)
     assert costs["svd"][0] == costs["unitary"][0] == 2 * (2 * 3 * 4)  # 2 layers: B·N in, B·N out
@@ -1281,6 +1288,12 @@ def test_an_svd_layer_converts_its_inputs_and_outputs_once() -> None:
         )
     delay = 2 * 4 * 0.01  # two V meshes of 4 columns at 0.01 ns each (thermal-integrated)
     assert svd.latency_ns == pytest.approx(unitary.latency_ns + delay)
+    hw = load_preset("thermal-integrated")
+    one_mesh_db = 4 * hw.mesh.loss_db_per_mzi  # 4 Clements columns
+    assert laser_electrical_power_mw(4, hw, meshes=2) == pytest.approx(
+        laser_electrical_power_mw(4, hw) * 10 ** (one_mesh_db / 10)
+    )
+    assert svd.energy_by_component_pj["laser"] > unitary.energy_by_component_pj["laser"]
 
 
 def test_a_forward_that_fails_leaves_nothing_for_backward() -> None:

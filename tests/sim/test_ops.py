@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.engine import simulate
-from sim.ops import Op, mesh_pass, optical_pass, phase_update, tap_readout
+from sim.ops import Op, mesh_pass, phase_update, tap_readout
 
 
 @pytest.mark.parametrize(("exit_read", "per_port"), [("power", 2), ("field", 3), ("none", 1)])
@@ -40,15 +40,21 @@ def test_inject_is_checked_and_belongs_to_mesh_passes() -> None:
     assert Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=16).inject == "amplitude"
 
 
-def test_optical_pass_costs_only_its_optical_delay() -> None:
-    """Light going on into the next mesh of a layer: no DAC, ADC, link or settling."""
-    op = optical_pass(0, "forward", n_ports=4, n_samples=3)
-    assert (op.kind, op.passes, op.conversions) == ("mesh_pass", 3, 0)
-    timeline = simulate([op], "pai2023-chip", n_shifters=0)  # thermal inputs: 10 µs settling
-    assert set(timeline.time_by_component_ns) == {"optics"}
-    assert timeline.latency_ns == pytest.approx(3 * 5 * 0.01)  # sequential, 5 Reck columns
-    charged = {k for k, v in timeline.energy_by_component_pj.items() if v > 0}
-    assert charged <= {"laser", "host_static"}
+def test_a_pass_through_meshes_in_series_costs_their_delay_and_no_more_conversions() -> None:
+    """An SVD layer's light crosses V and U: twice the optical delay, the same DAC
+    samples and reads; meshes ≠ 1 is refused on any op but a mesh_pass."""
+    one = mesh_pass(0, "forward", n_ports=4, n_samples=3, exit_read="power")
+    two = mesh_pass(0, "forward", n_ports=4, n_samples=3, exit_read="power", meshes=2)
+    assert (two.conversions, two.passes, two.meshes) == (one.conversions, 3, 2)
+    t1 = simulate([one], "pai2023-chip", n_shifters=0)
+    t2 = simulate([two], "pai2023-chip", n_shifters=0)
+    assert t2.time_by_component_ns["optics"] == pytest.approx(2 * t1.time_by_component_ns["optics"])
+    for component in ("input_dac", "detector_adc", "camera", "link"):
+        assert t2.energy_by_component_pj.get(component) == t1.energy_by_component_pj.get(component)
+    with pytest.raises(ValueError, match=r"meshes=0 must be an int ≥ 1"):
+        mesh_pass(0, "forward", n_ports=4, n_samples=3, exit_read="power", meshes=0)
+    with pytest.raises(ValueError, match=r"and 1 for any op but a mesh_pass \(this is a detect\)"):
+        Op("detect", 0, "forward", 4, 3, meshes=2)
 
 
 def test_tap_readout_per_sample_or_integrated_over_the_batch() -> None:
