@@ -609,10 +609,19 @@ def train(
     def elapsed() -> float:
         return time.perf_counter() - start
 
-    def diverged(epoch: int, what: str, value: Array | float) -> None:
+    def diverged(
+        epoch: int,
+        what: str,
+        value: Array | float,
+        *,
+        made_by: Literal["the_inputs", "the_update"] = "the_inputs",
+    ) -> None:
+        """Raise if ``value`` is not finite. ``made_by="the_update"``: ``value`` comes out
+        of an optimizer step, which the learning rate drives (even the first one)."""
         if np.all(np.isfinite(value)):
             return
-        if pos.steps == 0:  # the parameters are the caller's: no learning rate did this
+        if pos.steps == 0 and made_by == "the_inputs":
+            # the parameters are the caller's: no learning rate did this
             largest = float(np.max(np.abs(x_train))) if x_train.size else 0.0
             raise TrainingDiverged(
                 f"{what} is not finite at the first step, before any update: look at the "
@@ -650,7 +659,7 @@ def train(
                     diverged(epoch, "the gradient norm", norm)
                     new = optimizer.step(net.params(), grads)
                     for name, updated in new.items():
-                        diverged(epoch, f"the updated {name}", updated)
+                        diverged(epoch, f"the updated {name}", updated, made_by="the_update")
                 net.set_params(new)
                 pos.total_loss += batch_loss * len(idx)
                 pos.norms.append(norm)

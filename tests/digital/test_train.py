@@ -11,7 +11,7 @@ import pytest
 from digital.datasets import load
 from digital.losses import softmax_cross_entropy
 from digital.network import MLP
-from digital.optim import Adam, Momentum
+from digital.optim import SGD, Adam, Momentum
 from digital.train import History, TrainingDiverged, accuracy, grad_norm, train
 from sim.ops import Recorder
 
@@ -281,7 +281,6 @@ def test_divergence_is_reported_not_silent() -> None:
     rng = np.random.default_rng(0)
     data = load("moons", n_samples=40, rng=rng)
     net = MLP([2, 4, 2], activation="identity", rng=rng)
-    from digital.optim import SGD
 
     pattern = r"diverged at epoch \d+: .* lower the learning rate \(lr=1e\+06\)"
     with pytest.raises(TrainingDiverged, match=pattern) as caught:
@@ -321,6 +320,27 @@ def test_a_failure_before_any_update_does_not_blame_the_learning_rate() -> None:
         )
     assert "learning rate (" not in str(caught.value)
     assert caught.value.history.epoch == []
+
+
+def test_a_first_update_that_overflows_blames_the_learning_rate() -> None:
+    """The first step's update is the learning rate's doing: with lr=1e308 the updated
+    weights overflow, and the message said "before any update: look at the training
+    features ..., not the learning rate"."""
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=40, rng=rng)
+    net = MLP([2, 4, 2], activation="identity", rng=rng)
+    with pytest.raises(TrainingDiverged, match=r"the updated W\d is not finite") as caught:
+        train(
+            net,
+            data,
+            loss="half_squared_error",
+            optimizer=SGD(lr=1e308),
+            epochs=1,
+            batch_size=8,
+            rng=rng,
+        )
+    assert "lower the learning rate (lr=1e+308)" in str(caught.value)
+    assert "before any update" not in str(caught.value)
 
 
 def test_complex_features_are_refused_not_cast() -> None:
