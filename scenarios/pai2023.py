@@ -87,7 +87,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -370,9 +370,6 @@ class Config:
     digits_eval_repeats: int = 3
     workers: int = 2
     seed: int = 0
-
-    RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("workers",)
-    """Settings the results do not depend on (see :mod:`scenarios.framework`)."""
 
     def __post_init__(self) -> None:
         put = object.__setattr__

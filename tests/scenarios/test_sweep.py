@@ -404,7 +404,7 @@ def test_sweep_warns_once_when_its_processes_times_each_runs_workers_exceed_the_
     assert sw.oversubscription([ToyConfig()], executor="local", processes=8, scenario="t") is None
 
 
-@pytest.mark.parametrize("name", ["compare", "insitu_training", "pai2023"])
+@pytest.mark.parametrize("name", ["compare", "insitu_training"])
 def test_workers_of_a_scenario_is_left_out_of_a_sweeps_identity(name: str) -> None:
     assert fw.result_neutral_fields(fw.load_scenario(name).Config) == ("workers",)
     one = sw.plan_sweep(name, grid=[("seed", ["0"])], base="smoke", overrides={"workers": 1})
@@ -413,6 +413,15 @@ def test_workers_of_a_scenario_is_left_out_of_a_sweeps_identity(name: str) -> No
     # unchanged for a sweep that does not set it: the hash of the config as it is
     plain = sw.plan_sweep(name, grid=[("seed", ["0"])], base="smoke")
     assert plain.spec["base_config"] == sw._plain(dataclasses.asdict(plain.base_config))
+
+
+def test_pai2023_keeps_workers_in_its_sweep_identity() -> None:
+    """No test shows its numbers independent of workers (its serial path runs with
+    multithreaded BLAS, its pool workers on one thread each)."""
+    assert fw.result_neutral_fields(fw.load_scenario("pai2023").Config) == ()
+    one = sw.plan_sweep("pai2023", grid=[("seed", ["0"])], base="smoke", overrides={"workers": 1})
+    two = sw.plan_sweep("pai2023", grid=[("seed", ["0"])], base="smoke", overrides={"workers": 2})
+    assert one.sweep_id != two.sweep_id
 
 
 @pytest.mark.parametrize(
