@@ -1109,13 +1109,15 @@ def format_pm(mean: float, std: float) -> str:
     to the spread's digits, when that place is below 1e-6 or above 1e3 (2.00e-05 ±
     1.0e-06); the mean alone (4 significant digits) without a spread (NaN or 0).
 
-    A spread no larger than rounding (``std <= VARYING_ATOL + VARYING_RTOL * |mean|``,
-    repeats that agree but for the last bits) is shown as 0, the mean to 4 significant
-    digits: ``84.0 ± 0.0``, not ``8.400000000000000e+01 ± 1.4e-14``.
+    A spread no larger than rounding of the mean (``std <= VARYING_RTOL * |mean|``:
+    repeats that agree but for the last bits) is shown as 0, the mean to 4
+    significant digits: ``84.0 ± 0.0``, not ``8.400000000000000e+01 ± 1.4e-14``. The
+    test is relative only: a small quantity with a real spread keeps it (``1.0e-20 ±
+    5.0e-21``, an ε measured at tiny noise).
     """
     if math.isnan(std) or std == 0:
         return f"{mean:.4g}"
-    if math.isfinite(mean) and abs(std) <= VARYING_ATOL + VARYING_RTOL * abs(mean):
+    if math.isfinite(mean) and abs(std) <= VARYING_RTOL * abs(mean):
         text = f"{mean + 0.0:.4g}"  # + 0.0: no "-0"
         if text.lstrip("-").isdigit():
             text += ".0"

@@ -682,9 +682,10 @@ def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
         (0.9174, 1e-17, "0.9174 ± 0.0"),  # rounding, not spread
         (84.00000000000001, 1.4e-14, "84.0 ± 0.0"),
         (-1.0, 1e-15, "-1.0 ± 0.0"),
-        (0.0, 1e-16, "0.0 ± 0.0"),
+        (0.0, 1e-16, "0.0e+00 ± 1.0e-16"),  # no mean to be relative to: a spread
         (4.865072131017771e13, 0.0039, "4.865e+13 ± 0.0"),
-        (1e-300, 1e-301, "1e-300 ± 0.0"),  # below VARYING_ATOL: rounding too
+        (1e-300, 1e-301, "1.00e-300 ± 1.0e-301"),  # 10 % of a small mean: a spread
+        (1e-20, 5e-21, "1.00e-20 ± 5.0e-21"),  # an ε at tiny noise: not hidden as 0
         (-0.0001, 0.5, "0.00 ± 0.50"),  # not "-0.00"
         (5e6, 1.0, "5000000.0 ± 1.0"),
         (2.5e-5, 1.2e-5, "0.000025 ± 0.000012"),  # the spread's digit at 1e-6: fixed point
