@@ -425,6 +425,11 @@ class Mesh:
             raise ValueError(
                 f"out_rad has length {phases.out_rad.shape[-1:]}; {self!r} has {self.n_ports} ports"
             )
+        for name in ("theta_rad", "phi_rad", "out_rad"):  # again: its arrays may have
+            values = getattr(phases, name)  # been edited in place since it was built
+            if not np.isfinite(values).all():
+                bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+                raise ValueError(f"{name} holds {bad} NaN or infinite value(s)")
 
     # -- physics --------------------------------------------------------------------
 
@@ -777,7 +782,8 @@ class Mesh:
     def _halves_at(
         self, theta_rad: Array, phi_rad: Array, chip: Chip | None
     ) -> tuple[Array, Array]:
-        # the phases and the chip's arrays were checked when built: not again per pass
+        # finite phases: check_phases, at every public call; the chip's arrays are
+        # read-only and were checked when it was built
         if chip is None:
             return unchecked_mzi_halves(theta_rad, phi_rad, _NO_ERROR, _NO_ERROR)
         return unchecked_mzi_halves(

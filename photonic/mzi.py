@@ -211,9 +211,10 @@ def unchecked_mzi_halves(
 ) -> tuple[Array, Array]:
     """:func:`mzi_halves` without its checks, for callers whose arrays are already checked.
 
-    The mesh calls it with the phases of a :class:`~photonic.mesh.Phases` and the
-    arrays of a :class:`~photonic.imperfections.Chip`, both checked when built, so a
-    pass does not check them again.
+    The mesh calls it with phases that :meth:`~photonic.mesh.Mesh.check_phases` found
+    finite on that call (a cheap O(n_mzis) check: the arrays of a ``Phases`` can be
+    edited in place after it was built) and the read-only arrays of a
+    :class:`~photonic.imperfections.Chip`, checked when it was built.
 
     Parameters
     ----------

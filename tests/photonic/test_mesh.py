@@ -803,3 +803,21 @@ def test_output_phases_checks_its_chip_like_halves() -> None:
             call(phases, other)
         with pytest.raises(TypeError, match="chip is a int"):
             call(phases, 3)  # type: ignore[arg-type]
+
+
+def test_phases_edited_in_place_to_nan_are_refused_at_the_next_call() -> None:
+    """Phases checks its arrays when built but keeps the caller's arrays; a NaN written
+    into them afterwards went through the unchecked MZI core and came out as NaN
+    fields with no error."""
+    mesh = Mesh.clements(4)
+    theta = np.zeros(6)
+    phases = Phases(theta, np.zeros(6), np.zeros(4))
+    theta[0] = np.nan
+    x = np.ones((2, 4))
+    for call in (
+        lambda: mesh.forward(phases, x),
+        lambda: mesh.matrix(phases),
+        lambda: mesh.phase_gradients(phases, x, x),
+    ):
+        with pytest.raises(ValueError, match=r"theta_rad holds 1 NaN or infinite value"):
+            call()
