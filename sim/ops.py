@@ -163,6 +163,13 @@ class Op:
                 f"mesh_pass (this is a {self.kind})"
             )
         object.__setattr__(self, "meshes", meshes)
+        inputs = SAMPLES_PER_PORT[self.inject] * self.passes * self.n_ports
+        if self.kind == "mesh_pass" and 0 < self.conversions < inputs:
+            raise ValueError(
+                f"a mesh_pass with inject={self.inject!r} modulates {inputs} input samples "
+                f"({SAMPLES_PER_PORT[self.inject]} per port and vector); conversions="
+                f"{self.conversions} cannot hold them (sim.ops.mesh_pass builds one)"
+            )
         if self.kind == "mesh_pass" and self.passes != self.n_samples:
             raise ValueError(
                 f"a mesh_pass sends each of its n_samples={self.n_samples} vectors through "

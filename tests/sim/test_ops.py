@@ -140,3 +140,12 @@ def test_host_work_factories_count_what_their_docstrings_say() -> None:
         flops=7,
         bytes=9,
     )
+
+
+def test_a_mesh_pass_with_fewer_conversions_than_its_input_samples_is_refused() -> None:
+    """A hand-made field pass with B·N conversions was priced as B·N input samples and
+    no reads, though a field needs 2·B·N samples."""
+    with pytest.raises(ValueError, match=r"inject='field' modulates 16 input samples"):
+        Op("mesh_pass", 0, "adjoint", 4, 2, passes=2, conversions=8, inject="field")
+    assert Op("mesh_pass", 0, "adjoint", 4, 2, passes=2, conversions=16, inject="field")
+    assert Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=0)  # delay only
