@@ -30,7 +30,12 @@ Array = NDArray[Any]
 
 
 def amplitude_factor(loss_db: ArrayLike) -> Array:
-    """Field amplitude transmitted through a power loss of ``loss_db`` dB (any shape)."""
+    """Field amplitude transmitted through a power loss of ``loss_db`` dB (any shape).
+
+    A unit conversion only: a negative ``loss_db`` gives an amplitude > 1 (a gain). The
+    device models that call it (:func:`coupler`, :func:`mzi_halves`, a ``Chip``) refuse
+    negative losses themselves.
+    """
     return np.power(10.0, -np.asarray(loss_db, dtype=np.float64) / DB_PER_AMPLITUDE_DECADE)
 
 
