@@ -190,6 +190,14 @@ def test_mesh_depth_is_the_column_count_of_the_photonic_mesh(topology: str, n_po
         (lambda: mesh_depth(-3, "reck"), ValueError, r"n_ports=-3 must be an int > 0"),
         (lambda: mesh_transmission(-4, MeshOptics()), ValueError, r"n_ports=-4"),
         (lambda: mesh_transmission(4, None), TypeError, r"optics is a NoneType; expected a Mesh"),
+        (lambda: mesh_transmission(4, MeshOptics(), meshes=0), ValueError, r"meshes=0"),
+        (
+            lambda: laser_electrical_power_mw(
+                4, PhotonicHardware(name="chip", host=processor()), meshes=-1
+            ),
+            ValueError,
+            r"meshes=-1",
+        ),
         (
             lambda: laser_electrical_power_mw(-4, PhotonicHardware(name="chip", host=processor())),
             ValueError,
@@ -213,7 +221,8 @@ def test_physics_helpers_refuse_bad_arguments_by_name(
     call: Any, error: type[Exception], match: str
 ) -> None:
     """mesh_depth(4, 'Clements') silently returned the Reck depth, 4.5 ports gave 4.5
-    columns and -4 ports a negative laser power; a wrong object was an AttributeError."""
+    columns and -4 ports a negative laser power; a wrong object was an AttributeError;
+    meshes=0 would size the laser for the facets' loss alone."""
     with pytest.raises(error, match=match):
         call()
 
