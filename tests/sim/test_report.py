@@ -100,6 +100,7 @@ def test_summarize_checks_its_inputs() -> None:
         (format_time_ns(0.5), "500 ps"),
         (format_time_ns(0.0), "0 s"),
         (format_si(-1.5e-3, "W"), "-1.5 mW"),
+        (format_si(3.2e13, "FLOP/s"), "32 TFLOP/s"),  # not "3.2e+04 GFLOP/s"
         (format_si(float("nan"), "J"), "nan J"),
     ],
 )
