@@ -821,3 +821,23 @@ def test_phases_edited_in_place_to_nan_are_refused_at_the_next_call() -> None:
     ):
         with pytest.raises(ValueError, match=r"theta_rad holds 1 NaN or infinite value"):
             call()
+
+
+@pytest.mark.parametrize("name", ["theta_rad", "phi_rad", "out_rad"])
+def test_phases_edited_in_place_are_refused_by_the_tap_and_halves_methods(name: str) -> None:
+    """forward, matrix and phase_gradients rebuild their Phases and so re-check it, but
+    halves, output_phases and the tap methods use the caller's arrays as they are: a NaN
+    written into any of the three after construction came out as NaN taps and halves
+    with no error."""
+    mesh = Mesh.clements(4)
+    phases = Phases(np.zeros(6), np.zeros(6), np.zeros(4))
+    getattr(phases, name)[-1] = np.inf
+    x = np.ones((2, 4))
+    for call in (
+        lambda: mesh.halves(phases),
+        lambda: mesh.output_phases(phases),
+        lambda: mesh.tap_fields(phases, x),
+        lambda: mesh.tap_powers(phases, x),
+    ):
+        with pytest.raises(ValueError, match=rf"{name} holds 1 NaN or infinite value"):
+            call()
