@@ -783,3 +783,15 @@ def test_a_chips_repr_summarises_its_arrays() -> None:
     text = repr(Chip.draw(Mesh.clements(16), np.random.default_rng(0)))
     assert "array" not in text and len(text) < 400
     assert "topology='clements'" in text and "splitting error rms" in text
+
+
+def test_a_chips_repr_summary_by_hand() -> None:
+    """The summary is the rms splitting error over every coupler and the mean over MZIs
+    of each MZI's loss (its two couplers' losses, each the mean of the coupler's two
+    arms): a user comparing two drawn chips reads these numbers, not the arrays."""
+    chip = Chip.ideal(Mesh.clements(3)).with_(
+        splitting_error_rad=np.array([[0.03, -0.04], [0.0, 0.0], [0.0, 0.0]]),
+        coupler_loss_db=np.stack([np.full((2, 2), 0.1), np.zeros((2, 2)), np.full((2, 2), 0.2)]),
+    )
+    # rms: √((0.03² + 0.04²) / 6) = 0.0204 rad; MZI losses 0.2, 0, 0.4 dB: mean 0.2 dB
+    assert repr(chip).endswith("splitting error rms 0.0204 rad, mean MZI loss 0.2 dB)")
