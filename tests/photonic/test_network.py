@@ -846,6 +846,17 @@ def test_features_too_large_for_the_network_are_refused_by_name(
     assert np.all(np.isfinite(net.forward(np.full((2, 2), 1e50))))
 
 
+def test_features_that_overflow_in_one_sample_of_the_batch_are_refused() -> None:
+    """One sample of 1e200 among ordinary ones: forward() must refuse the batch, not
+    return inf for that sample next to finite outputs for the others."""
+    net = PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(0), activation="abs")
+    x = np.array([[1.0, 2.0], [1e200, 1e200], [0.5, -1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"x is too large: the outputs .*= 1e\+200"):
+            net.forward(x)
+
+
 def test_svd_attenuators_start_where_their_gradient_is_not_zero() -> None:
     """At θ = π (full transmission) dσ/dθ = 0: plain SGD would never train them."""
     from digital.losses import softmax_cross_entropy
