@@ -857,6 +857,33 @@ def test_features_that_overflow_in_one_sample_of_the_batch_are_refused() -> None
             net.forward(x)
 
 
+def test_a_noisy_chip_on_any_mesh_sets_the_coarse_finite_difference_step() -> None:
+    """With one chip per mesh, detector noise or an ADC on the last mesh's chip (the
+    output detectors) makes a 1e-4 rad finite difference measure noise: the automatic
+    step must be the noisy one whichever mesh's chip is noisy."""
+    from photonic.insitu import DEFAULT_FD_STEP_RAD, NOISY_FD_STEP_RAD
+
+    def step(noisy: dict[str, float], at: int) -> float:
+        chips = [
+            Chip.draw(Mesh.clements(4), np.random.default_rng(i), **dict(NO_IMPERFECTIONS))
+            for i in range(2)
+        ]
+        chips[at] = chips[at].with_(**noisy)
+        net = PhotonicNetwork(
+            4,
+            2,
+            n_features=2,
+            chip=chips,
+            rng=np.random.default_rng(0),
+            noise_rng=np.random.default_rng(1),
+        )
+        return net.fd_step_rad
+
+    for noisy in ({"tap_noise": 0.01}, {"adc_bits": 8}):
+        assert step(noisy, 0) == step(noisy, 1) == NOISY_FD_STEP_RAD
+    assert step({}, 1) == DEFAULT_FD_STEP_RAD
+
+
 def test_svd_attenuators_start_where_their_gradient_is_not_zero() -> None:
     """At θ = π (full transmission) dσ/dθ = 0: plain SGD would never train them."""
     from digital.losses import softmax_cross_entropy
