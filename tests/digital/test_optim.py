@@ -154,3 +154,16 @@ def test_an_optimizer_reused_for_another_network_is_refused_by_name(make: Any) -
     with pytest.raises(ValueError, match=names):
         opt.step(other, {"W1": np.ones(6)})
     opt.step(small, {"layer1.theta_rad": np.ones(6)})  # the same network goes on
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(lr=0.1), lambda: Momentum(lr=0.1)])
+def test_an_optimizer_reused_for_a_deeper_network_is_refused_by_name(make: Any) -> None:
+    """A second network with the first one's layer (same name and shape) and one more:
+    its first layer would go on with the other network's momentum while the new layer
+    started from rest, with no error."""
+    opt = make()
+    opt.step({"layer1.theta_rad": np.zeros(6)}, {"layer1.theta_rad": np.ones(6)})
+    deeper = {"layer1.theta_rad": np.zeros(6), "layer2.theta_rad": np.zeros(6)}
+    names = r"holds state for parameters \['layer1.theta_rad'\], not \['layer1.theta_rad', 'layer2"
+    with pytest.raises(ValueError, match=names):
+        opt.step(deeper, {key: np.ones(6) for key in deeper})
