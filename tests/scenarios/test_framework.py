@@ -15,7 +15,7 @@ import time
 import types
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pytest
@@ -705,3 +705,16 @@ def test_format_pm_gives_the_spread_two_digits_and_the_mean_as_many(
     mean: float, std: float, text: str
 ) -> None:
     assert fw.format_pm(mean, std) == text
+
+
+def test_a_result_neutral_name_that_is_no_setting_is_refused() -> None:
+    """A misspelt RESULT_NEUTRAL_FIELDS entry (``"wrokers"``) left the real setting in
+    the sweep's identity, and nothing said why a re-run with other workers started over."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("wrokers",)
+        workers: int = 1
+
+    with pytest.raises(TypeError, match=r"Config.RESULT_NEUTRAL_FIELDS names \['wrokers'\]"):
+        fw.result_neutral_fields(Config)
