@@ -718,3 +718,28 @@ def test_a_result_neutral_name_that_is_no_setting_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"Config.RESULT_NEUTRAL_FIELDS names \['wrokers'\]"):
         fw.result_neutral_fields(Config)
+
+
+def test_floor_markers_leave_no_slot_for_a_line_with_nothing_at_the_floor() -> None:
+    """Two of three lines reach the floor at x = 2: their ▽ sit one slot either side of
+    x = 2 (±3 pt), as if the third line were not there; a slot kept for the line with
+    no ▽ pushed them off-centre."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    try:
+        ax.set_yscale("log")
+        colors = {"a": "C0", "none": "C1", "b": "C2"}
+        at_floor = {"a": np.array([2.0]), "none": np.array([]), "b": np.array([2.0])}
+        fw.floor_markers(ax, at_floor, colors, 1e-3)
+        markers = [line for line in ax.get_lines() if line.get_marker() == "v"]
+        assert [m.get_color() for m in markers] == ["C0", "C2"]
+        at_x = ax.transData.transform((2.0, 1e-3))[0]
+        shifts_pt = [
+            (m.get_transform().transform((2.0, 1e-3))[0] - at_x) / fig.dpi * fw.POINTS_PER_INCH
+            for m in markers
+        ]
+        half = fw.FLOOR_MARKER_SPACING_PT / 2
+        np.testing.assert_allclose(shifts_pt, [-half, half])
+    finally:
+        plt.close(fig)
