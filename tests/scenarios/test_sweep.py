@@ -486,6 +486,12 @@ def _one_byte(db: Path) -> None:
     db.write_bytes(b"x")
 
 
+def _truncated(db: Path) -> None:
+    """A database cut short inside its header: it starts as SQLite does, but SQLite would
+    take it for an empty database and write over it."""
+    db.write_bytes(db.read_bytes()[:50])
+
+
 def _tableless(db: Path) -> None:
     """Someone's SQLite database without tables (a header and a schema cookie only)."""
     db.unlink()
@@ -526,6 +532,7 @@ def _newer_schema(db: Path) -> None:
     [
         (_garbage, "not SQLite"),
         (_one_byte, "is not SQLite .1 byte, shorter than an SQLite header"),
+        (_truncated, "is not SQLite .50 bytes, shorter than an SQLite header"),
         (_tableless, "an SQLite database without tables"),
         (_damaged, "left untouched"),
         (_foreign, "not a sweep database"),
