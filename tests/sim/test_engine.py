@@ -612,6 +612,21 @@ def test_a_pass_through_two_meshes_lights_the_laser_for_both_meshes_loss() -> No
         assert energy == pytest.approx(mw * span, rel=1e-9)
 
 
+@pytest.mark.parametrize("inject", ["amplitude", "field"])
+def test_a_mesh_pass_without_conversions_is_its_optical_delay_only(inject: str) -> None:
+    """A hand-made mesh_pass with conversions=0 (sim.ops: "delay only") on eo-integrated:
+    4 columns × 0.01 ns of light, no DAC sample, symbol, ADC read or link byte. Counted
+    as input samples less reads, it had a negative ADC energy for the samples it never
+    modulated."""
+    op = Op("mesh_pass", 0, "forward", 4, 2, passes=2, conversions=0, inject=inject)  # type: ignore[arg-type]
+    timeline = simulate([op], load_preset("eo-integrated"))
+    assert timeline.latency_ns == pytest.approx(0.04, rel=1e-12)
+    energy = timeline.energy_by_component_pj
+    for component in ("input_dac", "modulator", "detector_adc", "link"):
+        assert energy[component] == 0.0, component
+    assert energy["laser"] == pytest.approx(_eo_laser_mw(4) * 0.04, rel=1e-9)
+
+
 def test_adjoint_pass_pays_twice_the_dac_energy_of_the_forward_pass() -> None:
     """The same N and batch: the adjoint pass injects δ (complex), the forward pass real
     amplitudes; the DAC and modulator energy of the adjoint pass is twice the forward's
