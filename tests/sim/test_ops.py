@@ -83,6 +83,10 @@ def test_constructors_refuse_unknown_options() -> None:
         mesh_pass(0, "forward", n_ports=4, n_samples=1, exit_read="fields")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="integrated='per-sample'"):
         tap_readout(0, "sum", n_ports=4, n_samples=2, n_phases=3, integrated="per-sample")  # type: ignore[arg-type]
+    from sim.ops import activation_op
+
+    with pytest.raises(ValueError, match=r"values='float32' must be one of \('real', 'complex'\)"):
+        activation_op(0, "forward", n_ports=4, n_samples=2, values="float32")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("integer", [np.int64, np.int32, np.uint16])
