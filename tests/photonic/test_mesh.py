@@ -665,6 +665,18 @@ def test_overflowing_gradients_are_blamed_on_the_fields_not_the_phases(
     assert np.all(np.isfinite(scaled_down.to_vector()))
 
 
+@pytest.mark.parametrize("method", ["correlation", "per_sample"])
+def test_overflowing_gradients_name_the_largest_x_and_delta_each(method: str) -> None:
+    """|x| = 1e200 and |delta| = 1e150: the message tells the caller which of the two to
+    scale and by how much, so each largest value must be the one of its own field."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    x, delta = np.full((2, 4), 1e200), np.full((2, 4), 1e150)
+    match = r"\(largest \|x\| = 1e\+200, largest \|delta\| = 1e\+150\)"
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(ValueError, match=match):
+        mesh.phase_gradients(phases, x, delta, method=method)
+
+
 @pytest.mark.parametrize("n_sets", [1, 2, 4])
 def test_per_sample_phases_must_have_one_set_per_sample(n_sets: int) -> None:
     """Per-sample phases (per-pass noise) are one set per sample of a batch of 3.
