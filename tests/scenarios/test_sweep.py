@@ -944,6 +944,21 @@ def test_bad_unwritable_output_folder(
         blocker.unlink()
 
 
+def test_a_sweep_into_a_folder_it_cannot_write_makes_nothing(
+    toy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output folder without write permission is refused by name before the sweep
+    starts its executor or makes a folder (tests may run as root, which may write
+    anywhere: the permission is denied through os.access)."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
+    out = tmp_path / "read-only"
+    out.mkdir()
+    monkeypatch.setattr(sw.os, "access", lambda path, mode: False)
+    with pytest.raises(sw.SweepError, match=r"output folder .*read-only' is not writable"):
+        sw.run_sweep(plan, out=out, progress="off")
+    assert list(out.iterdir()) == []
+
+
 def test_bad_unreachable_scheduler_fails_fast(
     finished_sweep: tuple[Path, list[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
