@@ -317,6 +317,27 @@ def test_a_rerun_after_editing_a_preset_file_runs_again_and_keeps_the_preset(
         assert load_preset(str(copy)).name == "mychip"
 
 
+def test_two_preset_files_of_one_name_are_both_kept(tmp_path: Path) -> None:
+    """Two chips in a/mychip.toml and b/mychip.toml: the run folder keeps both, as
+    mychip.toml and mychip-2.toml; one copy written over the other left the manifest
+    pointing twice at the same file, with the digest of a preset that is not there."""
+    for folder in ("a", "b", "run"):
+        (tmp_path / folder).mkdir()
+    a = _write_chip(tmp_path / "a" / "mychip.toml", 0.3)
+    b = tmp_path / "b" / "mychip.toml"  # another chip in a file of the same name
+    b.write_text(_write_chip(b, 0.2).read_text().replace('"mychip"', '"otherchip"'))
+    run_dir = tmp_path / "run"
+    saved = fw.write_presets(ChipToyConfig(presets=(str(a), str(b))), run_dir)
+    assert [saved[str(p)]["file"] for p in (a, b)] == [
+        "presets/mychip.toml",
+        "presets/mychip-2.toml",
+    ]
+    for path, efficiency in ((a, 0.3), (b, 0.2)):
+        copy = run_dir / saved[str(path)]["file"]
+        assert _digest(copy) == saved[str(path)]["sha256"]
+        assert load_preset(str(copy)).laser.wall_plug_efficiency == efficiency  # type: ignore[union-attr]
+
+
 @dataclasses.dataclass(frozen=True)
 class PooledToyConfig:
     """Settings of a toy scenario with a setting its results do not depend on."""
