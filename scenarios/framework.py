@@ -1116,7 +1116,7 @@ def format_pm(mean: float, std: float) -> str:
     5.0e-21``, an ε measured at tiny noise).
     """
     if math.isnan(std) or std == 0:
-        return f"{mean:.4g}"
+        return f"{mean + 0.0:.4g}"  # + 0.0: no "-0"
     if math.isfinite(mean) and abs(std) <= VARYING_RTOL * abs(mean):
         text = f"{mean + 0.0:.4g}"  # + 0.0: no "-0"
         if text.lstrip("-").isdigit():

@@ -699,6 +699,7 @@ def test_curve_band_sorts_cuts_and_spreads_over_seeds() -> None:
         (-0.0, 1e-9, "0.0e+00 ± 1.0e-09"),
         (5.0, float("nan"), "5"),
         (0.5, 0.0, "0.5"),
+        (-0.0, 0.0, "0"),  # not "-0"
     ],
 )
 def test_format_pm_gives_the_spread_two_digits_and_the_mean_as_many(
