@@ -41,8 +41,8 @@ names are part of the code and count by name). The same command therefore maps t
 same folder, whatever the order of the ``--grid`` options or of their values; a
 different base configuration or grid, or an edited preset file, is a different sweep.
 Settings that a scenario marks as not changing its results
-(:func:`scenarios.framework.result_neutral_fields`: compare's, insitu_training's and
-pai2023's ``workers``) count at their ``Config()`` (or ``--smoke``) value whatever
+(:func:`scenarios.framework.result_neutral_fields`: compare's and insitu_training's
+``workers``) count at their ``Config()`` (or ``--smoke``) value whatever
 ``--set`` or ``--config`` says, so that ``--set workers=4`` resumes the sweep run with
 ``workers=2``; swept, they are part of the grid. ``--repeat``,
 ``--executor``, ``--workers``, ``--scheduler`` and ``--metric`` are not part of the
