@@ -1097,8 +1097,8 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 #: Values closer than this (relative), or than :data:`VARYING_ATOL` (absolute), differ only
 #: by floating-point rounding: a sweep's key that varies no more between grid points does
-#: not vary (:func:`scenarios.sweep.varying_metrics`), and a spread of repeats no larger
-#: is shown as 0 (:func:`format_pm`).
+#: not vary (:func:`scenarios.sweep.varying_metrics`). A spread of repeats no larger than
+#: the relative tolerance alone is shown as 0 (:func:`format_pm`).
 VARYING_RTOL = 1e-9
 VARYING_ATOL = 1e-15
 
