@@ -54,6 +54,39 @@ def check_finite(x: Any, name: str) -> None:
         )
 
 
+def check_not_overflowed(values: Any, source: Any, name: str, what: str) -> None:
+    """Refuse an input ``source`` so large that ``values`` computed from it overflowed.
+
+    One vectorised check of the result, not a guessed threshold on the input: the
+    message names the input the caller was given (not an internal array), says what
+    overflowed and how large the input is, so that the remedy (scale it down) is
+    plain. The input itself is finite (checked on entry), so a non-finite result
+    can only be overflow.
+
+    Parameters
+    ----------
+    values
+        Array computed from ``source``, any shape.
+    source
+        The caller's input, any shape; its largest magnitude is reported.
+    name
+        The input's parameter name, e.g. ``"x"`` or ``"grad_output"``.
+    what
+        What ``values`` are, plural, e.g. ``"the outputs of layer 2"``.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` holds NaN or ±inf.
+    """
+    if not np.isfinite(values).all():
+        biggest = float(np.max(np.abs(source), initial=0.0))
+        raise ValueError(
+            f"{name} is too large: {what} are not finite, they overflow float64 "
+            f"(largest |{name}| = {biggest:.3g}); scale {name} down"
+        )
+
+
 def check_generator(rng: Any, name: str = "rng") -> np.random.Generator:
     """Return ``rng`` if it is a ``numpy.random.Generator``, else raise ``TypeError``.
 

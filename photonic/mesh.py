@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from digital.validation import check_choice, check_finite, check_generator, check_positive_int
+from digital.validation import (
+    check_choice,
+    check_finite,
+    check_generator,
+    check_not_overflowed,
+    check_positive_int,
+)
 from photonic import kernels
 from photonic.constants import TWO_PI
 from photonic.mzi import (
@@ -499,11 +505,21 @@ class Mesh:
         -------
         numpy.ndarray
             Output fields ``(n_samples, n_ports)`` complex.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not fit the mesh or is not finite, or is so large (near
+            float64's limit) that the output fields overflow.
         """
         x = self.check_fields(x, "x")
-        if self._resolve(method, phases, x.shape[0]) == "matmul":
-            return self.transfer(phases, chip).forward(x)
-        return self._pass(phases, x, chip, direction="forward", record="none")[3]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+            if self._resolve(method, phases, x.shape[0]) == "matmul":
+                y = self.transfer(phases, chip).forward(x)
+            else:
+                y = self._pass(phases, x, chip, direction="forward", record="none")[3]
+        check_not_overflowed(y, x, "x", "the output fields")
+        return y
 
     def adjoint(
         self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -520,11 +536,21 @@ class Mesh:
         numpy.ndarray
             ``(n_samples, n_ports)``; the gradient of the loss with respect to the
             input fields, in the convention ``∂L/∂Re x − i ∂L/∂Im x``.
+
+        Raises
+        ------
+        ValueError
+            If ``delta`` does not fit the mesh or is not finite, or is so large (near
+            float64's limit) that the fields leaving the inputs overflow.
         """
         delta = self.check_fields(delta, "delta")
-        if self._resolve(method, phases, delta.shape[0]) == "matmul":
-            return self.transfer(phases, chip).adjoint(delta)
-        return self._pass(phases, delta, chip, direction="adjoint", record="none")[3]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+            if self._resolve(method, phases, delta.shape[0]) == "matmul":
+                x_hat = self.transfer(phases, chip).adjoint(delta)
+            else:
+                x_hat = self._pass(phases, delta, chip, direction="adjoint", record="none")[3]
+        check_not_overflowed(x_hat, delta, "delta", "the fields leaving the inputs")
+        return x_hat
 
     def phase_gradients(
         self,
@@ -1070,11 +1096,18 @@ class Transfer:
         return chip is self.chip and self.phases.same_values(phases)
 
     def forward(self, x: Array) -> Array:
-        """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``."""
+        """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``.
+
+        The output is not checked for overflow, which a passive mesh reaches only for
+        fields near float64's limit: this is the training step's one product, kept
+        bare for speed (:meth:`Mesh.forward` checks it, and :meth:`phase_gradients`
+        refuses the non-finite gradients that would follow).
+        """
         return self.mesh.check_fields(x, "x") @ self.matrix.T
 
     def adjoint(self, delta: Array) -> Array:
-        """``x̂ = Wᵀ δ`` per sample: ``δ W`` for ``δ`` ``(n_samples, n_ports)``."""
+        """``x̂ = Wᵀ δ`` per sample: ``δ W`` for ``δ`` ``(n_samples, n_ports)``, not checked
+        for overflow, as :meth:`forward` (:meth:`Mesh.adjoint` checks it)."""
         return self.mesh.check_fields(delta, "delta") @ self.matrix
 
     def tap_sums(

@@ -58,6 +58,7 @@ from digital.validation import (
     check_choice,
     check_generator,
     check_matrix,
+    check_not_overflowed,
     check_positive,
     check_positive_int,
 )
@@ -748,14 +749,14 @@ class PhotonicNetwork:
                 cache["pre"].append(z)
                 if layer < self.n_layers - 1:
                     field = self.activations[layer](z).astype(np.complex128)
-                    _check_not_overflowed(field, x, f"the activations after layer {layer + 1}")
+                    check_not_overflowed(field, x, "x", f"the activations after layer {layer + 1}")
                     self._record(activation_op(layer, "forward", n_ports=self.n_ports, n_samples=n))
             y = z
             powers = self._detect(y)
             grouped = np.stack([powers[:, g].sum(axis=1) for g in self.readout_groups], axis=1)
             outputs = self.readout_scale * grouped
-        _check_not_overflowed(
-            outputs, x, f"the outputs (detected powers × readout_scale={self.readout_scale:g})"
+        check_not_overflowed(
+            outputs, x, "x", f"the outputs (detected powers × readout_scale={self.readout_scale:g})"
         )
         cache["y"] = y
         self._cache = cache
@@ -806,8 +807,13 @@ class PhotonicNetwork:
                 f"grad_output has shape {g.shape}; expected {(cache['y'].shape[0], self.n_outputs)}"
             )
         dpower = np.zeros(cache["y"].shape)
-        for j, group in enumerate(self.readout_groups):
-            dpower[:, group] = self.readout_scale * g[:, [j]]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+            for j, group in enumerate(self.readout_groups):
+                dpower[:, group] = self.readout_scale * g[:, [j]]
+            delta = 2.0 * np.conj(cache["y"]) * dpower  # |y|²: ∂/∂Re − i ∂/∂Im = 2 conj(y)
+        check_not_overflowed(
+            delta, g, "grad_output", "the adjoint fields 2·conj(y)·readout_scale·grad_output"
+        )
         if chosen == "finite_difference":
             return self._finite_difference(g)
         if chosen in ("in_situ", "analog"):
@@ -824,7 +830,6 @@ class PhotonicNetwork:
                     f"last forward() was recorded reading powers (gradient={self.gradient!r}); "
                     f"set gradient={chosen!r} before forward() to record the field reads"
                 )
-        delta = 2.0 * np.conj(cache["y"]) * dpower  # |y|²: ∂/∂Re − i ∂/∂Im = 2 conj(y)
         grads: dict[str, Array] = {}
         for layer in reversed(range(self.n_layers)):
             if layer < self.n_layers - 1:  # on the host, whatever the method
@@ -1127,18 +1132,3 @@ class PhotonicNetwork:
     def _record(self, op: Op) -> None:
         if self.recorder is not None:
             self.recorder.record(op)
-
-
-def _check_not_overflowed(values: Array, x: Array, what: str) -> None:
-    """Refuse features ``x`` so large that ``values`` computed from them are not finite
-    (one vectorised check of the result, not a guessed threshold on ``x``).
-
-    The wording is that of :func:`photonic.insitu.measure_in_situ` for a field whose
-    power overflows.
-    """
-    if not np.isfinite(values).all():
-        biggest = float(np.max(np.abs(x), initial=0.0))
-        raise ValueError(
-            f"x is too large: {what} are not finite, they overflow float64 (largest "
-            f"|x| = {biggest:.3g}); scale the features x down"
-        )

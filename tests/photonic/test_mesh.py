@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -853,3 +854,27 @@ def test_phases_edited_in_place_are_refused_by_the_tap_and_halves_methods(name: 
     ):
         with pytest.raises(ValueError, match=rf"{name} holds 1 NaN or infinite value"):
             call()
+
+
+@pytest.mark.parametrize("method", ["matmul", "per_sample"])
+def test_forward_and_adjoint_refuse_fields_whose_outputs_overflow(method: str) -> None:
+    """Finite fields of 1.5e308, phased to add up in one port, give |y| > float64's
+    limit: Mesh.forward and Mesh.adjoint returned inf with only a RuntimeWarning."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    w = mesh.matrix(phases)
+    assert np.sum(np.abs(w[0])) * 1.5 > 1.8 and np.sum(np.abs(w[:, 0])) * 1.5 > 1.8
+    x = 1.5e308 * (np.conj(w[0]) / np.abs(w[0]))[None, :]  # y₀ = 1.5e308 · Σ_j |W₀ⱼ|
+    delta = 1.5e308 * (np.conj(w[:, 0]) / np.abs(w[:, 0]))[None, :]  # x̂₀ likewise
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused by name, not warned about
+        with pytest.raises(ValueError, match=r"x is too large: the output fields .*1\.5e\+308"):
+            mesh.forward(phases, x, method=method)
+        with pytest.raises(ValueError, match=r"delta is too large: the fields leaving .*1\.5e"):
+            mesh.adjoint(phases, delta, method=method)
+        # a hundred times smaller is fine, and exact: the check refuses only overflow
+        y = mesh.forward(phases, x * 1e-2, method=method)
+        np.testing.assert_allclose(y, x * 1e-2 @ w.T, rtol=1e-12)
+        np.testing.assert_allclose(
+            mesh.adjoint(phases, delta * 1e-2, method=method), delta * 1e-2 @ w, rtol=1e-12
+        )

@@ -1343,3 +1343,26 @@ def test_a_forward_that_fails_leaves_nothing_for_backward() -> None:
         net.forward(np.full((3, 2), np.nan))
     with pytest.raises(RuntimeError, match=r"backward\(\) needs a forward\(\) first"):
         net.backward(np.ones_like(y))
+
+
+@pytest.mark.parametrize("method", ["adjoint", "in_situ", "analog", "finite_difference"])
+def test_a_grad_output_that_overflows_the_adjoint_is_refused_by_name(method: str) -> None:
+    """grad_output of 1e308 overflows 2·conj(y)·readout_scale·grad_output: the error
+    said "delta holds 8 NaN or infinite value(s)" (an internal name) after a
+    RuntimeWarning; it must name grad_output, and 1e300 must still work."""
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    y = net.forward(np.random.default_rng(1).normal(size=(4, 2)))
+    match = r"grad_output is too large: the adjoint fields .* overflow.*= 1e\+308"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match):
+            net.backward(np.full_like(y, 1e308), method=method)
+    if method == "adjoint":  # exact: linear in grad_output (and not all ones: the
+        # total power a lossless chip conserves has no gradient)
+        g = np.random.default_rng(2).normal(size=y.shape)
+        big, small = net.backward(1e300 * g), net.backward(g)
+        largest = max(float(np.max(np.abs(v))) for v in small.values())
+        for key in big:  # atol: out_rad of the last layer has no gradient (round-off)
+            np.testing.assert_allclose(
+                big[key] / 1e300, small[key], rtol=1e-12, atol=1e-14 * largest
+            )
