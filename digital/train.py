@@ -4,6 +4,11 @@ One epoch: shuffle the training set with the given ``rng``, then for each
 minibatch ``forward → loss → backward → optimizer.step → set_params``. After each
 epoch the network is evaluated on the full train and test sets; those evaluation
 passes are not recorded in ``net.recorder`` (the trace holds training work only).
+The trainer records its own host work there too, where the step does it: the loss
+and its gradient (:func:`sim.ops.loss_op`, charged as softmax cross-entropy's for
+every loss) and the optimizer's update (one :func:`sim.ops.update_op` for all
+parameters; an optimizer other than ``SGD``, ``Momentum`` or ``Adam`` has no known
+cost and is not recorded).
 
 Checkpoints (:class:`Checkpoint`): every ``every_steps`` minibatches, and when the
 run is interrupted with Ctrl-C, the whole training state — parameters, optimizer
@@ -34,8 +39,9 @@ from tqdm.auto import tqdm
 
 from digital.losses import LOSSES, LossFn, get_loss
 from digital.network import Network
-from digital.optim import Optimizer
+from digital.optim import SGD, Adam, Momentum, Optimizer
 from digital.validation import check_choice, check_generator, check_matrix
+from sim.ops import Op, loss_op, n_real_params, update_op
 
 Array = NDArray[Any]
 Progress = Literal["auto", "on", "off"]
@@ -480,6 +486,15 @@ def _require(value: Any, name: str, attributes: tuple[str, ...], expected: str) 
         )
 
 
+#: The :data:`sim.ops.UPDATE_COSTS` key of each built-in optimizer (exact type: a
+#: subclass may update otherwise, and its cost is not known).
+UPDATE_RULES: dict[type, Literal["sgd", "momentum", "adam"]] = {
+    SGD: "sgd",
+    Momentum: "momentum",
+    Adam: "adam",
+}
+
+
 def train(
     net: Network,
     data: Data,
@@ -635,6 +650,14 @@ def train(
             history,
         )
 
+    last = getattr(net, "n_layers", 1) - 1  # the layer host work is filed under
+    rule = UPDATE_RULES.get(type(optimizer))
+
+    def record(op: Op) -> None:
+        recorder = getattr(net, "recorder", None)  # looked up each step, as the net does
+        if recorder is not None:
+            recorder.record(op)
+
     disable = {"auto": None, "on": False, "off": True}[progress]
     bar = tqdm(
         range(pos.epoch, epochs + 1), desc="train", unit="epoch", disable=disable, leave=False
@@ -652,12 +675,18 @@ def train(
                     diverged(epoch, "the network output", out)
                     batch_loss, dloss = loss_fn(out, y_train[idx])
                     diverged(epoch, "the loss", batch_loss)
+                    record(loss_op(last, n_samples=out.shape[0], n_outputs=out.shape[1]))
                     grads = net.backward(dloss)
                     for name, grad in grads.items():
                         diverged(epoch, f"the gradient of {name}", grad)
                     norm = grad_norm(grads)
                     diverged(epoch, "the gradient norm", norm)
-                    new = optimizer.step(net.params(), grads)
+                    params = net.params()
+                    new = optimizer.step(params, grads)
+                    if rule is not None:
+                        record(
+                            update_op(last, n_params=n_real_params(params), n_ports=1, rule=rule)
+                        )
                     for name, updated in new.items():
                         diverged(epoch, f"the updated {name}", updated, made_by="the_update")
                 net.set_params(new)

@@ -46,7 +46,7 @@ and reports them side by side:
 - **latency and energy per training step** from the SimPy model (:mod:`sim`): the ops
   each network *actually recorded* during one training step of the trained network
   (forward, gradient, ``set_params``), plus the loss and the Adam update as host
-  ``digital_compute`` ops (the networks do not record those), replayed with
+  ``digital_compute`` ops (as :func:`digital.train.train` records them), replayed with
   :func:`sim.engine.simulate` — the photonic network's ops on the photonic presets
   (``pai2023-chip``: the lab setup with an IR camera; ``eo-integrated``: an optimistic
   electro-optic chip), the MLP's ops on the digital ones (``gpu-h100``, ``cpu``).
@@ -151,7 +151,7 @@ from scenarios.report_html import (
 )
 from sim.engine import STATIC_COMPONENTS, simulate
 from sim.hardware import DigitalHardware, PhotonicHardware
-from sim.ops import Op, Recorder, adam_op, loss_op
+from sim.ops import Op, Recorder, loss_op, n_real_params, update_op
 from sim.presets import check_presets, load_preset
 from sim.report import summarize
 
@@ -376,23 +376,13 @@ def _load(cfg: Config, data_seed: int) -> Dataset:
     return load(cfg.dataset, n_samples=cfg.total_samples, rng=np.random.default_rng(data_seed))
 
 
-def _adam_ops(params: dict[str, Array], layer: int) -> Op:
-    """The host's Adam update of ``params`` (not recorded by the networks)."""
-    n_real = int(sum(np.size(v) * (2 if np.iscomplexobj(v) else 1) for v in params.values()))
-    return adam_op(layer, n_params=n_real, n_ports=1)
-
-
-def _loss_op(n_samples: int, n_outputs: int, layer: int) -> Op:
-    """The host's softmax cross-entropy and its gradient (not recorded by the networks)."""
-    return loss_op(layer, n_samples=n_samples, n_outputs=n_outputs)
-
-
 def step_ops(net: MLP | PhotonicNetwork, x: Array, y: Array, lr: float) -> list[Op]:
     """The ops of one training step of ``net`` on the minibatch ``(x, y)``.
 
     What the network records during ``forward``, ``backward`` (its own default gradient
     method) and ``set_params`` (the photonic network: phase writes), with the loss and
-    the Adam update added as host ``digital_compute`` ops in their place in the step.
+    the Adam update added as host ``digital_compute`` ops in their place in the step,
+    the ops :func:`digital.train.train` records for the same step (a test checks it).
     The network is updated (it takes the step).
 
     Parameters
@@ -414,11 +404,11 @@ def step_ops(net: MLP | PhotonicNetwork, x: Array, y: Array, lr: float) -> list[
     try:
         out = net.forward(x)
         last = net.n_layers - 1
-        recorder.record(_loss_op(out.shape[0], out.shape[1], last))
+        recorder.record(loss_op(last, n_samples=out.shape[0], n_outputs=out.shape[1]))
         _, grad = softmax_cross_entropy(out, y)
         grads = net.backward(grad)
         params = net.params()
-        recorder.record(_adam_ops(params, last))
+        recorder.record(update_op(last, n_params=n_real_params(params), n_ports=1, rule="adam"))
         net.set_params(Adam(lr=lr).step(params, grads))
     finally:
         net.recorder = saved

@@ -43,8 +43,9 @@ How the simulator reads the counts (``sim/engine.py``; recorders should follow i
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 OpKind = Literal[
     "digital_compute",  # arithmetic on a CPU/GPU: flops and bytes moved
@@ -381,6 +382,15 @@ LOSS_FLOPS_PER_OUTPUT = 10
 ADAM_FLOPS_PER_PARAM = 12
 #: Adam touches param, grad, m, v (read) and param, m, v (write): 7 float64 words.
 ADAM_BYTES_PER_PARAM = 7 * BYTES_PER_REAL
+#: FLOPs and bytes per real parameter of each update rule of ``digital.optim``:
+#: ``"sgd"`` p − lr·g (reads p, g; writes p); ``"momentum"`` v = βv + g, p − lr·v
+#: (reads p, g, v; writes p, v); ``"adam"`` as :data:`ADAM_FLOPS_PER_PARAM` and
+#: :data:`ADAM_BYTES_PER_PARAM`.
+UPDATE_COSTS: dict[str, tuple[int, int]] = {
+    "sgd": (2, 3 * BYTES_PER_REAL),
+    "momentum": (4, 5 * BYTES_PER_REAL),
+    "adam": (ADAM_FLOPS_PER_PARAM, ADAM_BYTES_PER_PARAM),
+}
 #: Assumption: ≈ 6 host FLOPs per element for one activation (or its derivative
 #: applied to δ), real or complex, for every activation of the project.
 ACTIVATION_FLOPS = 6
@@ -442,17 +452,56 @@ def loss_op(layer: int, *, n_samples: int, n_outputs: int, direction: Direction 
     )
 
 
-def adam_op(layer: int, *, n_params: int, n_ports: int) -> Op:
-    """The host's Adam update of ``n_params`` real parameters of one layer (of width
-    ``n_ports``): :data:`ADAM_FLOPS_PER_PARAM` and :data:`ADAM_BYTES_PER_PARAM` each."""
+def update_op(
+    layer: int, *, n_params: int, n_ports: int, rule: Literal["sgd", "momentum", "adam"]
+) -> Op:
+    """The host's optimizer update of ``n_params`` real parameters, as one op.
+
+    Parameters
+    ----------
+    layer
+        Index of the network layer the op is filed under (0-based).
+    n_params
+        Real numbers updated (a complex parameter counts twice, see
+        :func:`n_real_params`).
+    n_ports
+        Width of the layer (informative only).
+    rule
+        The update rule, a key of :data:`UPDATE_COSTS`: its FLOPs and bytes per
+        parameter.
+
+    Returns
+    -------
+    Op
+        ``kind="digital_compute"``, direction ``"update"``.
+
+    Raises
+    ------
+    ValueError
+        If ``rule`` is not a key of :data:`UPDATE_COSTS`.
+    """
+    if rule not in UPDATE_COSTS:
+        raise ValueError(f"rule={rule!r} must be one of {tuple(UPDATE_COSTS)}")
+    flops, bytes_per_param = UPDATE_COSTS[rule]
     return digital_compute(
         layer,
         "update",
         n_ports=n_ports,
         n_samples=1,
-        flops=ADAM_FLOPS_PER_PARAM * n_params,
-        bytes_moved=ADAM_BYTES_PER_PARAM * n_params,
+        flops=flops * n_params,
+        bytes_moved=bytes_per_param * n_params,
     )
+
+
+def adam_op(layer: int, *, n_params: int, n_ports: int) -> Op:
+    """The host's Adam update of ``n_params`` real parameters of one layer (of width
+    ``n_ports``): :data:`ADAM_FLOPS_PER_PARAM` and :data:`ADAM_BYTES_PER_PARAM` each."""
+    return update_op(layer, n_params=n_params, n_ports=n_ports, rule="adam")
+
+
+def n_real_params(params: Mapping[str, Any]) -> int:
+    """Real numbers in a dict of arrays (``net.params()``): a complex entry counts twice."""
+    return sum(int(v.size) * (2 if v.dtype.kind == "c" else 1) for v in params.values())
 
 
 def activation_op(

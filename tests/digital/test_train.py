@@ -124,9 +124,73 @@ def test_recorder_holds_training_work_only() -> None:
         rng=rng,
     )
     n_batches = 2 * int(np.ceil(data.x_train.shape[0] / 16))
-    # 2 layers × (forward, backward) × (the product, the activation or its derivative)
-    assert len(net.recorder.ops) == n_batches * 2 * 2 * 2
+    # 2 layers × (forward, backward) × (the product, the activation or its derivative),
+    # then the loss and the update: no evaluation pass
+    assert len(net.recorder.ops) == n_batches * (2 * 2 * 2 + 2)
     assert net.recorder is not None
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "flops_per_param"),
+    [(SGD(lr=0.1), 2), (Momentum(lr=0.1), 4), (Adam(lr=0.01), 12), (None, None)],
+)
+def test_each_step_records_its_loss_and_update_where_the_step_does_them(
+    optimizer: object, flops_per_param: int | None
+) -> None:
+    """train recorded the network's passes only, so a recorded run lacked the host's
+    loss and optimizer work that compare and energy_latency add by hand. Each step now
+    records forward, loss (over the batch, the last one smaller), backward, update (per
+    real parameter, a complex weight counting twice); an optimizer of unknown cost
+    records no update."""
+
+    class Halving:  # an optimizer train knows nothing about
+        lr = 0.1
+
+        def step(self, params: dict, grads: dict) -> dict:
+            return {k: v - 0.5 * np.conj(grads[k]) for k, v in params.items()}
+
+    rng = np.random.default_rng(0)
+    data = load("moons", n_samples=50, rng=rng)  # 40 training samples: batches 16, 16, 8
+    net = MLP([2, 3, 2], activation=["modrelu", "abs"], rng=rng, dtype=complex)
+    net.recorder = Recorder()
+    opt = Halving() if optimizer is None else optimizer
+    train(net, data, loss="softmax_cross_entropy", optimizer=opt, epochs=1, batch_size=16, rng=rng)
+    ops = net.recorder.ops
+    per_pass = 2 * 2  # 2 layers × (the product, the activation or its derivative)
+    per_step = 2 * per_pass + 1 + (optimizer is not None)
+    assert len(ops) == 3 * per_step
+    n_real = 2 * (3 * 3 + 2 * 4)  # complex W1 (3, 2+1) and W2 (2, 3+1)
+    for step, batch in enumerate((16, 16, 8)):
+        loss, update = ops[step * per_step + per_pass], ops[step * per_step + per_step - 1]
+        assert (loss.kind, loss.direction, loss.layer) == ("digital_compute", "forward", 1)
+        assert (loss.n_samples, loss.n_ports, loss.flops) == (batch, 2, 10 * batch * 2)
+        if optimizer is None:
+            assert update.direction == "backward"  # the last op is the backward pass's
+        else:
+            assert (update.direction, update.layer) == ("update", 1)
+            assert update.flops == flops_per_param * n_real
+
+
+def test_a_recorded_training_step_costs_what_compare_charges_for_it() -> None:
+    """The trainer and compare's step_ops record the same ops for the same step, so a
+    recorded training run and the compare scenario's cost of a step agree."""
+    from photonic.network import PhotonicNetwork
+    from scenarios.compare import step_ops
+
+    data = load("moons", n_samples=20, rng=np.random.default_rng(0))
+    n = data.x_train.shape[0]
+    nets = [PhotonicNetwork.pai2023(rng=np.random.default_rng(1)) for _ in range(2)]
+    nets[0].recorder = Recorder()
+    train(
+        nets[0],
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.01),
+        epochs=1,
+        batch_size=n,
+        rng=np.random.default_rng(2),
+    )
+    assert nets[0].recorder.ops == step_ops(nets[1], data.x_train, data.y_train, lr=0.01)
 
 
 def test_a_batch_larger_than_the_training_set_trains_full_batch() -> None:
@@ -146,8 +210,9 @@ def test_a_batch_larger_than_the_training_set_trains_full_batch() -> None:
             batch_size=size or data.x_train.shape[0],
             rng=rng,
         )
-        # 3 epochs × 1 step × 2 layers × 2 passes × (the product, the activation)
-        assert len(net.recorder.ops) == 3 * 2 * 2 * 2
+        # 3 epochs × 1 step × (2 layers × 2 passes × (the product, the activation),
+        # the loss, the update)
+        assert len(net.recorder.ops) == 3 * (2 * 2 * 2 + 2)
         runs.append((history.loss, net.params()))
     assert runs[0][0] == runs[1][0]
     for key, value in runs[0][1].items():

@@ -146,6 +146,23 @@ def test_host_work_factories_count_what_their_docstrings_say() -> None:
     )
 
 
+def test_update_rules_cost_what_each_optimizer_reads_and_writes() -> None:
+    """SGD reads p, g and writes p (3 words, 2 FLOPs); momentum also reads and writes v
+    (5 words, 4 FLOPs); Adam is adam_op. A complex parameter is two real numbers."""
+    import numpy as np
+
+    from sim.ops import adam_op, n_real_params, update_op
+
+    for rule, flops, words in (("sgd", 2, 3), ("momentum", 4, 5), ("adam", 12, 7)):
+        op = update_op(0, n_params=10, n_ports=4, rule=rule)  # type: ignore[arg-type]
+        assert (op.direction, op.flops, op.bytes) == ("update", 10 * flops, 10 * words * 8)
+    assert update_op(1, n_params=48, n_ports=4, rule="adam") == adam_op(1, n_params=48, n_ports=4)
+    with pytest.raises(ValueError, match=r"rule='rmsprop' must be one of \('sgd', 'momentum'"):
+        update_op(0, n_params=1, n_ports=1, rule="rmsprop")  # type: ignore[arg-type]
+    params = {"W1": np.zeros((3, 4), complex), "W2": np.zeros(5), "s": np.zeros(())}
+    assert n_real_params(params) == 2 * 12 + 5 + 1
+
+
 def test_a_mesh_pass_with_fewer_conversions_than_its_input_samples_is_refused() -> None:
     """A hand-made field pass with B·N conversions was priced as B·N input samples and
     no reads, though a field needs 2·B·N samples."""
