@@ -58,7 +58,10 @@ already done. The folder holds:
   killed midway leaves an incomplete run folder that nothing refers to; it is never
   deleted;
 - ``sweep.csv``: tidy export of the current command's points, one row per
-  (point, summary metric), rewritten after every invocation;
+  (point, summary metric), rewritten after every invocation; its ``value`` column
+  holds numbers only (a text summary value goes to ``text``, a failed point's error
+  to ``error``), so that a table program reads it as a numeric column
+  (:func:`write_sweep_csv`);
 - ``sweep_<metric>.png`` / ``.svg``: the chosen summary metric against the first
   grid key, one line per combination of the other grid keys, mean ± standard
   deviation (ddof = 1) over the repeats; each axis is labelled with its key and the
@@ -1772,14 +1775,20 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
     """Write the tidy table: one line per (point, summary metric).
 
     Columns: the grid keys, ``repeat``, ``seed``, ``status``, ``wall_time_s``,
-    ``run_dir``, ``metric``, ``value``. A fixed column whose name is also a grid key
-    is written as ``point_<name>``: with ``--grid seed=…`` the ``seed`` column holds
-    the grid value and ``point_seed`` the seed the point ran with (grid value plus
-    its repeat index). A failed point has one line with ``metric = "error"`` and the
-    error as value. List values are written as JSON (``[16, 16]``), which
-    ``--set``/``--grid`` accept back. Written atomically.
+    ``run_dir``, ``metric``, ``value``, ``text``, ``error``. ``value`` holds numbers
+    only (or nothing), so that a table program (``pandas.read_csv``) reads it as a
+    numeric column: a summary value that is not a number (a sentence, a ``mean ±
+    std`` string, a method's name) is written in ``text``, with ``value`` empty. A
+    failed point has one line with ``metric``, ``value`` and ``text`` empty and its
+    error in ``error``. A fixed column whose name is also a grid key is written as
+    ``point_<name>``: with ``--grid seed=…`` the ``seed`` column holds the grid value
+    and ``point_seed`` the seed the point ran with (grid value plus its repeat
+    index). List values are written as JSON (``[16, 16]``), which ``--set``/``--grid``
+    accept back. Written atomically.
     """
-    fixed = ["repeat", "seed", "status", "wall_time_s", "run_dir", "metric", "value"]
+    fixed = [
+        "repeat", "seed", "status", "wall_time_s", "run_dir", "metric", "value", "text", "error"
+    ]  # fmt: skip
     columns = [*plan.grid_keys]
     columns += [f"point_{name}" if name in plan.grid_keys else name for name in fixed]
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -1790,10 +1799,13 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
             head = [_cell(row.params.get(key)) for key in plan.grid_keys]
             head += [row.repeat, _cell(row.seed), row.status, row.wall_time_s, _cell(row.run_dir)]
             if row.status != STATUS_OK:
-                writer.writerow([*head, "error", row.error or ""])
+                writer.writerow([*head, "", "", "", row.error or ""])
                 continue
             for metric, value in row.summary.items():
-                writer.writerow([*head, metric, _cell(value)])
+                if _numeric(value):
+                    writer.writerow([*head, metric, value, "", ""])
+                else:
+                    writer.writerow([*head, metric, "", _cell(value), ""])
     os.replace(tmp, path)
     return path
 

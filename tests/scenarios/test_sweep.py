@@ -616,7 +616,8 @@ def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_pat
         rows = list(csv.DictReader(fh))
     header = report.csv_path.read_text().splitlines()[0].split(",")
     assert header == [
-        "seed", "repeat", "point_seed", "status", "wall_time_s", "run_dir", "metric", "value"
+        "seed", "repeat", "point_seed", "status", "wall_time_s", "run_dir", "metric", "value",
+        "text", "error",
     ]  # fmt: skip
     ys = {(r["seed"], r["repeat"], r["point_seed"]): r["value"] for r in rows if r["metric"] == "y"}
     # y = 2x + 2 + 0.5·seed with the seed the point ran with (grid value + repeat)
@@ -624,6 +625,27 @@ def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_pat
         ("10", "0", "10"): "9.0", ("10", "1", "11"): "9.5",
         ("20", "0", "20"): "14.0", ("20", "1", "21"): "14.5",
     }  # fmt: skip
+
+
+def test_sweep_csv_value_column_holds_numbers_only(toy: str, tmp_path: Path) -> None:
+    """``value`` mixed numbers with a failed point's error and with text summary values
+    (the toy's ``label``; gradient_fidelity's ``mean ± std`` strings), so that
+    ``pandas.read_csv`` gave an object column: text goes to ``text``, errors to
+    ``error``, and every ``value`` is a number or empty."""
+    TOY_FAILING.add(2.0)
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2"])])
+    report = sw.run_sweep(plan, out=tmp_path, progress="off")
+    with report.csv_path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    values = [r["value"] for r in rows if r["value"] != ""]
+    assert [float(v) for v in values] == [3, 4.0, 0.0]  # count, y, wall_time_s of x=1
+    assert {r["metric"]: (r["value"], r["text"]) for r in rows if r["x"] == "1.0"} == {
+        "label": ("", "toy"), "count": ("3", ""), "y": ("4.0", ""), "wall_time_s": ("0.0", "")
+    }  # fmt: skip
+    (failed,) = [r for r in rows if r["status"] == sw.STATUS_FAILED]
+    assert (failed["metric"], failed["value"], failed["text"]) == ("", "", "")
+    assert failed["error"] == "RuntimeError: toy failure at x=2.0"
+    assert all(r["error"] == "" for r in rows if r["status"] == sw.STATUS_OK)
 
 
 def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -> None:
@@ -645,7 +667,7 @@ def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -
     )
     # the tidy CSV: one line per (point, summary key)
     lines = report.csv_path.read_text().splitlines()
-    assert lines[0] == "x,mode,repeat,seed,status,wall_time_s,run_dir,metric,value"
+    assert lines[0] == "x,mode,repeat,seed,status,wall_time_s,run_dir,metric,value,text,error"
     assert len(lines) == 1 + 12 * 4
     assert sum(",y," in line for line in lines) == 12
     # mean ± std over the two seeds (y = 2x + 2 + 0.5 seed)
@@ -681,7 +703,9 @@ def test_failed_points_are_recorded_and_retried(
     (sweep_dir,) = _sweep_dirs(tmp_path)
     statuses = sorted(status for _, status in _db_rows(sweep_dir / sw.DB_FILENAME))
     assert statuses == ["failed", "ok", "ok"]
-    assert "error,RuntimeError: toy failure at x=2.0" in (sweep_dir / sw.CSV_FILENAME).read_text()
+    with (sweep_dir / sw.CSV_FILENAME).open(newline="") as fh:
+        failed = [r for r in csv.DictReader(fh) if r["status"] == "failed"]
+    assert [r["error"] for r in failed] == ["RuntimeError: toy failure at x=2.0"]
 
     TOY_FAILING.clear()
     assert cli.main(argv) == 0
