@@ -1995,6 +1995,9 @@ def _decades(values: Sequence[float]) -> float:
 MAX_PLOT_STEM = 120
 """Longest file stem of a plot of several metrics before it is cut and given a hash."""
 
+MAX_LEGEND_COLUMNS = 3
+"""Most columns of the legend under a sweep plot (fewer if they do not fit its width)."""
+
 
 def _plot_stem(metrics: Sequence[str]) -> str:
     stem = "__".join(_safe_stem(m) for m in metrics)
@@ -2057,6 +2060,21 @@ def _shifted(ax: Any, xs: Sequence[float], shift: float, lo: float, hi: float) -
     return [float(v) for v in scale.inverted().transform(moved).ravel()]
 
 
+def _legend_below(fig: Any, handles: list[Any], names: list[str]) -> None:
+    """The legend under the axes, outside them (``loc="outside lower center"``), in as
+    many columns (up to :data:`MAX_LEGEND_COLUMNS`) as fit the figure's width; the
+    figure grows by the legend's height, so that the axes keep theirs."""
+    for ncols in range(min(len(names), MAX_LEGEND_COLUMNS), 0, -1):
+        legend = fig.legend(
+            handles, names, fontsize="small", loc="outside lower center", ncols=ncols
+        )
+        box = legend.get_window_extent()
+        if ncols == 1 or box.width <= fig.bbox.width:
+            break
+        legend.remove()
+    fig.set_figheight(fig.get_figheight() + box.height / fig.dpi)
+
+
 def plot_sweep(
     rows: Sequence[PointRow],
     plan: SweepPlan,
@@ -2089,10 +2107,11 @@ def plot_sweep(
       above the floor.
 
     Several lines are drawn side by side, shifted by up to ±1.5 % of the x axis (of its
-    decades on a log axis), so that equal values stay visible. If some points failed,
-    the title says so (``2 of 6 points failed``): their lines lack those points or rest
-    on fewer repeats. Saved as ``sweep_<metric>.png``/``.svg`` (``sweep_<a>__<b>`` for
-    several).
+    decades on a log axis), so that equal values stay visible. The legend, if there is
+    one, sits under the axes, where it covers no point.
+    If some points failed, the title says so (``2 of 6 points failed``): their lines
+    lack those points or rest on fewer repeats. Saved as ``sweep_<metric>.png``/``.svg``
+    (``sweep_<a>__<b>`` for several).
 
     Returns
     -------
@@ -2180,7 +2199,9 @@ def plot_sweep(
         handles.append(floor_handle())
         names.append(f"< {floor:g}, at the floor")
     if below_floor or len(lines) > 1 or (lines and (plan.grid_keys[1:] or len(metrics) > 1)):
-        ax.legend(handles, names, fontsize="small")
+        # below the axes: inside them, even at its "best" place, it covered points when
+        # the lines filled every corner
+        _legend_below(fig, handles, names)
     ax.grid(True, alpha=0.3)
     over = describe_n(rows, plan, ns)
     if below_floor:

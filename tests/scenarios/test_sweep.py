@@ -1571,8 +1571,7 @@ def test_y_means_at_zero_or_rounding_are_drawn_at_a_stated_floor_on_a_log_axis(
     np.testing.assert_allclose(np.asarray(triangles.get_xdata(), dtype=float), below)
     np.testing.assert_allclose(np.asarray(triangles.get_ydata(), dtype=float), floor)
     assert f"means < {floor:g} drawn at that floor as ▽" in ax.get_title()
-    legend = ax.get_legend()
-    assert legend is not None
+    (legend,) = figures[-1].legends  # under the axes (see the legend test below)
     assert f"< {floor:g}, at the floor" in [t.get_text() for t in legend.get_texts()]
     assert ax.get_ylim()[0] < floor < 10 * floor < ax.get_ylim()[1]
 
@@ -1592,7 +1591,7 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     assert "count (mean ± std over repeats):" in printed
     assert "note: count is the same at every point" in printed
     (ax,) = figures[-1].axes
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["y", "count"]
+    assert [t.get_text() for t in figures[-1].legends[0].get_texts()] == ["y", "count"]
     ys = [np.asarray(bars.lines[0].get_ydata(), dtype=float).tolist() for bars in ax.containers]
     assert ys == [[4.0, 6.0], [3.0, 3.0]]  # y = 2x + 2; count = 3
     assert ax.get_ylabel() == "value"
@@ -1608,7 +1607,7 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     # with units: each line's label carries its own; a shared unit goes on the axis
     rows = [_point({"a_pct": 90.0 - x, "b_pct": 80.0 - x, "t_ns": 1.0}, x=x) for x in (1, 2)]
     sw.plot_sweep(rows, plan, Path("."), metric="a_pct,b_pct")
-    legend = figures[-1].axes[0].get_legend()
+    (legend,) = figures[-1].legends
     assert [t.get_text() for t in legend.get_texts()] == ["a_pct (%)", "b_pct (%)"]
     assert figures[-1].axes[0].get_ylabel() == "value (%)"
     sw.plot_sweep(rows, plan, Path("."), metric=("a_pct", "t_ns"))
@@ -1617,6 +1616,37 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     long = [f"{c}" * 60 for c in "abcd"]
     assert len(sw._plot_stem(long)) == len(sw.PLOT_PREFIX) + sw.MAX_PLOT_STEM
     assert sw._plot_stem(long) != sw._plot_stem(long[::-1])
+
+
+def test_the_legend_of_several_lines_covers_no_data_point(
+    toy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the legend inside the axes (``loc="best"``), lines whose points fill every
+    corner and the middle left it no free place, and it hid some of them: it sits
+    outside the axes, within the figure, and no marker is under it."""
+    figures = _keep_figures(monkeypatch)
+    xs = [1, 2, 3, 4, 5]
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs]), ("mode", ["a", "b"])])
+    rows = []
+    for i, x in enumerate(xs):
+        for j, mode in enumerate(("a", "b")):  # 0, 50 and 100 % at every x
+            summary = {"a_pct": 50.0 * ((i + j) % 3), "b_pct": 50.0 * ((i + j + 1) % 3)}
+            row = _point(summary, x=x)
+            rows.append(dataclasses.replace(row, key=f"{x}/{mode}", params={"x": x, "mode": mode}))
+    sw.plot_sweep(rows, plan, Path("."), metric="a_pct,b_pct")
+    fig = figures[-1]
+    (ax,) = fig.axes
+    fig.draw_without_rendering()
+    (legend,) = [*fig.legends, *filter(None, [ax.get_legend()])]
+    assert len(legend.get_texts()) == 4
+    box = legend.get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1  # not cut off
+    assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+    data = [bars.lines[0] for bars in ax.containers]  # the markers, not the error bars
+    assert len(data) == 4
+    for line in data:
+        for x, y in line.get_transform().transform(line.get_xydata()):
+            assert not box.contains(x, y), (x, y, box)
 
 
 @pytest.mark.parametrize(
