@@ -259,7 +259,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
         The study's settings.
     out_dir : Path
         Existing folder for the figures and ``metrics.csv`` (written before the plots;
-        :func:`scenarios.framework.run_scenario` writes it again from the result).
+        :func:`scenarios.framework.run_scenario` does not write it again).
 
     Returns
     -------

@@ -185,7 +185,9 @@ class Result:
     metrics : list of dict
         Tidy rows, one per measurement (e.g. ``{"epoch": 3, "metric": "loss",
         "split": "train", "value": 0.41}``). Written to ``metrics.csv`` by
-        :func:`run_scenario`; the columns are the union of the rows' keys.
+        :func:`run_scenario`, unless ``run`` wrote the file itself (as every scenario
+        does, with :func:`write_metrics`, before its plots); the columns are the union
+        of the rows' keys.
     summary : dict of str to float or str
         A handful of headline numbers, printed by the CLI and stored in the manifest.
     figures : list of Path
@@ -1066,19 +1068,39 @@ def write_metrics(rows: Sequence[Mapping[str, object]], out_dir: str | Path) -> 
     """Write tidy rows to ``out_dir/metrics.csv``.
 
     The columns are the union of the rows' keys in first-seen order; a row missing a
-    column leaves that cell empty. ``None`` is written as an empty cell.
+    column leaves that cell empty. ``None`` is written as an empty cell. Written
+    atomically (a temporary file renamed over it): a reader, or a run killed or out of
+    disk space while writing, sees the whole earlier file or the whole new one.
     """
     columns: dict[str, None] = {}
     for row in rows:
         for key in row:
             columns.setdefault(str(key), None)
     path = Path(out_dir) / METRICS_FILENAME
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({str(k): ("" if v is None else _csv_cell(v)) for k, v in row.items()})
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(
+                    {str(k): ("" if v is None else _csv_cell(v)) for k, v in row.items()}
+                )
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """``(inode, mtime_ns, size)`` of a file, ``None`` if there is none: whether it was
+    written between two calls (:func:`write_metrics` gives every write a new inode)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 def _csv_cell(value: object) -> object:
@@ -1365,16 +1387,16 @@ def run_scenario(
 
     Creates ``out_root/<name>/<run-id>/``, writes ``config.json`` and the resolved
     preset files the config names (:func:`write_presets`), times
-    ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows and
-    ``manifest.json`` (with the summary, the figure names and, under ``presets``, the
-    saved preset files and their digests). If the run raises, a
-    manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
+    ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows unless
+    the run wrote it itself, and ``manifest.json`` (with the summary, the figure names
+    and, under ``presets``, the saved preset files and their digests). If the run
+    raises, a manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
     is still written if it can be. A storage ``OSError`` that names no file (a full
     disk, a quota, a read-only or failing file system) is raised again, with its
     errno, and the run folder in its message; any other error (a closed pipe
     included) passes unchanged. Scenarios write
     ``metrics.csv`` themselves as soon as their rows are known, before the plots and
-    reports, so that a failure there keeps the numbers.
+    reports, so that a failure there keeps the numbers; it is then not written again.
 
     Parameters
     ----------
@@ -1408,6 +1430,8 @@ def run_scenario(
     seed = getattr(cfg, "seed", None)
     presets: dict[str, dict[str, str]] = {}
     kept = {"presets": presets} if getattr(type(cfg), PRESET_FIELDS_ATTR, ()) else {}
+    metrics_path = out_dir / METRICS_FILENAME
+    metrics_before = _file_identity(metrics_path)  # an earlier attempt's (--resume)
     t0 = time.perf_counter()
     try:
         presets.update(write_presets(cfg, out_dir))
@@ -1432,7 +1456,8 @@ def run_scenario(
     wall_time_s = time.perf_counter() - t0
     if not isinstance(result, Result):
         raise TypeError(f"{module.__name__}.run must return a Result, got {type(result)!r}")
-    write_metrics(result.metrics, out_dir)
+    if _file_identity(metrics_path) in (None, metrics_before):  # the run did not write it
+        write_metrics(result.metrics, out_dir)
     write_manifest(
         out_dir,
         scenario=scenario,

@@ -287,6 +287,23 @@ def test_metrics_csv_is_tidy_and_readable(tmp_path: Path) -> None:
     assert read[2]["value"] == ""
 
 
+def test_metrics_csv_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
+    """A write that fails midway (here a cell that cannot be written; a full disk or a
+    kill alike) used to leave a truncated metrics.csv in place of the good one."""
+
+    class Unwritable:
+        def __str__(self) -> str:
+            raise RuntimeError("cannot be written")
+
+    path = fw.write_metrics([{"metric": "loss", "value": 0.5}], tmp_path)
+    before = path.read_bytes()
+    rows = [{"metric": "loss", "value": 0.4}] * 1000 + [{"metric": "loss", "value": Unwritable()}]
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        fw.write_metrics(rows, tmp_path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary left
+
+
 def test_manifest_keys(tmp_path: Path) -> None:
     path = fw.write_manifest(tmp_path, scenario="toy", seed=3, wall_time_s=1.5, extra={"k": 1})
     data = json.loads(path.read_text())
@@ -406,6 +423,42 @@ def test_run_scenario_writes_everything(tmp_path: Path) -> None:
     assert manifest["wall_time_s"] >= 0.0
     with (out / "metrics.csv").open(newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 3
+
+
+def test_run_scenario_writes_metrics_csv_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every scenario writes metrics.csv itself, before its plots: run_scenario wrote
+    it a second time from the same rows (double the work, and a window with a partial
+    file). Now it writes it only for a run that did not, a resumed one included."""
+    writes: list[Path] = []
+    write_metrics = fw.write_metrics
+
+    def counted(rows: Any, out_dir: str | Path) -> Path:
+        writes.append(Path(out_dir))
+        return write_metrics(rows, out_dir)
+
+    monkeypatch.setattr(fw, "write_metrics", counted)
+    writing = _toy_module()
+    plain_run = writing.run
+
+    def run(cfg: ToyConfig, out_dir: Path) -> fw.Result:
+        result = plain_run(cfg, out_dir)
+        fw.write_metrics(result.metrics, out_dir)  # as the scenarios do, before plots
+        return result
+
+    writing.run = run  # type: ignore[attr-defined]
+    result = fw.run_scenario(writing, ToyConfig(n=2), tmp_path)
+    assert writes == [result.out_dir]
+    with (result.out_dir / "metrics.csv").open(newline="") as fh:
+        assert [r["value"] for r in csv.DictReader(fh)] == ["0.0", "2.0", "4.0"]
+    # a run that does not write it gets it from its rows, over an earlier attempt's
+    writes.clear()
+    (result.out_dir / "metrics.csv").write_text("step,metric,value\n0,x,stale\n")
+    fw.run_scenario(_toy_module(), ToyConfig(n=5), tmp_path, run_dir=result.out_dir)
+    assert writes == [result.out_dir]
+    with (result.out_dir / "metrics.csv").open(newline="") as fh:
+        assert [r["value"] for r in csv.DictReader(fh)] == ["0.0", "5.0", "10.0"]
 
 
 def test_run_scenario_quiet_silences_only_a_report_the_scenario_prints(
