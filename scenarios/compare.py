@@ -190,6 +190,9 @@ class Config:
         Two-feature, two-class data set (:data:`scenarios.insitu_training.DATASETS`).
     n_samples : int or None
         Points before the 80/20 split; ``None``: Pai et al.'s size (moons 500).
+        ``config.json`` keeps ``None``, so that the file reused with another
+        ``dataset`` takes that set's size; the summary's ``n_samples`` is the number
+        the run used.
     hidden : tuple of int
         Hidden widths of the reference MLP (tanh; the output layer gives logits).
     epochs : int
@@ -906,6 +909,7 @@ def _summary(
         summary[f"{preset}_step_latency_ns"] = float(c["latency_ns"])
         summary[f"{preset}_step_energy_pj"] = float(c["energy_pj"])
         summary[f"{preset}_step_work_energy_pj"] = float(c["work_energy_pj"])
+    summary["n_samples"] = cfg.total_samples  # what ran, where config.json may say None
     return summary
 
 

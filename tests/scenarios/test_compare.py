@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from scenarios import cli, compare
+from scenarios import framework as fw
 from scenarios.framework import DEFAULT_SCENARIO, Result
 from scenarios.report_html import PNG_SIGNATURE, Table, png_data_uri
 from sim.engine import simulate
@@ -347,6 +348,19 @@ def test_summary_means_and_sample_stds_per_network() -> None:
     assert s["photonic_epsilon_measured"] == pytest.approx(0.02)
     assert s["photonic_epsilon_digital_twin"] == pytest.approx(0.30)
     assert s["mlp_epsilon_vs_finite_differences"] == pytest.approx(3e-13)
+
+
+def test_summary_says_how_many_points_ran_where_config_json_says_none(tmp_path: Path) -> None:
+    """n_samples=None (the default run's) is Pai et al.'s size, resolved when the data
+    is loaded: config.json keeps None (the file reused with another dataset takes that
+    set's size, and repeats this run), and the summary, in the manifest, says 500."""
+    assert compare.Config().n_samples is None
+    assert compare._summary(compare.Config(), KNOWN_ROWS, {})["n_samples"] == 500
+    assert compare._summary(compare.Config.smoke(), KNOWN_ROWS, {})["n_samples"] == 100
+    config = fw.write_config(compare.Config(), tmp_path)
+    assert json.loads(config.read_text())["n_samples"] is None
+    again = fw.config_from_overrides(compare.Config, fw.load_config_file(config))
+    assert again == compare.Config()
 
 
 def test_side_by_side_table_counts_biases_and_keeps_test_and_train_apart() -> None:
