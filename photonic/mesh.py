@@ -512,14 +512,7 @@ class Mesh:
             If ``x`` does not fit the mesh or is not finite, or is so large (near
             float64's limit) that the output fields overflow.
         """
-        x = self.check_fields(x, "x")
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
-            if self._resolve(method, phases, x.shape[0]) == "matmul":
-                y = self.transfer(phases, chip).forward(x)
-            else:
-                y = self._pass(phases, x, chip, direction="forward", record="none")[3]
-        check_not_overflowed(y, x, "x", "the output fields")
-        return y
+        return self._propagate(phases, x, chip, method, direction="forward")
 
     def adjoint(
         self, phases: Phases, delta: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -543,14 +536,30 @@ class Mesh:
             If ``delta`` does not fit the mesh or is not finite, or is so large (near
             float64's limit) that the fields leaving the inputs overflow.
         """
-        delta = self.check_fields(delta, "delta")
+        return self._propagate(phases, delta, chip, method, direction="adjoint")
+
+    def _propagate(
+        self,
+        phases: Phases,
+        field_: Array,
+        chip: Chip | None,
+        method: Method,
+        *,
+        direction: Literal["forward", "adjoint"],
+    ) -> Array:
+        """:meth:`forward` or :meth:`adjoint`: the fields leaving the far end, with an
+        overflow refused by the input's name."""
+        name = "x" if direction == "forward" else "delta"
+        field_ = self.check_fields(field_, name)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
-            if self._resolve(method, phases, delta.shape[0]) == "matmul":
-                x_hat = self.transfer(phases, chip).adjoint(delta)
+            if self._resolve(method, phases, field_.shape[0]) == "matmul":
+                transfer = self.transfer(phases, chip)
+                out = transfer.forward(field_) if name == "x" else transfer.adjoint(field_)
             else:
-                x_hat = self._pass(phases, delta, chip, direction="adjoint", record="none")[3]
-        check_not_overflowed(x_hat, delta, "delta", "the fields leaving the inputs")
-        return x_hat
+                out = self._pass(phases, field_, chip, direction=direction, record="none")[3]
+        what = "the output fields" if name == "x" else "the fields leaving the inputs"
+        check_not_overflowed(out, field_, name, what)
+        return out
 
     def phase_gradients(
         self,
