@@ -100,6 +100,7 @@ __all__ = [
     "VARYING_ATOL",
     "VARYING_RTOL",
     "Result",
+    "atomic_text_file",
     "child_rngs",
     "config_from_overrides",
     "count",
@@ -1077,20 +1078,31 @@ def write_metrics(rows: Sequence[Mapping[str, object]], out_dir: str | Path) -> 
         for key in row:
             columns.setdefault(str(key), None)
     path = Path(out_dir) / METRICS_FILENAME
+    with atomic_text_file(path) as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({str(k): ("" if v is None else _csv_cell(v)) for k, v in row.items()})
+    return path
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: Path) -> Iterator[typing.TextIO]:
+    """Write a text file whole or not at all: a temporary file beside ``path``, renamed
+    over it when the ``with`` block ends, removed if the block raises.
+
+    A reader, or a process killed or out of disk space while writing, sees the whole
+    earlier file or the whole new one. Opened with ``newline=""`` (as :mod:`csv`
+    wants) and UTF-8.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with tmp.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
-            writer.writeheader()
-            for row in rows:
-                writer.writerow(
-                    {str(k): ("" if v is None else _csv_cell(v)) for k, v in row.items()}
-                )
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
 
 
 def _file_identity(path: Path) -> tuple[int, int, int] | None:

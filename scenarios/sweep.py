@@ -161,6 +161,7 @@ from digital.train import Progress
 from scenarios.framework import (
     VARYING_ATOL,
     VARYING_RTOL,
+    atomic_text_file,
     config_from_overrides,
     count,
     ensure_output_dir,
@@ -1342,9 +1343,8 @@ class _FolderLock:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_text_file(path) as fh:
+        fh.write(text)
 
 
 def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | None) -> None:
@@ -1791,8 +1791,7 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
     ]  # fmt: skip
     columns = [*plan.grid_keys]
     columns += [f"point_{name}" if name in plan.grid_keys else name for name in fixed]
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
+    with atomic_text_file(path) as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for row in rows:
@@ -1806,7 +1805,6 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
                     writer.writerow([*head, metric, value, "", ""])
                 else:
                     writer.writerow([*head, metric, "", _cell(value), ""])
-    os.replace(tmp, path)
     return path
 
 
