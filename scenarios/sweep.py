@@ -60,8 +60,11 @@ already done. The folder holds:
 - ``sweep.csv``: tidy export of the current command's points, one row per
   (point, summary metric), rewritten after every invocation; its ``value`` column
   holds numbers only (a text summary value goes to ``text``, a failed point's error
-  to ``error``), so that a table program reads it as a numeric column
-  (:func:`write_sweep_csv`);
+  to ``error``), so that a table program reads it as a numeric column; its ``code``
+  column is the version of the code each point ran on, read from its manifest
+  (:func:`write_sweep_csv`, :func:`point_code`). A sweep whose points ran on more
+  than one version (resumed after ``git pull`` or an edit, or on Dask workers with
+  other code) says so in one warning line (:func:`mixed_code`);
 - ``sweep_<metric>.png`` / ``.svg``: the chosen summary metric against the first
   grid key, one line per combination of the other grid keys, mean ± standard
   deviation (ddof = 1) over the repeats; each axis is labelled with its key and the
@@ -159,6 +162,7 @@ import numpy as np
 
 from digital.train import Progress
 from scenarios.framework import (
+    MANIFEST_FILENAME,
     VARYING_ATOL,
     VARYING_RTOL,
     atomic_text_file,
@@ -209,12 +213,14 @@ __all__ = [
     "format_aggregate",
     "key_unit",
     "metric_names",
+    "mixed_code",
     "n_grid_points",
     "numeric_summary_keys",
     "oversubscription",
     "parse_grid_options",
     "plan_sweep",
     "plot_sweep",
+    "point_code",
     "run_point",
     "run_sweep",
     "scenario_seeds",
@@ -1555,6 +1561,66 @@ def _warn_line(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr)
 
 
+def point_code(sweep_dir: Path, row: PointRow) -> str:
+    """The code a finished point ran on, from its run folder's ``manifest.json``.
+
+    ``"<version> <commit>"`` (the commit's first 12 hex digits), with ``" dirty"`` if
+    the working tree had uncommitted changes (which the commit does not identify);
+    ``"<version>"`` outside a git repository; ``""`` if the point did not finish or
+    its manifest cannot be read.
+
+    Parameters
+    ----------
+    sweep_dir : Path
+        The sweep folder (``row.run_dir`` is relative to it).
+    row : PointRow
+        A row of the sweep's table.
+    """
+    if row.status != STATUS_OK or not row.run_dir:
+        return ""
+    try:
+        manifest = json.loads((sweep_dir / row.run_dir / MANIFEST_FILENAME).read_text("utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(manifest, dict):
+        return ""
+    code = str(manifest.get("version", "unknown"))
+    commit = manifest.get("git_commit")
+    if isinstance(commit, str) and commit:
+        code += f" {commit[:12]}" + (" dirty" if manifest.get("git_dirty") else "")
+    return code
+
+
+def mixed_code(codes: Iterable[str]) -> str | None:
+    """A one-line warning if the points ran on more than one version of the code.
+
+    A resumed sweep (after ``git pull``, or an edit) and a Dask cluster whose workers
+    run other code both add points to the same table: each run's manifest says what
+    it ran, and this says that they differ. Unknown codes (``""``) are left out.
+
+    Parameters
+    ----------
+    codes : iterable of str
+        :func:`point_code` of every point.
+
+    Returns
+    -------
+    str or None
+    """
+    counts: dict[str, int] = {}
+    for code in codes:
+        if code:
+            counts[code] = counts.get(code, 0) + 1
+    if len(counts) < 2:
+        return None
+    listed = ", ".join(f"{code!r} ×{n}" for code, n in counts.items())
+    return (
+        f"the points of this sweep ran on {len(counts)} versions of the code ({listed}); "
+        "their results may not be comparable: sweep.csv's code column says which point "
+        "ran on which"
+    )
+
+
 def _point_line(point: Point, outcome: PointOutcome, done: int, total: int, repeats: int) -> str:
     """``[3/8] lr=0.01, repeat 1: ok (2.3 s)``, or ``failed: <error>``."""
     what = describe_params(point.params) or "point"
@@ -1736,7 +1802,11 @@ def run_sweep(
                     progress=progress,
                 )  # fmt: skip
             rows = store.rows(keys)
-    csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME)
+    codes = {row.key: point_code(sweep_dir, row) for row in rows}
+    line = mixed_code(codes.values())
+    if line is not None and warn is not None:
+        warn(line)
+    csv_path = write_sweep_csv(rows, plan, sweep_dir / CSV_FILENAME, codes=codes)
     for name in metrics:
         _check_metric(name, rows)
     fallback = default_metric(rows) if not metrics else None
@@ -1771,11 +1841,19 @@ def _cell(value: object) -> object:
     return value
 
 
-def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Path:
+def write_sweep_csv(
+    rows: Sequence[PointRow],
+    plan: SweepPlan,
+    path: Path,
+    *,
+    codes: Mapping[str, str] | None = None,
+) -> Path:
     """Write the tidy table: one line per (point, summary metric).
 
     Columns: the grid keys, ``repeat``, ``seed``, ``status``, ``wall_time_s``,
-    ``run_dir``, ``metric``, ``value``, ``text``, ``error``. ``value`` holds numbers
+    ``run_dir``, ``code``, ``metric``, ``value``, ``text``, ``error``. ``code`` is the
+    version of the code each point ran on (``codes[row.key]``, from
+    :func:`point_code`; empty if not given). ``value`` holds numbers
     only (or nothing), so that a table program (``pandas.read_csv``) reads it as a
     numeric column: a summary value that is not a number (a sentence, a ``mean ±
     std`` string, a method's name) is written in ``text``, with ``value`` empty. A
@@ -1787,8 +1865,10 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
     accept back. Written atomically.
     """
     fixed = [
-        "repeat", "seed", "status", "wall_time_s", "run_dir", "metric", "value", "text", "error"
+        "repeat", "seed", "status", "wall_time_s", "run_dir", "code", "metric", "value", "text",
+        "error",
     ]  # fmt: skip
+    codes = codes or {}
     columns = [*plan.grid_keys]
     columns += [f"point_{name}" if name in plan.grid_keys else name for name in fixed]
     with atomic_text_file(path) as fh:
@@ -1797,6 +1877,7 @@ def write_sweep_csv(rows: Sequence[PointRow], plan: SweepPlan, path: Path) -> Pa
         for row in rows:
             head = [_cell(row.params.get(key)) for key in plan.grid_keys]
             head += [row.repeat, _cell(row.seed), row.status, row.wall_time_s, _cell(row.run_dir)]
+            head.append(codes.get(row.key, ""))
             if row.status != STATUS_OK:
                 writer.writerow([*head, "", "", "", row.error or ""])
                 continue

@@ -616,8 +616,8 @@ def test_sweep_csv_names_the_point_seed_apart_from_a_seed_grid(toy: str, tmp_pat
         rows = list(csv.DictReader(fh))
     header = report.csv_path.read_text().splitlines()[0].split(",")
     assert header == [
-        "seed", "repeat", "point_seed", "status", "wall_time_s", "run_dir", "metric", "value",
-        "text", "error",
+        "seed", "repeat", "point_seed", "status", "wall_time_s", "run_dir", "code", "metric",
+        "value", "text", "error",
     ]  # fmt: skip
     ys = {(r["seed"], r["repeat"], r["point_seed"]): r["value"] for r in rows if r["metric"] == "y"}
     # y = 2x + 2 + 0.5·seed with the seed the point ran with (grid value + repeat)
@@ -648,6 +648,52 @@ def test_sweep_csv_value_column_holds_numbers_only(toy: str, tmp_path: Path) -> 
     assert all(r["error"] == "" for r in rows if r["status"] == sw.STATUS_OK)
 
 
+def test_points_run_on_other_code_are_named_in_a_warning_and_in_sweep_csv(
+    toy: str, tmp_path: Path
+) -> None:
+    """A sweep resumed after ``git pull`` (or on a Dask cluster whose workers run other
+    code) merged its points into one table without a word; each manifest had the commit,
+    nothing compared them. The warning lists the versions, sweep.csv says which point
+    ran on which, and a sweep on one version says nothing."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"])])
+    lines: list[str] = []
+    report = sw.run_sweep(plan, out=tmp_path, progress="off", warn=lines.append)
+    assert lines == []  # one version of the code: nothing to say
+    manifests = [report.sweep_dir / row.run_dir / "manifest.json" for row in report.rows]
+    for path, (commit, dirty) in zip(
+        manifests, [("a" * 40, False), ("b" * 40, True), ("b" * 40, True)], strict=True
+    ):  # as if the last two points had run after an edit of a newer commit
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "git_commit": commit, "git_dirty": dirty}))
+    version = json.loads(manifests[0].read_text())["version"]
+    again = sw.run_sweep(plan, out=tmp_path, progress="off", warn=lines.append)
+    old, new = f"{version} {'a' * 12}", f"{version} {'b' * 12} dirty"
+    assert lines == [
+        f"the points of this sweep ran on 2 versions of the code ('{old}' ×1, '{new}' ×2); "
+        "their results may not be comparable: sweep.csv's code column says which point "
+        "ran on which"
+    ]
+    with again.csv_path.open(newline="") as fh:
+        codes = {r["x"]: r["code"] for r in csv.DictReader(fh)}
+    assert codes == {"1.0": old, "2.0": new, "3.0": new}
+
+
+def test_point_code_reads_the_manifest_and_gives_up_quietly(tmp_path: Path) -> None:
+    """No commit: the version alone; no manifest, a damaged one, or a failed point: ""
+    (and "" is left out of the comparison)."""
+    row = sw.PointRow("k", {}, 0, 0, {}, {}, sw.STATUS_OK, None, 1.0, "run", "now")
+    (tmp_path / "run").mkdir()
+    assert sw.point_code(tmp_path, row) == ""  # no manifest
+    (tmp_path / "run" / "manifest.json").write_text("{not json")
+    assert sw.point_code(tmp_path, row) == ""
+    (tmp_path / "run" / "manifest.json").write_text('{"version": "0.3", "git_commit": null}')
+    assert sw.point_code(tmp_path, row) == "0.3"
+    failed = dataclasses.replace(row, status=sw.STATUS_FAILED)
+    assert sw.point_code(tmp_path, failed) == ""
+    assert sw.mixed_code(["0.3", "", "0.3"]) is None
+    assert "2 versions" in (sw.mixed_code(["0.3", "", "0.4"]) or "")
+
+
 def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -> None:
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"]), ("mode", ["a", "b"])], repeat=2)
     report = sw.run_sweep(plan, out=tmp_path, progress="off")
@@ -667,7 +713,7 @@ def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -
     )
     # the tidy CSV: one line per (point, summary key)
     lines = report.csv_path.read_text().splitlines()
-    assert lines[0] == "x,mode,repeat,seed,status,wall_time_s,run_dir,metric,value,text,error"
+    assert lines[0] == "x,mode,repeat,seed,status,wall_time_s,run_dir,code,metric,value,text,error"
     assert len(lines) == 1 + 12 * 4
     assert sum(",y," in line for line in lines) == 12
     # mean ± std over the two seeds (y = 2x + 2 + 0.5 seed)
