@@ -108,12 +108,13 @@ from sim.ops import (
     BYTES_PER_REAL,
     Op,
     activation_op,
-    adam_op,
     digital_compute,
     loss_op,
     mesh_pass,
+    n_real_params,
     phase_update,
     tap_readout,
+    update_op,
 )
 from sim.presets import available_presets, check_presets, load_preset
 from sim.report import (
@@ -216,11 +217,12 @@ def inference_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
 
 
 def _update(n_layers: int, n: int) -> list[Op]:
-    """Adam on the host for every layer, then every layer's phases written (the writes
-    back to back, so the shifters settle once, as after ``set_params``)."""
+    """Adam on the host for all layers' phases at once (one op, as
+    :func:`digital.train.train` records it), then every layer's phases written (the
+    writes back to back, so the shifters settle once, as after ``set_params``)."""
     s = shifters_per_layer(n)
-    adam = [adam_op(layer, n_params=s, n_ports=n) for layer in range(n_layers)]
-    return adam + [phase_update(layer, n_ports=n, n_phases=s) for layer in range(n_layers)]
+    adam = update_op(n_layers - 1, n_params=n_layers * s, n_ports=1, rule="adam")
+    return [adam, *(phase_update(layer, n_ports=n, n_phases=s) for layer in range(n_layers))]
 
 
 def insitu_step_ops(
@@ -409,11 +411,9 @@ def digital_step_ops(n_ports: int, n_layers: int, batch: int) -> list[Op]:
     net.recorder.clear()
     net.backward(np.ones_like(y))
     backward = list(net.recorder.ops)
-    update = []
-    for layer in range(n_layers):
-        n_params = n_ports * n_ports * 2  # complex weights: 2 real numbers each
-        update.append(adam_op(layer, n_params=n_params, n_ports=n_ports))
-    return [*forward, _loss(n_layers, n_ports, batch, "forward"), *backward, *update]
+    n_params = n_real_params(net.params())  # complex weights: 2 real numbers each
+    update = update_op(n_layers - 1, n_params=n_params, n_ports=1, rule="adam")
+    return [*forward, _loss(n_layers, n_ports, batch, "forward"), *backward, update]
 
 
 # --------------------------------------------------------------------------- config
@@ -687,10 +687,9 @@ def _recorded_training(n_steps: int, rngs: dict[str, Any]) -> list[Op]:
         _, grad = softmax_cross_entropy(y, targets[idx])
         grads = net.backward(grad)
         params = net.params()
-        for layer in range(net.n_layers):
-            prefix = f"layer{layer + 1}."
-            n_params = sum(v.size for k, v in params.items() if k.startswith(prefix))
-            net.recorder.record(adam_op(layer, n_params=n_params, n_ports=net.n_ports))
+        net.recorder.record(  # as digital.train.train records it
+            update_op(net.n_layers - 1, n_params=n_real_params(params), n_ports=1, rule="adam")
+        )
         net.set_params(optimizer.step(params, grads))
     return list(net.recorder.ops)
 
