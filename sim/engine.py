@@ -424,7 +424,8 @@ class _Planner:
         t_dac = _ceil_div(samples_v, mod.channels or max(n, 1)) * _period_ns(mod.sample_rate_hz)
         t_settle = mod.settling_ns if samples_v > 0 else 0.0
         t_in = t_dac + t_settle
-        t_opt = op.meshes * mesh_depth(n, hw.mesh.topology) * hw.mesh.propagation_ns_per_column
+        columns = mesh_depth(n, hw.mesh.topology, meshes=op.meshes)  # SVD: V, Σ, U
+        t_opt = columns * hw.mesh.propagation_ns_per_column
         t_det, frames_v = _readout_ns(det, reads_v, group=n)  # per vector
         n_bytes = (samples * mod.bits + reads * det.bits) / BITS_PER_BYTE
         t_link = self._link_ns(hw, n_bytes / vectors)

@@ -696,13 +696,17 @@ def required_detector_power_mw(readout: Readout) -> float:
     return current_a / readout.responsivity_a_per_w * MW_PER_W
 
 
-def mesh_depth(n_ports: int, topology: Topology) -> int:
-    """MZI columns of an ``n_ports`` mesh, as :class:`photonic.mesh.Mesh` lays it out.
+def mesh_depth(n_ports: int, topology: Topology, *, meshes: int = 1) -> int:
+    """MZI columns of an ``n_ports`` mesh, as :class:`photonic.mesh.Mesh` lays it out,
+    or of ``meshes`` of them in series with an attenuator column between each two.
 
     Clements: N columns, except N = 2, whose second column would be empty (one
     column); Reck: 2N − 3. These are ``Mesh(n_ports, topology).n_columns``, computed
     without building the layout (this module does not import the photonic package;
-    a test checks that the two agree). A 1-port op is charged one column.
+    a test checks that the two agree). A 1-port op is charged one column. An SVD
+    layer (``meshes=2``: ``V``, the attenuator column ``Σ``, ``U``) crosses
+    ``2·depth + 1`` columns: the attenuators are MZIs too, with their insertion loss
+    and their propagation delay.
 
     Parameters
     ----------
@@ -710,22 +714,25 @@ def mesh_depth(n_ports: int, topology: Topology) -> int:
         Optical ports N of the mesh, an int ≥ 1.
     topology
         ``"clements"`` or ``"reck"``.
+    meshes
+        Meshes in series, an int ≥ 1 (default 1).
 
     Returns
     -------
     int
-        Number of MZI columns, ≥ 1.
+        Number of MZI columns crossed, ``meshes·depth + meshes − 1`` ≥ 1.
 
     Raises
     ------
     ValueError
-        ``n_ports`` not an int ≥ 1, or ``topology`` not ``"clements"`` or ``"reck"``.
+        ``n_ports`` or ``meshes`` not an int ≥ 1, or ``topology`` not ``"clements"``
+        or ``"reck"``.
     """
     n = check_positive_int(n_ports, "n_ports")
     check_choice(topology, "topology", TOPOLOGIES)
-    if topology == "clements":
-        return n if n >= 3 else 1
-    return max(2 * n - 3, 1)
+    meshes = check_positive_int(meshes, "meshes")
+    depth = (n if n >= 3 else 1) if topology == "clements" else max(2 * n - 3, 1)
+    return meshes * depth + meshes - 1
 
 
 def mesh_transmission(n_ports: int, optics: MeshOptics, *, meshes: int = 1) -> float:
@@ -741,14 +748,16 @@ def mesh_transmission(n_ports: int, optics: MeshOptics, *, meshes: int = 1) -> f
         The mesh's topology, ``loss_db_per_mzi`` and ``coupling_loss_db`` (per facet).
     meshes
         Meshes crossed in series on the chip, an int ≥ 1 (2 for an SVD layer's ``V``
-        and ``U``; its attenuator column's own, signal-dependent loss is not counted):
-        the facets once, the columns of every mesh.
+        and ``U``): the facets once, the columns of every mesh and the attenuator
+        column between each two (:func:`mesh_depth`), at their insertion loss; the
+        attenuators' own, signal-dependent attenuation is not counted (σ = 1).
 
     Returns
     -------
     float
         Power transmission in (0, 1]:
-        ``10^(−(2·coupling_loss_db + meshes·depth·loss_db_per_mzi) / 10)``.
+        ``10^(−(2·coupling_loss_db + columns·loss_db_per_mzi) / 10)``, ``columns`` =
+        ``mesh_depth(n_ports, topology, meshes=meshes)``.
 
     Raises
     ------
@@ -758,10 +767,8 @@ def mesh_transmission(n_ports: int, optics: MeshOptics, *, meshes: int = 1) -> f
         If ``n_ports`` is not an int ≥ 1.
     """
     _check_argument(optics, "optics", MeshOptics)
-    meshes = check_positive_int(meshes, "meshes")
-    loss_db = 2 * optics.coupling_loss_db + meshes * mesh_depth(n_ports, optics.topology) * (
-        optics.loss_db_per_mzi
-    )
+    columns = mesh_depth(n_ports, optics.topology, meshes=meshes)
+    loss_db = 2 * optics.coupling_loss_db + columns * optics.loss_db_per_mzi
     return float(10.0 ** (-loss_db / 10.0))
 
 

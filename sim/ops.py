@@ -28,8 +28,10 @@ How the simulator reads the counts (``sim/engine.py``; recorders should follow i
   top of ``2·passes·n_ports`` input samples (``3·`` and ``4·passes·n_ports``).
   ``meshes`` is how many meshes the light crosses in series between the modulators
   and the detectors (an SVD layer: ``V``, the attenuators and ``U`` on one chip, 2):
-  the optical delay and the loss the laser is sized for grow with it, the
-  conversions and the MACs (one ``N×N`` product per vector) do not.
+  the optical delay and the loss the laser is sized for grow with it (the meshes'
+  columns and an attenuator column between each two,
+  :func:`sim.hardware.mesh_depth`), the conversions and the MACs (one ``N×N`` product
+  per vector) do not.
 - ``tap_readout``: ``conversions`` tap reads (0 means ``n_phases·n_samples``, one
   read per shifter per sample; ``n_phases`` alone means the taps integrated the
   whole batch).

@@ -1301,7 +1301,8 @@ def test_an_svd_layer_is_one_pass_through_two_meshes() -> None:
     (two full mesh passes charged them twice); its light crosses two meshes, so it has
     twice one mesh's optical delay and the laser is sized for twice its loss (a record
     of V as a conversion-free pass had sized it for one mesh: 4.4x too little light at
-    N = 64 on eo-integrated); and it computes one N x N product: N² MACs per vector."""
+    N = 64 on eo-integrated), plus one column of attenuator MZIs; and it computes one
+    N x N product: N² MACs per vector."""
     from sim.engine import simulate
     from sim.hardware import laser_electrical_power_mw
     from sim.presets import load_preset
@@ -1324,12 +1325,13 @@ def test_an_svd_layer_is_one_pass_through_two_meshes() -> None:
         assert svd.energy_by_component_pj[component] == pytest.approx(
             unitary.energy_by_component_pj[component]
         )
-    delay = 2 * 4 * 0.01  # two V meshes of 4 columns at 0.01 ns each (thermal-integrated)
+    # per layer V's 4 columns and the attenuator column more, 0.01 ns each (thermal-integrated)
+    delay = 2 * (4 + 1) * 0.01
     assert svd.latency_ns == pytest.approx(unitary.latency_ns + delay)
     hw = load_preset("thermal-integrated")
-    one_mesh_db = 4 * hw.mesh.loss_db_per_mzi  # 4 Clements columns
+    more_db = (4 + 1) * hw.mesh.loss_db_per_mzi  # 4 Clements columns and the attenuators
     assert laser_electrical_power_mw(4, hw, meshes=2) == pytest.approx(
-        laser_electrical_power_mw(4, hw) * 10 ** (one_mesh_db / 10)
+        laser_electrical_power_mw(4, hw) * 10 ** (more_db / 10)
     )
     assert svd.energy_by_component_pj["laser"] > unitary.energy_by_component_pj["laser"]
 

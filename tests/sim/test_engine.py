@@ -588,11 +588,12 @@ def test_eo_integrated_field_injection_by_hand(
 
 
 def test_a_pass_through_two_meshes_lights_the_laser_for_both_meshes_loss() -> None:
-    """eo-integrated, N = 4: the light of an SVD layer's pass crosses V and U, so the
-    laser must give the detectors their power after both meshes' columns (the facets
-    once): 2 × 4 × 0.1 dB, not 4 × 0.1 dB. A laser sized for one mesh left the detectors
-    10^(N·loss/10) short; a planner that kept one laser power per width gave a pass the
-    power of a pass of the other mesh count seen before it in the trace."""
+    """eo-integrated, N = 4: the light of an SVD layer's pass crosses V, the attenuator
+    column and U, so the laser must give the detectors their power after all those
+    columns (the facets once): (2 × 4 + 1) × 0.1 dB, not 4 × 0.1 dB. A laser sized for
+    one mesh left the detectors 10^(N·loss/10) short; a planner that kept one laser
+    power per width gave a pass the power of a pass of the other mesh count seen before
+    it in the trace."""
     one = mesh_pass(0, "forward", n_ports=4, n_samples=2, exit_read="power")
     two = mesh_pass(1, "forward", n_ports=4, n_samples=2, exit_read="power", meshes=2)
     again = mesh_pass(2, "forward", n_ports=4, n_samples=2, exit_read="power")
@@ -604,9 +605,10 @@ def test_a_pass_through_two_meshes_lights_the_laser_for_both_meshes_loss() -> No
     )
     assert [index for index, _, _ in lasers] == [0, 1, 2]
     spans = [span for _, span, _ in lasers]
-    assert spans[1] == pytest.approx(spans[0] + 4 * 0.01, rel=1e-12)  # V's 4 columns more
+    # V's 4 columns and the attenuator column more
+    assert spans[1] == pytest.approx(spans[0] + (4 + 1) * 0.01, rel=1e-12)
     assert spans[2] == pytest.approx(spans[0], rel=1e-12)
-    both_meshes_mw = _eo_laser_mw(4) * 10 ** (4 * 0.1 / 10)  # U's 4 columns of 0.1 dB more
+    both_meshes_mw = _eo_laser_mw(4) * 10 ** ((4 + 1) * 0.1 / 10)  # 5 columns of 0.1 dB more
     expected = [_eo_laser_mw(4), both_meshes_mw, _eo_laser_mw(4)]
     for (_, span, energy), mw in zip(lasers, expected, strict=True):
         assert energy == pytest.approx(mw * span, rel=1e-9)

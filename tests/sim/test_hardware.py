@@ -179,6 +179,9 @@ def test_mesh_depth_is_the_column_count_of_the_photonic_mesh(topology: str, n_po
     from photonic.mesh import Mesh
 
     assert mesh_depth(n_ports, topology) == Mesh(n_ports, topology).n_columns  # type: ignore[arg-type]
+    # an SVD layer: V, one column of attenuator MZIs, U
+    svd = mesh_depth(n_ports, topology, meshes=2)  # type: ignore[arg-type]
+    assert svd == 2 * Mesh(n_ports, topology).n_columns + 1  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -188,6 +191,7 @@ def test_mesh_depth_is_the_column_count_of_the_photonic_mesh(topology: str, n_po
         (lambda: mesh_depth(4, None), ValueError, r"topology=None is not allowed"),
         (lambda: mesh_depth(4.5, "clements"), ValueError, r"n_ports=4\.5 must be an int > 0"),
         (lambda: mesh_depth(-3, "reck"), ValueError, r"n_ports=-3 must be an int > 0"),
+        (lambda: mesh_depth(4, "reck", meshes=0), ValueError, r"meshes=0 must be an int > 0"),
         (lambda: mesh_transmission(-4, MeshOptics()), ValueError, r"n_ports=-4"),
         (lambda: mesh_transmission(4, None), TypeError, r"optics is a NoneType; expected a Mesh"),
         (lambda: mesh_transmission(4, MeshOptics(), meshes=0), ValueError, r"meshes=0"),

@@ -41,14 +41,18 @@ def test_inject_is_checked_and_belongs_to_mesh_passes() -> None:
 
 
 def test_a_pass_through_meshes_in_series_costs_their_delay_and_no_more_conversions() -> None:
-    """An SVD layer's light crosses V and U: twice the optical delay, the same DAC
-    samples and reads; meshes ≠ 1 is refused on any op but a mesh_pass."""
+    """An SVD layer's light crosses V, the attenuator column and U: twice the optical
+    delay and one column's more, the same DAC samples and reads; meshes ≠ 1 is refused
+    on any op but a mesh_pass."""
     one = mesh_pass(0, "forward", n_ports=4, n_samples=3, exit_read="power")
     two = mesh_pass(0, "forward", n_ports=4, n_samples=3, exit_read="power", meshes=2)
     assert (two.conversions, two.passes, two.meshes) == (one.conversions, 3, 2)
     t1 = simulate([one], "pai2023-chip", n_shifters=0)
     t2 = simulate([two], "pai2023-chip", n_shifters=0)
-    assert t2.time_by_component_ns["optics"] == pytest.approx(2 * t1.time_by_component_ns["optics"])
+    columns = 5  # pai2023-chip: a 4-port Reck mesh, 2·4 − 3 columns
+    assert t2.time_by_component_ns["optics"] == pytest.approx(
+        (2 * columns + 1) / columns * t1.time_by_component_ns["optics"]
+    )
     for component in ("input_dac", "detector_adc", "camera", "link"):
         assert t2.energy_by_component_pj.get(component) == t1.energy_by_component_pj.get(component)
     with pytest.raises(ValueError, match=r"meshes=0 must be an int ≥ 1"):
