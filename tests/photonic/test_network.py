@@ -1368,3 +1368,46 @@ def test_a_grad_output_that_overflows_the_adjoint_is_refused_by_name(method: str
             np.testing.assert_allclose(
                 big[key] / 1e300, small[key], rtol=1e-12, atol=1e-14 * largest
             )
+
+
+def test_resuming_with_an_activation_of_other_settings_is_refused(tmp_path: Any) -> None:
+    """checkpoint_settings named the activations only, so a run checkpointed with
+    modrelu(bias=-0.05) resumed silently with modrelu(bias=-0.4): another function."""
+    from digital.activations import electro_optic, modrelu
+    from digital.train import Checkpoint
+
+    def network(activation: Any) -> PhotonicNetwork:
+        return PhotonicNetwork(
+            4, 2, n_features=2, bias_ports=2, activation=activation, rng=np.random.default_rng(1)
+        )
+
+    for a, b in (
+        (modrelu(-0.05), modrelu(-0.4)),
+        (electro_optic(), electro_optic(gain_rad=4 * np.pi)),
+    ):
+        assert network(a).checkpoint_settings() != network(b).checkpoint_settings()
+    assert (
+        network(modrelu(-0.05)).checkpoint_settings()
+        == network(modrelu(-0.05)).checkpoint_settings()
+    )
+
+    data = load("moons", n_samples=40, rng=np.random.default_rng(0))
+    path = tmp_path / "ckpt.npz"
+
+    def fit(net: PhotonicNetwork, epochs: int, existing: str) -> None:
+        train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.02),
+            epochs=epochs,
+            batch_size=16,
+            rng=np.random.default_rng(2),
+            progress="off",
+            checkpoint=Checkpoint(path, existing=existing),  # type: ignore[arg-type]
+        )
+
+    fit(network(modrelu(-0.05)), 1, "refuse")
+    with pytest.raises(ValueError, match=r"belongs to another run: network\.activation_settings"):
+        fit(network(modrelu(-0.4)), 2, "resume")
+    fit(network(modrelu(-0.05)), 2, "resume")  # the same network goes on
