@@ -91,6 +91,21 @@ class Activation:
             )
         return np.real(d_dz + d_dzbar)
 
+    def settings(self) -> dict[str, float | str]:
+        """The settings this activation was built with, as JSON-able values.
+
+        The keywords of its ``functools.partial`` (modReLU's ``bias``, the
+        electro-optic ``amp``, ``g`` and ``phi_b``), sorted by name; ``{}`` for a plain
+        function. With :attr:`name` it tells two activations apart in a checkpoint.
+        """
+        keywords = getattr(self.forward, "keywords", None) or {}
+        return {
+            key: float(value)
+            if isinstance(value, int | float | np.integer | np.floating)
+            else repr(value)
+            for key, value in sorted(keywords.items())
+        }
+
     def backward(self, z: Array, grad_a: Array) -> Array:
         """Gradient with respect to ``z`` given the gradient with respect to ``a = f(z)``.
 

@@ -194,6 +194,17 @@ class MLP:
         """Number of outputs (the last layer's units)."""
         return self.layer_sizes[-1]
 
+    def checkpoint_settings(self) -> dict[str, Any]:
+        """What a resumed training run must share with this network besides its weights,
+        as JSON-able values (:func:`digital.train.train` checks them): the activations
+        with their settings (:meth:`~digital.activations.Activation.settings`) and the
+        weights' dtype, which the weights' shapes do not show."""
+        return {
+            "activations": [a.name for a in self.activations],
+            "activation_settings": [a.settings() for a in self.activations],
+            "dtype": self.dtype.name,
+        }
+
     def set_params(self, params: dict[str, Array]) -> None:
         """Install new weights (same keys and shapes as :meth:`params`; copied).
 

@@ -106,19 +106,6 @@ PHASE_FIELDS = ("theta_rad", "phi_rad", "out_rad")
 PAI2023_READOUT_SCALE = 10.0
 
 
-def _activation_settings(activation: Activation) -> dict[str, Any]:
-    """The settings an activation was built with, as JSON-able values: the keywords of
-    its ``functools.partial`` (modReLU's bias, the electro-optic gain …); ``{}`` for a
-    plain function."""
-    keywords = getattr(activation.forward, "keywords", None) or {}
-    return {
-        key: float(value)
-        if isinstance(value, int | float | np.integer | np.floating)
-        else repr(value)
-        for key, value in sorted(keywords.items())
-    }
-
-
 @dataclass
 class _Stage:
     """One programmable mesh: its layout, the chip it runs on, its phases and the drift
@@ -571,7 +558,7 @@ class PhotonicNetwork:
             "normalization": self.normalization,
             "activations": [a.name for a in self.activations],
             # the name alone does not tell modrelu(bias=-0.1) from modrelu(bias=-0.4)
-            "activation_settings": [_activation_settings(a) for a in self.activations],
+            "activation_settings": [a.settings() for a in self.activations],
             "readout_groups": self.readout_groups,
             "readout_scale": self.readout_scale,
             "gradient": self.gradient,

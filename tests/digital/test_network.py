@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -400,3 +401,44 @@ def test_a_forward_that_fails_leaves_nothing_for_backward() -> None:
         net.forward(np.full((3, 2), np.nan))
     with pytest.raises(RuntimeError, match=r"backward\(\) needs a forward\(\) first"):
         net.backward(np.ones_like(y))
+
+
+def test_resuming_with_other_activations_is_refused(tmp_path: Path) -> None:
+    """An MLP described nothing of itself to a checkpoint: a run checkpointed with tanh
+    resumed silently with relu (same weight shapes), or with modReLU of another bias."""
+    from digital.activations import modrelu
+    from digital.datasets import load
+    from digital.optim import Adam
+    from digital.train import Checkpoint, train
+
+    data = load("moons", n_samples=40, rng=np.random.default_rng(0))
+    path = tmp_path / "ckpt.npz"
+
+    def fit(net: MLP, epochs: int, existing: str) -> None:
+        train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=epochs,
+            batch_size=16,
+            rng=np.random.default_rng(2),
+            progress="off",
+            checkpoint=Checkpoint(path, existing=existing),  # type: ignore[arg-type]
+        )
+
+    fit(MLP([2, 4, 2], activation="tanh", rng=np.random.default_rng(1)), 1, "refuse")
+    with pytest.raises(ValueError, match=r"belongs to another run: network\.activations"):
+        fit(MLP([2, 4, 2], activation="relu", rng=np.random.default_rng(1)), 2, "resume")
+    fit(MLP([2, 4, 2], activation="tanh", rng=np.random.default_rng(1)), 2, "resume")
+
+    def complex_mlp(bias: float) -> MLP:
+        return MLP(
+            [2, 3, 2],
+            activation=[modrelu(bias), "abs"],
+            dtype=complex,
+            rng=np.random.default_rng(1),
+        )
+
+    assert complex_mlp(-0.1).checkpoint_settings() != complex_mlp(-0.3).checkpoint_settings()
+    assert complex_mlp(-0.1).checkpoint_settings()["activation_settings"] == [{"bias": -0.1}, {}]
