@@ -20,8 +20,8 @@ Top-level keys: ``name``, ``kind`` (``"photonic"`` or ``"digital"``),
 ``description``, optionally ``base`` (a preset name or a path, relative to this
 file, whose settings this file overrides key by key: inside a table, and inside a
 map such as ``energy_per_flop_pj``, the keys this file leaves out keep the base's
-values; a ``[detector]`` or ``[taps]`` table of another ``type`` replaces the
-base's). Photonic files also take
+values; a ``[detector]`` or ``[taps]`` table of another ``type``, or a ``[host]``
+table with another ``preset``, replaces the base's). Photonic files also take
 ``pass_mode`` and ``taps_in_detector_frame`` and the tables ``[laser]``,
 ``[modulator]``, ``[phase_shifter]``, ``[mesh]``, ``[detector]``, ``[taps]``,
 ``[host]``, ``[link]``; digital files take ``[processor]``. Keys inside a table are
@@ -273,21 +273,25 @@ def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """``base`` overridden by ``child`` key by key, into tables and maps at any depth.
 
     A table that switches ``type`` (e.g. photodetector → camera) replaces the base's:
-    the fields of one kind of read-out mean nothing to the other.
+    the fields of one kind of read-out mean nothing to the other. So does a ``[host]``
+    table that names another ``preset``: the base's host values would override the
+    preset's, and be the whole host where the base gives them all.
     """
     merged = dict(base)
     for key, value in child.items():
         old = merged.get(key)
-        if isinstance(value, dict) and isinstance(old, dict) and _same_type(old, value):
+        if isinstance(value, dict) and isinstance(old, dict) and _same_type(key, old, value):
             merged[key] = _merge(old, value)
         else:
             merged[key] = value
     return merged
 
 
-def _same_type(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def _same_type(key: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether ``new`` keeps the ``type`` of ``old`` (a read-out table without one is a
-    photodetector)."""
+    photodetector), or for ``[host]`` its ``preset`` (none: the base's)."""
+    if key == "host":
+        return new.get("preset", old.get("preset")) == old.get("preset")
     if "type" not in new:
         return True
     return old.get("type", _DEFAULT_READOUT_TYPE) == new["type"]

@@ -149,6 +149,26 @@ def test_a_host_table_s_own_values_override_its_host_preset(tmp_path: Path) -> N
     assert hw.host.static_power_w == 5.0 != cpu.processor.static_power_w
 
 
+def test_a_host_preset_in_a_child_replaces_the_base_s_host(tmp_path: Path) -> None:
+    """``base = "eo-integrated"`` with ``[host] preset = "cpu"`` kept the base's ASIC
+    host: its values were merged in and overrode every one of the CPU's."""
+    cpu = load_preset("cpu")
+    assert isinstance(cpu, DigitalHardware)
+    chip = tmp_path / "eo-cpu.toml"
+    chip.write_text('base = "eo-integrated"\n[host]\npreset = "cpu"\n')
+    hw = load_preset(chip)
+    assert isinstance(hw, PhotonicHardware) and hw.host == cpu.processor
+    # naming the base's own preset again keeps the base's changes to it
+    (tmp_path / "slow-host.toml").write_text(
+        'base = "pai2023-chip"\n[host]\nlaunch_overhead_ns = 5e3\n'
+    )
+    again = tmp_path / "again.toml"
+    again.write_text('base = "slow-host.toml"\n[host]\npreset = "cpu"\nstatic_power_w = 9.0\n')
+    host = load_preset(again).host  # type: ignore[union-attr]
+    assert (host.launch_overhead_ns, host.static_power_w) == (5e3, 9.0)
+    assert host.precision == cpu.processor.precision
+
+
 def test_an_inherited_host_preset_path_is_relative_to_its_own_file(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
