@@ -69,6 +69,34 @@ class Activation:
     def __call__(self, z: Array) -> Array:
         return self.forward(z)
 
+    def _derivatives(self, z: Array) -> Derivatives:
+        """:attr:`derivatives` of ``z``, checked: a pair of arrays (the second may be
+        ``None``) that broadcast to the shape of ``z``. (A bare ``f'(z)`` was unpacked
+        along its first axis: two rows of a batch of two taken as ``∂f/∂z`` and
+        ``∂f/∂z̄``, silently, else a bare 'too many values to unpack'.)"""
+        pair = self.derivatives(z)
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise TypeError(
+                f"activation {self.name!r}: derivatives(z) must return a pair "
+                f"(∂f/∂z, ∂f/∂z̄ or None); got {type(pair).__name__}"
+                + (f" of shape {np.shape(pair)}" if isinstance(pair, np.ndarray) else "")
+            )
+        shape = np.shape(z)
+        for which, d in (("∂f/∂z", pair[0]), ("∂f/∂z̄", pair[1])):
+            if d is None and which == "∂f/∂z̄":  # None: zero
+                continue
+            try:
+                fits = d is not None and np.broadcast_shapes(np.shape(d), shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                got = "None" if d is None else f"shape {np.shape(d)}"
+                raise ValueError(
+                    f"activation {self.name!r}: derivatives(z) gave {which} of {got} for z "
+                    f"of shape {shape}; it must be an array of z's shape (or broadcast to it)"
+                )
+        return pair[0], pair[1]
+
     def derivative(self, z: Array) -> Array:
         """Ordinary derivative ``f'(z)``: of a real ``z``, or of a holomorphic ``f``.
 
@@ -81,7 +109,7 @@ class Activation:
             ``modrelu``, ``electro_optic``): no ordinary derivative exists there; use
             :meth:`derivatives` or :meth:`backward`.
         """
-        d_dz, d_dzbar = self.derivatives(z)
+        d_dz, d_dzbar = self._derivatives(z)
         if d_dzbar is None:
             return d_dz
         if np.iscomplexobj(z):
@@ -121,7 +149,7 @@ class Activation:
         numpy.ndarray
             ``g_z`` in the same convention, same shape.
         """
-        d_dz, d_dzbar = self.derivatives(z)
+        d_dz, d_dzbar = self._derivatives(z)
         grad_z = grad_a * d_dz
         if d_dzbar is not None:
             grad_z = grad_z + np.conj(grad_a) * np.conj(d_dzbar)

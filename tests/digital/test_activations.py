@@ -236,3 +236,30 @@ def test_activation_settings_must_be_finite_numbers(
     with pytest.raises(error, match=f"{name}="):
         make(bad)
     assert np.all(np.isfinite(make(0.5)(np.array([1.0 + 1.0j, 0.1]))))
+
+
+def test_a_users_derivatives_that_are_not_a_pair_are_refused_by_name() -> None:
+    """derivatives(z) returning a bare f'(z) was unpacked along its first axis: for a
+    batch of two, row 0 became ∂f/∂z and row 1 ∂f/∂z̄, a wrong gradient without an
+    error; other batches gave a bare 'too many values to unpack'."""
+    from digital.activations import Activation
+    from digital.network import MLP
+
+    bare = Activation(
+        "my_tanh", np.tanh, lambda z: 1 - np.tanh(z) ** 2, complex_input=False, real_output=False
+    )
+    net = MLP([2, 2, 2], activation=[bare, "identity"], rng=np.random.default_rng(1))
+    net.forward(np.ones((2, 2)))
+    with pytest.raises(
+        TypeError, match=r"activation 'my_tanh': derivatives\(z\) must return a pair"
+    ):
+        net.backward(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="must return a pair"):
+        bare.derivative(np.ones(2))
+    wrong = Activation(
+        "w", np.tanh, lambda z: (np.ones(5), None), complex_input=False, real_output=False
+    )
+    with pytest.raises(ValueError, match=r"gave ∂f/∂z of shape \(5,\) for z of shape \(3, 2\)"):
+        wrong.backward(np.ones((3, 2)), np.ones((3, 2)))
+    scalar = Activation("twice", lambda z: 2 * z, lambda z: (2.0, None), True, False)
+    np.testing.assert_array_equal(scalar.backward(np.ones((3, 2)), np.ones((3, 2))), 2.0)
