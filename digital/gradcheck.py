@@ -13,6 +13,10 @@ floor is the resolution of the finite differences: round-off leaves an absolute
 error of about ``ε·|L|/h`` in ``g_n`` (``ε`` the float64 epsilon), so
 ``floor = FLOOR_FACTOR · ε · |L| / h``. Entries that are exactly zero both ways count
 as exact, and entries below the resolution are judged on an absolute scale.
+
+A network's ``recorder`` (:class:`sim.ops.Recorder`), if it has one, records none of
+the passes of a check: they verify the network and are no work it does (as the
+trainer's evaluation passes, :mod:`digital.train`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,19 @@ STENCIL_OFFSETS = (-2.0, -1.0, 1.0, 2.0)
 STENCIL_WEIGHTS = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
 #: Entries smaller than this many round-off units ``ε·|L|/h`` are compared absolutely.
 FLOOR_FACTOR = 1e7
+
+
+def _detach_recorder(net: Network) -> Any:
+    """Take ``net.recorder`` off ``net`` (if it has one) and return it."""
+    recorder = getattr(net, "recorder", None)
+    if recorder is not None:
+        net.recorder = None  # type: ignore[attr-defined]
+    return recorder
+
+
+def _attach_recorder(net: Network, recorder: Any) -> None:
+    if recorder is not None:
+        net.recorder = recorder  # type: ignore[attr-defined]
 
 
 def _loss_at(net: Network, x: Array, t: Array, loss_fn: LossFn) -> float:
@@ -66,6 +83,7 @@ def numerical_gradients(
     loss_fn = get_loss(loss)
     base = net.params()
     numeric: dict[str, Array] = {}
+    recorder = _detach_recorder(net)
     try:
         for key, value in base.items():
             grad = np.zeros_like(value)
@@ -83,7 +101,10 @@ def numerical_gradients(
                     grad[index] += partial if d == 1.0 else -1j * partial
             numeric[key] = grad
     finally:
-        net.set_params(base)
+        try:
+            net.set_params(base)
+        finally:
+            _attach_recorder(net, recorder)
     return numeric
 
 
@@ -166,9 +187,13 @@ def gradcheck(net: Network, x: Array, t: Array, loss: str | LossFn, *, step: flo
     """
     loss_fn = get_loss(loss)
     h = check_positive(step, "step")
-    value, dloss = loss_fn(net.forward(x), t)
-    analytic = net.backward(dloss)
-    numeric = numerical_gradients(net, x, t, loss_fn, step=h)
+    recorder = _detach_recorder(net)
+    try:
+        value, dloss = loss_fn(net.forward(x), t)
+        analytic = net.backward(dloss)
+        numeric = numerical_gradients(net, x, t, loss_fn, step=h)
+    finally:
+        _attach_recorder(net, recorder)
     floor = FLOOR_FACTOR * np.finfo(np.float64).eps * abs(value) / h
     if set(analytic) != set(numeric):
         raise ValueError(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digital.gradcheck import relative_error
+from digital.gradcheck import gradcheck, relative_error
+from digital.network import MLP
 
 
 def test_relative_error_by_hand() -> None:
@@ -33,3 +34,26 @@ def test_relative_error_refuses_what_makes_it_nan(
     floor = args.pop("floor", 0.0)
     with pytest.raises(error, match=match):
         relative_error(args["analytic"], args["numeric"], floor=floor)
+
+
+def test_a_check_leaves_the_networks_recorded_trace_alone() -> None:
+    """gradcheck's hundreds of perturbed passes were recorded into the network's trace:
+    simulated after a sanity check, the trace was charged for all of them."""
+    from digital.gradcheck import numerical_gradients
+    from photonic.network import PhotonicNetwork
+    from sim.ops import Recorder
+
+    x = np.random.default_rng(1).normal(size=(4, 2))
+    t = np.arange(4) % 2
+    for net in (
+        MLP([2, 3, 2], rng=np.random.default_rng(0)),
+        PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(0)),
+    ):
+        recorder = Recorder()
+        net.recorder = recorder  # type: ignore[union-attr]
+        assert gradcheck(net, x, t, "softmax_cross_entropy") < 1e-6
+        numerical_gradients(net, x, t, "softmax_cross_entropy")
+        assert len(recorder) == 0
+        assert net.recorder is recorder  # put back: the next training step is recorded
+        net.forward(x)
+        assert len(recorder) > 0
