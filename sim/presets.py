@@ -70,6 +70,7 @@ else:  # pragma: no cover - Python 3.10 only
 __all__ = [
     "PRESET_DIR",
     "available_presets",
+    "check_presets",
     "is_preset_file",
     "load_preset",
     "preset_path",
