@@ -59,7 +59,7 @@ from digital.validation import check_choice, check_finite
 from photonic.constants import TWO_PI
 from photonic.imperfections import wrap_rad
 from photonic.mesh import TOPOLOGIES, Mesh, Phases, Topology
-from photonic.mzi import mzi
+from photonic.mzi import scalar_mzi
 
 if TYPE_CHECKING:
     from photonic.imperfections import Chip
@@ -314,7 +314,7 @@ def _clements(u: Array) -> _Layout:
             if i % 2 == 0:  # null w[n-1-j, i-j] with T⁻¹ on columns (i-j, i-j+1)
                 m = i - j
                 th, ph = _null_from_right(w[n - 1 - j, m], w[n - 1 - j, m + 1])
-                w[:, m : m + 2] = w[:, m : m + 2] @ mzi(th, ph).conj().T
+                w[:, m : m + 2] = w[:, m : m + 2] @ scalar_mzi(th, ph).conj().T
                 column.append(j)
                 top.append(m)
                 theta.append(th)
@@ -322,7 +322,7 @@ def _clements(u: Array) -> _Layout:
             else:  # null w[n-1-i+j, j] with T on rows (n-2-i+j, n-1-i+j)
                 m = n - 2 - i + j
                 th, ph = _null_from_left(w[m, j], w[m + 1, j])
-                w[m : m + 2, :] = mzi(th, ph) @ w[m : m + 2, :]
+                w[m : m + 2, :] = scalar_mzi(th, ph) @ w[m : m + 2, :]
                 left.append((n - 1 - j, m, th, ph))
     # Now w = L·u·R is diagonal and u = L_1⁻¹ ⋯ L_K⁻¹ · D · R⁻¹. Push D to the output
     # through L_K⁻¹ first: T(θ, φ)⁻¹ · diag(e^{iα}, e^{iβ}) = D' · T(θ, α − β).
@@ -356,7 +356,7 @@ def _reck(u: Array) -> _Layout:
         r = n - 1 - k
         for t in range(r):
             th, ph = _null_from_right(w[r, t], w[r, t + 1])
-            w[:, t : t + 2] = w[:, t : t + 2] @ mzi(th, ph).conj().T
+            w[:, t : t + 2] = w[:, t : t + 2] @ scalar_mzi(th, ph).conj().T
             column.append(t + 2 * k)
             top.append(t)
             theta.append(th)

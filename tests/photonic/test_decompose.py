@@ -175,6 +175,42 @@ def test_nearly_unitary_within_atol() -> None:
     assert np.max(np.abs(mesh.matrix(phases) - u)) <= 1e-10
 
 
+def test_scalar_mzi_matches_mzi() -> None:
+    """The decompositions' unchecked 2×2 is ``mzi`` to the last bit or two, so seeded
+    Haar phases stay what they were."""
+    from photonic.mzi import scalar_mzi
+
+    rng = np.random.default_rng(0)
+    edges = [0.0, np.pi, -np.pi, TWO_PI, np.pi / 2, 1e-300, 50.0]
+    pairs = list(itertools.product(edges, edges)) + [tuple(p) for p in rng.uniform(-7, 7, (500, 2))]
+    for theta, phi in pairs:
+        np.testing.assert_allclose(scalar_mzi(theta, phi), mzi(theta, phi), rtol=0, atol=4e-16)
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_cost_per_mzi_is_a_few_calls(topology: str) -> None:
+    """One nulling step must not pay ``mzi``'s argument checks (≈ 170 calls, ≈ 80 µs):
+    ``Mesh.random_phases`` decomposes a Haar unitary, and at N = 256 those checks alone
+    took seconds, far more than a training step of the mesh. Counted, not timed."""
+    import sys
+
+    n = 24
+    u = haar(n, seed=3)
+    calls = 0
+
+    def count(frame: Any, event: str, arg: Any) -> None:
+        nonlocal calls
+        if event in ("call", "c_call"):
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        decompose(u, topology=topology)  # type: ignore[arg-type]
+    finally:
+        sys.setprofile(None)
+    assert calls / (n * (n - 1) // 2) < 50
+
+
 # --------------------------------------------------------------------------- layout
 
 
