@@ -764,12 +764,21 @@ def mesh_transmission(n_ports: int, optics: MeshOptics, *, meshes: int = 1) -> f
     TypeError
         If ``optics`` is not a :class:`MeshOptics`.
     ValueError
-        If ``n_ports`` is not an int ≥ 1.
+        If ``n_ports`` is not an int ≥ 1, or the loss is so large (≈ 3200 dB) that the
+        transmission is below the smallest float64.
     """
     _check_argument(optics, "optics", MeshOptics)
     columns = mesh_depth(n_ports, optics.topology, meshes=meshes)
     loss_db = 2 * optics.coupling_loss_db + columns * optics.loss_db_per_mzi
-    return float(10.0 ** (-loss_db / 10.0))
+    transmission = float(10.0 ** (-loss_db / 10.0))
+    if transmission == 0.0:  # underflow: a laser sized by 1/T would divide by zero
+        raise ValueError(
+            f"n_ports={n_ports}: {columns} {optics.topology} columns × "
+            f"loss_db_per_mzi={optics.loss_db_per_mzi:g} plus 2 × coupling_loss_db="
+            f"{optics.coupling_loss_db:g} is {loss_db:.5g} dB of loss, which transmits less "
+            "than the smallest float64 (about 3200 dB at most); use fewer ports or less loss"
+        )
+    return transmission
 
 
 def laser_electrical_power_mw(
@@ -804,7 +813,9 @@ def laser_electrical_power_mw(
     Raises
     ------
     ValueError
-        If ``n_ports`` is not an int ≥ 1.
+        If ``n_ports`` is not an int ≥ 1, or the mesh's loss is so large that the laser
+        power is beyond float64 (:func:`mesh_transmission`; at 0.2 dB per MZI, a
+        Clements mesh of about 15 000 ports).
     TypeError
         If ``hardware`` is not a :class:`PhotonicHardware`.
     """
@@ -817,4 +828,11 @@ def laser_electrical_power_mw(
         per_detector = required_detector_power_mw(hardware.detector)
         transmission = mesh_transmission(n_ports, hardware.mesh, meshes=meshes)
         optical_mw = n_ports * per_detector / transmission
-    return optical_mw / laser.wall_plug_efficiency
+    electrical_mw = optical_mw / laser.wall_plug_efficiency
+    if not math.isfinite(electrical_mw):
+        raise ValueError(
+            f"n_ports={n_ports}: the laser of {hardware.name!r} would draw more power than "
+            f"float64 holds ({optical_mw:.3g} mW of light at wall-plug efficiency "
+            f"{laser.wall_plug_efficiency:g}); use fewer ports or less loss"
+        )
+    return electrical_mw

@@ -165,6 +165,17 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not (tmp_path / DEFAULT_SCENARIO).exists()
 
 
+def test_a_mesh_size_whose_loss_exceeds_float64_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """energy_latency accepts any ports ≥ 2; at 20 000 ports the laser sizing divided by
+    a transmission that underflowed to 0, and the command ended in a traceback."""
+    args = ["run", "energy_latency", "--smoke", "--set", "ports=4,20000", "--set", "batches=1"]
+    args += ["--set", "presets=thermal-integrated", "--out", str(tmp_path)]
+    assert cli.main(args) == 2
+    _assert_one_error_line(capsys, "n_ports=20000", "dB of loss")
+
+
 def test_a_message_over_several_lines_is_still_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

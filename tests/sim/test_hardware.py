@@ -163,6 +163,23 @@ def test_mesh_loss_and_laser_sizing_by_hand() -> None:
     assert laser_electrical_power_mw(64, fixed) == pytest.approx(6.0)
 
 
+@pytest.mark.parametrize("n_ports", [16_000, 20_000])
+def test_a_mesh_too_lossy_for_float64_is_refused_by_name(n_ports: int) -> None:
+    """At 0.2 dB per MZI a Clements mesh of ≈ 16 000 ports loses ≈ 3200 dB: its
+    transmission underflows to 0 (the laser sizing divided by it: ZeroDivisionError, a
+    traceback from the CLI) or the laser power overflows to inf. Both are ValueErrors
+    naming n_ports, which the CLI prints as one line."""
+    optics = MeshOptics(topology="clements", loss_db_per_mzi=0.2, coupling_loss_db=1.5)
+    hw = PhotonicHardware(name="lossy", host=processor(), mesh=optics)
+    with pytest.raises(ValueError, match=rf"n_ports={n_ports}:.*fewer ports or less loss"):
+        laser_electrical_power_mw(n_ports, hw)
+    if n_ports == 20_000:
+        with pytest.raises(ValueError, match=r"n_ports=20000: .*4003 dB of loss"):
+            mesh_transmission(n_ports, optics)
+    assert 0 < mesh_transmission(15_000, optics) < 1e-300  # still representable
+    assert math.isfinite(laser_electrical_power_mw(15_000, hw))
+
+
 def test_hardware_knows_the_topologies_photonic_builds() -> None:
     from photonic.mesh import TOPOLOGIES as BUILT
     from sim.hardware import TOPOLOGIES
