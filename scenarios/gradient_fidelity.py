@@ -1148,7 +1148,14 @@ def _plot_layer(cfg: Config, rows: list[dict[str, Any]], metric: str, out_dir: P
     for ax in axes[len(factors) :]:
         ax.set_visible(False)
     if factors:
-        handles, names = axes[0].get_legend_handles_labels()
+        # every method drawn in any panel, in the methods' order: finite differences run
+        # only up to fd_max_ports, so they can be in the N panel and in no other
+        entries: dict[str, Any] = {}
+        for ax in axes[: len(factors)]:
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+                entries.setdefault(name, handle)
+        names = [m for m in cfg.methods if m in entries]
+        handles = [entries[m] for m in names]
         if below_floor:  # what the ▽ are, in the legend too
             handles.append(floor_handle())
             names.append(f"ε < {EPSILON_FLOOR:g}, at the floor\n(methods side by side)")

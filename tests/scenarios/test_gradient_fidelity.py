@@ -580,6 +580,33 @@ def test_every_methods_floor_marker_shows_where_several_are_exact(
     assert any("ε < 1e-10" in t.get_text() for t in ax.get_legend().get_texts())
 
 
+def test_the_legend_names_a_method_drawn_only_in_a_later_panel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With base_ports above fd_max_ports, finite differences are measured only in the N
+    sweep's small meshes: their line was drawn there but the legend, taken from the first
+    panel, left it out, so a green line went unnamed."""
+    methods = ("in_situ", "analog", "finite_difference")
+    cfg = dataclasses.replace(
+        gf.Config.smoke(), methods=methods, base_ports=64, fd_max_ports=16, port_values=(4, 64)
+    )
+    rows = [
+        {"study": "layer", "factor": "tap_noise", "method": m, "metric": "epsilon",
+         "value": s, "mean": 1e-3, "std": 0.0, "n": 2}
+        for m in methods[:2]
+        for s in cfg.tap_noise_values
+    ] + [
+        {"study": "layer", "factor": "n_ports", "method": m, "metric": "epsilon",
+         "value": n, "mean": 1e-2, "std": 0.0, "n": 2}
+        for m in methods
+        for n in cfg.port_values
+        if m != "finite_difference" or n <= cfg.fd_max_ports
+    ]  # fmt: skip
+    fig = _layer_figure(cfg, rows, "epsilon", monkeypatch)
+    legend = fig.axes[0].get_legend()  # type: ignore[attr-defined]
+    assert [t.get_text() for t in legend.get_texts()] == list(methods)
+
+
 def test_pai_plot_marks_epsilon_below_its_floor_and_does_not_join_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
