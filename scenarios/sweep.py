@@ -2168,8 +2168,10 @@ def plot_sweep(
     separated by commas) share the axis, one line per metric and combination of the
     other grid keys, with the units in the legend. A numeric first key — or a list
     setting given one number per point, such as ``(0.01),(0.05)`` — is drawn on a
-    numeric axis with a tick at every grid value, labelled with the number, any other
-    as categories in the order of the grid. The scales:
+    numeric axis with a tick at every grid value, labelled with the number (a label
+    that would run into the one before it is left out, its tick kept: on a linear axis
+    ports 2, 4, 8 … 128 read "24", and noise 0.05, 0.1 "0.050.1"), any other as
+    categories in the order of the grid. The scales:
 
     - x is logarithmic if its values are all positive and span at least
       :data:`LOG_X_MIN_DECADES` decades; if one of them is 0 and the others are so
@@ -2292,7 +2294,34 @@ def plot_sweep(
     ax.set_title(f"{plan.scenario}: {what} vs {first} ({over})", fontsize="medium", wrap=True)
     if not lines:
         ax.text(0.5, 0.5, "no finished points", ha="center", va="center", transform=ax.transAxes)
+    if numeric_x:
+        _drop_crowded_tick_labels(fig, ax)
     return save_figure(fig, out_dir, _plot_stem(metrics))
+
+
+TICK_LABEL_GAP_PT = 3.0
+"""Least space between two x tick labels of a sweep plot, points."""
+
+
+def _drop_crowded_tick_labels(fig: Any, ax: Any) -> None:
+    """Blank every x tick label that would overlap the last one kept, left to right.
+
+    Run on the finished figure (its layout done first: it sets where the ticks land).
+    """
+    fig.draw_without_rendering()
+    gap_px = TICK_LABEL_GAP_PT * fig.dpi / 72
+    ticks, texts = list(ax.get_xticks()), ax.get_xticklabels()
+    labels = [t.get_text() for t in texts]
+    boxes = [t.get_window_extent() for t in texts]
+    kept_right = -math.inf
+    for i in sorted(range(len(ticks)), key=lambda k: boxes[k].x0):
+        if not labels[i]:
+            continue
+        if boxes[i].x0 < kept_right + gap_px:
+            labels[i] = ""
+        else:
+            kept_right = boxes[i].x1
+    ax.set_xticks(ticks, labels)  # through the formatter: a Text edited alone is redrawn
 
 
 def format_aggregate(rows: Sequence[PointRow], plan: SweepPlan, metric: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -1723,6 +1724,35 @@ def test_x_axis_is_logarithmic_when_the_grid_spans_two_decades(
         assert np.all(steps > 0)
         np.testing.assert_allclose(steps[1:], steps[1], rtol=1e-6)  # log-spaced
         assert 0.5 * steps[1] < steps[0] < 2 * steps[1]  # 0: about a decade off
+
+
+@pytest.mark.parametrize(
+    "xs",
+    [
+        (2, 4, 8, 16, 32, 64, 128),  # mesh sizes: 1.8 decades, a linear axis; "2""4" read "24"
+        (0.0, 0.05, 0.1, 0.3, 1.0),  # noise levels: "0.05""0.1" read "0.050.1"
+    ],
+)
+def test_x_tick_labels_never_run_into_each_other(
+    toy: str, monkeypatch: pytest.MonkeyPatch, xs: tuple[float, ...]
+) -> None:
+    """Every grid value keeps its tick; a label that would touch the one before it is
+    left blank, so no two labels merge into a number that is not on the grid."""
+    figures = _keep_figures(monkeypatch)
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs])])
+    rows = [_point({"y": 1.0 + i}, x=x) for i, x in enumerate(xs)]  # type: ignore[arg-type]
+    sw.plot_sweep(rows, plan, Path("."), metric="y")
+    fig = figures[-1]
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "linear"
+    fig.draw_without_rendering()
+    np.testing.assert_allclose(ax.get_xticks(), xs)  # a tick at every grid value
+    shown = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert shown[0].get_text() == f"{xs[0]:g}" and shown[-1].get_text() == f"{xs[-1]:g}"
+    assert {t.get_text() for t in shown} <= {f"{x:g}" for x in xs}
+    boxes = sorted((t.get_window_extent() for t in shown), key=lambda b: b.x0)
+    for left, right in itertools.pairwise(boxes):
+        assert right.x0 - left.x1 >= fig.dpi / 72  # at least 1 pt apart
 
 
 def test_progress_is_a_named_option(toy: str, tmp_path: Path) -> None:
