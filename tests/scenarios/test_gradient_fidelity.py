@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from photonic.imperfections import Chip
 from photonic.mesh import Mesh, Phases
 from photonic.network import PhotonicNetwork
 from scenarios import gradient_fidelity as gf
-from scenarios.framework import Result, config_from_overrides, errorbars_above_floor
+from scenarios.framework import Result, child_rngs, config_from_overrides, errorbars_above_floor
 
 SEEDS = (11, 12, 13, 14)
 
@@ -152,6 +153,30 @@ def test_fd_is_skipped_above_fd_max_ports_and_draws_are_seeded() -> None:
     assert "finite_difference" not in a
     assert a == b
     assert a["in_situ"]["epsilon"] > 0  # the noise is really there
+
+
+def test_the_layer_study_draws_the_phases_once_per_size_and_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every point of the single-layer study uses the same seeds, so the same initial
+    phases; drawing them decomposes a Haar unitary, most of a draw's time at N = 256
+    (≈ 60 % there; a --set base_ports=256 run took over 400 s). One draw per (N, seed)
+    now, with the same numbers."""
+    cfg = dataclasses.replace(gf.Config.smoke(), pai_profiles=(), repeats=3)
+    seeds = gf._seeds(child_rngs(cfg.seed, "init", "data", "chip", "noise"), cfg.repeats)
+    expected = gf._layer_study(cfg, seeds)
+    calls: list[int] = []
+    original = Mesh.random_phases
+
+    def counted(self: Mesh, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self.n_ports)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Mesh, "random_phases", counted)
+    rows = gf._layer_study(cfg, seeds)
+    sizes = {cfg.base_ports, *cfg.port_values}
+    assert sorted(calls) == sorted(n for n in sizes for _ in range(cfg.repeats))
+    assert rows == expected
 
 
 def test_pai_network_on_an_ideal_chip_is_measured_exactly() -> None:
