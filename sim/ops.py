@@ -480,10 +480,12 @@ def update_op(
     Raises
     ------
     ValueError
-        If ``rule`` is not a key of :data:`UPDATE_COSTS`.
+        If ``rule`` is not a key of :data:`UPDATE_COSTS`, or ``n_params`` is not a
+        non-negative int.
     """
-    if rule not in UPDATE_COSTS:
+    if not isinstance(rule, str) or rule not in UPDATE_COSTS:
         raise ValueError(f"rule={rule!r} must be one of {tuple(UPDATE_COSTS)}")
+    n_params = _count(n_params, "n_params")  # not a product's name (flops=-36) or a bool
     flops, bytes_per_param = UPDATE_COSTS[rule]
     return digital_compute(
         layer,

@@ -167,6 +167,26 @@ def test_update_rules_cost_what_each_optimizer_reads_and_writes() -> None:
     assert n_real_params(params) == 2 * 12 + 5 + 1
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_params": -3}, r"n_params=-3 must be a non-negative int"),
+        ({"n_params": 2.5}, r"n_params=2\.5 must be a non-negative int"),
+        ({"n_params": True}, r"n_params=True must be a non-negative int"),
+        ({"rule": ["adam"]}, r"rule=\['adam'\] must be one of"),
+    ],
+)
+def test_update_op_names_the_bad_argument(kwargs: dict[str, object], match: str) -> None:
+    """update_op(n_params=-3) was refused as "flops=-36", a product the caller never
+    passed; n_params=True was charged as one parameter; an unhashable rule raised a bare
+    "unhashable type"."""
+    from sim.ops import update_op
+
+    args: dict[str, object] = {"n_params": 4, "n_ports": 1, "rule": "adam", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        update_op(0, **args)  # type: ignore[arg-type]
+
+
 def test_a_mesh_pass_with_fewer_conversions_than_its_input_samples_is_refused() -> None:
     """A hand-made field pass with B·N conversions was priced as B·N input samples and
     no reads, though a field needs 2·B·N samples."""
