@@ -47,11 +47,13 @@ conventions are in :mod:`sim.ops`):
 - ``mesh_pass``: ``passes`` vectors stream through four stages — link (the input
   samples and the readings, one fixed latency per op), input DACs + modulators
   (``ceil(samples / channels)`` DAC periods per vector, plus the modulator
-  settling), optics (``depth × propagation_ns_per_column``, a pure delay) and
+  settling), optics (``columns × propagation_ns_per_column``, a pure delay, the
+  columns of ``op.meshes`` meshes and the attenuator columns between them,
+  :func:`sim.hardware.mesh_depth`) and
   detectors (ADC periods, or one camera frame per vector). ``pass_mode="pipelined"``:
   ``fill + (passes − 1) × slowest stage``; ``"sequential"``: ``passes × (sum of
   stages)``. The laser is on from the first modulation to the last reading, at the
-  power :func:`sim.hardware.laser_electrical_power_mw` sizes for N.
+  power :func:`sim.hardware.laser_electrical_power_mw` sizes for N and ``op.meshes``.
 
   The samples per vector are N for ``inject="amplitude"`` and 2N for ``"field"``
   (I and Q of an I/Q modulator at every port): a field costs twice the DAC energy,

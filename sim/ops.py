@@ -250,8 +250,9 @@ def mesh_pass(
     meshes
         Meshes the light crosses in series before it is read, ≥ 1: 2 for an SVD
         layer (``V``, the attenuator column, ``U``, with nothing detected between),
-        which is modulated and read once but has twice the optical delay and the
-        loss of one mesh (the laser is sized for both).
+        which is modulated and read once but has the optical delay and the loss of
+        both meshes' columns and the attenuator column between them
+        (:func:`sim.hardware.mesh_depth`; the laser is sized for all of them).
 
     Returns
     -------
