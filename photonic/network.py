@@ -915,7 +915,8 @@ class PhotonicNetwork:
                             probe.clear()  # one write is recorded, not one per phase
                             self._record_phase_writes(layer, 1)
                             out = self._forward(x, exit_read="power")  # the loss needs powers
-                            values.append(float(np.sum(grad_output * out)))
+                            with np.errstate(over="ignore", invalid="ignore"):  # refused below
+                                values.append(float(np.sum(grad_output * out)))
                         finally:
                             self.recorder = recorder
                         if recorder is not None:
@@ -923,7 +924,14 @@ class PhotonicNetwork:
                                 recorder.record(dataclasses.replace(op, direction="probe"))
                         probe.clear()
                     self._record_phase_writes(layer, 1, direction="probe")  # back to its value
-                    grad[index] = (values[0] - values[1]) / (2 * h)
+                    with np.errstate(over="ignore", invalid="ignore"):  # refused below
+                        grad[index] = (values[0] - values[1]) / (2 * h)
+                    check_not_overflowed(  # else a NaN gradient, with only a RuntimeWarning
+                        np.array([*values, grad[index]]),
+                        grad_output,
+                        "grad_output",
+                        "the probed losses Σ grad_output·outputs or their differences ÷ 2h",
+                    )
                 grads[key] = grad
         finally:
             self.recorder = None

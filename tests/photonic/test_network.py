@@ -1411,3 +1411,20 @@ def test_resuming_with_an_activation_of_other_settings_is_refused(tmp_path: Any)
     with pytest.raises(ValueError, match=r"belongs to another run: network\.activation_settings"):
         fit(network(modrelu(-0.4)), 2, "resume")
     fit(network(modrelu(-0.05)), 2, "resume")  # the same network goes on
+
+
+def test_finite_differences_refuse_a_grad_output_whose_probed_losses_overflow() -> None:
+    """grad_output·outputs summed over the batch overflowed in every probe while the
+    adjoint fields 2·conj(y)·grad_output did not: backward(method="finite_difference")
+    returned NaN gradients with only a RuntimeWarning (never a silent NaN)."""
+    net = PhotonicNetwork(4, 2, n_features=2, rng=np.random.default_rng(0))
+    y = net.forward(np.full((4, 2), 1e50))
+    before = net.params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"grad_output is too large: the probed losses"):
+            net.backward(np.full_like(y, 3e208), method="finite_difference")
+        for key, value in net.params().items():  # the probes are undone
+            np.testing.assert_array_equal(value, before[key])
+        grads = net.backward(np.full_like(y, 1e200), method="finite_difference")
+    assert all(np.isfinite(v).all() for v in grads.values())
