@@ -846,6 +846,17 @@ class PhotonicNetwork:
                 delta = self._layer_backward(layer, delta, cache, grads)
                 delta = delta if f_in is None else delta * f_in  # injected = f_in · intended
             else:
+                # the measurement scales δ to the forward power by Σ|δ|², which overflows
+                # from |δ| ≈ 1e154: refused by the caller's name, not the internal "delta"
+                with np.errstate(over="ignore"):
+                    power = np.sum(np.abs(delta) ** 2, axis=1)
+                check_not_overflowed(
+                    power,
+                    g,
+                    "grad_output",
+                    f"the powers per sample Σ|δ|² of the adjoint source of layer {layer + 1} "
+                    f"(method={chosen!r})",
+                )
                 delta = self._measure_layer(layer, delta, cache, grads, chosen)
         return {key: grads[key] for key in self.params()}
 

@@ -1428,3 +1428,18 @@ def test_finite_differences_refuse_a_grad_output_whose_probed_losses_overflow() 
             np.testing.assert_array_equal(value, before[key])
         grads = net.backward(np.full_like(y, 1e200), method="finite_difference")
     assert all(np.isfinite(v).all() for v in grads.values())
+
+
+@pytest.mark.parametrize("method", ["in_situ", "analog"])
+def test_a_measured_gradient_names_grad_output_when_the_adjoint_power_overflows(
+    method: str,
+) -> None:
+    """The measurement scales δ by its power Σ|δ|², which overflows from |δ| ≈ 1e154:
+    grad_output = 1e300 was refused as "delta is too large", a name the caller of
+    backward never gave."""
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    y = net.forward(np.random.default_rng(1).normal(size=(4, 2)))
+    with pytest.raises(ValueError, match=r"grad_output is too large: the powers per sample"):
+        net.backward(np.full_like(y, 1e300), method=method)
+    grads = net.backward(np.full_like(y, 1e150), method=method)
+    assert all(np.isfinite(v).all() for v in grads.values())
