@@ -825,6 +825,25 @@ def _check_op(op: object, index: int, hardware: Hardware) -> None:
         )
 
 
+def _check_energies(plan: OpPlan, op: Op, index: int, hardware: Hardware) -> None:
+    """Refuse an op whose energy overflows float64 by its ``n_ports``.
+
+    :func:`sim.hardware.laser_electrical_power_mw` refuses a laser power beyond
+    float64, but a power just below it (≈ 1e304 mW for a 15 000-port mesh at 0.2 dB
+    per MZI) times a pass's nanoseconds is ``inf`` pJ: summed silently into the
+    timeline, and ``inf − inf`` (NaN, or ``fsum``'s bare error) in any difference of
+    two costs.
+    """
+    for hold in plan.holds:
+        for component, energy_pj in hold.energies:
+            if not math.isfinite(energy_pj):
+                raise ValueError(
+                    f"n_ports={op.n_ports}: the {component} energy of ops[{index}] "
+                    f"({op.kind}, {hold.span_ns:.3g} ns) on {hardware.name!r} overflows "
+                    "float64; use fewer ports or less loss"
+                )
+
+
 def simulate(
     ops: Iterable[Op], hardware: Hardware | str, *, n_shifters: int | None = None
 ) -> Timeline:
@@ -854,7 +873,8 @@ def simulate(
         not a machine.
     ValueError
         If an op needs photonic hardware but ``hardware`` is digital, or
-        ``n_shifters`` is not an int ≥ 0.
+        ``n_shifters`` is not an int ≥ 0, or an op's energy or the total overflows
+        float64 (a laser sized for a mesh of very many ports or very high loss).
     """
     hardware = _machine(hardware)
     trace = _op_list(ops)
@@ -888,6 +908,7 @@ def simulate(
         elif op.kind == "phase_update":
             exposed.discard(op.layer)
         plans.append(planner.plan(op, shared, settles[index]))
+        _check_energies(plans[-1], op, index, hardware)
         previous = op
     env = _CountingEnvironment()
     names = RESOURCES_DIGITAL if isinstance(hardware, DigitalHardware) else RESOURCES_PHOTONIC
@@ -897,11 +918,21 @@ def simulate(
     ends: list[float] = []
     env.process(_replay(env, plans, resources, ledger, starts, ends))
     env.run()
-    return Timeline(
-        hardware=hardware.name,
-        entries=tuple(ledger),
-        op_start_ns=tuple(starts),
-        op_end_ns=tuple(ends),
-        op_time_by_component_ns=tuple(p.time_by_component_ns for p in plans),
-        n_events=env.n_events,
-    )
+    try:
+        timeline = Timeline(
+            hardware=hardware.name,
+            entries=tuple(ledger),
+            op_start_ns=tuple(starts),
+            op_end_ns=tuple(ends),
+            op_time_by_component_ns=tuple(p.time_by_component_ns for p in plans),
+            n_events=env.n_events,
+        )
+    except OverflowError:  # fsum of finite components beyond float64
+        timeline = None
+    if timeline is None or not math.isfinite(timeline.energy_pj):  # every op's is finite
+        widest = max(op.n_ports for op in trace)
+        raise ValueError(
+            f"n_ports={widest}: the energy of the {len(trace)} ops on {hardware.name!r} "
+            "adds up to more than float64 holds; use fewer ports, less loss or fewer ops"
+        )
+    return timeline

@@ -806,3 +806,22 @@ def test_eo_integrated_inference_tops_per_w_by_hand_from_the_preset_numbers() ->
     assert 2 * macs / tl.energy_pj == pytest.approx(6.0634, rel=1e-4)  # system TOPS/W
     chip = tl.energy_pj - expected["host_static"]
     assert 2 * macs / chip == pytest.approx(26.857, rel=1e-4)  # chip-only TOPS/W
+
+
+def test_an_op_whose_energy_overflows_is_refused_by_its_n_ports() -> None:
+    """thermal-integrated (0.2 dB per MZI), N = 15 000: the laser's power, 9e303 mW, is
+    still a float64 (laser_electrical_power_mw refuses only beyond that), but a pass of
+    100 samples lights it for 1e5 ns: simulate returned energy_pj = inf without a word."""
+    from sim.hardware import laser_electrical_power_mw
+
+    hw = load_preset("thermal-integrated")
+    assert isinstance(hw, PhotonicHardware)
+    assert math.isfinite(laser_electrical_power_mw(15_000, hw))
+    one = mesh_pass(0, "forward", n_ports=15_000, n_samples=1, exit_read="power")
+    assert math.isfinite(simulate([one], hw, n_shifters=0).energy_pj)
+    many = dataclasses.replace(one, n_samples=100, passes=100, conversions=100 * 15_000)
+    with pytest.raises(ValueError, match=r"n_ports=15000: the laser energy of ops\[1\]"):
+        simulate([one, many], hw, n_shifters=0)
+    # each op's energy finite, their sum not
+    with pytest.raises(ValueError, match=r"n_ports=15000: the energy of the 200 ops .* adds up"):
+        simulate([one] * 200, hw, n_shifters=0)
