@@ -340,6 +340,12 @@ def fd_step_cost(hardware: Hardware, n_ports: int, n_layers: int, batch: int) ->
     dict
         ``latency_ns``, ``energy_pj``, ``energy_by_component_pj``,
         ``time_by_component_ns``.
+
+    Raises
+    ------
+    ValueError
+        If the step's energy is beyond float64 (a laser sized for a very lossy mesh,
+        times ``L·S`` blocks), naming ``n_ports``.
     """
     _check_shape(n_ports, n_layers, batch)
     head = [
@@ -364,9 +370,19 @@ def fd_step_cost(hardware: Hardware, n_ports: int, n_layers: int, batch: int) ->
             energy[key] = energy.get(key, 0.0) + weight * value
         for key, value in timeline.time_by_component_ns.items():
             times[key] = times.get(key, 0.0) + weight * value
+    try:
+        total_pj = math.fsum(t.energy_pj * w for t, w in parts)
+    except (OverflowError, ValueError):  # a term overflowed: inf − inf, or beyond float64
+        total_pj = math.inf
+    if not (math.isfinite(total_pj) and all(map(math.isfinite, energy.values()))):
+        raise ValueError(
+            f"n_ports={n_ports}: a finite-difference step ({repeats} shifters perturbed, "
+            f"each by ±h) costs more energy on {hardware.name!r} than float64 holds; use "
+            "fewer ports or less loss"
+        )
     return {
         "latency_ns": math.fsum(t.latency_ns * w for t, w in parts),
-        "energy_pj": math.fsum(t.energy_pj * w for t, w in parts),
+        "energy_pj": total_pj,
         "energy_by_component_pj": energy,
         "time_by_component_ns": times,
     }

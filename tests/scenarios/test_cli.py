@@ -176,6 +176,18 @@ def test_a_mesh_size_whose_loss_exceeds_float64_is_one_line_and_exit_2(
     _assert_one_error_line(capsys, "n_ports=20000", "dB of loss")
 
 
+def test_a_mesh_size_whose_step_energy_exceeds_float64_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At 15 000 ports the laser's power is still a float64 (9e303 mW), so the check
+    above passes, but a finite-difference step's 6.75e8 blocks of it are not: the
+    command ended in "error: -inf + inf in fsum", which names nothing."""
+    args = ["run", "energy_latency", "--smoke", "--set", "ports=4,15000", "--set", "batches=1"]
+    args += ["--set", "presets=thermal-integrated", "--out", str(tmp_path)]
+    assert cli.main(args) == 2
+    _assert_one_error_line(capsys, "n_ports=15000", "than float64 holds")
+
+
 def test_a_message_over_several_lines_is_still_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
