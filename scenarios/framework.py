@@ -1230,12 +1230,26 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
     -------
     list of Path
         ``[png_path, svg_path]``.
+
+    Raises
+    ------
+    ValueError
+        If matplotlib cannot draw the figure's values, finite but near float64's limit
+        (its axis arithmetic overflows: a traceback from deep inside matplotlib
+        before). The scenarios write ``metrics.csv`` before their plots, so the
+        numbers are kept.
     """
     out = Path(out_dir)
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
     try:
-        fig.savefig(paths[0], dpi=150)
-        fig.savefig(paths[1])
+        with np.errstate(over="ignore"):  # matplotlib's own overflow: refused below if fatal
+            fig.savefig(paths[0], dpi=150)
+            fig.savefig(paths[1])
+    except OverflowError as exc:  # e.g. a log axis spanning ~1e286: its ticks overflow
+        raise ValueError(
+            f"the figure {stem!r} cannot be drawn: its values are too large for matplotlib "
+            f"({exc}); the numbers are in {METRICS_FILENAME}"
+        ) from exc
     finally:
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None:

@@ -188,6 +188,19 @@ def test_a_mesh_size_whose_step_energy_exceeds_float64_is_named(
     _assert_one_error_line(capsys, "n_ports=15000", "than float64 holds")
 
 
+def test_values_too_large_to_plot_are_one_line_and_the_numbers_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At 14 000 ports every cost is finite (≈ 1e286 pJ) but matplotlib's log axis
+    overflows drawing them: the command ended in a traceback from inside matplotlib."""
+    args = ["run", "energy_latency", "--smoke", "--set", "ports=4,14000", "--set", "batches=1"]
+    args += ["--set", "presets=thermal-integrated", "--out", str(tmp_path)]
+    assert cli.main(args) == 2
+    _assert_one_error_line(capsys, "the figure 'scaling' cannot be drawn", "metrics.csv")
+    (run_dir,) = (tmp_path / "energy_latency").iterdir()
+    assert (run_dir / "metrics.csv").stat().st_size > 0
+
+
 def test_a_message_over_several_lines_is_still_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
