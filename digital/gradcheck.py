@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digital.losses import LossFn, get_loss
-from digital.network import Network
+from digital.network import Network, not_recording
 from digital.validation import check_finite, check_nonnegative, check_positive
 
 Array = NDArray[Any]
@@ -37,19 +37,6 @@ STENCIL_OFFSETS = (-2.0, -1.0, 1.0, 2.0)
 STENCIL_WEIGHTS = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
 #: Entries smaller than this many round-off units ``ε·|L|/h`` are compared absolutely.
 FLOOR_FACTOR = 1e7
-
-
-def _detach_recorder(net: Network) -> Any:
-    """Take ``net.recorder`` off ``net`` (if it has one) and return it."""
-    recorder = getattr(net, "recorder", None)
-    if recorder is not None:
-        net.recorder = None  # type: ignore[attr-defined]
-    return recorder
-
-
-def _attach_recorder(net: Network, recorder: Any) -> None:
-    if recorder is not None:
-        net.recorder = recorder  # type: ignore[attr-defined]
 
 
 def _loss_at(net: Network, x: Array, t: Array, loss_fn: LossFn) -> float:
@@ -83,28 +70,25 @@ def numerical_gradients(
     loss_fn = get_loss(loss)
     base = net.params()
     numeric: dict[str, Array] = {}
-    recorder = _detach_recorder(net)
-    try:
-        for key, value in base.items():
-            grad = np.zeros_like(value)
-            directions = (1.0, 1j) if np.iscomplexobj(value) else (1.0,)
-            for index in np.ndindex(value.shape):
-                for d in directions:
-                    values = []
-                    for offset in STENCIL_OFFSETS:
-                        trial = {k: v.copy() for k, v in base.items()}
-                        trial[key][index] += offset * d * h
-                        net.set_params(trial)
-                        values.append(_loss_at(net, x, t, loss_fn))
-                    partial = float(np.dot(STENCIL_WEIGHTS, values)) / h
-                    # g = ∂L/∂Re w − i ∂L/∂Im w
-                    grad[index] += partial if d == 1.0 else -1j * partial
-            numeric[key] = grad
-    finally:
+    with not_recording(net):  # its probes are not the network's work
         try:
-            net.set_params(base)
+            for key, value in base.items():
+                grad = np.zeros_like(value)
+                directions = (1.0, 1j) if np.iscomplexobj(value) else (1.0,)
+                for index in np.ndindex(value.shape):
+                    for d in directions:
+                        values = []
+                        for offset in STENCIL_OFFSETS:
+                            trial = {k: v.copy() for k, v in base.items()}
+                            trial[key][index] += offset * d * h
+                            net.set_params(trial)
+                            values.append(_loss_at(net, x, t, loss_fn))
+                        partial = float(np.dot(STENCIL_WEIGHTS, values)) / h
+                        # g = ∂L/∂Re w − i ∂L/∂Im w
+                        grad[index] += partial if d == 1.0 else -1j * partial
+                numeric[key] = grad
         finally:
-            _attach_recorder(net, recorder)
+            net.set_params(base)
     return numeric
 
 
@@ -187,13 +171,10 @@ def gradcheck(net: Network, x: Array, t: Array, loss: str | LossFn, *, step: flo
     """
     loss_fn = get_loss(loss)
     h = check_positive(step, "step")
-    recorder = _detach_recorder(net)
-    try:
+    with not_recording(net):
         value, dloss = loss_fn(net.forward(x), t)
         analytic = net.backward(dloss)
         numeric = numerical_gradients(net, x, t, loss_fn, step=h)
-    finally:
-        _attach_recorder(net, recorder)
     floor = FLOOR_FACTOR * np.finfo(np.float64).eps * abs(value) / h
     if set(analytic) != set(numeric):
         raise ValueError(

@@ -20,8 +20,9 @@ makes a complex MLP compute exactly what a photonic mesh layer computes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -33,6 +34,24 @@ from sim.ops import BYTES_PER_COMPLEX, BYTES_PER_REAL, Recorder, activation_op, 
 
 Array = NDArray[Any]
 BiasMode = Literal["input", "none"]
+
+
+@contextlib.contextmanager
+def not_recording(net: Any) -> Iterator[None]:
+    """Take ``net.recorder`` off for the ``with`` block, and put it back after.
+
+    For work that is not part of what a trace describes: the trainer's evaluation
+    passes, gradient checks. A network without a recorder is left as it is.
+    """
+    recorder = getattr(net, "recorder", None)
+    if recorder is None:
+        yield
+        return
+    net.recorder = None
+    try:
+        yield
+    finally:
+        net.recorder = recorder
 
 
 @runtime_checkable

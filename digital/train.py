@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from digital.losses import LOSSES, LossFn, get_loss
-from digital.network import Network
+from digital.network import Network, not_recording
 from digital.optim import SGD, Adam, Momentum, Optimizer
 from digital.validation import check_choice, check_generator, check_matrix
 from sim.ops import Op, loss_op, n_real_params, update_op
@@ -458,14 +458,8 @@ def grad_norm(grads: dict[str, Array]) -> float:
 
 
 def _evaluate(net: Network, x: Array, y: Array, loss_fn: LossFn) -> tuple[float, float]:
-    recorder = getattr(net, "recorder", None)
-    if recorder is not None:
-        net.recorder = None  # type: ignore[attr-defined]
-    try:
+    with not_recording(net):  # the trace holds training work only
         out = net.forward(x)
-    finally:
-        if recorder is not None:
-            net.recorder = recorder  # type: ignore[attr-defined]
     return loss_fn(out, y)[0], accuracy(out, y)
 
 

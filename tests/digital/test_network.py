@@ -442,3 +442,21 @@ def test_resuming_with_other_activations_is_refused(tmp_path: Path) -> None:
 
     assert complex_mlp(-0.1).checkpoint_settings() != complex_mlp(-0.3).checkpoint_settings()
     assert complex_mlp(-0.1).checkpoint_settings()["activation_settings"] == [{"bias": -0.1}, {}]
+
+
+def test_not_recording_puts_the_recorder_back_even_when_the_block_raises() -> None:
+    """The one take-off-and-restore of a recorder (train's evaluation, gradcheck)."""
+    from digital.network import not_recording
+
+    net = MLP([2, 3, 2], rng=np.random.default_rng(0))
+    recorder = Recorder()
+    net.recorder = recorder
+    with pytest.raises(ValueError, match="x"), not_recording(net):
+        assert net.recorder is None
+        net.forward(np.ones((2, 2)))  # not recorded
+        net.forward(np.full((2, 2), np.nan))  # fails inside the block
+    assert net.recorder is recorder and recorder.ops == []
+    net.recorder = None
+    with not_recording(net):  # nothing to take off: left as it is
+        net.forward(np.ones((2, 2)))
+    assert net.recorder is None
