@@ -1185,7 +1185,7 @@ def _over_laser_limit(
 def _limit_text(cfg: Config) -> str:
     """``> 1 W of laser light`` for the figures' notes."""
     limit = cfg.max_laser_optical_mw
-    return f"> {format_si((limit or 0.0) * 1e-3, 'W')} of laser light"
+    return f"> {format_si(limit or 0.0, 'W', exponent=-3)} of laser light"
 
 
 def _describe_over_limit(cfg: Config, over: dict[str, list[int]]) -> str:

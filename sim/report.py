@@ -285,19 +285,28 @@ SI_PREFIXES: tuple[tuple[float, str], ...] = (
     (1e-12, "p"),
     (1e-15, "f"),
 )
+#: The power of ten of each of :data:`SI_PREFIXES`.
+_SI_POWERS: tuple[int, ...] = tuple(round(math.log10(scale)) for scale, _ in SI_PREFIXES)
 
 
-def format_si(value: float, unit: str) -> str:
-    """``value`` (in ``unit``) to 3 significant digits with the SI prefix that puts the
-    number in [1, 1000): ``"8.51 kJ"``, ``"2.64 µJ"``; never exponent notation inside
-    the prefixes' range. Rounded first, so 999.7 mJ is ``"1 J"``, not ``"1e+03 mJ"``.
+def format_si(value: float, unit: str, *, exponent: int = 0) -> str:
+    """``value × 10^exponent`` (in ``unit``) to 3 significant digits with the SI prefix
+    that puts the number in [1, 1000): ``"8.51 kJ"``, ``"2.64 µJ"``; never exponent
+    notation inside the prefixes' range. Rounded first, so 999.7 mJ is ``"1 J"``, not
+    ``"1e+03 mJ"``.
 
     Parameters
     ----------
     value
-        A number in ``unit`` (zero, NaN and infinities are written as they are).
+        A number in ``unit`` times ``10^exponent`` (zero, NaN and infinities are
+        written as they are).
     unit
         The unit's symbol without a prefix (``"J"``, ``"s"``, ``"W"``).
+    exponent
+        The power of ten ``value`` is given in (``-12`` for pJ, ``-9`` for ns). The
+        number is rounded as given, before any scaling, so that a tie rounds the same
+        in every unit (999.5 pJ and 999.5 ns were "999 pJ" and "1 µs": ``999.5·1e-12``
+        is a hair below the tie in binary, ``999.5·1e-9`` a hair above).
 
     Returns
     -------
@@ -306,16 +315,24 @@ def format_si(value: float, unit: str) -> str:
     """
     if value == 0 or not math.isfinite(value):
         return f"{value:g} {unit}"
-    rounded = float(f"{value:.3g}")
-    scale, prefix = next(((s, p) for s, p in SI_PREFIXES if abs(rounded) >= s), SI_PREFIXES[-1])
-    return f"{rounded / scale:.3g} {prefix}{unit}"
+    mantissa, power = f"{value:.2e}".split("e")  # 3 significant digits, rounded once
+    decade = int(power) + exponent
+    step, prefix = next(
+        (
+            (p, prefix)
+            for p, (_, prefix) in zip(_SI_POWERS, SI_PREFIXES, strict=True)
+            if decade >= p
+        ),
+        (_SI_POWERS[-1], SI_PREFIXES[-1][1]),
+    )
+    return f"{float(mantissa) * 10.0 ** (decade - step):.3g} {prefix}{unit}"
 
 
 def format_time_ns(ns: float) -> str:
     """A duration in ns as text with an SI prefix (``"1.23 ms"``, ``"2.5 ks"``)."""
-    return format_si(ns * 1e-9, "s")
+    return format_si(ns, "s", exponent=-9)
 
 
 def format_energy_pj(pj: float) -> str:
     """An energy in pJ as text with an SI prefix (``"4.5 µJ"``, ``"8.51 kJ"``)."""
-    return format_si(pj * 1e-12, "J")
+    return format_si(pj, "J", exponent=-12)

@@ -102,6 +102,12 @@ def test_summarize_checks_its_inputs() -> None:
         (format_si(-1.5e-3, "W"), "-1.5 mW"),
         (format_si(3.2e13, "FLOP/s"), "32 TFLOP/s"),  # not "3.2e+04 GFLOP/s"
         (format_si(float("nan"), "J"), "nan J"),
+        # a tie rounds alike in every unit: 999.5·1e-12 is a hair below it in binary,
+        # 999.5·1e-9 a hair above, and "999 pJ" stood next to "1 µs"
+        (format_energy_pj(999.5), "1 nJ"),
+        (format_time_ns(999.5), "1 µs"),
+        (format_energy_pj(999.4), "999 pJ"),
+        (format_si(2.5, "W", exponent=-3), "2.5 mW"),
     ],
 )
 def test_one_si_formatter_for_every_time_and_energy(text: str, expected: str) -> None:
