@@ -142,3 +142,19 @@ def test_digital_entry_points_refuse_a_seed() -> None:
             batch_size=8,
             rng=0,  # type: ignore[arg-type]
         )
+
+
+def test_check_not_overflowed_names_the_input_and_its_remedy() -> None:
+    """The message names the caller's input three times: what is too large, its
+    largest magnitude, and what to scale down (not a generic 'it')."""
+    from digital.validation import check_not_overflowed
+
+    check_not_overflowed(np.array([1.0, 2.0]), np.array([3.0]), "x", "the outputs")
+    with pytest.raises(
+        ValueError,
+        match=r"^grad_output is too large: the outputs are not finite, they overflow "
+        r"float64 \(largest \|grad_output\| = 4e\+300\); scale grad_output down$",
+    ):
+        check_not_overflowed(
+            np.array([1.0, np.inf]), np.array([-4e300, 1.0]), "grad_output", "the outputs"
+        )
