@@ -263,3 +263,47 @@ def test_a_users_derivatives_that_are_not_a_pair_are_refused_by_name() -> None:
         wrong.backward(np.ones((3, 2)), np.ones((3, 2)))
     scalar = Activation("twice", lambda z: 2 * z, lambda z: (2.0, None), True, False)
     np.testing.assert_array_equal(scalar.backward(np.ones((3, 2)), np.ones((3, 2))), 2.0)
+
+
+def test_a_users_derivatives_must_give_df_dz_of_zs_shape() -> None:
+    """Only ∂f/∂z̄ may be None (zero); a ∂f/∂z of None, or of a shape that z broadcasts
+    up to (not down from), is refused by name, not multiplied into a wrong gradient."""
+    from digital.activations import Activation
+
+    none = Activation("n", np.tanh, lambda z: (None, None), complex_input=False, real_output=False)
+    with pytest.raises(ValueError, match=r"activation 'n': derivatives\(z\) gave ∂f/∂z of None"):
+        none.backward(np.ones((3, 2)), np.ones((3, 2)))
+    wider = Activation(
+        "w", np.tanh, lambda z: (np.ones((4, 3, 2)), None), complex_input=False, real_output=False
+    )
+    with pytest.raises(
+        ValueError, match=r"gave ∂f/∂z of shape \(4, 3, 2\) for z of shape \(3, 2\)"
+    ):
+        wider.backward(np.ones((3, 2)), np.ones((3, 2)))
+    bar = Activation("b", np.tanh, lambda z: (np.ones_like(z), np.ones((4, 3, 2))), True, False)
+    with pytest.raises(ValueError, match=r"gave ∂f/∂z̄ of shape \(4, 3, 2\)"):
+        bar.backward(np.ones((3, 2)), np.ones((3, 2)))
+
+
+def test_settings_are_the_partials_keywords_numbers_as_floats_others_by_repr() -> None:
+    """A user's activation built from a partial: numbers as floats, anything else by
+    its repr (a string keeps its quotes), sorted by name; a plain function has none."""
+    import functools
+
+    from digital.activations import Activation
+
+    def f(z: Any, scale: float, mode: str) -> Any:
+        return scale * z
+
+    act = Activation(
+        "mine",
+        functools.partial(f, scale=np.float32(2), mode="fast"),
+        lambda z: (np.ones_like(z), None),
+        complex_input=False,
+        real_output=False,
+    )
+    assert act.settings() == {"mode": "'fast'", "scale": 2.0}
+    assert list(act.settings()) == ["mode", "scale"]
+    assert type(act.settings()["scale"]) is float
+    plain = Activation("p", np.tanh, lambda z: (np.ones_like(z), None), False, False)
+    assert plain.settings() == {}
