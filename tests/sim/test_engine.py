@@ -825,3 +825,7 @@ def test_an_op_whose_energy_overflows_is_refused_by_its_n_ports() -> None:
     # each op's energy finite, their sum not
     with pytest.raises(ValueError, match=r"n_ports=15000: the energy of the 200 ops .* adds up"):
         simulate([one] * 200, hw, n_shifters=0)
+    # the widest op is named, whatever comes first
+    small = mesh_pass(0, "forward", n_ports=2, n_samples=1, exit_read="power")
+    with pytest.raises(ValueError, match=r"n_ports=15000: the energy of the 201 ops"):
+        simulate([small, *[one] * 200], hw, n_shifters=0)
