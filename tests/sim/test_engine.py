@@ -829,3 +829,19 @@ def test_an_op_whose_energy_overflows_is_refused_by_its_n_ports() -> None:
     small = mesh_pass(0, "forward", n_ports=2, n_samples=1, exit_read="power")
     with pytest.raises(ValueError, match=r"n_ports=15000: the energy of the 201 ops"):
         simulate([small, *[one] * 200], hw, n_shifters=0)
+
+
+def test_a_total_energy_that_fsum_cannot_hold_is_refused_by_n_ports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two finite components whose sum is beyond float64 make the Timeline's fsum raise
+    a bare OverflowError; simulate turns it into the ValueError naming n_ports."""
+    import sim.engine as engine
+
+    def overflowing(**kwargs: Any) -> Timeline:
+        raise OverflowError("intermediate overflow in fsum")
+
+    monkeypatch.setattr(engine, "Timeline", overflowing)
+    op = mesh_pass(0, "forward", n_ports=4, n_samples=1, exit_read="power")
+    with pytest.raises(ValueError, match=r"n_ports=4: the energy of the 1 ops .* adds up"):
+        simulate([op], load_preset("thermal-integrated"), n_shifters=0)
