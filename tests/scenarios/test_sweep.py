@@ -695,6 +695,30 @@ def test_point_code_reads_the_manifest_and_gives_up_quietly(tmp_path: Path) -> N
     assert "2 versions" in (sw.mixed_code(["0.3", "", "0.4"]) or "")
 
 
+def test_point_code_of_a_manifest_without_version_or_not_an_object(tmp_path: Path) -> None:
+    """A manifest without ``version`` still names its commit (the version "unknown");
+    one that is JSON but not an object (a list) is unreadable: "", not an AttributeError."""
+    row = sw.PointRow("k", {}, 0, 0, {}, {}, sw.STATUS_OK, None, 1.0, "run", "now")
+    (tmp_path / "run").mkdir()
+    manifest = tmp_path / "run" / "manifest.json"
+    manifest.write_text(json.dumps({"git_commit": "c" * 40, "git_dirty": False}))
+    assert sw.point_code(tmp_path, row) == f"unknown {'c' * 12}"
+    manifest.write_text("[1, 2]")
+    assert sw.point_code(tmp_path, row) == ""
+
+
+def test_write_sweep_csv_without_codes_leaves_the_code_column_empty(
+    toy: str, tmp_path: Path
+) -> None:
+    """``codes`` is optional: without it the ``code`` column is empty."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
+    report = sw.run_sweep(plan, out=tmp_path, progress="off")
+    path = sw.write_sweep_csv(report.rows, plan, tmp_path / "plain.csv")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(r["code"] == "" for r in rows)
+
+
 def test_run_sweep_records_exports_plots_and_resumes(toy: str, tmp_path: Path) -> None:
     plan = sw.plan_sweep(toy, grid=[("x", ["1", "2", "3"]), ("mode", ["a", "b"])], repeat=2)
     report = sw.run_sweep(plan, out=tmp_path, progress="off")
