@@ -800,3 +800,39 @@ def test_recorded_training_step_costs_what_the_synthetic_step_costs(preset: str)
     a, b = simulate(recorded, preset), simulate(synthetic, preset)
     assert a.latency_ns == pytest.approx(b.latency_ns, rel=1e-3)
     assert a.energy_pj == pytest.approx(b.energy_pj, rel=1e-3)
+
+
+def test_the_photonic_update_is_one_adam_op_filed_under_the_last_layer() -> None:
+    """As digital.train.train records it: one host update for every layer's phases,
+    filed under the last layer, then the phase writes."""
+    from sim.ops import adam_op
+
+    ops = el._update(3, 4)
+    s = el.shifters_per_layer(4)
+    assert ops[0] == adam_op(2, n_params=3 * s, n_ports=1)
+    assert [(op.kind, op.layer) for op in ops[1:]] == [("phase_update", k) for k in range(3)]
+
+
+def test_fd_step_cost_refuses_a_total_beyond_float64_of_finite_components(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each component finite, their total beyond float64 (fsum raises): refused by
+    n_ports, not returned as some finite number."""
+    from types import SimpleNamespace
+
+    calls: list[int] = []
+
+    def fake(ops: object, hardware: object) -> SimpleNamespace:
+        calls.append(1)
+        big = len(calls) > 2  # the block's two timelines first, then head and tail
+        v = 6e307 if big else 0.0
+        return SimpleNamespace(
+            energy_by_component_pj={"laser": v, "host": v},
+            time_by_component_ns={"host": 1.0},
+            energy_pj=2 * v,
+            latency_ns=1.0,
+        )
+
+    monkeypatch.setattr(el, "simulate", fake)
+    with pytest.raises(ValueError, match=r"n_ports=3: a finite-difference step"):
+        el.fd_step_cost(load_preset("thermal-integrated"), 3, 2, 2)
