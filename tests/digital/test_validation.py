@@ -150,6 +150,8 @@ def test_check_not_overflowed_names_the_input_and_its_remedy() -> None:
     from digital.validation import check_not_overflowed
 
     check_not_overflowed(np.array([1.0, 2.0]), np.array([3.0]), "x", "the outputs")
+    with pytest.raises(ValueError, match=r"\(largest \|x\| = 1\.23e\+300\)"):
+        check_not_overflowed(np.array([np.nan]), np.array([1.2345e300]), "x", "the outputs")
     with pytest.raises(
         ValueError,
         match=r"^grad_output is too large: the outputs are not finite, they overflow "
