@@ -836,3 +836,13 @@ def test_fd_step_cost_refuses_a_total_beyond_float64_of_finite_components(
     monkeypatch.setattr(el, "simulate", fake)
     with pytest.raises(ValueError, match=r"n_ports=3: a finite-difference step"):
         el.fd_step_cost(load_preset("thermal-integrated"), 3, 2, 2)
+
+
+def test_the_digital_update_is_one_adam_op_filed_under_the_last_layer() -> None:
+    """As digital.train.train records it: one Adam update of every real parameter
+    (complex weights count twice), filed under the last layer, ending the step."""
+    from sim.ops import adam_op
+
+    ops = el.digital_step_ops(3, 2, 4)
+    assert ops[-1] == adam_op(1, n_params=2 * 2 * 3 * 3, n_ports=1)
+    assert [op.direction for op in ops].count("update") == 1
