@@ -479,3 +479,18 @@ def test_training_with_the_chips_exact_gradient_runs_and_measures_zero_error(
     result = compare.run(cfg, tmp_path, echo=None)
     assert result.summary["photonic_epsilon_measured"] == 0.0
     assert result.summary["photonic_epsilon_digital_twin"] > 0.0
+
+
+def test_step_ops_record_the_loss_and_the_adam_update_as_train_does() -> None:
+    """The host ops in their place: softmax cross-entropy of the batch's outputs, one
+    Adam update of every real parameter, both filed under the last layer."""
+    from digital.network import MLP
+    from sim.ops import adam_op, loss_op, n_real_params
+
+    cfg = compare.Config.smoke()
+    data = compare._load(cfg, 1)
+    net = MLP([2, 3, 2], activation=["tanh", "identity"], rng=np.random.default_rng(0))
+    n_params = n_real_params(net.params())
+    ops = compare.step_ops(net, data.x_train[:5], data.y_train[:5], cfg.lr)
+    assert loss_op(1, n_samples=5, n_outputs=2) in ops
+    assert ops[-1] == adam_op(1, n_params=n_params, n_ports=1)
