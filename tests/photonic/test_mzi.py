@@ -284,3 +284,15 @@ def test_shapes_that_do_not_broadcast_are_named() -> None:
 def test_non_real_errors_and_losses_are_refused_by_name(kwargs: dict, name: str) -> None:
     with pytest.raises(TypeError, match=rf"{name}=.* must hold real numbers"):
         mzi(0.5, 0.2, **kwargs)
+
+
+def test_scalar_mzi_gives_mzis_bits() -> None:
+    """The decompositions' fast path is mzi's arithmetic in mzi's order: the same bits
+    (a cos(π/4) for sin(π/4), one ulp apart, would pass any tolerance)."""
+    from photonic.mzi import scalar_mzi
+
+    rng = np.random.default_rng(0)
+    for theta, phi in [(0.0, 0.0), (np.pi / 2, -1.0), *rng.uniform(-7, 7, size=(20, 2))]:
+        got = scalar_mzi(float(theta), float(phi))
+        assert got.shape == (2, 2) and got.dtype == np.complex128
+        np.testing.assert_array_equal(got, mzi(theta, phi))
