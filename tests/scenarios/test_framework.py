@@ -459,6 +459,11 @@ def test_run_scenario_writes_metrics_csv_once(
     assert writes == [result.out_dir]
     with (result.out_dir / "metrics.csv").open(newline="") as fh:
         assert [r["value"] for r in csv.DictReader(fh)] == ["0.0", "5.0", "10.0"]
+    # a resumed run that writes it itself, over an earlier file of the same size (0, 5,
+    # 10 then 0, 6, 12): once
+    writes.clear()
+    fw.run_scenario(writing, ToyConfig(n=6), tmp_path, run_dir=result.out_dir)
+    assert writes == [result.out_dir]
 
 
 def test_run_scenario_quiet_silences_only_a_report_the_scenario_prints(
