@@ -362,6 +362,37 @@ def test_save_figure_writes_png_and_svg(tmp_path: Path) -> None:
     assert "<svg" in paths[1].read_text()
 
 
+def test_save_figure_refuses_values_matplotlib_cannot_draw(tmp_path: Path) -> None:
+    """A log axis from 1e-10 to 1e286: matplotlib's tick arithmetic overflows (a bare
+    OverflowError from deep inside it before); refused as a ValueError that points to
+    metrics.csv, without a RuntimeWarning from numpy on the way."""
+    import warnings
+
+    fig = fw.new_figure(figsize=(2, 2))
+    ax = fig.subplots()
+    ax.plot([1, 2], [1e-10, 1e286])
+    ax.set_yscale("log")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match=r"the figure 'huge' cannot be drawn.*metrics\.csv"):
+            fw.save_figure(fig, tmp_path, "huge")
+
+
+def test_save_figure_lets_other_errors_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only an OverflowError is matplotlib's overflow; any other error passes unchanged."""
+    fig = fw.new_figure(figsize=(2, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ZeroDivisionError("a bug elsewhere")
+
+    monkeypatch.setattr(fig, "savefig", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug elsewhere"):
+        fw.save_figure(fig, tmp_path, "broken")
+
+
 # --------------------------------------------------------------------------- rng
 
 
