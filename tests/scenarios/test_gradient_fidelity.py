@@ -786,3 +786,19 @@ def test_plot_titles_name_a_non_default_adjoint_power() -> None:
     assert gf._ratio_text(gf.Config.smoke()) == ""
     cfg = dataclasses.replace(gf.Config.smoke(), adjoint_power_ratio=0.01)
     assert gf._ratio_text(cfg) == "; adjoint at 0.01× the forward power"
+
+
+def test_a_shared_phase_cache_keeps_the_topologies_apart() -> None:
+    """The cache is keyed by N, topology and init seed: a Reck layer after a Clements
+    one of the same N and seed gets its own draw, as without a cache."""
+    settings = {**gf.QUIET_CHIP, "splitting_error_std_rad": 0.05}
+    kwargs: dict[str, Any] = {
+        "n_ports": 4, "batch": 2, "chip_settings": settings, "methods": ("digital_twin",),
+        "seeds": SEEDS,
+    }  # fmt: skip
+    cache: dict[Any, Any] = {}
+    clements = gf.measure_layer(topology="clements", phase_cache=cache, **kwargs)
+    reck = gf.measure_layer(topology="reck", phase_cache=cache, **kwargs)
+    assert len(cache) == 2
+    assert reck == gf.measure_layer(topology="reck", **kwargs)
+    assert clements == gf.measure_layer(topology="clements", phase_cache=cache, **kwargs)
