@@ -1805,3 +1805,71 @@ def test_lines_are_shifted_in_decades_on_a_log_x_axis(
 def test_plan_sweep_names_its_base_config(toy: str) -> None:
     with pytest.raises(sw.SweepError, match="base=True must be one of 'default', 'smoke'"):
         sw.plan_sweep(toy, grid=[("x", ["1"])], base=True)  # type: ignore[arg-type]
+
+
+def test_the_legend_sits_under_the_axes_in_columns_and_the_figure_grows(
+    toy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four short entries: three columns (the most that fit), below the axes, and the
+    figure taller than the same plot without a legend by about the legend's height, so
+    that the axes keep theirs."""
+    figures = _keep_figures(monkeypatch)
+    xs = [1, 2, 3]
+    plain = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs])])
+    sw.plot_sweep([_point({"y": 1.0 + x}, x=x) for x in xs], plain, Path("."), metric="y")
+    plan = sw.plan_sweep(toy, grid=[("x", [str(x) for x in xs]), ("mode", ["a", "b"])])
+    rows = []
+    for x in xs:
+        for mode in ("a", "b"):
+            row = _point({"a": 1.0 + x, "b": 2.0 * x}, x=x)
+            rows.append(dataclasses.replace(row, key=f"{x}/{mode}", params={"x": x, "mode": mode}))
+    sw.plot_sweep(rows, plan, Path("."), metric="a,b")
+    without, fig = figures[-2], figures[-1]
+    assert not without.legends
+    (ax,) = fig.axes
+    fig.draw_without_rendering()
+    without.draw_without_rendering()
+    (legend,) = fig.legends
+    texts = legend.get_texts()
+    assert len(texts) == 4
+    columns = {round(t.get_window_extent().x0) for t in texts}
+    assert len(columns) == sw.MAX_LEGEND_COLUMNS == 3
+    box = legend.get_window_extent()
+    assert box.y1 <= ax.get_window_extent().y0  # under the axes, not inside them
+    assert box.y1 <= ax.xaxis.label.get_window_extent().y0  # and under the x label
+    grown = fig.get_figheight() - without.get_figheight()
+    assert grown == pytest.approx(box.height / fig.dpi, rel=0.05)
+
+
+def test_sweep_csv_writes_a_list_summary_value_as_json_text(toy: str, tmp_path: Path) -> None:
+    """A list summary value is text, written as JSON (as a list setting is), not as
+    Python's repr: ``["a", true]``, not ``['a', True]``."""
+    plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
+    row = _point({"shape": ["a", True], "y": 2.0}, x=1)
+    path = sw.write_sweep_csv([row], plan, tmp_path / "sweep.csv")
+    with path.open(newline="") as fh:
+        cells = {r["metric"]: (r["value"], r["text"]) for r in csv.DictReader(fh)}
+    assert cells == {"shape": ("", '["a", true]'), "y": ("2.0", "")}
+
+
+@pytest.mark.parametrize(("gap_pt", "kept"), [(1.5, ["1", ""]), (4.5, ["1", "2"])])
+def test_a_tick_label_closer_than_the_gap_to_the_one_kept_is_blanked(
+    gap_pt: float, kept: list[str]
+) -> None:
+    """Two labels 1.5 pt apart touch as far as a reader is concerned: the second is left
+    blank (its tick kept); 4.5 pt apart, beyond TICK_LABEL_GAP_PT = 3, both stay."""
+    from scenarios.framework import new_figure
+
+    fig = new_figure(figsize=(4, 2))
+    ax = fig.subplots()
+    ax.set_xlim(0.0, 1000.0)
+    ax.set_xticks([100.0, 200.0], ["1", "2"])
+    fig.draw_without_rendering()
+    first, second = (t.get_window_extent() for t in ax.get_xticklabels())
+    # move the second tick so that its label starts gap_pt after the first one's end
+    shift_px = first.x1 + gap_pt * fig.dpi / 72 - second.x0
+    per_unit = ax.transData.transform((1.0, 0.0))[0] - ax.transData.transform((0.0, 0.0))[0]
+    ax.set_xticks([100.0, 200.0 + shift_px / per_unit], ["1", "2"])
+    sw._drop_crowded_tick_labels(fig, ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == kept
+    assert len(ax.get_xticks()) == 2
