@@ -703,6 +703,8 @@ def test_point_code_of_a_manifest_without_version_or_not_an_object(tmp_path: Pat
     manifest = tmp_path / "run" / "manifest.json"
     manifest.write_text(json.dumps({"git_commit": "c" * 40, "git_dirty": False}))
     assert sw.point_code(tmp_path, row) == f"unknown {'c' * 12}"
+    manifest.write_text(json.dumps({"version": "0.3", "git_commit": "", "git_dirty": True}))
+    assert sw.point_code(tmp_path, row) == "0.3"  # an empty commit is no commit
     manifest.write_text("[1, 2]")
     assert sw.point_code(tmp_path, row) == ""
 
@@ -1873,3 +1875,31 @@ def test_a_tick_label_closer_than_the_gap_to_the_one_kept_is_blanked(
     sw._drop_crowded_tick_labels(fig, ax)
     assert [t.get_text() for t in ax.get_xticklabels()] == kept
     assert len(ax.get_xticks()) == 2
+
+
+def test_atomic_write_text_writes_the_text_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "spec.json"
+    sw._atomic_write_text(path, "{}\n")
+    sw._atomic_write_text(path, "  [1]\n\n")
+    assert path.read_text(encoding="utf-8") == "  [1]\n\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
+
+
+def test_a_blank_tick_label_does_not_crowd_out_the_next() -> None:
+    """A label already blank takes no room: the next one is judged against the last
+    label shown, not against the blank's (empty) box."""
+    from scenarios.framework import new_figure
+
+    fig = new_figure(figsize=(4, 2))
+    ax = fig.subplots()
+    ax.set_xlim(0.0, 1000.0)
+    per_px = 1.0 / (ax.transData.transform((1.0, 0.0))[0] - ax.transData.transform((0.0, 0.0))[0])
+    blank = 100.0 + 60 * per_px  # 60 px right of "1": far from it
+    ax.set_xticks([100.0, blank, blank + 50 * per_px], ["1", "", "2"])
+    fig.draw_without_rendering()
+    width = ax.get_xticklabels()[2].get_window_extent().width
+    gap_px = sw.TICK_LABEL_GAP_PT * fig.dpi / 72
+    # "2" starts half a gap right of the blank's (empty) box
+    ax.set_xticks([100.0, blank, blank + (width / 2 + gap_px / 2) * per_px], ["1", "", "2"])
+    sw._drop_crowded_tick_labels(fig, ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "", "2"]
