@@ -444,7 +444,7 @@ def test_resuming_with_other_activations_is_refused(tmp_path: Path) -> None:
     assert complex_mlp(-0.1).checkpoint_settings()["activation_settings"] == [{"bias": -0.1}, {}]
     assert complex_mlp(-0.1).checkpoint_settings()["dtype"] == "complex128"
     real = MLP([2, 3, 2], rng=np.random.default_rng(1)).checkpoint_settings()
-    assert (real["dtype"], real["activations"]) == ("float64", ["tanh", "identity"])
+    assert real["dtype"] == "float64"
 
 
 def test_not_recording_puts_the_recorder_back_even_when_the_block_raises() -> None:
