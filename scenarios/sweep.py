@@ -163,6 +163,7 @@ import numpy as np
 from digital.train import Progress
 from scenarios.framework import (
     MANIFEST_FILENAME,
+    POINTS_PER_INCH,
     VARYING_ATOL,
     VARYING_RTOL,
     atomic_text_file,
@@ -2309,7 +2310,7 @@ def _drop_crowded_tick_labels(fig: Any, ax: Any) -> None:
     Run on the finished figure (its layout done first: it sets where the ticks land).
     """
     fig.draw_without_rendering()
-    gap_px = TICK_LABEL_GAP_PT * fig.dpi / 72
+    gap_px = TICK_LABEL_GAP_PT * fig.dpi / POINTS_PER_INCH
     ticks, texts = list(ax.get_xticks()), ax.get_xticklabels()
     labels = [t.get_text() for t in texts]
     boxes = [t.get_window_extent() for t in texts]
