@@ -3,7 +3,9 @@
 The two quick-start commands (make a virtual environment, install, run) are what
 ``.ci/run`` itself does on a fresh clone, so they are exercised by CI rather than
 here; every other ``bash``, ``toml`` and ``python`` block is run by these tests, in
-order, in a fresh working folder with ``photonic-backprop`` on the PATH.
+order, in a fresh working folder with ``photonic-backprop`` on the PATH. The Dask
+block's scheduler port is the only change: it is swapped for a free one, so that two
+test runs on one machine do not fight over port 8786.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 import importlib.util
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +26,14 @@ BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 IMAGE = re.compile(r"!\[[^\]]+\]\(([^)\s]+)\)")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 QUICK_START = "python3 -m venv"
+DASK_PORT = "8786"  # the scheduler port the README's Dask block uses
+
+
+def free_port() -> str:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
 
 
 def blocks() -> list[tuple[str, str]]:
@@ -77,6 +88,12 @@ def test_shell_block_runs(index: int, workdir: tuple[Path, dict[str, str]]) -> N
     body = shell_blocks()[index]
     if "dask " in body and importlib.util.find_spec("distributed") is None:
         pytest.skip("the distributed extra is not installed")
+    if DASK_PORT in body:
+        port = free_port()
+        body = body.replace(f":{DASK_PORT}", f":{port}").replace(
+            f"--port {DASK_PORT}", f"--port {port}"
+        )
+        assert DASK_PORT not in body, "the README's Dask block uses port 8786 in a new way"
     script = f"set -e\n{body}\njobs -p | xargs -r kill\n"
     proc = subprocess.run(
         ["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=600
