@@ -4,6 +4,7 @@ One epoch: shuffle the training set with the given ``rng``, then for each
 minibatch ``forward → loss → backward → optimizer.step → set_params``. After each
 epoch the network is evaluated on the full train and test sets; those evaluation
 passes are not recorded in ``net.recorder`` (the trace holds training work only).
+Then ``on_epoch``, if given, sees the history so far and may stop the run early.
 The trainer records its own host work there too, where the step does it: the loss
 and its gradient (:func:`sim.ops.loss_op`, charged as softmax cross-entropy's for
 every loss) and the optimizer's update (one :func:`sim.ops.update_op` for all
@@ -28,6 +29,7 @@ import reprlib
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -45,6 +47,8 @@ from sim.ops import Op, loss_op, n_real_params, update_op
 
 Array = NDArray[Any]
 Progress = Literal["auto", "on", "off"]
+#: ``train``'s per-epoch hook: the history so far -> ``"stop"`` to end the run, or None.
+EpochHook = Callable[["History"], Literal["stop"] | None]
 
 
 class Data(Protocol):
@@ -457,6 +461,18 @@ def grad_norm(grads: dict[str, Array]) -> float:
     return float(np.sqrt(sum(float(np.sum(np.abs(g) ** 2)) for g in grads.values())))
 
 
+def _asks_to_stop(on_epoch: EpochHook, net: Network, history: History) -> bool:
+    """Call ``on_epoch`` with the recorder detached; True if it returned ``"stop"``."""
+    with not_recording(net):
+        answer = on_epoch(history)
+    if answer is None or (isinstance(answer, str) and answer == "stop"):
+        return answer == "stop"
+    raise ValueError(
+        f'on_epoch returned {reprlib.repr(answer)}; it must return "stop" (end the '
+        "run after this epoch) or None (go on)"
+    )
+
+
 def _evaluate(net: Network, x: Array, y: Array, loss_fn: LossFn) -> tuple[float, float]:
     with not_recording(net):  # the trace holds training work only
         out = net.forward(x)
@@ -501,6 +517,7 @@ def train(
     progress: Progress = "auto",
     checkpoint: Checkpoint | None = None,
     lr_name: str = "lr",
+    on_epoch: EpochHook | None = None,
 ) -> History:
     """Train ``net`` on ``data`` by minibatch gradient descent.
 
@@ -531,6 +548,15 @@ def train(
     lr_name
         What the caller calls the learning rate (e.g. a scenario setting such as
         ``"mlp_lr"``), named when training diverges.
+    on_epoch
+        Called after every epoch's evaluation with the :class:`History` so far (its
+        last entries are that epoch's), while ``net`` holds that epoch's parameters:
+        to log a metric of your own, save a snapshot, or stop early. Return
+        ``"stop"`` to end training after this epoch, else ``None``. ``net.recorder``
+        is detached during the call, so its passes are not in the trace; on a noisy
+        chip they still draw from the network's noise generator, like the
+        evaluation does. Epochs that a resumed checkpoint had finished are not
+        passed again; a run stopped early saves its checkpoint at the next epoch.
 
     Returns
     -------
@@ -549,6 +575,11 @@ def train(
         "a data set such as digital.datasets.load(...)",
     )
     _require(optimizer, "optimizer", ("step()",), "an optimizer such as digital.optim.SGD(lr=0.1)")
+    if on_epoch is not None and not callable(on_epoch):
+        raise TypeError(
+            f"on_epoch={reprlib.repr(on_epoch)} must be a function of the History "
+            'returning "stop" or None, or None'
+        )
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         raise TypeError(
             f"checkpoint={reprlib.repr(checkpoint)} must be a digital.train.Checkpoint or None"
@@ -707,6 +738,8 @@ def train(
             pos.order = None
             pos.epoch = epoch + 1
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", test_acc=f"{test_acc:.3f}")
+            if on_epoch is not None and _asks_to_stop(on_epoch, net, history):
+                break
     save()
     bar.close()
     return history

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -578,3 +579,79 @@ def test_features_that_do_not_fit_the_network_are_named_as_the_data_s() -> None:
     data = load("moons", n_samples=40, rng=rng)  # 2 features
     with pytest.raises(ValueError, match=r"data\.x_train must have 3 columns"):
         _one_epoch(MLP([3, 2], rng=rng), data, rng)
+
+
+def _hooked_run(
+    epochs: int,
+    make_hook: Callable[[MLP], Any] | None = None,
+    recorder: Recorder | None = None,
+) -> MLP:
+    """Adam on 64 moons in batches of 16; ``make_hook(net)`` gives ``on_epoch``."""
+    rng = np.random.default_rng(3)
+    data = load("moons", n_samples=64, rng=rng)
+    net = MLP([2, 4, 2], rng=rng)
+    net.recorder = recorder
+    train(
+        net,
+        data,
+        loss="softmax_cross_entropy",
+        optimizer=Adam(lr=0.01),
+        epochs=epochs,
+        batch_size=16,
+        rng=rng,
+        on_epoch=None if make_hook is None else make_hook(net),
+    )
+    return net
+
+
+def test_on_epoch_sees_each_epoch_with_that_epoch_s_parameters() -> None:
+    seen: list[tuple[list[int], dict[str, np.ndarray]]] = []
+
+    def make_hook(net: MLP) -> Callable[[History], None]:
+        def hook(history: History) -> None:
+            seen.append((list(history.epoch), {k: v.copy() for k, v in net.params().items()}))
+
+        return hook
+
+    _hooked_run(3, make_hook)
+    assert [epochs for epochs, _ in seen] == [[1], [1, 2], [1, 2, 3]]
+    for epoch, (_, params) in enumerate(seen, start=1):
+        shorter = _hooked_run(epoch)  # trained for exactly that many epochs
+        for key, value in shorter.params().items():
+            np.testing.assert_array_equal(params[key], value)
+
+
+def test_on_epoch_stop_ends_the_run_as_if_it_had_fewer_epochs() -> None:
+    stopped = _hooked_run(10, lambda net: lambda h: "stop" if h.epoch[-1] == 2 else None)
+    two = _hooked_run(2)
+    for key, value in two.params().items():
+        np.testing.assert_array_equal(stopped.params()[key], value)
+
+
+def test_passes_run_by_on_epoch_are_not_in_the_trace() -> None:
+    plain, hooked = Recorder(), Recorder()
+    _hooked_run(2, recorder=plain)
+
+    def make_hook(net: MLP) -> Callable[[History], None]:
+        def hook(history: History) -> None:
+            assert net.recorder is None
+            net.forward(np.zeros((5, 2)))
+
+        return hook
+
+    net = _hooked_run(2, make_hook, recorder=hooked)
+    assert len(hooked.ops) == len(plain.ops) > 0
+    assert net.recorder is hooked
+
+
+@pytest.mark.parametrize(
+    ("hook", "error", "match"),
+    [
+        ("stop", TypeError, "on_epoch='stop' must be a function"),
+        (lambda h: "halt", ValueError, "on_epoch returned 'halt'"),
+        (lambda h: True, ValueError, "on_epoch returned True"),
+    ],
+)
+def test_a_bad_on_epoch_is_named(hook: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        _hooked_run(2, lambda net: hook)
