@@ -17,11 +17,16 @@ as exact, and entries below the resolution are judged on an absolute scale.
 A network's ``recorder`` (:class:`sim.ops.Recorder`), if it has one, records none of
 the passes of a check: they verify the network and are no work it does (as the
 trainer's evaluation passes, :mod:`digital.train`).
+
+:func:`gradient_metrics` compares a whole gradient with a reference by direction and
+size (Pai et al.'s ε = 1 − cos among them): how far a measured or noisy gradient is
+from the exact one, where :func:`relative_error` asks whether two agree entry by entry.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,6 +42,19 @@ STENCIL_OFFSETS = (-2.0, -1.0, 1.0, 2.0)
 STENCIL_WEIGHTS = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
 #: Entries smaller than this many round-off units ``ε·|L|/h`` are compared absolutely.
 FLOOR_FACTOR = 1e7
+#: Components with ``|g_k| ≤ SIGN_TOLERANCE·‖g‖`` are left out of the sign agreement.
+SIGN_TOLERANCE = 1e-9
+
+
+class Vectorizable(Protocol):
+    """A gradient that flattens itself, such as :class:`photonic.mesh.Phases`."""
+
+    def to_vector(self) -> Array: ...
+
+
+#: What :func:`gradient_metrics` compares: an array, a dict keyed like ``params()``,
+#: or an object with ``to_vector()``.
+Gradient = Array | Mapping[str, Array] | Vectorizable
 
 
 def _loss_at(net: Network, x: Array, t: Array, loss_fn: LossFn) -> float:
@@ -181,3 +199,82 @@ def gradcheck(net: Network, x: Array, t: Array, loss: str | LossFn, *, step: flo
             f"backward returned keys {sorted(analytic)}; params() has {sorted(numeric)}"
         )
     return max(relative_error(analytic[k], numeric[k], floor=floor) for k in numeric)
+
+
+def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
+    """Agreement of a measured gradient with the exact one, as whole vectors.
+
+    Parameters
+    ----------
+    measured, exact
+        Arrays (flattened), gradient dicts keyed like a network's ``params()``
+        (flattened in sorted key order; two dicts must have the same keys), or
+        objects with ``to_vector()`` such as :class:`photonic.mesh.Phases`. Real or
+        complex: a complex entry ``∂L/∂Re w − i ∂L/∂Im w`` counts as its two real
+        components, so directions are compared in ``ℝ²ⁿ``.
+
+    Returns
+    -------
+    dict
+        ``epsilon = 1 − cos`` (Pai et al.'s ε on normalized vectors; 0 = same
+        direction, 1 = orthogonal, 2 = opposite), ``cosine = 1 − epsilon``,
+        ``relative_error = ‖ĝ − g‖/‖g‖`` and ``sign_agreement`` (fraction of
+        components, among those with ``|g_k| > SIGN_TOLERANCE·‖g‖``, where
+        ``sign ĝ_k = sign g_k``). A zero ``measured`` has cosine 0.
+
+    Raises
+    ------
+    TypeError
+        If either does not hold numbers.
+    ValueError
+        If either holds NaN or infinity, their sizes or dict keys differ, or
+        ``exact`` is zero (no direction to compare with).
+
+    Notes
+    -----
+    ε is computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, which equals ``1 − cos`` but has no
+    cancellation: it is ≥ 0 and accurate down to its own size. ``1 − cos`` of two
+    gradients that agree to rounding comes out as ±1e-16 (a negative ε, or a
+    positive one 12 or more orders of magnitude too large); this gives the true value,
+    the square of the rounding-size difference of directions (1e-33 … 1e-28), or 0.
+    """
+    if isinstance(measured, Mapping) and isinstance(exact, Mapping):
+        if sorted(measured) != sorted(exact):
+            raise ValueError(
+                f"measured has the keys {sorted(measured)}; exact has {sorted(exact)}: "
+                "compare gradients of the same parameters"
+            )
+    m, g = _real_vector(measured, "measured"), _real_vector(exact, "exact")
+    if m.shape != g.shape:
+        raise ValueError(f"measured has {m.size} components; exact has {g.size}")
+    norm_g, norm_m = float(np.linalg.norm(g)), float(np.linalg.norm(m))
+    if norm_g == 0.0:
+        raise ValueError("exact gradient is zero: no direction to compare with")
+    if norm_m == 0.0:
+        epsilon = 1.0
+    else:  # ½‖m̂ − ĝ‖² = 1 − m̂·ĝ for unit vectors, without the cancellation of 1 − cos
+        epsilon = 0.5 * float(np.sum((m / norm_m - g / norm_g) ** 2))
+    big = np.abs(g) > SIGN_TOLERANCE * norm_g
+    return {
+        "epsilon": epsilon,
+        "cosine": 1.0 - epsilon,
+        "relative_error": float(np.linalg.norm(m - g)) / norm_g,
+        "sign_agreement": float(np.mean(np.sign(m[big]) == np.sign(g[big]))),
+    }
+
+
+def _real_vector(g: Gradient, name: str) -> Array:
+    """``g`` flattened to a finite float64 vector; complex entries as (Re, Im) pairs."""
+    if isinstance(g, Mapping):
+        parts = [np.ravel(np.asarray(g[k])) for k in sorted(g)]
+        v = np.concatenate(parts) if parts else np.zeros(0)
+    elif callable(getattr(g, "to_vector", None)):
+        v = np.asarray(g.to_vector())  # type: ignore[union-attr]
+    else:
+        v = np.ravel(np.asarray(g))
+    if v.dtype.kind not in "iufc":
+        raise TypeError(f"{name} must hold numbers; got dtype {v.dtype}")
+    check_finite(v, name)
+    if v.dtype.kind == "c":
+        return np.ravel(np.stack([v.real, v.imag], axis=-1))
+    return np.asarray(v, dtype=np.float64)

@@ -109,7 +109,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from digital.datasets import Dataset, load
-from digital.gradcheck import numerical_gradients
+from digital.gradcheck import gradient_metrics, numerical_gradients
 from digital.losses import softmax_cross_entropy
 from digital.network import MLP
 from digital.optim import Adam
@@ -526,7 +526,7 @@ def _run_seed(cfg: Config, seed_index: int, seeds: dict[str, int]) -> dict[str, 
     backprop = mlp.backward(g)
     numeric = numerical_gradients(mlp, x_b, y_b, "softmax_cross_entropy", step=MLP_FD_STEP)
     try:
-        eps_mlp = gradient_fidelity.gradient_metrics(backprop, numeric)["epsilon"]
+        eps_mlp = gradient_metrics(backprop, numeric)["epsilon"]
     except ValueError as exc:  # nothing the user set: say what it means
         raise ValueError(
             f"the trained MLP's gradient is zero ({exc}): its units saturated; lower "

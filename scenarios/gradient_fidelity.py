@@ -30,13 +30,15 @@ Estimators (``methods``): ``"in_situ"`` (3-pass), ``"analog"`` (2-pass ±),
 of the chip computes (what a digital trainer that does not know the fabrication errors
 would use) — not a measurement, the reference that shows why one measures in situ.
 
-Metrics, for measured ``ĝ`` and exact ``g`` (all phases of all layers in one vector):
+Metrics, for measured ``ĝ`` and exact ``g`` (all phases of all layers in one vector),
+by :func:`digital.gradcheck.gradient_metrics` (``gradient_metrics`` here is the same
+function):
 ``epsilon = 1 − ĝ·g/(‖ĝ‖‖g‖)`` (Pai et al.'s ε: 0 perfect, 1 orthogonal, 2 reversed;
 computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, so it is never negative and a gradient exact to
 rounding gives ε ≤ 1e-28 or 0, not ±1e-16), ``cosine = 1 − epsilon``,
 ``relative_error = ‖ĝ − g‖/‖g‖`` (sensitive to scale, unlike ε), ``sign_agreement`` =
 fraction of components with the sign of ``g``, counted over components with
-``|g_k| > SIGN_TOLERANCE·‖g‖`` (in the Pai network the output phases of every layer have
+``|g_k| > 1e-9·‖g‖`` (``SIGN_TOLERANCE``; in the Pai network the output phases of every layer have
 exactly zero gradient, because ``|z|`` and the power readout discard them).
 
 How to read the results
@@ -141,6 +143,7 @@ from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from digital.datasets import load
+from digital.gradcheck import gradient_metrics
 from digital.losses import half_squared_error, softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import train
@@ -214,8 +217,6 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "profile",
     "state",
 )
-#: Components with ``|g_k| ≤ SIGN_TOLERANCE·‖g‖`` are left out of the sign agreement.
-SIGN_TOLERANCE = 1e-9
 #: ε values below this are drawn at this floor on the log axes of the single-layer plots.
 EPSILON_FLOOR = 1e-10
 #: The same for the Pai-network plot (its interesting range is 1e-4 … 1).
@@ -505,69 +506,6 @@ class Config:
             pai_repeats=2,
             pai_train_epochs=1,
         )
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def _vector(g: Array | Phases | Mapping[str, Array]) -> Array:
-    if isinstance(g, Phases):
-        return g.to_vector()
-    if isinstance(g, Mapping):
-        return np.concatenate([np.ravel(g[k]) for k in sorted(g)])
-    return np.ravel(np.asarray(g, dtype=np.float64))
-
-
-def gradient_metrics(
-    measured: Array | Phases | Mapping[str, Array], exact: Array | Phases | Mapping[str, Array]
-) -> dict[str, float]:
-    """Agreement of a measured gradient with the exact one.
-
-    Parameters
-    ----------
-    measured, exact
-        Vectors ``(n_params,)``, :class:`Phases`, or gradient dicts keyed like
-        ``PhotonicNetwork.params()`` (flattened in sorted key order).
-
-    Returns
-    -------
-    dict
-        ``epsilon = 1 − cos`` (Pai et al.'s ε on normalized vectors; 0 = same
-        direction, 1 = orthogonal, 2 = opposite), ``cosine = 1 − epsilon``,
-        ``relative_error = ‖ĝ − g‖/‖g‖`` and ``sign_agreement`` (fraction of
-        components, among those with ``|g_k| > SIGN_TOLERANCE·‖g‖``, where
-        ``sign ĝ_k = sign g_k``). A zero ``measured`` has cosine 0.
-
-    Raises
-    ------
-    ValueError
-        If the shapes differ or ``exact`` is zero (no direction to compare with).
-
-    Notes
-    -----
-    ε is computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, which equals ``1 − cos`` but has no
-    cancellation: it is ≥ 0 and accurate down to its own size. ``1 − cos`` of two
-    gradients that agree to rounding comes out as ±1e-16 (a negative ε, or a
-    positive one 12 or more orders of magnitude too large); this gives the true value,
-    the square of the rounding-size difference of directions (1e-33 … 1e-28), or 0.
-    """
-    m, g = _vector(measured), _vector(exact)
-    if m.shape != g.shape:
-        raise ValueError(f"measured has {m.size} components; exact has {g.size}")
-    norm_g, norm_m = float(np.linalg.norm(g)), float(np.linalg.norm(m))
-    if norm_g == 0.0:
-        raise ValueError("exact gradient is zero: no direction to compare with")
-    if norm_m == 0.0:
-        epsilon = 1.0
-    else:  # ½‖m̂ − ĝ‖² = 1 − m̂·ĝ for unit vectors, without the cancellation of 1 − cos
-        epsilon = 0.5 * float(np.sum((m / norm_m - g / norm_g) ** 2))
-    big = np.abs(g) > SIGN_TOLERANCE * norm_g
-    return {
-        "epsilon": epsilon,
-        "cosine": 1.0 - epsilon,
-        "relative_error": float(np.linalg.norm(m - g)) / norm_g,
-        "sign_agreement": float(np.mean(np.sign(m[big]) == np.sign(g[big]))),
-    }
 
 
 # --------------------------------------------------------------------------- single layers
