@@ -62,7 +62,8 @@ Figures
   (θ ± h), N(N − 1) + N shifters per layer; its traces are counted op by op up to
   ``fd_count_max_ports`` and by the closed form above it, and its time and energy
   come from replaying one shifter's block and multiplying (exact: ops run in order).
-- ``crossover``: ``eo-integrated`` inference energy per MAC vs the GPU's.
+- ``crossover``: a photonic preset's inference energy per MAC vs a digital one's
+  (``crossover_presets``; by default ``eo-integrated`` vs ``gpu-h100``).
 
 The summary opens with each preset's training-step energy per MAC at
 ``reference_ports × reference_batch`` (``<preset>_train_step_pj_per_mac``, a sweep's
@@ -72,12 +73,12 @@ FLOP at full utilization
 (a compute-bound 16384³ GEMM) vs its 0.71 pJ/FLOP spec; the share of a
 ``pai2023-chip`` training step spent in camera frames and settling (synthetic step
 at the Pai shape, the recorded trace, and the minimum over the N × B grid); the N
-where ``eo-integrated`` energy per MAC drops below the GPU's (against the GPU
-simulated on the same inference and against the GPU at full utilization, per
-complex and per real MAC); the wall time and SimPy events per second of replaying a
-real ``replay_steps``-step training trace (``PhotonicNetwork.pai2023`` trained in
-situ on moons, recorded op by op) and a ``replay_ops``-op trace (that recording
-repeated).
+where the photonic preset of ``crossover_presets`` (``eo-integrated``) drops below the
+digital one (``gpu-h100``) in energy per MAC (against the digital preset simulated on
+the same inference and at full utilization, per complex and per real MAC); the wall
+time and SimPy events per second of replaying a real ``replay_steps``-step training
+trace (``PhotonicNetwork.pai2023`` trained in situ on moons, recorded op by op) and a
+``replay_ops``-op trace (that recording repeated).
 """
 
 from __future__ import annotations
@@ -498,6 +499,13 @@ class Config:
         ``--set``): eo-integrated and thermal-integrated if ``presets`` has them, else
         its first photonic preset; ``()`` (``--set heatmap_presets=``, TOML ``[]``): no
         heatmaps.
+    crossover_presets : tuple of str or None
+        The photonic and the digital preset whose inference energy per MAC the
+        ``crossover`` figure compares, in that order: entries of ``presets``, or the
+        ``name`` of a preset file listed there (your own chip against a GPU, say).
+        ``None`` (default; ``none`` in ``--set``): eo-integrated against gpu-h100 if
+        ``presets`` has both, else no crossover; ``()`` (``--set crossover_presets=``,
+        TOML ``[]``): no crossover. The summary's ``crossover_presets`` says which.
     max_laser_optical_mw : float or None
         Plausibility limit of the laser's optical power, mW: a photonic point whose
         ``laser_optical_mw`` (the light that gives every detector its power through the
@@ -525,6 +533,7 @@ class Config:
     tap_integration: str = "batch"
     fd_count_max_ports: int = 64
     heatmap_presets: tuple[str, ...] | None = None
+    crossover_presets: tuple[str, ...] | None = None
     max_laser_optical_mw: float | None = 1000.0
     replay_steps: int = 1000
     replay_ops: int = 100_000
@@ -563,20 +572,53 @@ class Config:
             raise ValueError(
                 f"heatmap_presets={heatmap!r} must be a tuple of preset names or paths"
             )
+        return tuple(
+            self._entry(preset, "heatmap_presets", loaded, PhotonicHardware) for preset in heatmap
+        )
+
+    @property
+    def crossover(self) -> tuple[str, str] | None:
+        """The ``(photonic, digital)`` presets of the crossover: ``crossover_presets``
+        resolved to entries of ``presets`` (its default applied), or ``None``."""
+        chosen = self.crossover_presets
+        loaded = {p: load_preset(p) for p in self.presets}
+        if chosen is None:
+            default = (EO_PRESET, GPU_PRESET)
+            return default if all(p in loaded for p in default) else None
+        if isinstance(chosen, list):
+            chosen = tuple(chosen)
+        if chosen == ():
+            return None
+        if (
+            not isinstance(chosen, tuple)
+            or len(chosen) != 2
+            or any(not isinstance(p, str) for p in chosen)
+        ):
+            raise ValueError(
+                f"crossover_presets={chosen!r} must be two preset names, a photonic one "
+                "and a digital one (e.g. eo-integrated,gpu-h100), or () for none"
+            )
+        return (
+            self._entry(chosen[0], "crossover_presets", loaded, PhotonicHardware),
+            self._entry(chosen[1], "crossover_presets", loaded, DigitalHardware),
+        )
+
+    def _entry(
+        self, preset: str, field: str, loaded: dict[str, Hardware], kind: type[Hardware]
+    ) -> str:
+        """The entry of ``presets`` that ``field`` names as ``preset`` (an entry, or the
+        ``name`` of a preset file listed there), checked to be of ``kind``."""
         by_name = {hw.name: p for p, hw in loaded.items()}
-        resolved = []
-        for preset in heatmap:
-            entry = preset if preset in loaded else by_name.get(preset)
-            if entry is None:
-                raise ValueError(
-                    f"heatmap_presets has {preset!r}, which is not in presets={self.presets!r}; "
-                    "the heatmaps are drawn for photonic presets of the run: name some of "
-                    "them, or no heatmaps with --set heatmap_presets= (TOML: [])"
-                )
-            if not isinstance(loaded[entry], PhotonicHardware):
-                raise ValueError(f"heatmap_presets has {preset!r}, which is not photonic")
-            resolved.append(entry)
-        return tuple(resolved)
+        entry = preset if preset in loaded else by_name.get(preset)
+        what = "photonic" if kind is PhotonicHardware else "digital"
+        if entry is None:
+            raise ValueError(
+                f"{field} has {preset!r}, which is not in presets={self.presets!r}; "
+                f"name {what} presets of the run, or none with --set {field}= (TOML: [])"
+            )
+        if not isinstance(loaded[entry], kind):
+            raise ValueError(f"{field} has {preset!r}, which is not {what}")
+        return entry
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ports", _check_int_tuple(self.ports, "ports", 2))
@@ -584,8 +626,10 @@ class Config:
         object.__setattr__(self, "presets", check_presets(self.presets))
         if isinstance(self.heatmap_presets, list):
             object.__setattr__(self, "heatmap_presets", tuple(self.heatmap_presets))
+        if isinstance(self.crossover_presets, list):
+            object.__setattr__(self, "crossover_presets", tuple(self.crossover_presets))
         self._heatmap_presets()  # checked now; None stays None, so that a changed
-        # ``presets`` (--set presets=…) gets its own default
+        _ = self.crossover  # ``presets`` (--set presets=…) gets its own default
         check_positive_int(self.n_layers, "n_layers")
         _ = self.reference_size  # checked now; None stays None, so that a changed
         # ``ports`` or ``batches`` (--set ports=…, also over --smoke) gets its own reference
@@ -1001,36 +1045,43 @@ def _crossover(
 ) -> tuple[list[dict[str, Any]], dict[str, float | str], dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     summary: dict[str, float | str] = {}
-    if EO_PRESET not in hardware or GPU_PRESET not in hardware:
-        summary["crossover"] = f"not drawn: it needs {EO_PRESET} and {GPU_PRESET} in presets"
+    pair = cfg.crossover
+    if pair is None:
+        summary["crossover_presets"] = (
+            "none: crossover_presets is empty"
+            if cfg.crossover_presets is not None
+            else f"none: the default needs {EO_PRESET} and {GPU_PRESET} in presets; "
+            "name two presets in crossover_presets to draw it"
+        )
         return rows, summary, {}
-    gpu = hardware[GPU_PRESET]
-    eo = hardware[EO_PRESET]
+    photonic_name, digital_name = _names(pair)
+    summary["crossover_presets"] = f"{photonic_name} vs {digital_name}"
+    chip, gpu = hardware[photonic_name], hardware[digital_name]
     assert isinstance(gpu, DigitalHardware)
     b = cfg.reference_size[1]
     ns = list(cfg.ports)
     pj_per_flop = _full_utilization_pj_per_flop(gpu)
     curves: dict[str, list[float]] = {
-        "eo_inference_system": [
-            grid[(EO_PRESET, "inference", n, b)]["energy_per_mac_pj"] for n in ns
+        "photonic_inference_system": [
+            grid[(photonic_name, "inference", n, b)]["energy_per_mac_pj"] for n in ns
         ],
-        "eo_mvm_chip": [],
-        "gpu_same_workload": [
-            grid[(GPU_PRESET, "inference", n, b)]["energy_per_mac_pj"] for n in ns
+        "photonic_mvm_chip": [],
+        "digital_same_workload": [
+            grid[(digital_name, "inference", n, b)]["energy_per_mac_pj"] for n in ns
         ],
-        "gpu_full_utilization_complex_mac": [8 * pj_per_flop] * len(ns),
-        "gpu_full_utilization_real_mac": [2 * pj_per_flop] * len(ns),
+        "digital_full_utilization_complex_mac": [8 * pj_per_flop] * len(ns),
+        "digital_full_utilization_real_mac": [2 * pj_per_flop] * len(ns),
     }
     for n in ns:
         ops = inference_ops(n, 1, b)
-        energy = _energy_by_phase(ops, simulate(ops, eo), chip_only=True)
-        curves["eo_mvm_chip"].append(energy["mvm"] / (b * n * n))
+        energy = _energy_by_phase(ops, simulate(ops, chip), chip_only=True)
+        curves["photonic_mvm_chip"].append(energy["mvm"] / (b * n * n))
     for name, values in curves.items():
         for n, v in zip(ns, values, strict=True):
             rows.append(
                 {
                     "study": "crossover",
-                    "preset": EO_PRESET if name.startswith("eo") else GPU_PRESET,
+                    "preset": photonic_name if name.startswith("photonic") else digital_name,
                     "name": name,
                     "n_ports": n,
                     "batch": b,
@@ -1039,19 +1090,28 @@ def _crossover(
                     "unit": "pJ",
                 }
             )
-    for photonic in ("eo_inference_system", "eo_mvm_chip"):
+    for photonic in ("photonic_inference_system", "photonic_mvm_chip"):
         for reference in (  # the GPU at full utilization first: the fair comparison
-            "gpu_full_utilization_complex_mac",
-            "gpu_full_utilization_real_mac",
-            "gpu_same_workload",
+            "digital_full_utilization_complex_mac",
+            "digital_full_utilization_real_mac",
+            "digital_same_workload",
         ):
             key = f"crossover_{photonic}_vs_{reference}_B{b}"
-            summary[key] = _describe_crossing(ns, curves[photonic], curves[reference])
-    return rows, summary, {"ns": ns, "batch": b, "curves": curves}
+            summary[key] = _describe_crossing(
+                ns, curves[photonic], curves[reference], digital=digital_name
+            )
+    data = {"ns": ns, "batch": b, "curves": curves, "presets": (photonic_name, digital_name)}
+    return rows, summary, data
 
 
-def _describe_crossing(ns: Sequence[int], photonic: Sequence[float], gpu: Sequence[float]) -> str:
-    """Where the photonic energy per MAC is below the GPU's, in words."""
+def _describe_crossing(
+    ns: Sequence[int],
+    photonic: Sequence[float],
+    gpu: Sequence[float],
+    *,
+    digital: str = GPU_PRESET,
+) -> str:
+    """Where the photonic energy per MAC is below the digital preset's, in words."""
     below = [p < g for p, g in zip(photonic, gpu, strict=True)]
     crossings = _crossings(ns, photonic, gpu)
     if all(below):
@@ -1062,7 +1122,7 @@ def _describe_crossing(ns: Sequence[int], photonic: Sequence[float], gpu: Sequen
     for n_cross in crossings:
         i = next(k for k in range(len(ns) - 1) if ns[k] <= n_cross <= ns[k + 1])
         side = "drops below" if below[i + 1] else "rises above"
-        parts.append(f"photonic energy per MAC {side} the GPU's at N≈{n_cross:.3g}")
+        parts.append(f"photonic energy per MAC {side} {digital}'s at N≈{n_cross:.3g}")
     return "; ".join(parts)
 
 
@@ -1540,33 +1600,30 @@ def _plot_crossover(
         return []
     fig = new_figure(figsize=(7.0, 4.6), layout="constrained")
     ax = fig.subplots()
-    colors = _colors([EO_PRESET, GPU_PRESET])  # as in the other figures
-    eo, gpu = colors[EO_PRESET], colors[GPU_PRESET]
+    chip, gpu = data["presets"]
+    colors = _colors(_names(cfg.presets))  # as in the other figures
     styles = {
-        "eo_inference_system": (eo, "-o", f"{EO_PRESET}: inference, whole system"),
-        "eo_mvm_chip": (eo, "--s", f"{EO_PRESET}: one mesh pass, chip only"),
-        "gpu_same_workload": (gpu, "-o", f"{GPU_PRESET}: same inference, simulated"),
-        "gpu_full_utilization_complex_mac": (
-            gpu,
+        "photonic_inference_system": ("-o", f"{chip}: inference, whole system"),
+        "photonic_mvm_chip": ("--s", f"{chip}: one mesh pass, chip only"),
+        "digital_same_workload": ("-o", f"{gpu}: same inference, simulated"),
+        "digital_full_utilization_complex_mac": (
             ":",
-            f"{GPU_PRESET} at full utilization, per complex MAC",
+            f"{gpu} at full utilization, per complex MAC",
         ),
-        "gpu_full_utilization_real_mac": (
-            gpu,
-            "-.",
-            f"{GPU_PRESET} at full utilization, per real MAC",
-        ),
+        "digital_full_utilization_real_mac": ("-.", f"{gpu} at full utilization, per real MAC"),
     }
-    bad = (over or {}).get(EO_PRESET, [])
+    bad = (over or {}).get(chip, [])
     for name, values in data["curves"].items():
-        color, style, label = styles[name]
-        hollow = [name.startswith("eo") and n in bad for n in data["ns"]]
+        style, label = styles[name]
+        photonic = name.startswith("photonic")
+        color = colors[chip if photonic else gpu]
+        hollow = [photonic and n in bad for n in data["ns"]]
         _plot_marked(ax, data["ns"], values, style, hollow, color=color, label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("mesh ports N")
     ax.set_ylabel("energy per MAC (pJ)")
-    ax.set_title(f"photonic vs GPU energy per MAC, B={data['batch']}")
+    ax.set_title(f"{chip} vs {gpu}: energy per MAC, B={data['batch']}")
     ax.grid(True, which="both", alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     if bad:

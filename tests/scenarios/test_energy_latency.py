@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -164,7 +165,7 @@ def test_fd_step_cost_equals_replaying_the_whole_trace(preset: str) -> None:
         ("presets", ("gpu-h200",), "unknown preset 'gpu-h200'"),
         ("heatmap_presets", ("gpu-h100",), "not photonic"),
         ("heatmap_presets", ("my-chip",), "not in presets"),
-        ("heatmap_presets", ("my-chip",), "or no heatmaps with --set heatmap_presets= (TOML: [])"),
+        ("heatmap_presets", ("my-chip",), "or none with --set heatmap_presets= (TOML: [])"),
         ("reference_ports", 5, "reference_ports=5 must be one of ports"),
         ("reference_batch", 3, "reference_batch=3"),
         ("tap_integration", "never", "tap_integration='never'"),
@@ -211,7 +212,7 @@ def test_run_acceptance_numbers(tiny_result: Result) -> None:
     assert float(s["pai_camera_settling_share_recorded_insitu_B4"]) > 0.99
     assert s["slope_passes_per_step_in_situ"] == pytest.approx(0.0, abs=1e-9)
     assert s["slope_passes_per_step_finite_difference"] == pytest.approx(2.0, abs=0.05)
-    assert "crossover_eo_inference_system_vs_gpu_full_utilization_real_mac_B4" in s
+    assert "crossover_photonic_inference_system_vs_digital_full_utilization_real_mac_B4" in s
     assert s["replay_300_ops_n_ops"] == 300
     # headline first (a sweep's default metric): each preset's training-step energy
     # per MAC at the reference size, as in the sweep rows
@@ -293,9 +294,11 @@ def test_a_user_preset_file_can_be_studied(tmp_path: Path, monkeypatch: pytest.M
     none = config_from_overrides(el.Config, {"heatmap_presets": "none"}, base=el.Config())
     assert none.heatmaps == el.Config().heatmaps  # none: the default, as documented
     assert config_from_overrides(el.Config, {"heatmap_presets": ""}).heatmaps == ()
-    assert result.summary["crossover"] == (
-        "not drawn: it needs eo-integrated and gpu-h100 in presets"
+    assert result.summary["crossover_presets"] == (
+        "none: the default needs eo-integrated and gpu-h100 in presets; name two presets "
+        "in crossover_presets to draw it"
     )
+    assert not any(r["study"] == "crossover" for r in result.metrics)
 
 
 @pytest.mark.parametrize("measurement", ["per_sample", "aggregated"])
@@ -373,8 +376,8 @@ def test_gpu_full_utilization_per_complex_and_per_real_mac(tiny_result: Result) 
         pj / 0.71 - 1, rel=1e-3
     )
     for name, flops in (
-        ("gpu_full_utilization_complex_mac", 8),
-        ("gpu_full_utilization_real_mac", 2),
+        ("digital_full_utilization_complex_mac", 8),
+        ("digital_full_utilization_real_mac", 2),
     ):
         values = [r["value"] for r in _rows(tiny_result, "crossover", name=name)]
         assert values and values == pytest.approx([flops * pj] * len(values), rel=1e-12)
@@ -391,7 +394,7 @@ def test_eo_mvm_chip_energy_per_mac_recomputed_from_the_forward_pass(tiny_result
             for e in tl.entries
             if e.component not in HOST and ops[e.op_index].kind == "mesh_pass"
         )
-        (row,) = _rows(tiny_result, "crossover", name="eo_mvm_chip", n_ports=n)
+        (row,) = _rows(tiny_result, "crossover", name="photonic_mvm_chip", n_ports=n)
         assert row["value"] == pytest.approx(mvm / (b * n * n), rel=1e-12)
 
 
@@ -474,11 +477,11 @@ def test_crossings_interpolate_in_log_log_and_name_the_direction() -> None:
     assert el._crossings([4, 16], [8.0, 1.0], [2.0, 2.0]) == pytest.approx([4 * 4 ** (2 / 3)])
     assert (
         el._describe_crossing([4, 16], [4.0, 1.0], [2.0, 2.0])
-        == "photonic energy per MAC drops below the GPU's at N≈8"
+        == "photonic energy per MAC drops below gpu-h100's at N≈8"
     )
     assert (
-        el._describe_crossing([4, 16], [1.0, 4.0], [2.0, 2.0])
-        == "photonic energy per MAC rises above the GPU's at N≈8"
+        el._describe_crossing([4, 16], [1.0, 4.0], [2.0, 2.0], digital="cpu")
+        == "photonic energy per MAC rises above cpu's at N≈8"
     )
     assert (
         el._describe_crossing([4, 16], [1.0, 1.5], [2.0, 2.0])
@@ -846,3 +849,71 @@ def test_the_digital_update_is_one_adam_op_filed_under_the_last_layer() -> None:
     ops = el.digital_step_ops(3, 2, 4)
     assert ops[-1] == adam_op(1, n_params=2 * 2 * 3 * 3, n_ports=1)
     assert [op.direction for op in ops].count("update") == 1
+
+
+def test_the_crossover_compares_the_presets_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's chip file against the CPU: its rows, summary and curves are theirs."""
+    chip = tmp_path / "my-chip.toml"
+    chip.write_text('kind = "photonic"\nbase = "eo-integrated"\n')
+    drawn: list[dict[str, Any]] = []
+    monkeypatch.setattr(el, "save_figure", lambda fig, out_dir, stem: [])
+    original = el._plot_crossover
+    monkeypatch.setattr(
+        el,
+        "_plot_crossover",
+        lambda cfg, data, out_dir, over=None: (
+            drawn.append(data) or original(cfg, data, out_dir, over)
+        ),
+    )
+    cfg = el.Config(
+        ports=(4, 8),
+        batches=(1,),
+        presets=("gpu-h100", str(chip), "cpu"),
+        heatmap_presets=(),
+        crossover_presets=("my-chip", "cpu"),
+        fd_count_max_ports=4,
+        replay_steps=0,
+        replay_ops=0,
+    )
+    assert cfg.crossover == (str(chip), "cpu")
+    result = el.run(cfg, tmp_path)
+    assert result.summary["crossover_presets"] == "my-chip vs cpu"
+    rows = [r for r in result.metrics if r["study"] == "crossover"]
+    assert {r["preset"] for r in rows} == {"my-chip", "cpu"}
+    sweep = {
+        (r["preset"], r["n_ports"]): r["value"]
+        for r in result.metrics
+        if r["study"] == "sweep"
+        and r["workload"] == "inference"
+        and r["metric"] == "energy_per_mac_pj"
+    }
+    for r in rows:
+        if r["name"] in ("photonic_inference_system", "digital_same_workload"):
+            assert r["value"] == sweep[(r["preset"], r["n_ports"])]
+    (data,) = drawn
+    assert data["presets"] == ("my-chip", "cpu")
+
+
+@pytest.mark.parametrize(
+    ("chosen", "match"),
+    [
+        (("gpu-h100", "eo-integrated"), "'gpu-h100', which is not photonic"),
+        (("eo-integrated", "thermal-integrated"), "'thermal-integrated', which is not digital"),
+        (("eo-integrated", "tpu"), "'tpu', which is not in presets"),
+        (("eo-integrated",), "must be two preset names"),
+    ],
+)
+def test_bad_crossover_presets_are_named(chosen: tuple[str, ...], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        el.Config(crossover_presets=chosen)
+
+
+def test_no_crossover_when_asked_for_none() -> None:
+    assert el.Config(crossover_presets=()).crossover is None
+    assert el.Config().crossover == ("eo-integrated", "gpu-h100")
+    assert config_from_overrides(el.Config, {"crossover_presets": ""}).crossover is None
+    assert config_from_overrides(
+        el.Config, {"crossover_presets": "thermal-integrated,cpu"}
+    ).crossover == ("thermal-integrated", "cpu")
