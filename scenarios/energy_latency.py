@@ -582,9 +582,11 @@ class Config:
         resolved to entries of ``presets`` (its default applied), or ``None``."""
         chosen = self.crossover_presets
         loaded = {p: load_preset(p) for p in self.presets}
-        if chosen is None:
-            default = (EO_PRESET, GPU_PRESET)
-            return default if all(p in loaded for p in default) else None
+        if chosen is None:  # the default pair, if the run has both (by name or by file)
+            names = {hw.name for hw in loaded.values()}
+            if EO_PRESET not in names or GPU_PRESET not in names:
+                return None
+            chosen = (EO_PRESET, GPU_PRESET)
         if isinstance(chosen, list):
             chosen = tuple(chosen)
         if chosen == ():

@@ -913,6 +913,9 @@ def test_bad_crossover_presets_are_named(chosen: tuple[str, ...], match: str) ->
 def test_no_crossover_when_asked_for_none() -> None:
     assert el.Config(crossover_presets=()).crossover is None
     assert el.Config().crossover == ("eo-integrated", "gpu-h100")
+    bundled = str(Path(el.__file__).parents[1] / "sim" / "presets" / "eo-integrated.toml")
+    by_file = el.Config(presets=(bundled, "gpu-h100"))  # the default pair found by name
+    assert by_file.crossover == (bundled, "gpu-h100")
     assert config_from_overrides(el.Config, {"crossover_presets": ""}).crossover is None
     assert config_from_overrides(
         el.Config, {"crossover_presets": "thermal-integrated,cpu"}
