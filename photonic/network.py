@@ -722,7 +722,9 @@ class PhotonicNetwork:
     def _forward(self, x: Array, *, exit_read: ExitRead) -> Array:
         """:meth:`forward`, its passes recorded as reading ``exit_read`` at the outputs."""
         self._cache = None  # a forward() that fails leaves nothing for backward()
-        x = check_matrix(x, "x", n_cols=self.n_features, values="real")
+        # a copy: the finite-difference backward() sends these features through again,
+        # and the caller may have reused their array since
+        x = check_matrix(x, "x", n_cols=self.n_features, values="real").astype(np.float64)
         field = self.encode(x).astype(np.complex128)
         n = field.shape[0]
         cache: dict[str, Any] = {

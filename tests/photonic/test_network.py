@@ -1445,3 +1445,18 @@ def test_a_measured_gradient_names_grad_output_when_the_adjoint_power_overflows(
             net.backward(np.full_like(y, 1e300), method=method)
     grads = net.backward(np.full_like(y, 1e150), method=method)
     assert all(np.isfinite(v).all() for v in grads.values())
+
+
+def test_finite_difference_gradient_is_of_the_forward_pass_not_of_the_callers_array() -> None:
+    """forward() kept the caller's float64 ``x`` itself for the finite-difference probes:
+    reusing that array before backward() (a minibatch buffer) silently gave the gradient
+    of other inputs, disagreeing with the adjoint one of the same forward pass."""
+    rng = np.random.default_rng(0)
+    net = PhotonicNetwork.pai2023(rng=rng)
+    x = np.array([[0.3, 0.5], [0.1, -0.2]])
+    g = np.array([[1.0, 0.0], [0.0, 1.0]])
+    net.forward(x)
+    x[:] = [[5.0, -3.0], [2.0, 7.0]]  # the caller's buffer, refilled
+    exact = flat(net.backward(g, method="adjoint"))
+    probed = flat(net.backward(g, method="finite_difference"))
+    np.testing.assert_allclose(probed, exact, atol=1e-6)
