@@ -213,8 +213,9 @@ class InferencePass:
 
 
 def _pass_phases(phases: Phases, chip: Chip | None, rng: np.random.Generator, n: int) -> Phases:
-    """The phases one pass sees: with per-pass noise, a fresh set per sample."""
-    if chip is None or chip.phase_noise_rad == 0:
+    """The phases one pass sees: with per-pass noise, a fresh set per sample (an empty
+    batch sends no pass and sees the phases as they are)."""
+    if chip is None or chip.phase_noise_rad == 0 or n == 0:
         return phases
     return phase_noise(phases, chip, rng, n_samples=n)
 

@@ -970,7 +970,8 @@ class PhotonicNetwork:
         """The field after one mesh of a layer (its pass is recorded by the layer)."""
         n = field.shape[0]
         phases = stage.programmed
-        if stage.chip is not None and stage.chip.phase_noise_rad > 0:
+        if stage.chip is not None and stage.chip.phase_noise_rad > 0 and n > 0:
+            # (an empty batch sends no pass: no noise, as on an ideal chip)
             phases = phase_noise(phases, stage.chip, self._rng_for_noise(), n_samples=n)
         cache["inputs"].append(field)
         cache["phases"].append(phases)

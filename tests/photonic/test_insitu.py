@@ -1169,3 +1169,14 @@ def test_an_empty_batch_is_refused_by_name(method: str) -> None:
     y = net.forward(np.zeros((0, 2)))
     with pytest.raises(ValueError, match=r"grad_output has shape \(0, 4\): method="):
         net.backward(np.zeros_like(y))
+
+
+def test_finite_differences_of_an_empty_batch_on_a_chip_with_phase_noise() -> None:
+    """An empty batch has a zero gradient on any chip; with per-pass phase noise it
+    raised "n_samples=0 must be an integer ≥ 1", naming nothing the caller passed."""
+    rng = np.random.default_rng(0)
+    mesh = Mesh.clements(4)
+    chip = Chip.draw(mesh, rng, dac_bits=None, crosstalk=0.0, adc_bits=None)
+    empty = np.zeros((0, 4))
+    m = measure_finite_difference(mesh, mesh.random_phases(rng), empty, empty, chip, rng)
+    assert np.all(m.gradients.to_vector() == 0)

@@ -1460,3 +1460,21 @@ def test_finite_difference_gradient_is_of_the_forward_pass_not_of_the_callers_ar
     exact = flat(net.backward(g, method="adjoint"))
     probed = flat(net.backward(g, method="finite_difference"))
     np.testing.assert_allclose(probed, exact, atol=1e-6)
+
+
+def test_an_empty_batch_on_a_chip_with_phase_noise_is_an_empty_batch() -> None:
+    """On an ideal chip forward() of 0 samples gives (0, n_outputs); with per-pass phase
+    noise it raised "n_samples=0 must be an integer ≥ 1", a parameter the caller never
+    passed. No pass is sent, so nothing is drawn either."""
+    rng = np.random.default_rng(0)
+    chip = Chip.draw(Mesh.reck(4), rng, dac_bits=None, adc_bits=None)
+    noise_rng = np.random.default_rng(1)
+    net = PhotonicNetwork.pai2023(chip, rng=rng, noise_rng=noise_rng)
+    state = noise_rng.bit_generator.state
+    y = net.forward(np.zeros((0, 2)))
+    assert y.shape == (0, 2)
+    grads = net.backward(np.zeros((0, 2)), method="adjoint")
+    assert all(np.all(v == 0) for v in grads.values())
+    grads = net.backward(np.zeros((0, 2)), method="finite_difference")
+    assert all(np.all(v == 0) for v in grads.values())
+    assert noise_rng.bit_generator.state == state
