@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -503,6 +503,11 @@ class PhotonicNetwork:
     def _set_params(self, params: dict[str, Array], *, drift: Literal["step", "hold"]) -> None:
         """:meth:`set_params`; ``drift="hold"`` programs with the drift as it is."""
         current = self.params()
+        if not isinstance(params, Mapping):  # set(None) or set of a list's values: no
+            raise TypeError(
+                f"params is a {type(params).__name__}; expected a dict of arrays keyed "
+                f"{sorted(current)}"
+            )
         missing, unknown = set(current) - set(params), set(params) - set(current)
         if missing or unknown:
             raise ValueError(

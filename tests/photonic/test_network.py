@@ -1478,3 +1478,16 @@ def test_an_empty_batch_on_a_chip_with_phase_noise_is_an_empty_batch() -> None:
     grads = net.backward(np.zeros((0, 2)), method="finite_difference")
     assert all(np.all(v == 0) for v in grads.values())
     assert noise_rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize("params", [None, 3, ["layer1.theta_rad"], "layer1.theta_rad"])
+def test_set_params_refuses_what_is_not_a_dict_by_name(params: Any) -> None:
+    """set_params(None) raised a bare "'NoneType' object is not iterable", and a list or
+    a string was read as a set of keys ("has unknown keys ['a', 'b', …]"); MLP.set_params
+    refuses them as not a dict."""
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    before = net.params()
+    with pytest.raises(TypeError, match=r"params is a \w+; expected a dict of arrays keyed"):
+        net.set_params(params)
+    for key, value in net.params().items():
+        np.testing.assert_array_equal(value, before[key])
