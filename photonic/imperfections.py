@@ -559,6 +559,15 @@ def quantize(
     numpy.ndarray
         Float64, same shape as ``x``; within half a step of ``x`` inside the range;
         ``quantize(quantize(x)) == quantize(x)``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` does not hold real numbers (complex, bool, strings, objects), or
+        ``bits`` or ``full_scale`` is not a number.
+    ValueError
+        If ``x`` holds NaN or infinity, or ``bits``, ``full_scale`` or
+        ``out_of_range`` is out of its range.
     """
     if bits is None:
         raise TypeError(f"bits={bits!r} must be an integer in [1, {MAX_CONVERTER_BITS}]")
@@ -566,7 +575,10 @@ def quantize(
     assert b is not None
     fs = check_positive(full_scale, "full_scale")
     check_choice(out_of_range, "out_of_range", ("clip", "extend"))
-    arr = np.asarray(x, dtype=np.float64)
+    raw = np.asarray(x)
+    if raw.dtype.kind not in "iuf":  # a cast would drop imaginary parts, parse strings
+        raise TypeError(f"x must hold real numbers; got dtype {raw.dtype}")
+    arr = raw.astype(np.float64, copy=False)
     check_finite(arr, "x")
     n_steps = float(2**b - 1)
     if out_of_range == "clip":

@@ -499,6 +499,17 @@ def test_quantize_out_of_range() -> None:
         quantize(x, 4, 1.0, out_of_range="wrap")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "x", [np.array([0.5 + 0.4j]), np.array(["0.5"]), ["0.5"], np.array([True]), [None]]
+)
+def test_quantize_refuses_values_that_are_not_real_numbers(x: object) -> None:
+    """A complex x was cast to float with only a ComplexWarning, its imaginary part
+    dropped (0.5+0.4j quantized as 0.5), and strings were parsed as numbers."""
+    with pytest.raises(TypeError, match=r"x must hold real numbers; got dtype"):
+        quantize(x, 4, 1.0)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(quantize([0.75], 1, 1.0), [1.0])  # real lists still work
+
+
 # -- statistics of the drawn errors, DAC levels, neighbours, unclipped ADC ------------
 def test_static_phase_offsets_are_independent_with_the_requested_std() -> None:
     """θ, φ and output offsets are three independent N(0, σ²) draws, and 0 by default.
