@@ -697,7 +697,8 @@ def program(
     mesh
         The mesh (``n_ports``, ``n_mzis``, ``column``, ``top``).
     chip
-        The device; ``None`` returns ``phases`` unchanged (not even wrapped).
+        The device; ``None`` returns ``phases`` unchanged (not even wrapped). A chip
+        drawn for the other topology than ``mesh``'s is refused (``ValueError``).
     drift
         The chip's accumulated drift, same shapes as ``phases``, rad; ``None``: none.
         Refused with ``chip=None`` (the ideal device does not drift).
@@ -720,6 +721,12 @@ def program(
         raise ValueError(
             f"chip has (n_ports, n_mzis)=({chip.n_ports}, {chip.n_mzis}) but mesh has "
             f"({n_ports}, {n_mzis}); draw the chip for this mesh"
+        )
+    topology = _mesh_topology(mesh)
+    if chip.topology is not None and topology is not None and chip.topology != topology:
+        raise ValueError(
+            f"chip was drawn for a {chip.topology} mesh; mesh={mesh!r} is {topology}: its "
+            "crosstalk neighbours and per-MZI errors are other MZIs (draw a chip for this mesh)"
         )
     _check_phase_shapes(phases, n_mzis, n_ports)
     set_rad = {

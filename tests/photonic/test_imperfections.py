@@ -779,6 +779,20 @@ def test_a_chip_drawn_for_one_topology_is_refused_by_the_other(drawn: str, used:
     )
 
 
+@pytest.mark.parametrize(("drawn", "used"), [("reck", "clements"), ("clements", "reck")])
+def test_program_refuses_a_chip_drawn_for_the_other_topology(drawn: str, used: str) -> None:
+    """program() checked only the sizes, so it applied a Reck chip's crosstalk to a
+    Clements mesh's neighbours (and returned held phases no mesh call would accept)."""
+    build = {"clements": Mesh.clements, "reck": Mesh.reck}
+    chip = Chip.draw(build[drawn](4), np.random.default_rng(0), crosstalk=0.05)
+    mesh = build[used](4)
+    phases = mesh.random_phases(np.random.default_rng(1))
+    with pytest.raises(ValueError, match=f"chip was drawn for a {drawn} mesh; mesh=Mesh.{used}"):
+        program(phases, mesh, chip)
+    held = program(phases, mesh, chip.with_(topology=None))  # untied: fits either
+    assert held == program(phases, mesh, chip.with_(topology=used))
+
+
 def test_a_chip_refuses_an_mzi_count_no_mesh_has_and_an_unknown_topology() -> None:
     chip = Chip.ideal(Mesh.clements(4))
     with pytest.raises(
