@@ -148,7 +148,18 @@ class Activation:
         -------
         numpy.ndarray
             ``g_z`` in the same convention, same shape.
+
+        Raises
+        ------
+        ValueError
+            If ``grad_a`` and ``z`` differ in shape (NumPy would broadcast one gradient
+            row over a whole batch, or a batch onto one sample).
         """
+        if np.shape(grad_a) != np.shape(z):
+            raise ValueError(
+                f"activation {self.name!r}: grad_a has shape {np.shape(grad_a)} but z has "
+                f"{np.shape(z)}; backward needs ∂L/∂a for every entry of a = f(z)"
+            )
         d_dz, d_dzbar = self._derivatives(z)
         grad_z = grad_a * d_dz
         if d_dzbar is not None:

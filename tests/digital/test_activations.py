@@ -307,3 +307,16 @@ def test_settings_are_the_partials_keywords_numbers_as_floats_others_by_repr() -
     assert type(act.settings()["scale"]) is float
     plain = Activation("p", np.tanh, lambda z: (np.ones_like(z), None), False, False)
     assert plain.settings() == {}
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (4, 1), (3,), (), (0, 3), (2, 4, 3)])
+def test_backward_refuses_grad_a_of_another_shape_than_z(shape: tuple[int, ...]) -> None:
+    """grad_a of shape (1, 3) for z of shape (4, 3) was broadcast over the batch: one
+    sample's gradient silently taken for every sample's (an empty z gave a bare NumPy
+    broadcast error)."""
+    z = np.linspace(-1, 1, 12).reshape(4, 3)
+    for name in ("tanh", "abs"):
+        with pytest.raises(ValueError, match=rf"activation '{name}': grad_a has shape"):
+            ACTIVATIONS[name].backward(z, np.ones(shape))
+    with pytest.raises(ValueError, match=r"grad_a has shape \(4, 3\) but z has \(0, 3\)"):
+        ACTIVATIONS["tanh"].backward(np.zeros((0, 3)), np.ones((4, 3)))
