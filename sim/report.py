@@ -34,8 +34,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from digital.validation import check_choices
 from sim.engine import Timeline
-from sim.ops import Op
+from sim.ops import DIRECTIONS, Op
 
 __all__ = [
     "PHASES",
@@ -150,8 +151,17 @@ def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> 
     ops
         A trace.
     directions
-        Only count passes with one of these directions; ``None``: all.
+        Only count passes with one of these directions (a tuple or list of names from
+        :data:`sim.ops.DIRECTIONS`); ``None``: all.
+
+    Raises
+    ------
+    ValueError
+        If ``directions`` is a bare string or names a direction that does not exist
+        (it would count nothing, silently).
     """
+    if directions is not None:
+        directions = check_choices(directions, "directions", DIRECTIONS, empty="allow")
     return sum(
         op.passes * op.n_ports**2
         for op in ops

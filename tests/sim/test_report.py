@@ -73,6 +73,27 @@ def test_tops_per_w_and_macs() -> None:
     assert mesh_macs(ops, directions=("forward",)) == 48
 
 
+@pytest.mark.parametrize(
+    ("directions", "match"),
+    [
+        (("Forward",), r"directions='Forward' is not allowed; choose one of: forward, "),
+        (["forwards"], r"directions='forwards' is not allowed"),
+        ("forward", r"directions='forward' must be a tuple of names"),
+        ("adjoint,sum", r"directions='adjoint,sum' must be a tuple of names"),
+    ],
+)
+def test_mesh_macs_refuses_directions_that_count_nothing_silently(
+    directions: object, match: str
+) -> None:
+    """A misspelt direction counted no pass and gave 0 MACs; a bare string was searched
+    by substring ("adjoint,sum" counted adjoint and sum passes, by accident)."""
+    ops = [Op("mesh_pass", 0, "forward", 4, 3, passes=3)]
+    with pytest.raises(ValueError, match=match):
+        mesh_macs(ops, directions=directions)  # type: ignore[arg-type]
+    assert mesh_macs(ops, directions=["forward", "adjoint"]) == 48
+    assert mesh_macs(ops, directions=()) == 0
+
+
 def test_summarize_checks_its_inputs() -> None:
     ops = insitu_step_ops(4, 1, 1)
     timeline = simulate(ops, "eo-integrated")
