@@ -62,10 +62,12 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
 
 
 def _outputs(y: Any) -> FloatArray:
-    """A network's outputs ``y`` as a real float64 ``(n_samples ≥ 1, n_out)`` array."""
+    """A network's outputs ``y`` as a real float64 ``(n_samples ≥ 1, n_out ≥ 1)`` array."""
     arr = check_matrix(y, "y", values="real", columns="n_outputs").astype(np.float64)
     if arr.shape[0] == 0:
         raise ValueError("y holds no samples; a loss is a mean over n_samples ≥ 1")
+    if arr.shape[1] == 0:
+        raise ValueError(f"y has shape {arr.shape}: no outputs; a loss needs n_outputs ≥ 1")
     return arr
 
 

@@ -400,6 +400,8 @@ def predict_classes(outputs: Array) -> NDArray[np.int64]:
     The outputs must be finite real numbers (argmax would take a NaN for the top class).
     """
     outputs = check_matrix(outputs, "outputs", values="real", columns="n_outputs")
+    if outputs.shape[1] == 0:  # argmax of nothing: a bare NumPy error
+        raise ValueError(f"outputs has shape {outputs.shape}: no outputs to predict a class from")
     if outputs.shape[1] == 1:
         return (outputs[:, 0] > 0.5).astype(np.int64)
     return np.argmax(outputs, axis=1).astype(np.int64)

@@ -162,3 +162,12 @@ def test_softmax_cross_entropy_rows_of_very_different_scale() -> None:
     e = np.e
     row = np.array([1.0 / (1.0 + e), e / (1.0 + e) - 1.0]) / 2
     np.testing.assert_allclose(grad, [row, row], rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [half_squared_error, softmax_cross_entropy])
+@pytest.mark.parametrize("t", [np.array([0, 1]), np.zeros((2, 0))])
+def test_outputs_without_columns_are_refused_by_name(loss: object, t: np.ndarray) -> None:
+    """y of shape (2, 0) with labels raised a bare IndexError from the one-hot encoding
+    (and with (2, 0) targets half_squared_error returned a loss of 0.0)."""
+    with pytest.raises(ValueError, match=r"y has shape \(2, 0\): no outputs"):
+        loss(np.zeros((2, 0)), t)  # type: ignore[operator]

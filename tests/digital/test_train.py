@@ -655,3 +655,10 @@ def test_passes_run_by_on_epoch_are_not_in_the_trace() -> None:
 def test_a_bad_on_epoch_is_named(hook: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         _hooked_run(2, lambda net: hook)
+
+
+def test_accuracy_of_outputs_without_columns_is_refused_by_name() -> None:
+    """accuracy(np.zeros((2, 0)), labels) raised NumPy's bare 'attempt to get argmax of
+    an empty sequence', which names no parameter."""
+    with pytest.raises(ValueError, match=r"outputs has shape \(2, 0\): no outputs"):
+        accuracy(np.zeros((2, 0)), np.array([0, 1]))
