@@ -1180,3 +1180,10 @@ def test_finite_differences_of_an_empty_batch_on_a_chip_with_phase_noise() -> No
     empty = np.zeros((0, 4))
     m = measure_finite_difference(mesh, mesh.random_phases(rng), empty, empty, chip, rng)
     assert np.all(m.gradients.to_vector() == 0)
+
+
+@pytest.mark.parametrize("chip", [Mesh.clements(4), "ideal", 0.1])
+def test_fd_step_rad_for_refuses_what_is_not_a_chip_by_name(chip: object) -> None:
+    """fd_step_rad_for(mesh) raised a bare "'Mesh' object has no attribute 'is_noisy'"."""
+    with pytest.raises(TypeError, match=r"chip=.* must be a photonic.imperfections.Chip or None"):
+        insitu.fd_step_rad_for(chip)  # type: ignore[arg-type]
