@@ -505,7 +505,20 @@ def adam_op(layer: int, *, n_params: int, n_ports: int) -> Op:
 
 
 def n_real_params(params: Mapping[str, Any]) -> int:
-    """Real numbers in a dict of arrays (``net.params()``): a complex entry counts twice."""
+    """Real numbers in a dict of arrays (``net.params()``): a complex entry counts twice.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` is not a mapping of arrays.
+    """
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"params is a {type(params).__name__}; expected a dict of arrays such as net.params()"
+        )
+    for name, value in params.items():
+        if not hasattr(value, "size") or not hasattr(value, "dtype"):
+            raise TypeError(f"params[{name!r}] is a {type(value).__name__}; expected an array")
     return sum(int(v.size) * (2 if v.dtype.kind == "c" else 1) for v in params.values())
 
 

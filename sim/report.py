@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from digital.validation import check_choices
+from digital.validation import check_choices, check_nonnegative
 from sim.engine import Timeline
 from sim.ops import DIRECTIONS, Op
 
@@ -186,12 +186,15 @@ def tops_per_w(n_ops: float, energy_pj: float) -> float:
 
     Raises
     ------
+    TypeError
+        If ``n_ops`` is not a real number.
     ValueError
-        If ``energy_pj`` is not > 0.
+        If ``n_ops`` is negative or not finite, or ``energy_pj`` is not > 0.
     """
+    n_ops = check_nonnegative(n_ops, "n_ops")  # a negative count gave negative TOPS/W
     if not energy_pj > 0:
         raise ValueError(f"energy_pj={energy_pj!r} must be > 0 to compute TOPS/W")
-    return float(n_ops) / float(energy_pj)
+    return n_ops / float(energy_pj)
 
 
 def summarize(ops: Sequence[Op], timeline: Timeline, *, n_steps: int = 1) -> Report:

@@ -165,6 +165,11 @@ def test_update_rules_cost_what_each_optimizer_reads_and_writes() -> None:
         update_op(0, n_params=1, n_ports=1, rule="rmsprop")  # type: ignore[arg-type]
     params = {"W1": np.zeros((3, 4), complex), "W2": np.zeros(5), "s": np.zeros(())}
     assert n_real_params(params) == 2 * 12 + 5 + 1
+    # a bare AttributeError before
+    with pytest.raises(TypeError, match="params is a list; expected a dict of arrays"):
+        n_real_params([np.zeros(3)])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"params\['W'\] is a list; expected an array"):
+        n_real_params({"W": [1.0, 2.0]})
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,10 @@ def test_tops_per_w_and_macs() -> None:
     assert tops_per_w(2e12, 1e12) == 2.0  # 2 ops per pJ = 2 TOPS/W
     with pytest.raises(ValueError, match="energy_pj=0"):
         tops_per_w(1, 0)
+    with pytest.raises(ValueError, match="n_ops=-1"):  # was −1 TOPS/W
+        tops_per_w(-1, 1.0)
+    with pytest.raises(TypeError, match="n_ops"):
+        tops_per_w("12", 1.0)  # type: ignore[arg-type]
     ops = [
         Op("mesh_pass", 0, "forward", 4, 3, passes=3),
         Op("mesh_pass", 0, "adjoint", 8, 2, passes=2),
