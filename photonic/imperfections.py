@@ -289,11 +289,6 @@ class Chip:
     io_phase_error
         σ_p ≥ 0 in units of π (not rad, so no ``_rad`` suffix): phase
         ``∠E + π σ_p n``, as Pai et al. 2023's code states it (0.025 = 0.0785 rad).
-    topology
-        The layout the errors belong to, ``"clements"`` or ``"reck"`` (set by
-        :meth:`draw` and :meth:`ideal` from their mesh); a mesh refuses a chip of the
-        other one, since its per-MZI errors would land on other physical MZIs.
-        ``None``: not tied to a layout (a chip built field by field).
     drift_rad_per_step
         Std of one step of the random walk of every shifter's held phase, rad ≥ 0:
         slow drift (e.g. of the chip's temperature), one step per programming
@@ -301,6 +296,11 @@ class Chip:
         ``drift_rad_per_step·√k``. 0 (the default): no drift. A network walks each of
         its meshes on its own, also when they share one ``Chip`` (the heaters of one
         chip reprogrammed per layer would drift together: not modelled).
+    topology
+        The layout the errors belong to, ``"clements"`` or ``"reck"`` (set by
+        :meth:`draw` and :meth:`ideal` from their mesh); a mesh refuses a chip of the
+        other one, since its per-MZI errors would land on other physical MZIs.
+        ``None``: not tied to a layout (a chip built field by field).
 
     Notes
     -----

@@ -694,17 +694,22 @@ def measure_finite_difference(
 
     Parameters
     ----------
-    mesh, phases, chip, rng
+    mesh, phases
         As for :func:`measure_in_situ`.
     x
         Injected fields ``(n_samples, n_ports)``.
     dloss_dpower
         ``w = dL/dP`` for the detected output powers ``P``, ``(n_samples, n_ports)``;
         the estimate is the central difference of ``ℓ = Σ w·P``.
+    chip, rng
+        As for :func:`measure_in_situ`.
     step_rad
         The perturbation ``h`` > 0, rad. ``None``: :func:`fd_step_rad_for` the chip
         (0.1 rad on a noisy chip or one with an ADC, where 1e-4 rad measures only
         noise; 1e-4 rad otherwise), as ``PhotonicNetwork`` chooses.
+    recorder, layer
+        As for :func:`measure_in_situ`: every shifter write (each ``±h`` and the
+        restore) is recorded as a one-shifter ``phase_update``, every pass as a probe.
 
     Returns
     -------

@@ -84,6 +84,12 @@ _NO_ERROR = np.zeros(())
 class Phases:
     """Settings of every phase shifter of a mesh, in radians.
 
+    Each field is an array with at least the last axis: a scalar is refused
+    (``ValueError`` naming the field), as are NaN, infinite and non-real values.
+    Leading axes (e.g. one set per sample, for per-pass noise) are allowed where a
+    function says so. ``==`` compares values exactly (:meth:`same_values`); like
+    NumPy arrays, phases are not hashable.
+
     Attributes
     ----------
     theta_rad
@@ -92,12 +98,6 @@ class Phases:
         External (input-side) phases, ``(..., n_mzis)``.
     out_rad
         Output phase column, ``(..., n_ports)``.
-
-    Each is an array with at least the last axis: a scalar is refused (``ValueError``
-    naming the field), as are NaN, infinite and non-real values. Leading axes (e.g. one
-    set per sample, for per-pass noise) are allowed where a function says so.
-    ``==`` compares values exactly (:meth:`same_values`); like
-    NumPy arrays, phases are not hashable.
     """
 
     __hash__ = None  # type: ignore[assignment]  # mutable arrays: no stable hash
@@ -210,6 +210,9 @@ class Phases:
 class TapFields:
     """Fields at every phase shifter of a mesh during one pass, one row per sample.
 
+    A forward and an adjoint pass give fields at the same planes, so
+    ``dL/dphase = −Im Σ_b a·â`` holds entry by entry.
+
     Attributes
     ----------
     theta
@@ -223,9 +226,6 @@ class TapFields:
     port
         Field leaving the mesh: at the outputs for a forward pass, at the inputs for
         an adjoint pass, ``(n_samples, n_ports)``.
-
-    A forward and an adjoint pass give fields at the same planes, so
-    ``dL/dphase = −Im Σ_b a·â`` holds entry by entry.
     """
 
     theta: Array
@@ -521,8 +521,14 @@ class Mesh:
 
         Parameters
         ----------
+        phases
+            One phase set, or one per sample (leading axis ``n_samples``).
         delta
             Adjoint signal at the outputs ``(n_samples, n_ports)``.
+        chip
+            Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
+        method
+            As for :meth:`forward`.
 
         Returns
         -------

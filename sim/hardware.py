@@ -439,6 +439,8 @@ class DigitalProcessor:
     launch_overhead_ns
         Fixed cost of starting one op (kernel launch, call overhead), ns.
 
+    Notes
+    -----
     No defaults: the numbers differ by orders of magnitude between machines, so
     they come from a preset (``cpu``, ``gpu-h100``) or the user.
     """
@@ -549,6 +551,20 @@ class PhotonicHardware:
     host
         The digital processor running ``digital_compute`` ops (activations, loss,
         optimizer).
+    laser
+        The light source (:class:`Laser`).
+    modulator
+        The input DAC and modulator bank (:class:`Modulator`).
+    phase_shifter
+        The programmable phase shifters and their DAC bank (:class:`PhaseShifter`).
+    mesh
+        The mesh optics: topology, loss, propagation delay (:class:`MeshOptics`).
+    detector
+        The output read-out, a :class:`Photodetector` bank or a :class:`Camera`.
+    taps
+        The tap monitors' read-out, a :class:`Photodetector` bank or a :class:`Camera`.
+    link
+        The host–converter link (:class:`Link`).
     pass_mode
         ``"pipelined"``: the DAC, optics and ADC stages of a batched pass overlap
         (streaming converters); ``"sequential"``: each input vector is set, imaged
