@@ -102,6 +102,16 @@ class Activation:
 
         On real input this is ``∂f/∂z + ∂f/∂z̄`` (e.g. ``sign(z)`` for ``abs``).
 
+        Parameters
+        ----------
+        z
+            Pre-activations, any shape, real or complex.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``f'(z)``, the shape of ``z``.
+
         Raises
         ------
         ValueError
@@ -125,6 +135,11 @@ class Activation:
         The keywords of its ``functools.partial`` (modReLU's ``bias``, the
         electro-optic ``amp``, ``g`` and ``phi_b``), sorted by name; ``{}`` for a plain
         function. With :attr:`name` it tells two activations apart in a checkpoint.
+
+        Returns
+        -------
+        dict
+            Keyword name → value (float or str).
         """
         keywords = getattr(self.forward, "keywords", None) or {}
         return {
@@ -272,6 +287,11 @@ def modrelu(bias: float = MODRELU_BIAS) -> Activation:
     bias
         The threshold ``b`` (usually negative): fields weaker than ``-b`` are cut; a
         finite number.
+
+    Returns
+    -------
+    Activation
+        Named ``"modrelu"``, for complex networks.
     """
     b = check_real(bias, "bias")
     # module-level functions bound with partial, not closures: a network using this
@@ -328,6 +348,11 @@ def electro_optic(
         Phase per unit of detected power ``g``, rad; a finite number.
     bias_rad
         Bias phase ``φ_b``, rad; a finite number.
+
+    Returns
+    -------
+    Activation
+        Named ``"electro_optic"``, for complex networks.
     """
     settings = {
         "amp": np.sqrt(1.0 - check_fraction(alpha, "alpha")),
@@ -394,6 +419,15 @@ COMPLEX_ACTIVATIONS: tuple[str, ...] = ("abs", "abs2", "modrelu", "electro_optic
 
 def get_activation(name: str | Activation) -> Activation:
     """Look an activation up by name (an :class:`Activation` is passed through).
+
+    Parameters
+    ----------
+    name
+        A name of :data:`ACTIVATIONS`, or an :class:`Activation`.
+
+    Returns
+    -------
+    Activation
 
     Raises
     ------

@@ -34,6 +34,18 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
         :func:`digital.train.predict_classes` reads it), and real targets may also be
         given as ``(n_samples,)`` (regression): a float vector is targets, of any
         value; an integer vector is labels.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 targets, ``(n_samples, n_out)``.
+
+    Raises
+    ------
+    ValueError
+        If ``t`` does not fit ``y``'s shape or holds labels outside ``0 … n_out−1``.
+    TypeError
+        If a ``(n_samples,)`` ``t`` holds neither integers nor (with one output) floats.
     """
     t_arr = np.asarray(t)
     if t_arr.ndim == 1:
@@ -96,7 +108,18 @@ def half_squared_error(y: Any, t: Any) -> tuple[float, FloatArray]:
 
 
 def softmax(y: FloatArray) -> FloatArray:
-    """Row-wise softmax of ``(n_samples, n_classes)`` logits, numerically stable."""
+    """Row-wise softmax of logits, numerically stable.
+
+    Parameters
+    ----------
+    y
+        Logits, ``(n_samples, n_classes)`` real.
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities, ``(n_samples, n_classes)``; every row sums to 1.
+    """
     shifted = y - np.max(y, axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=1, keepdims=True)
@@ -153,7 +176,23 @@ LOSSES: dict[str, LossFn] = {
 
 
 def get_loss(name: str | LossFn) -> LossFn:
-    """Look a loss up by name (a callable is passed through)."""
+    """Look a loss up by name (a callable is passed through).
+
+    Parameters
+    ----------
+    name
+        A name of :data:`LOSSES`, or a callable ``loss(y, t) -> (loss, dloss_dy)``.
+
+    Returns
+    -------
+    callable
+        ``loss(y, t) -> (loss, dloss_dy)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the allowed names.
+    """
     if callable(name):
         return name
     try:

@@ -42,6 +42,11 @@ def not_recording(net: Any) -> Iterator[None]:
 
     For work that is not part of what a trace describes: the trainer's evaluation
     passes, gradient checks. A network without a recorder is left as it is.
+
+    Parameters
+    ----------
+    net
+        Any network; its ``recorder`` attribute, if set, is taken off.
     """
     recorder = getattr(net, "recorder", None)
     if recorder is None:
@@ -65,13 +70,56 @@ class Network(Protocol):
     and forgets the last forward pass, which belonged to the old ones.
     """
 
-    def forward(self, x: Array) -> Array: ...
+    def forward(self, x: Array) -> Array:
+        """Outputs of a batch, caching what :meth:`backward` needs.
 
-    def backward(self, grad_output: Array) -> dict[str, Array]: ...
+        Parameters
+        ----------
+        x
+            Inputs ``(n_samples, n_in)``, real.
 
-    def params(self) -> dict[str, Array]: ...
+        Returns
+        -------
+        numpy.ndarray
+            Outputs ``(n_samples, n_out)``, real.
+        """
+        ...
 
-    def set_params(self, params: dict[str, Array]) -> None: ...
+    def backward(self, grad_output: Array) -> dict[str, Array]:
+        """Gradients of the loss with respect to every parameter.
+
+        Parameters
+        ----------
+        grad_output
+            ``dLoss/d(output)`` of the last :meth:`forward`, ``(n_samples, n_out)``.
+
+        Returns
+        -------
+        dict
+            Keyed and shaped like :meth:`params`; complex entries in the convention
+            ``∂L/∂Re w − i ∂L/∂Im w``.
+        """
+        ...
+
+    def params(self) -> dict[str, Array]:
+        """The trainable parameters.
+
+        Returns
+        -------
+        dict
+            Copies of the parameter arrays, keyed by name.
+        """
+        ...
+
+    def set_params(self, params: dict[str, Array]) -> None:
+        """Install new parameters and forget the last :meth:`forward`.
+
+        Parameters
+        ----------
+        params
+            Same keys and shapes as :meth:`params`.
+        """
+        ...
 
 
 class MLP:
@@ -200,7 +248,14 @@ class MLP:
         return len(self._weights)
 
     def params(self) -> dict[str, Array]:
-        """Copies of the weights, keyed ``"W1" … "WL"``, each ``(n_out, n_in [+ 1])``."""
+        """Copies of the weights.
+
+        Returns
+        -------
+        dict
+            Keyed ``"W1" … "WL"``, each ``(n_out, n_in [+ 1])`` (``+ 1`` with
+            ``bias="input"``).
+        """
         return {f"W{i + 1}": w.copy() for i, w in enumerate(self._weights)}
 
     @property
@@ -214,10 +269,18 @@ class MLP:
         return self.layer_sizes[-1]
 
     def checkpoint_settings(self) -> dict[str, Any]:
-        """What a resumed training run must share with this network besides its weights,
-        as JSON-able values (:func:`digital.train.train` checks them): the activations
-        with their settings (:meth:`~digital.activations.Activation.settings`) and the
-        weights' dtype, which the weights' shapes do not show."""
+        """What a resumed training run must share with this network besides its weights.
+
+        :func:`digital.train.train` checks them: the activations with their settings
+        (:meth:`~digital.activations.Activation.settings`) and the weights' dtype,
+        which the weights' shapes do not show.
+
+        Returns
+        -------
+        dict
+            JSON-able values under ``"activations"``, ``"activation_settings"`` and
+            ``"dtype"``.
+        """
         return {
             "activations": [a.name for a in self.activations],
             "activation_settings": [a.settings() for a in self.activations],
@@ -229,6 +292,18 @@ class MLP:
 
         The last :meth:`forward` is forgotten: :meth:`backward` needs a new one, of the
         new weights (the cached activations belong to the old ones).
+
+        Parameters
+        ----------
+        params
+            ``{"W1": …, …}`` keyed and shaped as :meth:`params` returns them.
+
+        Raises
+        ------
+        ValueError
+            For other keys or shapes, or non-finite values.
+        TypeError
+            For a non-mapping, non-numeric arrays, or complex arrays for real weights.
         """
         expected = self.params()
         if not isinstance(params, Mapping):

@@ -50,9 +50,25 @@ class Optimizer(Protocol):
             New parameters with the same keys and shapes.
         """
 
-    def state(self) -> dict[str, Any]: ...
+    def state(self) -> dict[str, Any]:
+        """Everything the optimizer has accumulated.
 
-    def load_state(self, state: dict[str, Any]) -> None: ...
+        Returns
+        -------
+        dict
+            Arrays keyed ``"<slot>/<param>"`` and the step count under ``"t"``.
+        """
+        ...
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned.
+
+        Parameters
+        ----------
+        state
+            A dict as :meth:`state` returns it.
+        """
+        ...
 
 
 def _flatten(slots: dict[str, Params], t: int = 0) -> dict[str, Any]:
@@ -172,11 +188,23 @@ class SGD:
         return {k: p - self.lr * _descent_direction(grads[k]) for k, p in params.items()}
 
     def state(self) -> dict[str, Any]:
-        """Plain SGD keeps no state."""
+        """Plain SGD keeps no state.
+
+        Returns
+        -------
+        dict
+            ``{"t": 0}``.
+        """
         return {"t": 0}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Nothing to restore."""
+        """Nothing to restore.
+
+        Parameters
+        ----------
+        state
+            A dict as :meth:`state` returns it; ignored.
+        """
 
 
 class Momentum:
@@ -232,11 +260,29 @@ class Momentum:
         return new
 
     def state(self) -> dict[str, Any]:
-        """The velocities, keyed ``"velocity/<param>"``."""
+        """The accumulated velocities.
+
+        Returns
+        -------
+        dict
+            Velocities keyed ``"velocity/<param>"``, and ``"t"``: 0 (the count
+            momentum does not use).
+        """
         return _flatten({"velocity": self.velocity})
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state` returned."""
+        """Restore what :meth:`state` returned.
+
+        Parameters
+        ----------
+        state
+            A dict as :meth:`state` returns it.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``state`` is not a dict or holds a slot this optimizer does not have.
+        """
         self.velocity = _unflatten(state, ("velocity",))["velocity"]
 
 
@@ -308,11 +354,29 @@ class Adam:
         return new
 
     def state(self) -> dict[str, Any]:
-        """Moments ``"m/<param>"``, ``"v/<param>"`` and the step count ``"t"``."""
+        """Adam's accumulated moments and step count.
+
+        Returns
+        -------
+        dict
+            Moments ``"m/<param>"``, ``"v/<param>"`` and the step count ``"t"``.
+        """
         return _flatten({"m": self.m, "v": self.v}, self.t)
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state` returned."""
+        """Restore what :meth:`state` returned.
+
+        Parameters
+        ----------
+        state
+            A dict as :meth:`state` returns it.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``state`` is not a dict, holds a slot Adam does not have, or lacks
+            the step count ``"t"``.
+        """
         slots = _unflatten(state, ("m", "v"))
         if "t" not in state:
             raise ValueError("state has no step count 't'; pass what Adam.state() returned")

@@ -93,7 +93,13 @@ class History:
     wall_time_s: list[float] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Tidy rows ``{"epoch", "metric", "value"}``, one per epoch and metric."""
+        """The record in long form.
+
+        Returns
+        -------
+        list of dict
+            Tidy rows ``{"epoch", "metric", "value"}``, one per epoch and metric.
+        """
         columns = asdict(self)
         epochs = columns.pop("epoch")
         return [
@@ -398,6 +404,16 @@ def predict_classes(outputs: Array) -> NDArray[np.int64]:
     """Class predictions from ``(n_samples, n_out)`` outputs: argmax, or > 0.5 for one output.
 
     The outputs must be finite real numbers (argmax would take a NaN for the top class).
+
+    Parameters
+    ----------
+    outputs
+        Network outputs ``(n_samples, n_out)``, real.
+
+    Returns
+    -------
+    numpy.ndarray
+        Int64 class indices ``(n_samples,)``.
     """
     outputs = check_matrix(outputs, "outputs", values="real", columns="n_outputs")
     if outputs.shape[1] == 0:  # argmax of nothing: a bare NumPy error
@@ -459,7 +475,18 @@ def accuracy(outputs: Array, labels: Array) -> float:
 
 
 def grad_norm(grads: dict[str, Array]) -> float:
-    """Global 2-norm of a gradient dict."""
+    """Global 2-norm of a gradient dict.
+
+    Parameters
+    ----------
+    grads
+        Gradient arrays keyed by parameter name, real or complex.
+
+    Returns
+    -------
+    float
+        ``√(Σ |g|²)`` over every entry of every array.
+    """
     return float(np.sqrt(sum(float(np.sum(np.abs(g) ** 2)) for g in grads.values())))
 
 

@@ -329,6 +329,18 @@ def check_matrix(
     columns
         What the columns are, for the message on a wrong number of axes
         (``"n_features"`` for inputs, ``"n_outputs"`` for outputs and their gradients).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as an array ``(n_samples, n_cols)`` (not copied when already one).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 2-D, has other than ``n_cols`` columns, or holds NaN or ±inf.
+    TypeError
+        If ``x`` is not numeric, or complex with ``values="real"``.
     """
     arr = np.asarray(x)
     if arr.ndim != 2:
