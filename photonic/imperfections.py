@@ -381,6 +381,16 @@ class Chip:
         """The ideal device for ``mesh``: lossless, exact couplers, ideal converters, noiseless.
 
         Propagating through it gives the same result as ``chip=None``.
+
+        Parameters
+        ----------
+        mesh
+            Anything with integer attributes ``n_ports`` and ``n_mzis``, as for
+            :meth:`draw`.
+
+        Returns
+        -------
+        Chip
         """
         n_ports, n_mzis = _mesh_sizes(mesh)
         return cls(
@@ -495,7 +505,17 @@ class Chip:
         )
 
     def with_(self, **changes: Any) -> Chip:
-        """A copy with some fields changed (``dataclasses.replace``; re-validated)."""
+        """A copy with some fields changed (``dataclasses.replace``; re-validated).
+
+        Parameters
+        ----------
+        **changes
+            New values by field name (see :class:`Chip`).
+
+        Returns
+        -------
+        Chip
+        """
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:
@@ -617,8 +637,21 @@ def mzi_neighbours(mesh: Mesh) -> tuple[Array, Array]:
 
 
 def wrap_rad(x_rad: ArrayLike) -> Array:
-    """Phases into a shifter's range ``[0, 2π)``, float64 (``np.mod`` alone can round a
-    tiny negative up to exactly 2π). Used by :func:`program` and :mod:`photonic.decompose`."""
+    """Phases into a shifter's range ``[0, 2π)``.
+
+    ``np.mod`` alone can round a tiny negative up to exactly 2π. Used by
+    :func:`program` and :mod:`photonic.decompose`.
+
+    Parameters
+    ----------
+    x_rad
+        Phases, rad, any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64, the shape of ``x_rad``, in ``[0, 2π)``.
+    """
     w = np.mod(np.asarray(x_rad, dtype=np.float64), TWO_PI)
     return np.where(w >= TWO_PI, 0.0, w)
 
@@ -639,6 +672,16 @@ def dac_phase_step_rad(chip: Chip | None) -> float:
     Thermal drive (``φ = 2π (V/V_2π)²``): the levels ``2π (k/K)²``, ``K = 2**bits − 1``,
     are farthest apart at the top, ``2π (2K − 1)/K²`` ≈ ``4π/K``. Electro-optic drive:
     ``2π/K`` everywhere. A phase change smaller than this may not reach the chip.
+
+    Parameters
+    ----------
+    chip
+        The device, or ``None`` (ideal).
+
+    Returns
+    -------
+    float
+        The step, rad; 0 for ``None`` or ``dac_bits=None``.
     """
     check_chip(chip)
     if chip is None or chip.dac_bits is None:

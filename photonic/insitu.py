@@ -156,10 +156,25 @@ NOISY_FD_STEP_RAD = 0.1
 
 
 def fd_step_rad_for(chip: Chip | None) -> float:
-    """The finite-difference step for ``chip``, rad: :data:`NOISY_FD_STEP_RAD` on a chip
-    with per-pass noise, drift (:attr:`Chip.is_noisy`) or an ADC, else
-    :data:`DEFAULT_FD_STEP_RAD` (also for ``None``, the ideal chip); anything else is a
-    ``TypeError`` naming ``chip``."""
+    """The finite-difference step for ``chip``, rad.
+
+    Parameters
+    ----------
+    chip
+        The device, or ``None`` (ideal).
+
+    Returns
+    -------
+    float
+        :data:`NOISY_FD_STEP_RAD` on a chip with per-pass noise, drift
+        (:attr:`Chip.is_noisy`) or an ADC, else :data:`DEFAULT_FD_STEP_RAD` (also for
+        ``None``, the ideal chip).
+
+    Raises
+    ------
+    TypeError
+        If ``chip`` is neither a :class:`Chip` nor ``None``.
+    """
     check_chip(chip)
     if chip is not None and (chip.is_noisy or chip.adc_bits is not None):
         return NOISY_FD_STEP_RAD

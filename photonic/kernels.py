@@ -119,6 +119,11 @@ def compose_reference(columns: Columns, t: Array, n_ports: int) -> Array:
         Per-MZI transfer matrices ``(n_mzis, 2, 2)``.
     n_ports
         N.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``W``, ``(n_ports, n_ports)`` complex.
     """
     w = np.eye(n_ports, dtype=np.complex128)
     for a, b, lo in columns:
@@ -209,6 +214,11 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
         Per-MZI transfer matrices ``(n_mzis, 2, 2)``.
     n_ports
         N.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``W``, ``(n_ports, n_ports)`` complex.
     """
     return _compose(columns, np.asarray(t, dtype=np.complex128), n_ports, keep=None)
 
@@ -216,10 +226,14 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
 def compose_groups(columns: Columns, t: Array, n_ports: int) -> tuple[Array, Groups | None]:
     """:func:`compose`, and the group matrices it built, for :func:`correlation_sweep`.
 
-    Parameters are those of :func:`compose`. The groups cost ``48·N²`` bytes of
-    memory (3 MB at N = 256) and are ``None`` for meshes small enough for the
-    reference kernel. A read-only complex128 ``t`` is kept as it is; any other is
-    copied, so that the groups cannot go stale.
+    The groups cost ``48·N²`` bytes of memory (3 MB at N = 256) and are ``None`` for
+    meshes small enough for the reference kernel. A read-only complex128 ``t`` is kept
+    as it is; any other is copied, so that the groups cannot go stale.
+
+    Parameters
+    ----------
+    columns, t, n_ports
+        As for :func:`compose`.
 
     Returns
     -------

@@ -132,7 +132,13 @@ class Phases:
             )
 
     def to_vector(self) -> Array:
-        """All phases in one vector ``[θ…, φ…, out…]`` (1-D phases only)."""
+        """All phases in one vector (1-D phases only).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[θ…, φ…, out…]``, ``(2·n_mzis + n_ports,)``, rad.
+        """
         return np.concatenate([self.theta_rad, self.phi_rad, self.out_rad])
 
     @classmethod
@@ -172,7 +178,17 @@ class Phases:
         return cls(v[:n_mzis], v[n_mzis : 2 * n_mzis], v[2 * n_mzis :])
 
     def same_values(self, other: Phases) -> bool:
-        """Whether ``other`` holds exactly these phases (values, not identity)."""
+        """Whether ``other`` holds exactly these phases (values, not identity).
+
+        Parameters
+        ----------
+        other
+            Phases to compare with.
+
+        Returns
+        -------
+        bool
+        """
         return all(
             np.array_equal(getattr(self, name), getattr(other, name))
             for name in ("theta_rad", "phi_rad", "out_rad")
@@ -184,7 +200,12 @@ class Phases:
         return self.same_values(other)
 
     def copy(self) -> Phases:
-        """The same phases in new arrays."""
+        """The same phases in new arrays.
+
+        Returns
+        -------
+        Phases
+        """
         return Phases(self.theta_rad.copy(), self.phi_rad.copy(), self.out_rad.copy())
 
     def __add__(self, other: Phases) -> Phases:
@@ -337,12 +358,31 @@ class Mesh:
         """Rectangular mesh (Clements et al., Optica 2016): N columns, N(N−1)/2 MZIs.
 
         (N = 2 has one column: its second would be empty.)
+
+        Parameters
+        ----------
+        n_ports
+            N, 2 … :data:`MAX_PORTS`.
+
+        Returns
+        -------
+        Mesh
         """
         return cls(n_ports, "clements")
 
     @classmethod
     def reck(cls, n_ports: int) -> Mesh:
-        """Triangular mesh (Reck et al., PRL 1994): 2N−3 columns, N(N−1)/2 MZIs."""
+        """Triangular mesh (Reck et al., PRL 1994): 2N−3 columns, N(N−1)/2 MZIs.
+
+        Parameters
+        ----------
+        n_ports
+            N, 2 … :data:`MAX_PORTS`.
+
+        Returns
+        -------
+        Mesh
+        """
         return cls(n_ports, "reck")
 
     @property
@@ -470,6 +510,10 @@ class Mesh:
             One phase set (no leading axes).
         chip
             Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
+
+        Returns
+        -------
+        Transfer
         """
         self.check_phases(phases)
         s1, s2 = self._halves(phases, chip)
@@ -627,6 +671,11 @@ class Mesh:
             Fields injected at the inputs, ``(n_samples, n_ports)``.
         chip
             Imperfect device (its static errors only, see :class:`Mesh`), or ``None``.
+
+        Returns
+        -------
+        TapFields
+            The fields at every shifter and, as ``port``, the output fields.
         """
         return TapFields(*self._pass(phases, x, chip, direction="forward", record="field"))
 
@@ -843,6 +892,11 @@ class Mesh:
 
     def check_chip(self, chip: Chip) -> None:
         """Refuse a ``chip`` not made for this mesh.
+
+        Parameters
+        ----------
+        chip
+            The device to check.
 
         Raises
         ------
@@ -1111,18 +1165,40 @@ class Transfer:
         return chip is self.chip and self.phases.same_values(phases)
 
     def forward(self, x: Array) -> Array:
-        """``y = x Wᵀ`` for fields ``x`` ``(n_samples, n_ports)``.
+        """``y = x Wᵀ``: the output fields of a batch.
 
         The output is not checked for overflow, which a passive mesh reaches only for
         fields near float64's limit: this is the training step's one product, kept
         bare for speed (:meth:`Mesh.forward` checks it, and :meth:`phase_gradients`
         refuses the non-finite gradients that would follow).
+
+        Parameters
+        ----------
+        x
+            Input fields ``(n_samples, n_ports)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Output fields ``(n_samples, n_ports)`` complex.
         """
         return self.mesh.check_fields(x, "x") @ self.matrix.T
 
     def adjoint(self, delta: Array) -> Array:
-        """``x̂ = Wᵀ δ`` per sample: ``δ W`` for ``δ`` ``(n_samples, n_ports)``, not checked
-        for overflow, as :meth:`forward` (:meth:`Mesh.adjoint` checks it)."""
+        """``x̂ = Wᵀ δ`` per sample: ``δ W``, the fields leaving the inputs.
+
+        Not checked for overflow, as :meth:`forward` (:meth:`Mesh.adjoint` checks it).
+
+        Parameters
+        ----------
+        delta
+            Adjoint signal at the outputs ``(n_samples, n_ports)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_samples, n_ports)`` complex.
+        """
         return self.mesh.check_fields(delta, "delta") @ self.matrix
 
     def tap_sums(
@@ -1176,6 +1252,11 @@ class Transfer:
             Input fields of the forward pass, ``(n_samples, n_ports)``.
         delta
             Adjoint signal at the outputs, ``(n_samples, n_ports)``.
+
+        Returns
+        -------
+        Phases
+            ``dL/dphase`` of every shifter (loss units per rad), 1-D.
 
         Raises
         ------

@@ -36,6 +36,16 @@ def amplitude_factor(loss_db: ArrayLike) -> Array:
     A unit conversion only: a negative ``loss_db`` gives an amplitude > 1 (a gain). The
     device models that call it (:func:`coupler`, :func:`mzi_halves`, a ``Chip``) refuse
     negative losses themselves.
+
+    Parameters
+    ----------
+    loss_db
+        Power loss, dB, any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``10^(−loss_db/20)``, the shape of ``loss_db``.
     """
     return np.power(10.0, -np.asarray(loss_db, dtype=np.float64) / DB_PER_AMPLITUDE_DECADE)
 
@@ -130,7 +140,18 @@ def phasor(x_rad: ArrayLike) -> Array:
 
 
 def phase_screen(x_rad: ArrayLike) -> Array:
-    """``D(x) = diag(e^{ix}, 1)``, shape ``(..., 2, 2)``."""
+    """``D(x) = diag(e^{ix}, 1)``: a phase shifter on the top arm.
+
+    Parameters
+    ----------
+    x_rad
+        Phases, rad, any shape ``(...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., 2, 2)`` complex.
+    """
     x = np.asarray(x_rad, dtype=np.float64)
     d = np.zeros((*x.shape, 2, 2), dtype=np.complex128)
     d[..., 0, 0] = phasor(x)
@@ -321,8 +342,18 @@ def mzi(
 ) -> Array:
     """MZI transfer matrix ``T(θ, φ) = B₂ · D(θ) · B₁ · D(φ)``, shape ``(..., 2, 2)``.
 
-    Parameters are those of :func:`mzi_halves`. With no errors and no loss,
+    With no errors and no loss,
     ``T(θ, φ) = i e^{iθ/2} [[e^{iφ} sin(θ/2), cos(θ/2)], [e^{iφ} cos(θ/2), −sin(θ/2)]]``.
+
+    Parameters
+    ----------
+    theta_rad, phi_rad, splitting_error_rad, loss_db
+        As for :func:`mzi_halves`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``T``, ``(..., 2, 2)`` complex.
 
     Raises
     ------
@@ -374,7 +405,18 @@ def scalar_mzi(theta_rad: float, phi_rad: float) -> Array:
 
 
 def inverse_2x2(m: Array) -> Array:
-    """Inverse of a stack of 2×2 matrices ``(..., 2, 2)`` by the adjugate formula."""
+    """Inverse of a stack of 2×2 matrices by the adjugate formula.
+
+    Parameters
+    ----------
+    m
+        Matrices ``(..., 2, 2)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Their inverses, ``(..., 2, 2)``.
+    """
     a, b, c, d = m[..., 0, 0], m[..., 0, 1], m[..., 1, 0], m[..., 1, 1]
     inv_det = 1.0 / (a * d - b * c)  # one complex division per matrix, not four
     inv = np.empty_like(m)

@@ -477,7 +477,14 @@ class PhotonicNetwork:
         return sum(int(v.size) for v in self.params().values())
 
     def params(self) -> dict[str, Array]:
-        """Requested phases of every shifter, rad, keyed ``"layer1.theta_rad"`` …"""
+        """Requested phases of every shifter (copies).
+
+        Returns
+        -------
+        dict
+            Keyed ``"layer<k>.theta_rad"``, ``"layer<k>.phi_rad"`` (each
+            ``(n_mzis,)``) and ``"layer<k>.out_rad"`` (``(n_ports,)``), rad.
+        """
         out: dict[str, Array] = {}
         for name, stage in self._named_stages():
             for field in ("theta_rad", "phi_rad", "out_rad"):
@@ -497,6 +504,11 @@ class PhotonicNetwork:
         training step), drawn from :attr:`noise_rng`. The perturbations of
         ``backward(method="finite_difference")`` program the chip within one step and
         take none.
+
+        Parameters
+        ----------
+        params
+            Phases, rad, keyed and shaped as :meth:`params` returns them.
         """
         self._set_params(params, drift="step")
 
@@ -548,14 +560,18 @@ class PhotonicNetwork:
             self._record_phase_writes(layer, n_phases)
 
     def checkpoint_settings(self) -> dict[str, Any]:
-        """What a resumed training run must share with this network besides its
-        parameters, as JSON-able values (:func:`digital.train.train` checks them).
+        """What a resumed training run must share with this network besides its parameters.
 
         What shapes the function beyond the parameters (encoding, activations and their
         settings such as modReLU's bias, read-out), the gradient method and its
         measurement settings (the finite-difference step only for that method), and per
         mesh its chip: ``"ideal"``, or a digest of its static errors and every scalar
         setting.
+
+        Returns
+        -------
+        dict
+            JSON-able values (:func:`digital.train.train` checks them).
         """
         out: dict[str, Any] = {
             "bias_ports": self.bias_ports,
@@ -596,6 +612,11 @@ class PhotonicNetwork:
         Keyed like the mesh phases of :meth:`params` (``"layer1.theta_rad"`` …); empty
         when no chip drifts or none has been programmed since construction. With
         :meth:`set_chip_drift` it lets a checkpoint resume a drifting chip exactly.
+
+        Returns
+        -------
+        dict
+            Drift arrays, rad, keyed and shaped as :meth:`params`.
         """
         out: dict[str, Array] = {}
         for name, stage in self._named_stages():
@@ -611,6 +632,11 @@ class PhotonicNetwork:
         Every key must be one of :meth:`chip_drift`'s for a mesh on a drifting chip,
         with all three arrays of that mesh at its shapes; checked before anything
         changes (:meth:`check_chip_drift`).
+
+        Parameters
+        ----------
+        drift
+            Drift arrays, rad, as :meth:`chip_drift` returns them.
         """
         restored = self.check_chip_drift(drift)
         stages = dict(self._named_stages())
@@ -622,6 +648,16 @@ class PhotonicNetwork:
 
     def check_chip_drift(self, drift: dict[str, Array]) -> dict[str, Phases]:
         """``drift`` checked for :meth:`set_chip_drift`, as ``Phases`` per mesh name.
+
+        Parameters
+        ----------
+        drift
+            Drift arrays, rad, as :meth:`chip_drift` returns them.
+
+        Returns
+        -------
+        dict
+            :class:`~photonic.mesh.Phases` keyed by mesh name (``"layer1"`` …).
 
         Raises
         ------
@@ -681,7 +717,18 @@ class PhotonicNetwork:
             )
 
     def encode(self, x: Array) -> Array:
-        """Input fields ``(n_samples, n_ports)`` (real amplitudes) for features ``x``."""
+        """The input fields that encode features ``x``.
+
+        Parameters
+        ----------
+        x
+            Features ``(n_samples, n_features)``, real.
+
+        Returns
+        -------
+        numpy.ndarray
+            Input fields ``(n_samples, n_ports)``, real amplitudes.
+        """
         x = check_matrix(x, "x", n_cols=self.n_features, values="real").astype(np.float64)
         field = np.zeros((x.shape[0], self.n_ports))
         field[:, : self.n_features] = x
@@ -720,6 +767,11 @@ class PhotonicNetwork:
         ----------
         x
             Features ``(n_samples, n_features)``, real.
+
+        Returns
+        -------
+        numpy.ndarray
+            Outputs ``(n_samples, n_outputs)``, real.
         """
         measured = self.gradient in ("in_situ", "analog")
         return self._forward(x, exit_read="field" if measured else "power")
@@ -1084,6 +1136,11 @@ class PhotonicNetwork:
 
         These are what the programmed chip computes (its static errors and loss
         included, per-pass noise excluded).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One ``(n_ports, n_ports)`` complex matrix per layer.
         """
         mats = []
         for layer in range(self.n_layers):
@@ -1104,6 +1161,10 @@ class PhotonicNetwork:
 
         Its input is :meth:`encode` of the features and its output the powers
         ``|y|²`` of every port (before grouping and ``readout_scale``).
+
+        Returns
+        -------
+        MLP
         """
         mlp = MLP(
             [self.n_ports] * (self.n_layers + 1),
