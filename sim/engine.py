@@ -201,8 +201,16 @@ class LedgerEntry:
 class Hold:
     """One resource held by an op: from ``offset_ns`` after the op starts, for ``span_ns``.
 
-    ``energies`` are ``(component, energy_pj)`` pairs written to the ledger when the
-    hold ends.
+    Attributes
+    ----------
+    resource
+        Name of the resource (e.g. ``"laser"``, ``"processor"``).
+    offset_ns
+        When the hold starts, ns after the op starts.
+    span_ns
+        How long it holds the resource, ns.
+    energies
+        ``(component, energy_pj)`` pairs written to the ledger when the hold ends.
     """
 
     resource: str
@@ -290,14 +298,26 @@ class Timeline:
         return len(self.op_start_ns)
 
     def op_energy_pj(self) -> list[float]:
-        """Energy of every op (all its ledger entries), pJ."""
+        """Energy of every op.
+
+        Returns
+        -------
+        list of float
+            The sum of each op's ledger entries, pJ, in trace order.
+        """
         out = [0.0] * self.n_ops
         for entry in self.entries:
             out[entry.op_index] += entry.energy_pj
         return out
 
     def op_duration_ns(self) -> list[float]:
-        """Duration of every op, ns."""
+        """Duration of every op.
+
+        Returns
+        -------
+        list of float
+            End minus start of each op, ns, in trace order.
+        """
         return [e - s for s, e in zip(self.op_start_ns, self.op_end_ns, strict=True)]
 
 
@@ -622,6 +642,16 @@ def count_shifters(ops: Sequence[Op]) -> int:
     whole: two meshes and N attenuators, 2N² + N), the layer holds that many. A trace
     of SVD layers without such a write (inference only, finite differences) cannot
     show their second mesh: give :func:`simulate` the network's ``n_shifters``.
+
+    Parameters
+    ----------
+    ops
+        A trace.
+
+    Returns
+    -------
+    int
+        The number of shifters, ≥ 0.
     """
     return _count_shifters([_as_op(op, index) for index, op in enumerate(_op_list(ops))])
 
@@ -683,6 +713,10 @@ def plan_op(
         For a ``phase_update``: ``"settle"`` (the shifters settle at its end) or
         ``"defer"`` (another write follows at once; :func:`simulate` lets the shifters
         of a run of writes settle together, after the last).
+
+    Returns
+    -------
+    OpPlan
     """
     hardware = _machine(hardware)
     _check_op(op, 0, hardware)

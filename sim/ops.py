@@ -186,12 +186,23 @@ class Recorder:
 
     Attach one to a network (``net.recorder = Recorder()``); the network calls
     :meth:`record` for every unit of work it does.
+
+    Attributes
+    ----------
+    ops
+        The records, in the order they were made (empty by default).
     """
 
     ops: list[Op] = field(default_factory=list)
 
     def record(self, op: Op) -> None:
-        """Append one op."""
+        """Append one op.
+
+        Parameters
+        ----------
+        op
+            The record.
+        """
         self.ops.append(op)
 
     def clear(self) -> None:
@@ -442,9 +453,25 @@ def digital_compute(
 
 
 def loss_op(layer: int, *, n_samples: int, n_outputs: int, direction: Direction = "forward") -> Op:
-    """The host's softmax cross-entropy and its gradient over ``n_samples × n_outputs``
-    outputs: :data:`LOSS_FLOPS_PER_OUTPUT` each; the outputs read and ``dL/dy`` written
-    (two float64 words per output)."""
+    """The host's softmax cross-entropy and its gradient over the network's outputs.
+
+    :data:`LOSS_FLOPS_PER_OUTPUT` per output; the outputs read and ``dL/dy`` written
+    (two float64 words per output).
+
+    Parameters
+    ----------
+    layer
+        Layer index the op is booked to.
+    n_samples, n_outputs
+        The outputs' shape.
+    direction
+        The op's direction.
+
+    Returns
+    -------
+    Op
+        A ``digital_compute`` op.
+    """
     return digital_compute(
         layer,
         direction,
@@ -499,13 +526,37 @@ def update_op(
 
 
 def adam_op(layer: int, *, n_params: int, n_ports: int) -> Op:
-    """The host's Adam update of ``n_params`` real parameters of one layer (of width
-    ``n_ports``): :data:`ADAM_FLOPS_PER_PARAM` and :data:`ADAM_BYTES_PER_PARAM` each."""
+    """The host's Adam update of the real parameters of one layer.
+
+    Parameters
+    ----------
+    layer
+        Layer index.
+    n_params
+        Real parameters updated; each costs :data:`ADAM_FLOPS_PER_PARAM` and
+        :data:`ADAM_BYTES_PER_PARAM`.
+    n_ports
+        The layer's width.
+
+    Returns
+    -------
+    Op
+        A ``digital_compute`` op, direction ``"update"``.
+    """
     return update_op(layer, n_params=n_params, n_ports=n_ports, rule="adam")
 
 
 def n_real_params(params: Mapping[str, Any]) -> int:
     """Real numbers in a dict of arrays (``net.params()``): a complex entry counts twice.
+
+    Parameters
+    ----------
+    params
+        Arrays keyed by name.
+
+    Returns
+    -------
+    int
 
     Raises
     ------

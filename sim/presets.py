@@ -101,7 +101,13 @@ _MAX_BASE_DEPTH = 8
 
 
 def available_presets() -> tuple[str, ...]:
-    """Names of the bundled presets, sorted."""
+    """Names of the bundled presets.
+
+    Returns
+    -------
+    tuple of str
+        Sorted.
+    """
     return tuple(sorted(p.stem for p in PRESET_DIR.glob(f"*{PRESET_SUFFIX}")))
 
 
@@ -201,6 +207,15 @@ def is_preset_file(name_or_path: str | Path) -> bool:
     A :class:`~pathlib.Path`, or text with a path separator or the ``.toml`` suffix, is
     a file (as in :func:`preset_path`); a bare name is a bundled preset, whose contents
     are part of the code.
+
+    Parameters
+    ----------
+    name_or_path
+        A preset name or a path.
+
+    Returns
+    -------
+    bool
     """
     return isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path))
 
@@ -432,6 +447,16 @@ def preset_toml(hardware: Hardware) -> str:
     above: :func:`load_preset` of the text gives back an equal object, so it is a
     starting point for one's own preset (``photonic-backprop preset NAME``). Fields
     left at ``None`` (no limit, sized automatically) are written as comments.
+
+    Parameters
+    ----------
+    hardware
+        A machine, e.g. from :func:`load_preset`.
+
+    Returns
+    -------
+    str
+        The TOML text.
     """
     if isinstance(hardware, DigitalHardware):
         head: dict[str, object] = {
@@ -474,8 +499,17 @@ def preset_toml(hardware: Hardware) -> str:
 
 
 def toml_literal(value: object) -> str:
-    """A TOML literal: booleans, numbers (repr: round trips exactly, ``inf`` and ``nan``
-    included), strings, maps and arrays (lists, tuples).
+    """A value written as a TOML literal.
+
+    Parameters
+    ----------
+    value
+        A boolean, number (repr: round trips exactly, ``inf`` and ``nan`` included),
+        string, map, or array (list, tuple) of these.
+
+    Returns
+    -------
+    str
 
     Raises
     ------

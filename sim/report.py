@@ -62,7 +62,18 @@ OPS_PER_MAC = 2
 
 
 def phase_of(op: Op) -> Phase:
-    """The phase of a training step an op belongs to (see the module docstring)."""
+    """The phase of a training step an op belongs to (see the module docstring).
+
+    Parameters
+    ----------
+    op
+        One op of a trace.
+
+    Returns
+    -------
+    str
+        One of :data:`PHASES`.
+    """
     if op.direction == "probe":
         return "gradient"
     if op.kind == "phase_update" or op.direction == "update":
@@ -125,7 +136,18 @@ class Report:
     mesh_macs: float
 
     def rows(self, **labels: Any) -> list[dict[str, Any]]:
-        """Tidy rows ``{**labels, "scope", "name", "metric", "value", "unit"}``."""
+        """The report in long form.
+
+        Parameters
+        ----------
+        **labels
+            Columns added to every row (e.g. ``preset="cpu"``).
+
+        Returns
+        -------
+        list of dict
+            Tidy rows ``{**labels, "scope", "name", "metric", "value", "unit"}``.
+        """
         items: list[tuple[str, str, str, float, str]] = [
             ("step", "total", "latency", self.latency_ns, "ns"),
             ("step", "total", "energy", self.energy_pj, "pJ"),
@@ -153,6 +175,10 @@ def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> 
     directions
         Only count passes with one of these directions (a tuple or list of names from
         :data:`sim.ops.DIRECTIONS`); ``None``: all.
+
+    Returns
+    -------
+    int
 
     Raises
     ------
@@ -208,6 +234,10 @@ def summarize(ops: Sequence[Op], timeline: Timeline, *, n_steps: int = 1) -> Rep
         ``simulate(ops, hardware)``.
     n_steps
         Training steps (or inferences) the trace holds, ≥ 1.
+
+    Returns
+    -------
+    Report
 
     Raises
     ------
@@ -268,7 +298,17 @@ def time_share(timeline: Timeline, components: Iterable[str]) -> float:
 
 
 def format_report(report: Report) -> str:
-    """A plain-text table of a :class:`Report` (phases, then components)."""
+    """A plain-text table of a :class:`Report` (phases, then components).
+
+    Parameters
+    ----------
+    report
+        As :func:`summarize` returns it.
+
+    Returns
+    -------
+    str
+    """
     lines = [
         f"{report.hardware}: per step {format_time_ns(report.latency_ns)}, "
         f"{format_energy_pj(report.energy_pj)}",
@@ -342,10 +382,30 @@ def format_si(value: float, unit: str, *, exponent: int = 0) -> str:
 
 
 def format_time_ns(ns: float) -> str:
-    """A duration in ns as text with an SI prefix (``"1.23 ms"``, ``"2.5 ks"``)."""
+    """A duration as text with an SI prefix (``"1.23 ms"``, ``"2.5 ks"``).
+
+    Parameters
+    ----------
+    ns
+        Duration, ns.
+
+    Returns
+    -------
+    str
+    """
     return format_si(ns, "s", exponent=-9)
 
 
 def format_energy_pj(pj: float) -> str:
-    """An energy in pJ as text with an SI prefix (``"4.5 µJ"``, ``"8.51 kJ"``)."""
+    """An energy as text with an SI prefix (``"4.5 µJ"``, ``"8.51 kJ"``).
+
+    Parameters
+    ----------
+    pj
+        Energy, pJ.
+
+    Returns
+    -------
+    str
+    """
     return format_si(pj, "J", exponent=-12)
