@@ -551,7 +551,7 @@ def measure_layer(
     seeds
         ``(init, data, chip, noise)`` seeds: the phases, the inputs and target, the chip
         draw and the measurement noise.
-    topology, fd_step_rad, measurement, adjoint_power_ratio
+    topology, fd_step_rad, fd_max_ports, measurement, adjoint_power_ratio
         See :class:`Config`.
     phase_cache
         Where to keep the initial phases for later draws of the same N, topology and

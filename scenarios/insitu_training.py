@@ -295,6 +295,9 @@ class Config:
     drift_rad_per_step : float
         Random-walk step of every held phase per training step (the chip's slow
         drift; ≥ 0, rad; default 0: none, parameters.md gives no rate).
+    adc_bits : int or None
+        Resolution of the imperfect chips' power detectors (``None``: ideal; default
+        Chip.draw's, 8).
     n_seeds : int
         Seeds per data set.
     iterations : int
@@ -312,9 +315,6 @@ class Config:
         Optimizer steps of the finite-difference runs.
     fd_step_rad : float
         Phase step of finite differences, rad.
-    adc_bits : int or None
-        Resolution of the imperfect chips' power detectors (``None``: ideal; default
-        Chip.draw's, 8).
     measurement : str
         ``"per_sample"`` or ``"aggregated"`` tap read-out of the in-situ methods;
         ``"aggregated"`` needs ``adc_bits = None`` and ``phase_noise_rad = 0``.
