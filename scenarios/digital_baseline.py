@@ -19,6 +19,9 @@ Outputs (in the run folder)
   of :data:`METRICS` (training loss and accuracy, test loss and accuracy, mean
   gradient norm, elapsed training time).
 - ``learning_curves.png`` / ``.svg``: loss (left) and accuracy (right) per epoch.
+- ``checkpoint.npz``: the training checkpoint that ``run --resume`` continues from,
+  saved at the end, on Ctrl-C (and SIGTERM under ``photonic-backprop``) and every
+  ``checkpoint_every`` steps.
 - Summary: final test/train accuracy and loss, best test accuracy, times.
   ``train_time_s`` is the training time of the whole run, every session of a run
   continued with ``--resume`` included; ``wall_time_s`` is this session's (so after a

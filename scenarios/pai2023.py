@@ -62,6 +62,11 @@ How to read the results
   printed difference says "within noise" when it is smaller than 2 standard errors of
   our mean: those runs cannot tell agreement from disagreement (more seeds can).
 - ``report.html``: the table, the plots and the configuration on one offline page.
+- ``metrics.csv``: tidy rows of every part, its ``part`` column ``comparison`` (the
+  table's rows: ``key``, ``value``, ``std``, ``n``, ``difference``, ...),
+  ``insitu_training`` and ``epsilon`` (the rows of those scenarios, with their
+  columns) or ``digits64`` (test accuracy per epoch, seed and case); columns a part
+  does not use are empty.
 - ``paper_vs_ours.png``: every row, paper range vs ours ± std.
 - ``insitu_training/``: the accuracy part as run by :mod:`scenarios.insitu_training`
   (its curves, final accuracies and ``accuracy_table.csv``).
