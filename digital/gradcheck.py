@@ -49,7 +49,15 @@ SIGN_TOLERANCE = 1e-9
 class Vectorizable(Protocol):
     """A gradient that flattens itself, such as :class:`photonic.mesh.Phases`."""
 
-    def to_vector(self) -> Array: ...
+    def to_vector(self) -> Array:
+        """The gradient as one flat vector.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_params,)``, real or complex.
+        """
+        ...
 
 
 #: What :func:`gradient_metrics` compares: an array, a dict keyed like ``params()``,
