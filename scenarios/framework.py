@@ -1325,6 +1325,8 @@ def errorbars_above_floor(means: Any, errors: Any, floor: float) -> tuple[Any, A
 
 
 def package_version() -> str:
+    """The installed photonic-backprop version (run manifests), or ``"unknown"`` when the
+    package runs from a source tree without being installed."""
     try:
         return metadata.version(PACKAGE_NAME)
     except metadata.PackageNotFoundError:

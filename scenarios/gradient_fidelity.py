@@ -792,7 +792,23 @@ def _layer_study(cfg: Config, seeds: list[tuple[int, int, int, int]]) -> list[di
     return rows
 
 
-def _pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dict[str, Any]]:
+def pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dict[str, Any]]:
+    """ε of every measured gradient of the Pai et al. network (also used by ``pai2023``).
+
+    Parameters
+    ----------
+    cfg
+        The study's settings; its ``pai_*`` fields and ``methods`` are used.
+    rngs
+        Generators named ``data``, ``init``, ``chip``, ``noise`` and ``train`` (as
+        :func:`scenarios.framework.child_rngs` hands them out).
+
+    Returns
+    -------
+    list of dict
+        ``metrics.csv`` rows of ``study="pai2023"``, one per (profile, state, batch,
+        method, metric); none if ``cfg.pai_profiles`` is empty.
+    """
     if not cfg.pai_profiles:
         return []
     data = load("moons", n_samples=PAI_DATA_SAMPLES, rng=rngs["data"])
@@ -854,10 +870,6 @@ def _pai_study(cfg: Config, rngs: Mapping[str, np.random.Generator]) -> list[dic
         )
     bar.close()
     return rows
-
-
-#: Public name of the Pai-network study (used by :mod:`scenarios.pai2023`).
-pai_study = _pai_study
 
 
 def _find(rows: list[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
@@ -1142,7 +1154,23 @@ def _sem(row: Mapping[str, Any]) -> float:
     return float(row["std"]) / math.sqrt(max(int(row["n"]), 1))
 
 
-def _plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def plot_pai(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """The Pai-network ε figure, ``pai2023_epsilon.png``/``.svg`` (also used by ``pai2023``).
+
+    Parameters
+    ----------
+    cfg
+        The study's settings (profiles, states and methods drawn).
+    rows
+        Rows from :func:`pai_study`.
+    out_dir
+        Folder the figure is saved in.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
     profiles, states = list(cfg.pai_profiles), list(cfg.pai_states)
     # the legend goes below the panels, in rows of legend_cols (methods + Pai's + ▽)
     legend_cols = 3 if len(profiles) < 3 else 6
@@ -1226,10 +1254,6 @@ def _ratio_text(cfg: Config) -> str:
     return f"; adjoint at {cfg.adjoint_power_ratio:g}× the forward power"
 
 
-#: Public name of the Pai-network ε plot (used by :mod:`scenarios.pai2023`).
-plot_pai = _plot_pai
-
-
 # --------------------------------------------------------------------------- run
 
 
@@ -1258,14 +1282,14 @@ def run(cfg: Config, out_dir: Path, *, echo: Callable[[str], None] | None = prin
     names = ("data", "init", "chip", "noise", "train")
     rngs = child_rngs(cfg.seed, *names, *(f"pai.{name}" for name in names))
     rows = _layer_study(cfg, _seeds(rngs, cfg.repeats))
-    rows.extend(_pai_study(cfg, {name: rngs[f"pai.{name}"] for name in names}))
+    rows.extend(pai_study(cfg, {name: rngs[f"pai.{name}"] for name in names}))
     write_metrics(rows, out_dir)  # before the plots: a full disk keeps the numbers
     figures: list[Path] = []
     if any(getattr(cfg, field) for field, _ in FACTORS.values()):  # else: blank figures
         for metric in METRICS:
             figures.extend(_plot_layer(cfg, rows, metric, out_dir))
     if cfg.pai_profiles:
-        figures.extend(_plot_pai(cfg, rows, out_dir))
+        figures.extend(plot_pai(cfg, rows, out_dir))
     table = comparison_table(cfg, rows)
     if cfg.pai_profiles:  # no study, no table (as no plot): an empty CSV breaks readers
         _write_table(table, _table_columns(cfg), out_dir / "pai_comparison.csv")

@@ -592,7 +592,7 @@ def test_pai_plot_marks_epsilon_below_its_floor_and_does_not_join_it(
          "method": "digital_twin", "metric": "epsilon", "mean": eps, "std": 0.0, "n": 2}
         for b, eps in ((1, 1e-32), (4, 2.6e-3))
     ]  # fmt: skip
-    gf._plot_pai(cfg, rows, Path("."))
+    gf.plot_pai(cfg, rows, Path("."))
     ax = figures[0].axes[0]
     (line,) = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
     np.testing.assert_array_equal(line.get_ydata(), [np.nan, 2.6e-3])
