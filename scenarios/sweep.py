@@ -136,7 +136,14 @@ sweep only rewrites ``sweep.csv`` and the plot (e.g. with another ``--metric``).
 
 Randomness: the sweep draws no random numbers; each point's scenario derives its
 own generators from the point's seed, so identical seeds give identical metrics
-whatever the executor.
+whatever the executor. For that, every point runs with :data:`POINT_BLAS_THREADS`
+(one) BLAS thread, in this process, in a pool worker or on Dask (whose workers start
+with one already): OpenBLAS splits some matrix products (a batch-summed gradient
+``δᵀ a`` over a large batch) between its threads, and another thread count adds the
+terms in another order, which moves results in the last bits (seen: a relative 6e-16
+in digital_baseline's losses on digits, full batch). A point therefore reproduces,
+bit for bit, ``photonic-backprop run`` of its config under ``OPENBLAS_NUM_THREADS=1``;
+a run with more BLAS threads can differ from it in the last bits.
 """
 
 from __future__ import annotations
@@ -194,6 +201,7 @@ __all__ = [
     "LOG_X_MIN_DECADES",
     "LOG_Y_MAX_DECADES",
     "LOG_Y_MIN_DECADES",
+    "POINT_BLAS_THREADS",
     "SPEC_FILENAME",
     "SWEEPS_DIRNAME",
     "UNITLESS_PREFIXES",
@@ -233,6 +241,12 @@ Executor = Literal["local", "dask"]
 """Where the points run: in this process (or a local process pool), or on Dask."""
 
 EXECUTORS: tuple[str, ...] = ("local", "dask")
+
+POINT_BLAS_THREADS = 1
+"""BLAS threads of every point, whatever the executor (Dask's workers start with one).
+
+Matrix products split between BLAS threads sum in an order that depends on their
+number; pinning it makes a point's numbers the same, bit for bit, on every executor."""
 
 SWEEPS_DIRNAME = "sweeps"
 """Sub-folder of the results root that holds one folder per sweep."""
@@ -966,19 +980,22 @@ class _PointTask:
 def run_point(task: _PointTask) -> PointOutcome:
     """Run one point with :func:`scenarios.framework.run_scenario` (on any worker).
 
-    Exceptions from the scenario are caught and returned as a ``"failed"`` outcome;
-    ``KeyboardInterrupt`` and ``SystemExit`` propagate.
+    The run uses :data:`POINT_BLAS_THREADS` BLAS threads, so that its numbers do not
+    depend on the executor. Exceptions from the scenario are caught and returned as a
+    ``"failed"`` outcome; ``KeyboardInterrupt`` and ``SystemExit`` propagate.
     """
     import matplotlib
+    from threadpoolctl import threadpool_limits
 
     matplotlib.use("Agg")  # workers never open windows
     t0 = time.perf_counter()
     try:
         module = load_scenario(task.scenario)
         # the point's text report stays in its run folder's files, not on the console
-        result = run_scenario(
-            module, task.config, task.runs_root, name=task.scenario, report="quiet"
-        )
+        with threadpool_limits(limits=POINT_BLAS_THREADS, user_api="blas"):
+            result = run_scenario(
+                module, task.config, task.runs_root, name=task.scenario, report="quiet"
+            )
     except Exception as exc:
         message = " ".join(str(exc).split())
         return PointOutcome(

@@ -1345,6 +1345,61 @@ def test_local_and_dask_give_identical_metrics(tmp_path: Path) -> None:
         assert (dask.sweep_dir / str(row.run_dir) / "manifest.json").exists()
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [int(lib["num_threads"]) for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_every_point_runs_with_one_blas_thread_whatever_the_executor_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dask's workers start with OPENBLAS_NUM_THREADS=1; the local executor used to run
+    points with all of the machine's BLAS threads, so a serial sweep and a Dask sweep
+    of the same points could differ in the last bits."""
+    from threadpoolctl import threadpool_limits
+
+    seen: list[list[int]] = []
+
+    def fake_run(module: object, config: object, runs_root: str, **_: object) -> fw.Result:
+        seen.append(_blas_threads())
+        return fw.Result(out_dir=tmp_path, summary={"y": 1.0})
+
+    monkeypatch.setattr(sw, "run_scenario", fake_run)
+    task = sw._PointTask(scenario="digital_baseline", key="k", config=None, runs_root="")
+    with threadpool_limits(limits=2, user_api="blas"):
+        outcome = sw.run_point(task)
+        after = _blas_threads()
+    assert outcome.status == sw.STATUS_OK
+    assert seen and seen[0] and set(seen[0]) == {sw.POINT_BLAS_THREADS}
+    assert set(after) <= {1, 2}  # the caller's setting is back afterwards
+
+
+def test_a_serial_point_gives_the_numbers_of_a_one_blas_thread_worker(tmp_path: Path) -> None:
+    """A point whose numbers move with the BLAS thread count (digits, full batch: the
+    gradient ``δᵀ a`` sums 800 samples, which OpenBLAS splits between threads) gives on
+    the local executor, with two BLAS threads about, what a Dask worker gives."""
+    from threadpoolctl import threadpool_limits
+
+    from scenarios import digital_baseline as db
+
+    cfg = db.Config(dataset="digits", n_samples=1000, hidden=(64, 64), epochs=3, batch_size=2000)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = fw.run_scenario(db, cfg, tmp_path / "one", name=db.NAME, report="quiet")
+    task = sw._PointTask(
+        scenario="digital_baseline", key="k", config=cfg, runs_root=str(tmp_path / "point")
+    )
+    with threadpool_limits(limits=2, user_api="blas"):
+        point = sw.run_point(task)
+    assert point.status == sw.STATUS_OK, point.error
+    assert _without_times(point.summary) == _without_times(one.summary)
+    one_rows, point_rows = (
+        [row for row in Path(d, "metrics.csv").read_text().splitlines() if "wall_time_s" not in row]
+        for d in (one.out_dir, str(point.run_dir))
+    )
+    assert point_rows == one_rows
+
+
 def test_local_dask_cluster_starts_no_dashboard_and_says_nothing_of_port_8787(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
