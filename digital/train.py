@@ -17,7 +17,9 @@ moments, the position in the current epoch and its shuffled order, the partial
 epoch statistics, the history, the states of the shuffling generator and of a
 network's ``noise_rng``, and a drifting photonic chip's accumulated drift
 (``chip_drift``) — is written atomically to one ``.npz`` file. A run
-resumed from it continues bit for bit as if it had never stopped.
+resumed from it continues bit for bit as if it had never stopped, given the same NumPy,
+BLAS and number of BLAS threads (a matrix product split between another number of
+threads sums in another order and can move the last bits).
 """
 
 from __future__ import annotations

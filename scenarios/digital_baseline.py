@@ -29,7 +29,9 @@ Outputs (in the run folder)
 
 Randomness: ``child_rngs(seed, "data", "init", "train")`` — the dataset (generation,
 subsampling, split), the initial weights and the minibatch order each have their own
-stream, so the same seed reproduces a run bit for bit.
+stream, so the same seed reproduces a run bit for bit (with the same NumPy, BLAS and
+number of BLAS threads: another thread count can move the last bits, see
+``scenarios.sweep``'s Randomness notes; the manifest records ``blas_threads``).
 
 With ``--set dataset=digits`` and the other defaults it reaches 96-97 % test
 accuracy (seeds 0-3: 95.8-97.2 %) in about three seconds on a laptop.

@@ -101,6 +101,7 @@ __all__ = [
     "VARYING_RTOL",
     "Result",
     "atomic_text_file",
+    "blas_state",
     "child_rngs",
     "config_from_overrides",
     "count",
@@ -1364,6 +1365,25 @@ def git_state() -> tuple[str | None, bool | None]:
     return None, None
 
 
+def blas_state() -> tuple[str | None, int | None]:
+    """(library, threads) of the BLAS NumPy computes with, e.g. ``("openblas 0.3.31",
+    2)``; ``(None, None)`` if it cannot be told. Never raises.
+
+    Results depend on the thread count in their last bits (a product split between
+    threads sums in another order), so the manifest records it next to the versions.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+
+        libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    except Exception:  # best effort: the manifest must be written all the same
+        return None, None
+    if not libs:
+        return None, None
+    names = sorted({f"{lib.get('internal_api')} {lib.get('version')}" for lib in libs})
+    return ", ".join(names), max(int(lib.get("num_threads", 0)) for lib in libs)
+
+
 def write_manifest(
     out_dir: str | Path,
     *,
@@ -1376,10 +1396,12 @@ def write_manifest(
 
     Keys: ``scenario``, ``package``, ``version`` (installed version or
     ``"unknown"``), ``git_commit`` (``None`` outside a git repository with commits),
-    ``git_dirty``, ``python``, ``numpy``, ``platform``, ``seed``, ``wall_time_s``,
-    ``finished_at`` (ISO 8601), ``argv``, then the items of ``extra``.
+    ``git_dirty``, ``python``, ``numpy``, ``blas`` and ``blas_threads``
+    (:func:`blas_state`), ``platform``, ``seed``, ``wall_time_s``, ``finished_at``
+    (ISO 8601), ``argv``, then the items of ``extra``.
     """
     commit, dirty = git_state()
+    blas, blas_threads = blas_state()
     data: dict[str, object] = {
         "scenario": scenario,
         "package": PACKAGE_NAME,
@@ -1388,6 +1410,8 @@ def write_manifest(
         "git_dirty": dirty,
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "blas": blas,
+        "blas_threads": blas_threads,
         "platform": platform.platform(),
         "seed": seed,
         "wall_time_s": float(wall_time_s),

@@ -318,6 +318,24 @@ def test_manifest_keys(tmp_path: Path) -> None:
     assert data["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40,64}", data["git_commit"])
 
 
+def test_manifest_records_the_blas_thread_count_results_depend_on(tmp_path: Path) -> None:
+    """Another BLAS thread count can move results in the last bits; the manifest says
+    which one a run had, so that two runs that differ can be told apart."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if not [lib for lib in threadpool_info() if lib["user_api"] == "blas"]:
+        pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+            expected = max(lib["num_threads"] for lib in blas)
+            path = fw.write_manifest(tmp_path, scenario="toy", seed=0, wall_time_s=0.0)
+        data = json.loads(path.read_text())
+        assert data["blas_threads"] == expected
+        assert isinstance(data["blas"], str) and data["blas"]
+    assert fw.blas_state()[1] is not None
+
+
 def test_manifest_names_the_commit_of_the_packages_repository(tmp_path: Path) -> None:
     root = Path(fw.__file__).resolve().parent.parent
     try:
