@@ -143,7 +143,9 @@ with one already): OpenBLAS splits some matrix products (a batch-summed gradient
 terms in another order, which moves results in the last bits (seen: a relative 6e-16
 in digital_baseline's losses on digits, full batch). A point therefore reproduces,
 bit for bit, ``photonic-backprop run`` of its config under ``OPENBLAS_NUM_THREADS=1``;
-a run with more BLAS threads can differ from it in the last bits.
+a run with more BLAS threads can differ from it in the last bits. Timings are taken
+under the same limit: a swept ``simulator_speed`` times one-thread BLAS (its matmul
+and its step alike); run it directly to time the machine's full thread count.
 """
 
 from __future__ import annotations
