@@ -38,8 +38,9 @@ computed as ``½‖ĝ/‖ĝ‖ − g/‖g‖‖²``, so it is never negative and
 rounding gives ε ≤ 1e-28 or 0, not ±1e-16), ``cosine = 1 − epsilon``,
 ``relative_error = ‖ĝ − g‖/‖g‖`` (sensitive to scale, unlike ε), ``sign_agreement`` =
 fraction of components with the sign of ``g``, counted over components with
-``|g_k| > 1e-9·‖g‖`` (``SIGN_TOLERANCE``; in the Pai network the output phases of every layer have
-exactly zero gradient, because ``|z|`` and the power readout discard them).
+``|g_k| > 1e-9·‖g‖`` (:data:`digital.gradcheck.SIGN_TOLERANCE`; in the Pai network the
+output phases of every layer have exactly zero gradient, because ``|z|`` and the power
+readout discard them).
 
 How to read the results
 -----------------------
