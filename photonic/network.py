@@ -79,7 +79,7 @@ from photonic.insitu import (
     fd_step_rad_for,
     measure_in_situ,
 )
-from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology
+from photonic.mesh import TOPOLOGIES, Init, Mesh, Phases, Topology, Transfer
 from sim import ops
 from sim.ops import (  # activation_op: imported by name from here too
     BYTES_PER_COMPLEX,
@@ -776,8 +776,16 @@ class PhotonicNetwork:
         measured = self.gradient in ("in_situ", "analog")
         return self._forward(x, exit_read="field" if measured else "power")
 
-    def _forward(self, x: Array, *, exit_read: ExitRead) -> Array:
-        """:meth:`forward`, its passes recorded as reading ``exit_read`` at the outputs."""
+    def _forward(
+        self, x: Array, *, exit_read: ExitRead, composed: dict[int, Transfer] | None = None
+    ) -> Array:
+        """:meth:`forward`, its passes recorded as reading ``exit_read`` at the outputs.
+
+        ``composed``: a caller's memo of the transfers composed so far, keyed by stage
+        index; a stage whose phases (values) and chip match its entry reuses it instead
+        of composing the same matrix again, and a new composition replaces the entry.
+        The finite-difference probes, which change one stage at a time, pass one per
+        gradient (nothing is kept on the network between calls)."""
         self._cache = None  # a forward() that fails leaves nothing for backward()
         # a copy: the finite-difference backward() sends these features through again,
         # and the caller may have reused their array since
@@ -804,7 +812,7 @@ class PhotonicNetwork:
                 cache["intended"].append(field)
                 cache["factor_in"].append(factor_in)
                 injected = field if factor_in is None else field * factor_in
-                z = self._layer_forward(layer, injected, cache)
+                z = self._layer_forward(layer, injected, cache, composed)
                 factor_out = self._io_factor(z.shape, reader)
                 z = z if factor_out is None else z * factor_out
                 cache["factor_out"].append(factor_out)
@@ -970,6 +978,9 @@ class PhotonicNetwork:
         grads: dict[str, Array] = {}
         recorder = self.recorder
         probe = Recorder()  # one evaluation's ops, then re-recorded as "probe"
+        # A probe changes one mesh: the others keep their phases, and their composed
+        # matrices (first those of the forward being differentiated) serve every probe.
+        composed = {i: t for i, t in enumerate(cache["transfers"]) if t is not None}
         try:
             for key, value in base.items():
                 layer = int(key.split(".")[0].removeprefix("layer")) - 1
@@ -984,7 +995,9 @@ class PhotonicNetwork:
                             self._set_params(trial, drift="hold")
                             probe.clear()  # one write is recorded, not one per phase
                             self._record_phase_writes(layer, 1)
-                            out = self._forward(x, exit_read="power")  # the loss needs powers
+                            out = self._forward(  # the loss needs powers
+                                x, exit_read="power", composed=composed
+                            )
                             with np.errstate(over="ignore", invalid="ignore"):  # refused below
                                 values.append(float(np.sum(grad_output * out)))
                         finally:
@@ -1023,8 +1036,16 @@ class PhotonicNetwork:
             named.append((f"layer{i + 1}.u", self._stages[2 * i + 1]))
         return named
 
-    def _stage_forward(self, stage: _Stage, field: Array, cache: dict[str, Any]) -> Array:
-        """The field after one mesh of a layer (its pass is recorded by the layer)."""
+    def _stage_forward(
+        self,
+        index: int,
+        field: Array,
+        cache: dict[str, Any],
+        composed: dict[int, Transfer] | None = None,
+    ) -> Array:
+        """The field after mesh ``index`` (its pass is recorded by the layer); see
+        :meth:`_forward` for ``composed``."""
+        stage = self._stages[index]
         n = field.shape[0]
         phases = stage.programmed
         if stage.chip is not None and stage.chip.phase_noise_rad > 0 and n > 0:
@@ -1035,7 +1056,13 @@ class PhotonicNetwork:
         if phases.theta_rad.ndim == 2:  # per-pass noise: every sample its own phases
             cache["transfers"].append(None)
             return stage.mesh.forward(phases, field, stage.chip)
-        transfer = stage.mesh.transfer(phases, stage.chip)  # composed once for the step
+        known = None if composed is None else composed.get(index)
+        if known is not None and known.made_for(phases, stage.chip):
+            transfer = known  # the same phases on the same chip: the same matrix
+        else:
+            transfer = stage.mesh.transfer(phases, stage.chip)  # composed once for the step
+            if composed is not None:
+                composed[index] = transfer
         cache["transfers"].append(transfer)
         return transfer.forward(field)
 
@@ -1066,18 +1093,24 @@ class PhotonicNetwork:
             return stage.mesh.adjoint(phases, delta, stage.chip)
         return transfer.adjoint(delta)
 
-    def _layer_forward(self, layer: int, field: Array, cache: dict[str, Any]) -> Array:
+    def _layer_forward(
+        self,
+        layer: int,
+        field: Array,
+        cache: dict[str, Any],
+        composed: dict[int, Transfer] | None = None,
+    ) -> Array:
         n = field.shape[0]
         if self.layer_kind == "unitary":
             self._record_pass(layer, n, cache["exit_read"], meshes=1)
-            return self._stage_forward(self._stages[layer], field, cache)
+            return self._stage_forward(layer, field, cache, composed)
         # V, the attenuators and U are one coherent pass on the chip: the inputs are
         # modulated and the outputs read once; the light crosses two meshes
         self._record_pass(layer, n, cache["exit_read"], meshes=2)
-        v = self._stage_forward(self._stages[2 * layer], field, cache)
+        v = self._stage_forward(2 * layer, field, cache, composed)
         sigma = np.sin(self._sigma_rad[layer] / 2)
         cache["attenuated"].append(v)
-        return self._stage_forward(self._stages[2 * layer + 1], v * sigma, cache)
+        return self._stage_forward(2 * layer + 1, v * sigma, cache, composed)
 
     def _layer_backward(
         self, layer: int, delta: Array, cache: dict[str, Any], grads: dict[str, Array]

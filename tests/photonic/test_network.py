@@ -1269,6 +1269,64 @@ def test_finite_differences_hold_the_drift_and_leave_the_chip_as_it_was() -> Non
     assert np.linalg.norm(measured - exact) < 1e-9 * np.linalg.norm(exact)
 
 
+def _probe_by_probe(net: PhotonicNetwork, x: np.ndarray, g: np.ndarray) -> dict[str, Any]:
+    """The finite-difference gradient the long way: ``set_params`` and ``forward`` of the
+    whole network for every ``±h`` (a chip without drift takes no drift step)."""
+    base, h = net.params(), net.fd_step_rad
+    grads = {}
+    for key, value in base.items():
+        grad = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            losses = []
+            for sign in (1.0, -1.0):
+                trial = {k: v.copy() for k, v in base.items()}
+                trial[key][index] += sign * h
+                net.set_params(trial)
+                losses.append(float(np.sum(g * net.forward(x))))
+            grad[index] = (losses[0] - losses[1]) / (2 * h)
+        grads[key] = grad
+    net.set_params(base)
+    return grads
+
+
+@pytest.mark.parametrize("chip_kind", ["ideal", "static", "noisy", "svd"])
+def test_finite_differences_equal_probing_the_whole_network_bit_for_bit(chip_kind: str) -> None:
+    """The probes reprogram and recompose only the mesh they perturb (the other meshes'
+    matrices are reused): the gradient, and the noise drawn, are exactly those of
+    programming and sending the whole network through for every probe."""
+
+    def build() -> PhotonicNetwork:
+        if chip_kind == "svd":
+            chip = static_chip(Mesh.clements(4))
+            return PhotonicNetwork(
+                4, 2, n_features=3, layer_kind="svd", chip=chip, rng=np.random.default_rng(1)
+            )
+        chip = {
+            "ideal": None,
+            "static": static_chip(Mesh.reck(4), dac_bits=8, crosstalk=0.02),
+            "noisy": Chip.draw(Mesh.reck(4), np.random.default_rng(3)),  # every default
+        }[chip_kind]
+        return PhotonicNetwork.pai2023(
+            chip, rng=np.random.default_rng(1), noise_rng=np.random.default_rng(2)
+        )
+
+    net, twin = build(), build()
+    x = np.random.default_rng(4).normal(size=(5, net.n_features))
+    g = np.random.default_rng(5).normal(size=(5, net.n_outputs))
+    net.recorder = Recorder()
+    net.forward(x)
+    twin.forward(x)
+    fd = net.backward(g, method="finite_difference")
+    reference = _probe_by_probe(twin, x, g)
+    assert fd.keys() == reference.keys()
+    for key in fd:
+        np.testing.assert_array_equal(fd[key], reference[key])
+    np.testing.assert_array_equal(net.forward(x), twin.forward(x))  # same noise drawn
+    n_probes = 2 * sum(v.size for v in fd.values())
+    probes = [op for op in net.recorder.ops if op.kind == "mesh_pass" and op.direction == "probe"]
+    assert len(probes) == n_probes * net.n_layers
+
+
 def test_set_chip_drift_checks_everything_before_it_changes_anything() -> None:
     chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0), drift_rad_per_step=0.05)
     net = PhotonicNetwork.pai2023(
