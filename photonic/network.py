@@ -977,23 +977,34 @@ class PhotonicNetwork:
         h = self.fd_step_rad
         grads: dict[str, Array] = {}
         recorder = self.recorder
-        probe = Recorder()  # one evaluation's ops, then re-recorded as "probe"
+        # one evaluation's ops, then re-recorded as "probe"; none are made for nobody
+        probe = Recorder() if recorder is not None else None
         # A probe changes one mesh: the others keep their phases, and their composed
         # matrices (first those of the forward being differentiated) serve every probe.
         composed = {i: t for i, t in enumerate(cache["transfers"]) if t is not None}
+        stages = dict(self._named_stages())
         try:
             for key, value in base.items():
                 layer = int(key.split(".")[0].removeprefix("layer")) - 1
+                name, field = key.rsplit(".", 1)
+                stage = stages.get(name)  # None: the attenuators of an SVD layer
+                held = None if stage is None else (stage.requested, stage.programmed)
                 grad = np.zeros_like(value)
                 for index in np.ndindex(value.shape):
                     values = []
                     for sign in (1.0, -1.0):
-                        trial = {k: v.copy() for k, v in base.items()}
-                        trial[key][index] += sign * h
+                        trial = value.copy()
+                        trial[index] += sign * h
                         self.recorder = probe
                         try:
-                            self._set_params(trial, drift="hold")
-                            probe.clear()  # one write is recorded, not one per phase
+                            # program the one mesh that changes (set_params of the other
+                            # phases would give each mesh what it already holds)
+                            if stage is None:
+                                self._sigma_rad[layer] = trial
+                            else:
+                                requested = {f: base[f"{name}.{f}"] for f in PHASE_FIELDS}
+                                requested[field] = trial
+                                stage.program(Phases(**requested), None)
                             self._record_phase_writes(layer, 1)
                             out = self._forward(  # the loss needs powers
                                 x, exit_read="power", composed=composed
@@ -1002,10 +1013,10 @@ class PhotonicNetwork:
                                 values.append(float(np.sum(grad_output * out)))
                         finally:
                             self.recorder = recorder
-                        if recorder is not None:
+                        if recorder is not None and probe is not None:
                             for op in probe.ops:
                                 recorder.record(dataclasses.replace(op, direction="probe"))
-                        probe.clear()
+                            probe.clear()
                     self._record_phase_writes(layer, 1, direction="probe")  # back to its value
                     with np.errstate(over="ignore", invalid="ignore"):  # refused below
                         grad[index] = (values[0] - values[1]) / (2 * h)
@@ -1016,6 +1027,11 @@ class PhotonicNetwork:
                         "the probed losses Σ grad_output·outputs or their differences ÷ 2h",
                     )
                 grads[key] = grad
+                if stage is None:  # back to what the chip held before this key's probes
+                    self._sigma_rad[layer] = value
+                else:
+                    assert held is not None
+                    stage.requested, stage.programmed = held
         finally:
             self.recorder = None
             try:
