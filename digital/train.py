@@ -45,7 +45,7 @@ from digital.losses import LOSSES, LossFn, get_loss
 from digital.network import Network, not_recording
 from digital.optim import SGD, Adam, Momentum, Optimizer
 from digital.validation import check_choice, check_generator, check_matrix
-from sim.ops import Op, loss_op, n_real_params, update_op
+from sim.ops import loss_op, n_real_params, update_op
 
 Array = NDArray[Any]
 Progress = Literal["auto", "on", "off"]
@@ -709,10 +709,10 @@ def train(
     last = getattr(net, "n_layers", 1) - 1  # the layer host work is filed under
     rule = UPDATE_RULES.get(type(optimizer))
 
-    def record(op: Op) -> None:
-        recorder = getattr(net, "recorder", None)  # looked up each step, as the net does
-        if recorder is not None:
-            recorder.record(op)
+    def recorder() -> Any:
+        """The network's recorder, looked up each step as the net does (None: no op is
+        built)."""
+        return getattr(net, "recorder", None)
 
     disable = {"auto": None, "on": False, "off": True}[progress]
     bar = tqdm(
@@ -731,7 +731,8 @@ def train(
                     diverged(epoch, "the network output", out)
                     batch_loss, dloss = loss_fn(out, y_train[idx])
                     diverged(epoch, "the loss", batch_loss)
-                    record(loss_op(last, n_samples=out.shape[0], n_outputs=out.shape[1]))
+                    if (rec := recorder()) is not None:
+                        rec.record(loss_op(last, n_samples=out.shape[0], n_outputs=out.shape[1]))
                     grads = net.backward(dloss)
                     for name, grad in grads.items():
                         diverged(epoch, f"the gradient of {name}", grad)
@@ -739,10 +740,9 @@ def train(
                     diverged(epoch, "the gradient norm", norm)
                     params = net.params()
                     new = optimizer.step(params, grads)
-                    if rule is not None:
-                        record(
-                            update_op(last, n_params=n_real_params(params), n_ports=1, rule=rule)
-                        )
+                    if rule is not None and (rec := recorder()) is not None:
+                        n_params = n_real_params(params)
+                        rec.record(update_op(last, n_params=n_params, n_ports=1, rule=rule))
                     for name, updated in new.items():
                         diverged(epoch, f"the updated {name}", updated, made_by="the_update")
                 net.set_params(new)

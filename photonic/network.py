@@ -85,7 +85,6 @@ from sim.ops import (  # activation_op: imported by name from here too
     BYTES_PER_COMPLEX,
     ExitRead,
     Inject,
-    Op,
     Recorder,
     activation_op,
 )
@@ -820,7 +819,7 @@ class PhotonicNetwork:
                 if layer < self.n_layers - 1:
                     field = self.activations[layer](z).astype(np.complex128)
                     check_not_overflowed(field, x, "x", f"the activations after layer {layer + 1}")
-                    self._record(activation_op(layer, "forward", n_ports=self.n_ports, n_samples=n))
+                    self._record_activation(layer, "forward", n)
             y = z
             powers = self._detect(y)
             grouped = np.stack([powers[:, g].sum(axis=1) for g in self.readout_groups], axis=1)
@@ -904,9 +903,7 @@ class PhotonicNetwork:
         for layer in reversed(range(self.n_layers)):
             if layer < self.n_layers - 1:  # on the host, whatever the method
                 delta = self.activations[layer].backward(cache["pre"][layer], delta)
-                self._record(
-                    activation_op(layer, "backward", n_ports=self.n_ports, n_samples=delta.shape[0])
-                )
+                self._record_activation(layer, "backward", delta.shape[0])
             if chosen == "adjoint":
                 f_out, f_in = cache["factor_out"][layer], cache["factor_in"][layer]
                 delta = delta if f_out is None else delta * f_out  # z_meas = f_out · z
@@ -1258,7 +1255,9 @@ class PhotonicNetwork:
     def _record_digital(
         self, layer: int, n: int, direction: Literal["forward", "backward"], *, flops: int
     ) -> None:
-        self._record(
+        if self.recorder is None:  # no op is built for nobody (probes make thousands)
+            return
+        self.recorder.record(
             ops.digital_compute(
                 layer,
                 direction,
@@ -1269,6 +1268,10 @@ class PhotonicNetwork:
             )
         )
 
-    def _record(self, op: Op) -> None:
+    def _record_activation(
+        self, layer: int, direction: Literal["forward", "backward"], n: int
+    ) -> None:
+        """Record the host applying layer ``layer``'s activation (or its derivative) to
+        ``n`` samples; nothing is built when nothing records."""
         if self.recorder is not None:
-            self.recorder.record(op)
+            self.recorder.record(activation_op(layer, direction, n_ports=self.n_ports, n_samples=n))

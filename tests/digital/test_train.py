@@ -662,3 +662,32 @@ def test_accuracy_of_outputs_without_columns_is_refused_by_name() -> None:
     an empty sequence', which names no parameter."""
     with pytest.raises(ValueError, match=r"outputs has shape \(2, 0\): no outputs"):
         accuracy(np.zeros((2, 0)), np.array([0, 1]))
+
+
+def test_train_builds_no_ops_without_a_recorder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss and update ops are built only when the network has a recorder."""
+    import digital.train as train_module
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an op was built with no recorder attached")
+
+    data = load("xor", n_samples=40, rng=np.random.default_rng(0))
+
+    def run() -> History:
+        net = MLP([2, 4, 2], activation=["tanh", "identity"], rng=np.random.default_rng(1))
+        return train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=2,
+            batch_size=8,
+            rng=np.random.default_rng(2),
+            progress="off",
+        )
+
+    expected = run()
+    monkeypatch.setattr(train_module, "loss_op", refuse)
+    monkeypatch.setattr(train_module, "update_op", refuse)
+    got = run()
+    assert got.loss == expected.loss and got.test_accuracy == expected.test_accuracy

@@ -1549,3 +1549,27 @@ def test_set_params_refuses_what_is_not_a_dict_by_name(params: Any) -> None:
         net.set_params(params)
     for key, value in net.params().items():
         np.testing.assert_array_equal(value, before[key])
+
+
+def test_a_network_without_a_recorder_builds_no_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Op records are built only for a recorder: a finite-difference gradient sends the
+    batch through thousands of times, and every unrecorded op was work thrown away."""
+    import photonic.network as network_module
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an op was built with no recorder attached")
+
+    net = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(3, 2))
+    g = np.ones((3, 2))
+    net.forward(x)  # an ideal chip: every pass gives the same numbers
+    expected = {m: net.backward(g, method=m) for m in ("adjoint", "finite_difference")}
+    monkeypatch.setattr(network_module, "activation_op", refuse)
+    monkeypatch.setattr(network_module.ops, "digital_compute", refuse)
+    monkeypatch.setattr(network_module.ops, "mesh_pass", refuse)
+    monkeypatch.setattr(network_module.ops, "phase_update", refuse)
+    net.forward(x)
+    for method, grads in expected.items():
+        got = net.backward(g, method=method)
+        for key in grads:
+            np.testing.assert_array_equal(got[key], grads[key])
