@@ -689,7 +689,7 @@ def train(
     ) -> None:
         """Raise if ``value`` is not finite. ``made_by="the_update"``: ``value`` comes out
         of an optimizer step, which the learning rate drives (even the first one)."""
-        if np.all(np.isfinite(value)):
+        if np.isfinite(value).all():
             return
         if pos.steps == 0 and made_by == "the_inputs":
             # the parameters are the caller's: no learning rate did this

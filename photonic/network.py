@@ -534,7 +534,7 @@ class PhotonicNetwork:
                 raise ValueError(
                     f"params[{key!r}] must be finite real phases (rad); got dtype {value.dtype}"
                 )
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 raise ValueError(
                     f"params[{key!r}] must be finite real phases (rad); it holds "
                     f"{value.size - np.count_nonzero(np.isfinite(value))} NaN or infinite value(s)"
