@@ -853,9 +853,15 @@ def run(cfg: Config, out_dir: Path) -> Result:
     reports = {}
     for n in cfg.ports:
         for b in cfg.batches:
+            # one trace per kind of hardware: the digital ops record a real MLP pass of
+            # this size, and every digital (photonic) preset replays the same ones
+            traces: dict[tuple[bool, str], list[Op]] = {}
             for preset, hw in hardware.items():
                 for workload in ("inference", "train_step"):
-                    ops = _workload_ops(hw, workload, n, L, b, tap)
+                    kind = (isinstance(hw, DigitalHardware), workload)
+                    if kind not in traces:
+                        traces[kind] = _workload_ops(hw, workload, n, L, b, tap)
+                    ops = traces[kind]
                     timeline = simulate(ops, hw)
                     macs = _macs(workload, n, L, b)
                     values = {

@@ -257,6 +257,29 @@ def test_same_seed_same_numbers(
     assert sweep(again) == sweep(tiny_result)
 
 
+def test_presets_that_share_a_trace_get_the_numbers_each_gets_alone(
+    tmp_path: Path, tiny_result: Result, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep records each (workload, N, B) trace once per kind of hardware and
+    replays it on every preset of that kind: a preset's numbers are those of a run
+    with that preset alone."""
+    monkeypatch.setattr(el, "save_figure", lambda fig, out_dir, stem: [])  # numbers only
+
+    def sweep(result: Result, preset: str) -> list[tuple[object, ...]]:
+        return [
+            (r["workload"], r["n_ports"], r["batch"], r["metric"], r["value"])
+            for r in result.metrics
+            if r["study"] == "sweep" and r["preset"] == preset
+        ]
+
+    for preset in ("cpu", "eo-integrated"):
+        alone = dataclasses.replace(
+            TINY, presets=(preset,), heatmap_presets=(), replay_ops=0, replay_steps=0
+        )
+        (tmp_path / preset).mkdir()
+        assert sweep(el.run(alone, tmp_path / preset), preset) == sweep(tiny_result, preset)
+
+
 def test_a_user_preset_file_can_be_studied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chip = tmp_path / "my-chip.toml"
     chip.write_text(
