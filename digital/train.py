@@ -156,6 +156,7 @@ class _Position:
     norms: list[float] = field(default_factory=list)
     steps: int = 0
     elapsed_s: float = 0.0
+    stopped: bool = False  # on_epoch returned "stop": a resumed run trains no further
 
 
 def _generators(net: Network, rng: np.random.Generator) -> dict[str, np.random.Generator]:
@@ -226,6 +227,7 @@ def save_checkpoint(
             "norms": position.norms,
             "steps": position.steps,
             "elapsed_s": position.elapsed_s,
+            "stopped": position.stopped,
         },
         "optimizer_t": int(opt_state.get("t", 0)),
         "history": asdict(history),
@@ -316,6 +318,7 @@ def load_checkpoint(
             norms=list(pos["norms"]),
             steps=pos["steps"],
             elapsed_s=pos["elapsed_s"],
+            stopped=bool(pos.get("stopped", False)),  # absent in older checkpoints
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(
@@ -587,7 +590,8 @@ def train(
         is detached during the call, so its passes are not in the trace; on a noisy
         chip they still draw from the network's noise generator, like the
         evaluation does. Epochs that a resumed checkpoint had finished are not
-        passed again; a run stopped early saves its checkpoint at the next epoch.
+        passed again; a run stopped early says so in its checkpoint, and resuming it
+        trains no further (it returns the history, as an uninterrupted run would).
 
     Returns
     -------
@@ -716,7 +720,11 @@ def train(
 
     disable = {"auto": None, "on": False, "off": True}[progress]
     bar = tqdm(
-        range(pos.epoch, epochs + 1), desc="train", unit="epoch", disable=disable, leave=False
+        range(pos.epoch, epochs + 1) if not pos.stopped else range(0),
+        desc="train",
+        unit="epoch",
+        disable=disable,
+        leave=False,
     )
     with _InterruptFlag() as interrupt:
         for epoch in bar:
@@ -770,6 +778,7 @@ def train(
             pos.epoch = epoch + 1
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", test_acc=f"{test_acc:.3f}")
             if on_epoch is not None and _asks_to_stop(on_epoch, net, history):
+                pos.stopped = True
                 break
     save()
     bar.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from digital.datasets import load
 from digital.losses import softmax_cross_entropy
 from digital.network import MLP
 from digital.optim import SGD, Adam, Momentum
-from digital.train import History, TrainingDiverged, accuracy, grad_norm, train
+from digital.train import Checkpoint, History, TrainingDiverged, accuracy, grad_norm, train
 from sim.ops import Recorder
 
 
@@ -691,3 +692,33 @@ def test_train_builds_no_ops_without_a_recorder(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(train_module, "update_op", refuse)
     got = run()
     assert got.loss == expected.loss and got.test_accuracy == expected.test_accuracy
+
+
+def test_a_run_stopped_by_on_epoch_resumes_as_stopped(tmp_path: Path) -> None:
+    """Resuming a checkpoint of a run that on_epoch stopped trains no further (it trained
+    one more epoch per resume before): same history, same parameters."""
+    path = tmp_path / "stopped.npz"
+
+    def run(existing: Literal["refuse", "resume"]) -> tuple[MLP, History]:
+        rng = np.random.default_rng(3)
+        data = load("moons", n_samples=64, rng=rng)
+        net = MLP([2, 4, 2], rng=rng)
+        history = train(
+            net,
+            data,
+            loss="softmax_cross_entropy",
+            optimizer=Adam(lr=0.01),
+            epochs=10,
+            batch_size=16,
+            rng=rng,
+            checkpoint=Checkpoint(path, existing=existing),
+            on_epoch=lambda h: "stop" if h.epoch[-1] >= 2 else None,
+        )
+        return net, history
+
+    first, history = run("refuse")
+    again, resumed = run("resume")
+    assert history.epoch == resumed.epoch == [1, 2]
+    assert resumed.loss == history.loss
+    for key, value in first.params().items():
+        np.testing.assert_array_equal(again.params()[key], value)
