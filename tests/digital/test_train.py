@@ -586,13 +586,14 @@ def _hooked_run(
     epochs: int,
     make_hook: Callable[[MLP], Any] | None = None,
     recorder: Recorder | None = None,
-) -> MLP:
+    checkpoint: Checkpoint | None = None,
+) -> tuple[MLP, History]:
     """Adam on 64 moons in batches of 16; ``make_hook(net)`` gives ``on_epoch``."""
     rng = np.random.default_rng(3)
     data = load("moons", n_samples=64, rng=rng)
     net = MLP([2, 4, 2], rng=rng)
     net.recorder = recorder
-    train(
+    history = train(
         net,
         data,
         loss="softmax_cross_entropy",
@@ -600,9 +601,10 @@ def _hooked_run(
         epochs=epochs,
         batch_size=16,
         rng=rng,
+        checkpoint=checkpoint,
         on_epoch=None if make_hook is None else make_hook(net),
     )
-    return net
+    return net, history
 
 
 def test_on_epoch_sees_each_epoch_with_that_epoch_s_parameters() -> None:
@@ -617,14 +619,14 @@ def test_on_epoch_sees_each_epoch_with_that_epoch_s_parameters() -> None:
     _hooked_run(3, make_hook)
     assert [epochs for epochs, _ in seen] == [[1], [1, 2], [1, 2, 3]]
     for epoch, (_, params) in enumerate(seen, start=1):
-        shorter = _hooked_run(epoch)  # trained for exactly that many epochs
+        shorter, _ = _hooked_run(epoch)  # trained for exactly that many epochs
         for key, value in shorter.params().items():
             np.testing.assert_array_equal(params[key], value)
 
 
 def test_on_epoch_stop_ends_the_run_as_if_it_had_fewer_epochs() -> None:
-    stopped = _hooked_run(10, lambda net: lambda h: "stop" if h.epoch[-1] == 2 else None)
-    two = _hooked_run(2)
+    stopped, _ = _hooked_run(10, lambda net: lambda h: "stop" if h.epoch[-1] == 2 else None)
+    two, _ = _hooked_run(2)
     for key, value in two.params().items():
         np.testing.assert_array_equal(stopped.params()[key], value)
 
@@ -640,7 +642,7 @@ def test_passes_run_by_on_epoch_are_not_in_the_trace() -> None:
 
         return hook
 
-    net = _hooked_run(2, make_hook, recorder=hooked)
+    net, _ = _hooked_run(2, make_hook, recorder=hooked)
     assert len(hooked.ops) == len(plain.ops) > 0
     assert net.recorder is hooked
 
@@ -700,21 +702,11 @@ def test_a_run_stopped_by_on_epoch_resumes_as_stopped(tmp_path: Path) -> None:
     path = tmp_path / "stopped.npz"
 
     def run(existing: Literal["refuse", "resume"]) -> tuple[MLP, History]:
-        rng = np.random.default_rng(3)
-        data = load("moons", n_samples=64, rng=rng)
-        net = MLP([2, 4, 2], rng=rng)
-        history = train(
-            net,
-            data,
-            loss="softmax_cross_entropy",
-            optimizer=Adam(lr=0.01),
-            epochs=10,
-            batch_size=16,
-            rng=rng,
+        return _hooked_run(
+            10,
+            lambda net: lambda h: "stop" if h.epoch[-1] >= 2 else None,
             checkpoint=Checkpoint(path, existing=existing),
-            on_epoch=lambda h: "stop" if h.epoch[-1] >= 2 else None,
         )
-        return net, history
 
     first, history = run("refuse")
     again, resumed = run("resume")
