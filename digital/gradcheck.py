@@ -217,7 +217,8 @@ def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
     measured, exact
         Arrays (flattened), gradient dicts keyed like a network's ``params()``
         (flattened in sorted key order; two dicts must have the same keys), or
-        objects with ``to_vector()`` such as :class:`photonic.mesh.Phases`. Real or
+        objects with ``to_vector()`` such as :class:`photonic.mesh.Phases`
+        (flattened in their own order; never compared with a dict). Real or
         complex: a complex entry ``∂L/∂Re w − i ∂L/∂Im w`` counts as its two real
         components, so directions are compared in ``ℝ²ⁿ``.
 
@@ -235,8 +236,10 @@ def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
     TypeError
         If either does not hold numbers.
     ValueError
-        If either holds NaN or infinity, their sizes or dict keys differ, or
-        ``exact`` is zero (no direction to compare with).
+        If either holds NaN or infinity, their sizes or dict keys differ, one is a
+        dict and the other has ``to_vector()`` (sorted keys need not be its order:
+        ``Phases`` flattens as θ, φ, out), or ``exact`` is zero (no direction to
+        compare with).
 
     Notes
     -----
@@ -246,6 +249,15 @@ def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
     positive one 12 or more orders of magnitude too large); this gives the true value,
     the square of the rounding-size difference of directions (1e-33 … 1e-28), or 0.
     """
+    pair = {"measured": measured, "exact": exact}
+    dicts = [name for name, g in pair.items() if isinstance(g, Mapping)]
+    vectorizable = [name for name, g in pair.items() if callable(getattr(g, "to_vector", None))]
+    if dicts and vectorizable:
+        raise ValueError(
+            f"{dicts[0]} is a dict and {vectorizable[0]} a {type(pair[vectorizable[0]]).__name__}: "
+            "the dict flattens in sorted key order, which need not be the other's own "
+            "order; pass both in the same form"
+        )
     if isinstance(measured, Mapping) and isinstance(exact, Mapping):
         if sorted(measured) != sorted(exact):
             raise ValueError(

@@ -152,11 +152,25 @@ def test_complex_gradients_are_compared_as_real_pairs() -> None:
         (np.ones(2), np.array([np.inf, 1.0]), ValueError, "exact"),
         ({"a": np.ones(2)}, {"b": np.ones(2)}, ValueError, r"keys \['a'\]; exact has \['b'\]"),
         (np.array(["a", "b"]), np.ones(2), TypeError, "measured must hold numbers"),
+        (
+            {"out": np.zeros(1), "phi": np.ones(1), "theta": np.full(1, 2.0)},
+            Phases(np.full(1, 2.0), np.ones(1), np.zeros(1)),
+            ValueError,
+            "measured is a dict and exact a Phases",
+        ),
+        (
+            Phases(np.ones(1), np.ones(1), np.ones(1)),
+            {"theta": np.ones(3)},
+            ValueError,
+            "exact is a dict and measured a Phases",
+        ),
     ],
 )
 def test_metrics_refuse_what_would_make_them_meaningless(
     measured: object, exact: object, error: type[Exception], match: str
 ) -> None:
-    """NaN came out as ε = NaN, silently; two dicts of other parameters were compared."""
+    """NaN came out as ε = NaN, silently; two dicts of other parameters were compared;
+    a dict (sorted keys: out, phi, theta) against ``Phases`` (θ, φ, out) compared θ with
+    out: the first pair here, the same gradient, gave ε = 0.8."""
     with pytest.raises(error, match=match):
         gradient_metrics(measured, exact)  # type: ignore[arg-type]
