@@ -592,6 +592,8 @@ def train(
         evaluation does. Epochs that a resumed checkpoint had finished are not
         passed again; a run stopped early says so in its checkpoint, and resuming it
         trains no further (it returns the history, as an uninterrupted run would).
+        If it raises, the checkpoint is saved (with that epoch) before the error
+        propagates, so resuming continues from the next epoch.
 
     Returns
     -------
@@ -777,9 +779,15 @@ def train(
             pos.order = None
             pos.epoch = epoch + 1
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", test_acc=f"{test_acc:.3f}")
-            if on_epoch is not None and _asks_to_stop(on_epoch, net, history):
-                pos.stopped = True
-                break
+            if on_epoch is not None:
+                try:
+                    stop = _asks_to_stop(on_epoch, net, history)
+                except BaseException:
+                    save()  # the epoch is finished: an error in the hook must not lose it
+                    raise
+                if stop:
+                    pos.stopped = True
+                    break
     save()
     bar.close()
     return history

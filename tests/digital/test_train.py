@@ -714,3 +714,34 @@ def test_a_run_stopped_by_on_epoch_resumes_as_stopped(tmp_path: Path) -> None:
     assert resumed.loss == history.loss
     for key, value in first.params().items():
         np.testing.assert_array_equal(again.params()[key], value)
+
+
+def test_an_error_in_on_epoch_keeps_the_finished_epochs(tmp_path: Path) -> None:
+    """An exception from the hook used to end the run without saving: with few steps
+    per checkpoint interval the finished epochs were lost. Now the checkpoint holds
+    them, and resuming without the hook ends where an uninterrupted run does."""
+    path = tmp_path / "hook-error.npz"
+
+    def fail_at_two(net: MLP) -> Callable[[History], None]:
+        def hook(history: History) -> None:
+            if history.epoch[-1] == 2:
+                raise RuntimeError("the user's metric failed")
+
+        return hook
+
+    every = Checkpoint(path, every_steps=10_000)  # no periodic save within 2 epochs
+    with pytest.raises(RuntimeError, match="the user's metric failed"):
+        _hooked_run(4, fail_at_two, checkpoint=every)
+    assert path.exists()
+    trained: list[int] = []
+    resumed_net, resumed = _hooked_run(
+        4,
+        lambda net: lambda h: trained.append(h.epoch[-1]),
+        checkpoint=Checkpoint(path, existing="resume"),
+    )
+    plain_net, plain = _hooked_run(4)
+    assert trained == [3, 4]
+    assert resumed.epoch == plain.epoch == [1, 2, 3, 4]
+    assert resumed.loss == plain.loss
+    for key, value in plain_net.params().items():
+        np.testing.assert_array_equal(resumed_net.params()[key], value)
