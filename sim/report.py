@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -165,7 +166,9 @@ class Report:
         ]
 
 
-def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> int:
+def mesh_macs(
+    ops: Iterable[Op], *, directions: Sequence[str] | AbstractSet[str] | None = None
+) -> int:
     """Complex MACs of the mesh passes: ``passes · n_ports²`` summed.
 
     Parameters
@@ -173,8 +176,8 @@ def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> 
     ops
         A trace.
     directions
-        Only count passes with one of these directions (a tuple or list of names from
-        :data:`sim.ops.DIRECTIONS`); ``None``: all.
+        Only count passes with one of these directions (a tuple, list or set of
+        names from :data:`sim.ops.DIRECTIONS`); ``None``: all.
 
     Returns
     -------
@@ -186,6 +189,8 @@ def mesh_macs(ops: Iterable[Op], *, directions: Sequence[str] | None = None) -> 
         If ``directions`` is a bare string or names a direction that does not exist
         (it would count nothing, silently).
     """
+    if isinstance(directions, AbstractSet):  # order means nothing here
+        directions = sorted(directions)
     if directions is not None:
         directions = check_choices(directions, "directions", DIRECTIONS, empty="allow")
     return sum(

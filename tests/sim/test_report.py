@@ -98,6 +98,18 @@ def test_mesh_macs_refuses_directions_that_count_nothing_silently(
     assert mesh_macs(ops, directions=()) == 0
 
 
+def test_mesh_macs_takes_a_set_of_directions() -> None:
+    """A set worked before names were checked, and was refused after (not a tuple)."""
+    ops = [
+        Op("mesh_pass", 0, "forward", 4, 3, passes=3),
+        Op("mesh_pass", 0, "adjoint", 2, 3, passes=3),
+    ]
+    assert mesh_macs(ops, directions={"forward", "adjoint"}) == 48 + 12
+    assert mesh_macs(ops, directions=frozenset({"adjoint"})) == 12
+    with pytest.raises(ValueError, match="directions='forwards' is not allowed"):
+        mesh_macs(ops, directions={"forwards"})
+
+
 def test_summarize_checks_its_inputs() -> None:
     ops = insitu_step_ops(4, 1, 1)
     timeline = simulate(ops, "eo-integrated")
