@@ -122,6 +122,11 @@ def _checked(params: Params, grads: Params) -> tuple[Params, Params]:
                 f"grads[{key!r}] has shape {arrays[1][key].shape}; params has "
                 f"{arrays[0][key].shape}"
             )
+        if np.iscomplexobj(arrays[1][key]) and not np.iscomplexobj(arrays[0][key]):
+            raise TypeError(
+                f"grads[{key!r}] is complex but params[{key!r}] is real: the gradient of "
+                "a real parameter is real (take its real part if that is what you mean)"
+            )
     return arrays
 
 
@@ -180,7 +185,8 @@ class SGD:
         Raises
         ------
         TypeError
-            If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
+            If ``params`` or ``grads`` is not a mapping, an entry does not hold numbers,
+            or a real parameter has a complex gradient.
         ValueError
             If their keys or shapes differ, or an entry holds NaN or infinity.
         """
@@ -244,7 +250,8 @@ class Momentum:
         Raises
         ------
         TypeError
-            If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
+            If ``params`` or ``grads`` is not a mapping, an entry does not hold numbers,
+            or a real parameter has a complex gradient.
         ValueError
             If their keys or shapes differ, an entry holds NaN or infinity, or the
             optimizer's kept state belongs to other parameters (another network).
@@ -331,7 +338,8 @@ class Adam:
         Raises
         ------
         TypeError
-            If ``params`` or ``grads`` is not a mapping, or an entry does not hold numbers.
+            If ``params`` or ``grads`` is not a mapping, an entry does not hold numbers,
+            or a real parameter has a complex gradient.
         ValueError
             If their keys or shapes differ, an entry holds NaN or infinity, or the
             optimizer's kept state belongs to other parameters (another network).

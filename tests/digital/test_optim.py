@@ -115,6 +115,15 @@ def test_step_refuses_what_is_not_a_dict_of_numbers(make: Any) -> None:
     np.testing.assert_allclose(opt.step({"w": [1.0]}, {"w": [0.0]})["w"], [1.0])
 
 
+@pytest.mark.parametrize("make", [SGD, Momentum, Adam])
+def test_a_complex_gradient_of_a_real_parameter_is_refused(make: Any) -> None:
+    """It made the parameter complex, which set_params then refused far from the cause."""
+    with pytest.raises(TypeError, match=r"grads\['w'\] is complex but params\['w'\] is real"):
+        make().step({"w": np.zeros(2)}, {"w": np.array([1.0 + 1.0j, 0.5])})
+    complex_step = make().step({"w": np.zeros(1, complex)}, {"w": np.array([1.0 + 0.0j])})
+    assert np.iscomplexobj(complex_step["w"])
+
+
 @pytest.mark.parametrize(
     ("make", "name"),
     [
