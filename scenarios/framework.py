@@ -322,28 +322,53 @@ def map_jobs(
     workers: int,
     desc: str,
     unit: str = "run",
-    initializer: Callable[[], None] | None = None,
+    blas_threads: int | None = None,
 ) -> list[T]:
     """``[fn(*job) for job in jobs]``, on up to ``workers`` processes, with a progress bar.
 
     Results come back in job order. Runs serially with ``workers == 1``, with a single
     job, or inside a daemonic process (a pool or Dask worker running a sweep point
-    cannot start processes of its own). Jobs must carry their own seeds, so the numbers
-    do not depend on the number of workers. ``initializer`` runs once in each worker
-    process (e.g. to limit BLAS threads).
+    cannot start processes of its own). Jobs must carry their own seeds, and every job
+    runs with the same number of BLAS threads wherever it runs, so the numbers do not
+    depend on the number of workers.
 
     If a job fails or the caller is interrupted (Ctrl-C), the other jobs are stopped
     at once (:func:`process_pool`).
+
+    Parameters
+    ----------
+    fn
+        The job function; it and its arguments must pickle (workers are processes).
+    jobs
+        One argument tuple per call.
+    workers
+        Processes to use, ≥ 1.
+    desc, unit
+        Progress bar label and unit.
+    blas_threads
+        BLAS threads of every job, in this process or in a worker (a product split
+        between threads sums in another order, which moves the last bits). ``None``:
+        this process's current count, handed to the workers explicitly (a worker
+        started by spawn would begin with the machine's default). ``1`` suits jobs
+        run side by side, one per core.
+
+    Returns
+    -------
+    list
+        ``fn(*job)`` for every job, in job order.
     """
+    threads = blas_state()[1] if blas_threads is None else blas_threads
     bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=None, leave=False)
     try:
         if workers <= 1 or len(jobs) <= 1 or multiprocessing.current_process().daemon:
             results = []
-            for job in jobs:
-                results.append(fn(*job))
-                bar.update()
+            with _blas_limit(None if blas_threads is None else threads):
+                for job in jobs:
+                    results.append(fn(*job))
+                    bar.update()
             return results
-        with process_pool(min(workers, len(jobs)), initializer=initializer) as pool:
+        pool_options = {"initializer": _limit_blas_threads, "initargs": (threads,)}
+        with process_pool(min(workers, len(jobs)), **pool_options) as pool:
             futures = [pool.submit(fn, *job) for job in jobs]
             for future in as_completed(futures):
                 future.result()  # raise early if a job failed
@@ -351,6 +376,23 @@ def map_jobs(
             return [f.result() for f in futures]
     finally:
         bar.close()
+
+
+def _blas_limit(threads: int | None) -> contextlib.AbstractContextManager[object]:
+    """A block run with ``threads`` BLAS threads (``None``: as it is)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def _limit_blas_threads(threads: int | None) -> None:
+    """Worker initializer of :func:`map_jobs`: ``threads`` BLAS threads for good."""
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
 
 
 def scenario_main(name: str, argv: Sequence[str] | None = None) -> int:

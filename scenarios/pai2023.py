@@ -647,15 +647,6 @@ def _digits_method(cfg: Config, case: str) -> Literal["adjoint", "in_situ", "ana
     return "adjoint" if case == "no_noise" else cfg.digits_method
 
 
-def _limit_blas_threads() -> None:
-    """Worker initializer: one BLAS thread per process (two processes on two cores)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        return
-    threadpool_limits(1)
-
-
 def _run_digits(cfg: Config, case: str, seed_index: int, seeds: dict[str, int]) -> dict[str, Any]:
     """Train the 64-port network of one noise case and seed; its history and test error."""
     data = load("digits", n_samples=cfg.digits_n_samples, rng=np.random.default_rng(seeds["data"]))
@@ -701,7 +692,7 @@ def _digits(cfg: Config, seeds: list[dict[str, int]]) -> list[dict[str, Any]]:
         [(cfg, case, s, seeds[s]) for case, s in jobs],
         workers=cfg.workers,
         desc="64-port digits",
-        initializer=_limit_blas_threads,
+        blas_threads=1,  # two processes on two cores; the same count when serial
     )
 
 

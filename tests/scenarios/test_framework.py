@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
@@ -19,6 +20,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from scenarios import framework as fw
 
@@ -634,6 +636,31 @@ def test_pool_workers_die_of_sigterm_by_default_whatever_the_parent_handles() ->
         ]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _blas_threads_of_job(index: int) -> int | None:
+    return fw.blas_state()[1]
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2 or fw.blas_state()[1] in (None, 1),
+    reason="needs a BLAS that starts with more than one thread",
+)
+def test_map_jobs_runs_every_job_with_the_same_blas_threads_wherever_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pai2023's digits jobs had one BLAS thread in a pool and the machine's count when
+    serial (numbers that could move with ``workers``); a worker started by spawn (macOS)
+    did not inherit the caller's limit (a sweep point's pools: every point has one)."""
+    jobs = [(0,), (1,)]
+    assert fw.map_jobs(_blas_threads_of_job, jobs, workers=1, desc="j", blas_threads=1) == [1, 1]
+    assert fw.map_jobs(_blas_threads_of_job, jobs, workers=2, desc="j", blas_threads=1) == [1, 1]
+    spawn = functools.partial(fw.process_pool, mp_context=multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(fw, "process_pool", spawn)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert fw.map_jobs(_blas_threads_of_job, jobs, workers=2, desc="j") == [1, 1]
+    default = fw.blas_state()[1]
+    assert fw.map_jobs(_blas_threads_of_job, jobs, workers=2, desc="j") == [default, default]
 
 
 _KILLED_POOL_SCRIPT = """
