@@ -19,6 +19,7 @@ Shapes: every function maps an array of any shape elementwise.
 from __future__ import annotations
 
 import functools
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -423,7 +424,9 @@ def get_activation(name: str | Activation) -> Activation:
     Parameters
     ----------
     name
-        A name of :data:`ACTIVATIONS`, or an :class:`Activation`.
+        A name of :data:`ACTIVATIONS`, or an :class:`Activation`. An activation of
+        your own needs a name not in :data:`ACTIVATIONS`: checkpoints tell
+        activations apart by name and :meth:`Activation.settings` only.
 
     Returns
     -------
@@ -432,12 +435,44 @@ def get_activation(name: str | Activation) -> Activation:
     Raises
     ------
     ValueError
-        For an unknown name; the message lists the allowed names.
+        For an unknown name (the message lists the allowed names), or an
+        :class:`Activation` that takes a built-in name but computes something else.
+    TypeError
+        If ``name`` is neither a string nor an :class:`Activation`.
     """
     if isinstance(name, Activation):
+        _check_not_impostor(name)
         return name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"activation={reprlib.repr(name)} must be a name (str) from "
+            f"{tuple(ACTIVATIONS)} or a digital.activations.Activation"
+        )
     try:
         return ACTIVATIONS[name]
-    except (KeyError, TypeError):
+    except KeyError:
         allowed = ", ".join(ACTIVATIONS)
         raise ValueError(f"activation={name!r} is not known; choose one of: {allowed}") from None
+
+
+def _check_not_impostor(act: Activation) -> None:
+    """Refuse an activation that takes a built-in's name with other functions: a
+    checkpoint of the built-in would resume into it without a word."""
+    builtin = ACTIVATIONS.get(act.name)
+    if builtin is None:
+        return
+
+    def base(f: Callable[..., Any]) -> Callable[..., Any]:
+        return f.func if isinstance(f, functools.partial) else f
+
+    same = (
+        base(act.forward) is base(builtin.forward)
+        and base(act.derivatives) is base(builtin.derivatives)
+        and (act.complex_input, act.real_output) == (builtin.complex_input, builtin.real_output)
+    )
+    if not same:
+        raise ValueError(
+            f"activation {act.name!r} is the name of a built-in activation, but this "
+            "Activation computes something else; give it a name not in "
+            f"{tuple(ACTIVATIONS)} (checkpoints tell activations apart by name and settings)"
+        )

@@ -187,7 +187,7 @@ class MLP:
         n_layers = len(sizes) - 1
         if isinstance(activation, str | Activation):
             names: list[str | Activation] = [activation] * n_layers
-        elif isinstance(activation, Sequence):
+        elif isinstance(activation, Sequence) and not isinstance(activation, bytes):
             names = list(activation)
         else:
             raise TypeError(

@@ -286,7 +286,7 @@ class PhotonicNetwork:
         self.measurement = check_choice(measurement, "measurement", ("per_sample", "aggregated"))
         self.detector_clip = check_choice(detector_clip, "detector_clip", ("none", "zero"))
         self.adjoint_power_ratio = check_positive(adjoint_power_ratio, "adjoint_power_ratio")
-        if not isinstance(activation, str | Activation | Sequence):
+        if isinstance(activation, bytes) or not isinstance(activation, str | Activation | Sequence):
             raise ValueError(
                 f"activation={activation!r} must be a name, an Activation, or a sequence "
                 "of them (one per gap between layers)"

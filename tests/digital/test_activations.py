@@ -14,6 +14,7 @@ from digital.activations import (
     ACTIVATIONS,
     COMPLEX_ACTIVATIONS,
     REAL_ACTIVATIONS,
+    Activation,
     electro_optic,
     get_activation,
     modrelu,
@@ -320,3 +321,24 @@ def test_backward_refuses_grad_a_of_another_shape_than_z(shape: tuple[int, ...])
             ACTIVATIONS[name].backward(z, np.ones(shape))
     with pytest.raises(ValueError, match=r"grad_a has shape \(4, 3\) but z has \(0, 3\)"):
         ACTIVATIONS["tanh"].backward(np.zeros((0, 3)), np.ones((4, 3)))
+
+
+def test_an_activation_of_your_own_under_a_built_in_name_is_refused() -> None:
+    """It was accepted, and a checkpoint of the built-in resumed into it without a word
+    (checkpoints tell activations apart by name and settings)."""
+    from digital.network import MLP
+    from photonic.network import PhotonicNetwork
+
+    builtin = ACTIVATIONS["abs"]
+    impostor = Activation("abs", lambda z: np.tanh(np.abs(z)), builtin.derivatives, True, True)
+    with pytest.raises(ValueError, match="'abs' is the name of a built-in activation"):
+        get_activation(impostor)
+    with pytest.raises(ValueError, match="'abs' is the name of a built-in activation"):
+        PhotonicNetwork(4, 2, n_features=2, activation=impostor, rng=np.random.default_rng(0))
+    renamed = Activation("tanh_abs", impostor.forward, builtin.derivatives, True, True)
+    assert get_activation(renamed) is renamed
+    # the built-ins themselves, and copies with other settings, are theirs
+    for act in (*ACTIVATIONS.values(), modrelu(0.3), electro_optic(alpha=0.2)):
+        assert get_activation(act) is act
+    with pytest.raises(TypeError, match="activation=b'tanh' must be a name"):
+        MLP([2, 3, 2], activation=b"tanh", rng=np.random.default_rng(0))  # type: ignore[arg-type]
