@@ -6,6 +6,7 @@ and what is allowed (DESIGN.md §2, Errors).
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -14,6 +15,14 @@ from numpy.typing import NDArray
 
 #: Complex arrays from this size on are first checked with one sum (see check_finite).
 _SUM_CHECK_MIN_SIZE = 1024
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` cut to a readable length: a whole object passed where a number
+    belongs (say a hardware spec) would fill the message with its fields. A cut one
+    is followed by its type's name."""
+    text = reprlib.repr(value)
+    return text if text == repr(value) else f"{text} (a {type(value).__name__})"
 
 
 def check_finite(x: Any, name: str) -> None:
@@ -112,7 +121,8 @@ def check_generator(rng: Any, name: str = "rng") -> np.random.Generator:
     """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
-            f"{name}={rng!r} must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed))"
+            f"{name}={_shown(rng)} must be a numpy.random.Generator "
+            "(e.g. numpy.random.default_rng(seed))"
         )
     return rng
 
@@ -124,7 +134,7 @@ def _real_number(value: Any, name: str, allowed: str) -> float:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name}={value!r} must be a number {allowed}")
+        raise TypeError(f"{name}={_shown(value)} must be a number {allowed}")
     return float(value)
 
 
@@ -148,7 +158,7 @@ def check_positive(value: Any, name: str) -> float:
     """
     v = _real_number(value, name, "> 0")
     if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name}={value!r} must be a finite number > 0")
+        raise ValueError(f"{name}={_shown(value)} must be a finite number > 0")
     return v
 
 
@@ -173,7 +183,7 @@ def check_nonnegative(value: Any, name: str) -> float:
     """
     v = _real_number(value, name, "≥ 0")
     if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name}={value!r} must be a finite number ≥ 0")
+        raise ValueError(f"{name}={_shown(value)} must be a finite number ≥ 0")
     return v
 
 
@@ -197,7 +207,7 @@ def check_real(value: Any, name: str) -> float:
     """
     v = _real_number(value, name, "(finite, any sign)")
     if not np.isfinite(v):
-        raise ValueError(f"{name}={value!r} must be a finite number")
+        raise ValueError(f"{name}={_shown(value)} must be a finite number")
     return v
 
 
@@ -222,7 +232,7 @@ def check_fraction(value: Any, name: str) -> float:
     """
     v = _real_number(value, name, "in [0, 1)")
     if not 0.0 <= v < 1.0:  # NaN fails both comparisons
-        raise ValueError(f"{name}={value!r} must be in [0, 1)")
+        raise ValueError(f"{name}={_shown(value)} must be in [0, 1)")
     return v
 
 
@@ -243,7 +253,7 @@ def check_positive_int(value: Any, name: str) -> int:
         ``int(value)``.
     """
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{name}={value!r} must be an int > 0")
+        raise ValueError(f"{name}={_shown(value)} must be an int > 0")
     return int(value)
 
 

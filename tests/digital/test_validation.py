@@ -160,3 +160,19 @@ def test_check_not_overflowed_names_the_input_and_its_remedy() -> None:
         check_not_overflowed(
             np.array([1.0, np.inf]), np.array([-4e300, 1.0]), "grad_output", "the outputs"
         )
+
+
+def test_an_object_passed_for_a_number_is_shown_short_with_its_type() -> None:
+    """laser_electrical_power_mw(hardware, n_ports), the arguments swapped, printed the
+    whole PhotonicHardware (1.5 kB) as the value of n_ports."""
+    from sim.hardware import laser_electrical_power_mw
+    from sim.presets import load_preset
+
+    with pytest.raises(ValueError) as info:
+        laser_electrical_power_mw(load_preset("eo-integrated"), 4)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith("n_ports=PhotonicHardw")
+    assert message.endswith("(a PhotonicHardware) must be an int > 0")
+    assert len(message) < 120
+    with pytest.raises(ValueError, match=r"^lr=-1\.5 must be a finite number > 0$"):
+        check_positive(-1.5, "lr")  # short values are shown whole, with no type
