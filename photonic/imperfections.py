@@ -36,6 +36,7 @@ DAC/ADC, noiseless) and never draws random numbers.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -515,7 +516,31 @@ class Chip:
         Returns
         -------
         Chip
+
+        Raises
+        ------
+        TypeError
+            For a name that is not a field. The spreads the arrays were drawn with
+            (``splitting_error_std_rad``, ``loss_db_per_mzi``, ``loss_spread_db``,
+            ``phase_offset_std_rad``) are arguments of :meth:`draw`, not fields: draw
+            again from a generator in the same state to change them.
         """
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            drawn = sorted(set(unknown) & set(inspect.signature(Chip.draw).parameters))
+            one = len(unknown) == 1
+            hint = (
+                f"; {', '.join(drawn)} {'is an argument' if len(drawn) == 1 else 'are arguments'}"
+                " of Chip.draw that shaped the drawn arrays: draw again (a generator in "
+                "the same state keeps the same random numbers)"
+                if drawn
+                else ""
+            )
+            raise TypeError(
+                f"Chip.with_: {', '.join(unknown)} {'is not a field' if one else 'are not fields'}"
+                f" of Chip (fields: {', '.join(sorted(fields))}){hint}"
+            )
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:

@@ -820,3 +820,18 @@ def test_a_chips_repr_summary_by_hand() -> None:
     )
     # rms: √((0.03² + 0.04²) / 6) = 0.0204 rad; MZI losses 0.2, 0, 0.4 dB: mean 0.2 dB
     assert repr(chip).endswith("splitting error rms 0.0204 rad, mean MZI loss 0.2 dB)")
+
+
+def test_with_names_what_is_not_a_field_and_points_draw_arguments_to_draw() -> None:
+    """Chip.with_(splitting_error_std_rad=...) raised dataclasses' bare 'unexpected
+    keyword argument', which lists no fields and does not say the spread is a draw
+    argument (user study)."""
+    chip = Chip.draw(Mesh.reck(4), np.random.default_rng(0))
+    with pytest.raises(
+        TypeError, match=r"splitting_error_std_rad is not a field of Chip \(fields: adc_bits, "
+    ) as info:
+        chip.with_(splitting_error_std_rad=0.1)
+    assert "is an argument of Chip.draw" in str(info.value)
+    with pytest.raises(TypeError, match=r"^Chip.with_: bogus is not a field of Chip \([^;]*\)$"):
+        chip.with_(bogus=1)
+    assert chip.with_(tap_noise=0.0).tap_noise == 0.0
