@@ -211,6 +211,41 @@ class Phases:
         """
         return Phases(self.theta_rad.copy(), self.phi_rad.copy(), self.out_rad.copy())
 
+    def __getitem__(self, index: Any) -> Phases:
+        """The phase sets at ``index`` of the leading axes, e.g. ``phases[k]``: the
+        ``k``-th of the per-pass sets that :func:`~photonic.imperfections.phase_noise`
+        draws, for :meth:`Mesh.matrix`.
+
+        Parameters
+        ----------
+        index
+            An int, slice or integer/boolean array for the first leading axis, or a
+            tuple of them, one per leading axis at most (the phase axis itself cannot
+            be indexed).
+
+        Returns
+        -------
+        Phases
+            ``theta_rad[index]``, ``phi_rad[index]``, ``out_rad[index]`` (NumPy
+            indexing: views for ints and slices).
+
+        Raises
+        ------
+        TypeError
+            If these phases have no leading axis, or ``index`` reaches the phase axis
+            (or holds ``...`` or ``None``).
+        IndexError
+            If ``index`` is out of range.
+        """
+        n_lead = self.theta_rad.ndim - 1
+        parts = index if isinstance(index, tuple) else (index,)
+        if n_lead == 0 or len(parts) > n_lead or any(p is Ellipsis or p is None for p in parts):
+            raise TypeError(
+                f"phases[{reprlib.repr(index)}]: only leading axes can be indexed, and these "
+                f"phases have {n_lead} (theta_rad has shape {self.theta_rad.shape})"
+            )
+        return Phases(self.theta_rad[index], self.phi_rad[index], self.out_rad[index])
+
     def __add__(self, other: Phases) -> Phases:
         if not isinstance(other, Phases):
             return NotImplemented  # Python's TypeError names both operand types
@@ -464,6 +499,7 @@ class Mesh:
             raise ValueError(
                 f"phases have leading axes {lead}; allowed: "
                 + ("one (n_samples,)" if leading == "per_sample" else "none")
+                + " (phases[k] is the k-th set)"
             )
         if phases.theta_rad.shape[-1:] != (self.n_mzis,):
             raise ValueError(

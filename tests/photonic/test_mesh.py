@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import kstest, uniform
 
-from photonic.imperfections import Chip
+from photonic.imperfections import Chip, phase_noise
 from photonic.mesh import MAX_PORTS, Mesh, Phases, haar_unitary
 from photonic.mzi import mzi_halves
 
@@ -878,3 +878,27 @@ def test_forward_and_adjoint_refuse_fields_whose_outputs_overflow(method: str) -
         np.testing.assert_allclose(
             mesh.adjoint(phases, delta * 1e-2, method=method), delta * 1e-2 @ w, rtol=1e-12
         )
+
+
+def test_indexing_phases_picks_per_pass_sets_for_matrix() -> None:
+    """phase_noise gives per-pass sets that Mesh.matrix refuses whole; phases[k] is the
+    k-th (users wrote Phases(p.theta_rad[k], p.phi_rad[k], p.out_rad[k]) by hand)."""
+    mesh = Mesh.clements(4)
+    phases = mesh.random_phases(np.random.default_rng(0))
+    chip = Chip.draw(mesh, np.random.default_rng(1))
+    noisy = phase_noise(phases, chip, np.random.default_rng(2), n_samples=3)
+    for k in range(3):
+        by_hand = Phases(noisy.theta_rad[k], noisy.phi_rad[k], noisy.out_rad[k])
+        np.testing.assert_array_equal(mesh.matrix(noisy[k], chip), mesh.matrix(by_hand, chip))
+    assert noisy[1:].theta_rad.shape == (2, mesh.n_mzis)
+    assert noisy[np.array([True, False, True])] == Phases(
+        noisy.theta_rad[[0, 2]], noisy.phi_rad[[0, 2]], noisy.out_rad[[0, 2]]
+    )
+    with pytest.raises(ValueError, match=r"phases\[k\] is the k-th set"):
+        mesh.matrix(noisy)
+    with pytest.raises(TypeError, match="these phases have 0"):
+        phases[0]
+    with pytest.raises(TypeError, match="only leading axes can be indexed"):
+        noisy[0, 1]
+    with pytest.raises(IndexError):
+        noisy[3]
