@@ -1,4 +1,4 @@
-"""Unitary matrix → MZI-mesh phases (Clements 2016, Reck 1994), and SVD layers.
+"""Unitary matrix → MZI-mesh phases (Clements 2016, Reck 1994), SVD layers, and fidelity.
 
 Contract
 --------
@@ -10,6 +10,9 @@ Contract
   :class:`SVDLayers`: two meshes and an attenuator column with
   ``m == scale · U · diag(sigma) · V†`` where ``U`` and ``V†`` are programmed meshes,
   ``sigma ∈ [0, 1]`` (largest = 1) and ``scale`` is the largest singular value.
+* :func:`fidelity` says how well a realized matrix (an imperfect chip's
+  ``mesh.matrix(phases, chip)``, a noisy draw) reproduces its target, up to global
+  phase and uniform loss.
 
 Conventions (DESIGN.md §4.1)
 ----------------------------
@@ -258,6 +261,76 @@ def svd_layers(m: ArrayLike, *, topology: Topology = "clements") -> SVDLayers:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def fidelity(realized: ArrayLike, target: ArrayLike) -> Array:
+    """How well a realized transfer matrix reproduces a target, up to phase and loss.
+
+    ``F = |Tr(U†W)|² / (Tr(U†U) · Tr(W†W))`` for target ``U`` and realized ``W``: the
+    squared cosine between the two as vectors of ``n²`` complex entries. For a unitary
+    target ``Tr(U†U) = n``: the normalized matrix fidelity of mesh error studies,
+    ``|Tr(U†W)|² / (n · Tr(W†W))``.
+
+    ``F = 1`` exactly when ``W = c·U`` for some complex ``c ≠ 0``: a global phase and a
+    uniform loss (the same on every path) cost nothing; an error that is not uniform
+    does. ``0 ≤ F ≤ 1`` (Cauchy–Schwarz). For small independent phase errors of std
+    σ, ``1 − F`` grows as σ²; compare meshes at the same σ.
+
+    Parameters
+    ----------
+    realized
+        ``W``, complex, shape ``(..., n, n)``: e.g. ``mesh.matrix(phases, chip)``, or
+        a stack of them (one per noise draw or chip).
+    target
+        ``U``, complex, shape ``(n, n)`` or ``(..., n, n)`` broadcasting against
+        ``realized``; any nonzero matrix (unitary or not).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``F``, float64, the broadcast leading shape (a 0-d array for two matrices;
+        ``float(...)`` it for a number).
+
+    Raises
+    ------
+    TypeError
+        If either does not hold numbers.
+    ValueError
+        If either is not a finite stack of square matrices, their shapes do not
+        broadcast, or a matrix is zero (it has no direction).
+    """
+    w, u = (_as_stack(x, name) for x, name in ((realized, "realized"), (target, "target")))
+    if w.shape[-1] != u.shape[-1]:
+        raise ValueError(
+            f"realized is {w.shape[-2]}×{w.shape[-1]} but target is {u.shape[-2]}×"
+            f"{u.shape[-1]}; they must be matrices of the same size"
+        )
+    try:
+        np.broadcast_shapes(w.shape[:-2], u.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"realized has leading axes {w.shape[:-2]} and target {u.shape[:-2]}; they "
+            "must broadcast"
+        ) from None
+    norms = {}
+    for name, m in (("realized", w), ("target", u)):
+        norms[name] = np.sum(np.abs(m) ** 2, axis=(-2, -1))
+        if np.any(norms[name] == 0):
+            raise ValueError(f"{name} holds a zero matrix: it has no direction to compare")
+    overlap = np.sum(np.conj(u) * w, axis=(-2, -1))  # Tr(U†W)
+    f = np.abs(overlap) ** 2 / (norms["target"] * norms["realized"])
+    return np.minimum(f, 1.0)  # rounding can overshoot 1 by an ulp
+
+
+def _as_stack(x: ArrayLike, name: str) -> Array:
+    """``x`` as a finite complex128 stack of square matrices ``(..., n, n)``."""
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.number):
+        raise TypeError(f"{name} must be a real or complex numeric array, got dtype {a.dtype}")
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{name} must be square matrices (..., n, n); got shape {a.shape}")
+    check_finite(a, name)
+    return np.asarray(a, dtype=np.complex128)
 
 
 def _check_topology(topology: object) -> None:

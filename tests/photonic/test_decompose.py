@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 from scipy.stats import ortho_group, unitary_group
 
 from photonic.constants import TWO_PI
-from photonic.decompose import SVDLayers, decompose, svd_layers
+from photonic.decompose import SVDLayers, decompose, fidelity, svd_layers
+from photonic.imperfections import NO_IMPERFECTIONS, Chip, phase_noise
 from photonic.mesh import Mesh, Phases
 from photonic.mzi import mzi
 
@@ -367,3 +368,63 @@ def test_zero_atol_accepts_exactly_unitary_matrices(topology: str) -> None:
 def test_bad_atol_rejected(atol: float) -> None:
     with pytest.raises(ValueError, match="atol"):
         decompose(np.eye(2), atol=atol)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(2, 12),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.floats(1e-3, 1e3),
+    phase=st.floats(0, 2 * np.pi),
+)
+def test_fidelity_ignores_global_phase_and_uniform_loss_only(
+    n: int, seed: int, scale: float, phase: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    u = unitary_group.rvs(n, random_state=rng)
+    w = unitary_group.rvs(n, random_state=rng)
+    assert float(fidelity(scale * np.exp(1j * phase) * u, u)) == pytest.approx(1.0, abs=1e-12)
+    f = float(fidelity(w, u))
+    assert 0.0 <= f <= 1.0
+    assert f == pytest.approx(float(fidelity(u, w)), rel=1e-12)  # symmetric
+    lossy = u * np.linspace(0.5, 1.0, n)  # a loss that is not the same on every path
+    assert float(fidelity(lossy, u)) < 1.0 - 1e-6
+    stack = fidelity(np.stack([u, w, lossy]), u)
+    np.testing.assert_allclose(stack, [fidelity(m, u) for m in (u, w, lossy)], rtol=1e-14)
+
+
+@pytest.mark.parametrize(("n", "topology"), [(8, "clements"), (8, "reck"), (12, "clements")])
+def test_fidelity_under_phase_noise_falls_as_n_minus_1_sigma_squared(n: int, topology: str) -> None:
+    """Each of the n² phase shifters (θ, φ of n(n−1)/2 MZIs, n output phases) puts a
+    phase δ on one mode between two unitaries, so Tr(U†W) = n − 1 + e^{iδ} and
+    1 − F = (n − 1)δ²/n² to second order: independent errors of std σ add up to
+    E[1 − F] = (n − 1)σ², whatever the mesh."""
+    mesh = Mesh.clements(n) if topology == "clements" else Mesh.reck(n)
+    rng = np.random.default_rng(0)
+    phases = mesh.random_phases(rng)
+    sigma = 1e-3
+    chip = Chip.draw(mesh, rng, **{**NO_IMPERFECTIONS, "phase_noise_rad": sigma})
+    draws = phase_noise(phases, chip, rng, n_samples=2000)
+    realized = np.stack([mesh.matrix(draws[k]) for k in range(2000)])
+    infidelity = 1.0 - fidelity(realized, mesh.matrix(phases))
+    # one draw's 1 − F has a std of about 2σ², so the mean of 2000 is good to 0.05σ²
+    # (under 1 % of (n − 1)σ²): 4 % is 5 of its standard deviations or more
+    assert np.mean(infidelity) / sigma**2 == pytest.approx(n - 1, rel=0.04)
+
+
+@pytest.mark.parametrize(
+    ("realized", "target", "error", "match"),
+    [
+        (np.eye(3), np.eye(4), ValueError, "realized is 3×3 but target is 4×4"),
+        (np.ones((2, 3)), np.eye(3), ValueError, r"realized must be square matrices"),
+        (np.zeros((3, 3)), np.eye(3), ValueError, "realized holds a zero matrix"),
+        (np.eye(3), np.full((3, 3), np.nan), ValueError, "target holds"),
+        (np.stack([np.eye(3)] * 2), np.stack([np.eye(3)] * 3), ValueError, "must broadcast"),
+        (np.array([["a"]]), np.eye(1), TypeError, "realized must be a real or complex"),
+    ],
+)
+def test_fidelity_refuses_what_has_no_answer(
+    realized: Any, target: Any, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        fidelity(realized, target)
