@@ -2,11 +2,12 @@
 
 Contract
 --------
-``load(name, *, rng, n_samples=None, test_fraction=0.2, noise=None) -> Dataset``
+``load(name_or_path, *, rng, n_samples=None, test_fraction=0.2, noise=None) -> Dataset``
 
-* ``name`` is one of :data:`DATASETS`: ``"moons"``, ``"circles"``, ``"ring"``,
+* ``name_or_path`` is one of :data:`DATASETS`: ``"moons"``, ``"circles"``, ``"ring"``,
   ``"spiral"``, ``"xor"``, ``"blobs"`` (synthetic, 2-D) and ``"iris"``,
-  ``"digits"`` (bundled with scikit-learn, no download).
+  ``"digits"`` (bundled with scikit-learn, no download) — or the path of a user's
+  ``.npz`` or ``.csv`` file (:func:`is_dataset_file`; see *Dataset files* below).
 * All randomness comes from ``rng`` (a :class:`numpy.random.Generator`); the global
   NumPy RNG is never touched. Scikit-learn generators get
   ``random_state=int(rng.integers(2**31 - 1))``. The same generator state gives
@@ -46,20 +47,64 @@ Synthetic sets have ``n_samples`` points (default 500), spread over the classes 
 evenly as possible. The bundled sets use all their samples (iris 150, digits 1797)
 unless ``n_samples`` is smaller than that, in which case a seeded, stratified
 subsample of ``n_samples`` points is drawn before splitting.
+
+Dataset files
+-------------
+A :class:`~pathlib.Path`, or text with a path separator or ending in ``.npz`` or
+``.csv``, is a file (as hardware presets: :func:`sim.presets.is_preset_file`); a
+bare name is a built-in set. Two formats:
+
+* ``.npz`` (``numpy.savez``) with the arrays ``x``, shape (n_samples, n_features),
+  real, and ``y``, shape (n_samples,), the labels (integers or strings).
+* ``.csv``: comma-separated numeric feature columns, the **last** column the label.
+  One header row is allowed; it is recognised by none of its feature cells being a
+  number (a row that mixes text and numbers is data, and its text cell an error).
+  Text after ``#`` is a comment; empty lines are skipped; a cell may be quoted with
+  ``"``. No missing values.
+
+Labels that are exactly the integers ``0 .. k - 1`` are used as they are
+(``Dataset.class_names`` is ``None``). Any other labels — other integers
+(``1, 2``; ``-1, 1``; ``0, 2``), integral floats, or text — are sorted (numerically
+when they are numbers, else as text) and numbered ``0 .. k - 1`` in that order;
+``Dataset.class_names`` keeps them as text (``class_names[i]`` is the label of class
+``i``). Non-integral numeric labels are refused (they look like regression targets).
+
+A file is read whole and then treated exactly as a bundled set: ``n_samples=None``
+uses every row, a smaller ``n_samples`` draws a seeded stratified subsample (more
+rows than the file holds is an error), then the seeded stratified split and the
+train-only standardization. ``noise`` must be ``None``. Every class needs at least
+two rows (one for each part), and at least two classes are needed. Reading a file
+uses no randomness: the same file and generator state give bit-identical arrays.
+``Dataset.name`` is the file's stem (``"data/my-set.csv"`` → ``"my-set"``), as a
+preset file's copy in a run folder is named by its stem.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 
 from digital.validation import check_generator
 
-__all__ = ["BUNDLED_DATASETS", "DATASETS", "Dataset", "load"]
+__all__ = [
+    "BUNDLED_DATASETS",
+    "DATASETS",
+    "DATASET_FILE_SUFFIXES",
+    "Dataset",
+    "DatasetFile",
+    "check_dataset",
+    "dataset_name",
+    "is_dataset_file",
+    "load",
+    "read_dataset_file",
+]
 
 DEFAULT_N_SAMPLES = 500
 """Number of points drawn for a synthetic dataset when ``n_samples`` is ``None``."""
@@ -101,13 +146,18 @@ class Dataset:
     y_test : numpy.ndarray, shape (n_test,), int64
         Test class labels.
     name : str
-        Name of the dataset (one of :data:`DATASETS` when made by :func:`load`).
+        Name of the dataset (one of :data:`DATASETS`, or a file's stem, when made by
+        :func:`load`).
     feature_mean : numpy.ndarray or None, shape (n_features,)
         Per-feature mean of the raw training features that was subtracted.
     feature_scale : numpy.ndarray or None, shape (n_features,)
         Per-feature divisor: the raw training standard deviation, or 1 for a
         feature that is constant on the training part. Raw features are recovered
         as ``x * feature_scale + feature_mean``.
+    class_names : tuple of str or None
+        The original label of each class, ``class_names[i]`` for label ``i``, when a
+        dataset file's labels were not already ``0 .. k - 1`` (see the module
+        docstring); ``None`` otherwise.
     """
 
     x_train: np.ndarray
@@ -117,6 +167,7 @@ class Dataset:
     name: str = "custom"
     feature_mean: np.ndarray | None = None
     feature_scale: np.ndarray | None = None
+    class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for part in ("train", "test"):
@@ -353,13 +404,316 @@ def _standardize(
     return (x_train - mean) / scale, (x_test - mean) / scale, mean, scale
 
 
+# --------------------------------------------------------------------------- files
+
+#: Suffixes of the dataset files :func:`load` reads.
+DATASET_FILE_SUFFIXES: tuple[str, ...] = (".npz", ".csv")
+_CSV_DELIMITER = ","
+_CSV_COMMENT = "#"
+_CSV_QUOTE = '"'
+_FILE_FORMATS = (
+    "an .npz file with arrays x (n_samples, n_features) and y (n_samples,), or a .csv "
+    "file with numeric feature columns and the label in the last column"
+)
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """The validated contents of a dataset file, before any subsample, split or scaling.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file as given.
+    x : numpy.ndarray, shape (n_samples, n_features), float64
+        Raw features, all finite.
+    y : numpy.ndarray, shape (n_samples,), int64
+        Labels in ``0 .. n_classes - 1``, every class present.
+    class_names : tuple of str or None
+        Original label of each class when the file's labels were not ``0 .. k - 1``.
+    """
+
+    path: Path
+    x: np.ndarray
+    y: np.ndarray
+    class_names: tuple[str, ...] | None = None
+
+    @property
+    def n_samples(self) -> int:
+        """Number of rows."""
+        return int(self.x.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns."""
+        return int(self.x.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        """Number of distinct labels."""
+        return int(self.y.max()) + 1
+
+    @property
+    def name(self) -> str:
+        """The file's stem, the :class:`Dataset` name :func:`load` gives it."""
+        return self.path.stem
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.endswith(DATASET_FILE_SUFFIXES)
+
+
+def is_dataset_file(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a dataset file (a path) rather than a built-in set.
+
+    A :class:`~pathlib.Path`, or text with a path separator or ending in one of
+    :data:`DATASET_FILE_SUFFIXES`, is a file; a bare name is one of :data:`DATASETS`
+    (mirrors :func:`sim.presets.is_preset_file`).
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        A dataset name or a path.
+
+    Returns
+    -------
+    bool
+    """
+    return isinstance(name_or_path, Path) or _looks_like_path(str(name_or_path))
+
+
+def dataset_name(name_or_path: str | Path) -> str:
+    """The :attr:`Dataset.name` that :func:`load` gives ``name_or_path``.
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        A built-in dataset name or the path of a dataset file.
+
+    Returns
+    -------
+    str
+        The name itself for a built-in set; the file's stem for a file.
+    """
+    return Path(name_or_path).stem if is_dataset_file(name_or_path) else str(name_or_path)
+
+
+def _file_error(path: Path, problem: str) -> ValueError:
+    return ValueError(f"dataset file {str(path)!r} {problem}")
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not zipfile.is_zipfile(path):
+        raise _file_error(path, f"is not an .npz archive (numpy.savez); expected {_FILE_FORMATS}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = sorted(archive.files)
+            missing = [key for key in ("x", "y") if key not in keys]
+            if missing:
+                raise _file_error(
+                    path,
+                    f"has no array {' or '.join(repr(k) for k in missing)} (it holds: "
+                    f"{', '.join(keys) or 'nothing'}); expected {_FILE_FORMATS}",
+                )
+            return archive["x"], archive["y"]
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Object arrays" in str(exc):
+            raise _file_error(
+                path, "holds Python objects (pickled); save x as numbers and y as integers or text"
+            ) from None
+        raise
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise _file_error(path, f"cannot be read as .npz: {exc}") from None
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # -sig: a spreadsheet's byte-order mark
+    except UnicodeDecodeError as exc:
+        raise _file_error(path, f"is not UTF-8 text: {exc}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            cells = np.loadtxt(
+                text.splitlines(),
+                delimiter=_CSV_DELIMITER,
+                comments=_CSV_COMMENT,
+                quotechar=_CSV_QUOTE,
+                dtype=str,
+                ndmin=2,
+            )
+    except ValueError as exc:
+        reason = str(exc).split(";")[0]  # NumPy's hint about usecols does not apply
+        raise _file_error(path, f"is not a rectangular CSV table: {reason}") from None
+    cells = np.char.strip(cells)
+    if cells.shape[0] == 0:
+        raise _file_error(path, "holds no rows")
+    if cells.shape[1] < 2:
+        raise _file_error(
+            path,
+            f"has {cells.shape[1]} column; a .csv dataset needs at least one feature "
+            "column and the label in the last column",
+        )
+    if not any(_is_number(cell) for cell in cells[0, :-1]):
+        cells = cells[1:]  # the header: no feature cell is a number
+        if cells.shape[0] == 0:
+            raise _file_error(path, "holds a header but no rows")
+    features = cells[:, :-1]
+    try:
+        x = features.astype(np.float64)
+    except ValueError:
+        bad = [(i, j) for (i, j), cell in np.ndenumerate(features) if not _is_number(cell)]
+        i, j = bad[0]
+        raise _file_error(
+            path,
+            f"has {len(bad)} feature cell(s) that are not numbers, the first "
+            f"{str(features[i, j])!r} in data row {i + 1}, column {j + 1}; feature columns "
+            "must be numeric (the label goes in the last column)",
+        ) from None
+    labels = cells[:, -1]
+    y: np.ndarray = labels
+    if all(_is_number(cell) for cell in labels):
+        y = labels.astype(np.float64)
+    return x, y
+
+
+def _is_number(text: object) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_features(path: Path, x: np.ndarray) -> np.ndarray:
+    if x.ndim != 2:
+        raise _file_error(path, f"has x of shape {x.shape}; x must be 2-D (n_samples, n_features)")
+    if x.dtype.kind not in "biuf":
+        raise _file_error(
+            path, f"has x of dtype {x.dtype}; features must be real numbers (not complex or text)"
+        )
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise _file_error(
+            path, f"has x of shape {x.shape}; it needs at least one sample and one feature"
+        )
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.all():
+        rows, cols = np.nonzero(~finite)
+        raise _file_error(
+            path,
+            f"has {rows.size} NaN or infinite feature value(s), the first "
+            f"{float(x[rows[0], cols[0]])!r} in row {rows[0] + 1}, column {cols[0] + 1}; every "
+            "feature must be finite (drop or fill such rows first)",
+        )
+    return x
+
+
+def _check_labels(
+    path: Path, y: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Labels ``0 .. k - 1`` and the original names (``None`` if already so)."""
+    if y.ndim != 1:
+        raise _file_error(path, f"has y of shape {y.shape}; y must be 1-D (n_samples,)")
+    if y.shape[0] != n_rows:
+        raise _file_error(
+            path, f"has {y.shape[0]} labels for {n_rows} rows of features; one label per row"
+        )
+    kind = y.dtype.kind
+    if kind == "S":
+        y = np.char.decode(y, "utf-8")
+        kind = "U"
+    if kind in "biuf":
+        values = y.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise _file_error(path, "has NaN or infinite labels; labels must be integers or text")
+        if not (values == np.round(values)).all():
+            first = float(values[values != np.round(values)][0])
+            raise _file_error(
+                path,
+                f"has non-integer numeric labels (e.g. {first!r}); labels must be integers "
+                "or text (this loader is for classification)",
+            )
+        unique, codes = np.unique(values, return_inverse=True)
+        if np.array_equal(unique, np.arange(unique.size)):
+            return codes.astype(np.int64), None
+        names = tuple(str(int(v)) for v in unique)
+    elif kind == "U":
+        unique, codes = np.unique(y, return_inverse=True)
+        names = tuple(str(v) for v in unique)
+    else:
+        raise _file_error(path, f"has y of dtype {y.dtype}; labels must be integers or text")
+    return codes.astype(np.int64).reshape(-1), names
+
+
+def _check_classes(path: Path, y: np.ndarray, names: tuple[str, ...] | None) -> None:
+    counts = np.bincount(y)
+    if counts.size < 2:
+        label = names[0] if names else "0"
+        raise _file_error(
+            path, f"has 1 class (every label is {label!r}); a classification set needs at least 2"
+        )
+    small = np.flatnonzero(counts < 2)
+    if small.size:
+        label = names[small[0]] if names else str(small[0])
+        raise _file_error(
+            path,
+            f"has class {label!r} with {counts[small[0]]} row; every class needs at least 2 "
+            "rows, one for the train part and one for the test part",
+        )
+
+
+def read_dataset_file(path: str | Path) -> DatasetFile:
+    """Read and check a dataset file (no subsample, split or scaling).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ``.npz`` or ``.csv`` file (formats in the module docstring).
+
+    Returns
+    -------
+    DatasetFile
+        ``x`` (n_samples, n_features) float64, ``y`` (n_samples,) int64 in
+        ``0 .. k - 1``, and the original label names if they were other labels.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the problem: missing file, unknown suffix, unreadable
+        contents, missing ``x``/``y``, wrong dimensions, mismatched row counts,
+        non-numeric or non-finite features, non-integral numeric labels, fewer than
+        two classes, or a class with fewer than two rows.
+    """
+    file = Path(path)
+    if file.suffix not in DATASET_FILE_SUFFIXES:
+        raise ValueError(
+            f"dataset file {str(file)!r} has the suffix {file.suffix!r}; a dataset file is "
+            f"{' or '.join(DATASET_FILE_SUFFIXES)}: {_FILE_FORMATS}"
+        )
+    if not file.is_file():
+        raise _file_error(file, "does not exist")
+    try:
+        x, y = _read_npz(file) if file.suffix == ".npz" else _read_csv(file)
+    except OSError as exc:
+        raise _file_error(file, f"cannot be read: {exc}") from None
+    x = _check_features(file, np.asarray(x))
+    labels, names = _check_labels(file, np.asarray(y), x.shape[0])
+    _check_classes(file, labels, names)
+    x.setflags(write=False)
+    labels.setflags(write=False)
+    return DatasetFile(path=file, x=x, y=labels, class_names=names)
+
+
 # --------------------------------------------------------------------------- validation
 
 
 def _check_name(name: object) -> _Spec:
     if not isinstance(name, str) or name not in _SPECS:
         raise ValueError(
-            f"name={name!r} is not a known dataset; choose one of: {', '.join(DATASETS)}"
+            f"name_or_path={name!r} is not a known dataset; choose one of: "
+            f"{', '.join(DATASETS)} (or pass the path of a "
+            f"{' or '.join(DATASET_FILE_SUFFIXES)} file)"
         )
     return _SPECS[name]
 
@@ -376,6 +730,23 @@ def _check_n_samples(n_samples: object, name: str, n_classes: int) -> int | None
             f"classes; need at least {minimum} (two per class)"
         )
     return int(n_samples)
+
+
+def _check_file_n_samples(n_samples: object, data: DatasetFile) -> int | None:
+    n_wanted = _check_n_samples(n_samples, str(data.path), data.n_classes)
+    if n_wanted is not None and n_wanted > data.n_samples:
+        raise ValueError(
+            f"n_samples={n_wanted!r} is more than the {data.n_samples} rows of dataset file "
+            f"{str(data.path)!r}; give at most {data.n_samples} (or None for every row)"
+        )
+    return n_wanted
+
+
+def _check_file_noise(noise: object, path: Path) -> None:
+    if noise is not None:
+        raise ValueError(
+            f"noise={noise!r} has no meaning for the dataset file {str(path)!r}; pass noise=None"
+        )
 
 
 def _check_test_fraction(test_fraction: object) -> float:
@@ -409,11 +780,78 @@ def _check_noise(noise: object, name: str, spec: _Spec) -> float:
     return float(noise)
 
 
+def check_dataset(
+    value: object,
+    name: str = "dataset",
+    *,
+    allowed: tuple[str, ...] = DATASETS,
+    n_samples: int | None = None,
+    noise: float | None = None,
+    n_features: int | None = None,
+    n_classes: int | None = None,
+) -> str:
+    """A settings field that names a dataset: a built-in name or a dataset file's path.
+
+    A file is read and checked now, so that a bad file is refused before a run starts.
+
+    Parameters
+    ----------
+    value : object
+        The setting: one of ``allowed``, or the path of a dataset file
+        (:func:`is_dataset_file`; a :class:`~pathlib.Path` is turned into text).
+    name : str
+        The field's name, for the error messages.
+    allowed : tuple of str
+        The built-in names this field takes (e.g. only the two-class 2-D sets).
+    n_samples : int or None
+        The run's sample count, checked against a file's rows (at most that many).
+    noise : float or None
+        The run's noise level; must be ``None`` for a file.
+    n_features, n_classes : int or None
+        What the field's consumer needs of a file (``None``: anything).
+
+    Returns
+    -------
+    str
+        ``value`` (as text).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: an unknown built-in name, or a file that does not load
+        (:func:`read_dataset_file`) or does not fit (found vs required).
+    """
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or not is_dataset_file(value):
+        if not isinstance(value, str) or value not in allowed:
+            raise ValueError(
+                f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)} (or "
+                f"the path of a {' or '.join(DATASET_FILE_SUFFIXES)} dataset file)"
+            )
+        return value
+    try:
+        data = read_dataset_file(value)
+        _check_file_n_samples(n_samples, data)
+        _check_file_noise(noise, data.path)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    wanted = {"features": n_features, "classes": n_classes}
+    found = {"features": data.n_features, "classes": data.n_classes}
+    if any(need is not None and found[k] != need for k, need in wanted.items()):
+        required = " and ".join(f"{v} {k}" for k, v in wanted.items() if v is not None)
+        raise ValueError(
+            f"{name}={value!r}: the file has {data.n_features} features and "
+            f"{data.n_classes} classes; this setting needs {required}"
+        )
+    return value
+
+
 # --------------------------------------------------------------------------- public API
 
 
 def load(
-    name: str,
+    name_or_path: str | Path,
     *,
     rng: np.random.Generator,
     n_samples: int | None = None,
@@ -424,15 +862,18 @@ def load(
 
     Parameters
     ----------
-    name : str
-        One of :data:`DATASETS`.
+    name_or_path : str or pathlib.Path
+        One of :data:`DATASETS`, or the path of an ``.npz`` or ``.csv`` dataset file
+        (:func:`is_dataset_file`; formats in the module docstring).
     rng : numpy.random.Generator
         The only source of randomness (generation, subsampling and splitting).
     n_samples : int or None
         Total number of samples before the split, at least ``2 * n_classes``.
         Synthetic sets: ``None`` means 500. Bundled sets (iris, digits): ``None``
         or a value at least the set size means the whole set; a smaller value
-        draws a seeded, stratified subsample of that size.
+        draws a seeded, stratified subsample of that size. Files: ``None`` means
+        every row, a smaller value a seeded stratified subsample; more rows than the
+        file holds is an error.
     test_fraction : float
         Fraction in (0, 1) of the samples held out for testing. The test part has
         ``round(test_fraction * n_samples)`` samples, clipped so that every class
@@ -440,21 +881,23 @@ def load(
     noise : float or None
         Noise level of a synthetic set (see the module docstring for its meaning per
         dataset); ``None`` selects the dataset's default. Must be ``None`` for the
-        bundled sets.
+        bundled sets and for files.
 
     Returns
     -------
     Dataset
         ``x_train`` (n_train, n_features) float64, ``y_train`` (n_train,) int64,
         ``x_test`` (n_test, n_features) float64, ``y_test`` (n_test,) int64, with
-        features standardized using training statistics only.
+        features standardized using training statistics only; ``name`` is the
+        dataset's name or the file's stem.
 
     Raises
     ------
     ValueError
-        Unknown ``name``; ``n_samples`` not an int or below ``2 * n_classes``;
-        ``test_fraction`` outside (0, 1); ``noise`` negative or not finite, or
-        given for a bundled set.
+        Unknown ``name_or_path``; ``n_samples`` not an int, below ``2 * n_classes``
+        or above a file's rows; ``test_fraction`` outside (0, 1); ``noise`` negative
+        or not finite, or given for a bundled set or a file; any problem of a file
+        (:func:`read_dataset_file`).
     TypeError
         ``rng`` is not a :class:`numpy.random.Generator`.
 
@@ -464,7 +907,16 @@ def load(
     >>> ds.x_train.shape, ds.x_test.shape, ds.n_classes
     ((80, 2), (20, 2), 2)
     """
-    spec = _check_name(name)
+    if is_dataset_file(name_or_path):
+        return _load_file(
+            Path(name_or_path),
+            rng=rng,
+            n_samples=n_samples,
+            test_fraction=test_fraction,
+            noise=noise,
+        )
+    spec = _check_name(name_or_path)
+    name = str(name_or_path)
     n_wanted = _check_n_samples(n_samples, name, spec.n_classes)
     fraction = _check_test_fraction(test_fraction)
     noise_level = _check_noise(noise, name, spec)
@@ -476,17 +928,56 @@ def load(
     else:
         assert spec.read is not None
         x, y = spec.read()
-        if n_wanted is not None and n_wanted < len(y):
-            keep, _ = _stratified_pick(
-                np.asarray(y, dtype=np.int64), n_wanted, rng, min_in=2, min_out=0
-            )
-            x, y = x[keep], y[keep]
+        x, y = _subsample(x, np.asarray(y, dtype=np.int64), n_wanted, rng)
+    return _split(x, y, spec.n_classes, fraction, rng, name=name)
+
+
+def _load_file(
+    path: Path,
+    *,
+    rng: np.random.Generator,
+    n_samples: object,
+    test_fraction: object,
+    noise: object,
+) -> Dataset:
+    """:func:`load` for a dataset file."""
+    fraction = _check_test_fraction(test_fraction)
+    _check_file_noise(noise, path)
+    check_generator(rng)
+    data = read_dataset_file(path)
+    n_wanted = _check_file_n_samples(n_samples, data)
+    x, y = _subsample(data.x, data.y, n_wanted, rng)
+    return _split(x, y, data.n_classes, fraction, rng, name=data.name, class_names=data.class_names)
+
+
+def _subsample(
+    x: np.ndarray, y: np.ndarray, n_wanted: int | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded stratified subsample of ``n_wanted`` rows (all rows if ``None`` or more)."""
+    if n_wanted is not None and n_wanted < len(y):
+        keep, _ = _stratified_pick(
+            np.asarray(y, dtype=np.int64), n_wanted, rng, min_in=2, min_out=0
+        )
+        return x[keep], y[keep]
+    return x, y
+
+
+def _split(
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    fraction: float,
+    rng: np.random.Generator,
+    *,
+    name: str,
+    class_names: tuple[str, ...] | None = None,
+) -> Dataset:
+    """The seeded stratified split and the train-only standardization of ``(x, y)``."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
-
     n_total = len(y)
     n_test = math.floor(fraction * n_total + 0.5)
-    n_test = min(max(n_test, spec.n_classes), n_total - spec.n_classes)
+    n_test = min(max(n_test, n_classes), n_total - n_classes)
     test_idx, train_idx = _stratified_pick(y, n_test, rng, min_in=1, min_out=1)
     x_train, x_test, mean, scale = _standardize(x[train_idx], x[test_idx])
     return Dataset(
@@ -497,4 +988,5 @@ def load(
         name=name,
         feature_mean=mean,
         feature_scale=scale,
+        class_names=class_names,
     )
