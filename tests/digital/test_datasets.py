@@ -188,7 +188,8 @@ def test_split_invariants_hold_for_any_size(
 
 @pytest.mark.parametrize("bad", ["foo", "MOONS", "", 3, None])
 def test_unknown_name(bad: object) -> None:
-    with pytest.raises(ValueError, match=r"name_or_path=.*not a known dataset.*moons, circles") as info:
+    pattern = r"name_or_path=.*not a known dataset.*moons, circles"
+    with pytest.raises(ValueError, match=pattern) as info:
         _load(bad)  # type: ignore[arg-type]
     assert repr(bad) in str(info.value)
 
