@@ -31,7 +31,7 @@ import reprlib
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -125,11 +125,17 @@ class Checkpoint:
     existing
         What to do when ``path`` already exists: ``"refuse"`` (raise, so no
         earlier run is overwritten) or ``"resume"`` (continue from it).
+    settings
+        More of the run's choices that a resumed run must share, beside the
+        trainer's own (JSON values, compared as they are): e.g. the digest of the
+        data file the caller trained on, so that a checkpoint is not continued on
+        other data. ``None``: none.
     """
 
     path: Path
     every_steps: int = 100
     existing: Literal["refuse", "resume"] = "refuse"
+    settings: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | os.PathLike):
@@ -143,6 +149,14 @@ class Checkpoint:
             raise ValueError(f"every_steps={self.every_steps!r} must be an int ≥ 1")
         object.__setattr__(self, "every_steps", int(self.every_steps))
         check_choice(self.existing, "existing", ("refuse", "resume"))
+        if self.settings is not None:
+            if not isinstance(self.settings, Mapping) or not all(
+                isinstance(k, str) for k in self.settings
+            ):
+                raise TypeError(
+                    f"settings={self.settings!r} must be a mapping of names to JSON values or None"
+                )
+            object.__setattr__(self, "settings", dict(self.settings))
 
 
 @dataclass
@@ -657,6 +671,8 @@ def train(
     describe = getattr(net, "checkpoint_settings", None)  # e.g. a photonic chip's settings
     if callable(describe):
         settings.update({f"network.{k}": v for k, v in describe().items()})
+    if checkpoint is not None and checkpoint.settings:
+        settings.update(checkpoint.settings)
     if checkpoint is not None and checkpoint.path.exists():
         if checkpoint.existing == "refuse":
             raise ValueError(

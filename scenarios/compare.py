@@ -108,7 +108,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from digital.datasets import Dataset, load
+from digital.datasets import Dataset, check_dataset, load
 from digital.gradcheck import gradient_metrics, numerical_gradients
 from digital.losses import softmax_cross_entropy
 from digital.network import MLP
@@ -187,9 +187,12 @@ class Config:
     Parameters
     ----------
     dataset : str
-        Two-feature, two-class data set (:data:`scenarios.insitu_training.DATASETS`).
+        Two-feature, two-class data set (:data:`scenarios.insitu_training.DATASETS`),
+        or the path of a ``.npz``/``.csv`` file with 2 features and 2 classes
+        (``digital.datasets``).
     n_samples : int or None
-        Points before the 80/20 split; ``None``: Pai et al.'s size (moons 500).
+        Points before the 80/20 split; ``None``: Pai et al.'s size (moons 500), or
+        every row of a file (a smaller value draws a stratified subsample).
         ``config.json`` keeps ``None``, so that the file reused with another
         ``dataset`` takes that set's size; the summary's ``n_samples`` is the number
         the run used.
@@ -278,13 +281,23 @@ class Config:
 
     PRESET_FIELDS: ClassVar[tuple[str, ...]] = ("presets",)
     """Settings that list hardware presets (see :mod:`scenarios.framework`)."""
+    DATASET_FIELDS: ClassVar[tuple[str, ...]] = ("dataset",)
+    """Settings that name datasets (see :mod:`scenarios.framework`)."""
     RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("workers",)
     """Settings the results do not depend on (see :mod:`scenarios.framework`)."""
 
     def __post_init__(self) -> None:
-        check_choice(self.dataset, "dataset", tuple(insitu_training.DATASETS))
         if self.n_samples is not None:
             check_positive_int(self.n_samples, "n_samples")
+        dataset = check_dataset(
+            self.dataset,
+            "dataset",
+            allowed=tuple(insitu_training.DATASETS),
+            n_samples=self.n_samples,
+            n_features=insitu_training.PAI_FEATURES,
+            n_classes=insitu_training.PAI_CLASSES,
+        )
+        object.__setattr__(self, "dataset", dataset)
         if isinstance(self.hidden, list):
             object.__setattr__(self, "hidden", tuple(self.hidden))
         if not isinstance(self.hidden, tuple) or any(
@@ -323,7 +336,7 @@ class Config:
     @property
     def total_samples(self) -> int:
         """Points of the data set before the split (``n_samples`` or Pai et al.'s size)."""
-        return self.n_samples or insitu_training.DATASETS[self.dataset]
+        return self.n_samples or insitu_training.dataset_size(self.dataset)
 
     @classmethod
     def smoke(cls) -> Config:

@@ -7,7 +7,10 @@ computer with the shared trainer (``digital.train.train``).
 What it covers
 --------------
 - Data: one of ``digital.datasets.DATASETS`` (synthetic 2-D sets such as moons, or
-  the bundled iris and 8x8 digits), split train/test and standardized.
+  the bundled iris and 8x8 digits) or the user's own ``.npz``/``.csv`` file
+  (``--set dataset=my.csv``; formats in :mod:`digital.datasets`), split train/test
+  and standardized. The manifest records a file's path, size and SHA-256, and
+  ``run --resume`` refuses to continue a checkpoint if the file has changed since.
 - Model: ``MLP([n_features, *hidden, n_classes])`` with ``activation`` on the hidden
   layers and ``output_activation`` on the output layer (``identity`` gives logits).
 - Training: ``loss`` and ``optimizer`` by name, ``epochs`` passes in minibatches of
@@ -43,11 +46,12 @@ import dataclasses
 import math
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from digital.activations import REAL_ACTIVATIONS
-from digital.datasets import BUNDLED_DATASETS, DATASETS, load
+from digital.datasets import BUNDLED_DATASETS, check_dataset, load
 from digital.losses import LOSSES
 from digital.network import MLP
 from digital.optim import OPTIMIZERS, make_optimizer
@@ -56,6 +60,7 @@ from digital.validation import check_choice, check_positive, check_positive_int
 from scenarios.framework import (
     Result,
     child_rngs,
+    dataset_digests,
     new_figure,
     save_figure,
     scenario_main,
@@ -96,13 +101,15 @@ class Config:
     Parameters
     ----------
     dataset : str
-        One of ``digital.datasets.DATASETS``.
+        One of ``digital.datasets.DATASETS``, or the path of a ``.npz`` or ``.csv``
+        dataset file (any number of features and classes).
     n_samples : int or None
         Samples before the train/test split; ``None`` is the dataset's default (500
-        for synthetic sets, the whole set for iris and digits).
+        for synthetic sets, the whole set for iris, digits and a file; a file must
+        hold at least ``n_samples`` rows).
     noise : float or None
         Noise level of a synthetic set (``None``: the dataset's default); must be
-        ``None`` for iris and digits.
+        ``None`` for iris, digits and a file.
     test_fraction : float
         Fraction of samples held out for testing, in (0, 1).
     hidden : tuple of int
@@ -146,8 +153,10 @@ class Config:
     seed: int = 0
     checkpoint_every: int = 0
 
+    DATASET_FIELDS: ClassVar[tuple[str, ...]] = ("dataset",)
+    """Settings that name datasets (see :mod:`scenarios.framework`)."""
+
     def __post_init__(self) -> None:
-        check_choice(self.dataset, "dataset", tuple(DATASETS))
         if self.n_samples is not None:
             check_positive_int(self.n_samples, "n_samples")
         if self.noise is not None and (
@@ -162,6 +171,11 @@ class Config:
                 f"noise={self.noise!r} has no meaning for the bundled dataset "
                 f"{self.dataset!r}; leave noise=None"
             )
+        object.__setattr__(
+            self,
+            "dataset",
+            check_dataset(self.dataset, "dataset", n_samples=self.n_samples, noise=self.noise),
+        )
         if (
             isinstance(self.test_fraction, bool)
             or not isinstance(self.test_fraction, (int, float))
@@ -283,6 +297,8 @@ def run(cfg: Config, out_dir: Path) -> Result:
         test_fraction=cfg.test_fraction,
         noise=cfg.noise,
     )
+    # a checkpoint holds the digest of a dataset file: resumed on changed data, it refuses
+    data_settings = {f"dataset_sha256:{k}": v for k, v in dataset_digests(cfg).items()}
     layer_sizes = [data.n_features, *cfg.hidden, data.n_classes]
     activations = [cfg.activation] * len(cfg.hidden) + [cfg.output_activation]
     net = MLP(layer_sizes, activation=activations, rng=rngs["init"])
@@ -300,6 +316,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
                 out_dir / CHECKPOINT_FILENAME,
                 every_steps=cfg.checkpoint_every or CHECKPOINT_ONLY_ON_INTERRUPT,
                 existing="resume",
+                settings=data_settings,
             ),
         )
     except TrainingDiverged as exc:  # keep the epochs before it (the run is still "failed")

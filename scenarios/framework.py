@@ -20,6 +20,12 @@ A scenario is a module ``scenarios.<name>`` that defines
   the run computes. Every run folder keeps the resolved preset of each such file
   (:func:`write_presets`), and a sweep's identity includes their digests
   (:func:`preset_digests`);
+- a class attribute ``Config.DATASET_FIELDS`` (``ClassVar``) naming the settings that
+  name datasets (:func:`digital.datasets.check_dataset`), if it has any: a dataset
+  *file* named there (``.npz``/``.csv``) is read when the scenario runs. The run's
+  manifest records each such file (:func:`dataset_records`: its path, size and the
+  SHA-256 of its bytes; the file is not copied), and a sweep's identity includes
+  their digests (:func:`dataset_digests`), as for preset files;
 - a class attribute ``Config.RESULT_NEUTRAL_FIELDS`` (``ClassVar``) naming the
   settings that change how a run computes but not what (``workers``: every job carries
   its own seeds), if it has any: they are left out of a sweep's identity
@@ -31,8 +37,9 @@ A scenario is a module ``scenarios.<name>`` that defines
 a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites earlier
 results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement),
 ``manifest.json`` (package version, git commit, Python and NumPy versions, seed, wall
-time) and ``presets/`` (every preset file the config names, resolved: see
-:func:`write_presets`).
+time, and under ``datasets`` every dataset file the config names: see
+:func:`dataset_records`) and ``presets/`` (every preset file the config names,
+resolved: see :func:`write_presets`).
 
 Registering a new scenario is one line in :data:`SCENARIOS`. The tests then hold it
 to this contract (``tests/scenarios/test_framework.py``, ``test_cli.py``):
@@ -82,6 +89,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_or
 import numpy as np
 from tqdm.auto import tqdm
 
+from digital.datasets import is_dataset_file
 from digital.validation import check_choice
 from sim.presets import is_preset_file, load_preset, preset_path, preset_toml, toml_literal
 
@@ -106,6 +114,9 @@ __all__ = [
     "config_from_overrides",
     "count",
     "curve_band",
+    "dataset_digests",
+    "dataset_files",
+    "dataset_records",
     "describe_settings",
     "errorbars_above_floor",
     "floor_handle",
@@ -159,6 +170,8 @@ PRESETS_DIRNAME = "presets"
 """Sub-folder of a run folder with the resolved preset files of its config."""
 PRESET_FIELDS_ATTR = "PRESET_FIELDS"
 """Class attribute of a ``Config`` naming its settings that list hardware presets."""
+DATASET_FIELDS_ATTR = "DATASET_FIELDS"
+"""Class attribute of a ``Config`` naming its settings that name datasets."""
 RESULT_NEUTRAL_ATTR = "RESULT_NEUTRAL_FIELDS"
 """Class attribute of a ``Config`` naming its settings that the results do not depend on."""
 
@@ -1108,6 +1121,107 @@ def write_presets(cfg: object, out_dir: str | Path) -> dict[str, dict[str, str]]
     return saved
 
 
+def dataset_files(cfg: object) -> dict[str, Path]:
+    """The dataset files a config names, which its run reads.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        A scenario's ``Config``; its class attribute ``DATASET_FIELDS`` names the
+        settings that name datasets, one name or a tuple of them (none if it has no
+        such attribute).
+
+    Returns
+    -------
+    dict of str to Path
+        Every entry of those settings that is a file path (as written in the setting)
+        -> the file, in order. Built-in dataset names are left out: they are part of
+        the code.
+
+    Raises
+    ------
+    ValueError
+        If a named file does not exist.
+    """
+    files: dict[str, Path] = {}
+    for name in getattr(type(cfg), DATASET_FIELDS_ATTR, ()):
+        value = getattr(cfg, name)
+        entries = value if isinstance(value, (tuple, list)) else (value,)
+        for entry in entries:
+            if isinstance(entry, (str, Path)) and is_dataset_file(entry):
+                path = Path(entry)
+                if not path.is_file():
+                    raise ValueError(f"{name}: dataset file {str(entry)!r} does not exist")
+                files.setdefault(str(entry), path)
+    return files
+
+
+def _file_sha256(path: Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size in bytes of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ValueError(f"dataset file {str(path)!r} cannot be read: {exc}") from exc
+    return digest.hexdigest(), size
+
+
+def dataset_records(cfg: object) -> dict[str, dict[str, str | int]]:
+    """What the manifest records of every dataset file the config names.
+
+    The bytes are hashed, not parsed: any edit (a comment in a ``.csv`` included)
+    changes the digest. The file is not copied into the run folder (data can be large).
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        A scenario's ``Config`` (see :func:`dataset_files`).
+
+    Returns
+    -------
+    dict of str to dict
+        Entry, the path as written in the setting -> ``{"path": <the file, absolute>,
+        "sha256": <hex digest of its bytes>, "size_bytes": <its size>}``; empty if
+        the config names only built-in datasets.
+
+    Raises
+    ------
+    ValueError
+        If a named file is missing or cannot be read.
+    """
+    records: dict[str, dict[str, str | int]] = {}
+    for entry, path in dataset_files(cfg).items():
+        digest, size = _file_sha256(path)
+        records[entry] = {"path": str(path.absolute()), "sha256": digest, "size_bytes": size}
+    return records
+
+
+def dataset_digests(cfg: object) -> dict[str, str]:
+    """SHA-256 of the bytes of every dataset file the config names.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        A scenario's ``Config`` (see :func:`dataset_files`).
+
+    Returns
+    -------
+    dict of str to str
+        Entry (as in :func:`dataset_files`) -> hex digest, as :func:`dataset_records`
+        records it; empty if the config names only built-in datasets.
+
+    Raises
+    ------
+    ValueError
+        If a named file is missing or cannot be read.
+    """
+    return {entry: str(record["sha256"]) for entry, record in dataset_records(cfg).items()}
+
+
 def write_metrics(rows: Sequence[Mapping[str, object]], out_dir: str | Path) -> Path:
     """Write tidy rows to ``out_dir/metrics.csv``.
 
@@ -1483,7 +1597,8 @@ def run_scenario(
     preset files the config names (:func:`write_presets`), times
     ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows unless
     the run wrote it itself, and ``manifest.json`` (with the summary, the figure names
-    and, under ``presets``, the saved preset files and their digests). If the run
+    and, under ``presets``, the saved preset files and their digests, under
+    ``datasets``, the dataset files it reads: :func:`dataset_records`). If the run
     raises, a manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
     is still written if it can be. A storage ``OSError`` that names no file (a full
     disk, a quota, a read-only or failing file system) is raised again, with its
@@ -1523,12 +1638,18 @@ def run_scenario(
     quiet = report == "quiet" and "echo" in inspect.signature(module.run).parameters
     seed = getattr(cfg, "seed", None)
     presets: dict[str, dict[str, str]] = {}
-    kept = {"presets": presets} if getattr(type(cfg), PRESET_FIELDS_ATTR, ()) else {}
+    datasets: dict[str, dict[str, str | int]] = {}
+    kept: dict[str, object] = {}
+    if getattr(type(cfg), PRESET_FIELDS_ATTR, ()):
+        kept["presets"] = presets
+    if getattr(type(cfg), DATASET_FIELDS_ATTR, ()):
+        kept["datasets"] = datasets
     metrics_path = out_dir / METRICS_FILENAME
     metrics_before = _file_identity(metrics_path)  # an earlier attempt's (--resume)
     t0 = time.perf_counter()
     try:
         presets.update(write_presets(cfg, out_dir))
+        datasets.update(dataset_records(cfg))  # before the run reads them
         result = module.run(cfg, out_dir, echo=None) if quiet else module.run(cfg, out_dir)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"

@@ -6,7 +6,8 @@ The network of :meth:`photonic.network.PhotonicNetwork.pai2023` (three 4×4 Reck
 layers on one chip, ``|z|`` between layers, optical-softmax readout, softmax
 cross-entropy) on the data sets of Pai et al. — moons (500 points, noise 0.2), circle
 (``"circles"``: 250 points, factor 0.5, noise 0.2) and ring (500 points, Gaussian
-quantiles) — split 80/20, trained with Adam (``lr``) on minibatches of ``batch_size``
+quantiles), or the user's own two-feature, two-class ``.npz``/``.csv`` files (every
+row; see ``datasets``) — split 80/20, trained with Adam (``lr``) on minibatches of ``batch_size``
 for about ``iterations`` optimizer steps (Pai et al.: 1000–2000), in three ways:
 
 (a) ``digital``: trained with the exact ``"adjoint"`` gradient on an ideal chip
@@ -118,13 +119,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, TypeVar, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from digital.datasets import Dataset, load
+from digital.datasets import Dataset, check_dataset, dataset_name, load, read_dataset_file
 from digital.losses import softmax_cross_entropy
 from digital.optim import Adam
 from digital.train import History, accuracy, train
@@ -170,6 +171,8 @@ __all__ = [
     "PAI_REPORTED",
     "Config",
     "check_measurement",
+    "check_pai_datasets",
+    "dataset_size",
     "evaluate",
     "main",
     "run",
@@ -225,6 +228,67 @@ def check_measurement(
 
 #: Two-feature, two-class data sets the Pai network can take, with Pai et al.'s sizes.
 DATASETS: dict[str, int] = {"moons": 500, "circles": 250, "ring": 500, "spiral": 500, "xor": 500}
+#: Features and classes of a data set the Pai network takes (a file must have them).
+PAI_FEATURES, PAI_CLASSES = 2, 2
+
+
+def dataset_size(dataset: str) -> int:
+    """Points a data set is drawn with when no size is set: Pai et al.'s size of a
+    built-in set (:data:`DATASETS`), every row of a dataset file.
+
+    Parameters
+    ----------
+    dataset : str
+        A name from :data:`DATASETS` or the path of a dataset file.
+
+    Returns
+    -------
+    int
+    """
+    if dataset in DATASETS:
+        return DATASETS[dataset]
+    return read_dataset_file(dataset).n_samples
+
+
+def check_pai_datasets(
+    value: object, name: str, *, empty: Literal["refuse", "allow"] = "refuse"
+) -> tuple[str, ...]:
+    """A tuple of data sets for the Pai network: names from :data:`DATASETS` or paths of
+    two-feature, two-class dataset files, no two with the same name (a file is named
+    by its stem in the tables and summary keys).
+
+    Parameters
+    ----------
+    value : object
+        A tuple (or list) of strings.
+    name : str
+        The setting's name, for the messages.
+    empty : {"refuse", "allow"}
+        Whether ``()`` is allowed.
+
+    Returns
+    -------
+    tuple of str
+    """
+    if isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, tuple) or any(not isinstance(v, str) for v in value):
+        raise ValueError(
+            f"{name}={value!r} must be a tuple of names from {tuple(DATASETS)} or paths of "
+            ".npz/.csv files"
+        )
+    if not value and empty == "refuse":
+        raise ValueError(f"{name}=() must name at least one of {tuple(DATASETS)} or a file")
+    for v in value:
+        check_dataset(
+            v, name, allowed=tuple(DATASETS), n_features=PAI_FEATURES, n_classes=PAI_CLASSES
+        )
+    labels = [dataset_name(v) for v in value]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ValueError(f"{name}={value!r} names {', '.join(map(repr, twice))} twice")
+    return value
+
 
 #: Pai et al. 2023 test accuracies (%), by data set and case (parameters.md).
 PAI_REPORTED: dict[str, dict[str, str]] = {
@@ -265,7 +329,9 @@ class Config:
     Parameters
     ----------
     datasets : tuple of str
-        From :data:`DATASETS` (2 features, 2 classes); Pai et al.'s sizes are used.
+        From :data:`DATASETS` (2 features, 2 classes), with Pai et al.'s sizes, or
+        paths of ``.npz``/``.csv`` files with 2 features and 2 classes, every row used
+        (``digital.datasets``); tables, plots and summary keys name a file by its stem.
     methods : tuple of str
         Gradient methods of case (c), from :data:`METHODS`.
     splitting_error_std_rad : tuple of float
@@ -308,7 +374,8 @@ class Config:
     lr : float
         Adam learning rate.
     fd_datasets : tuple of str
-        Data sets on which ``"finite_difference"`` runs (a subset of ``datasets``).
+        Data sets on which ``"finite_difference"`` runs (a subset of ``datasets``, as
+        written there).
     fd_seeds : int
         Finite differences run for the first ``fd_seeds`` seeds only.
     fd_iterations : int
@@ -358,17 +425,21 @@ class Config:
 
     RESULT_NEUTRAL_FIELDS: ClassVar[tuple[str, ...]] = ("workers",)
     """Settings the results do not depend on (see :mod:`scenarios.framework`)."""
+    DATASET_FIELDS: ClassVar[tuple[str, ...]] = ("datasets", "fd_datasets")
+    """Settings that name datasets (see :mod:`scenarios.framework`)."""
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        put("datasets", check_choices(self.datasets, "datasets", tuple(DATASETS)))
+        put("datasets", check_pai_datasets(self.datasets, "datasets"))
         put("methods", check_choices(self.methods, "methods", METHODS, empty="allow"))
-        put(
-            "fd_datasets",
-            check_choices(self.fd_datasets, "fd_datasets", tuple(DATASETS), empty="allow"),
-        )
+        fd = list(self.fd_datasets) if isinstance(self.fd_datasets, list) else self.fd_datasets
+        if not isinstance(fd, tuple) or any(not isinstance(d, str) for d in fd):
+            raise ValueError(
+                f"fd_datasets={self.fd_datasets!r} must be a tuple of entries of datasets"
+            )
+        put("fd_datasets", tuple(fd))
         extra = [d for d in self.fd_datasets if d not in self.datasets]
         if extra:
             raise ValueError(
@@ -412,7 +483,7 @@ class Config:
             adc_bits=self.adc_bits,
             phase_noise_rad=self.phase_noise_rad,
         )
-        smallest = min(DATASETS[d] for d in self.datasets)
+        smallest = min(dataset_size(d) for d in self.datasets)
         if self.batch_size > int(smallest * 0.8):
             raise ValueError(
                 f"batch_size={self.batch_size} exceeds the {int(smallest * 0.8)} training "
@@ -538,13 +609,13 @@ def _train(
 
 def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) -> list[dict]:
     """Cases (a), (b) and (c) of one data set and seed."""
-    data = load(dataset, n_samples=DATASETS[dataset], rng=np.random.default_rng(seeds["data"]))
+    data = load(dataset, n_samples=dataset_size(dataset), rng=np.random.default_rng(seeds["data"]))
     n_train = data.x_train.shape[0]
     steps = math.ceil(n_train / cfg.batch_size)
     epochs = _epochs(cfg.iterations, n_train, cfg.batch_size)
     init = PhotonicNetwork.pai2023(rng=np.random.default_rng(seeds["init"])).params()
     rows: list[dict[str, Any]] = []
-    base = {"dataset": dataset, "seed": seed_index}
+    base = {"dataset": dataset_name(dataset), "seed": seed_index}
 
     digital = PhotonicNetwork.pai2023(rng=np.random.default_rng(0))
     digital.set_params(init)
@@ -603,6 +674,21 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
 # --------------------------------------------------------------------------- tables
 
 
+def _labels(cfg: Config) -> tuple[str, ...]:
+    """The names of ``cfg.datasets`` in the rows, tables and keys: a file's stem."""
+    return tuple(dataset_name(d) for d in cfg.datasets)
+
+
+_T = TypeVar("_T")
+
+
+def _reported(cfg: Config, label: str, table: dict[str, _T]) -> _T | None:
+    """``table[label]`` (Pai et al.'s numbers) for a built-in data set, ``None`` for a
+    file, even one named like a built-in set (``moons.csv``), and for a set they did
+    not report."""
+    return table.get(label) if label in cfg.datasets else None
+
+
 def _finals(
     rows: list[dict[str, Any]],
     *,
@@ -650,7 +736,7 @@ def _accuracy_cases(
                 label += " (exact twin of chip)"
         cases.append((dataset, label + note, case, method, sigma, list(finals.values())))
 
-    for dataset in cfg.datasets:
+    for dataset in _labels(cfg):
         add(dataset, "digital", "adjoint", None)
         for sigma in cfg.splitting_error_std_rad:
             add(dataset, "deployed", "adjoint", sigma)
@@ -679,7 +765,7 @@ def accuracy_table(cfg: Config, rows: list[dict[str, Any]]) -> list[dict[str, st
             "dataset": dataset,
             "case": label,
             "test_accuracy_pct": _pm(finals),
-            "pai2023_pct": PAI_REPORTED.get(dataset, {}).get(case, "-"),
+            "pai2023_pct": (_reported(cfg, dataset, PAI_REPORTED) or {}).get(case, "-"),
         }
         for dataset, label, case, _, _, finals in _accuracy_cases(cfg, rows)
     ]
@@ -747,7 +833,7 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
     measured = [m for m in cfg.methods if m != "adjoint"]
     sigmas = cfg.splitting_error_std_rad
     for k, sigma in enumerate(sigmas):  # the numbers at every σ (sweeps over σ keep them)
-        for dataset in cfg.datasets:
+        for dataset in _labels(cfg):
             a = _finals(rows, dataset=dataset, case="digital", method="adjoint", sigma=None)
             for method in measured:
                 c = _finals(rows, dataset=dataset, case="on_chip", method=method, sigma=sigma)
@@ -762,7 +848,7 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
                         f"{_pm(diff)} points ({within_verdict(diff)})" + _fd_note(method, cfg)
                     )
     sigma = max(cfg.splitting_error_std_rad)
-    for dataset in cfg.datasets:
+    for dataset in _labels(cfg):
         b = _finals(rows, dataset=dataset, case="deployed", method="adjoint", sigma=sigma)
         for method in cfg.methods:
             c = _finals(rows, dataset=dataset, case="on_chip", method=method, sigma=sigma)
@@ -836,7 +922,7 @@ def _plot_curves(cfg: Config, rows: list[dict[str, Any]], sigma: float, out_dir:
         ("on_chip", m, sigma, f"(c) {m}" + (" (exact twin)" if m == "adjoint" else ""))
         for m in cfg.methods
     ]
-    for row, dataset in enumerate(cfg.datasets):
+    for row, dataset in enumerate(_labels(cfg)):
         ax_loss, ax_acc = axes[row]
         lowest: list[float] = []
         for case, method, s, label in runs:
@@ -919,7 +1005,7 @@ def _chip_text(cfg: Config) -> str:
 def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list:
     fig = new_figure(figsize=(max(6.0, 3.8 * len(cfg.datasets)), 4.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(cfg.datasets))).ravel()
-    for ax, dataset in zip(axes, cfg.datasets, strict=True):
+    for ax, dataset in zip(axes, _labels(cfg), strict=True):
         labels, means, stds, colors = [], [], [], []
         entries: list[tuple[str, str, float | None, str]] = [("digital", "adjoint", None, "(a)")]
         for s in cfg.splitting_error_std_rad:
@@ -937,13 +1023,13 @@ def _plot_finals(cfg: Config, rows: list[dict[str, Any]], out_dir: Path) -> list
         pos = np.arange(len(labels))
         ax.bar(pos, means, yerr=stds, capsize=3, color=colors, alpha=0.8)
         ax.set_xticks(pos, labels, rotation=60, ha="right", fontsize=7)
-        reported = {"moons": (94.0, 94.0), "ring": (100.0, 90.0)}.get(dataset)
+        reported = _reported(cfg, dataset, {"moons": (94.0, 94.0), "ring": (100.0, 90.0)})
         if reported is not None and reported[0] == reported[1]:  # one line, both named
             ax.axhline(reported[0], color="g", ls="--", label="Pai: digital (sim.) = deployed")
         elif reported is not None:
             ax.axhline(reported[0], color="g", ls="--", label="Pai: digital (sim.)")
             ax.axhline(reported[1], color="r", ls=":", label="Pai: deployed on chip")
-        band = {"moons": (87.0, 95.0), "circles": (80.0, 95.0)}.get(dataset)
+        band = _reported(cfg, dataset, {"moons": (87.0, 95.0), "circles": (80.0, 95.0)})
         if band is not None:
             ax.axhspan(*band, color="orange", alpha=0.15, label="Pai: in situ (range)")
         ax.set_ylim(_accuracy_floor([m - e for m, e in zip(means, stds, strict=True)], 50.0), 101)

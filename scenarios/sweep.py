@@ -37,9 +37,12 @@ the SHA-256 of the scenario name, the fully resolved base configuration, the gri
 (keys and values, in canonical order) and, if the base configuration or a grid value
 names hardware preset *files* (``--set presets=mychip.toml,cpu``), the digest of each
 file's resolved contents (:func:`scenarios.framework.preset_digests`; bundled preset
-names are part of the code and count by name). The same command therefore maps to the
-same folder, whatever the order of the ``--grid`` options or of their values; a
-different base configuration or grid, or an edited preset file, is a different sweep.
+names are part of the code and count by name) and, likewise, if they name dataset
+*files* (``--set dataset=my.csv``), the digest of each file's bytes
+(:func:`scenarios.framework.dataset_digests`; built-in dataset names count by name).
+The same command therefore maps to the same folder, whatever the order of the
+``--grid`` options or of their values; a different base configuration or grid, or an
+edited preset or dataset file, is a different sweep.
 Settings that a scenario marks as not changing its results
 (:func:`scenarios.framework.result_neutral_fields`: compare's and insitu_training's
 ``workers``) count at their ``Config()`` (or ``--smoke``) value whatever
@@ -178,6 +181,8 @@ from scenarios.framework import (
     atomic_text_file,
     config_from_overrides,
     count,
+    dataset_digests,
+    dataset_files,
     ensure_output_dir,
     errorbars_above_floor,
     floor_handle,
@@ -409,7 +414,8 @@ class SweepPlan:
         ``"<scenario>-<hash>"``: the name of the sweep folder.
     spec : dict
         What the hash is computed from (scenario, base config, canonical grid and,
-        if any config names preset files, ``preset_digests``: entry -> digest).
+        if any config names preset files, ``preset_digests``: entry -> digest; if any
+        names dataset files, ``dataset_digests``: entry -> digest).
     """
 
     scenario: str
@@ -615,9 +621,13 @@ def plan_sweep(
             for key, values in sorted(converted)
         },
     }
-    digests = _preset_digests([start, *(point.config for point in points)])
+    configs = [start, *(point.config for point in points)]
+    digests = _file_digests(configs, preset_files, preset_digests)
     if digests:  # only then: a sweep of bundled presets keeps the hash it always had
         spec["preset_digests"] = digests
+    data_digests = _file_digests(configs, dataset_files, dataset_digests)
+    if data_digests:  # likewise: a sweep of built-in datasets keeps its hash
+        spec["dataset_digests"] = data_digests
     return SweepPlan(
         scenario=scenario,
         base_config=start,
@@ -629,15 +639,20 @@ def plan_sweep(
     )
 
 
-def _preset_digests(configs: Iterable[object]) -> dict[str, str]:
-    """Entry -> digest of every preset file the configs name (:func:`preset_digests`),
-    each file read once."""
+def _file_digests(
+    configs: Iterable[object],
+    files: Callable[[object], Mapping[str, Path]],
+    digest: Callable[[object], Mapping[str, str]],
+) -> dict[str, str]:
+    """Entry -> digest of every file the configs name (``files``: :func:`preset_files`
+    or :func:`dataset_files`; ``digest``: the matching ``*_digests``), each config's
+    files hashed only if one of them is new."""
     digests: dict[str, str] = {}
     for cfg in configs:
-        if not preset_files(cfg).keys() - digests.keys():
-            continue
         try:
-            digests.update(preset_digests(cfg))
+            if not files(cfg).keys() - digests.keys():
+                continue
+            digests.update(digest(cfg))
         except ValueError as exc:  # a file removed or spoiled since the config checked it
             raise SweepError(str(exc)) from None
     return dict(sorted(digests.items()))
@@ -1373,6 +1388,10 @@ def _atomic_write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
+#: Keys of a sweep's spec that hold the digests of the files its configs name.
+_FILE_DIGEST_KEYS = ("preset_digests", "dataset_digests")
+
+
 def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | None) -> None:
     path = sweep_dir / SPEC_FILENAME
     if path.exists():
@@ -1382,10 +1401,11 @@ def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | Non
         "scenario": plan.scenario,
         "grid": {key: [_plain(v) for v in values] for key, values in plan.grid},
         "base_config": _plain(dataclasses.asdict(plan.base_config)),
-        **{key: plan.spec[key] for key in ("preset_digests",) if key in plan.spec},
+        **{key: plan.spec[key] for key in _FILE_DIGEST_KEYS if key in plan.spec},
         "hash_of": (
             "sha256 of canonical JSON of {scenario, base_config, grid (sorted)"
-            + (", preset_digests}" if "preset_digests" in plan.spec else "}")
+            + "".join(f", {key}" for key in _FILE_DIGEST_KEYS if key in plan.spec)
+            + "}"
             + _neutral_note(plan)
         ),
         "created_at": _now(),
