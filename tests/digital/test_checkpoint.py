@@ -413,3 +413,20 @@ def test_an_optimizer_that_cannot_take_the_state_is_refused_before_the_network_c
         load_checkpoint(path, net=net, optimizer=Adam(lr=0.01), rng=np.random.default_rng(4))
     for key, value in before.items():
         np.testing.assert_array_equal(net.params()[key], value)
+
+
+def test_a_caller_s_own_settings_must_match_to_resume(tmp_path: Path) -> None:
+    """``Checkpoint(settings=...)`` adds the caller's choices (e.g. a data file's digest)
+    to those a resumed run must share; a checkpoint without them still resumes."""
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run("mlp", Checkpoint(path, every_steps=5, settings={"data": "a"}), interrupt_at=11)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="belongs to another run: data='a' there, 'b' here"):
+        run("mlp", Checkpoint(path, existing="resume", settings={"data": "b"}))
+    assert path.read_bytes() == before  # refused before anything was changed
+    _, resumed = run("mlp", Checkpoint(path, existing="resume", settings={"data": "a"}))
+    _, reference = run("mlp", None)
+    assert resumed.loss == reference.loss
+    with pytest.raises(TypeError, match=r"settings=.* must be a mapping"):
+        Checkpoint(path, settings=["data"])  # type: ignore[arg-type]
