@@ -189,8 +189,14 @@ class PhotonicNetwork:
     init
         ``"haar"`` or ``"uniform"`` initial phases.
     gradient
-        Default method of :meth:`backward`: ``"adjoint"``, ``"in_situ"``,
-        ``"analog"`` or ``"finite_difference"``.
+        Default method of :meth:`backward`: ``"adjoint"`` (exact, computed),
+        ``"in_situ"`` (Hughes et al.'s 3-pass interference measurement),
+        ``"analog"`` (2-pass, the adjoint injected in phase) or
+        ``"finite_difference"``. On a lossy chip the 3-pass ``"in_situ"`` estimate is
+        biased, since the loss breaks the time reversal it assumes, while
+        ``"analog"`` is not (Pai network, 0.2 dB per MZI, no other error: ε ≈ 0.4
+        against 1e-3; :mod:`photonic.insitu` explains why): prefer ``"analog"``
+        there, or lower ``adjoint_power_ratio``.
     measurement
         ``"per_sample"`` or ``"aggregated"`` tap read-out for the in-situ methods
         (see :mod:`photonic.insitu`).
@@ -231,6 +237,14 @@ class PhotonicNetwork:
     on the other samples of its batch: the same sample can read differently in a
     training minibatch, in a full-set evaluation and on its own (alone, its brightest
     port reads full scale), and so can its loss and predicted class.
+
+    Per-pass noise is drawn afresh on every call, per sample: each layer's emitted and
+    read fields get a fresh I/O error (two draws per layer, six in the Pai network),
+    every shifter a fresh phase error, every detector fresh noise. The same input
+    therefore gives other outputs on the next call: about 10 % relative std for the
+    Pai network on a default :meth:`~photonic.imperfections.Chip.draw` chip (mostly
+    from the I/O errors). Test accuracy on such a chip is a random variable; average
+    it over repeated passes (``scenarios.insitu_training.evaluate``).
     """
 
     def __init__(

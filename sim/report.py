@@ -207,6 +207,11 @@ def tops_per_w(n_ops: float, energy_pj: float) -> float:
     ----------
     n_ops
         Operations performed (``OPS_PER_MAC`` per MAC, e.g. ``2·mesh_macs(ops)``).
+        :func:`mesh_macs` counts *complex* MACs, and this convention counts one as 2
+        operations, like a real MAC. A complex MAC is 4 real multiply-adds, so where
+        the work needs complex arithmetic, a photonic TOPS/W set against a digital
+        processor's real-MAC figure is up to 4× conservative; where a real MAC would
+        do the same job, the two compare directly. Say which in a comparison.
     energy_pj
         Energy they cost, pJ, > 0.
 
