@@ -41,6 +41,7 @@ from sim.ops import DIRECTIONS, Op
 
 __all__ = [
     "PHASES",
+    "PLAUSIBLE_POWER_MW",
     "SI_PREFIXES",
     "PhaseCost",
     "Report",
@@ -60,6 +61,13 @@ Phase = Literal["forward", "adjoint", "gradient", "update"]
 PHASES: tuple[str, ...] = get_args(Phase)
 #: Operations per multiply-accumulate.
 OPS_PER_MAC = 2
+
+PLAUSIBLE_POWER_MW = 700_000.0
+"""Mean power above which :func:`format_report` warns, mW: 700 W, the TDP of an
+NVIDIA H100 SXM board (vendor spec, parameters.md). An accelerator drawing more is not
+a plausible chip; the numbers are then the model's extrapolation (a laser sized for a
+very lossy mesh, or more heaters held than a package can cool) and want checking
+before anyone quotes them."""
 
 
 def phase_of(op: Op) -> Phase:
@@ -135,6 +143,28 @@ class Report:
     energy_by_component_pj: dict[str, float]
     time_by_component_ns: dict[str, float]
     mesh_macs: float
+
+    @property
+    def mean_power_mw(self) -> float:
+        """Mean power over the step, mW (pJ/ns); 0 for a step that takes no time."""
+        return self.energy_pj / self.latency_ns if self.latency_ns > 0 else 0.0
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What makes these numbers implausible for a real chip (empty if nothing).
+
+        Today one check: a mean power above :data:`PLAUSIBLE_POWER_MW`, naming the
+        component that draws most.
+        """
+        if self.mean_power_mw <= PLAUSIBLE_POWER_MW:
+            return ()
+        top, top_pj = max(self.energy_by_component_pj.items(), key=lambda kv: kv[1])
+        return (
+            f"mean power {format_si(self.mean_power_mw, 'W', exponent=-3)} exceeds "
+            f"{format_si(PLAUSIBLE_POWER_MW, 'W', exponent=-3)} (an H100 board's TDP): "
+            f"{top} draws {top_pj / self.energy_pj:.0%} of the energy; check the "
+            "preset and the mesh size before quoting these numbers",
+        )
 
     def rows(self, **labels: Any) -> list[dict[str, Any]]:
         """The report in long form.
@@ -321,7 +351,9 @@ def format_report(report: Report) -> str:
     """
     lines = [
         f"{report.hardware}: per step {format_time_ns(report.latency_ns)}, "
-        f"{format_energy_pj(report.energy_pj)}",
+        f"{format_energy_pj(report.energy_pj)} "
+        f"(mean power {format_si(report.mean_power_mw, 'W', exponent=-3)})",
+        *(f"  warning: {text}" for text in report.warnings),
         f"  {'phase':<12}{'latency':>14}{'energy':>14}",
     ]
     for name, cost in report.phases.items():

@@ -9,6 +9,8 @@ from sim.engine import simulate
 from sim.ops import Op
 from sim.report import (
     PHASES,
+    PLAUSIBLE_POWER_MW,
+    Report,
     format_energy_pj,
     format_report,
     format_si,
@@ -149,3 +151,33 @@ def test_summarize_checks_its_inputs() -> None:
 )
 def test_one_si_formatter_for_every_time_and_energy(text: str, expected: str) -> None:
     assert text == expected
+
+
+def _report(latency_ns: float, energy_by_component_pj: dict[str, float]) -> Report:
+    return Report(
+        hardware="test",
+        n_steps=1,
+        latency_ns=latency_ns,
+        energy_pj=sum(energy_by_component_pj.values()),
+        phases={},
+        energy_by_component_pj=energy_by_component_pj,
+        time_by_component_ns={},
+        mesh_macs=0.0,
+    )
+
+
+def test_mean_power_is_energy_over_time_and_an_implausible_one_is_flagged() -> None:
+    """A 256-port thermal step drew 3.3 kW (131k heaters held at 25 mW each) and was
+    reported as 20 J with no word (user study): the report now says the mean power, and
+    warns above an H100 board's 700 W."""
+    plausible = _report(1_000.0, {"laser": 5e8, "dac": 1e8})  # 600 µJ in 1 µs: 600 W
+    assert plausible.mean_power_mw == pytest.approx(600_000.0)
+    assert plausible.warnings == ()
+    assert "(mean power 600 W)" in format_report(plausible).splitlines()[0]
+    hot = _report(1_000.0, {"laser": 1e8, "phase_hold": 3e9})  # 3.1 kW
+    assert hot.mean_power_mw > PLAUSIBLE_POWER_MW
+    (warning,) = hot.warnings
+    assert warning.startswith("mean power 3.1 kW exceeds 700 W")
+    assert "phase_hold draws 97% of the energy" in warning
+    assert format_report(hot).splitlines()[1] == f"  warning: {warning}"
+    assert _report(0.0, {"laser": 0.0}).mean_power_mw == 0.0
