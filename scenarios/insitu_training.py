@@ -38,8 +38,9 @@ Finite differences cost 2 forward passes of the whole network per phase shifter 
 shifters: 96 passes per step, ≈ 25–30× the time of an in-situ step in this simulator:
 84 ms against 3.0–3.3 ms), so they run only on
 ``fd_datasets``, for the first ``fd_seeds`` seeds and ``fd_iterations`` steps (default:
-moons, 1 seed, 200 steps); their phase step ``fd_step_rad`` (0.1 rad) must exceed the
-DAC step and the phase noise, or the perturbation is quantized away or drowned.
+moons if ``datasets`` has it, 1 seed, 200 steps); their phase step ``fd_step_rad``
+(0.1 rad) must exceed the DAC step and the phase noise, or the perturbation is
+quantized away or drowned.
 
 Every case is repeated for ``n_seeds`` seeds (data draw, initial phases, chip, noise
 and minibatch order change together; (a), (b) and (c) of one seed share them, so
@@ -373,9 +374,10 @@ class Config:
         Minibatch size.
     lr : float
         Adam learning rate.
-    fd_datasets : tuple of str
+    fd_datasets : tuple of str or None
         Data sets on which ``"finite_difference"`` runs (a subset of ``datasets``, as
-        written there).
+        written there). ``None``: ``("moons",)`` if ``datasets`` has moons, else none
+        (so ``--set datasets=my.csv`` runs without also clearing this).
     fd_seeds : int
         Finite differences run for the first ``fd_seeds`` seeds only.
     fd_iterations : int
@@ -413,7 +415,7 @@ class Config:
     iterations: int = 1000
     batch_size: int = 20
     lr: float = 0.02
-    fd_datasets: tuple[str, ...] = ("moons",)
+    fd_datasets: tuple[str, ...] | None = None
     fd_seeds: int = 1
     fd_iterations: int = 200
     fd_step_rad: float = 0.1
@@ -434,18 +436,20 @@ class Config:
 
         put("datasets", check_pai_datasets(self.datasets, "datasets"))
         put("methods", check_choices(self.methods, "methods", METHODS, empty="allow"))
-        fd = list(self.fd_datasets) if isinstance(self.fd_datasets, list) else self.fd_datasets
-        if not isinstance(fd, tuple) or any(not isinstance(d, str) for d in fd):
-            raise ValueError(
-                f"fd_datasets={self.fd_datasets!r} must be a tuple of entries of datasets"
-            )
-        put("fd_datasets", tuple(fd))
-        extra = [d for d in self.fd_datasets if d not in self.datasets]
-        if extra:
-            raise ValueError(
-                f"fd_datasets={self.fd_datasets!r} names {extra}, which are not in "
-                f"datasets={self.datasets!r}"
-            )
+        if self.fd_datasets is not None:
+            fd = tuple(self.fd_datasets) if isinstance(self.fd_datasets, list) else self.fd_datasets
+            if not isinstance(fd, tuple) or any(not isinstance(d, str) for d in fd):
+                raise ValueError(
+                    f"fd_datasets={self.fd_datasets!r} must be a tuple of entries of "
+                    "datasets, or None"
+                )
+            put("fd_datasets", fd)
+            extra = [d for d in fd if d not in self.datasets]
+            if extra:
+                raise ValueError(
+                    f"fd_datasets={self.fd_datasets!r} names {extra}, which are not in "
+                    f"datasets={self.datasets!r}"
+                )
         sigmas = self.splitting_error_std_rad
         if isinstance(sigmas, list):
             sigmas = tuple(sigmas)
@@ -491,6 +495,14 @@ class Config:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} must be a non-negative int")
+
+    @property
+    def fd_runs_on(self) -> tuple[str, ...]:
+        """The entries of ``datasets`` that finite differences run on: ``fd_datasets``,
+        or for ``None`` moons if ``datasets`` has it."""
+        if self.fd_datasets is None:
+            return ("moons",) if "moons" in self.datasets else ()
+        return self.fd_datasets
 
     @classmethod
     def smoke(cls) -> Config:
@@ -649,7 +661,7 @@ def _run_one(cfg: Config, dataset: str, seed_index: int, seeds: dict[str, int]) 
             k = 1 + METHODS.index(method)
             run_epochs = epochs
             if method == "finite_difference":
-                if dataset not in cfg.fd_datasets or seed_index >= cfg.fd_seeds:
+                if dataset not in cfg.fd_runs_on or seed_index >= cfg.fd_seeds:
                     continue
                 run_epochs = _epochs(cfg.fd_iterations, n_train, cfg.batch_size)
             net = PhotonicNetwork.pai2023(

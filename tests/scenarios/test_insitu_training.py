@@ -258,6 +258,25 @@ def test_config_validation(changes: dict, match: str) -> None:
         it.Config(**changes)
 
 
+def test_other_datasets_need_no_fd_datasets_setting() -> None:
+    """``--set datasets=circles`` failed on its own: the default fd_datasets=("moons",)
+    was not among them. The default is now "moons if listed"; a named set that is not
+    listed is still refused, and a list is taken as a tuple."""
+    from scenarios.framework import config_from_overrides, parse_set_options
+
+    def built(*options: str) -> it.Config:
+        return config_from_overrides(it.Config, parse_set_options(list(options)), base=it.Config())
+
+    assert built().fd_runs_on == ("moons",)
+    assert built("datasets=circles,ring").fd_runs_on == ()
+    assert built("datasets=ring,moons").fd_runs_on == ("moons",)
+    assert built("fd_datasets=").fd_runs_on == ()
+    assert built("datasets=ring", "fd_datasets=ring").fd_runs_on == ("ring",)
+    with pytest.raises(ValueError, match=r"names \['moons'\], which are not in"):
+        built("datasets=ring", "fd_datasets=moons")
+    assert it.Config(fd_datasets=["moons"]).fd_datasets == ("moons",)  # type: ignore[arg-type]
+
+
 def test_a_loss_that_is_not_a_number_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="loss_db_per_mzi=True must be a number"):
         it.Config(loss_db_per_mzi=True)
