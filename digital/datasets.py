@@ -58,9 +58,11 @@ bare name is a built-in set. Two formats:
   real, and ``y``, shape (n_samples,), the labels (integers or strings).
 * ``.csv``: comma-separated numeric feature columns, the **last** column the label.
   One header row is allowed; it is recognised by none of its feature cells being a
-  number (a row that mixes text and numbers is data, and its text cell an error).
-  Text after ``#`` is a comment; empty lines are skipped; a cell may be quoted with
-  ``"``. No missing values.
+  number (a row that mixes text and numbers is data, and its text cell an error), or
+  by being exactly ``0,1,…`` up to the last column (the column names pandas writes
+  for a DataFrame made from an array). Text after ``#`` is a comment; empty lines are
+  skipped; a cell may be quoted with ``"``. No missing values, labels included.
+  Suffixes are matched in any case (``.CSV``).
 
 Labels that are exactly the integers ``0 .. k - 1`` are used as they are
 (``Dataset.class_names`` is ``None``). Any other labels — other integers
@@ -460,7 +462,7 @@ class DatasetFile:
 
 
 def _looks_like_path(text: str) -> bool:
-    return "/" in text or "\\" in text or text.endswith(DATASET_FILE_SUFFIXES)
+    return "/" in text or "\\" in text or text.lower().endswith(DATASET_FILE_SUFFIXES)
 
 
 def is_dataset_file(name_or_path: str | Path) -> bool:
@@ -508,15 +510,8 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = sorted(archive.files)
-            missing = [key for key in ("x", "y") if key not in keys]
-            if missing:
-                raise _file_error(
-                    path,
-                    f"has no array {' or '.join(repr(k) for k in missing)} (it holds: "
-                    f"{', '.join(keys) or 'nothing'}); expected {_FILE_FORMATS}",
-                )
-            return archive["x"], archive["y"]
-    except ValueError as exc:
+            arrays = {key: archive[key] for key in ("x", "y") if key in keys}
+    except ValueError as exc:  # only the reads are in here: the path may say "pickle" too
         if "pickle" in str(exc) or "Object arrays" in str(exc):
             raise _file_error(
                 path, "holds Python objects (pickled); save x as numbers and y as integers or text"
@@ -524,6 +519,14 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise
     except (OSError, zipfile.BadZipFile) as exc:
         raise _file_error(path, f"cannot be read as .npz: {exc}") from None
+    missing = [key for key in ("x", "y") if key not in arrays]
+    if missing:
+        raise _file_error(
+            path,
+            f"has no array {' or '.join(repr(k) for k in missing)} (it holds: "
+            f"{', '.join(keys) or 'nothing'}); expected {_FILE_FORMATS}",
+        )
+    return arrays["x"], arrays["y"]
 
 
 def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -554,8 +557,9 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"has {cells.shape[1]} column; a .csv dataset needs at least one feature "
             "column and the label in the last column",
         )
-    if not any(_is_number(cell) for cell in cells[0, :-1]):
-        cells = cells[1:]  # the header: no feature cell is a number
+    pandas_names = [str(j) for j in range(cells.shape[1])]  # DataFrame(array).to_csv's
+    if not any(_is_number(cell) for cell in cells[0, :-1]) or list(cells[0]) == pandas_names:
+        cells = cells[1:]  # the header: no feature cell is a number, or pandas' 0, 1, …
         if cells.shape[0] == 0:
             raise _file_error(path, "holds a header but no rows")
     features = cells[:, :-1]
@@ -571,6 +575,14 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             "must be numeric (the label goes in the last column)",
         ) from None
     labels = cells[:, -1]
+    empty = np.flatnonzero(labels == "")
+    if empty.size:
+        raise _file_error(
+            path,
+            f"has {empty.size} empty label cell(s), the first in data row {empty[0] + 1}; "
+            "every row needs its label in the last column (a trailing comma adds an "
+            "empty column)",
+        )
     y: np.ndarray = labels
     if all(_is_number(cell) for cell in labels):
         y = labels.astype(np.float64)
@@ -623,7 +635,12 @@ def _check_labels(
     if kind == "S":
         y = np.char.decode(y, "utf-8")
         kind = "U"
-    if kind in "biuf":
+    if kind in "biu":  # integers as they are (through float64, 2**53 + 1 met 2**53)
+        unique, codes = np.unique(y, return_inverse=True)
+        if np.array_equal(unique, np.arange(unique.size)):
+            return codes.astype(np.int64).reshape(-1), None
+        names = tuple(str(int(v)) for v in unique)
+    elif kind == "f":
         values = y.astype(np.float64)
         if not np.isfinite(values).all():
             raise _file_error(path, "has NaN or infinite labels; labels must be integers or text")
@@ -686,7 +703,7 @@ def read_dataset_file(path: str | Path) -> DatasetFile:
         two classes, or a class with fewer than two rows.
     """
     file = Path(path)
-    if file.suffix not in DATASET_FILE_SUFFIXES:
+    if file.suffix.lower() not in DATASET_FILE_SUFFIXES:
         raise ValueError(
             f"dataset file {str(file)!r} has the suffix {file.suffix!r}; a dataset file is "
             f"{' or '.join(DATASET_FILE_SUFFIXES)}: {_FILE_FORMATS}"
@@ -694,7 +711,7 @@ def read_dataset_file(path: str | Path) -> DatasetFile:
     if not file.is_file():
         raise _file_error(file, "does not exist")
     try:
-        x, y = _read_npz(file) if file.suffix == ".npz" else _read_csv(file)
+        x, y = _read_npz(file) if file.suffix.lower() == ".npz" else _read_csv(file)
     except OSError as exc:
         raise _file_error(file, f"cannot be read: {exc}") from None
     x = _check_features(file, np.asarray(x))

@@ -207,6 +207,9 @@ def _bad_csv(tmp_path: Path, text: str) -> Path:
         ("1,2,0\n3,4,0\n", "has 1 class \\(every label is '0'\\)"),
         ("1,2,0\n3,4,0\n5,6,1\n", "class '1' with 1 row; every class needs at least 2"),
         ("1,2,a\n3,4,a\n5,6,b\n", "class 'b' with 1 row"),
+        # unlabelled rows were a class named '' (review); a trailing comma, one class ''
+        ("1,2,0\n3,4,\n5,6,1\n7,8,\n9,9,0\n8,8,1\n", "2 empty label cell.*data row 2"),
+        ("1,2,0,\n3,4,1,\n5,6,0,\n", "3 empty label cell.*trailing comma"),
     ],
 )
 def test_bad_csv_files_are_refused_naming_the_file(tmp_path: Path, text: str, match: str) -> None:
@@ -305,3 +308,34 @@ def test_check_dataset_names_the_field_and_what_was_found(tmp_path: Path) -> Non
         check_dataset(str(tmp_path / "gone.csv"), "dataset")
     with pytest.raises(ValueError, match=r"dataset='iris' is not allowed; choose one of: moons"):
         check_dataset("iris", "dataset", allowed=("moons",))
+
+
+def test_pandas_default_column_names_are_a_header(tmp_path: Path) -> None:
+    """pd.DataFrame(np.c_[x, y]).to_csv(f, index=False) writes the header 0,1,2: all
+    numbers, so it was read as a data row (the sample (0, 1) of class 2; review)."""
+    x, y = _arrays((3, 3, 3), n_features=2)
+    plain = _write_csv(tmp_path / "plain.csv", x, y)
+    pandas = tmp_path / "pandas.csv"
+    pandas.write_text("0,1,2\n" + plain.read_text(encoding="utf-8"), encoding="utf-8")
+    assert read_dataset_file(pandas).n_samples == read_dataset_file(plain).n_samples == 9
+    _same(_load(pandas), _load(plain))
+
+
+def test_an_npz_in_a_folder_named_pickle_gets_the_right_message(tmp_path: Path) -> None:
+    """A missing-array error was raised inside the block that maps any message with
+    "pickle" in it (the path's too) to "holds Python objects" (review)."""
+    folder = tmp_path / "pickle_runs"
+    folder.mkdir()
+    path = folder / "set.npz"
+    np.savez(path, X=np.zeros((4, 2)), y=np.array([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match=r"has no array 'x' \(it holds: X, y\)"):
+        _load(path)
+
+
+def test_big_integer_labels_stay_apart_and_suffixes_match_in_any_case(tmp_path: Path) -> None:
+    """Integer labels went through float64, where 2**53 + 1 is 2**53 (review)."""
+    path = tmp_path / "BIG.NPZ"
+    with path.open("wb") as file:  # savez would append .npz to a name in capitals
+        np.savez(file, x=np.zeros((4, 2)), y=np.array([2**53, 2**53 + 1] * 2))
+    assert is_dataset_file("data.CSV") and is_dataset_file("BIG.NPZ")
+    assert read_dataset_file(path).class_names == (str(2**53), str(2**53 + 1))
