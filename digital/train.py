@@ -127,7 +127,10 @@ class Checkpoint:
         earlier run is overwritten) or ``"resume"`` (continue from it).
     settings
         More of the run's choices that a resumed run must share, beside the
-        trainer's own (JSON values, compared as they are): e.g. the digest of the
+        trainer's own (JSON values, compared as a resumed run reads them back, so a
+        tuple equals the list it was saved as; names the trainer records itself —
+        ``loss``, ``batch_size``, ``optimizer``, ``lr``, ``n_train``, ``network.*`` —
+        are refused when training starts): e.g. the digest of the
         data file the caller trained on, so that a checkpoint is not continued on
         other data. ``None``: none.
     """
@@ -156,7 +159,14 @@ class Checkpoint:
                 raise TypeError(
                     f"settings={self.settings!r} must be a mapping of names to JSON values or None"
                 )
-            object.__setattr__(self, "settings", dict(self.settings))
+            try:  # as a resumed run reads them back: (1, 2) is [1, 2] there
+                canonical = json.loads(json.dumps(dict(self.settings), allow_nan=False))
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"settings={reprlib.repr(self.settings)} must hold JSON values "
+                    f"(numbers, strings, lists, dicts, None): {exc}"
+                ) from None
+            object.__setattr__(self, "settings", canonical)
 
 
 @dataclass
@@ -672,6 +682,12 @@ def train(
     if callable(describe):
         settings.update({f"network.{k}": v for k, v in describe().items()})
     if checkpoint is not None and checkpoint.settings:
+        clash = sorted(set(checkpoint.settings) & set(settings))
+        if clash:
+            raise ValueError(
+                f"checkpoint.settings names {', '.join(clash)}, which train() records "
+                "itself; give your settings other names"
+            )
         settings.update(checkpoint.settings)
     if checkpoint is not None and checkpoint.path.exists():
         if checkpoint.existing == "refuse":

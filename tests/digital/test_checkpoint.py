@@ -430,3 +430,21 @@ def test_a_caller_s_own_settings_must_match_to_resume(tmp_path: Path) -> None:
     assert resumed.loss == reference.loss
     with pytest.raises(TypeError, match=r"settings=.* must be a mapping"):
         Checkpoint(path, settings=["data"])  # type: ignore[arg-type]
+
+
+def test_a_caller_s_settings_resume_as_json_reads_them_back(tmp_path: Path) -> None:
+    """A tuple setting refused its own resume ([1, 2] there, (1, 2) here), an array
+    failed only when the checkpoint was first saved, and a setting named like the
+    trainer's own silently replaced it (review)."""
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run("mlp", Checkpoint(path, every_steps=5, settings={"a": (1, 2)}), interrupt_at=11)
+    _, resumed = run("mlp", Checkpoint(path, existing="resume", settings={"a": (1, 2)}))
+    _, reference = run("mlp", None)
+    assert resumed.loss == reference.loss
+    with pytest.raises(TypeError, match=r"settings=.* must hold JSON values"):
+        Checkpoint(path, settings={"a": np.zeros(2)})
+    with pytest.raises(TypeError, match=r"must hold JSON values"):
+        Checkpoint(path, settings={"a": float("nan")})
+    with pytest.raises(ValueError, match="names batch_size, which train\\(\\) records itself"):
+        run("mlp", Checkpoint(tmp_path / "other.npz", settings={"batch_size": 16}))
