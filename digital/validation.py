@@ -21,6 +21,8 @@ def _shown(value: Any) -> str:
     """``repr(value)`` cut to a readable length: a whole object passed where a number
     belongs (say a hardware spec) would fill the message with its fields. A cut one
     is followed by its type's name."""
+    if isinstance(value, str):
+        return repr(value)  # what the user typed, shown whole
     text = reprlib.repr(value)
     return text if text == repr(value) else f"{text} (a {type(value).__name__})"
 
@@ -275,7 +277,9 @@ def check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
         ``value`` itself.
     """
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)}")
+        raise ValueError(
+            f"{name}={_shown(value)} is not allowed; choose one of: {', '.join(allowed)}"
+        )
     return value
 
 

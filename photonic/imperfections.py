@@ -528,7 +528,8 @@ class Chip:
         fields = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - fields)
         if unknown:
-            drawn = sorted(set(unknown) & set(inspect.signature(Chip.draw).parameters))
+            spreads = set(inspect.signature(Chip.draw).parameters) - fields - {"mesh", "rng"}
+            drawn = sorted(set(unknown) & spreads)
             one = len(unknown) == 1
             hint = (
                 f"; {', '.join(drawn)} {'is an argument' if len(drawn) == 1 else 'are arguments'}"

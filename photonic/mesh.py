@@ -239,7 +239,9 @@ class Phases:
         """
         n_lead = self.theta_rad.ndim - 1
         parts = index if isinstance(index, tuple) else (index,)
-        if n_lead == 0 or len(parts) > n_lead or any(p is Ellipsis or p is None for p in parts):
+        # axes each part consumes: a boolean mask as many as it has, anything else one
+        used = sum(np.ndim(p) if np.asarray(p).dtype == bool else 1 for p in parts)
+        if n_lead == 0 or used > n_lead or any(p is Ellipsis or p is None for p in parts):
             raise TypeError(
                 f"phases[{reprlib.repr(index)}]: only leading axes can be indexed, and these "
                 f"phases have {n_lead} (theta_rad has shape {self.theta_rad.shape})"

@@ -90,7 +90,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from digital.datasets import is_dataset_file
-from digital.validation import check_choice
+from digital.validation import check_choice, check_positive_int
 from sim.presets import is_preset_file, load_preset, preset_path, preset_toml, toml_literal
 
 if TYPE_CHECKING:
@@ -370,6 +370,8 @@ def map_jobs(
     list
         ``fn(*job)`` for every job, in job order.
     """
+    if blas_threads is not None:  # 0 and -1 would mean "no limit" to threadpoolctl
+        blas_threads = check_positive_int(blas_threads, "blas_threads")
     threads = blas_state()[1] if blas_threads is None else blas_threads
     bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=None, leave=False)
     try:

@@ -176,3 +176,14 @@ def test_an_object_passed_for_a_number_is_shown_short_with_its_type() -> None:
     assert len(message) < 120
     with pytest.raises(ValueError, match=r"^lr=-1\.5 must be a finite number > 0$"):
         check_positive(-1.5, "lr")  # short values are shown whole, with no type
+
+
+def test_choices_show_a_long_object_short_and_a_string_whole() -> None:
+    from sim.presets import load_preset
+
+    with pytest.raises(ValueError) as info:
+        check_choice(load_preset("eo-integrated"), "n_ports", ("a", "b"))
+    assert len(str(info.value)) < 150 and "(a PhotonicHardware)" in str(info.value)
+    long_name = "a-very-long-preset-name-that-someone-typed-wrong"
+    with pytest.raises(ValueError, match=f"name='{long_name}' is not allowed"):
+        check_choice(long_name, "name", ("a", "b"))

@@ -835,3 +835,5 @@ def test_with_names_what_is_not_a_field_and_points_draw_arguments_to_draw() -> N
     with pytest.raises(TypeError, match=r"^Chip.with_: bogus is not a field of Chip \([^;]*\)$"):
         chip.with_(bogus=1)
     assert chip.with_(tap_noise=0.0).tap_noise == 0.0
+    with pytest.raises(TypeError, match=r"^Chip.with_: rng is not a field of Chip \([^;]*\)$"):
+        chip.with_(rng=1)  # a draw argument, but not a spread: no "draw again" hint

@@ -902,3 +902,5 @@ def test_indexing_phases_picks_per_pass_sets_for_matrix() -> None:
         noisy[0, 1]
     with pytest.raises(IndexError):
         noisy[3]
+    with pytest.raises(TypeError, match="only leading axes"):  # a mask over the phase axis too
+        noisy[noisy.theta_rad > 0]

@@ -663,6 +663,14 @@ def test_map_jobs_runs_every_job_with_the_same_blas_threads_wherever_it_runs(
     assert fw.map_jobs(_blas_threads_of_job, jobs, workers=2, desc="j") == [default, default]
 
 
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "2"])
+def test_map_jobs_refuses_a_blas_thread_count_that_is_not_a_positive_int(bad: object) -> None:
+    """0 and -1 meant "no limit" to threadpoolctl, True meant 1; 2.5 and "2" raised its
+    bare TypeError (review)."""
+    with pytest.raises(ValueError, match=r"blas_threads=.* must be an int > 0"):
+        fw.map_jobs(_blas_threads_of_job, [(0,)], workers=1, desc="j", blas_threads=bad)  # type: ignore[arg-type]
+
+
 _KILLED_POOL_SCRIPT = """
 import os, sys, time
 from scenarios.framework import process_pool
