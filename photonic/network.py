@@ -194,8 +194,8 @@ class PhotonicNetwork:
         ``"analog"`` (2-pass, the adjoint injected in phase) or
         ``"finite_difference"``. On a lossy chip the 3-pass ``"in_situ"`` estimate is
         biased, since the loss breaks the time reversal it assumes, while
-        ``"analog"`` is not (Pai network, 0.2 dB per MZI, no other error: ε ≈ 0.4
-        against 1e-3; :mod:`photonic.insitu` explains why): prefer ``"analog"``
+        ``"analog"`` is not (Pai network, 0.2 dB per MZI, no other error: ε ≈ 0.3–0.4
+        against about 1e-3; :mod:`photonic.insitu` explains why): prefer ``"analog"``
         there, or lower ``adjoint_power_ratio``.
     measurement
         ``"per_sample"`` or ``"aggregated"`` tap read-out for the in-situ methods

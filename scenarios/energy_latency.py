@@ -49,7 +49,10 @@ Figures
   points that need more than ``max_laser_optical_mw`` (1 W by default, an assumption
   explained in :class:`Config`) are drawn hollow here, in ``passes_per_step`` and in
   ``crossover``, hatched in ``heatmaps``, and listed in the summary's
-  ``over_laser_limit``.
+  ``over_laser_limit``. The summary's ``over_power_limit`` lists the points whose
+  mean power (the rows' ``mean_power_mw``) exceeds 700 W, an H100 board's TDP
+  (:data:`sim.report.PLAUSIBLE_POWER_MW`): thermal-integrated at N = 256 holds
+  131k heaters and draws kilowatts, whatever the laser.
 - ``breakdown``: stacked shares of energy and of time per training step by
   component at ``reference_ports × reference_batch``, totals on top.
 - ``heatmaps``: in-situ MVM TOPS/W (one forward pass of one layer) and gradient
@@ -86,7 +89,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -119,6 +122,7 @@ from sim.ops import (
 )
 from sim.presets import available_presets, check_presets, load_preset
 from sim.report import (
+    PLAUSIBLE_POWER_MW,
     format_energy_pj,
     format_si,
     format_time_ns,
@@ -870,6 +874,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
                         "energy_per_mac_pj": timeline.energy_pj / macs,
                         "tops_per_w": tops_per_w(2 * macs, timeline.energy_pj),
                         "n_ops": float(len(ops)),
+                        "mean_power_mw": timeline.energy_pj / timeline.latency_ns,
                     }
                     if isinstance(hw, PhotonicHardware):
                         values["laser_optical_mw"] = (
@@ -907,6 +912,7 @@ def run(cfg: Config, out_dir: Path) -> Result:
     summary["reference_batch"] = b_ref
     over = _over_laser_limit(cfg, grid)
     summary["over_laser_limit"] = _describe_over_limit(cfg, over)
+    summary["over_power_limit"] = _describe_over_power(grid)
 
     # 2. acceptance: H100 at full utilization
     for preset, hw in hardware.items():
@@ -1264,6 +1270,24 @@ def _describe_over_limit(cfg: Config, over: dict[str, list[int]]) -> str:
     if not parts:
         return f"no photonic point needs {_limit_text(cfg)}"
     return f"needing {_limit_text(cfg)} (max_laser_optical_mw): {'; '.join(parts)}"
+
+
+def _describe_over_power(grid: Mapping[tuple[str, str, int, int], Mapping[str, float]]) -> str:
+    """The summary's ``over_power_limit``: which points draw more on average than
+    :data:`sim.report.PLAUSIBLE_POWER_MW` (a chip no package could cool, e.g. a
+    thermal mesh holding 131k heaters at N = 256)."""
+    over: dict[str, set[int]] = {}
+    for (preset, _, n, _), values in grid.items():
+        if values["mean_power_mw"] > PLAUSIBLE_POWER_MW:
+            over.setdefault(preset, set()).add(n)
+    limit = format_si(PLAUSIBLE_POWER_MW, "W", exponent=-3)
+    if not over:
+        return f"no point draws more than {limit} on average"
+    parts = [f"{preset} at N={', '.join(map(str, sorted(ns)))}" for preset, ns in over.items()]
+    return (
+        f"drawing more than {limit} on average (an H100 board's TDP; check before "
+        f"quoting): {'; '.join(parts)}"
+    )
 
 
 def _plot_marked(

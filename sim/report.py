@@ -163,7 +163,7 @@ class Report:
             f"mean power {format_si(self.mean_power_mw, 'W', exponent=-3)} exceeds "
             f"{format_si(PLAUSIBLE_POWER_MW, 'W', exponent=-3)} (an H100 board's TDP): "
             f"{top} draws {top_pj / self.energy_pj:.0%} of the energy; check the "
-            "preset and the mesh size before quoting these numbers",
+            "preset and the workload's size before quoting these numbers",
         )
 
     def rows(self, **labels: Any) -> list[dict[str, Any]]:

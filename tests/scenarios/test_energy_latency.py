@@ -943,3 +943,25 @@ def test_no_crossover_when_asked_for_none() -> None:
     assert config_from_overrides(
         el.Config, {"crossover_presets": "thermal-integrated,cpu"}
     ).crossover == ("thermal-integrated", "cpu")
+
+
+def test_points_that_draw_more_than_a_board_can_are_listed() -> None:
+    """A 256-port thermal mesh holds 131k heaters and drew kilowatts with no word (user
+    study): the rows say each point's mean power, the summary lists those over 700 W."""
+    grid = {
+        ("thermal-integrated", "train_step", n, b): {"mean_power_mw": mw}
+        for n, mw in ((64, 2e5), (256, 3.3e6))
+        for b in (1, 4)
+    }
+    grid[("eo-integrated", "train_step", 256, 1)] = {"mean_power_mw": 1e3}
+    assert el._describe_over_power(grid) == (
+        "drawing more than 700 W on average (an H100 board's TDP; check before quoting): "
+        "thermal-integrated at N=256"
+    )
+    grid[("thermal-integrated", "train_step", 256, 1)] = {"mean_power_mw": 1e3}
+    grid[("thermal-integrated", "train_step", 256, 4)] = {"mean_power_mw": 1e3}
+    assert el._describe_over_power(grid) == "no point draws more than 700 W on average"
+    # a real step: the power the rows report is its energy over its time
+    ops = el.insitu_step_ops(256, 2, 1)
+    timeline = el.simulate(ops, "thermal-integrated")
+    assert timeline.energy_pj / timeline.latency_ns > 700_000.0

@@ -168,7 +168,7 @@ def _report(latency_ns: float, energy_by_component_pj: dict[str, float]) -> Repo
 
 def test_mean_power_is_energy_over_time_and_an_implausible_one_is_flagged() -> None:
     """A 256-port thermal step drew 3.3 kW (131k heaters held at 25 mW each) and was
-    reported as 20 J with no word (user study): the report now says the mean power, and
+    reported in joules with no word (user study): the report now says the mean power, and
     warns above an H100 board's 700 W."""
     plausible = _report(1_000.0, {"laser": 5e8, "dac": 1e8})  # 600 µJ in 1 µs: 600 W
     assert plausible.mean_power_mw == pytest.approx(600_000.0)
