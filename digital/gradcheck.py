@@ -216,9 +216,9 @@ def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
     ----------
     measured, exact
         Arrays (flattened), gradient dicts keyed like a network's ``params()``
-        (flattened in sorted key order; two dicts must have the same keys), or
-        objects with ``to_vector()`` such as :class:`photonic.mesh.Phases`
-        (flattened in their own order; never compared with a dict). Real or
+        (flattened in sorted key order; a dict is compared only with a dict of the
+        same keys), or objects with ``to_vector()`` such as
+        :class:`photonic.mesh.Phases` (flattened in their own order). Real or
         complex: a complex entry ``∂L/∂Re w − i ∂L/∂Im w`` counts as its two real
         components, so directions are compared in ``ℝ²ⁿ``.
 
@@ -236,10 +236,9 @@ def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
     TypeError
         If either does not hold numbers.
     ValueError
-        If either holds NaN or infinity, their sizes or dict keys differ, one is a
-        dict and the other has ``to_vector()`` (sorted keys need not be its order:
-        ``Phases`` flattens as θ, φ, out), or ``exact`` is zero (no direction to
-        compare with).
+        If either holds NaN or infinity, their sizes or dict keys differ, only one
+        is a dict (sorted keys need not be the other's order: ``Phases`` flattens as
+        θ, φ, out), or ``exact`` is zero (no direction to compare with).
 
     Notes
     -----
@@ -251,12 +250,13 @@ def gradient_metrics(measured: Gradient, exact: Gradient) -> dict[str, float]:
     """
     pair = {"measured": measured, "exact": exact}
     dicts = [name for name, g in pair.items() if isinstance(g, Mapping)]
-    vectorizable = [name for name, g in pair.items() if callable(getattr(g, "to_vector", None))]
-    if dicts and vectorizable:
+    if len(dicts) == 1:
+        other = "exact" if dicts[0] == "measured" else "measured"
         raise ValueError(
-            f"{dicts[0]} is a dict and {vectorizable[0]} a {type(pair[vectorizable[0]]).__name__}: "
-            "the dict flattens in sorted key order, which need not be the other's own "
-            "order; pass both in the same form"
+            f"{dicts[0]} is a dict and {other} a {type(pair[other]).__name__}: the dict "
+            "flattens in sorted key order, which need not be the other's order "
+            "(Phases.to_vector() is θ, φ, out); pass both as dicts, or both as arrays "
+            "you flattened alike"
         )
     if isinstance(measured, Mapping) and isinstance(exact, Mapping):
         if sorted(measured) != sorted(exact):
