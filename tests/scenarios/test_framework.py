@@ -583,16 +583,16 @@ def test_registry() -> None:
 
 @pytest.mark.parametrize("name", sorted(fw.SCENARIOS))
 def test_every_registered_scenario_has_the_common_shape(name: str) -> None:
+    """The check load_scenario applies to a user's module (docstring, a frozen Config
+    dataclass with an int seed and smoke(), run), and main, which the CLI needs of
+    registered ones only."""
     module = fw.load_scenario(name)
     config_cls: Any = module.Config
-    assert fw.scenario_summary_line(module)
-    assert isinstance(module.Config, type) and dataclasses.is_dataclass(module.Config)
-    assert config_cls.__dataclass_params__.frozen
-    assert isinstance(config_cls.smoke(), config_cls)
+    assert fw.scenario_problems(module) == []
     with pytest.raises(dataclasses.FrozenInstanceError):
         config_cls().seed = 1
-    assert callable(module.run) and callable(module.main)
-    assert isinstance(config_cls().seed, int)
+    assert callable(module.main)
+    assert fw.scenario_source(module) is None  # a registered scenario is known by name
 
 
 def _marked_job(folder: str, index: int) -> int:
