@@ -15,6 +15,12 @@ Usage::
 their defaults, their ``--smoke`` values and what each means. ``--version`` prints the
 installed version.
 
+SCENARIO is a registered name (``list`` shows them), the path of a scenario file of
+your own (``studies/my_study.py``) or a dotted module path (``mylab.studies.fidelity``);
+see :func:`scenarios.framework.load_scenario`. A file's runs go to
+``<out>/<file stem>/``, a module's to ``<out>/<module path>/``; ``run --resume`` finds
+either from the run's manifest (and says so if the file changed since).
+
 ``run`` without a scenario runs :data:`scenarios.framework.DEFAULT_SCENARIO`. The
 configuration is built in layers: ``Config()`` (or ``Config.smoke()`` with
 ``--smoke``), then the settings of ``--config`` (TOML, or a run's ``config.json``),
@@ -28,7 +34,8 @@ per finished point in ``<out>/sweeps/<scenario>-<hash>/sweep.sqlite`` and resume
 when the same command is run again; see :mod:`scenarios.sweep`. It exits with status
 1 if some points failed (they are retried by the next run of the same command).
 
-Bad input (unknown scenario or setting, a value of the wrong type, a malformed
+Bad input (unknown scenario or setting, a scenario file that is missing, fails to
+import or lacks part of a scenario's shape, a value of the wrong type, a malformed
 ``--set``, an unreadable config file, an unwritable output folder, sizes that do not
 fit in memory, a training run that diverges, ...) prints one line
 ``photonic-backprop: error: <message>`` to stderr and exits with status 2; pass
@@ -71,9 +78,12 @@ from scenarios.framework import (
     package_version,
     parse_set_options,
     prepare_run_dir,
+    recorded_source,
     resume_target,
     run_finished,
     run_scenario,
+    scenario_name,
+    scenario_source,
     scenario_summary_line,
     write_config,
 )
@@ -154,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default=None,
         metavar="SCENARIO",
-        help=f"scenario name (default: {DEFAULT_SCENARIO}); 'list' shows the scenarios, "
-        "'list SCENARIO' its settings",
+        help=f"scenario name (default: {DEFAULT_SCENARIO}), or your own scenario's .py file "
+        "or dotted module path; 'list' shows the scenarios, 'list SCENARIO' its settings",
     )
     run.add_argument(
         "--set",
@@ -213,7 +223,11 @@ def _add_sweep_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "a tidy sweep.csv and a plot of one summary metric vs the first grid key."
         ),
     )
-    sweep.add_argument("scenario", metavar="SCENARIO", help="scenario name; see 'list'")
+    sweep.add_argument(
+        "scenario",
+        metavar="SCENARIO",
+        help="scenario name (see 'list'), or your own scenario's .py file or module path",
+    )
     sweep.add_argument(
         "--grid",
         action="append",
@@ -343,7 +357,7 @@ def _cmd_preset(preset: str | None) -> int:
 
 def _cmd_list_settings(scenario: str) -> int:
     module = load_scenario(scenario)
-    print(f"{scenario}: {scenario_summary_line(module)}")
+    print(f"{scenario_name(scenario)}: {scenario_summary_line(module)}")
     print()
     print("Settings (--set KEY=VALUE), with their defaults and, where it differs, --smoke's:")
     wrap = textwrap.TextWrapper(width=88, initial_indent=" " * 6, subsequent_indent=" " * 6)
@@ -363,10 +377,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 "--resume takes the scenario, settings and folder from the run folder; "
                 "give no SCENARIO, --set, --config, --smoke or --out with it"
             )
-        name, overrides = resume_target(args.resume)
+        source, overrides = resume_target(args.resume)
+        try:
+            module = load_scenario(source)
+        except ValueError as exc:
+            raise ValueError(f"--resume {str(args.resume)!r}: {exc}") from None
+        _note_changed_source(args.resume, module)
     else:
-        name = args.scenario or DEFAULT_SCENARIO
-    module = load_scenario(name)
+        source = args.scenario or DEFAULT_SCENARIO
+        module = load_scenario(source)
+    name = scenario_name(source)  # the folder's name, and how messages call it
     config_cls = module.Config
     base = config_cls.smoke() if args.smoke else config_cls()
     if args.config is not None:
@@ -388,7 +408,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if finished and not checkpoints:
             print(
                 f"{PROG}: note: this {name} run had already finished; nothing to resume, its "
-                f"results are in {run_dir} (to run it again: {PROG} run {name} --config "
+                f"results are in {run_dir} (to run it again: {PROG} run "
+                f"{shlex.quote(source)} --config "
                 f"{shlex.quote(str(run_dir / 'config.json'))})",
                 file=sys.stderr,
             )
@@ -422,6 +443,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(format_summary(result.summary))
     print(f"results: {result.out_dir}")
     return EXIT_OK
+
+
+def _note_changed_source(run_dir: Path, module: Any) -> None:
+    """A note on stderr if a user's scenario file changed since the run in ``run_dir``."""
+    before = recorded_source(run_dir)
+    now = scenario_source(module)
+    if before is None or now is None or before.get("sha256") in (None, now["sha256"]):
+        return
+    print(
+        f"{PROG}: note: {now['path']} changed since this run started (sha256 "
+        f"{str(before['sha256'])[:12]} -> {str(now['sha256'])[:12]}); it goes on with the "
+        "code as it is now",
+        file=sys.stderr,
+    )
 
 
 def _parse_int(text: str, option: str) -> int:
