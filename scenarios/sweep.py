@@ -40,9 +40,14 @@ file's resolved contents (:func:`scenarios.framework.preset_digests`; bundled pr
 names are part of the code and count by name) and, likewise, if they name dataset
 *files* (``--set dataset=my.csv``), the digest of each file's bytes
 (:func:`scenarios.framework.dataset_digests`; built-in dataset names count by name).
+A scenario of your own (a ``.py`` file or a dotted module path:
+:func:`scenarios.framework.load_scenario`) is named in the hash and the folder by
+:func:`scenarios.framework.scenario_name` (the file's stem, or the module path), and
+the hash also holds the SHA-256 of its source file (``scenario_sha256``; registered
+scenarios are part of the package's code and keep the hash they had).
 The same command therefore maps to the same folder, whatever the order of the
 ``--grid`` options or of their values; a different base configuration or grid, or an
-edited preset or dataset file, is a different sweep.
+edited preset, dataset or scenario file, is a different sweep.
 Settings that a scenario marks as not changing its results
 (:func:`scenarios.framework.result_neutral_fields`: compare's and insitu_training's
 ``workers``) count at their ``Config()`` (or ``--smoke``) value whatever
@@ -127,7 +132,13 @@ HTTP server, which serves health checks and metrics, listens on a free loopback 
 not on 8787, which another cluster may hold); with
 ``--scheduler tcp://HOST:PORT`` an existing cluster (its workers must be able to import this
 package, and should see the sweep folder on a shared file system, where they write
-the run folders). An unreachable scheduler is an error after ``--connect-timeout``
+the run folders). A scenario of your own is not shipped to the workers: a module path
+must be importable there (installed, or on their ``PYTHONPATH``), a file must be at
+the same absolute path (a shared file system); every worker is asked to load it before
+the points are sent, and one that cannot is a one-line error naming the worker. The
+local pool's spawned processes get this process's ``sys.path``, where
+:func:`~scenarios.framework.load_scenario` put the file's folder, and import it
+themselves. An unreachable scheduler is an error after ``--connect-timeout``
 seconds (default 10); the executor of a new sweep starts before its folder is made, so
 such an error leaves nothing behind. Results stream back to the client as points finish and are
 written there, so a sweep on a cluster is as resumable as a local one.
@@ -196,6 +207,8 @@ from scenarios.framework import (
     result_neutral_fields,
     run_scenario,
     save_figure,
+    scenario_name,
+    scenario_source,
 )
 
 if TYPE_CHECKING:
@@ -401,7 +414,8 @@ class SweepPlan:
     Attributes
     ----------
     scenario : str
-        Registered scenario name.
+        The scenario's name (:func:`scenarios.framework.scenario_name`: a registered
+        name, a file's stem or a dotted module path).
     base_config : dataclass instance
         ``Config`` before the grid values (after ``--smoke``, ``--config``, ``--set``).
     grid : tuple of (str, tuple)
@@ -415,7 +429,11 @@ class SweepPlan:
     spec : dict
         What the hash is computed from (scenario, base config, canonical grid and,
         if any config names preset files, ``preset_digests``: entry -> digest; if any
-        names dataset files, ``dataset_digests``: entry -> digest).
+        names dataset files, ``dataset_digests``: entry -> digest; for a user's
+        scenario, ``scenario_sha256``: the digest of its source).
+    source : dict or None
+        For a user's scenario (a file or module path), how to load it again
+        (:func:`scenarios.framework.scenario_source`); ``None`` for a registered one.
     """
 
     scenario: str
@@ -425,6 +443,13 @@ class SweepPlan:
     points: tuple[Point, ...]
     sweep_id: str
     spec: dict[str, Any]
+    source: dict[str, Any] | None = None
+
+    @property
+    def load(self) -> str:
+        """What :func:`scenarios.framework.load_scenario` takes to load the scenario
+        (on any worker): a registered name, a file's absolute path or a module path."""
+        return str(self.source["load"]) if self.source is not None else self.scenario
 
     @property
     def grid_keys(self) -> tuple[str, ...]:
@@ -513,7 +538,8 @@ def plan_sweep(
     Parameters
     ----------
     scenario : str
-        A registered scenario name.
+        A registered scenario name, the path of a scenario file or a dotted module
+        path (:func:`scenarios.framework.load_scenario`).
     grid : sequence of (str, sequence)
         ``(key, values)`` in the order of the plot's axes (first key on x); values as
         strings (from the command line) or native values.
@@ -541,6 +567,8 @@ def plan_sweep(
         ``repeat < 1`` (or ``> 1`` for a scenario without a ``seed``).
     """
     module = load_scenario(scenario)
+    source = scenario_source(module)
+    scenario = scenario_name(scenario)
     config_cls = module.Config
     if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
         raise SweepError(f"--repeat {repeat!r} must be an int >= 1")
@@ -628,6 +656,8 @@ def plan_sweep(
     data_digests = _file_digests(configs, dataset_files, dataset_digests)
     if data_digests:  # likewise: a sweep of built-in datasets keeps its hash
         spec["dataset_digests"] = data_digests
+    if source is not None:  # a user's scenario: its edited code is another sweep
+        spec["scenario_sha256"] = source["sha256"]
     return SweepPlan(
         scenario=scenario,
         base_config=start,
@@ -636,6 +666,7 @@ def plan_sweep(
         points=tuple(points),
         sweep_id=f"{scenario}-{_short_hash(spec)}",
         spec=spec,
+        source=source,
     )
 
 
@@ -986,12 +1017,14 @@ def _now() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class _PointTask:
-    """What a worker needs to run one point (pickled to worker processes)."""
+    """What a worker needs to run one point (pickled to worker processes): ``scenario``
+    names the run folders, ``load`` is what the worker loads (:attr:`SweepPlan.load`)."""
 
     scenario: str
     key: str
     config: Any
     runs_root: str
+    load: str | None = None
 
 
 def run_point(task: _PointTask) -> PointOutcome:
@@ -1007,7 +1040,7 @@ def run_point(task: _PointTask) -> PointOutcome:
     matplotlib.use("Agg")  # workers never open windows
     t0 = time.perf_counter()
     try:
-        module = load_scenario(task.scenario)
+        module = load_scenario(task.load or task.scenario)
         # the point's text report stays in its run folder's files, not on the console
         with threadpool_limits(limits=POINT_BLAS_THREADS, user_api="blas"):
             result = run_scenario(
@@ -1118,10 +1151,18 @@ class _PoolRunner(_Runner):
 class _DaskRunner(_Runner):
     """Points as tasks on a Dask distributed cluster (local by default)."""
 
-    def __init__(self, *, workers: int, scheduler: str | None, connect_timeout_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        scheduler: str | None,
+        connect_timeout_s: float,
+        user_scenario: str | None = None,
+    ) -> None:
         self.workers = workers
         self.scheduler = scheduler
         self.connect_timeout_s = connect_timeout_s
+        self.user_scenario = user_scenario
         self._cluster: Any = None
         self._client: Any = None
 
@@ -1162,6 +1203,8 @@ class _DaskRunner(_Runner):
                         f"the Dask scheduler at {self.scheduler!r} has no workers "
                         f"(waited {timeout:g} s)"
                     ) from None
+            if self.user_scenario is not None:
+                self._check_workers_import(self.user_scenario)
         except SweepError:
             self._close()
             raise
@@ -1175,6 +1218,20 @@ class _DaskRunner(_Runner):
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise SweepError(f"{what} (timeout {timeout:g} s): {detail}") from None
         return self
+
+    def _check_workers_import(self, load: str) -> None:
+        """Refuse a user's scenario that a worker cannot import (nothing is shipped)."""
+        answers = self._client.run(_worker_loads_scenario, load)
+        failed = {worker: error for worker, error in answers.items() if error is not None}
+        if failed:
+            worker, error = next(iter(failed.items()))
+            raise SweepError(
+                f"{len(failed)} of {len(answers)} Dask workers cannot load the scenario "
+                f"{load!r} (first, {worker}: {error}); a scenario of your own must be "
+                "importable on every worker: install its package there, or keep the file "
+                "on a shared file system at the same path (a module path: on their "
+                "PYTHONPATH)"
+            )
 
     def _close(self) -> None:
         for closable in (self._client, self._cluster):
@@ -1210,6 +1267,19 @@ class _DaskRunner(_Runner):
                 outcome = _failed(task, exc)
             future.release()
             yield outcome
+
+
+def _worker_loads_scenario(load: str) -> str | None:
+    """On a Dask worker: load the scenario ``load``; ``None`` if it loads, else why not.
+
+    A file found at the same path (a shared file system) is loaded as
+    :func:`scenarios.framework.load_scenario` does, its folder put on this worker's
+    ``sys.path``, so that the points' configs unpickle there."""
+    try:
+        load_scenario(load)
+    except Exception as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -1388,8 +1458,9 @@ def _atomic_write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
-#: Keys of a sweep's spec that hold the digests of the files its configs name.
-_FILE_DIGEST_KEYS = ("preset_digests", "dataset_digests")
+#: Keys of a sweep's spec that hold the digests of the files it depends on (beyond the
+#: package's code): those its configs name, and a user's scenario's source.
+_FILE_DIGEST_KEYS = ("preset_digests", "dataset_digests", "scenario_sha256")
 
 
 def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | None) -> None:
@@ -1401,6 +1472,7 @@ def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | Non
         "scenario": plan.scenario,
         "grid": {key: [_plain(v) for v in values] for key, values in plan.grid},
         "base_config": _plain(dataclasses.asdict(plan.base_config)),
+        **({"scenario_module": plan.source} if plan.source is not None else {}),
         **{key: plan.spec[key] for key in _FILE_DIGEST_KEYS if key in plan.spec},
         "hash_of": (
             "sha256 of canonical JSON of {scenario, base_config, grid (sorted)"
@@ -1799,7 +1871,10 @@ def run_sweep(
             warn(line)
         if executor == "dask":
             return _DaskRunner(
-                workers=n_workers, scheduler=scheduler, connect_timeout_s=connect_timeout_s
+                workers=n_workers,
+                scheduler=scheduler,
+                connect_timeout_s=connect_timeout_s,
+                user_scenario=None if plan.source is None else plan.load,
             )
         if n_workers > 1:
             return _PoolRunner(min(n_workers, n_tasks))
@@ -1831,7 +1906,13 @@ def run_sweep(
             runs_root = str(sweep_dir / RUNS_DIRNAME)
             todo = [p for p in plan.points if p.key not in done]
             tasks = [
-                _PointTask(scenario=plan.scenario, key=p.key, config=p.config, runs_root=runs_root)
+                _PointTask(
+                    scenario=plan.scenario,
+                    key=p.key,
+                    config=p.config,
+                    runs_root=runs_root,
+                    load=plan.load,
+                )
                 for p in todo
             ]
             if tasks:
