@@ -382,7 +382,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
             module = load_scenario(source)
         except ValueError as exc:
             raise ValueError(f"--resume {str(args.resume)!r}: {exc}") from None
-        _note_changed_source(args.resume, module)
     else:
         source = args.scenario or DEFAULT_SCENARIO
         module = load_scenario(source)
@@ -414,6 +413,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_OK
+        _note_changed_source(run_dir, module)
         if not checkpoints:
             print(
                 f"{PROG}: note: {name} keeps no checkpoint; it runs again from the start "
