@@ -1,0 +1,469 @@
+"""A researcher's own scenario, as a ``.py`` file or a dotted module path, used with
+``run``, ``list``, ``run --resume`` and ``sweep`` without registering it
+(:func:`scenarios.framework.load_scenario`).
+
+Every study here is written to ``tmp_path``; the fixtures undo what loading it did to
+``sys.path``, ``sys.modules`` and the framework's record of loaded files, so that two
+tests may use the same file name.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scenarios import cli
+from scenarios import framework as fw
+from scenarios import sweep as sw
+
+ERROR_PREFIX = "photonic-backprop: error:"
+
+STUDY = '''\
+"""Toy study: y = a * x for a few x, plus seeded noise."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from scenarios.framework import Result, child_rngs, write_metrics
+
+OFFSET = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the toy study.
+
+    Parameters
+    ----------
+    a : float
+        The slope.
+    n : int
+        How many x.
+    interrupt_once : bool
+        Raise KeyboardInterrupt on the first attempt in a run folder.
+    seed : int
+        Seed of the noise.
+    """
+
+    a: float = 1.0
+    n: int = 50
+    interrupt_once: bool = False
+    seed: int = 0
+
+    @classmethod
+    def smoke(cls) -> Config:
+        return cls(n=4)
+
+
+def run(cfg: Config, out_dir: Path) -> Result:
+    status = json.loads((out_dir / "manifest.json").read_text())["status"]
+    if cfg.interrupt_once and not (out_dir / "tried").exists():
+        (out_dir / "tried").touch()
+        raise KeyboardInterrupt
+    noise = child_rngs(cfg.seed, "noise")["noise"]
+    rows = [
+        {"x": x, "metric": "y", "value": cfg.a * x + OFFSET + 0.1 * noise.normal()}
+        for x in range(cfg.n)
+    ]
+    write_metrics(rows, out_dir)
+    mean = sum(row["value"] for row in rows) / cfg.n
+    return Result(out_dir=out_dir, metrics=rows, summary={"y_mean": mean, "seen": status})
+'''
+
+
+def _forget(name: str) -> None:
+    """Drop module ``name`` (and its submodules) from this process."""
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[loaded]
+    fw._LOADED_FILES.pop(name, None)
+
+
+@pytest.fixture
+def clean_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Restore ``sys.path`` afterwards and forget the modules whose names the test adds."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    names: list[str] = []
+    yield names
+    for name in names:
+        _forget(name)
+
+
+@pytest.fixture
+def study(tmp_path: Path, clean_imports: list[str]) -> Path:
+    """``tmp_path/studies/my_study.py``, the toy study."""
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    path = folder / "my_study.py"
+    path.write_text(STUDY)
+    clean_imports.append("my_study")
+    return path
+
+
+@pytest.fixture
+def package(tmp_path: Path, clean_imports: list[str]) -> str:
+    """The toy study as the module ``mylab_toy.studies.fidelity`` on ``sys.path``."""
+    root = tmp_path / "site"
+    studies = root / "mylab_toy" / "studies"
+    studies.mkdir(parents=True)
+    (root / "mylab_toy" / "__init__.py").write_text("")
+    (studies / "__init__.py").write_text("")
+    (studies / "fidelity.py").write_text(STUDY)
+    sys.path.insert(0, str(root))
+    clean_imports.append("mylab_toy")
+    return "mylab_toy.studies.fidelity"
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR_PREFIX), err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(run_dir: Path) -> dict[str, object]:
+    return dict(json.loads((run_dir / "manifest.json").read_text()))
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "folder"),
+    [
+        ("digital_baseline", "registered", "digital_baseline"),
+        ("scenarios.compare", "registered", "compare"),  # a registered module's path
+        ("my_study.py", "file", "my_study"),
+        ("studies/my_study.py", "file", "my_study"),
+        ("/abs/studies/my_study.py", "file", "my_study"),
+        ("studies/notes", "file", "notes"),  # a path: refused later, as not .py
+        ("mylab.studies.fidelity", "module", "mylab.studies.fidelity"),
+    ],
+)
+def test_a_name_is_registered_a_file_or_a_module_by_one_rule(
+    name: str, kind: str, folder: str
+) -> None:
+    assert fw.scenario_kind(name) == kind
+    assert fw.scenario_name(name) == folder
+
+
+@pytest.mark.parametrize("name", ["compar", "my_study", "1abc.x", "mylab..x", ""])
+def test_a_name_that_is_none_of_them_is_an_unknown_scenario(name: str) -> None:
+    """A plain name is never imported (a typo of a registered name stays a typo)."""
+    with pytest.raises(ValueError, match=r"unknown scenario .*valid scenarios: .*compare"):
+        fw.load_scenario(name)
+
+
+# --------------------------------------------------------------------------- a file
+
+
+def test_a_study_file_runs_lists_and_resumes(
+    study: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """run (relative path) -> <out>/my_study/<id>/ with the usual files and a manifest
+    that loads it again; list shows its settings; an interrupted run resumes from
+    another working folder; a moved file is one line."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    argv = ["run", "studies/my_study.py", "--smoke", "--set", "a=2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    (run_dir,) = (out / "my_study").iterdir()
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "metrics.csv", "manifest.json"}
+    manifest = _manifest(run_dir)
+    assert manifest["scenario"] == "my_study" and manifest["status"] == "ok"
+    assert manifest["summary"]["seen"] == "running"  # type: ignore[index]
+    assert manifest["scenario_module"] == {
+        "kind": "file",
+        "load": str(study.resolve()),
+        "module": "my_study",
+        "path": str(study.resolve()),
+        "sha256": _sha256(study),
+    }
+    assert "my_study: done" in capsys.readouterr().out
+
+    assert cli.main(["list", "studies/my_study.py"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("my_study: Toy study: y = a * x")
+    assert "  n = 50   (--smoke: 4)" in listed and "The slope." in listed
+
+    argv = ["run", "studies/my_study.py", "--smoke", "--set", "interrupt_once=true"]
+    assert cli.main([*argv, "--out", str(out)]) == cli.EXIT_INTERRUPTED
+    (interrupted,) = [d for d in (out / "my_study").iterdir() if d != run_dir]
+    assert _manifest(interrupted)["status"] == "interrupted"
+    capsys.readouterr()
+    monkeypatch.chdir(out)  # the manifest's absolute path, not the relative one typed
+    assert cli.main(["run", "--resume", str(interrupted)]) == 0
+    captured = capsys.readouterr()
+    assert "my_study keeps no checkpoint" in captured.err
+    assert _manifest(interrupted)["status"] == "ok"
+
+    study.write_text(STUDY.replace("OFFSET = 0.0", "OFFSET = 1.0"))
+    assert cli.main(["run", "--resume", str(interrupted)]) == 0  # finished: a note
+    assert "changed since this run started" not in capsys.readouterr().err
+    (interrupted / "manifest.json").write_text(
+        json.dumps({**_manifest(interrupted), "status": "failed"})
+    )
+    assert cli.main(["run", "--resume", str(interrupted)]) == 0
+    assert "changed since this run started (sha256" in capsys.readouterr().err
+    assert _manifest(interrupted)["scenario_module"]["sha256"] == _sha256(study)  # type: ignore[index]
+
+    study.rename(study.with_name("moved.py"))
+    assert cli.main(["run", "--resume", str(interrupted)]) == 2
+    _one_error_line(capsys, f"--resume {str(interrupted)!r}", "does not exist")
+
+
+def test_a_run_killed_outright_resumes_from_its_running_manifest(
+    study: Path, tmp_path: Path
+) -> None:
+    """Before run() starts, the folder's manifest already says how to load the study
+    (a SIGKILL leaves no other): resume_target reads it."""
+    module = fw.load_scenario(str(study))
+    run_dir = fw.prepare_run_dir(tmp_path, "my_study")
+    fw.write_config(module.Config.smoke(), run_dir)
+    fw.write_manifest(
+        run_dir,
+        scenario="my_study",
+        seed=0,
+        wall_time_s=0.0,
+        extra={"status": "running", "scenario_module": fw.scenario_source(module)},
+    )
+    name, overrides = fw.resume_target(run_dir)
+    assert name == str(study.resolve()) and overrides["n"] == 4
+
+
+def test_a_file_edited_in_this_process_is_imported_again(study: Path) -> None:
+    first = fw.load_scenario(str(study))
+    assert fw.load_scenario(str(study)) is first and first.OFFSET == 0.0
+    study.write_text(STUDY.replace("OFFSET = 0.0", "OFFSET = 5.0"))
+    assert fw.load_scenario(str(study)).OFFSET == 5.0
+    assert fw.scenario_source(first)["sha256"] == _sha256(study)  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- a module
+
+
+def test_a_dotted_module_runs_lists_and_resumes(
+    package: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert cli.main(["run", package, "--smoke", "--out", str(out)]) == 0
+    (run_dir,) = (out / package).iterdir()
+    source = _manifest(run_dir)["scenario_module"]
+    path = tmp_path / "site" / "mylab_toy" / "studies" / "fidelity.py"
+    assert source == {
+        "kind": "module",
+        "load": package,
+        "module": package,
+        "path": str(path.resolve()),
+        "sha256": _sha256(path),
+    }
+    capsys.readouterr()
+    assert cli.main(["list", package]) == 0
+    assert capsys.readouterr().out.startswith(f"{package}: Toy study")
+    (run_dir / "manifest.json").unlink()  # killed before any manifest: the folder names it
+    assert fw.resume_target(run_dir)[0] == package
+    assert cli.main(["run", "--resume", str(run_dir)]) == 0
+    assert _manifest(run_dir)["status"] == "ok"
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@pytest.mark.parametrize("kind", ["file", "module"])
+def test_a_user_scenario_sweeps_serially_and_on_a_pool_with_the_same_numbers(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The pool's spawned workers import the file or module themselves; the same
+    command again resumes (nothing is run twice)."""
+    name = str(request.getfixturevalue("study")) if kind == "file" else (
+        request.getfixturevalue("package")
+    )  # fmt: skip
+    folder = fw.scenario_name(name)
+    grid = ["--smoke", "--grid", "a=1,2", "--repeat", "2"]
+    summaries = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"workers{workers}"
+        argv = ["sweep", name, *grid, "--workers", workers, "--out", str(out)]
+        assert cli.main(argv) == 0
+        assert "(4 run now, 0 already done, 0 failed)" in capsys.readouterr().out
+        assert cli.main(argv) == 0
+        assert "(0 run now, 4 already done, 0 failed)" in capsys.readouterr().out
+        (sweep_dir,) = (out / "sweeps").iterdir()
+        assert sweep_dir.name.startswith(f"{folder}-")
+        spec = json.loads((sweep_dir / "sweep.json").read_text())
+        assert spec["scenario"] == folder
+        assert spec["scenario_module"]["load"] == (
+            str(Path(name).resolve()) if kind == "file" else name
+        )
+        assert spec["scenario_sha256"] == spec["scenario_module"]["sha256"]
+        assert "scenario_sha256" in spec["hash_of"]
+        assert len(list((sweep_dir / "runs" / folder).iterdir())) == 4
+        with (sweep_dir / "sweep.csv").open() as fh:
+            summaries[workers] = sorted(
+                (row["a"], row["repeat"], row["seed"], row["metric"], row["value"], row["text"])
+                for row in csv.DictReader(fh)
+            )
+    assert summaries["1"] == summaries["2"]
+
+
+def test_the_sweep_hash_changes_with_the_code_of_the_study_only(study: Path) -> None:
+    def sweep_id() -> str:
+        return sw.plan_sweep(str(study), grid=[("a", ["1", "2"])], base="smoke").sweep_id
+
+    first = sweep_id()
+    assert first.startswith("my_study-")
+    study.write_text(STUDY)  # the same bytes again (a new mtime): the same sweep
+    assert sweep_id() == first
+    study.write_text(STUDY + "\n# a comment\n")
+    edited = sweep_id()
+    assert edited != first
+    study.write_text(STUDY)
+    assert sweep_id() == first
+    # registered scenarios keep the identity they had: no digest of their code
+    plan = sw.plan_sweep("digital_baseline", grid=[("lr", ["0.1"])], base="smoke")
+    assert "scenario_sha256" not in plan.spec and plan.source is None
+    assert plan.load == "digital_baseline"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs dask")
+def test_a_dask_sweep_loads_the_study_on_its_workers_or_says_it_cannot(
+    tmp_path: Path, clean_imports: list[str]
+) -> None:
+    """A local cluster's workers load the file at its path; a file they cannot find is
+    one error naming the worker, before any point or folder is made."""
+    path = tmp_path / "dask_study.py"
+    path.write_text(STUDY)
+    clean_imports.append("dask_study")
+    plan = sw.plan_sweep(str(path), grid=[("a", ["1", "2"])], base="smoke")
+    report = sw.run_sweep(plan, out=tmp_path / "ok", executor="dask", workers=1, progress="off")
+    assert (report.n_run, report.n_failed) == (2, 0)
+    path.rename(tmp_path / "elsewhere.py")
+    with pytest.raises(sw.SweepError) as info:
+        sw.run_sweep(plan, out=tmp_path / "gone", executor="dask", workers=1, progress="off")
+    message = str(info.value)
+    assert "1 of 1 Dask workers cannot load the scenario" in message
+    assert "does not exist" in message and "importable on every worker" in message
+    assert not (tmp_path / "gone").exists()
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+NOT_A_SCENARIO = """\
+import dataclasses
+
+
+@dataclasses.dataclass
+class Config:
+    a: float = 1.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("file_name", "text", "fragments"),
+    [
+        ("absent.py", None, ["scenario file", "absent.py' does not exist"]),
+        ("notes.txt", "", ["must be a Python file ending in .py"]),
+        ("json.py", STUDY, ["imported as module 'json'", "rename the file"]),
+        ("antigravity.py", STUDY, ["module 'antigravity'", "another module", "rename the file"]),
+        ("compare.py", STUDY, ["name of the registered scenario 'compare'", "rename it"]),
+        ("my-study.py", STUDY, ["must be a Python identifier", "e.g. to my_study.py"]),
+        ("broken.py", "import nothing_here_at_all\n", ["failed to import: ModuleNotFoundError"]),
+        ("typo.py", "def f(:\n", ["failed to import: SyntaxError"]),
+        (
+            "plain.py",
+            NOT_A_SCENARIO,
+            [
+                "is not a scenario module; it lacks a module docstring",
+                "a frozen Config",
+                "a seed field in Config",
+                "a classmethod Config.smoke()",
+                "a function run(cfg, out_dir)",
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "list", "sweep"])
+def test_a_bad_scenario_file_is_one_line_and_exit_2(
+    command: str,
+    file_name: str,
+    text: str | None,
+    fragments: list[str],
+    tmp_path: Path,
+    clean_imports: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / file_name
+    if text is not None:
+        path.write_text(text)
+    if path.stem not in sys.modules:  # never forget json, which others import
+        clean_imports.append(path.stem)
+    argv = {
+        "run": ["run", str(path), "--smoke", "--out", str(tmp_path / "out")],
+        "list": ["list", str(path)],
+        "sweep": ["sweep", str(path), "--grid", "a=1,2", "--out", str(tmp_path / "out")],
+    }[command]
+    assert cli.main(argv) == 2
+    _one_error_line(capsys, *fragments)
+    assert not (tmp_path / "out").exists()
+    assert sys.modules["json"].__file__ != str(path)  # the real one stays
+
+
+def test_a_file_that_fails_to_import_leaves_sys_path_as_it_was(
+    tmp_path: Path, clean_imports: list[str]
+) -> None:
+    (tmp_path / "broken.py").write_text("raise RuntimeError('half written')\n")
+    clean_imports.append("broken")
+    before = list(sys.path)
+    with pytest.raises(ValueError, match=r"failed to import: RuntimeError: half written"):
+        fw.load_scenario(str(tmp_path / "broken.py"))
+    assert sys.path == before and "broken" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("mylab_not_here.studies.x", "no module named 'mylab_not_here'"),
+        ("mylab_toy.studies.nope", "no module named 'mylab_toy.studies.nope'"),
+    ],
+)
+def test_an_unimportable_module_path_is_one_line_and_exit_2(
+    name: str, fragment: str, package: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", name, "--smoke"]) == 2
+    _one_error_line(capsys, f"scenario module {name!r} cannot be imported", fragment)
+
+
+def test_a_module_that_is_not_a_scenario_is_refused(
+    package: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dotted path to any module (here a package's __init__) is held to the shape."""
+    assert cli.main(["list", "mylab_toy.studies"]) == 2
+    _one_error_line(capsys, "'mylab_toy.studies' is not a scenario module", "a Config class")
+    path = tmp_path / "site" / "mylab_toy" / "studies" / "bad.py"
+    path.write_text(textwrap.dedent('"""Doc."""\nraise ValueError("no")\n'))
+    assert cli.main(["list", "mylab_toy.studies.bad"]) == 2
+    _one_error_line(capsys, "'mylab_toy.studies.bad' failed to import: ValueError: no")
