@@ -3,7 +3,10 @@
 The two quick-start commands (make a virtual environment, install, run) are what
 ``.ci/run`` itself does on a fresh clone, so they are exercised by CI rather than
 here; every other ``bash``, ``toml`` and ``python`` block is run by these tests, in
-order, in a fresh working folder with ``photonic-backprop`` on the PATH. The Dask
+order, in a fresh working folder with ``photonic-backprop`` on the PATH. A ``toml``
+or ``python`` block whose first line is a comment naming a file (``# my-chip.toml``,
+``# my_study.py``) is that file: it is written into the folder before any block runs,
+and a Python one is not run itself (the shell blocks use it). The Dask
 block's scheduler port is the only change: it is swapped for a free one, so that two
 test runs on one machine do not fight over port 8786.
 """
@@ -40,6 +43,17 @@ def blocks() -> list[tuple[str, str]]:
     return [(lang, body) for lang, body in BLOCK.findall((ROOT / "README.md").read_text())]
 
 
+FILE_NAME = re.compile(r"#\s*([\w.-]+\.(?:toml|py))\s*$")
+
+
+def file_block_name(lang: str, body: str) -> str | None:
+    """The file a ``toml`` or ``python`` block is, named by its first line, or ``None``."""
+    if lang not in ("toml", "python"):
+        return None
+    match = FILE_NAME.match(body.splitlines()[0]) if body.strip() else None
+    return match.group(1) if match else None
+
+
 def shell_blocks() -> list[str]:
     return [body for lang, body in blocks() if lang == "bash" and QUICK_START not in body]
 
@@ -57,6 +71,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     env["PATH"] = f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}"
     env["MPLBACKEND"] = "Agg"
+    for lang, body in blocks():
+        name = file_block_name(lang, body)
+        if name is not None:
+            (folder / name).write_text(body)
     return folder, env
 
 
@@ -73,6 +91,25 @@ def test_readme_images_are_small_pngs_in_the_repository() -> None:
         data = path.read_bytes()
         assert data.startswith(PNG_SIGNATURE), link
         assert len(data) <= 150_000, f"{link} is {len(data)} bytes; keep README figures small"
+
+
+def test_the_readme_example_study_is_a_scenario(tmp_path: Path) -> None:
+    """The "Your own scenario" module passes load_scenario's check and runs."""
+    from scenarios import framework as fw
+
+    (body,) = [body for lang, body in blocks() if file_block_name(lang, body) == "my_study.py"]
+    path = tmp_path / "readme_study.py"
+    path.write_text(body)
+    saved = list(sys.path)
+    try:
+        module = fw.load_scenario(str(path))
+        assert fw.scenario_problems(module) == []
+        result = fw.run_scenario(module, module.Config.smoke(), tmp_path / "out")
+        assert result.summary["y_mean"] == pytest.approx(4.5, abs=1.0)
+    finally:
+        sys.path[:] = saved
+        sys.modules.pop("readme_study", None)
+        fw._LOADED_FILES.pop("readme_study", None)
 
 
 def test_readme_has_the_two_quick_start_commands() -> None:
@@ -107,10 +144,11 @@ def test_toml_and_python_blocks_run(workdir: tuple[Path, dict[str, str]]) -> Non
     os.chdir(folder)
     try:
         for lang, body in blocks():
+            name = file_block_name(lang, body)
             if lang == "toml":
-                name = body.splitlines()[0].removeprefix("#").strip()
+                assert name is not None, f"a toml block names its file on its first line:\n{body}"
                 (folder / name).write_text(body)
-            elif lang == "python":
+            elif lang == "python" and name is None:
                 exec(compile(body, "README.md", "exec"), {"__name__": "readme"})
     finally:
         os.chdir(cwd)
