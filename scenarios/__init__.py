@@ -2,7 +2,7 @@
 
 Every scenario is a module of one shape (see :mod:`scenarios.framework`): a frozen
 ``Config`` dataclass with ``Config.smoke()``, ``run(cfg, out_dir) -> Result`` and
-``main()``. They are registered by name in :data:`scenarios.framework.SCENARIOS` and
+``main()``. They are registered by name in :data:`scenarios.registry.SCENARIOS` and
 run with ``photonic-backprop run SCENARIO`` (see :mod:`scenarios.cli`).
 """
 

@@ -17,11 +17,11 @@ installed version.
 
 SCENARIO is a registered name (``list`` shows them), the path of a scenario file of
 your own (``studies/my_study.py``) or a dotted module path (``mylab.studies.fidelity``);
-see :func:`scenarios.framework.load_scenario`. A file's runs go to
+see :func:`scenarios.registry.load_scenario`. A file's runs go to
 ``<out>/<file stem>/``, a module's to ``<out>/<module path>/``; ``run --resume`` finds
 either from the run's manifest (and says so if the file changed since).
 
-``run`` without a scenario runs :data:`scenarios.framework.DEFAULT_SCENARIO`. The
+``run`` without a scenario runs :data:`scenarios.registry.DEFAULT_SCENARIO`. The
 configuration is built in layers: ``Config()`` (or ``Config.smoke()`` with
 ``--smoke``), then the settings of ``--config`` (TOML, or a run's ``config.json``),
 then each ``--set key=value`` (later ones win). Results go to
@@ -68,13 +68,10 @@ from types import FrameType
 from typing import Any
 
 from scenarios.framework import (
-    DEFAULT_SCENARIO,
-    SCENARIOS,
     Result,
     config_from_overrides,
     describe_settings,
     load_config_file,
-    load_scenario,
     package_version,
     parse_set_options,
     prepare_run_dir,
@@ -82,10 +79,15 @@ from scenarios.framework import (
     resume_target,
     run_finished,
     run_scenario,
+    write_config,
+)
+from scenarios.registry import (
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+    load_scenario,
     scenario_name,
     scenario_source,
     scenario_summary_line,
-    write_config,
 )
 
 __all__ = ["EXIT_INPUT_ERROR", "PROG", "build_parser", "main"]

@@ -1,8 +1,9 @@
 """The one shape every scenario has, and the plumbing that runs it.
 
-A scenario is a module ``scenarios.<name>`` (registered in :data:`SCENARIOS`), or a
-researcher's own module (a ``.py`` file or an importable dotted module path, given
-where a scenario name is: :func:`load_scenario`, :func:`scenario_kind`) that defines
+A scenario is a module ``scenarios.<name>`` (registered in
+:data:`scenarios.registry.SCENARIOS`), or a researcher's own module (a ``.py`` file or
+an importable dotted module path, given where a scenario name is); how one is found,
+loaded and checked is :mod:`scenarios.registry`. It defines
 
 - ``Config``: a frozen dataclass validated in ``__post_init__`` (bad values raise
   ``ValueError`` naming the field, the value and what is allowed), with a classmethod
@@ -18,17 +19,11 @@ where a scenario name is: :func:`load_scenario`, :func:`scenario_kind`) that def
 - optionally ``CHECKPOINTS = True`` if ``run`` saves a checkpoint on Ctrl-C in its
   run folder and continues from it there (``run --resume``);
 - a class attribute ``Config.PRESET_FIELDS`` (``ClassVar``) naming the settings that
-  list hardware presets (:func:`sim.presets.check_presets`), if it has any: a preset
-  *file* named there is read when the scenario runs, so its contents are part of what
-  the run computes. Every run folder keeps the resolved preset of each such file
-  (:func:`write_presets`), and a sweep's identity includes their digests
-  (:func:`preset_digests`);
-- a class attribute ``Config.DATASET_FIELDS`` (``ClassVar``) naming the settings that
-  name datasets (:func:`digital.datasets.check_dataset`), if it has any: a dataset
-  *file* named there (``.npz``/``.csv``) is read when the scenario runs. The run's
-  manifest records each such file (:func:`dataset_records`: its path, size and the
-  SHA-256 of its bytes; the file is not copied), and a sweep's identity includes
-  their digests (:func:`dataset_digests`), as for preset files;
+  list hardware presets (:func:`sim.presets.check_presets`), if it has any, and
+  ``Config.DATASET_FIELDS`` naming the settings that name datasets
+  (:func:`digital.datasets.check_dataset`): a preset or dataset *file* named there is
+  read when the scenario runs. What a run folder and a sweep record of those files is
+  :mod:`scenarios.provenance`;
 - a class attribute ``Config.RESULT_NEUTRAL_FIELDS`` (``ClassVar``) naming the
   settings that change how a run computes but not what (``workers``: every job carries
   its own seeds), if it has any: they are left out of a sweep's identity
@@ -41,18 +36,19 @@ a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites ear
 results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement),
 ``manifest.json`` (package version, git commit, Python and NumPy versions, seed, wall
 time, and under ``datasets`` every dataset file the config names: see
-:func:`dataset_records`) and ``presets/`` (every preset file the config names,
-resolved: see :func:`write_presets`).
+:func:`scenarios.provenance.dataset_records`) and ``presets/`` (every preset file the
+config names, resolved: see :func:`scenarios.provenance.write_presets`).
 
 A user's scenario runs in ``<out_root>/<name>/<run-id>/`` too, named by
-:func:`scenario_name` (a file's stem, or the dotted module path); its manifest records
-under ``scenario_module`` how to load it again and the SHA-256 of its source
-(:func:`scenario_source`), already while it runs, so that ``run --resume`` finds it.
-:func:`load_scenario` checks its shape (:func:`scenario_problems`) and refuses it with
-one message listing what it lacks.
+:func:`scenarios.registry.scenario_name`; its manifest records under
+``scenario_module`` how to load it again (:func:`scenarios.registry.scenario_source`).
 
-Registering a new scenario is one line in :data:`SCENARIOS`. The tests then hold it
-to this contract (``tests/scenarios/test_framework.py``, ``test_cli.py``):
+The names of :mod:`scenarios.registry` and :mod:`scenarios.provenance` that the
+scenarios and the command line use are importable from here too (``__all__``).
+
+Registering a new scenario is one line in :data:`scenarios.registry.SCENARIOS`. The
+tests then hold it to this contract (``tests/scenarios/test_framework.py``,
+``test_cli.py``):
 
 - ``Config`` has a ``seed: int`` field, and every field has an entry in the class
   docstring's numpydoc ``Parameters`` (``list`` shows it; an undocumented field fails
@@ -73,12 +69,9 @@ import csv
 import dataclasses
 import errno
 import functools
-import hashlib
 import importlib
-import importlib.util
 import inspect
 import json
-import keyword
 import math
 import multiprocessing
 import os
@@ -101,9 +94,29 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_or
 import numpy as np
 from tqdm.auto import tqdm
 
-from digital.datasets import is_dataset_file
 from digital.validation import check_choice, check_positive_int
-from sim.presets import is_preset_file, load_preset, preset_path, preset_toml, toml_literal
+from scenarios.provenance import (
+    DATASET_FIELDS_ATTR,
+    PRESET_FIELDS_ATTR,
+    dataset_digests,
+    dataset_files,
+    dataset_records,
+    preset_digests,
+    preset_files,
+    write_presets,
+)
+from scenarios.registry import (
+    _MODULE_PATH,
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+    load_scenario,
+    scenario_kind,
+    scenario_name,
+    scenario_problems,
+    scenario_source,
+    scenario_summary_line,
+)
+from sim.presets import toml_literal
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -166,29 +179,9 @@ _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO,
 PACKAGE_NAME = "photonic-backprop"
 """Distribution name, used to look up the installed version for the manifest."""
 
-SCENARIOS: dict[str, str] = {
-    "digital_baseline": "scenarios.digital_baseline",
-    "energy_latency": "scenarios.energy_latency",
-    "simulator_speed": "scenarios.simulator_speed",
-    "gradient_fidelity": "scenarios.gradient_fidelity",
-    "insitu_training": "scenarios.insitu_training",
-    "compare": "scenarios.compare",
-    "pai2023": "scenarios.pai2023",
-}
-"""Registry: scenario name -> importable module path (imported lazily)."""
-
-DEFAULT_SCENARIO = "compare"
-"""The scenario ``photonic-backprop run`` runs when no name is given."""
-
 CONFIG_FILENAME = "config.json"
 METRICS_FILENAME = "metrics.csv"
 MANIFEST_FILENAME = "manifest.json"
-PRESETS_DIRNAME = "presets"
-"""Sub-folder of a run folder with the resolved preset files of its config."""
-PRESET_FIELDS_ATTR = "PRESET_FIELDS"
-"""Class attribute of a ``Config`` naming its settings that list hardware presets."""
-DATASET_FIELDS_ATTR = "DATASET_FIELDS"
-"""Class attribute of a ``Config`` naming its settings that name datasets."""
 RESULT_NEUTRAL_ATTR = "RESULT_NEUTRAL_FIELDS"
 """Class attribute of a ``Config`` naming its settings that the results do not depend on."""
 
@@ -232,342 +225,7 @@ class Result:
     figures: list[Path] = dataclasses.field(default_factory=list)
 
 
-# --------------------------------------------------------------------------- registry
-
-
-SCENARIO_FILE_SUFFIX = ".py"
-"""A scenario given by a name ending in this (or holding a path separator) is a file."""
-
-_MODULE_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-
-ScenarioKind = Literal["registered", "file", "module"]
-
-#: Scenario files imported by :func:`load_scenario`: module name -> (absolute path,
-#: SHA-256 of the bytes that were imported).
-_LOADED_FILES: dict[str, tuple[str, str]] = {}
-
-
-def _registered_key(name: str) -> str | None:
-    """The registry key of ``name``: itself, or the key whose module path it is."""
-    if name in SCENARIOS:
-        return name
-    for key, module_path in SCENARIOS.items():
-        if name == module_path:
-            return key
-    return None
-
-
-def _unknown(name: str) -> ValueError:
-    valid = ", ".join(sorted(SCENARIOS))
-    return ValueError(
-        f"unknown scenario {name!r}; valid scenarios: {valid}, or the path of your own "
-        f"scenario file (ending in {SCENARIO_FILE_SUFFIX}), or an importable module path "
-        "with a dot (mylab.my_study)"
-    )
-
-
-def scenario_kind(name: str) -> ScenarioKind:
-    """How :func:`load_scenario` reads ``name``.
-
-    The rule, in this order: a key of :data:`SCENARIOS` (or the module path it maps
-    to, ``scenarios.compare``) is ``"registered"``; a name that ends in ``.py`` or
-    holds a path separator (``/``) is a ``"file"``; a dotted name whose every part is
-    a Python identifier (``mylab.studies.fidelity``) is a ``"module"``. A name that
-    is none of these (``compar``, a plain ``my_study``: a top-level module is given as
-    its file, so that a typo of a registered name is never imported) is refused.
-
-    Parameters
-    ----------
-    name : str
-        What the user typed after ``run``, ``list`` or ``sweep``.
-
-    Returns
-    -------
-    {"registered", "file", "module"}
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is none of the three; the message lists the registered names.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"scenario must be a str, got {name!r}")
-    if _registered_key(name) is not None:
-        return "registered"
-    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
-    if name.endswith(SCENARIO_FILE_SUFFIX) or any(sep in name for sep in separators):
-        return "file"
-    if _MODULE_PATH.fullmatch(name):
-        return "module"
-    raise _unknown(name)
-
-
-def scenario_name(name: str) -> str:
-    """The folder-safe name of a scenario: its run folders are ``<out>/<name>/<run-id>/``.
-
-    A registered scenario keeps its registry key; a file is named by its stem
-    (``studies/my_study.py`` -> ``my_study``, the name it is imported under); a module
-    by its full dotted path (``mylab.studies.fidelity``), which cannot collide with a
-    registered name or another module.
-
-    Parameters
-    ----------
-    name : str
-        A registered name, a ``.py`` file or a dotted module path (:func:`scenario_kind`).
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is none of these.
-    """
-    kind = scenario_kind(name)
-    if kind == "registered":
-        return str(_registered_key(name))
-    if kind == "file":
-        return Path(name).stem
-    return name
-
-
-def load_scenario(name: str) -> types.ModuleType:
-    """Import and return a scenario module: a registered one, a file, or a module path.
-
-    ``name`` is read by :func:`scenario_kind`. A registered name imports the module
-    :data:`SCENARIOS` maps it to. A ``.py`` file (relative to the working folder, or
-    absolute) is imported as an ordinary module named by its stem, with its folder put
-    at the front of ``sys.path``: its ``Config`` then pickles by reference, and pool
-    workers started by spawn (which get this ``sys.path``) import it too. A file
-    edited since this process imported it is imported again. A dotted module path is
-    imported as it is (an installed package, or one on ``PYTHONPATH``). A file or
-    module path must be a scenario (:func:`scenario_problems`); registered ones are
-    held to that by the tests.
-
-    Parameters
-    ----------
-    name : str
-        A key of :data:`SCENARIOS`, the path of a ``.py`` file, or a dotted module path.
-
-    Returns
-    -------
-    module
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not registered and not a file or module path (the message lists
-        the valid names); if the file does not exist, its name is not an identifier or
-        is a registered scenario's, or another module of that name is importable or
-        imported already (``json.py``); if the file or module fails to import (the
-        message shows the error); or if it lacks part of a scenario's shape (the
-        message lists what).
-    """
-    kind = scenario_kind(name)
-    if kind == "registered":
-        return importlib.import_module(SCENARIOS[str(_registered_key(name))])
-    module = _import_scenario_file(name) if kind == "file" else _import_scenario_module(name)
-    problems = scenario_problems(module)
-    if problems:
-        raise ValueError(
-            f"{name!r} is not a scenario module; it lacks {'; '.join(problems)} "
-            "(see the docstring of scenarios.framework)"
-        )
-    return module
-
-
-def _import_error(what: str, exc: BaseException) -> ValueError:
-    detail = " ".join(str(exc).split()) or "(no message)"
-    return ValueError(f"{what} failed to import: {type(exc).__name__}: {detail}")
-
-
-def _import_scenario_module(name: str) -> types.ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if missing and (name == missing or name.startswith(missing + ".")):
-            raise ValueError(
-                f"scenario module {name!r} cannot be imported: no module named {missing!r} "
-                f"(install it, or put its folder on PYTHONPATH); registered scenarios: "
-                f"{', '.join(sorted(SCENARIOS))}"
-            ) from None
-        raise _import_error(f"scenario module {name!r}", exc) from exc
-    except Exception as exc:
-        raise _import_error(f"scenario module {name!r}", exc) from exc
-
-
-def _import_scenario_file(name: str) -> types.ModuleType:
-    """Import the scenario file ``name`` as the module named by its stem (:func:`load_scenario`)."""
-    path = Path(name).expanduser()
-    if path.suffix != SCENARIO_FILE_SUFFIX:
-        raise ValueError(
-            f"scenario file {name!r} must be a Python file ending in {SCENARIO_FILE_SUFFIX}"
-        )
-    if not path.is_file():
-        where = "is a folder" if path.is_dir() else "does not exist"
-        raise ValueError(f"scenario file {name!r} {where}")
-    path = path.resolve()
-    stem = path.stem
-    if not stem.isidentifier() or keyword.iskeyword(stem):
-        fixed = re.sub(r"\W", "_", stem)
-        fixed = fixed if fixed[:1].isalpha() or fixed[:1] == "_" else f"_{fixed}"
-        raise ValueError(
-            f"scenario file {name!r}: its name {stem!r} must be a Python identifier "
-            f"(letters, digits and _, not a keyword) to be imported; rename it, "
-            f"e.g. to {fixed}{SCENARIO_FILE_SUFFIX}"
-        )
-    if stem in SCENARIOS:
-        raise ValueError(
-            f"scenario file {name!r} has the name of the registered scenario {stem!r}, whose "
-            "run folders it would share; rename it"
-        )
-    digest, _ = _file_sha256(path, what="scenario file")
-    importlib.invalidate_caches()  # a file written since the folder was last listed
-    loaded = sys.modules.get(stem)
-    if loaded is None:
-        other = _importable_origin(stem)
-        if other is not None and other != str(path):
-            raise ValueError(
-                f"scenario file {name!r} would be imported as module {stem!r}, but another "
-                f"module of that name exists ({other}); rename the file"
-            )
-    else:
-        origin = getattr(loaded, "__file__", None)
-        if origin is None or Path(origin).resolve() != path:
-            raise ValueError(
-                f"scenario file {name!r} would be imported as module {stem!r}, but a "
-                f"different module of that name is imported already "
-                f"({origin or 'built in'}); rename the file"
-            )
-        if _LOADED_FILES.get(stem, (str(path), digest))[1] == digest:
-            _LOADED_FILES[stem] = (str(path), digest)
-            return loaded
-    folder = str(path.parent)
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(stem) if loaded is None else importlib.reload(loaded)
-    except Exception as exc:
-        sys.modules.pop(stem, None)
-        _LOADED_FILES.pop(stem, None)
-        if added and folder in sys.path:
-            sys.path.remove(folder)
-        raise _import_error(f"scenario file {name!r}", exc) from exc
-    _LOADED_FILES[stem] = (str(path), digest)
-    return module
-
-
-def _importable_origin(stem: str) -> str | None:
-    """Where ``import stem`` would find a module now (its file, ``built-in`` or
-    ``frozen``), or ``None`` if nowhere (namespace packages count as nowhere)."""
-    try:
-        spec = importlib.util.find_spec(stem)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    if spec.has_location:
-        return str(Path(spec.origin).resolve())
-    return spec.origin
-
-
-def scenario_problems(module: types.ModuleType) -> list[str]:
-    """What ``module`` lacks of a scenario's shape (see the module docstring).
-
-    Checks a module docstring (``list`` shows its first line), ``Config`` as a frozen
-    dataclass whose ``Config()`` builds (every field has a default) with an int
-    ``seed`` field and a classmethod ``smoke()`` returning a ``Config``, and a
-    callable ``run``. ``main`` is not required of a user's module (the command runs
-    it); registered scenarios have one.
-
-    Parameters
-    ----------
-    module : module
-        The module to check.
-
-    Returns
-    -------
-    list of str
-        One phrase per missing part (``"a seed field in Config"``); empty if none.
-    """
-    problems: list[str] = []
-    if not scenario_summary_line(module):
-        problems.append("a module docstring (its first line is what 'list' shows)")
-    config = getattr(module, "Config", None)
-    if config is None:
-        problems.append("a Config class")
-    elif not (isinstance(config, type) and dataclasses.is_dataclass(config)):
-        problems.append("Config as a dataclass (@dataclasses.dataclass(frozen=True))")
-    else:
-        params = getattr(config, "__dataclass_params__", None)
-        if not getattr(params, "frozen", False):
-            problems.append("a frozen Config (@dataclasses.dataclass(frozen=True))")
-        if "seed" not in {f.name for f in dataclasses.fields(config)}:
-            problems.append("a seed field in Config (seed: int = 0)")
-        else:
-            try:
-                default: Any = config()
-                seed = default.seed
-            except Exception as exc:
-                problems.append(f"a default for every Config field (Config() raised {exc})")
-            else:
-                if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-                    problems.append(f"an int seed in Config (its default is {seed!r})")
-        smoke = getattr(config, "smoke", None)
-        if not callable(smoke):
-            problems.append("a classmethod Config.smoke() (a seconds-long configuration)")
-        else:
-            try:
-                smoked = smoke()
-            except Exception as exc:
-                problems.append(f"a classmethod Config.smoke() that works (it raised {exc})")
-            else:
-                if not isinstance(smoked, config):
-                    problems.append("a Config.smoke() that returns a Config")
-    if not callable(getattr(module, "run", None)):
-        problems.append("a function run(cfg, out_dir) returning a Result")
-    return problems
-
-
-def scenario_source(module: types.ModuleType) -> dict[str, str | None] | None:
-    """How to load a user's scenario module again, for its manifest and sweeps.
-
-    Parameters
-    ----------
-    module : module
-        A scenario module.
-
-    Returns
-    -------
-    dict or None
-        ``None`` for a registered scenario (its name is enough) and for a module with
-        no source file; else ``{"kind": "file" | "module", "load": <what
-        load_scenario takes: the file's absolute path, or the dotted module path>,
-        "module": <module name>, "path": <its source file, absolute>, "sha256": <the
-        digest of that file's bytes>}``. A file's digest is that of the bytes that
-        were imported; a module's covers its own source file only, not what it imports.
-    """
-    name = module.__name__
-    if name in SCENARIOS.values():
-        return None
-    if name in _LOADED_FILES:
-        path, digest = _LOADED_FILES[name]
-        return {"kind": "file", "load": path, "module": name, "path": path, "sha256": digest}
-    origin = getattr(module, "__file__", None)
-    if not origin or not Path(origin).is_file():
-        return None
-    source = Path(origin).resolve()
-    digest, _ = _file_sha256(source, what="scenario module file")
-    return {
-        "kind": "module",
-        "load": name,
-        "module": name,
-        "path": str(source),
-        "sha256": digest,
-    }
+# --------------------------------------------------------------------------- processes
 
 
 @contextlib.contextmanager
@@ -777,9 +435,10 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     Returns
     -------
     (name, overrides)
-        The scenario as :func:`load_scenario` takes it (from the manifest: a user's
-        scenario by its ``scenario_module`` entry, the file's absolute path or the
-        module path, see :func:`scenario_source`; else the parent folder's name) and
+        The scenario as :func:`scenarios.registry.load_scenario` takes it (from the
+        manifest: a user's scenario by its ``scenario_module`` entry, the file's
+        absolute path or the module path, see
+        :func:`scenarios.registry.scenario_source`; else the parent folder's name) and
         its settings as ``--config`` would read them.
 
     Raises
@@ -813,8 +472,8 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
 
 def recorded_source(run_dir: str | Path) -> dict[str, Any] | None:
     """The ``scenario_module`` entry of a run folder's manifest (a user's scenario:
-    :func:`scenario_source`), or ``None`` (a registered scenario, or no readable
-    manifest).
+    :func:`scenarios.registry.scenario_source`), or ``None`` (a registered scenario, or
+    no readable manifest).
 
     Parameters
     ----------
@@ -842,14 +501,6 @@ def run_finished(run_dir: str | Path) -> bool:
         return json.loads(manifest.read_text()).get("status") == "ok"
     except (OSError, json.JSONDecodeError, AttributeError):
         return False
-
-
-def scenario_summary_line(module: types.ModuleType) -> str:
-    """First non-empty line of a scenario module's docstring (``""`` if none)."""
-    for line in (module.__doc__ or "").strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 _SECTION_TITLES = ("Parameters", "Attributes")
@@ -1388,206 +1039,6 @@ def result_neutral_fields(config_cls: type) -> tuple[str, ...]:
     return names
 
 
-def preset_files(cfg: object) -> dict[str, Path]:
-    """The preset files a config names, which its run reads.
-
-    Parameters
-    ----------
-    cfg : dataclass instance
-        A scenario's ``Config``; its class attribute ``PRESET_FIELDS`` names the
-        settings that list presets (none if it has no such attribute).
-
-    Returns
-    -------
-    dict of str to Path
-        Every entry of those settings that is a file path (as written in the setting)
-        -> the file, in order. Bundled preset names are left out: their contents are
-        part of the code.
-
-    Raises
-    ------
-    ValueError
-        If a named file does not exist (:func:`sim.presets.preset_path`).
-    """
-    files: dict[str, Path] = {}
-    for name in getattr(type(cfg), PRESET_FIELDS_ATTR, ()):
-        value = getattr(cfg, name)
-        entries = value if isinstance(value, (tuple, list)) else (value,)
-        for entry in entries:
-            if isinstance(entry, (str, Path)) and is_preset_file(entry):
-                files.setdefault(str(entry), preset_path(entry))
-    return files
-
-
-def _resolved_preset(entry: str) -> str:
-    """The preset ``entry`` as a complete preset file: its ``base`` chain, ``[host]
-    preset`` and class defaults resolved (:func:`sim.presets.preset_toml`)."""
-    return preset_toml(load_preset(entry))
-
-
-def preset_digests(cfg: object) -> dict[str, str]:
-    """SHA-256 of the resolved contents of every preset file the config names.
-
-    What the run computes with, not the file's bytes: an edited value (in the file or a
-    file it takes as ``base``) changes the digest, an edited comment does not.
-
-    Returns
-    -------
-    dict of str to str
-        Entry (as in :func:`preset_files`) -> hex digest; empty if the config names
-        only bundled presets.
-
-    Raises
-    ------
-    ValueError
-        If a named file is missing or not a valid preset.
-    """
-    return {
-        entry: hashlib.sha256(_resolved_preset(entry).encode("utf-8")).hexdigest()
-        for entry in preset_files(cfg)
-    }
-
-
-def write_presets(cfg: object, out_dir: str | Path) -> dict[str, dict[str, str]]:
-    """Save the resolved preset of every preset file the config names in the run folder.
-
-    Each goes to ``out_dir/presets/<file stem>.toml`` (``-2``, ``-3`` ... added where two
-    files share a stem), written out complete (:func:`sim.presets.preset_toml`), so that
-    ``--set presets=<that file>`` repeats the run's energies even after the original
-    file has changed. Bundled presets are not copied.
-
-    Returns
-    -------
-    dict of str to dict
-        Entry -> ``{"path": <the original file>, "file": <the copy, relative to
-        out_dir>, "sha256": <digest of the copy, as preset_digests>}``; recorded in
-        the manifest.
-    """
-    saved: dict[str, dict[str, str]] = {}
-    files = preset_files(cfg)
-    if not files:
-        return saved
-    folder = Path(out_dir) / PRESETS_DIRNAME
-    folder.mkdir(exist_ok=True)
-    used: set[str] = set()
-    for entry, path in files.items():
-        text = _resolved_preset(entry)
-        stem, n = path.stem, 1
-        while f"{stem}.toml" in used:
-            n += 1
-            stem = f"{path.stem}-{n}"
-        used.add(f"{stem}.toml")
-        (folder / f"{stem}.toml").write_text(text, encoding="utf-8")
-        saved[entry] = {
-            "path": str(path.absolute()),
-            "file": f"{PRESETS_DIRNAME}/{stem}.toml",
-            "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        }
-    return saved
-
-
-def dataset_files(cfg: object) -> dict[str, Path]:
-    """The dataset files a config names, which its run reads.
-
-    Parameters
-    ----------
-    cfg : dataclass instance
-        A scenario's ``Config``; its class attribute ``DATASET_FIELDS`` names the
-        settings that name datasets, one name or a tuple of them (none if it has no
-        such attribute).
-
-    Returns
-    -------
-    dict of str to Path
-        Every entry of those settings that is a file path (as written in the setting)
-        -> the file, in order. Built-in dataset names are left out: they are part of
-        the code.
-
-    Raises
-    ------
-    ValueError
-        If a named file does not exist.
-    """
-    files: dict[str, Path] = {}
-    for name in getattr(type(cfg), DATASET_FIELDS_ATTR, ()):
-        value = getattr(cfg, name)
-        entries = value if isinstance(value, (tuple, list)) else (value,)
-        for entry in entries:
-            if isinstance(entry, (str, Path)) and is_dataset_file(entry):
-                path = Path(entry)
-                if not path.is_file():
-                    raise ValueError(f"{name}: dataset file {str(entry)!r} does not exist")
-                files.setdefault(str(entry), path)
-    return files
-
-
-def _file_sha256(path: Path, *, what: str = "dataset file") -> tuple[str, int]:
-    """SHA-256 (hex) and size in bytes of a file, read in chunks (``what`` names it in
-    the error)."""
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with path.open("rb") as fh:
-            for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise ValueError(f"{what} {str(path)!r} cannot be read: {exc}") from exc
-    return digest.hexdigest(), size
-
-
-def dataset_records(cfg: object) -> dict[str, dict[str, str | int]]:
-    """What the manifest records of every dataset file the config names.
-
-    The bytes are hashed, not parsed: any edit (a comment in a ``.csv`` included)
-    changes the digest. The file is not copied into the run folder (data can be large).
-
-    Parameters
-    ----------
-    cfg : dataclass instance
-        A scenario's ``Config`` (see :func:`dataset_files`).
-
-    Returns
-    -------
-    dict of str to dict
-        Entry, the path as written in the setting -> ``{"path": <the file, absolute>,
-        "sha256": <hex digest of its bytes>, "size_bytes": <its size>}``; empty if
-        the config names only built-in datasets.
-
-    Raises
-    ------
-    ValueError
-        If a named file is missing or cannot be read.
-    """
-    records: dict[str, dict[str, str | int]] = {}
-    for entry, path in dataset_files(cfg).items():
-        digest, size = _file_sha256(path)
-        records[entry] = {"path": str(path.absolute()), "sha256": digest, "size_bytes": size}
-    return records
-
-
-def dataset_digests(cfg: object) -> dict[str, str]:
-    """SHA-256 of the bytes of every dataset file the config names.
-
-    Parameters
-    ----------
-    cfg : dataclass instance
-        A scenario's ``Config`` (see :func:`dataset_files`).
-
-    Returns
-    -------
-    dict of str to str
-        Entry (as in :func:`dataset_files`) -> hex digest, as :func:`dataset_records`
-        records it; empty if the config names only built-in datasets.
-
-    Raises
-    ------
-    ValueError
-        If a named file is missing or cannot be read.
-    """
-    return {entry: str(record["sha256"]) for entry, record in dataset_records(cfg).items()}
-
-
 def write_metrics(rows: Sequence[Mapping[str, object]], out_dir: str | Path) -> Path:
     """Write tidy rows to ``out_dir/metrics.csv``.
 
@@ -1960,13 +1411,14 @@ def run_scenario(
     """Run one scenario in a fresh run folder and record everything about it.
 
     Creates ``out_root/<name>/<run-id>/``, writes ``config.json`` and the resolved
-    preset files the config names (:func:`write_presets`), times
+    preset files the config names (:func:`scenarios.provenance.write_presets`), times
     ``module.run(cfg, out_dir)``, writes ``metrics.csv`` from the returned rows unless
     the run wrote it itself, and ``manifest.json`` (with the summary, the figure names
     and, under ``presets``, the saved preset files and their digests, under
-    ``datasets``, the dataset files it reads: :func:`dataset_records`; under
-    ``scenario_module``, for a user's scenario, how to load it again and the SHA-256
-    of its source: :func:`scenario_source`). A user's scenario gets a manifest with
+    ``datasets``, the dataset files it reads:
+    :func:`scenarios.provenance.dataset_records`; under ``scenario_module``, for a
+    user's scenario, how to load it again and the SHA-256 of its source:
+    :func:`scenarios.registry.scenario_source`). A user's scenario gets a manifest with
     ``"status": "running"`` before it starts, so that even a run killed outright can
     be resumed (``run --resume``). If the run
     raises, a manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error

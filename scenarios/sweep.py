@@ -36,13 +36,13 @@ Where results go
 the SHA-256 of the scenario name, the fully resolved base configuration, the grid
 (keys and values, in canonical order) and, if the base configuration or a grid value
 names hardware preset *files* (``--set presets=mychip.toml,cpu``), the digest of each
-file's resolved contents (:func:`scenarios.framework.preset_digests`; bundled preset
+file's resolved contents (:func:`scenarios.provenance.preset_digests`; bundled preset
 names are part of the code and count by name) and, likewise, if they name dataset
 *files* (``--set dataset=my.csv``), the digest of each file's bytes
-(:func:`scenarios.framework.dataset_digests`; built-in dataset names count by name).
+(:func:`scenarios.provenance.dataset_digests`; built-in dataset names count by name).
 A scenario of your own (a ``.py`` file or a dotted module path:
-:func:`scenarios.framework.load_scenario`) is named in the hash and the folder by
-:func:`scenarios.framework.scenario_name` (the file's stem, or the module path), and
+:func:`scenarios.registry.load_scenario`) is named in the hash and the folder by
+:func:`scenarios.registry.scenario_name` (the file's stem, or the module path), and
 the hash also holds the SHA-256 of its source file (``scenario_sha256``; registered
 scenarios are part of the package's code and keep the hash they had).
 The same command therefore maps to the same folder, whatever the order of the
@@ -137,7 +137,7 @@ must be importable there (installed, or on their ``PYTHONPATH``), a file must be
 the same absolute path (a shared file system); every worker is asked to load it before
 the points are sent, and one that cannot is a one-line error naming the worker. The
 local pool's spawned processes get this process's ``sys.path``, where
-:func:`~scenarios.framework.load_scenario` put the file's folder, and import it
+:func:`~scenarios.registry.load_scenario` put the file's folder, and import it
 themselves. An unreachable scheduler is an error after ``--connect-timeout``
 seconds (default 10); the executor of a new sweep starts before its folder is made, so
 such an error leaves nothing behind. Results stream back to the client as points finish and are
@@ -192,21 +192,25 @@ from scenarios.framework import (
     atomic_text_file,
     config_from_overrides,
     count,
-    dataset_digests,
-    dataset_files,
     ensure_output_dir,
     errorbars_above_floor,
     floor_handle,
     floor_markers,
     format_pm,
-    load_scenario,
     new_figure,
-    preset_digests,
-    preset_files,
     process_pool,
     result_neutral_fields,
     run_scenario,
     save_figure,
+)
+from scenarios.provenance import (
+    dataset_digests,
+    dataset_files,
+    preset_digests,
+    preset_files,
+)
+from scenarios.registry import (
+    load_scenario,
     scenario_name,
     scenario_source,
 )
@@ -414,7 +418,7 @@ class SweepPlan:
     Attributes
     ----------
     scenario : str
-        The scenario's name (:func:`scenarios.framework.scenario_name`: a registered
+        The scenario's name (:func:`scenarios.registry.scenario_name`: a registered
         name, a file's stem or a dotted module path).
     base_config : dataclass instance
         ``Config`` before the grid values (after ``--smoke``, ``--config``, ``--set``).
@@ -433,7 +437,7 @@ class SweepPlan:
         scenario, ``scenario_sha256``: the digest of its source).
     source : dict or None
         For a user's scenario (a file or module path), how to load it again
-        (:func:`scenarios.framework.scenario_source`); ``None`` for a registered one.
+        (:func:`scenarios.registry.scenario_source`); ``None`` for a registered one.
     """
 
     scenario: str
@@ -447,7 +451,7 @@ class SweepPlan:
 
     @property
     def load(self) -> str:
-        """What :func:`scenarios.framework.load_scenario` takes to load the scenario
+        """What :func:`scenarios.registry.load_scenario` takes to load the scenario
         (on any worker): a registered name, a file's absolute path or a module path."""
         return str(self.source["load"]) if self.source is not None else self.scenario
 
@@ -539,7 +543,7 @@ def plan_sweep(
     ----------
     scenario : str
         A registered scenario name, the path of a scenario file or a dotted module
-        path (:func:`scenarios.framework.load_scenario`).
+        path (:func:`scenarios.registry.load_scenario`).
     grid : sequence of (str, sequence)
         ``(key, values)`` in the order of the plot's axes (first key on x); values as
         strings (from the command line) or native values.
@@ -1273,7 +1277,7 @@ def _worker_loads_scenario(load: str) -> str | None:
     """On a Dask worker: load the scenario ``load``; ``None`` if it loads, else why not.
 
     A file found at the same path (a shared file system) is loaded as
-    :func:`scenarios.framework.load_scenario` does, its folder put on this worker's
+    :func:`scenarios.registry.load_scenario` does, its folder put on this worker's
     ``sys.path``, so that the points' configs unpickle there."""
     try:
         load_scenario(load)

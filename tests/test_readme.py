@@ -96,6 +96,7 @@ def test_readme_images_are_small_pngs_in_the_repository() -> None:
 def test_the_readme_example_study_is_a_scenario(tmp_path: Path) -> None:
     """The "Your own scenario" module passes load_scenario's check and runs."""
     from scenarios import framework as fw
+    from scenarios import registry
 
     (body,) = [body for lang, body in blocks() if file_block_name(lang, body) == "my_study.py"]
     path = tmp_path / "readme_study.py"
@@ -109,7 +110,7 @@ def test_the_readme_example_study_is_a_scenario(tmp_path: Path) -> None:
     finally:
         sys.path[:] = saved
         sys.modules.pop("readme_study", None)
-        fw._LOADED_FILES.pop("readme_study", None)
+        registry._LOADED_FILES.pop("readme_study", None)
 
 
 def test_readme_has_the_two_quick_start_commands() -> None:

@@ -1,6 +1,6 @@
 """A researcher's own scenario, as a ``.py`` file or a dotted module path, used with
 ``run``, ``list``, ``run --resume`` and ``sweep`` without registering it
-(:func:`scenarios.framework.load_scenario`).
+(:func:`scenarios.registry.load_scenario`).
 
 Every study here is written to ``tmp_path``; the fixtures undo what loading it did to
 ``sys.path``, ``sys.modules`` and the framework's record of loaded files, so that two
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import cli
+from scenarios import cli, registry
 from scenarios import framework as fw
 from scenarios import sweep as sw
 
@@ -86,7 +86,7 @@ def _forget(name: str) -> None:
     """Drop module ``name`` (and its submodules) from this process."""
     for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
         del sys.modules[loaded]
-    fw._LOADED_FILES.pop(name, None)
+    registry._LOADED_FILES.pop(name, None)
 
 
 @pytest.fixture
