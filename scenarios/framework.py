@@ -105,6 +105,9 @@ from scenarios.provenance import (
     preset_files,
     write_presets,
 )
+from scenarios.provenance import (
+    PRESETS_DIRNAME as PRESETS_DIRNAME,  # kept importable from here, where it was
+)
 from scenarios.registry import (
     _MODULE_PATH,
     DEFAULT_SCENARIO,
