@@ -282,11 +282,32 @@ def _worker_start(creator: int, initializer: Callable[..., object] | None, inita
     """Start of every :func:`process_pool` worker: SIGTERM back to its default action
     (the pool stops its workers with it; a handler inherited from the CLI would wait for
     a running C call to return), a watch that ends the worker when the pool's process
-    ``creator`` dies (:func:`_exit_with_parent`), then the caller's ``initializer``."""
+    ``creator`` dies (:func:`_exit_with_parent`), tqdm's lock made this worker's own,
+    then the caller's ``initializer``.
+
+    tqdm's default lock is a multiprocessing one that a forked worker shares with its
+    parent; a worker killed while holding it (terminated by this pool on Ctrl-C or a
+    failed job, or by the OOM killer, in any tqdm call, even of a disabled bar) left
+    it held for good, and the parent hung at its next progress bar. (A spawned worker
+    made its own multiprocessing lock, a named semaphore; terminated, it left that to
+    the resource tracker, which warned of a "leaked semaphore".)"""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _own_tqdm_lock()
     _exit_with_parent(creator)
     if initializer is not None:
         initializer(*initargs)
+
+
+def _own_tqdm_lock() -> None:
+    """Give tqdm a lock of this process alone (a thread lock), for every tqdm class a
+    parent may have made its lock on before forking."""
+    import threading
+
+    from tqdm import auto, std
+
+    lock = threading.RLock()
+    for cls in {std.tqdm, auto.tqdm}:
+        cls.set_lock(lock)
 
 
 def _alive(pid: int) -> bool:

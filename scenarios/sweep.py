@@ -1098,19 +1098,6 @@ class _Runner:
             yield run_point(task)
 
 
-def _init_point_worker() -> None:
-    """Give tqdm a thread lock in a pool worker.
-
-    Its default lock is a multiprocessing one, a named semaphore: a worker terminated
-    on Ctrl-C leaves it to the resource tracker, which warns of a "leaked semaphore".
-    """
-    import threading
-
-    from tqdm.std import tqdm
-
-    tqdm.set_lock(threading.RLock())
-
-
 class _PoolRunner(_Runner):
     """A pool of ``workers`` spawned processes on this machine."""
 
@@ -1124,11 +1111,7 @@ class _PoolRunner(_Runner):
 
         # left by Ctrl-C, the pool stops its points at once (they run again on resume)
         self._pool = self._stack.enter_context(
-            process_pool(
-                self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_point_worker,
-            )
+            process_pool(self.workers, mp_context=multiprocessing.get_context("spawn"))
         )
         return self
 

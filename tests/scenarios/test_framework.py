@@ -671,6 +671,48 @@ def test_map_jobs_refuses_a_blas_thread_count_that_is_not_a_positive_int(bad: ob
         fw.map_jobs(_blas_threads_of_job, [(0,)], workers=1, desc="j", blas_threads=bad)  # type: ignore[arg-type]
 
 
+_TQDM_LOCK_SCRIPT = """
+import os, signal
+from tqdm.auto import tqdm
+from scenarios.framework import map_jobs
+
+def job(i):
+    if i == 0:
+        with tqdm.get_lock():  # as a worker killed inside any tqdm call
+            os.kill(os.getpid(), signal.SIGKILL)
+    return i
+
+if __name__ == "__main__":
+    tqdm(total=1, disable=True).close()  # the parent made tqdm's lock before forking
+    try:
+        map_jobs(job, [(0,), (1,)], workers=2, desc="jobs")
+    except Exception as exc:
+        print(type(exc).__name__, flush=True)
+    tqdm(total=1, disable=True).close()
+    print("no hang", flush=True)
+"""
+
+
+def test_a_worker_killed_inside_tqdm_does_not_hang_its_parent(tmp_path: Path) -> None:
+    """A forked worker shared tqdm's multiprocessing lock with its parent: killed while
+    holding it (the pool terminating it after another job failed, as in
+    test_cli's killed-worker test), it left the lock held, and the parent hung for good
+    at its next progress bar. The test suite itself hung on it once (compare's smoke
+    fixture, right after that test)."""
+    script = tmp_path / "tqdm_lock.py"
+    script.write_text(_TQDM_LOCK_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.splitlines() == ["BrokenProcessPool", "no hang"], done.stderr
+
+
 _KILLED_POOL_SCRIPT = """
 import os, sys, time
 from scenarios.framework import process_pool
