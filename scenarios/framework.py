@@ -482,6 +482,11 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
             data = json.loads(manifest.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"--resume: {str(manifest)!r} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"--resume: {str(manifest)!r} holds a JSON {type(data).__name__}, not the "
+                "object a manifest is"
+            )
         name = str(data.get("scenario", name))
         source = recorded_source(folder)
         if source is not None:

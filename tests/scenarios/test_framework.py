@@ -930,3 +930,21 @@ def test_floor_markers_leave_no_slot_for_a_line_with_nothing_at_the_floor() -> N
         np.testing.assert_allclose(shifts_pt, [-half, half])
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "holds a JSON list, not the object a manifest is"),
+    ],
+)
+def test_resume_names_a_manifest_that_is_not_one(tmp_path: Path, text: str, match: str) -> None:
+    """A manifest holding valid JSON that is not an object raised a bare AttributeError
+    ('list' object has no attribute 'get'; the user-scenarios helper's note)."""
+    run_dir = tmp_path / "compare" / "run-1"
+    run_dir.mkdir(parents=True)
+    (run_dir / fw.CONFIG_FILENAME).write_text("{}")
+    (run_dir / fw.MANIFEST_FILENAME).write_text(text)
+    with pytest.raises(ValueError, match=match):
+        fw.resume_target(run_dir)
