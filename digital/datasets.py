@@ -635,12 +635,7 @@ def _check_labels(
     if kind == "S":
         y = np.char.decode(y, "utf-8")
         kind = "U"
-    if kind in "biu":  # integers as they are (through float64, 2**53 + 1 met 2**53)
-        unique, codes = np.unique(y, return_inverse=True)
-        if np.array_equal(unique, np.arange(unique.size)):
-            return codes.astype(np.int64).reshape(-1), None
-        names = tuple(str(int(v)) for v in unique)
-    elif kind == "f":
+    if kind == "f":
         values = y.astype(np.float64)
         if not np.isfinite(values).all():
             raise _file_error(path, "has NaN or infinite labels; labels must be integers or text")
@@ -651,16 +646,16 @@ def _check_labels(
                 f"has non-integer numeric labels (e.g. {first!r}); labels must be integers "
                 "or text (this loader is for classification)",
             )
-        unique, codes = np.unique(values, return_inverse=True)
-        if np.array_equal(unique, np.arange(unique.size)):
-            return codes.astype(np.int64), None
-        names = tuple(str(int(v)) for v in unique)
-    elif kind == "U":
-        unique, codes = np.unique(y, return_inverse=True)
-        names = tuple(str(v) for v in unique)
-    else:
+    elif kind not in "biuU":
         raise _file_error(path, f"has y of dtype {y.dtype}; labels must be integers or text")
-    return codes.astype(np.int64).reshape(-1), names
+    # in y's own dtype: integers through float64 would merge 2**53 + 1 with 2**53
+    unique, codes = np.unique(y, return_inverse=True)
+    codes = codes.astype(np.int64).reshape(-1)
+    if kind == "U":
+        return codes, tuple(str(v) for v in unique)
+    if np.array_equal(unique, np.arange(unique.size)):
+        return codes, None
+    return codes, tuple(str(int(v)) for v in unique)
 
 
 def _check_classes(path: Path, y: np.ndarray, names: tuple[str, ...] | None) -> None:
