@@ -21,6 +21,12 @@ see :func:`scenarios.registry.load_scenario`. A file's runs go to
 ``<out>/<file stem>/``, a module's to ``<out>/<module path>/``; ``run --resume`` finds
 either from the run's manifest (and says so if the file changed since).
 
+``run --resume RUN_DIR`` works from any folder: it runs in the folder the run started in
+(the manifest's ``cwd``), so that relative paths in its settings name the files the run
+read. A preset or dataset file that changed since the run started
+(:func:`scenarios.provenance.changed_inputs`) is named in a note, or refused if the
+scenario continues a checkpoint.
+
 ``run`` without a scenario runs :data:`scenarios.registry.DEFAULT_SCENARIO`. The
 configuration is built in layers: ``Config()`` (or ``Config.smoke()`` with
 ``--smoke``), then the settings of ``--config`` (TOML, or a run's ``config.json``),
@@ -75,12 +81,15 @@ from scenarios.framework import (
     package_version,
     parse_set_options,
     prepare_run_dir,
+    read_manifest,
+    recorded_cwd,
     recorded_source,
     resume_target,
     run_finished,
     run_scenario,
     write_config,
 )
+from scenarios.provenance import changed_inputs, dataset_files, preset_files
 from scenarios.registry import (
     DEFAULT_SCENARIO,
     SCENARIOS,
@@ -372,14 +381,35 @@ def _cmd_list_settings(scenario: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.resume is None:
+        return _run(args)
+    if args.scenario or args.overrides or args.config or args.smoke or args.out is not None:
+        raise ValueError(
+            "--resume takes the scenario, settings and folder from the run folder; "
+            "give no SCENARIO, --set, --config, --smoke or --out with it"
+        )
+    run_dir = Path(args.resume).absolute()  # before the working folder changes
+    here, then = Path.cwd(), recorded_cwd(run_dir)
+    if then is None or then == here or not then.is_dir():  # (gone: read from here)
+        return _run(args, resume_dir=run_dir)
+    os.chdir(then)
+    try:
+        return _run(args, resume_dir=run_dir, moved_from=here)
+    finally:
+        os.chdir(here)
+
+
+def _run(
+    args: argparse.Namespace, *, resume_dir: Path | None = None, moved_from: Path | None = None
+) -> int:
+    """``run``, or ``run --resume`` of the absolute ``resume_dir``; messages name the
+    folder as the user typed it. ``--resume`` runs in the folder the run started in (the
+    manifest's ``cwd``), so that the relative file paths of its settings
+    (``dataset=my.csv``) name the files the run read, from wherever it is typed;
+    ``moved_from`` is the folder it was typed in, if that is another one."""
     overrides: dict[str, object] = {}
-    if args.resume is not None:
-        if args.scenario or args.overrides or args.config or args.smoke or args.out is not None:
-            raise ValueError(
-                "--resume takes the scenario, settings and folder from the run folder; "
-                "give no SCENARIO, --set, --config, --smoke or --out with it"
-            )
-        source, overrides = resume_target(args.resume)
+    if resume_dir is not None:
+        source, overrides = resume_target(resume_dir)
         try:
             module = load_scenario(source)
         except ValueError as exc:
@@ -399,33 +429,56 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")  # never open windows, whatever the scenario does
     checkpoints = bool(getattr(module, "CHECKPOINTS", False))
-    if args.resume is None:
+    if resume_dir is None:
         _check_out(args.out)
-        run_dir = prepare_run_dir(args.out or DEFAULT_OUT, name)
+        run_dir = shown = prepare_run_dir(args.out or DEFAULT_OUT, name)
         write_config(cfg, run_dir)
     else:
-        run_dir = Path(args.resume)
+        run_dir, shown = resume_dir, Path(args.resume)
         finished = run_finished(run_dir)
+        changed = changed_inputs(cfg, read_manifest(run_dir) or {})
+        if changed and checkpoints:
+            raise ValueError(
+                f"--resume {str(shown)!r}: {'; '.join(changed)}: its checkpoint was "
+                "trained on the file as it was. Put it back to continue, or start a new "
+                f"run: {PROG} run {shlex.quote(source)} --config "
+                f"{shlex.quote(str(shown / 'config.json'))}"
+            )
         if finished and not checkpoints:
             print(
                 f"{PROG}: note: this {name} run had already finished; nothing to resume, its "
-                f"results are in {run_dir} (to run it again: {PROG} run "
+                f"results are in {shown} (to run it again: {PROG} run "
                 f"{shlex.quote(source)} --config "
-                f"{shlex.quote(str(run_dir / 'config.json'))})",
+                f"{shlex.quote(str(shown / 'config.json'))})",
                 file=sys.stderr,
             )
             return EXIT_OK
         _note_changed_source(run_dir, module)
+        relative = [
+            e for e in {**preset_files(cfg), **dataset_files(cfg)} if not Path(e).is_absolute()
+        ]
+        if moved_from is not None and relative:
+            print(
+                f"{PROG}: note: {', '.join(map(repr, relative))} read from {Path.cwd()}, "
+                "the folder this run started in",
+                file=sys.stderr,
+            )
+        for phrase in changed:
+            print(
+                f"{PROG}: note: {phrase} changed since this run started; it runs with the "
+                "file as it is now",
+                file=sys.stderr,
+            )
         if not checkpoints:
             print(
                 f"{PROG}: note: {name} keeps no checkpoint; it runs again from the start "
-                f"in {run_dir}",
+                f"in {shown}",
                 file=sys.stderr,
             )
         elif finished:
             print(
                 f"{PROG}: note: this {name} run had already finished; nothing is left to "
-                f"train, its outputs are written again from the checkpoint in {run_dir}",
+                f"train, its outputs are written again from the checkpoint in {shown}",
                 file=sys.stderr,
             )
     try:
@@ -434,10 +487,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         hint = (
-            f"continue with: {PROG} run --resume {shlex.quote(str(run_dir))}"
+            f"continue with: {PROG} run --resume {shlex.quote(str(shown))}"
             if checkpoints
             else f"{name} keeps no checkpoint; to run it again from the start in the "
-            f"same folder: {PROG} run --resume {shlex.quote(str(run_dir))}"
+            f"same folder: {PROG} run --resume {shlex.quote(str(shown))}"
         )
         print(f"{PROG}: interrupted; {hint}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -159,6 +159,8 @@ __all__ = [
     "preset_digests",
     "preset_files",
     "process_pool",
+    "read_manifest",
+    "recorded_cwd",
     "recorded_source",
     "result_neutral_fields",
     "run_scenario",
@@ -499,10 +501,9 @@ def resume_target(run_dir: str | Path) -> tuple[str, dict[str, Any]]:
     return name, load_config_file(config_file)
 
 
-def recorded_source(run_dir: str | Path) -> dict[str, Any] | None:
-    """The ``scenario_module`` entry of a run folder's manifest (a user's scenario:
-    :func:`scenarios.registry.scenario_source`), or ``None`` (a registered scenario, or
-    no readable manifest).
+def read_manifest(run_dir: str | Path) -> dict[str, Any] | None:
+    """A run folder's ``manifest.json`` (:func:`write_manifest`), or ``None`` if it is
+    missing, unreadable or not a JSON object.
 
     Parameters
     ----------
@@ -517,19 +518,50 @@ def recorded_source(run_dir: str | Path) -> dict[str, Any] | None:
         data = json.loads((Path(run_dir) / MANIFEST_FILENAME).read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    source = data.get("scenario_module") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def recorded_source(run_dir: str | Path) -> dict[str, Any] | None:
+    """The ``scenario_module`` entry of a run folder's manifest (a user's scenario:
+    :func:`scenarios.registry.scenario_source`), or ``None`` (a registered scenario, or
+    no readable manifest).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    dict or None
+    """
+    source = (read_manifest(run_dir) or {}).get("scenario_module")
     if isinstance(source, dict) and isinstance(source.get("load"), str) and source["load"]:
         return source
     return None
 
 
+def recorded_cwd(run_dir: str | Path) -> Path | None:
+    """The working folder a run started in, from its manifest's ``cwd`` entry
+    (:func:`write_manifest`), or ``None`` (no readable manifest, or one written before
+    the entry existed).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run folder.
+
+    Returns
+    -------
+    Path or None
+    """
+    cwd = (read_manifest(run_dir) or {}).get("cwd")
+    return Path(cwd) if isinstance(cwd, str) and cwd else None
+
+
 def run_finished(run_dir: str | Path) -> bool:
     """Whether the run folder's manifest says that its run finished (status ``"ok"``)."""
-    manifest = Path(run_dir) / MANIFEST_FILENAME
-    try:
-        return json.loads(manifest.read_text()).get("status") == "ok"
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return False
+    return (read_manifest(run_dir) or {}).get("status") == "ok"
 
 
 _SECTION_TITLES = ("Parameters", "Attributes")
@@ -1400,7 +1432,9 @@ def write_manifest(
     ``"unknown"``), ``git_commit`` (``None`` outside a git repository with commits),
     ``git_dirty``, ``python``, ``numpy``, ``blas`` and ``blas_threads``
     (:func:`blas_state`), ``platform``, ``seed``, ``wall_time_s``, ``finished_at``
-    (ISO 8601), ``argv``, then the items of ``extra``.
+    (ISO 8601), ``argv``, ``cwd`` (the working folder, from which the settings'
+    relative file paths were read: ``run --resume`` reads them from there again), then
+    the items of ``extra``.
     """
     commit, dirty = git_state()
     blas, blas_threads = blas_state()
@@ -1419,6 +1453,7 @@ def write_manifest(
         "wall_time_s": float(wall_time_s),
         "finished_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "argv": list(sys.argv),
+        "cwd": str(Path.cwd()),
     }
     if extra:
         data.update(extra)
@@ -1447,9 +1482,9 @@ def run_scenario(
     ``datasets``, the dataset files it reads:
     :func:`scenarios.provenance.dataset_records`; under ``scenario_module``, for a
     user's scenario, how to load it again and the SHA-256 of its source:
-    :func:`scenarios.registry.scenario_source`). A user's scenario gets a manifest with
-    ``"status": "running"`` before it starts, so that even a run killed outright can
-    be resumed (``run --resume``). If the run
+    :func:`scenarios.registry.scenario_source`). The manifest is first written with
+    ``"status": "running"`` (and the preset and dataset records) before ``run`` starts,
+    so that even a run killed outright can be resumed (``run --resume``). If the run
     raises, a manifest with ``"status": "failed"`` (``"interrupted"`` on Ctrl-C) and the error
     is still written if it can be. A storage ``OSError`` that names no file (a full
     disk, a quota, a read-only or failing file system) is raised again, with its
@@ -1502,13 +1537,13 @@ def run_scenario(
     metrics_before = _file_identity(metrics_path)  # an earlier attempt's (--resume)
     t0 = time.perf_counter()
     try:
-        if source is not None:  # the folder says how to load it, even if the run is killed
-            write_manifest(
-                out_dir, scenario=scenario, seed=seed, wall_time_s=0.0,
-                extra={"status": "running", **kept},
-            )  # fmt: skip
         presets.update(write_presets(cfg, out_dir))
         datasets.update(dataset_records(cfg))  # before the run reads them
+        # the folder says what it runs and how to load it, even if the run is killed
+        write_manifest(
+            out_dir, scenario=scenario, seed=seed, wall_time_s=0.0,
+            extra={"status": "running", **kept},
+        )  # fmt: skip
         result = module.run(cfg, out_dir, echo=None) if quiet else module.run(cfg, out_dir)
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"

@@ -18,13 +18,15 @@ whose values can be files the run reads:
 
 Bundled preset names and built-in dataset names are left out everywhere: their
 contents are part of the code. :func:`scenarios.framework.run_scenario` writes the
-preset copies and the dataset records of every run.
+preset copies and the dataset records of every run, and ``run --resume`` compares them
+with the files as they are now (:func:`changed_inputs`).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from digital.datasets import is_dataset_file
@@ -34,6 +36,7 @@ __all__ = [
     "DATASET_FIELDS_ATTR",
     "PRESETS_DIRNAME",
     "PRESET_FIELDS_ATTR",
+    "changed_inputs",
     "dataset_digests",
     "dataset_files",
     "dataset_records",
@@ -248,3 +251,48 @@ def dataset_digests(cfg: object) -> dict[str, str]:
         If a named file is missing or cannot be read.
     """
     return {entry: str(record["sha256"]) for entry, record in dataset_records(cfg).items()}
+
+
+def changed_inputs(cfg: object, manifest: Mapping[str, object]) -> list[str]:
+    """The input files of a config whose contents differ from a run manifest's record.
+
+    ``run --resume`` asks this before it continues a run: a checkpoint trained on other
+    data, or energies from an edited preset, would mix two experiments in one folder.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        The run's ``Config`` (see :func:`preset_files`, :func:`dataset_files`).
+    manifest : mapping
+        The run folder's ``manifest.json``: its ``presets`` (:func:`write_presets`) and
+        ``datasets`` (:func:`dataset_records`) entries are the digests recorded when the
+        run started. A file the manifest does not record (an older manifest) counts as
+        unchanged.
+
+    Returns
+    -------
+    list of str
+        One phrase per changed file, e.g. ``"dataset file 'my.csv' (sha256 0a1b2c3d4e5f
+        when the run started, 9f8e7d6c5b4a now)"``; empty if nothing changed.
+
+    Raises
+    ------
+    ValueError
+        If a named file is missing, cannot be read or is not a valid preset.
+    """
+    changed: list[str] = []
+    for what, key, digests in (
+        ("preset file", "presets", preset_digests),
+        ("dataset file", "datasets", dataset_digests),
+    ):
+        recorded = manifest.get(key)
+        if not isinstance(recorded, Mapping):
+            continue
+        for entry, digest in digests(cfg).items():
+            record = recorded.get(entry)
+            then = record.get("sha256") if isinstance(record, Mapping) else None
+            if isinstance(then, str) and then != digest:
+                changed.append(
+                    f"{what} {entry!r} (sha256 {then[:12]} when the run started, {digest[:12]} now)"
+                )
+    return changed

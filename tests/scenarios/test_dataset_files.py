@@ -90,7 +90,51 @@ def test_resume_refuses_a_changed_data_file(
     capsys.readouterr()
     assert main(["run", "--resume", str(run_dir)]) == 2
     err = capsys.readouterr().err
-    assert "belongs to another run" in err and f"dataset_sha256:{data}" in err
+    then = json.loads((run_dir / "manifest.json").read_text())["datasets"][str(data)]["sha256"]
+    now = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert (
+        err
+        == (  # one line that names the file and what to do
+            f"photonic-backprop: error: --resume {str(run_dir)!r}: dataset file {str(data)!r} "
+            f"(sha256 {then[:12]} when the run started, {now[:12]} now): its checkpoint was "
+            "trained on the file as it was. Put it back to continue, or start a new run: "
+            f"photonic-backprop run digital_baseline --config {run_dir / 'config.json'}\n"
+        )
+    )
+
+
+def test_resume_from_another_folder_reads_relative_paths_where_the_run_started(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--set dataset=my.csv`` names the file in the folder the run started in; resumed
+    from anywhere else (another folder, a relative run path), it still reads that file,
+    not a namesake, and a run without the folder's record falls back to here."""
+    lab, elsewhere = tmp_path / "lab", tmp_path / "elsewhere"
+    lab.mkdir(), elsewhere.mkdir()
+    _moons_csv(lab / "my.csv")
+    monkeypatch.chdir(lab)
+    argv = ["run", "digital_baseline", "--smoke", "--set", "dataset=my.csv", "--out", "out"]
+    assert main(argv) == 0
+    (run_dir,) = (lab / "out" / "digital_baseline").iterdir()
+    assert json.loads((run_dir / "manifest.json").read_text())["cwd"] == str(lab)
+    _moons_csv(elsewhere / "my.csv", comment="another file of the same name")
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    shown = f"../lab/out/digital_baseline/{run_dir.name}"
+    assert main(["run", "--resume", shown]) == 0  # lab's my.csv: unchanged, continues
+    err = capsys.readouterr().err
+    assert f"note: 'my.csv' read from {lab}, the folder this run started in\n" in err
+    assert "changed" not in err and Path.cwd() == elsewhere  # and back here after it
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "ok"
+    (lab / "my.csv").unlink()  # the file is gone where the run started: named there
+    assert main(["run", "--resume", shown]) == 2
+    assert "dataset file 'my.csv' does not exist" in capsys.readouterr().err
+    # an older manifest without the record: relative paths are read from here
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["cwd"]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["run", "--resume", shown]) == 2  # elsewhere's my.csv, not the run's
+    assert "dataset file 'my.csv' (sha256" in capsys.readouterr().err
 
 
 def test_a_sweep_s_identity_holds_the_data_file_s_digest(tmp_path: Path) -> None:

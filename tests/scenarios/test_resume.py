@@ -192,3 +192,51 @@ def test_resuming_a_finished_run_says_so(
     (run_dir / "manifest.json").write_text('{"status": "failed"}')
     assert main(["run", "--resume", str(run_dir)]) == 0
     assert "already finished" not in capsys.readouterr().err
+
+
+def test_a_killed_run_of_a_registered_scenario_can_be_resumed_from_anywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run folder says what runs, with which input files, before the run starts:
+    a run killed outright (no "interrupted" manifest) resumes from another folder with
+    its relative preset path, and an edited preset is named, not silently used."""
+    from scenarios import energy_latency
+
+    lab, elsewhere = tmp_path / "lab", tmp_path / "elsewhere"
+    lab.mkdir(), elsewhere.mkdir()
+    chip = lab / "my-chip.toml"
+    chip.write_text('kind = "photonic"\nbase = "eo-integrated"\n[mesh]\nloss_db_per_mzi = 0.05\n')
+    seen: list[dict[str, object]] = []
+
+    def killed(cfg: object, out_dir: Path) -> object:
+        seen.append(json.loads((out_dir / "manifest.json").read_text()))
+        raise SystemExit(137)  # as if killed: nothing after this is written
+
+    monkeypatch.chdir(lab)
+    argv = ["run", "energy_latency", "--smoke", "--set", "presets=my-chip.toml,cpu", "--out", "out"]
+    with monkeypatch.context() as patch:
+        patch.setattr(energy_latency, "run", killed)
+        with pytest.raises(SystemExit):
+            main(argv)
+    (manifest,) = seen
+    assert manifest["status"] == "running" and manifest["cwd"] == str(lab)
+    assert manifest["scenario"] == "energy_latency"
+    assert manifest["presets"]["my-chip.toml"]["path"] == str(chip)  # type: ignore[index]
+    (run_dir,) = (lab / "out" / "energy_latency").iterdir()
+    chip.write_text(chip.read_text().replace("0.05", "0.1"))  # edited since the run started
+    monkeypatch.chdir(elsewhere)  # no my-chip.toml here
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run_dir)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: 'my-chip.toml' read from {lab}, the folder this run started in\n" in err
+    assert "note: preset file 'my-chip.toml' (sha256 " in err
+    assert "changed since this run started; it runs with the file as it is now" in err
+    done = json.loads((run_dir / "manifest.json").read_text())
+    assert (
+        done["status"] == "ok"
+        and done["presets"]["my-chip.toml"]["sha256"]
+        != (
+            manifest["presets"]["my-chip.toml"]["sha256"]  # type: ignore[index]
+        )
+    )
+    assert "loss_db_per_mzi = 0.1" in (run_dir / "presets" / "my-chip.toml").read_text()
