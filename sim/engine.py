@@ -126,6 +126,7 @@ from sim.ops import BYTES_PER_REAL, SAMPLES_PER_PORT, Op
 __all__ = [
     "DIGITAL_COMPONENTS",
     "PHOTONIC_COMPONENTS",
+    "TIME_COMPONENTS",
     "Hold",
     "LedgerEntry",
     "OpPlan",
@@ -171,6 +172,12 @@ TIME_ONLY_COMPONENTS = (
     "phase_settling",
     "host_launch",
     "launch",
+)
+#: Every name a critical-path time split (:attr:`Timeline.time_by_component_ns`) can hold.
+TIME_COMPONENTS: tuple[str, ...] = (
+    *PHOTONIC_COMPONENTS,
+    *DIGITAL_COMPONENTS,
+    *TIME_ONLY_COMPONENTS,
 )
 
 

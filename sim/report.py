@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from digital.validation import check_choices, check_nonnegative
-from sim.engine import Timeline
+from sim.engine import TIME_COMPONENTS, Timeline
 from sim.ops import DIRECTIONS, Op
 
 __all__ = [
@@ -321,19 +321,26 @@ def time_share(timeline: Timeline, components: Iterable[str]) -> float:
     timeline
         A replayed trace (:func:`sim.engine.simulate`).
     components
-        Component names of :attr:`~sim.engine.Timeline.time_by_component_ns`, e.g.
-        ``("phase_settling",)``; names the timeline lacks count 0. A bare string is
-        iterated character by character: pass a tuple or list.
+        Distinct component names (:data:`sim.engine.TIME_COMPONENTS`), e.g.
+        ``("phase_settling",)``; the ones this timeline does not use count 0.
 
     Returns
     -------
     float
-        Their share of ``timeline.latency_ns``, in [0, 1] for distinct names; 0.0
-        for a timeline of zero latency.
+        Their share of ``timeline.latency_ns``, in [0, 1]; 0.0 for a timeline of zero
+        latency.
+
+    Raises
+    ------
+    ValueError
+        For a name that is no component (a misspelt one would count 0), a name given
+        twice, no names, or a bare string (pass a tuple: ``("camera",)``).
     """
+    names = components if isinstance(components, str) else tuple(components)
+    names = check_choices(names, "components", TIME_COMPONENTS)
     if timeline.latency_ns <= 0:
         return 0.0
-    total = sum(timeline.time_by_component_ns.get(c, 0.0) for c in components)
+    total = sum(timeline.time_by_component_ns.get(c, 0.0) for c in names)
     return total / timeline.latency_ns
 
 

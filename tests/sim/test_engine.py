@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from digital.network import MLP
-from sim.engine import LedgerEntry, Timeline, count_shifters, plan_op, simulate
+from sim.engine import TIME_COMPONENTS, LedgerEntry, Timeline, count_shifters, plan_op, simulate
 from sim.hardware import (
     Camera,
     DigitalHardware,
@@ -24,7 +24,7 @@ from sim.hardware import (
     PhotonicHardware,
 )
 from sim.ops import Op, Recorder, mesh_pass, phase_update, tap_readout
-from sim.presets import load_preset
+from sim.presets import available_presets, load_preset
 
 
 def _entries(timeline: Timeline) -> list[tuple[int, str, float, float, float]]:
@@ -845,3 +845,26 @@ def test_a_total_energy_that_fsum_cannot_hold_is_refused_by_n_ports(
     op = mesh_pass(0, "forward", n_ports=4, n_samples=1, exit_read="power")
     with pytest.raises(ValueError, match=r"n_ports=4: the energy of the 1 ops .* adds up"):
         simulate([op], load_preset("thermal-integrated"), n_shifters=0)
+
+
+@pytest.mark.parametrize("preset", available_presets())
+def test_every_time_split_names_a_known_component(preset: str) -> None:
+    """time_share checks names against TIME_COMPONENTS: a name the engine emits but the
+    list lacks would be refused, one the list has but nothing emits is harmless."""
+    from scenarios import energy_latency as el
+
+    traces = (
+        [
+            el.inference_ops(4, 2, 3),
+            el.insitu_step_ops(4, 2, 3),
+            el.insitu_step_ops(4, 2, 3, tap_integration="per_sample"),
+            list(el.finite_difference_step_ops(4, 2, 2)),
+        ]
+        if isinstance(load_preset(preset), PhotonicHardware)
+        else [el.digital_step_ops(4, 2, 3), el.digital_inference_ops(64, 2, 256)]
+    )
+    names: set[str] = set()
+    for ops in traces:
+        names |= set(simulate(ops, preset).time_by_component_ns)
+    assert names and names <= set(TIME_COMPONENTS)
+    assert len(set(TIME_COMPONENTS)) == len(TIME_COMPONENTS)

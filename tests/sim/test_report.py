@@ -123,6 +123,18 @@ def test_summarize_checks_its_inputs() -> None:
     assert time_share(simulate([], "cpu"), ["compute"]) == 0.0
 
 
+def test_time_share_refuses_what_would_silently_count_zero() -> None:
+    timeline = simulate(insitu_step_ops(4, 1, 1), "eo-integrated")
+    assert time_share(timeline, ("link",)) == time_share(timeline, ["link"]) > 0
+    assert time_share(timeline, ("laser",)) == 0.0  # energy only: never on the time split
+    with pytest.raises(ValueError, match="components='setling' is not allowed"):
+        time_share(timeline, ("phase_settling", "setling"))  # misspelt: was 0
+    with pytest.raises(ValueError, match="components='link' must be a tuple"):
+        time_share(timeline, "link")  # was read as "l", "i", "n", "k"
+    with pytest.raises(ValueError, match="lists a name twice"):
+        time_share(timeline, ("link", "link"))  # would exceed 1
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
