@@ -42,6 +42,18 @@ EO_GAIN_RAD = 0.05 * np.pi
 EO_BIAS_RAD = np.pi
 
 
+def _numeric(z: Array) -> Array:
+    """``z`` as an array of real or complex floats: bools and integers become float64
+    (``tanh`` of a bool array was float16, ``abs`` of one stayed bool, ``sigmoid`` of
+    one raised NumPy's "boolean negative"); other kinds are refused."""
+    z = np.asarray(z)
+    if z.dtype.kind in "biu":
+        return z.astype(np.float64)
+    if z.dtype.kind not in "fc":
+        raise TypeError(f"z has dtype {z.dtype}; an activation takes real or complex numbers")
+    return z
+
+
 @dataclass(frozen=True)
 class Activation:
     """An elementwise activation and its derivatives.
@@ -68,14 +80,14 @@ class Activation:
     real_output: bool
 
     def __call__(self, z: Array) -> Array:
-        return self.forward(z)
+        return self.forward(_numeric(z))
 
     def _derivatives(self, z: Array) -> Derivatives:
         """:attr:`derivatives` of ``z``, checked: a pair of arrays (the second may be
         ``None``) that broadcast to the shape of ``z``. (A bare ``f'(z)`` was unpacked
         along its first axis: two rows of a batch of two taken as ``∂f/∂z`` and
         ``∂f/∂z̄``, silently, else a bare 'too many values to unpack'.)"""
-        pair = self.derivatives(z)
+        pair = self.derivatives(_numeric(z))
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise TypeError(
                 f"activation {self.name!r}: derivatives(z) must return a pair "

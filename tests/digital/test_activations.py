@@ -342,3 +342,19 @@ def test_an_activation_of_your_own_under_a_built_in_name_is_refused() -> None:
         assert get_activation(act) is act
     with pytest.raises(TypeError, match="activation=b'tanh' must be a name"):
         MLP([2, 3, 2], activation=b"tanh", rng=np.random.default_rng(0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_bool_and_integer_input_is_computed_as_float64(name: str) -> None:
+    """Before, tanh of a bool array was float16, abs and identity stayed bool, and
+    sigmoid raised NumPy's 'boolean negative'."""
+    act = get_activation(name)
+    as_float = np.array([1.0, 0.0, -2.0])
+    for z in (np.array([True, False]), np.array([1, 0, -2]), np.array([1, 0], np.uint8)):
+        expected = act(as_float[: z.size])
+        got = act(z)
+        assert got.dtype == expected.dtype and got.dtype.kind in "fc"
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(act.derivative(z), act.derivative(as_float[: z.size]))
+    with pytest.raises(TypeError, match="dtype <U1; an activation takes real or complex"):
+        act(np.array(["a"]))
