@@ -57,11 +57,16 @@ bare name is a built-in set. Two formats:
 * ``.npz`` (``numpy.savez``) with the arrays ``x``, shape (n_samples, n_features),
   real, and ``y``, shape (n_samples,), the labels (integers or strings).
 * ``.csv``: comma-separated numeric feature columns, the **last** column the label.
-  One header row is allowed; it is recognised by none of its feature cells being a
-  number (a row that mixes text and numbers is data, and its text cell an error), or
-  by being exactly ``0,1,…`` up to the last column (the column names pandas writes
-  for a DataFrame made from an array). Text after ``#`` is a comment; empty lines are
-  skipped; a cell may be quoted with ``"``. No missing values, labels included.
+  One header row is allowed. The first row is the header when none of its feature
+  cells is a number or missing; when it is exactly ``0,1,…`` up to the last column
+  (the column names pandas writes for a DataFrame made from an array); or when its
+  label cell is text over a column of numeric labels (numbers as column names). A
+  header whose first cell is empty or ``Unnamed: 0`` is refused: that column is the
+  row index ``DataFrame.to_csv`` writes unless ``index=False``, and read as a
+  feature it can give the label away. Text after ``#`` is a comment; blank lines
+  are skipped; a cell may be quoted with ``"``. No missing values (an empty cell,
+  ``NA``, ``N/A``, ``null``; ``nan``, ``none`` too among features), labels included.
+  Errors name the line of the file, as an editor counts them.
   Suffixes are matched in any case (``.CSV``).
 
 Labels that are exactly the integers ``0 .. k - 1`` are used as they are
@@ -84,7 +89,7 @@ preset file's copy in a run folder is named by its stem.
 from __future__ import annotations
 
 import math
-import warnings
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -529,37 +534,112 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return arrays["x"], arrays["y"]
 
 
-def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+_CSV_QUOTED = re.compile(r'"[^"]*"')
+_CSV_OTHER_SEPARATORS = {";": "';'", "\t": "a tab"}
+#: Cells read as a missing value (as pandas writes and reads them), compared lower-case.
+_MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none"})
+#: Missing-value labels: as above but "none", which is also a plausible class name, and
+#: "nan", which is a number and refused as a NaN label.
+_MISSING_LABELS = frozenset({"", "na", "n/a", "null"})
+_PANDAS_INDEX_NAME = re.compile(r"Unnamed: \d+")
+
+
+def _csv_rows(text: str) -> tuple[list[str], list[int]]:
+    """The lines of ``text`` that hold data, and their 1-based line numbers in the file.
+
+    A line holds data if anything but white space is left once quoted cells and the
+    comment are taken out (NumPy would read a blank line as a row of one empty cell).
+    """
+    lines = text.splitlines()
+    numbers = [
+        n
+        for n, line in enumerate(lines, 1)
+        if _CSV_QUOTED.sub('""', line).split(_CSV_COMMENT, 1)[0].strip()
+    ]
+    return [lines[n - 1] for n in numbers], numbers
+
+
+def _separator_hint(lines: list[str]) -> str:
+    """What a table separated by something other than commas looks like it used."""
+    first = lines[0] if lines else ""
+    for separator, name in _CSV_OTHER_SEPARATORS.items():
+        if separator in first:
+            return (
+                f"; it looks separated by {name}, but only ',' separates columns and '.' "
+                "is the decimal point (save it as comma-separated)"
+            )
+    return ""
+
+
+def _is_name(cell: str) -> bool:
+    """Whether a CSV cell is a column name: text that is neither a number nor missing."""
+    return cell.lower() not in _MISSING_CELLS and not _is_number(cell)
+
+
+def _has_header(cells: np.ndarray) -> bool:
+    """Whether the first row of a CSV table is its header (rules in the module docstring)."""
+    first, labels = cells[0], cells[1:, -1]
+    if list(first) == [str(j) for j in range(first.size)]:  # DataFrame(array).to_csv's
+        return True
+    if all(_is_name(cell) for cell in first[:-1]):
+        return True
+    # numeric column names: a text label over a column of numeric labels
+    return _is_name(first[-1]) and labels.size > 0 and all(_is_number(c) for c in labels)
+
+
+def _check_no_index_column(path: Path, header: np.ndarray) -> None:
+    """Refuse the row index ``DataFrame.to_csv`` writes unless ``index=False``."""
+    name = str(header[0])
+    if name == "" or _PANDAS_INDEX_NAME.fullmatch(name):
+        raise _file_error(
+            path,
+            f"has a first column named {name!r} in its header: the row index that pandas "
+            "writes by default. It would be read as a feature (and a row index can give "
+            "the label away); write the file with df.to_csv(path, index=False), or delete "
+            "that column",
+        )
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Features, labels and the file line number of each row of a ``.csv`` dataset."""
     try:
         text = path.read_bytes().decode("utf-8-sig")  # -sig: a spreadsheet's byte-order mark
     except UnicodeDecodeError as exc:
         raise _file_error(path, f"is not UTF-8 text: {exc}") from None
+    lines, line_numbers = _csv_rows(text)
+    if not lines:
+        raise _file_error(path, "holds no rows")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-            cells = np.loadtxt(
-                text.splitlines(),
-                delimiter=_CSV_DELIMITER,
-                comments=_CSV_COMMENT,
-                quotechar=_CSV_QUOTE,
-                dtype=str,
-                ndmin=2,
-            )
+        cells = np.loadtxt(
+            lines,
+            delimiter=_CSV_DELIMITER,
+            comments=_CSV_COMMENT,
+            quotechar=_CSV_QUOTE,
+            dtype=str,
+            ndmin=2,
+        )
     except ValueError as exc:
         reason = str(exc).split(";")[0]  # NumPy's hint about usecols does not apply
-        raise _file_error(path, f"is not a rectangular CSV table: {reason}") from None
+        match = re.search(r"at row (\d+)", reason)
+        if match:  # NumPy counts the rows it read; a user counts the lines of the file
+            reason = reason[: match.start()] + f"on line {line_numbers[int(match[1]) - 1]}"
+        raise _file_error(
+            path, f"is not a rectangular CSV table: {reason}{_separator_hint(lines)}"
+        ) from None
     cells = np.char.strip(cells)
-    if cells.shape[0] == 0:
-        raise _file_error(path, "holds no rows")
     if cells.shape[1] < 2:
         raise _file_error(
             path,
             f"has {cells.shape[1]} column; a .csv dataset needs at least one feature "
-            "column and the label in the last column",
+            f"column and the label in the last column{_separator_hint(lines)}",
         )
-    pandas_names = [str(j) for j in range(cells.shape[1])]  # DataFrame(array).to_csv's
-    if not any(_is_number(cell) for cell in cells[0, :-1]) or list(cells[0]) == pandas_names:
-        cells = cells[1:]  # the header: no feature cell is a number, or pandas' 0, 1, …
+    if (
+        _has_header(cells)
+        or _PANDAS_INDEX_NAME.fullmatch(str(cells[0, 0]))
+        or (cells[0, 0] == "" and _has_header(cells[:, 1:]))
+    ):
+        _check_no_index_column(path, cells[0])
+        cells, line_numbers = cells[1:], line_numbers[1:]
         if cells.shape[0] == 0:
             raise _file_error(path, "holds a header but no rows")
     features = cells[:, :-1]
@@ -568,25 +648,38 @@ def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     except ValueError:
         bad = [(i, j) for (i, j), cell in np.ndenumerate(features) if not _is_number(cell)]
         i, j = bad[0]
+        cell = str(features[i, j])
+        hint = (
+            "; missing values are not allowed (drop or fill those rows first)"
+            if cell.lower() in _MISSING_CELLS
+            else _separator_hint(lines)
+            or " (feature columns must be numeric; the label goes in the last column)"
+        )
         raise _file_error(
             path,
-            f"has {len(bad)} feature cell(s) that are not numbers, the first "
-            f"{str(features[i, j])!r} in data row {i + 1}, column {j + 1}; feature columns "
-            "must be numeric (the label goes in the last column)",
+            f"has {len(bad)} feature cell(s) that are not numbers, the first {cell!r} on "
+            f"line {line_numbers[i]}, column {j + 1}{hint}",
         ) from None
     labels = cells[:, -1]
-    empty = np.flatnonzero(labels == "")
-    if empty.size:
+    missing = np.flatnonzero(np.isin(np.char.lower(labels), list(_MISSING_LABELS)))
+    if missing.size:
+        line = line_numbers[missing[0]]
+        comment = (
+            f" (text after '{_CSV_COMMENT}' is a comment: put a label that holds "
+            f"'{_CSV_COMMENT}' in double quotes)"
+            if _CSV_COMMENT in text.splitlines()[line - 1]
+            else ""
+        )
         raise _file_error(
             path,
-            f"has {empty.size} empty label cell(s), the first in data row {empty[0] + 1}; "
-            "every row needs its label in the last column (a trailing comma adds an "
-            "empty column)",
+            f"has {missing.size} missing label cell(s), the first "
+            f"{str(labels[missing[0]])!r} on line {line}{comment}; every row needs its "
+            "label in the last column (a trailing comma adds an empty column)",
         )
     y: np.ndarray = labels
     if all(_is_number(cell) for cell in labels):
         y = labels.astype(np.float64)
-    return x, y
+    return x, y, line_numbers
 
 
 def _is_number(text: object) -> bool:
@@ -597,7 +690,7 @@ def _is_number(text: object) -> bool:
     return True
 
 
-def _check_features(path: Path, x: np.ndarray) -> np.ndarray:
+def _check_features(path: Path, x: np.ndarray, line_numbers: list[int] | None) -> np.ndarray:
     if x.ndim != 2:
         raise _file_error(path, f"has x of shape {x.shape}; x must be 2-D (n_samples, n_features)")
     if x.dtype.kind not in "biuf":
@@ -612,11 +705,12 @@ def _check_features(path: Path, x: np.ndarray) -> np.ndarray:
     finite = np.isfinite(x)
     if not finite.all():
         rows, cols = np.nonzero(~finite)
+        where = f"on line {line_numbers[rows[0]]}" if line_numbers else f"in row {rows[0] + 1}"
         raise _file_error(
             path,
             f"has {rows.size} NaN or infinite feature value(s), the first "
-            f"{float(x[rows[0], cols[0]])!r} in row {rows[0] + 1}, column {cols[0] + 1}; every "
-            "feature must be finite (drop or fill such rows first)",
+            f"{float(x[rows[0], cols[0]])!r} {where}, column {cols[0] + 1}; every feature "
+            "must be finite (drop or fill such rows first)",
         )
     return x
 
@@ -706,10 +800,13 @@ def read_dataset_file(path: str | Path) -> DatasetFile:
     if not file.is_file():
         raise _file_error(file, "does not exist")
     try:
-        x, y = _read_npz(file) if file.suffix.lower() == ".npz" else _read_csv(file)
+        if file.suffix.lower() == ".npz":
+            (x, y), line_numbers = _read_npz(file), None
+        else:
+            x, y, line_numbers = _read_csv(file)
     except OSError as exc:
         raise _file_error(file, f"cannot be read: {exc}") from None
-    x = _check_features(file, np.asarray(x))
+    x = _check_features(file, np.asarray(x), line_numbers)
     labels, names = _check_labels(file, np.asarray(y), x.shape[0])
     _check_classes(file, labels, names)
     x.setflags(write=False)

@@ -197,19 +197,19 @@ def _bad_csv(tmp_path: Path, text: str) -> Path:
         ("", "holds no rows"),
         ("# only a comment\n", "holds no rows"),
         ("a,b,label\n", "header but no rows"),
-        ("1,0\n2,1\n3\n", "not a rectangular CSV table: the number of columns changed"),
+        ("1,0\n2,1\n3\n", "not a rectangular CSV table: the number of columns changed .* on line 3$"),
         ("1\n2\n", "has 1 column; .* at least one feature column"),
-        ("1,x,0\n2,3,0\n4,5,1\n6,7,1\n", "not numbers, the first 'x' in data row 1, column 2"),
-        ("1,,0\n2,3,0\n4,5,1\n6,7,1\n", "not numbers, the first '' in data row 1, column 2"),
-        ("1,nan,0\n2,3,0\n4,5,1\n6,7,1\n", "1 NaN or infinite .* row 1, column 2"),
+        ("1,x,0\n2,3,0\n4,5,1\n6,7,1\n", "not numbers, the first 'x' on line 1, column 2 \\(feature"),
+        ("1,,0\n2,3,0\n4,5,1\n6,7,1\n", "the first '' on line 1, column 2; missing values are"),
+        ("1,nan,0\n2,3,0\n4,5,1\n6,7,1\n", "1 NaN or infinite .* on line 1, column 2"),
         ("1,inf,0\n2,3,0\n4,5,1\n6,7,1\n", "NaN or infinite"),
         ("1,2,0.5\n3,4,1\n", "non-integer numeric labels \\(e.g. 0.5\\)"),
         ("1,2,0\n3,4,0\n", "has 1 class \\(every label is '0'\\)"),
         ("1,2,0\n3,4,0\n5,6,1\n", "class '1' with 1 row; every class needs at least 2"),
         ("1,2,a\n3,4,a\n5,6,b\n", "class 'b' with 1 row"),
         # unlabelled rows were a class named '' (review); a trailing comma, one class ''
-        ("1,2,0\n3,4,\n5,6,1\n7,8,\n9,9,0\n8,8,1\n", "2 empty label cell.*data row 2"),
-        ("1,2,0,\n3,4,1,\n5,6,0,\n", "3 empty label cell.*trailing comma"),
+        ("1,2,0\n3,4,\n5,6,1\n7,8,\n9,9,0\n8,8,1\n", "2 missing label cell.*on line 2"),
+        ("1,2,0,\n3,4,1,\n5,6,0,\n", "3 missing label cell.*trailing comma"),
     ],
 )
 def test_bad_csv_files_are_refused_naming_the_file(tmp_path: Path, text: str, match: str) -> None:
@@ -339,3 +339,64 @@ def test_big_integer_labels_stay_apart_and_suffixes_match_in_any_case(tmp_path: 
         np.savez(file, x=np.zeros((4, 2)), y=np.array([2**53, 2**53 + 1] * 2))
     assert is_dataset_file("data.CSV") and is_dataset_file("BIG.NPZ")
     assert read_dataset_file(path).class_names == (str(2**53), str(2**53 + 1))
+
+
+# --------------------------------------------------------------------------- user study
+
+
+@pytest.mark.parametrize(
+    "header",
+    [",f0,f1,label", ",0,1,2", "Unnamed: 0,f0,f1,label"],
+    ids=["named-columns", "array-columns", "read-and-written-again"],
+)
+def test_the_index_column_pandas_writes_by_default_is_refused(tmp_path: Path, header: str) -> None:
+    """df.to_csv(path) writes the row index as a first column with an empty name. It
+    was read as a feature, and in a file sorted by class it gives the label away (a
+    user study: test accuracy 1.0 on pure noise)."""
+    rng = np.random.default_rng(0)
+    rows = [f"{i},{a!r},{b!r},{i // 20}" for i, (a, b) in enumerate(rng.normal(size=(40, 2)))]
+    path = _bad_csv(tmp_path, header + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"first column named .* the row index that pandas") as info:
+        _load(path)
+    assert "df.to_csv(path, index=False)" in str(info.value)
+
+
+def test_the_line_numbers_in_csv_errors_are_the_lines_of_the_file(tmp_path: Path) -> None:
+    """Errors counted data rows, which differ from the lines an editor shows once there
+    are comments, blank lines or a header (a user study)."""
+    text = "# made by hand\n\nf0,f1,label\n1,2,0\n   \n3,x,0\n4,5,1\n6,7,1\n"
+    with pytest.raises(ValueError, match=r"the first 'x' on line 6, column 2"):
+        _load(_bad_csv(tmp_path, text))
+    # a line of white space only is blank, as an empty one (it was a row of one cell)
+    fixed = _bad_csv(tmp_path, text.replace("3,x,0", "3,9,0"))
+    assert read_dataset_file(fixed).n_samples == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("1;2;0\n3;4;1\n", "has 1 column.*separated by ';', but only ','"),
+        ("1\t2\t0\n3\t4\t1\n", "has 1 column.*separated by a tab"),
+        ("1,5;2,0;0\n3,5;4,0;1\n", "the first '5;2' .* separated by ';'.* decimal point"),
+        ("1,NA,0\n2,3,0\n4,5,1\n6,7,1\n", "the first 'NA' on line 1, column 2; missing values"),
+        (",,0\n1,2,0\n3,4,1\n5,6,1\n", "the first '' on line 1, column 1; missing values"),
+        ("1,2,NA\n1,2,0\n3,4,0\n5,6,1\n7,8,1\n", "1 missing label cell.*'NA' on line 1;"),
+        ("1,2,#3\n1,2,0\n3,4,0\n5,6,1\n7,8,1\n", "the first '' on line 1 \\(text after '#' is a"),
+    ],
+    ids=["semicolons", "tabs", "decimal-commas", "NA-feature", "empty-first-row", "NA-label", "#"],
+)
+def test_csv_mistakes_a_user_study_made_are_named(tmp_path: Path, text: str, match: str) -> None:
+    """A first row with empty feature cells was dropped as a header; an ``NA`` label
+    became a class; ';'-separated files and a '#' in a label gave no hint (a user study)."""
+    with pytest.raises(ValueError, match=match):
+        _load(_bad_csv(tmp_path, text))
+
+
+def test_numeric_column_names_over_numeric_labels_are_a_header(tmp_path: Path) -> None:
+    """A header ``1,2,label`` (numbers as feature names) was a data row of class 'label'."""
+    x, y = _arrays((3, 3), n_features=2)
+    plain = _write_csv(tmp_path / "plain.csv", x, y)
+    named = tmp_path / "named.csv"
+    named.write_text("1,2,label\n" + plain.read_text(encoding="utf-8"), encoding="utf-8")
+    assert read_dataset_file(named).class_names is None
+    _same(_load(named), _load(plain))
