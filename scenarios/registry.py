@@ -273,6 +273,16 @@ def _import_scenario_file(name: str) -> types.ModuleType:
         if _LOADED_FILES.get(stem, (str(path), digest))[1] == digest:
             _LOADED_FILES[stem] = (str(path), digest)
             return loaded
+    shadowed = _shadowed_modules(path.parent, besides=stem)
+    if shadowed:
+        listed = ", ".join(
+            f"{file} (module {module!r} is {origin})" for file, module, origin in shadowed
+        )
+        raise ValueError(
+            f"scenario file {name!r}: its folder goes first on sys.path (pool and Dask "
+            f"workers import the study from there), and there it would hide modules this "
+            f"run uses: {listed}; rename those files or move the study to another folder"
+        )
     folder = str(path.parent)
     added = folder not in sys.path
     if added:
@@ -287,6 +297,28 @@ def _import_scenario_file(name: str) -> types.ModuleType:
         raise _import_error(f"scenario file {name!r}", exc) from exc
     _LOADED_FILES[stem] = (str(path), digest)
     return module
+
+
+def _shadowed_modules(folder: Path, *, besides: str) -> list[tuple[str, str, str]]:
+    """The files in ``folder`` that would hide a module this process has imported.
+
+    A study's folder goes first on ``sys.path``, and a worker process (spawn pool,
+    Dask) imports everything afresh, so ``sim.py`` beside a study would be the
+    worker's ``sim``. Returns ``(file name, module, where it is now)`` for each
+    ``<module>.py`` or ``<module>/__init__.py`` in ``folder`` (but the study
+    ``besides`` itself, and ``__main__``) whose module is imported from elsewhere.
+    """
+    found = []
+    imported = {m.partition(".")[0] for m in sys.modules if not m.startswith("__")}
+    for module in sorted(imported - {besides}):
+        for file in (f"{module}.py", f"{module}/__init__.py"):
+            candidate = folder / file
+            if not candidate.is_file():
+                continue
+            origin = getattr(sys.modules[module], "__file__", None)
+            if origin is None or Path(origin).resolve() != candidate.resolve():
+                found.append((file, module, origin or "built in"))
+    return found
 
 
 def _importable_origin(stem: str) -> str | None:

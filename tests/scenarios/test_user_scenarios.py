@@ -467,3 +467,25 @@ def test_a_module_that_is_not_a_scenario_is_refused(
     path.write_text(textwrap.dedent('"""Doc."""\nraise ValueError("no")\n'))
     assert cli.main(["list", "mylab_toy.studies.bad"]) == 2
     _one_error_line(capsys, "'mylab_toy.studies.bad' failed to import: ValueError: no")
+
+
+@pytest.mark.parametrize("beside", ["sim.py", "digital/__init__.py", "numpy.py"])
+def test_a_study_beside_a_file_that_would_hide_a_module_in_workers_is_refused(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], beside: str
+) -> None:
+    """The study's folder goes first on sys.path, where a spawned pool or Dask worker
+    found the study's neighbour ``sim.py`` as the package ``sim`` and failed far from
+    the cause (a user study). Files of modules nobody imported are fine."""
+    (study.parent / "helpers.py").write_text("X = 1\n")
+    (study.parent / "analysis").mkdir()  # a folder without __init__.py hides nothing
+    assert cli.main(["list", str(study)]) == 0
+    capsys.readouterr()
+    registry._LOADED_FILES.clear()
+    sys.modules.pop("my_study", None)
+    neighbour = study.parent / beside
+    neighbour.parent.mkdir(exist_ok=True)
+    neighbour.write_text("")
+    assert cli.main(["run", str(study), "--smoke", "--out", str(tmp_path / "out")]) == 2
+    module = beside.split("/")[0].removesuffix(".py")
+    _one_error_line(capsys, "would hide modules this run uses", f"{beside} (module {module!r}")
+    assert not (tmp_path / "out").exists()
