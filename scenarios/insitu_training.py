@@ -723,6 +723,16 @@ def _finals(
     }
 
 
+def _steps(
+    rows: list[dict[str, Any]], *, dataset: str, case: str, method: str, sigma: float | None
+) -> int | None:
+    """The training steps a case ran (the most over its seeds), ``None`` if none ran."""
+    steps = _finals(
+        rows, dataset=dataset, case=case, method=method, sigma=sigma, metric="iterations", scale=1
+    )
+    return int(max(steps.values())) if steps else None
+
+
 def _pm(values: Sequence[float], digits: int = 1) -> str:
     if not values:
         return "-"
@@ -755,17 +765,11 @@ def _accuracy_cases(
             for method in cfg.methods:
                 note = ""
                 if method == "finite_difference":
-                    steps = _finals(
-                        rows,
-                        dataset=dataset,
-                        case="on_chip",
-                        method=method,
-                        sigma=sigma,
-                        metric="iterations",
-                        scale=1.0,
+                    steps = _steps(
+                        rows, dataset=dataset, case="on_chip", method=method, sigma=sigma
                     )
-                    if steps:
-                        note = f" [{int(max(steps.values()))} steps only]"
+                    if steps is not None:
+                        note = f" [{steps} steps only]"
                 add(dataset, "on_chip", method, sigma, note)
     return cases
 
@@ -857,7 +861,8 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
                 numbers[key + (f"_chip{k}" if len(sigmas) > 1 else "")] = mean
                 if sigma == DEFAULT_SPLITTING_ERROR_STD_RAD:  # the verdict: default σ only
                     out[f"c_minus_a_{dataset}_{method}_sigma{sigma:g}"] = (
-                        f"{_pm(diff)} points ({within_verdict(diff)})" + _fd_note(method, cfg)
+                        f"{_pm(diff)} points ({within_verdict(diff)})"
+                        + _fd_note(rows, dataset=dataset, method=method, sigma=sigma)
                     )
     sigma = max(cfg.splitting_error_std_rad)
     for dataset in _labels(cfg):
@@ -870,7 +875,8 @@ def acceptance(cfg: Config, rows: list[dict[str, Any]]) -> tuple[dict[str, str],
                 wins = sum(d > 0 for d in diff)
                 out[f"c_minus_b_{dataset}_{method}_sigma{sigma:g}"] = (
                     f"{_pm(diff)} points, mean ± std (c better in {wins}/{len(diff)} seeds"
-                    f"{_paired_test(diff)})" + _fd_note(method, cfg)
+                    f"{_paired_test(diff)})"
+                    + _fd_note(rows, dataset=dataset, method=method, sigma=sigma)
                 )
     return out, numbers
 
@@ -889,10 +895,13 @@ def _paired_test(diff: Sequence[float]) -> str:
     return f"; s.e.m. of the mean {sem:.1f}, one-sided paired t-test p = {p:.2g}"
 
 
-def _fd_note(method: str, cfg: Config) -> str:
+def _fd_note(rows: list[dict[str, Any]], *, dataset: str, method: str, sigma: float) -> str:
+    """Finite differences train fewer steps than the rest: how many, as run."""
     if method != "finite_difference":
         return ""
-    return f" [FD trained ~{cfg.fd_iterations} steps, not {cfg.iterations}]"
+    fd = _steps(rows, dataset=dataset, case="on_chip", method=method, sigma=sigma)
+    others = _steps(rows, dataset=dataset, case="digital", method="adjoint", sigma=None)
+    return f" [FD trained {fd} steps, not {others}]"
 
 
 def format_table(table: list[dict[str, str]]) -> str:

@@ -197,9 +197,15 @@ def _bad_csv(tmp_path: Path, text: str) -> Path:
         ("", "holds no rows"),
         ("# only a comment\n", "holds no rows"),
         ("a,b,label\n", "header but no rows"),
-        ("1,0\n2,1\n3\n", "not a rectangular CSV table: the number of columns changed .* on line 3$"),
+        (
+            "1,0\n2,1\n3\n",
+            "not a rectangular CSV table: the number of columns changed .* on line 3$",
+        ),
         ("1\n2\n", "has 1 column; .* at least one feature column"),
-        ("1,x,0\n2,3,0\n4,5,1\n6,7,1\n", "not numbers, the first 'x' on line 1, column 2 \\(feature"),
+        (
+            "1,x,0\n2,3,0\n4,5,1\n6,7,1\n",
+            "not numbers, the first 'x' on line 1, column 2 \\(feature",
+        ),
         ("1,,0\n2,3,0\n4,5,1\n6,7,1\n", "the first '' on line 1, column 2; missing values are"),
         ("1,nan,0\n2,3,0\n4,5,1\n6,7,1\n", "1 NaN or infinite .* on line 1, column 2"),
         ("1,inf,0\n2,3,0\n4,5,1\n6,7,1\n", "NaN or infinite"),
@@ -356,7 +362,9 @@ def test_the_index_column_pandas_writes_by_default_is_refused(tmp_path: Path, he
     rng = np.random.default_rng(0)
     rows = [f"{i},{a!r},{b!r},{i // 20}" for i, (a, b) in enumerate(rng.normal(size=(40, 2)))]
     path = _bad_csv(tmp_path, header + "\n" + "\n".join(rows) + "\n")
-    with pytest.raises(ValueError, match=r"first column named .* the row index that pandas") as info:
+    with pytest.raises(
+        ValueError, match=r"first column named .* the row index that pandas"
+    ) as info:
         _load(path)
     assert "df.to_csv(path, index=False)" in str(info.value)
 

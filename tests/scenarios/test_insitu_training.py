@@ -590,3 +590,14 @@ def test_the_deployed_chip_is_programmed_as_often_as_the_trained_one(
     )
     it._run_one(cfg, "moons", 0, dict.fromkeys(("data", "init", "train", "chip", "noise"), 3))
     assert calls["adjoint"] == calls["analog"] > 1  # (b) deployed, (c) analog
+
+
+def test_the_fd_note_gives_the_steps_that_ran(smoke: Result) -> None:
+    """The verdicts said "FD trained ~2 steps, not 40" (the settings) where FD ran 20 (one
+    whole epoch) and the others 40 (a user study)."""
+    steps = {(r["case"], r["method"]): int(r["value"]) for r in _finals(smoke, "iterations")}
+    fd, digital = steps["on_chip", "finite_difference"], steps["digital", "adjoint"]
+    assert (fd, digital) == (20, 40)
+    verdicts = [v for k, v in smoke.summary.items() if "finite_difference_sigma" in k]
+    assert verdicts
+    assert all(v.endswith(f"[FD trained {fd} steps, not {digital}]") for v in verdicts)
