@@ -45,7 +45,10 @@ import or lacks part of a scenario's shape, a value of the wrong type, a malform
 ``--set``, an unreadable config file, an unwritable output folder, sizes that do not
 fit in memory, a training run that diverges, ...) prints one line
 ``photonic-backprop: error: <message>`` to stderr and exits with status 2; pass
-``--traceback`` to see the full traceback instead.
+``--traceback`` to see the full traceback instead. Such an error raised in the code of
+a study of your own (a ``ValueError`` of NumPy's in your ``run``, say) adds its type,
+the function, file and line it came from, and the run folder. Any other exception is a
+bug: its traceback follows a line naming the run folder, and the status is 1.
 
 Ctrl-C exits with status 130 (pooled runs and sweeps stop their workers at once), and so
 does SIGTERM (``timeout``, ``kill``, a cluster scheduler's stop), which is handled as a
@@ -67,12 +70,17 @@ import signal
 import sys
 import textwrap
 import threading
+import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import BrokenExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import digital
+import photonic
+import scenarios
+import sim
 from scenarios.framework import (
     Result,
     config_from_overrides,
@@ -94,6 +102,7 @@ from scenarios.registry import (
     DEFAULT_SCENARIO,
     SCENARIOS,
     load_scenario,
+    scenario_kind,
     scenario_name,
     scenario_source,
     scenario_summary_line,
@@ -325,6 +334,34 @@ def _error_line(exc: BaseException) -> str:
     return message or type(exc).__name__
 
 
+#: Folders of this package's code, whose frames are not a user's (:func:`_user_frame`).
+_OUR_FOLDERS = tuple(
+    str(Path(module_file).parent.resolve()) + os.sep
+    for module_file in (digital.__file__, photonic.__file__, sim.__file__, scenarios.__file__)
+    if module_file is not None
+)
+#: Folders of Python and its installed packages (the standard library, site-packages).
+_PYTHON_FOLDERS = tuple(
+    {str(Path(p).resolve()) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+)
+
+
+def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of ``exc``'s traceback in a user's code (a study of their
+    own), not this package's or Python's; ``None`` if the error came from neither.
+
+    An error our checks raise says what was wrong; one raised in a user's own study
+    needs its place, which the one-line message would otherwise drop.
+    """
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        file = str(Path(frame.filename).resolve())
+        if file.startswith(_OUR_FOLDERS):  # first: we may be installed under sys.prefix
+            return None  # raised by (or passed through) our code after the user's
+        if not (frame.filename.startswith("<") or file.startswith(_PYTHON_FOLDERS)):
+            return frame
+    return None
+
+
 def _format_value(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, float):
         return str(value)
@@ -485,6 +522,21 @@ def _run(
         result: Result = run_scenario(
             module, cfg, run_dir.parent.parent, name=name, run_dir=run_dir
         )
+    except INPUT_ERRORS as exc:
+        own = scenario_kind(source) != "registered"
+        frame = _user_frame(exc) if own and not args.traceback else None
+        if frame is None:  # bad input our checks named: the message says it all
+            raise
+        raise ValueError(
+            f"{_error_line(exc)} [{type(exc).__name__} in {frame.name}, "
+            f"{frame.filename}:{frame.lineno}; the run folder: {shown}; --traceback shows "
+            "the whole traceback]"
+        ) from exc
+    except (MemoryError, BrokenExecutor):  # one line each, in _dispatch
+        raise
+    except Exception:  # a bug: Python's traceback follows, and this says where the run is
+        print(f"{PROG}: {name} failed; the run folder: {shown}", file=sys.stderr)
+        raise
     except KeyboardInterrupt:
         hint = (
             f"continue with: {PROG} run --resume {shlex.quote(str(shown))}"

@@ -489,3 +489,52 @@ def test_a_study_beside_a_file_that_would_hide_a_module_in_workers_is_refused(
     module = beside.split("/")[0].removesuffix(".py")
     _one_error_line(capsys, "would hide modules this run uses", f"{beside} (module {module!r}")
     assert not (tmp_path / "out").exists()
+
+
+def _failing_study(study: Path, line: str) -> int:
+    """Make the toy study's run raise through ``line`` first; the number of that line."""
+    text = study.read_text().replace(
+        "    noise = child_rngs(",
+        f"    def step() -> None:\n        {line}\n\n    step()\n    noise = child_rngs(",
+        1,
+    )
+    study.write_text(text)
+    return text.splitlines().index(f"        {line}") + 1
+
+
+def test_a_value_error_in_a_study_names_its_place_and_the_run_folder(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error a user's own code raised was one line without a place (a user study:
+    "could not broadcast..." and nothing to look at); errors our checks raise stay as
+    they were, whoever called them."""
+    lineno = _failing_study(study, "import numpy as np; np.ones(3) + np.ones(4)")
+    out = tmp_path / "out"
+    assert cli.main(["run", str(study), "--smoke", "--out", str(out)]) == 2
+    (run_dir,) = (out / "my_study").iterdir()
+    line = _one_error_line(capsys, "operands could not be broadcast")
+    assert line.endswith(
+        f"[ValueError in step, {study}:{lineno}; the run folder: {run_dir}; "
+        "--traceback shows the whole traceback]"
+    )
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
+    with pytest.raises(ValueError, match="operands could not be broadcast"):
+        cli.main(["run", str(study), "--smoke", "--out", str(out), "--traceback"])
+    capsys.readouterr()
+    study.write_text(STUDY)
+    _failing_study(study, "child_rngs(-1, 'x')")  # our check, called by the study
+    assert cli.main(["run", str(study), "--smoke", "--out", str(out)]) == 2
+    assert "the run folder" not in _one_error_line(capsys)
+
+
+def test_a_bug_in_a_study_is_a_traceback_after_the_run_folder(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _failing_study(study, "[][0]")
+    with pytest.raises(IndexError):
+        cli.main(["run", str(study), "--smoke", "--out", str(tmp_path / "out")])
+    (run_dir,) = (tmp_path / "out" / "my_study").iterdir()
+    assert (
+        capsys.readouterr().err
+        == f"photonic-backprop: my_study failed; the run folder: {run_dir}\n"
+    )
