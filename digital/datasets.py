@@ -817,12 +817,23 @@ def read_dataset_file(path: str | Path) -> DatasetFile:
 # --------------------------------------------------------------------------- validation
 
 
+def _suffix_note(value: object) -> str:
+    """For a name that looks like a file of another kind (``my.txt``): say so."""
+    suffix = Path(value).suffix if isinstance(value, str) else ""
+    if not re.fullmatch(r"\.[A-Za-z]\w*", suffix):
+        return ""
+    return (
+        f"; {value!r} looks like a file name, but a dataset file ends in "
+        f"{' or '.join(DATASET_FILE_SUFFIXES)}, not {suffix!r}"
+    )
+
+
 def _check_name(name: object) -> _Spec:
     if not isinstance(name, str) or name not in _SPECS:
         raise ValueError(
             f"name_or_path={name!r} is not a known dataset; choose one of: "
             f"{', '.join(DATASETS)} (or pass the path of a "
-            f"{' or '.join(DATASET_FILE_SUFFIXES)} file)"
+            f"{' or '.join(DATASET_FILE_SUFFIXES)} file){_suffix_note(name)}"
         )
     return _SPECS[name]
 
@@ -937,6 +948,7 @@ def check_dataset(
             raise ValueError(
                 f"{name}={value!r} is not allowed; choose one of: {', '.join(allowed)} (or "
                 f"the path of a {' or '.join(DATASET_FILE_SUFFIXES)} dataset file)"
+                f"{_suffix_note(value)}"
             )
         return value
     try:

@@ -64,7 +64,9 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import dataclasses
 import os
+import re
 import shlex
 import signal
 import sys
@@ -417,6 +419,21 @@ def _cmd_list_settings(scenario: str) -> int:
     return EXIT_OK
 
 
+def _unset_note(message: str, base: Any, overrides: Mapping[str, object], *, smoke: bool) -> str:
+    """Where the value of a setting that ``message`` names came from, if the user did
+    not give it: ``--smoke`` or the default (``--set dataset=my.csv`` with ``--smoke``
+    met the smoke run's ``n_samples=100``, which the user had never typed)."""
+    for field in dataclasses.fields(base):
+        if field.name in overrides or not re.search(rf"\b{field.name}=", message):
+            continue
+        origin = "the --smoke value" if smoke else "the default"
+        return (
+            f" ({field.name}={getattr(base, field.name)!r} is {origin}; change it with "
+            f"--set {field.name}=...)"
+        )
+    return ""
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None:
         return _run(args)
@@ -460,7 +477,12 @@ def _run(
     if args.config is not None:
         overrides.update(load_config_file(args.config))
     overrides.update(parse_set_options(args.overrides))
-    cfg = config_from_overrides(config_cls, overrides, base=base) if overrides else base
+    try:
+        cfg = config_from_overrides(config_cls, overrides, base=base) if overrides else base
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}{_unset_note(str(exc), base, overrides, smoke=args.smoke)}"
+        ) from exc
 
     import matplotlib
 

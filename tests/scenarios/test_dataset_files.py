@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -69,12 +70,12 @@ def test_cli_runs_a_csv_and_refuses_a_bad_file_in_one_line(
     for setting, match in (
         ("dataset=bad.csv", "NaN or infinite"),
         ("dataset=missing.csv", "'missing.csv' does not exist"),
-        ("dataset=my.txt", "is not allowed"),
+        ("dataset=my.txt", "is not allowed; .*looks like a file name, .* not '.txt'"),
     ):
         assert main(["run", "digital_baseline", "--smoke", "--set", setting, *out]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err
-        assert err.startswith("photonic-backprop: error: dataset") and match in err
+        assert err.startswith("photonic-backprop: error: dataset") and re.search(match, err)
     assert len(list((tmp_path / "out" / "digital_baseline").iterdir())) == 1  # no new folders
 
 
@@ -225,3 +226,22 @@ def test_insitu_training_smoke_on_a_file(tmp_path: Path) -> None:
         assert all(line.rstrip().endswith(",-") for line in list(fh)[1:])  # no Pai numbers
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert set(manifest["datasets"]) == {data}
+
+
+def test_a_value_the_user_did_not_give_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--smoke --set dataset=small.csv`` failed on ``n_samples=100``, a value the user
+    never typed: the message now says it is the --smoke value (a user study)."""
+    monkeypatch.chdir(tmp_path)
+    _moons_csv(tmp_path / "small.csv", n=12)
+    argv = ["run", "digital_baseline", "--set", "dataset=small.csv", "--out", "out"]
+    assert main([*argv, "--smoke"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith("(n_samples=100 is the --smoke value; change it with --set n_samples=...)")
+    )
+    assert main([*argv, "--set", "n_samples=50"]) == 2  # typed: nothing to add
+    assert capsys.readouterr().err.rstrip().endswith("(or None for every row)")
+    assert main([*argv, "--smoke", "--set", "n_samples=none"]) == 0
