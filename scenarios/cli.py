@@ -419,6 +419,26 @@ def _cmd_list_settings(scenario: str) -> int:
     return EXIT_OK
 
 
+def _where_it_was(exc: ValueError, run_dir: Path) -> str:
+    """``exc``'s message, or for a module path that no longer imports, where the module
+    was when the run started and which folder to put on ``PYTHONPATH``."""
+    source = recorded_source(run_dir) or {}
+    path, load = source.get("path"), str(source.get("load"))
+    if (
+        source.get("kind") != "module"
+        or not isinstance(path, str)
+        or "no module named" not in str(exc)
+    ):
+        return str(exc)
+    file = Path(path)
+    depth = load.count(".") + (1 if file.name == "__init__.py" else 0)
+    root = file.parents[depth] if depth < len(file.parents) else file.parent
+    return (
+        f"scenario module {load!r} cannot be imported; when the run started it was "
+        f"{path}: put {root} on PYTHONPATH (or install it) to continue"
+    )
+
+
 def _unset_note(message: str, base: Any, overrides: Mapping[str, object], *, smoke: bool) -> str:
     """Where the value of a setting that ``message`` names came from, if the user did
     not give it: ``--smoke`` or the default (``--set dataset=my.csv`` with ``--smoke``
@@ -467,7 +487,9 @@ def _run(
         try:
             module = load_scenario(source)
         except ValueError as exc:
-            raise ValueError(f"--resume {str(args.resume)!r}: {exc}") from None
+            raise ValueError(
+                f"--resume {str(args.resume)!r}: {_where_it_was(exc, resume_dir)}"
+            ) from None
     else:
         source = args.scenario or DEFAULT_SCENARIO
         module = load_scenario(source)

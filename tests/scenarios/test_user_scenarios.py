@@ -538,3 +538,23 @@ def test_a_bug_in_a_study_is_a_traceback_after_the_run_folder(
         capsys.readouterr().err
         == f"photonic-backprop: my_study failed; the run folder: {run_dir}\n"
     )
+
+
+def test_resuming_a_module_off_the_path_says_where_it_was(
+    package: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dotted-module run resumed without its PYTHONPATH listed the registered scenarios
+    and not where the module had been (a user study)."""
+    out = tmp_path / "out"
+    assert cli.main(["run", package, "--smoke", "--out", str(out)]) == 0
+    (run_dir,) = (out / package).iterdir()
+    sys.path.remove(str(tmp_path / "site"))
+    _forget("mylab_toy")
+    capsys.readouterr()
+    assert cli.main(["run", "--resume", str(run_dir)]) == 2
+    path = tmp_path / "site" / "mylab_toy" / "studies" / "fidelity.py"
+    line = _one_error_line(capsys, f"when the run started it was {path.resolve()}")
+    assert line.endswith(
+        f"put {(tmp_path / 'site').resolve()} on PYTHONPATH (or install it) to continue"
+    )
+    assert "registered" not in line
