@@ -1524,7 +1524,7 @@ def run_scenario(
     quiet = report == "quiet" and "echo" in inspect.signature(module.run).parameters
     seed = getattr(cfg, "seed", None)
     presets: dict[str, dict[str, str]] = {}
-    datasets: dict[str, dict[str, str | int]] = {}
+    datasets: dict[str, dict[str, object]] = {}
     kept: dict[str, object] = {}
     source = scenario_source(module)
     if source is not None:

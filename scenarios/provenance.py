@@ -29,7 +29,9 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from digital.datasets import is_dataset_file
+import numpy as np
+
+from digital.datasets import is_dataset_file, read_dataset_file
 from sim.presets import is_preset_file, load_preset, preset_path, preset_toml
 
 __all__ = [
@@ -201,11 +203,12 @@ def _file_sha256(path: Path, *, what: str = "dataset file") -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def dataset_records(cfg: object) -> dict[str, dict[str, str | int]]:
+def dataset_records(cfg: object) -> dict[str, dict[str, object]]:
     """What the manifest records of every dataset file the config names.
 
-    The bytes are hashed, not parsed: any edit (a comment in a ``.csv`` included)
-    changes the digest. The file is not copied into the run folder (data can be large).
+    The digest is of the bytes: any edit (a comment in a ``.csv`` included) changes
+    it. The file is not copied into the run folder (data can be large); what it held
+    is summed up (rows, features, and rows per class under the labels of the file).
 
     Parameters
     ----------
@@ -216,18 +219,29 @@ def dataset_records(cfg: object) -> dict[str, dict[str, str | int]]:
     -------
     dict of str to dict
         Entry, the path as written in the setting -> ``{"path": <the file, absolute>,
-        "sha256": <hex digest of its bytes>, "size_bytes": <its size>}``; empty if
-        the config names only built-in datasets.
+        "sha256": <hex digest of its bytes>, "size_bytes": <its size>, "n_rows": ...,
+        "n_features": ..., "class_rows": {<label>: <rows>}}`` (labels as in the file,
+        in class order: :attr:`digital.datasets.Dataset.class_names`); empty if the
+        config names only built-in datasets.
 
     Raises
     ------
     ValueError
         If a named file is missing or cannot be read.
     """
-    records: dict[str, dict[str, str | int]] = {}
+    records: dict[str, dict[str, object]] = {}
     for entry, path in dataset_files(cfg).items():
         digest, size = _file_sha256(path)
-        records[entry] = {"path": str(path.absolute()), "sha256": digest, "size_bytes": size}
+        data = read_dataset_file(path)
+        names = data.class_names or tuple(str(k) for k in range(data.n_classes))
+        records[entry] = {
+            "path": str(path.absolute()),
+            "sha256": digest,
+            "size_bytes": size,
+            "n_rows": data.n_samples,
+            "n_features": data.n_features,
+            "class_rows": dict(zip(names, np.bincount(data.y).tolist(), strict=True)),
+        }
     return records
 
 

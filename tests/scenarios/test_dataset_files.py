@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenarios import compare, digital_baseline, insitu_training
+from scenarios import compare, digital_baseline, insitu_training, provenance
 from scenarios import framework as fw
 from scenarios import sweep as sw
 from scenarios.cli import main
@@ -45,6 +45,9 @@ def test_digital_baseline_runs_on_a_csv_and_the_manifest_records_it(tmp_path: Pa
             "path": str(data.absolute()),
             "sha256": hashlib.sha256(data.read_bytes()).hexdigest(),
             "size_bytes": data.stat().st_size,
+            "n_rows": 120,
+            "n_features": 2,
+            "class_rows": {"no": 60, "yes": 60},
         }
     }
     assert not list(result.out_dir.glob("*.csv.*"))  # the data is not copied
@@ -245,3 +248,15 @@ def test_a_value_the_user_did_not_give_is_named_as_such(
     assert main([*argv, "--set", "n_samples=50"]) == 2  # typed: nothing to add
     assert capsys.readouterr().err.rstrip().endswith("(or None for every row)")
     assert main([*argv, "--smoke", "--set", "n_samples=none"]) == 0
+
+
+def test_the_manifest_sums_up_what_a_data_file_held(tmp_path: Path) -> None:
+    """The manifest gave a file's digest only; what it held (rows per class) could not
+    be read back once the file changed (a user study's wish)."""
+    path = tmp_path / "unbalanced.csv"
+    path.write_text("1,2,5\n3,4,5\n5,6,3\n7,8,5\n9,1,3\n", encoding="utf-8")
+    cfg = dataclasses.replace(digital_baseline.Config.smoke(), dataset=str(path), n_samples=None)
+    (record,) = provenance.dataset_records(cfg).values()
+    assert (record["n_rows"], record["n_features"]) == (5, 2)
+    assert record["class_rows"] == {"3": 2, "5": 3}
+    assert list(record["class_rows"]) == ["3", "5"]  # class order: label 0 first
