@@ -655,8 +655,10 @@ def test_map_jobs_runs_every_job_with_the_same_blas_threads_wherever_it_runs(
     jobs = [(0,), (1,)]
     assert fw.map_jobs(_blas_threads_of_job, jobs, workers=1, desc="j", blas_threads=1) == [1, 1]
     assert fw.map_jobs(_blas_threads_of_job, jobs, workers=2, desc="j", blas_threads=1) == [1, 1]
-    spawn = functools.partial(fw.process_pool, mp_context=multiprocessing.get_context("spawn"))
-    monkeypatch.setattr(fw, "process_pool", spawn)
+    from scenarios import pool
+
+    spawn = functools.partial(pool.process_pool, mp_context=multiprocessing.get_context("spawn"))
+    monkeypatch.setattr(pool, "process_pool", spawn)  # where map_jobs looks it up
     with threadpool_limits(limits=1, user_api="blas"):
         assert fw.map_jobs(_blas_threads_of_job, jobs, workers=2, desc="j") == [1, 1]
     default = fw.blas_state()[1]
