@@ -818,7 +818,9 @@ def test_list_shows_the_values_of_the_constants_a_setting_cites() -> None:
         in dict((row[0], row[3]) for row in fw.describe_settings(gf))["base_ports"]
     )
     text = "Pai et al. and NOT_A_NAME and scenarios.nope.THING, from METHODS."
-    assert fw._with_constant_values(text, gf) == (
+    from scenarios import config
+
+    assert config._with_constant_values(text, gf) == (
         "Pai et al. and NOT_A_NAME and scenarios.nope.THING, from METHODS: "
         + ", ".join(gf.METHODS)
         + "."
