@@ -123,6 +123,7 @@ from scenarios.registry import (
     scenario_source,
     scenario_summary_line,
 )
+from scenarios.stats import VARYING_ATOL, VARYING_RTOL, curve_band, sample_std
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -561,14 +562,6 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {plural or noun + 's'}"
 
 
-#: Values closer than this (relative), or than :data:`VARYING_ATOL` (absolute), differ only
-#: by floating-point rounding: a sweep's key that varies no more between grid points does
-#: not vary (:func:`scenarios.sweep.varying_metrics`). A spread of repeats no larger than
-#: the relative tolerance alone is shown as 0 (:func:`format_pm`).
-VARYING_RTOL = 1e-9
-VARYING_ATOL = 1e-15
-
-
 def format_pm(mean: float, std: float) -> str:
     """``"mean ± std"`` with the spread to 2 significant digits and the mean to the same
     decimal place (0.9174 ± 0.0053, 8.25 ± 0.35, 1230 ± 350); in e-notation, the mean
@@ -600,48 +593,6 @@ def format_pm(mean: float, std: float) -> str:
     if place >= 0:
         return f"{mean:.0f} ± {spread:.0f}"
     return f"{mean:.{-place}f} ± {spread:.{-place}f}"
-
-
-def curve_band(
-    by_seed: Mapping[Any, Sequence[tuple[float, float]]],
-) -> tuple[Any, Any, Any]:
-    """Mean and :func:`sample_std` over seeds of curves given as ``(x, value)`` points.
-
-    Each seed's points are sorted by ``x`` and all curves cut to the shortest one.
-
-    Returns
-    -------
-    x, mean, std : numpy.ndarray
-        ``(n_points,)`` each; ``x`` of the first seed's curve.
-    """
-    length = min(len(points) for points in by_seed.values())
-    curves = np.array([[v for _, v in sorted(points)[:length]] for points in by_seed.values()])
-    first = sorted(next(iter(by_seed.values())))[:length]
-    x = np.array([i for i, _ in first], dtype=float)
-    return x, curves.mean(axis=0), sample_std(curves, axis=0)
-
-
-def sample_std(values: Any, *, axis: int | None = None) -> Any:
-    """Spread of repeated measurements (seeds, draws): the sample standard deviation.
-
-    ``ddof = 1``, the same estimate as a sweep's ``std`` column, so that every "± std"
-    of a table, a plot and a sweep means the same. Fewer than two values measure no
-    spread: 0.0 here (tables then show the mean alone or say ``n=1``), where a sweep
-    stores NaN.
-
-    Parameters
-    ----------
-    values
-        Array-like of numbers.
-    axis
-        ``None``: over all values, a float; else over that axis (e.g. seeds × epochs
-        curves with ``axis=0``), an array.
-    """
-    arr = np.asarray(values, dtype=np.float64)
-    n = arr.size if axis is None else arr.shape[axis]
-    if n < 2:
-        return 0.0 if axis is None else np.zeros_like(arr.mean(axis=axis))
-    return float(arr.std(ddof=1)) if axis is None else arr.std(axis=axis, ddof=1)
 
 
 def new_figure(**kwargs: Any) -> Figure:
