@@ -82,7 +82,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -96,6 +96,16 @@ from scenarios.config import (
     result_neutral_fields,
 )
 from scenarios.formatting import count, format_pm
+from scenarios.plotting import (
+    FLOOR_MARKER_MARGIN,
+    FLOOR_MARKER_SPACING_PT,
+    POINTS_PER_INCH,
+    errorbars_above_floor,
+    floor_handle,
+    floor_markers,
+    new_figure,
+    save_figure,
+)
 from scenarios.pool import EXIT_PARENT_GONE as EXIT_PARENT_GONE  # kept importable from here
 from scenarios.pool import PARENT_POLL_S as PARENT_POLL_S  # kept importable from here
 from scenarios.pool import blas_state, map_jobs, process_pool
@@ -123,12 +133,8 @@ from scenarios.registry import (
     scenario_source,
     scenario_summary_line,
 )
+from scenarios.run_files import CONFIG_FILENAME, MANIFEST_FILENAME, METRICS_FILENAME
 from scenarios.stats import VARYING_ATOL, VARYING_RTOL, curve_band, sample_std
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -187,10 +193,6 @@ _STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO,
 
 PACKAGE_NAME = "photonic-backprop"
 """Distribution name, used to look up the installed version for the manifest."""
-
-CONFIG_FILENAME = "config.json"
-METRICS_FILENAME = "metrics.csv"
-MANIFEST_FILENAME = "manifest.json"
 
 _RUN_ID_ATTEMPTS = 20
 _RUN_ID_SUFFIX_BYTES = 3  # 6 hex characters
@@ -552,118 +554,6 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def new_figure(**kwargs: Any) -> Figure:
-    """A matplotlib ``Figure`` detached from pyplot (nothing is ever shown).
-
-    Keyword arguments go to ``matplotlib.figure.Figure`` (e.g. ``figsize``,
-    ``layout="constrained"``). Saving uses the Agg/SVG renderers.
-    """
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
-
-
-def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
-    """Save ``fig`` as ``out_dir/<stem>.png`` and ``.svg``, then close it.
-
-    Returns
-    -------
-    list of Path
-        ``[png_path, svg_path]``.
-
-    Raises
-    ------
-    ValueError
-        If matplotlib cannot draw the figure's values, finite but near float64's limit
-        (its axis arithmetic overflows: a traceback from deep inside matplotlib
-        before). The scenarios write ``metrics.csv`` before their plots, so the
-        numbers are kept.
-    """
-    out = Path(out_dir)
-    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
-    try:
-        with np.errstate(over="ignore"):  # matplotlib's own overflow: refused below if fatal
-            fig.savefig(paths[0], dpi=150)
-            fig.savefig(paths[1])
-    except OverflowError as exc:  # e.g. a log axis spanning ~1e286: its ticks overflow
-        raise ValueError(
-            f"the figure {stem!r} cannot be drawn: its values are too large for matplotlib "
-            f"({exc}); the numbers are in {METRICS_FILENAME}"
-        ) from exc
-    finally:
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None:
-            pyplot.close(fig)
-    return paths
-
-
-FLOOR_MARKER_SPACING_PT = 6.0
-"""Sideways distance, points, between the ▽ of successive lines at a log axis's floor
-(the ▽ of all lines would sit on top of each other at one x otherwise)."""
-FLOOR_MARKER_MARGIN = 0.08
-"""x margin (fraction of the data range) of a panel with side-by-side ▽ (default 0.05)."""
-POINTS_PER_INCH = 72.0
-"""Typographic points per inch (matplotlib's unit of marker sizes and offsets)."""
-
-
-def floor_handle() -> Line2D:
-    """A legend entry that looks like the ▽ of :func:`floor_markers`, in grey."""
-    from matplotlib.lines import Line2D
-
-    return Line2D([], [], ls="none", marker="v", ms=5, mfc="none", color="0.3")
-
-
-def floor_markers(
-    ax: Axes, at_floor: Mapping[str, Any], colors: Mapping[str, str], floor: float
-) -> None:
-    """Hollow ▽ at ``(x, floor)`` for every line and every ``x`` where its value is below
-    the floor of a log axis (0, or rounding such as an ε of 1e-31).
-
-    Each line of ``at_floor`` (name -> array of its x below the floor) has its own slot,
-    :data:`FLOOR_MARKER_SPACING_PT` from the next, the slots centred on ``x`` in the
-    order given, so that the ▽ of lines that share an ``x`` do not hide each other, and
-    a line's ▽ are in one place wherever they are. The shift is in points, the same on
-    linear and log axes; the data of each marker stay the true ``x``. ``colors``: name
-    -> colour of the line.
-    """
-    from matplotlib.transforms import ScaledTranslation
-
-    names = [m for m, xs in at_floor.items() if len(xs)]
-    if len(names) > 1:  # room for the outer slots inside the axis ends
-        ax.margins(x=FLOOR_MARKER_MARGIN)
-    for slot, name in enumerate(names):
-        shift_pt = (slot - (len(names) - 1) / 2) * FLOOR_MARKER_SPACING_PT
-        (markers,) = ax.plot(
-            at_floor[name],
-            np.full(len(at_floor[name]), floor),
-            "v",
-            ms=5,
-            mfc="none",
-            color=colors[name],
-            label="_nolegend_",
-            clip_on=False,  # the outer slots may reach past the axis ends
-        )
-        # shifted after plotting, so that the axis limits take the points where they are
-        shift = ScaledTranslation(shift_pt / POINTS_PER_INCH, 0.0, ax.figure.dpi_scale_trans)
-        markers.set_transform(ax.transData + shift)
-
-
-def errorbars_above_floor(means: Any, errors: Any, floor: float) -> tuple[Any, Any]:
-    """Means clipped at ``floor`` and asymmetric ± bars that stay above it (log axes).
-
-    Returns
-    -------
-    shown : numpy.ndarray
-        ``max(means, floor)``.
-    yerr : numpy.ndarray
-        ``(2, n)``: the lower bars, cut to end above ``floor / 2``, and the upper bars
-        (matplotlib's ``yerr``).
-    """
-    shown = np.maximum(means, floor)
-    lower = np.clip(np.minimum(errors, shown - 0.5 * floor), 0.0, None)
-    return shown, np.vstack([lower, errors])
 
 
 def package_version() -> str:
