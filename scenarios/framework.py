@@ -9,7 +9,7 @@ loaded and checked is :mod:`scenarios.registry`. It defines
   ``ValueError`` naming the field, the value and what is allowed), with a classmethod
   ``Config.smoke()`` returning a configuration that runs in seconds;
 - ``run(cfg, out_dir) -> Result``: does the study, saves its figures into ``out_dir``
-  (see :func:`save_figure`) and returns tidy metric rows plus a short summary; a
+  (see :func:`scenarios.plotting.save_figure`) and returns tidy metric rows plus a short summary; a
   ``run`` that prints a text report takes it as a keyword ``echo`` (a callable taking
   one line, ``print`` by default; ``None`` silences it, as sweeps do);
 - ``main(argv=None) -> int``: delegates to the command line for that scenario
@@ -27,7 +27,7 @@ loaded and checked is :mod:`scenarios.registry`. It defines
 - a class attribute ``Config.RESULT_NEUTRAL_FIELDS`` (``ClassVar``) naming the
   settings that change how a run computes but not what (``workers``: every job carries
   its own seeds), if it has any: they are left out of a sweep's identity
-  (:func:`result_neutral_fields`), so that a sweep re-run with other ``workers``
+  (:func:`scenarios.config.result_neutral_fields`), so that a sweep re-run with other ``workers``
   resumes. Name a setting there only if a test shows that the numbers do not move
   with it (as ``test_parallel_workers_give_the_same_numbers`` does).
 
@@ -43,8 +43,14 @@ A user's scenario runs in ``<out_root>/<name>/<run-id>/`` too, named by
 :func:`scenarios.registry.scenario_name`; its manifest records under
 ``scenario_module`` how to load it again (:func:`scenarios.registry.scenario_source`).
 
-The names of :mod:`scenarios.registry` and :mod:`scenarios.provenance` that the
-scenarios and the command line use are importable from here too (``__all__``).
+The helpers the scenarios share live in modules of their own, below this one:
+settings from ``--set`` and config files (:mod:`scenarios.config`), process pools
+(:mod:`scenarios.pool`), figures (:mod:`scenarios.plotting`), statistics of repeated
+measurements (:mod:`scenarios.stats`), numbers in text reports
+(:mod:`scenarios.formatting`) and the names of a run folder's files
+(:mod:`scenarios.run_files`). Their names that the scenarios and the command line use
+are importable from here too (``__all__``), as are those of :mod:`scenarios.registry`
+and :mod:`scenarios.provenance`.
 
 Registering a new scenario is one line in :data:`scenarios.registry.SCENARIOS`. The
 tests then hold it to this contract (``tests/scenarios/test_framework.py``,

@@ -881,7 +881,7 @@ def _find(rows: list[dict[str, Any]], **keys: Any) -> dict[str, Any] | None:
 
 
 def _pm(row: dict[str, Any] | None) -> str:
-    """``mean ± std`` of a row by :func:`~scenarios.framework.format_pm` (the spread to 2
+    """``mean ± std`` of a row by :func:`~scenarios.formatting.format_pm` (the spread to 2
     significant digits, the mean to the same place: never a spread shown as ``0.0000``);
     ``"-"`` for no row."""
     if row is None:

@@ -5,7 +5,7 @@ Contract
 :func:`write_report` writes ``report.html`` into a run folder. The page needs nothing
 but itself: no scripts, no style sheets or fonts from the network, and every plot is
 embedded as ``<img src="data:image/png;base64,…">`` (the PNG that
-:func:`scenarios.framework.save_figure` saved next to it), so it can be mailed,
+:func:`scenarios.plotting.save_figure` saved next to it), so it can be mailed,
 archived or opened offline. It holds, in order: the title and a few paragraphs that say
 how to read it, the tables (:class:`Table`), the figures, the configuration of the run
 (every field of its ``Config``) and the run information of :func:`run_info`

@@ -1,4 +1,5 @@
-"""Tests of scenarios.framework: config overrides, run folders, outputs, registry."""
+"""Tests of scenarios.framework and the helpers it re-exports (scenarios.config, pool,
+plotting, stats, formatting): config overrides, run folders, outputs, registry."""
 
 from __future__ import annotations
 
