@@ -99,7 +99,7 @@ from scenarios.framework import (
     run_scenario,
     write_config,
 )
-from scenarios.provenance import changed_inputs, dataset_files, preset_files
+from scenarios.provenance import changed_inputs, dataset_files, preset_files, undeclared_files
 from scenarios.registry import (
     DEFAULT_SCENARIO,
     SCENARIOS,
@@ -454,6 +454,21 @@ def _unset_note(message: str, base: Any, overrides: Mapping[str, object], *, smo
     return ""
 
 
+def _note_undeclared_files(configs: Sequence[Any], name: str) -> None:
+    """One note per setting that names an input file its ``Config`` does not declare
+    (:func:`scenarios.provenance.undeclared_files`)."""
+    found: dict[str, str] = {}
+    for cfg in configs:
+        found = {**undeclared_files(cfg), **found}
+    for setting, file in found.items():
+        print(
+            f"{PROG}: note: setting {setting!r} names the file {file!r}, but {name}'s Config "
+            "does not list it in DATASET_FIELDS or PRESET_FIELDS: the manifest keeps no "
+            "digest of the file, and neither a sweep nor --resume will notice it change",
+            file=sys.stderr,
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None:
         return _run(args)
@@ -505,6 +520,8 @@ def _run(
         raise ValueError(
             f"{exc}{_unset_note(str(exc), base, overrides, smoke=args.smoke)}"
         ) from exc
+
+    _note_undeclared_files([cfg], name)
 
     import matplotlib
 
@@ -640,6 +657,7 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         base="smoke" if args.smoke else "default",
         repeat=repeat,
     )
+    _note_undeclared_files([p.config for p in plan.points], scenario_name(args.scenario))
 
     import matplotlib
 

@@ -24,6 +24,7 @@ with the files as they are now (:func:`changed_inputs`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Mapping
@@ -31,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from digital.datasets import is_dataset_file, read_dataset_file
-from sim.presets import is_preset_file, load_preset, preset_path, preset_toml
+from digital.datasets import DATASET_FILE_SUFFIXES, is_dataset_file, read_dataset_file
+from sim.presets import PRESET_SUFFIX, is_preset_file, load_preset, preset_path, preset_toml
 
 __all__ = [
     "DATASET_FIELDS_ATTR",
+    "INPUT_FILE_SUFFIXES",
     "PRESETS_DIRNAME",
     "PRESET_FIELDS_ATTR",
     "changed_inputs",
@@ -44,6 +46,7 @@ __all__ = [
     "dataset_records",
     "preset_digests",
     "preset_files",
+    "undeclared_files",
     "write_presets",
 ]
 
@@ -186,6 +189,49 @@ def dataset_files(cfg: object) -> dict[str, Path]:
                     raise ValueError(f"{name}: dataset file {str(entry)!r} does not exist")
                 files.setdefault(str(entry), path)
     return files
+
+
+#: Suffixes of the input files a setting could name (dataset files, preset files).
+INPUT_FILE_SUFFIXES: tuple[str, ...] = (*DATASET_FILE_SUFFIXES, PRESET_SUFFIX)
+
+
+def undeclared_files(cfg: object) -> dict[str, str]:
+    """The input files that settings of ``cfg`` name without being declared as such.
+
+    A setting listed in neither ``Config.PRESET_FIELDS`` nor ``Config.DATASET_FIELDS``
+    is text to the framework: a dataset or preset file it names gets no digest in the
+    manifest, and neither a sweep nor ``run --resume`` notices the file change.
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+        A scenario's ``Config``.
+
+    Returns
+    -------
+    dict of str to str
+        Setting -> the first existing file (as written) with a suffix of
+        :data:`INPUT_FILE_SUFFIXES` that it names, for every undeclared setting that
+        names one.
+    """
+    declared = {
+        *getattr(type(cfg), PRESET_FIELDS_ATTR, ()),
+        *getattr(type(cfg), DATASET_FIELDS_ATTR, ()),
+    }
+    found: dict[str, str] = {}
+    for field in dataclasses.fields(cfg):  # type: ignore[arg-type]
+        if field.name in declared:
+            continue
+        value = getattr(cfg, field.name)
+        for entry in value if isinstance(value, (tuple, list)) else (value,):
+            if (
+                isinstance(entry, (str, Path))
+                and str(entry).lower().endswith(INPUT_FILE_SUFFIXES)
+                and Path(entry).is_file()
+            ):
+                found[field.name] = str(entry)
+                break
+    return found
 
 
 def _file_sha256(path: Path, *, what: str = "dataset file") -> tuple[str, int]:

@@ -558,3 +558,38 @@ def test_resuming_a_module_off_the_path_says_where_it_was(
         f"put {(tmp_path / 'site').resolve()} on PYTHONPATH (or install it) to continue"
     )
     assert "registered" not in line
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_an_input_file_in_an_undeclared_setting_gets_a_note(
+    study: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    declared: bool,
+) -> None:
+    """A user study named its data in a setting it had not listed in DATASET_FIELDS: no
+    digest in the manifest, and a sweep on the edited file resumed as the same sweep,
+    without a word (a user study). Declared, the file is recorded and nothing is said."""
+    declaration = '    DATASET_FIELDS: ClassVar[tuple[str, ...]] = ("data",)\n' if declared else ""
+    study.write_text(
+        STUDY.replace("import json\n", "import json\nfrom typing import ClassVar\n").replace(
+            "    seed: int = 0\n", f'    seed: int = 0\n    data: str = "moons"\n{declaration}'
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    Path("my.csv").write_text("1,2,0\n3,4,0\n5,6,1\n7,8,1\n")
+    out = ["--out", str(tmp_path / "out")]
+    assert cli.main(["run", str(study), "--smoke", "--set", "data=my.csv", *out]) == 0
+    note = (
+        "photonic-backprop: note: setting 'data' names the file 'my.csv', but my_study's "
+        "Config does not list it in DATASET_FIELDS or PRESET_FIELDS"
+    )
+    (run_dir,) = (tmp_path / "out" / "my_study").iterdir()
+    assert (note in capsys.readouterr().err) is not declared
+    assert ("my.csv" in _manifest(run_dir).get("datasets", {})) is declared
+    assert (
+        cli.main(["sweep", str(study), "--smoke", "--set", "data=my.csv", "--grid", "a=1,2", *out])
+        == 0
+    )
+    assert capsys.readouterr().err.count(note) == (0 if declared else 1)
