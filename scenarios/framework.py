@@ -144,6 +144,7 @@ from scenarios.stats import VARYING_ATOL, VARYING_RTOL, curve_band, sample_std
 
 __all__ = [
     "DEFAULT_SCENARIO",
+    "EARLIER_ATTEMPTS_KEY",
     "FLOOR_MARKER_MARGIN",
     "FLOOR_MARKER_SPACING_PT",
     "PACKAGE_NAME",
@@ -647,6 +648,23 @@ def write_manifest(
 # --------------------------------------------------------------------------- running
 
 
+#: Manifest key of the attempts before a ``run --resume`` (:func:`run_scenario`).
+EARLIER_ATTEMPTS_KEY = "earlier_attempts"
+#: What the manifest keeps of each earlier attempt.
+_ATTEMPT_KEYS = ("argv", "cwd", "status", "finished_at")
+
+
+def _earlier_attempts(manifest: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The attempts a manifest records, oldest first, ending with its own."""
+    if not manifest:
+        return []
+    before = manifest.get(EARLIER_ATTEMPTS_KEY)
+    return [
+        *(before if isinstance(before, list) else []),
+        {key: manifest.get(key) for key in _ATTEMPT_KEYS},
+    ]
+
+
 def run_scenario(
     module: types.ModuleType,
     cfg: object,
@@ -689,7 +707,9 @@ def run_scenario(
         Scenario name for the folder and manifest; default: the module's last name.
     run_dir : Path, optional
         An existing run folder to continue in (``--resume``): its ``config.json`` is
-        kept and a scenario that checkpoints picks its checkpoint up from there.
+        kept and a scenario that checkpoints picks its checkpoint up from there. The
+        manifest then lists, under ``earlier_attempts`` (oldest first), the ``argv``,
+        ``cwd``, ``status`` and ``finished_at`` of every attempt before this one.
     report : {"print", "quiet"}
         ``"quiet"`` silences the text report of a scenario whose ``run`` prints one
         (its optional ``echo`` parameter); the files are written either way.
@@ -710,6 +730,10 @@ def run_scenario(
     presets: dict[str, dict[str, str]] = {}
     datasets: dict[str, dict[str, object]] = {}
     kept: dict[str, object] = {}
+    if run_dir is not None:  # --resume: the command lines before this one stay on record
+        attempts = _earlier_attempts(read_manifest(out_dir))
+        if attempts:
+            kept[EARLIER_ATTEMPTS_KEY] = attempts
     source = scenario_source(module)
     if source is not None:
         kept["scenario_module"] = source

@@ -593,3 +593,28 @@ def test_an_input_file_in_an_undeclared_setting_gets_a_note(
         == 0
     )
     assert capsys.readouterr().err.count(note) == (0 if declared else 1)
+
+
+def test_a_resumed_run_keeps_the_command_lines_before_it(
+    study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run --resume wrote its own argv over the first one, and with it how the run had
+    been started (a user study)."""
+    out = str(tmp_path / "out")
+    first = ["run", str(study), "--smoke", "--set", "interrupt_once=true", "--out", out]
+    monkeypatch.setattr(sys, "argv", ["photonic-backprop", *first])
+    assert cli.main(first) == cli.EXIT_INTERRUPTED
+    (run_dir,) = (tmp_path / "out" / "my_study").iterdir()
+    assert fw.EARLIER_ATTEMPTS_KEY not in _manifest(run_dir)
+    again = ["run", "--resume", str(run_dir)]
+    monkeypatch.setattr(sys, "argv", ["photonic-backprop", *again])
+    for statuses in (["interrupted"], ["interrupted", "failed"]):
+        assert cli.main(again) == 0
+        manifest = _manifest(run_dir)
+        assert manifest["argv"] == ["photonic-backprop", *again]
+        attempts = manifest[fw.EARLIER_ATTEMPTS_KEY]
+        assert [a["status"] for a in attempts] == statuses
+        assert attempts[0]["argv"] == ["photonic-backprop", *first]
+        assert attempts[0]["cwd"] == str(Path.cwd())
+        # a finished run is not run again: say this attempt failed, as a crash would
+        (run_dir / "manifest.json").write_text(json.dumps({**manifest, "status": "failed"}))
