@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenarios import compare, digital_baseline, insitu_training, provenance
+from scenarios import compare, digital_baseline, insitu_training, provenance, sweep_plan
 from scenarios import framework as fw
 from scenarios import sweep as sw
 from scenarios.cli import main
@@ -167,7 +167,7 @@ def test_a_sweep_s_identity_holds_the_data_file_s_digest(tmp_path: Path) -> None
     # built-in datasets only: no digests, the hash computed as it always was
     built_in = plan("moons")
     assert "dataset_digests" not in built_in.spec
-    assert built_in.sweep_id == f"digital_baseline-{sw._short_hash(built_in.spec)}"
+    assert built_in.sweep_id == f"digital_baseline-{sweep_plan._short_hash(built_in.spec)}"
 
 
 @pytest.mark.parametrize(

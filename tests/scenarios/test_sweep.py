@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from scenarios import cli
+from scenarios import cli, sweep_plan
 from scenarios import framework as fw
 from scenarios import sweep as sw
 from sim.presets import check_presets, load_preset
@@ -283,7 +283,7 @@ def test_an_edited_preset_file_is_another_sweep(chip_toy: str, tmp_path: Path) -
     # bundled presets only: no digests, the hash computed as it always was
     bundled = plan(overrides={"presets": "eo-integrated,cpu"})
     assert "preset_digests" not in bundled.spec
-    assert bundled.sweep_id == f"{chip_toy}-{sw._short_hash(bundled.spec)}"
+    assert bundled.sweep_id == f"{chip_toy}-{sweep_plan._short_hash(bundled.spec)}"
 
 
 def test_a_rerun_after_editing_a_preset_file_runs_again_and_keeps_the_preset(
@@ -434,7 +434,7 @@ def test_workers_of_a_scenario_is_left_out_of_a_sweeps_identity(name: str) -> No
     assert one.sweep_id == two.sweep_id
     # unchanged for a sweep that does not set it: the hash of the config as it is
     plain = sw.plan_sweep(name, grid=[("seed", ["0"])], base="smoke")
-    assert plain.spec["base_config"] == sw._plain(dataclasses.asdict(plain.base_config))
+    assert plain.spec["base_config"] == sweep_plan._plain(dataclasses.asdict(plain.base_config))
 
 
 def test_pai2023_keeps_workers_in_its_sweep_identity() -> None:
