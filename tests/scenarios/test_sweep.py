@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from scenarios import cli, sweep_plan
+from scenarios import cli, sweep_plan, sweep_store
 from scenarios import framework as fw
 from scenarios import sweep as sw
 from sim.presets import check_presets, load_preset
@@ -1071,7 +1071,7 @@ def test_a_sweep_into_a_folder_it_cannot_write_makes_nothing(
     plan = sw.plan_sweep(toy, grid=[("x", ["1"])])
     out = tmp_path / "read-only"
     out.mkdir()
-    monkeypatch.setattr(sw.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(sweep_store.os, "access", lambda path, mode: False)
     with pytest.raises(sw.SweepError, match=r"output folder .*read-only' is not writable"):
         sw.run_sweep(plan, out=out, progress="off")
     assert list(out.iterdir()) == []
@@ -1935,8 +1935,8 @@ def test_a_tick_label_closer_than_the_gap_to_the_one_kept_is_blanked(
 
 def test_atomic_write_text_writes_the_text_as_given(tmp_path: Path) -> None:
     path = tmp_path / "spec.json"
-    sw._atomic_write_text(path, "{}\n")
-    sw._atomic_write_text(path, "  [1]\n\n")
+    sweep_store._atomic_write_text(path, "{}\n")
+    sweep_store._atomic_write_text(path, "  [1]\n\n")
     assert path.read_text(encoding="utf-8") == "  [1]\n\n"
     assert [p.name for p in tmp_path.iterdir()] == ["spec.json"]
 
