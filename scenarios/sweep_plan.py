@@ -25,7 +25,7 @@ A repeat is one run of the scenario. A scenario with an ``n_seeds`` setting
 from the run's seed, inside every run: ``--repeat 3`` with ``n_seeds=2`` gives 3
 numbers per point, each already a mean over 2 seeds. The plot's title and the
 console table count repeats (``n=3 repeats``) and say how many seeds each one runs
-(:func:`scenarios.sweep.describe_n`).
+(:func:`scenarios.sweep_metrics.describe_n`).
 
 ``--grid`` values are separated by commas; commas inside ``()`` or ``[]`` belong to
 one value, so a tuple field is swept as ``--grid "hidden=(8),(16,16)"``.
