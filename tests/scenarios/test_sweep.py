@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from scenarios import cli, sweep_plan, sweep_store
+from scenarios import cli, sweep_plan, sweep_plots, sweep_store
 from scenarios import framework as fw
 from scenarios import sweep as sw
 from sim.presets import check_presets, load_preset
@@ -877,7 +877,7 @@ def _keep_figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         figures.append(fig)
         return [Path(out_dir) / f"{stem}.png"]
 
-    monkeypatch.setattr(sw, "save_figure", keep)
+    monkeypatch.setattr(sweep_plots, "save_figure", keep)
     return figures
 
 
@@ -1536,7 +1536,7 @@ def test_a_list_setting_swept_one_number_per_point_gets_a_numeric_axis(
         figures.append(fig)
         return []
 
-    monkeypatch.setattr(sw, "save_figure", keep)
+    monkeypatch.setattr(sweep_plots, "save_figure", keep)
     plan = sw.plan_sweep(toy, grid=[("width", ["(1)", "(3)", "(10)"])])
     report = sw.run_sweep(plan, out=tmp_path, progress="off")
     sw.plot_sweep(report.rows, plan, tmp_path, metric="y")
@@ -1743,8 +1743,11 @@ def test_several_metrics_share_one_axis_as_lines_with_a_legend(
     assert figures[-1].axes[0].get_ylabel() == "value (units in legend)"
     # many long names: a file name the file system takes, still one per choice
     long = [f"{c}" * 60 for c in "abcd"]
-    assert len(sw._plot_stem(long)) == len(sw.PLOT_PREFIX) + sw.MAX_PLOT_STEM
-    assert sw._plot_stem(long) != sw._plot_stem(long[::-1])
+    assert (
+        len(sweep_plots._plot_stem(long))
+        == len(sweep_plots.PLOT_PREFIX) + sweep_plots.MAX_PLOT_STEM
+    )
+    assert sweep_plots._plot_stem(long) != sweep_plots._plot_stem(long[::-1])
 
 
 def test_the_legend_of_several_lines_covers_no_data_point(
@@ -1891,7 +1894,7 @@ def test_the_legend_sits_under_the_axes_in_columns_and_the_figure_grows(
     texts = legend.get_texts()
     assert len(texts) == 4
     columns = {round(t.get_window_extent().x0) for t in texts}
-    assert len(columns) == sw.MAX_LEGEND_COLUMNS == 3
+    assert len(columns) == sweep_plots.MAX_LEGEND_COLUMNS == 3
     box = legend.get_window_extent()
     assert box.y1 <= ax.get_window_extent().y0  # under the axes, not inside them
     assert box.y1 <= ax.xaxis.label.get_window_extent().y0  # and under the x label
@@ -1928,7 +1931,7 @@ def test_a_tick_label_closer_than_the_gap_to_the_one_kept_is_blanked(
     shift_px = first.x1 + gap_pt * fig.dpi / 72 - second.x0
     per_unit = ax.transData.transform((1.0, 0.0))[0] - ax.transData.transform((0.0, 0.0))[0]
     ax.set_xticks([100.0, 200.0 + shift_px / per_unit], ["1", "2"])
-    sw._drop_crowded_tick_labels(fig, ax)
+    sweep_plots._drop_crowded_tick_labels(fig, ax)
     assert [t.get_text() for t in ax.get_xticklabels()] == kept
     assert len(ax.get_xticks()) == 2
 
@@ -1954,8 +1957,8 @@ def test_a_blank_tick_label_does_not_crowd_out_the_next() -> None:
     ax.set_xticks([100.0, blank, blank + 50 * per_px], ["1", "", "2"])
     fig.draw_without_rendering()
     width = ax.get_xticklabels()[2].get_window_extent().width
-    gap_px = sw.TICK_LABEL_GAP_PT * fig.dpi / 72
+    gap_px = sweep_plots.TICK_LABEL_GAP_PT * fig.dpi / 72
     # "2" starts half a gap right of the blank's (empty) box
     ax.set_xticks([100.0, blank, blank + (width / 2 + gap_px / 2) * per_px], ["1", "", "2"])
-    sw._drop_crowded_tick_labels(fig, ax)
+    sweep_plots._drop_crowded_tick_labels(fig, ax)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "", "2"]
