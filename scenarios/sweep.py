@@ -6,6 +6,20 @@ keeps one row per finished point in an SQLite file, so a sweep killed at any mom
 (Ctrl-C, SIGKILL, a lost node) resumes where it stopped when the same command is
 run again, and every point ends up in the table exactly once.
 
+This module runs the points (the executors below) and ties a sweep together
+(:func:`run_sweep`); the parts it ties have a module each, and every name of this
+module's ``__all__`` can still be imported from here:
+
+- :mod:`scenarios.sweep_plan`: the points, their configurations and seeds, and the
+  sweep's identity (:func:`~scenarios.sweep_plan.plan_sweep`);
+- :mod:`scenarios.sweep_store`: the sweep folder and the SQLite table of finished
+  points (:class:`~scenarios.sweep_store.SweepStore`);
+- :mod:`scenarios.sweep_metrics`: what to report about the rows (the default metric,
+  mean ± std per grid combination, the units of a key);
+- :mod:`scenarios.sweep_csv`: the tidy table ``sweep.csv`` and the code each point
+  ran on;
+- :mod:`scenarios.sweep_plots`: the plot of a metric against the first grid key.
+
 Where results go
 ----------------
 ``<out>/sweeps/<scenario>-<hash>/``, where ``<hash>`` is the sweep's identity: the
