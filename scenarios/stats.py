@@ -18,8 +18,9 @@ __all__ = ["VARYING_ATOL", "VARYING_RTOL", "curve_band", "sample_std"]
 
 #: Values closer than this (relative), or than :data:`VARYING_ATOL` (absolute), differ only
 #: by floating-point rounding: a sweep's key that varies no more between grid points does
-#: not vary (:func:`scenarios.sweep.varying_metrics`). A spread of repeats no larger than
-#: the relative tolerance alone is shown as 0 (:func:`scenarios.formatting.format_pm`).
+#: not vary (:func:`scenarios.sweep_metrics.varying_metrics`). A spread of repeats no
+#: larger than the relative tolerance alone is shown as 0
+#: (:func:`scenarios.formatting.format_pm`).
 VARYING_RTOL = 1e-9
 VARYING_ATOL = 1e-15
 

@@ -59,7 +59,7 @@ Executors
 ---------
 ``--executor local`` (default) runs the points in this process, one after the other,
 or with ``--workers N > 1`` in a pool of N spawned processes, which exit on their own
-when this process dies, even of a SIGKILL (:func:`scenarios.framework.process_pool`).
+when this process dies, even of a SIGKILL (:func:`scenarios.pool.process_pool`).
 A scenario with a ``workers`` setting starts a pool of its own in every point, so
 ``--workers N`` times that ``workers`` processes run at once: if they outnumber the
 CPUs, the sweep prints one warning line before it starts (:func:`oversubscription`).

@@ -80,7 +80,7 @@ def n_grid_points(rows: Sequence[PointRow]) -> int:
     return len({_canonical(row.params) for row in rows})
 
 
-# VARYING_RTOL, VARYING_ATOL (scenarios.framework): means closer than these count as
+# VARYING_RTOL, VARYING_ATOL (scenarios.stats): means closer than these count as
 # equal in varying_metrics: a key that differs only by floating-point rounding between
 # grid points (an ε of 0 against 1e-18) does not vary.
 

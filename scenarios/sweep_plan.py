@@ -17,7 +17,7 @@ Repeat ``k = 0 .. K-1`` (``--repeat K``) then sets ``seed = <that seed> + k``. T
 points that would run the same configuration (a grid over ``seed`` with values closer
 than ``--repeat``: seed 0 repeat 1 is seed 1 repeat 0) are refused: their results
 would count twice as independent. Every point's ``Config`` is built and validated by
-:func:`scenarios.framework.config_from_overrides` before anything runs, so a value
+:func:`scenarios.config.config_from_overrides` before anything runs, so a value
 of the wrong type, an unknown key or an invalid combination is an error up front.
 
 A repeat is one run of the scenario. A scenario with an ``n_seeds`` setting
@@ -49,7 +49,7 @@ The same command therefore maps to the same folder, whatever the order of the
 ``--grid`` options or of their values; a different base configuration or grid, or an
 edited preset, dataset or scenario file, is a different sweep.
 Settings that a scenario marks as not changing its results
-(:func:`scenarios.framework.result_neutral_fields`: compare's and insitu_training's
+(:func:`scenarios.config.result_neutral_fields`: compare's and insitu_training's
 ``workers``) count at their ``Config()`` (or ``--smoke``) value whatever
 ``--set`` or ``--config`` says, so that ``--set workers=4`` resumes the sweep run with
 ``workers=2``; swept, they are part of the grid. ``--repeat``,
