@@ -51,6 +51,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -93,6 +94,15 @@ RUNS_DIRNAME = "runs"
 
 SCHEMA_VERSION = 1
 """Version of the ``points``/``meta`` schema stored in ``meta``."""
+
+LOCK_WAIT_S = 2.0
+"""How long a sweep waits for ``sweep.lock`` before it says another process runs the
+sweep: a sweep just killed can leave a child that still holds the lock for a moment
+(a worker polls for its parent every ``scenarios.pool.PARENT_POLL_S``; a subprocess
+holds it until it execs), and the same command typed again at once should go on."""
+
+LOCK_POLL_S = 0.05
+"""How often a sweep tries ``sweep.lock`` again while it waits."""
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a commit waits for an outside reader (e.g. an sqlite3 shell) to let go."""
@@ -475,13 +485,19 @@ class _FolderLock:
             raise SweepError(
                 f"cannot create lock file {str(self.path)!r}: {exc.strerror or exc}"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise SweepError(
-                f"another process is running this sweep ({str(self.path.parent)!r} is locked)"
-            ) from None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(LOCK_POLL_S)
+                    continue
+                os.close(fd)
+                raise SweepError(
+                    f"another process is running this sweep ({str(self.path.parent)!r} is locked)"
+                ) from None
         self._fd = fd
         return self
 
