@@ -414,8 +414,6 @@ class _DaskRunner(_Runner):
                         f"the Dask scheduler at {self.scheduler!r} has no workers "
                         f"(waited {timeout:g} s)"
                     ) from None
-            if self.user_scenario is not None:
-                self._check_workers_import(self.user_scenario)
         except SweepError:
             self._close()
             raise
@@ -428,6 +426,19 @@ class _DaskRunner(_Runner):
             )
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise SweepError(f"{what} (timeout {timeout:g} s): {detail}") from None
+        if self.user_scenario is not None:
+            try:
+                self._check_workers_import(self.user_scenario)
+            except SweepError:
+                self._close()
+                raise
+            except Exception as exc:  # the cluster is up: this is not a start-up failure
+                self._close()
+                detail = " ".join(str(exc).split()) or type(exc).__name__
+                raise SweepError(
+                    f"cannot ask the Dask workers whether they load the scenario "
+                    f"{self.user_scenario!r}: {detail}"
+                ) from None
         return self
 
     def _check_workers_import(self, load: str) -> None:

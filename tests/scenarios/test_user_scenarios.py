@@ -369,6 +369,29 @@ def test_a_dask_sweep_loads_the_study_on_its_workers_or_says_it_cannot(
     assert not (tmp_path / "gone").exists()
 
 
+def test_a_dask_cluster_that_cannot_be_asked_is_not_a_cluster_that_did_not_start(
+    tmp_path: Path, clean_imports: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The question to the workers ran inside the start-up's try: a failure of it said
+    "cannot start a local Dask cluster" of a cluster that had started."""
+    distributed = pytest.importorskip("distributed")
+    path = tmp_path / "dask_study.py"
+    path.write_text(STUDY)
+    clean_imports.append("dask_study")
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise OSError("Stream is closed")
+
+    monkeypatch.setattr(distributed.Client, "run", lost)
+    plan = sw.plan_sweep(str(path), grid=[("a", ["1"])], base="smoke")
+    with pytest.raises(sw.SweepError) as info:
+        sw.run_sweep(plan, out=tmp_path / "out", executor="dask", workers=1, progress="off")
+    assert str(info.value) == (
+        f"cannot ask the Dask workers whether they load the scenario {str(path)!r}: "
+        "Stream is closed"
+    )
+
+
 # --------------------------------------------------------------------------- refusals
 
 
