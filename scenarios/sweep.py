@@ -41,7 +41,8 @@ and resumes there. The folder holds:
   (point, summary metric), rewritten after every invocation; its ``value`` column
   holds numbers only (a text summary value goes to ``text``, a failed point's error
   to ``error``), so that a table program reads it as a numeric column; its ``code``
-  column is the version of the code each point ran on, read from its manifest
+  column is the version of the code each point ran on (and the digest of a user's
+  study), read from its manifest
   (:mod:`scenarios.sweep_csv`: :func:`~scenarios.sweep_csv.write_sweep_csv`,
   :func:`~scenarios.sweep_csv.point_code`). A sweep whose points ran on more
   than one version (resumed after ``git pull`` or an edit, or on Dask workers with

@@ -42,8 +42,10 @@ def point_code(sweep_dir: Path, row: PointRow) -> str:
 
     ``"<version> <commit>"`` (the commit's first 12 hex digits), with ``" dirty"`` if
     the working tree had uncommitted changes (which the commit does not identify);
-    ``"<version>"`` outside a git repository; ``""`` if the point did not finish or
-    its manifest cannot be read.
+    ``"<version>"`` outside a git repository; then, for a scenario of the user's own,
+    ``" study <sha256>"`` (the first 12 hex digits of its source file's digest, which
+    the commit does not cover: a study edited while its sweep runs shows here);
+    ``""`` if the point did not finish or its manifest cannot be read.
 
     Parameters
     ----------
@@ -64,6 +66,9 @@ def point_code(sweep_dir: Path, row: PointRow) -> str:
     commit = manifest.get("git_commit")
     if isinstance(commit, str) and commit:
         code += f" {commit[:12]}" + (" dirty" if manifest.get("git_dirty") else "")
+    study = manifest.get("scenario_module")
+    if isinstance(study, dict) and isinstance(study.get("sha256"), str) and study["sha256"]:
+        code += f" study {study['sha256'][:12]}"
     return code
 
 

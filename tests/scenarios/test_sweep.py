@@ -707,6 +707,9 @@ def test_point_code_of_a_manifest_without_version_or_not_an_object(tmp_path: Pat
     assert sw.point_code(tmp_path, row) == "0.3"  # an empty commit is no commit
     manifest.write_text("[1, 2]")
     assert sw.point_code(tmp_path, row) == ""
+    study = {"kind": "file", "sha256": "d" * 64}
+    manifest.write_text(json.dumps({"version": "0.3", "scenario_module": study}))
+    assert sw.point_code(tmp_path, row) == f"0.3 study {'d' * 12}"
 
 
 def test_write_sweep_csv_without_codes_leaves_the_code_column_empty(

@@ -641,3 +641,29 @@ def test_a_resumed_run_keeps_the_command_lines_before_it(
         assert attempts[0]["cwd"] == str(Path.cwd())
         # a finished run is not run again: say this attempt failed, as a crash would
         (run_dir / "manifest.json").write_text(json.dumps({**manifest, "status": "failed"}))
+
+
+def test_a_study_edited_while_its_sweep_runs_is_flagged(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sweep's identity holds the study's digest from when it was planned; points run
+    after an edit ran other code, and sweep.csv's code column did not show it (it
+    names the package's commit, which does not cover the study)."""
+    study.write_text(
+        STUDY.replace(
+            "    noise = child_rngs(",
+            "    if cfg.a == 1.0:  # edit this very file, as a researcher might mid-sweep\n"
+            "        Path(__file__).write_text(Path(__file__).read_text() + '# edited\\n')\n"
+            "    noise = child_rngs(",
+        )
+    )
+    before = _sha256(study)
+    argv = ["sweep", str(study), "--smoke", "--grid", "a=1,2", "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "ran on 2 versions of the code" in err
+    (sweep_dir,) = (tmp_path / "out" / "sweeps").iterdir()
+    with (sweep_dir / "sweep.csv").open(newline="") as fh:
+        codes = {r["a"]: r["code"] for r in csv.DictReader(fh)}
+    assert codes["1.0"].endswith(f" study {before[:12]}")
+    assert codes["2.0"].endswith(f" study {_sha256(study)[:12]}") and _sha256(study) != before
