@@ -174,6 +174,7 @@ from scenarios.sweep_store import (
     _FolderLock,
     _prepare_sweep_dir,
     _write_spec_once,
+    edited_inputs_note,
 )
 
 if TYPE_CHECKING:
@@ -824,6 +825,9 @@ def run_sweep(
             # reached) before anything is written, so that one that cannot start leaves
             # no empty sweep folder behind.
             _check_sweep_dir(out, plan)
+            edited = edited_inputs_note(out, plan)
+            if edited is not None and warn is not None:
+                warn(edited)
             runner = running.enter_context(start_runner(plan.points))
         sweep_dir = _prepare_sweep_dir(out, plan)
         db_path = sweep_dir / DB_FILENAME

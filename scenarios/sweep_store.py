@@ -64,6 +64,7 @@ from scenarios.framework import (
     result_neutral_fields,
 )
 from scenarios.sweep_plan import (
+    SWEEPS_DIRNAME,
     Point,
     SweepError,
     SweepPlan,
@@ -83,6 +84,7 @@ __all__ = [
     "PointOutcome",
     "PointRow",
     "SweepStore",
+    "edited_inputs_note",
 ]
 
 
@@ -543,6 +545,69 @@ def _write_spec_once(sweep_dir: Path, plan: SweepPlan, argv: Sequence[str] | Non
         "argv": list(sys.argv if argv is None else argv),
     }
     _atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+#: How :func:`edited_inputs_note` names each kind of input-file digest.
+_DIGEST_NAMES = {
+    "scenario_sha256": "the study file",
+    "dataset_digests": "dataset files",
+    "preset_digests": "preset files",
+}
+
+
+def _spec_text(obj: object) -> Any:
+    """``obj`` as sweep.json holds it (tuples as lists, numbers as JSON reads them)."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def edited_inputs_note(out_root: str | Path, plan: SweepPlan) -> str | None:
+    """For a new sweep: earlier sweeps of the same scenario, settings and grid whose
+    input files differed (the user's study, dataset or preset files).
+
+    A sweep's identity holds the digests of its input files, so editing one starts a
+    new sweep from nothing, beside the old one; this says so, and where the old one is.
+
+    Parameters
+    ----------
+    out_root : str or Path
+        The results root (``--out``).
+    plan : SweepPlan
+        The new sweep.
+
+    Returns
+    -------
+    str or None
+        One line, or ``None`` if there is no such earlier sweep.
+    """
+    mine = _spec_text(
+        {
+            "scenario": plan.scenario,
+            "grid": {key: [_plain(v) for v in values] for key, values in plan.grid},
+            "base_config": _plain(dataclasses.asdict(plan.base_config)),
+        }
+    )
+    digests = _spec_text({key: plan.spec.get(key) for key in _FILE_DIGEST_KEYS})
+    prefix = plan.sweep_id.rsplit("-", 1)[0]
+    found = []
+    for spec_path in sorted(Path(out_root).glob(f"{SWEEPS_DIRNAME}/{prefix}-*/{SPEC_FILENAME}")):
+        try:
+            spec = json.loads(spec_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(spec, dict) or spec_path.parent.name == plan.sweep_id:
+            continue
+        if any(spec.get(key) != value for key, value in mine.items()):
+            continue
+        changed = [name for key, name in _DIGEST_NAMES.items() if spec.get(key) != digests[key]]
+        if changed:
+            found.append(f"{spec_path.parent} ({' and '.join(changed)} differed)")
+    if not found:
+        return None
+    return (
+        f"this is a new sweep, because its input files changed: the same grid and settings "
+        f"ran in {'; '.join(found)}, which is left as it was (a sweep's identity holds the "
+        "digests of the files it reads)"
+    )
 
 
 def _neutral_note(plan: SweepPlan) -> str:

@@ -667,3 +667,26 @@ def test_a_study_edited_while_its_sweep_runs_is_flagged(
         codes = {r["a"]: r["code"] for r in csv.DictReader(fh)}
     assert codes["1.0"].endswith(f" study {before[:12]}")
     assert codes["2.0"].endswith(f" study {_sha256(study)[:12]}") and _sha256(study) != before
+
+
+def test_a_sweep_that_is_new_because_its_study_changed_says_where_the_old_one_is(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edited study is a new sweep: it started from nothing beside the old one, and
+    a user study took it for a lost sweep. Another grid is another sweep, and silent."""
+    out = tmp_path / "out"
+    argv = ["sweep", str(study), "--smoke", "--grid", "a=1,2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    (old,) = (out / "sweeps").iterdir()
+    assert "new sweep" not in capsys.readouterr().err
+    study.write_text(STUDY.replace("OFFSET = 0.0", "OFFSET = 1.0"))
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"warning: this is a new sweep, because its input files changed: the same grid and "
+        f"settings ran in {old} (the study file differed), which is left as it was"
+    ) in err
+    assert len(list((out / "sweeps").iterdir())) == 2
+    assert cli.main([*argv[:-3], "a=3", "--out", str(out)]) == 0
+    assert cli.main(argv) == 0  # the edited one again: it resumes, nothing to say
+    assert "new sweep" not in capsys.readouterr().err
