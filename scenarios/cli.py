@@ -696,6 +696,14 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                 f"note: {metric} is the same at every point; summary keys that "
                 f"differ: {shown or 'none'} (choose one with --metric)"
             )
+    if report.metric is None and not report.metrics and report.n_points > report.n_failed:
+        some = sweeps.partly_numeric_keys(report.rows)
+        shown = ", ".join(some[:8]) + (", …" if len(some) > 8 else "")
+        print(
+            "note: no summary key is a number at every point, so there is no table of "
+            f"means and no plot (numbers at some points only: {shown or 'none'}); give "
+            "every point's summary the same numeric keys"
+        )
     print(f"database: {report.db_path}")
     print(f"table:    {report.csv_path}")
     if report.figures:

@@ -140,6 +140,7 @@ from scenarios.sweep_metrics import (
     metric_names,
     n_grid_points,
     numeric_summary_keys,
+    partly_numeric_keys,
     scenario_seeds,
     varying_metrics,
 )
@@ -213,6 +214,7 @@ __all__ = [
     "numeric_summary_keys",
     "oversubscription",
     "parse_grid_options",
+    "partly_numeric_keys",
     "plan_sweep",
     "plot_sweep",
     "point_code",

@@ -50,6 +50,7 @@ __all__ = [
     "metric_names",
     "n_grid_points",
     "numeric_summary_keys",
+    "partly_numeric_keys",
     "scenario_seeds",
     "varying_metrics",
 ]
@@ -67,6 +68,15 @@ def numeric_summary_keys(rows: Sequence[PointRow]) -> list[str]:
         for key in row.summary:
             keys.setdefault(key, None)
     return [k for k in keys if all(_numeric(row.summary.get(k)) for row in ok)]
+
+
+def partly_numeric_keys(rows: Sequence[PointRow]) -> list[str]:
+    """Summary keys that are a number in some successful rows but not in every one
+    (the name of a key that holds a setting's value, ``y_1`` and ``y_2``), sorted."""
+    every = set(numeric_summary_keys(rows))
+    ok = [row for row in rows if row.status == STATUS_OK]
+    some = {key for row in ok for key, value in row.summary.items() if _numeric(value)}
+    return sorted(some - every)
 
 
 def _is_timing(key: str) -> bool:

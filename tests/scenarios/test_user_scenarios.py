@@ -690,3 +690,25 @@ def test_a_sweep_that_is_new_because_its_study_changed_says_where_the_old_one_is
     assert cli.main([*argv[:-3], "a=3", "--out", str(out)]) == 0
     assert cli.main(argv) == 0  # the edited one again: it resumes, nothing to say
     assert "new sweep" not in capsys.readouterr().err
+
+
+def test_a_sweep_with_no_common_numeric_key_says_why_nothing_is_plotted(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A study whose summary key held a setting's value (y_1, y_2) swept without a table
+    of means or a plot, and without a word why (a user study)."""
+    study.write_text(
+        STUDY.replace('summary={"y_mean": mean, "seen": status}', 'summary={f"y_{cfg.a:g}": mean}')
+    )
+    argv = ["sweep", str(study), "--smoke", "--grid", "a=1,2", "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: no summary key is a number at every point, so there is no table of means and "
+        "no plot (numbers at some points only: y_1, y_2); give every point's summary the "
+        "same numeric keys"
+    ) in out
+    assert "plot:" not in out
+    study.write_text(STUDY)
+    assert cli.main(argv) == 0
+    assert "no summary key" not in capsys.readouterr().out
