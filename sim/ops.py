@@ -97,8 +97,8 @@ class Op:
     direction
         Which pass it is part of; one of :data:`DIRECTIONS`.
     n_ports
-        Width of the layer: optical ports of a mesh, or output units of a
-        dense layer.
+        Width of the layer: optical ports of a mesh (≥ 1 for every kind but
+        ``digital_compute``), or output units of a dense layer.
     n_samples
         Number of input vectors processed (the batch size of the pass).
     flops
@@ -159,6 +159,11 @@ class Op:
         ):
             # plain ints from here on: hash, JSON and repr as the caller's ints
             object.__setattr__(self, name, _count(getattr(self, name), name))
+        if self.kind != "digital_compute" and self.n_ports < 1:  # simulate would refuse it
+            raise ValueError(
+                f"n_ports={self.n_ports!r} must be ≥ 1 for a {self.kind} op: light needs a "
+                "port (only a digital_compute op may have none)"
+            )
         meshes = _count(self.meshes, "meshes")
         if meshes < 1 or (meshes != 1 and self.kind != "mesh_pass"):
             raise ValueError(

@@ -128,6 +128,17 @@ def test_counts_that_are_not_integers_are_refused_by_name(make: object, match: s
         make()  # type: ignore[operator]
 
 
+@pytest.mark.parametrize("kind", ["mesh_pass", "tap_readout", "phase_update", "detect"])
+def test_an_optical_op_without_ports_is_refused_where_it_is_made(kind: str) -> None:
+    """mesh_pass(n_ports=0) was accepted, and refused only by simulate, far from where
+    the op had been made. A host op may have no ports (an update of scalars)."""
+    with pytest.raises(ValueError, match=rf"n_ports=0 must be ≥ 1 for a {kind} op"):
+        Op(kind, 0, "forward", 0, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"n_ports=0 must be ≥ 1 for a mesh_pass op"):
+        mesh_pass(0, "forward", n_ports=0, n_samples=2, exit_read="power")
+    assert Op("digital_compute", 0, "update", 0, 1).n_ports == 0
+
+
 def test_host_work_factories_count_what_their_docstrings_say() -> None:
     """Softmax cross-entropy: 10 FLOPs and 2 float64 words per output; Adam: 12 FLOPs
     and 7 words per real parameter (read param, grad, m, v; write param, m, v)."""
