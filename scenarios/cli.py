@@ -583,6 +583,8 @@ def _run(
         result: Result = run_scenario(
             module, cfg, run_dir.parent.parent, name=name, run_dir=run_dir
         )
+    except BrokenPipeError:  # the study printed to a reader that stopped: exit 141 in main
+        raise
     except INPUT_ERRORS as exc:
         own = scenario_kind(source) != "registered"
         frame = _user_frame(exc) if own and not args.traceback else None

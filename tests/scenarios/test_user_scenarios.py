@@ -563,6 +563,16 @@ def test_a_bug_in_a_study_is_a_traceback_after_the_run_folder(
     )
 
 
+def test_a_study_printing_to_a_reader_that_stopped_is_quiet(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``photonic-backprop run my_study.py | head``: an OSError raised in a user's study
+    is otherwise one error line with its place, but a closed pipe is no error."""
+    _failing_study(study, "raise BrokenPipeError(32, 'Broken pipe')")
+    assert cli.main(["run", str(study), "--smoke", "--out", str(tmp_path / "out")]) == 141
+    assert capsys.readouterr().err == ""
+
+
 def test_resuming_a_module_off_the_path_says_where_it_was(
     package: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
