@@ -58,15 +58,17 @@ bare name is a built-in set. Two formats:
   real, and ``y``, shape (n_samples,), the labels (integers or strings).
 * ``.csv``: comma-separated numeric feature columns, the **last** column the label.
   One header row is allowed. The first row is the header when none of its feature
-  cells is a number or missing; when it is exactly ``0,1,…`` up to the last column
-  (the column names pandas writes for a DataFrame made from an array); or when its
-  label cell is text over a column of numeric labels (numbers as column names). A
-  header whose first cell is empty or ``Unnamed: 0`` is refused: that column is the
-  row index ``DataFrame.to_csv`` writes unless ``index=False``, and read as a
-  feature it can give the label away. Text after ``#`` is a comment; blank lines
-  are skipped; a cell may be quoted with ``"``. No missing values (an empty cell,
-  ``NA``, ``N/A``, ``null``; ``nan``, ``none`` too among features), labels included.
-  Errors name the line of the file, as an editor counts them.
+  cells is a number and at least one is text that does not read as missing (so a
+  column may be named ``Na`` or ``NA``, but ``,,label`` is a row of missing values);
+  when it is exactly ``0,1,…`` up to the last column (the column names pandas writes
+  for a DataFrame made from an array); or when its label cell is text over a column
+  of numeric labels (numbers as column names). A header whose first cell is empty
+  or ``Unnamed: 0`` is refused: that column is the row index ``DataFrame.to_csv``
+  writes unless ``index=False``, and read as a feature it can give the label away.
+  Text after ``#`` is a comment; blank lines are skipped; a cell may be quoted with
+  ``"``. No missing values (an empty cell, ``NA``, ``N/A``, ``null``; ``nan``,
+  ``none`` too among features), labels included. Errors about a cell name its line
+  in the file, as an editor counts them.
   Suffixes are matched in any case (``.CSV``).
 
 Labels that are exactly the integers ``0 .. k - 1`` are used as they are
@@ -581,8 +583,9 @@ def _has_header(cells: np.ndarray) -> bool:
     first, labels = cells[0], cells[1:, -1]
     if list(first) == [str(j) for j in range(first.size)]:  # DataFrame(array).to_csv's
         return True
-    if all(_is_name(cell) for cell in first[:-1]):
-        return True
+    features = first[:-1]
+    if not any(_is_number(cell) for cell in features) and any(map(_is_name, features)):
+        return True  # a column may be named like a missing value: "Na" (sodium), "NA"
     # numeric column names: a text label over a column of numeric labels
     return _is_name(first[-1]) and labels.size > 0 and all(_is_number(c) for c in labels)
 

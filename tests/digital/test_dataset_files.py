@@ -408,3 +408,23 @@ def test_numeric_column_names_over_numeric_labels_are_a_header(tmp_path: Path) -
     named.write_text("1,2,label\n" + plain.read_text(encoding="utf-8"), encoding="utf-8")
     assert read_dataset_file(named).class_names is None
     _same(_load(named), _load(plain))
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["RI,Na,Mg,Type", "NA,EU,region", "x,,label", "None,null,Fe,kind"],
+    ids=["glass-sodium", "north-america", "one-unnamed", "mostly-missing-words"],
+)
+def test_column_names_that_read_as_missing_values_still_make_a_header(
+    tmp_path: Path, header: str
+) -> None:
+    """The glass set's ``RI,Na,Mg,Type`` (Na: sodium) was read as a data row and refused
+    for its "missing" value 'Na' (review): one real name and no number make a header."""
+    n_features = header.count(",")
+    x, y = _arrays((3, 3), n_features=n_features)
+    names = np.array(["float", "window"])[y]
+    plain = _write_csv(tmp_path / "plain.csv", x, names)
+    named = tmp_path / "named.csv"
+    named.write_text(header + "\n" + plain.read_text(encoding="utf-8"), encoding="utf-8")
+    assert read_dataset_file(named).class_names == ("float", "window")
+    _same(_load(named), _load(plain))
