@@ -303,14 +303,15 @@ def dataset_digests(cfg: object) -> dict[str, str]:
     -------
     dict of str to str
         Entry (as in :func:`dataset_files`) -> hex digest, as :func:`dataset_records`
-        records it; empty if the config names only built-in datasets.
+        records it (the file is not parsed); empty if the config names only built-in
+        datasets.
 
     Raises
     ------
     ValueError
         If a named file is missing or cannot be read.
     """
-    return {entry: str(record["sha256"]) for entry, record in dataset_records(cfg).items()}
+    return {entry: _file_sha256(path)[0] for entry, path in dataset_files(cfg).items()}
 
 
 def changed_inputs(cfg: object, manifest: Mapping[str, object]) -> list[str]:

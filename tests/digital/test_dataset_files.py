@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from digital import datasets
 from digital.datasets import (
     Dataset,
     check_dataset,
@@ -428,3 +429,28 @@ def test_column_names_that_read_as_missing_values_still_make_a_header(
     named.write_text(header + "\n" + plain.read_text(encoding="utf-8"), encoding="utf-8")
     assert read_dataset_file(named).class_names == ("float", "window")
     _same(_load(named), _load(plain))
+
+
+def test_a_file_is_parsed_once_per_contents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run read a dataset file four times (config check, manifest, run, step count):
+    ~10 s of parsing for a 20 MB .csv (review). Same bytes: the same parse; an edit
+    of the same size (same line count, same mtime tick possible) is parsed again."""
+    parsed: list[bytes] = []
+    parse = datasets._read_csv
+
+    def counting(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        parsed.append(raw)
+        return parse(path, raw)
+
+    monkeypatch.setattr(datasets, "_read_csv", counting)
+    path = _bad_csv(tmp_path, "1,2,a\n3,4,a\n5,6,b\n7,8,b\n")
+    first = read_dataset_file(path)
+    assert read_dataset_file(path) is first
+    assert len(parsed) == 1
+    path.write_text("1,2,a\n3,4,a\n5,6,b\n7,9,b\n", encoding="utf-8")
+    edited = read_dataset_file(path)
+    assert len(parsed) == 2 and edited.x[3, 1] == 9.0 and first.x[3, 1] == 8.0
+    with pytest.raises(ValueError, match="read-only"):
+        edited.x[0, 0] = 0.0  # shared between callers: nobody may edit it
