@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.machinery
 import importlib.util
 import keyword
 import os
@@ -299,26 +300,56 @@ def _import_scenario_file(name: str) -> types.ModuleType:
     return module
 
 
+#: Top-level modules a run or its workers may import after the check, imported here
+#: yet or not: ours and what we depend on (a worker imports ``dask`` for a Dask sweep).
+_RUN_MODULES = frozenset(
+    {"digital", "photonic", "sim", "scenarios", "numpy", "scipy", "matplotlib", "simpy"}
+    | {"sklearn", "tqdm", "dask", "distributed"}
+)
+
+
 def _shadowed_modules(folder: Path, *, besides: str) -> list[tuple[str, str, str]]:
-    """The files in ``folder`` that would hide a module this process has imported.
+    """The files in ``folder`` that would hide a module a run uses.
 
     A study's folder goes first on ``sys.path``, and a worker process (spawn pool,
     Dask) imports everything afresh, so ``sim.py`` beside a study would be the
     worker's ``sim``. Returns ``(file name, module, where it is now)`` for each
     ``<module>.py`` or ``<module>/__init__.py`` in ``folder`` (but the study
-    ``besides`` itself, and ``__main__``) whose module is imported from elsewhere.
+    ``besides`` itself, and ``__main__``) whose module this process has imported,
+    or is in :data:`_RUN_MODULES` and installed, from elsewhere. Built-in and frozen
+    modules (``time``, ``os``) are found before ``sys.path`` is searched: a file of
+    their name hides nothing.
     """
     found = []
     imported = {m.partition(".")[0] for m in sys.modules if not m.startswith("__")}
-    for module in sorted(imported - {besides}):
+    for module in sorted((imported | _RUN_MODULES) - {besides}):
+        loaded = sys.modules.get(module)
+        spec = getattr(loaded, "__spec__", None)
+        if spec is not None and spec.origin in ("built-in", "frozen"):
+            continue
         for file in (f"{module}.py", f"{module}/__init__.py"):
             candidate = folder / file
             if not candidate.is_file():
                 continue
-            origin = getattr(sys.modules[module], "__file__", None)
-            if origin is None or Path(origin).resolve() != candidate.resolve():
-                found.append((file, module, origin or "built in"))
+            origin = (
+                getattr(loaded, "__file__", None) or "built in"
+                if loaded is not None
+                else _origin_elsewhere(module, folder)
+            )
+            if origin is None:  # not installed (Dask is optional): nothing to hide
+                continue
+            if origin == "built in" or Path(origin).resolve() != candidate.resolve():
+                found.append((file, module, origin))
     return found
+
+
+def _origin_elsewhere(module: str, folder: Path) -> str | None:
+    """Where ``import module`` would find a file on ``sys.path`` without ``folder``
+    (which may be on it already, from an earlier load), or ``None`` if nowhere."""
+    here = folder.resolve()
+    path = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
+    spec = importlib.machinery.PathFinder.find_spec(module, path)
+    return None if spec is None else spec.origin
 
 
 def _importable_origin(stem: str) -> str | None:

@@ -514,6 +514,24 @@ def test_a_study_beside_a_file_that_would_hide_a_module_in_workers_is_refused(
     assert not (tmp_path / "out").exists()
 
 
+def test_files_named_like_modules_found_before_the_path_or_not_imported_yet(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``time.py`` beside a study was refused though the built-in ``time`` comes before
+    sys.path; ``tqdm.py`` was allowed when this process had not imported tqdm yet,
+    though a worker would (review)."""
+    (study.parent / "time.py").write_text("")
+    assert cli.main(["run", str(study), "--smoke", "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    registry._LOADED_FILES.clear()
+    sys.modules.pop("my_study", None)
+    for name in [m for m in sys.modules if m == "tqdm" or m.startswith("tqdm.")]:
+        monkeypatch.delitem(sys.modules, name)
+    (study.parent / "tqdm.py").write_text("")
+    assert cli.main(["run", str(study), "--smoke", "--out", str(tmp_path / "out")]) == 2
+    _one_error_line(capsys, "would hide modules this run uses", "tqdm.py (module 'tqdm' is ")
+
+
 def _failing_study(study: Path, line: str) -> int:
     """Make the toy study's run raise through ``line`` first; the number of that line."""
     text = study.read_text().replace(
