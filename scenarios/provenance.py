@@ -212,25 +212,37 @@ def undeclared_files(cfg: object) -> dict[str, str]:
     dict of str to str
         Setting -> the first existing file (as written) with a suffix of
         :data:`INPUT_FILE_SUFFIXES` that it names, for every undeclared setting that
-        names one.
+        names one that no declared setting names too (energy_latency's
+        ``crossover_presets`` picks from its ``presets``).
     """
     declared = {
         *getattr(type(cfg), PRESET_FIELDS_ATTR, ()),
         *getattr(type(cfg), DATASET_FIELDS_ATTR, ()),
     }
+
+    def files(value: object) -> list[str]:
+        entries = value if isinstance(value, (tuple, list)) else (value,)
+        return [
+            str(entry)
+            for entry in entries
+            if isinstance(entry, (str, Path))
+            and str(entry).lower().endswith(INPUT_FILE_SUFFIXES)
+            and Path(entry).is_file()
+        ]
+
+    fields = [field.name for field in dataclasses.fields(cfg)]  # type: ignore[arg-type]
+    named = {  # a file a declared setting names, picked again by another, is recorded
+        Path(file).resolve()
+        for name in fields
+        if name in declared
+        for file in files(getattr(cfg, name))
+    }
     found: dict[str, str] = {}
-    for field in dataclasses.fields(cfg):  # type: ignore[arg-type]
-        if field.name in declared:
-            continue
-        value = getattr(cfg, field.name)
-        for entry in value if isinstance(value, (tuple, list)) else (value,):
-            if (
-                isinstance(entry, (str, Path))
-                and str(entry).lower().endswith(INPUT_FILE_SUFFIXES)
-                and Path(entry).is_file()
-            ):
-                found[field.name] = str(entry)
-                break
+    for name in fields:
+        if name not in declared:
+            new = [f for f in files(getattr(cfg, name)) if Path(f).resolve() not in named]
+            if new:
+                found[name] = new[0]
     return found
 
 
