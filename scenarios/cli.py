@@ -69,7 +69,9 @@ import os
 import re
 import shlex
 import signal
+import site
 import sys
+import sysconfig
 import textwrap
 import threading
 import traceback
@@ -342,10 +344,24 @@ _OUR_FOLDERS = tuple(
     for module_file in (digital.__file__, photonic.__file__, sim.__file__, scenarios.__file__)
     if module_file is not None
 )
-#: Folders of Python and its installed packages (the standard library, site-packages).
-_PYTHON_FOLDERS = tuple(
-    {str(Path(p).resolve()) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-)
+
+
+def _python_folders() -> tuple[str, ...]:
+    """Folders of Python and its installed packages: the standard library and the
+    site-packages of this environment, of the Python it was made from, and the user's.
+
+    Not ``sys.prefix`` whole: ``python -m venv .`` in a project folder makes it the
+    prefix, and a study beside it would count as Python's own code.
+    """
+    bases = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    kinds = ("stdlib", "platstdlib", "purelib", "platlib")
+    folders = {sysconfig.get_paths()[kind] for kind in kinds}
+    folders |= {sysconfig.get_paths(vars=bases)[kind] for kind in kinds}
+    folders.add(site.getusersitepackages())
+    return tuple({str(Path(folder).resolve()) + os.sep for folder in folders})
+
+
+_PYTHON_FOLDERS = _python_folders()
 
 
 def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:

@@ -13,8 +13,12 @@ import csv
 import hashlib
 import importlib.util
 import json
+import os
+import subprocess
 import sys
+import sysconfig
 import textwrap
+import venv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -566,6 +570,32 @@ def test_a_value_error_in_a_study_names_its_place_and_the_run_folder(
     _failing_study(study, "child_rngs(-1, 'x')")  # our check, called by the study
     assert cli.main(["run", str(study), "--smoke", "--out", str(out)]) == 2
     assert "the run folder" not in _one_error_line(capsys)
+
+
+def test_a_study_in_the_folder_of_its_virtual_environment_keeps_its_place(
+    tmp_path: Path,
+) -> None:
+    """After ``python -m venv .`` in a lab folder, that folder is ``sys.prefix``, and a
+    study in it counted as Python's own code: its error lost its place (review)."""
+    lab = tmp_path / "lab"
+    venv.create(lab, system_site_packages=True, with_pip=False)
+    study = lab / "my_study.py"
+    study.write_text(STUDY)
+    lineno = _failing_study(study, "import numpy as np; np.ones(3) + np.ones(4)")
+    ours = [str(Path(__file__).resolve().parents[2])]
+    installed = {sysconfig.get_paths()[kind] for kind in ("purelib", "platlib")}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*ours, *sorted(installed)])}
+    proc = subprocess.run(
+        [str(lab / "bin" / "python"), "-m", "scenarios.cli", "run", "my_study.py", "--smoke"],
+        cwd=lab,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"[ValueError in step, {study.resolve()}:{lineno}; the run folder: " in proc.stderr
 
 
 def test_a_bug_in_a_study_is_a_traceback_after_the_run_folder(
