@@ -896,11 +896,13 @@ def _paired_test(diff: Sequence[float]) -> str:
 
 
 def _fd_note(rows: list[dict[str, Any]], *, dataset: str, method: str, sigma: float) -> str:
-    """Finite differences train fewer steps than the rest: how many, as run."""
+    """When finite differences trained fewer steps than the rest: how many, as run."""
     if method != "finite_difference":
         return ""
     fd = _steps(rows, dataset=dataset, case="on_chip", method=method, sigma=sigma)
     others = _steps(rows, dataset=dataset, case="digital", method="adjoint", sigma=None)
+    if fd is None or others is None or fd >= others:
+        return ""
     return f" [FD trained {fd} steps, not {others}]"
 
 

@@ -601,3 +601,14 @@ def test_the_fd_note_gives_the_steps_that_ran(smoke: Result) -> None:
     verdicts = [v for k, v in smoke.summary.items() if "finite_difference_sigma" in k]
     assert verdicts
     assert all(v.endswith(f"[FD trained {fd} steps, not {digital}]") for v in verdicts)
+    # FD given the same budget: nothing to say (the note was there whatever it held)
+    same = [
+        {**r, "value": float(digital)}
+        if r["metric"] == "iterations" and r["method"] == "finite_difference"
+        else r
+        for r in smoke.metrics
+    ]
+    fd_row = next(r for r in smoke.metrics if r["method"] == "finite_difference")
+    keys = {"dataset": fd_row["dataset"], "sigma": fd_row["splitting_error_std_rad"]}
+    assert it._fd_note(smoke.metrics, method="finite_difference", **keys) != ""
+    assert it._fd_note(same, method="finite_difference", **keys) == ""
