@@ -66,7 +66,7 @@ bare name is a built-in set. Two formats:
   or ``Unnamed: 0`` is refused: that column is the row index ``DataFrame.to_csv``
   writes unless ``index=False``, and read as a feature it can give the label away.
   Text after ``#`` is a comment; blank lines are skipped; a cell may be quoted with
-  ``"``. No missing values (an empty cell, ``NA``, ``N/A``, ``null``; ``nan``,
+  ``"``. No missing values (an empty cell, ``NA``, ``N/A``, ``nan``, ``null``;
   ``none`` too among features), labels included. Errors about a cell name its line
   in the file, as an editor counts them.
   Suffixes are matched in any case (``.CSV``).
@@ -543,10 +543,15 @@ _CSV_QUOTED = re.compile(r'"[^"]*"')
 _CSV_OTHER_SEPARATORS = {";": "';'", "\t": "a tab"}
 #: Cells read as a missing value (as pandas writes and reads them), compared lower-case.
 _MISSING_CELLS = frozenset({"", "na", "n/a", "nan", "null", "none"})
-#: Missing-value labels: as above but "none", which is also a plausible class name, and
-#: "nan", which is a number and refused as a NaN label.
-_MISSING_LABELS = frozenset({"", "na", "n/a", "null"})
+#: Missing-value labels: as above but "none", which is also a plausible class name.
+_MISSING_LABELS = frozenset({"", "na", "n/a", "nan", "null"})
 _PANDAS_INDEX_NAME = re.compile(r"Unnamed: \d+")
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` as an editor counts them: ended by ``\\n`` or ``\\r\\n`` only
+    (``str.splitlines`` also ends lines at form feeds and other separators)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def _csv_rows(text: str) -> tuple[list[str], list[int]]:
@@ -555,7 +560,7 @@ def _csv_rows(text: str) -> tuple[list[str], list[int]]:
     A line holds data if anything but white space is left once quoted cells and the
     comment are taken out (NumPy would read a blank line as a row of one empty cell).
     """
-    lines = text.splitlines()
+    lines = _lines(text)
     numbers = [
         n
         for n, line in enumerate(lines, 1)
@@ -564,11 +569,11 @@ def _csv_rows(text: str) -> tuple[list[str], list[int]]:
     return [lines[n - 1] for n in numbers], numbers
 
 
-def _separator_hint(lines: list[str]) -> str:
-    """What a table separated by something other than commas looks like it used."""
-    first = lines[0] if lines else ""
+def _separator_hint(text: str) -> str:
+    """What a table separated by something other than commas looks like it used, if
+    ``text`` (its first line, or a cell that is not a number) holds such a separator."""
     for separator, name in _CSV_OTHER_SEPARATORS.items():
-        if separator in first:
+        if separator in text:
             return (
                 f"; it looks separated by {name}, but only ',' separates columns and '.' "
                 "is the decimal point (save it as comma-separated)"
@@ -594,15 +599,17 @@ def _has_header(cells: np.ndarray) -> bool:
 
 
 def _check_no_index_column(path: Path, header: np.ndarray) -> None:
-    """Refuse the row index ``DataFrame.to_csv`` writes unless ``index=False``."""
+    """Refuse the row index ``DataFrame.to_csv`` writes unless ``index=False`` (R's
+    ``write.csv`` too, with ``""`` for its name, unless ``row.names = FALSE``)."""
     name = str(header[0])
     if name == "" or _PANDAS_INDEX_NAME.fullmatch(name):
         raise _file_error(
             path,
             f"has a first column named {name!r} in its header: the row index that pandas "
-            "writes by default. It would be read as a feature (and a row index can give "
-            "the label away); write the file with df.to_csv(path, index=False), or delete "
-            "that column",
+            "(and R's write.csv) write by default. It would be read as a feature (and a "
+            "row index can give the label away); write the file with "
+            "df.to_csv(path, index=False) (R: write.csv(df, path, row.names = FALSE)), "
+            "or delete that column",
         )
 
 
@@ -631,14 +638,14 @@ def _read_csv(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray, list[int]
         if match:  # NumPy counts the rows it read; a user counts the lines of the file
             reason = reason[: match.start()] + f"on line {line_numbers[int(match[1]) - 1]}"
         raise _file_error(
-            path, f"is not a rectangular CSV table: {reason}{_separator_hint(lines)}"
+            path, f"is not a rectangular CSV table: {reason}{_separator_hint(lines[0])}"
         ) from None
     cells = np.char.strip(cells)
     if cells.shape[1] < 2:
         raise _file_error(
             path,
             f"has {cells.shape[1]} column; a .csv dataset needs at least one feature "
-            f"column and the label in the last column{_separator_hint(lines)}",
+            f"column and the label in the last column{_separator_hint(lines[0])}",
         )
     if (
         _has_header(cells)
@@ -659,7 +666,7 @@ def _read_csv(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray, list[int]
         hint = (
             "; missing values are not allowed (drop or fill those rows first)"
             if cell.lower() in _MISSING_CELLS
-            else _separator_hint(lines)
+            else _separator_hint(cell)
             or " (feature columns must be numeric; the label goes in the last column)"
         )
         raise _file_error(
@@ -674,7 +681,7 @@ def _read_csv(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray, list[int]
         comment = (
             f" (text after '{_CSV_COMMENT}' is a comment: put a label that holds "
             f"'{_CSV_COMMENT}' in double quotes)"
-            if _CSV_COMMENT in text.splitlines()[line - 1]
+            if _CSV_COMMENT in _lines(text)[line - 1]
             else ""
         )
         raise _file_error(

@@ -353,8 +353,8 @@ def test_big_integer_labels_stay_apart_and_suffixes_match_in_any_case(tmp_path: 
 
 @pytest.mark.parametrize(
     "header",
-    [",f0,f1,label", ",0,1,2", "Unnamed: 0,f0,f1,label"],
-    ids=["named-columns", "array-columns", "read-and-written-again"],
+    [",f0,f1,label", ",0,1,2", "Unnamed: 0,f0,f1,label", '"","f0","f1","label"'],
+    ids=["named-columns", "array-columns", "read-and-written-again", "R-write.csv"],
 )
 def test_the_index_column_pandas_writes_by_default_is_refused(tmp_path: Path, header: str) -> None:
     """df.to_csv(path) writes the row index as a first column with an empty name. It
@@ -391,8 +391,15 @@ def test_the_line_numbers_in_csv_errors_are_the_lines_of_the_file(tmp_path: Path
         (",,0\n1,2,0\n3,4,1\n5,6,1\n", "the first '' on line 1, column 1; missing values"),
         ("1,2,NA\n1,2,0\n3,4,0\n5,6,1\n7,8,1\n", "1 missing label cell.*'NA' on line 1;"),
         ("1,2,#3\n1,2,0\n3,4,0\n5,6,1\n7,8,1\n", "the first '' on line 1 \\(text after '#' is a"),
+        # review: a ';' in a quoted header cell is no sign of a ';'-separated table
+        ('f0,f1,"a;b"\n1,z,0\n3,4,0\n5,6,1\n', "first 'z' on line 2, column 2 \\(feature columns"),
+        ("1,2,a\n3,4,a\n5,6,NaN\n7,8,b\n9,9,b\n", "1 missing label cell.*'NaN' on line 3;"),
+        ("# page one\x0cpage two\n1,x,0\n3,4,0\n5,6,1\n", "the first 'x' on line 2, column 2"),
     ],
-    ids=["semicolons", "tabs", "decimal-commas", "NA-feature", "empty-first-row", "NA-label", "#"],
+    ids=[
+        *("semicolons", "tabs", "decimal-commas", "NA-feature", "empty-first-row", "NA-label"),
+        *("#", "quoted-semicolon", "NaN-text-label", "form-feed"),
+    ],
 )
 def test_csv_mistakes_a_user_study_made_are_named(tmp_path: Path, text: str, match: str) -> None:
     """A first row with empty feature cells was dropped as a header; an ``NA`` label
