@@ -667,14 +667,24 @@ def _cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     _check_out(args.out)
     grid = sweeps.parse_grid_options(args.grid)
     file_settings = load_config_file(args.config) if args.config is not None else {}
-    plan = sweeps.plan_sweep(
-        args.scenario,
-        grid=grid,
-        overrides=parse_set_options(args.overrides),
-        file_settings=file_settings,
-        base="smoke" if args.smoke else "default",
-        repeat=repeat,
-    )
+    overrides = parse_set_options(args.overrides)
+    try:
+        plan = sweeps.plan_sweep(
+            args.scenario,
+            grid=grid,
+            overrides=overrides,
+            file_settings=file_settings,
+            base="smoke" if args.smoke else "default",
+            repeat=repeat,
+        )
+    except ValueError as exc:
+        config_cls = load_scenario(args.scenario).Config
+        base = config_cls.smoke() if args.smoke else config_cls()
+        given = {**file_settings, **overrides, **dict.fromkeys(key for key, _ in grid)}
+        note = _unset_note(str(exc), base, given, smoke=args.smoke)
+        if not note:
+            raise
+        raise ValueError(f"{exc}{note}") from exc
     _note_undeclared_files([p.config for p in plan.points], scenario_name(args.scenario))
 
     import matplotlib

@@ -248,6 +248,17 @@ def test_a_value_the_user_did_not_give_is_named_as_such(
     assert main([*argv, "--set", "n_samples=50"]) == 2  # typed: nothing to add
     assert capsys.readouterr().err.rstrip().endswith("(or None for every row)")
     assert main([*argv, "--smoke", "--set", "n_samples=none"]) == 0
+    capsys.readouterr()
+    # a sweep builds its configs the same way (review: it said nothing)
+    sweep = ["sweep", "digital_baseline", "--set", "dataset=small.csv", "--out", "out"]
+    assert main([*sweep, "--smoke", "--grid", "seed=0,1"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith("(n_samples=100 is the --smoke value; change it with --set n_samples=...)")
+    )
+    assert main([*sweep, "--smoke", "--grid", "n_samples=50,100"]) == 2  # swept: typed
+    assert "--smoke value" not in capsys.readouterr().err
 
 
 def test_the_manifest_sums_up_what_a_data_file_held(tmp_path: Path) -> None:
