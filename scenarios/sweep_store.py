@@ -492,13 +492,19 @@ class _FolderLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except OSError:
+            except BlockingIOError:  # held by another process: wait a little, then refuse
                 if time.monotonic() < deadline:
                     time.sleep(LOCK_POLL_S)
                     continue
                 os.close(fd)
                 raise SweepError(
                     f"another process is running this sweep ({str(self.path.parent)!r} is locked)"
+                ) from None
+            except OSError as exc:  # no locks on this file system (some NFS mounts): say so
+                os.close(fd)
+                raise SweepError(
+                    f"cannot lock {str(self.path)!r}: {exc.strerror or exc}; put the sweep "
+                    "on a file system with file locks (--out)"
                 ) from None
         self._fd = fd
         return self

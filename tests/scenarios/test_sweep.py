@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import hashlib
 import itertools
 import json
@@ -1153,6 +1154,24 @@ def test_bad_sweep_already_running(
     with (db.parent / sw.LOCK_FILENAME).open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         _snapshot_then_check(out, argv, capsys, "another process is running this sweep")
+
+
+def test_a_file_system_without_locks_is_named_at_once(
+    finished_sweep: tuple[Path, list[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any OSError from flock was taken for "locked by another process", waited for and
+    reported as such; on an NFS mount without locks that is never true (review)."""
+    fcntl = pytest.importorskip("fcntl")
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    monkeypatch.setattr(sweep_store, "LOCK_WAIT_S", 0.2)
+    out, argv, _ = finished_sweep
+    _snapshot_then_check(out, argv, capsys, "No locks available; put the sweep on a file")
 
 
 _HOLD_LOCK = """
