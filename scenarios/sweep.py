@@ -430,6 +430,9 @@ class _DaskRunner(_Runner):
             )
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise SweepError(f"{what} (timeout {timeout:g} s): {detail}") from None
+        except BaseException:  # Ctrl-C while it starts: no worker processes left behind
+            self._close()
+            raise
         if self.user_scenario is not None:
             try:
                 self._check_workers_import(self.user_scenario)
@@ -443,6 +446,9 @@ class _DaskRunner(_Runner):
                     f"cannot ask the Dask workers whether they load the scenario "
                     f"{self.user_scenario!r}: {detail}"
                 ) from None
+            except BaseException:
+                self._close()
+                raise
         return self
 
     def _check_workers_import(self, load: str) -> None:

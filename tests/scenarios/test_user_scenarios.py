@@ -396,6 +396,33 @@ def test_a_dask_cluster_that_cannot_be_asked_is_not_a_cluster_that_did_not_start
     )
 
 
+def test_ctrl_c_while_asking_the_dask_workers_closes_the_cluster(
+    tmp_path: Path, clean_imports: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt during the question to the workers left the local cluster
+    open: __exit__ never runs for an __enter__ that raised (review)."""
+    distributed = pytest.importorskip("distributed")
+    path = tmp_path / "dask_study.py"
+    path.write_text(STUDY)
+    clean_imports.append("dask_study")
+    closed: list[object] = []
+    close = distributed.LocalCluster.close
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    def recorded(self: object, *args: object, **kwargs: object) -> object:
+        closed.append(self)
+        return close(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(distributed.Client, "run", interrupted)
+    monkeypatch.setattr(distributed.LocalCluster, "close", recorded)
+    plan = sw.plan_sweep(str(path), grid=[("a", ["1"])], base="smoke")
+    with pytest.raises(KeyboardInterrupt):
+        sw.run_sweep(plan, out=tmp_path / "out", executor="dask", workers=1, progress="off")
+    assert closed
+
+
 # --------------------------------------------------------------------------- refusals
 
 
