@@ -339,8 +339,7 @@ def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Arr
     """Diagonal entries at the θ taps, φ taps and outputs of ``corr`` carried as ``C ← T C Tᴴ``.
 
     ``corr`` ``(N, N)`` at the input plane; returns complex ``(n_mzis,)`` twice and
-    ``(n_ports,)`` (real for a Hermitian ``corr``). The sweep reuses the groups the
-    transfer was composed with.
+    ``(n_ports,)`` (real for a Hermitian ``corr``).
     """
     t, s1 = transfer.t, transfer.s1
     lossless = transfer.is_lossless  # then t_inv=None is tᴴ = t⁻¹, with nothing to check
@@ -349,7 +348,6 @@ def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Arr
         t,
         None if lossless else np.conj(np.swapaxes(t, -1, -2)),
         corr,
-        groups=transfer.groups,
         assume="unitary" if lossless else "nothing",
     )
     # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
@@ -367,7 +365,7 @@ def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readin
     * Lossless chip: going back, ``â_before = Tᵀ â_after``, so ``conj(â)`` goes forward
       through ``T⁻ᴴ = T`` itself. The correlation ``K = Σ_b conj(â_b) â_bᵀ`` (its
       diagonal holds the tap powers) is carried from the inputs by the forward
-      passes' own sweep, ``K ← T K Tᴴ``, which reuses the groups composed for them.
+      passes' own sweep, ``K ← T K Tᴴ``.
       (Going forward through ``T⁻ᴴ`` on a lossy chip would multiply the rounding
       error by the chip's condition number, so lossy chips go backwards.)
     """

@@ -559,14 +559,13 @@ class Mesh:
         self.check_phases(phases)
         s1, s2 = self._halves(phases, chip)
         t = product_2x2(s2, s1)
-        t.flags.writeable = False  # a value: the groups built from it cannot go stale
-        w, groups = kernels.compose_groups(self._columns, t, self.n_ports)
+        w = kernels.compose(self._columns, t, self.n_ports)
         w *= phasor(self._out(phases, chip))[:, None]
         held = phases.copy()
-        arrays = (s1, s2, w, held.theta_rad, held.phi_rad, held.out_rad)
+        arrays = (s1, s2, t, w, held.theta_rad, held.phi_rad, held.out_rad)
         for arr in arrays:  # a value: neither its results nor made_for() can go stale
             arr.flags.writeable = False
-        return Transfer(self, held, chip, s1, s2, t, w, groups)
+        return Transfer(self, held, chip, s1, s2, t, w)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -1169,10 +1168,6 @@ class Transfer:
         Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
     matrix
         The mesh matrix ``W`` (output phases included), ``(n_ports, n_ports)``.
-    groups
-        The column groups' matrices built while composing ``W`` from ``t``
-        (:class:`photonic.kernels.Groups`; ``None`` for small meshes): the gradient
-        sweeps reuse them.
     """
 
     mesh: Mesh
@@ -1182,7 +1177,6 @@ class Transfer:
     s2: Array
     t: Array
     matrix: Array
-    groups: kernels.Groups | None
 
     @property
     def is_lossless(self) -> bool:
@@ -1318,7 +1312,6 @@ class Transfer:
             self.t,
             None,
             corr0,
-            groups=self.groups,
             assume="unitary" if lossless else "nothing",
         )
         # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁,

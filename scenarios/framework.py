@@ -34,7 +34,7 @@ loaded and checked is :mod:`scenarios.registry`. It defines
 :func:`run_scenario` wraps ``run`` with everything that is the same for every study:
 a fresh run folder ``<out_root>/<scenario>/<run-id>/`` that never overwrites earlier
 results, ``config.json``, timing, ``metrics.csv`` (tidy: one row per measurement),
-``manifest.json`` (package version, git commit, Python and NumPy versions, seed, wall
+``manifest.json`` (package version, git commit, Python, NumPy and Numba versions, seed, wall
 time, and under ``datasets`` every dataset file the config names: see
 :func:`scenarios.provenance.dataset_records`) and ``presets/`` (every preset file the
 config names, resolved: see :func:`scenarios.provenance.write_presets`).
@@ -636,6 +636,7 @@ def write_manifest(
         "git_dirty": dirty,
         "python": platform.python_version(),
         "numpy": np.__version__,
+        "numba": metadata.version("numba"),  # compiles the mesh kernels
         "blas": blas,
         "blas_threads": blas_threads,
         "platform": platform.platform(),

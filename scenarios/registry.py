@@ -303,8 +303,8 @@ def _import_scenario_file(name: str) -> types.ModuleType:
 #: Top-level modules a run or its workers may import after the check, imported here
 #: yet or not: ours and what we depend on (a worker imports ``dask`` for a Dask sweep).
 _RUN_MODULES = frozenset(
-    {"digital", "photonic", "sim", "scenarios", "numpy", "scipy", "matplotlib", "simpy"}
-    | {"sklearn", "tqdm", "dask", "distributed"}
+    {"digital", "photonic", "sim", "scenarios", "numpy", "numba", "scipy", "matplotlib"}
+    | {"simpy", "sklearn", "tqdm", "dask", "distributed"}
 )
 
 

@@ -139,7 +139,7 @@ def test_loss_breaks_the_three_pass_estimate_but_not_the_two_pass_one(topology: 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 @pytest.mark.parametrize("method", ["in_situ", "analog"])
-@pytest.mark.parametrize("n", [6, 24])  # 24: the blocked kernels (kernels._MIN_FAST_PORTS)
+@pytest.mark.parametrize("n", [6, 24])
 def test_modes_read_the_same_powers_on_a_noiseless_lossy_chip(
     topology: str, method: str, n: int
 ) -> None:

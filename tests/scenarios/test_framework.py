@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -310,12 +311,14 @@ def test_metrics_csv_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
 def test_manifest_keys(tmp_path: Path) -> None:
     path = fw.write_manifest(tmp_path, scenario="toy", seed=3, wall_time_s=1.5, extra={"k": 1})
     data = json.loads(path.read_text())
-    for key in ("scenario", "version", "git_commit", "python", "numpy", "seed", "wall_time_s"):
+    keys = ("scenario", "version", "git_commit", "python", "numpy", "numba", "seed")
+    for key in (*keys, "wall_time_s"):
         assert key in data
     assert data["scenario"] == "toy"
     assert data["seed"] == 3
     assert data["wall_time_s"] == 1.5
     assert data["numpy"] == np.__version__
+    assert data["numba"] == numba.__version__
     assert data["k"] == 1
     assert isinstance(data["version"], str)
     assert data["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40,64}", data["git_commit"])
