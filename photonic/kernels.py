@@ -151,8 +151,7 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
     numpy.ndarray
         ``W``, ``(n_ports, n_ports)`` complex.
     """
-    t = np.ascontiguousarray(t, dtype=np.complex128)
-    return _compose(_column_table(columns), t, int(n_ports))
+    return _compose(_column_table(columns), _frozen(t), int(n_ports))
 
 
 def correlation_sweep(
@@ -195,16 +194,25 @@ def correlation_sweep(
     check_choice(assume, "assume", ("nothing", "unitary"))
     if assume == "unitary" and t_inv is not None:
         raise ValueError("assume='unitary' means t_inv = tᴴ; pass t_inv=None")
-    t = np.ascontiguousarray(t, dtype=np.complex128)
+    t = _frozen(t)
     if t_inv is None and assume == "nothing":
         t_inv = inverse_2x2(t)
     adjoint = t_inv is None  # the right factors are tᴴ, read from t itself
-    right = t if t_inv is None else np.ascontiguousarray(t_inv, dtype=np.complex128)
+    right = t if t_inv is None else _frozen(t_inv)
     work = corr if corr.flags.c_contiguous and corr.dtype == np.complex128 else corr.copy()
     blocks = _sweep(_column_table(columns), t, right, adjoint, work)
     if work is not corr:
         corr[...] = work
     return blocks, corr
+
+
+def _frozen(a: Array) -> Array:
+    """``a`` as a read-only C-contiguous complex128 array (a view if it is one already):
+    the compiled loops are then compiled once for read-only inputs, not once more for
+    writable ones."""
+    out = np.ascontiguousarray(a, dtype=np.complex128).view()
+    out.flags.writeable = False
+    return out
 
 
 @functools.lru_cache(maxsize=64)
