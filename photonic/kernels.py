@@ -38,7 +38,7 @@ row, and ``M C⁻¹`` is, like ``C M``, one loop over contiguous memory.
 2×2 block; the sweep applies ``t`` on the left and ``t_inv`` on the right to each block
 in one pass over ``M`` (rows and columns in no MZI of the column get one side only).
 
-*Cost.* 16·N³ (compose, less on the band) and 32·N³ (sweep) flops on one core, no
+*Cost.* 12·N³ (compose, on the band) and 32·N³ (sweep) flops on one core, no
 Python-level step per column. The loops release the GIL. The first call in a
 process loads them from Numba's on-disk cache (``__pycache__``), or compiles them
 (a few seconds) if there is none yet.
@@ -199,7 +199,9 @@ def correlation_sweep(
         t_inv = inverse_2x2(t)
     adjoint = t_inv is None  # the right factors are tᴴ, read from t itself
     right = t if t_inv is None else _frozen(t_inv)
-    work = corr if corr.flags.c_contiguous and corr.dtype == np.complex128 else corr.copy()
+    # a strided view or another dtype: work on a copy, written back below
+    in_place = corr.flags.c_contiguous and corr.dtype == np.complex128
+    work = corr if in_place else np.array(corr, dtype=np.complex128, order="C")
     blocks = _sweep(_column_table(columns), t, right, adjoint, work)
     if work is not corr:
         corr[...] = work
