@@ -1,4 +1,4 @@
-"""The two hot loops of the mesh simulation, as pure functions of per-MZI 2×2 matrices.
+"""The hot loops of the mesh simulation, as pure functions of per-MZI 2×2 matrices.
 
 A mesh is described here only by its columns: ``columns`` is a tuple of
 ``(first, stop, lo)`` — MZIs ``first … stop−1`` form one column and act on the port
@@ -9,9 +9,12 @@ of every MZI, ``(n_mzis, 2, 2)``.
 * :func:`correlation_sweep` — carries the batch correlation ``M = Σ_b a_b â_bᵀ``
   from the input plane through every column as ``M ← C M C⁻¹`` (``C⁻¹`` made of the
   per-MZI ``t_inv``) and returns the 2×2 diagonal block of ``M`` at the input of
-  every MZI, and ``M`` after the last column.
+  every MZI, and ``M`` after the last column;
+* :func:`tap_power_pass` — the per-sample pass of a batch through the mesh that
+  records every tap's batch-summed power on an ideal detector (the in-situ
+  measurement's passes, O(N²B)).
 
-Both cost O(N³) whatever the batch size (DESIGN.md §4.3). :func:`compose_reference`
+The first two cost O(N³) whatever the batch size (DESIGN.md §4.3). :func:`compose_reference`
 and :func:`correlation_sweep_reference` are the plain NumPy implementations (one
 batched 2×2 product per column, N Python-level steps on N×N arrays); they are the
 oracle of the tests. :func:`compose` and :func:`correlation_sweep` run the same
@@ -27,7 +30,8 @@ loop over a row into SIMD fused multiply-adds.
 
 *Rows.* Mixing rows ``p, p+1`` (``C M``) runs along two contiguous rows.
 :func:`compose` starts from the identity, in which ``c`` columns spread a port to at
-most ``c`` neighbours on each side, so it mixes only that band of each row.
+most ``c`` neighbours on each side, so it mixes only that band of each row. The tap
+pass mixes the port-first fields of the batch the same way, row by row.
 
 *Columns.* Mixing columns ``p, p+1`` (``M C⁻¹``) would pair neighbouring entries of
 every row. The sweep therefore stores ``M``'s columns even ports first, then odd
@@ -63,6 +67,9 @@ Columns = tuple[tuple[int, int, int], ...]
 # fast-math: no reassociation, NaN and inf keep their meaning.
 _FASTMATH = {"contract"}
 _jit = numba.njit(fastmath=_FASTMATH, nogil=True, cache=True)
+# ... and for the batch sums of tap powers, also reassociation: a sum is vectorised
+# only if it may be added up in another order (the difference is rounding).
+_jit_sums = numba.njit(fastmath=_FASTMATH | {"reassoc"}, nogil=True, cache=True)
 _inline = numba.njit(fastmath=_FASTMATH, inline="always")
 
 
@@ -206,6 +213,52 @@ def correlation_sweep(
     if work is not corr:
         corr[...] = work
     return blocks, corr
+
+
+def tap_power_pass(
+    columns: Columns,
+    rows3: Array,
+    field: Array,
+    *,
+    direction: Literal["forward", "adjoint"],
+) -> tuple[Array, Array]:
+    """Propagate a batch through the columns in place; return its summed tap powers.
+
+    The per-sample pass of :meth:`photonic.mesh.Mesh.tap_sums` for one phase set and
+    an ideal detector, compiled: per MZI, ``Σ_b |tap|²`` at the θ shifter (the row
+    ``rows3[m, 0]`` applied to the pair) and at the φ shifter (the top port of the
+    pair: before the MZI going forward, after it going back), then the pair
+    ``← rows3[m, 1:]`` · pair.
+
+    Parameters
+    ----------
+    columns
+        ``(first, stop, lo)`` of every column, in mesh order (``"adjoint"`` runs them
+        backwards).
+    rows3
+        ``(n_mzis, 3, 2)`` complex: per MZI the θ tap row, then the 2×2 block to apply.
+    field
+        Port-first fields ``(n_ports, n_samples)``, complex128, C-contiguous;
+        overwritten with the fields leaving the last column passed.
+    direction
+        ``"forward"`` or ``"adjoint"``.
+
+    Returns
+    -------
+    theta, phi : numpy.ndarray
+        ``(n_mzis,)`` batch-summed tap powers.
+    """
+    check_choice(direction, "direction", ("forward", "adjoint"))
+    if not (field.flags.c_contiguous and field.dtype == np.complex128):
+        raise ValueError("field must be a C-contiguous complex128 (n_ports, n_samples) array")
+    re = np.ascontiguousarray(field.real)
+    im = np.ascontiguousarray(field.imag)
+    theta, phi = _tap_power_pass(
+        _column_table(columns), _frozen(rows3), re, im, direction == "forward"
+    )
+    field.real = re
+    field.imag = im
+    return theta, phi
 
 
 def _frozen(a: Array) -> Array:
@@ -379,3 +432,46 @@ def _sweep(columns, t, right, adjoint, corr):
         for j in range(n):
             corr[i, j] = mr[i, _pair(j, h)] + 1j * mi[i, _pair(j, h)]
     return blocks
+
+
+@_inline
+def _power_sum(re, im):
+    total = 0.0
+    for j in range(re.shape[0]):
+        total += re[j] * re[j] + im[j] * im[j]
+    return total
+
+
+@_jit_sums
+def _tap_power_pass(columns, rows3, re, im, forward):
+    """:func:`tap_power_pass` on the real and imaginary parts of the fields."""
+    n_mzis = rows3.shape[0]
+    n_samples = re.shape[1]
+    theta = np.zeros(n_mzis)
+    phi = np.zeros(n_mzis)
+    tap_re = np.empty(n_samples)
+    tap_im = np.empty(n_samples)
+    n_columns = columns.shape[0]
+    for step in range(n_columns):
+        c = step if forward else n_columns - 1 - step
+        first, lo = columns[c, 0], columns[c, 2]
+        for m in range(first, columns[c, 1]):
+            p = lo + 2 * (m - first)
+            xr, xi, yr, yi = re[p], im[p], re[p + 1], im[p + 1]
+            if forward:
+                phi[m] = _power_sum(xr, xi)
+            r0r, r0i = rows3[m, 0, 0].real, rows3[m, 0, 0].imag
+            r1r, r1i = rows3[m, 0, 1].real, rows3[m, 0, 1].imag
+            for j in range(n_samples):
+                tap_re[j] = r0r * xr[j] - r0i * xi[j] + r1r * yr[j] - r1i * yi[j]
+                tap_im[j] = r0r * xi[j] + r0i * xr[j] + r1r * yi[j] + r1i * yr[j]
+            theta[m] = _power_sum(tap_re, tap_im)
+            block = (
+                rows3[m, 1, 0].real, rows3[m, 1, 0].imag, rows3[m, 1, 1].real,
+                rows3[m, 1, 1].imag, rows3[m, 2, 0].real, rows3[m, 2, 0].imag,
+                rows3[m, 2, 1].real, rows3[m, 2, 1].imag,
+            )  # fmt: skip
+            _mix_rows(xr, xi, yr, yi, block)
+            if not forward:
+                phi[m] = _power_sum(xr, xi)
+    return theta, phi

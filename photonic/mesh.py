@@ -1093,8 +1093,12 @@ class Mesh:
             else:
                 rows3 = np.concatenate([s2[:, :, :1].swapaxes(1, 2), t.swapaxes(1, 2)], axis=1)
             work = np.empty((self.n_ports // 2, 3, n), dtype=np.complex128)
+        # one phase set and an ideal detector: the column loop below, compiled
+        compiled = t is not None and record == "sum" and read is None
         if direction == "forward":
-            for a, b, lo in self._columns:
+            if compiled:
+                theta, phi = kernels.tap_power_pass(self._columns, rows3, buf, direction=direction)
+            for a, b, lo in () if compiled else self._columns:
                 hi = lo + 2 * (b - a)
                 keep(phi[a:b], buf[lo:hi:2])
                 if t is None:  # S₁ = B₁D(φ), tap, S₂ = B₂D(θ)
@@ -1121,7 +1125,9 @@ class Mesh:
             else:
                 out = field_.copy() if record == "field" else field_  # powers: squared anew
             buf *= out_phase
-            for a, b, lo in reversed(self._columns):
+            if compiled:
+                theta, phi = kernels.tap_power_pass(self._columns, rows3, buf, direction=direction)
+            for a, b, lo in () if compiled else reversed(self._columns):
                 hi = lo + 2 * (b - a)
                 if t is None:  # S₂ᵀ = D(θ)B₂ᵀ, tap, S₁ᵀ = D(φ)B₁ᵀ
                     _mix_pairs(buf, s2, a, b, lo, transpose=True)
