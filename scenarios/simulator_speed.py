@@ -46,15 +46,15 @@ when the chip allows. Two default runs (2 cores), in-situ step ÷ exact step:
 ======================  ============  ============
 N = 64                  B = 256       B = 1024
 ======================  ============  ============
-per-sample, ideal       5.4, 5.5      13.9, 13.6
-per-sample, noisy       29, 28        75, 77
-per-sample, realistic   77, 75        278, 269
-aggregated, ideal       1.9, 1.9      2.2, 2.3
-aggregated, noisy       3.2, 3.1      4.9, 5.0
+per-sample, ideal       1.5, 2.3      6.9, 6.4
+per-sample, noisy       41, 40        68, 72
+per-sample, realistic   111, 126      284, 258
+aggregated, ideal       1.7, 1.7      2.2, 3.0
+aggregated, noisy       3.4, 3.4      5.4, 5.6
 ======================  ============  ============
 
-(the exact step amortizes its O(N³) part over the batch; the noise is O(N²B) or
-O(NB) draws, so the ratios grow with B).
+(the exact step's O(N³) part does not grow with the batch; the per-sample passes,
+O(N²B), and the noise, O(N²B) or O(NB) draws, do: so the ratios grow with B).
 
 With ``large_ports > 0`` it also times one fast step at ``large_ports × large_batch``
 (ideal chip) and its peak traced memory (``tracemalloc``).
