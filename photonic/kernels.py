@@ -51,6 +51,8 @@ process loads them from Numba's on-disk cache (``__pycache__``), or compiles the
 from __future__ import annotations
 
 import functools
+import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numba
@@ -66,10 +68,32 @@ Columns = tuple[tuple[int, int, int], ...]
 # Floating-point contraction (a*b + c as one fused multiply-add) and nothing else of
 # fast-math: no reassociation, NaN and inf keep their meaning.
 _FASTMATH = {"contract"}
-_jit = numba.njit(fastmath=_FASTMATH, nogil=True, cache=True)
+
+
+def _compiled(fastmath: set[str]) -> Callable[[Callable[..., Any]], Any]:
+    """``numba.njit`` with the on-disk cache, or without it where Numba finds no
+    writable cache folder (read-only install and home): then, with a warning, every
+    process compiles the kernels again instead of ``import photonic`` failing."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        try:
+            return numba.njit(fastmath=fastmath, nogil=True, cache=True)(fn)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            warnings.warn(
+                "Numba finds no writable folder to cache the compiled mesh kernels in, so "
+                "every process compiles them again (seconds); set NUMBA_CACHE_DIR to one.",
+                RuntimeWarning,
+                stacklevel=1,  # one warning for all the kernels
+            )
+            return numba.njit(fastmath=fastmath, nogil=True)(fn)
+
+    return decorate
+
+
+_jit = _compiled(_FASTMATH)
 # ... and for the batch sums of tap powers, also reassociation: a sum is vectorised
 # only if it may be added up in another order (the difference is rounding).
-_jit_sums = numba.njit(fastmath=_FASTMATH | {"reassoc"}, nogil=True, cache=True)
+_jit_sums = _compiled(_FASTMATH | {"reassoc"})
 _inline = numba.njit(fastmath=_FASTMATH, inline="always")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -235,3 +238,30 @@ def test_tap_power_pass_refuses_a_field_it_cannot_overwrite_in_place() -> None:
         kernels.tap_power_pass(columns, rows3, np.ones((3, 4)).T + 0j, direction="forward")
     with pytest.raises(ValueError, match="direction"):
         kernels.tap_power_pass(columns, rows3, np.ones((4, 3), complex), direction="back")  # type: ignore[arg-type]
+
+
+def test_kernels_work_without_a_writable_numba_cache() -> None:
+    """Where Numba finds no folder to cache in, importing warns once and the kernels
+    compile in the process (Numba raises at decoration time otherwise)."""
+    script = """
+import warnings
+import numba.core.caching as caching
+caching.CacheImpl._locator_classes = []  # as with a read-only install and home
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("default")
+    from photonic import kernels
+messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+assert len(messages) == 1 and "NUMBA_CACHE_DIR" in messages[0], messages
+import subprocess
+import sys
+
+import numpy as np
+t = np.tile(np.eye(2, dtype=complex), (1, 1, 1))
+assert np.array_equal(kernels.compose(((0, 1, 0),), t, 2), np.eye(2))
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
