@@ -1058,7 +1058,9 @@ class Mesh:
         rows are kept — as fields, as powers ``|E|²`` (half the memory, and no
         complex temporaries the size of all taps), or read and summed at once.
         ``matrices``: the ``(S₁, S₂, T)`` of one phase set on this chip, if the caller
-        has them (a :class:`Transfer`), so that they are not computed again.
+        has them (a :class:`Transfer`), so that they are not computed again. With one
+        phase set, batch sums and an ideal detector (``record="sum"``, no ``read``) the
+        column loop runs compiled (:func:`photonic.kernels.tap_power_pass`).
         """
         field_ = self.check_fields(field_, "x" if direction == "forward" else "delta")
         self._resolve("per_sample", phases, field_.shape[0])
