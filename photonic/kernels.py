@@ -475,6 +475,7 @@ def _tap_power_pass(columns, rows3, re, im, forward):
     phi = np.zeros(n_mzis)
     tap_re = np.empty(n_samples)
     tap_im = np.empty(n_samples)
+    blocks = rows3[:, 1:, :]  # the 2×2 block of every MZI, below its tap row
     n_columns = columns.shape[0]
     for step in range(n_columns):
         c = step if forward else n_columns - 1 - step
@@ -490,12 +491,7 @@ def _tap_power_pass(columns, rows3, re, im, forward):
                 tap_re[j] = r0r * xr[j] - r0i * xi[j] + r1r * yr[j] - r1i * yi[j]
                 tap_im[j] = r0r * xi[j] + r0i * xr[j] + r1r * yi[j] + r1i * yr[j]
             theta[m] = _power_sum(tap_re, tap_im)
-            block = (
-                rows3[m, 1, 0].real, rows3[m, 1, 0].imag, rows3[m, 1, 1].real,
-                rows3[m, 1, 1].imag, rows3[m, 2, 0].real, rows3[m, 2, 0].imag,
-                rows3[m, 2, 1].real, rows3[m, 2, 1].imag,
-            )  # fmt: skip
-            _mix_rows(xr, xi, yr, yi, block)
+            _mix_rows(xr, xi, yr, yi, _left(blocks, m))
             if not forward:
                 phi[m] = _power_sum(xr, xi)
     return theta, phi
