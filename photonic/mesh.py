@@ -1094,9 +1094,10 @@ class Mesh:
                 rows3 = np.concatenate([s1[:, :1, :], t], axis=1)
             else:
                 rows3 = np.concatenate([s2[:, :, :1].swapaxes(1, 2), t.swapaxes(1, 2)], axis=1)
-            work = np.empty((self.n_ports // 2, 3, n), dtype=np.complex128)
         # one phase set and an ideal detector: the column loop below, compiled
         compiled = t is not None and record == "sum" and read is None
+        if t is not None and record != "none" and not compiled:  # the loop's products
+            work = np.empty((self.n_ports // 2, 3, n), dtype=np.complex128)
         if direction == "forward":
             if compiled:
                 theta, phi = kernels.tap_power_pass(self._columns, rows3, buf, direction=direction)
