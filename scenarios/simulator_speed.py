@@ -21,6 +21,12 @@ and reports each step time as a multiple of the matmul (best of ``repeats`` afte
 a warm-up). These run on an ideal chip (``chip="ideal"``), so they time the
 simulation of the passes and nothing else.
 
+The matmul uses every BLAS thread (both cores of the reference machine), the mesh
+kernels one core. The matmul is therefore also timed on one BLAS thread
+(``matmul_one_thread``), and the fast step's ratio to it is reported as
+``ratio_fast_N…_B…_one_thread_matmul``. Why the kernels use one core:
+:mod:`photonic.kernels`, "Threads".
+
 For N ≤ ``chip_max_ports`` the steps are also timed on an imperfect chip drawn
 with :meth:`photonic.imperfections.Chip.draw` (0.2 dB/MZI loss, splitting errors
 0.02 rad, tap noise 0.01, I/O errors 0.025):
@@ -87,6 +93,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from digital.losses import half_squared_error
@@ -291,6 +298,8 @@ def _measure(
     }
     matmul_repeats = max(cfg.repeats, 20)
     times = {("matmul", "ideal"): best_time_s(lambda: x @ a.T, matmul_repeats)}
+    with threadpool_limits(limits=1, user_api="blas"):  # the cores the mesh kernels use
+        times["matmul_one_thread", "ideal"] = best_time_s(lambda: x @ a.T, matmul_repeats)
     for path, chip in runs:
         step = make_step(
             mesh,
@@ -370,6 +379,9 @@ def run(cfg: Config, out_dir: Path) -> Result:
             on = "" if chip == "ideal" else f"_{chip}_chip"
             if not path.startswith("matmul"):
                 summary[f"ratio_{path}_N{n}_B{b}{on}"] = round(t / matmul, 2)
+            if (path, chip) == ("fast", "ideal"):
+                one_thread = times["matmul_one_thread", "ideal"]
+                summary[f"ratio_fast_N{n}_B{b}_one_thread_matmul"] = round(t / one_thread, 2)
             if path.startswith("insitu"):  # issue: ≤ 5× (per sample), ≤ 2× (aggregated)
                 exact = times["fast", "ideal" if chip == "ideal" else "noisy"]
                 summary[f"{path}_vs_adjoint_N{n}_B{b}{on}"] = round(t / exact, 2)

@@ -137,6 +137,7 @@ def test_smoke_run_writes_every_ratio(tmp_path: Path) -> None:
     timed = [r for r in result.metrics if r.get("ratio") is not None]
     runs = [
         ("matmul", "ideal"),
+        ("matmul_one_thread", "ideal"),
         ("matmul_again", "ideal"),
         ("fast", "ideal"),
         ("per_sample", "ideal"),
@@ -217,6 +218,7 @@ def test_busy_warning_sees_a_matmul_that_got_slower_as_well_as_faster() -> None:
 #: Fake best times (s) of one size: the matmul (before, after) and every step.
 FAKE_TIMES: dict[tuple[str, str], float] = {
     ("matmul", "ideal"): 1e-3,
+    ("matmul_one_thread", "ideal"): 1.6e-3,
     ("matmul_again", "ideal"): 2e-3,
     ("fast", "ideal"): 4e-3,
     ("insitu_aggregated", "ideal"): 6e-3,
@@ -244,7 +246,8 @@ def test_summary_ratios_from_known_timings(tmp_path: Path, monkeypatch: pytest.M
         chip_seed: int,
         step_seed: int,
     ) -> dict[tuple[str, str], float]:
-        wanted = [("matmul", "ideal"), *runs, ("matmul_again", "ideal")]
+        wanted = [("matmul", "ideal"), ("matmul_one_thread", "ideal"), *runs]
+        wanted.append(("matmul_again", "ideal"))
         return {run: FAKE_TIMES[run] for run in wanted}
 
     monkeypatch.setattr(simulator_speed, "_measure", fake_measure)
@@ -252,6 +255,7 @@ def test_summary_ratios_from_known_timings(tmp_path: Path, monkeypatch: pytest.M
     cfg = dataclasses.replace(simulator_speed.Config.smoke(), ports=(8,))
     s = simulator_speed.run(cfg, tmp_path).summary
     assert s["ratio_fast_N8_B32"] == 4.0
+    assert s["ratio_fast_N8_B32_one_thread_matmul"] == 2.5  # 4 / 1.6
     assert s["ratio_insitu_per_sample_N8_B32_noisy_chip"] == 50.0
     assert s["insitu_aggregated_vs_adjoint_N8_B32"] == 1.5  # 6 / 4
     assert s["insitu_aggregated_vs_adjoint_N8_B32_noisy_chip"] == 3.0
