@@ -68,50 +68,23 @@ nothing at N = 64 either (1.07 against 1.02 ms); it gained 1.26× at N = 256.
 from __future__ import annotations
 
 import functools
-import warnings
-from collections.abc import Callable
 from typing import Any, Literal
 
-import numba
 import numpy as np
 from numpy.typing import NDArray
 
 from digital.validation import check_choice
+from photonic.jit import CONTRACT, compiled, inline
 from photonic.mzi import inverse_2x2
 
 Array = NDArray[Any]
 Columns = tuple[tuple[int, int, int], ...]
 
-# Floating-point contraction (a*b + c as one fused multiply-add) and nothing else of
-# fast-math: no reassociation, NaN and inf keep their meaning.
-_FASTMATH = {"contract"}
-
-
-def _compiled(fastmath: set[str]) -> Callable[[Callable[..., Any]], Any]:
-    """``numba.njit`` with the on-disk cache, or without it where Numba finds no
-    writable cache folder (read-only install and home): then, with a warning, every
-    process compiles the kernels again instead of ``import photonic`` failing."""
-
-    def decorate(fn: Callable[..., Any]) -> Any:
-        try:
-            return numba.njit(fastmath=fastmath, nogil=True, cache=True)(fn)
-        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-            warnings.warn(
-                "Numba finds no writable folder to cache the compiled mesh kernels in, so "
-                "every process compiles them again (seconds); set NUMBA_CACHE_DIR to one.",
-                RuntimeWarning,
-                stacklevel=1,  # one warning for all the kernels
-            )
-            return numba.njit(fastmath=fastmath, nogil=True)(fn)
-
-    return decorate
-
-
-_jit = _compiled(_FASTMATH)
+_jit = compiled()
 # ... and for the batch sums of tap powers, also reassociation: a sum is vectorised
 # only if it may be added up in another order (the difference is rounding).
-_jit_sums = _compiled(_FASTMATH | {"reassoc"})
-_inline = numba.njit(fastmath=_FASTMATH, inline="always")
+_jit_sums = compiled(CONTRACT | {"reassoc"})
+_inline = inline
 
 
 # -- reference implementations (test oracle) ------------------------------------------

@@ -54,9 +54,9 @@ from photonic.constants import TWO_PI
 from photonic.mzi import (
     inverse_2x2,
     phasor,
-    product_2x2,
     sandwich_2x2,
     unchecked_mzi_halves,
+    unchecked_mzi_matrices,
 )
 
 if TYPE_CHECKING:
@@ -557,8 +557,7 @@ class Mesh:
         Transfer
         """
         self.check_phases(phases)
-        s1, s2 = self._halves(phases, chip)
-        t = product_2x2(s2, s1)
+        s1, s2, t = self._matrices(phases, chip)
         w = kernels.compose(self._columns, t, self.n_ports)
         w *= phasor(self._out(phases, chip))[:, None]
         held = phases.copy()
@@ -904,6 +903,15 @@ class Mesh:
         """Per-MZI ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(..., n_mzis, 2, 2)``."""
         return self._halves_at(*self._screens(phases, chip), chip)
 
+    def _matrices(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array, Array]:
+        """``S₁``, ``S₂`` and ``T = S₂ S₁`` of every MZI for one phase set, ``(n_mzis, 2, 2)``."""
+        theta_rad, phi_rad = self._screens(phases, chip)
+        if chip is None:
+            return unchecked_mzi_matrices(theta_rad, phi_rad, _NO_ERROR, _NO_ERROR)
+        return unchecked_mzi_matrices(
+            theta_rad, phi_rad, chip.splitting_error_rad, chip.coupler_loss_db
+        )
+
     def _couplers(self, chip: Chip | None) -> tuple[Array, Array]:
         """The halves with every shifter at 0 rad: the couplers ``B₁, B₂`` with their loss."""
         zero = np.zeros(self.n_mzis)
@@ -1072,8 +1080,7 @@ class Mesh:
         elif matrices is not None:
             s1, s2, t = matrices
         else:
-            s1, s2 = self._halves(phases, chip)
-            t = product_2x2(s2, s1)
+            s1, s2, t = self._matrices(phases, chip)
         out_phase = phasor(self._out(phases, chip))
         out_phase = out_phase.T if out_phase.ndim == 2 else out_phase[:, None]
         n = field_.shape[0]

@@ -19,6 +19,8 @@ from photonic.mzi import (
     phasor,
     product_2x2,
     sandwich_2x2,
+    unchecked_mzi_halves,
+    unchecked_mzi_matrices,
 )
 
 angles = st.floats(min_value=-2 * np.pi, max_value=2 * np.pi, allow_nan=False)
@@ -87,6 +89,42 @@ def test_halves_compose_to_mzi_and_broadcast() -> None:
     single = mzi(theta[i, j], phi[i, j], splitting_error_rad=eps[i, j], loss_db=loss[i, j])
     np.testing.assert_allclose(t[i, j], single)
     np.testing.assert_allclose(phase_screen(np.zeros(4)), np.broadcast_to(np.eye(2), (4, 2, 2)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 70),
+    chip=st.sampled_from(["ideal", "shared scalars", "per MZI"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_compiled_mzi_matrices_are_the_numpy_ones(n: int, chip: str, seed: int) -> None:
+    """The compiled ``(S₁, S₂, T)`` of a phase set equal the NumPy halves and their
+    product, for the ideal chip, errors shared by every MZI and errors per MZI
+    (around n = 64 the NumPy phasor switches from ``exp`` to its tangent route)."""
+    rng = np.random.default_rng(seed)
+    theta, phi = rng.uniform(-7, 7, n), rng.uniform(-7, 7, n)
+    if chip == "ideal":
+        eps, loss = np.zeros(()), np.zeros(())
+    elif chip == "shared scalars":
+        eps, loss = np.array(rng.normal(0, 0.05)), np.array(rng.uniform(0, 0.5))
+    else:
+        eps, loss = rng.normal(0, 0.05, (n, 2)), rng.uniform(0, 0.5, (n, 2, 2))
+    s1, s2, t = unchecked_mzi_matrices(theta, phi, eps, loss)
+    ref1, ref2 = unchecked_mzi_halves(theta, phi, eps, loss)
+    assert s1.shape == s2.shape == t.shape == (n, 2, 2)
+    for got, ref in ((s1, ref1), (s2, ref2), (t, product_2x2(ref2, ref1))):
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15)
+
+
+def test_compiled_mzi_matrices_per_mzi_errors_sit_at_their_mzi() -> None:
+    """Each MZI takes its own row of errors and losses (not the first MZI's)."""
+    theta, phi = np.array([0.3, 1.1, 2.0]), np.array([0.5, -0.4, 3.0])
+    eps = np.array([[0.0, 0.0], [0.1, -0.05], [0.02, 0.07]])
+    loss = np.array([np.zeros((2, 2)), [[0.1, 0.3], [0.2, 0.0]], [[1.0, 0.0], [0.0, 2.0]]])
+    _, _, t = unchecked_mzi_matrices(theta, phi, eps, loss)
+    for m in range(3):
+        expected = _by_hand_mzi(theta[m], phi[m], eps[m], loss[m])
+        np.testing.assert_allclose(t[m], expected, rtol=0, atol=1e-15)
 
 
 def _by_hand_mzi(theta: float, phi: float, eps: np.ndarray, loss_db: np.ndarray) -> np.ndarray:
