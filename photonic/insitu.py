@@ -343,7 +343,7 @@ def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Arr
     """
     t, s1 = transfer.t, transfer.s1
     lossless = transfer.is_lossless  # then t_inv=None is tᴴ = t⁻¹, with nothing to check
-    blocks, final = kernels.correlation_sweep(
+    blocks, final_diagonal = kernels.correlation_sweep(
         transfer.mesh.columns,
         t,
         None if lossless else np.conj(np.swapaxes(t, -1, -2)),
@@ -352,7 +352,7 @@ def _carried_forward(transfer: Transfer, corr: Array) -> tuple[Array, Array, Arr
     )
     # θ tap: the block carried through S₁, its [0, 0] entry S₁[0, :] · block · S₁[0, :]ᴴ.
     mid00 = sandwich_2x2(s1[:, 0, :], blocks, np.conj(s1[:, 0, :]))
-    return mid00, blocks[:, 0, 0], np.diagonal(final)
+    return mid00, blocks[:, 0, 0], final_diagonal
 
 
 def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readings:

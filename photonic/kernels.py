@@ -9,7 +9,7 @@ of every MZI, ``(n_mzis, 2, 2)``.
 * :func:`correlation_sweep` — carries the batch correlation ``M = Σ_b a_b â_bᵀ``
   from the input plane through every column as ``M ← C M C⁻¹`` (``C⁻¹`` made of the
   per-MZI ``t_inv``) and returns the 2×2 diagonal block of ``M`` at the input of
-  every MZI, and ``M`` after the last column;
+  every MZI, and the diagonal of ``M`` after the last column;
 * :func:`tap_power_pass` — the per-sample pass of a batch through the mesh that
   records every tap's batch-summed power on an ideal detector (the in-situ
   measurement's passes, O(N²B)).
@@ -183,10 +183,14 @@ def correlation_sweep(
     *,
     assume: Literal["nothing", "unitary"] = "nothing",
 ) -> tuple[Array, Array]:
-    """Diagonal 2×2 blocks of the correlation at every MZI input, and the final correlation.
+    """Diagonal 2×2 blocks of the correlation at every MZI input, and the final diagonal.
 
     Same results as :func:`correlation_sweep_reference` (to rounding): column by
-    column ``M ← t M t_inv``, compiled (module docstring).
+    column ``M ← t M t_inv``, compiled (module docstring). Only the entries of ``M``
+    that a later block or the final diagonal depends on are carried: a column moves
+    a row or column index by at most one, so before the last ``r`` columns only
+    ``|i − j| ≤ 2r`` matters (the band is narrower than the mesh over a Clements
+    mesh's last quarter: about 8 % of the work, 4–7 % of the time measured).
 
     Parameters
     ----------
@@ -209,8 +213,9 @@ def correlation_sweep(
     -------
     blocks : numpy.ndarray
         ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` at the input of each MZI.
-    corr : numpy.ndarray
-        ``M`` after the last column, ``(N, N)`` (the input array, overwritten).
+    diagonal : numpy.ndarray
+        ``(N,)``: the diagonal of ``M`` after the last column. (``corr`` is used as
+        scratch: afterwards it holds that ``M`` only near its diagonal.)
     """
     check_choice(assume, "assume", ("nothing", "unitary"))
     if assume == "unitary" and t_inv is not None:
@@ -226,7 +231,7 @@ def correlation_sweep(
     blocks = _sweep(_column_table(columns), t, right, adjoint, work)
     if work is not corr:
         corr[...] = work
-    return blocks, corr
+    return blocks, np.diagonal(work).copy()
 
 
 def tap_power_pass(
@@ -424,15 +429,28 @@ def _sweep(columns, t, right, adjoint, corr):
         )  # fmt: skip
         # storage columns in no MZI of this column: [0, s0), [s0 + k, s1), [s1 + k, n)
         s0, s1 = min(cp, cq), max(cp, cq)
+        # Light cone: a column moves a row or column index by at most 1, so after this
+        # one only entries with |i − j| ≤ reach (the blocks of the columns left, |i − j|
+        # ≤ 1 each, and the final diagonal) are read again: the 2×2 blocks of row pair
+        # p and column pair lo + 2i are mixed only for |p − lo − 2i| ≤ reach + 1.
+        reach = 2 * (columns.shape[0] - 1 - c)
         for m in range(first, stop):
             p = lo + 2 * (m - first)
             q = p + 1
             tc = _left(t, m)
+            a = max(0, (p - lo - reach) // 2)
+            b = min(k, (p - lo + reach + 1) // 2 + 1)
             rows = (
-                mr[p, cp : cp + k], mi[p, cp : cp + k], mr[p, cq : cq + k], mi[p, cq : cq + k],
-                mr[q, cp : cp + k], mi[q, cp : cp + k], mr[q, cq : cq + k], mi[q, cq : cq + k],
+                mr[p, cp + a : cp + b], mi[p, cp + a : cp + b],
+                mr[p, cq + a : cq + b], mi[p, cq + a : cq + b],
+                mr[q, cp + a : cp + b], mi[q, cp + a : cp + b],
+                mr[q, cq + a : cq + b], mi[q, cq + a : cq + b],
             )  # fmt: skip
-            _mix_both(rows, tc, uc)
+            ucs = (
+                uc[0][a:b], uc[1][a:b], uc[2][a:b], uc[3][a:b],
+                uc[4][a:b], uc[5][a:b], uc[6][a:b], uc[7][a:b],
+            )  # fmt: skip
+            _mix_both(rows, tc, ucs)
             for j0, j1 in ((0, s0), (s0 + k, s1), (s1 + k, n)):
                 if j1 > j0:
                     _mix_rows(mr[p, j0:j1], mi[p, j0:j1], mr[q, j0:j1], mi[q, j0:j1], tc)

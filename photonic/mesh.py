@@ -1323,7 +1323,7 @@ class Transfer:
         # when the batch is larger than the mesh.
         corr0 = (x.T @ delta) @ w if x.shape[0] > w.shape[0] else x.T @ (delta @ w)
         lossless = self.is_lossless  # then t⁻¹ = tᴴ, S₁⁻¹ = S₁ᴴ: nothing to invert or check
-        blocks, corr = kernels.correlation_sweep(
+        blocks, out_diagonal = kernels.correlation_sweep(
             self.mesh.columns,
             self.t,
             None,
@@ -1336,7 +1336,7 @@ class Transfer:
         s1 = self.s1
         s1_inv_col = np.conj(s1[:, 0, :]) if lossless else inverse_2x2(s1)[:, :, 0]
         mid00 = sandwich_2x2(s1[:, 0, :], blocks, s1_inv_col)
-        return _gradients(-np.imag(mid00), phi, -np.imag(np.diagonal(corr)).copy(), x, delta)
+        return _gradients(-np.imag(mid00), phi, -np.imag(out_diagonal), x, delta)
 
 
 def _real_array(value: Any, name: str, what: str) -> Array:
