@@ -52,11 +52,11 @@ when the chip allows. Two default runs (2 cores), in-situ step ÷ exact step:
 ======================  ============  ============
 N = 64                  B = 256       B = 1024
 ======================  ============  ============
-per-sample, ideal       1.5, 2.3      6.9, 6.4
-per-sample, noisy       41, 40        68, 72
-per-sample, realistic   111, 126      284, 258
-aggregated, ideal       1.7, 1.7      2.2, 3.0
-aggregated, noisy       3.4, 3.4      5.4, 5.6
+per-sample, ideal       2.9, 2.9      5.8, 6.4
+per-sample, noisy       45, 39        100, 102
+per-sample, realistic   116, 116      397, 399
+aggregated, ideal       1.9, 2.1      2.3, 2.2
+aggregated, noisy       3.4, 3.5      6.4, 6.2
 ======================  ============  ============
 
 (the exact step's O(N³) part does not grow with the batch; the per-sample passes,
