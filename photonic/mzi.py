@@ -313,7 +313,11 @@ def unchecked_mzi_matrices(
         _readonly(np.full((1, *shape), a) if np.ndim(a) == 0 else np.reshape(a, (n, *shape)))
         for a, shape in ((splitting_error_rad, (2,)), (loss_db, (2, 2)))
     )
-    return _mzi_matrices(theta, _readonly(phi_rad), eps, loss)
+    # the constants as arguments: Numba would compile module globals in, and its cache
+    # notices edits of this file only, not of constants.py
+    return _mzi_matrices(
+        theta, _readonly(phi_rad), eps, loss, BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
+    )
 
 
 def _readonly(a: ArrayLike) -> Array:
@@ -324,7 +328,7 @@ def _readonly(a: ArrayLike) -> Array:
 
 
 @compiled()
-def _mzi_matrices(theta, phi, eps, loss_db):
+def _mzi_matrices(theta, phi, eps, loss_db, balanced_split_rad, db_per_amplitude_decade):
     """:func:`unchecked_mzi_matrices`; ``eps`` ``(1 or n, 2)``, ``loss_db`` ``(1 or n, 2, 2)``
     (one row: shared by every MZI, its trigonometry done once)."""
     n = theta.shape[0]
@@ -337,14 +341,14 @@ def _mzi_matrices(theta, phi, eps, loss_db):
     for m in range(n):
         if m == 0 or eps.shape[0] > 1:
             for k in range(2):
-                split = BALANCED_SPLIT_RAD + eps[min(m, eps.shape[0] - 1), k]
+                split = balanced_split_rad + eps[min(m, eps.shape[0] - 1), k]
                 sin[k] = math.sin(split)
                 cos[k] = math.cos(split)
         if m == 0 or loss_db.shape[0] > 1:
             for k in range(2):
                 for a in range(2):
                     loss = loss_db[min(m, loss_db.shape[0] - 1), k, a]
-                    arm[k, a] = 10.0 ** (-loss / DB_PER_AMPLITUDE_DECADE)
+                    arm[k, a] = 10.0 ** (-loss / db_per_amplitude_decade)
         for k in range(2):  # S = diag(top, bottom) · B(ε) · diag(e^{ix}, 1)
             half = s1 if k == 0 else s2
             x = phi[m] if k == 0 else theta[m]
