@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numba
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 #: Floating-point contraction (a*b + c as one fused multiply-add) and nothing else of
 #: fast-math: no reassociation, NaN and inf keep their meaning.
@@ -49,6 +51,17 @@ def compiled(fastmath: frozenset[str] = CONTRACT) -> Callable[[Callable[..., Any
             return numba.njit(fastmath=set(fastmath), nogil=True)(fn)
 
     return decorate
+
+
+def readonly(a: ArrayLike, dtype: DTypeLike) -> NDArray[Any]:
+    """``a`` as a read-only C-contiguous array of ``dtype`` (a view if it is one already).
+
+    Numba compiles a function once per argument type, and a read-only array is another
+    type than a writable one: inputs passed through this are compiled for once.
+    """
+    out = np.ascontiguousarray(a, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
 
 
 #: Small functions inlined into the compiled loops that call them.

@@ -74,7 +74,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from digital.validation import check_choice
-from photonic.jit import CONTRACT, compiled, inline
+from photonic.jit import CONTRACT, compiled, inline, readonly
 from photonic.mzi import inverse_2x2
 
 Array = NDArray[Any]
@@ -282,12 +282,8 @@ def tap_power_pass(
 
 
 def _frozen(a: Array) -> Array:
-    """``a`` as a read-only C-contiguous complex128 array (a view if it is one already):
-    the compiled loops are then compiled once for read-only inputs, not once more for
-    writable ones."""
-    out = np.ascontiguousarray(a, dtype=np.complex128).view()
-    out.flags.writeable = False
-    return out
+    """``a`` as read-only complex128 (:func:`photonic.jit.readonly`)."""
+    return readonly(a, np.complex128)
 
 
 @functools.lru_cache(maxsize=64)

@@ -905,12 +905,7 @@ class Mesh:
 
     def _matrices(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array, Array]:
         """``S₁``, ``S₂`` and ``T = S₂ S₁`` of every MZI for one phase set, ``(n_mzis, 2, 2)``."""
-        theta_rad, phi_rad = self._screens(phases, chip)
-        if chip is None:
-            return unchecked_mzi_matrices(theta_rad, phi_rad, _NO_ERROR, _NO_ERROR)
-        return unchecked_mzi_matrices(
-            theta_rad, phi_rad, chip.splitting_error_rad, chip.coupler_loss_db
-        )
+        return unchecked_mzi_matrices(*self._screens(phases, chip), *_coupler_errors(chip))
 
     def _couplers(self, chip: Chip | None) -> tuple[Array, Array]:
         """The halves with every shifter at 0 rad: the couplers ``B₁, B₂`` with their loss."""
@@ -920,13 +915,7 @@ class Mesh:
     def _halves_at(
         self, theta_rad: Array, phi_rad: Array, chip: Chip | None
     ) -> tuple[Array, Array]:
-        # finite phases: check_phases, at every public call; the chip's arrays are
-        # read-only and were checked when it was built
-        if chip is None:
-            return unchecked_mzi_halves(theta_rad, phi_rad, _NO_ERROR, _NO_ERROR)
-        return unchecked_mzi_halves(
-            theta_rad, phi_rad, chip.splitting_error_rad, chip.coupler_loss_db
-        )
+        return unchecked_mzi_halves(theta_rad, phi_rad, *_coupler_errors(chip))
 
     def _screens(self, phases: Phases, chip: Chip | None) -> tuple[Array, Array]:
         """The θ and φ the chip's shifters apply (static offsets included), rad."""
@@ -1337,6 +1326,15 @@ class Transfer:
         s1_inv_col = np.conj(s1[:, 0, :]) if lossless else inverse_2x2(s1)[:, :, 0]
         mid00 = sandwich_2x2(s1[:, 0, :], blocks, s1_inv_col)
         return _gradients(-np.imag(mid00), phi, -np.imag(out_diagonal), x, delta)
+
+
+def _coupler_errors(chip: Chip | None) -> tuple[Array, Array]:
+    """The chip's coupler splitting errors (rad) and arm losses (dB), for the unchecked
+    MZI builders: its arrays are read-only and were checked when it was built (the
+    phases are checked by ``check_phases`` at every public call). Ideal: zeros."""
+    if chip is None:
+        return _NO_ERROR, _NO_ERROR
+    return chip.splitting_error_rad, chip.coupler_loss_db
 
 
 def _real_array(value: Any, name: str, what: str) -> Array:

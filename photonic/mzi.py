@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from digital.validation import check_finite
 from photonic.constants import BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
-from photonic.jit import compiled
+from photonic.jit import compiled, readonly
 
 Array = NDArray[Any]
 
@@ -307,24 +307,19 @@ def unchecked_mzi_matrices(
     (S1, S2, T)
         Each ``(n, 2, 2)`` complex128.
     """
-    theta = _readonly(theta_rad)
+    theta = readonly(theta_rad, np.float64)
     n = theta.shape[0]
     eps, loss = (
-        _readonly(np.full((1, *shape), a) if np.ndim(a) == 0 else np.reshape(a, (n, *shape)))
+        readonly(
+            np.full((1, *shape), a) if np.ndim(a) == 0 else np.reshape(a, (n, *shape)), np.float64
+        )
         for a, shape in ((splitting_error_rad, (2,)), (loss_db, (2, 2)))
     )
     # the constants as arguments: Numba would compile module globals in, and its cache
     # notices edits of this file only, not of constants.py
     return _mzi_matrices(
-        theta, _readonly(phi_rad), eps, loss, BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
+        theta, readonly(phi_rad, np.float64), eps, loss, BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
     )
-
-
-def _readonly(a: ArrayLike) -> Array:
-    """``a`` as a read-only C-contiguous float64 array (one compiled version for all)."""
-    out = np.ascontiguousarray(a, dtype=np.float64).view()
-    out.flags.writeable = False
-    return out
 
 
 @compiled()
