@@ -58,6 +58,19 @@ def readonly(a: ArrayLike, dtype: DTypeLike) -> NDArray[Any]:
 
     Numba compiles a function once per argument type, and a read-only array is another
     type than a writable one: inputs passed through this are compiled for once.
+
+    Parameters
+    ----------
+    a
+        Any array-like.
+    dtype
+        The dtype the compiled loop reads.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read-only; a view of ``a`` (whose own flags are untouched) if ``a`` already is
+        C-contiguous of ``dtype``, else a copy.
     """
     out = np.ascontiguousarray(a, dtype=dtype).view()
     out.flags.writeable = False
