@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -277,6 +278,7 @@ assert len(messages) == 1 and "NUMBA_CACHE_DIR" in messages[0], messages
 import subprocess
 import sys
 
+import numba
 import numpy as np
 t = np.tile(np.eye(2, dtype=complex), (1, 1, 1))
 assert np.array_equal(kernels.compose(((0, 1, 0),), t, 2), np.eye(2))
@@ -287,3 +289,48 @@ print("ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+# -- the explicit-SIMD mixes ------------------------------------------------------------
+
+
+@numba.njit
+def _apply_mixes(re, im, c, u):
+    """Each mix of the kernels on rows of ``re``/``im`` ``(8, n)``: rows 0–3 by
+    ``_mix_rows``, 4–7 by ``_mix_columns``, then all 8 by ``_mix_both``."""
+    kernels._mix_rows(re[0], im[0], re[1], im[1], c)
+    kernels._mix_columns(re[4], im[4], re[5], im[5], u)
+    rows = (re[2], im[2], re[3], im[3], re[6], im[6], re[7], im[7])
+    kernels._mix_both(rows, c, u)
+
+
+@pytest.mark.parametrize("n", range(11))  # 0 … 2 vector steps and every remainder
+def test_simd_mixes_are_the_complex_2x2_products(n: int) -> None:
+    """Each row mix is ``t @ (x, y)``; each column mix is ``(x, y) @ u`` per entry;
+    the fused mix is both, on the 2×2 blocks ``[[row p col P, p Q], [q P, q Q]]``."""
+    rng = np.random.default_rng(n)
+    z = rng.normal(size=(8, n)) + 1j * rng.normal(size=(8, n))
+    t = rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2))
+    u = rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2))
+    re, im = np.ascontiguousarray(z.real), np.ascontiguousarray(z.imag)
+    c = tuple(float(v) for e in t.ravel() for v in (e.real, e.imag))
+    u_rows = tuple(
+        np.ascontiguousarray(part(u[:, r, s])) for r in range(2) for s in range(2)
+        for part in (np.real, np.imag)
+    )  # fmt: skip
+    _apply_mixes(re, im, c, u_rows)
+    expected = z.copy()
+    expected[0:2] = t @ z[0:2]
+    expected[4:6] = np.einsum("jr,jrs->sj", z[4:6].T, u)
+    for j in range(n):  # block [[p P, p Q], [q P, q Q]]: rows 2, 3 (p), 6, 7 (q)
+        block = np.array([[z[2, j], z[3, j]], [z[6, j], z[7, j]]])
+        expected[[2, 3, 6, 7], j] = (t @ block @ u[j]).ravel()
+    np.testing.assert_allclose(re + 1j * im, expected, rtol=0, atol=1e-13)
+
+
+def test_simd_mixes_refuse_strided_rows() -> None:
+    """The intrinsics read consecutive memory, so a strided row is a typing error."""
+    re = np.zeros((8, 8))
+    c = (1.0,) + (0.0,) * 7
+    with pytest.raises(numba.core.errors.TypingError):
+        _apply_mixes(re[:, ::2], re[:, ::2], c, tuple(np.zeros(4) for _ in range(8)))
