@@ -508,10 +508,12 @@ def inverse_2x2(m: Array) -> Array:
     return inv
 
 
-def sandwich_2x2(row: Array, m: Array, col: Array) -> Array:
+def sandwich_2x2(row: ArrayLike, m: ArrayLike, col: ArrayLike) -> Array:
     """``row · m · col`` for stacks: ``(..., 2)``, ``(..., 2, 2)``, ``(..., 2)`` → ``(...)``.
 
-    Written out entry by entry (a stacked ``einsum`` is several times slower).
+    One compiled loop over the broadcast stack, reading strided views as they are:
+    for the 2016 MZIs of N = 64 the loop takes 10 µs, NumPy's entry-by-entry
+    expression 25 µs (a stacked ``einsum`` is slower still).
 
     Parameters
     ----------
@@ -525,9 +527,27 @@ def sandwich_2x2(row: Array, m: Array, col: Array) -> Array:
     Returns
     -------
     numpy.ndarray
-        ``(...)``, the leading axes of the three broadcast together.
+        ``(...)`` complex128, the leading axes of the three broadcast together.
     """
-    c0, c1 = col[..., 0], col[..., 1]
-    top = m[..., 0, 0] * c0 + m[..., 0, 1] * c1
-    bottom = m[..., 1, 0] * c0 + m[..., 1, 1] * c1
-    return row[..., 0] * top + row[..., 1] * bottom
+    row, m, col = np.asarray(row), np.asarray(m), np.asarray(col)
+    lead = np.broadcast_shapes(row.shape[:-1], m.shape[:-2], col.shape[:-1])
+
+    def stacked(a: Array, item: tuple[int, ...]) -> Array:
+        """``a`` as ``(n, *item)`` complex128, any strides (a view where it can)."""
+        a = a.astype(np.complex128, copy=False)
+        if a.shape != lead + item:  # (np.broadcast_to costs µs even when it has nothing to do)
+            a = np.broadcast_to(a, lead + item)
+        return a if len(lead) == 1 else a.reshape(-1, *item)
+
+    return _sandwich(stacked(row, (2,)), stacked(m, (2, 2)), stacked(col, (2,))).reshape(lead)
+
+
+@compiled()
+def _sandwich(row, m, col):
+    """:func:`sandwich_2x2` on ``(n, 2)``, ``(n, 2, 2)``, ``(n, 2)`` complex128."""
+    out = np.empty(row.shape[0], dtype=np.complex128)
+    for k in range(row.shape[0]):
+        top = m[k, 0, 0] * col[k, 0] + m[k, 0, 1] * col[k, 1]
+        bottom = m[k, 1, 0] * col[k, 0] + m[k, 1, 1] * col[k, 1]
+        out[k] = row[k, 0] * top + row[k, 1] * bottom
+    return out

@@ -217,6 +217,11 @@ def test_sandwich_2x2_is_row_matrix_column() -> None:
     col = rng.normal(size=(4, 3, 2)) + 1j * rng.normal(size=(4, 3, 2))
     expected = (row[..., None, :] @ m @ col[..., :, None])[..., 0, 0]
     np.testing.assert_allclose(sandwich_2x2(row, m, col), expected, rtol=0, atol=1e-14)
+    # one stack of strided views, as the gradient code passes them (no copy made)
+    s1 = rng.normal(size=(5, 2, 2)) + 1j * rng.normal(size=(5, 2, 2))
+    m5 = rng.normal(size=(5, 2, 2))  # real: promoted
+    expected = (s1[:, None, 0, :] @ m5 @ s1[:, :, 0, None])[:, 0, 0]
+    np.testing.assert_allclose(sandwich_2x2(s1[:, 0, :], m5, s1[:, :, 0]), expected, atol=1e-14)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
