@@ -96,7 +96,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from digital.losses import half_squared_error
 from digital.optim import Adam
 from digital.validation import check_choice, check_generator, check_positive_int
 from photonic.imperfections import Chip
@@ -261,12 +260,19 @@ def loss_and_delta(y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray
     delta : numpy.ndarray
         ``δ = ∂L/∂Re y − i·∂L/∂Im y = 2 conj(y) ∂L/∂P``, ``(B, N)``, by the chain
         rule through the detected powers ``P = |y|²`` (``L`` is the digital
-        ``half_squared_error`` of ``P``). Made without complex temporaries: at
-        N = 64, B = 256 the plain expression took as long as the dense matmul.
+        ``half_squared_error`` of ``P``, written out here without its input checks:
+        the step's own arrays need none, and at N = 64, B = 256 they and its copies
+        took 40 % of this function's time). Made in place without complex
+        temporaries: the plain expression took as long as the dense matmul.
     """
-    loss, dloss_dpower = half_squared_error(np.square(y.real) + np.square(y.imag), target)
+    n_samples = y.shape[0]
+    diff = np.square(y.real)
+    diff += np.square(y.imag)
+    diff -= target  # P − t
+    loss = 0.5 * float(np.vdot(diff, diff)) / n_samples
+    diff *= 2.0 / n_samples  # 2 ∂L/∂P
     delta = np.conj(y)
-    delta *= 2.0 * dloss_dpower
+    delta *= diff
     return loss, delta
 
 

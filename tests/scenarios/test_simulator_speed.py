@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digital.losses import half_squared_error
 from photonic.imperfections import Chip
 from photonic.mesh import Mesh, Phases
 from scenarios import simulator_speed
@@ -41,6 +42,7 @@ def test_loss_and_delta_against_finite_differences() -> None:
     loss, delta = simulator_speed.loss_and_delta(y, target)
     np.testing.assert_array_equal(y, y_before)  # δ is built in place, but not in y
     assert loss == pytest.approx(0.5 * np.sum((np.abs(y) ** 2 - target) ** 2) / 5, rel=1e-14)
+    assert loss == pytest.approx(half_squared_error(np.abs(y) ** 2, target)[0], rel=1e-14)
     h = 1e-6
     for idx in np.ndindex(y.shape):
         step = np.zeros_like(y)
