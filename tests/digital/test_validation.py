@@ -79,7 +79,7 @@ def test_check_nonnegative() -> None:
             check_nonnegative(wrong, "loss_db")
 
 
-@pytest.mark.parametrize("shape", [(7, 5), (64, 20)])  # complex: element-wise / sum first
+@pytest.mark.parametrize("shape", [(7, 5), (64, 20)])  # entry by entry / reduced first
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_check_finite_finds_every_bad_entry_and_passes_huge_finite_ones(
     dtype: type, shape: tuple[int, int]
@@ -95,6 +95,8 @@ def test_check_finite_finds_every_bad_entry_and_passes_huge_finite_ones(
         y[3, 2] = bad
         with pytest.raises(ValueError, match="x holds 1 NaN or infinite"):
             check_finite(y, "x")
+        with pytest.raises(ValueError, match="x holds 1 NaN or infinite"):
+            check_finite(y.T, "x")  # not contiguous: the sum, or entry by entry
     z = x.copy()
     z[0, 0], z[1, 1] = np.inf, -np.inf  # their sum is NaN, still caught
     with pytest.raises(ValueError, match="holds 2 NaN"):
