@@ -348,17 +348,29 @@ class Adam:
         _check_slots("Adam", params, {"m": self.m, "v": self.v})
         self.t += 1
         new = {}
+        # In place on the moments (the optimizer's own arrays; state() hands out copies):
+        # at 4096 phases the plain expressions' temporaries took 40 of Adam's 60 µs.
         for k, p in params.items():
             g = _descent_direction(grads[k])
-            m = self.beta1 * self.m.get(k, np.zeros_like(p)) + (1 - self.beta1) * g
-            v = (
-                self.beta2 * self.v.get(k, np.zeros(np.shape(p)))
-                + (1 - self.beta2) * np.abs(g) ** 2
-            )
-            self.m[k], self.v[k] = m, v
-            m_hat = m / (1 - self.beta1**self.t)
-            v_hat = v / (1 - self.beta2**self.t)
-            new[k] = p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            g_squared = np.square(g.real)  # |g|²
+            if np.iscomplexobj(g):
+                g_squared += np.square(g.imag)
+            if k in self.m:
+                m, v = self.m[k], self.v[k]
+                m *= self.beta1
+                m += (1 - self.beta1) * g
+                v *= self.beta2
+                v += (1 - self.beta2) * g_squared
+            else:  # from zero moments
+                m = (1 - self.beta1) * (np.zeros_like(p) + g)
+                v = (1 - self.beta2) * g_squared
+                self.m[k], self.v[k] = m, v
+            # p − lr·m̂/(√v̂ + eps) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
+            denominator = np.sqrt(v / (1 - self.beta2**self.t))
+            denominator += self.eps
+            update = m * (self.lr / (1 - self.beta1**self.t))
+            update /= denominator
+            new[k] = p - update
         return new
 
     def state(self) -> dict[str, Any]:

@@ -41,6 +41,30 @@ def test_adam_second_step_by_hand() -> None:
     np.testing.assert_allclose(p["w"], [-0.1917781104876678], rtol=1e-7)
 
 
+def test_adam_complex_steps_follow_the_textbook_recursion() -> None:
+    """Three steps on complex parameters against Adam's formulas written out here,
+    with the descent direction ``conj(g)`` and ``v`` of ``|g|²``; the moments are
+    updated in place, so the caller's gradients and an earlier ``state()`` must stay
+    as they were."""
+    rng = np.random.default_rng(7)
+    grads = [rng.normal(size=3) + 1j * rng.normal(size=3) for _ in range(3)]
+    kept = [g.copy() for g in grads]
+    opt = Adam(lr=0.05)
+    p = {"w": np.array([0.5 + 1j, -1.0, 2j])}
+    w, m, v = p["w"].copy(), np.zeros(3, complex), np.zeros(3)
+    for t, g in enumerate(grads, start=1):
+        p = opt.step(p, {"w": g})
+        if t == 1:
+            first_state = opt.state()
+        m = 0.9 * m + 0.1 * np.conj(g)
+        v = 0.999 * v + 0.001 * np.abs(g) ** 2
+        w = w - 0.05 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(p["w"], w, rtol=1e-13, atol=1e-15)
+    for g, before in zip(grads, kept, strict=True):
+        np.testing.assert_array_equal(g, before)
+    np.testing.assert_allclose(first_state["m/w"], 0.1 * np.conj(grads[0]), rtol=1e-15)
+
+
 @pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("dtype", [float, complex])
 def test_converges_on_quadratic(name: str, dtype: type) -> None:
