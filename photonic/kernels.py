@@ -10,6 +10,7 @@ of every MZI, ``(n_mzis, 2, 2)``.
   from the input plane through every column as ``M ← C M C⁻¹`` (``C⁻¹`` made of the
   per-MZI ``t_inv``) and returns the 2×2 diagonal block of ``M`` at the input of
   every MZI, and the diagonal of ``M`` after the last column;
+* :func:`shifter_gradients` — every shifter's gradient from those blocks;
 * :func:`tap_power_pass` — the per-sample pass of a batch through the mesh that
   records every tap's batch-summed power on an ideal detector (the in-situ
   measurement's passes, O(N²B)).
@@ -240,6 +241,35 @@ def correlation_sweep(
     if work is not corr:
         corr[...] = work
     return blocks, np.diagonal(work).copy()
+
+
+def shifter_gradients(blocks: Array, s1: Array, s1_inv: Array | None) -> tuple[Array, Array]:
+    """``dL/dθ`` and ``dL/dφ`` of every MZI from its block of :func:`correlation_sweep`.
+
+    A phase screen's gradient is ``−Im`` of the correlation's diagonal entry at its
+    plane: φ's at the MZI input (``−Im M[0, 0]``), θ's after ``S₁ = B₁D(φ)``
+    (``−Im (S₁ M S₁⁻¹)[0, 0]``, the row ``S₁[0, :]`` times ``M`` times the column
+    ``S₁⁻¹[:, 0]``, as :func:`photonic.mzi.sandwich_2x2`). One compiled loop: in
+    NumPy, the strided rows and columns of 2016 MZIs (N = 64) took 40 µs.
+
+    Parameters
+    ----------
+    blocks
+        ``(n_mzis, 2, 2)``: ``M`` at the input of each MZI.
+    s1
+        ``S₁`` of every MZI, ``(n_mzis, 2, 2)``.
+    s1_inv
+        Their inverses, ``(n_mzis, 2, 2)``; ``None``: ``S₁`` is unitary (a lossless
+        chip) and ``S₁ᴴ`` is used.
+
+    Returns
+    -------
+    theta, phi : numpy.ndarray
+        ``(n_mzis,)`` each, loss units per rad.
+    """
+    s1 = _frozen(s1)
+    right = s1 if s1_inv is None else _frozen(s1_inv)
+    return _shifter_gradients(_frozen(blocks), s1, right, s1_inv is None)
 
 
 def tap_power_pass(
@@ -638,6 +668,26 @@ def _sweep(columns, t, right, adjoint, corr):
         for j in range(n):
             corr[i, j] = mr[i, _pair(j, h)] + 1j * mi[i, _pair(j, h)]
     return blocks
+
+
+@_jit
+def _shifter_gradients(blocks, s1, right, adjoint):
+    """:func:`shifter_gradients`; the column ``S₁⁻¹[:, 0]`` is ``conj(S₁[0, :])`` if
+    ``adjoint`` (``right`` is then ``S₁``), else ``right[:, :, 0]``."""
+    n = blocks.shape[0]
+    theta = np.empty(n)
+    phi = np.empty(n)
+    for m in range(n):
+        r0, r1 = s1[m, 0, 0], s1[m, 0, 1]
+        if adjoint:
+            c0, c1 = np.conj(r0), np.conj(r1)
+        else:
+            c0, c1 = right[m, 0, 0], right[m, 1, 0]
+        top = blocks[m, 0, 0] * c0 + blocks[m, 0, 1] * c1
+        bottom = blocks[m, 1, 0] * c0 + blocks[m, 1, 1] * c1
+        theta[m] = -(r0 * top + r1 * bottom).imag
+        phi[m] = -blocks[m, 0, 0].imag
+    return theta, phi
 
 
 @_inline

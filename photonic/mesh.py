@@ -54,7 +54,6 @@ from photonic.constants import TWO_PI
 from photonic.mzi import (
     inverse_2x2,
     phasor,
-    sandwich_2x2,
     unchecked_mzi_halves,
     unchecked_mzi_matrices,
 )
@@ -1319,13 +1318,11 @@ class Transfer:
             corr0,
             assume="unitary" if lossless else "nothing",
         )
-        # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁,
-        # of which only the [0, 0] entry is needed: S₁[0, :] · block · S₁⁻¹[:, 0].
-        phi = -np.imag(blocks[:, 0, 0])
-        s1 = self.s1
-        s1_inv_col = np.conj(s1[:, 0, :]) if lossless else inverse_2x2(s1)[:, :, 0]
-        mid00 = sandwich_2x2(s1[:, 0, :], blocks, s1_inv_col)
-        return _gradients(-np.imag(mid00), phi, -np.imag(out_diagonal), x, delta)
+        # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁
+        theta, phi = kernels.shifter_gradients(
+            blocks, self.s1, None if lossless else inverse_2x2(self.s1)
+        )
+        return _gradients(theta, phi, -np.imag(out_diagonal), x, delta)
 
 
 def _coupler_errors(chip: Chip | None) -> tuple[Array, Array]:

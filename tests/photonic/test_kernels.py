@@ -334,3 +334,21 @@ def test_simd_mixes_refuse_strided_rows() -> None:
     c = (1.0,) + (0.0,) * 7
     with pytest.raises(numba.core.errors.TypingError):
         _apply_mixes(re[:, ::2], re[:, ::2], c, tuple(np.zeros(4) for _ in range(8)))
+
+
+@pytest.mark.parametrize("chip", ["lossless", "lossy"])
+def test_shifter_gradients_read_the_blocks_through_s1(chip: str) -> None:
+    """``dL/dφ = −Im M[0,0]``, ``dL/dθ = −Im (S₁ M S₁⁻¹)[0,0]``, written with full
+    2×2 products; lossless ``S₁`` are inverted as ``S₁ᴴ`` when no inverse is given."""
+    rng = np.random.default_rng(11)
+    n = 37
+    blocks = rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2))
+    if chip == "lossless":
+        s1 = np.linalg.qr(rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2)))[0]
+        theta, phi = kernels.shifter_gradients(blocks, s1, None)
+    else:
+        s1 = rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2))
+        theta, phi = kernels.shifter_gradients(blocks, s1, inverse_2x2(s1))
+    mid = s1 @ blocks @ np.linalg.inv(s1)
+    np.testing.assert_allclose(theta, -mid[:, 0, 0].imag, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(phi, -blocks[:, 0, 0].imag, rtol=0, atol=0)
