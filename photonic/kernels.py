@@ -690,23 +690,12 @@ def _shifter_gradients(blocks, s1, right, adjoint):
     return theta, phi
 
 
-@_inline
-def _power_sum(re, im):
-    total = 0.0
-    for j in range(re.shape[0]):
-        total += re[j] * re[j] + im[j] * im[j]
-    return total
-
-
 @_jit_sums
 def _tap_power_pass(columns, rows3, re, im, forward):
     """:func:`tap_power_pass` on the real and imaginary parts of the fields."""
     n_mzis = rows3.shape[0]
-    n_samples = re.shape[1]
     theta = np.zeros(n_mzis)
     phi = np.zeros(n_mzis)
-    tap_re = np.empty(n_samples)
-    tap_im = np.empty(n_samples)
     blocks = rows3[:, 1:, :]  # the 2×2 block of every MZI, below its tap row
     n_columns = columns.shape[0]
     for step in range(n_columns):
@@ -714,16 +703,31 @@ def _tap_power_pass(columns, rows3, re, im, forward):
         first, lo = columns[c, 0], columns[c, 2]
         for m in range(first, columns[c, 1]):
             p = lo + 2 * (m - first)
-            xr, xi, yr, yi = re[p], im[p], re[p + 1], im[p + 1]
-            if forward:
-                phi[m] = _power_sum(xr, xi)
-            r0r, r0i = rows3[m, 0, 0].real, rows3[m, 0, 0].imag
-            r1r, r1i = rows3[m, 0, 1].real, rows3[m, 0, 1].imag
-            for j in range(n_samples):
-                tap_re[j] = r0r * xr[j] - r0i * xi[j] + r1r * yr[j] - r1i * yi[j]
-                tap_im[j] = r0r * xi[j] + r0i * xr[j] + r1r * yi[j] + r1i * yr[j]
-            theta[m] = _power_sum(tap_re, tap_im)
-            _mix_rows(xr, xi, yr, yi, _left(blocks, m))
-            if not forward:
-                phi[m] = _power_sum(xr, xi)
+            theta[m], phi[m] = _tap_and_mix(
+                re[p], im[p], re[p + 1], im[p + 1], _left(rows3, m)[:4], _left(blocks, m), forward
+            )
+    return theta, phi
+
+
+@_inline
+def _tap_and_mix(xr, xi, yr, yi, row, c, forward):
+    """One MZI of :func:`_tap_power_pass`, in one pass over the samples: ``Σ|tap|²`` of
+    the θ tap ``row · (x, y)`` and ``Σ|x|²`` of the top port (before the mix going
+    forward, after it going back), and the pair ``(x, y) ← c · (x, y)``."""
+    r0r, r0i, r1r, r1i = row
+    a0, b0, a1, b1, a2, b2, a3, b3 = c
+    theta = 0.0
+    phi = 0.0
+    for j in range(xr.shape[0]):
+        pr, pi, qr, qi = xr[j], xi[j], yr[j], yi[j]
+        tr = r0r * pr - r0i * pi + r1r * qr - r1i * qi
+        ti = r0r * pi + r0i * pr + r1r * qi + r1i * qr
+        theta += tr * tr + ti * ti
+        nr = a0 * pr - b0 * pi + a1 * qr - b1 * qi
+        ni = a0 * pi + b0 * pr + a1 * qi + b1 * qr
+        xr[j] = nr
+        xi[j] = ni
+        yr[j] = a2 * pr - b2 * pi + a3 * qr - b3 * qi
+        yi[j] = a2 * pi + b2 * pr + a3 * qi + b3 * qr
+        phi += (pr * pr + pi * pi) if forward else (nr * nr + ni * ni)
     return theta, phi
