@@ -58,7 +58,9 @@ The kernels run on one core, on purpose. In a training step they follow BLAS
 products (the forward pass, ``XᵀΔ``), and after every call OpenBLAS's worker
 threads spin for about 0.1 s (110 ms of CPU time in a 0.2 s sleep after one
 N = 64 matmul, 2-core machine): a second thread of ours would share a core with
-them. Measured on that machine, right after a matmul, N = 64:
+them. Measured on that machine, right after a matmul, N = 64 (with the kernels as
+they were before the mixes became explicit SIMD, which made one core's sweep 1.8×
+faster):
 
 - the sweep from both ends of the mesh at once (the first half of the columns
   forward from ``M₀``, the second backward from ``W₀ M₀ W₀⁻¹``, on two Python

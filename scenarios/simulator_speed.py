@@ -52,11 +52,11 @@ when the chip allows. Two default runs (2 cores), in-situ step ÷ exact step:
 ======================  ============  ============
 N = 64                  B = 256       B = 1024
 ======================  ============  ============
-per-sample, ideal       2.9, 2.9      5.8, 6.4
-per-sample, noisy       45, 39        100, 102
-per-sample, realistic   116, 116      397, 399
-aggregated, ideal       1.9, 2.1      2.3, 2.2
-aggregated, noisy       3.4, 3.5      6.4, 6.2
+per-sample, ideal       3.3, 3.6      5.7, 5.9
+per-sample, noisy       52, 62        112, 133
+per-sample, realistic   151, 164      397, 494
+aggregated, ideal       2.2, 2.1      2.3, 2.5
+aggregated, noisy       3.8, 4.2      6.6, 7.3
 ======================  ============  ============
 
 (the exact step's O(N³) part does not grow with the batch; the per-sample passes,
