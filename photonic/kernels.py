@@ -447,14 +447,17 @@ def _check_lane_args(*args):
     return True
 
 
-def _rows_intrinsic(lanes):
-    """Intrinsic: :func:`_mix_rows` on entries ``j … j + lanes − 1``.
+def _pair_intrinsic(lanes, side):
+    """Intrinsic: :func:`_mix_rows` (``side="left"``) or :func:`_mix_columns`
+    (``side="right"``) on entries ``j … j + lanes − 1``.
 
-    Arguments ``(rows, c, j)``: 4 arrays, 8 floats (:func:`_left`), an index.
+    Arguments ``(rows, c, j)``: 4 arrays; then 8 floats (:func:`_left`) for the left
+    factor, or 8 arrays (``u``, entry ``j`` in MZI ``j``) for the right one; an index.
     """
 
     def typer(typingctx, rows, c, j):
-        if _check_lane_args((rows, 4, "arrays"), (c, 8, "floats")):
+        kind = "floats" if side == "left" else "arrays"
+        if _check_lane_args((rows, 4, "arrays"), (c, 8, kind)):
             return types.void(rows, c, j), codegen
         return None
 
@@ -462,30 +465,11 @@ def _rows_intrinsic(lanes):
         io = _Lanes(context, builder, lanes)
         ptrs = io.pointers(signature.args[0], args[0], args[2])
         xr, xi, yr, yi = io.load(ptrs)
-        x, y = _mix_pair_ir(builder, (xr, xi), (yr, yi), io.splat(args[1], 8))
-        io.store([*x, *y], ptrs)
-        return context.get_dummy_value()
-
-    return intrinsic(typer)
-
-
-def _columns_intrinsic(lanes):
-    """Intrinsic: :func:`_mix_columns` on entries ``j … j + lanes − 1``.
-
-    Arguments ``(rows, u, j)``: 4 arrays, 8 arrays, an index.
-    """
-
-    def typer(typingctx, rows, u, j):
-        if _check_lane_args((rows, 4, "arrays"), (u, 8, "arrays")):
-            return types.void(rows, u, j), codegen
-        return None
-
-    def codegen(context, builder, signature, args):
-        io = _Lanes(context, builder, lanes)
-        ptrs = io.pointers(signature.args[0], args[0], args[2])
-        xr, xi, yr, yi = io.load(ptrs)
-        u = io.load(io.pointers(signature.args[1], args[1], args[2]))
-        x, y = _mix_pair_ir(builder, (xr, xi), (yr, yi), _transposed(u))
+        if side == "left":
+            c = io.splat(args[1], 8)
+        else:
+            c = _transposed(io.load(io.pointers(signature.args[1], args[1], args[2])))
+        x, y = _mix_pair_ir(builder, (xr, xi), (yr, yi), c)
         io.store([*x, *y], ptrs)
         return context.get_dummy_value()
 
@@ -527,8 +511,8 @@ def _transposed(u):
     return (u[0], u[1], u[4], u[5], u[2], u[3], u[6], u[7])
 
 
-_rows_lanes, _rows_one = _rows_intrinsic(LANES), _rows_intrinsic(1)
-_columns_lanes, _columns_one = _columns_intrinsic(LANES), _columns_intrinsic(1)
+_rows_lanes, _rows_one = _pair_intrinsic(LANES, "left"), _pair_intrinsic(1, "left")
+_columns_lanes, _columns_one = _pair_intrinsic(LANES, "right"), _pair_intrinsic(1, "right")
 _both_lanes, _both_one = _both_intrinsic(LANES), _both_intrinsic(1)
 
 
