@@ -355,16 +355,19 @@ class Adam:
             g_squared = np.square(g.real)  # |g|²
             if np.iscomplexobj(g):
                 g_squared += np.square(g.imag)
-            if k in self.m:
-                m, v = self.m[k], self.v[k]
+            m, v = self.m.get(k), self.v.get(k)
+            if m is None or v is None:  # from zero moments
+                m = (1 - self.beta1) * (np.zeros_like(p) + g)
+                v = (1 - self.beta2) * g_squared
+            elif m.dtype == np.result_type(m, g) and v.dtype == np.result_type(v, g_squared):
                 m *= self.beta1
                 m += (1 - self.beta1) * g
                 v *= self.beta2
                 v += (1 - self.beta2) * g_squared
-            else:  # from zero moments
-                m = (1 - self.beta1) * (np.zeros_like(p) + g)
-                v = (1 - self.beta2) * g_squared
-                self.m[k], self.v[k] = m, v
+            else:  # loaded moments of a narrower dtype (load_state): promoted, as before
+                m = self.beta1 * m + (1 - self.beta1) * g
+                v = self.beta2 * v + (1 - self.beta2) * g_squared
+            self.m[k], self.v[k] = m, v
             # p − lr·m̂/(√v̂ + eps) with m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
             denominator = np.sqrt(v / (1 - self.beta2**self.t))
             denominator += self.eps

@@ -26,8 +26,8 @@ overhead than in arithmetic at N ≤ 256.
 How the compiled loops are laid out
 -----------------------------------
 *Real and imaginary parts apart.* Every loop body is a complex 2×2 mix written out in
-real arithmetic on separate real and imaginary arrays, so that the compiler turns the
-loop over a row into SIMD fused multiply-adds.
+real arithmetic on separate real and imaginary arrays, so that a run of a row is a
+run of SIMD lanes (fused multiply-adds; see *Explicit SIMD*).
 
 *Rows.* Mixing rows ``p, p+1`` (``C M``) runs along two contiguous rows.
 :func:`compose` starts from the identity, in which ``c`` columns spread a port to at
@@ -252,7 +252,8 @@ def shifter_gradients(blocks: Array, s1: Array, s1_inv: Array | None) -> tuple[A
     plane: φ's at the MZI input (``−Im M[0, 0]``), θ's after ``S₁ = B₁D(φ)``
     (``−Im (S₁ M S₁⁻¹)[0, 0]``, the row ``S₁[0, :]`` times ``M`` times the column
     ``S₁⁻¹[:, 0]``, as :func:`photonic.mzi.sandwich_2x2`). One compiled loop: in
-    NumPy, the strided rows and columns of 2016 MZIs (N = 64) took 40 µs.
+    NumPy (the conjugate of a strided row, :func:`~photonic.mzi.sandwich_2x2` and
+    three imaginary parts) the 2016 MZIs of N = 64 took 40 µs.
 
     Parameters
     ----------
@@ -354,11 +355,11 @@ def _left(t, m):
 # it writes do not overlap those it reads: for the sweep's 16 arrays about 860
 # instructions before every loop, more than a 32-entry loop itself costs. The mixes
 # below are written as Numba intrinsics that emit the vector arithmetic directly
-# (LLVM ``<LANES x double>``, which AVX2 runs as one instruction and older x86 as
+# (LLVM ``<LANES x double>``, which AVX runs as one instruction and older x86 as
 # two), ``LANES`` entries per call, with no such checks: the callers pass distinct
 # rows or disjoint runs of one row, and every load of a call precedes its stores.
 # The ``_one`` forms do one entry (the rest of a row). Interleaved A/B at N = 64:
-# the correlation sweep 512 → 314 µs.
+# the correlation sweep 521 → 289 µs.
 
 #: Entries per vector step of the mixes.
 LANES = 4
@@ -430,8 +431,9 @@ class _Lanes:
 
 def _check_lane_args(*args):
     """Whether the arguments of a mix intrinsic have the types it emits code for: each
-    ``(tuple type, length, "arrays" or "floats")`` a tuple of that many C-contiguous
-    1-D float64 arrays, or floats (if not, Numba reports a typing error at the call)."""
+    ``(tuple type, length, kind)`` a tuple of that many floats (``"floats"``) or
+    C-contiguous 1-D float64 arrays, writable ones (``"rows"``, written in place) or
+    any (``"arrays"``, read). If not, Numba reports a typing error at the call."""
     for value, n, kind in args:
         if not (isinstance(value, types.UniTuple) and value.count == n):
             return False
@@ -442,6 +444,7 @@ def _check_lane_args(*args):
         elif not (
             isinstance(item, types.Array)
             and (item.ndim, item.layout, item.dtype) == (1, "C", types.float64)
+            and (item.mutable or kind == "arrays")
         ):
             return False
     return True
@@ -457,7 +460,7 @@ def _pair_intrinsic(lanes, side):
 
     def typer(typingctx, rows, c, j):
         kind = "floats" if side == "left" else "arrays"
-        if _check_lane_args((rows, 4, "arrays"), (c, 8, kind)):
+        if _check_lane_args((rows, 4, "rows"), (c, 8, kind)):
             return types.void(rows, c, j), codegen
         return None
 
@@ -483,7 +486,7 @@ def _both_intrinsic(lanes):
     """
 
     def typer(typingctx, rows, c, u, j):
-        if _check_lane_args((rows, 8, "arrays"), (c, 8, "floats"), (u, 8, "arrays")):
+        if _check_lane_args((rows, 8, "rows"), (c, 8, "floats"), (u, 8, "arrays")):
             return types.void(rows, c, u, j), codegen
         return None
 

@@ -260,11 +260,19 @@ def loss_and_delta(y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray
     delta : numpy.ndarray
         ``δ = ∂L/∂Re y − i·∂L/∂Im y = 2 conj(y) ∂L/∂P``, ``(B, N)``, by the chain
         rule through the detected powers ``P = |y|²`` (``L`` is the digital
-        ``half_squared_error`` of ``P``, written out here without its input checks:
-        the step's own arrays need none, and at N = 64, B = 256 they and its copies
-        took 40 % of this function's time). Made in place without complex
+        ``half_squared_error`` of ``P``, written out here with only a shape check:
+        the step's own arrays need no more, and at N = 64, B = 256 its checks and
+        copies took 40 % of this function's time). Made in place without complex
         temporaries: the plain expression took as long as the dense matmul.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` has another shape than ``y`` (labels are not one-hot encoded
+        here, and nothing is broadcast).
     """
+    if np.shape(target) != y.shape:  # (no broadcasting of labels or of one row)
+        raise ValueError(f"target has shape {np.shape(target)}; it must be y's {y.shape}")
     n_samples = y.shape[0]
     diff = np.square(y.real)
     diff += np.square(y.imag)

@@ -200,3 +200,14 @@ def test_an_optimizer_reused_for_a_deeper_network_is_refused_by_name(make: Any) 
     names = r"holds state for parameters \['layer1.theta_rad'\], not \['layer1.theta_rad', 'layer2"
     with pytest.raises(ValueError, match=names):
         opt.step(deeper, {key: np.ones(6) for key in deeper})
+
+
+def test_adam_promotes_loaded_moments_of_a_narrower_dtype() -> None:
+    """Moments restored as integers (or real for a complex parameter) are promoted on
+    the next step, as the out-of-place recursion did, not refused by an in-place add."""
+    opt = Adam(lr=0.1)
+    opt.load_state({"m/w": np.array([0, 0]), "v/w": np.array([0, 0]), "t": 0})
+    new = opt.step({"w": np.array([1.0 + 0j, 0j])}, {"w": np.array([2.0 + 1j, 1.0])})
+    fresh = Adam(lr=0.1).step({"w": np.array([1.0 + 0j, 0j])}, {"w": np.array([2.0 + 1j, 1.0])})
+    np.testing.assert_allclose(new["w"], fresh["w"], rtol=1e-15)
+    assert np.iscomplexobj(opt.state()["m/w"])

@@ -328,12 +328,21 @@ def test_simd_mixes_are_the_complex_2x2_products(n: int) -> None:
     np.testing.assert_allclose(re + 1j * im, expected, rtol=0, atol=1e-13)
 
 
-def test_simd_mixes_refuse_strided_rows() -> None:
-    """The intrinsics read consecutive memory, so a strided row is a typing error."""
+def test_simd_mixes_refuse_strided_and_read_only_rows() -> None:
+    """The intrinsics read consecutive memory and write the rows in place, so a
+    strided row or a read-only one is a typing error (read-only factors are fine)."""
     re = np.zeros((8, 8))
     c = (1.0,) + (0.0,) * 7
+    u = tuple(np.zeros(8) for _ in range(8))
     with pytest.raises(numba.core.errors.TypingError):
-        _apply_mixes(re[:, ::2], re[:, ::2], c, tuple(np.zeros(4) for _ in range(8)))
+        _apply_mixes(re[:, ::2], re[:, ::2], c, u)
+    frozen = re.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(numba.core.errors.TypingError):
+        _apply_mixes(frozen, frozen, c, u)
+    for factor in u:
+        factor.flags.writeable = False
+    _apply_mixes(re.copy(), re.copy(), c, u)
 
 
 @pytest.mark.parametrize("chip", ["lossless", "lossy"])

@@ -264,3 +264,11 @@ def test_summary_ratios_from_known_timings(tmp_path: Path, monkeypatch: pytest.M
     assert s["insitu_per_sample_vs_adjoint_N8_B32_noisy_chip"] == 10.0
     assert s["insitu_per_sample_vs_adjoint_N8_B32_realistic_chip"] == 20.0
     assert "N=8, B=32 (2.00×)" in str(s["timing_warning"])
+
+
+def test_loss_and_delta_refuses_targets_of_another_shape() -> None:
+    """Labels (B,) or one row of targets would broadcast silently; they are refused."""
+    y = np.ones((4, 4), dtype=complex)
+    for target in (np.zeros(4), np.zeros((1, 4)), np.zeros((4, 3))):
+        with pytest.raises(ValueError, match="target has shape"):
+            simulator_speed.loss_and_delta(y, target)
