@@ -38,7 +38,8 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
     Returns
     -------
     numpy.ndarray
-        Float64 targets, ``(n_samples, n_out)``.
+        Float64 targets, ``(n_samples, n_out)``; a float64 ``t`` of that shape is
+        returned itself, not copied (the losses only read it).
 
     Raises
     ------
@@ -70,12 +71,12 @@ def targets_like(y: FloatArray, t: Any) -> FloatArray:
     t_arr = check_matrix(t_arr, "t", values="real", columns="n_outputs")
     if t_arr.shape != y.shape:
         raise ValueError(f"t must have the shape of y {y.shape}; got {t_arr.shape}")
-    return t_arr.astype(np.float64)
+    return t_arr.astype(np.float64, copy=False)
 
 
 def _outputs(y: Any) -> FloatArray:
     """A network's outputs ``y`` as a real float64 ``(n_samples ≥ 1, n_out ≥ 1)`` array."""
-    arr = check_matrix(y, "y", values="real", columns="n_outputs").astype(np.float64)
+    arr = check_matrix(y, "y", values="real", columns="n_outputs").astype(np.float64, copy=False)
     if arr.shape[0] == 0:
         raise ValueError("y holds no samples; a loss is a mean over n_samples ≥ 1")
     if arr.shape[1] == 0:
@@ -104,7 +105,9 @@ def half_squared_error(y: Any, t: Any) -> tuple[float, FloatArray]:
     y = _outputs(y)
     diff = y - targets_like(y, t)
     n = y.shape[0]
-    return 0.5 * float(np.sum(diff**2)) / n, diff / n
+    loss = 0.5 * float(np.vdot(diff, diff)) / n
+    diff /= n
+    return loss, diff
 
 
 def softmax(y: FloatArray) -> FloatArray:
