@@ -20,6 +20,7 @@ training step needs (:func:`unchecked_mzi_matrices`, tested against the NumPy on
 from __future__ import annotations
 
 import cmath
+import functools
 import math
 import reprlib
 from typing import Any
@@ -312,9 +313,9 @@ def unchecked_mzi_matrices(
     if np.shape(phi_rad) != theta.shape:  # the compiled loop writes one row per phase
         raise ValueError(f"phi_rad has shape {np.shape(phi_rad)}; theta_rad has {theta.shape}")
     eps, loss = (
-        readonly(
-            np.full((1, *shape), a) if np.ndim(a) == 0 else np.reshape(a, (n, *shape)), np.float64
-        )
+        _one_row(float(a), shape)
+        if np.ndim(a) == 0
+        else readonly(np.reshape(a, (n, *shape)), np.float64)
         for a, shape in ((splitting_error_rad, (2,)), (loss_db, (2, 2)))
     )
     # the constants as arguments: Numba would compile module globals in, and its cache
@@ -322,6 +323,13 @@ def unchecked_mzi_matrices(
     return _mzi_matrices(
         theta, readonly(phi_rad, np.float64), eps, loss, BALANCED_SPLIT_RAD, DB_PER_AMPLITUDE_DECADE
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _one_row(value: float, shape: tuple[int, ...]) -> Array:
+    """``value`` as a read-only ``(1, *shape)`` float64 array: one coupler error or arm
+    loss shared by every MZI (the ideal chip's zeros at every training step)."""
+    return readonly(np.full((1, *shape), value), np.float64)
 
 
 #: π/2 in three parts for :func:`_cos_sin` (Cody and Waite's reduction): the first two
