@@ -5,12 +5,15 @@ A mesh is described here only by its columns: ``columns`` is a tuple of
 pairs ``(lo, lo+1), (lo+2, lo+3), …`` in order. ``t`` holds the transfer matrix
 of every MZI, ``(n_mzis, 2, 2)``.
 
-* :func:`compose` — the mesh matrix ``C_last ⋯ C_1 C_0`` (no output phases);
+* :func:`compose` — the mesh matrix ``C_last ⋯ C_1 C_0``, optionally times an output screen;
 * :func:`correlation_sweep` — carries the batch correlation ``M = Σ_b a_b â_bᵀ``
   from the input plane through every column as ``M ← C M C⁻¹`` (``C⁻¹`` made of the
   per-MZI ``t_inv``) and returns the 2×2 diagonal block of ``M`` at the input of
   every MZI, and the diagonal of ``M`` after the last column;
-* :func:`shifter_gradients` — every shifter's gradient from those blocks;
+* :func:`correlation_sweep_back` — the same sweep run back from the output plane,
+  ``M ← C⁻¹ M C``, returning the block at the output of every MZI;
+* :func:`shifter_gradients`, :func:`shifter_gradients_at_outputs` — every shifter's
+  gradient from those blocks;
 * :func:`tap_power_pass` — the per-sample pass of a batch through the mesh that
   records every tap's batch-summed power on an ideal detector (the in-situ
   measurement's passes, O(N²B)).
@@ -163,7 +166,7 @@ def correlation_sweep_reference(
 # -- compiled implementations ---------------------------------------------------------
 
 
-def compose(columns: Columns, t: Array, n_ports: int) -> Array:
+def compose(columns: Columns, t: Array, n_ports: int, *, screen: Array | None = None) -> Array:
     """Product of the MZI columns, ``(n_ports, n_ports)`` complex.
 
     Same result as :func:`compose_reference` (to rounding), compiled (module docstring).
@@ -176,13 +179,23 @@ def compose(columns: Columns, t: Array, n_ports: int) -> Array:
         Per-MZI transfer matrices ``(n_mzis, 2, 2)``.
     n_ports
         N.
+    screen
+        A diagonal applied after the last column, ``(n_ports,)`` complex (the output
+        phasors): ``W = diag(screen) · C_last ⋯ C_0``, scaled while the product is
+        assembled from its real and imaginary parts rather than in a pass of its own.
+        ``None``: no screen.
 
     Returns
     -------
     numpy.ndarray
         ``W``, ``(n_ports, n_ports)`` complex.
     """
-    return _compose(_column_table(columns), _frozen(t), int(n_ports))
+    n = int(n_ports)
+    if screen is None:
+        screen = _ones(n)[0]
+    elif np.shape(screen) != (n,):
+        raise ValueError(f"screen has shape {np.shape(screen)}; it must be ({n},)")
+    return _compose(_column_table(columns), _frozen(t), n, _frozen(screen))
 
 
 def correlation_sweep(
@@ -228,21 +241,100 @@ def correlation_sweep(
         ``(N,)``: the diagonal of ``M`` after the last column. (``corr`` is used as
         scratch: afterwards it holds that ``M`` only near its diagonal.)
     """
+    return _run_sweep(columns, t, t_inv, corr, assume, direction="forward")
+
+
+def correlation_sweep_back(
+    columns: Columns,
+    t: Array,
+    t_inv: Array | None,
+    corr: Array,
+    *,
+    assume: Literal["nothing", "unitary"] = "nothing",
+    screen: Array | None = None,
+) -> Array:
+    """Diagonal 2×2 blocks of the correlation at every MZI *output*, swept back from
+    the output plane.
+
+    :func:`correlation_sweep` run the other way: from the last column to the first,
+    ``M ← t_inv M t``, each MZI's block read before its column is undone (the
+    same light cone and compiled loop). For a correlation known at the output plane,
+    such as ``Yᵀ Δ`` of a forward pass's outputs.
+
+    Parameters
+    ----------
+    columns
+        ``(first, stop, lo)`` of every column, in propagation order (walked backwards).
+    t, t_inv
+        Per-MZI transfer matrices and their inverses, ``(n_mzis, 2, 2)``, as for
+        :func:`correlation_sweep` (``t_inv`` now the left factors, ``t`` the right).
+    corr
+        ``M`` after the last column, ``(N, N)``; overwritten (scratch).
+    assume
+        As for :func:`correlation_sweep`: ``"unitary"`` takes ``t_inv=None`` as ``tᴴ``
+        (read from ``t``, nothing formed).
+    screen
+        A diagonal ``D = diag(screen)`` after the last column, ``(N,)`` complex without
+        zeros: ``corr`` is then ``M`` after it, and the sweep starts from
+        ``D⁻¹ · corr · D``, scaled as ``corr`` is read in. ``None``: no screen.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` at the output of each MZI.
+    """
+    return _run_sweep(columns, t, t_inv, corr, assume, direction="back", screen=screen)[0]
+
+
+def _run_sweep(
+    columns: Columns,
+    t: Array,
+    t_inv: Array | None,
+    corr: Array,
+    assume: str,
+    *,
+    direction: Literal["forward", "back"],
+    screen: Array | None = None,
+) -> tuple[Array, Array]:
+    """:func:`correlation_sweep` or :func:`correlation_sweep_back`: their checks, the
+    factors' order, and ``corr`` as the compiled loop needs it."""
     check_choice(assume, "assume", ("nothing", "unitary"))
     if assume == "unitary" and t_inv is not None:
         raise ValueError("assume='unitary' means t_inv = tᴴ; pass t_inv=None")
     t = _frozen(t)
     if t_inv is None and assume == "nothing":
         t_inv = inverse_2x2(t)
-    adjoint = t_inv is None  # the right factors are tᴴ, read from t itself
-    right = t if t_inv is None else _frozen(t_inv)
+    # None left: the inverses are tᴴ, read from t itself (the `adjoint` flags)
+    inv, unitary = (t, True) if t_inv is None else (_frozen(t_inv), False)
+    n = corr.shape[0]
+    if screen is None:
+        scale = _ones(n)
+    elif np.shape(screen) != (n,):
+        raise ValueError(f"screen has shape {np.shape(screen)}; it must be ({n},)")
+    else:
+        scale = np.empty((2, n), dtype=np.complex128)  # (np.stack took 10 µs here)
+        scale[1] = screen
+        np.divide(1.0, scale[1], out=scale[0])
+        scale.flags.writeable = False
+    table = _column_table(columns, direction)
+    if direction == "forward":  # M ← t M t⁻¹
+        left, right, adjoint = t, inv, (False, unitary)
+    else:  # M ← t⁻¹ M t
+        left, right, adjoint = inv, t, (unitary, False)
     # a strided view or another dtype: work on a copy, written back below
     in_place = corr.flags.c_contiguous and corr.dtype == np.complex128
     work = corr if in_place else np.array(corr, dtype=np.complex128, order="C")
-    blocks = _sweep(_column_table(columns), t, right, adjoint, work)
+    blocks = _sweep(table, left, right, adjoint, work, scale)
     if work is not corr:
         corr[...] = work
     return blocks, np.diagonal(work).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _ones(n: int) -> Array:
+    """``(2, n)`` complex ones, read-only: no screen (:func:`compose`), no scaling
+    (:func:`_run_sweep`)."""
+    return _frozen(np.ones((2, n), dtype=np.complex128))
 
 
 def shifter_gradients(blocks: Array, s1: Array, s1_inv: Array | None) -> tuple[Array, Array]:
@@ -273,6 +365,38 @@ def shifter_gradients(blocks: Array, s1: Array, s1_inv: Array | None) -> tuple[A
     s1 = _frozen(s1)
     right = s1 if s1_inv is None else _frozen(s1_inv)
     return _shifter_gradients(_frozen(blocks), s1, right, s1_inv is None)
+
+
+def shifter_gradients_at_outputs(
+    blocks: Array, s2: Array, t: Array, inverses: tuple[Array, Array] | None
+) -> tuple[Array, Array]:
+    """``dL/dθ`` and ``dL/dφ`` of every MZI from ``M`` at its *output*.
+
+    For a sweep run back from the output plane (:func:`correlation_sweep` on the
+    reversed columns), which records each MZI's block before undoing the MZI. ``T =
+    S₂S₁`` with ``S₂ = B₂D(θ)``, so the θ plane (after ``S₁``) holds ``S₂⁻¹ M S₂`` and the
+    φ plane (the MZI input) ``T⁻¹ M T``; each gradient is ``−Im`` of that ``[0, 0]``
+    entry, the row ``S₂⁻¹[0, :]`` (``T⁻¹[0, :]``) times ``M`` times the column
+    ``S₂[:, 0]`` (``T[:, 0]``).
+
+    Parameters
+    ----------
+    blocks
+        ``(n_mzis, 2, 2)``: ``M`` at the output of each MZI.
+    s2, t
+        ``S₂`` and ``T`` of every MZI, ``(n_mzis, 2, 2)`` each.
+    inverses
+        ``(S₂⁻¹, T⁻¹)``, ``(n_mzis, 2, 2)`` each; ``None``: both are unitary (a
+        lossless chip) and their conjugate transposes are used.
+
+    Returns
+    -------
+    theta, phi : numpy.ndarray
+        ``(n_mzis,)`` each, loss units per rad.
+    """
+    s2, t = _frozen(s2), _frozen(t)
+    s2_inv, t_inv = (s2, t) if inverses is None else (_frozen(inverses[0]), _frozen(inverses[1]))
+    return _shifter_gradients_at_outputs(_frozen(blocks), s2, t, s2_inv, t_inv, inverses is None)
 
 
 def tap_power_pass(
@@ -327,9 +451,11 @@ def _frozen(a: Array) -> Array:
 
 
 @functools.lru_cache(maxsize=64)
-def _column_table(columns: Columns) -> Array:
-    """``columns`` as a read-only ``(n_columns, 3)`` int64 array, for the compiled loops."""
-    table = np.array(columns, dtype=np.int64).reshape(-1, 3)
+def _column_table(columns: Columns, order: Literal["forward", "back"] = "forward") -> Array:
+    """``columns`` as a read-only ``(n_columns, 3)`` int64 array, for the compiled loops;
+    ``"back"``: last column first."""
+    table = np.array(columns if order == "forward" else columns[::-1], dtype=np.int64)
+    table = table.reshape(-1, 3)
     table.flags.writeable = False
     return table
 
@@ -346,6 +472,15 @@ def _left(t, m):
     return (
         t[m, 0, 0].real, t[m, 0, 0].imag, t[m, 0, 1].real, t[m, 0, 1].imag,
         t[m, 1, 0].real, t[m, 1, 0].imag, t[m, 1, 1].real, t[m, 1, 1].imag,
+    )  # fmt: skip
+
+
+@_inline
+def _left_adjoint(t, m):
+    """``t[m]ᴴ`` as :func:`_left` gives ``t[m]``."""
+    return (
+        t[m, 0, 0].real, -t[m, 0, 0].imag, t[m, 1, 0].real, -t[m, 1, 0].imag,
+        t[m, 0, 1].real, -t[m, 0, 1].imag, t[m, 1, 1].real, -t[m, 1, 1].imag,
     )  # fmt: skip
 
 
@@ -568,8 +703,8 @@ def _mix_both(rows, c, u):
 
 
 @_jit
-def _compose(columns, t, n):
-    """:func:`compose` on the column table; ``t`` C-contiguous complex128."""
+def _compose(columns, t, n, screen):
+    """:func:`compose` on the column table; ``t`` and ``screen`` C-contiguous complex128."""
     wr = np.zeros((n, n))
     wi = np.zeros((n, n))
     for i in range(n):
@@ -581,30 +716,49 @@ def _compose(columns, t, n):
             # after c columns a row reaches at most c ports to either side
             j0, j1 = max(0, p - c), min(n, p + c + 2)
             _mix_rows(wr[p, j0:j1], wi[p, j0:j1], wr[p + 1, j0:j1], wi[p + 1, j0:j1], _left(t, m))
-    return wr + 1j * wi
+    w = np.empty((n, n), np.complex128)
+    for i in range(n):
+        sr, si = screen[i].real, screen[i].imag
+        for j in range(n):
+            w[i, j] = complex(sr * wr[i, j] - si * wi[i, j], sr * wi[i, j] + si * wr[i, j])
+    return w
 
 
 @_jit
-def _sweep(columns, t, right, adjoint, corr):
-    """:func:`correlation_sweep` on the column table; the right factors are ``right``,
-    or ``tᴴ`` (``right`` is then ``t``) if ``adjoint``. Overwrites ``corr``."""
+def _sweep(columns, left, right, adjoint, corr, scale):
+    """The sweeps on the column table: ``M ← l M r`` column by column, from
+    ``M = diag(scale[0]) · corr · diag(scale[1])``. The left factors ``l`` are ``left``
+    (``leftᴴ`` if ``adjoint[0]``), the right ones ``right`` (``rightᴴ`` if
+    ``adjoint[1]``). Overwrites ``corr``."""
     n = corr.shape[0]
     h = (n + 1) // 2
-    n_mzis = t.shape[0]
+    n_mzis = left.shape[0]
     # right factors as rows of reals: (Re, Im) of u00, u01, u10, u11 (u = tᴴ: ū of tᵀ)
     u = np.empty((8, n_mzis))
     for m in range(n_mzis):
         for e in range(4):
             r, s = e // 2, e % 2
-            v = np.conj(right[m, s, r]) if adjoint else right[m, r, s]
+            v = np.conj(right[m, s, r]) if adjoint[1] else right[m, r, s]
             u[2 * e, m] = v.real
             u[2 * e + 1, m] = v.imag
     mr = np.empty((n, n))
     mi = np.empty((n, n))
+    col_r = np.empty(n)  # the column factors in storage order
+    col_i = np.empty(n)
+    for j in range(n):
+        col_r[_pair(j, h)] = scale[1, j].real
+        col_i[_pair(j, h)] = scale[1, j].imag
     for i in range(n):
         for j in range(n):
             mr[i, _pair(j, h)] = corr[i, j].real
             mi[i, _pair(j, h)] = corr[i, j].imag
+        row_r, row_i = scale[0, i].real, scale[0, i].imag
+        for j in range(n):  # (a loop of its own: vectorised, where the scattered one is not)
+            fr = row_r * col_r[j] - row_i * col_i[j]
+            fi = row_r * col_i[j] + row_i * col_r[j]
+            x, y = mr[i, j], mi[i, j]
+            mr[i, j] = x * fr - y * fi
+            mi[i, j] = x * fi + y * fr
     blocks = np.empty((n_mzis, 2, 2), np.complex128)
     for c in range(columns.shape[0]):
         first, stop, lo = columns[c, 0], columns[c, 1], columns[c, 2]
@@ -630,7 +784,7 @@ def _sweep(columns, t, right, adjoint, corr):
         for m in range(first, stop):
             p = lo + 2 * (m - first)
             q = p + 1
-            tc = _left(t, m)
+            tc = _left_adjoint(left, m) if adjoint[0] else _left(left, m)
             a = max(0, (p - lo - reach) // 2)
             b = min(k, (p - lo + reach + 1) // 2 + 1)
             rows = (
@@ -659,6 +813,20 @@ def _sweep(columns, t, right, adjoint, corr):
     return blocks
 
 
+@_inline
+def _minus_imag_form(block, row_col):
+    """``−Im(row · block · col)`` for the 2×2 block as its entries ``(b00, b01, b10, b11)``
+    and ``row_col = (r0, r1, c0, c1)``: the row ``(r0, r1)``, the column ``(c0, c1)``."""
+    b00, b01, b10, b11 = block
+    r0, r1, c0, c1 = row_col
+    return -(r0 * (b00 * c0 + b01 * c1) + r1 * (b10 * c0 + b11 * c1)).imag
+
+
+@_inline
+def _entries(blocks, m):
+    return blocks[m, 0, 0], blocks[m, 0, 1], blocks[m, 1, 0], blocks[m, 1, 1]
+
+
 @_jit
 def _shifter_gradients(blocks, s1, right, adjoint):
     """:func:`shifter_gradients`; the column ``S₁⁻¹[:, 0]`` is ``conj(S₁[0, :])`` if
@@ -672,11 +840,43 @@ def _shifter_gradients(blocks, s1, right, adjoint):
             c0, c1 = np.conj(r0), np.conj(r1)
         else:
             c0, c1 = right[m, 0, 0], right[m, 1, 0]
-        top = blocks[m, 0, 0] * c0 + blocks[m, 0, 1] * c1
-        bottom = blocks[m, 1, 0] * c0 + blocks[m, 1, 1] * c1
-        theta[m] = -(r0 * top + r1 * bottom).imag
+        theta[m] = _minus_imag_form(_entries(blocks, m), (r0, r1, c0, c1))
         phi[m] = -blocks[m, 0, 0].imag
     return theta, phi
+
+
+@_jit
+def _shifter_gradients_at_outputs(blocks, s2, t, s2_inv, t_inv, adjoint):
+    """:func:`shifter_gradients_at_outputs`: ``−Im (f⁻¹ M f)[0, 0]`` for ``f = S₂`` (θ) and
+    ``f = T`` (φ), the row ``f⁻¹[0, :]`` (``conj(f[:, 0])`` if ``adjoint``, ``s2_inv`` and
+    ``t_inv`` then being placeholders) times ``M`` times the column ``f[:, 0]``."""
+    n = blocks.shape[0]
+    theta = np.empty(n)
+    phi = np.empty(n)
+    if adjoint:  # (two loops: a test inside one kept it from being vectorised)
+        for m in range(n):
+            block = _entries(blocks, m)
+            theta[m] = _minus_imag_form(block, _conj_row_col(s2, m))
+            phi[m] = _minus_imag_form(block, _conj_row_col(t, m))
+    else:
+        for m in range(n):
+            block = _entries(blocks, m)
+            theta[m] = _minus_imag_form(block, _inverse_row_col(s2, s2_inv, m))
+            phi[m] = _minus_imag_form(block, _inverse_row_col(t, t_inv, m))
+    return theta, phi
+
+
+@_inline
+def _conj_row_col(f, m):
+    """The row ``conj(f[m, :, 0])`` (of ``f[m]⁻¹`` if unitary) and the column ``f[m, :, 0]``."""
+    c0, c1 = f[m, 0, 0], f[m, 1, 0]
+    return np.conj(c0), np.conj(c1), c0, c1
+
+
+@_inline
+def _inverse_row_col(f, f_inv, m):
+    """The row ``f_inv[m, 0, :]`` and the column ``f[m, :, 0]``."""
+    return f_inv[m, 0, 0], f_inv[m, 0, 1], f[m, 0, 0], f[m, 1, 0]
 
 
 @_jit_sums

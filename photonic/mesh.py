@@ -26,7 +26,9 @@ Speed (DESIGN.md §4.3)
 the batch correlation ``M = Σ_b a_b â_bᵀ`` through the mesh as ``M ← T M T⁻¹``,
 starting from ``M₀ = Xᵀ Â₀`` — O(N³) independent of the batch. A phase screen leaves
 the diagonal of ``M`` unchanged, so the gradient of every shifter is read from the
-2×2 diagonal block of ``M`` at its MZI's input. The per-sample path
+2×2 diagonal block of ``M`` at its MZI's input. Given the outputs ``y`` of the
+forward pass, :meth:`Transfer.phase_gradients_from_outputs` starts instead from
+``Yᵀ Δ`` at the output plane (no N×N×N product) and sweeps back. The per-sample path
 (``method="per_sample"``) propagates every field explicitly; it is the reference in
 the tests and the path that per-sample phases (per-pass noise) need.
 """
@@ -568,8 +570,7 @@ class Mesh:
         """
         self.check_phases(phases)
         s1, s2, t = self._matrices(phases, chip)
-        w = kernels.compose(self._columns, t, self.n_ports)
-        w *= phasor(self._out(phases, chip))[:, None]
+        w = kernels.compose(self._columns, t, self.n_ports, screen=phasor(self._out(phases, chip)))
         held = Phases._unchecked(  # a copy of phases that check_phases has just passed
             phases.theta_rad.copy(), phases.phi_rad.copy(), phases.out_rad.copy()
         )
@@ -1337,6 +1338,59 @@ class Transfer:
         )
         return _gradients(theta, phi, -np.imag(out_diagonal), x, delta)
 
+    def phase_gradients_from_outputs(self, y: Array, delta: Array) -> Phases:
+        """:meth:`phase_gradients` from the output fields ``y = forward(x)``, without ``x``.
+
+        The correlation at the output plane is ``Yᵀ Δ``, one product, where the input
+        plane's ``Xᵀ Δ W`` takes an N×N×N product more (0.3 of the B×N by N×N matmul
+        at N = 64, B = 256; 0.25 at N = 256, B = 1024). The sweep then runs back
+        to the inputs, ``M ← C⁻¹ M C`` column by column, and reads each MZI's block
+        at its output (:func:`photonic.kernels.shifter_gradients_at_outputs`). A
+        training step that has ``y`` from its forward pass should call this.
+
+        ``W`` is invertible, so every ``y`` is the output of one input, ``y W⁻ᵀ``: the
+        result is that input's exact gradient, and nothing in ``y`` can disagree with
+        ``x``. (Output fields changed after the forward pass, by a detector model say,
+        give the gradient of the input that would have produced them.)
+
+        Parameters
+        ----------
+        y
+            Output fields of the forward pass, ``(n_samples, n_ports)``.
+        delta
+            Adjoint signal at the outputs, ``(n_samples, n_ports)``.
+
+        Returns
+        -------
+        Phases
+            ``dL/dphase`` of every shifter (loss units per rad), 1-D.
+
+        Raises
+        ------
+        ValueError
+            As for :meth:`Mesh.phase_gradients` (naming ``y`` for ``x``).
+        """
+        y = self.mesh.check_fields(y, "y")
+        delta = self.mesh.check_fields(delta, "delta")
+        if delta.shape != y.shape:
+            raise ValueError(f"delta has shape {delta.shape}; y has {y.shape}")
+        corr = y.T @ delta  # M after the output screen D; its diagonal: dL/d(out)
+        out_diagonal = np.diagonal(corr).copy()
+        t = self.t
+        lossless = self.is_lossless  # then t⁻¹ = tᴴ, S₂⁻¹ = S₂ᴴ: nothing to invert
+        t_inv = None if lossless else inverse_2x2(t)
+        blocks = kernels.correlation_sweep_back(
+            self.mesh.columns,
+            t,
+            t_inv,
+            corr,
+            assume="unitary" if lossless else "nothing",
+            screen=phasor(self.mesh._out(self.phases, self.chip)),
+        )
+        inverses = None if t_inv is None else (inverse_2x2(self.s2), t_inv)
+        theta, phi = kernels.shifter_gradients_at_outputs(blocks, self.s2, t, inverses)
+        return _gradients(theta, phi, -np.imag(out_diagonal), y, delta, fields="y")
+
 
 def _coupler_errors(chip: Chip | None) -> tuple[Array, Array]:
     """The chip's coupler splitting errors (rad) and arm losses (dB), for the unchecked
@@ -1370,15 +1424,19 @@ def _check_is_phases(phases: Any, name: str = "phases") -> None:
         )
 
 
-def _gradients(theta: Array, phi: Array, out: Array, x: Array, delta: Array) -> Phases:
-    """Phase gradients as :class:`Phases`, or a ``ValueError`` naming ``x`` and ``delta``
-    if they overflowed float64 (rather than blaming the phases for the ``inf``)."""
+def _gradients(
+    theta: Array, phi: Array, out: Array, x: Array, delta: Array, *, fields: str = "x"
+) -> Phases:
+    """Phase gradients as :class:`Phases`, or a ``ValueError`` naming the ``fields`` (``x``
+    or ``y``) and ``delta`` if they overflowed float64 (rather than blaming the phases
+    for the ``inf``)."""
     if not (np.isfinite(theta).all() and np.isfinite(phi).all() and np.isfinite(out).all()):
         big_x, big_delta = (float(np.max(np.abs(a), initial=0.0)) for a in (x, delta))
         raise ValueError(
-            "x and delta are too large: the phase gradients, linear in each, overflow "
-            f"float64 (largest |x| = {big_x:.3g}, largest |delta| = {big_delta:.3g}); "
-            "compute them with x or delta scaled down and scale them back up"
+            f"{fields} and delta are too large: the phase gradients, linear in each, "
+            f"overflow float64 (largest |{fields}| = {big_x:.3g}, largest |delta| = "
+            f"{big_delta:.3g}); compute them with {fields} or delta scaled down and scale "
+            "them back up"
         )
     return Phases._unchecked(theta, phi, out)  # float64, 1-D, finite: checked above
 

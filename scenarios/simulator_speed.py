@@ -8,8 +8,8 @@ For every N in ``ports`` and batch size B in ``batches`` it times, in one proces
   simulator of this layer must pay;
 - ``fast``: one training step of an N-port mesh layer with the project's fast path —
   ``mesh.transfer`` (compose W once), ``transfer.forward`` (one matmul), the loss
-  ``½ mean ‖|y|² − t‖²``, ``transfer.phase_gradients`` (correlation sweep) and an
-  Adam update of every phase;
+  ``½ mean ‖|y|² − t‖²``, ``transfer.phase_gradients_from_outputs`` (the correlation
+  sweep, back from the output plane) and an Adam update of every phase;
 - ``per_sample``: the same step with every field propagated explicitly
   (``method="per_sample"``), the reference path;
 - ``insitu_per_sample`` / ``insitu_aggregated``: the same step with the gradient
@@ -225,8 +225,8 @@ def make_step(
             transfer = mesh.transfer(phases, chip)
             y = transfer.forward(x)
         loss, delta = loss_and_delta(y, target)
-        if path == "fast":
-            g = transfer.phase_gradients(x, delta)
+        if path == "fast":  # the sweep back from the outputs, which the step has
+            g = transfer.phase_gradients_from_outputs(y, delta)
         elif path == "per_sample":
             g = mesh.phase_gradients(phases, x, delta, chip, method="per_sample")
         else:  # measured on the chip, the 3 passes simulated (insitu.py)

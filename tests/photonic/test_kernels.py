@@ -63,6 +63,9 @@ def check(columns: Columns, n: int, t: np.ndarray, t_inv: np.ndarray, corr: np.n
     ``t_inv=None``; for unitary ``t`` also with ``assume="unitary"``.
     """
     assert_close(kernels.compose(columns, t, n), kernels.compose_reference(columns, t, n))
+    screen = np.exp(1j * np.linspace(0.1, 3.0, n)) * np.linspace(0.5, 1.0, n)
+    composed = kernels.compose(columns, t, n, screen=screen)
+    assert_close(composed, screen[:, None] * kernels.compose_reference(columns, t, n))
     blocks_ref, final_ref = kernels.correlation_sweep_reference(columns, t, t_inv, corr.copy())
     unitary = np.allclose(np.conj(np.swapaxes(t, -1, -2)) @ t, np.eye(2), rtol=0, atol=1e-14)
     runs = [(right, "nothing") for right in (t_inv, None)] + [(None, "unitary")] * unitary
@@ -71,6 +74,11 @@ def check(columns: Columns, n: int, t: np.ndarray, t_inv: np.ndarray, corr: np.n
         assert blocks.shape == blocks_ref.shape
         assert_close(blocks, blocks_ref)
         assert_close(final, np.diagonal(final_ref))
+    # back from the output plane: the reference on the reversed columns, M ← t⁻¹ M t
+    back_ref = kernels.correlation_sweep_reference(columns[::-1], t_inv, t, corr.copy())[0]
+    for right, assume in runs:
+        back = kernels.correlation_sweep_back(columns, t, right, corr.copy(), assume=assume)
+        assert_close(back, back_ref)
 
 
 @pytest.mark.parametrize("lossy", [False, True], ids=["lossless", "lossy"])
@@ -361,3 +369,61 @@ def test_shifter_gradients_read_the_blocks_through_s1(chip: str) -> None:
     mid = s1 @ blocks @ np.linalg.inv(s1)
     np.testing.assert_allclose(theta, -mid[:, 0, 0].imag, rtol=0, atol=1e-13)
     np.testing.assert_allclose(phi, -blocks[:, 0, 0].imag, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("lossy", [False, True], ids=["lossless", "lossy"])
+@pytest.mark.parametrize(("topology", "n"), [("clements", 9), ("clements", 64), ("reck", 12)])
+def test_the_back_sweep_meets_the_forward_sweep_at_every_mzi(
+    topology: str, n: int, lossy: bool
+) -> None:
+    """Two directions, one correlation: ``M`` carried forward from the inputs and back
+    from the outputs must agree at every MZI, ``t⁻¹ · (block at its output) · t`` =
+    (block at its input); an output screen ``D`` is undone as ``D⁻¹ M D``."""
+    rng = np.random.default_rng(50 + n + lossy)
+    columns = mesh_columns(topology, n)
+    t, t_inv = random_t(rng, n * (n - 1) // 2, lossy)
+    corr_in = random_corr(rng, n)
+    w = kernels.compose_reference(columns, t, n)
+    screen = np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+    corr_out = screen[:, None] * (w @ corr_in @ np.linalg.inv(w)) / screen[None, :]
+    blocks_in, _ = kernels.correlation_sweep(columns, t, t_inv, corr_in.copy())
+    blocks_out = kernels.correlation_sweep_back(
+        columns, t, t_inv if lossy else None, corr_out, screen=screen,
+        assume="nothing" if lossy else "unitary",
+    )  # fmt: skip
+    assert_close(t_inv @ blocks_out @ t, blocks_in)
+
+
+def test_screens_of_the_wrong_shape_are_refused() -> None:
+    columns = mesh_columns("clements", 4)
+    t, t_inv = random_t(np.random.default_rng(0), 6, lossy=False)
+    corr = random_corr(np.random.default_rng(1), 4)
+    with pytest.raises(ValueError, match=r"screen has shape \(3,\); it must be \(4,\)"):
+        kernels.compose(columns, t, 4, screen=np.ones(3))
+    with pytest.raises(ValueError, match=r"screen has shape \(4, 1\); it must be \(4,\)"):
+        kernels.correlation_sweep_back(columns, t, t_inv, corr, screen=np.ones((4, 1)))
+
+
+@pytest.mark.parametrize("chip", ["lossless", "lossy"])
+def test_shifter_gradients_at_outputs_read_the_blocks_back_through_the_mzi(chip: str) -> None:
+    """From a block at the MZI output: ``dL/dθ = −Im (S₂⁻¹ M S₂)[0,0]`` (the plane after
+    ``S₁``), ``dL/dφ = −Im (T⁻¹ M T)[0,0]`` (the input), written with full 2×2 products;
+    lossless halves are inverted as their conjugate transposes when no inverses are given."""
+    rng = np.random.default_rng(12)
+    n = 37
+    blocks = rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2))
+    if chip == "lossless":
+        s1, s2 = (
+            np.linalg.qr(rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2)))[0]
+            for _ in range(2)
+        )
+        theta, phi = kernels.shifter_gradients_at_outputs(blocks, s2, s2 @ s1, None)
+    else:
+        s1, s2 = (rng.normal(size=(n, 2, 2)) + 1j * rng.normal(size=(n, 2, 2)) for _ in range(2))
+        inverses = (inverse_2x2(s2), inverse_2x2(s2 @ s1))
+        theta, phi = kernels.shifter_gradients_at_outputs(blocks, s2, s2 @ s1, inverses)
+    t = s2 @ s1
+    mid = np.linalg.inv(s2) @ blocks @ s2
+    inp = np.linalg.inv(t) @ blocks @ t
+    np.testing.assert_allclose(theta, -mid[:, 0, 0].imag, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(phi, -inp[:, 0, 0].imag, rtol=0, atol=1e-12)

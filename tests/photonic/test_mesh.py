@@ -247,6 +247,9 @@ def test_phase_gradients_match_finite_differences(topology: str, chip_kind: str,
     exact = mesh.phase_gradients(phases, x, c, chip).to_vector()
     numeric = finite_difference(mesh, phases, x, c, chip)
     assert np.max(np.abs(exact - numeric)) <= 1e-7 * np.max(np.abs(numeric))
+    transfer = mesh.transfer(phases, chip)
+    back = transfer.phase_gradients_from_outputs(transfer.forward(x), c).to_vector()
+    assert np.max(np.abs(back - numeric)) <= 1e-7 * np.max(np.abs(numeric))
 
 
 @settings(max_examples=20, deadline=None)
@@ -268,6 +271,9 @@ def test_correlation_sweep_equals_per_sample_path(
     fast = mesh.phase_gradients(phases, x, d, chip, method="correlation").to_vector()
     slow = mesh.phase_gradients(phases, x, d, chip, method="per_sample").to_vector()
     assert np.max(np.abs(fast - slow)) <= 1e-10 * max(1.0, np.max(np.abs(slow)))
+    transfer = mesh.transfer(phases, chip)  # the sweep back from the output fields
+    back = transfer.phase_gradients_from_outputs(transfer.forward(x), d).to_vector()
+    assert np.max(np.abs(back - slow)) <= 1e-10 * max(1.0, np.max(np.abs(slow)))
 
 
 def oracle_device(phases: Phases, chip: Chip | None):
@@ -464,6 +470,9 @@ def test_one_kind_of_imperfection_at_a_time(topology: str, kind: str) -> None:
     exact = mesh.phase_gradients(phases, x, c, chip).to_vector()
     numeric = finite_difference(mesh, phases, x, c, chip)
     assert np.max(np.abs(exact - numeric)) <= 1e-7 * np.max(np.abs(numeric))
+    transfer = mesh.transfer(phases, chip)
+    back = transfer.phase_gradients_from_outputs(transfer.forward(x), c).to_vector()
+    assert np.max(np.abs(back - numeric)) <= 1e-7 * np.max(np.abs(numeric))
 
 
 def test_power_loss_gradient_sign() -> None:
@@ -664,6 +673,51 @@ def test_overflowing_gradients_are_blamed_on_the_fields_not_the_phases(
         mesh.phase_gradients(phases, big, big, chip, method=method)
     scaled_down = mesh.phase_gradients(phases, big * 1e-200, big * 1e-200, chip, method=method)
     assert np.all(np.isfinite(scaled_down.to_vector()))
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+@pytest.mark.parametrize("chip_kind", ["ideal", "lossy"])
+@pytest.mark.parametrize("n", [2, 5, 24, 64])
+def test_gradients_from_the_outputs_are_those_from_the_inputs(
+    topology: str, chip_kind: str, n: int
+) -> None:
+    """The sweep back from ``y = forward(x)`` against the sweep forward from ``x``: the
+    same correlation met from the other side, output screen and lossy MZIs included."""
+    rng = np.random.default_rng(70 + n)
+    mesh = make(topology, n)
+    chip = lossy_chip(mesh) if chip_kind == "lossy" else None
+    phases = mesh.random_phases(rng)
+    x, d = fields(rng, 2 * n + 1, n), fields(rng, 2 * n + 1, n)
+    transfer = mesh.transfer(phases, chip)
+    y = transfer.forward(x)
+    forward = transfer.phase_gradients(x, d).to_vector()
+    back = transfer.phase_gradients_from_outputs(y, d).to_vector()
+    assert np.max(np.abs(back - forward)) <= 1e-10 * np.max(np.abs(forward))
+    # any outputs are some input's: those of y W⁻ᵀ
+    y_any = fields(rng, 3, n)
+    x_any = np.linalg.solve(transfer.matrix, y_any.T).T
+    d_any = fields(rng, 3, n)
+    expected = transfer.phase_gradients(x_any, d_any).to_vector()
+    got = transfer.phase_gradients_from_outputs(y_any, d_any).to_vector()
+    assert np.max(np.abs(got - expected)) <= 1e-9 * np.max(np.abs(expected))
+
+
+def test_gradients_from_the_outputs_name_y_in_their_errors() -> None:
+    mesh = Mesh.clements(4)
+    transfer = mesh.transfer(mesh.random_phases(np.random.default_rng(0)))
+    y = fields(np.random.default_rng(1), 3, 4)
+    with pytest.raises(ValueError, match=r"y must have shape \(n_samples, 4\); got \(3, 5\)"):
+        transfer.phase_gradients_from_outputs(np.ones((3, 5)), y)
+    bad = y.copy()
+    bad[0, 1] = np.nan
+    with pytest.raises(ValueError, match=r"y holds 1 NaN or infinite"):
+        transfer.phase_gradients_from_outputs(bad, y)
+    with pytest.raises(ValueError, match=r"delta has shape \(2, 4\); y has \(3, 4\)"):
+        transfer.phase_gradients_from_outputs(y, y[:2])
+    big = np.full((2, 4), 1e200)
+    match = r"y and delta are too large: .*\(largest \|y\| = 1e\+200, largest \|delta\|"
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(ValueError, match=match):
+        transfer.phase_gradients_from_outputs(big, big)
 
 
 @pytest.mark.parametrize("method", ["correlation", "per_sample"])
