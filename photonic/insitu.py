@@ -130,7 +130,7 @@ from photonic.imperfections import (
     read_power,
 )
 from photonic.mesh import Mesh, Phases, TapRead, Transfer
-from photonic.mzi import phasor, sandwich_2x2
+from photonic.mzi import sandwich_2x2
 from sim import ops
 from sim.ops import ExitRead, Inject, Recorder
 
@@ -375,7 +375,7 @@ def _aggregate_adjoint(transfer: Transfer, delta: Array, x_hat: Array) -> Readin
         mid00, phi00, _ = _carried_forward(transfer, np.conj(x_hat).T @ x_hat)
         return mid00.real, phi00.real, out
     s2 = transfer.s2
-    phase = phasor(transfer.mesh.output_phases(transfer.phases, transfer.chip))
+    phase = transfer.out_phasors
     d = delta * phase  # through the output screen (Dᵀ = D)
     blocks_out, _ = kernels.correlation_sweep(
         tuple(reversed(transfer.mesh.columns)), np.swapaxes(t, -1, -2), np.conj(t), d.T @ np.conj(d)

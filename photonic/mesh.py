@@ -570,14 +570,15 @@ class Mesh:
         """
         self.check_phases(phases)
         s1, s2, t = self._matrices(phases, chip)
-        w = kernels.compose(self._columns, t, self.n_ports, screen=phasor(self._out(phases, chip)))
+        screen = phasor(self._out(phases, chip))
+        w = kernels.compose(self._columns, t, self.n_ports, screen=screen)
         held = Phases._unchecked(  # a copy of phases that check_phases has just passed
             phases.theta_rad.copy(), phases.phi_rad.copy(), phases.out_rad.copy()
         )
-        arrays = (s1, s2, t, w, held.theta_rad, held.phi_rad, held.out_rad)
+        arrays = (s1, s2, t, screen, w, held.theta_rad, held.phi_rad, held.out_rad)
         for arr in arrays:  # a value: neither its results nor made_for() can go stale
             arr.flags.writeable = False
-        return Transfer(self, held, chip, s1, s2, t, w)
+        return Transfer(self, held, chip, s1, s2, t, screen, w)
 
     def forward(
         self, phases: Phases, x: Array, chip: Chip | None = None, *, method: Method = "auto"
@@ -1184,6 +1185,9 @@ class Transfer:
         Per-MZI halves ``S₁ = B₁D(φ)`` and ``S₂ = B₂D(θ)``, ``(n_mzis, 2, 2)``.
     t
         Per-MZI transfer matrices, ``(n_mzis, 2, 2)``.
+    out_phasors
+        ``e^{i·out}`` of the output phase column as the chip applies it (offsets
+        included), ``(n_ports,)``.
     matrix
         The mesh matrix ``W`` (output phases included), ``(n_ports, n_ports)``.
     """
@@ -1194,6 +1198,7 @@ class Transfer:
     s1: Array
     s2: Array
     t: Array
+    out_phasors: Array
     matrix: Array
 
     @property
@@ -1385,7 +1390,7 @@ class Transfer:
             t_inv,
             corr,
             assume="unitary" if lossless else "nothing",
-            screen=phasor(self.mesh._out(self.phases, self.chip)),
+            screen=self.out_phasors,
         )
         inverses = None if t_inv is None else (inverse_2x2(self.s2), t_inv)
         theta, phi = kernels.shifter_gradients_at_outputs(blocks, self.s2, t, inverses)

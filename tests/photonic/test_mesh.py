@@ -601,10 +601,10 @@ def test_bad_phases_and_fields() -> None:
             haar_unitary(n, np.random.default_rng(0))  # type: ignore[arg-type]
     transfer = mesh.transfer(good)
     held = transfer.phases
-    for arr in (transfer.matrix, transfer.s1, transfer.s2, transfer.t, held.theta_rad):
+    for arr in (transfer.matrix, transfer.s1, transfer.s2, transfer.t, transfer.out_phasors):
         with pytest.raises(ValueError, match="read-only"):  # a value, cannot go stale
             arr[0] = 0
-    for arr in (held.phi_rad, held.out_rad):
+    for arr in (held.theta_rad, held.phi_rad, held.out_rad):
         with pytest.raises(ValueError, match="read-only"):
             arr[0] = 0
     assert transfer.made_for(good, None) and good.theta_rad.flags.writeable  # a copy
