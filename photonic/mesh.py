@@ -703,10 +703,7 @@ class Mesh:
             If ``x`` or ``delta`` has the wrong shape or a NaN or infinite entry, or if
             they are so large that the gradients (linear in each) overflow float64.
         """
-        x = self.check_fields(x, "x")
-        delta = self.check_fields(delta, "delta")
-        if delta.shape != x.shape:
-            raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
+        x, delta = self._fields_and_delta(x, "x", delta)
         check_choice(method, "method", ("auto", "correlation", "per_sample"))
         path = {"auto": "auto", "correlation": "matmul", "per_sample": "per_sample"}[method]
         if self._resolve(path, phases, x.shape[0], fast_name="correlation") == "matmul":
@@ -1011,6 +1008,15 @@ class Mesh:
             raise TypeError(f"{name} must hold numbers (complex fields); got dtype {arr.dtype}")
         check_finite(arr, name)
         return arr.astype(np.complex128, copy=False)
+
+    def _fields_and_delta(self, fields: Array, name: str, delta: Array) -> tuple[Array, Array]:
+        """``fields`` (named ``name``) and the adjoint signal ``delta`` of a gradient
+        call, each checked by :meth:`check_fields`, and of one shape."""
+        fields = self.check_fields(fields, name)
+        delta = self.check_fields(delta, "delta")
+        if delta.shape != fields.shape:
+            raise ValueError(f"delta has shape {delta.shape}; {name} has {fields.shape}")
+        return fields, delta
 
     def _resolve(
         self, method: str, phases: Phases, n_samples: int, *, fast_name: str = "matmul"
@@ -1321,10 +1327,7 @@ class Transfer:
         ValueError
             As for :meth:`Mesh.phase_gradients`.
         """
-        x = self.mesh.check_fields(x, "x")
-        delta = self.mesh.check_fields(delta, "delta")
-        if delta.shape != x.shape:
-            raise ValueError(f"delta has shape {delta.shape}; x has {x.shape}")
+        x, delta = self.mesh._fields_and_delta(x, "x", delta)
         w = self.matrix
         # M₀ = Σ_b a_b â_bᵀ = Xᵀ Δ W at the input plane; (XᵀΔ)W costs less than Xᵀ(ΔW)
         # when the batch is larger than the mesh.
@@ -1375,10 +1378,7 @@ class Transfer:
         ValueError
             As for :meth:`Mesh.phase_gradients` (naming ``y`` for ``x``).
         """
-        y = self.mesh.check_fields(y, "y")
-        delta = self.mesh.check_fields(delta, "delta")
-        if delta.shape != y.shape:
-            raise ValueError(f"delta has shape {delta.shape}; y has {y.shape}")
+        y, delta = self.mesh._fields_and_delta(y, "y", delta)
         corr = y.T @ delta  # M after the output screen D; its diagonal: dL/d(out)
         out_diagonal = np.diagonal(corr).copy()
         t = self.t
