@@ -18,8 +18,9 @@ of every MZI, ``(n_mzis, 2, 2)``.
   records every tap's batch-summed power on an ideal detector (the in-situ
   measurement's passes, O(N²B)).
 
-The first two cost O(N³) whatever the batch size (DESIGN.md §4.3). :func:`compose_reference`
-and :func:`correlation_sweep_reference` are the plain NumPy implementations (one
+The compose and the two sweeps cost O(N³) whatever the batch size (DESIGN.md §4.3).
+:func:`compose_reference` and :func:`correlation_sweep_reference` are the plain NumPy
+implementations (one
 batched 2×2 product per column, N Python-level steps on N×N arrays); they are the
 oracle of the tests. :func:`compose` and :func:`correlation_sweep` run the same
 column-by-column algorithm compiled by Numba: a column is a few hundred short loops
@@ -189,13 +190,21 @@ def compose(columns: Columns, t: Array, n_ports: int, *, screen: Array | None = 
     -------
     numpy.ndarray
         ``W``, ``(n_ports, n_ports)`` complex.
+
+    Raises
+    ------
+    ValueError
+        If ``n_ports``, ``t`` or ``screen`` do not fit the columns (the compiled loop
+        does not check its indices).
     """
     n = int(n_ports)
+    t = _frozen(t)
+    _check_extent(columns, n, t)
     if screen is None:
         screen = _ones(n)[0]
     elif np.shape(screen) != (n,):
         raise ValueError(f"screen has shape {np.shape(screen)}; it must be ({n},)")
-    return _compose(_column_table(columns), _frozen(t), n, _frozen(screen))
+    return _compose(_column_table(columns), t, n, _frozen(screen))
 
 
 def correlation_sweep(
@@ -240,6 +249,12 @@ def correlation_sweep(
     diagonal : numpy.ndarray
         ``(N,)``: the diagonal of ``M`` after the last column. (``corr`` is used as
         scratch: afterwards it holds that ``M`` only near its diagonal.)
+
+    Raises
+    ------
+    ValueError
+        If ``assume="unitary"`` comes with a ``t_inv``, or ``corr``, ``t`` or ``t_inv``
+        do not fit the columns (the compiled loop does not check its indices).
     """
     return _run_sweep(columns, t, t_inv, corr, assume, direction="forward")
 
@@ -282,6 +297,12 @@ def correlation_sweep_back(
     -------
     numpy.ndarray
         ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` at the output of each MZI.
+
+    Raises
+    ------
+    ValueError
+        As :func:`correlation_sweep`; also if ``screen`` has another shape than
+        ``(N,)`` or a zero or non-finite entry.
     """
     return _run_sweep(columns, t, t_inv, corr, assume, direction="back", screen=screen)[0]
 
@@ -306,7 +327,10 @@ def _run_sweep(
         t_inv = inverse_2x2(t)
     # None left: the inverses are tᴴ, read from t itself (the `adjoint` flags)
     inv, unitary = (t, True) if t_inv is None else (_frozen(t_inv), False)
-    n = corr.shape[0]
+    n = np.shape(corr)[0] if np.ndim(corr) == 2 else -1
+    if np.shape(corr) != (n, n):
+        raise ValueError(f"corr has shape {np.shape(corr)}; it must be square (N, N)")
+    _check_extent(columns, n, t, inv)
     if screen is None:
         scale = _ones(n)
     elif np.shape(screen) != (n,):
@@ -314,9 +338,12 @@ def _run_sweep(
     else:
         scale = np.empty((2, n), dtype=np.complex128)  # (np.stack took 10 µs here)
         scale[1] = screen
-        np.divide(1.0, scale[1], out=scale[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(1.0, scale[1], out=scale[0])
+        if not np.isfinite(scale).all():
+            raise ValueError("screen must hold finite, nonzero factors (it is inverted)")
         scale.flags.writeable = False
-    table = _column_table(columns, direction)
+    table = _column_table(columns) if direction == "forward" else _column_table(columns, "back")
     if direction == "forward":  # M ← t M t⁻¹
         left, right, adjoint = t, inv, (False, unitary)
     else:  # M ← t⁻¹ M t
@@ -328,6 +355,25 @@ def _run_sweep(
     if work is not corr:
         corr[...] = work
     return blocks, np.diagonal(work).copy()
+
+
+def _check_extent(columns: Columns, n: int, *factors: Array) -> None:
+    """A ``ValueError`` unless ``n`` ports and the per-MZI ``factors`` (``t``, then
+    ``t_inv``) cover every port and MZI of ``columns``: the compiled loops index
+    them without bounds checks."""
+    n_ports, n_mzis = _extent(columns)
+    if n < n_ports:
+        raise ValueError(f"the columns reach port {n_ports - 1}; got N = {n} ports")
+    for name, f in zip(("t", "t_inv"), factors, strict=False):
+        if f.ndim != 3 or f.shape[0] < n_mzis or f.shape[1:] != (2, 2):
+            raise ValueError(f"{name} has shape {f.shape}; it must be (n_mzis ≥ {n_mzis}, 2, 2)")
+
+
+@functools.lru_cache(maxsize=64)
+def _extent(columns: Columns) -> tuple[int, int]:
+    """The ports and MZIs ``columns`` reach: ``(1 + last port, 1 + last MZI)``."""
+    ports = max((lo + 2 * (stop - first) for first, stop, lo in columns), default=0)
+    return ports, max((stop for _, stop, _ in columns), default=0)
 
 
 @functools.lru_cache(maxsize=16)
@@ -372,8 +418,8 @@ def shifter_gradients_at_outputs(
 ) -> tuple[Array, Array]:
     """``dL/dθ`` and ``dL/dφ`` of every MZI from ``M`` at its *output*.
 
-    For a sweep run back from the output plane (:func:`correlation_sweep` on the
-    reversed columns), which records each MZI's block before undoing the MZI. ``T =
+    For the sweep back from the output plane (:func:`correlation_sweep_back`), which
+    records each MZI's block before undoing the MZI. ``T =
     S₂S₁`` with ``S₂ = B₂D(θ)``, so the θ plane (after ``S₁``) holds ``S₂⁻¹ M S₂`` and the
     φ plane (the MZI input) ``T⁻¹ M T``; each gradient is ``−Im`` of that ``[0, 0]``
     entry, the row ``S₂⁻¹[0, :]`` (``T⁻¹[0, :]``) times ``M`` times the column
@@ -431,10 +477,20 @@ def tap_power_pass(
     -------
     theta, phi : numpy.ndarray
         ``(n_mzis,)`` batch-summed tap powers.
+
+    Raises
+    ------
+    ValueError
+        If ``field`` is not a C-contiguous complex128 array, or ``field`` or ``rows3``
+        does not fit the columns (the compiled loop does not check its indices).
     """
     check_choice(direction, "direction", ("forward", "adjoint"))
     if not (field.flags.c_contiguous and field.dtype == np.complex128):
         raise ValueError("field must be a C-contiguous complex128 (n_ports, n_samples) array")
+    _check_extent(columns, field.shape[0] if field.ndim == 2 else -1)
+    n_mzis = _extent(columns)[1]
+    if rows3.ndim != 3 or rows3.shape[0] < n_mzis or rows3.shape[1:] != (3, 2):
+        raise ValueError(f"rows3 has shape {rows3.shape}; it must be (n_mzis ≥ {n_mzis}, 3, 2)")
     re = np.ascontiguousarray(field.real)
     im = np.ascontiguousarray(field.imag)
     theta, phi = _tap_power_pass(
@@ -454,6 +510,7 @@ def _frozen(a: Array) -> Array:
 def _column_table(columns: Columns, order: Literal["forward", "back"] = "forward") -> Array:
     """``columns`` as a read-only ``(n_columns, 3)`` int64 array, for the compiled loops;
     ``"back"``: last column first."""
+    check_choice(order, "order", ("forward", "back"))
     table = np.array(columns if order == "forward" else columns[::-1], dtype=np.int64)
     table = table.reshape(-1, 3)
     table.flags.writeable = False

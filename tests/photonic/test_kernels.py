@@ -384,7 +384,8 @@ def test_the_back_sweep_meets_the_forward_sweep_at_every_mzi(
     t, t_inv = random_t(rng, n * (n - 1) // 2, lossy)
     corr_in = random_corr(rng, n)
     w = kernels.compose_reference(columns, t, n)
-    screen = np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+    # not on the unit circle: 1/s, not conj(s), undoes it
+    screen = np.exp(1j * rng.uniform(0, 2 * np.pi, n)) * rng.uniform(0.5, 2.0, n)
     corr_out = screen[:, None] * (w @ corr_in @ np.linalg.inv(w)) / screen[None, :]
     blocks_in, _ = kernels.correlation_sweep(columns, t, t_inv, corr_in.copy())
     blocks_out = kernels.correlation_sweep_back(
@@ -394,7 +395,7 @@ def test_the_back_sweep_meets_the_forward_sweep_at_every_mzi(
     assert_close(t_inv @ blocks_out @ t, blocks_in)
 
 
-def test_screens_of_the_wrong_shape_are_refused() -> None:
+def test_screens_of_the_wrong_shape_or_with_zeros_are_refused() -> None:
     columns = mesh_columns("clements", 4)
     t, t_inv = random_t(np.random.default_rng(0), 6, lossy=False)
     corr = random_corr(np.random.default_rng(1), 4)
@@ -402,6 +403,38 @@ def test_screens_of_the_wrong_shape_are_refused() -> None:
         kernels.compose(columns, t, 4, screen=np.ones(3))
     with pytest.raises(ValueError, match=r"screen has shape \(4, 1\); it must be \(4,\)"):
         kernels.correlation_sweep_back(columns, t, t_inv, corr, screen=np.ones((4, 1)))
+    for bad in (0.0, np.nan, np.inf):
+        screen = np.array([1.0, bad, 1.0, 1.0])
+        with pytest.raises(ValueError, match="screen must hold finite, nonzero factors"):
+            kernels.correlation_sweep_back(columns, t, t_inv, corr.copy(), screen=screen)
+
+
+def test_sizes_that_do_not_fit_the_columns_are_refused() -> None:
+    """The compiled loops index without bounds checks: a 3-port correlation for a
+    4-port mesh read and wrote past its rows, silently."""
+    columns = mesh_columns("clements", 4)  # 6 MZIs on ports 0 … 3
+    t, t_inv = random_t(np.random.default_rng(0), 6, lossy=False)
+    small = random_corr(np.random.default_rng(1), 3)
+    for sweep in (kernels.correlation_sweep, kernels.correlation_sweep_back):
+        with pytest.raises(ValueError, match=r"the columns reach port 3; got N = 3 ports"):
+            sweep(columns, t, t_inv, small)
+        with pytest.raises(ValueError, match=r"corr has shape \(4, 3\); it must be square"):
+            sweep(columns, t, t_inv, np.ones((4, 3), dtype=complex))
+        with pytest.raises(ValueError, match=r"t has shape \(5, 2, 2\); it must be \(n_mzis ≥ 6"):
+            sweep(columns, t[:5], None, random_corr(np.random.default_rng(2), 4))
+        with pytest.raises(ValueError, match=r"t_inv has shape \(6, 2\)"):
+            sweep(columns, t, t_inv[:, 0], random_corr(np.random.default_rng(2), 4))
+    with pytest.raises(ValueError, match=r"the columns reach port 3; got N = 3 ports"):
+        kernels.compose(columns, t, 3)
+    field = np.ones((4, 5), dtype=complex)
+    with pytest.raises(ValueError, match=r"rows3 has shape \(5, 3, 2\)"):
+        kernels.tap_power_pass(
+            columns, np.ones((5, 3, 2), dtype=complex), field, direction="forward"
+        )
+    with pytest.raises(ValueError, match=r"the columns reach port 3; got N = 2 ports"):
+        kernels.tap_power_pass(
+            columns, np.ones((6, 3, 2), dtype=complex), field[:2].copy(), direction="forward"
+        )
 
 
 @pytest.mark.parametrize("chip", ["lossless", "lossy"])
