@@ -20,9 +20,8 @@ of every MZI, ``(n_mzis, 2, 2)``.
 
 The compose and the two sweeps cost O(N³) whatever the batch size (DESIGN.md §4.3).
 :func:`compose_reference` and :func:`correlation_sweep_reference` are the plain NumPy
-implementations (one
-batched 2×2 product per column, N Python-level steps on N×N arrays); they are the
-oracle of the tests. :func:`compose` and :func:`correlation_sweep` run the same
+implementations (one batched 2×2 product per column, N Python-level steps on N×N
+arrays); they are the oracle of the tests. :func:`compose` and the sweeps run the same
 column-by-column algorithm compiled by Numba: a column is a few hundred short loops
 over rows, which NumPy can only issue as separate calls, each costing more in
 overhead than in arithmetic at N ≤ 256.
@@ -343,11 +342,10 @@ def _run_sweep(
         if not np.isfinite(scale).all():
             raise ValueError("screen must hold finite, nonzero factors (it is inverted)")
         scale.flags.writeable = False
-    table = _column_table(columns) if direction == "forward" else _column_table(columns, "back")
-    if direction == "forward":  # M ← t M t⁻¹
-        left, right, adjoint = t, inv, (False, unitary)
-    else:  # M ← t⁻¹ M t
-        left, right, adjoint = inv, t, (unitary, False)
+    if direction == "forward":  # M ← t M t⁻¹, first column first
+        table, left, right, adjoint = _column_table(columns), t, inv, (False, unitary)
+    else:  # M ← t⁻¹ M t, last column first
+        table, left, right, adjoint = _column_table(columns, "back"), inv, t, (unitary, False)
     # a strided view or another dtype: work on a copy, written back below
     in_place = corr.flags.c_contiguous and corr.dtype == np.complex128
     work = corr if in_place else np.array(corr, dtype=np.complex128, order="C")
@@ -419,11 +417,11 @@ def shifter_gradients_at_outputs(
     """``dL/dθ`` and ``dL/dφ`` of every MZI from ``M`` at its *output*.
 
     For the sweep back from the output plane (:func:`correlation_sweep_back`), which
-    records each MZI's block before undoing the MZI. ``T =
-    S₂S₁`` with ``S₂ = B₂D(θ)``, so the θ plane (after ``S₁``) holds ``S₂⁻¹ M S₂`` and the
-    φ plane (the MZI input) ``T⁻¹ M T``; each gradient is ``−Im`` of that ``[0, 0]``
-    entry, the row ``S₂⁻¹[0, :]`` (``T⁻¹[0, :]``) times ``M`` times the column
-    ``S₂[:, 0]`` (``T[:, 0]``).
+    records each MZI's block before undoing the MZI. ``T = S₂S₁`` with ``S₂ = B₂D(θ)``,
+    so the θ plane (after ``S₁``) holds ``S₂⁻¹ M S₂`` and the φ plane (the MZI input)
+    ``T⁻¹ M T``; each gradient is ``−Im`` of that ``[0, 0]`` entry, the row
+    ``S₂⁻¹[0, :]`` (``T⁻¹[0, :]``) times ``M`` times the column ``S₂[:, 0]``
+    (``T[:, 0]``).
 
     Parameters
     ----------

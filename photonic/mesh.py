@@ -1394,7 +1394,7 @@ class Transfer:
         )
         inverses = None if t_inv is None else (inverse_2x2(self.s2), t_inv)
         theta, phi = kernels.shifter_gradients_at_outputs(blocks, self.s2, t, inverses)
-        return _gradients(theta, phi, -np.imag(out_diagonal), y, delta, fields="y")
+        return _gradients(theta, phi, -np.imag(out_diagonal), y, delta, name="y")
 
 
 def _coupler_errors(chip: Chip | None) -> tuple[Array, Array]:
@@ -1430,17 +1430,17 @@ def _check_is_phases(phases: Any, name: str = "phases") -> None:
 
 
 def _gradients(
-    theta: Array, phi: Array, out: Array, x: Array, delta: Array, *, fields: str = "x"
+    theta: Array, phi: Array, out: Array, fields: Array, delta: Array, *, name: str = "x"
 ) -> Phases:
-    """Phase gradients as :class:`Phases`, or a ``ValueError`` naming the ``fields`` (``x``
-    or ``y``) and ``delta`` if they overflowed float64 (rather than blaming the phases
-    for the ``inf``)."""
+    """Phase gradients as :class:`Phases`, or a ``ValueError`` naming the ``fields`` (by
+    ``name``: ``x`` or ``y``) and ``delta`` if they overflowed float64 (rather than
+    blaming the phases for the ``inf``)."""
     if not (np.isfinite(theta).all() and np.isfinite(phi).all() and np.isfinite(out).all()):
-        big_x, big_delta = (float(np.max(np.abs(a), initial=0.0)) for a in (x, delta))
+        big_x, big_delta = (float(np.max(np.abs(a), initial=0.0)) for a in (fields, delta))
         raise ValueError(
-            f"{fields} and delta are too large: the phase gradients, linear in each, "
-            f"overflow float64 (largest |{fields}| = {big_x:.3g}, largest |delta| = "
-            f"{big_delta:.3g}); compute them with {fields} or delta scaled down and scale "
+            f"{name} and delta are too large: the phase gradients, linear in each, "
+            f"overflow float64 (largest |{name}| = {big_x:.3g}, largest |delta| = "
+            f"{big_delta:.3g}); compute them with {name} or delta scaled down and scale "
             "them back up"
         )
     return Phases._unchecked(theta, phi, out)  # float64, 1-D, finite: checked above
