@@ -9,7 +9,8 @@ of every MZI, ``(n_mzis, 2, 2)``.
 * :func:`correlation_sweep` — carries the batch correlation ``M = Σ_b a_b â_bᵀ``
   from the input plane through every column as ``M ← C M C⁻¹`` (``C⁻¹`` made of the
   per-MZI ``t_inv``) and returns the 2×2 diagonal block of ``M`` at the input of
-  every MZI, and the diagonal of ``M`` after the last column;
+  every MZI, and the diagonal of ``M`` after the last column — or, for unitary MZIs,
+  of ``M``'s anti-Hermitian part, which holds every gradient and costs half;
 * :func:`correlation_sweep_back` — the same sweep run back from the output plane,
   ``M ← C⁻¹ M C``, returning the block at the output of every MZI;
 * :func:`shifter_gradients`, :func:`shifter_gradients_at_outputs` — every shifter's
@@ -50,7 +51,8 @@ left to LLVM's loop vectoriser, whose overlap checks cost more than a short row.
 2×2 block; the sweep applies ``t`` on the left and ``t_inv`` on the right to each block
 in one pass over ``M`` (rows and columns in no MZI of the column get one side only).
 
-*Cost.* 12·N³ (compose, on the band) and at most 32·N³ (sweep) flops on one core, no
+*Cost.* 12·N³ (compose, on the band) and at most 32·N³ (sweep; about half of that for
+the anti-Hermitian part, its upper triangle) flops on one core, no
 Python-level step per column. The loops release the GIL. The first call in a
 process loads them from Numba's on-disk cache (``__pycache__``), or compiles them
 (a few seconds) if there is none yet.
@@ -92,6 +94,10 @@ from photonic.mzi import inverse_2x2
 
 Array = NDArray[Any]
 Columns = tuple[tuple[int, int, int], ...]
+#: What a correlation sweep carries: all of ``M``, or its anti-Hermitian part.
+Part = Literal["whole", "anti_hermitian"]
+#: How far from 1 a screen entry's modulus may be for ``part="anti_hermitian"``.
+_PHASOR_ATOL = 1e-12
 
 _jit = compiled()
 # ... and for the batch sums of tap powers, also reassociation: a sum is vectorised
@@ -213,6 +219,7 @@ def correlation_sweep(
     corr: Array,
     *,
     assume: Literal["nothing", "unitary"] = "nothing",
+    part: Part = "whole",
 ) -> tuple[Array, Array]:
     """Diagonal 2×2 blocks of the correlation at every MZI input, and the final diagonal.
 
@@ -240,22 +247,34 @@ def correlation_sweep(
         so ``t_inv=None`` is taken as ``tᴴ`` instead of inverting ``t``. ``t_inv`` must
         then be ``None``. Not verified: on lossy MZIs the result is wrong.
         ``"nothing"``: ``t_inv=None`` inverts every ``t``.
+    part
+        ``"whole"``: carry ``M``. ``"anti_hermitian"`` (with ``assume="unitary"``
+        only): carry ``A = (M − Mᴴ)/2``, about half the work. A unitary similarity
+        maps ``A`` to the anti-Hermitian part of the new ``M``, so ``A`` is
+        Hermitian-skew at every plane and only its upper triangle is mixed. A
+        gradient needs nothing else: ``Im (r M rᴴ) = Im (r A rᴴ)`` for any row ``r``
+        (``r (M + Mᴴ) rᴴ`` is real), so :func:`shifter_gradients` gives the same
+        values from ``A``'s blocks, and the imaginary part of the final diagonal
+        is ``M``'s.
 
     Returns
     -------
     blocks : numpy.ndarray
-        ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` at the input of each MZI.
+        ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` (of ``A`` for
+        ``part="anti_hermitian"``) at the input of each MZI.
     diagonal : numpy.ndarray
-        ``(N,)``: the diagonal of ``M`` after the last column. (``corr`` is used as
-        scratch: afterwards it holds that ``M`` only near its diagonal.)
+        ``(N,)``: the diagonal of ``M`` (``A``) after the last column. (``corr`` is
+        used as scratch: afterwards it holds that ``M`` (``A``) only near its
+        diagonal.)
 
     Raises
     ------
     ValueError
-        If ``assume="unitary"`` comes with a ``t_inv``, or ``corr``, ``t`` or ``t_inv``
-        do not fit the columns (the compiled loop does not check its indices).
+        If ``assume="unitary"`` comes with a ``t_inv``, ``part="anti_hermitian"``
+        without ``assume="unitary"``, or ``corr``, ``t`` or ``t_inv`` do not fit the
+        columns (the compiled loop does not check its indices).
     """
-    return _run_sweep(columns, t, t_inv, corr, assume, direction="forward")
+    return _run_sweep(columns, t, t_inv, corr, assume, part, direction="forward")
 
 
 def correlation_sweep_back(
@@ -265,6 +284,7 @@ def correlation_sweep_back(
     corr: Array,
     *,
     assume: Literal["nothing", "unitary"] = "nothing",
+    part: Part = "whole",
     screen: Array | None = None,
 ) -> Array:
     """Diagonal 2×2 blocks of the correlation at every MZI *output*, swept back from
@@ -287,6 +307,10 @@ def correlation_sweep_back(
     assume
         As for :func:`correlation_sweep`: ``"unitary"`` takes ``t_inv=None`` as ``tᴴ``
         (read from ``t``, nothing formed).
+    part
+        As for :func:`correlation_sweep`: ``"anti_hermitian"`` carries ``(M − Mᴴ)/2``,
+        with ``assume="unitary"`` and a ``screen`` of phasors (``|screen| = 1``).
+        :func:`shifter_gradients_at_outputs` gives the same values from its blocks.
     screen
         A diagonal ``D = diag(screen)`` after the last column, ``(N,)`` complex without
         zeros: ``corr`` is then ``M`` after it, and the sweep starts from
@@ -295,15 +319,17 @@ def correlation_sweep_back(
     Returns
     -------
     numpy.ndarray
-        ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` at the output of each MZI.
+        ``(n_mzis, 2, 2)``: ``M[top:top+2, top:top+2]`` (of ``(M − Mᴴ)/2`` for
+        ``part="anti_hermitian"``) at the output of each MZI.
 
     Raises
     ------
     ValueError
         As :func:`correlation_sweep`; also if ``screen`` has another shape than
-        ``(N,)`` or a zero or non-finite entry.
+        ``(N,)``, a zero or non-finite entry, or (with ``part="anti_hermitian"``) an
+        entry whose modulus differs from 1 by more than ``1e-12``.
     """
-    return _run_sweep(columns, t, t_inv, corr, assume, direction="back", screen=screen)[0]
+    return _run_sweep(columns, t, t_inv, corr, assume, part, direction="back", screen=screen)[0]
 
 
 def _run_sweep(
@@ -312,6 +338,7 @@ def _run_sweep(
     t_inv: Array | None,
     corr: Array,
     assume: str,
+    part: str,
     *,
     direction: Literal["forward", "back"],
     screen: Array | None = None,
@@ -319,8 +346,15 @@ def _run_sweep(
     """:func:`correlation_sweep` or :func:`correlation_sweep_back`: their checks, the
     factors' order, and ``corr`` as the compiled loop needs it."""
     check_choice(assume, "assume", ("nothing", "unitary"))
+    check_choice(part, "part", ("whole", "anti_hermitian"))
     if assume == "unitary" and t_inv is not None:
         raise ValueError("assume='unitary' means t_inv = tᴴ; pass t_inv=None")
+    skew = part == "anti_hermitian"
+    if skew and assume != "unitary":
+        raise ValueError(
+            f"part='anti_hermitian' needs assume='unitary' (got assume={assume!r}): only a "
+            "unitary similarity keeps M − Mᴴ anti-Hermitian"
+        )
     t = _frozen(t)
     if t_inv is None and assume == "nothing":
         t_inv = inverse_2x2(t)
@@ -341,6 +375,12 @@ def _run_sweep(
             np.divide(1.0, scale[1], out=scale[0])
         if not np.isfinite(scale).all():
             raise ValueError("screen must hold finite, nonzero factors (it is inverted)")
+        deviation = float(np.max(np.abs(np.abs(scale[1]) - 1.0))) if skew else 0.0
+        if deviation > _PHASOR_ATOL:  # (np.allclose took 12 µs here)
+            raise ValueError(
+                "part='anti_hermitian' needs a screen of phasors (|screen| = 1 within "
+                f"{_PHASOR_ATOL:g}); largest deviation {deviation:.3g}"
+            )
         scale.flags.writeable = False
     if direction == "forward":  # M ← t M t⁻¹, first column first
         table, left, right, adjoint = _column_table(columns), t, inv, (False, unitary)
@@ -349,7 +389,7 @@ def _run_sweep(
     # a strided view or another dtype: work on a copy, written back below
     in_place = corr.flags.c_contiguous and corr.dtype == np.complex128
     work = corr if in_place else np.array(corr, dtype=np.complex128, order="C")
-    blocks = _sweep(table, left, right, adjoint, work, scale)
+    blocks = _sweep(table, left, right, adjoint, work, scale, skew)
     if work is not corr:
         corr[...] = work
     return blocks, np.diagonal(work).copy()
@@ -780,11 +820,16 @@ def _compose(columns, t, n, screen):
 
 
 @_jit
-def _sweep(columns, left, right, adjoint, corr, scale):
+def _sweep(columns, left, right, adjoint, corr, scale, skew):
     """The sweeps on the column table: ``M ← l M r`` column by column, from
     ``M = diag(scale[0]) · corr · diag(scale[1])``. The left factors ``l`` are ``left``
     (``leftᴴ`` if ``adjoint[0]``), the right ones ``right`` (``rightᴴ`` if
-    ``adjoint[1]``). Overwrites ``corr``."""
+    ``adjoint[1]``). Overwrites ``corr``.
+
+    ``skew``: carry ``A = (M − Mᴴ)/2`` instead, as its upper triangle (ports
+    ``i ≤ j``; ``A[j, i] = −conj(A[i, j])``), for ``r = lᴴ`` unitary. Every 2×2 mix
+    of a column then either stays in the upper triangle or is skipped, except the
+    MZI's own diagonal block, which is completed from its upper entry first."""
     n = corr.shape[0]
     h = (n + 1) // 2
     n_mzis = left.shape[0]
@@ -814,6 +859,12 @@ def _sweep(columns, left, right, adjoint, corr, scale):
             x, y = mr[i, j], mi[i, j]
             mr[i, j] = x * fr - y * fi
             mi[i, j] = x * fi + y * fr
+    if skew:  # A = (M − Mᴴ)/2, both triangles (the lower one goes stale below)
+        for i in range(n):
+            for j in range(i, n):
+                a, b = (i, _pair(j, h)), (j, _pair(i, h))
+                ar, ai = 0.5 * (mr[a] - mr[b]), 0.5 * (mi[a] + mi[b])
+                mr[a], mi[a], mr[b], mi[b] = ar, ai, -ar, ai
     blocks = np.empty((n_mzis, 2, 2), np.complex128)
     for c in range(columns.shape[0]):
         first, stop, lo = columns[c, 0], columns[c, 1], columns[c, 2]
@@ -823,14 +874,18 @@ def _sweep(columns, left, right, adjoint, corr, scale):
             p, i = lo + 2 * (m - first), m - first
             blocks[m, 0, 0] = mr[p, cp + i] + 1j * mi[p, cp + i]
             blocks[m, 0, 1] = mr[p, cq + i] + 1j * mi[p, cq + i]
+            if skew:  # the lower entry from the upper one, before it is read anywhere
+                mr[p + 1, cp + i], mi[p + 1, cp + i] = -mr[p, cq + i], mi[p, cq + i]
             blocks[m, 1, 0] = mr[p + 1, cp + i] + 1j * mi[p + 1, cp + i]
             blocks[m, 1, 1] = mr[p + 1, cq + i] + 1j * mi[p + 1, cq + i]
         uc = (
             u[0, first:stop], u[1, first:stop], u[2, first:stop], u[3, first:stop],
             u[4, first:stop], u[5, first:stop], u[6, first:stop], u[7, first:stop],
         )  # fmt: skip
-        # storage columns in no MZI of this column: [0, s0), [s0 + k, s1), [s1 + k, n)
+        # storage columns in no MZI of this column: [0, s0), [s0 + k, s1), [s1 + k, n);
+        # [0, s0) and [h, s1) are ports below lo, the others ports above the column
         s0, s1 = min(cp, cq), max(cp, cq)
+        free = ((s0 + k, h), (s1 + k, n), (0, 0)) if skew else ((0, s0), (s0 + k, s1), (s1 + k, n))
         # Light cone: a column moves a row or column index by at most 1, so after this
         # one only entries with |i − j| ≤ reach (the blocks of the columns left, |i − j|
         # ≤ 1 each, and the final diagonal) are read again: the 2×2 blocks of row pair
@@ -840,8 +895,13 @@ def _sweep(columns, left, right, adjoint, corr, scale):
             p = lo + 2 * (m - first)
             q = p + 1
             tc = _left_adjoint(left, m) if adjoint[0] else _left(left, m)
-            a = max(0, (p - lo - reach) // 2)
+            # (skew: from the MZI's own block on, the upper triangle)
+            a = m - first if skew else max(0, (p - lo - reach) // 2)
             b = min(k, (p - lo + reach + 1) // 2 + 1)
+            short = -(b - a) % LANES  # whole vector steps: widen into entries not read again
+            grow = min(short, k - b)
+            b += grow
+            a = max(0, a - (short - grow))
             rows = (
                 mr[p, cp + a : cp + b], mi[p, cp + a : cp + b],
                 mr[p, cq + a : cq + b], mi[p, cq + a : cq + b],
@@ -853,18 +913,21 @@ def _sweep(columns, left, right, adjoint, corr, scale):
                 uc[4][a:b], uc[5][a:b], uc[6][a:b], uc[7][a:b],
             )  # fmt: skip
             _mix_both(rows, tc, ucs)
-            for j0, j1 in ((0, s0), (s0 + k, s1), (s1 + k, n)):
+            for j0, j1 in free:
                 if j1 > j0:
                     _mix_rows(mr[p, j0:j1], mi[p, j0:j1], mr[q, j0:j1], mi[q, j0:j1], tc)
-        for r in range(n):  # rows in no MZI of this column
-            if r < lo or r >= lo + 2 * k:
+        for r in range(n):  # rows in no MZI of this column (skew: those above it)
+            if r < lo or (r >= lo + 2 * k and not skew):
                 _mix_columns(
                     mr[r, cp : cp + k], mi[r, cp : cp + k], mr[r, cq : cq + k],
                     mi[r, cq : cq + k], uc,
                 )  # fmt: skip
     for i in range(n):
         for j in range(n):
-            corr[i, j] = mr[i, _pair(j, h)] + 1j * mi[i, _pair(j, h)]
+            if skew and j < i:
+                corr[i, j] = -mr[j, _pair(i, h)] + 1j * mi[j, _pair(i, h)]
+            else:
+                corr[i, j] = mr[i, _pair(j, h)] + 1j * mi[i, _pair(j, h)]
     return blocks
 
 

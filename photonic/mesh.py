@@ -1339,6 +1339,7 @@ class Transfer:
             None,
             corr0,
             assume="unitary" if lossless else "nothing",
+            part="anti_hermitian" if lossless else "whole",  # half the work, same gradients
         )
         # dL/dφ: the block at the MZI input; dL/dθ: that block carried through S₁
         theta, phi = kernels.shifter_gradients(
@@ -1390,6 +1391,7 @@ class Transfer:
             t_inv,
             corr,
             assume="unitary" if lossless else "nothing",
+            part="anti_hermitian" if lossless else "whole",  # half the work, same gradients
             screen=self.out_phasors,
         )
         inverses = None if t_inv is None else (inverse_2x2(self.s2), t_inv)

@@ -460,3 +460,69 @@ def test_shifter_gradients_at_outputs_read_the_blocks_back_through_the_mzi(chip:
     inp = np.linalg.inv(t) @ blocks @ t
     np.testing.assert_allclose(theta, -mid[:, 0, 0].imag, rtol=0, atol=1e-12)
     np.testing.assert_allclose(phi, -inp[:, 0, 0].imag, rtol=0, atol=1e-12)
+
+
+def anti_hermitian(m: np.ndarray) -> np.ndarray:
+    """``(M − Mᴴ)/2`` over the last two axes."""
+    return (m - np.conj(np.swapaxes(m, -1, -2))) / 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(min_value=2, max_value=40),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    topology=st.sampled_from(["clements", "reck"]),
+    direction=st.sampled_from(["forward", "back"]),
+)
+def test_the_anti_hermitian_sweep_carries_exactly_that_part(
+    n: int, seed: int, topology: str, direction: str
+) -> None:
+    """``part="anti_hermitian"`` mixes only the upper triangle: its blocks must be
+    ``(B − Bᴴ)/2`` of the whole sweep's blocks ``B`` at every MZI (the lower entry of
+    each block rebuilt from the upper one), its final ``corr`` anti-Hermitian, and the
+    gradients read from its blocks those of the whole ``M``."""
+    rng = np.random.default_rng(seed)
+    columns = mesh_columns(topology, n)
+    t, _ = random_t(rng, n * (n - 1) // 2, lossy=False)
+    corr = random_corr(rng, n)
+    skew_corr = corr.copy()
+    if direction == "forward":
+        whole, whole_diagonal = kernels.correlation_sweep(columns, t, None, corr, assume="unitary")
+        skew, skew_diagonal = kernels.correlation_sweep(
+            columns, t, None, skew_corr, assume="unitary", part="anti_hermitian"
+        )
+        assert_close(skew_diagonal.imag, whole_diagonal.imag)
+        s1 = np.linalg.qr(rng.normal(size=t.shape) + 1j * rng.normal(size=t.shape))[0]
+        grads = [kernels.shifter_gradients(b, s1, None) for b in (whole, skew)]
+    else:
+        screen = np.exp(1j * rng.uniform(0, 2 * np.pi, n))
+        whole, skew = (
+            kernels.correlation_sweep_back(
+                columns, t, None, c, assume="unitary", part=part, screen=screen
+            )
+            for c, part in ((corr, "whole"), (skew_corr, "anti_hermitian"))
+        )
+        s2 = np.linalg.qr(rng.normal(size=t.shape) + 1j * rng.normal(size=t.shape))[0]
+        grads = [kernels.shifter_gradients_at_outputs(b, s2, t, None) for b in (whole, skew)]
+    assert_close(skew, anti_hermitian(whole))
+    assert_close(skew_corr, -np.conj(skew_corr.T))
+    for g_whole, g_skew in zip(*grads, strict=True):
+        assert_close(g_skew, g_whole)
+
+
+def test_the_anti_hermitian_sweep_needs_a_unitary_similarity() -> None:
+    """Lossy MZIs, ``t_inv`` given, or a screen off the unit circle would not keep
+    ``M − Mᴴ`` anti-Hermitian: refused, naming the requirement."""
+    columns = mesh_columns("clements", 4)
+    t, t_inv = random_t(np.random.default_rng(0), 6, lossy=False)
+    corr = random_corr(np.random.default_rng(1), 4)
+    for sweep in (kernels.correlation_sweep, kernels.correlation_sweep_back):
+        with pytest.raises(ValueError, match="part='anti_hermitian' needs assume='unitary'"):
+            sweep(columns, t, t_inv, corr.copy(), part="anti_hermitian")
+        with pytest.raises(ValueError, match="part"):
+            sweep(columns, t, None, corr.copy(), assume="unitary", part="hermitian")  # type: ignore[arg-type]
+    screen = np.array([1.0, 1.0, 1.0 + 1e-9, 1.0])
+    with pytest.raises(ValueError, match=r"screen of phasors .* largest deviation 1e-09"):
+        kernels.correlation_sweep_back(
+            columns, t, None, corr.copy(), assume="unitary", part="anti_hermitian", screen=screen
+        )
