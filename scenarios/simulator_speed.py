@@ -96,11 +96,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from digital.losses import half_squared_error
 from digital.optim import Adam
 from digital.validation import check_choice, check_generator, check_positive_int
 from photonic.imperfections import Chip
 from photonic.insitu import measure_in_situ
+from photonic.jit import CONTRACT, compiled
 from photonic.mesh import MAX_PORTS, Mesh, Phases
 from scenarios.framework import (
     Result,
@@ -247,6 +247,12 @@ def make_step(
 def loss_and_delta(y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     """The step's loss ``L = ½ mean_b ‖|y_b|² − t_b‖²`` and its adjoint source.
 
+    ``L`` is the digital :func:`~digital.losses.half_squared_error` of the detected
+    powers ``P = |y|²`` (the tests hold them equal), computed in one compiled pass over
+    the batch. In NumPy the same arithmetic took eight passes and the loss's input
+    checks: 70 µs at N = 64, B = 256, more than the dense matmul the step is measured
+    against (about 8 µs compiled).
+
     Parameters
     ----------
     y
@@ -259,26 +265,40 @@ def loss_and_delta(y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray
     loss : float
         ``L``.
     delta : numpy.ndarray
-        ``δ = ∂L/∂Re y − i·∂L/∂Im y = 2 conj(y) ∂L/∂P``, ``(B, N)``, by the chain
-        rule through the detected powers ``P = |y|²`` (``L`` is the digital
-        ``half_squared_error`` of ``P``). Made in place without complex
-        temporaries: the plain expression took as long as the dense matmul.
+        ``δ = ∂L/∂Re y − i·∂L/∂Im y = 2 conj(y) ∂L/∂P = (2/B) conj(y) (P − t)``,
+        ``(B, N)``, by the chain rule through ``P``.
 
     Raises
     ------
     ValueError
         If ``target`` has another shape than ``y`` (labels are not one-hot encoded
-        here, and nothing is broadcast).
+        here, and nothing is broadcast), or ``y`` holds no samples.
     """
-    if np.shape(target) != y.shape:  # (no broadcasting of labels or of one row)
-        raise ValueError(f"target has shape {np.shape(target)}; it must be y's {y.shape}")
-    power = np.square(y.real)
-    power += np.square(y.imag)
-    loss, dloss_dpower = half_squared_error(power, target)
-    dloss_dpower *= 2.0
-    delta = np.conj(y)
-    delta *= dloss_dpower
-    return loss, delta
+    if np.shape(target) != np.shape(y):  # (no broadcasting of labels or of one row)
+        raise ValueError(f"target has shape {np.shape(target)}; it must be y's {np.shape(y)}")
+    if np.shape(y)[0] == 0:
+        raise ValueError("y holds no samples; the loss is a mean over B ≥ 1")
+    return _power_loss(
+        np.ascontiguousarray(y, dtype=np.complex128),
+        np.ascontiguousarray(target, dtype=np.float64),
+    )
+
+
+@compiled(CONTRACT | {"reassoc"})  # the sum may be added up in vector lanes
+def _power_loss(y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`loss_and_delta` on C-contiguous complex128 ``y`` and float64 ``target``."""
+    n_samples = y.shape[0]
+    yf, tf = y.ravel(), target.ravel()
+    delta = np.empty_like(yf)
+    scale = 2.0 / n_samples
+    total = 0.0
+    for i in range(yf.shape[0]):
+        re, im = yf[i].real, yf[i].imag
+        diff = re * re + im * im - tf[i]
+        total += diff * diff
+        g = scale * diff
+        delta[i] = complex(re * g, -im * g)
+    return 0.5 * total / n_samples, delta.reshape(y.shape)
 
 
 #: The chips of the study: name -> keyword arguments of ``Chip.draw`` (see above).
