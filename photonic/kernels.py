@@ -264,8 +264,7 @@ def correlation_sweep(
         ``part="anti_hermitian"``) at the input of each MZI.
     diagonal : numpy.ndarray
         ``(N,)``: the diagonal of ``M`` (``A``) after the last column. (``corr`` is
-        used as scratch: afterwards it holds that ``M`` (``A``) only near its
-        diagonal.)
+        used as scratch: afterwards only its diagonal is that of ``M`` (``A``).)
 
     Raises
     ------
@@ -827,9 +826,10 @@ def _sweep(columns, left, right, adjoint, corr, scale, skew):
     ``adjoint[1]``). Overwrites ``corr``.
 
     ``skew``: carry ``A = (M − Mᴴ)/2`` instead, as its upper triangle (ports
-    ``i ≤ j``; ``A[j, i] = −conj(A[i, j])``), for ``r = lᴴ`` unitary. Every 2×2 mix
-    of a column then either stays in the upper triangle or is skipped, except the
-    MZI's own diagonal block, which is completed from its upper entry first."""
+    ``i ≤ j``; ``A[j, i] = −conj(A[i, j])``), for ``r = lᴴ`` unitary. Only the upper
+    triangle is read: the mixes that would only update the lower one are skipped
+    (those widened to whole vector steps write some of it, unread), and each MZI's
+    own diagonal block is completed from its upper entry first."""
     n = corr.shape[0]
     h = (n + 1) // 2
     n_mzis = left.shape[0]
@@ -889,7 +889,8 @@ def _sweep(columns, left, right, adjoint, corr, scale, skew):
         # Light cone: a column moves a row or column index by at most 1, so after this
         # one only entries with |i − j| ≤ reach (the blocks of the columns left, |i − j|
         # ≤ 1 each, and the final diagonal) are read again: the 2×2 blocks of row pair
-        # p and column pair lo + 2i are mixed only for |p − lo − 2i| ≤ reach + 1.
+        # p and column pair lo + 2i need mixing only for |p − lo − 2i| ≤ reach + 1 (the
+        # run is then widened to whole vector steps, into entries not read again).
         reach = 2 * (columns.shape[0] - 1 - c)
         for m in range(first, stop):
             p = lo + 2 * (m - first)

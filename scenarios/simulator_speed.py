@@ -97,7 +97,12 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from digital.optim import Adam
-from digital.validation import check_choice, check_generator, check_positive_int
+from digital.validation import (
+    check_choice,
+    check_generator,
+    check_matrix,
+    check_positive_int,
+)
 from photonic.imperfections import Chip
 from photonic.insitu import measure_in_situ
 from photonic.jit import CONTRACT, compiled
@@ -271,17 +276,31 @@ def loss_and_delta(y: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray
     Raises
     ------
     ValueError
-        If ``target`` has another shape than ``y`` (labels are not one-hot encoded
-        here, and nothing is broadcast), or ``y`` holds no samples.
+        If ``y`` is not 2-D with at least one sample and one port, ``target`` has
+        another shape (labels are not one-hot encoded here, and nothing is
+        broadcast), or either holds NaN or infinity.
+    TypeError
+        If ``target`` is complex or either does not hold numbers.
     """
-    if np.shape(target) != np.shape(y):  # (no broadcasting of labels or of one row)
-        raise ValueError(f"target has shape {np.shape(target)}; it must be y's {np.shape(y)}")
-    if np.shape(y)[0] == 0:
-        raise ValueError("y holds no samples; the loss is a mean over B ≥ 1")
-    return _power_loss(
-        np.ascontiguousarray(y, dtype=np.complex128),
-        np.ascontiguousarray(target, dtype=np.float64),
+    y_arr, t_arr = np.asarray(y), np.asarray(target)
+    if y_arr.ndim != 2 or 0 in y_arr.shape:
+        raise ValueError(f"y has shape {y_arr.shape}; it must be (B ≥ 1, N ≥ 1)")
+    if t_arr.shape != y_arr.shape:  # (no broadcasting of labels or of one row)
+        raise ValueError(f"target has shape {t_arr.shape}; it must be y's {y_arr.shape}")
+    if y_arr.dtype.kind not in "biufc" or t_arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"y must hold numbers and target real numbers; got dtypes {y_arr.dtype} and "
+            f"{t_arr.dtype}"
+        )
+    loss, delta = _power_loss(
+        np.ascontiguousarray(y_arr, dtype=np.complex128),
+        np.ascontiguousarray(t_arr, dtype=np.float64),
     )
+    if not np.isfinite(loss):  # NaN and inf reach the sum: name the culprit
+        check_matrix(y_arr, "y", columns="n_outputs")
+        check_matrix(t_arr, "target", values="real", columns="n_outputs")
+        raise ValueError(f"the loss overflows float64 (largest |y| = {np.max(np.abs(y_arr)):.3g})")
+    return loss, delta
 
 
 @compiled(CONTRACT | {"reassoc"})  # the sum may be added up in vector lanes

@@ -272,3 +272,25 @@ def test_loss_and_delta_refuses_targets_of_another_shape() -> None:
     for target in (np.zeros(4), np.zeros((1, 4)), np.zeros((4, 3))):
         with pytest.raises(ValueError, match="target has shape"):
             simulator_speed.loss_and_delta(y, target)
+
+
+def test_loss_and_delta_refuses_what_half_squared_error_refused() -> None:
+    """The compiled pass must not turn bad input into a NaN loss or a silent cast."""
+    y = np.ones((3, 2), dtype=complex)
+    target = np.ones((3, 2))
+    with pytest.raises(ValueError, match="y holds 2 NaN"):
+        simulator_speed.loss_and_delta(np.where(np.eye(3, 2) > 0, np.nan, y), target)
+    with pytest.raises(ValueError, match="target holds 2 NaN"):
+        simulator_speed.loss_and_delta(y, np.where(np.eye(3, 2) > 0, np.inf, target))
+    with pytest.raises(
+        TypeError,
+        match="target real numbers; got dtypes complex128 and complex128",
+    ):
+        simulator_speed.loss_and_delta(y, target + 1j)
+    with pytest.raises(ValueError, match="the loss overflows float64"):
+        simulator_speed.loss_and_delta(y * 1e160, target)
+    with pytest.raises(ValueError, match=r"target has shape \(3, 1\)"):
+        simulator_speed.loss_and_delta(y, target[:, :1])
+    for bad in (y[:, 0], y[:, :0], y[:0]):
+        with pytest.raises(ValueError, match=r"y has shape .*; it must be \(B ≥ 1, N ≥ 1\)"):
+            simulator_speed.loss_and_delta(bad, np.ones(bad.shape))
