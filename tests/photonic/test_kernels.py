@@ -303,13 +303,14 @@ print("ok")
 
 
 @numba.njit
-def _apply_mixes(re, im, c, u):
-    """Each mix of the kernels on rows of ``re``/``im`` ``(8, n)``: rows 0–3 by
-    ``_mix_rows``, 4–7 by ``_mix_columns``, then all 8 by ``_mix_both``."""
+def _apply_mixes(re, im, c, u, planes, u_rows):
+    """Each mix of the kernels: on rows of ``re``/``im`` ``(8, n)``, rows 0–1 by
+    ``_mix_rows`` and 4–5 by ``_mix_columns`` (``u``: 8 arrays); on ``planes``
+    ``(2, 2, 2n)`` (rows p, q; columns P = 0 … n−1, Q = n … 2n−1), ``_mix_both``
+    (``u_rows``: those arrays as one ``(8, n)``)."""
     kernels._mix_rows(re[0], im[0], re[1], im[1], c)
     kernels._mix_columns(re[4], im[4], re[5], im[5], u)
-    rows = (re[2], im[2], re[3], im[3], re[6], im[6], re[7], im[7])
-    kernels._mix_both(rows, c, u)
+    kernels._mix_both((planes[0], planes[1]), (0, 1, 0, re.shape[1], 0), c, u_rows, 0, re.shape[1])
 
 
 @pytest.mark.parametrize("n", range(11))  # 0 … 2 vector steps and every remainder
@@ -326,14 +327,19 @@ def test_simd_mixes_are_the_complex_2x2_products(n: int) -> None:
         np.ascontiguousarray(part(u[:, r, s])) for r in range(2) for s in range(2)
         for part in (np.real, np.imag)
     )  # fmt: skip
-    _apply_mixes(re, im, c, u_rows)
+    # the fused mix on blocks [[p P, p Q], [q P, q Q]]: rows 2, 3 (p), 6, 7 (q) of z
+    blocks = np.concatenate([z[[2, 6]], z[[3, 7]]], axis=1)  # (p, q) × (P…, Q…)
+    planes = np.ascontiguousarray(np.stack([blocks.real, blocks.imag]))
+    _apply_mixes(re, im, c, u_rows, planes, np.stack(u_rows))
     expected = z.copy()
     expected[0:2] = t @ z[0:2]
     expected[4:6] = np.einsum("jr,jrs->sj", z[4:6].T, u)
-    for j in range(n):  # block [[p P, p Q], [q P, q Q]]: rows 2, 3 (p), 6, 7 (q)
+    np.testing.assert_allclose((re + 1j * im)[[0, 1, 4, 5]], expected[[0, 1, 4, 5]], atol=1e-13)
+    for j in range(n):
         block = np.array([[z[2, j], z[3, j]], [z[6, j], z[7, j]]])
-        expected[[2, 3, 6, 7], j] = (t @ block @ u[j]).ravel()
-    np.testing.assert_allclose(re + 1j * im, expected, rtol=0, atol=1e-13)
+        mixed = planes[0] + 1j * planes[1]
+        got = np.array([[mixed[0, j], mixed[0, n + j]], [mixed[1, j], mixed[1, n + j]]])
+        np.testing.assert_allclose(got, t @ block @ u[j], rtol=0, atol=1e-13)
 
 
 def test_simd_mixes_refuse_strided_and_read_only_rows() -> None:
@@ -342,15 +348,24 @@ def test_simd_mixes_refuse_strided_and_read_only_rows() -> None:
     re = np.zeros((8, 8))
     c = (1.0,) + (0.0,) * 7
     u = tuple(np.zeros(8) for _ in range(8))
+    planes = np.zeros((2, 2, 16))
     with pytest.raises(numba.core.errors.TypingError):
-        _apply_mixes(re[:, ::2], re[:, ::2], c, u)
+        _apply_mixes(re[:, ::2], re[:, ::2], c, u, planes, np.zeros((8, 4)))
+    with pytest.raises(numba.core.errors.TypingError):
+        _apply_mixes(re, re, c, u, planes[:, :, ::2], np.zeros((8, 8)))
     frozen = re.copy()
     frozen.flags.writeable = False
     with pytest.raises(numba.core.errors.TypingError):
-        _apply_mixes(frozen, frozen, c, u)
+        _apply_mixes(frozen, frozen, c, u, planes, np.zeros((8, 8)))
+    frozen_planes = planes.copy()
+    frozen_planes.flags.writeable = False
+    with pytest.raises(numba.core.errors.TypingError):
+        _apply_mixes(re, re, c, u, frozen_planes, np.zeros((8, 8)))
     for factor in u:
         factor.flags.writeable = False
-    _apply_mixes(re.copy(), re.copy(), c, u)
+    u_rows = np.zeros((8, 8))
+    u_rows.flags.writeable = False
+    _apply_mixes(re.copy(), re.copy(), c, u, planes, u_rows)
 
 
 @pytest.mark.parametrize("chip", ["lossless", "lossy"])
