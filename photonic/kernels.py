@@ -368,14 +368,10 @@ def _run_sweep(
     elif np.shape(screen) != (n,):
         raise ValueError(f"screen has shape {np.shape(screen)}; it must be ({n},)")
     else:
-        scale = np.empty((2, n), dtype=np.complex128)  # (np.stack took 10 µs here)
-        scale[1] = screen
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(1.0, scale[1], out=scale[0])
-        if not np.isfinite(scale).all():
+        scale, invertible, deviation = _screen_factors(_frozen(screen))
+        if not invertible:
             raise ValueError("screen must hold finite, nonzero factors (it is inverted)")
-        deviation = float(np.max(np.abs(np.abs(scale[1]) - 1.0))) if skew else 0.0
-        if deviation > _PHASOR_ATOL:  # (np.allclose took 12 µs here)
+        if skew and deviation > _PHASOR_ATOL:
             raise ValueError(
                 "part='anti_hermitian' needs a screen of phasors (|screen| = 1 within "
                 f"{_PHASOR_ATOL:g}); largest deviation {deviation:.3g}"
@@ -392,6 +388,26 @@ def _run_sweep(
     if work is not corr:
         corr[...] = work
     return blocks, np.diagonal(work).copy()
+
+
+@_jit
+def _screen_factors(screen):
+    """``(2, n)``: ``1/screen`` and ``screen``, the scale factors of a sweep from behind a
+    screen; whether every entry and its inverse are finite (no entry 0, NaN, inf or so
+    small that its inverse overflows); and the largest ``| |screen| − 1 |``. One loop:
+    the same in NumPy (divide, isfinite, abs twice, max) took 6 µs at N = 64."""
+    n = screen.shape[0]
+    scale = np.empty((2, n), np.complex128)
+    invertible = True
+    deviation = 0.0
+    for i in range(n):
+        s = screen[i]
+        inverse = 1.0 / s if s != 0 else complex(np.inf, 0.0)
+        for x in (s.real, s.imag, inverse.real, inverse.imag):
+            invertible &= np.isfinite(x)
+        deviation = max(deviation, abs(abs(s) - 1.0))  # (NaN: the test above fails)
+        scale[0, i], scale[1, i] = inverse, s
+    return scale, invertible, deviation
 
 
 def _check_extent(columns: Columns, n: int, *factors: Array) -> None:
@@ -897,9 +913,15 @@ def _sweep(columns, left, right, adjoint, corr, scale, skew):
         col_r[_pair(j, h)] = scale[1, j].real
         col_i[_pair(j, h)] = scale[1, j].imag
     for i in range(n):
-        for j in range(n):
-            mr[i, _pair(j, h)] = corr[i, j].real
-            mi[i, _pair(j, h)] = corr[i, j].imag
+        if skew:  # A = (corr − corrᴴ)/2, scaled below as M is: for phasors D, D⁻¹AD is
+            for j in range(n):  # the anti-Hermitian part of D⁻¹ corr D
+                x = 0.5 * (corr[i, j] - np.conj(corr[j, i]))
+                mr[i, _pair(j, h)] = x.real
+                mi[i, _pair(j, h)] = x.imag
+        else:
+            for j in range(n):
+                mr[i, _pair(j, h)] = corr[i, j].real
+                mi[i, _pair(j, h)] = corr[i, j].imag
         row_r, row_i = scale[0, i].real, scale[0, i].imag
         for j in range(n):  # (a loop of its own: vectorised, where the scattered one is not)
             fr = row_r * col_r[j] - row_i * col_i[j]
@@ -907,12 +929,6 @@ def _sweep(columns, left, right, adjoint, corr, scale, skew):
             x, y = mr[i, j], mi[i, j]
             mr[i, j] = x * fr - y * fi
             mi[i, j] = x * fi + y * fr
-    if skew:  # A = (M − Mᴴ)/2, both triangles (the lower one goes stale below)
-        for i in range(n):
-            for j in range(i, n):
-                a, b = (i, _pair(j, h)), (j, _pair(i, h))
-                ar, ai = 0.5 * (mr[a] - mr[b]), 0.5 * (mi[a] + mi[b])
-                mr[a], mi[a], mr[b], mi[b] = ar, ai, -ar, ai
     blocks = np.empty((n_mzis, 2, 2), np.complex128)
     for c in range(columns.shape[0]):
         first, stop, lo = columns[c, 0], columns[c, 1], columns[c, 2]
