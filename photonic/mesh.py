@@ -1006,7 +1006,8 @@ class Mesh:
             arr = arr.astype(np.complex128)
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"{name} must hold numbers (complex fields); got dtype {arr.dtype}")
-        check_finite(arr, name)
+        if arr.dtype.kind in "fc" and not kernels.all_finite(arr):
+            check_finite(arr, name)  # (raises, counting the bad entries)
         return arr.astype(np.complex128, copy=False)
 
     def _fields_and_delta(self, fields: Array, name: str, delta: Array) -> tuple[Array, Array]:
