@@ -393,7 +393,7 @@ def _cos_sin(x, cos_out, sin_out):
 def _mzi_matrices(theta, phi, eps, loss_db, balanced_split_rad, db_per_amplitude_decade):
     """:func:`unchecked_mzi_matrices`; ``eps`` ``(1 or n, 2)``, ``loss_db`` ``(1 or n, 2, 2)``
     (one row: shared by every MZI, its trigonometry done once, and the loop over the
-    MZIs vectorised: N = 64's ideal chip 34 → 17 µs)."""
+    MZIs vectorised: N = 64's ideal chip 34 → 22 µs with the wrapper)."""
     n = theta.shape[0]
     s1 = np.empty((n, 8))  # (Re, Im) of [0, 0], [0, 1], [1, 0], [1, 1]
     s2 = np.empty((n, 8))
