@@ -47,16 +47,16 @@ is one standard normal per tap, sample and pass — 6 per MZI and sample for the
 the exact step by an order of magnitude. The aggregated mode draws one normal per
 tap, but the I/O errors stay per sample (2 normals per port, sample and injected
 field). For tap noise alone the aggregated mode is exact in distribution; use it
-when the chip allows. Two runs at N = 64 (2 cores, AVX-512), in-situ step ÷ exact step:
+when the chip allows. Two default runs (2 cores, AVX-512), in-situ step ÷ exact step:
 
 ======================  ============  ============
 N = 64                  B = 256       B = 1024
 ======================  ============  ============
-per-sample, ideal       4.1, 4.0      7.4, 7.2
-per-sample, noisy       72, 70        165, 166
-per-sample, realistic   223, 217      602, 598
-aggregated, ideal       2.5, 2.5      3.1, 3.1
-aggregated, noisy       4.6, 4.4      8.1, 8.2
+per-sample, ideal       4.2, 4.0      7.4, 7.1
+per-sample, noisy       72, 71        161, 159
+per-sample, realistic   214, 224      566, 580
+aggregated, ideal       2.6, 2.6      3.1, 3.0
+aggregated, noisy       4.6, 4.6      8.0, 7.9
 ======================  ============  ============
 
 (the exact step's O(N³) part does not grow with the batch; the per-sample passes,
