@@ -1006,8 +1006,7 @@ class Mesh:
             arr = arr.astype(np.complex128)
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"{name} must hold numbers (complex fields); got dtype {arr.dtype}")
-        if arr.dtype.kind in "fc" and not kernels.all_finite(arr):
-            check_finite(arr, name)  # (raises, counting the bad entries)
+        check_finite(arr, name)
         return arr.astype(np.complex128, copy=False)
 
     def _fields_and_delta(self, fields: Array, name: str, delta: Array) -> tuple[Array, Array]:

@@ -543,21 +543,3 @@ def test_the_anti_hermitian_sweep_needs_a_unitary_similarity() -> None:
         kernels.correlation_sweep_back(
             columns, t, None, corr.copy(), assume="unitary", part="anti_hermitian", screen=screen
         )
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-@pytest.mark.parametrize("layout", ["contiguous", "strided"])
-def test_all_finite_finds_every_nan_and_inf(dtype: type, layout: str) -> None:
-    """Each bad value anywhere (real or imaginary part) is found; the largest finite
-    values are not mistaken for overflow."""
-    a = np.full((7, 9), np.finfo(np.float64).max, dtype=dtype)
-    view = a if layout == "contiguous" else a[:, ::2]
-    assert kernels.all_finite(view)
-    for bad in (np.nan, np.inf, -np.inf):
-        for index in ((0, 0), (3, 4), (6, 8)):
-            values = (bad, complex(1.0, bad)) if dtype == np.complex128 else (bad,)
-            for value in values:  # in the real part, in the imaginary part
-                b = a.copy()
-                b[index] = value
-                view = b if layout == "contiguous" else b[:, ::2]
-                assert kernels.all_finite(view) == (layout == "strided" and index[1] % 2 == 1)
