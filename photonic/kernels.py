@@ -653,7 +653,7 @@ class _Lanes:
             ptrs.append(self.builder.bitcast(self.builder.gep(data, [j]), self.type.as_pointer()))
         return ptrs
 
-    def int(self, value):
+    def intp(self, value):
         """An ``intp`` constant."""
         return ir.Constant(self.context.get_value_type(types.intp), value)
 
@@ -780,7 +780,7 @@ def _both_intrinsic(lanes):
         ]
         pPr, pPi, pQr, pQi, qPr, qPi, qQr, qQi = io.load(ptrs)
         column = builder.add(uo, j)
-        u = io.load([io.entry(u_type, u_value, io.int(e), column) for e in range(8)])
+        u = io.load([io.entry(u_type, u_value, io.intp(e), column) for e in range(8)])
         c = io.splat(c_value, 8)
         # left: rows p, q of columns P, then of columns Q
         lpP, lqP = _mix_pair_ir(builder, (pPr, pPi), (qPr, qPi), c)
@@ -949,6 +949,7 @@ def _sweep(columns, left, right, adjoint, corr, scale, skew):
         # storage columns in no MZI of this column: [0, s0), [s0 + k, s1), [s1 + k, n);
         # [0, s0) and [h, s1) are ports below lo, the others ports above the column
         s0, s1 = min(cp, cq), max(cp, cq)
+        # (skew: the ranges above the column only; an empty third keeps one tuple type)
         free = ((s0 + k, h), (s1 + k, n), (0, 0)) if skew else ((0, s0), (s0 + k, s1), (s1 + k, n))
         # Light cone: a column moves a row or column index by at most 1, so after this
         # one only entries with |i − j| ≤ reach (the blocks of the columns left, |i − j|
